@@ -1,0 +1,74 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+let strict: [SwiftSetting] = [
+    .swiftLanguageMode(.v6),
+]
+
+let package = Package(
+    name: "Sluice",
+    platforms: [.macOS(.v14)],
+    products: [
+        .library(name: "Sluice", targets: ["Sluice"]),
+        .library(name: "SluiceCEL", targets: ["SluiceCEL"]),
+        .library(name: "SluiceJSON", targets: ["SluiceJSON"]),
+        .executable(name: "sluice", targets: ["SluiceCLI"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-atomics", from: "1.3.0"),
+        .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CYAML",
+            pkgConfig: "yaml-0.1",
+            providers: [.apt(["libyaml-dev"])]
+        ),
+        .target(name: "SluiceJSON", swiftSettings: strict),
+        .target(name: "SluiceRegex", swiftSettings: strict),
+        .target(name: "SluiceCEL", dependencies: ["SluiceJSON", "SluiceRegex"], swiftSettings: strict),
+        .target(name: "SluiceSchema", dependencies: ["SluiceJSON", "SluiceRegex"], swiftSettings: strict),
+        .target(
+            name: "SluiceCore",
+            dependencies: ["SluiceJSON", .product(name: "Atomics", package: "swift-atomics")],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "SluiceSteps",
+            dependencies: ["SluiceCore", "SluiceJSON", "SluiceCEL", "SluiceSchema"],
+            swiftSettings: strict
+        ),
+        .target(name: "SluiceConnectors", dependencies: ["SluiceCore", "SluiceJSON"], swiftSettings: strict),
+        .target(
+            name: "SluicePipeline",
+            dependencies: ["CYAML", "SluiceCore", "SluiceJSON", "SluiceCEL", "SluiceSteps", "SluiceConnectors"],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "Sluice",
+            dependencies: ["SluicePipeline", "SluiceCore", "SluiceJSON", "SluiceCEL", "SluiceConnectors", "SluiceSteps"],
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "SluiceCLI",
+            dependencies: ["Sluice", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "SluiceJSONTests",
+            dependencies: ["SluiceJSON", .product(name: "PropertyBased", package: "swift-property-based")],
+            swiftSettings: strict
+        ),
+        .testTarget(name: "SluiceRegexTests", dependencies: ["SluiceRegex"], swiftSettings: strict),
+        .testTarget(name: "SluiceCELTests", dependencies: ["SluiceCEL", "SluiceJSON"], swiftSettings: strict),
+        .testTarget(name: "SluiceSchemaTests", dependencies: ["SluiceSchema", "SluiceJSON"], swiftSettings: strict),
+        .testTarget(name: "SluiceCoreTests", dependencies: ["SluiceCore", "SluiceJSON"], swiftSettings: strict),
+        .testTarget(
+            name: "SluicePipelineTests",
+            dependencies: ["Sluice", "SluicePipeline", "SluiceJSON"],
+            swiftSettings: strict
+        ),
+        .testTarget(name: "SluiceCLITests", dependencies: ["SluiceCLI"], swiftSettings: strict),
+    ]
+)
