@@ -299,7 +299,7 @@ struct Cursor {
             }
             if b == UInt8(ascii: "\\") { break }
             if b < 0x20 { throw JSONError("control character in string (must be escaped)", offset: pos) }
-            if b < 0x80 { pos += 1 } else { pos += try utf8Length() }
+            if b < 0x80 { pos += 1 } else { _ = try utf8Length() }
         }
         guard pos < end else { throw JSONError("unterminated string", offset: pos) }
         // Slow path: decode escapes into a scratch buffer.

@@ -1,0 +1,85 @@
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+import SluiceCore
+import SluiceJSON
+
+/// Reads JSON events from standard input or from files.
+///
+/// Good values become events that keep their original bytes; bad lines go to the
+/// input's `malformed` port as `{"error":{"message":...,"line":N},"raw":"..."}` and the
+/// read goes on.
+public final class FileSource: EventSource {
+    /// Where to read.
+    public enum Location: Sendable, Equatable {
+        case stdin
+        /// Files read one after another, in the order given.
+        case files([String])
+    }
+
+    public let name: String
+    public let location: Location
+    public let format: JSONInputFormat
+    public let limits: JSONLimits
+
+    public init(name: String, location: Location, format: JSONInputFormat = .jsonl, limits: JSONLimits = .default) {
+        self.name = name
+        self.location = location
+        self.format = format
+        self.limits = limits
+    }
+
+    public func run(_ out: SourceOutput) throws {
+        switch location {
+        case .stdin:
+            try read(fd: 0, label: "stdin", out)
+        case .files(let paths):
+            for path in paths {
+                if out.isCancelled { return }
+                let fd = open(path, O_RDONLY)
+                if fd < 0 { throw SourceError("cannot open '\(path)': \(String(cString: strerror(errno)))") }
+                defer { close(fd) }
+                try read(fd: fd, label: path, out)
+            }
+        }
+    }
+
+    func read(fd: Int32, label: String, _ out: SourceOutput) throws {
+        var reader = JSONStreamReader(fd: fd, format: format, limits: limits)
+        while !out.isCancelled {
+            let chunk: JSONChunk?
+            do {
+                chunk = try reader.next()
+            } catch {
+                throw SourceError("cannot read '\(label)': \(error)")
+            }
+            guard let chunk else { return }
+            if !chunk.values.isEmpty {
+                var events: [Event] = []
+                events.reserveCapacity(chunk.values.count)
+                for v in chunk.values {
+                    events.append(Event(raw: chunk.buffer, start: v.start, count: v.count, line: v.line))
+                }
+                out.emit(events)
+            }
+            if !chunk.malformed.isEmpty {
+                out.emit(port: SourcePort.malformed, chunk.malformed.map { Self.malformedEvent($0, file: label) })
+            }
+        }
+    }
+
+    /// The dead-letter form of a bad line (SPEC §5).
+    static func malformedEvent(_ m: JSONChunk.Malformed, file: String) -> Event {
+        var err = JSONObject(minimumCapacity: 4)
+        err.appendUnchecked(key: "message", value: .string(m.message))
+        err.appendUnchecked(key: "line", value: .int(Int64(m.line)))
+        if file != "stdin" { err.appendUnchecked(key: "file", value: .string(file)) }
+        if m.truncated { err.appendUnchecked(key: "truncated", value: .bool(true)) }
+        var o = JSONObject(minimumCapacity: 2)
+        o.appendUnchecked(key: "error", value: .object(err))
+        o.appendUnchecked(key: "raw", value: .string(m.raw))
+        return Event(.object(o), line: m.line)
+    }
+}

@@ -1,0 +1,399 @@
+import Atomics
+import Dispatch
+import Synchronization
+
+/// The runtime form of a pipeline: sources, streams and sinks joined by edges, ready to
+/// run. The compiler builds one from a pipeline file; tests and embedders may build one
+/// by hand.
+///
+/// ```
+///  source ──ring──▶ stream ──ring──▶ stream ──ring──▶ sink
+///     │ malformed     │ ╲ rejected/late/...            ▲
+///     ▼               ▼  ╲──ring──▶ stream ──ring──────┘  (fan-out, fan-in)
+///   sink            sink
+/// ```
+/// Every node runs on its own serial Dispatch queue. Each edge is a bounded SPSC ring of
+/// ``Message``s: batches of events, watermarks and the end signal travel in-band, so a
+/// watermark never overtakes the events before it. A stream reading several rings
+/// takes whatever is ready, and its watermark is the minimum of its inputs'.
+public final class Dataflow {
+    /// Identifies a node.
+    public struct NodeID: Hashable, Sendable {
+        public let index: Int
+    }
+
+    enum Kind {
+        case source(any EventSource)
+        case stream(StepChain)
+        case sink(any EventSink)
+    }
+
+    struct Node {
+        var name: String
+        var kind: Kind
+        /// Names of output ports, for counters of events nothing reads.
+        var portNames: [Int: String]
+    }
+
+    struct Edge {
+        var from: NodeID
+        var port: Int
+        var to: NodeID
+    }
+
+    var nodes: [Node] = []
+    var edges: [Edge] = []
+    /// Messages each ring holds (batches, not events).
+    public var ringCapacity: Int
+
+    public init(ringCapacity: Int = 16) {
+        self.ringCapacity = ringCapacity
+    }
+
+    /// Adds a source; its ports are ``SourcePort/main`` and ``SourcePort/malformed``.
+    @discardableResult
+    public func addSource(_ source: any EventSource) -> NodeID {
+        nodes.append(Node(name: source.name, kind: .source(source), portNames: [0: source.name, 1: source.name + ".malformed"]))
+        return NodeID(index: nodes.count - 1)
+    }
+
+    /// Adds a stream running `chain`; `portNames` names its side ports for counters.
+    @discardableResult
+    public func addStream(name: String, chain: StepChain, portNames: [Int: String] = [:]) -> NodeID {
+        var names = portNames
+        names[-1] = name
+        nodes.append(Node(name: name, kind: .stream(chain), portNames: names))
+        return NodeID(index: nodes.count - 1)
+    }
+
+    /// Adds a sink.
+    @discardableResult
+    public func addSink(_ sink: any EventSink) -> NodeID {
+        nodes.append(Node(name: sink.name, kind: .sink(sink), portNames: [:]))
+        return NodeID(index: nodes.count - 1)
+    }
+
+    /// Sends what `from` emits on `port` to `to` (port -1 is a stream's main output,
+    /// ports 0... its side outputs; a source's ports are ``SourcePort``).
+    public func connect(_ from: NodeID, port: Int, to: NodeID) {
+        edges.append(Edge(from: from, port: port, to: to))
+    }
+
+    /// The main output port of a stream.
+    public static let mainPort = -1
+}
+
+/// Carries a value into a stage's closure. The runtime hands each node to exactly one
+/// stage thread, which alone touches it from then on.
+struct Handoff<T>: @unchecked Sendable {
+    let value: T
+}
+
+/// A started dataflow.
+public final class Execution: Sendable {
+    /// Whether the run is over and how it ended.
+    public enum Outcome: Sendable, Equatable {
+        /// Everything was read and written.
+        case completed
+        /// An output went away (closed pipe): stopped quietly.
+        case outputClosed
+        /// A source or sink failed, or a step asked to stop the run.
+        case failed(String)
+    }
+
+    /// Totals after the run.
+    public struct Report: Sendable {
+        /// Per stream, per step counters.
+        public var steps: [String: [StepStats]]
+        /// Events emitted on ports that no edge reads, by `node.port` name.
+        public var unread: [String: Int]
+        /// Events each source produced (main port).
+        public var sourceEvents: [String: Int]
+        /// Events each sink took.
+        public var sinkEvents: [String: Int]
+    }
+
+    private let group = DispatchGroup()
+    private let cancelled = ManagedAtomic<Bool>(false)
+    private let failure = Mutex<Outcome>(.completed)
+    private let report = Mutex<Report>(Report(steps: [:], unread: [:], sourceEvents: [:], sinkEvents: [:]))
+    /// Events read by all sources so far (for progress lines).
+    public let eventsIn = ManagedAtomic<Int>(0)
+    /// Events written by all sinks so far (for progress lines).
+    public let eventsOut = ManagedAtomic<Int>(0)
+
+    /// Starts every node of `flow` on its own queue. `timing` turns on per-step clocks.
+    public init(_ flow: Dataflow, timing: Bool = false) {
+        let capacity = flow.ringCapacity
+        // One parker per node for each direction, shared by all its rings.
+        let consumerParkers = flow.nodes.map { _ in Parker() }
+        let producerParkers = flow.nodes.map { _ in Parker() }
+        var inputs: [[SPSCRing<Message>]] = Array(repeating: [], count: flow.nodes.count)
+        var outputs: [[Int: [SPSCRing<Message>]]] = Array(repeating: [:], count: flow.nodes.count)
+        for e in flow.edges {
+            let ring = SPSCRing<Message>(
+                capacity: capacity,
+                consumerParker: consumerParkers[e.to.index],
+                producerParker: producerParkers[e.from.index]
+            )
+            inputs[e.to.index].append(ring)
+            outputs[e.from.index][e.port, default: []].append(ring)
+        }
+        for (i, node) in flow.nodes.enumerated() {
+            let port = OutputPorts(rings: outputs[i], names: node.portNames)
+            let ins = InputMerge(rings: inputs[i], parker: consumerParkers[i])
+            let queue = DispatchQueue(label: "sluice.\(node.name)")
+            let io = Handoff(value: (port, ins))
+            switch node.kind {
+            case .source(let src):
+                let h = Handoff(value: src)
+                queue.async(group: group) { [self] in runSource(h.value, io.value.0) }
+            case .stream(let chain):
+                chain.timing = timing
+                let h = Handoff(value: chain)
+                let name = node.name
+                queue.async(group: group) { [self] in runStream(name, h.value, io.value.1, io.value.0) }
+            case .sink(let sink):
+                let h = Handoff(value: sink)
+                queue.async(group: group) { [self] in runSink(h.value, io.value.1) }
+            }
+        }
+    }
+
+    /// Asks every stage to stop soon; sources stop reading at their next chunk.
+    public func cancel() { cancelled.store(true, ordering: .relaxed) }
+
+    /// True once ``cancel()`` was called or a node failed.
+    public var isCancelled: Bool { cancelled.load(ordering: .relaxed) }
+
+    /// Blocks until every node has finished; returns how the run ended.
+    public func wait() -> Outcome {
+        group.wait()
+        return failure.withLock { $0 }
+    }
+
+    /// Calls `body` on a queue when every node has finished.
+    public func onFinish(_ body: @escaping @Sendable (Outcome) -> Void) {
+        group.notify(queue: .global()) { [self] in body(failure.withLock { $0 }) }
+    }
+
+    /// Totals; complete after ``wait()`` returns.
+    public var totals: Report { report.withLock { $0 } }
+
+    private func fail(_ outcome: Outcome) {
+        failure.withLock {
+            // The first failure is the one to report; a closed output does not hide it.
+            if case .completed = $0 { $0 = outcome }
+        }
+        cancelled.store(true, ordering: .relaxed)
+    }
+
+    private func noteUnread(_ counts: [String: Int]) {
+        guard !counts.isEmpty else { return }
+        report.withLock { r in
+            for (k, v) in counts { r.unread[k, default: 0] += v }
+        }
+    }
+
+    // MARK: Stage loops
+
+    private func runSource(_ source: any EventSource, _ ports: OutputPorts) {
+        let out = SourceOutput(ports: ports, execution: self)
+        do {
+            try source.run(out)
+        } catch {
+            fail(.failed("\(source.name): \(error)"))
+        }
+        ports.broadcast(.end)
+        noteUnread(ports.unread)
+        report.withLock { $0.sourceEvents[source.name, default: 0] += out.count }
+    }
+
+    private func runStream(_ name: String, _ chain: StepChain, _ inputs: InputMerge, _ ports: OutputPorts) {
+        var watermark = Int64.min
+        var sides: [(port: Int, event: Event)] = []
+        func send(_ main: [Event]) {
+            if !main.isEmpty { ports.send(Dataflow.mainPort, .events(main)) }
+            if !sides.isEmpty {
+                ports.sendSides(sides)
+                sides.removeAll(keepingCapacity: true)
+            }
+        }
+        while let (_, msg) = inputs.next() {
+            switch msg {
+            case .events(let events):
+                send(chain.process(events, watermark: watermark, sides: &sides))
+            case .watermark:
+                break
+            case .end:
+                break
+            }
+            let merged = inputs.watermark
+            if merged > watermark {
+                watermark = merged
+                send(chain.advance(watermark: watermark, sides: &sides))
+                if watermark == Int64.max { break }
+                ports.broadcast(.watermark(watermark))
+            }
+        }
+        ports.broadcast(.end)
+        noteUnread(ports.unread)
+        report.withLock { $0.steps[name] = chain.stats }
+    }
+
+    private func runSink(_ sink: any EventSink, _ inputs: InputMerge) {
+        var count = 0
+        var broken = false
+        func handle(_ error: any Error) {
+            broken = true
+            if case SinkError.closed = error { fail(.outputClosed) } else { fail(.failed("\(sink.name): \(error)")) }
+            inputs.closeAll()
+        }
+        while !broken, let (_, msg) = inputs.next(onIdle: { do { try sink.flush() } catch { handle(error) } }) {
+            guard !broken, case .events(let events) = msg else { continue }
+            do {
+                try sink.write(events)
+                count += events.count
+                eventsOut.wrappingIncrement(by: events.count, ordering: .relaxed)
+            } catch {
+                handle(error)
+            }
+        }
+        if !broken {
+            do {
+                try sink.flush()
+                try sink.close()
+            } catch {
+                handle(error)
+            }
+        }
+        report.withLock { $0.sinkEvents[sink.name, default: 0] += count }
+    }
+}
+
+/// What a source uses to hand over events.
+public final class SourceOutput {
+    let ports: OutputPorts
+    unowned let execution: Execution
+    var count = 0
+
+    init(ports: OutputPorts, execution: Execution) {
+        self.ports = ports
+        self.execution = execution
+    }
+
+    /// True when the run is being stopped: return from `run` soon.
+    public var isCancelled: Bool { execution.isCancelled }
+
+    /// Sends good events downstream (waits while downstream is full: backpressure).
+    public func emit(_ events: [Event]) {
+        guard !events.isEmpty else { return }
+        count += events.count
+        execution.eventsIn.wrappingIncrement(by: events.count, ordering: .relaxed)
+        ports.send(SourcePort.main, .events(events))
+    }
+
+    /// Sends events to a side port (``SourcePort/malformed``).
+    public func emit(port: Int, _ events: [Event]) {
+        guard !events.isEmpty else { return }
+        ports.send(port, .events(events))
+    }
+
+    /// Announces that no later event will be earlier than `time` (epoch ms).
+    public func watermark(_ time: Int64) {
+        ports.broadcast(.watermark(time))
+    }
+}
+
+/// The rings a node writes, by port.
+final class OutputPorts {
+    let rings: [Int: [SPSCRing<Message>]]
+    let names: [Int: String]
+    var unread: [String: Int] = [:]
+
+    init(rings: [Int: [SPSCRing<Message>]], names: [Int: String]) {
+        self.rings = rings
+        self.names = names
+    }
+
+    func send(_ port: Int, _ msg: Message) {
+        guard let rs = rings[port], !rs.isEmpty else {
+            if case .events(let es) = msg {
+                unread[names[port] ?? "port \(port)", default: 0] += es.count
+            }
+            return
+        }
+        for r in rs { r.push(msg) }
+    }
+
+    func sendSides(_ sides: [(port: Int, event: Event)]) {
+        var byPort: [Int: [Event]] = [:]
+        for (p, e) in sides { byPort[p, default: []].append(e) }
+        for p in byPort.keys.sorted() {
+            if let es = byPort[p] { send(p, .events(es)) }
+        }
+    }
+
+    func broadcast(_ msg: Message) {
+        for (_, rs) in rings { for r in rs { r.push(msg) } }
+    }
+}
+
+/// The rings a node reads, merged: takes whatever is ready, tracks each input's
+/// watermark and end.
+final class InputMerge {
+    let rings: [SPSCRing<Message>]
+    let parker: Parker
+    var marks: [Int64]
+    var ended: [Bool]
+    var remaining: Int
+    var next = 0
+
+    init(rings: [SPSCRing<Message>], parker: Parker) {
+        self.rings = rings
+        self.parker = parker
+        marks = Array(repeating: Int64.min, count: rings.count)
+        ended = Array(repeating: false, count: rings.count)
+        remaining = rings.count
+    }
+
+    /// The merged watermark: the least over inputs still open (+inf when all ended).
+    var watermark: Int64 {
+        var m = Int64.max
+        for i in rings.indices where !ended[i] { m = min(m, marks[i]) }
+        return m
+    }
+
+    /// The next message from any input, or nil when all have ended. `onIdle` runs before
+    /// the node sleeps for lack of input.
+    func next(onIdle: () -> Void = {}) -> (Int, Message)? {
+        while remaining > 0 {
+            for k in 0..<rings.count {
+                let i = (next + k) % rings.count
+                if ended[i] { continue }
+                if let msg = rings[i].tryPop() {
+                    next = (i + 1) % rings.count
+                    switch msg {
+                    case .watermark(let w): marks[i] = max(marks[i], w)
+                    case .end:
+                        ended[i] = true
+                        remaining -= 1
+                    case .events: break
+                    }
+                    return (i, msg)
+                }
+            }
+            onIdle()
+            parker.prepare()
+            if rings.indices.contains(where: { !ended[$0] && rings[$0].count > 0 }) {
+                parker.cancel()
+            } else {
+                parker.park()
+            }
+        }
+        return nil
+    }
+
+    /// Stops reading: producers will no longer wait on these rings.
+    func closeAll() { for r in rings { r.close() } }
+}

@@ -1,0 +1,63 @@
+/// Produces events: stdin, a file, a generator, an embedder's async sequence.
+///
+/// ``run(_:)`` is called once, on the source's own thread, and returns when the input is
+/// exhausted (or ``SourceOutput/isCancelled`` turns true). Throwing ends the run with a
+/// runtime failure (exit 1 in the CLI).
+public protocol EventSource: AnyObject {
+    /// A name for messages and stats (`in`, `events`).
+    var name: String { get }
+    /// Reads everything and hands it to `out`.
+    func run(_ out: SourceOutput) throws
+}
+
+/// Port numbers of a source.
+public enum SourcePort {
+    /// Good events.
+    public static let main = 0
+    /// `INPUT.malformed`: lines that are not JSON, wrapped with the reason and line number.
+    public static let malformed = 1
+}
+
+/// Consumes events: stdout, a file, an embedder's async stream.
+///
+/// Called only from the sink's own thread. A thrown error stops the run with a runtime
+/// failure, unless it is ``SinkError/closed`` (the reader went away, as with
+/// `sluice run ... | head -1`), which stops the run quietly.
+public protocol EventSink: AnyObject {
+    /// A name for messages and stats.
+    var name: String { get }
+    /// Takes events in order.
+    func write(_ events: [Event]) throws
+    /// Called when the sink's inputs have nothing more queued: push buffered bytes out,
+    /// so slow input is not held back waiting for a full buffer.
+    func flush() throws
+    /// Called once at the end (after a final ``flush()``).
+    func close() throws
+}
+
+extension EventSink {
+    public func flush() throws {}
+    public func close() throws {}
+}
+
+/// Errors a sink reports.
+public enum SinkError: Error, Sendable, CustomStringConvertible {
+    /// The reader closed the stream (EPIPE): stop quietly, as Unix tools do.
+    case closed
+    /// Writing failed for a reason the user should see.
+    case failed(String)
+
+    public var description: String {
+        switch self {
+        case .closed: "output closed"
+        case .failed(let m): m
+        }
+    }
+}
+
+/// A source that fails to read (a missing file, a read error).
+public struct SourceError: Error, Sendable, CustomStringConvertible {
+    public var message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}

@@ -1,0 +1,40 @@
+import Atomics
+import Dispatch
+
+/// Puts one thread to sleep until another wakes it, without a lost wake-up.
+///
+/// The sleeper calls ``prepare()``, checks its condition again, then ``park()`` or
+/// ``cancel()``; the waker calls ``unpark()`` after making the condition true. The flag
+/// and the condition are both touched with sequentially consistent atomics, so either the
+/// sleeper sees the new state or the waker sees the flag (Dekker's argument).
+public final class Parker: Sendable {
+    private let waiting = ManagedAtomic<Bool>(false)
+    private let semaphore = DispatchSemaphore(value: 0)
+
+    public init() {}
+
+    /// Announces the intent to sleep. Check the condition again after this.
+    @inline(__always)
+    public func prepare() { waiting.store(true, ordering: .sequentiallyConsistent) }
+
+    /// The condition came true after ``prepare()``: do not sleep.
+    public func cancel() {
+        if !waiting.exchange(false, ordering: .sequentiallyConsistent) {
+            // A waker took the flag and signals (or has signalled): absorb it.
+            semaphore.wait()
+        }
+    }
+
+    /// Sleeps until ``unpark()``.
+    public func park() { semaphore.wait() }
+
+    /// Wakes the sleeper if it is asleep or about to be.
+    @inline(__always)
+    public func unpark() {
+        if waiting.load(ordering: .sequentiallyConsistent),
+            waiting.exchange(false, ordering: .sequentiallyConsistent)
+        {
+            semaphore.signal()
+        }
+    }
+}

@@ -1,0 +1,85 @@
+import SluiceJSON
+
+/// A processor in a stream: filter, enrich, window, pattern, or a custom step.
+///
+/// A step instance belongs to one stage and is only ever called from that stage's
+/// thread, in order, so its state needs no locks. Steps are synchronous: they receive one
+/// event at a time and append what they produce to a ``StepOutput``. Only
+/// ``process(_:into:)`` is required; a stateful step also overrides
+/// ``advance(watermark:into:)`` to emit what a watermark completes (windows closing,
+/// patterns timing out). The end of input arrives as a watermark of `Int64.max`.
+///
+/// ```
+///   event ──▶ process ──▶ out.emit(...)            main output, to the next step
+///                     └─▶ out.reject(...) / out.side(port, ...)   side outputs
+///   watermark ──▶ advance ──▶ out.emit(...)        whatever the watermark closes
+/// ```
+public protocol Step: AnyObject {
+    /// Handles one event.
+    func process(_ event: Event, into out: inout StepOutput)
+    /// Event time has advanced to `watermark` (epoch ms; `Int64.max` at the end).
+    func advance(watermark: Int64, into out: inout StepOutput)
+    /// Open state, for stats and bounds checks (open windows, partial matches, keys).
+    var stateSize: Int { get }
+}
+
+extension Step {
+    public func advance(watermark: Int64, into out: inout StepOutput) {}
+    public var stateSize: Int { 0 }
+}
+
+/// The side outputs every stream has, at fixed port numbers; route branches and custom
+/// side outputs take the numbers after these.
+public enum SidePort {
+    /// `STREAM.rejected`: validation failures and expression errors.
+    public static let rejected = 0
+    /// `STREAM.late`: events behind the watermark.
+    public static let late = 1
+    /// `STREAM.timeouts`: expired partial pattern matches.
+    public static let timeouts = 2
+    /// The first port number free for route branches and other named side outputs.
+    public static let firstCustom = 3
+}
+
+/// Where a step puts its results: the main output and side outputs.
+public struct StepOutput {
+    /// Events for the next step.
+    public var events: [Event] = []
+    /// Events for side outputs, with their port numbers (see ``SidePort``).
+    public var sides: [(port: Int, event: Event)] = []
+    /// The current watermark of the stage (epoch ms), for steps that classify lateness.
+    public var watermark: Int64 = Int64.min
+    /// Counters for the step being run, read by `--stats`.
+    public var rejectedCount = 0
+
+    public init() {}
+
+    /// Passes `event` on to the next step.
+    @inlinable
+    public mutating func emit(_ event: Event) { events.append(event) }
+
+    /// Sends `event` to side output `port`.
+    @inlinable
+    public mutating func side(_ port: Int, _ event: Event) { sides.append((port, event)) }
+
+    /// Sends `event` to the stream's `rejected` output, wrapped as SPEC §5 says:
+    /// `{"error":{"step":...,"message":...,"violations":[...]},"event":{...}}`.
+    public mutating func reject(_ event: Event, step: String, message: String, violations: [JSON]? = nil) {
+        sides.append((SidePort.rejected, Event.wrapError(event, step: step, message: message, violations: violations)))
+        rejectedCount += 1
+    }
+}
+
+extension Event {
+    /// The dead-letter form of a rejected event (SPEC §5).
+    public static func wrapError(_ event: Event, step: String, message: String, violations: [JSON]? = nil) -> Event {
+        var err = JSONObject(minimumCapacity: 3)
+        err.appendUnchecked(key: "step", value: .string(step))
+        err.appendUnchecked(key: "message", value: .string(message))
+        if let violations { err.appendUnchecked(key: "violations", value: .array(violations)) }
+        var o = JSONObject(minimumCapacity: 2)
+        o.appendUnchecked(key: "error", value: .object(err))
+        o.appendUnchecked(key: "event", value: event.value)
+        return Event(.object(o), time: event.time, line: event.line)
+    }
+}

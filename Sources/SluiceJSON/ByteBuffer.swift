@@ -1,0 +1,31 @@
+/// An immutable block of bytes shared by the events read from it.
+///
+/// A reader fills one buffer per chunk it reads and hands out events that point into it,
+/// so a chunk of thousands of events costs one allocation. The buffer is never written
+/// after it is shared, which is what makes it safe to send across stages.
+public final class ByteBuffer: @unchecked Sendable {
+    /// Start of the bytes.
+    public let base: UnsafeMutableRawPointer
+    /// Allocated size in bytes.
+    public let capacity: Int
+
+    /// A new uninitialised buffer of `capacity` bytes (at least 1).
+    public init(capacity: Int) {
+        self.capacity = max(1, capacity)
+        base = UnsafeMutableRawPointer.allocate(byteCount: self.capacity, alignment: 16)
+    }
+
+    /// A buffer holding a copy of `bytes`.
+    public convenience init(copying bytes: UnsafeRawBufferPointer) {
+        self.init(capacity: bytes.count)
+        if let src = bytes.baseAddress, bytes.count > 0 { base.copyMemory(from: src, byteCount: bytes.count) }
+    }
+
+    deinit { base.deallocate() }
+
+    /// The bytes in `range` as a raw buffer (valid while this object is alive).
+    @inlinable
+    public func bytes(_ start: Int, _ count: Int) -> UnsafeRawBufferPointer {
+        UnsafeRawBufferPointer(start: base + start, count: count)
+    }
+}

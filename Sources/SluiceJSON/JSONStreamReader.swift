@@ -1,0 +1,278 @@
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Musl)
+    import Musl
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// How input text is split into JSON values.
+public enum JSONInputFormat: String, Sendable, CaseIterable {
+    /// One JSON value per line; blank lines are skipped.
+    case jsonl
+    /// Concatenated JSON values separated by any whitespace, as jq reads them.
+    case json
+}
+
+/// A piece of input read in one go: a buffer and the values and bad lines found in it.
+public struct JSONChunk: Sendable {
+    /// One good value: its bytes in ``buffer`` and the line it starts on (1-based).
+    public struct Value: Sendable {
+        public var start: Int
+        public var count: Int
+        public var line: Int
+    }
+
+    /// One bad line or value: where, why, and its text (cut to ``JSONStreamReader/rawLimit``
+    /// bytes when longer, with `truncated` set).
+    public struct Malformed: Sendable {
+        public var line: Int
+        public var message: String
+        public var raw: String
+        public var truncated: Bool
+    }
+
+    /// The bytes that the values point into.
+    public var buffer: ByteBuffer
+    public var values: [Value] = []
+    public var malformed: [Malformed] = []
+}
+
+/// Reads JSON values from a file descriptor in large chunks, without a system call or a
+/// string per line, and checks each value on the way.
+///
+/// Memory stays bounded: a chunk buffer is reused until full, values point into it, and a
+/// value longer than ``JSONLimits/maxEventSize`` is not buffered but skipped and reported
+/// as malformed with its first bytes.
+public struct JSONStreamReader {
+    /// How much of a bad line is kept in the malformed report when the line is longer
+    /// than the event-size limit.
+    public static let rawLimit = 1024
+
+    public let format: JSONInputFormat
+    public let limits: JSONLimits
+    let fd: Int32
+    let chunkSize: Int
+    var buffer: ByteBuffer
+    /// Bytes in `buffer` so far.
+    var filled = 0
+    /// Start of the first byte not yet turned into a value or error.
+    var pending = 0
+    /// Line number at `pending`.
+    var line = 1
+    /// Skipping the rest of an oversized line.
+    var skipping = false
+    var eof = false
+
+    /// A reader over `fd` (which it does not close).
+    public init(fd: Int32, format: JSONInputFormat = .jsonl, limits: JSONLimits = .default, chunkSize: Int = 256 << 10) {
+        self.fd = fd
+        self.format = format
+        self.limits = limits
+        self.chunkSize = chunkSize
+        buffer = ByteBuffer(capacity: chunkSize)
+    }
+
+    /// Reads once (at most one `read` call) and returns what became complete, or nil at
+    /// the end of input. Throws the `read` error (the caller decides how to report it).
+    public mutating func next() throws(SourceReadError) -> JSONChunk? {
+        if eof { return nil }
+        if filled == buffer.capacity { growOrRecycle() }
+        let n = read(fd, buffer.base + filled, buffer.capacity - filled)
+        if n < 0 {
+            if errno == EINTR { return JSONChunk(buffer: buffer) }
+            throw SourceReadError(errno: errno)
+        }
+        if n == 0 {
+            eof = true
+            var chunk = JSONChunk(buffer: buffer)
+            finishAtEOF(&chunk)
+            return chunk
+        }
+        let from = filled
+        filled += n
+        var chunk = JSONChunk(buffer: buffer)
+        switch format {
+        case .jsonl: scanLines(from: from, into: &chunk)
+        case .json: scanValues(into: &chunk)
+        }
+        return chunk
+    }
+
+    /// Moves the unfinished tail into a fresh buffer (the old one stays alive while
+    /// events point into it), growing when one value needs more room.
+    mutating func growOrRecycle() {
+        let carry = filled - pending
+        var cap = chunkSize
+        while cap < carry * 2 { cap *= 2 }
+        let fresh = ByteBuffer(capacity: cap)
+        if carry > 0 { fresh.base.copyMemory(from: buffer.base + pending, byteCount: carry) }
+        buffer = fresh
+        filled = carry
+        pending = 0
+    }
+
+    // MARK: JSON lines
+
+    mutating func scanLines(from: Int, into chunk: inout JSONChunk) {
+        let base = buffer.base.assumingMemoryBound(to: UInt8.self)
+        var searchFrom = from
+        while searchFrom < filled {
+            guard let nl = memchr(base + searchFrom, 0x0A, filled - searchFrom) else { break }
+            let end = base.distance(to: nl.assumingMemoryBound(to: UInt8.self))
+            if skipping {
+                skipping = false
+            } else {
+                lineValue(start: pending, end: end, into: &chunk)
+            }
+            line += 1
+            pending = end + 1
+            searchFrom = pending
+        }
+        // An unfinished line that already exceeds the limit will never be accepted:
+        // report it now and drop its bytes.
+        if !skipping, filled - pending > limits.maxEventSize {
+            chunk.malformed.append(oversized(start: pending))
+            skipping = true
+        }
+        if skipping { pending = filled }
+    }
+
+    func oversized(start: Int) -> JSONChunk.Malformed {
+        let shown = min(Self.rawLimit, filled - start)
+        let raw = String(decoding: UnsafeRawBufferPointer(start: buffer.base + start, count: shown), as: UTF8.self)
+        return JSONChunk.Malformed(
+            line: line,
+            message: "event larger than the \(limits.maxEventSize)-byte limit",
+            raw: raw,
+            truncated: true
+        )
+    }
+
+    mutating func lineValue(start: Int, end: Int, into chunk: inout JSONChunk) {
+        let base = buffer.base.assumingMemoryBound(to: UInt8.self)
+        var s = start
+        var e = end
+        while s < e, isSpace(base[s]) { s += 1 }
+        while e > s, isSpace(base[e - 1]) { e -= 1 }
+        if s == e { return }
+        let bytes = UnsafeRawBufferPointer(start: base + s, count: e - s)
+        if e - s > limits.maxEventSize {
+            chunk.malformed.append(oversized(start: s))
+            return
+        }
+        if let err = JSONParser.validate(bytes, maxDepth: limits.maxDepth) {
+            chunk.malformed.append(
+                JSONChunk.Malformed(
+                    line: line,
+                    message: "invalid JSON: \(err.message) (column \(s - start + err.offset + 1))",
+                    raw: String(decoding: bytes, as: UTF8.self),
+                    truncated: false
+                )
+            )
+        } else {
+            chunk.values.append(JSONChunk.Value(start: s, count: e - s, line: line))
+        }
+    }
+
+    mutating func finishAtEOF(_ chunk: inout JSONChunk) {
+        switch format {
+        case .jsonl:
+            if !skipping, pending < filled { lineValue(start: pending, end: filled, into: &chunk) }
+        case .json:
+            scanValues(into: &chunk)
+            skipWhitespace()
+            if pending < filled {
+                let bytes = UnsafeRawBufferPointer(start: buffer.base + pending, count: filled - pending)
+                let err = JSONParser.validate(bytes, maxDepth: limits.maxDepth)
+                chunk.malformed.append(
+                    JSONChunk.Malformed(
+                        line: line,
+                        message: "invalid JSON: \(err?.message ?? "unexpected end of input")",
+                        raw: String(decoding: bytes.prefix(Self.rawLimit), as: UTF8.self),
+                        truncated: bytes.count > Self.rawLimit
+                    )
+                )
+            }
+        }
+        pending = filled
+    }
+
+    // MARK: Concatenated values
+
+    mutating func skipWhitespace() {
+        let base = buffer.base.assumingMemoryBound(to: UInt8.self)
+        while pending < filled, isSpace(base[pending]) {
+            if base[pending] == 0x0A { line += 1 }
+            pending += 1
+        }
+    }
+
+    mutating func advanceCountingLines(to end: Int) {
+        let base = buffer.base.assumingMemoryBound(to: UInt8.self)
+        while pending < end {
+            if base[pending] == 0x0A { line += 1 }
+            pending += 1
+        }
+    }
+
+    mutating func scanValues(into chunk: inout JSONChunk) {
+        let base = buffer.base.assumingMemoryBound(to: UInt8.self)
+        while true {
+            if skipping {
+                // Drop bytes to the end of the current line.
+                guard let nl = memchr(base + pending, 0x0A, filled - pending) else {
+                    pending = filled
+                    return
+                }
+                pending = base.distance(to: nl.assumingMemoryBound(to: UInt8.self))
+                skipping = false
+            }
+            skipWhitespace()
+            if pending >= filled { return }
+            let all = UnsafeRawBufferPointer(start: buffer.base, count: filled)
+            switch JSONParser.scanPrefix(all, from: pending, maxDepth: limits.maxDepth) {
+            case .complete(let end):
+                chunk.values.append(JSONChunk.Value(start: pending, count: end - pending, line: line))
+                advanceCountingLines(to: end)
+            case .incomplete:
+                if filled - pending > limits.maxEventSize {
+                    chunk.malformed.append(oversized(start: pending))
+                    skipping = true
+                    continue
+                }
+                if eof { return }
+                return
+            case .invalid(let err):
+                // Report up to the end of the line where the error is, then resume.
+                let errAt = min(err.offset, filled)
+                var stop = errAt
+                while stop < filled, base[stop] != 0x0A { stop += 1 }
+                let bytes = UnsafeRawBufferPointer(start: buffer.base + pending, count: stop - pending)
+                chunk.malformed.append(
+                    JSONChunk.Malformed(
+                        line: line,
+                        message: "invalid JSON: \(err.message)",
+                        raw: String(decoding: bytes.prefix(Self.rawLimit), as: UTF8.self),
+                        truncated: bytes.count > Self.rawLimit
+                    )
+                )
+                if stop == filled && !eof {
+                    skipping = true
+                    advanceCountingLines(to: stop)
+                    return
+                }
+                advanceCountingLines(to: stop)
+            }
+        }
+    }
+}
+
+@inline(__always)
+func isSpace(_ b: UInt8) -> Bool { b == 0x20 || b == 0x09 || b == 0x0D || b == 0x0A }
+
+/// A failed `read` on an input.
+public struct SourceReadError: Error, Sendable, CustomStringConvertible {
+    public var errno: Int32
+    public var description: String { String(cString: strerror(errno)) }
+}

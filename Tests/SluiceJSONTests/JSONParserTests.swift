@@ -1,0 +1,70 @@
+import SluiceJSON
+import Testing
+
+@Suite struct JSONParserTests {
+    @Test func numbersKeepTheirKind() throws {
+        #expect(try JSONParser.parse("1") == .int(1))
+        #expect(try JSONParser.parse("1.0") == .double(1.0))
+        #expect(try JSONParser.parse("-0") == .int(0))
+        #expect(try JSONParser.parse("1e2") == .double(100))
+        #expect(try JSONParser.parse("-9223372036854775808") == .int(Int64.min))
+        #expect(try JSONParser.parse("9223372036854775808") == .double(9223372036854775808.0))
+        #expect(try JSONParser.parse("0.1") == .double(0.1))
+        #expect(try JSONParser.parse("123456789012345678901234567890") == .double(1.2345678901234568e29))
+    }
+
+    @Test func writerPrintsShortestForms() {
+        #expect(JSONWriter.string(.double(12.5)) == "12.5")
+        #expect(JSONWriter.string(.double(5)) == "5.0")
+        #expect(JSONWriter.string(.double(0.1)) == "0.1")
+        #expect(JSONWriter.string(.double(.nan)) == "null")
+        #expect(JSONWriter.string(.int(-42)) == "-42")
+        #expect(JSONWriter.string(.string("a\"b\\c\n\u{1}é")) == #""a\"b\\c\n\u0001é""#)
+    }
+
+    @Test func objectsKeepKeyOrderAndLastDuplicateWins() throws {
+        let v = try JSONParser.parse(#"{"b":1,"a":2,"b":3}"#)
+        #expect(JSONWriter.string(v) == #"{"b":3,"a":2}"#)
+    }
+
+    @Test func depthLimitIsAnErrorNotACrash() {
+        let deep = String(repeating: "[", count: 100_000) + String(repeating: "]", count: 100_000)
+        #expect(throws: JSONError.self) { try JSONParser.parse(deep) }
+        let ok = String(repeating: "[", count: 512) + String(repeating: "]", count: 512)
+        #expect((try? JSONParser.parse(ok)) != nil)
+        let tooDeep = String(repeating: "[", count: 513) + String(repeating: "]", count: 513)
+        do {
+            _ = try JSONParser.parse(tooDeep)
+            Issue.record("parsed 513 levels")
+        } catch {
+            #expect(error.message == "nesting deeper than 512 levels")
+        }
+    }
+
+    @Test func errorsSayWhatAndWhere() {
+        do {
+            _ = try JSONParser.parse(#"{"a":1,}"#)
+            Issue.record("accepted a trailing comma")
+        } catch {
+            #expect(error.message == "unexpected '}' where an object key was expected")
+            #expect(error.offset == 7)
+        }
+    }
+
+    @Test func surrogatePairsDecode() throws {
+        #expect(try JSONParser.parse(#""\ud83d\ude00""#) == .string("😀"))
+        #expect(try JSONParser.parse(#""\ud800""#) == .string("\u{FFFD}"))
+    }
+
+    @Test func scanPrefixFindsValueEnds() {
+        let text = Array(#"{"a":1} [2] 3"#.utf8)
+        text.withUnsafeBytes { buf in
+            #expect(JSONParser.scanPrefix(buf, from: 0) == .complete(end: 7))
+            #expect(JSONParser.scanPrefix(buf, from: 8) == .complete(end: 11))
+            // A number at the end of the buffer may continue.
+            #expect(JSONParser.scanPrefix(buf, from: 12) == .incomplete)
+        }
+        let cut = Array(#"{"a":"#.utf8)
+        cut.withUnsafeBytes { #expect(JSONParser.scanPrefix($0, from: 0) == .incomplete) }
+    }
+}
