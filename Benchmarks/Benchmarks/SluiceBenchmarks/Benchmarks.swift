@@ -1,0 +1,6 @@
+import Benchmark
+
+/// Every benchmark group of the suite.
+let benchmarks: @Sendable () -> Void = {
+    jsonBenchmarks()
+}

@@ -1,0 +1,88 @@
+import SluiceCore
+import SluiceJSON
+import SluiceSteps
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// A compiled pipeline: checked, immutable, and ready to run any number of times.
+///
+/// ```swift
+/// switch Pipeline.load(path: "pipelines/quickstart.yaml") {
+/// case .success(let p): let run = try p.start(RunOptions()); _ = run.wait()
+/// case .failure(let diagnostics): print(diagnostics)
+/// }
+/// ```
+public final class Pipeline: Sendable {
+    /// `name:` from the file, or `pipeline`.
+    public let name: String
+    /// The file it was compiled from (as given), or the name passed for YAML text.
+    public let file: String
+    /// Warnings found while compiling (unused streams, ...).
+    public let warnings: Diagnostics
+    let inputs: [InputSpec]
+    let streams: [StreamSpec]
+    let outputs: [OutputSpec]
+
+    init(name: String, file: String, inputs: [InputSpec], streams: [StreamSpec], outputs: [OutputSpec], warnings: Diagnostics) {
+        self.name = name
+        self.file = file
+        self.inputs = inputs
+        self.streams = streams
+        self.outputs = outputs
+        self.warnings = warnings
+    }
+
+    /// Input names, in file order.
+    public var inputNames: [String] { inputs.map(\.name) }
+    /// Output names, in file order.
+    public var outputNames: [String] { outputs.map(\.name) }
+    /// Stream names, in file order.
+    public var streamNames: [String] { streams.map(\.name) }
+
+    /// Compiles the pipeline file at `path`. `params` are `--set` overrides.
+    public static func load(
+        path: String, registry: StepRegistry = .standard, params: [String: String] = [:]
+    ) -> Result<Pipeline, Diagnostics> {
+        let (root, loadDiagnostics) = YAMLLoader.load(path: path, displayName: path)
+        guard let root, !loadDiagnostics.hasErrors else { return .failure(loadDiagnostics) }
+        return compile(root: root, file: path, baseDirectory: directory(of: path), registry: registry, params: params, prior: loadDiagnostics)
+    }
+
+    /// Compiles pipeline YAML text. `file` names it in diagnostics; relative paths in it
+    /// are resolved against `baseDirectory`.
+    public static func compile(
+        yaml: String, file: String = "<pipeline>", baseDirectory: String = ".",
+        registry: StepRegistry = .standard, params: [String: String] = [:]
+    ) -> Result<Pipeline, Diagnostics> {
+        let (root, loadDiagnostics) = YAMLLoader.load(text: yaml, file: file)
+        guard let root, !loadDiagnostics.hasErrors else { return .failure(loadDiagnostics) }
+        return compile(root: root, file: file, baseDirectory: baseDirectory, registry: registry, params: params, prior: loadDiagnostics)
+    }
+
+    static func compile(
+        root: YAMLNode, file: String, baseDirectory: String, registry: StepRegistry,
+        params: [String: String], prior: Diagnostics
+    ) -> Result<Pipeline, Diagnostics> {
+        var compiler = PipelineCompiler(file: file, baseDirectory: baseDirectory, registry: registry, paramOverrides: params)
+        let pipeline = compiler.compile(root)
+        var all = prior
+        all.items += compiler.ctx.diagnostics.items
+        all.items.sort { ($0.location?.line ?? 0, $0.location?.column ?? 0) < ($1.location?.line ?? 0, $1.location?.column ?? 0) }
+        if let pipeline, !all.hasErrors {
+            return .success(Pipeline(
+                name: pipeline.name, file: pipeline.file, inputs: pipeline.inputs, streams: pipeline.streams,
+                outputs: pipeline.outputs, warnings: all))
+        }
+        return .failure(all)
+    }
+
+    static func directory(of path: String) -> String {
+        guard let slash = path.lastIndex(of: "/") else { return "." }
+        let dir = String(path[..<slash])
+        return dir.isEmpty ? "/" : dir
+    }
+}

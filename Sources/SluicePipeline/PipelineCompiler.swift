@@ -1,0 +1,345 @@
+import SluiceCore
+import SluiceJSON
+import SluiceSteps
+
+/// Turns a pipeline's YAML node tree into a checked ``Pipeline``.
+///
+/// ```
+///  YAMLNode ──sections──▶ inputs / streams (steps compiled by the registry) / outputs
+///           ──graph─────▶ every `from:` resolved, cycles and dangling names reported
+///           ──▶ Pipeline (immutable; each run instantiates fresh step state)
+/// ```
+/// The compiler never stops at the first mistake: each section is read as far as it can
+/// be, every problem becomes a ``Diagnostic``, and the pipeline exists only when there
+/// are no errors.
+struct PipelineCompiler {
+    static let topLevelKeys = ["name", "description", "params", "time", "tables", "inputs", "streams", "outputs", "steps", "tests"]
+    static let inputKinds = ["stdin", "file"]
+    static let outputKinds = ["stdout", "stderr", "file"]
+
+    let file: String
+    let baseDirectory: String
+    let registry: StepRegistry
+    let ctx = ConfigContext()
+    var paramOverrides: [String: String]
+
+    var name: String?
+    var params = JSONObject()
+    var inputs: [InputSpec] = []
+    var streams: [StreamSpec] = []
+    var outputs: [OutputSpec] = []
+    var shortForm = false
+    var expressions: ExpressionCompiler?
+
+    init(file: String, baseDirectory: String, registry: StepRegistry, paramOverrides: [String: String]) {
+        self.file = file
+        self.baseDirectory = baseDirectory
+        self.registry = registry
+        self.paramOverrides = paramOverrides
+    }
+
+    mutating func compile(_ root: YAMLNode) -> Pipeline? {
+        guard let top = ConfigMap(root, what: "pipeline", context: ctx) else { return nil }
+        name = top.string("name")
+        _ = top.string("description")
+        _ = top.node("tests")  // read by `sluice test`
+        readParams(top)
+        expressions = ExpressionCompiler(params: params)
+        let stepsNode = top.node("steps")
+        let streamsNode = top.node("streams")
+        if let stepsNode {
+            shortForm = true
+            if let s = streamsNode, let k = top.keyNode("streams") {
+                ctx.error(k.location, "a pipeline has either 'steps' (short form) or 'streams', not both",
+                          hint: "move the steps into a stream, or drop 'streams'")
+                _ = s
+            }
+            if let k = top.keyNode("inputs") {
+                ctx.error(k.location, "the short form ('steps') reads stdin; 'inputs' needs 'streams'",
+                          hint: "use the full form: inputs, streams and outputs")
+            }
+            if let k = top.keyNode("outputs") {
+                ctx.error(k.location, "the short form ('steps') writes stdout; 'outputs' needs 'streams'",
+                          hint: "use the full form: inputs, streams and outputs")
+            }
+            let here = stepsNode.location
+            inputs = [InputSpec(name: "in", location: root.location, kind: .stdin, format: nil)]
+            if let items = ctx.sequence(stepsNode, what: "'steps'") {
+                streams = [compileStream(name: "main", location: here, from: [SourceRef(text: "in", location: here)], stepNodes: items)]
+            }
+            outputs = [OutputSpec(name: "out", location: root.location, from: [SourceRef(text: "main", location: here)], kind: .stdout)]
+        } else {
+            if let m = top.map("inputs", required: true) { readInputs(m) }
+            if let m = top.map("streams") { readStreams(m) }
+            if let m = top.map("outputs", required: true) { readOutputs(m) }
+        }
+        top.finish(allowed: Self.topLevelKeys)
+        checkGraph()
+        if ctx.hasErrors { return nil }
+        return Pipeline(
+            name: name ?? "pipeline", file: file, inputs: inputs, streams: streams, outputs: outputs,
+            warnings: Diagnostics(ctx.diagnostics.items.filter { $0.severity != .error }))
+    }
+
+    // MARK: Sections
+
+    mutating func readParams(_ top: ConfigMap) {
+        if let node = top.node("params") {
+            if let p = node.mapping {
+                for pair in p {
+                    guard let k = pair.key.text else { continue }
+                    if let v = ctx.json(pair.value, what: "param '\(k)'") { params[k] = v }
+                }
+            } else {
+                ctx.typeMismatch(node, expected: "a mapping", what: "'params'")
+            }
+        }
+        for (k, text) in paramOverrides.sorted(by: { $0.key < $1.key }) {
+            // `--set k=v`: a value that reads as JSON (number, bool, quoted string, ...) is
+            // that value; anything else is a string, so `--set country=US` works.
+            let value = (try? JSONParser.parse(text)) ?? .string(text)
+            params[k] = value
+        }
+    }
+
+    mutating func readInputs(_ m: ConfigMap) {
+        for pair in m.pairs {
+            guard let name = pair.key.text else { continue }
+            m.allow([name])
+            checkName(name, at: pair.key.location, what: "input")
+            guard let conf = ConfigMap(pair.value, what: "input '\(name)'", context: ctx) else { continue }
+            let format = conf.oneOf("format", Dictionary(uniqueKeysWithValues: JSONInputFormat.allCases.map { ($0.rawValue, $0) }))
+            let kinds = conf.keys.filter { Self.inputKinds.contains($0) }
+            guard kinds.count == 1, let kind = kinds.first else {
+                if kinds.isEmpty {
+                    ctx.error(pair.value.location, "input '\(name)' needs a kind: \(quotedList(Self.inputKinds, or: true))",
+                              hint: "e.g. '\(name): { file: { path: events.jsonl } }'")
+                } else {
+                    ctx.error(pair.value.location, "input '\(name)' has more than one kind: \(quotedList(kinds, or: false))")
+                }
+                conf.allow(Self.inputKinds)
+                conf.finish(allowed: ["format"])
+                continue
+            }
+            var spec: InputSpec?
+            switch kind {
+            case "stdin":
+                if let node = conf.node("stdin"), let c = ConfigMap(node, what: "stdin", context: ctx) { c.finish(allowed: []) }
+                spec = InputSpec(name: name, location: pair.key.location, kind: .stdin, format: format)
+            default:
+                if let paths = readFilePaths(conf.node("file"), what: "file") {
+                    spec = InputSpec(name: name, location: pair.key.location, kind: .files(paths), format: format)
+                }
+            }
+            conf.finish(allowed: ["format"])
+            if let spec { inputs.append(spec) }
+        }
+    }
+
+    /// `file: PATH`, `file: {path: PATH}` or `file: {paths: [...]}`; globs allowed.
+    func readFilePaths(_ node: YAMLNode?, what: String) -> [String]? {
+        guard let node else { return nil }
+        if let s = node.text, node.mapping == nil { return [resolve(s)] }
+        guard let c = ConfigMap(node, what: what, context: ctx) else { return nil }
+        var paths: [String] = []
+        if let p = c.string("path") { paths.append(resolve(p)) }
+        if let ps = c.stringList("paths") { paths += ps.map(resolve) }
+        if paths.isEmpty { ctx.error(node.location, "'\(what)' needs 'path' (or 'paths')") }
+        c.finish(allowed: [])
+        return paths.isEmpty ? nil : paths
+    }
+
+    func resolve(_ path: String) -> String {
+        if path.hasPrefix("/") || baseDirectory.isEmpty || path == "-" { return path }
+        return baseDirectory + "/" + path
+    }
+
+    mutating func readStreams(_ m: ConfigMap) {
+        for pair in m.pairs {
+            guard let name = pair.key.text else { continue }
+            m.allow([name])
+            checkName(name, at: pair.key.location, what: "stream")
+            guard let conf = ConfigMap(pair.value, what: "stream '\(name)'", context: ctx) else { continue }
+            let from = readFrom(conf, what: "stream '\(name)'")
+            let items = conf.sequence("steps") ?? []
+            conf.finish(allowed: [])
+            streams.append(compileStream(name: name, location: pair.key.location, from: from, stepNodes: items))
+        }
+    }
+
+    func readFrom(_ conf: ConfigMap, what: String) -> [SourceRef] {
+        guard let node = conf.node("from", required: true) else { return [] }
+        if let items = node.sequence {
+            return items.compactMap { item in
+                ctx.string(item, what: "'from' of \(what)").map { SourceRef(text: $0, location: item.location) }
+            }
+        }
+        guard let s = ctx.string(node, what: "'from' of \(what)") else { return [] }
+        return [SourceRef(text: s, location: node.location)]
+    }
+
+    mutating func readOutputs(_ m: ConfigMap) {
+        var files: [String: SourceLocation] = [:]
+        for pair in m.pairs {
+            guard let name = pair.key.text else { continue }
+            m.allow([name])
+            checkName(name, at: pair.key.location, what: "output")
+            guard let conf = ConfigMap(pair.value, what: "output '\(name)'", context: ctx) else { continue }
+            let from = readFrom(conf, what: "output '\(name)'")
+            let kinds = conf.keys.filter { Self.outputKinds.contains($0) }
+            conf.allow(Self.outputKinds)
+            guard kinds.count == 1, let kind = kinds.first else {
+                if kinds.isEmpty {
+                    ctx.error(pair.value.location, "output '\(name)' needs a kind: \(quotedList(Self.outputKinds, or: true))",
+                              hint: "e.g. '\(name): { from: [main], stdout: {} }'")
+                } else {
+                    ctx.error(pair.value.location, "output '\(name)' has more than one kind: \(quotedList(kinds, or: false))")
+                }
+                conf.finish(allowed: [])
+                continue
+            }
+            var spec: OutputSpec?
+            switch kind {
+            case "stdout", "stderr":
+                if let node = conf.node(kind), let c = ConfigMap(node, what: kind, context: ctx) { c.finish(allowed: []) }
+                spec = OutputSpec(name: name, location: pair.key.location, from: from, kind: kind == "stdout" ? .stdout : .stderr)
+            default:
+                guard let node = conf.node("file") else { break }
+                var path: String?
+                var append = false
+                if let s = node.text, node.mapping == nil {
+                    path = s
+                } else if let c = ConfigMap(node, what: "file", context: ctx) {
+                    path = c.string("path", required: true)
+                    append = c.bool("append") ?? false
+                    c.finish(allowed: [])
+                }
+                if let path {
+                    let full = resolve(path)
+                    if let other = files[full] {
+                        ctx.error(node.location, "output '\(name)' writes '\(path)', which another output already writes",
+                                  hint: "first written at \(other); read both streams from one output instead")
+                    } else {
+                        files[full] = node.location
+                    }
+                    spec = OutputSpec(name: name, location: pair.key.location, from: from, kind: .file(path: full, append: append))
+                }
+            }
+            conf.finish(allowed: [])
+            if let spec { outputs.append(spec) }
+        }
+    }
+
+    func checkName(_ name: String, at location: SourceLocation, what: String) {
+        if name.isEmpty || name.contains(".") || name.contains(" ") {
+            ctx.error(location, "\(what) name '\(name)' must be a non-empty word without '.' or spaces",
+                      hint: "'.' separates a stream from its side output, as in 'clean.rejected'")
+        }
+    }
+
+    // MARK: Steps
+
+    mutating func compileStream(name: String, location: SourceLocation, from: [SourceRef], stepNodes: [YAMLNode]) -> StreamSpec {
+        var steps: [CompiledStep] = []
+        var sidePorts: [String: Int] = ["rejected": SidePort.rejected]
+        var nextPort = SidePort.firstCustom
+        let kinds = registry.kinds
+        for node in stepNodes {
+            guard let spec = ctx.step(node, knownKinds: kinds) else { continue }
+            guard let def = registry.definition(spec.kind) else { continue }
+            guard let expressions else { continue }
+            let sc = StepCompileContext(
+                spec: spec, context: ctx, baseDirectory: baseDirectory, expressions: expressions,
+                hasEventTime: false, streamName: name,
+                allocatePort: { portName in
+                    if let p = sidePorts[portName] { return p }
+                    defer { nextPort += 1 }
+                    sidePorts[portName] = nextPort
+                    return nextPort
+                })
+            let before = ctx.diagnostics.items.count
+            let factory = def.compile(sc)
+            for (n, p) in sc.declaredSidePorts { sidePorts[n] = p }
+            guard var factory else {
+                if ctx.diagnostics.items.count == before {
+                    ctx.error(spec.kindLocation, "step '\(spec.kind)' could not be compiled")
+                }
+                continue
+            }
+            if let when = spec.when, let predicate = expressions.compile(when, context: ctx) {
+                let inner = factory
+                let stepName = spec.name ?? spec.kind
+                factory = { WhenStep(predicate: predicate, inner: inner(), stepName: stepName) }
+            }
+            steps.append(CompiledStep(kind: spec.kind, name: spec.name ?? spec.kind, location: spec.kindLocation, factory: factory))
+        }
+        return StreamSpec(name: name, location: location, from: from, steps: steps, sidePorts: sidePorts)
+    }
+
+    // MARK: Graph
+
+    func checkGraph() {
+        let inputNames = Set(inputs.map(\.name))
+        var streamIndex: [String: Int] = [:]
+        for (i, s) in streams.enumerated() {
+            if inputNames.contains(s.name) {
+                ctx.error(s.location, "stream '\(s.name)' has the same name as an input")
+            }
+            if streamIndex[s.name] != nil { ctx.error(s.location, "duplicate stream name '\(s.name)'") }
+            streamIndex[s.name] = i
+        }
+        let known = Array(inputNames) + streams.map(\.name)
+
+        func check(_ ref: SourceRef, reader: String) {
+            if inputNames.contains(ref.base) {
+                if let port = ref.port, port != "malformed" {
+                    ctx.error(ref.location, "input '\(ref.base)' has no side output '\(port)'",
+                              hint: "an input has one side output: '\(ref.base).malformed'")
+                }
+            } else if let si = streamIndex[ref.base] {
+                if let port = ref.port, streams[si].sidePorts[port] == nil {
+                    let ports = streams[si].sidePorts.keys.sorted()
+                    ctx.error(ref.location, "no step of stream '\(ref.base)' produces side output '\(port)'\(didYouMean(port, among: ports))",
+                              hint: "stream '\(ref.base)' has: \(quotedList(ports.map { "\(ref.base).\($0)" }, or: false))")
+                }
+            } else {
+                ctx.error(ref.location, "unknown source '\(ref.text)' in \(reader)\(didYouMean(ref.base, among: known))",
+                          hint: known.isEmpty ? nil : "sources here: \(quotedList(known.sorted(), or: false))")
+            }
+        }
+        for s in streams {
+            if s.from.isEmpty { continue }
+            for r in s.from { check(r, reader: "stream '\(s.name)'") }
+        }
+        for o in outputs { for r in o.from { check(r, reader: "output '\(o.name)'") } }
+
+        // Cycles: a stream that (through main or side outputs) reads itself.
+        var state = Array(repeating: 0, count: streams.count)  // 0 new, 1 visiting, 2 done
+        func visit(_ i: Int, _ path: [String]) {
+            if state[i] == 2 { return }
+            if state[i] == 1 {
+                let cycle = (path + [streams[i].name]).drop { $0 != streams[i].name }
+                ctx.error(streams[i].location, "streams form a cycle: \(cycle.joined(separator: " -> "))",
+                          hint: "a stream cannot read its own output, directly or through other streams")
+                return
+            }
+            state[i] = 1
+            for r in streams[i].from { if let j = streamIndex[r.base] { visit(j, path + [streams[i].name]) } }
+            state[i] = 2
+        }
+        for i in streams.indices { visit(i, []) }
+
+        // Unused streams and inputs: warnings, since nothing is lost (their events are
+        // counted) but the pipeline is probably not what was meant.
+        var read = Set<String>()
+        for s in streams { for r in s.from where r.port == nil { read.insert(r.base) } }
+        for o in outputs { for r in o.from where r.port == nil { read.insert(r.base) } }
+        for s in streams where !read.contains(s.name) {
+            ctx.warning(s.location, "stream '\(s.name)' is not read by any output or stream",
+                        hint: "its events are counted and dropped; add it to an output's 'from'")
+        }
+        for i in inputs where !read.contains(i.name) && !shortForm {
+            ctx.warning(i.location, "input '\(i.name)' is not read by any stream or output")
+        }
+    }
+}

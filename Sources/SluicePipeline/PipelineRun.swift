@@ -1,0 +1,221 @@
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+import SluiceConnectors
+import SluiceCore
+import SluiceJSON
+import SluiceSteps
+
+/// How to run a pipeline: where inputs and outputs go, and run-time switches. Mirrors the
+/// flags of `sluice run`.
+public struct RunOptions: Sendable {
+    /// Input name to file path (`-` is stdin). The key `""` binds the only input.
+    public var inputs: [String: String] = [:]
+    /// Output name to file path (`-` is stdout). The key `""` binds the only output.
+    public var outputs: [String: String] = [:]
+    /// Overrides the input format of every input.
+    public var format: JSONInputFormat?
+    /// Where unread side outputs are written (`--dlq`), besides being counted.
+    public var deadLetterPath: String?
+    /// Measure time per step (for `--stats`).
+    public var timing = false
+    /// Limits for the JSON readers.
+    public var limits: JSONLimits = .default
+
+    public init() {}
+}
+
+/// A problem starting a run: a usage mistake (`--input nope=x`) or a resource that cannot
+/// be opened (an output file in a missing folder).
+public struct RunError: Error, Sendable, CustomStringConvertible {
+    /// True when the user asked for something the pipeline does not have (exit 64 in
+    /// the CLI); false when a resource failed (exit 1).
+    public var isUsage: Bool
+    public var message: String
+    public var description: String { message }
+}
+
+/// A running pipeline.
+public final class PipelineRun: Sendable {
+    /// The runtime underneath (progress counters, cancellation).
+    public let execution: Execution
+    let deadLetterNames: [String]
+    let deadLetterPath: String?
+
+    init(execution: Execution, deadLetterNames: [String], deadLetterPath: String?) {
+        self.execution = execution
+        self.deadLetterNames = deadLetterNames
+        self.deadLetterPath = deadLetterPath
+    }
+
+    /// Blocks until the run is over.
+    public func wait() -> Execution.Outcome { execution.wait() }
+
+    /// Events that went to side outputs nothing reads, by `STREAM.NAME`, with the
+    /// events of streams nothing reads; only non-zero counts. Complete after ``wait()``.
+    public var deadLetters: [(name: String, count: Int)] {
+        let totals = execution.totals
+        var out: [(String, Int)] = []
+        for n in deadLetterNames {
+            if let c = totals.sinkEvents[n], c > 0 { out.append((n, c)) }
+        }
+        for (n, c) in totals.unread.sorted(by: { $0.key < $1.key }) where c > 0 { out.append((n, c)) }
+        return out
+    }
+
+    /// The end-of-run lines for stderr about dead letters (empty when there were none).
+    public var deadLetterSummary: [String] {
+        let dl = deadLetters
+        guard !dl.isEmpty else { return [] }
+        let total = dl.reduce(0) { $0 + $1.count }
+        let dest = deadLetterPath.map { "written to \($0)" } ?? "not written; pass --dlq FILE to keep them"
+        var lines = ["sluice: \(total) event\(total == 1 ? "" : "s") went to side outputs that nothing reads (\(dest)):"]
+        for (n, c) in dl { lines.append("  \(n): \(c)") }
+        return lines
+    }
+}
+
+extension Pipeline {
+    /// Starts the pipeline: opens every output, builds fresh step state and starts
+    /// reading. Returns at once; call ``PipelineRun/wait()``.
+    public func start(_ options: RunOptions = RunOptions()) throws(RunError) -> PipelineRun {
+        let flow = Dataflow()
+        let inputPaths = try bind(options.inputs, names: inputNames, what: "input")
+        let outputPaths = try bind(options.outputs, names: outputNames, what: "output")
+
+        var inputNodes: [String: Dataflow.NodeID] = [:]
+        for input in inputs {
+            var location: FileSource.Location
+            switch input.kind {
+            case .stdin: location = .stdin
+            case .files(let patterns): location = .files(expandGlobs(patterns))
+            }
+            if let p = inputPaths[input.name] { location = p == "-" ? .stdin : .files([p]) }
+            let format = options.format ?? input.format ?? .jsonl
+            inputNodes[input.name] = flow.addSource(FileSource(name: input.name, location: location, format: format, limits: options.limits))
+        }
+        var streamNodes: [String: (Dataflow.NodeID, StreamSpec)] = [:]
+        for stream in streams {
+            let chain = StepChain(stream.steps.map { StepChain.Entry(step: $0.factory(), name: $0.name, kind: $0.kind) })
+            var names: [Int: String] = [:]
+            for (n, p) in stream.sidePorts { names[p] = "\(stream.name).\(n)" }
+            streamNodes[stream.name] = (flow.addStream(name: stream.name, chain: chain, portNames: names), stream)
+        }
+
+        func endpoint(_ ref: SourceRef) -> (Dataflow.NodeID, Int)? {
+            if let n = inputNodes[ref.base] {
+                return (n, ref.port == nil ? SourcePort.main : SourcePort.malformed)
+            }
+            if let (n, s) = streamNodes[ref.base] {
+                guard let port = ref.port else { return (n, Dataflow.mainPort) }
+                return s.sidePorts[port].map { (n, $0) }
+            }
+            return nil
+        }
+
+        var read = Set<String>()
+        for stream in streams {
+            guard let (node, _) = streamNodes[stream.name] else { continue }
+            for r in stream.from {
+                if let (src, port) = endpoint(r) {
+                    flow.connect(src, port: port, to: node)
+                    read.insert(r.text)
+                }
+            }
+        }
+        for output in outputs {
+            let target: JSONLinesSink.Target
+            if let p = outputPaths[output.name] {
+                target = p == "-" ? .stdout : .file(path: p, append: false)
+            } else {
+                switch output.kind {
+                case .stdout: target = .stdout
+                case .stderr: target = .stderr
+                case .file(let path, let append): target = .file(path: path, append: append)
+                }
+            }
+            let sink: JSONLinesSink
+            do {
+                sink = try JSONLinesSink(name: output.name, target: target)
+            } catch {
+                throw RunError(isUsage: false, message: "output '\(output.name)': \(error)")
+            }
+            let node = flow.addSink(sink)
+            for r in output.from {
+                if let (src, port) = endpoint(r) {
+                    flow.connect(src, port: port, to: node)
+                    read.insert(r.text)
+                }
+            }
+        }
+
+        // Every side output nothing reads goes to the dead-letter counters (and file).
+        let dlq: DeadLetterFile
+        do {
+            dlq = try DeadLetterFile(path: options.deadLetterPath)
+        } catch {
+            throw RunError(isUsage: false, message: "--dlq: \(error)")
+        }
+        var deadLetterNames: [String] = []
+        func deadLetter(_ name: String, _ src: Dataflow.NodeID, _ port: Int) {
+            guard !read.contains(name) else { return }
+            flow.connect(src, port: port, to: flow.addSink(DeadLetterSink(port: name, file: dlq)))
+            deadLetterNames.append(name)
+        }
+        for input in inputs {
+            if let n = inputNodes[input.name] { deadLetter("\(input.name).malformed", n, SourcePort.malformed) }
+        }
+        for stream in streams {
+            guard let (n, s) = streamNodes[stream.name] else { continue }
+            for (name, port) in s.sidePorts.sorted(by: { $0.value < $1.value }) { deadLetter("\(stream.name).\(name)", n, port) }
+        }
+
+        let execution = Execution(flow, timing: options.timing)
+        return PipelineRun(execution: execution, deadLetterNames: deadLetterNames, deadLetterPath: options.deadLetterPath)
+    }
+
+    func bind(_ given: [String: String], names: [String], what: String) throws(RunError) -> [String: String] {
+        var out: [String: String] = [:]
+        for (k, v) in given {
+            if k.isEmpty {
+                guard names.count == 1, let only = names.first else {
+                    throw RunError(isUsage: true, message: "the pipeline has \(names.count) \(what)s (\(names.joined(separator: ", "))); write --\(what) NAME=FILE")
+                }
+                out[only] = v
+            } else {
+                guard names.contains(k) else {
+                    throw RunError(isUsage: true, message: "the pipeline has no \(what) '\(k)'\(didYouMean(k, among: names)) (it has: \(names.joined(separator: ", ")))")
+                }
+                out[k] = v
+            }
+        }
+        return out
+    }
+}
+
+/// Expands `*`, `?` and `[...]` patterns with glob(3); files come back sorted, so a
+/// glob reads in a stable order. A pattern with no match stays as written, so the run
+/// reports the missing file instead of silently reading nothing.
+func expandGlobs(_ patterns: [String]) -> [String] {
+    var out: [String] = []
+    for p in patterns {
+        guard p.contains(where: { "*?[".contains($0) }) else {
+            out.append(p)
+            continue
+        }
+        var g = glob_t()
+        defer { globfree(&g) }
+        if glob(p, 0, nil, &g) == 0 {
+            var found: [String] = []
+            for i in 0..<Int(g.gl_pathc) {
+                if let c = g.gl_pathv[i] { found.append(String(cString: c)) }
+            }
+            out += found.sorted()
+        } else {
+            out.append(p)
+        }
+    }
+    return out
+}
