@@ -164,6 +164,9 @@ struct Compiler {
             let (target, targetPath) = try resolve(ref, at: p("$ref"))
             checks.append(.ref(try compile(target, at: targetPath), target: ref))
         }
+        // These depend on what the keywords above evaluated, so they come last.
+        if let n = try subschema(o, "unevaluatedItems", path) { checks.append(.unevaluatedItems(n)) }
+        if let n = try subschema(o, "unevaluatedProperties", path) { checks.append(.unevaluatedProperties(n)) }
         // Definitions are compiled so that mistakes in them are reported even when unused.
         _ = try schemaMap(o, "$defs", path)
         return checks

@@ -247,7 +247,100 @@ struct Evaluator {
 
         case .ref(let target, _):
             return eval(target, v)
+
+        case .unevaluatedProperties(let sub):
+            guard case .object(let o) = v else { return true }
+            var seen = Evaluated()
+            collectEvaluated(n, v, into: &seen, owner: n)
+            if seen.all { return true }
+            let forbidden = { if case .always(false) = nodes[sub].kind { true } else { false } }()
+            var ok = true
+            for (key, value) in o where !seen.keys.contains(key) {
+                let passed =
+                    forbidden
+                    ? fail("unevaluatedProperties", n, "property '\(key)' is not allowed")
+                    : evalChild(sub, value, .key(key))
+                if !passed {
+                    ok = false
+                    if !collect { return false }
+                }
+            }
+            return ok
+        case .unevaluatedItems(let sub):
+            guard case .array(let a) = v else { return true }
+            var seen = Evaluated()
+            collectEvaluated(n, v, into: &seen, owner: n)
+            if seen.all { return true }
+            let forbidden = { if case .always(false) = nodes[sub].kind { true } else { false } }()
+            var ok = true
+            for i in a.indices where i >= seen.prefix && !seen.indices.contains(i) {
+                let passed =
+                    forbidden
+                    ? fail("unevaluatedItems", n, "item \(i) is not allowed")
+                    : evalChild(sub, a[i], .index(i))
+                if !passed {
+                    ok = false
+                    if !collect { return false }
+                }
+            }
+            return ok
         }
+    }
+
+    /// What the keywords of node `n` evaluated in `v` (JSON Schema annotations), for
+    /// `unevaluatedProperties` and `unevaluatedItems`. Sub-schemas that `v` fails add nothing.
+    /// Terminates because loops of in-place applicators are rejected at compile time.
+    private mutating func collectEvaluated(_ n: Int, _ v: JSON, into seen: inout Evaluated, owner: Int) {
+        guard case .checks(let checks) = nodes[n].kind, !seen.all else { return }
+        for c in checks {
+            switch c {
+            case .properties(let app):
+                guard case .object(let o) = v else { break }
+                if app.additional != nil {
+                    seen.all = true
+                    return
+                }
+                for key in o.keys where app.lookup[key] != nil || app.patterns.contains(where: { $0.pattern.matches(key) }) {
+                    seen.keys.insert(key)
+                }
+            case .items(let prefix, let rest):
+                guard case .array(let a) = v else { break }
+                if rest != nil {
+                    seen.all = true
+                    return
+                }
+                seen.prefix = max(seen.prefix, min(prefix.count, a.count))
+            case .contains(let sub, _, _):
+                guard case .array(let a) = v else { break }
+                for (i, item) in a.enumerated() where test(sub, item) { seen.indices.insert(i) }
+            case .unevaluatedProperties:
+                // A nested one evaluates every property left over; the owner's own is asking.
+                if n != owner, case .object = v { seen.all = true }
+            case .unevaluatedItems:
+                if n != owner, case .array = v { seen.all = true }
+            case .allOf(let subs), .anyOf(let subs), .oneOf(let subs):
+                for s in subs { addValid(s, v, &seen, owner) }
+            case .conditional(let cond, let then, let otherwise):
+                if test(cond, v) {
+                    collectEvaluated(cond, v, into: &seen, owner: owner)
+                    if let then { addValid(then, v, &seen, owner) }
+                } else if let otherwise {
+                    addValid(otherwise, v, &seen, owner)
+                }
+            case .dependentSchemas(let deps):
+                guard case .object(let o) = v else { break }
+                for (trigger, sub) in deps where o.index(of: trigger) != nil { addValid(sub, v, &seen, owner) }
+            case .ref(let target, _):
+                addValid(target, v, &seen, owner)
+            default:
+                break
+            }
+            if seen.all { return }
+        }
+    }
+
+    private mutating func addValid(_ sub: Int, _ v: JSON, _ seen: inout Evaluated, _ owner: Int) {
+        if test(sub, v) { collectEvaluated(sub, v, into: &seen, owner: owner) }
     }
 
     private mutating func applyProperties(_ app: ObjectApplicator, _ n: Int, _ o: JSONObject) -> Bool {
@@ -293,6 +386,16 @@ struct Evaluator {
         }
         return ok
     }
+}
+
+/// Properties and items that some keyword evaluated.
+struct Evaluated {
+    /// Every property or item was evaluated (by `additionalProperties`, `items`, ...).
+    var all = false
+    var keys: Set<String> = []
+    /// Items below this index were evaluated by `prefixItems`.
+    var prefix = 0
+    var indices: Set<Int> = []
 }
 
 // MARK: - Message helpers

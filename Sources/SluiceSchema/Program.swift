@@ -87,6 +87,10 @@ enum Check: Sendable {
     case not(Int)
     case conditional(if: Int, then: Int?, else: Int?)
     case ref(Int, target: String)
+    /// Applies to the properties no adjacent keyword evaluated; always runs last.
+    case unevaluatedProperties(Int)
+    /// Applies to the items no adjacent keyword evaluated; always runs last.
+    case unevaluatedItems(Int)
 }
 
 /// The object applicators of one schema object.
