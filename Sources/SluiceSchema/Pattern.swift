@@ -1,25 +1,25 @@
-/// A compiled ECMA-262 pattern for `pattern` and `patternProperties` (unanchored search).
-///
-/// TEMPORARY shim over Swift's `Regex` until SluiceRegex lands; it will become a thin
-/// wrapper over `RegexPattern(source, syntax: .ecma262)`.
-struct Pattern: @unchecked Sendable {
+import SluiceRegex
+
+/// A compiled ECMA-262 pattern for `pattern` and `patternProperties`: an unanchored
+/// search, as JSON Schema specifies, run by SluiceRegex's linear-time engine.
+struct Pattern: Sendable {
     /// The pattern text as written in the schema.
     let source: String
-    private let regex: Regex<AnyRegexOutput>
+    private let regex: RegexPattern
 
-    /// Compiles `source`; the error text says why it does not compile.
+    /// Compiles `source`; the error says why it does not compile and where.
     init(_ source: String) throws(SchemaPatternError) {
         self.source = source
         do {
-            regex = try Regex(source)
+            regex = try RegexPattern(source, syntax: .ecma262)
         } catch {
-            throw SchemaPatternError(message: "\(error)")
+            throw SchemaPatternError(message: error.description)
         }
     }
 
     /// Whether the pattern matches anywhere in `text`.
     func matches(_ text: String) -> Bool {
-        (try? regex.firstMatch(in: text)) != nil
+        regex.matches(text)
     }
 }
 
