@@ -47,7 +47,7 @@ import Testing
 
         for file in files {
             let text = try String(contentsOf: dir.appendingPathComponent(file), encoding: .utf8)
-            let doc = try JSONParser.parse(asciiEscaped(text))
+            let doc = try JSONParser.parse(text)
             guard case .array(let groups) = doc else {
                 Issue.record("\(file): not an array of groups")
                 continue
@@ -116,26 +116,6 @@ import Testing
         table += "  \(String(totalPass).leftPad(4)) / \(String(totalCases).leftPad(5))  \(String(totalSkipped).leftPad(7))\n"
         print(table)
     }
-}
-
-/// The JSON text with every non-ASCII character written as `\\u` escapes, which means the
-/// same JSON. Works around a SluiceJSON bug at the time of writing: the parser's fast
-/// string path advances twice over multi-byte UTF-8 sequences (`pos += try utf8Length()`,
-/// which already advanced), so raw non-ASCII text in strings fails to parse.
-func asciiEscaped(_ text: String) -> String {
-    var out = ""
-    out.reserveCapacity(text.utf8.count)
-    for scalar in text.unicodeScalars {
-        if scalar.isASCII {
-            out.unicodeScalars.append(scalar)
-        } else {
-            for unit in String(scalar).utf16 {
-                let hex = String(unit, radix: 16)
-                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            }
-        }
-    }
-    return out
 }
 
 extension String {
