@@ -3,7 +3,7 @@ import SluiceSchema
 import Testing
 
 private func json(_ text: String) throws -> JSON {
-    try JSONParser.parse(asciiEscaped(text))
+    try JSONParser.parse(text)
 }
 
 private func schema(_ text: String) throws -> JSONSchema {
