@@ -1,0 +1,100 @@
+import ArgumentParser
+import Dispatch
+import Sluice
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+extension JSONInputFormat: ExpressibleByArgument {}
+
+struct Run: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run a pipeline over JSON events.",
+        discussion: """
+            Reads standard input and writes standard output unless the pipeline or the
+            flags say otherwise. Lines that are not JSON go to the input's 'malformed'
+            side output; side outputs that nothing reads are counted, summarised on
+            stderr, and written to --dlq FILE when given.
+
+            Examples:
+              sluice run pipelines/quickstart.yaml < pipelines/data/orders.jsonl
+              sluice run fraud.yaml --input events=day1.jsonl --output alerts=alerts.jsonl
+              sluice run filter.yaml --set threshold=500 --dlq rejected.jsonl < in.jsonl
+            """
+    )
+
+    @Argument(help: "The pipeline file (YAML).")
+    var pipeline: String
+
+    @Option(name: .customLong("input"), help: ArgumentHelp("Read input NAME from FILE ('-' is stdin); bare FILE binds the only input.", valueName: "NAME=FILE"))
+    var inputs: [String] = []
+
+    @Option(name: .customLong("output"), help: ArgumentHelp("Write output NAME to FILE ('-' is stdout); bare FILE binds the only output.", valueName: "NAME=FILE"))
+    var outputs: [String] = []
+
+    @Option(name: .customLong("set"), help: ArgumentHelp("Override parameter KEY (params.KEY in expressions); VALUE is read as JSON when it parses, else as a string.", valueName: "KEY=VALUE"))
+    var params: [String] = []
+
+    @Option(help: "Input format: jsonl (one value per line) or json (concatenated values, as jq reads).")
+    var format: JSONInputFormat?
+
+    @Option(help: ArgumentHelp("Write events of side outputs that nothing reads to FILE.", valueName: "FILE"))
+    var dlq: String?
+
+    @Flag(help: "Print progress to stderr about once a second and a per-step summary at the end.")
+    var stats = false
+
+    func run() throws {
+        signal(SIGPIPE, SIG_IGN)
+        var overrides: [String: String] = [:]
+        for p in params {
+            let (k, v) = try splitBinding(p, flag: "--set", allowBare: false)
+            overrides[k] = v
+        }
+        var options = RunOptions()
+        for i in inputs {
+            let (k, v) = try splitBinding(i, flag: "--input", allowBare: true)
+            options.inputs[k] = v
+        }
+        for o in outputs {
+            let (k, v) = try splitBinding(o, flag: "--output", allowBare: true)
+            options.outputs[k] = v
+        }
+        options.format = format
+        options.deadLetterPath = dlq
+        options.timing = stats
+
+        let compiled: Pipeline
+        switch Pipeline.load(path: pipeline, params: overrides) {
+        case .success(let p):
+            compiled = p
+            printDiagnostics(p.warnings)
+        case .failure(let diagnostics):
+            printDiagnostics(diagnostics)
+            throw pipelineErrorExit
+        }
+
+        let run: PipelineRun
+        do {
+            run = try compiled.start(options)
+        } catch {
+            printError("sluice: \(error.message)")
+            throw error.isUsage ? usageExit : runtimeFailureExit
+        }
+        let progress = stats ? ProgressPrinter(run.execution) : nil
+        let outcome = run.wait()
+        progress?.stop()
+        if stats { StatsTable.print(run.execution.totals) }
+        for line in run.deadLetterSummary { printError(line) }
+        switch outcome {
+        case .completed, .outputClosed:
+            return
+        case .failed(let message):
+            printError("sluice: \(message)")
+            throw runtimeFailureExit
+        }
+    }
+}

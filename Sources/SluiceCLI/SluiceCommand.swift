@@ -1,0 +1,61 @@
+import ArgumentParser
+import Sluice
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// `sluice`: the command-line client of the Sluice library.
+@main
+struct SluiceCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sluice",
+        abstract: "Sluice: a complex-event-processing stream engine for JSON events.",
+        discussion: """
+            Pipelines are YAML files. Exit codes: 0 success, 1 runtime failure,
+            2 pipeline error, 64 usage error.
+            """,
+        version: sluiceVersion,
+        subcommands: [Run.self, Check.self, Version.self]
+    )
+}
+
+/// Writes a line to standard error.
+func printError(_ text: String) {
+    var line = text
+    line += "\n"
+    line.withUTF8 { buf in
+        var done = 0
+        while done < buf.count {
+            let n = write(2, buf.baseAddress! + done, buf.count - done)
+            if n <= 0 { return }
+            done += n
+        }
+    }
+}
+
+/// Prints diagnostics compiler-style, one per line.
+func printDiagnostics(_ diagnostics: Diagnostics) {
+    for d in diagnostics.items { printError(d.description) }
+}
+
+/// The pipeline-error exit code.
+let pipelineErrorExit = ExitCode(2)
+/// The runtime-failure exit code.
+let runtimeFailureExit = ExitCode(1)
+/// The usage-error exit code (EX_USAGE), as ArgumentParser uses for its own errors.
+let usageExit = ExitCode(64)
+
+/// Splits `NAME=VALUE`; a value without `=` has the empty name when `allowBare`.
+func splitBinding(_ text: String, flag: String, allowBare: Bool) throws -> (String, String) {
+    if let eq = text.firstIndex(of: "=") {
+        let name = String(text[..<eq])
+        let value = String(text[text.index(after: eq)...])
+        if name.isEmpty { throw ValidationError("\(flag) '\(text)': the name before '=' is empty") }
+        return (name, value)
+    }
+    if allowBare { return ("", text) }
+    throw ValidationError("\(flag) '\(text)': expected KEY=VALUE")
+}
