@@ -424,7 +424,7 @@ extension Program {
                 }
                 addThread(cPCs, cStarts, &cCount, startPC, pos, gen, prev, cur)
             }
-            if cCount == 0 { break }
+            if cCount == 0 && (matchStart >= 0 || cur < 0) { break }
             let nextPos = pos + width
             let (next, nextWidth) = cur >= 0 && nextPos < len ? decode(input, nextPos) : (-1, 0)
             gen += 1

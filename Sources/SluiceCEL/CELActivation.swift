@@ -1,0 +1,31 @@
+/// Supplies variable values to an evaluation.
+///
+/// Keep conforming types small (a class reference, or a struct of at most three words)
+/// so passing one to ``CELProgram/evaluate(_:)`` does not allocate.
+public protocol CELActivation {
+    /// The value bound to `name`, or nil when it is absent (evaluation then fails with
+    /// `no such attribute`, unless the access sits under `has()` or is absorbed).
+    func resolve(_ name: CELName) -> CELValue?
+}
+
+/// An activation backed by a dictionary keyed by (possibly qualified) variable name.
+public struct CELDictionaryActivation: CELActivation, Sendable {
+    /// The bindings.
+    public var values: [String: CELValue]
+
+    /// Creates an activation from name/value bindings.
+    public init(_ values: [String: CELValue]) {
+        self.values = values
+    }
+
+    /// Looks `name.string` up in ``values``.
+    public func resolve(_ name: CELName) -> CELValue? { values[name.string] }
+}
+
+/// An activation with no variables.
+public struct CELEmptyActivation: CELActivation, Sendable {
+    /// Creates the empty activation.
+    public init() {}
+    /// Always nil.
+    public func resolve(_ name: CELName) -> CELValue? { nil }
+}

@@ -1,0 +1,22 @@
+/// Settings that change how expressions compile.
+public struct CELOptions: Sendable {
+    /// Type-check at compile time: unknown functions, wrong argument counts and operator
+    /// misuse on known types become compile errors. When false, those surface as
+    /// evaluation errors instead (as CEL's `disable_check` conformance cases expect).
+    public var typeCheck: Bool = true
+    /// Reject identifiers that are neither declared variables, type names nor
+    /// comprehension variables. Off by default: Sluice resolves unknown identifiers at
+    /// evaluation time through the activation.
+    public var strictIdentifiers: Bool = false
+    /// Expand the macros `has`, `all`, `exists`, `exists_one`, `map`, `filter`.
+    public var macros: Bool = true
+    /// Enable Sluice's list aggregates: receiver `sum()`, `min()`, `max()`, `avg()` and
+    /// global `min(a, b, ...)`/`max(...)` (also `min(list)`).
+    public var listExtensions: Bool = true
+    /// The namespace used to resolve names, e.g. `"com.example"`: `y` is looked up as
+    /// `com.example.y`, then `com.y`, then `y`.
+    public var container: String = ""
+
+    /// The defaults: checking on, lenient identifiers, macros and list extensions on.
+    public init() {}
+}

@@ -1,0 +1,304 @@
+/// Operators and function calls.
+extension Compiler {
+    mutating func compileCall(target: Expr?, function: String, args: [Expr], offset: Int) throws(CELCompileError) -> Node {
+        switch function {
+        case "_&&_", "_||_":
+            return try logical(function == "_&&_", try compile(args[0]), try compile(args[1]), offset)
+        case "_?_:_":
+            let c = try compile(args[0])
+            let a = try compile(args[1])
+            let b = try compile(args[2])
+            if check, c.type != .bool, c.type != .dyn {
+                throw CELCompileError("condition must be bool, not \(c.type)", offset: args[0].offset)
+            }
+            if case .bool(let cv)? = c.constant { return cv ? a : b }
+            let ce = c.eval, ae = a.eval, be = b.eval
+            return Node(eval: { f throws(CELError) in
+                let v = try ce(f)
+                guard case .bool(let cond) = v else { throw CELError.noOverload("_?_:_", v) }
+                return cond ? try ae(f) : try be(f)
+            }, type: a.type == b.type ? a.type : .dyn)
+        case "!_":
+            let x = try compile(args[0])
+            let t = try opType(function, [x.type], offset)
+            let xe = x.eval
+            return unaryNode(x, t) { f throws(CELError) in
+                let v = try xe(f)
+                if case .bool(let b) = v { return .bool(!b) }
+                return try Ops.not(v)
+            }
+        case "-_":
+            let x = try compile(args[0])
+            let t = try opType(function, [x.type], offset)
+            let xe = x.eval
+            return unaryNode(x, t) { f throws(CELError) in try Ops.negate(try xe(f)) }
+        case "_+_", "_-_", "_*_", "_/_", "_%_", "_[_]", "@in":
+            let l = try compile(args[0])
+            let r = try compile(args[1])
+            let t = try opType(function, [l.type, r.type], offset)
+            if function == "_[_]", case .string(let key)? = r.constant {
+                let le = l.eval
+                return binaryNode(l, r, t) { f throws(CELError) in
+                    let v = try le(f)
+                    if case .map(let m) = v, let x = m.value(forStringKey: key) { return x }
+                    return try Ops.index(v, .string(key))
+                }
+            }
+            let op: @Sendable (CELValue, CELValue) throws(CELError) -> CELValue
+            switch function {
+            case "_+_": op = Ops.add
+            case "_-_": op = Ops.subtract
+            case "_*_": op = Ops.multiply
+            case "_/_": op = Ops.divide
+            case "_%_": op = Ops.modulo
+            case "_[_]": op = Ops.index
+            default: op = { a, b throws(CELError) in try Ops.contains(a, in: b) }
+            }
+            let le = l.eval, re = r.eval
+            return binaryNode(l, r, t) { f throws(CELError) in try op(try le(f), try re(f)) }
+        case "_==_", "_!=_":
+            let l = try compile(args[0])
+            let r = try compile(args[1])
+            return equality(function == "_==_", l, r)
+        case "_<_", "_<=_", "_>_", "_>=_":
+            let l = try compile(args[0])
+            let r = try compile(args[1])
+            let rel: Ops.Relation = function == "_<_" ? .lt : function == "_<=_" ? .le : function == "_>_" ? .gt : .ge
+            _ = try opType(function, [l.type, r.type], offset)
+            return relation(rel, l, r)
+        default:
+            return try functionCall(target: target, function: function, args: args, offset: offset)
+        }
+    }
+
+    func unaryNode(_ x: Node, _ t: CheckType, _ ev: @escaping Eval) -> Node {
+        x.constant != nil ? fold(ev, t) : Node(eval: ev, type: t)
+    }
+
+    func binaryNode(_ l: Node, _ r: Node, _ t: CheckType, _ ev: @escaping Eval) -> Node {
+        l.constant != nil && r.constant != nil ? fold(ev, t) : Node(eval: ev, type: t)
+    }
+
+    // MARK: Logic
+
+    /// `&&` and `||` with CEL's commutative error absorption: `false && error` and
+    /// `error && false` are both false; otherwise an error (or a non-bool) wins.
+    func logical(_ isAnd: Bool, _ l: Node, _ r: Node, _ offset: Int) throws(CELCompileError) -> Node {
+        let name = isAnd ? "_&&_" : "_||_"
+        if check {
+            for n in [l, r] where n.type != .bool && n.type != .dyn {
+                throw CELCompileError("no matching overload for '\(name)' applied to (\(l.type), \(r.type))", offset: offset)
+            }
+        }
+        let decisive = !isAnd   // the value that decides the result on its own
+        if case .bool(let b)? = l.constant, b == decisive { return .constant(.bool(decisive)) }
+        if case .bool(let b)? = r.constant, b == decisive { return .constant(.bool(decisive)) }
+        if case .bool(let b)? = l.constant, b != decisive { return passBool(r, name) }
+        let le = l.eval, re = r.eval
+        @Sendable func bad(_ v: CELValue) -> CELError {
+            CELError("no matching overload for '\(name)' applied to (\(v.typeName))")
+        }
+        let ev: Eval = { f throws(CELError) in
+            var first: CELError? = nil
+            do throws(CELError) {
+                let v = try le(f)
+                if case .bool(let b) = v {
+                    if b == decisive { return .bool(decisive) }
+                } else {
+                    first = bad(v)
+                }
+            } catch {
+                first = error
+            }
+            let v: CELValue
+            do throws(CELError) {
+                v = try re(f)
+            } catch {
+                throw first ?? error
+            }
+            guard case .bool(let b) = v else { throw first ?? bad(v) }
+            if b == decisive { return .bool(decisive) }
+            if let first { throw first }
+            return .bool(b)
+        }
+        return l.constant != nil && r.constant != nil ? fold(ev, .bool) : Node(eval: ev, type: .bool)
+    }
+
+    /// `true && x` is `x`, but only when `x` is a bool.
+    func passBool(_ n: Node, _ name: String) -> Node {
+        if n.type == .bool { return n }
+        let e = n.eval
+        let ev: Eval = { f throws(CELError) in
+            let v = try e(f)
+            guard case .bool = v else { throw CELError("no matching overload for '\(name)' applied to (\(v.typeName))") }
+            return v
+        }
+        return n.constant != nil ? fold(ev, .bool) : Node(eval: ev, type: .bool)
+    }
+
+    // MARK: Comparison
+
+    func equality(_ isEq: Bool, _ l: Node, _ r: Node) -> Node {
+        let le = l.eval, re = r.eval
+        var ev: Eval
+        // Specialise comparison with a constant, the common shape `field == "US"`.
+        switch (l.constant, r.constant) {
+        case (nil, .string(let c)?):
+            ev = { f throws(CELError) in
+                let v = try le(f)
+                if case .string(let s) = v { return .bool((s == c) == isEq) }
+                return .bool(Ops.equals(v, .string(c)) == isEq)
+            }
+        case (nil, .int(let c)?):
+            ev = { f throws(CELError) in
+                let v = try le(f)
+                if case .int(let i) = v { return .bool((i == c) == isEq) }
+                return .bool(Ops.equals(v, .int(c)) == isEq)
+            }
+        case (nil, let c?):
+            ev = { f throws(CELError) in .bool(Ops.equals(try le(f), c) == isEq) }
+        default:
+            ev = { f throws(CELError) in .bool(Ops.equals(try le(f), try re(f)) == isEq) }
+        }
+        return l.constant != nil && r.constant != nil ? fold(ev, .bool) : Node(eval: ev, type: .bool)
+    }
+
+    func relation(_ rel: Ops.Relation, _ l: Node, _ r: Node) -> Node {
+        let le = l.eval, re = r.eval
+        let ev: Eval
+        switch r.constant {
+        case .double(let c)? where l.constant == nil:
+            ev = Self.relationWithDouble(rel, le, c)
+        case .int(let c)? where l.constant == nil:
+            ev = Self.relationWithInt(rel, le, c)
+        default:
+            ev = { f throws(CELError) in
+                let a = try le(f)
+                let b = try re(f)
+                guard let o = Ops.order(a, b) else { throw CELError.noOverload(Ops.relationName(rel), a, b) }
+                return .bool(Ops.test(rel, o))
+            }
+        }
+        return l.constant != nil && r.constant != nil ? fold(ev, .bool) : Node(eval: ev, type: .bool)
+    }
+
+    /// `x > 250.0` and friends: one closure per operator so the hot path is a single
+    /// comparison of unboxed doubles.
+    static func relationWithDouble(_ rel: Ops.Relation, _ le: @escaping Eval, _ c: Double) -> Eval {
+        @inline(__always) @Sendable func slow(_ v: CELValue) throws(CELError) -> CELValue {
+            guard let o = Ops.order(v, .double(c)) else { throw CELError.noOverload(Ops.relationName(rel), v, .double(c)) }
+            return .bool(Ops.test(rel, o))
+        }
+        switch rel {
+        case .gt: return { f throws(CELError) in
+            let v = try le(f)
+            if case .double(let d) = v { return .bool(d > c) }
+            return try slow(v)
+        }
+        case .ge: return { f throws(CELError) in
+            let v = try le(f)
+            if case .double(let d) = v { return .bool(d >= c) }
+            return try slow(v)
+        }
+        case .lt: return { f throws(CELError) in
+            let v = try le(f)
+            if case .double(let d) = v { return .bool(d < c) }
+            return try slow(v)
+        }
+        case .le: return { f throws(CELError) in
+            let v = try le(f)
+            if case .double(let d) = v { return .bool(d <= c) }
+            return try slow(v)
+        }
+        }
+    }
+
+    static func relationWithInt(_ rel: Ops.Relation, _ le: @escaping Eval, _ c: Int64) -> Eval {
+        @inline(__always) @Sendable func slow(_ v: CELValue) throws(CELError) -> CELValue {
+            guard let o = Ops.order(v, .int(c)) else { throw CELError.noOverload(Ops.relationName(rel), v, .int(c)) }
+            return .bool(Ops.test(rel, o))
+        }
+        switch rel {
+        case .gt: return { f throws(CELError) in
+            let v = try le(f)
+            if case .int(let d) = v { return .bool(d > c) }
+            return try slow(v)
+        }
+        case .ge: return { f throws(CELError) in
+            let v = try le(f)
+            if case .int(let d) = v { return .bool(d >= c) }
+            return try slow(v)
+        }
+        case .lt: return { f throws(CELError) in
+            let v = try le(f)
+            if case .int(let d) = v { return .bool(d < c) }
+            return try slow(v)
+        }
+        case .le: return { f throws(CELError) in
+            let v = try le(f)
+            if case .int(let d) = v { return .bool(d <= c) }
+            return try slow(v)
+        }
+        }
+    }
+
+    // MARK: Static operator types
+
+    /// The result type of an operator for known operand types; `dyn` when unknown.
+    /// Throws (when checking) for operand types no overload accepts.
+    func opType(_ op: String, _ ts: [CheckType], _ offset: Int) throws(CELCompileError) -> CheckType {
+        func fail() -> CELCompileError {
+            CELCompileError("no matching overload for '\(op)' applied to (\(ts.map(\.description).joined(separator: ", ")))", offset: offset)
+        }
+        if ts.contains(.dyn) {
+            switch op {
+            case "_<_", "_<=_", "_>_", "_>=_", "@in", "!_": return .bool
+            case "_[_]":
+                if case .list(let e) = ts[0] { return e }
+                if case .map(_, let v) = ts[0] { return v }
+                if check, ts[0] != .dyn { throw fail() }
+                return .dyn
+            default: return .dyn
+            }
+        }
+        var result: CheckType? = nil
+        switch op {
+        case "!_": result = ts[0] == .bool ? .bool : nil
+        case "-_": result = [.int, .double, .duration].contains(ts[0]) ? ts[0] : nil
+        case "_+_":
+            switch (ts[0], ts[1]) {
+            case (.list(let a), .list(let b)): result = .list(a == b ? a : .dyn)
+            case (.timestamp, .duration), (.duration, .timestamp): result = .timestamp
+            case let (a, b) where a == b && [.int, .uint, .double, .string, .bytes, .duration].contains(a): result = a
+            default: break
+            }
+        case "_-_":
+            switch (ts[0], ts[1]) {
+            case (.timestamp, .timestamp): result = .duration
+            case (.timestamp, .duration): result = .timestamp
+            case let (a, b) where a == b && [.int, .uint, .double, .duration].contains(a): result = a
+            default: break
+            }
+        case "_*_", "_/_": result = ts[0] == ts[1] && ts[0].isNumeric ? ts[0] : nil
+        case "_%_": result = ts[0] == ts[1] && (ts[0] == .int || ts[0] == .uint) ? ts[0] : nil
+        case "_<_", "_<=_", "_>_", "_>=_":
+            if ts[0].isNumeric && ts[1].isNumeric { result = .bool }
+            else if ts[0] == ts[1] && [.string, .bytes, .bool, .timestamp, .duration].contains(ts[0]) { result = .bool }
+        case "_[_]":
+            switch (ts[0], ts[1]) {
+            case (.list(let e), let i) where i == .int || i == .uint: result = e
+            case (.map(let k, let v), let kk) where k == kk || (k.isNumeric && kk.isNumeric): result = v
+            default: break
+            }
+        case "@in":
+            switch ts[1] {
+            case .list, .map: result = .bool
+            default: break
+            }
+        default: result = .dyn
+        }
+        if let result { return result }
+        if check { throw fail() }
+        return .dyn
+    }
+}
