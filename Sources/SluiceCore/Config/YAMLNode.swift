@@ -331,7 +331,9 @@ extension YAMLNode {
     public func toJSON(diagnostics: inout Diagnostics) -> JSON? {
         var ok = true
         let v = toJSON(diagnostics: &diagnostics, ok: &ok)
-        return ok ? v : nil
+        // Not `ok ? v : nil`: JSON is nil-literal expressible, so that would be `.null`.
+        guard ok else { return Optional<JSON>.none }
+        return v
     }
 
     private func toJSON(diagnostics: inout Diagnostics, ok: inout Bool) -> JSON {
