@@ -220,3 +220,15 @@ private func loc(_ n: YAMLNode?) -> String {
         #expect(d.items.first?.location?.line == 3)
     }
 }
+
+@Suite struct YAMLLoaderScaleTests {
+    @Test func longSequencesLoad() throws {
+        var text = "xs:\n"
+        for i in 0..<50_000 { text += "  - {id: \(i)}\n" }
+        let (root, d) = YAMLLoader.load(text: text, file: "big.yaml")
+        #expect(!d.hasErrors)
+        let xs = try #require(root?["xs"]?.sequence)
+        #expect(xs.count == 50_000)
+        #expect(xs[49_999].location.line == 50_001)
+    }
+}

@@ -99,15 +99,22 @@ public enum YAMLLoader {
 
 /// Turns libyaml events into nodes with an explicit stack (no recursion).
 private struct Builder {
-    enum Frame {
-        case sequence(YAMLNode.Kind, start: SourceLocation, tag: String?, anchor: String?, items: [YAMLNode], size: Int)
-        case mapping(
-            start: SourceLocation, tag: String?, anchor: String?, pairs: [YAMLNode.Pair], key: YAMLNode?, size: Int)
+    /// An open collection. A class so that appending to its items does not copy them.
+    final class Frame {
+        let isMapping: Bool
+        let start: SourceLocation
+        let tag: String?
+        let anchor: String?
+        var items: [YAMLNode] = []
+        var pairs: [YAMLNode.Pair] = []
+        var key: YAMLNode?
+        var size = 1
 
-        var anchor: String? {
-            switch self {
-            case .sequence(_, _, _, let a, _, _), .mapping(_, _, let a, _, _, _): a
-            }
+        init(isMapping: Bool, start: SourceLocation, tag: String?, anchor: String?) {
+            self.isMapping = isMapping
+            self.start = start
+            self.tag = tag
+            self.anchor = anchor
         }
     }
 
@@ -229,29 +236,25 @@ private struct Builder {
         case YAML_SEQUENCE_START_EVENT:
             guard checkDepth(loc) else { return false }
             let d = e.data.sequence_start
-            stack.append(.sequence(.sequence([]), start: loc, tag: string(d.tag), anchor: string(d.anchor), items: [], size: 1))
+            stack.append(Frame(isMapping: false, start: loc, tag: string(d.tag), anchor: string(d.anchor)))
             return true
         case YAML_MAPPING_START_EVENT:
             guard checkDepth(loc) else { return false }
             let d = e.data.mapping_start
-            stack.append(.mapping(start: loc, tag: string(d.tag), anchor: string(d.anchor), pairs: [], key: nil, size: 1))
+            stack.append(Frame(isMapping: true, start: loc, tag: string(d.tag), anchor: string(d.anchor)))
             return true
-        case YAML_SEQUENCE_END_EVENT:
-            guard case .sequence(_, let start, let tag, let anchor, let items, let size)? = stack.popLast() else {
-                return true
+        case YAML_SEQUENCE_END_EVENT, YAML_MAPPING_END_EVENT:
+            guard let f = stack.popLast() else { return true }
+            if !f.isMapping {
+                return complete(YAMLNode(.sequence(f.items), at: f.start, tag: f.tag), size: f.size, anchor: f.anchor)
             }
-            return complete(YAMLNode(.sequence(items), at: start, tag: tag), size: size, anchor: anchor)
-        case YAML_MAPPING_END_EVENT:
-            guard case .mapping(let start, let tag, let anchor, let pairs, _, let size)? = stack.popLast() else {
-                return true
-            }
-            let node = YAMLNode(.mapping(pairs), at: start, tag: tag)
+            let node = YAMLNode(.mapping(f.pairs), at: f.start, tag: f.tag)
             for (key, first) in node.duplicateKeys {
                 diagnostics.error(
                     key.location,
                     "duplicate key '\(key.text ?? "")' (first defined at line \(first.line), column \(first.column))")
             }
-            return complete(node, size: size, anchor: anchor)
+            return complete(node, size: f.size, anchor: f.anchor)
         default:
             return true
         }
@@ -268,21 +271,18 @@ private struct Builder {
     /// Attaches a finished node to its parent (or makes it the root) and records its anchor.
     mutating func complete(_ node: YAMLNode, size: Int, anchor: String?) -> Bool {
         if let anchor { anchors[anchor] = (node, size) }
-        guard let top = stack.popLast() else {
+        guard let top = stack.last else {
             root = node
             return true
         }
-        switch top {
-        case .sequence(let kind, let start, let tag, let a, var items, let s):
-            items.append(node)
-            stack.append(.sequence(kind, start: start, tag: tag, anchor: a, items: items, size: satAdd(s, size)))
-        case .mapping(let start, let tag, let a, var pairs, let key, let s):
-            if let key {
-                pairs.append(YAMLNode.Pair(key: key, value: node))
-                stack.append(.mapping(start: start, tag: tag, anchor: a, pairs: pairs, key: nil, size: satAdd(s, size)))
-            } else {
-                stack.append(.mapping(start: start, tag: tag, anchor: a, pairs: pairs, key: node, size: satAdd(s, size)))
-            }
+        top.size = satAdd(top.size, size)
+        if !top.isMapping {
+            top.items.append(node)
+        } else if let key = top.key {
+            top.pairs.append(YAMLNode.Pair(key: key, value: node))
+            top.key = nil
+        } else {
+            top.key = node
         }
         return true
     }
