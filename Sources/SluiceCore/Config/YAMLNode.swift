@@ -325,13 +325,16 @@ extension YAMLNode {
     /// Converts the node to JSON: mappings become objects (keys in order, scalar keys by
     /// their text), sequences arrays and scalars resolve per the core schema.
     ///
-    /// Problems are appended to `diagnostics` (a non-scalar key, a repeated key, a value
-    /// that does not fit its explicit tag, NaN or infinity, an unknown tag); the result is
-    /// nil when any error was found.
+    /// Problems are appended to `diagnostics` (a non-scalar key, a value that does not fit
+    /// its explicit tag, NaN or infinity; an unknown tag is a warning); the result is nil
+    /// when any error was found. A repeated key keeps its first value and is not reported
+    /// here (``YAMLLoader`` reports it).
     public func toJSON(diagnostics: inout Diagnostics) -> JSON? {
         var ok = true
         let v = toJSON(diagnostics: &diagnostics, ok: &ok)
-        return ok ? v : nil
+        // Not `ok ? v : nil`: JSON is nil-literal expressible, so that would be `.null`.
+        guard ok else { return Optional<JSON>.none }
+        return v
     }
 
     private func toJSON(diagnostics: inout Diagnostics, ok: inout Bool) -> JSON {
@@ -343,7 +346,7 @@ extension YAMLNode {
             return .array(items.map { $0.toJSON(diagnostics: &diagnostics, ok: &ok) })
         case .mapping(let pairs):
             var o = JSONObject(minimumCapacity: pairs.count)
-            var seen: [String: SourceLocation] = [:]
+            var seen: Set<String> = []
             for p in pairs {
                 guard let k = p.key.text else {
                     diagnostics.error(
@@ -352,13 +355,9 @@ extension YAMLNode {
                     continue
                 }
                 let v = p.value.toJSON(diagnostics: &diagnostics, ok: &ok)
-                if let first = seen[k] {
-                    diagnostics.error(
-                        p.key.location, "duplicate key '\(k)' (first at line \(first.line), column \(first.column))")
-                    ok = false
-                    continue
-                }
-                seen[k] = p.key.location
+                // The loader already reported repeated keys; the first one wins, as in ConfigMap.
+                if seen.contains(k) { continue }
+                seen.insert(k)
                 o.appendUnchecked(key: k, value: v)
             }
             return .object(o)
