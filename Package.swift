@@ -63,6 +63,14 @@ let package = Package(
         .testTarget(name: "SluiceRegexTests", dependencies: ["SluiceRegex"], swiftSettings: strict),
         .testTarget(name: "SluiceCELTests", dependencies: ["SluiceCEL", "SluiceJSON"], swiftSettings: strict),
         .testTarget(name: "SluiceSchemaTests", dependencies: ["SluiceSchema", "SluiceJSON"], swiftSettings: strict),
+        .testTarget(
+            name: "SluiceStepsTests",
+            dependencies: [
+                "SluiceSteps", "SluiceCore", "SluiceJSON", "SluiceCEL", "SluicePipeline",
+                .product(name: "PropertyBased", package: "swift-property-based"),
+            ],
+            swiftSettings: strict
+        ),
         .testTarget(name: "SluiceCoreTests", dependencies: ["SluiceCore", "SluiceJSON"], swiftSettings: strict),
         .testTarget(
             name: "SluicePipelineTests",

@@ -2,7 +2,7 @@ import Dispatch
 import Sluice
 
 /// The `--stats` progress line: events in and out and the rate, about once a second.
-final class ProgressPrinter: Sendable {
+final class ProgressPrinter {
     let timer: DispatchSourceTimer
 
     init(_ execution: Execution) {

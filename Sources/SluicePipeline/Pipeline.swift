@@ -80,6 +80,12 @@ public final class Pipeline: Sendable {
         return .failure(all)
     }
 
+    /// Fresh instances of the steps of `stream`, in order (for tests and embedders that
+    /// drive steps directly).
+    public func makeSteps(stream: String) -> [any Step] {
+        streams.first { $0.name == stream }?.steps.map { $0.factory() } ?? []
+    }
+
     static func directory(of path: String) -> String {
         guard let slash = path.lastIndex(of: "/") else { return "." }
         let dir = String(path[..<slash])

@@ -269,7 +269,7 @@ struct PipelineCompiler {
             if let when = spec.when, let predicate = expressions.compile(when, context: ctx) {
                 let inner = factory
                 let stepName = spec.name ?? spec.kind
-                factory = { WhenStep(predicate: predicate, inner: inner(), stepName: stepName) }
+                factory = { [expressions] in WhenStep(predicate: predicate, compiler: expressions, inner: inner(), stepName: stepName) }
             }
             steps.append(CompiledStep(kind: spec.kind, name: spec.name ?? spec.kind, location: spec.kindLocation, factory: factory))
         }

@@ -20,7 +20,7 @@ public final class StepCompileContext {
     public private(set) var declaredSidePorts: [String: Int] = [:]
     private let allocatePort: (String) -> Int
 
-    init(
+    package init(
         spec: StepSpec, context: ConfigContext, baseDirectory: String, expressions: ExpressionCompiler,
         hasEventTime: Bool, streamName: String, allocatePort: @escaping (String) -> Int
     ) {

@@ -1,0 +1,167 @@
+import SluiceCEL
+import SluiceCore
+import SluiceJSON
+
+/// `enrich: {set: {FIELD: EXPR}, remove: [FIELD], rename: {OLD: NEW}}`, applied in that
+/// order. Every `set` expression sees the event as it came in. Dotted names address
+/// nested objects (`geo.city`); `set` creates missing objects on the way. New fields are
+/// appended; existing fields keep their place.
+public final class EnrichStep: Step {
+    /// A field path split at dots.
+    public typealias Path = [String]
+
+    let sets: [(Path, Expression)]
+    let removes: [Path]
+    let renames: [(Path, Path)]
+    let name: String
+    let activation: EventActivation
+
+    public init(sets: [(Path, Expression)], removes: [Path], renames: [(Path, Path)], compiler: ExpressionCompiler, name: String) {
+        self.sets = sets
+        self.removes = removes
+        self.renames = renames
+        self.name = name
+        activation = compiler.activation()
+    }
+
+    public func process(_ event: Event, into out: inout StepOutput) {
+        guard case .object(var object) = event.value else {
+            out.reject(event, step: name, message: "enrich: the event is not an object")
+            return
+        }
+        activation.event = Event(.object(object))
+        var values: [JSON] = []
+        values.reserveCapacity(sets.count)
+        for (path, expr) in sets {
+            do {
+                values.append(try expr.evaluateJSON(activation))
+            } catch {
+                out.reject(event, step: name, message: "set \(path.joined(separator: ".")): \(error.message)")
+                return
+            }
+        }
+        for (i, (path, _)) in sets.enumerated() {
+            if !Self.set(path[...], values[i], in: &object) {
+                out.reject(event, step: name, message: "set \(path.joined(separator: ".")): '\(path.dropLast().joined(separator: "."))' is not an object")
+                return
+            }
+        }
+        for path in removes { Self.remove(path[...], in: &object) }
+        for (old, new) in renames {
+            if old.count == 1 && new.count == 1 {
+                object.renameKey(old[0], to: new[0])
+            } else if let v = Self.remove(old[...], in: &object) {
+                _ = Self.set(new[...], v, in: &object)
+            }
+        }
+        var e = event
+        e.setValue(.object(object))
+        out.emit(e)
+    }
+
+    /// Sets `path` to `value`, creating objects on the way; false when a non-object is
+    /// in the way.
+    static func set(_ path: ArraySlice<String>, _ value: JSON, in object: inout JSONObject) -> Bool {
+        guard let head = path.first else { return false }
+        if path.count == 1 {
+            object[head] = value
+            return true
+        }
+        var child: JSONObject
+        switch object[head] {
+        case nil, .null?: child = JSONObject()
+        case .object(let o)?: child = o
+        default: return false
+        }
+        guard set(path.dropFirst(), value, in: &child) else { return false }
+        object[head] = .object(child)
+        return true
+    }
+
+    @discardableResult
+    static func remove(_ path: ArraySlice<String>, in object: inout JSONObject) -> JSON? {
+        guard let head = path.first else { return nil }
+        if path.count == 1 { return object.removeValue(forKey: head) }
+        guard case .object(var child)? = object[head] else { return nil }
+        let removed = remove(path.dropFirst(), in: &child)
+        if removed != nil { object[head] = .object(child) }
+        return removed
+    }
+
+    static func path(_ text: String) -> Path { text.split(separator: ".", omittingEmptySubsequences: false).map(String.init) }
+
+    static let definition = StepDefinition(
+        kind: "enrich",
+        summary: "Set computed fields, remove fields, rename fields (in that order).",
+        keys: ["set", "remove", "rename"],
+        compile: { ctx in
+            guard let m = ctx.map() else { return nil }
+            let c = ctx.context
+            var sets: [(Path, Expression)] = []
+            var removes: [Path] = []
+            var renames: [(Path, Path)] = []
+            var ok = true
+            func checkPath(_ text: String, _ node: YAMLNode) -> Path? {
+                let p = path(text)
+                if p.contains(where: \.isEmpty) {
+                    c.error(node.location, "field name '\(text)' has an empty part", hint: "write dotted names like 'geo.city'")
+                    ok = false
+                    return nil
+                }
+                return p
+            }
+            if let node = m.node("set") {
+                if let pairs = node.mapping {
+                    for pair in pairs {
+                        guard let k = pair.key.text, let p = checkPath(k, pair.key) else { continue }
+                        guard let e = c.expression(pair.value, what: "'\(k)' in 'set'"),
+                            let compiled = ctx.expressions.compile(e, context: c)
+                        else {
+                            ok = false
+                            continue
+                        }
+                        sets.append((p, compiled))
+                    }
+                } else {
+                    c.typeMismatch(node, expected: "a mapping of field names to expressions", what: "'set' in 'enrich'")
+                    ok = false
+                }
+            }
+            if let node = m.node("remove") {
+                if let list = c.stringList(node, what: "'remove' in 'enrich'") {
+                    for r in list { if let p = checkPath(r, node) { removes.append(p) } }
+                } else {
+                    ok = false
+                }
+            }
+            if let node = m.node("rename") {
+                if let pairs = node.mapping {
+                    for pair in pairs {
+                        guard let k = pair.key.text, let p = checkPath(k, pair.key),
+                            let n = c.string(pair.value, what: "new name of '\(k)'"), let q = checkPath(n, pair.value)
+                        else {
+                            ok = false
+                            continue
+                        }
+                        renames.append((p, q))
+                    }
+                } else {
+                    c.typeMismatch(node, expected: "a mapping of old names to new names", what: "'rename' in 'enrich'")
+                    ok = false
+                }
+            }
+            m.finish()
+            if sets.isEmpty && removes.isEmpty && renames.isEmpty && ok {
+                c.error(ctx.config.location, "'enrich' needs at least one of 'set', 'remove' or 'rename'")
+                ok = false
+            }
+            guard ok else { return nil }
+            let compiler = ctx.expressions
+            let name = ctx.stepName
+            let s = sets
+            let r = removes
+            let n = renames
+            return { EnrichStep(sets: s, removes: r, renames: n, compiler: compiler, name: name) }
+        }
+    )
+}

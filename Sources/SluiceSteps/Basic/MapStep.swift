@@ -1,0 +1,45 @@
+import SluiceCEL
+import SluiceCore
+import SluiceJSON
+
+/// `map: EXPR`: replaces the event with EXPR's value, which must be a map.
+public final class MapStep: Step {
+    let expression: Expression
+    let name: String
+    let activation: EventActivation
+
+    public init(expression: Expression, compiler: ExpressionCompiler, name: String) {
+        self.expression = expression
+        self.name = name
+        activation = compiler.activation()
+    }
+
+    public func process(_ event: Event, into out: inout StepOutput) {
+        activation.event = event
+        do {
+            let v = try expression.evaluateJSON(activation)
+            guard case .object = v else {
+                out.reject(event, step: name, message: "map: expected the expression to give a map, got \(v.kindName)")
+                return
+            }
+            var e = event
+            e.setValue(v)
+            out.emit(e)
+        } catch {
+            out.reject(event, step: name, message: error.message)
+        }
+    }
+
+    static let definition = StepDefinition(
+        kind: "map",
+        summary: "Replace each event with the value of an expression (a map).",
+        compile: { ctx in
+            guard let expr = ctx.context.expression(ctx.config, what: "'map'"),
+                let compiled = ctx.expressions.compile(expr, context: ctx.context)
+            else { return nil }
+            let compiler = ctx.expressions
+            let name = ctx.stepName
+            return { MapStep(expression: compiled, compiler: compiler, name: name) }
+        }
+    )
+}

@@ -1,0 +1,37 @@
+import SluiceCEL
+import SluiceCore
+
+/// Applies `inner` only to events where `when:` holds; the others pass on unchanged and
+/// in their place. An error evaluating `when:` rejects the event.
+package final class WhenStep: Step {
+    let predicate: Expression
+    let inner: any Step
+    let stepName: String
+    let activation: EventActivation
+
+    package init(predicate: Expression, compiler: ExpressionCompiler, inner: any Step, stepName: String) {
+        self.predicate = predicate
+        self.inner = inner
+        self.stepName = stepName
+        activation = compiler.activation()
+    }
+
+    package func process(_ event: Event, into out: inout StepOutput) {
+        activation.event = event
+        do {
+            if try predicate.evaluateBool(activation) {
+                inner.process(event, into: &out)
+            } else {
+                out.emit(event)
+            }
+        } catch {
+            out.reject(event, step: stepName, message: "when: \(error.message)")
+        }
+    }
+
+    package func advance(watermark: Int64, into out: inout StepOutput) {
+        inner.advance(watermark: watermark, into: &out)
+    }
+
+    package var stateSize: Int { inner.stateSize }
+}
