@@ -1,0 +1,45 @@
+# Sluice: build, demo, test. Works on a fresh Debian machine with Swift; safe to run twice.
+SWIFT ?= swift
+SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
+BIN := .build/release/sluice
+
+.PHONY: deps build release demo test check-pipelines bench compare clean
+
+# System packages: libyaml (the pipeline parser) and pkg-config to find it; jq and
+# python3 only for Benchmarks/compare.sh.
+deps:
+	@if ! pkg-config --exists yaml-0.1 2>/dev/null; then \
+		echo "installing libyaml-dev and pkg-config"; \
+		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq libyaml-dev pkg-config >/dev/null; \
+	fi
+
+build: deps
+	$(SWIFT) build
+
+release: deps
+	$(SWIFT) build -c release --product sluice
+
+# Runs the quick-start pipeline on its bundled sample: big US orders, flagged.
+demo: release
+	@echo "$$ sluice run pipelines/quickstart.yaml < pipelines/data/orders.jsonl"
+	@$(BIN) run pipelines/quickstart.yaml < pipelines/data/orders.jsonl
+
+test: deps
+	$(SWIFT) build --build-tests
+	$(SWIFT) test --skip-build
+	$(MAKE) --no-print-directory check-pipelines
+
+# Every example pipeline must compile.
+check-pipelines:
+	$(SWIFT) build --product sluice
+	.build/debug/sluice check pipelines/*.yaml
+
+bench: deps
+	cd Benchmarks && $(SWIFT) package benchmark
+
+compare: release
+	@command -v jq >/dev/null || $(SUDO) apt-get install -y -qq jq >/dev/null
+	Benchmarks/compare.sh
+
+clean:
+	rm -rf .build Benchmarks/.build
