@@ -388,7 +388,9 @@ struct Parser {
     }
 
     /// Parses `{hex}` (at `{`) or exactly `count` hex digits.
-    private mutating func parseHex(start: Int, count: Int, braces: Bool) throws(RegexError) -> UInt32 {
+    private mutating func parseHex(
+        start: Int, count: Int, braces: Bool, allowSurrogate: Bool = false
+    ) throws(RegexError) -> UInt32 {
         var v: UInt32 = 0
         if braces && peek() == 0x7B {
             i += 1
@@ -410,7 +412,7 @@ struct Parser {
                 i += 1
             }
         }
-        if v >= 0xD800 && v <= 0xDFFF {
+        if v >= 0xD800 && v <= 0xDFFF && !allowSurrogate {
             throw err("invalid escape sequence: surrogate code point \(text(start, i))", start)
         }
         return v
@@ -449,7 +451,20 @@ struct Parser {
         case 0x78:  // x
             return .scalar(try parseHex(start: start, count: 2, braces: re2))
         case 0x75 where !re2:  // u
-            let v = try parseHex(start: start, count: 4, braces: true)
+            let v = try parseHex(start: start, count: 4, braces: true, allowSurrogate: true)
+            if v >= 0xD800 && v <= 0xDBFF && peek() == 0x5C && peek(1) == 0x75 && isHex(peek(2)) {
+                // Surrogate pair \uHHHH\uLLLL -> one scalar.
+                let save = i
+                i += 2
+                let low = try parseHex(start: save, count: 4, braces: false, allowSurrogate: true)
+                if low >= 0xDC00 && low <= 0xDFFF {
+                    return .scalar(0x10000 + ((v - 0xD800) << 10) + (low - 0xDC00))
+                }
+                i = save
+            }
+            if v >= 0xD800 && v <= 0xDFFF {
+                throw err("invalid escape sequence: surrogate code point \(text(start, i))", start)
+            }
             return .scalar(v)
         case 0x63 where !re2:  // cX
             guard let l = peek(), (l >= 0x41 && l <= 0x5A) || (l >= 0x61 && l <= 0x7A) else {
