@@ -75,8 +75,10 @@ struct Parser {
     }
 
     private func text(_ from: Int, _ to: Int) -> String {
+        let lo = max(0, from)
+        let hi = min(to, p.count)
         var s = String.UnicodeScalarView()
-        s.append(contentsOf: p[max(0, from)..<min(to, p.count)])
+        if lo < hi { s.append(contentsOf: p[lo..<hi]) }
         return String(s)
     }
 
@@ -167,7 +169,9 @@ struct Parser {
                     stack[stack.count - 1].items.append(literal(v))
                     last = .atom
                 case .set(let s):
-                    stack[stack.count - 1].items.append(add(.set(flags.caseInsensitive ? s.caseFolded() : s)))
+                    // Perl classes are not case-folded ((?i)\W must not match 'k' via
+                    // KELVIN SIGN); \p classes were folded when parsed.
+                    stack[stack.count - 1].items.append(add(.set(s)))
                     last = .atom
                 case .assertion(let a):
                     stack[stack.count - 1].items.append(add(.assertion(a)))
@@ -360,10 +364,15 @@ struct Parser {
         guard peek() == 0x3E else { throw err("invalid named capture group: missing '>'", start) }
         let name = text(nameStart, i)
         i += 1
+        // RE2: word characters. ECMA: identifier characters (letters, digits, _ and $).
+        let ecma = syntax == .ecma262
         let valid =
             !name.isEmpty
-            && name.unicodeScalars.allSatisfy { ClassTables.word.contains($0.value) }
-            && !(name.unicodeScalars.first.map { ClassTables.digit.contains($0.value) } ?? true)
+            && name.unicodeScalars.allSatisfy {
+                ClassTables.word.contains($0.value)
+                    || (ecma && ($0.value == 0x24 || $0.properties.isAlphabetic || $0.properties.numericType == .decimal))
+            }
+            && !(name.unicodeScalars.first.map { ClassTables.digit.contains($0.value) || $0.properties.numericType == .decimal } ?? true)
         if !valid { throw err("invalid named capture group name: '\(name)'", start) }
         if !groupNames.insert(name).inserted {
             throw err("duplicate capture group name: '\(name)'", start)
