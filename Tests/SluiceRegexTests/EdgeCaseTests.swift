@@ -37,6 +37,15 @@ import SluiceRegex
         #expect(re?.firstMatch(in: text).map { text.distance(from: text.startIndex, to: $0.lowerBound) } == 3)
     }
 
+    @Test func firstScalarFilterKeepsContext() {
+        #expect(find(#"\b[0-9]+"#, "a1 22") == "22")
+        #expect(find("[éx]y", "aaéy") == "éy")
+        #expect(find("[^a]y", "aaéy") == "éy")
+        #expect(find("(?:b|c)+d", "abcbcd") == "bcbcd")
+        #expect(find("(?m)^b", "ab\nb") == "b")
+        #expect(find("[0-9]+x", "123 456") == nil)
+    }
+
     @Test func anchoredPatternsOnlyMatchAtStart() {
         #expect(find("^ab|^cd", "xcd") == nil)
         #expect(find("^ab|cd", "xcd") == "cd")
