@@ -75,8 +75,10 @@ struct Parser {
     }
 
     private func text(_ from: Int, _ to: Int) -> String {
+        let lo = max(0, from)
+        let hi = min(to, p.count)
         var s = String.UnicodeScalarView()
-        s.append(contentsOf: p[max(0, from)..<min(to, p.count)])
+        if lo < hi { s.append(contentsOf: p[lo..<hi]) }
         return String(s)
     }
 
@@ -167,7 +169,9 @@ struct Parser {
                     stack[stack.count - 1].items.append(literal(v))
                     last = .atom
                 case .set(let s):
-                    stack[stack.count - 1].items.append(add(.set(flags.caseInsensitive ? s.caseFolded() : s)))
+                    // Perl classes are not case-folded ((?i)\W must not match 'k' via
+                    // KELVIN SIGN); \p classes were folded when parsed.
+                    stack[stack.count - 1].items.append(add(.set(s)))
                     last = .atom
                 case .assertion(let a):
                     stack[stack.count - 1].items.append(add(.assertion(a)))
@@ -360,10 +364,15 @@ struct Parser {
         guard peek() == 0x3E else { throw err("invalid named capture group: missing '>'", start) }
         let name = text(nameStart, i)
         i += 1
+        // RE2: word characters. ECMA: identifier characters (letters, digits, _ and $).
+        let ecma = syntax == .ecma262
         let valid =
             !name.isEmpty
-            && name.unicodeScalars.allSatisfy { ClassTables.word.contains($0.value) }
-            && !(name.unicodeScalars.first.map { ClassTables.digit.contains($0.value) } ?? true)
+            && name.unicodeScalars.allSatisfy {
+                ClassTables.word.contains($0.value)
+                    || (ecma && ($0.value == 0x24 || $0.properties.isAlphabetic || $0.properties.numericType == .decimal))
+            }
+            && !(name.unicodeScalars.first.map { ClassTables.digit.contains($0.value) || $0.properties.numericType == .decimal } ?? true)
         if !valid { throw err("invalid named capture group name: '\(name)'", start) }
         if !groupNames.insert(name).inserted {
             throw err("duplicate capture group name: '\(name)'", start)
@@ -388,7 +397,9 @@ struct Parser {
     }
 
     /// Parses `{hex}` (at `{`) or exactly `count` hex digits.
-    private mutating func parseHex(start: Int, count: Int, braces: Bool) throws(RegexError) -> UInt32 {
+    private mutating func parseHex(
+        start: Int, count: Int, braces: Bool, allowSurrogate: Bool = false
+    ) throws(RegexError) -> UInt32 {
         var v: UInt32 = 0
         if braces && peek() == 0x7B {
             i += 1
@@ -410,7 +421,7 @@ struct Parser {
                 i += 1
             }
         }
-        if v >= 0xD800 && v <= 0xDFFF {
+        if v >= 0xD800 && v <= 0xDFFF && !allowSurrogate {
             throw err("invalid escape sequence: surrogate code point \(text(start, i))", start)
         }
         return v
@@ -449,7 +460,20 @@ struct Parser {
         case 0x78:  // x
             return .scalar(try parseHex(start: start, count: 2, braces: re2))
         case 0x75 where !re2:  // u
-            let v = try parseHex(start: start, count: 4, braces: true)
+            let v = try parseHex(start: start, count: 4, braces: true, allowSurrogate: true)
+            if v >= 0xD800 && v <= 0xDBFF && peek() == 0x5C && peek(1) == 0x75 && isHex(peek(2)) {
+                // Surrogate pair \uHHHH\uLLLL -> one scalar.
+                let save = i
+                i += 2
+                let low = try parseHex(start: save, count: 4, braces: false, allowSurrogate: true)
+                if low >= 0xDC00 && low <= 0xDFFF {
+                    return .scalar(0x10000 + ((v - 0xD800) << 10) + (low - 0xDC00))
+                }
+                i = save
+            }
+            if v >= 0xD800 && v <= 0xDFFF {
+                throw err("invalid escape sequence: surrogate code point \(text(start, i))", start)
+            }
             return .scalar(v)
         case 0x63 where !re2:  // cX
             guard let l = peek(), (l >= 0x41 && l <= 0x5A) || (l >= 0x61 && l <= 0x7A) else {

@@ -59,6 +59,12 @@ struct Program: Sendable {
     var prefix: [UInt8] = []
     /// The whole pattern is the literal `prefix` (unanchored substring search).
     var isPureLiteral = false
+    /// When `hasFirstFilter`, a match can only start at an ASCII byte whose bit
+    /// is set in `firstASCII0/1`, or at a non-ASCII scalar if `firstNonASCII`.
+    var hasFirstFilter = false
+    var firstASCII0: UInt64 = 0
+    var firstASCII1: UInt64 = 0
+    var firstNonASCII = false
 }
 
 // MARK: - Compiler
@@ -264,6 +270,41 @@ struct Compiler {
         }
         prog.prefix = bytes
         prog.isPureLiteral = all && !bytes.isEmpty
+        computeFirstFilter()
+    }
+
+    /// Collects the scalars that can start a match from the start closure
+    /// (assertions are treated as passable, which is conservative).
+    private mutating func computeFirstFilter() {
+        var seen = [Bool](repeating: false, count: prog.insts.count)
+        var work = [Int(prog.start)]
+        var a0: UInt64 = 0
+        var a1: UInt64 = 0
+        var nonASCII = false
+        while let pc = work.popLast() {
+            if pc < 0 || seen[pc] { continue }
+            seen[pc] = true
+            let inst = prog.insts[pc]
+            switch inst.op {
+            case .match, .any: return
+            case .jump, .assert: work.append(Int(inst.out))
+            case .split:
+                work.append(Int(inst.out))
+                work.append(Int(inst.out1))
+            case .scalar:
+                let c = inst.arg
+                if c >= 128 { nonASCII = true } else if c < 64 { a0 |= 1 << UInt64(c) } else { a1 |= 1 << UInt64(c - 64) }
+            case .set:
+                let set = prog.sets[Int(inst.arg)]
+                a0 |= set.ascii0
+                a1 |= set.ascii1
+                if !set.lo.isEmpty { nonASCII = true }
+            }
+        }
+        prog.hasFirstFilter = true
+        prog.firstASCII0 = a0
+        prog.firstASCII1 = a1
+        prog.firstNonASCII = nonASCII
     }
 }
 
@@ -352,6 +393,7 @@ extension Program {
         let len = input.count
         let startPC = Int(start)
         let hasPrefix = !prefix.isEmpty && !anchoredStart
+        let useFilter = hasFirstFilter && !anchoredStart && prefix.isEmpty
 
         /// Follows empty transitions from `pc0`, appending consuming
         /// instructions (and `match`) to the list in priority order.
@@ -411,6 +453,28 @@ extension Program {
             if matchStart < 0 {
                 if cCount == 0 {
                     if anchoredStart && pos > 0 { break }
+                    if useFilter {
+                        var at = pos
+                        while at < len {
+                            let b = Int(input[at])
+                            if b < 64 {
+                                if (firstASCII0 >> UInt64(b)) & 1 != 0 { break }
+                            } else if b < 128 {
+                                if (firstASCII1 >> UInt64(b - 64)) & 1 != 0 { break }
+                            } else if firstNonASCII && b >= 0xC0 {
+                                break
+                            }
+                            at += 1
+                        }
+                        if at >= len { break }
+                        if at != pos {
+                            pos = at
+                            var b = at - 1
+                            while b > 0 && input[b] & 0xC0 == 0x80 { b -= 1 }
+                            prev = decode(input, b).0
+                            (cur, width) = decode(input, at)
+                        }
+                    }
                     if hasPrefix {
                         guard let at = findBytes(prefix, in: input, from: pos) else { break }
                         if at != pos {
