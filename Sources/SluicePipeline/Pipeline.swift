@@ -26,9 +26,14 @@ public final class Pipeline: Sendable {
     let inputs: [InputSpec]
     let streams: [StreamSpec]
     let outputs: [OutputSpec]
+    let time: EventTimeSpec?
 
-    init(name: String, file: String, inputs: [InputSpec], streams: [StreamSpec], outputs: [OutputSpec], warnings: Diagnostics) {
+    init(
+        name: String, file: String, inputs: [InputSpec], streams: [StreamSpec], outputs: [OutputSpec],
+        time: EventTimeSpec?, warnings: Diagnostics
+    ) {
         self.name = name
+        self.time = time
         self.file = file
         self.inputs = inputs
         self.streams = streams
@@ -40,6 +45,10 @@ public final class Pipeline: Sendable {
     public var inputNames: [String] { inputs.map(\.name) }
     /// Output names, in file order.
     public var outputNames: [String] { outputs.map(\.name) }
+    /// True when the pipeline has a `time:` section (event time); false means
+    /// processing time.
+    public var hasEventTime: Bool { time != nil }
+
     /// Stream names, in file order.
     public var streamNames: [String] { streams.map(\.name) }
 
@@ -75,7 +84,7 @@ public final class Pipeline: Sendable {
         if let pipeline, !all.hasErrors {
             return .success(Pipeline(
                 name: pipeline.name, file: pipeline.file, inputs: pipeline.inputs, streams: pipeline.streams,
-                outputs: pipeline.outputs, warnings: all))
+                outputs: pipeline.outputs, time: pipeline.time, warnings: all))
         }
         return .failure(all)
     }

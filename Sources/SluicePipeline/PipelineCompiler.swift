@@ -30,6 +30,7 @@ struct PipelineCompiler {
     var outputs: [OutputSpec] = []
     var shortForm = false
     var expressions: ExpressionCompiler?
+    var time: EventTimeSpec?
 
     init(file: String, baseDirectory: String, registry: StepRegistry, paramOverrides: [String: String]) {
         self.file = file
@@ -45,6 +46,7 @@ struct PipelineCompiler {
         _ = top.node("tests")  // read by `sluice test`
         readParams(top)
         expressions = ExpressionCompiler(params: params)
+        if let m = top.map("time") { readTime(m) }
         let stepsNode = top.node("steps")
         let streamsNode = top.node("streams")
         if let stepsNode {
@@ -77,7 +79,7 @@ struct PipelineCompiler {
         checkGraph()
         if ctx.hasErrors { return nil }
         return Pipeline(
-            name: name ?? "pipeline", file: file, inputs: inputs, streams: streams, outputs: outputs,
+            name: name ?? "pipeline", file: file, inputs: inputs, streams: streams, outputs: outputs, time: time,
             warnings: Diagnostics(ctx.diagnostics.items.filter { $0.severity != .error }))
     }
 
@@ -100,6 +102,18 @@ struct PipelineCompiler {
             let value = (try? JSONParser.parse(text)) ?? .string(text)
             params[k] = value
         }
+    }
+
+    mutating func readTime(_ m: ConfigMap) {
+        guard let expressions else { return }
+        let field = m.expression("field", required: true)
+        let unit = m.oneOf("unit", Dictionary(uniqueKeysWithValues: EventTimeSpec.Unit.allCases.map { ($0.rawValue, $0) })) ?? .ms
+        let lateness = m.duration("lateness") ?? .zero
+        m.finish()
+        guard let field, let compiled = expressions.compile(field, context: ctx) else { return }
+        time = EventTimeSpec(
+            expression: compiled, fieldName: isPlainFieldName(field.source) ? field.source : nil,
+            unit: unit, lateness: lateness.milliseconds, compiler: expressions)
     }
 
     mutating func readInputs(_ m: ConfigMap) {
@@ -250,7 +264,7 @@ struct PipelineCompiler {
             guard let expressions else { continue }
             let sc = StepCompileContext(
                 spec: spec, context: ctx, baseDirectory: baseDirectory, expressions: expressions,
-                hasEventTime: false, streamName: name,
+                hasEventTime: time != nil, streamName: name,
                 allocatePort: { portName in
                     if let p = sidePorts[portName] { return p }
                     defer { nextPort += 1 }

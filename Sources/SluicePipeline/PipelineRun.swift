@@ -10,7 +10,7 @@ import SluiceSteps
 
 /// How to run a pipeline: where inputs and outputs go, and run-time switches. Mirrors the
 /// flags of `sluice run`.
-public struct RunOptions: Sendable {
+public struct RunOptions {
     /// Input name to file path (`-` is stdin). The key `""` binds the only input.
     public var inputs: [String: String] = [:]
     /// Output name to file path (`-` is stdout). The key `""` binds the only output.
@@ -23,6 +23,14 @@ public struct RunOptions: Sendable {
     public var timing = false
     /// Limits for the JSON readers.
     public var limits: JSONLimits = .default
+    /// Inputs replaced by sources of the embedder's (``PushInput``, ``MemorySource``).
+    public var sources: [String: any EventSource] = [:]
+    /// Outputs replaced by sinks of the embedder's (``AsyncOutput``, ``CollectingSink``).
+    public var sinks: [String: any EventSink] = [:]
+    /// Keep every stream's output and every side output in memory, by name (`clean`,
+    /// `clean.rejected`, `in.malformed`), read through ``PipelineRun/tapped(_:)``. For
+    /// tests; unread side outputs are then collected instead of dead-lettered.
+    public var tapAll = false
 
     public init() {}
 }
@@ -43,12 +51,20 @@ public final class PipelineRun: Sendable {
     public let execution: Execution
     let deadLetterNames: [String]
     let deadLetterPath: String?
+    let taps: [String: CollectingSink]
 
-    init(execution: Execution, deadLetterNames: [String], deadLetterPath: String?) {
+    init(execution: Execution, deadLetterNames: [String], deadLetterPath: String?, taps: [String: CollectingSink]) {
         self.execution = execution
         self.deadLetterNames = deadLetterNames
         self.deadLetterPath = deadLetterPath
+        self.taps = taps
     }
+
+    /// With ``RunOptions/tapAll``: the events of stream or side output `name` so far.
+    public func tapped(_ name: String) -> [Event]? { taps[name]?.events }
+
+    /// Names of everything tapped.
+    public var tappedNames: [String] { taps.keys.sorted() }
 
     /// Blocks until the run is over.
     public func wait() -> Execution.Outcome { execution.wait() }
@@ -82,6 +98,7 @@ extension Pipeline {
     /// reading. Returns at once; call ``PipelineRun/wait()``.
     public func start(_ options: RunOptions = RunOptions()) throws(RunError) -> PipelineRun {
         let flow = Dataflow()
+        if time == nil { flow.processingTimeTick = 200_000_000 }
         let inputPaths = try bind(options.inputs, names: inputNames, what: "input")
         let outputPaths = try bind(options.outputs, names: outputNames, what: "output")
 
@@ -94,7 +111,9 @@ extension Pipeline {
             }
             if let p = inputPaths[input.name] { location = p == "-" ? .stdin : .files([p]) }
             let format = options.format ?? input.format ?? .jsonl
-            inputNodes[input.name] = flow.addSource(FileSource(name: input.name, location: location, format: format, limits: options.limits))
+            let source = options.sources[input.name]
+                ?? FileSource(name: input.name, location: location, format: format, limits: options.limits)
+            inputNodes[input.name] = flow.addSource(source, time: time?.policy() ?? .processingTime)
         }
         var streamNodes: [String: (Dataflow.NodeID, StreamSpec)] = [:]
         for stream in streams {
@@ -136,11 +155,15 @@ extension Pipeline {
                 case .file(let path, let append): target = .file(path: path, append: append)
                 }
             }
-            let sink: JSONLinesSink
-            do {
-                sink = try JSONLinesSink(name: output.name, target: target)
-            } catch {
-                throw RunError(isUsage: false, message: "output '\(output.name)': \(error)")
+            let sink: any EventSink
+            if let given = options.sinks[output.name] {
+                sink = given
+            } else {
+                do {
+                    sink = try JSONLinesSink(name: output.name, target: target)
+                } catch {
+                    throw RunError(isUsage: false, message: "output '\(output.name)': \(error)")
+                }
             }
             let node = flow.addSink(sink)
             for r in output.from {
@@ -159,10 +182,25 @@ extension Pipeline {
             throw RunError(isUsage: false, message: "--dlq: \(error)")
         }
         var deadLetterNames: [String] = []
+        var taps: [String: CollectingSink] = [:]
         func deadLetter(_ name: String, _ src: Dataflow.NodeID, _ port: Int) {
+            if options.tapAll {
+                let tap = CollectingSink(name: name)
+                taps[name] = tap
+                flow.connect(src, port: port, to: flow.addSink(tap))
+                return
+            }
             guard !read.contains(name) else { return }
             flow.connect(src, port: port, to: flow.addSink(DeadLetterSink(port: name, file: dlq)))
             deadLetterNames.append(name)
+        }
+        if options.tapAll {
+            for stream in streams {
+                guard let (n, _) = streamNodes[stream.name] else { continue }
+                let tap = CollectingSink(name: stream.name)
+                taps[stream.name] = tap
+                flow.connect(n, port: Dataflow.mainPort, to: flow.addSink(tap))
+            }
         }
         for input in inputs {
             if let n = inputNodes[input.name] { deadLetter("\(input.name).malformed", n, SourcePort.malformed) }
@@ -173,7 +211,28 @@ extension Pipeline {
         }
 
         let execution = Execution(flow, timing: options.timing)
-        return PipelineRun(execution: execution, deadLetterNames: deadLetterNames, deadLetterPath: options.deadLetterPath)
+        return PipelineRun(execution: execution, deadLetterNames: deadLetterNames, deadLetterPath: options.deadLetterPath, taps: taps)
+    }
+
+    /// Runs the pipeline to the end over in-memory inputs and returns every output,
+    /// stream and side output by name (outputs under their own names). Inputs not given
+    /// are empty. The convenience behind `sluice test` and many tests.
+    public func collect(_ inputs: [String: [InputItem]]) throws(RunError) -> (outputs: [String: [Event]], outcome: Execution.Outcome) {
+        var options = RunOptions()
+        options.tapAll = true
+        for name in inputNames { options.sources[name] = MemorySource(name: name, items: inputs[name] ?? []) }
+        var sinks: [String: CollectingSink] = [:]
+        for name in outputNames {
+            let s = CollectingSink(name: name)
+            sinks[name] = s
+            options.sinks[name] = s
+        }
+        let run = try start(options)
+        let outcome = run.wait()
+        var all: [String: [Event]] = [:]
+        for name in run.tappedNames { all[name] = run.tapped(name) }
+        for (name, s) in sinks { all[name] = s.events }
+        return (all, outcome)
     }
 
     func bind(_ given: [String: String], names: [String], what: String) throws(RunError) -> [String: String] {

@@ -23,7 +23,7 @@ public final class Dataflow {
     }
 
     enum Kind {
-        case source(any EventSource)
+        case source(any EventSource, TimePolicy?)
         case stream(StepChain)
         case sink(any EventSink)
     }
@@ -51,11 +51,17 @@ public final class Dataflow {
     }
 
     /// Adds a source; its ports are ``SourcePort/main`` and ``SourcePort/malformed``.
+    /// With a time policy the source stamps events and sends watermarks; without one,
+    /// events keep ``Event/noTime`` and only the end of input advances time.
     @discardableResult
-    public func addSource(_ source: any EventSource) -> NodeID {
-        nodes.append(Node(name: source.name, kind: .source(source), portNames: [0: source.name, 1: source.name + ".malformed"]))
+    public func addSource(_ source: any EventSource, time: TimePolicy? = nil) -> NodeID {
+        nodes.append(Node(name: source.name, kind: .source(source, time), portNames: [0: source.name, 1: source.name + ".malformed"]))
         return NodeID(index: nodes.count - 1)
     }
+
+    /// In processing-time mode streams advance their watermark to the wall clock on
+    /// this interval even when no input arrives, so windows close on time.
+    public var processingTimeTick: UInt64? = nil
 
     /// Adds a stream running `chain`; `portNames` names its side ports for counters.
     @discardableResult
@@ -145,14 +151,15 @@ public final class Execution: Sendable {
             let queue = DispatchQueue(label: "sluice.\(node.name)")
             let io = Handoff(value: (port, ins))
             switch node.kind {
-            case .source(let src):
+            case .source(let src, let time):
                 let h = Handoff(value: src)
-                queue.async(group: group) { [self] in runSource(h.value, io.value.0) }
+                queue.async(group: group) { [self] in runSource(h.value, time, io.value.0) }
             case .stream(let chain):
                 chain.timing = timing
                 let h = Handoff(value: chain)
                 let name = node.name
-                queue.async(group: group) { [self] in runStream(name, h.value, io.value.1, io.value.0) }
+                let tick = flow.processingTimeTick
+                queue.async(group: group) { [self] in runStream(name, h.value, io.value.1, io.value.0, tick: tick) }
             case .sink(let sink):
                 let h = Handoff(value: sink)
                 queue.async(group: group) { [self] in runSink(h.value, io.value.1) }
@@ -197,8 +204,8 @@ public final class Execution: Sendable {
 
     // MARK: Stage loops
 
-    private func runSource(_ source: any EventSource, _ ports: OutputPorts) {
-        let out = SourceOutput(ports: ports, execution: self)
+    private func runSource(_ source: any EventSource, _ time: TimePolicy?, _ ports: OutputPorts) {
+        let out = SourceOutput(ports: ports, execution: self, time: time)
         do {
             try source.run(out)
         } catch {
@@ -209,7 +216,7 @@ public final class Execution: Sendable {
         report.withLock { $0.sourceEvents[source.name, default: 0] += out.count }
     }
 
-    private func runStream(_ name: String, _ chain: StepChain, _ inputs: InputMerge, _ ports: OutputPorts) {
+    private func runStream(_ name: String, _ chain: StepChain, _ inputs: InputMerge, _ ports: OutputPorts, tick: UInt64?) {
         var watermark = Int64.min
         var sides: [(port: Int, event: Event)] = []
         func send(_ main: [Event]) {
@@ -219,16 +226,17 @@ public final class Execution: Sendable {
                 sides.removeAll(keepingCapacity: true)
             }
         }
-        while let (_, msg) = inputs.next() {
+        while let (_, msg) = inputs.next(tick: tick) {
+            var merged = inputs.watermark
             switch msg {
             case .events(let events):
                 send(chain.process(events, watermark: watermark, sides: &sides))
-            case .watermark:
+            case .watermark, .end:
                 break
-            case .end:
-                break
+            case nil:
+                // An idle tick in processing-time mode: time moves on without input.
+                if merged != Int64.max { merged = max(merged, TimePolicy.nowMillis()) }
             }
-            let merged = inputs.watermark
             if merged > watermark {
                 watermark = merged
                 send(chain.advance(watermark: watermark, sides: &sides))
@@ -271,26 +279,65 @@ public final class Execution: Sendable {
     }
 }
 
-/// What a source uses to hand over events.
+/// What a source uses to hand over events. It stamps event time and sends watermarks
+/// as the source's ``TimePolicy`` says.
 public final class SourceOutput {
     let ports: OutputPorts
     unowned let execution: Execution
+    let time: TimePolicy?
     var count = 0
+    var maxTime = Int64.min
+    var lastWatermark = Int64.min
 
-    init(ports: OutputPorts, execution: Execution) {
+    init(ports: OutputPorts, execution: Execution, time: TimePolicy?) {
         self.ports = ports
         self.execution = execution
+        self.time = time
     }
 
     /// True when the run is being stopped: return from `run` soon.
     public var isCancelled: Bool { execution.isCancelled }
 
     /// Sends good events downstream (waits while downstream is full: backpressure).
+    /// Events whose time cannot be read go to ``SourcePort/malformed`` with the reason.
     public func emit(_ events: [Event]) {
         guard !events.isEmpty else { return }
-        count += events.count
-        execution.eventsIn.wrappingIncrement(by: events.count, ordering: .relaxed)
-        ports.send(SourcePort.main, .events(events))
+        var events = events
+        var watermark = lastWatermark
+        switch time {
+        case nil:
+            break
+        case .processingTime:
+            let now = TimePolicy.nowMillis()
+            for i in events.indices { events[i].time = now }
+            watermark = now
+        case .eventTime(let assign, let lateness):
+            var bad: [Event] = []
+            var kept = 0
+            for i in events.indices {
+                switch assign(events[i]) {
+                case .success(let t):
+                    events[i].time = t
+                    if t > maxTime { maxTime = t }
+                    if kept != i { events[kept] = events[i] }
+                    kept += 1
+                case .failure(let e):
+                    bad.append(Event.wrapError(events[i], step: "time", message: e.message))
+                }
+            }
+            events.removeLast(events.count - kept)
+            if !bad.isEmpty { emit(port: SourcePort.malformed, bad) }
+            if maxTime != Int64.min { watermark = maxTime &- lateness }
+        }
+        if !events.isEmpty {
+            count += events.count
+            execution.eventsIn.wrappingIncrement(by: events.count, ordering: .relaxed)
+            ports.send(SourcePort.main, .events(events))
+        }
+        if watermark > lastWatermark {
+            lastWatermark = watermark
+            ports.broadcast(.watermark(watermark))
+        }
     }
 
     /// Sends events to a side port (``SourcePort/malformed``).
@@ -364,25 +411,46 @@ final class InputMerge {
         return m
     }
 
+    /// The next message from any input, or nil when all have ended. With `tick`, an idle
+    /// wait of that many nanoseconds returns `(-1, nil)`.
+    func next(tick: UInt64?) -> (Int, Message?)? {
+        guard let tick else { return next().map { ($0.0, Optional($0.1)) } }
+        while remaining > 0 {
+            if let m = poll() { return (m.0, m.1) }
+            parker.prepare()
+            if rings.indices.contains(where: { !ended[$0] && rings[$0].count > 0 }) {
+                parker.cancel()
+            } else if !parker.park(timeoutNanos: tick) {
+                return (-1, nil)
+            }
+        }
+        return nil
+    }
+
+    func poll() -> (Int, Message)? {
+        for k in 0..<rings.count {
+            let i = (next + k) % rings.count
+            if ended[i] { continue }
+            if let msg = rings[i].tryPop() {
+                next = (i + 1) % rings.count
+                switch msg {
+                case .watermark(let w): marks[i] = max(marks[i], w)
+                case .end:
+                    ended[i] = true
+                    remaining -= 1
+                case .events: break
+                }
+                return (i, msg)
+            }
+        }
+        return nil
+    }
+
     /// The next message from any input, or nil when all have ended. `onIdle` runs before
     /// the node sleeps for lack of input.
     func next(onIdle: () -> Void = {}) -> (Int, Message)? {
         while remaining > 0 {
-            for k in 0..<rings.count {
-                let i = (next + k) % rings.count
-                if ended[i] { continue }
-                if let msg = rings[i].tryPop() {
-                    next = (i + 1) % rings.count
-                    switch msg {
-                    case .watermark(let w): marks[i] = max(marks[i], w)
-                    case .end:
-                        ended[i] = true
-                        remaining -= 1
-                    case .events: break
-                    }
-                    return (i, msg)
-                }
-            }
+            if let m = poll() { return m }
             onIdle()
             parker.prepare()
             if rings.indices.contains(where: { !ended[$0] && rings[$0].count > 0 }) {

@@ -28,6 +28,15 @@ public final class Parker: Sendable {
     /// Sleeps until ``unpark()``.
     public func park() { semaphore.wait() }
 
+    /// Sleeps until ``unpark()`` or until `nanoseconds` pass; true when woken.
+    public func park(timeoutNanos nanoseconds: UInt64) -> Bool {
+        if semaphore.wait(timeout: .now() + .nanoseconds(Int(nanoseconds))) == .success { return true }
+        // Timed out: withdraw, unless a waker already took the flag (then absorb its signal).
+        if waiting.exchange(false, ordering: .sequentiallyConsistent) { return false }
+        semaphore.wait()
+        return true
+    }
+
     /// Wakes the sleeper if it is asleep or about to be.
     @inline(__always)
     public func unpark() {
