@@ -51,6 +51,9 @@ public struct StepOutput {
     public var watermark: Int64 = Int64.min
     /// Counters for the step being run, read by `--stats`.
     public var rejectedCount = 0
+    /// Set by a step that must end the run (`validate` with `on_invalid: stop`): the
+    /// run stops with this message and exit code 1, after passing on what is already out.
+    public var stopRequested: String?
 
     public init() {}
 
@@ -64,6 +67,11 @@ public struct StepOutput {
 
     /// Sends `event` to the stream's `rejected` output, wrapped as SPEC §5 says:
     /// `{"error":{"step":...,"message":...,"violations":[...]},"event":{...}}`.
+    /// Ends the run with a runtime failure: `message` is printed, exit code 1.
+    public mutating func stop(_ message: String) {
+        if stopRequested == nil { stopRequested = message }
+    }
+
     public mutating func reject(_ event: Event, step: String, message: String, violations: [JSON]? = nil) {
         sides.append((SidePort.rejected, Event.wrapError(event, step: step, message: message, violations: violations)))
         rejectedCount += 1

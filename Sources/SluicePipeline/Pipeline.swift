@@ -53,30 +53,38 @@ public final class Pipeline: Sendable {
     public var streamNames: [String] { streams.map(\.name) }
 
     /// Compiles the pipeline file at `path`. `params` are `--set` overrides.
+    /// `tables` replaces table files by name (paths as given, not relative to the file).
     public static func load(
-        path: String, registry: StepRegistry = .standard, params: [String: String] = [:]
+        path: String, registry: StepRegistry = .standard, params: [String: String] = [:], tables: [String: String] = [:]
     ) -> Result<Pipeline, Diagnostics> {
         let (root, loadDiagnostics) = YAMLLoader.load(path: path, displayName: path)
         guard let root, !loadDiagnostics.hasErrors else { return .failure(loadDiagnostics) }
-        return compile(root: root, file: path, baseDirectory: directory(of: path), registry: registry, params: params, prior: loadDiagnostics)
+        return compile(
+            root: root, file: path, baseDirectory: directory(of: path), registry: registry, params: params,
+            tables: tables, prior: loadDiagnostics)
     }
 
     /// Compiles pipeline YAML text. `file` names it in diagnostics; relative paths in it
     /// are resolved against `baseDirectory`.
     public static func compile(
         yaml: String, file: String = "<pipeline>", baseDirectory: String = ".",
-        registry: StepRegistry = .standard, params: [String: String] = [:]
+        registry: StepRegistry = .standard, params: [String: String] = [:], tables: [String: String] = [:]
     ) -> Result<Pipeline, Diagnostics> {
         let (root, loadDiagnostics) = YAMLLoader.load(text: yaml, file: file)
         guard let root, !loadDiagnostics.hasErrors else { return .failure(loadDiagnostics) }
-        return compile(root: root, file: file, baseDirectory: baseDirectory, registry: registry, params: params, prior: loadDiagnostics)
+        return compile(
+            root: root, file: file, baseDirectory: baseDirectory, registry: registry, params: params,
+            tables: tables, prior: loadDiagnostics)
     }
 
-    static func compile(
-        root: YAMLNode, file: String, baseDirectory: String, registry: StepRegistry,
-        params: [String: String], prior: Diagnostics
+    /// Compiles an already loaded node tree (for tools that read other keys of the same
+    /// file, such as `sluice test`).
+    public static func compile(
+        root: YAMLNode, file: String, baseDirectory: String, registry: StepRegistry = .standard,
+        params: [String: String] = [:], tables: [String: String] = [:], prior: Diagnostics = Diagnostics()
     ) -> Result<Pipeline, Diagnostics> {
         var compiler = PipelineCompiler(file: file, baseDirectory: baseDirectory, registry: registry, paramOverrides: params)
+        compiler.tableOverrides = tables
         let pipeline = compiler.compile(root)
         var all = prior
         all.items += compiler.ctx.diagnostics.items

@@ -1,3 +1,4 @@
+import SluiceCEL
 import SluiceCore
 import SluiceJSON
 import SluiceSteps
@@ -22,6 +23,8 @@ struct PipelineCompiler {
     let registry: StepRegistry
     let ctx = ConfigContext()
     var paramOverrides: [String: String]
+    /// Table name to file path, replacing the pipeline's (`sluice test` `tables:`).
+    var tableOverrides: [String: String] = [:]
 
     var name: String?
     var params = JSONObject()
@@ -45,7 +48,7 @@ struct PipelineCompiler {
         _ = top.string("description")
         _ = top.node("tests")  // read by `sluice test`
         readParams(top)
-        expressions = ExpressionCompiler(params: params)
+        expressions = ExpressionCompiler(params: params, tables: readTables(top))
         if let m = top.map("time") { readTime(m) }
         let stepsNode = top.node("steps")
         let streamsNode = top.node("streams")
@@ -102,6 +105,31 @@ struct PipelineCompiler {
             let value = (try? JSONParser.parse(text)) ?? .string(text)
             params[k] = value
         }
+    }
+
+    /// `tables: {NAME: {file: PATH, key: FIELD, format: csv|jsonl|json}}`, loaded now so
+    /// that `sluice check` reports a missing or broken table file.
+    func readTables(_ top: ConfigMap) -> [String: CELValue] {
+        guard let m = top.map("tables") else { return [:] }
+        var tables: [String: CELValue] = [:]
+        for pair in m.pairs {
+            guard let name = pair.key.text else { continue }
+            m.allow([name])
+            checkName(name, at: pair.key.location, what: "table")
+            guard let c = ConfigMap(pair.value, what: "table '\(name)'", context: ctx) else { continue }
+            let file = c.string("file", required: true)
+            let key = c.string("key", required: true)
+            let format = c.oneOf("format", Dictionary(uniqueKeysWithValues: TableLoader.Format.allCases.map { ($0.rawValue, $0) }))
+            c.finish()
+            guard let file, let key else { continue }
+            let path = tableOverrides[name] ?? resolve(file)
+            switch TableLoader.load(path: path, format: format, key: key) {
+            case .success(let t): tables[name] = t
+            case .failure(let e):
+                ctx.error(c.node("file")?.location ?? pair.key.location, "table '\(name)': \(e.message)")
+            }
+        }
+        return tables
     }
 
     mutating func readTime(_ m: ConfigMap) {

@@ -237,6 +237,11 @@ public final class Execution: Sendable {
                 // An idle tick in processing-time mode: time moves on without input.
                 if merged != Int64.max { merged = max(merged, TimePolicy.nowMillis()) }
             }
+            if let stop = chain.stopRequested {
+                fail(.failed("stream '\(name)', step \(stop)"))
+                inputs.closeAll()
+                break
+            }
             if merged > watermark {
                 watermark = merged
                 send(chain.advance(watermark: watermark, sides: &sides))

@@ -38,6 +38,8 @@ public final class StepChain {
     public private(set) var stats: [StepStats]
     /// Measure time per step (costs two clock reads per step per batch).
     public var timing = false
+    /// The first stop request of a step (see ``StepOutput/stop(_:)``).
+    public private(set) var stopRequested: String?
     private var scratch = StepOutput()
     private var spare: [Event] = []
 
@@ -64,8 +66,10 @@ public final class StepChain {
             out.sides.removeAll(keepingCapacity: true)
             out.watermark = watermark
             out.rejectedCount = 0
+            out.stopRequested = nil
             let t0 = timing ? DispatchTime.now().uptimeNanoseconds : 0
             for e in current { step.process(e, into: &out) }
+            if let s = out.stopRequested, stopRequested == nil { stopRequested = "\(stats[i].name): \(s)" }
             if timing { stats[i].nanos &+= DispatchTime.now().uptimeNanoseconds &- t0 }
             stats[i].eventsIn += current.count
             stats[i].eventsOut += out.events.count
@@ -96,6 +100,7 @@ public final class StepChain {
             for e in carry { step.process(e, into: &out) }
             stats[i].eventsIn += carry.count
             step.advance(watermark: watermark, into: &out)
+            if let s = out.stopRequested, stopRequested == nil { stopRequested = "\(stats[i].name): \(s)" }
             if timing { stats[i].nanos &+= DispatchTime.now().uptimeNanoseconds &- t0 }
             stats[i].eventsOut += out.events.count
             stats[i].sideOut += out.sides.count
