@@ -67,6 +67,7 @@ public final class ValidateStep: Step {
         activation = compiler.activation()
     }
 
+    /// Passes a valid event on; handles an invalid one by `on_invalid`.
     public func process(_ event: Event, into out: inout StepOutput) {
         var problems: [JSON] = []
         var summary: [String] = []
