@@ -1,6 +1,6 @@
 /// The steps every pipeline can use.
 enum BuiltinSteps {
     static var all: [StepDefinition] {
-        [FilterStep.definition, EnrichStep.definition, MapStep.definition, ValidateStep.definition, ReorderStep.definition]
+        [FilterStep.definition, EnrichStep.definition, MapStep.definition, ValidateStep.definition, ReorderStep.definition, DedupeStep.definition]
     }
 }
