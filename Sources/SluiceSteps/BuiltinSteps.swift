@@ -1,6 +1,9 @@
 /// The steps every pipeline can use.
 enum BuiltinSteps {
     static var all: [StepDefinition] {
-        [FilterStep.definition, EnrichStep.definition, MapStep.definition]
+        [
+            FilterStep.definition, EnrichStep.definition, MapStep.definition,
+            ValidateStep.definition, DedupeStep.definition, ReorderStep.definition, RouteStep.definition,
+        ]
     }
 }

@@ -1,0 +1,166 @@
+import SluiceCEL
+import SluiceCore
+import SluiceJSON
+
+/// `dedupe: {key: EXPR, within: DURATION, max_keys: N}`: drops repeats of a key inside a
+/// period of event time.
+///
+/// The period is measured from the first *kept* occurrence of a key, as in Flink's and
+/// Benthos's deduplication: an event whose key was kept at time `t0` is a repeat when
+/// `|event.time - t0| < within`, and is dropped; otherwise it is kept and starts a new
+/// period. (The absolute value matters only for out-of-order input: an event that
+/// arrives after a kept one but is earlier in event time by less than `within` is a
+/// repeat too.) Repeats never extend the period.
+///
+/// State is evicted by the watermark: a kept occurrence with `t0 + within <= watermark`
+/// can match no event that is not late, so it is removed. A min-heap of expiry times
+/// makes eviction O(log n) per entry. Late events (`time < watermark`) go to
+/// `STREAM.late`, since they could repeat an evicted key. `key` is a field name or any
+/// CEL expression; an evaluation error rejects the event. With `max_keys`, an event with
+/// a new key while that many keys are held is rejected.
+public final class DedupeStep: Step {
+    /// Times of the kept occurrences of one key still held (almost always one).
+    struct Entry {
+        var first: Int64
+        var more: [Int64] = []
+    }
+
+    let key: Expression
+    let within: Int64
+    let maxKeys: Int?
+    let latePort: Int
+    let name: String
+    let activation: EventActivation
+    var seen: [JSON: Entry] = [:]
+    var expiries = MinHeap<(expiry: Int64, time: Int64, key: JSON)>(less: { $0.expiry < $1.expiry })
+
+    /// Repeats dropped so far.
+    public private(set) var droppedCount = 0
+
+    /// A deduplicator; `within` in milliseconds (more than zero).
+    public init(key: Expression, within: Int64, maxKeys: Int?, latePort: Int, compiler: ExpressionCompiler, name: String) {
+        self.key = key
+        self.within = Swift.max(1, within)
+        self.maxKeys = maxKeys
+        self.latePort = latePort
+        self.name = name
+        activation = compiler.activation()
+    }
+
+    /// Kept occurrences held (each one key and time), bounded by the watermark.
+    public var stateSize: Int { expiries.count }
+
+    /// Keys held.
+    public var keyCount: Int { seen.count }
+
+    /// Keeps the first occurrence of a key in its period, drops repeats, sends late events to `late`.
+    public func process(_ event: Event, into out: inout StepOutput) {
+        if event.time < out.watermark {
+            out.side(latePort, event)
+            return
+        }
+        evict(upTo: out.watermark)
+        activation.event = event
+        let k: JSON
+        do {
+            k = try key.evaluateJSON(activation)
+        } catch {
+            out.reject(event, step: name, message: "key: \(error.message)")
+            return
+        }
+        let t = event.time
+        if var entry = seen[k] {
+            if isRepeat(t, entry.first) || entry.more.contains(where: { isRepeat(t, $0) }) {
+                droppedCount += 1
+                return
+            }
+            entry.more.append(t)
+            seen[k] = entry
+        } else {
+            if let maxKeys, seen.count >= maxKeys {
+                out.reject(
+                    event, step: name,
+                    message: "dedupe holds \(maxKeys) keys (max_keys) and this event has a new key: raise 'max_keys' or shorten 'within'")
+                return
+            }
+            seen[k] = Entry(first: t)
+        }
+        expiries.push((t.addingSaturating(within), t, k))
+        out.emit(event)
+    }
+
+    /// Evicts the kept occurrences the watermark has passed.
+    public func advance(watermark: Int64, into out: inout StepOutput) {
+        evict(upTo: watermark)
+    }
+
+    @inline(__always)
+    func isRepeat(_ t: Int64, _ t0: Int64) -> Bool {
+        let d = t >= t0 ? t.subtractingSaturating(t0) : t0.subtractingSaturating(t)
+        return d < within
+    }
+
+    /// Removes every kept occurrence with `t0 + within <= watermark`.
+    func evict(upTo watermark: Int64) {
+        while let top = expiries.min, top.expiry <= watermark {
+            expiries.pop()
+            guard var entry = seen[top.key] else { continue }
+            if entry.more.isEmpty {
+                seen[top.key] = nil
+                continue
+            }
+            // Several occurrences held: remove the one that expired.
+            if entry.first == top.time {
+                entry.first = entry.more.removeFirst()
+            } else if let i = entry.more.firstIndex(of: top.time) {
+                entry.more.remove(at: i)
+            }
+            seen[top.key] = entry
+        }
+    }
+
+    static let definition = StepDefinition(
+        kind: "dedupe",
+        summary: "Drop repeats of a key within a period of event time.",
+        keys: ["key", "within", "max_keys"],
+        compile: { ctx in
+            guard let m = ctx.map() else { return nil }
+            let c = ctx.context
+            var ok = true
+            var compiled: Expression?
+            if let e = m.expression("key", required: true) {
+                compiled = ctx.expressions.compile(e, context: c)
+                if compiled == nil { ok = false }
+            } else {
+                ok = false
+            }
+            let within = m.duration("within", required: true, allowZero: false)
+            if within == nil { ok = false }
+            let maxKeys = m.int("max_keys", range: 1...Int.max)
+            if m.node("max_keys") != nil, maxKeys == nil { ok = false }
+            m.finish()
+            guard ok, let compiled, let within else { return nil }
+            let ms = within.milliseconds
+            if ms < 1 {
+                c.error(m.node("within")?.location, "'within' in 'dedupe' must be at least 1ms, found \(within)")
+                return nil
+            }
+            let latePort = ctx.sidePort(named: "late")
+            let compiler = ctx.expressions
+            let name = ctx.stepName
+            return { DedupeStep(key: compiled, within: ms, maxKeys: maxKeys, latePort: latePort, compiler: compiler, name: name) }
+        }
+    )
+}
+
+extension Int64 {
+    fileprivate func addingSaturating(_ other: Int64) -> Int64 {
+        let (r, o) = addingReportingOverflow(other)
+        return o ? (other > 0 ? .max : .min) : r
+    }
+
+    fileprivate func subtractingSaturating(_ other: Int64) -> Int64 {
+        let (r, o) = subtractingReportingOverflow(other)
+        return o ? (other < 0 ? .max : .min) : r
+    }
+}

@@ -1,0 +1,46 @@
+/// A binary min-heap ordered by `less`; used by `reorder` (buffered events) and `dedupe`
+/// (expiry times). Push and pop are O(log n); peeking at the minimum is O(1).
+struct MinHeap<Element> {
+    private(set) var items: [Element] = []
+    let less: (Element, Element) -> Bool
+
+    init(less: @escaping (Element, Element) -> Bool) { self.less = less }
+
+    var count: Int { items.count }
+    var isEmpty: Bool { items.isEmpty }
+    var min: Element? { items.first }
+
+    mutating func push(_ e: Element) {
+        items.append(e)
+        var i = items.count - 1
+        while i > 0 {
+            let parent = (i - 1) / 2
+            guard less(items[i], items[parent]) else { break }
+            items.swapAt(i, parent)
+            i = parent
+        }
+    }
+
+    @discardableResult
+    mutating func pop() -> Element? {
+        guard !items.isEmpty else { return nil }
+        if items.count == 1 { return items.removeLast() }
+        let top = items[0]
+        items[0] = items.removeLast()
+        var i = 0
+        let n = items.count
+        while true {
+            let l = 2 * i + 1
+            let r = l + 1
+            var m = i
+            if l < n, less(items[l], items[m]) { m = l }
+            if r < n, less(items[r], items[m]) { m = r }
+            if m == i { break }
+            items.swapAt(i, m)
+            i = m
+        }
+        return top
+    }
+
+    mutating func removeAll() { items.removeAll() }
+}

@@ -1,0 +1,87 @@
+import SluiceCore
+
+/// `reorder: {max_buffer: N}`: emits events in event-time order, equal times in arrival
+/// order.
+///
+/// Events wait in a min-heap keyed by (time, arrival number) until the watermark reaches
+/// their time: an advance to `w` emits every buffered event with `time <= w`, and the end
+/// of input (`Int64.max`) emits the rest. An event arriving with `time < watermark` is
+/// late and goes to `STREAM.late`; one at or below the last advance is emitted at once
+/// (nothing buffered can precede it).
+///
+/// With `max_buffer`, when the buffer would hold more than N events the earliest is
+/// emitted early; from then on an event earlier than the last one emitted can no longer
+/// be put in order and goes to `late` as well. Main output plus `late` is always exactly
+/// the input.
+public final class ReorderStep: Step {
+    struct Item {
+        var time: Int64
+        var seq: UInt64
+        var event: Event
+    }
+
+    let maxBuffer: Int?
+    let latePort: Int
+    var buffer = MinHeap<Item>(less: { $0.time < $1.time || ($0.time == $1.time && $0.seq < $1.seq) })
+    var nextSeq: UInt64 = 0
+    /// The last watermark seen by ``advance(watermark:into:)``.
+    var advanced = Int64.min
+    /// The latest time emitted: an event earlier than this can no longer be put in order
+    /// (below the watermark, or behind one emitted early by `max_buffer`).
+    var floor = Int64.min
+
+    /// A reorder buffer holding at most `maxBuffer` events (unbounded when nil).
+    public init(maxBuffer: Int?, latePort: Int) {
+        self.maxBuffer = maxBuffer
+        self.latePort = latePort
+    }
+
+    /// Events buffered.
+    public var stateSize: Int { buffer.count }
+
+    /// Buffers the event, or sends it to `late` when it can no longer be put in order.
+    public func process(_ event: Event, into out: inout StepOutput) {
+        let t = event.time
+        if t < out.watermark || t < floor {
+            out.side(latePort, event)
+            return
+        }
+        if t <= advanced {
+            // Everything buffered is later than the last advance, so this goes first.
+            if t > floor { floor = t }
+            out.emit(event)
+            return
+        }
+        buffer.push(Item(time: t, seq: nextSeq, event: event))
+        nextSeq &+= 1
+        if let maxBuffer, buffer.count > maxBuffer, let first = buffer.pop() {
+            floor = first.time
+            out.emit(first.event)
+        }
+    }
+
+    /// Emits, in order, every buffered event with `time <= watermark`.
+    public func advance(watermark: Int64, into out: inout StepOutput) {
+        if watermark > advanced { advanced = watermark }
+        while let top = buffer.min, top.time <= watermark {
+            buffer.pop()
+            floor = top.time
+            out.emit(top.event)
+        }
+    }
+
+    static let definition = StepDefinition(
+        kind: "reorder",
+        summary: "Emit events in event-time order (equal times in arrival order), buffering up to the watermark.",
+        keys: ["max_buffer"],
+        compile: { ctx in
+            guard let m = ctx.map() else { return nil }
+            let maxBuffer = m.int("max_buffer", range: 1...Int.max)
+            let bad = m.node("max_buffer") != nil && maxBuffer == nil
+            m.finish()
+            guard !bad else { return nil }
+            let latePort = ctx.sidePort(named: "late")
+            return { ReorderStep(maxBuffer: maxBuffer, latePort: latePort) }
+        }
+    )
+}
