@@ -47,7 +47,8 @@ struct SharedBuffer {
         return Int32(events.count - 1)
     }
 
-    /// Frees a slot that no node took (the event was not taken after all).
+    /// Frees a fresh slot that no node took (the event was not taken after all); a slot
+    /// that was taken and already freed by ``release(_:)`` is left alone.
     mutating func dropIfUnused(_ slot: Int32) {
         if slotRefs[Int(slot)] == 0 { freeSlot(slot) }
     }
@@ -56,6 +57,7 @@ struct SharedBuffer {
         let i = Int(slot)
         events[i] = Event(.null)
         slotCEL[i] = nil
+        slotRefs[i] = -1  // free: neither fresh (0) nor held
         freeSlots.append(slot)
         liveSlots -= 1
     }
