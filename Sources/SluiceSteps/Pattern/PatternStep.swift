@@ -53,6 +53,21 @@ public final class PatternStep: Step {
     let n: Int
     let activation: EventActivation
     let within: Int64?
+    /// Hot-path copies of the NFA without reference-counted fields.
+    let info: [StateInfo]
+    let condExpressions: [Expression?]
+    let condIterative: [Bool]
+    let gapHasNots: [Bool]
+
+    struct StateInfo {
+        var condition: Int
+        var min: Int
+        var max: Int
+        var optional: Bool
+        var contiguity: Contiguity
+        var innerContiguity: Contiguity
+        var restOptional: Bool
+    }
 
     var buffer = SharedBuffer()
     var queue = EventQueue()
@@ -86,6 +101,14 @@ public final class PatternStep: Step {
         within = p.nfa.within
         activation = p.compiler.activation()
         cache = Array(repeating: -1, count: p.nfa.conditions.count)
+        info = p.nfa.states.map {
+            StateInfo(
+                condition: $0.condition, min: $0.min, max: $0.max, optional: $0.optional, contiguity: $0.contiguity,
+                innerContiguity: $0.innerContiguity, restOptional: $0.restOptional)
+        }
+        condExpressions = p.nfa.conditions.map(\.expression)
+        condIterative = p.nfa.conditions.map(\.iterative)
+        gapHasNots = p.nfa.notsBefore.map { !$0.isEmpty }
     }
 
     /// Partial matches alive, over all keys.
@@ -253,7 +276,7 @@ public final class PatternStep: Step {
         var first = true
         while true {
             if kj == 0, notsKill(c, upTo: j, immediate: immediate) { return }
-            let st = nfa.states[j]
+            let st = info[j]
             let contiguity = kj == 0 ? st.contiguity : st.innerContiguity
             if kj < st.max {
                 let ok = condition(st.condition, c, target: j)
@@ -291,7 +314,7 @@ public final class PatternStep: Step {
     func take(_ c: PartialMatch, step j: Int, count kj: Int, isStart: Bool) {
         if currentSlot < 0 { currentSlot = buffer.addEvent(currentEvent, seq: currentSeq) }
         let node = buffer.addNode(slot: currentSlot, step: j, prev: c.node)
-        let st = nfa.states[j]
+        let st = info[j]
         let newCount = kj + 1
         let startTime = isStart ? currentTime : c.startTime
         let startSeq = isStart ? currentSeq : c.startSeq
@@ -319,6 +342,10 @@ public final class PatternStep: Step {
     func notsKill(_ c: PartialMatch, upTo target: Int, immediate: Bool) -> Bool {
         var m = Int(c.lastStep) + 1
         while m <= target {
+            if !gapHasNots[m] {
+                m += 1
+                continue
+            }
             for neg in nfa.notsBefore[m] where immediate || !neg.strict {
                 if condition(neg.condition, c, target: target) { return true }
             }
@@ -329,15 +356,18 @@ public final class PatternStep: Step {
 
     /// A condition on the current event: cached per event unless it reads captures.
     func condition(_ i: Int, _ c: PartialMatch, target: Int) -> Bool {
-        let cd = nfa.conditions[i]
-        guard let expr = cd.expression else { return true }
-        if !cd.iterative {
+        if !condIterative[i] {
             let v = cache[i]
             if v >= 0 { return v == 1 }
+            guard let expr = condExpressions[i] else {
+                cache[i] = 1
+                return true
+            }
             let r = evaluate(expr)
             cache[i] = r ? 1 : 0
             return r
         }
+        guard let expr = condExpressions[i] else { return true }
         activation.bindings = bindings(c.node, through: target)
         let r = evaluate(expr)
         activation.bindings = [:]
