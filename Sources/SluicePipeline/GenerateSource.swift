@@ -34,9 +34,16 @@ struct GenerateSpec: Sendable {
     var count: Int?
     var rate: Int?
     var seed: UInt64
-    var fields: [(String, CELProgram)]
-    let state: GeneratorState
+    /// Field names and CEL sources, checked when the pipeline compiled.
+    var fieldSources: [(String, String)]
     let params: CELValue
+
+    /// Programs bound to fresh state, so each run starts its counter at 1 and repeats
+    /// its random choices. Compiling cannot fail here: the same sources compiled before.
+    func instantiate() -> [(String, CELProgram)] {
+        let env = Self.environment(state: GeneratorState(seed: seed))
+        return fieldSources.compactMap { name, source in (try? env.compile(source)).map { (name, $0) } }
+    }
 
     static let functionNames = ["counter", "random_int", "random_double", "choice", "now_ms"]
 
@@ -130,6 +137,7 @@ final class GenerateSource: EventSource {
 
     func run(_ out: SourceOutput) throws {
         let total = countOverride ?? spec.count
+        let fields = spec.instantiate()
         let activation = CELDictionaryActivation(["params": spec.params])
         let batchSize: Int
         if let rate = spec.rate { batchSize = max(1, min(512, rate / 1000)) } else { batchSize = 512 }
@@ -139,8 +147,8 @@ final class GenerateSource: EventSource {
         batch.reserveCapacity(batchSize)
         while !out.isCancelled {
             if let total, produced >= total { break }
-            var o = JSONObject(minimumCapacity: spec.fields.count)
-            for (field, program) in spec.fields {
+            var o = JSONObject(minimumCapacity: fields.count)
+            for (field, program) in fields {
                 do {
                     o.appendUnchecked(key: field, value: try program.evaluate(activation).toJSON())
                 } catch {

@@ -15,7 +15,7 @@ import SluiceSteps
 /// are no errors.
 struct PipelineCompiler {
     static let topLevelKeys = ["name", "description", "params", "time", "tables", "inputs", "streams", "outputs", "steps", "tests"]
-    static let inputKinds = ["stdin", "file"]
+    static let inputKinds = ["stdin", "file", "generate"]
     static let outputKinds = ["stdout", "stderr", "file"]
 
     let file: String
@@ -168,6 +168,10 @@ struct PipelineCompiler {
             case "stdin":
                 if let node = conf.node("stdin"), let c = ConfigMap(node, what: "stdin", context: ctx) { c.finish(allowed: []) }
                 spec = InputSpec(name: name, location: pair.key.location, kind: .stdin, format: format)
+            case "generate":
+                if let c = conf.map("generate"), let g = readGenerate(c) {
+                    spec = InputSpec(name: name, location: pair.key.location, kind: .generate(g), format: nil)
+                }
             default:
                 if let paths = readFilePaths(conf.node("file"), what: "file") {
                     spec = InputSpec(name: name, location: pair.key.location, kind: .files(paths), format: format)
@@ -176,6 +180,33 @@ struct PipelineCompiler {
             conf.finish(allowed: ["format"])
             if let spec { inputs.append(spec) }
         }
+    }
+
+    func readGenerate(_ c: ConfigMap) -> GenerateSpec? {
+        let count = c.int("count", range: 0...Int.max)
+        let rate = c.int("rate", range: 1...100_000_000)
+        let seed = c.int("seed", range: 0...Int.max) ?? 42
+        var sources: [(String, String)] = []
+        let env = GenerateSpec.environment(state: GeneratorState(seed: 0))
+        if let fields = c.node("fields", required: true) {
+            if let pairs = fields.mapping {
+                for pair in pairs {
+                    guard let k = pair.key.text, let e = ctx.expression(pair.value, what: "field '\(k)' of 'generate'") else { continue }
+                    do {
+                        _ = try env.compile(e.source)
+                        sources.append((k, e.source))
+                    } catch {
+                        ctx.error(e.location(ofOffset: error.offset), "in expression: \(error.message)")
+                    }
+                }
+                if pairs.isEmpty { ctx.error(fields.location, "'fields' of 'generate' is empty") }
+            } else {
+                ctx.typeMismatch(fields, expected: "a mapping of field names to expressions", what: "'fields' of 'generate'")
+            }
+        }
+        c.finish()
+        guard !sources.isEmpty else { return nil }
+        return GenerateSpec(count: count, rate: rate, seed: UInt64(seed), fieldSources: sources, params: CELValue(json: .object(params)))
     }
 
     /// `file: PATH`, `file: {path: PATH}` or `file: {paths: [...]}`; globs allowed.

@@ -31,6 +31,8 @@ public struct RunOptions {
     /// `clean.rejected`, `in.malformed`), read through ``PipelineRun/tapped(_:)``. For
     /// tests; unread side outputs are then collected instead of dead-lettered.
     public var tapAll = false
+    /// Overrides the `count` of every `generate` input (`sluice bench --events N`).
+    public var generateCount: Int?
 
     public init() {}
 }
@@ -104,15 +106,26 @@ extension Pipeline {
 
         var inputNodes: [String: Dataflow.NodeID] = [:]
         for input in inputs {
-            var location: FileSource.Location
+            var location: FileSource.Location = .stdin
+            var generator: GenerateSpec?
             switch input.kind {
             case .stdin: location = .stdin
             case .files(let patterns): location = .files(expandGlobs(patterns))
+            case .generate(let g): generator = g
             }
-            if let p = inputPaths[input.name] { location = p == "-" ? .stdin : .files([p]) }
+            if let p = inputPaths[input.name] {
+                location = p == "-" ? .stdin : .files([p])
+                generator = nil
+            }
             let format = options.format ?? input.format ?? .jsonl
-            let source = options.sources[input.name]
-                ?? FileSource(name: input.name, location: location, format: format, limits: options.limits)
+            let source: any EventSource
+            if let given = options.sources[input.name] {
+                source = given
+            } else if let generator {
+                source = GenerateSource(name: input.name, spec: generator, countOverride: options.generateCount)
+            } else {
+                source = FileSource(name: input.name, location: location, format: format, limits: options.limits)
+            }
             inputNodes[input.name] = flow.addSource(source, time: time?.policy() ?? .processingTime)
         }
         var streamNodes: [String: (Dataflow.NodeID, StreamSpec)] = [:]
@@ -216,11 +229,15 @@ extension Pipeline {
 
     /// Runs the pipeline to the end over in-memory inputs and returns every output,
     /// stream and side output by name (outputs under their own names). Inputs not given
-    /// are empty. The convenience behind `sluice test` and many tests.
+    /// are empty (`generate` inputs not given run their generator). The convenience behind `sluice test` and many tests.
     public func collect(_ inputs: [String: [InputItem]]) throws(RunError) -> (outputs: [String: [Event]], outcome: Execution.Outcome) {
         var options = RunOptions()
         options.tapAll = true
-        for name in inputNames { options.sources[name] = MemorySource(name: name, items: inputs[name] ?? []) }
+        for input in self.inputs {
+            // A `generate` input keeps generating unless the caller gives its events.
+            if case .generate = input.kind, inputs[input.name] == nil { continue }
+            options.sources[input.name] = MemorySource(name: input.name, items: inputs[input.name] ?? [])
+        }
         var sinks: [String: CollectingSink] = [:]
         for name in outputNames {
             let s = CollectingSink(name: name)

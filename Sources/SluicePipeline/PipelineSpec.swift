@@ -27,10 +27,12 @@ struct SourceRef: Sendable {
 
 /// An input as written in the pipeline.
 struct InputSpec: Sendable {
-    enum Kind: Sendable, Equatable {
+    enum Kind: Sendable {
         case stdin
         /// Paths, or glob patterns expanded when the run starts.
         case files([String])
+        /// Synthetic events.
+        case generate(GenerateSpec)
     }
 
     var name: String

@@ -118,10 +118,10 @@ public final class ValidateStep: Step {
         }
     }
 
-    /// Records the stop request. The runtime reads ``stopReason``; once `StepOutput` has
-    /// a stop field this is the one place to set it.
+    /// Records the stop request and asks the runtime to end the run (exit 1).
     func requestStop(_ reason: String, into out: inout StepOutput) {
         stopReason = reason
+        out.stop(reason)
     }
 
     /// "1 violation: /amount: -5 is less than the minimum of 0", or "N violations: a; b; c"

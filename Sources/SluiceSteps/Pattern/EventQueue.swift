@@ -1,0 +1,144 @@
+import SluiceCore
+
+/// Events waiting for the watermark, released in event-time order, equal times in arrival
+/// order (a stable sort, as Flink CEP's buffer by timestamp).
+///
+/// Events that arrive in time order (the usual case) go to a FIFO; the few that arrive
+/// out of order go to a binary heap; ``popReady(upTo:)`` merges the two.
+struct EventQueue {
+    struct Entry {
+        var time: Int64
+        var arrival: Int64
+        var key: Int32
+        var event: Event
+
+        @inline(__always)
+        func before(_ o: Entry) -> Bool { time < o.time || (time == o.time && arrival < o.arrival) }
+    }
+
+    private var fifo: [Entry] = []
+    private var head = 0
+    private var heap: [Entry] = []
+    private var arrivals: Int64 = 0
+
+    /// Events waiting.
+    var count: Int { fifo.count - head + heap.count }
+
+    /// Adds an event.
+    mutating func push(time: Int64, key: Int32, event: Event) {
+        arrivals += 1
+        let e = Entry(time: time, arrival: arrivals, key: key, event: event)
+        if head == fifo.count || fifo[fifo.count - 1].time <= time {
+            if head == fifo.count, head > 0 {
+                fifo.removeAll(keepingCapacity: true)
+                head = 0
+            }
+            fifo.append(e)
+        } else {
+            heapPush(e)
+        }
+    }
+
+    /// Removes and returns the earliest event with time ≤ `limit`, if any.
+    mutating func popReady(upTo limit: Int64) -> Entry? {
+        let f: Entry? = head < fifo.count ? fifo[head] : nil
+        let h: Entry? = heap.first
+        var takeFifo: Bool
+        switch (f, h) {
+        case (nil, nil): return nil
+        case (.some, nil): takeFifo = true
+        case (nil, .some): takeFifo = false
+        case (.some(let a), .some(let b)): takeFifo = a.before(b)
+        }
+        if takeFifo {
+            guard let a = f, a.time <= limit else { return nil }
+            fifo[head].event = Event(.null)
+            head += 1
+            if head == fifo.count || head > 4096 && head * 2 > fifo.count {
+                fifo.removeFirst(head)
+                head = 0
+            }
+            return a
+        }
+        guard let b = h, b.time <= limit else { return nil }
+        return heapPop()
+    }
+
+    private mutating func heapPush(_ e: Entry) {
+        heap.append(e)
+        var i = heap.count - 1
+        while i > 0 {
+            let p = (i - 1) / 2
+            if heap[i].before(heap[p]) {
+                heap.swapAt(i, p)
+                i = p
+            } else {
+                break
+            }
+        }
+    }
+
+    private mutating func heapPop() -> Entry? {
+        guard let top = heap.first else { return nil }
+        let last = heap.removeLast()
+        if heap.isEmpty { return top }
+        heap[0] = last
+        var i = 0
+        let n = heap.count
+        while true {
+            let l = 2 * i + 1
+            let r = l + 1
+            var m = i
+            if l < n, heap[l].before(heap[m]) { m = l }
+            if r < n, heap[r].before(heap[m]) { m = r }
+            if m == i { break }
+            heap.swapAt(i, m)
+            i = m
+        }
+        return top
+    }
+}
+
+/// A min-heap of (deadline, key) pairs: when each key's earliest partial match expires.
+struct DeadlineHeap {
+    private var items: [(deadline: Int64, key: Int32)] = []
+
+    /// The earliest deadline.
+    var minDeadline: Int64? { items.first?.deadline }
+
+    var isEmpty: Bool { items.isEmpty }
+
+    mutating func push(_ deadline: Int64, _ key: Int32) {
+        items.append((deadline, key))
+        var i = items.count - 1
+        while i > 0 {
+            let p = (i - 1) / 2
+            if items[i].deadline < items[p].deadline {
+                items.swapAt(i, p)
+                i = p
+            } else {
+                break
+            }
+        }
+    }
+
+    mutating func pop() -> (deadline: Int64, key: Int32)? {
+        guard let top = items.first else { return nil }
+        let last = items.removeLast()
+        if items.isEmpty { return top }
+        items[0] = last
+        var i = 0
+        let n = items.count
+        while true {
+            let l = 2 * i + 1
+            let r = l + 1
+            var m = i
+            if l < n, items[l].deadline < items[m].deadline { m = l }
+            if r < n, items[r].deadline < items[m].deadline { m = r }
+            if m == i { break }
+            items.swapAt(i, m)
+            i = m
+        }
+        return top
+    }
+}

@@ -1,0 +1,93 @@
+import SluiceCEL
+import SluiceCore
+
+/// How an event of a pattern step may follow the event matched before it
+/// (Flink's `next()`, `followedBy()` and `followedByAny()`).
+public enum Contiguity: String, Sendable, CaseIterable {
+    /// The very next event of the key (Flink `next()` / `consecutive()`).
+    case strict
+    /// Skip events that do not match, take the first that does (Flink `followedBy()`).
+    case relaxed
+    /// Skip any event, matching or not: every combination (Flink `followedByAny()` /
+    /// `allowCombinations()`).
+    case any
+}
+
+/// What happens to other partial matches once a match is emitted (Flink's
+/// `AfterMatchSkipStrategy`).
+public enum SkipStrategy: String, Sendable, CaseIterable {
+    /// Discard every partial match that started at or before the match's last event.
+    case pastLast = "past_last"
+    /// Discard every partial match that started at or before the match's first event.
+    case toNext = "to_next"
+    /// Discard nothing: every match is emitted.
+    case none
+}
+
+/// A compiled, immutable pattern: the states of its NFA and everything the matcher needs
+/// that does not change while it runs (one per pipeline step, shared by all instances).
+///
+/// Each positive step of the `sequence` is one NFA state with a counter (Flink unrolls
+/// `times` into a chain of states; a counter gives the same transitions). A partial match
+/// sits in a state with a count of events taken there; on each event it may *take* it
+/// (stay, count + 1), *ignore* it (as contiguity allows), or *proceed* to the next state
+/// when the count is within the step's quantifier, as an epsilon move that tries the same
+/// event there. `not` elements are not states: they are kill conditions attached to the
+/// gap before the next positive step (or after the last one).
+public struct PatternNFA: Sendable {
+    /// One positive step.
+    public struct State: Sendable {
+        /// The capture name.
+        public var name: String
+        /// Index into ``PatternNFA/conditions``.
+        public var condition: Int
+        /// Least number of events (at least 1).
+        public var min: Int
+        /// Most number of events (`Int.max` when unbounded).
+        public var max: Int
+        /// Whether the step may match no event at all.
+        public var optional: Bool
+        /// How the step's first event follows the event before it.
+        public var contiguity: Contiguity
+        /// How the step's later events follow its earlier ones (`times` other than 1).
+        public var innerContiguity: Contiguity
+        /// Whether the capture is a list (`times` other than exactly 1).
+        public var isList: Bool
+        /// Whether every step after this one is optional (a match may end here).
+        public var restOptional: Bool
+    }
+
+    /// A `not` element.
+    public struct Negation: Sendable {
+        /// Index into ``PatternNFA/conditions``.
+        public var condition: Int
+        /// `strict` (Flink `notNext()`): only the event right after the previous match
+        /// event is checked; otherwise every event up to the next step's event is.
+        public var strict: Bool
+    }
+
+    /// A `where` condition.
+    public struct Condition: Sendable {
+        /// The compiled expression; nil matches every event.
+        public var expression: Expression?
+        /// Whether it reads captures (then it is evaluated per partial match).
+        public var iterative: Bool
+    }
+
+    /// The positive steps in order.
+    public var states: [State]
+    /// `notsBefore[j]`: the negations in the gap before state `j`; index `states.count`
+    /// holds the trailing ones.
+    public var notsBefore: [[Negation]]
+    /// Every condition, positive steps first.
+    public var conditions: [Condition]
+    /// The window in milliseconds, measured from a match's first event.
+    public var within: Int64?
+    /// After-match skip strategy.
+    public var skip: SkipStrategy
+    /// Whether every trailing negation is strict (the match completes at the next event).
+    public var trailingAllStrict: Bool
+
+    /// True when the pattern ends in `not`.
+    public var hasTrailingNots: Bool { !notsBefore[states.count].isEmpty }
+}

@@ -1,0 +1,540 @@
+import SluiceCEL
+import SluiceCore
+import SluiceJSON
+
+/// A partial match: where it is in the NFA and the last event it took.
+struct PartialMatch {
+    /// The state (positive step) it is in; `states.count` when every step is done and
+    /// only trailing `not`s are pending.
+    var step: Int32
+    /// Events taken in `step` so far.
+    var count: Int32
+    /// The step of the last event taken.
+    var lastStep: Int32
+    /// Whether it may move on to the next step without taking an event first (false
+    /// after ignoring an event, as Flink's separate "ignore" states).
+    var canProceed: Bool
+    /// Its last node in the shared buffer.
+    var node: Int32
+    /// Time and per-key sequence number of its first event.
+    var startTime: Int64
+    var startSeq: Int64
+    /// Per-key sequence number of its last event.
+    var lastSeq: Int64
+}
+
+/// A complete match waiting to be emitted.
+struct Completion {
+    var node: Int32
+    var startSeq: Int64
+    var lastSeq: Int64
+    var time: Int64
+}
+
+/// Per-key matcher state: separate from the immutable NFA, as in Flink's `NFAState`.
+struct KeyState {
+    var key: JSON
+    var configs: [PartialMatch] = []
+    /// Sequence number of the last event of this key.
+    var seq: Int64 = 0
+    /// The deadline this key is scheduled at in the deadline heap (`Int64.max`: none).
+    var scheduled = Int64.max
+}
+
+/// The `pattern` step: complex event processing over event time, per key (SPEC §6).
+///
+/// Events wait in a time-ordered queue until the watermark passes them, then run through
+/// the NFA of their key in event-time order (equal times in arrival order); events behind
+/// the watermark go to `late`. Matches go to the main output, expired partial matches to
+/// `timeouts` when asked. See docs/patterns.md for the semantics.
+public final class PatternStep: Step {
+    let p: CompiledPattern
+    let nfa: PatternNFA
+    let n: Int
+    let activation: EventActivation
+    let within: Int64?
+    /// Hot-path copies of the NFA without reference-counted fields.
+    let info: [StateInfo]
+    let condExpressions: [Expression?]
+    let condIterative: [Bool]
+    let gapHasNots: [Bool]
+
+    struct StateInfo {
+        var condition: Int
+        var min: Int
+        var max: Int
+        var optional: Bool
+        var contiguity: Contiguity
+        var innerContiguity: Contiguity
+        var restOptional: Bool
+    }
+
+    var buffer = SharedBuffer()
+    var queue = EventQueue()
+    var deadlines = DeadlineHeap()
+    var keyIndex: [JSON: Int32] = [:]
+    var keys: [KeyState] = []
+    var liveConfigs = 0
+    var maxTime = Int64.min
+
+    /// Conditions that could not be evaluated (missing field, wrong type): counted as no match.
+    public private(set) var conditionErrors = 0
+    /// Matches emitted so far.
+    public private(set) var matchCount = 0
+
+    // Per-event scratch, reused so the steady state does not allocate.
+    var cache: [Int8]
+    var next: [PartialMatch] = []
+    var old: [PartialMatch] = []
+    var completions: [Completion] = []
+    var pathScratch: [(step: Int, node: Int32)] = []
+    var seenNodes: Set<Int32> = []
+    var currentEvent = Event(.null)
+    var currentSeq: Int64 = 0
+    var currentTime: Int64 = 0
+    var currentSlot: Int32 = -1
+
+    init(_ p: CompiledPattern) {
+        self.p = p
+        nfa = p.nfa
+        n = p.nfa.states.count
+        within = p.nfa.within
+        activation = p.compiler.activation()
+        cache = Array(repeating: -1, count: p.nfa.conditions.count)
+        info = p.nfa.states.map {
+            StateInfo(
+                condition: $0.condition, min: $0.min, max: $0.max, optional: $0.optional, contiguity: $0.contiguity,
+                innerContiguity: $0.innerContiguity, restOptional: $0.restOptional)
+        }
+        condExpressions = p.nfa.conditions.map(\.expression)
+        condIterative = p.nfa.conditions.map(\.iterative)
+        gapHasNots = p.nfa.notsBefore.map { !$0.isEmpty }
+    }
+
+    /// Partial matches alive, over all keys.
+    public var livePartialMatches: Int { liveConfigs }
+    /// Events held in the shared buffer by partial matches.
+    public var sharedBufferEvents: Int { buffer.liveSlots }
+    /// Events waiting for the watermark.
+    public var queuedEvents: Int { queue.count }
+
+    /// Live partial matches plus buffered events (waiting for the watermark or held).
+    public var stateSize: Int { liveConfigs + queue.count + buffer.liveSlots }
+
+    // MARK: Step
+
+    /// Classifies the event (late, key) and queues it until the watermark passes it.
+    public func process(_ event: Event, into out: inout StepOutput) {
+        if event.time < out.watermark {
+            out.side(p.latePort, event)
+            return
+        }
+        let keyValue: JSON
+        switch p.key {
+        case .global: keyValue = .null
+        case .field(let f):
+            guard let v = event.field(f) else {
+                out.reject(event, step: p.stepName, message: "key: no such field '\(f)'")
+                return
+            }
+            keyValue = v
+        case .expression(let e):
+            activation.event = event
+            activation.bindings = [:]
+            do {
+                keyValue = try e.evaluateJSON(activation)
+            } catch {
+                out.reject(event, step: p.stepName, message: "key: \(error.message)")
+                return
+            }
+        }
+        let k: Int32
+        if let i = keyIndex[keyValue] {
+            k = i
+        } else {
+            k = Int32(keys.count)
+            keys.append(KeyState(key: keyValue))
+            keyIndex[keyValue] = k
+        }
+        queue.push(time: event.time, key: k, event: event)
+        if event.time <= out.watermark { drain(upTo: out.watermark, into: &out) }
+    }
+
+    /// Runs every queued event up to `watermark`, then expires what the watermark closes;
+    /// at the end of input (`Int64.max`) everything pending completes or times out.
+    public func advance(watermark: Int64, into out: inout StepOutput) {
+        drain(upTo: watermark, into: &out)
+        expireDue(upTo: watermark, into: &out)
+        if watermark == Int64.max {
+            for k in keys.indices where !keys[k].configs.isEmpty {
+                expireKey(k, upTo: Int64.max, into: &out)
+            }
+        }
+    }
+
+    func drain(upTo limit: Int64, into out: inout StepOutput) {
+        while let e = queue.popReady(upTo: limit) {
+            if within != nil { expireDue(upTo: e.time, into: &out) }
+            processEvent(e, into: &out)
+        }
+    }
+
+    func expireDue(upTo limit: Int64, into out: inout StepOutput) {
+        while let d = deadlines.minDeadline, d <= limit, let (deadline, key) = deadlines.pop() {
+            let k = Int(key)
+            guard keys[k].scheduled == deadline else { continue }
+            keys[k].scheduled = Int64.max
+            expireKey(k, upTo: limit, into: &out)
+            schedule(k)
+        }
+    }
+
+    @inline(__always)
+    func deadline(_ c: PartialMatch) -> Int64 {
+        guard let w = within else { return Int64.max }
+        let (d, o) = c.startTime.addingReportingOverflow(w)
+        return o ? Int64.max : d
+    }
+
+    func schedule(_ k: Int) {
+        guard within != nil, let first = keys[k].configs.first else { return }
+        let d = deadline(first)
+        if d < keys[k].scheduled {
+            keys[k].scheduled = d
+            deadlines.push(d, Int32(k))
+        }
+    }
+
+    // MARK: One event
+
+    func processEvent(_ entry: EventQueue.Entry, into out: inout StepOutput) {
+        let k = Int(entry.key)
+        keys[k].seq += 1
+        currentSeq = keys[k].seq
+        currentTime = entry.time
+        if entry.time > maxTime { maxTime = entry.time }
+        currentEvent = entry.event
+        currentSlot = -1
+        activation.event = entry.event
+        if !activation.bindings.isEmpty { activation.bindings = [:] }
+        for i in cache.indices { cache[i] = -1 }
+
+        swap(&old, &keys[k].configs)
+        for i in old.indices {
+            advanceMatch(old[i], isStart: false)
+        }
+        let start = PartialMatch(
+            step: 0, count: 0, lastStep: -1, canProceed: true, node: -1, startTime: currentTime,
+            startSeq: currentSeq, lastSeq: currentSeq - 1)
+        advanceMatch(start, isStart: true)
+
+        if next.count > p.maxPartialMatches {
+            // Keep the state as it was and say so: never drop silently.
+            for c in next { buffer.release(c.node) }
+            for m in completions { buffer.release(m.node) }
+            next.removeAll(keepingCapacity: true)
+            completions.removeAll(keepingCapacity: true)
+            swap(&old, &keys[k].configs)
+            if currentSlot >= 0 { buffer.dropIfUnused(currentSlot) }
+            out.reject(
+                entry.event, step: p.stepName,
+                message: "pattern: key \(JSONWriter.string(keys[k].key)) would have more than \(p.maxPartialMatches) partial matches (max_partial_matches); the event was not matched")
+            return
+        }
+        for c in old { buffer.release(c.node) }
+        let before = old.count
+        old.removeAll(keepingCapacity: true)
+
+        if !completions.isEmpty {
+            let threshold = emitCompletions(key: k, into: &out)
+            if threshold > Int64.min { prune(&next, upTo: threshold) }
+        }
+        liveConfigs += next.count - before
+        swap(&keys[k].configs, &next)
+        if currentSlot >= 0 { buffer.dropIfUnused(currentSlot) }
+        schedule(k)
+    }
+
+    /// Moves one partial match over the current event, appending its successors to `next`
+    /// and complete matches to `completions`.
+    func advanceMatch(_ c: PartialMatch, isStart: Bool) {
+        let immediate = currentSeq == c.lastSeq + 1
+        var j = Int(c.step)
+        if j == n {
+            // Only trailing `not`s are pending.
+            if notsKill(c, upTo: n, immediate: immediate) { return }
+            if nfa.trailingAllStrict {
+                buffer.retain(c.node)
+                completions.append(Completion(node: c.node, startSeq: c.startSeq, lastSeq: c.lastSeq, time: currentTime))
+            } else {
+                buffer.retain(c.node)
+                next.append(c)
+            }
+            return
+        }
+        var kj = Int(c.count)
+        var first = true
+        while true {
+            if kj == 0, notsKill(c, upTo: j, immediate: immediate) { return }
+            let st = info[j]
+            let contiguity = kj == 0 ? st.contiguity : st.innerContiguity
+            if kj < st.max {
+                let ok = condition(st.condition, c, target: j)
+                if ok, contiguity != .strict || immediate {
+                    take(c, step: j, count: kj, isStart: isStart)
+                }
+                if !isStart {
+                    let ignore: Bool
+                    switch contiguity {
+                    case .strict: ignore = false
+                    case .relaxed: ignore = !ok
+                    case .any: ignore = true
+                    }
+                    if ignore {
+                        var s = c
+                        s.canProceed = false
+                        if !first {
+                            s.step = Int32(j)
+                            s.count = 0
+                        }
+                        buffer.retain(s.node)
+                        next.append(s)
+                    }
+                }
+            }
+            let mayProceed = (first ? c.canProceed : true) && (kj >= st.min || (st.optional && kj == 0))
+            guard mayProceed else { return }
+            j += 1
+            kj = 0
+            first = false
+            if j == n { return }
+        }
+    }
+
+    func take(_ c: PartialMatch, step j: Int, count kj: Int, isStart: Bool) {
+        if currentSlot < 0 { currentSlot = buffer.addEvent(currentEvent, seq: currentSeq) }
+        let node = buffer.addNode(slot: currentSlot, step: j, prev: c.node)
+        let st = info[j]
+        let newCount = kj + 1
+        let startTime = isStart ? currentTime : c.startTime
+        let startSeq = isStart ? currentSeq : c.startSeq
+        if newCount >= st.min, st.restOptional {
+            buffer.retain(node)
+            if nfa.hasTrailingNots {
+                next.append(PartialMatch(
+                    step: Int32(n), count: 0, lastStep: Int32(j), canProceed: false, node: node,
+                    startTime: startTime, startSeq: startSeq, lastSeq: currentSeq))
+            } else {
+                completions.append(Completion(node: node, startSeq: startSeq, lastSeq: currentSeq, time: currentTime))
+            }
+        }
+        if !(j == n - 1 && newCount >= st.max) {
+            buffer.retain(node)
+            next.append(PartialMatch(
+                step: Int32(j), count: Int32(newCount), lastStep: Int32(j), canProceed: true, node: node,
+                startTime: startTime, startSeq: startSeq, lastSeq: currentSeq))
+        }
+        buffer.release(node)
+    }
+
+    /// Whether a `not` in the gap between the match's last step and `target` holds for the
+    /// current event (strict ones only right after the last event).
+    func notsKill(_ c: PartialMatch, upTo target: Int, immediate: Bool) -> Bool {
+        var m = Int(c.lastStep) + 1
+        while m <= target {
+            if !gapHasNots[m] {
+                m += 1
+                continue
+            }
+            for neg in nfa.notsBefore[m] where immediate || !neg.strict {
+                if condition(neg.condition, c, target: target) { return true }
+            }
+            m += 1
+        }
+        return false
+    }
+
+    /// A condition on the current event: cached per event unless it reads captures.
+    func condition(_ i: Int, _ c: PartialMatch, target: Int) -> Bool {
+        if !condIterative[i] {
+            let v = cache[i]
+            if v >= 0 { return v == 1 }
+            guard let expr = condExpressions[i] else {
+                cache[i] = 1
+                return true
+            }
+            let r = evaluate(expr)
+            cache[i] = r ? 1 : 0
+            return r
+        }
+        guard let expr = condExpressions[i] else { return true }
+        activation.bindings = bindings(c.node, through: target)
+        let r = evaluate(expr)
+        activation.bindings = [:]
+        return r
+    }
+
+    @inline(__always)
+    func evaluate(_ expr: Expression) -> Bool {
+        do {
+            return try expr.evaluateBool(activation)
+        } catch {
+            conditionErrors += 1
+            return false
+        }
+    }
+
+    /// Captures of the path ending at `node` as CEL values: steps before `target` (and
+    /// `target` itself when it is a list), skipped single steps as null, lists as lists.
+    func bindings(_ node: Int32, through target: Int) -> [String: CELValue] {
+        buffer.path(node, into: &pathScratch)
+        var lists = Array(repeating: [CELValue](), count: n)
+        for (step, nd) in pathScratch { lists[step].append(buffer.celValue(ofNode: nd)) }
+        var b: [String: CELValue] = [:]
+        for (j, st) in nfa.states.enumerated() where j < target || (j == target && st.isList) {
+            b[st.name] = st.isList ? .list(lists[j]) : (lists[j].first ?? .null)
+        }
+        return b
+    }
+
+    // MARK: Emitting
+
+    /// Emits `completions` in order (earliest start first) applying the skip strategy;
+    /// returns the pruning threshold (partial matches started at or before it go).
+    func emitCompletions(key k: Int, into out: inout StepOutput) -> Int64 {
+        if completions.count > 1 {
+            let seqs = completions.map { m -> [Int64] in
+                buffer.path(m.node, into: &pathScratch)
+                return pathScratch.map { buffer.seq(ofNode: $0.node) }
+            }
+            let order = completions.indices.sorted { a, b in
+                if completions[a].startSeq != completions[b].startSeq { return completions[a].startSeq < completions[b].startSeq }
+                if seqs[a] != seqs[b] { return seqs[a].lexicographicallyPrecedes(seqs[b]) }
+                return a < b
+            }
+            completions = order.map { completions[$0] }
+        }
+        var threshold = Int64.min
+        for m in completions {
+            if nfa.skip != .none, m.startSeq <= threshold {
+                buffer.release(m.node)
+                continue
+            }
+            emitMatch(m, key: k, into: &out)
+            switch nfa.skip {
+            case .pastLast: threshold = max(threshold, m.lastSeq)
+            case .toNext: threshold = max(threshold, m.startSeq)
+            case .none: break
+            }
+            buffer.release(m.node)
+        }
+        completions.removeAll(keepingCapacity: true)
+        return threshold
+    }
+
+    func prune(_ list: inout [PartialMatch], upTo threshold: Int64) {
+        var w = 0
+        for i in list.indices {
+            if list[i].startSeq <= threshold {
+                buffer.release(list[i].node)
+            } else {
+                list[w] = list[i]
+                w += 1
+            }
+        }
+        list.removeLast(list.count - w)
+    }
+
+    /// The object of captures: name → event, or list of events for `times` other than 1;
+    /// steps that matched nothing (optional) are left out.
+    func capturesObject(_ node: Int32) -> JSON {
+        buffer.path(node, into: &pathScratch)
+        var o = JSONObject(minimumCapacity: n)
+        var i = 0
+        for (j, st) in nfa.states.enumerated() {
+            var items: [JSON] = []
+            while i < pathScratch.count, pathScratch[i].step == j {
+                items.append(buffer.event(ofNode: pathScratch[i].node).value)
+                i += 1
+            }
+            if items.isEmpty { continue }
+            o.appendUnchecked(key: st.name, value: st.isList ? .array(items) : items[0])
+        }
+        return .object(o)
+    }
+
+    func emitMatch(_ m: Completion, key k: Int, into out: inout StepOutput) {
+        matchCount += 1
+        switch p.emit {
+        case .captures:
+            out.emit(Event(capturesObject(m.node), time: m.time))
+        case .fields(let fields):
+            activation.bindings = bindings(m.node, through: n)
+            activation.event = buffer.event(ofNode: m.node)
+            var o = JSONObject(minimumCapacity: fields.count)
+            for (name, e) in fields {
+                do {
+                    o[name] = try e.evaluateJSON(activation)
+                } catch {
+                    activation.bindings = [:]
+                    out.reject(Event(capturesObject(m.node), time: m.time), step: p.stepName, message: "emit \(name): \(error.message)")
+                    return
+                }
+            }
+            activation.bindings = [:]
+            out.emit(Event(.object(o), time: m.time))
+        case .value(let e):
+            activation.bindings = bindings(m.node, through: n)
+            activation.event = buffer.event(ofNode: m.node)
+            do {
+                let v = try e.evaluateJSON(activation)
+                activation.bindings = [:]
+                out.emit(Event(v, time: m.time))
+            } catch {
+                activation.bindings = [:]
+                out.reject(Event(capturesObject(m.node), time: m.time), step: p.stepName, message: "emit: \(error.message)")
+            }
+        }
+    }
+
+    /// Expires the partial matches of key `k` whose window ends at or before `limit`
+    /// (every one when `limit` is `Int64.max`): pending absence matches are emitted,
+    /// the others go to `timeouts` when enabled.
+    func expireKey(_ k: Int, upTo limit: Int64, into out: inout StepOutput) {
+        swap(&old, &keys[k].configs)
+        defer {
+            swap(&old, &keys[k].configs)
+            old.removeAll(keepingCapacity: true)
+        }
+        var cut = 0
+        while cut < old.count, deadline(old[cut]) <= limit { cut += 1 }
+        guard cut > 0 else { return }
+        let timedOutAt = { (c: PartialMatch) -> Int64 in self.within != nil ? self.deadline(c) : self.maxTime }
+        for c in old[..<cut] where Int(c.step) == n {
+            buffer.retain(c.node)
+            completions.append(Completion(node: c.node, startSeq: c.startSeq, lastSeq: c.lastSeq, time: timedOutAt(c)))
+        }
+        var threshold = Int64.min
+        if !completions.isEmpty { threshold = emitCompletions(key: k, into: &out) }
+        if p.timeouts {
+            seenNodes.removeAll(keepingCapacity: true)
+            for c in old[..<cut] where Int(c.step) != n && c.startSeq > threshold {
+                guard seenNodes.insert(c.node).inserted else { continue }
+                var o = JSONObject(minimumCapacity: 3)
+                o.appendUnchecked(key: "captures", value: capturesObject(c.node))
+                let t = timedOutAt(c)
+                o.appendUnchecked(key: "timed_out_at", value: .int(t))
+                if case .global = p.key {} else { o.appendUnchecked(key: "key", value: keys[k].key) }
+                out.side(p.timeoutPort, Event(.object(o), time: t))
+            }
+        }
+        for c in old[..<cut] { buffer.release(c.node) }
+        old.removeFirst(cut)
+        liveConfigs -= cut
+        if threshold > Int64.min {
+            let before = old.count
+            prune(&old, upTo: threshold)
+            liveConfigs -= before - old.count
+        }
+    }
+}
