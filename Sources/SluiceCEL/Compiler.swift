@@ -156,7 +156,7 @@ struct Compiler {
     func fold(_ ev: Eval, _ type: CheckType) -> Node {
         do throws(CELError) {
             let v = try ev(Frame(activation: CELEmptyActivation(), locals: nil))
-            return Node(eval: { _ in v }, constant: v, type: type == .dyn ? CheckType(of: v) : type)
+            return Node(eval: { _ in v }, constant: v, type: type)
         } catch {
             return .failing(error, type)
         }

@@ -146,7 +146,7 @@ extension Compiler {
         case (nil, .string(let c)?):
             ev = { f throws(CELError) in
                 let v = try le(f)
-                if case .string(let s) = v { return .bool((s == c) == isEq) }
+                if case .string(let s) = v { return .bool(Ops.stringEquals(s, c) == isEq) }
                 return .bool(Ops.equals(v, .string(c)) == isEq)
             }
         case (nil, .int(let c)?):
@@ -286,8 +286,8 @@ extension Compiler {
             else if ts[0] == ts[1] && [.string, .bytes, .bool, .timestamp, .duration].contains(ts[0]) { result = .bool }
         case "_[_]":
             switch (ts[0], ts[1]) {
-            case (.list(let e), let i) where i == .int || i == .uint: result = e
-            case (.map(let k, let v), let kk) where k == kk || (k.isNumeric && kk.isNumeric): result = v
+            case (.list(let e), let i) where i.isNumeric: result = e
+            case (.map(let k, let v), let kk) where k == kk || k == .dyn || (k.isNumeric && kk.isNumeric): result = v
             default: break
             }
         case "@in":
