@@ -143,6 +143,15 @@ extension Compiler {
         var ev: Eval
         // Specialise comparison with a constant, the common shape `field == "US"`.
         switch (l.constant, r.constant) {
+        case (nil, .string(let c)?) where c.utf8.allSatisfy({ $0 < 0x80 }):
+            // Only a string of the same UTF-8 length can equal an ASCII constant code
+            // point for code point; with that, Swift's (canonical) `==` is exact.
+            let count = c.utf8.count
+            ev = { f throws(CELError) in
+                let v = try le(f)
+                if case .string(let s) = v { return .bool((s.utf8.count == count && s == c) == isEq) }
+                return .bool(Ops.equals(v, .string(c)) == isEq)
+            }
         case (nil, .string(let c)?):
             ev = { f throws(CELError) in
                 let v = try le(f)

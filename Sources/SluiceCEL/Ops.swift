@@ -37,13 +37,15 @@ enum Ops {
     /// does not normalise: 'e\u0301' != '\u00e9'.
     @inline(__always)
     static func stringEquals(_ a: String, _ b: String) -> Bool {
-        let r = a.utf8.withContiguousStorageIfAvailable { pa in
-            b.utf8.withContiguousStorageIfAvailable { pb in
-                pa.count == pb.count && pa.elementsEqual(pb)
-            }
-        }
-        if let r, let r { return r }
-        return a.utf8.elementsEqual(b.utf8)
+        // Canonical equality is implied by code-point equality, so unequal under `==`
+        // means unequal; equal under `==` needs the exact check only when non-ASCII.
+        guard a == b else { return false }
+        return a.utf8.count == b.utf8.count && (isASCII(a) || a.unicodeScalars.elementsEqual(b.unicodeScalars))
+    }
+
+    @inline(__always)
+    static func isASCII(_ s: String) -> Bool {
+        s.utf8.withContiguousStorageIfAvailable { p in p.allSatisfy { $0 < 0x80 } } ?? false
     }
 
     /// Exact comparison of int, uint and double values (no rounding through Double).
