@@ -343,7 +343,7 @@ enum Ops {
             case "\r": out += "\\r"
             case "\t": out += "\\t"
             default:
-                if c.value < 0x20 { out += "\\x" + pad(Int64(c.value), 2) } else { out.unicodeScalars.append(c) }
+                if c.value < 0x20 { out += "\\x" + (c.value < 16 ? "0" : "") + String(c.value, radix: 16) } else { out.unicodeScalars.append(c) }
             }
         }
         return out + "\""
