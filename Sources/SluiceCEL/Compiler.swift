@@ -3,6 +3,9 @@ struct Node {
     let eval: Eval
     let constant: CELValue?
     let type: CheckType
+    /// Set when the node just reads one activation variable, so parents can inline the
+    /// lookup instead of calling a nested closure (each closure call costs a retain).
+    var variable: CELName? = nil
 
     static func constant(_ v: CELValue) -> Node {
         Node(eval: { _ in v }, constant: v, type: CheckType(of: v))
@@ -218,10 +221,12 @@ struct Compiler {
     func variableNode(_ candidates: [(CELName, [String])], full: String, type: CheckType) -> Node {
         if candidates.count == 1, candidates[0].1.isEmpty {
             let name = candidates[0].0
-            return Node(eval: { f throws(CELError) in
+            var node = Node(eval: { f throws(CELError) in
                 if let v = f.activation.resolve(name) { return v }
                 throw CELError("no such attribute: '\(name.string)'")
             }, type: type)
+            node.variable = name
+            return node
         }
         return Node(eval: { f throws(CELError) in
             for (name, rest) in candidates {

@@ -147,6 +147,14 @@ extension Compiler {
             // Only a string of the same UTF-8 length can equal an ASCII constant code
             // point for code point; with that, Swift's (canonical) `==` is exact.
             let count = c.utf8.count
+            if let name = l.variable {
+                ev = { f throws(CELError) in
+                    guard let v = f.activation.resolve(name) else { throw CELError("no such attribute: '\(name.string)'") }
+                    if case .string(let s) = v { return .bool((s.utf8.count == count && s == c) == isEq) }
+                    return .bool(Ops.equals(v, .string(c)) == isEq)
+                }
+                break
+            }
             ev = { f throws(CELError) in
                 let v = try le(f)
                 if case .string(let s) = v { return .bool((s.utf8.count == count && s == c) == isEq) }
@@ -177,6 +185,10 @@ extension Compiler {
         let ev: Eval
         switch r.constant {
         case .double(let c)? where l.constant == nil:
+            if let name = l.variable {
+                ev = Self.relationWithDouble(rel, name, c)
+                break
+            }
             ev = Self.relationWithDouble(rel, le, c)
         case .int(let c)? where l.constant == nil:
             ev = Self.relationWithInt(rel, le, c)
@@ -216,6 +228,41 @@ extension Compiler {
         }
         case .le: return { f throws(CELError) in
             let v = try le(f)
+            if case .double(let d) = v { return .bool(d <= c) }
+            return try slow(v)
+        }
+        }
+    }
+
+    /// `amount > 250.0` with `amount` an activation variable: lookup and comparison in
+    /// one closure.
+    static func relationWithDouble(_ rel: Ops.Relation, _ name: CELName, _ c: Double) -> Eval {
+        @inline(__always) @Sendable func slow(_ v: CELValue) throws(CELError) -> CELValue {
+            guard let o = Ops.order(v, .double(c)) else { throw CELError.noOverload(Ops.relationName(rel), v, .double(c)) }
+            return .bool(Ops.test(rel, o))
+        }
+        @inline(__always) @Sendable func load(_ f: Frame) throws(CELError) -> CELValue {
+            guard let v = f.activation.resolve(name) else { throw CELError("no such attribute: '\(name.string)'") }
+            return v
+        }
+        switch rel {
+        case .gt: return { f throws(CELError) in
+            let v = try load(f)
+            if case .double(let d) = v { return .bool(d > c) }
+            return try slow(v)
+        }
+        case .ge: return { f throws(CELError) in
+            let v = try load(f)
+            if case .double(let d) = v { return .bool(d >= c) }
+            return try slow(v)
+        }
+        case .lt: return { f throws(CELError) in
+            let v = try load(f)
+            if case .double(let d) = v { return .bool(d < c) }
+            return try slow(v)
+        }
+        case .le: return { f throws(CELError) in
+            let v = try load(f)
             if case .double(let d) = v { return .bool(d <= c) }
             return try slow(v)
         }
