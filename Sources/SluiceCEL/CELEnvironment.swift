@@ -3,8 +3,10 @@
 /// ```swift
 /// var env = CELEnvironment()
 /// try env.declare("amount", type: "double")
-/// env.addFunction("double_it", receiverStyle: false, arity: 1) { args throws(CELError) in
-///     try CELValue.double(args[0].asDouble() * 2) }
+/// env.addFunction("twice", receiverStyle: false, arity: 1) { args throws(CELError) in
+///     guard case .int(let i) = args[0] else { throw CELError("twice() needs an int") }
+///     return .int(i &* 2)
+/// }
 /// let program = try env.compile("amount > 250.0 && country == 'US'")
 /// ```
 public struct CELEnvironment: Sendable {

@@ -3,6 +3,9 @@ struct Node {
     let eval: Eval
     let constant: CELValue?
     let type: CheckType
+    /// Set when the node just reads one activation variable, so parents can inline the
+    /// lookup instead of calling a nested closure (each closure call costs a retain).
+    var variable: CELName? = nil
 
     static func constant(_ v: CELValue) -> Node {
         Node(eval: { _ in v }, constant: v, type: CheckType(of: v))
@@ -156,7 +159,7 @@ struct Compiler {
     func fold(_ ev: Eval, _ type: CheckType) -> Node {
         do throws(CELError) {
             let v = try ev(Frame(activation: CELEmptyActivation(), locals: nil))
-            return Node(eval: { _ in v }, constant: v, type: type == .dyn ? CheckType(of: v) : type)
+            return Node(eval: { _ in v }, constant: v, type: type)
         } catch {
             return .failing(error, type)
         }
@@ -218,10 +221,12 @@ struct Compiler {
     func variableNode(_ candidates: [(CELName, [String])], full: String, type: CheckType) -> Node {
         if candidates.count == 1, candidates[0].1.isEmpty {
             let name = candidates[0].0
-            return Node(eval: { f throws(CELError) in
+            var node = Node(eval: { f throws(CELError) in
                 if let v = f.activation.resolve(name) { return v }
                 throw CELError("no such attribute: '\(name.string)'")
             }, type: type)
+            node.variable = name
+            return node
         }
         return Node(eval: { f throws(CELError) in
             for (name, rest) in candidates {

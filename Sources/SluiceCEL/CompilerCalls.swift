@@ -143,10 +143,27 @@ extension Compiler {
         var ev: Eval
         // Specialise comparison with a constant, the common shape `field == "US"`.
         switch (l.constant, r.constant) {
+        case (nil, .string(let c)?) where c.utf8.allSatisfy({ $0 < 0x80 }):
+            // Only a string of the same UTF-8 length can equal an ASCII constant code
+            // point for code point; with that, Swift's (canonical) `==` is exact.
+            let count = c.utf8.count
+            if let name = l.variable {
+                ev = { f throws(CELError) in
+                    guard let v = f.activation.resolve(name) else { throw CELError("no such attribute: '\(name.string)'") }
+                    if case .string(let s) = v { return .bool((s.utf8.count == count && s == c) == isEq) }
+                    return .bool(Ops.equals(v, .string(c)) == isEq)
+                }
+                break
+            }
+            ev = { f throws(CELError) in
+                let v = try le(f)
+                if case .string(let s) = v { return .bool((s.utf8.count == count && s == c) == isEq) }
+                return .bool(Ops.equals(v, .string(c)) == isEq)
+            }
         case (nil, .string(let c)?):
             ev = { f throws(CELError) in
                 let v = try le(f)
-                if case .string(let s) = v { return .bool((s == c) == isEq) }
+                if case .string(let s) = v { return .bool(Ops.stringEquals(s, c) == isEq) }
                 return .bool(Ops.equals(v, .string(c)) == isEq)
             }
         case (nil, .int(let c)?):
@@ -168,6 +185,10 @@ extension Compiler {
         let ev: Eval
         switch r.constant {
         case .double(let c)? where l.constant == nil:
+            if let name = l.variable {
+                ev = Self.relationWithDouble(rel, name, c)
+                break
+            }
             ev = Self.relationWithDouble(rel, le, c)
         case .int(let c)? where l.constant == nil:
             ev = Self.relationWithInt(rel, le, c)
@@ -207,6 +228,41 @@ extension Compiler {
         }
         case .le: return { f throws(CELError) in
             let v = try le(f)
+            if case .double(let d) = v { return .bool(d <= c) }
+            return try slow(v)
+        }
+        }
+    }
+
+    /// `amount > 250.0` with `amount` an activation variable: lookup and comparison in
+    /// one closure.
+    static func relationWithDouble(_ rel: Ops.Relation, _ name: CELName, _ c: Double) -> Eval {
+        @inline(__always) @Sendable func slow(_ v: CELValue) throws(CELError) -> CELValue {
+            guard let o = Ops.order(v, .double(c)) else { throw CELError.noOverload(Ops.relationName(rel), v, .double(c)) }
+            return .bool(Ops.test(rel, o))
+        }
+        @inline(__always) @Sendable func load(_ f: Frame) throws(CELError) -> CELValue {
+            guard let v = f.activation.resolve(name) else { throw CELError("no such attribute: '\(name.string)'") }
+            return v
+        }
+        switch rel {
+        case .gt: return { f throws(CELError) in
+            let v = try load(f)
+            if case .double(let d) = v { return .bool(d > c) }
+            return try slow(v)
+        }
+        case .ge: return { f throws(CELError) in
+            let v = try load(f)
+            if case .double(let d) = v { return .bool(d >= c) }
+            return try slow(v)
+        }
+        case .lt: return { f throws(CELError) in
+            let v = try load(f)
+            if case .double(let d) = v { return .bool(d < c) }
+            return try slow(v)
+        }
+        case .le: return { f throws(CELError) in
+            let v = try load(f)
             if case .double(let d) = v { return .bool(d <= c) }
             return try slow(v)
         }
@@ -286,8 +342,8 @@ extension Compiler {
             else if ts[0] == ts[1] && [.string, .bytes, .bool, .timestamp, .duration].contains(ts[0]) { result = .bool }
         case "_[_]":
             switch (ts[0], ts[1]) {
-            case (.list(let e), let i) where i == .int || i == .uint: result = e
-            case (.map(let k, let v), let kk) where k == kk || (k.isNumeric && kk.isNumeric): result = v
+            case (.list(let e), let i) where i.isNumeric: result = e
+            case (.map(let k, let v), let kk) where k == kk || k == .dyn || (k.isNumeric && kk.isNumeric): result = v
             default: break
             }
         case "@in":

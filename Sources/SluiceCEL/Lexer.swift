@@ -228,6 +228,13 @@ struct Lexer {
                         if bytes { out.append(UInt8(v)) } else { text.append(Unicode.Scalar(UInt8(v))) }
                     } else {
                         guard !bytes else { throw CELCompileError("unicode escape in bytes literal", offset: escStart) }
+                        // A \u high surrogate followed by a \u low surrogate is one code point.
+                        if e == "u", v >= 0xD800, v < 0xDC00, peek() == "\\", peek(1) == "u",
+                           p + 5 < s.count, let low = UInt32(String(String.UnicodeScalarView(s[(p + 2)..<(p + 6)])), radix: 16),
+                           low >= 0xDC00, low < 0xE000 {
+                            v = 0x10000 + ((v - 0xD800) << 10) + (low - 0xDC00)
+                            p += 6
+                        }
                         guard let sc = Unicode.Scalar(v) else {
                             throw CELCompileError("invalid unicode code point in escape", offset: escStart)
                         }

@@ -8,7 +8,7 @@ enum Ops {
     static func equals(_ a: CELValue, _ b: CELValue) -> Bool {
         switch (a, b) {
         case (.int(let x), .int(let y)): return x == y
-        case (.string(let x), .string(let y)): return x == y
+        case (.string(let x), .string(let y)): return stringEquals(x, y)
         case (.double(let x), .double(let y)): return x == y
         case (.bool(let x), .bool(let y)): return x == y
         case (.uint(let x), .uint(let y)): return x == y
@@ -33,6 +33,21 @@ enum Ops {
         }
     }
 
+    /// Code-point equality. Swift's `==` on String uses canonical equivalence, but CEL
+    /// does not normalise: 'e\u0301' != '\u00e9'.
+    @inline(__always)
+    static func stringEquals(_ a: String, _ b: String) -> Bool {
+        // Canonical equality is implied by code-point equality, so unequal under `==`
+        // means unequal; equal under `==` needs the exact check only when non-ASCII.
+        guard a == b else { return false }
+        return a.utf8.count == b.utf8.count && (isASCII(a) || a.unicodeScalars.elementsEqual(b.unicodeScalars))
+    }
+
+    @inline(__always)
+    static func isASCII(_ s: String) -> Bool {
+        s.utf8.withContiguousStorageIfAvailable { p in p.allSatisfy { $0 < 0x80 } } ?? false
+    }
+
     /// Exact comparison of int, uint and double values (no rounding through Double).
     static func compareNumbers(_ a: CELValue, _ b: CELValue) -> Order? {
         switch (a, b) {
@@ -50,28 +65,23 @@ enum Ops {
         case (.int(let x), .double(let y)): return compareIntDouble(x, y)
         case (.double, .int): return flip(compareNumbers(b, a))
         case (.uint(let x), .double(let y)):
-            if y.isNaN { return .unordered }
-            if y < 0 { return .greater }
-            if y >= 1.8446744073709551616e19 { return .less }
-            let t = y.rounded(.towardZero)
-            let ty = UInt64(t)
-            if x != ty { return x < ty ? .less : .greater }
-            return t == y ? .equal : .less
+            let d = Double(x)
+            if d < y { return .less }
+            if d > y { return .greater }
+            return d == y ? .equal : .unordered
         case (.double, .uint): return flip(compareNumbers(b, a))
         default: return nil
         }
     }
 
+    /// int/double comparison converts the int to double, as the reference
+    /// implementations do (so 2^63-1 and 2^63 as a double compare equal).
     @inline(__always)
     static func compareIntDouble(_ x: Int64, _ y: Double) -> Order {
-        if y.isNaN { return .unordered }
-        if y >= 9.223372036854775808e18 { return .less }
-        if y < -9.223372036854775808e18 { return .greater }
-        let t = y.rounded(.towardZero)
-        let ty = Int64(t)
-        if x != ty { return x < ty ? .less : .greater }
-        if t == y { return .equal }
-        return y > t ? .less : .greater
+        let d = Double(x)
+        if d < y { return .less }
+        if d > y { return .greater }
+        return d == y ? .equal : .unordered
     }
 
     static func flip(_ o: Order?) -> Order? {
@@ -333,7 +343,7 @@ enum Ops {
             case "\r": out += "\\r"
             case "\t": out += "\\t"
             default:
-                if c.value < 0x20 { out += "\\x" + pad(Int64(c.value), 2) } else { out.unicodeScalars.append(c) }
+                if c.value < 0x20 { out += "\\x" + (c.value < 16 ? "0" : "") + String(c.value, radix: 16) } else { out.unicodeScalars.append(c) }
             }
         }
         return out + "\""

@@ -1,23 +1,17 @@
-import Foundation
+import SluiceRegex
 
-/// The regular-expression engine behind `matches()`.
-///
-/// Temporary: wraps Foundation's ICU engine until `SluiceRegex` (RE2 syntax, linear time)
-/// is available; then this becomes a thin wrapper over `RegexPattern`.
-struct CELRegex: @unchecked Sendable {
-    // NSRegularExpression is immutable and documented as thread-safe.
-    private let re: NSRegularExpression
+/// The regular-expression engine behind `matches()`: SluiceRegex (RE2 syntax, linear
+/// time, unanchored search), so a hostile pattern cannot make evaluation blow up.
+struct CELRegex: Sendable {
+    private let re: RegexPattern
 
     init(_ pattern: String) throws(CELError) {
-        do {
-            re = try NSRegularExpression(pattern: pattern)
+        do throws(RegexError) {
+            re = try RegexPattern(pattern, syntax: .re2)
         } catch {
-            throw CELError("invalid regular expression '\(pattern)'")
+            throw CELError("invalid regular expression '\(pattern)': \(error.message)")
         }
     }
 
-    func matches(_ text: String) -> Bool {
-        let ns = text as NSString
-        return re.firstMatch(in: text, range: NSRange(location: 0, length: ns.length)) != nil
-    }
+    func matches(_ text: String) -> Bool { re.matches(text) }
 }
