@@ -1,0 +1,148 @@
+import Testing
+
+/// Golden help texts (80 columns): a change to the CLI surface shows up here as a diff
+/// and is made on purpose. Regenerate with `COLUMNS=80 sluice CMD --help`.
+@Suite struct HelpGoldenTests {
+    static let rootHelp = #"""
+        OVERVIEW: Sluice: a complex-event-processing stream engine for JSON events.
+
+        Pipelines are YAML files. Exit codes: 0 success, 1 runtime failure,
+        2 pipeline error, 64 usage error.
+
+        USAGE: sluice <subcommand>
+
+        OPTIONS:
+          --version               Show the version.
+          -h, --help              Show help information.
+
+        SUBCOMMANDS:
+          run                     Run a pipeline over JSON events.
+          check                   Compile pipelines without running them.
+          test                    Run the tests written in pipelines.
+          version                 Print the version.
+
+          See 'sluice help <subcommand>' for detailed help.
+        """#
+
+    static let runHelp = #"""
+        OVERVIEW: Run a pipeline over JSON events.
+
+        Reads standard input and writes standard output unless the pipeline or the
+        flags say otherwise. Lines that are not JSON go to the input's 'malformed'
+        side output; side outputs that nothing reads are counted, summarised on
+        stderr, and written to --dlq FILE when given.
+
+        Examples:
+          sluice run pipelines/quickstart.yaml < pipelines/data/orders.jsonl
+          sluice run fraud.yaml --input events=day1.jsonl --output alerts=alerts.jsonl
+          sluice run filter.yaml --set threshold=500 --dlq rejected.jsonl < in.jsonl
+
+        USAGE: sluice run <pipeline> [--input <NAME=FILE> ...] [--output <NAME=FILE> ...] [--set <KEY=VALUE> ...] [--format <format>] [--dlq <FILE>] [--stats]
+
+        ARGUMENTS:
+          <pipeline>              The pipeline file (YAML).
+
+        OPTIONS:
+          --input <NAME=FILE>     Read input NAME from FILE ('-' is stdin); bare FILE
+                                  binds the only input.
+          --output <NAME=FILE>    Write output NAME to FILE ('-' is stdout); bare FILE
+                                  binds the only output.
+          --set <KEY=VALUE>       Override parameter KEY (params.KEY in expressions);
+                                  VALUE is read as JSON when it parses, else as a
+                                  string.
+          --format <format>       Input format: jsonl (one value per line) or json
+                                  (concatenated values, as jq reads). (values: jsonl,
+                                  json)
+          --dlq <FILE>            Write events of side outputs that nothing reads to
+                                  FILE.
+          --stats                 Print progress to stderr about once a second and a
+                                  per-step summary at the end.
+          --version               Show the version.
+          -h, --help              Show help information.
+        """#
+
+    static let checkHelp = #"""
+        OVERVIEW: Compile pipelines without running them.
+
+        Prints 'ok: FILE' for each pipeline that compiles, and every error of those
+        that do not, as FILE:LINE:COL: error: MESSAGE. Exits 2 if any has an error.
+
+        Examples:
+          sluice check pipelines/*.yaml
+
+        USAGE: sluice check <pipelines> ...
+
+        ARGUMENTS:
+          <pipelines>             Pipeline files to check.
+
+        OPTIONS:
+          --version               Show the version.
+          -h, --help              Show help information.
+        """#
+
+    static let testHelp = #"""
+        OVERVIEW: Run the tests written in pipelines.
+
+        Runs the 'tests:' of each pipeline, and those in a NAME.test.yaml beside
+        NAME.yaml. A folder means every pipeline in it and below it that has tests.
+        Prints PASS or FAIL per test, a diff for each failure ('-' expected but not
+        produced, '+' produced but not expected), and ends with 'N passed, M
+        failed'. Exits 1 if any test failed or no test was found. A pipeline that
+        does not compile counts as one failed test.
+
+        A test:
+          tests:
+            - name: big orders pass
+              params: { threshold: 100 }
+              input:  { in: [ {id: 1, amount: 300}, {watermark: 5000} ] }
+              expect: { out: [ {id: 1, amount: 300} ] }
+              unordered: false     # true compares as multisets
+              match: exact         # subset: extra fields in actual events are fine
+
+        Examples:
+          sluice test pipelines/quickstart.yaml
+          sluice test pipelines
+
+        USAGE: sluice test [<pipeline-or-folder> ...]
+
+        ARGUMENTS:
+          <pipeline-or-folder>    Pipeline files, test files or folders (default: the
+                                  current folder).
+
+        OPTIONS:
+          --version               Show the version.
+          -h, --help              Show help information.
+        """#
+
+    static let versionHelp = #"""
+        OVERVIEW: Print the version.
+
+        USAGE: sluice version
+
+        OPTIONS:
+          --version               Show the version.
+          -h, --help              Show help information.
+        """#
+
+    @Test(arguments: [
+        (["--help"], HelpGoldenTests.rootHelp),
+        (["run", "--help"], HelpGoldenTests.runHelp),
+        (["check", "--help"], HelpGoldenTests.checkHelp),
+        (["test", "--help"], HelpGoldenTests.testHelp),
+        (["version", "--help"], HelpGoldenTests.versionHelp),
+    ])
+    func helpMatchesTheGolden(args: [String], golden: String) throws {
+        let r = try CLI.run(args)
+        #expect(r.status == 0)
+        // ArgumentParser ends subcommand help with a blank line; the text is what matters.
+        var text = Substring(r.stdout)
+        while text.last == "\n" { text = text.dropLast() }
+        #expect(String(text) == golden)
+    }
+
+    @Test func everySubcommandHasExamples() throws {
+        for command in ["run", "check", "test"] {
+            #expect(try CLI.run([command, "--help"]).stdout.contains("Examples:"), "'sluice \(command) --help' has no examples")
+        }
+    }
+}
