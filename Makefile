@@ -29,10 +29,11 @@ test: deps
 	$(SWIFT) test --skip-build
 	$(MAKE) --no-print-directory check-pipelines
 
-# Every example pipeline must compile.
+# Every example pipeline must compile and pass its own tests.
 check-pipelines:
 	$(SWIFT) build --product sluice
-	.build/debug/sluice check pipelines/*.yaml
+	.build/debug/sluice check $$(ls pipelines/*.yaml | grep -v '\.test\.yaml$$')
+	.build/debug/sluice test pipelines/
 
 bench: deps
 	cd Benchmarks && $(SWIFT) package benchmark

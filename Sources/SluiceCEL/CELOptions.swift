@@ -17,6 +17,12 @@ public struct CELOptions: Sendable {
     /// `com.example.y`, then `com.y`, then `y`.
     public var container: String = ""
 
+    /// When true, an identifier that is also a type name (`type`, `int`, `string`...)
+    /// reads the variable of that name when the activation has one, and means the type
+    /// only otherwise. Sluice turns this on so that an event field called `type` works
+    /// (`type == "login"`); standard CEL resolves such names to types.
+    public var variablesShadowTypeNames: Bool = false
+
     /// The defaults: checking on, lenient identifiers, macros and list extensions on.
     public init() {}
 }

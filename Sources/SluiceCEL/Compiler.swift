@@ -210,7 +210,11 @@ struct Compiler {
             }
         }
         // Type names used as values: `int`, `google.protobuf.Timestamp`.
-        if let t = CELType.denotable[full] { return .constant(.type(t)) }
+        if let t = CELType.denotable[full] {
+            guard env.options.variablesShadowTypeNames, parts.count == 1 else { return .constant(.type(t)) }
+            let name = intern(full)
+            return Node(eval: { f throws(CELError) in f.activation.resolve(name) ?? .type(t) }, type: .dyn)
+        }
         if env.options.strictIdentifiers {
             throw CELCompileError("undeclared reference to '\(full)'", offset: offset)
         }

@@ -52,7 +52,9 @@ public final class ExpressionCompiler: Sendable {
 
     /// An environment with `params` and `tables`.
     public init(params: JSONObject = JSONObject(), tables: [String: CELValue] = [:]) {
-        var env = CELEnvironment()
+        var options = CELOptions()
+        options.variablesShadowTypeNames = true
+        var env = CELEnvironment(options: options)
         env.addFunction("now", receiverStyle: false, arity: 0) { _ throws(CELError) in
             let ns = Int64(clockRealtimeNanos())
             return .timestamp(try CELTimestamp(seconds: ns / 1_000_000_000, nanos: Int32(ns % 1_000_000_000)))

@@ -1,3 +1,4 @@
+import Foundation
 import SluiceJSON
 import SluiceSchema
 import Testing
@@ -283,16 +284,21 @@ private func messages(_ s: JSONSchema, _ instance: String) throws -> [String] {
         ])
     }
 
+    /// Validation recurses once per nesting level. Sluice runs steps on stage threads
+    /// with 16 MiB stacks (see `Execution`); test threads are smaller, so the 500-deep
+    /// case runs on a thread of that size, as it would inside a pipeline.
     @Test func deepInstancesThroughARecursiveRef() throws {
         let s = try schema(##"{"type": ["array", "integer"], "items": {"$ref": "#"}}"##)
-        var v: JSON = .int(1)
-        for _ in 0..<500 { v = .array([v]) }
-        #expect(s.isValid(v))
-        var bad: JSON = .string("x")
-        for _ in 0..<500 { bad = .array([bad]) }
-        let found = s.validate(bad)
-        #expect(found.count == 1)
-        #expect(found.first?.instancePath == String(repeating: "/0", count: 500))
+        let results = onStageSizedStack { () -> (Bool, [Violation]) in
+            var v: JSON = .int(1)
+            for _ in 0..<500 { v = .array([v]) }
+            var bad: JSON = .string("x")
+            for _ in 0..<500 { bad = .array([bad]) }
+            return (s.isValid(v), s.validate(bad))
+        }
+        #expect(results.0)
+        #expect(results.1.count == 1)
+        #expect(results.1.first?.instancePath == String(repeating: "/0", count: 500))
     }
 
     @Test func refFormsAndEscaping() throws {
@@ -334,4 +340,23 @@ private func messages(_ s: JSONSchema, _ instance: String) throws -> [String] {
         #expect(valid == 100_000)
         print("event schema: 100k isValid+validate in \(elapsed) (debug build)")
     }
+}
+
+/// Runs `body` on a thread with a 16 MiB stack, the size of Sluice's stage threads.
+final class ResultBox<T>: @unchecked Sendable {
+    var value: T?
+    init() {}
+}
+
+func onStageSizedStack<T: Sendable>(_ body: @escaping @Sendable () -> T) -> T {
+    let box = ResultBox<T>()
+    let done = DispatchSemaphore(value: 0)
+    let thread = Thread {
+        box.value = body()
+        done.signal()
+    }
+    thread.stackSize = 16 << 20
+    thread.start()
+    done.wait()
+    return box.value!
 }

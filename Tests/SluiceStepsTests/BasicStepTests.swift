@@ -66,3 +66,16 @@ import Testing
         #expect((d.items.first?.location?.column ?? 0) > 13)
     }
 }
+
+@Suite struct SluiceBindingTests {
+    @Test func eventFieldsShadowTypeNames() throws {
+        guard case .success(let s) = compileStep(#"filter: type == "login" && int == 3"#) else {
+            Issue.record("did not compile")
+            return
+        }
+        let h = StepHarness(s)
+        h.send(["type": "login", "int": 3])
+        h.send(["type": "logout", "int": 3])
+        #expect(h.take() == [["type": "login", "int": 3]])
+    }
+}

@@ -12,7 +12,7 @@ import Synchronization
 ///     ▼               ▼  ╲──ring──▶ stream ──ring──────┘  (fan-out, fan-in)
 ///   sink            sink
 /// ```
-/// Every node runs on its own serial Dispatch queue. Each edge is a bounded SPSC ring of
+/// Every node runs on its own thread (see `StageThread`). Each edge is a bounded SPSC ring of
 /// ``Message``s: batches of events, watermarks and the end signal travel in-band, so a
 /// watermark never overtakes the events before it. A stream reading several rings
 /// takes whatever is ready, and its watermark is the minimum of its inputs'.
@@ -148,21 +148,31 @@ public final class Execution: Sendable {
         for (i, node) in flow.nodes.enumerated() {
             let port = OutputPorts(rings: outputs[i], names: node.portNames)
             let ins = InputMerge(rings: inputs[i], parker: consumerParkers[i])
-            let queue = DispatchQueue(label: "sluice.\(node.name)")
             let io = Handoff(value: (port, ins))
+            let group = self.group
+            group.enter()
             switch node.kind {
             case .source(let src, let time):
                 let h = Handoff(value: src)
-                queue.async(group: group) { [self] in runSource(h.value, time, io.value.0) }
+                StageThread.start(name: "in:" + node.name) { [self] in
+                    runSource(h.value, time, io.value.0)
+                    group.leave()
+                }
             case .stream(let chain):
                 chain.timing = timing
                 let h = Handoff(value: chain)
                 let name = node.name
                 let tick = flow.processingTimeTick
-                queue.async(group: group) { [self] in runStream(name, h.value, io.value.1, io.value.0, tick: tick) }
+                StageThread.start(name: "st:" + node.name) { [self] in
+                    runStream(name, h.value, io.value.1, io.value.0, tick: tick)
+                    group.leave()
+                }
             case .sink(let sink):
                 let h = Handoff(value: sink)
-                queue.async(group: group) { [self] in runSink(h.value, io.value.1) }
+                StageThread.start(name: "out:" + node.name) { [self] in
+                    runSink(h.value, io.value.1)
+                    group.leave()
+                }
             }
         }
     }

@@ -1,0 +1,45 @@
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// Starts the dedicated threads stages run on.
+///
+/// A stage blocks while its rings are empty or full, so it gets a thread of its own
+/// rather than a worker of a shared pool (which it would hold hostage). The stack is
+/// large (16 MiB) because parsing, validating and converting JSON recurse once per
+/// nesting level, and events may nest up to the reader's depth limit.
+enum StageThread {
+    /// Stack size of every stage thread.
+    static let stackSize = 16 << 20
+
+    final class Body {
+        let run: () -> Void
+        init(_ run: @escaping () -> Void) { self.run = run }
+    }
+
+    /// Runs `body` on a new detached thread (`name` is for debugging only). Falls back to a default-sized thread if the large stack is refused.
+    static func start(name: String, _ body: @escaping @Sendable () -> Void) {
+        let box = Unmanaged.passRetained(Body(body)).toOpaque()
+        var attr = pthread_attr_t()
+        pthread_attr_init(&attr)
+        defer { pthread_attr_destroy(&attr) }
+        pthread_attr_setstacksize(&attr, stackSize)
+        pthread_attr_setdetachstate(&attr, Int32(PTHREAD_CREATE_DETACHED))
+        var tid = pthread_t()
+        let entry: @convention(c) (UnsafeMutableRawPointer?) -> UnsafeMutableRawPointer? = { arg in
+            guard let arg else { return nil }
+            let body = Unmanaged<Body>.fromOpaque(arg).takeRetainedValue()
+            body.run()
+            return nil
+        }
+        if pthread_create(&tid, &attr, entry, box) != 0 {
+            // Could not get the large stack: try the default size rather than not run.
+            if pthread_create(&tid, nil, entry, box) != 0 {
+                Unmanaged<Body>.fromOpaque(box).takeRetainedValue().run()
+                return
+            }
+        }
+    }
+}
