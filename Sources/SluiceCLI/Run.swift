@@ -47,6 +47,15 @@ struct Run: ParsableCommand {
     @Flag(help: "Print progress to stderr about once a second and a per-step summary at the end.")
     var stats = false
 
+    @Option(help: ArgumentHelp("Run every stream that has a 'key' in N partitions, each on its own thread (per-key order is kept).", valueName: "N"))
+    var parallelism: Int?
+
+    func validate() throws {
+        if let parallelism, !(1...256).contains(parallelism) {
+            throw ValidationError("--parallelism must be between 1 and 256")
+        }
+    }
+
     func run() throws {
         signal(SIGPIPE, SIG_IGN)
         var overrides: [String: String] = [:]
@@ -66,6 +75,7 @@ struct Run: ParsableCommand {
         options.format = format
         options.deadLetterPath = dlq
         options.timing = stats
+        options.parallelism = parallelism
 
         let compiled: Pipeline
         switch Pipeline.load(path: pipeline, params: overrides) {

@@ -235,8 +235,19 @@ struct PipelineCompiler {
             guard let conf = ConfigMap(pair.value, what: "stream '\(name)'", context: ctx) else { continue }
             let from = readFrom(conf, what: "stream '\(name)'")
             let items = conf.sequence("steps") ?? []
+            let parallelism = conf.int("parallelism", range: 1...256)
+            let keyExpr = conf.expression("key")
             conf.finish(allowed: [])
-            streams.append(compileStream(name: name, location: pair.key.location, from: from, stepNodes: items))
+            var stream = compileStream(name: name, location: pair.key.location, from: from, stepNodes: items)
+            if let keyExpr, let expressions { stream.key = expressions.compile(keyExpr, context: ctx) }
+            if let parallelism {
+                stream.parallelism = parallelism
+                if parallelism > 1 && keyExpr == nil, let k = conf.keyNode("parallelism") {
+                    ctx.error(k.location, "stream '\(name)' has 'parallelism' but no 'key'",
+                              hint: "partitions split by key, so that each key's events stay in order; add 'key: FIELD'")
+                }
+            }
+            streams.append(stream)
         }
     }
 

@@ -31,6 +31,8 @@ public struct RunOptions {
     /// `clean.rejected`, `in.malformed`), read through ``PipelineRun/tapped(_:)``. For
     /// tests; unread side outputs are then collected instead of dead-lettered.
     public var tapAll = false
+    /// Partitions of every keyed stream (`--parallelism N`), overriding `parallelism:`.
+    public var parallelism: Int?
     /// Overrides the `count` of every `generate` input (`sluice bench --events N`).
     public var generateCount: Int?
 
@@ -128,33 +130,52 @@ extension Pipeline {
             }
             inputNodes[input.name] = flow.addSource(source, time: time?.policy() ?? .processingTime)
         }
-        var streamNodes: [String: (Dataflow.NodeID, StreamSpec)] = [:]
+        // A stream is one node, or with parallelism a partitioner feeding N nodes that
+        // each run their own copy of the steps: `entry` is where inputs connect,
+        // `workers` where outputs leave.
+        var streamNodes: [String: (entry: Dataflow.NodeID, workers: [Dataflow.NodeID], spec: StreamSpec)] = [:]
         for stream in streams {
-            let chain = StepChain(stream.steps.map { StepChain.Entry(step: $0.factory(), name: $0.name, kind: $0.kind) })
             var names: [Int: String] = [:]
             for (n, p) in stream.sidePorts { names[p] = "\(stream.name).\(n)" }
-            streamNodes[stream.name] = (flow.addStream(name: stream.name, chain: chain, portNames: names), stream)
+            let n = stream.key == nil ? 1 : (options.parallelism ?? stream.parallelism)
+            func worker(_ i: Int) -> Dataflow.NodeID {
+                let chain = StepChain(stream.steps.map { StepChain.Entry(step: $0.factory(), name: $0.name, kind: $0.kind) })
+                return flow.addStream(name: n == 1 ? stream.name : "\(stream.name)#\(i)", chain: chain, portNames: names)
+            }
+            if n <= 1 {
+                let node = worker(0)
+                streamNodes[stream.name] = (node, [node], stream)
+            } else if let key = stream.key {
+                let hasher = KeyHasher(key: key, compiler: key.compiler)
+                let part = flow.addPartitioner(name: stream.name, count: n) { hasher.hash($0) }
+                var workers: [Dataflow.NodeID] = []
+                for i in 0..<n {
+                    let w = worker(i)
+                    flow.connect(part, port: i, to: w)
+                    workers.append(w)
+                }
+                streamNodes[stream.name] = (part, workers, stream)
+            }
         }
 
-        func endpoint(_ ref: SourceRef) -> (Dataflow.NodeID, Int)? {
+        func endpoints(_ ref: SourceRef) -> [(Dataflow.NodeID, Int)] {
             if let n = inputNodes[ref.base] {
-                return (n, ref.port == nil ? SourcePort.main : SourcePort.malformed)
+                return [(n, ref.port == nil ? SourcePort.main : SourcePort.malformed)]
             }
-            if let (n, s) = streamNodes[ref.base] {
-                guard let port = ref.port else { return (n, Dataflow.mainPort) }
-                return s.sidePorts[port].map { (n, $0) }
+            if let s = streamNodes[ref.base] {
+                guard let port = ref.port else { return s.workers.map { ($0, Dataflow.mainPort) } }
+                guard let p = s.spec.sidePorts[port] else { return [] }
+                return s.workers.map { ($0, p) }
             }
-            return nil
+            return []
         }
 
         var read = Set<String>()
         for stream in streams {
-            guard let (node, _) = streamNodes[stream.name] else { continue }
+            guard let node = streamNodes[stream.name]?.entry else { continue }
             for r in stream.from {
-                if let (src, port) = endpoint(r) {
-                    flow.connect(src, port: port, to: node)
-                    read.insert(r.text)
-                }
+                for (src, port) in endpoints(r) { flow.connect(src, port: port, to: node) }
+                read.insert(r.text)
             }
         }
         for output in outputs {
@@ -180,10 +201,8 @@ extension Pipeline {
             }
             let node = flow.addSink(sink)
             for r in output.from {
-                if let (src, port) = endpoint(r) {
-                    flow.connect(src, port: port, to: node)
-                    read.insert(r.text)
-                }
+                for (src, port) in endpoints(r) { flow.connect(src, port: port, to: node) }
+                read.insert(r.text)
             }
         }
 
@@ -196,31 +215,36 @@ extension Pipeline {
         }
         var deadLetterNames: [String] = []
         var taps: [String: CollectingSink] = [:]
-        func deadLetter(_ name: String, _ src: Dataflow.NodeID, _ port: Int) {
+        func deadLetter(_ name: String, _ srcs: [Dataflow.NodeID], _ port: Int) {
             if options.tapAll {
                 let tap = CollectingSink(name: name)
                 taps[name] = tap
-                flow.connect(src, port: port, to: flow.addSink(tap))
+                let node = flow.addSink(tap)
+                for src in srcs { flow.connect(src, port: port, to: node) }
                 return
             }
             guard !read.contains(name) else { return }
-            flow.connect(src, port: port, to: flow.addSink(DeadLetterSink(port: name, file: dlq)))
+            let node = flow.addSink(DeadLetterSink(port: name, file: dlq))
+            for src in srcs { flow.connect(src, port: port, to: node) }
             deadLetterNames.append(name)
         }
         if options.tapAll {
             for stream in streams {
-                guard let (n, _) = streamNodes[stream.name] else { continue }
+                guard let workers = streamNodes[stream.name]?.workers else { continue }
                 let tap = CollectingSink(name: stream.name)
                 taps[stream.name] = tap
-                flow.connect(n, port: Dataflow.mainPort, to: flow.addSink(tap))
+                let node = flow.addSink(tap)
+                for w in workers { flow.connect(w, port: Dataflow.mainPort, to: node) }
             }
         }
         for input in inputs {
-            if let n = inputNodes[input.name] { deadLetter("\(input.name).malformed", n, SourcePort.malformed) }
+            if let n = inputNodes[input.name] { deadLetter("\(input.name).malformed", [n], SourcePort.malformed) }
         }
         for stream in streams {
-            guard let (n, s) = streamNodes[stream.name] else { continue }
-            for (name, port) in s.sidePorts.sorted(by: { $0.value < $1.value }) { deadLetter("\(stream.name).\(name)", n, port) }
+            guard let s = streamNodes[stream.name] else { continue }
+            for (name, port) in s.spec.sidePorts.sorted(by: { $0.value < $1.value }) {
+                deadLetter("\(stream.name).\(name)", s.workers, port)
+            }
         }
 
         let execution = Execution(flow, timing: options.timing)
@@ -294,4 +318,32 @@ func expandGlobs(_ patterns: [String]) -> [String] {
         }
     }
     return out
+}
+
+/// Hashes a stream's `key:` for partitioning; used only on the partitioner's thread.
+final class KeyHasher: @unchecked Sendable {
+    let key: Expression
+    let fieldName: String?
+    let activation: EventActivation
+
+    init(key: Expression, compiler: ExpressionCompiler) {
+        self.key = key
+        fieldName = isPlainFieldName(key.source) ? key.source : nil
+        activation = compiler.activation()
+    }
+
+    /// The key's hash; an event whose key cannot be read goes to partition 0, where its
+    /// steps report whatever is wrong with it.
+    func hash(_ e: Event) -> UInt64 {
+        var h = Hasher()
+        if let fieldName {
+            guard let v = e.field(fieldName) else { return 0 }
+            h.combine(v)
+        } else {
+            activation.event = e
+            guard let v = try? key.evaluateJSON(activation) else { return 0 }
+            h.combine(v)
+        }
+        return UInt64(bitPattern: Int64(h.finalize()))
+    }
 }

@@ -63,6 +63,10 @@ struct StreamSpec: Sendable {
     var steps: [CompiledStep]
     /// Side outputs its steps can produce, by name, with ports.
     var sidePorts: [String: Int]
+    /// `key:`: what partitions the stream when it runs in parallel.
+    var key: Expression?
+    /// `parallelism:` (1 when absent).
+    var parallelism: Int = 1
 }
 
 /// One step after compilation.

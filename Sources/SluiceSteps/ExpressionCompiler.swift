@@ -13,6 +13,8 @@ public struct Expression: Sendable {
     public let program: CELProgram
     /// The CEL source, for messages.
     public let source: String
+    /// The environment it was compiled in (to make activations for it).
+    public let compiler: ExpressionCompiler
 
     /// Evaluates against `activation`.
     @inlinable
@@ -84,7 +86,7 @@ public final class ExpressionCompiler: Sendable {
 
     /// Compiles CEL source.
     public func compile(source: String) throws(CELCompileError) -> Expression {
-        Expression(program: try environment.compile(source), source: source)
+        Expression(program: try environment.compile(source), source: source, compiler: self)
     }
 
     /// The value of a pipeline-wide name (`params` or a table), or nil.

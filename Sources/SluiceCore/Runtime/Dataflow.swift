@@ -25,6 +25,7 @@ public final class Dataflow {
     enum Kind {
         case source(any EventSource, TimePolicy?)
         case stream(StepChain)
+        case partition(@Sendable (Event) -> UInt64, Int)
         case sink(any EventSink)
     }
 
@@ -69,6 +70,15 @@ public final class Dataflow {
         var names = portNames
         names[-1] = name
         nodes.append(Node(name: name, kind: .stream(chain), portNames: names))
+        return NodeID(index: nodes.count - 1)
+    }
+
+    /// Adds a partitioner: it reads like a stream and sends each event to output port
+    /// `hash(event) % count` (ports `0..<count`), so each key always lands in the same
+    /// partition; watermarks and the end go to every partition.
+    @discardableResult
+    public func addPartitioner(name: String, count: Int, hash: @escaping @Sendable (Event) -> UInt64) -> NodeID {
+        nodes.append(Node(name: name, kind: .partition(hash, max(1, count)), portNames: [:]))
         return NodeID(index: nodes.count - 1)
     }
 
@@ -167,6 +177,11 @@ public final class Execution: Sendable {
                     runStream(name, h.value, io.value.1, io.value.0, tick: tick)
                     group.leave()
                 }
+            case .partition(let hash, let count):
+                StageThread.start(name: "part:" + node.name) { [self] in
+                    runPartitioner(hash, count, io.value.1, io.value.0)
+                    group.leave()
+                }
             case .sink(let sink):
                 let h = Handoff(value: sink)
                 StageThread.start(name: "out:" + node.name) { [self] in
@@ -262,6 +277,27 @@ public final class Execution: Sendable {
         ports.broadcast(.end)
         noteUnread(ports.unread)
         report.withLock { $0.steps[name] = chain.stats }
+    }
+
+    private func runPartitioner(_ hash: @Sendable (Event) -> UInt64, _ count: Int, _ inputs: InputMerge, _ ports: OutputPorts) {
+        var watermark = Int64.min
+        var parts: [[Event]] = Array(repeating: [], count: count)
+        while let (_, msg) = inputs.next() {
+            if case .events(let events) = msg {
+                for e in events { parts[Int(hash(e) % UInt64(count))].append(e) }
+                for i in 0..<count where !parts[i].isEmpty {
+                    ports.send(i, .events(parts[i]))
+                    parts[i] = []
+                }
+            }
+            let merged = inputs.watermark
+            if merged > watermark {
+                watermark = merged
+                if watermark == Int64.max { break }
+                ports.broadcast(.watermark(watermark))
+            }
+        }
+        ports.broadcast(.end)
     }
 
     private func runSink(_ sink: any EventSink, _ inputs: InputMerge) {
