@@ -2,5 +2,6 @@
 enum BuiltinSteps {
     static var all: [StepDefinition] {
         [FilterStep.definition, EnrichStep.definition, MapStep.definition]
+            + [WindowStep.definition]
     }
 }
