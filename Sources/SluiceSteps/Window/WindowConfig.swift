@@ -374,9 +374,12 @@ public struct WindowConfig: Sendable {
         let c = ctx.context
         let source = expr.source
         guard let (name, nameOffset, args) = splitCall(source) else {
+            let unbalanced = source.filter { $0 == "(" }.count > source.filter { $0 == ")" }.count
             c.error(
                 expr.location, "expected an aggregate call such as 'sum(amount)', found '\(source)'",
-                hint: "aggregates: \(AggregateFunction.names.keys.sorted().joined(separator: ", "))")
+                hint: unbalanced
+                    ? "in a YAML flow mapping ('{...}') a comma ends the value: quote the call, e.g. 'percentile(x, 0.99)'"
+                    : "aggregates: \(AggregateFunction.names.keys.sorted().joined(separator: ", "))")
             return nil
         }
         guard let arity = AggregateFunction.names[name] else {
@@ -425,7 +428,7 @@ public struct WindowConfig: Sendable {
             guard (0...1).contains(p) else {
                 c.error(
                     expr.location(ofOffset: args[1].offset), "percentile must be between 0 and 1, found \(pText)",
-                    hint: p <= 100 ? "write \(p / 100) for the \(pText)th percentile" : nil)
+                    hint: p > 1 && p <= 100 ? "write \(p / 100) for the \(pText)th percentile" : nil)
                 return nil
             }
             function = .percentile(p)
