@@ -48,18 +48,19 @@ public enum AggregateFunction: Sendable, Equatable {
 /// The running state of one aggregate in one window. A flat value: only `collect`,
 /// `percentile` and `count_distinct` hold a reference (allocated when the window opens).
 struct Accumulator {
+    // The fields `count` and `sum` use come first, so they share a cache line.
     /// Non-null values seen (events, for `count()`).
     var n: Int64 = 0
     /// Integer part of `sum`.
     var isum: Int64 = 0
     /// Double part of `sum`; the sum for `avg`; the running mean for `stddev`.
     var dsum: Double = 0
-    /// Sum of squared deviations for `stddev` (Welford).
-    var m2: Double = 0
     /// `sum` saw a double.
     var sawDouble = false
     /// `sum` overflowed 64-bit integers.
     var overflow = false
+    /// Sum of squared deviations for `stddev` (Welford).
+    var m2: Double = 0
     /// `min`, `max`, `first`, `last`: the value so far.
     var value: JSON = .null
     /// `first`/`last`: the event time and arrival number of `value`.

@@ -39,6 +39,14 @@ public struct WindowAggregate: Sendable {
     public var input: Int
     /// The call as written, for messages: `sum(amount)`.
     public var label: String
+
+    /// An aggregate reading input `input` (-1 for `count()`).
+    public init(name: String, function: AggregateFunction, input: Int, label: String) {
+        self.name = name
+        self.function = function
+        self.input = input
+        self.label = label
+    }
 }
 
 /// A checked `window:` configuration.
@@ -57,6 +65,20 @@ public struct WindowConfig: Sendable {
     public var allowedLateness: Int64
     /// `max_open_windows`.
     public var maxOpenWindows: Int
+
+    /// A configuration built in code (YAML goes through the step definition instead).
+    public init(
+        kind: WindowKind, key: WindowKey, inputs: [WindowInput], aggregates: [WindowAggregate], having: Expression? = nil,
+        allowedLateness: Int64 = 0, maxOpenWindows: Int = WindowConfig.defaultMaxOpenWindows
+    ) {
+        self.kind = kind
+        self.key = key
+        self.inputs = inputs
+        self.aggregates = aggregates
+        self.having = having
+        self.allowedLateness = allowedLateness
+        self.maxOpenWindows = maxOpenWindows
+    }
 
     /// The default of `max_open_windows`.
     public static let defaultMaxOpenWindows = 100_000

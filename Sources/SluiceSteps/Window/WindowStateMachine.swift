@@ -83,6 +83,12 @@ public struct WindowStateMachine {
         var count: Int64 = 0
     }
 
+    struct KeyRef {
+        var index: Int32
+        var lastSlot: Int32 = -1
+        var lastStart: Int64 = 0
+    }
+
     struct Timer {
         var time: Int64
         var slot: Int32
@@ -107,7 +113,9 @@ public struct WindowStateMachine {
     /// Windows open or kept for lateness.
     public private(set) var openWindows = 0
 
-    var keyIndex: [JSON: Int32] = [:]
+    /// Key → its state, plus the window its last event went to, so that in-order
+    /// events of a tumbling window touch only the dictionary and the accumulators.
+    var keyIndex: [JSON: KeyRef] = [:]
     var keys: [KeyState] = []
     var freeKeys: [Int32] = []
     var slots: [Slot] = []
@@ -141,9 +149,7 @@ public struct WindowStateMachine {
         switch kind {
         case .tumbling(let size, let offset):
             guard let s = Self.alignedStart(time, size, offset), s <= Int64.max - size else { return .outOfRange }
-            starts.removeAll(keepingCapacity: true)
-            starts.append(s)
-            return addTimed(time: time, size: size, key: key, values: values, into: &fired)
+            return addTumbling(time: time, start: s, end: s + size, key: key, values: values, into: &fired)
         case .hopping(let size, let every, let offset):
             guard time > Int64.min + size, let last = Self.alignedStart(time, every, offset), last <= Int64.max - size else { return .outOfRange }
             starts.removeAll(keepingCapacity: true)
@@ -186,12 +192,52 @@ public struct WindowStateMachine {
         return o ? (b > 0 ? Int64.max : Int64.min) : s
     }
 
+    /// The hot path: one window per event, usually the key's most recent one.
+    mutating func addTumbling(time: Int64, start: Int64, end: Int64, key: JSON, values: [JSON], into fired: inout [WindowResult]) -> Outcome {
+        if isPurged(end: end) { return .late }
+        var k: Int32 = -1
+        var slot: Int32 = -1
+        if let di = keyIndex.index(forKey: key) {
+            let ref = keyIndex.values[di]
+            k = ref.index
+            if ref.lastSlot >= 0, ref.lastStart == start {
+                slot = ref.lastSlot
+            } else {
+                for w in keys[Int(k)].windows where slots[Int(w)].start == start {
+                    slot = w
+                    break
+                }
+                if slot >= 0 { keyIndex.values[di] = KeyRef(index: k, lastSlot: slot, lastStart: start) }
+            }
+        }
+        if slot < 0 {
+            if openWindows >= maxOpenWindows { return .full }
+            if k < 0 { k = makeKey(key) }
+            slot = makeSlot(key: k, start: start, end: end)
+            schedule(slot)
+            keyIndex[key] = KeyRef(index: k, lastSlot: slot, lastStart: start)
+        }
+        arrivals &+= 1
+        apply(slot: slot, values: values, time: time, seq: arrivals)
+        let i = Int(slot)
+        if end - 1 <= watermark {
+            // Behind the watermark but within the allowed lateness: fire now.
+            touched.removeAll(keepingCapacity: true)
+            touched.append((slot, slots[i].everFired))
+            slots[i].state = .fired
+            slots[i].everFired = true
+            schedule(slot)
+            emitTouched(into: &fired)
+        }
+        return .counted
+    }
+
     mutating func addTimed(time: Int64, size: Int64, key: JSON, values: [JSON], into fired: inout [WindowResult]) -> Outcome {
         // Drop the windows that are already gone.
         let (wm, lateness) = (watermark, allowedLateness)
         starts.removeAll { Self.addSaturating($0 + size - 1, lateness) <= wm }
         if starts.isEmpty { return .late }
-        let existing = keyIndex[key]
+        let existing = keyIndex[key]?.index
         var needed = 0
         if let k = existing {
             let ws = keys[Int(k)].windows
@@ -230,7 +276,7 @@ public struct WindowStateMachine {
     mutating func addSession(time: Int64, gap: Int64, key: JSON, values: [JSON], into fired: inout [WindowResult]) -> Outcome {
         guard time <= Int64.max - gap else { return .outOfRange }
         let end = time + gap
-        let existing = keyIndex[key]
+        let existing = keyIndex[key]?.index
         var target: Int32 = -1
         if let k = existing {
             // Every session of the key that overlaps [time, time+gap) merges into the oldest.
@@ -284,7 +330,7 @@ public struct WindowStateMachine {
     }
 
     mutating func addCount(time: Int64, size: Int64, every: Int64, key: JSON, values: [JSON], into fired: inout [WindowResult]) -> Outcome {
-        let existing = keyIndex[key]
+        let existing = keyIndex[key]?.index
         let seen = existing.map { keys[Int($0)].count } ?? 0
         let opens = seen % every == 0
         if opens, openWindows + 1 > maxOpenWindows { return .full }
@@ -385,7 +431,7 @@ public struct WindowStateMachine {
             k = Int32(keys.count)
             keys.append(KeyState(key: key))
         }
-        keyIndex[key] = k
+        keyIndex[key] = KeyRef(index: k)
         return k
     }
 
@@ -431,6 +477,8 @@ public struct WindowStateMachine {
             keys[k].key = .null
             keys[k].count = 0
             freeKeys.append(Int32(k))
+        } else if let di = keyIndex.index(forKey: keys[k].key), keyIndex.values[di].lastSlot == slot {
+            keyIndex.values[di].lastSlot = -1
         }
         freeSlots.append(slot)
         openWindows -= 1

@@ -14,12 +14,17 @@ public final class WindowStep: Step {
     let config: WindowConfig
     let name: String
     let activation: EventActivation
-    var machine: WindowStateMachine
+    @exclusivity(unchecked) var machine: WindowStateMachine
     let isCount: Bool
+    /// The key's field when the key is a plain field name (the fast path).
+    let keyField: String?
+    /// Per aggregate input: a field name, or else a compiled expression.
+    let inputFields: [String?]
+    let inputExpressions: [Expression?]
     /// Aggregates that need numbers, as (aggregate index, input index).
     let numeric: [(aggregate: Int, input: Int)]
-    var values: [JSON] = []
-    var fired: [WindowResult] = []
+    @exclusivity(unchecked) var values: [JSON] = []
+    @exclusivity(unchecked) var fired: [WindowResult] = []
 
     /// A window step with nothing open.
     public init(config: WindowConfig, compiler: ExpressionCompiler, name: String) {
@@ -30,6 +35,9 @@ public final class WindowStep: Step {
             kind: config.kind, functions: config.aggregates.map(\.function), inputs: config.aggregates.map(\.input),
             allowedLateness: config.allowedLateness, maxOpenWindows: config.maxOpenWindows)
         if case .count = config.kind { isCount = true } else { isCount = false }
+        if case .single(_, .field(let f)) = config.key { keyField = f } else { keyField = nil }
+        inputFields = config.inputs.map { if case .field(let f) = $0 { f } else { nil } }
+        inputExpressions = config.inputs.map { if case .expression(let e) = $0 { e } else { nil } }
         numeric = config.aggregates.enumerated().compactMap { i, a in
             a.function.needsNumbers && a.input >= 0 ? (i, a.input) : nil
         }
@@ -44,28 +52,40 @@ public final class WindowStep: Step {
             out.reject(event, step: name, message: "window: the event has no time")
             return
         }
+        // A parsed event is read through one copy of its object (each `event.field` call
+        // copies it); a raw one is scanned per field without parsing.
+        var object: JSONObject?
+        if !event.isRaw, case .object(let o) = event.value { object = o }
         let key: JSON
-        switch config.key {
-        case .global:
-            key = .null
-        case .single(let keyName, let input):
-            guard let k = read(input, event, what: "key '\(keyName)'", &out) else { return }
-            key = k
-        case .named(let parts):
-            var ks: [JSON] = []
-            ks.reserveCapacity(parts.count)
-            for (keyName, input) in parts {
-                guard let k = read(input, event, what: "key '\(keyName)'", &out) else { return }
-                ks.append(k)
+        if let f = keyField {
+            // The common case, read without CEL.
+            guard let k = object.map({ $0[f] }) ?? event.field(f) else {
+                out.reject(event, step: name, message: "window: key '\(f)': no such field '\(f)'")
+                return
             }
-            key = .array(ks)
+            key = k
+        } else {
+            switch config.key {
+            case .global:
+                key = .null
+            case .single(let keyName, let input):
+                guard let k = read(input, event, keyName: keyName, &out) else { return }
+                key = k
+            case .named(let parts):
+                var ks: [JSON] = []
+                ks.reserveCapacity(parts.count)
+                for (keyName, input) in parts {
+                    guard let k = read(input, event, keyName: keyName, &out) else { return }
+                    ks.append(k)
+                }
+                key = .array(ks)
+            }
         }
         values.removeAll(keepingCapacity: true)
-        for (i, input) in config.inputs.enumerated() {
-            switch input {
-            case .field(let f):
-                values.append(event.field(f) ?? .null)
-            case .expression(let e):
+        for i in 0..<inputFields.count {
+            if let f = inputFields[i] {
+                values.append((object != nil ? object?[f] : event.field(f)) ?? .null)
+            } else if let e = inputExpressions[i] {
                 activation.event = event
                 do {
                     values.append(try e.evaluateJSON(activation))
@@ -77,7 +97,10 @@ public final class WindowStep: Step {
             }
         }
         for (a, input) in numeric {
-            if let problem = Aggregates.check(config.aggregates[a].function, values[input]) {
+            switch values[input] {
+            case .int, .double, .null: continue
+            default:
+                let problem = Aggregates.check(config.aggregates[a].function, values[input]) ?? ""
                 out.reject(event, step: name, message: "window: \(config.aggregates[a].label): \(problem)")
                 return
             }
@@ -92,23 +115,22 @@ public final class WindowStep: Step {
         case .outOfRange:
             out.reject(event, step: name, message: "window: event time \(event.time) is out of range")
         }
-        flush(into: &out)
+        if !fired.isEmpty { flush(into: &out) }
     }
 
     /// Reads a key part; a missing field or an expression error rejects the event (nil).
-    @inline(__always)
-    func read(_ input: WindowInput, _ event: Event, what: String, _ out: inout StepOutput) -> JSON? {
+    func read(_ input: WindowInput, _ event: Event, keyName: String, _ out: inout StepOutput) -> JSON? {
         switch input {
         case .field(let f):
             if let v = event.field(f) { return v }
-            out.reject(event, step: name, message: "window: \(what): no such field '\(f)'")
+            out.reject(event, step: name, message: "window: key '\(keyName)': no such field '\(f)'")
             return nil
         case .expression(let e):
             activation.event = event
             do {
                 return try e.evaluateJSON(activation)
             } catch {
-                out.reject(event, step: name, message: "window: \(what): \(error.message)")
+                out.reject(event, step: name, message: "window: key '\(keyName)': \(error.message)")
                 return nil
             }
         }
