@@ -1,34 +1,6 @@
 import SluiceCore
 import SluiceJSON
 
-/// How a `window` step groups events.
-public enum WindowKind: Sendable, Equatable {
-    /// Back-to-back windows of `size` ms, aligned to the epoch plus `offset`.
-    case tumbling(size: Int64, offset: Int64)
-    /// Windows of `size` ms starting every `every` ms, aligned to the epoch plus `offset`.
-    case hopping(size: Int64, every: Int64, offset: Int64)
-    /// A window per burst of activity: it ends `gap` ms after its last event.
-    case session(gap: Int64)
-    /// Windows of `size` events, one starting every `every` events (arrival order).
-    case count(size: Int64, every: Int64)
-}
-
-/// One window's result, produced when the window fires.
-public struct WindowResult: Sendable {
-    /// The key (null for the global window; an array of values for a map key).
-    public var key: JSON
-    /// Start of the window in epoch ms (count windows: earliest event time; ``Event/noTime`` when unknown).
-    public var start: Int64
-    /// End of the window in epoch ms, exclusive (count windows: latest event time).
-    public var end: Int64
-    /// True when the window fired before and this result replaces that one.
-    public var update: Bool
-    /// The aggregates in the order written; null where ``errors`` has an entry.
-    public var values: [JSON]
-    /// Aggregates that could not be computed (index, message), e.g. an integer overflow.
-    public var errors: [(index: Int, message: String)]
-}
-
 /// The event-time logic of the `window` step, with no threads and no I/O: events come in
 /// through ``add(time:key:values:into:)``, watermarks through ``advance(to:into:)``, and
 /// both return the windows they close as ``WindowResult``s. Modelled on the state

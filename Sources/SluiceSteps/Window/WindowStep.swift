@@ -47,6 +47,9 @@ public final class WindowStep: Step {
     /// Windows open or kept for allowed lateness.
     public var stateSize: Int { machine.openWindows }
 
+    /// Adds the event to its windows; it may instead go to `late` (every window it belongs
+    /// to is gone) or `rejected` (bad key or value, too many open windows). Windows that
+    /// fire because of it (late updates, full count windows) are emitted at once.
     public func process(_ event: Event, into out: inout StepOutput) {
         if !isCount, event.time == Event.noTime {
             out.reject(event, step: name, message: "window: the event has no time")
@@ -136,6 +139,7 @@ public final class WindowStep: Step {
         }
     }
 
+    /// Emits every window the watermark closes, in SPEC §4 order.
     public func advance(watermark: Int64, into out: inout StepOutput) {
         machine.advance(to: watermark, into: &fired)
         flush(into: &out)
