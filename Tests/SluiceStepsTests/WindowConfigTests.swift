@@ -70,6 +70,12 @@ import Testing
         #expect(windowErrors("window: { tumbling: 1m, aggregate: { p: 'percentile(amount, 0)', q: 'percentile(amount, 1)' } }").isEmpty)
     }
 
+    @Test func aCommaInAFlowMappingGetsOneErrorWithAHintToQuote() {
+        let errors = windowErrors("window: { tumbling: 1m, aggregate: { p: percentile(x, 0.5), n: count() } }")
+        #expect(errors.count == 1, "\(errors)")
+        #expect(errors.first?.hint?.contains("quote the call") == true)
+    }
+
     @Test func expressionErrorsPointInsideTheArgument() {
         let line = "window: { tumbling: 1m, aggregate: { t: sum(price * ) } }"
         let errors = windowErrors(line)

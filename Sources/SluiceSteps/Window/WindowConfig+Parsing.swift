@@ -26,7 +26,15 @@ extension WindowConfig {
         let reserved = key.fieldNames + ["window_start", "window_end", "update"]
         if let node = m.node("aggregate") {
             if let pairs = node.mapping {
+                var splitByComma = false
                 for pair in pairs {
+                    // `{ p: percentile(x, 0.5) }` reads as `p: "percentile(x"` and `0.5): null`;
+                    // the first half already reported it, with a hint to quote.
+                    if splitByComma, pair.value.isNull, pair.key.text?.contains(")") == true {
+                        splitByComma = false
+                        continue
+                    }
+                    splitByComma = false
                     guard let name = pair.key.text, !pair.key.isNull else {
                         c.error(pair.key.location, "aggregate names must be strings, found \(pair.key.describe)")
                         ok = false
@@ -37,9 +45,12 @@ extension WindowConfig {
                         c.error(pair.key.location, "aggregate '\(name)' has the same name as \(what)", hint: "rename the aggregate")
                         ok = false
                     }
-                    guard let expr = c.expression(pair.value, what: "'\(name)' in 'aggregate'"),
-                        let call = parseAggregate(expr, ctx)
-                    else {
+                    guard let expr = c.expression(pair.value, what: "'\(name)' in 'aggregate'") else {
+                        ok = false
+                        continue
+                    }
+                    guard let call = parseAggregate(expr, ctx) else {
+                        splitByComma = expr.source.filter { $0 == "(" }.count > expr.source.filter { $0 == ")" }.count
                         ok = false
                         continue
                     }
