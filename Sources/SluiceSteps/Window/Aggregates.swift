@@ -1,0 +1,295 @@
+import SluiceJSON
+
+/// The running state of one aggregate in one window. A flat value: only `collect`,
+/// `percentile` and `count_distinct` hold a reference (allocated when the window opens).
+struct Accumulator {
+    // The fields `count` and `sum` use come first, so they share a cache line.
+    /// Non-null values seen (events, for `count()`).
+    var n: Int64 = 0
+    /// Integer part of `sum`.
+    var isum: Int64 = 0
+    /// Double part of `sum`; the sum for `avg`; the running mean for `stddev`.
+    var dsum: Double = 0
+    /// `sum` saw a double.
+    var sawDouble = false
+    /// `sum` overflowed 64-bit integers.
+    var overflow = false
+    /// Sum of squared deviations for `stddev` (Welford).
+    var m2: Double = 0
+    /// `min`, `max`, `first`, `last`: the value so far.
+    var value: JSON = .null
+    /// `first`/`last`: the event time and arrival number of `value`.
+    var time: Int64 = 0
+    var seq: UInt64 = 0
+    /// The values kept by `collect`, `percentile` and `count_distinct`.
+    var box: AggregateBox?
+}
+
+/// Storage for the aggregates that need more than a few numbers.
+enum AggregateBox {
+    case items(ItemsBox)
+    case quantiles(QuantileBox)
+    case distinct(DistinctBox)
+}
+
+/// `collect`: the values with their event times and arrival numbers.
+final class ItemsBox {
+    var items: [(time: Int64, seq: UInt64, value: JSON)] = []
+}
+
+/// `percentile`: exact values until there are too many, then a sketch.
+final class QuantileBox {
+    var exact: [Double] = []
+    var sketch: DDSketch?
+
+    func add(_ x: Double) {
+        if sketch != nil {
+            sketch?.add(x)
+            return
+        }
+        exact.append(x)
+        if exact.count > Aggregates.exactPercentileLimit { spill() }
+    }
+
+    func spill() {
+        var s = DDSketch(alpha: Aggregates.percentileAlpha)
+        for v in exact { s.add(v) }
+        sketch = s
+        exact = []
+    }
+
+    func merge(_ other: QuantileBox) {
+        if let o = other.sketch {
+            if sketch == nil { spill() }
+            sketch?.merge(o)
+        } else {
+            for v in other.exact { add(v) }
+        }
+    }
+
+    func quantile(_ p: Double) -> Double? {
+        if let sketch { return sketch.quantile(p) }
+        return Aggregates.exactQuantile(exact, p)
+    }
+}
+
+/// `count_distinct`: an exact set until there are too many values, then HyperLogLog.
+final class DistinctBox {
+    var exact: Set<JSON> = []
+    var hll: HyperLogLog?
+
+    func add(_ v: JSON, scratch: inout [UInt8]) {
+        if hll != nil {
+            hll?.add(hash: StableHash.hash(v, scratch: &scratch))
+            return
+        }
+        exact.insert(v)
+        if exact.count > Aggregates.exactDistinctLimit { spill(scratch: &scratch) }
+    }
+
+    func spill(scratch: inout [UInt8]) {
+        var h = HyperLogLog(precision: Aggregates.distinctPrecision)
+        for v in exact { h.add(hash: StableHash.hash(v, scratch: &scratch)) }
+        hll = h
+        exact = []
+    }
+
+    func merge(_ other: DistinctBox, scratch: inout [UInt8]) {
+        if let o = other.hll {
+            if hll == nil { spill(scratch: &scratch) }
+            hll?.merge(o)
+        } else {
+            for v in other.exact { add(v, scratch: &scratch) }
+        }
+    }
+
+    var count: Int64 { hll?.estimate ?? Int64(exact.count) }
+}
+
+/// The arithmetic of the aggregate functions: add a value, merge two windows (session
+/// merges), produce the result.
+public enum Aggregates {
+    /// `percentile` keeps every value up to this many per window, then switches to a sketch.
+    public static let exactPercentileLimit = 2048
+    /// Relative accuracy of the `percentile` sketch: 1 %.
+    public static let percentileAlpha = 0.01
+    /// `count_distinct` is exact up to this many distinct values per window.
+    public static let exactDistinctLimit = 4096
+    /// HyperLogLog precision of `count_distinct` beyond the exact limit: 2^14 registers,
+    /// standard error 0.81 %.
+    public static let distinctPrecision = 14
+
+    /// The exact `p`-quantile of `values` with linear interpolation between the closest
+    /// ranks (numpy's default, Excel's PERCENTILE.INC); nil when empty.
+    public static func exactQuantile(_ values: [Double], _ p: Double) -> Double? {
+        guard !values.isEmpty else { return nil }
+        let sorted = values.sorted()
+        let pos = p * Double(sorted.count - 1)
+        let lo = Int(pos.rounded(.down))
+        let hi = Swift.min(lo + 1, sorted.count - 1)
+        let frac = pos - Double(lo)
+        return sorted[lo] + (sorted[hi] - sorted[lo]) * frac
+    }
+
+    /// A fresh accumulator for `f` (allocating its box, if it needs one).
+    static func make(_ f: AggregateFunction) -> Accumulator {
+        var a = Accumulator()
+        switch f {
+        case .collect: a.box = .items(ItemsBox())
+        case .percentile: a.box = .quantiles(QuantileBox())
+        case .countDistinct: a.box = .distinct(DistinctBox())
+        default: break
+        }
+        return a
+    }
+
+    /// Why `value` cannot be aggregated by `f`, or nil when it can (null always can: it is skipped).
+    @inline(__always)
+    static func check(_ f: AggregateFunction, _ value: JSON) -> String? {
+        guard f.needsNumbers else { return nil }
+        switch value {
+        case .int, .double, .null: return nil
+        default: return "expected a number, got \(value.kindName)"
+        }
+    }
+
+    /// Adds one event's value (already checked with ``check(_:_:)``).
+    @inline(__always)
+    static func add(_ f: AggregateFunction, _ a: inout Accumulator, _ v: JSON, time: Int64, seq: UInt64, scratch: inout [UInt8]) {
+        if case .countAll = f {
+            a.n += 1
+            return
+        }
+        if case .null = v { return }
+        switch f {
+        case .countAll, .count:
+            a.n += 1
+        case .sum:
+            a.n += 1
+            switch v {
+            case .int(let i):
+                let (s, o) = a.isum.addingReportingOverflow(i)
+                if o { a.overflow = true } else { a.isum = s }
+            case .double(let d):
+                a.dsum += d
+                a.sawDouble = true
+            default: break
+            }
+        case .avg:
+            a.n += 1
+            a.dsum += v.numberValue ?? 0
+        case .stddev:
+            let x = v.numberValue ?? 0
+            a.n += 1
+            let delta = x - a.dsum
+            a.dsum += delta / Double(a.n)
+            a.m2 += delta * (x - a.dsum)
+        case .min:
+            if a.n == 0 || JSONOrder.less(v, a.value) { a.value = v }
+            a.n += 1
+        case .max:
+            if a.n == 0 || JSONOrder.less(a.value, v) { a.value = v }
+            a.n += 1
+        case .first:
+            if a.n == 0 || (time, seq) < (a.time, a.seq) { (a.value, a.time, a.seq) = (v, time, seq) }
+            a.n += 1
+        case .last:
+            if a.n == 0 || (time, seq) > (a.time, a.seq) { (a.value, a.time, a.seq) = (v, time, seq) }
+            a.n += 1
+        case .countDistinct:
+            a.n += 1
+            if case .distinct(let b)? = a.box { b.add(v, scratch: &scratch) }
+        case .percentile:
+            a.n += 1
+            if case .quantiles(let b)? = a.box { b.add(v.numberValue ?? 0) }
+        case .collect:
+            a.n += 1
+            if case .items(let b)? = a.box { b.items.append((time, seq, v)) }
+        }
+    }
+
+    /// Folds `b` into `a` (two session windows becoming one).
+    static func merge(_ f: AggregateFunction, _ a: inout Accumulator, _ b: Accumulator, scratch: inout [UInt8]) {
+        guard b.n > 0 || b.overflow else { return }
+        if a.n == 0 && !a.overflow {
+            a = b
+            return
+        }
+        switch f {
+        case .countAll, .count:
+            a.n += b.n
+        case .sum:
+            let (s, o) = a.isum.addingReportingOverflow(b.isum)
+            if o || b.overflow { a.overflow = true } else { a.isum = s }
+            a.dsum += b.dsum
+            a.sawDouble = a.sawDouble || b.sawDouble
+            a.n += b.n
+        case .avg:
+            a.dsum += b.dsum
+            a.n += b.n
+        case .stddev:
+            // Chan et al.'s parallel update.
+            let n = a.n + b.n
+            let delta = b.dsum - a.dsum
+            a.m2 += b.m2 + delta * delta * Double(a.n) * Double(b.n) / Double(n)
+            a.dsum += delta * Double(b.n) / Double(n)
+            a.n = n
+        case .min:
+            if JSONOrder.less(b.value, a.value) { a.value = b.value }
+            a.n += b.n
+        case .max:
+            if JSONOrder.less(a.value, b.value) { a.value = b.value }
+            a.n += b.n
+        case .first:
+            if (b.time, b.seq) < (a.time, a.seq) { (a.value, a.time, a.seq) = (b.value, b.time, b.seq) }
+            a.n += b.n
+        case .last:
+            if (b.time, b.seq) > (a.time, a.seq) { (a.value, a.time, a.seq) = (b.value, b.time, b.seq) }
+            a.n += b.n
+        case .countDistinct:
+            if case .distinct(let x)? = a.box, case .distinct(let y)? = b.box { x.merge(y, scratch: &scratch) }
+            a.n += b.n
+        case .percentile:
+            if case .quantiles(let x)? = a.box, case .quantiles(let y)? = b.box { x.merge(y) }
+            a.n += b.n
+        case .collect:
+            if case .items(let x)? = a.box, case .items(let y)? = b.box { x.items += y.items }
+            a.n += b.n
+        }
+    }
+
+    /// The aggregate's value for the window, or an error message (integer overflow).
+    static func result(_ f: AggregateFunction, _ a: Accumulator) -> Result<JSON, WindowError> {
+        switch f {
+        case .countAll, .count:
+            return .success(.int(a.n))
+        case .sum:
+            if a.overflow { return .failure(WindowError("integer overflow")) }
+            if a.n == 0 { return .success(.null) }
+            return .success(a.sawDouble ? .double(Double(a.isum) + a.dsum) : .int(a.isum))
+        case .avg:
+            return .success(a.n == 0 ? .null : .double(a.dsum / Double(a.n)))
+        case .stddev:
+            return .success(a.n == 0 ? .null : .double((a.m2 / Double(a.n)).squareRoot()))
+        case .min, .max, .first, .last:
+            return .success(a.n == 0 ? .null : a.value)
+        case .countDistinct:
+            if case .distinct(let b)? = a.box { return .success(.int(b.count)) }
+            return .success(.int(0))
+        case .percentile(let p):
+            if case .quantiles(let b)? = a.box, let q = b.quantile(p) { return .success(.double(q)) }
+            return .success(.null)
+        case .collect:
+            guard case .items(let b)? = a.box else { return .success(.array([])) }
+            let sorted = b.items.sorted { ($0.time, $0.seq) < ($1.time, $1.seq) }
+            return .success(.array(sorted.map(\.value)))
+        }
+    }
+}
+
+/// A problem computing a window's result.
+struct WindowError: Error, Sendable, Equatable {
+    /// What went wrong.
+    var message: String
+    init(_ message: String) { self.message = message }
+}

@@ -1,0 +1,531 @@
+import SluiceCore
+import SluiceJSON
+
+/// The event-time logic of the `window` step, with no threads and no I/O: events come in
+/// through ``add(time:key:values:into:)``, watermarks through ``advance(to:into:)``, and
+/// both return the windows they close as ``WindowResult``s. Modelled on the state
+/// machines of swift-async-algorithms, so every transition can be tested directly.
+///
+/// State per window lives in flat arrays (`slots`, and `accumulators` with one stride of
+/// aggregates per slot) recycled through free lists, so the steady state allocates
+/// nothing per event. A min-heap of timers (fire at `end - 1`, purge at
+/// `end - 1 + allowedLateness`) makes a watermark that closes nothing cost O(1).
+///
+/// A window's life: **open** (collecting) → fires when the watermark reaches `end - 1` →
+/// **fired** (kept while `allowedLateness` lasts; a late event updates it and re-fires it
+/// at once with `update`) → purged. Session windows can go back from fired to open when a
+/// late event merges them with a later session.
+public struct WindowStateMachine {
+    /// What ``add(time:key:values:into:)`` did with an event.
+    public enum Outcome: Equatable, Sendable {
+        /// The event was added to at least one window.
+        case counted
+        /// Every window the event belongs to is already purged: send it to `late`.
+        case late
+        /// Adding the event would open more than `maxOpenWindows` windows; nothing was counted.
+        case full
+        /// The event time is out of range (window bounds would overflow); nothing was counted.
+        case outOfRange
+    }
+
+    enum SlotState: UInt8 {
+        case free, open, fired
+    }
+
+    struct Slot {
+        var key: Int32 = 0
+        var start: Int64 = 0
+        var end: Int64 = 0
+        /// Creation order: breaks ties between windows with equal bounds ("key in first-seen order").
+        var seq: UInt64 = 0
+        var version: UInt32 = 0
+        var state = SlotState.free
+        var everFired = false
+        /// Time of this slot's live heap entry, or ``noTimer``.
+        var timer = WindowStateMachine.noTimer
+        /// Count windows: events so far.
+        var count: Int64 = 0
+    }
+
+    struct KeyState {
+        var key: JSON = .null
+        /// The key's windows that are open or fired (not purged).
+        var windows: [Int32] = []
+        /// Count windows: events of this key so far.
+        var count: Int64 = 0
+    }
+
+    struct KeyRef {
+        var index: Int32
+        var lastSlot: Int32 = -1
+        var lastStart: Int64 = 0
+    }
+
+    struct Timer {
+        var time: Int64
+        var slot: Int32
+        var version: UInt32
+    }
+
+    static let noTimer = Int64.min
+
+    /// How windows are assigned.
+    public let kind: WindowKind
+    /// The aggregate functions, in output order.
+    public let functions: [AggregateFunction]
+    /// For each aggregate, the index of its value in the `values` passed to `add`, or -1 (`count()`).
+    public let inputs: [Int]
+    /// How long (ms) a fired window accepts late events.
+    public let allowedLateness: Int64
+    /// The most windows open (or kept for lateness) at once.
+    public let maxOpenWindows: Int
+
+    /// The last watermark seen.
+    public private(set) var watermark = Int64.min
+    /// Windows open or kept for lateness.
+    public private(set) var openWindows = 0
+
+    /// Key → its state, plus the window its last event went to, so that in-order
+    /// events of a tumbling window touch only the dictionary and the accumulators.
+    var keyIndex: [JSON: KeyRef] = [:]
+    var keys: [KeyState] = []
+    var freeKeys: [Int32] = []
+    var slots: [Slot] = []
+    var accumulators: [Accumulator] = []
+    var freeSlots: [Int32] = []
+    var heap: [Timer] = []
+    var nextSeq: UInt64 = 0
+    var arrivals: UInt64 = 0
+    var scratch: [UInt8] = []
+    var starts: [Int64] = []
+    var touched: [(slot: Int32, update: Bool)] = []
+
+    /// A state machine with nothing open.
+    public init(kind: WindowKind, functions: [AggregateFunction], inputs: [Int], allowedLateness: Int64, maxOpenWindows: Int) {
+        self.kind = kind
+        self.functions = functions
+        self.inputs = inputs
+        self.allowedLateness = allowedLateness
+        self.maxOpenWindows = maxOpenWindows
+    }
+
+    /// Number of distinct keys with open windows.
+    public var openKeys: Int { keyIndex.count }
+
+    // MARK: Events
+
+    /// Adds an event at `time` (epoch ms) with key `key` and the aggregate inputs `values`
+    /// (already type-checked). Windows that fire at once (late updates, count windows,
+    /// windows behind the watermark within `allowedLateness`) are appended to `fired`.
+    public mutating func add(time: Int64, key: JSON, values: [JSON], into fired: inout [WindowResult]) -> Outcome {
+        switch kind {
+        case .tumbling(let size, let offset):
+            guard let s = Self.alignedStart(time, size, offset), s <= Int64.max - size else { return .outOfRange }
+            return addTumbling(time: time, start: s, end: s + size, key: key, values: values, into: &fired)
+        case .hopping(let size, let every, let offset):
+            guard time > Int64.min + size, let last = Self.alignedStart(time, every, offset), last <= Int64.max - size else { return .outOfRange }
+            starts.removeAll(keepingCapacity: true)
+            var s = last
+            // Windows [s, s+size) with s <= time < s+size, latest first.
+            while s > time - size {
+                starts.append(s)
+                let (n, o) = s.subtractingReportingOverflow(every)
+                if o { break }
+                s = n
+            }
+            starts.reverse()
+            return addTimed(time: time, size: size, key: key, values: values, into: &fired)
+        case .session(let gap):
+            return addSession(time: time, gap: gap, key: key, values: values, into: &fired)
+        case .count(let size, let every):
+            return addCount(time: time, size: size, every: every, key: key, values: values, into: &fired)
+        }
+    }
+
+    /// The start of the window of length `size` (aligned to `offset`) holding `time`.
+    static func alignedStart(_ time: Int64, _ size: Int64, _ offset: Int64) -> Int64? {
+        let (d, o) = time.subtractingReportingOverflow(offset)
+        if o { return nil }
+        var r = d % size
+        if r < 0 { r += size }
+        let (s, o2) = time.subtractingReportingOverflow(r)
+        return o2 ? nil : s
+    }
+
+    /// True when window `[_, end)` is purged at the current watermark: `end - 1 + lateness <= watermark`.
+    @inline(__always)
+    func isPurged(end: Int64) -> Bool {
+        Self.addSaturating(end - 1, allowedLateness) <= watermark
+    }
+
+    @inline(__always)
+    static func addSaturating(_ a: Int64, _ b: Int64) -> Int64 {
+        let (s, o) = a.addingReportingOverflow(b)
+        return o ? (b > 0 ? Int64.max : Int64.min) : s
+    }
+
+    /// The hot path: one window per event, usually the key's most recent one.
+    mutating func addTumbling(time: Int64, start: Int64, end: Int64, key: JSON, values: [JSON], into fired: inout [WindowResult]) -> Outcome {
+        if isPurged(end: end) { return .late }
+        var k: Int32 = -1
+        var slot: Int32 = -1
+        if let di = keyIndex.index(forKey: key) {
+            let ref = keyIndex.values[di]
+            k = ref.index
+            if ref.lastSlot >= 0, ref.lastStart == start {
+                slot = ref.lastSlot
+            } else {
+                for w in keys[Int(k)].windows where slots[Int(w)].start == start {
+                    slot = w
+                    break
+                }
+                if slot >= 0 { keyIndex.values[di] = KeyRef(index: k, lastSlot: slot, lastStart: start) }
+            }
+        }
+        if slot < 0 {
+            if openWindows >= maxOpenWindows { return .full }
+            if k < 0 { k = makeKey(key) }
+            slot = makeSlot(key: k, start: start, end: end)
+            schedule(slot)
+            keyIndex[key] = KeyRef(index: k, lastSlot: slot, lastStart: start)
+        }
+        arrivals &+= 1
+        apply(slot: slot, values: values, time: time, seq: arrivals)
+        let i = Int(slot)
+        if end - 1 <= watermark {
+            // Behind the watermark but within the allowed lateness: fire now.
+            touched.removeAll(keepingCapacity: true)
+            touched.append((slot, slots[i].everFired))
+            slots[i].state = .fired
+            slots[i].everFired = true
+            schedule(slot)
+            emitTouched(into: &fired)
+        }
+        return .counted
+    }
+
+    mutating func addTimed(time: Int64, size: Int64, key: JSON, values: [JSON], into fired: inout [WindowResult]) -> Outcome {
+        // Drop the windows that are already gone.
+        let (wm, lateness) = (watermark, allowedLateness)
+        starts.removeAll { Self.addSaturating($0 + size - 1, lateness) <= wm }
+        if starts.isEmpty { return .late }
+        let existing = keyIndex[key]?.index
+        var needed = 0
+        if let k = existing {
+            let ws = keys[Int(k)].windows
+            for s in starts where !ws.contains(where: { slots[Int($0)].start == s }) { needed += 1 }
+        } else {
+            needed = starts.count
+        }
+        if needed > 0, openWindows + needed > maxOpenWindows { return .full }
+        arrivals &+= 1
+        let seq = arrivals
+        let k = existing ?? makeKey(key)
+        touched.removeAll(keepingCapacity: true)
+        for s in starts {
+            var slot: Int32 = -1
+            for w in keys[Int(k)].windows where slots[Int(w)].start == s {
+                slot = w
+                break
+            }
+            if slot < 0 {
+                slot = makeSlot(key: k, start: s, end: s + size)
+            }
+            apply(slot: slot, values: values, time: time, seq: seq)
+            let i = Int(slot)
+            if slots[i].state == .fired || slots[i].end - 1 <= watermark {
+                // Behind the watermark but within the allowed lateness: fire now.
+                touched.append((slot, slots[i].everFired))
+                slots[i].state = .fired
+                slots[i].everFired = true
+            }
+            schedule(slot)
+        }
+        emitTouched(into: &fired)
+        return .counted
+    }
+
+    mutating func addSession(time: Int64, gap: Int64, key: JSON, values: [JSON], into fired: inout [WindowResult]) -> Outcome {
+        guard time <= Int64.max - gap else { return .outOfRange }
+        let end = time + gap
+        let existing = keyIndex[key]?.index
+        var target: Int32 = -1
+        if let k = existing {
+            // Every session of the key that overlaps [time, time+gap) merges into the oldest.
+            var overlapping: [Int32] = []
+            for w in keys[Int(k)].windows {
+                let s = slots[Int(w)]
+                if s.start < end && time < s.end { overlapping.append(w) }
+            }
+            if !overlapping.isEmpty {
+                overlapping.sort { slots[Int($0)].seq < slots[Int($1)].seq }
+                target = overlapping[0]
+                for other in overlapping.dropFirst() { mergeSlot(other, into: target) }
+            }
+        }
+        if target < 0 {
+            if isPurged(end: end) { return .late }
+            if openWindows + 1 > maxOpenWindows { return .full }
+            target = makeSlot(key: existing ?? makeKey(key), start: time, end: end)
+        }
+        arrivals &+= 1
+        let t = Int(target)
+        slots[t].start = min(slots[t].start, time)
+        slots[t].end = max(slots[t].end, end)
+        apply(slot: target, values: values, time: time, seq: arrivals)
+        touched.removeAll(keepingCapacity: true)
+        if slots[t].end - 1 <= watermark {
+            touched.append((target, slots[t].everFired))
+            slots[t].state = .fired
+            slots[t].everFired = true
+        } else {
+            slots[t].state = .open
+        }
+        schedule(target)
+        emitTouched(into: &fired)
+        return .counted
+    }
+
+    /// Folds session `from` into `into` and frees `from`.
+    mutating func mergeSlot(_ from: Int32, into: Int32) {
+        let f = Int(from)
+        let t = Int(into)
+        let n = functions.count
+        for a in 0..<n {
+            let b = accumulators[f * n + a]
+            Aggregates.merge(functions[a], &accumulators[t * n + a], b, scratch: &scratch)
+        }
+        slots[t].start = min(slots[t].start, slots[f].start)
+        slots[t].end = max(slots[t].end, slots[f].end)
+        slots[t].everFired = slots[t].everFired || slots[f].everFired
+        freeSlot(from)
+    }
+
+    mutating func addCount(time: Int64, size: Int64, every: Int64, key: JSON, values: [JSON], into fired: inout [WindowResult]) -> Outcome {
+        let existing = keyIndex[key]?.index
+        let seen = existing.map { keys[Int($0)].count } ?? 0
+        let opens = seen % every == 0
+        if opens, openWindows + 1 > maxOpenWindows { return .full }
+        arrivals &+= 1
+        let k = existing ?? makeKey(key)
+        if opens { _ = makeSlot(key: k, start: time, end: time) }
+        keys[Int(k)].count += 1
+        touched.removeAll(keepingCapacity: true)
+        var done: Int32 = -1
+        for w in keys[Int(k)].windows {
+            let i = Int(w)
+            apply(slot: w, values: values, time: time, seq: arrivals)
+            if time != Event.noTime {
+                if slots[i].start == Event.noTime || time < slots[i].start { slots[i].start = time }
+                if time > slots[i].end { slots[i].end = time }
+            }
+            slots[i].count += 1
+            if slots[i].count == size {
+                // Windows start `every` events apart, so at most one completes per event.
+                touched.append((w, false))
+                slots[i].state = .fired
+                done = w
+            }
+        }
+        emitTouched(into: &fired)
+        if done >= 0 { freeSlot(done) }
+        return .counted
+    }
+
+    // MARK: Watermarks
+
+    /// Moves the watermark to `watermark` (ignored unless it rises) and appends the results
+    /// of every window it closes to `fired`, ordered by window end, then start, then
+    /// creation (the key's first event in that window). `Int64.max` closes everything,
+    /// including partial count windows.
+    public mutating func advance(to watermark: Int64, into fired: inout [WindowResult]) {
+        guard watermark > self.watermark else { return }
+        self.watermark = watermark
+        touched.removeAll(keepingCapacity: true)
+        var toFree: [Int32] = []
+        if case .count = kind {
+            guard watermark == Int64.max else { return }
+            for i in slots.indices where slots[i].state != .free {
+                touched.append((Int32(i), false))
+                toFree.append(Int32(i))
+            }
+        } else {
+            while let top = heap.first, top.time <= watermark {
+                popTimer()
+                let i = Int(top.slot)
+                guard slots[i].version == top.version, slots[i].state != .free, slots[i].timer == top.time else { continue }
+                slots[i].timer = Self.noTimer
+                let due = dueTime(i)
+                if due > top.time {
+                    schedule(top.slot)
+                    continue
+                }
+                if slots[i].state == .open {
+                    touched.append((top.slot, slots[i].everFired))
+                    slots[i].state = .fired
+                    slots[i].everFired = true
+                    schedule(top.slot)
+                } else {
+                    toFree.append(top.slot)
+                }
+            }
+        }
+        emitTouched(into: &fired)
+        for s in toFree { freeSlot(s) }
+    }
+
+    // MARK: Slots
+
+    @inline(__always)
+    func dueTime(_ i: Int) -> Int64 {
+        slots[i].state == .open ? slots[i].end - 1 : Self.addSaturating(slots[i].end - 1, allowedLateness)
+    }
+
+    /// Makes sure the slot has a timer no later than its due time (later timers are
+    /// rescheduled lazily when they pop).
+    mutating func schedule(_ slot: Int32) {
+        if case .count = kind { return }
+        let i = Int(slot)
+        let due = dueTime(i)
+        if slots[i].timer == Self.noTimer || due < slots[i].timer {
+            slots[i].timer = due
+            pushTimer(Timer(time: due, slot: slot, version: slots[i].version))
+        }
+    }
+
+    mutating func makeKey(_ key: JSON) -> Int32 {
+        let k: Int32
+        if let f = freeKeys.popLast() {
+            k = f
+            keys[Int(k)].key = key
+            keys[Int(k)].count = 0
+        } else {
+            k = Int32(keys.count)
+            keys.append(KeyState(key: key))
+        }
+        keyIndex[key] = KeyRef(index: k)
+        return k
+    }
+
+    mutating func makeSlot(key: Int32, start: Int64, end: Int64) -> Int32 {
+        let s: Int32
+        if let f = freeSlots.popLast() {
+            s = f
+        } else {
+            s = Int32(slots.count)
+            slots.append(Slot())
+            for _ in functions { accumulators.append(Accumulator()) }
+        }
+        let n = functions.count
+        let i = Int(s)
+        for a in 0..<n { accumulators[i * n + a] = Aggregates.make(functions[a]) }
+        nextSeq &+= 1
+        slots[i].key = key
+        slots[i].start = start
+        slots[i].end = end
+        slots[i].seq = nextSeq
+        slots[i].state = .open
+        slots[i].everFired = false
+        slots[i].timer = Self.noTimer
+        slots[i].count = 0
+        keys[Int(key)].windows.append(s)
+        openWindows += 1
+        return s
+    }
+
+    /// Releases a window; its key goes too when it has no windows left.
+    mutating func freeSlot(_ slot: Int32) {
+        let i = Int(slot)
+        guard slots[i].state != .free else { return }
+        slots[i].state = .free
+        slots[i].version &+= 1
+        slots[i].timer = Self.noTimer
+        let n = functions.count
+        for a in 0..<n { accumulators[i * n + a] = Accumulator() }
+        let k = Int(slots[i].key)
+        keys[k].windows.removeAll { $0 == slot }
+        if keys[k].windows.isEmpty {
+            keyIndex[keys[k].key] = nil
+            keys[k].key = .null
+            keys[k].count = 0
+            freeKeys.append(Int32(k))
+        } else if let di = keyIndex.index(forKey: keys[k].key), keyIndex.values[di].lastSlot == slot {
+            keyIndex.values[di].lastSlot = -1
+        }
+        freeSlots.append(slot)
+        openWindows -= 1
+    }
+
+    @inline(__always)
+    mutating func apply(slot: Int32, values: [JSON], time: Int64, seq: UInt64) {
+        let n = functions.count
+        let base = Int(slot) * n
+        for a in 0..<n {
+            let input = inputs[a]
+            let v = input >= 0 ? values[input] : JSON.null
+            Aggregates.add(functions[a], &accumulators[base + a], v, time: time, seq: seq, scratch: &scratch)
+        }
+    }
+
+    /// Turns the slots in `touched` into results, in emission order.
+    mutating func emitTouched(into fired: inout [WindowResult]) {
+        if touched.isEmpty { return }
+        if touched.count > 1 {
+            touched.sort { a, b in
+                let x = slots[Int(a.slot)]
+                let y = slots[Int(b.slot)]
+                return (x.end, x.start, x.seq) < (y.end, y.start, y.seq)
+            }
+        }
+        let n = functions.count
+        for (slot, update) in touched {
+            let i = Int(slot)
+            var values: [JSON] = []
+            values.reserveCapacity(n)
+            var errors: [(index: Int, message: String)] = []
+            for a in 0..<n {
+                switch Aggregates.result(functions[a], accumulators[i * n + a]) {
+                case .success(let v): values.append(v)
+                case .failure(let e):
+                    values.append(.null)
+                    errors.append((a, e.message))
+                }
+            }
+            fired.append(
+                WindowResult(
+                    key: keys[Int(slots[i].key)].key, start: slots[i].start, end: slots[i].end,
+                    update: update, values: values, errors: errors))
+        }
+        touched.removeAll(keepingCapacity: true)
+    }
+
+    // MARK: Timer heap
+
+    mutating func pushTimer(_ t: Timer) {
+        heap.append(t)
+        var c = heap.count - 1
+        while c > 0 {
+            let p = (c - 1) / 2
+            if heap[c].time >= heap[p].time { break }
+            heap.swapAt(c, p)
+            c = p
+        }
+    }
+
+    mutating func popTimer() {
+        guard let last = heap.popLast() else { return }
+        if heap.isEmpty { return }
+        heap[0] = last
+        var p = 0
+        let n = heap.count
+        while true {
+            let l = 2 * p + 1
+            if l >= n { break }
+            var c = l
+            if l + 1 < n, heap[l + 1].time < heap[l].time { c = l + 1 }
+            if heap[c].time >= heap[p].time { break }
+            heap.swapAt(c, p)
+            p = c
+        }
+    }
+}

@@ -1,0 +1,383 @@
+import SluiceCore
+import SluiceJSON
+import Testing
+
+@testable import SluiceSteps
+
+@Suite struct WindowTests {
+    func harness(_ yaml: String) throws -> StepHarness { StepHarness(try makeWindow(yaml)) }
+
+    func text(_ values: [JSON]) -> [String] { values.map { JSONWriter.string($0) } }
+
+    // MARK: Output shape and order
+
+    @Test func tumblingOutputHasKeyThenBoundsThenAggregatesInOrder() throws {
+        let h = try harness("window: { key: user, tumbling: 1m, aggregate: { n: count(), total: sum(amount), top: max(amount) } }")
+        h.send(["user": "u1", "amount": 5], time: 1_700_000_040_000)
+        h.send(["user": "u1", "amount": 7.5], time: 1_700_000_041_000)
+        h.send(["user": "u2", "amount": 1], time: 1_700_000_050_000)
+        h.advance(to: 1_700_000_099_998)
+        #expect(h.take().isEmpty)
+        h.advance(to: 1_700_000_099_999)
+        #expect(text(h.take()) == [
+            #"{"user":"u1","window_start":1700000040000,"window_end":1700000100000,"n":2,"total":12.5,"top":7.5}"#,
+            #"{"user":"u2","window_start":1700000040000,"window_end":1700000100000,"n":1,"total":1,"top":1}"#,
+        ])
+        #expect(h.emitted.isEmpty)
+    }
+
+    @Test func resultsCarryTheLastInstantOfTheirWindowAsTime() throws {
+        let step = try makeWindow("window: { tumbling: 10ms, aggregate: { n: count() } }")
+        var out = StepOutput()
+        step.process(Event(["a": 1], time: 3), into: &out)
+        step.advance(watermark: .max, into: &out)
+        #expect(out.events.map(\.time) == [9])
+    }
+
+    @Test func windowsClosedTogetherAreOrderedByEndThenStartThenKeyFirstSeen() throws {
+        let h = try harness("window: { key: k, hopping: { size: 20ms, every: 10ms }, aggregate: { n: count() } }")
+        h.send(["k": "b"], time: 15)
+        h.send(["k": "a"], time: 12)
+        h.send(["k": "a"], time: 25)
+        h.advance(to: .max)
+        #expect(text(h.take()) == [
+            #"{"k":"b","window_start":0,"window_end":20,"n":1}"#,
+            #"{"k":"a","window_start":0,"window_end":20,"n":1}"#,
+            #"{"k":"b","window_start":10,"window_end":30,"n":1}"#,
+            #"{"k":"a","window_start":10,"window_end":30,"n":2}"#,
+            #"{"k":"a","window_start":20,"window_end":40,"n":1}"#,
+        ])
+    }
+
+    @Test func anEventAtWindowEndBelongsToTheNextWindow() throws {
+        let h = try harness("window: { tumbling: 10ms, aggregate: { ids: collect(id) } }")
+        h.send(["id": 1], time: 0)
+        h.send(["id": 2], time: 9)
+        h.send(["id": 3], time: 10)
+        h.send(["id": 4], time: -1)
+        h.advance(to: .max)
+        #expect(text(h.take()) == [
+            #"{"window_start":-10,"window_end":0,"ids":[4]}"#,
+            #"{"window_start":0,"window_end":10,"ids":[1,2]}"#,
+            #"{"window_start":10,"window_end":20,"ids":[3]}"#,
+        ])
+    }
+
+    @Test func emptyWindowsEmitNothing() throws {
+        let h = try harness("window: { key: k, tumbling: 10ms, aggregate: { n: count() } }")
+        h.send(["k": "a"], time: 5)
+        h.advance(to: 100)
+        h.send(["k": "a"], time: 105)
+        h.advance(to: 1000)
+        #expect(text(h.take()) == [
+            #"{"k":"a","window_start":0,"window_end":10,"n":1}"#,
+            #"{"k":"a","window_start":100,"window_end":110,"n":1}"#,
+        ])
+        h.advance(to: .max)
+        #expect(h.take().isEmpty)
+    }
+
+    @Test func tumblingOffsetShiftsTheAlignment() throws {
+        let h = try harness("window: { tumbling: { size: 1m, offset: 15s }, aggregate: { n: count() } }")
+        h.send(["x": 1], time: 10_000)
+        h.send(["x": 1], time: 20_000)
+        h.advance(to: .max)
+        #expect(text(h.take()) == [
+            #"{"window_start":-45000,"window_end":15000,"n":1}"#,
+            #"{"window_start":15000,"window_end":75000,"n":1}"#,
+        ])
+    }
+
+    @Test func keysCanBeExpressionsOrMapsOfExpressions() throws {
+        let h1 = try harness("window: { key: 'user + \"-\" + region', tumbling: 10ms, aggregate: { n: count() } }")
+        h1.send(["user": "u", "region": "eu"], time: 1)
+        h1.advance(to: .max)
+        #expect(text(h1.take()) == [#"{"key":"u-eu","window_start":0,"window_end":10,"n":1}"#])
+
+        let h2 = try harness("window: { key: { who: user, big: amount > 10 }, tumbling: 10ms, aggregate: { n: count() } }")
+        h2.send(["user": "u", "amount": 50], time: 1)
+        h2.send(["user": "u", "amount": 5], time: 2)
+        h2.send(["user": "u", "amount": 60], time: 3)
+        h2.advance(to: .max)
+        #expect(text(h2.take()) == [
+            #"{"who":"u","big":true,"window_start":0,"window_end":10,"n":2}"#,
+            #"{"who":"u","big":false,"window_start":0,"window_end":10,"n":1}"#,
+        ])
+    }
+
+    @Test func aMissingKeyFieldRejectsTheEvent() throws {
+        let h = try harness("window: { key: user, tumbling: 10ms, aggregate: { n: count() } }")
+        h.send(["amount": 1], time: 1)
+        let r = h.sides[SidePort.rejected] ?? []
+        #expect(r.count == 1)
+        #expect(r.first?.value["error"]?["message"] == "window: key 'user': no such field 'user'")
+        #expect(r.first?.value["event"] == ["amount": 1])
+    }
+
+    // MARK: Aggregates
+
+    @Test func everyAggregate() throws {
+        let h = try harness("""
+            window:
+              tumbling: 1s
+              aggregate:
+                n: count()
+                nv: count(v)
+                total: sum(v)
+                mean: avg(v)
+                lo: min(v)
+                hi: max(v)
+                f: first(id)
+                l: last(id)
+                users: count_distinct(user)
+                p50: percentile(v, 0.5)
+                sd: stddev(v)
+                ids: collect(id)
+                names: collect(user)
+            """)
+        h.send(["id": 1, "user": "a", "v": 2], time: 30)
+        h.send(["id": 2, "user": "b", "v": 4], time: 10)
+        h.send(["id": 3, "user": "a", "v": nil], time: 20)
+        h.send(["id": 4, "user": "c", "v": 4], time: 40)
+        h.send(["id": 5, "user": "a", "v": 5], time: 50)
+        h.send(["id": 6, "user": "a", "v": 7], time: 60)
+        h.advance(to: .max)
+        let r = h.take()
+        #expect(r.count == 1)
+        let o = r.first ?? .null
+        #expect(o["n"] == 6)
+        #expect(o["nv"] == 5)
+        #expect(o["total"] == 22)
+        #expect(o["mean"] == 4.4)
+        #expect(o["lo"] == 2)
+        #expect(o["hi"] == 7)
+        #expect(o["f"] == 2)  // earliest event time
+        #expect(o["l"] == 6)
+        #expect(o["users"] == 3)
+        #expect(o["p50"] == 4.0)
+        #expect(abs((o["sd"]?.numberValue ?? 0) - 1.6248076809271921) < 1e-12)
+        #expect(o["ids"] == [2, 3, 1, 4, 5, 6])
+        #expect(o["names"] == ["b", "a", "a", "c", "a", "a"])
+    }
+
+    @Test func integerSumsStayIntegersAndMixedSumsBecomeDoubles() throws {
+        let h = try harness("window: { key: k, tumbling: 10ms, aggregate: { s: sum(v) } }")
+        h.send(["k": 1, "v": 9_007_199_254_740_993], time: 1)
+        h.send(["k": 1, "v": 1], time: 2)
+        h.send(["k": 2, "v": 1], time: 3)
+        h.send(["k": 2, "v": 0.5], time: 4)
+        h.advance(to: .max)
+        let r = h.take()
+        #expect(r.map { $0["s"] } == [.int(9_007_199_254_740_994), .double(1.5)])
+    }
+
+    @Test func integerOverflowRejectsThatWindowOnly() throws {
+        let h = try harness("window: { key: k, tumbling: 10ms, aggregate: { n: count(), s: sum(v) } }")
+        h.send(["k": "a", "v": .int(Int64.max)], time: 1)
+        h.send(["k": "a", "v": 1], time: 2)
+        h.send(["k": "b", "v": 1], time: 3)
+        h.advance(to: .max)
+        #expect(text(h.take()) == [#"{"k":"b","window_start":0,"window_end":10,"n":1,"s":1}"#])
+        let r = h.sides[SidePort.rejected] ?? []
+        #expect(r.count == 1)
+        #expect(r.first?.value["error"]?["message"] == "window: s (sum(v)): integer overflow; the window's result is rejected")
+        #expect(JSONWriter.string(r.first?.value["event"] ?? .null) == #"{"k":"a","window_start":0,"window_end":10,"n":2,"s":null}"#)
+    }
+
+    @Test func aNonNumberRejectsTheEventAndTheWindowGoesOn() throws {
+        let h = try harness("window: { tumbling: 10ms, aggregate: { n: count(), s: sum(amount) } }")
+        h.send(["amount": 2], time: 1)
+        h.send(["amount": "lots"], time: 2)
+        h.send(["amount": 3], time: 3)
+        h.advance(to: .max)
+        #expect(text(h.take()) == [#"{"window_start":0,"window_end":10,"n":2,"s":5}"#])
+        let r = h.sides[SidePort.rejected] ?? []
+        #expect(r.count == 1)
+        #expect(r.first?.value["error"]?["step"] == "window")
+        #expect(r.first?.value["error"]?["message"] == "window: sum(amount): expected a number, got string")
+        #expect(r.first?.value["event"] == ["amount": "lots"])
+    }
+
+    @Test func anExpressionArgumentErrorRejectsTheEvent() throws {
+        let h = try harness("window: { tumbling: 10ms, aggregate: { s: sum(price * qty) } }")
+        h.send(["price": 2, "qty": 3], time: 1)
+        h.send(["price": 2], time: 2)
+        h.advance(to: .max)
+        #expect(text(h.take()) == [#"{"window_start":0,"window_end":10,"s":6}"#])
+        #expect(h.sides[SidePort.rejected]?.count == 1)
+    }
+
+    @Test func havingFiltersResults() throws {
+        let h = try harness("window: { key: k, tumbling: 10ms, aggregate: { n: count() }, having: n >= 2 }")
+        h.send(["k": "a"], time: 1)
+        h.send(["k": "b"], time: 1)
+        h.send(["k": "a"], time: 2)
+        h.advance(to: .max)
+        #expect(text(h.take()) == [#"{"k":"a","window_start":0,"window_end":10,"n":2}"#])
+    }
+
+    @Test func minAndMaxOrderStringsAndMixedValuesAsJq() throws {
+        let h = try harness("window: { tumbling: 10ms, aggregate: { lo: min(x), hi: max(x) } }")
+        for (i, x) in [JSON("pear"), "apple", 3, true].enumerated() { h.send(["x": x], time: Int64(i)) }
+        h.advance(to: .max)
+        #expect(text(h.take()) == [#"{"window_start":0,"window_end":10,"lo":true,"hi":"pear"}"#])
+    }
+
+    // MARK: Lateness
+
+    @Test func lateEventsWithinAllowedLatenessReFireWithUpdate() throws {
+        let h = try harness("window: { key: k, tumbling: 10ms, allowed_lateness: 5ms, aggregate: { n: count() } }")
+        h.send(["k": "a"], time: 3)
+        h.advance(to: 9)
+        #expect(text(h.take()) == [#"{"k":"a","window_start":0,"window_end":10,"n":1}"#])
+        h.send(["k": "a"], time: 4)  // late, within lateness: immediate update
+        #expect(text(h.take()) == [#"{"k":"a","window_start":0,"window_end":10,"n":2,"update":true}"#])
+        h.send(["k": "b"], time: 5)  // a new key's window that is already due fires at once
+        #expect(text(h.take()) == [#"{"k":"b","window_start":0,"window_end":10,"n":1}"#])
+        h.advance(to: 14)  // 9 + 5: the window is gone
+        h.send(["k": "a"], time: 6)
+        #expect(h.take().isEmpty)
+        #expect(h.sides[SidePort.late]?.map(\.value) == [["k": "a"]])
+        #expect(h.step.stateSize == 0)
+    }
+
+    @Test func withoutLatenessAnEventBehindAClosedWindowIsLate() throws {
+        let h = try harness("window: { tumbling: 10ms, aggregate: { n: count() } }")
+        h.send(["id": 1], time: 1)
+        h.advance(to: 9)
+        h.send(["id": 2], time: 9)
+        h.send(["id": 3], time: 10)
+        h.advance(to: .max)
+        #expect(text(h.take()) == [#"{"window_start":0,"window_end":10,"n":1}"#, #"{"window_start":10,"window_end":20,"n":1}"#])
+        #expect(h.sides[SidePort.late]?.map(\.value) == [["id": 2]])
+    }
+
+    @Test func aHoppingEventIsCountedInTheWindowsStillOpen() throws {
+        let h = try harness("window: { hopping: { size: 20ms, every: 10ms }, aggregate: { ids: collect(id) } }")
+        h.send(["id": 1], time: 15)
+        h.advance(to: 19)  // closes [0,20)
+        h.send(["id": 2], time: 12)  // [0,20) is gone, [10,30) is open
+        h.advance(to: .max)
+        #expect(text(h.take()) == [
+            #"{"window_start":0,"window_end":20,"ids":[1]}"#,
+            #"{"window_start":10,"window_end":30,"ids":[2,1]}"#,
+        ])
+        #expect(h.sides[SidePort.late] == nil)
+    }
+
+    // MARK: Sessions
+
+    @Test func sessionsCloseAfterTheGap() throws {
+        let h = try harness("window: { key: u, session: { gap: 10ms }, aggregate: { n: count() } }")
+        h.send(["u": "a"], time: 0)
+        h.send(["u": "a"], time: 5)
+        h.send(["u": "a"], time: 15)  // exactly last + gap: a new session
+        h.advance(to: 14)
+        #expect(text(h.take()) == [#"{"u":"a","window_start":0,"window_end":15,"n":2}"#])
+        h.advance(to: .max)
+        #expect(text(h.take()) == [#"{"u":"a","window_start":15,"window_end":25,"n":1}"#])
+    }
+
+    @Test func anOutOfOrderEventBridgingTwoSessionsMergesThem() throws {
+        let h = try harness("window: { key: u, session: 10ms, aggregate: { n: count(), ids: collect(id), f: first(id), l: last(id) } }")
+        h.send(["u": "a", "id": 1], time: 0)
+        h.send(["u": "a", "id": 2], time: 30)
+        h.send(["u": "b", "id": 9], time: 12)
+        h.send(["u": "a", "id": 3], time: 15)  // touches neither: [15,25)
+        h.send(["u": "a", "id": 4], time: 8)  // bridges [0,10) and [15,25) ...
+        h.send(["u": "a", "id": 5], time: 24)  // ... and this one bridges to [30,40)
+        #expect(h.step.stateSize == 2)
+        h.advance(to: .max)
+        #expect(text(h.take()) == [
+            #"{"u":"b","window_start":12,"window_end":22,"n":1,"ids":[9],"f":9,"l":9}"#,
+            #"{"u":"a","window_start":0,"window_end":40,"n":5,"ids":[1,4,3,5,2],"f":1,"l":2}"#,
+        ])
+    }
+
+    @Test func aLateEventMergingIntoAFiredSessionReFiresItAsAnUpdate() throws {
+        let h = try harness("window: { key: u, session: 10ms, allowed_lateness: 100ms, aggregate: { n: count() } }")
+        h.send(["u": "a"], time: 0)
+        h.send(["u": "a"], time: 25)
+        h.advance(to: 20)
+        #expect(text(h.take()) == [#"{"u":"a","window_start":0,"window_end":10,"n":1}"#])
+        h.send(["u": "a"], time: 9)  // extends the fired session to [0,19): due, so an update at once
+        #expect(text(h.take()) == [#"{"u":"a","window_start":0,"window_end":19,"n":2,"update":true}"#])
+        h.send(["u": "a"], time: 17)  // bridges to the open session [25,35): the merge is open again
+        #expect(h.take().isEmpty)
+        h.advance(to: 34)
+        #expect(text(h.take()) == [#"{"u":"a","window_start":0,"window_end":35,"n":4,"update":true}"#])
+        h.advance(to: .max)
+        #expect(h.take().isEmpty)
+        #expect(h.step.stateSize == 0)
+    }
+
+    // MARK: Count windows
+
+    @Test func countWindowsFireEverySizeEventsAndFlushThePartialOneAtTheEnd() throws {
+        let h = try harness("window: { key: k, count: 2, aggregate: { ids: collect(id) } }")
+        h.send(["k": "a", "id": 1], time: 50)
+        h.send(["k": "b", "id": 2], time: 20)
+        h.send(["k": "a", "id": 3], time: 10)
+        #expect(text(h.take()) == [#"{"k":"a","window_start":10,"window_end":50,"ids":[3,1]}"#])
+        h.send(["k": "a", "id": 4], time: 60)
+        h.advance(to: 1000)
+        #expect(h.take().isEmpty)
+        h.advance(to: .max)
+        #expect(text(h.take()) == [
+            #"{"k":"b","window_start":20,"window_end":20,"ids":[2]}"#,
+            #"{"k":"a","window_start":60,"window_end":60,"ids":[4]}"#,
+        ])
+    }
+
+    @Test func slidingCountWindows() throws {
+        let h = try harness("window: { count: { size: 3, every: 1 }, aggregate: { ids: collect(id) } }")
+        for i in 1...4 { h.send(["id": .int(Int64(i))], time: Int64(i)) }
+        #expect(h.take().map { $0["ids"] } == [[1, 2, 3], [2, 3, 4]])
+        h.advance(to: .max)
+        #expect(h.take().map { $0["ids"] } == [[3, 4], [4]])
+    }
+
+    // MARK: Bounds
+
+    @Test func maxOpenWindowsRejectsInsteadOfGrowing() throws {
+        let h = try harness("window: { key: k, tumbling: 10ms, max_open_windows: 2, aggregate: { n: count() } }")
+        h.send(["k": "a"], time: 1)
+        h.send(["k": "b"], time: 1)
+        h.send(["k": "c"], time: 1)
+        h.send(["k": "a"], time: 2)  // an existing window still counts
+        #expect(h.step.stateSize == 2)
+        let r = h.sides[SidePort.rejected] ?? []
+        #expect(r.count == 1)
+        #expect(r.first?.value["error"]?["message"] == "window: max_open_windows (2) reached; event not counted")
+        #expect(r.first?.value["event"] == ["k": "c"])
+        h.advance(to: 9)
+        h.send(["k": "c"], time: 11)  // room again once windows close
+        h.advance(to: .max)
+        #expect(h.take().map { $0["n"] } == [2, 1, 1])
+    }
+
+    @Test func eventsWithoutTimeAreRejectedByTimeWindows() throws {
+        let h = try harness("window: { tumbling: 10ms, aggregate: { n: count() } }")
+        h.send(["a": 1])
+        #expect(h.sides[SidePort.rejected]?.first?.value["error"]?["message"] == "window: the event has no time")
+    }
+
+    @Test func processingTimeNeedsNoSpecialCase() throws {
+        // Without `time:` the runtime stamps arrival time and advances the watermark on a
+        // timer; to the step that is the same as event time.
+        let h = try harness("window: { tumbling: 1s, aggregate: { n: count() } }")
+        let now: Int64 = 1_700_000_000_500
+        h.send(["a": 1], time: now)
+        h.send(["a": 2], time: now + 100)
+        h.advance(to: now + 499)
+        #expect(h.take().map { $0["n"] } == [2])
+    }
+
+    @Test func theWhenWrapperPassesWatermarksThrough() throws {
+        let h = try harness("window: { tumbling: 10ms, aggregate: { n: count() } }\nwhen: x > 1")
+        h.send(["x": 5], time: 1)
+        h.send(["x": 0], time: 1)
+        h.advance(to: .max)
+        #expect(text(h.take()) == [#"{"x":0}"#, #"{"window_start":0,"window_end":10,"n":1}"#])
+    }
+}
