@@ -22,6 +22,11 @@ public struct Event: Sendable {
     /// The 1-based input line the event came from, when known (0 otherwise).
     public var line: Int
 
+    /// The source's watermark just before this event was read (event-time mode), or
+    /// `Int64.min`. Streams whose steps use watermarks advance to it before the event,
+    /// so a run gives the same results however its input was split into batches.
+    public var watermark: Int64 = Int64.min
+
     /// Marks an event without an assigned event time.
     public static let noTime = Int64.min
 

@@ -21,11 +21,16 @@ public protocol Step: AnyObject {
     func advance(watermark: Int64, into out: inout StepOutput)
     /// Open state, for stats and bounds checks (open windows, partial matches, keys).
     var stateSize: Int { get }
+    /// True for steps whose results depend on the watermark (windows, patterns,
+    /// reorder, dedupe). Their streams advance time event by event, as the source saw
+    /// it, so results do not depend on how input happened to be cut into batches.
+    var usesWatermarks: Bool { get }
 }
 
 extension Step {
     public func advance(watermark: Int64, into out: inout StepOutput) {}
     public var stateSize: Int { 0 }
+    public var usesWatermarks: Bool { false }
 }
 
 /// The side outputs every stream has, at fixed port numbers; route branches and custom

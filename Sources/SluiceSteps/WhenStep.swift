@@ -34,4 +34,6 @@ package final class WhenStep: Step {
     }
 
     package var stateSize: Int { inner.stateSize }
+
+    package var usesWatermarks: Bool { inner.usesWatermarks }
 }

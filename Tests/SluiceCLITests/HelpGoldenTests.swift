@@ -37,7 +37,7 @@ import Testing
           sluice run fraud.yaml --input events=day1.jsonl --output alerts=alerts.jsonl
           sluice run filter.yaml --set threshold=500 --dlq rejected.jsonl < in.jsonl
 
-        USAGE: sluice run <pipeline> [--input <NAME=FILE> ...] [--output <NAME=FILE> ...] [--set <KEY=VALUE> ...] [--format <format>] [--dlq <FILE>] [--stats]
+        USAGE: sluice run <pipeline> [--input <NAME=FILE> ...] [--output <NAME=FILE> ...] [--set <KEY=VALUE> ...] [--format <format>] [--dlq <FILE>] [--stats] [--parallelism <N>]
 
         ARGUMENTS:
           <pipeline>              The pipeline file (YAML).
@@ -57,6 +57,8 @@ import Testing
                                   FILE.
           --stats                 Print progress to stderr about once a second and a
                                   per-step summary at the end.
+          --parallelism <N>       Run every stream that has a 'key' in N partitions,
+                                  each on its own thread (per-key order is kept).
           --version               Show the version.
           -h, --help              Show help information.
         """#

@@ -251,11 +251,19 @@ public final class Execution: Sendable {
                 sides.removeAll(keepingCapacity: true)
             }
         }
+        // Event by event time only where it can be exact: one input, and steps that care.
+        let timed = chain.usesWatermarks && inputs.rings.count == 1
         while let (_, msg) = inputs.next(tick: tick) {
             var merged = inputs.watermark
             switch msg {
             case .events(let events):
-                send(chain.process(events, watermark: watermark, sides: &sides))
+                if timed {
+                    let before = watermark
+                    send(chain.processTimed(events, watermark: &watermark, sides: &sides))
+                    if watermark > before { ports.broadcast(.watermark(watermark)) }
+                } else {
+                    send(chain.process(events, watermark: watermark, sides: &sides))
+                }
             case .watermark, .end:
                 break
             case nil:
@@ -369,6 +377,7 @@ public final class SourceOutput {
                 switch assign(events[i]) {
                 case .success(let t):
                     events[i].time = t
+                    events[i].watermark = maxTime == Int64.min ? lastWatermark : max(lastWatermark, maxTime &- lateness)
                     if t > maxTime { maxTime = t }
                     if kept != i { events[kept] = events[i] }
                     kept += 1
@@ -399,6 +408,8 @@ public final class SourceOutput {
 
     /// Announces that no later event will be earlier than `time` (epoch ms).
     public func watermark(_ time: Int64) {
+        guard time > lastWatermark else { return }
+        lastWatermark = time
         ports.broadcast(.watermark(time))
     }
 }

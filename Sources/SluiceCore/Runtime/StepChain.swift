@@ -48,6 +48,28 @@ public final class StepChain {
         stats = entries.map { StepStats(name: $0.name, kind: $0.kind) }
     }
 
+    /// True when some step's results depend on the watermark.
+    public var usesWatermarks: Bool { steps.contains { $0.usesWatermarks } }
+
+    /// Runs events one at a time, first advancing to each event's own watermark (see
+    /// ``Event/watermark``), so windows close and late events are judged exactly where
+    /// the source's watermark moved. `watermark` is the stage's, updated in place.
+    public func processTimed(_ events: [Event], watermark: inout Int64, sides: inout [(port: Int, event: Event)]) -> [Event] {
+        var result: [Event] = []
+        var one: [Event] = []
+        one.reserveCapacity(1)
+        for e in events {
+            if e.watermark > watermark {
+                watermark = e.watermark
+                result += advance(watermark: watermark, sides: &sides)
+            }
+            one.removeAll(keepingCapacity: true)
+            one.append(e)
+            result += process(one, watermark: watermark, sides: &sides)
+        }
+        return result
+    }
+
     /// True when there are no steps (a pass-through stream).
     public var isEmpty: Bool { steps.isEmpty }
 

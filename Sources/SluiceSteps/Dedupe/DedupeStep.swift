@@ -50,6 +50,9 @@ public final class DedupeStep: Step {
     /// Kept occurrences held (each one key and time), bounded by the watermark.
     public var stateSize: Int { expiries.count }
 
+    /// Results depend on the watermark.
+    public var usesWatermarks: Bool { true }
+
     /// Keys held.
     public var keyCount: Int { seen.count }
 

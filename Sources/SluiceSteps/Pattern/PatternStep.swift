@@ -121,6 +121,9 @@ public final class PatternStep: Step {
     /// Live partial matches plus buffered events (waiting for the watermark or held).
     public var stateSize: Int { liveConfigs + queue.count + buffer.liveSlots }
 
+    /// Results depend on the watermark.
+    public var usesWatermarks: Bool { true }
+
     // MARK: Step
 
     /// Classifies the event (late, key) and queues it until the watermark passes it.
