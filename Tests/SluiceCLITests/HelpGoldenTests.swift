@@ -18,6 +18,7 @@ import Testing
         SUBCOMMANDS:
           run                     Run a pipeline over JSON events.
           check                   Compile pipelines without running them.
+          graph                   Draw a pipeline's graph (Mermaid or Graphviz dot).
           test                    Run the tests written in pipelines.
           version                 Print the version.
 

@@ -1,0 +1,35 @@
+import ArgumentParser
+import Sluice
+
+extension Pipeline.GraphFormat: ExpressibleByArgument {}
+
+struct Graph: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Draw a pipeline's graph (Mermaid or Graphviz dot).",
+        discussion: """
+            Shows inputs, streams with their steps, side outputs (dashed, labelled),
+            outputs, and the dead-letter counter that takes side outputs nothing reads.
+
+            Examples:
+              sluice graph pipelines/fanout.yaml
+              sluice graph pipelines/fraud.yaml --format dot | dot -Tsvg > fraud.svg
+            """
+    )
+
+    @Argument(help: "The pipeline file (YAML).")
+    var pipeline: String
+
+    @Option(help: "Output format.")
+    var format: Pipeline.GraphFormat = .mermaid
+
+    func run() throws {
+        switch Pipeline.load(path: pipeline) {
+        case .success(let p):
+            printDiagnostics(p.warnings)
+            print(p.graph(format: format), terminator: "")
+        case .failure(let d):
+            printDiagnostics(d)
+            throw pipelineErrorExit
+        }
+    }
+}
