@@ -73,6 +73,11 @@ public final class PipelineRun: Sendable {
     /// Blocks until the run is over.
     public func wait() -> Execution.Outcome { execution.wait() }
 
+    /// Suspends until the run is over (for async code, instead of blocking in ``wait()``).
+    public func finished() async -> Execution.Outcome {
+        await withCheckedContinuation { c in execution.onFinish { c.resume(returning: $0) } }
+    }
+
     /// Events that went to side outputs nothing reads, by `STREAM.NAME`, with the
     /// events of streams nothing reads; only non-zero counts. Complete after ``wait()``.
     public var deadLetters: [(name: String, count: Int)] {
