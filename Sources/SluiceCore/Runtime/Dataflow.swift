@@ -457,6 +457,7 @@ final class InputMerge {
     var ended: [Bool]
     var remaining: Int
     var next = 0
+    var closed = false
 
     init(rings: [SPSCRing<Message>], parker: Parker) {
         self.rings = rings
@@ -511,9 +512,11 @@ final class InputMerge {
     /// The next message from any input, or nil when all have ended. `onIdle` runs before
     /// the node sleeps for lack of input.
     func next(onIdle: () -> Void = {}) -> (Int, Message)? {
-        while remaining > 0 {
+        while remaining > 0 && !closed {
             if let m = poll() { return m }
             onIdle()
+            // `onIdle` may have given up on the inputs (a sink whose flush failed).
+            if closed { return nil }
             parker.prepare()
             if rings.indices.contains(where: { !ended[$0] && rings[$0].count > 0 }) {
                 parker.cancel()
@@ -524,6 +527,9 @@ final class InputMerge {
         return nil
     }
 
-    /// Stops reading: producers will no longer wait on these rings.
-    func closeAll() { for r in rings { r.close() } }
+    /// Stops reading: producers will no longer wait on these rings, and ``next`` ends.
+    func closeAll() {
+        closed = true
+        for r in rings { r.close() }
+    }
 }
