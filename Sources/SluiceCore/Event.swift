@@ -10,6 +10,10 @@ public struct Event: Sendable {
     @usableFromInline
     enum Storage: Sendable {
         case raw(ByteBuffer, start: Int, count: Int)
+        /// A raw object plus fields appended after its last one (an `enrich` that only
+        /// adds new top-level fields): written as the original bytes with the new
+        /// fields spliced in before the closing brace, without parsing the rest.
+        case patched(ByteBuffer, start: Int, count: Int, extra: JSONObject)
         case value(JSON)
     }
 
@@ -50,6 +54,12 @@ public struct Event: Sendable {
         return false
     }
 
+    /// True when the event is held as a parsed value (not original bytes).
+    public var isValueBacked: Bool {
+        if case .value = storage { return true }
+        return false
+    }
+
     /// The whole value, parsed on demand (the event is not changed; see ``materialize()``).
     public var value: JSON {
         switch storage {
@@ -58,12 +68,47 @@ public struct Event: Sendable {
             // The reader validated these bytes with the same parser and limits; a failure
             // here would be a bug, and null is the least harmful answer.
             return (try? JSONParser.parse(buf.bytes(start, count), maxDepth: Int.max)) ?? .null
+        case .patched(let buf, let start, let count, let extra):
+            guard case .object(var o)? = try? JSONParser.parse(buf.bytes(start, count), maxDepth: Int.max) else { return .null }
+            for (k, v) in extra { o[k] = v }
+            return .object(o)
+        }
+    }
+
+    /// Adds top-level fields that the event does not have yet, keeping a raw event raw
+    /// (see ``Storage/patched``). Returns false, changing nothing, when the event is
+    /// not an object or already has one of the keys; the caller then edits ``value``.
+    public mutating func appendNewFields(_ fields: JSONObject) -> Bool {
+        switch storage {
+        case .raw(let buf, let start, let count):
+            guard count >= 2, buf.bytes(start, 1)[0] == UInt8(ascii: "{"), buf.bytes(start + count - 1, 1)[0] == UInt8(ascii: "}") else {
+                return false
+            }
+            if JSONParser.hasAnyKey(fields.keys, in: buf.bytes(start, count)) { return false }
+            storage = .patched(buf, start: start, count: count, extra: fields)
+            return true
+        case .patched(let buf, let start, let count, var extra):
+            if JSONParser.hasAnyKey(fields.keys, in: buf.bytes(start, count)) { return false }
+            for k in fields.keys where extra.index(of: k) != nil { return false }
+            for (k, v) in fields { extra.appendUnchecked(key: k, value: v) }
+            storage = .patched(buf, start: start, count: count, extra: extra)
+            return true
+        case .value(var v):
+            guard case .object(var o) = v else { return false }
+            for k in fields.keys where o.index(of: k) != nil { return false }
+            v = .null
+            for (k, value) in fields { o.appendUnchecked(key: k, value: value) }
+            storage = .value(.object(o))
+            return true
         }
     }
 
     /// Parses the event in place if it is raw, so later reads do not parse again.
     public mutating func materialize() {
-        if case .raw = storage { storage = .value(value) }
+        switch storage {
+        case .raw, .patched: storage = .value(value)
+        case .value: break
+        }
     }
 
     /// Replaces the event's value.
@@ -75,6 +120,8 @@ public struct Event: Sendable {
         switch storage {
         case .value(let v): return v[key]
         case .raw(let buf, let start, let count): return JSONParser.field(key, in: buf.bytes(start, count))
+        case .patched(let buf, let start, let count, let extra):
+            return extra[key] ?? JSONParser.field(key, in: buf.bytes(start, count))
         }
     }
 
@@ -84,6 +131,8 @@ public struct Event: Sendable {
         switch storage {
         case .value(let v): return v[string]
         case .raw(let buf, let start, let count): return JSONParser.field(utf8Key: key, in: buf.bytes(start, count))
+        case .patched(let buf, let start, let count, let extra):
+            return extra[string] ?? JSONParser.field(utf8Key: key, in: buf.bytes(start, count))
         }
     }
 
@@ -93,13 +142,32 @@ public struct Event: Sendable {
         switch storage {
         case .value(let v): JSONWriter.write(v, into: &out)
         case .raw(let buf, let start, let count): out.append(contentsOf: UnsafeRawBufferPointer(buf.bytes(start, count)))
+        case .patched(let buf, let start, let count, let extra):
+            // Everything up to the closing brace, then the new fields.
+            let bytes = buf.bytes(start, count - 1)
+            out.append(contentsOf: bytes)
+            var empty = true
+            for b in bytes.dropFirst() where !(b == 0x20 || b == 0x09 || b == 0x0A || b == 0x0D) {
+                empty = false
+                break
+            }
+            for (k, v) in extra {
+                if !empty { out.append(UInt8(ascii: ",")) }
+                empty = false
+                JSONWriter.writeString(k, into: &out)
+                out.append(UInt8(ascii: ":"))
+                JSONWriter.write(v, into: &out)
+            }
+            out.append(UInt8(ascii: "}"))
         }
     }
 
     /// Size of the original bytes, or 0 for a parsed event (used for MB/s statistics).
     public var rawByteCount: Int {
-        if case .raw(_, _, let count) = storage { return count }
-        return 0
+        switch storage {
+        case .raw(_, _, let count), .patched(_, _, let count, _): return count
+        case .value: return 0
+        }
     }
 }
 

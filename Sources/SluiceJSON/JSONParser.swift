@@ -116,6 +116,43 @@ public enum JSONParser {
         }
     }
 
+    /// True when the object in `bytes` has a top-level field named by any of `keys`.
+    /// One pass over validated bytes; false for non-objects.
+    public static func hasAnyKey(_ keys: [String], in bytes: UnsafeRawBufferPointer) -> Bool {
+        guard let base = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self), !keys.isEmpty else { return false }
+        var c = Cursor(base: base, end: bytes.count, maxDepth: Int.max)
+        do throws(JSONError) {
+            c.skipWhitespace()
+            guard c.pos < c.end, base[c.pos] == UInt8(ascii: "{") else { return false }
+            c.pos += 1
+            while true {
+                c.skipWhitespace()
+                guard c.pos < c.end, base[c.pos] == UInt8(ascii: "\"") else { return false }
+                let keyStart = c.pos + 1
+                try c.skipString()
+                let keyBytes = UnsafeRawBufferPointer(start: base + keyStart, count: c.pos - 1 - keyStart)
+                for k in keys where k.utf8.count == keyBytes.count && k.utf8.elementsEqual(keyBytes) { return true }
+                if keyBytes.contains(UInt8(ascii: "\\")) {
+                    // An escaped key: compare its decoded form.
+                    var d = Cursor(base: base, end: bytes.count, maxDepth: 1)
+                    d.pos = keyStart - 1
+                    let decoded = try d.parseString()
+                    if keys.contains(decoded) { return true }
+                }
+                c.skipWhitespace()
+                guard c.pos < c.end, base[c.pos] == UInt8(ascii: ":") else { return false }
+                c.pos += 1
+                c.skipWhitespace()
+                try c.skipValidated()
+                c.skipWhitespace()
+                guard c.pos < c.end, base[c.pos] == UInt8(ascii: ",") else { return false }
+                c.pos += 1
+            }
+        } catch {
+            return false
+        }
+    }
+
     /// Finds the top-level field `key` of the object in `bytes` and parses only its value.
     /// Returns nil when the text is not an object or has no such field. The bytes are
     /// assumed already validated (as events from a reader are); invalid input gives nil
@@ -148,7 +185,7 @@ public enum JSONParser {
                     // Duplicate keys: the last one wins, as in `parse`.
                     found = try c.parseValue(depth: 1)
                 } else {
-                    try c.skipValue(depth: 1)
+                    try c.skipValidated()
                 }
                 c.skipWhitespace()
                 guard c.pos < c.end else { return found }
@@ -209,7 +246,7 @@ struct Cursor {
         case UInt8(ascii: "{"):
             if depth >= maxDepth { throw tooDeep() }
             pos += 1
-            var obj = JSONObject()
+            var obj = JSONObject(minimumCapacity: 8)
             skipWhitespace()
             if pos < end && base[pos] == UInt8(ascii: "}") {
                 pos += 1
@@ -553,6 +590,54 @@ struct Cursor {
             try skipNumber()
         default:
             throw unexpected("where a value was expected")
+        }
+    }
+
+    /// Skips a value known to be valid (an event the reader already checked): strings,
+    /// numbers and nested containers are stepped over without re-validating them.
+    mutating func skipValidated() throws(JSONError) {
+        guard pos < end else { throw JSONError("unexpected end of input", offset: pos) }
+        switch base[pos] {
+        case UInt8(ascii: "\""):
+            pos += 1
+            while pos < end {
+                let b = base[pos]
+                if b == UInt8(ascii: "\"") {
+                    pos += 1
+                    return
+                }
+                pos += b == UInt8(ascii: "\\") ? 2 : 1
+            }
+            throw JSONError("unterminated string", offset: pos)
+        case UInt8(ascii: "{"), UInt8(ascii: "["):
+            var depth = 0
+            while pos < end {
+                let b = base[pos]
+                if b == UInt8(ascii: "\"") {
+                    try skipValidated()
+                    continue
+                }
+                if b == UInt8(ascii: "{") || b == UInt8(ascii: "[") {
+                    depth += 1
+                } else if b == UInt8(ascii: "}") || b == UInt8(ascii: "]") {
+                    depth -= 1
+                    if depth == 0 {
+                        pos += 1
+                        return
+                    }
+                }
+                pos += 1
+            }
+            throw JSONError("unterminated container", offset: pos)
+        default:
+            // A number or literal: up to the next delimiter.
+            while pos < end {
+                let b = base[pos]
+                if b == UInt8(ascii: ",") || b == UInt8(ascii: "}") || b == UInt8(ascii: "]") || b == 0x20 || b == 0x0A || b == 0x0D || b == 0x09 {
+                    return
+                }
+                pos += 1
+            }
         }
     }
 

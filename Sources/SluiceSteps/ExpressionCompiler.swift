@@ -7,14 +7,21 @@ import SluiceCEL
 import SluiceCore
 import SluiceJSON
 
-/// A compiled CEL expression of a pipeline, with the source it came from.
-public struct Expression: Sendable {
+/// A compiled CEL expression of a pipeline, with the source it came from. A class, so
+/// that steps holding many of them pass them around with one retain.
+public final class Expression: Sendable {
     /// The compiled program.
     public let program: CELProgram
     /// The CEL source, for messages.
     public let source: String
     /// The environment it was compiled in (to make activations for it).
     public let compiler: ExpressionCompiler
+
+    init(program: CELProgram, source: String, compiler: ExpressionCompiler) {
+        self.program = program
+        self.source = source
+        self.compiler = compiler
+    }
 
     /// Evaluates against `activation`.
     @inlinable
@@ -110,8 +117,13 @@ func clockRealtimeNanos() -> UInt64 {
 /// Binds one event's fields for evaluation. A step keeps one and sets ``event`` before
 /// each evaluation, so evaluating allocates no activation.
 public final class EventActivation: CELActivation {
-    /// The event being evaluated.
-    public var event: Event
+    /// The event being evaluated. Setting it forgets the fields read from the last one.
+    public var event: Event {
+        didSet { if !cache.isEmpty { cache.removeAll(keepingCapacity: true) } }
+    }
+    /// Fields already read from this event, by name id: several expressions of one step
+    /// (or one expression reading a field twice) scan the raw bytes once.
+    var cache: [(id: Int, value: CELValue?)] = []
     /// Extra names bound for this evaluation (pattern captures), looked up first.
     public var bindings: [String: CELValue] = [:]
     let compiler: ExpressionCompiler
@@ -119,12 +131,16 @@ public final class EventActivation: CELActivation {
     init(_ compiler: ExpressionCompiler) {
         self.compiler = compiler
         event = Event(.null)
+        cache.reserveCapacity(8)
     }
 
     public func resolve(_ name: CELName) -> CELValue? {
         if !bindings.isEmpty, let b = bindings[name.string] { return b }
         if name.id == compiler.eventName.id { return CELValue(json: event.value) }
         if let g = compiler.global(name) { return g }
-        return event.field(name.string).map { CELValue(json: $0) }
+        for entry in cache where entry.id == name.id { return entry.value }
+        let v = event.field(name.string).map { CELValue(json: $0) }
+        if cache.count < 8 { cache.append((name.id, v)) }
+        return v
     }
 }

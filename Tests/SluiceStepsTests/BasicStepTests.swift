@@ -79,3 +79,26 @@ import Testing
         #expect(h.take() == [["type": "login", "int": 3]])
     }
 }
+
+@Suite struct EnrichRawTests {
+    @Test func enrichOnRawEventsMatchesEnrichOnParsedEvents() throws {
+        guard case .success(let s) = compileStep("enrich: { set: { big: amount > 10, a: 1 } }") else {
+            Issue.record("did not compile")
+            return
+        }
+        let text = #"{"amount": 20, "a": 5}"#
+        let bytes = Array(text.utf8)
+        let buf = bytes.withUnsafeBytes { ByteBuffer(copying: $0) }
+        // "a" exists: the general path keeps its place.
+        var out = StepOutput()
+        s.process(Event(raw: buf, start: 0, count: bytes.count), into: &out)
+        #expect(out.events.map(\.description) == [#"{"amount":20,"a":1,"big":true}"#])
+        let text2 = #"{"amount": 5}"#
+        let bytes2 = Array(text2.utf8)
+        let buf2 = bytes2.withUnsafeBytes { ByteBuffer(copying: $0) }
+        var out2 = StepOutput()
+        s.process(Event(raw: buf2, start: 0, count: bytes2.count), into: &out2)
+        #expect(out2.events.map(\.description) == [#"{"amount": 5,"big":false,"a":1}"#])
+        #expect(out2.events.first?.value == ["amount": 5, "big": false, "a": 1])
+    }
+}

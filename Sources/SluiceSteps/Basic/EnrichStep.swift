@@ -11,6 +11,9 @@ public final class EnrichStep: Step {
     public typealias Path = [String]
 
     let sets: [(Path, Expression)]
+    let setPaths: [Path]
+    let setExpressions: [Expression]
+    let onlyAppendsCached: Bool
     let removes: [Path]
     let renames: [(Path, Path)]
     let name: String
@@ -18,6 +21,9 @@ public final class EnrichStep: Step {
 
     public init(sets: [(Path, Expression)], removes: [Path], renames: [(Path, Path)], compiler: ExpressionCompiler, name: String) {
         self.sets = sets
+        setPaths = sets.map(\.0)
+        setExpressions = sets.map(\.1)
+        onlyAppendsCached = removes.isEmpty && renames.isEmpty && sets.allSatisfy { $0.0.count == 1 }
         self.removes = removes
         self.renames = renames
         self.name = name
@@ -25,23 +31,29 @@ public final class EnrichStep: Step {
     }
 
     public func process(_ event: Event, into out: inout StepOutput) {
+        if onlyAppendsCached && !event.isValueBacked && appendToRaw(event, into: &out) { return }
         guard case .object(var object) = event.value else {
             out.reject(event, step: name, message: "enrich: the event is not an object")
             return
         }
         activation.event = Event(.object(object))
         var values: [JSON] = []
-        values.reserveCapacity(sets.count)
-        for (path, expr) in sets {
+        values.reserveCapacity(setExpressions.count)
+        for i in setExpressions.indices {
             do {
-                values.append(try expr.evaluateJSON(activation))
+                values.append(try setExpressions[i].evaluateJSON(activation))
             } catch {
-                out.reject(event, step: name, message: "set \(path.joined(separator: ".")): \(error.message)")
+                activation.event = Event(.null)
+                out.reject(event, step: name, message: "set \(setPaths[i].joined(separator: ".")): \(error.message)")
                 return
             }
         }
-        for (i, (path, _)) in sets.enumerated() {
-            if !Self.set(path[...], values[i], in: &object) {
+        // Drop the activation's reference first, so the object is changed in place
+        // rather than copied.
+        activation.event = Event(.null)
+        for i in setPaths.indices {
+            if !Self.set(setPaths[i][...], values[i], in: &object) {
+                let path = setPaths[i]
                 out.reject(event, step: name, message: "set \(path.joined(separator: ".")): '\(path.dropLast().joined(separator: "."))' is not an object")
                 return
             }
@@ -57,6 +69,29 @@ public final class EnrichStep: Step {
         var e = event
         e.setValue(.object(object))
         out.emit(e)
+    }
+
+    /// The fast path: evaluate on the raw event and splice the new fields in, without
+    /// parsing the event. False (nothing emitted) when a field already exists, so the
+    /// general path must keep the field's place.
+    func appendToRaw(_ event: Event, into out: inout StepOutput) -> Bool {
+        activation.event = event
+        var fields = JSONObject(minimumCapacity: setPaths.count)
+        for i in setExpressions.indices {
+            do {
+                let v = try setExpressions[i].evaluateJSON(activation)
+                fields[setPaths[i][0]] = v
+            } catch {
+                activation.event = Event(.null)
+                out.reject(event, step: name, message: "set \(setPaths[i][0]): \(error.message)")
+                return true
+            }
+        }
+        activation.event = Event(.null)
+        var e = event
+        guard e.appendNewFields(fields) else { return false }
+        out.emit(e)
+        return true
     }
 
     /// Sets `path` to `value`, creating objects on the way; false when a non-object is

@@ -1,0 +1,48 @@
+import SluiceCore
+import SluiceJSON
+import Testing
+
+@Suite struct EventTests {
+    func raw(_ text: String) -> Event {
+        let bytes = Array(text.utf8)
+        let buf = bytes.withUnsafeBytes { ByteBuffer(copying: $0) }
+        return Event(raw: buf, start: 0, count: bytes.count)
+    }
+
+    @Test func rawEventsWriteTheirOriginalBytes() {
+        let e = raw(#"{"a": 1,  "b":[1,2]}"#)
+        #expect(e.description == #"{"a": 1,  "b":[1,2]}"#)
+        #expect(e.field("b") == [1, 2])
+        #expect(e.value == ["a": 1, "b": [1, 2]])
+    }
+
+    @Test func appendingNewFieldsSplicesThemInWithoutParsing() {
+        var e = raw(#"{"a":1}"#)
+        let ok1 = e.appendNewFields(JSONObject([("big", .bool(true)), ("n", .int(2))]))
+        #expect(ok1)
+        #expect(e.description == #"{"a":1,"big":true,"n":2}"#)
+        #expect(e.field("big") == true)
+        #expect(e.field("a") == 1)
+        #expect(e.value == ["a": 1, "big": true, "n": 2])
+        let ok2 = e.appendNewFields(JSONObject([("c", .string("x"))]))
+        #expect(ok2)
+        #expect(e.description == #"{"a":1,"big":true,"n":2,"c":"x"}"#)
+    }
+
+    @Test func appendingToAnEmptyObjectHasNoLeadingComma() {
+        var e = raw("{ }")
+        let ok3 = e.appendNewFields(JSONObject([("x", .int(1))]))
+        #expect(ok3)
+        #expect(e.description == #"{ "x":1}"#)
+    }
+
+    @Test func appendingAnExistingKeyOrToANonObjectIsRefused() {
+        var e = raw(#"{"a":1}"#)
+        let ok4 = e.appendNewFields(JSONObject([("a", .int(2))]))
+        #expect(!ok4)
+        #expect(e.description == #"{"a":1}"#)
+        var arr = raw("[1]")
+        let ok5 = arr.appendNewFields(JSONObject([("a", .int(2))]))
+        #expect(!ok5)
+    }
+}
