@@ -65,6 +65,8 @@ public struct PipelineTestCase: Sendable {
     public var location: SourceLocation
     /// `params:` overrides, as `--set` would give them (each value is JSON text).
     public var params: [String: String]
+    /// `tables:` overrides: table name to a file path, relative to the pipeline file.
+    public var tables: [String: String] = [:]
     /// `input:`, in the order written.
     public var inputs: [Input]
     /// `expect:`, in the order written.

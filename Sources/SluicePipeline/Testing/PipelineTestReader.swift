@@ -61,9 +61,15 @@ struct PipelineTestReader {
         }
         test.unordered = m.bool("unordered") ?? false
         test.match = m.oneOf("match", Dictionary(uniqueKeysWithValues: PipelineTestCase.Match.allCases.map { ($0.rawValue, $0) })) ?? .exact
-        if let k = m.keyNode("tables") {
-            // Needs table overrides in the compiler (Pipeline.load(..., tables:)).
-            ctx.error(k.location, "tables overrides are not supported yet", hint: "remove 'tables' from \(what); the pipeline's own tables are used")
+        if let t = m.node("tables") {
+            if let pairs = t.mapping {
+                for pair in pairs {
+                    guard let k = pair.key.text, let path = ctx.string(pair.value, what: "table '\(pair.key.text ?? "?")' in \(what)") else { continue }
+                    test.tables[k] = path
+                }
+            } else {
+                ctx.typeMismatch(t, expected: "a mapping of table names to files", what: "'tables' in \(what)", hint: "e.g. '{users: data/test-users.csv}'")
+            }
         }
         m.finish(allowed: testKeys)
         test.diagnostics = ctx.diagnostics

@@ -145,8 +145,10 @@ public struct PipelineTestSuite: Sendable {
                 return PipelineTestResult(file: pipelinePath, name: test.name, diagnostics: test.diagnostics)
             }
             var pipeline = base
-            if !test.params.isEmpty {
-                switch Pipeline.load(path: pipelinePath, registry: registry, params: test.params) {
+            if !test.params.isEmpty || !test.tables.isEmpty {
+                let dir = Pipeline.directory(of: pipelinePath)
+                let tables = test.tables.mapValues { $0.hasPrefix("/") ? $0 : dir + "/" + $0 }
+                switch Pipeline.load(path: pipelinePath, registry: registry, params: test.params, tables: tables) {
                 case .success(let p): pipeline = p
                 case .failure(let d):
                     return PipelineTestResult(file: pipelinePath, name: test.name, diagnostics: d)
