@@ -9,6 +9,8 @@ public struct StepStats: Sendable {
     public var eventsOut = 0
     public var sideOut = 0
     public var rejected = 0
+    /// Events sent to `late`.
+    public var late = 0
     /// Time spent inside the step, in nanoseconds (measured only when stats are on).
     public var nanos: UInt64 = 0
 
@@ -97,6 +99,7 @@ public final class StepChain {
             stats[i].eventsOut += out.events.count
             stats[i].sideOut += out.sides.count
             stats[i].rejected += out.rejectedCount
+            for s in out.sides where s.port == SidePort.late { stats[i].late += 1 }
             sides.append(contentsOf: out.sides)
             spare = current
             current = out.events
@@ -127,6 +130,7 @@ public final class StepChain {
             stats[i].eventsOut += out.events.count
             stats[i].sideOut += out.sides.count
             stats[i].rejected += out.rejectedCount
+            for s in out.sides where s.port == SidePort.late { stats[i].late += 1 }
             sides.append(contentsOf: out.sides)
             carry = out.events
         }
