@@ -108,7 +108,9 @@ public enum JSONParser {
         do throws(JSONError) {
             try c.skipValue(depth: 0)
             // A number that ends the buffer may go on in the next read.
-            if c.pos == c.end, isNumberByte(base[c.end - 1]) { return .incomplete }
+            if c.pos == c.end, isNumberByte(base[c.end - 1]), base[start] == UInt8(ascii: "-") || (base[start] >= 0x30 && base[start] <= 0x39) {
+                return .incomplete
+            }
             return .complete(end: c.pos)
         } catch {
             if error.offset >= c.end { return .incomplete }

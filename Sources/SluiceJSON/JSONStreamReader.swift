@@ -185,6 +185,15 @@ public struct JSONStreamReader {
             if pending < filled {
                 let bytes = UnsafeRawBufferPointer(start: buffer.base + pending, count: filled - pending)
                 let err = JSONParser.validate(bytes, maxDepth: limits.maxDepth)
+                if err == nil {
+                    // A number that ends the input is complete after all.
+                    var end = filled
+                    let base = buffer.base.assumingMemoryBound(to: UInt8.self)
+                    while end > pending, isSpace(base[end - 1]) { end -= 1 }
+                    chunk.values.append(JSONChunk.Value(start: pending, count: end - pending, line: line))
+                    pending = filled
+                    return
+                }
                 chunk.malformed.append(
                     JSONChunk.Malformed(
                         line: line,
