@@ -43,8 +43,10 @@ enum TableLoader {
         } else {
             return .failure(TableError("cannot tell the format of '\(path)' from its name; add 'format: csv|jsonl|json'"))
         }
-        guard let bytes = readAll(path) else {
-            return .failure(TableError("cannot read table file '\(path)': \(String(cString: strerror(errno)))"))
+        let bytes: [UInt8]
+        switch FileBytes.read(path) {
+        case .success(let b): bytes = b
+        case .failure(let e): return .failure(TableError("cannot read table file '\(path)': \(e.message)"))
         }
         var rows: [JSON] = []
         switch fmt {
@@ -83,23 +85,6 @@ enum TableLoader {
             map.insertOrReplace(CELValue(json: k), CELValue(json: row))
         }
         return .success(.map(map))
-    }
-
-    static func readAll(_ path: String) -> [UInt8]? {
-        let fd = open(path, O_RDONLY)
-        guard fd >= 0 else { return nil }
-        defer { close(fd) }
-        var out: [UInt8] = []
-        var buf = [UInt8](repeating: 0, count: 1 << 16)
-        while true {
-            let n = buf.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                return nil
-            }
-            if n == 0 { return out }
-            out.append(contentsOf: buf[0..<n])
-        }
     }
 
     /// RFC 4180 CSV with a header row: quoted fields, doubled quotes, CRLF or LF.

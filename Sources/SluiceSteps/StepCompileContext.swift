@@ -45,6 +45,13 @@ public final class StepCompileContext {
         ConfigMap(spec.config, what: spec.kind, context: context)
     }
 
+    /// The configuration as one compiled CEL expression (`- filter: EXPR`), or nil
+    /// with a diagnostic.
+    public func singleExpression() -> Expression? {
+        guard let expr = context.expression(spec.config, what: "'\(spec.kind)'") else { return nil }
+        return expressions.compile(expr, context: context)
+    }
+
     /// Declares a side output `STREAM.name` that this step writes, and returns its port.
     /// `rejected`, `late` and `timeouts` have fixed ports.
     public func sidePort(named name: String) -> Int {

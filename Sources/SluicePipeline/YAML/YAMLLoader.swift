@@ -79,21 +79,7 @@ public enum YAMLLoader {
     }
 
     static func readFile(_ path: String) -> Result<[UInt8], ReadError> {
-        guard let f = fopen(path, "rb") else {
-            return .failure(ReadError(message: String(cString: strerror(errno))))
-        }
-        defer { fclose(f) }
-        var out: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 65536)
-        while true {
-            let n = chunk.withUnsafeMutableBytes { fread($0.baseAddress, 1, $0.count, f) }
-            if n > 0 { out.append(contentsOf: chunk[0..<n]) }
-            if n < chunk.count {
-                if ferror(f) != 0 { return .failure(ReadError(message: String(cString: strerror(errno)))) }
-                break
-            }
-        }
-        return .success(out)
+        FileBytes.read(path).mapError { ReadError(message: $0.message) }
     }
 }
 

@@ -27,9 +27,7 @@ public final class FilterStep: Step {
         kind: "filter",
         summary: "Keep events where the expression is true.",
         compile: { ctx in
-            guard let expr = ctx.context.expression(ctx.config, what: "'filter'"),
-                let compiled = ctx.expressions.compile(expr, context: ctx.context)
-            else { return nil }
+            guard let compiled = ctx.singleExpression() else { return nil }
             let compiler = ctx.expressions
             let name = ctx.stepName
             return { FilterStep(predicate: compiled, compiler: compiler, name: name) }

@@ -34,9 +34,7 @@ public final class MapStep: Step {
         kind: "map",
         summary: "Replace each event with the value of an expression (a map).",
         compile: { ctx in
-            guard let expr = ctx.context.expression(ctx.config, what: "'map'"),
-                let compiled = ctx.expressions.compile(expr, context: ctx.context)
-            else { return nil }
+            guard let compiled = ctx.singleExpression() else { return nil }
             let compiler = ctx.expressions
             let name = ctx.stepName
             return { MapStep(expression: compiled, compiler: compiler, name: name) }

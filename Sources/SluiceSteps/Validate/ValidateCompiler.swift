@@ -186,19 +186,7 @@ private func unescapePointerToken(_ raw: Substring) -> String {
 
 /// The bytes of a file, or the system's reason it cannot be read.
 func readSchemaFile(_ path: String) -> Result<[UInt8], SchemaFileError> {
-    guard let f = fopen(path, "rb") else { return .failure(SchemaFileError(String(cString: strerror(errno)))) }
-    defer { fclose(f) }
-    var out: [UInt8] = []
-    var chunk = [UInt8](repeating: 0, count: 65536)
-    while true {
-        let n = chunk.withUnsafeMutableBytes { fread($0.baseAddress, 1, $0.count, f) }
-        if n > 0 { out.append(contentsOf: chunk[0..<n]) }
-        if n < chunk.count {
-            if ferror(f) != 0 { return .failure(SchemaFileError(String(cString: strerror(errno)))) }
-            break
-        }
-    }
-    return .success(out)
+    FileBytes.read(path).mapError { SchemaFileError($0.message) }
 }
 
 /// Why a schema file could not be read.

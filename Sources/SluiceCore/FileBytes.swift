@@ -1,0 +1,31 @@
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// Why a file could not be read: the system's words (`No such file or directory`).
+public struct FileReadError: Error, Sendable, CustomStringConvertible {
+    public var message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}
+
+/// Reads whole files that configuration points at (pipelines, schemas, tables).
+public enum FileBytes {
+    /// The bytes of the file at `path`, or the reason it cannot be read.
+    public static func read(_ path: String) -> Result<[UInt8], FileReadError> {
+        guard let f = fopen(path, "rb") else { return .failure(FileReadError(String(cString: strerror(errno)))) }
+        defer { fclose(f) }
+        var out: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = chunk.withUnsafeMutableBytes { fread($0.baseAddress, 1, $0.count, f) }
+            if n > 0 { out.append(contentsOf: chunk[0..<n]) }
+            if n < chunk.count {
+                if ferror(f) != 0 { return .failure(FileReadError(String(cString: strerror(errno)))) }
+                return .success(out)
+            }
+        }
+    }
+}
