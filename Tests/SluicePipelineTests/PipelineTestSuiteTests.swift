@@ -158,7 +158,7 @@ let filterPipeline = """
         let results = PipelineTestSuite.load(path: dir + "/p.yaml").run()
         #expect(results.map(\.passed) == [true, false, false, false])
         #expect(results[1].diagnostics.items.map(\.message).contains("unknown key 'expct' in 'test 2'; did you mean 'expect'?"))
-        #expect(results[2].diagnostics.items.map(\.message).contains("tables overrides are not supported yet"))
+        #expect(results[2].diagnostics.items.map(\.message).contains("expected a string for table 'users' in test 'tables', found a sequence"))
         #expect(results[3].diagnostics.items.map(\.message) == ["duplicate test name 'ok'"])
     }
 
