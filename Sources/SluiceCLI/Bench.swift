@@ -11,7 +11,7 @@ import Sluice
 /// pipeline, with its output counted and discarded.
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Measure a pipeline: throughput, time per step, latency, peak memory.",
+        abstract: "Measure a pipeline: throughput, latency, peak memory.",
         discussion: """
             Runs the pipeline on its 'generate' inputs (or on the files given with
             --input) into outputs that count and discard what they get. Build in release

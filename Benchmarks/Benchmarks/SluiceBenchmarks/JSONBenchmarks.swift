@@ -67,7 +67,7 @@ let jsonBenchmarks: @Sendable () -> Void = {
         configuration: .init(metrics: [.throughput, .wallClock, .mallocCountTotal], scalingFactor: .one, maxDuration: .seconds(3))
     ) { benchmark in
         let path = NSTemporaryDirectory() + "sluice-bench-\(getpid()).jsonl"
-        FileManager.default.createFile(atPath: path, contents: Data(file))
+        _ = FileManager.default.createFile(atPath: path, contents: Data(file))
         defer { try? FileManager.default.removeItem(atPath: path) }
         for _ in benchmark.scaledIterations {
             let fd = open(path, O_RDONLY)
