@@ -11,7 +11,7 @@ let runtimeBenchmarks: @Sendable () -> Void = {
     for batchSize in [512, 64] {
         let b = Array(batch.prefix(batchSize))
         Benchmark(
-            "ring hand-off (batches of \(batchSize))",
+            benchmarkName("ring hand-off (batches of \(batchSize))"),
             configuration: .init(
                 metrics: [.throughput, .wallClock, .mallocCountTotal],
                 scalingFactor: .mega,

@@ -88,7 +88,7 @@ let stepBenchmarks: @Sendable () -> Void = {
         """, events))
 
     for (name, yaml, evs) in all {
-        Benchmark("step \(name)", configuration: stepConfig) { benchmark, driver in
+        Benchmark(benchmarkName("step \(name)"), configuration: stepConfig) { benchmark, driver in
             blackHole(driver.run(benchmark.scaledIterations.count))
         } setup: {
             Driver(yaml, events: evs)
@@ -98,7 +98,7 @@ let stepBenchmarks: @Sendable () -> Void = {
     // One CEL expression, `amount > 250.0 && country == "US"`, through EventActivation
     // on a parsed event.
     let celEvents = makeEvents(1000)
-    Benchmark("CEL filter expression", configuration: stepConfig) { (benchmark: Benchmark, state: (Expression, EventActivation)) in
+    Benchmark(benchmarkName("CEL filter expression"), configuration: stepConfig) { (benchmark: Benchmark, state: (Expression, EventActivation)) in
         let (expr, activation) = state
         var n = 0
         for i in benchmark.scaledIterations {
