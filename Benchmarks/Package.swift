@@ -7,7 +7,9 @@ let package = Package(
     name: "SluiceBenchmarks",
     platforms: [.macOS(.v15)],
     dependencies: [
-        .package(path: "../"),
+        // Named, so that `package:` below does not depend on the folder the repository
+        // was cloned into (a path dependency is otherwise known by its folder name).
+        .package(name: "Sluice", path: "../"),
         .package(url: "https://github.com/ordo-one/benchmark", from: "1.38.1", traits: ["MallocInterposer"]),
     ],
     targets: [
@@ -15,8 +17,8 @@ let package = Package(
             name: "SluiceBenchmarks",
             dependencies: [
                 .product(name: "Benchmark", package: "benchmark"),
-                .product(name: "Sluice", package: "main"),
-                .product(name: "SluiceJSON", package: "main"),
+                .product(name: "Sluice", package: "Sluice"),
+                .product(name: "SluiceJSON", package: "Sluice"),
             ],
             path: "Benchmarks/SluiceBenchmarks",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]

@@ -18,7 +18,7 @@ struct SluiceCommand: ParsableCommand {
             2 pipeline error, 64 usage error.
             """,
         version: sluiceVersion,
-        subcommands: [Run.self, Check.self, Graph.self, TestCommand.self, Version.self]
+        subcommands: [Run.self, Check.self, Graph.self, TestCommand.self, Bench.self, Version.self]
     )
 }
 

@@ -31,6 +31,12 @@ public struct Event: Sendable {
     /// so a run gives the same results however its input was split into batches.
     public var watermark: Int64 = Int64.min
 
+    /// Monotonic time (nanoseconds, `DispatchTime.uptimeNanoseconds`) at which a source
+    /// handed the event to the runtime, or 0. Set only while
+    /// ``SourceOutput/stampIngestTime`` is on, so `sluice bench` can measure end-to-end
+    /// latency at its sink; steps that pass events on keep it, new events have 0.
+    public var ingestNanos: UInt64 = 0
+
     /// Marks an event without an assigned event time.
     public static let noTime = Int64.min
 

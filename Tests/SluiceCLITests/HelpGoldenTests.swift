@@ -20,6 +20,7 @@ import Testing
           check                   Compile pipelines without running them.
           graph                   Draw a pipeline's graph (Mermaid or Graphviz dot).
           test                    Run the tests written in pipelines.
+          bench                   Measure a pipeline: throughput, latency, peak memory.
           version                 Print the version.
 
           See 'sluice help <subcommand>' for detailed help.
@@ -117,6 +118,37 @@ import Testing
           -h, --help              Show help information.
         """#
 
+    static let benchHelp = #"""
+        OVERVIEW: Measure a pipeline: throughput, latency, peak memory.
+
+        Runs the pipeline on its 'generate' inputs (or on the files given with
+        --input) into outputs that count and discard what they get. Build in release
+        mode first (swift build -c release) or the figures mean little.
+
+        Examples:
+          sluice bench Benchmarks/pipelines/filter-generate.yaml --events 1000000
+          sluice bench pipelines/quickstart.yaml --input events.jsonl --warmup 100000
+          sluice bench fraud.yaml --input charges=charges.jsonl --json
+
+        USAGE: sluice bench <pipeline> [--events <N>] [--input <NAME=FILE> ...] [--warmup <N>] [--set <KEY=VALUE> ...] [--parallelism <N>] [--json]
+
+        ARGUMENTS:
+          <pipeline>              The pipeline file (YAML).
+
+        OPTIONS:
+          --events <N>            Events for every 'generate' input, overriding its
+                                  count (default: its count, else 1000000).
+          --input <NAME=FILE>     Read input NAME from FILE ('-' is stdin); bare FILE
+                                  binds the only input.
+          --warmup <N>            Run N events first, unmeasured, in a separate run.
+                                  (default: 0)
+          --set <KEY=VALUE>       Override parameter KEY (params.KEY in expressions).
+          --parallelism <N>       Run every stream that has a 'key' in N partitions.
+          --json                  Print one JSON object instead of the table.
+          --version               Show the version.
+          -h, --help              Show help information.
+        """#
+
     static let versionHelp = #"""
         OVERVIEW: Print the version.
 
@@ -132,6 +164,7 @@ import Testing
         (["run", "--help"], HelpGoldenTests.runHelp),
         (["check", "--help"], HelpGoldenTests.checkHelp),
         (["test", "--help"], HelpGoldenTests.testHelp),
+        (["bench", "--help"], HelpGoldenTests.benchHelp),
         (["version", "--help"], HelpGoldenTests.versionHelp),
     ])
     func helpMatchesTheGolden(args: [String], golden: String) throws {
@@ -144,7 +177,7 @@ import Testing
     }
 
     @Test func everySubcommandHasExamples() throws {
-        for command in ["run", "check", "test"] {
+        for command in ["run", "check", "test", "bench"] {
             #expect(try CLI.run([command, "--help"]).stdout.contains("Examples:"), "'sluice \(command) --help' has no examples")
         }
     }

@@ -3,4 +3,6 @@ import Benchmark
 /// Every benchmark group of the suite.
 let benchmarks: @Sendable () -> Void = {
     jsonBenchmarks()
+    stepBenchmarks()
+    runtimeBenchmarks()
 }

@@ -26,24 +26,25 @@ let jsonBenchmarks: @Sendable () -> Void = {
     let config = Benchmark.Configuration(
         metrics: [.throughput, .wallClock, .mallocCountTotal, .instructions],
         scalingFactor: .kilo,
-        maxDuration: .seconds(3)
+        maxDuration: .seconds(3),
+        thresholds: gateOnAllocations.merging([.instructions: .init(relative: [.p50: 25.0])]) { $1 }
     )
     let lines = sampleLines(1000)
 
     // One scaled iteration is one event; with scalingFactor .kilo a benchmark iteration
     // handles 1,000 of them.
-    Benchmark("JSON parse event", configuration: config) { benchmark in
+    Benchmark(benchmarkName("JSON parse event"), configuration: config) { benchmark in
         for i in benchmark.scaledIterations { blackHole(try? JSONParser.parse(lines[i % lines.count])) }
     }
 
-    Benchmark("JSON validate event", configuration: config) { benchmark in
+    Benchmark(benchmarkName("JSON validate event"), configuration: config) { benchmark in
         for i in benchmark.scaledIterations {
             blackHole(lines[i % lines.count].withUnsafeBytes { JSONParser.validate($0) })
         }
     }
 
     let values = lines.compactMap { try? JSONParser.parse($0) }
-    Benchmark("JSON write event", configuration: config) { benchmark in
+    Benchmark(benchmarkName("JSON write event"), configuration: config) { benchmark in
         var out: [UInt8] = []
         out.reserveCapacity(1 << 20)
         for i in benchmark.scaledIterations {
@@ -54,7 +55,7 @@ let jsonBenchmarks: @Sendable () -> Void = {
         blackHole(out.count)
     }
 
-    Benchmark("JSON field scan (amount)", configuration: config) { benchmark in
+    Benchmark(benchmarkName("JSON field scan (amount)"), configuration: config) { benchmark in
         for i in benchmark.scaledIterations {
             blackHole(lines[i % lines.count].withUnsafeBytes { JSONParser.field("amount", in: $0) })
         }
@@ -63,11 +64,11 @@ let jsonBenchmarks: @Sendable () -> Void = {
     // Reader to writer, as `sluice run` does for a pass-through pipeline, over a pipe.
     let file = sampleFile(100_000)
     Benchmark(
-        "JSON lines read-to-write (100k events)",
-        configuration: .init(metrics: [.throughput, .wallClock, .mallocCountTotal], scalingFactor: .one, maxDuration: .seconds(3))
+        benchmarkName("JSON lines read-to-write (100k events)"),
+        configuration: .init(metrics: [.throughput, .wallClock, .mallocCountTotal], scalingFactor: .one, maxDuration: .seconds(3), thresholds: gateOnAllocations)
     ) { benchmark in
         let path = NSTemporaryDirectory() + "sluice-bench-\(getpid()).jsonl"
-        FileManager.default.createFile(atPath: path, contents: Data(file))
+        _ = FileManager.default.createFile(atPath: path, contents: Data(file))
         defer { try? FileManager.default.removeItem(atPath: path) }
         for _ in benchmark.scaledIterations {
             let fd = open(path, O_RDONLY)

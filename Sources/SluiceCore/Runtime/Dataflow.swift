@@ -347,11 +347,19 @@ public final class SourceOutput {
     var count = 0
     var maxTime = Int64.min
     var lastWatermark = Int64.min
+    /// ``stampIngestTime`` as it was when the run started (one read, not one per batch).
+    let stampIngest: Bool
+
+    /// Latency stamping for `sluice bench`: while on, sources started afterwards set
+    /// ``Event/ingestNanos`` on every event they emit (one clock read per batch). Off by
+    /// default, so ordinary runs pay nothing.
+    public static let stampIngestTime = ManagedAtomic<Bool>(false)
 
     init(ports: OutputPorts, execution: Execution, time: TimePolicy?) {
         self.ports = ports
         self.execution = execution
         self.time = time
+        stampIngest = SourceOutput.stampIngestTime.load(ordering: .relaxed)
     }
 
     /// True when the run is being stopped: return from `run` soon.
@@ -390,6 +398,10 @@ public final class SourceOutput {
             if maxTime != Int64.min { watermark = maxTime &- lateness }
         }
         if !events.isEmpty {
+            if stampIngest {
+                let now = DispatchTime.now().uptimeNanoseconds
+                for i in events.indices { events[i].ingestNanos = now }
+            }
             count += events.count
             execution.eventsIn.wrappingIncrement(by: events.count, ordering: .relaxed)
             ports.send(SourcePort.main, .events(events))

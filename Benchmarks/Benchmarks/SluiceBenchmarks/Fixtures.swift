@@ -1,0 +1,142 @@
+import Benchmark
+import Sluice
+
+/// Metrics and limits shared by the step benchmarks. One scaled iteration is one event;
+/// with `.kilo` a benchmark iteration handles 1,000 of them, so `throughput` reads as
+/// thousands of events per second. Allocation counts are checked against
+/// `Thresholds/` (`swift package benchmark thresholds check`): a change of more than 50
+/// allocations per 1,000 events fails, while times are too noisy on a shared machine to
+/// gate on and are left out of the static check.
+var stepConfig: Benchmark.Configuration {
+    Benchmark.Configuration(
+        metrics: [.throughput, .wallClock, .mallocCountTotal],
+        scalingFactor: .kilo,
+        maxDuration: .seconds(2),
+        maxIterations: 100_000,
+        thresholds: gateOnAllocations
+    )
+}
+
+/// Allocations gate the static check; throughput and time only catch collapses between
+/// two baselines (a 4x slowdown).
+var gateOnAllocations: [BenchmarkMetric: BenchmarkThresholds] {
+    [
+        // p90 is what `Thresholds/` stores: 50 allocations per 1,000 events either way
+        // (0.05 per event) is past the harness's own jitter; one more per event is 1,000.
+        .mallocCountTotal: .init(absolute: [.p90: 50]),
+        // Only p50 for times: the static check compares p90s and skips these, while
+        // `baseline check` between two runs still catches a collapse.
+        .throughput: .init(relative: [.p50: 75.0]),
+        .wallClock: .init(relative: [.p50: 300.0]),
+    ]
+}
+
+/// Deterministic events like gen_events.py's, parsed (so steps see `.value` events),
+/// with event time set. `users` keys; `stepMillis` between consecutive events.
+func makeEvents(_ n: Int, users: Int = 1000, stepMillis: Int64 = 10) -> [Event] {
+    let types = ["click", "view", "login", "purchase", "logout"]
+    let countries = ["US", "DE", "FR", "GB", "JP", "BR"]
+    var rng: UInt64 = 42
+    func next() -> UInt64 {
+        rng &+= 0x9E37_79B9_7F4A_7C15
+        var z = rng
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+    return (0..<n).map { i in
+        let ts = 1_700_000_000_000 + Int64(i) * stepMillis
+        var o = JSONObject(minimumCapacity: 6)
+        o.appendUnchecked(key: "id", value: .int(Int64(i + 1)))
+        o.appendUnchecked(key: "type", value: .string(types[Int(next() % 5)]))
+        o.appendUnchecked(key: "user", value: .string("u\(next() % UInt64(users))"))
+        o.appendUnchecked(key: "amount", value: .double(Double(next() % 100_000) / 100 + 0.01))
+        o.appendUnchecked(key: "country", value: .string(countries[Int(next() % 6)]))
+        o.appendUnchecked(key: "ts", value: .int(ts))
+        return Event(.object(o), time: ts)
+    }
+}
+
+/// The steps of a one-stream pipeline, as a chain the way a stage runs them.
+func makeChain(_ yaml: String) -> StepChain {
+    switch Pipeline.compile(yaml: yaml) {
+    case .success(let p):
+        let steps = p.makeSteps(stream: "main")
+        return StepChain(steps.enumerated().map { .init(step: $1, name: "s\($0)", kind: "step") })
+    case .failure(let d):
+        print("benchmark pipeline does not compile: \(d)")
+        return StepChain([])
+    }
+}
+
+/// Feeds a fixed set of events through a chain over and over, in batches of 512 as the
+/// runtime does. For event-time chains each pass shifts times forward by the span of the
+/// set, so time only moves on and watermarks stay meaningful (the shift copies each
+/// batch: one array allocation per 512 events, as a source makes).
+final class Driver {
+    let chain: StepChain
+    let batches: [[Event]]
+    let span: Int64
+    let lateness: Int64
+    let timed: Bool
+    var pass: Int64 = 0
+    var index = 0
+    var watermark = Int64.min
+    var maxTime = Int64.min
+    var sides: [(port: Int, event: Event)] = []
+
+    init(_ yaml: String, events: [Event], lateness: Int64 = 2000) {
+        chain = makeChain(yaml)
+        timed = chain.usesWatermarks
+        self.lateness = lateness
+        var bs: [[Event]] = []
+        var i = 0
+        while i < events.count {
+            bs.append(Array(events[i..<min(i + 512, events.count)]))
+            i += 512
+        }
+        batches = bs
+        let first = events.first?.time ?? 0
+        let last = events.last?.time ?? 0
+        span = last - first + (events.count > 1 ? (last - first) / Int64(events.count - 1) : 1)
+        sides.reserveCapacity(1024)
+    }
+
+    /// Runs at least `events` events; returns how many came out.
+    func run(_ events: Int) -> Int {
+        var done = 0
+        var out = 0
+        while done < events {
+            let b = batches[index]
+            if timed {
+                var batch = b
+                let shift = pass * span
+                for j in batch.indices {
+                    // As a source stamps them: the watermark before this event.
+                    batch[j].time += shift
+                    batch[j].watermark = maxTime == Int64.min ? Int64.min : maxTime - lateness
+                    maxTime = max(maxTime, batch[j].time)
+                }
+                out += chain.processTimed(batch, watermark: &watermark, sides: &sides).count
+            } else {
+                out += chain.process(b, watermark: watermark, sides: &sides).count
+            }
+            sides.removeAll(keepingCapacity: true)
+            done += b.count
+            index += 1
+            if index == batches.count {
+                index = 0
+                pass += 1
+            }
+        }
+        return out
+    }
+}
+
+/// A benchmark's name with spaces as underscores. `thresholds update` writes
+/// `Thresholds/TARGET.NAME.p90.json` with spaces replaced, but package-benchmark 1.38.1's
+/// `thresholds check` looks the file up by the name as given, so a name with spaces
+/// never finds its thresholds; names without spaces work both ways.
+func benchmarkName(_ readable: String) -> String {
+    readable.split(separator: " ", omittingEmptySubsequences: false).joined(separator: "_")
+}

@@ -1,0 +1,114 @@
+import Benchmark
+import Sluice
+
+/// One benchmark per step kind, windows per kind and patterns per contiguity, each
+/// driving the step in-process on pre-parsed events (built in setup, outside the
+/// measured region), in batches of 512 as a stage does.
+let stepBenchmarks: @Sendable () -> Void = {
+    let events = makeEvents(20_000)
+    let timeHeader = "time: { field: ts, lateness: 2s }\n"
+
+    let cases: [(String, String, [Event])] = [
+        ("filter", """
+            steps:
+              - filter: amount > 250.0 && country == "US"
+            """, events),
+        ("enrich", """
+            steps:
+              - enrich: { set: { cents: amount * 100.0, big: amount > 900.0 } }
+            """, events),
+        ("map", """
+            steps:
+              - map: '{"id": id, "user": user, "cents": amount * 100.0}'
+            """, events),
+        ("validate", """
+            steps:
+              - validate:
+                  schema:
+                    type: object
+                    required: [id, type, user, amount, country, ts]
+                    properties:
+                      id: { type: integer, minimum: 1 }
+                      type: { enum: [click, view, login, purchase, logout] }
+                      user: { type: string }
+                      amount: { type: number, minimum: 0 }
+                      country: { type: string, minLength: 2, maxLength: 2 }
+                      ts: { type: integer }
+            """, events),
+        ("dedupe", timeHeader + """
+            steps:
+              - dedupe: { key: user, within: 1s }
+            """, events),
+        ("reorder", timeHeader + """
+            steps:
+              - reorder: {}
+            """, events),
+        ("route", """
+            steps:
+              - route: { big: amount > 900.0, us: country == "US", login: type == "login" }
+            """, events),
+        ("window tumbling (10k keys)", timeHeader + """
+            steps:
+              - window: { key: user, tumbling: 1m, aggregate: { n: count(), total: sum(amount), top: max(amount) } }
+            """, makeEvents(60_000, users: 10_000, stepMillis: 1)),
+        ("window hopping", timeHeader + """
+            steps:
+              - window: { key: user, hopping: { size: 1m, every: 20s }, aggregate: { n: count(), total: sum(amount) } }
+            """, events),
+        ("window session", timeHeader + """
+            steps:
+              - window: { key: user, session: { gap: 30s }, aggregate: { n: count(), total: sum(amount) } }
+            """, events),
+        ("window count", """
+            steps:
+              - window: { key: user, count: { size: 10, every: 10 }, aggregate: { n: count(), total: sum(amount) } }
+            """, events),
+    ]
+    var all = cases
+    for contiguity in ["strict", "relaxed", "any"] {
+        all.append(("pattern two-step \(contiguity)", timeHeader + """
+            steps:
+              - pattern:
+                  key: user
+                  within: 10s
+                  sequence:
+                    - { name: login, where: type == "login" }
+                    - { name: buy, where: type == "purchase" && amount > 400.0, contiguity: \(contiguity) }
+            """, events))
+    }
+    all.append(("pattern three-step relaxed", timeHeader + """
+        steps:
+          - pattern:
+              key: user
+              within: 10s
+              sequence:
+                - { name: login, where: type == "login" }
+                - { name: look, where: type == "view" }
+                - { name: buy, where: type == "purchase" && amount > 400.0 }
+        """, events))
+
+    for (name, yaml, evs) in all {
+        Benchmark(benchmarkName("step \(name)"), configuration: stepConfig) { benchmark, driver in
+            blackHole(driver.run(benchmark.scaledIterations.count))
+        } setup: {
+            Driver(yaml, events: evs)
+        }
+    }
+
+    // One CEL expression, `amount > 250.0 && country == "US"`, through EventActivation
+    // on a parsed event.
+    let celEvents = makeEvents(1000)
+    Benchmark(benchmarkName("CEL filter expression"), configuration: stepConfig) { (benchmark: Benchmark, state: (Expression, EventActivation)) in
+        let (expr, activation) = state
+        var n = 0
+        for i in benchmark.scaledIterations {
+            activation.event = celEvents[i % celEvents.count]
+            if (try? expr.evaluateBool(activation)) == true { n += 1 }
+        }
+        blackHole(n)
+    } setup: {
+        let compiler = ExpressionCompiler()
+        let expr = try compiler.compile(source: #"amount > 250.0 && country == "US""#)
+        return (expr, compiler.activation())
+    }
+}

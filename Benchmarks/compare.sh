@@ -1,0 +1,135 @@
+#!/usr/bin/env bash
+# Sluice against jq 1.6 and plain Python on the same machine, in one run, so that the
+# ratios are comparable even when the machine is shared and noisy.
+#
+#   make compare                       # builds release, installs jq if missing, runs this
+#   Benchmarks/compare.sh [EVENTS]     # EVENTS defaults to 1000000
+#
+# Each timing is the median of 3 runs of `/usr/bin/time -f '%e %M'` (seconds, peak RSS
+# in KiB). Every tool writes its output to a file in $WORK (not /dev/null), and the
+# output line counts of Sluice and Python are printed side by side: they must agree.
+# The pipelines are Benchmarks/pipelines/*.yaml; the Python baselines Benchmarks/python/.
+set -euo pipefail
+
+N=${1:-1000000}
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+BIN=$ROOT/.build/release/sluice
+P=$ROOT/Benchmarks/pipelines
+PY=$ROOT/Benchmarks/python
+WORK=${WORK:-${TMPDIR:-/tmp}/sluice-compare}
+RUNS=${RUNS:-3}
+mkdir -p "$WORK"
+
+[ -x "$BIN" ] || swift build -c release --product sluice
+command -v jq >/dev/null || { echo "compare.sh: jq is missing (apt-get install jq)" >&2; exit 1; }
+[ -x /usr/bin/time ] || { echo "compare.sh: /usr/bin/time is missing (apt-get install time)" >&2; exit 1; }
+
+DATA=$WORK/events-$N.jsonl
+if [ ! -s "$DATA" ]; then
+    echo "generating $N events into $DATA" >&2
+    python3 "$ROOT/Benchmarks/gen_events.py" "$N" "$DATA"
+fi
+
+echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), $(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo)"
+echo "tools:   $($BIN version 2>/dev/null | head -1), $(jq --version), $(python3 --version)"
+echo "load:    $(cut -d' ' -f1-3 /proc/loadavg) (1/5/15 min) at start"
+echo
+
+# measure NAME COMMAND: runs COMMAND (a bash string) $RUNS times; sets SECS (median
+# seconds) and RSS (median peak RSS, KiB). The command's output goes to $WORK/NAME.out.
+SECS=0
+RSS=0
+measure() {
+    local name=$1 cmd=$2 secs=() rss=() i s m
+    for ((i = 0; i < RUNS; i++)); do
+        /usr/bin/time -f '%e %M' -o "$WORK/time" bash -c "$cmd > '$WORK/$name.out'"
+        read -r s m < <(tail -1 "$WORK/time")
+        secs+=("$s")
+        rss+=("$m")
+    done
+    SECS=$(printf '%s\n' "${secs[@]}" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
+    RSS=$(printf '%s\n' "${rss[@]}" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
+}
+
+ROWS=()
+NOTES=()
+# row WORKLOAD TOOL SECONDS RATIO
+row() {
+    local eps
+    eps=$(awk -v n="$N" -v s="$3" 'BEGIN { if (s > 0) printf "%.0f", n / s; else print "-" }')
+    ROWS+=("$(printf '%-26s %-22s %8s %12s %8s' "$1" "$2" "$3" "$eps" "$4")")
+}
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2fx", a / b; else print "-" }'; }
+lines() { wc -l < "$WORK/$1.out" | tr -d ' '; }
+
+# Against jq: jq seconds / Sluice seconds.
+versus_jq() {
+    local workload=$1 yaml=$2 filter=$3
+    measure "$workload-sluice" "'$BIN' run '$P/$yaml' < '$DATA'"
+    local s=$SECS r=$RSS
+    SLUICE_RSS=$RSS
+    measure "$workload-jq" "jq -c '$filter' < '$DATA'"
+    local j=$SECS
+    row "$workload" "sluice" "$s" "$(ratio "$j" "$s")"
+    row "$workload" "jq 1.6" "$j" "1.00x"
+    NOTES+=("$workload: output lines sluice $(lines "$workload-sluice"), jq $(lines "$workload-jq"); sluice peak RSS $((r / 1024)) MiB")
+}
+
+# Against Python: Python seconds / Sluice seconds; output counts must agree.
+versus_python() {
+    local workload=$1 yaml=$2 script=$3
+    measure "$workload-sluice" "'$BIN' run '$P/$yaml' < '$DATA'"
+    local s=$SECS
+    measure "$workload-python" "python3 $PY/$script < '$DATA'"
+    local p=$SECS
+    row "$workload" "sluice" "$s" "$(ratio "$p" "$s")"
+    row "$workload" "python $(python3 -c 'import platform; print(platform.python_version())')" "$p" "1.00x"
+    local a b
+    a=$(lines "$workload-sluice")
+    b=$(lines "$workload-python")
+    NOTES+=("$workload: output events sluice $a, python $b $([ "$a" = "$b" ] && echo "(same)" || echo "(DIFFERENT)")")
+}
+
+versus_jq "pass-through" passthrough.yaml '.'
+PASS_RSS=$SLUICE_RSS
+versus_jq "filter" filter.yaml 'select(.amount > 250 and .country == "US")'
+versus_jq "enrich" enrich.yaml '.cents = .amount * 100 | .big = .amount > 900'
+
+versus_python "window tumbling 1m" window-tumbling.yaml "windows.py tumbling"
+versus_python "window session 30s" window-session.yaml "windows.py session"
+versus_python "pattern login>purchase" pattern.yaml "pattern.py"
+
+# Keyed CPU-heavy chain: parallelism 1 seconds / parallelism 2 seconds.
+measure "chain-p1" "'$BIN' run '$P/keyed-chain.yaml' --parallelism 1 < '$DATA'"
+P1=$SECS
+measure "chain-p2" "'$BIN' run '$P/keyed-chain.yaml' --parallelism 2 < '$DATA'"
+P2=$SECS
+row "keyed chain" "sluice parallelism 1" "$P1" "1.00x"
+row "keyed chain" "sluice parallelism 2" "$P2" "$(ratio "$P1" "$P2")"
+NOTES+=("keyed chain: output lines parallelism 1 $(lines chain-p1), parallelism 2 $(lines chain-p2)")
+
+# Fan-out: 3 streams over the same input against 1 (ratio: seconds / single's seconds).
+measure "fanout1" "'$BIN' run '$P/fanout1.yaml' < '$DATA'"
+F1=$SECS
+measure "fanout3" "'$BIN' run '$P/fanout3.yaml' < '$DATA'"
+F3=$SECS
+row "fan-out" "sluice 1 stream" "$F1" "1.00x"
+row "fan-out" "sluice 3 streams" "$F3" "$(ratio "$F3" "$F1")"
+
+# Peak RSS of pass-through over 10x the events (the same file read ten times).
+TEN=$((N * 10))
+/usr/bin/time -f '%e %M' -o "$WORK/time" "$BIN" run "$P/passthrough.yaml" \
+    < <(for _ in 1 2 3 4 5 6 7 8 9 10; do cat "$DATA"; done) > /dev/null
+read -r TEN_SECS TEN_RSS < <(tail -1 "$WORK/time")
+
+echo "workload                   tool                    seconds     events/s    ratio"
+echo "-------------------------- ---------------------- -------- ------------ --------"
+printf '%s\n' "${ROWS[@]}"
+echo
+echo "ratio: for jq and Python rows, how many times faster Sluice is (other / sluice);"
+echo "parallelism: p1 / p2 seconds (higher is better); fan-out: 3 streams / 1 (lower is better)."
+echo
+printf '%s\n' "${NOTES[@]}"
+echo "peak RSS, pass-through: $((PASS_RSS / 1024)) MiB on $N events; $((TEN_RSS / 1024)) MiB on $TEN events ($TEN_SECS s, single run)"
+echo "load:    $(cut -d' ' -f1-3 /proc/loadavg) (1/5/15 min) at end"

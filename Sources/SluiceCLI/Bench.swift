@@ -1,0 +1,101 @@
+import ArgumentParser
+import Sluice
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// `sluice bench`: throughput, per-step time, latency percentiles and peak memory of a
+/// pipeline, with its output counted and discarded.
+struct Bench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Measure a pipeline: throughput, latency, peak memory.",
+        discussion: """
+            Runs the pipeline on its 'generate' inputs (or on the files given with
+            --input) into outputs that count and discard what they get. Build in release
+            mode first (swift build -c release) or the figures mean little.
+
+            Examples:
+              sluice bench Benchmarks/pipelines/filter-generate.yaml --events 1000000
+              sluice bench pipelines/quickstart.yaml --input events.jsonl --warmup 100000
+              sluice bench fraud.yaml --input charges=charges.jsonl --json
+            """
+    )
+
+    @Argument(help: "The pipeline file (YAML).")
+    var pipeline: String
+
+    @Option(help: ArgumentHelp("Events for every 'generate' input, overriding its count (default: its count, else 1000000).", valueName: "N"))
+    var events: Int?
+
+    @Option(name: .customLong("input"), help: ArgumentHelp("Read input NAME from FILE ('-' is stdin); bare FILE binds the only input.", valueName: "NAME=FILE"))
+    var inputs: [String] = []
+
+    @Option(help: ArgumentHelp("Run N events first, unmeasured, in a separate run.", valueName: "N"))
+    var warmup = 0
+
+    @Option(name: .customLong("set"), help: ArgumentHelp("Override parameter KEY (params.KEY in expressions).", valueName: "KEY=VALUE"))
+    var params: [String] = []
+
+    @Option(help: ArgumentHelp("Run every stream that has a 'key' in N partitions.", valueName: "N"))
+    var parallelism: Int?
+
+    @Flag(help: "Print one JSON object instead of the table.")
+    var json = false
+
+    func validate() throws {
+        if let events, events < 0 { throw ValidationError("--events must be 0 or more") }
+        if warmup < 0 { throw ValidationError("--warmup must be 0 or more") }
+        if let parallelism, !(1...256).contains(parallelism) {
+            throw ValidationError("--parallelism must be between 1 and 256")
+        }
+    }
+
+    func run() throws {
+        signal(SIGPIPE, SIG_IGN)
+        var overrides: [String: String] = [:]
+        for p in params {
+            let (k, v) = try splitBinding(p, flag: "--set", allowBare: false)
+            overrides[k] = v
+        }
+        var options = BenchOptions()
+        for i in inputs {
+            let (k, v) = try splitBinding(i, flag: "--input", allowBare: true)
+            options.inputs[k] = v
+        }
+        options.events = events
+        options.warmup = warmup
+        options.parallelism = parallelism
+
+        let compiled: Pipeline
+        switch Pipeline.load(path: pipeline, params: overrides) {
+        case .success(let p):
+            compiled = p
+            printDiagnostics(p.warnings)
+        case .failure(let diagnostics):
+            printDiagnostics(diagnostics)
+            throw pipelineErrorExit
+        }
+
+        let report: BenchReport
+        do {
+            report = try compiled.bench(options)
+        } catch {
+            printError("sluice: \(error.message)")
+            throw error.isUsage ? usageExit : runtimeFailureExit
+        }
+        if case .failed(let message) = report.outcome {
+            printError("sluice: \(message)")
+            throw runtimeFailureExit
+        }
+        if json {
+            var out: [UInt8] = []
+            JSONWriter.write(report.json, into: &out)
+            print(String(decoding: out, as: UTF8.self))
+        } else {
+            for line in report.lines { print(line) }
+        }
+    }
+}
