@@ -2,8 +2,8 @@
 ///
 /// Events usually have a handful of fields, so keys and values sit in two parallel arrays
 /// and lookup is a linear scan: faster than hashing for small objects and cheaper to
-/// build. A duplicate key in parsed input keeps its first position and takes the last
-/// value, as most JSON readers do.
+/// build. A duplicate key in parsed input keeps its first position and its first
+/// value (later repeats are ignored), so reading one field can stop at its first match.
 public struct JSONObject: Sendable, Hashable {
     /// The keys, in order.
     public private(set) var keys: [String]

@@ -174,25 +174,25 @@ public enum JSONParser {
             c.pos += 1
             c.skipWhitespace()
             if c.pos < c.end, base[c.pos] == UInt8(ascii: "}") { return nil }
-            var found: JSON? = nil
             while true {
                 c.skipWhitespace()
-                guard c.pos < c.end, base[c.pos] == UInt8(ascii: "\"") else { return found }
+                guard c.pos < c.end, base[c.pos] == UInt8(ascii: "\"") else { return nil }
                 let matches = try c.keyEquals(key)
                 c.skipWhitespace()
-                guard c.pos < c.end, base[c.pos] == UInt8(ascii: ":") else { return found }
+                guard c.pos < c.end, base[c.pos] == UInt8(ascii: ":") else { return nil }
                 c.pos += 1
                 c.skipWhitespace()
                 if matches {
-                    // Duplicate keys: the last one wins, as in `parse`.
-                    found = try c.parseValue(depth: 1)
+                    // Duplicate keys: the first one wins, as in `parse`, so the scan
+                    // can stop here instead of reading the rest of the object.
+                    return try c.parseValue(depth: 1)
                 } else {
                     try c.skipValidated()
                 }
                 c.skipWhitespace()
-                guard c.pos < c.end else { return found }
+                guard c.pos < c.end else { return nil }
                 if base[c.pos] == UInt8(ascii: ",") { c.pos += 1; continue }
-                return found
+                return nil
             }
         } catch {
             return nil
@@ -263,7 +263,8 @@ struct Cursor {
                 pos += 1
                 skipWhitespace()
                 let value = try parseValue(depth: depth + 1)
-                if obj.index(of: key) != nil { obj[key] = value } else { obj.appendUnchecked(key: key, value: value) }
+                // A repeated key keeps its first value (as `field(_:in:)` reads it).
+                if obj.index(of: key) == nil { obj.appendUnchecked(key: key, value: value) }
                 skipWhitespace()
                 guard pos < end else { throw JSONError("unexpected end of input inside an object", offset: pos) }
                 let b = base[pos]
