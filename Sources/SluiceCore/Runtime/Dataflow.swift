@@ -257,13 +257,7 @@ public final class Execution: Sendable {
             var merged = inputs.watermark
             switch msg {
             case .events(let events):
-                if timed {
-                    let before = watermark
-                    send(chain.processTimed(events, watermark: &watermark, sides: &sides))
-                    if watermark > before { ports.broadcast(.watermark(watermark)) }
-                } else {
-                    send(chain.process(events, watermark: watermark, sides: &sides))
-                }
+                send(chain.process(events, watermark: watermark, sides: &sides, stamped: timed))
             case .watermark, .end:
                 break
             case nil:

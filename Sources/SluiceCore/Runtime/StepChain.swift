@@ -44,33 +44,19 @@ public final class StepChain {
     public private(set) var stopRequested: String?
     private var scratch = StepOutput()
     private var spare: [Event] = []
+    /// The watermark each step has been advanced to.
+    private var marks: [Int64]
+    private let timeSensitive: [Bool]
 
     public init(_ entries: [Entry]) {
         steps = entries.map(\.step)
         stats = entries.map { StepStats(name: $0.name, kind: $0.kind) }
+        marks = Array(repeating: Int64.min, count: entries.count)
+        timeSensitive = entries.map(\.step.usesWatermarks)
     }
 
     /// True when some step's results depend on the watermark.
     public var usesWatermarks: Bool { steps.contains { $0.usesWatermarks } }
-
-    /// Runs events one at a time, first advancing to each event's own watermark (see
-    /// ``Event/watermark``), so windows close and late events are judged exactly where
-    /// the source's watermark moved. `watermark` is the stage's, updated in place.
-    public func processTimed(_ events: [Event], watermark: inout Int64, sides: inout [(port: Int, event: Event)]) -> [Event] {
-        var result: [Event] = []
-        var one: [Event] = []
-        one.reserveCapacity(1)
-        for e in events {
-            if e.watermark > watermark {
-                watermark = e.watermark
-                result += advance(watermark: watermark, sides: &sides)
-            }
-            one.removeAll(keepingCapacity: true)
-            one.append(e)
-            result += process(one, watermark: watermark, sides: &sides)
-        }
-        return result
-    }
 
     /// True when there are no steps (a pass-through stream).
     public var isEmpty: Bool { steps.isEmpty }
@@ -79,7 +65,14 @@ public final class StepChain {
     public var stateSize: Int { steps.reduce(0) { $0 + $1.stateSize } }
 
     /// Runs `events` through every step; side output events are appended to `sides`.
-    public func process(_ events: [Event], watermark: Int64, sides: inout [(port: Int, event: Event)]) -> [Event] {
+    ///
+    /// With `stamped`, each time-sensitive step first advances to the watermark the
+    /// source had just before each event (``Event/watermark``), so windows close and late
+    /// events are judged exactly where the source's watermark moved, whatever the batch
+    /// boundaries. Only exact for a stream with one input; the caller decides.
+    public func process(
+        _ events: [Event], watermark: Int64, sides: inout [(port: Int, event: Event)], stamped: Bool = false
+    ) -> [Event] {
         if steps.isEmpty { return events }
         var current = events
         for i in steps.indices {
@@ -88,11 +81,22 @@ public final class StepChain {
             out.events = spare
             out.events.removeAll(keepingCapacity: true)
             out.sides.removeAll(keepingCapacity: true)
-            out.watermark = watermark
+            out.watermark = max(watermark, marks[i])
             out.rejectedCount = 0
             out.stopRequested = nil
             let t0 = timing ? DispatchTime.now().uptimeNanoseconds : 0
-            for e in current { step.process(e, into: &out) }
+            if stamped && timeSensitive[i] {
+                for e in current {
+                    if e.watermark > marks[i] {
+                        marks[i] = e.watermark
+                        out.watermark = e.watermark
+                        step.advance(watermark: e.watermark, into: &out)
+                    }
+                    step.process(e, into: &out)
+                }
+            } else {
+                for e in current { step.process(e, into: &out) }
+            }
             if let s = out.stopRequested, stopRequested == nil { stopRequested = "\(stats[i].name): \(s)" }
             if timing { stats[i].nanos &+= DispatchTime.now().uptimeNanoseconds &- t0 }
             stats[i].eventsIn += current.count
@@ -120,11 +124,17 @@ public final class StepChain {
         for i in steps.indices {
             let step = steps[i]
             var out = StepOutput()
-            out.watermark = watermark
             let t0 = timing ? DispatchTime.now().uptimeNanoseconds : 0
+            // What earlier steps emitted for this watermark reaches this step before the
+            // watermark does (as in Flink), so it is judged against the step's old one.
+            out.watermark = marks[i]
             for e in carry { step.process(e, into: &out) }
+            out.watermark = watermark
             stats[i].eventsIn += carry.count
-            step.advance(watermark: watermark, into: &out)
+            if watermark > marks[i] {
+                marks[i] = watermark
+                step.advance(watermark: watermark, into: &out)
+            }
             if let s = out.stopRequested, stopRequested == nil { stopRequested = "\(stats[i].name): \(s)" }
             if timing { stats[i].nanos &+= DispatchTime.now().uptimeNanoseconds &- t0 }
             stats[i].eventsOut += out.events.count
