@@ -118,6 +118,55 @@ public enum JSONParser {
         }
     }
 
+    /// Reads several top-level fields of the object in `bytes` in one pass: `out[i]`
+    /// becomes the value of `keys[i]` (UTF-8, unescaped), or nil when absent. Stops as
+    /// soon as every key is found. The bytes are assumed validated, as for ``field(_:in:maxDepth:)``.
+    public static func fields(_ keys: [[UInt8]], in bytes: UnsafeRawBufferPointer, into out: inout [JSON?]) {
+        out.removeAll(keepingCapacity: true)
+        out.append(contentsOf: repeatElement(nil, count: keys.count))
+        guard let base = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self), !keys.isEmpty else { return }
+        var c = Cursor(base: base, end: bytes.count, maxDepth: 512)
+        var missing = keys.count
+        do throws(JSONError) {
+            c.skipWhitespace()
+            guard c.pos < c.end, base[c.pos] == UInt8(ascii: "{") else { return }
+            c.pos += 1
+            while missing > 0 {
+                c.skipWhitespace()
+                guard c.pos < c.end, base[c.pos] == UInt8(ascii: "\"") else { return }
+                let keyStart = c.pos + 1
+                try c.skipString()
+                let key = UnsafeRawBufferPointer(start: base + keyStart, count: c.pos - 1 - keyStart)
+                var hit = -1
+                for i in keys.indices where out[i] == nil && keys[i].count == key.count && keys[i].elementsEqual(key) {
+                    hit = i
+                    break
+                }
+                if hit < 0, key.contains(UInt8(ascii: "\\")) {
+                    var d = Cursor(base: base, end: bytes.count, maxDepth: 1)
+                    d.pos = keyStart - 1
+                    let decoded = Array(try d.parseString().utf8)
+                    hit = keys.indices.first { out[$0] == nil && keys[$0] == decoded } ?? -1
+                }
+                c.skipWhitespace()
+                guard c.pos < c.end, base[c.pos] == UInt8(ascii: ":") else { return }
+                c.pos += 1
+                c.skipWhitespace()
+                if hit >= 0 {
+                    out[hit] = try c.parseValue(depth: 1)
+                    missing -= 1
+                } else {
+                    try c.skipValidated()
+                }
+                c.skipWhitespace()
+                guard c.pos < c.end, base[c.pos] == UInt8(ascii: ",") else { return }
+                c.pos += 1
+            }
+        } catch {
+            return
+        }
+    }
+
     /// True when the object in `bytes` has a top-level field named by any of `keys`.
     /// One pass over validated bytes; false for non-objects.
     public static func hasAnyKey(_ keys: [String], in bytes: UnsafeRawBufferPointer) -> Bool {

@@ -90,3 +90,19 @@ func randomString(_ rng: inout SplitMix64) -> String {
         }
     }
 }
+
+@Suite struct MultiFieldScanTests {
+    @Test func manyFieldsInOnePassMatchFullParse() async {
+        await propertyCheck(count: 500, input: Gen.int64()) { seed in
+            var rng = SplitMix64(seed)
+            var o = JSONObject()
+            for i in 0..<Int.random(in: 1...6, using: &rng) { o["k\(i)"] = randomJSON(&rng, depth: 2) }
+            var bytes: [UInt8] = []
+            JSONWriter.write(.object(o), into: &bytes)
+            let keys = ["k0", "missing", "k3", "k1"]
+            var out: [JSON?] = []
+            bytes.withUnsafeBytes { JSONParser.fields(keys.map { Array($0.utf8) }, in: $0, into: &out) }
+            #expect(out == keys.map { o[$0] })
+        }
+    }
+}
