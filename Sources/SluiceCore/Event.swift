@@ -71,7 +71,15 @@ public struct Event: Sendable {
     }
 
     /// The whole value, parsed on demand (the event is not changed; see ``materialize()``).
+    @inlinable
     public var value: JSON {
+        if case .value(let v) = storage { return v }
+        return parsedValue
+    }
+
+    /// ``value`` of a raw or patched event.
+    @usableFromInline
+    var parsedValue: JSON {
         switch storage {
         case .value(let v): return v
         case .raw(let buf, let start, let count):
