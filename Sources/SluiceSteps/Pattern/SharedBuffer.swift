@@ -1,5 +1,6 @@
 import SluiceCEL
 import SluiceCore
+import SluiceJSON
 
 /// The events partial matches hold, each stored once, and the match paths over them
 /// (Flink's `SharedBuffer`, after the SASE paper's shared versioned buffer).
@@ -108,6 +109,10 @@ struct SharedBuffer {
     /// The event of a node's slot.
     @inline(__always)
     func event(ofNode node: Int32) -> Event { events[Int(nodeSlot[Int(node)])] }
+
+    /// The value of a node's event (read in place, without copying the event first).
+    @inline(__always)
+    func value(ofNode node: Int32) -> JSON { events[Int(nodeSlot[Int(node)])].value }
 
     /// The per-key sequence number of a node's event.
     @inline(__always)
