@@ -127,6 +127,12 @@ struct DeadlineHeap {
         }
     }
 
+    /// Removes and returns the earliest entry if its deadline is at most `limit`.
+    mutating func popDue(upTo limit: Int64) -> (deadline: Int64, key: Int32)? {
+        guard let top = items.first, top.deadline <= limit else { return nil }
+        return pop()
+    }
+
     mutating func pop() -> (deadline: Int64, key: Int32)? {
         guard let top = items.first else { return nil }
         let last = items.removeLast()

@@ -69,7 +69,7 @@ public final class PatternStep: Step {
         var restOptional: Bool
     }
 
-    @exclusivity(unchecked) var buffer = SharedBuffer()
+    let buffer = SharedBuffer()
     @exclusivity(unchecked) var queue = EventQueue()
     @exclusivity(unchecked) var deadlines = DeadlineHeap()
     @exclusivity(unchecked) var keyIndex = KeyTable()
@@ -183,7 +183,7 @@ public final class PatternStep: Step {
     }
 
     func expireDue(upTo limit: Int64, into out: inout StepOutput) {
-        while let d = deadlines.minDeadline, d <= limit, let (deadline, key) = deadlines.pop() {
+        while let (deadline, key) = deadlines.popDue(upTo: limit) {
             let k = Int(key)
             guard keys[k].scheduled == deadline else { continue }
             keys[k].scheduled = Int64.max
