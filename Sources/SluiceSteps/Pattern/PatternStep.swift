@@ -88,6 +88,10 @@ public final class PatternStep: Step {
     @exclusivity(unchecked) var old: [PartialMatch] = []
     @exclusivity(unchecked) var completions: [Completion] = []
     @exclusivity(unchecked) var pathScratch: [(step: Int, node: Int32)] = []
+    @exclusivity(unchecked) var pathSeqs: [Int64] = []
+    @exclusivity(unchecked) var pathStarts: [Int] = []
+    @exclusivity(unchecked) var order: [Int] = []
+    @exclusivity(unchecked) var sortedScratch: [Completion] = []
     @exclusivity(unchecked) var seenNodes: Set<Int32> = []
     @exclusivity(unchecked) var currentSeq: Int64 = 0
     @exclusivity(unchecked) var currentTime: Int64 = 0
@@ -442,18 +446,36 @@ public final class PatternStep: Step {
         return threshold
     }
 
-    /// Orders `completions` by start, then by the sequence numbers of their paths, then by position.
+    /// Orders `completions` by start, then by the sequence numbers of their paths
+    /// (lexicographically), then by position. Uses scratch arrays, so it allocates
+    /// nothing in the steady state.
     func sortCompletionsByPath() {
-        let seqs = completions.map { m -> [Int64] in
+        pathSeqs.removeAll(keepingCapacity: true)
+        pathStarts.removeAll(keepingCapacity: true)
+        for m in completions {
             buffer.path(m.node, into: &pathScratch)
-            return pathScratch.map { buffer.seq(ofNode: $0.node) }
+            pathStarts.append(pathSeqs.count)
+            for e in pathScratch { pathSeqs.append(buffer.seq(ofNode: e.node)) }
         }
-        let order = completions.indices.sorted { a, b in
+        pathStarts.append(pathSeqs.count)
+        order.removeAll(keepingCapacity: true)
+        order.append(contentsOf: completions.indices)
+        order.sort { a, b in
             if completions[a].startSeq != completions[b].startSeq { return completions[a].startSeq < completions[b].startSeq }
-            if seqs[a] != seqs[b] { return seqs[a].lexicographicallyPrecedes(seqs[b]) }
+            var i = pathStarts[a]
+            var j = pathStarts[b]
+            let ea = pathStarts[a + 1], eb = pathStarts[b + 1]
+            while i < ea, j < eb {
+                if pathSeqs[i] != pathSeqs[j] { return pathSeqs[i] < pathSeqs[j] }
+                i += 1
+                j += 1
+            }
+            if i < ea || j < eb { return i == ea }  // a proper prefix comes first
             return a < b
         }
-        completions = order.map { completions[$0] }
+        sortedScratch.removeAll(keepingCapacity: true)
+        for i in order { sortedScratch.append(completions[i]) }
+        swap(&completions, &sortedScratch)
     }
 
     func prune(_ list: inout [PartialMatch], upTo threshold: Int64) {
