@@ -8,17 +8,20 @@ import SluiceJSON
 /// SipHash, a fifth of the cost of a keyed window's per-event path; ``KeyTable/hash(_:)``
 /// hashes short ASCII strings (the usual key) with a few multiplications.
 struct KeyTable {
-    /// Key index per bucket, -1 when empty.
-    private var buckets: [Int32]
-    /// Hash per bucket (meaningful when the bucket is not empty).
-    private var hashes: [UInt64]
+    /// A bucket: a key index (-1 when empty) and its hash, side by side so a probe
+    /// touches one cache line.
+    struct Bucket {
+        var hash: UInt64
+        var key: Int32
+    }
+
+    private var buckets: [Bucket]
     private var mask: Int
     /// Keys stored.
     private(set) var count = 0
 
     init() {
-        buckets = Array(repeating: -1, count: 16)
-        hashes = Array(repeating: 0, count: 16)
+        buckets = Array(repeating: Bucket(hash: 0, key: -1), count: 16)
         mask = 15
     }
 
@@ -27,9 +30,9 @@ struct KeyTable {
     func find(hash: UInt64, _ matches: (Int32) -> Bool) -> Int32? {
         var i = Int(truncatingIfNeeded: hash) & mask
         while true {
-            let k = buckets[i]
-            if k < 0 { return nil }
-            if hashes[i] == hash, matches(k) { return k }
+            let b = buckets[i]
+            if b.key < 0 { return nil }
+            if b.hash == hash, matches(b.key) { return b.key }
             i = (i + 1) & mask
         }
     }
@@ -38,9 +41,8 @@ struct KeyTable {
     mutating func insert(hash: UInt64, _ k: Int32) {
         if (count + 1) * 2 > buckets.count { grow() }
         var i = Int(truncatingIfNeeded: hash) & mask
-        while buckets[i] >= 0 { i = (i + 1) & mask }
-        buckets[i] = k
-        hashes[i] = hash
+        while buckets[i].key >= 0 { i = (i + 1) & mask }
+        buckets[i] = Bucket(hash: hash, key: k)
         count += 1
     }
 
@@ -48,7 +50,7 @@ struct KeyTable {
     mutating func remove(hash: UInt64, _ k: Int32) {
         var i = Int(truncatingIfNeeded: hash) & mask
         while true {
-            let b = buckets[i]
+            let b = buckets[i].key
             if b < 0 { return }
             if b == k { break }
             i = (i + 1) & mask
@@ -59,29 +61,25 @@ struct KeyTable {
         var j = i
         while true {
             j = (j + 1) & mask
-            if buckets[j] < 0 { break }
-            let home = Int(truncatingIfNeeded: hashes[j]) & mask
+            if buckets[j].key < 0 { break }
+            let home = Int(truncatingIfNeeded: buckets[j].hash) & mask
             let stays = i <= j ? (i < home && home <= j) : (i < home || home <= j)
             if stays { continue }
             buckets[i] = buckets[j]
-            hashes[i] = hashes[j]
             i = j
         }
-        buckets[i] = -1
+        buckets[i].key = -1
     }
 
     private mutating func grow() {
-        let oldBuckets = buckets
-        let oldHashes = hashes
-        let n = oldBuckets.count * 2
-        buckets = Array(repeating: -1, count: n)
-        hashes = Array(repeating: 0, count: n)
+        let old = buckets
+        let n = old.count * 2
+        buckets = Array(repeating: Bucket(hash: 0, key: -1), count: n)
         mask = n - 1
-        for (i, k) in oldBuckets.enumerated() where k >= 0 {
-            var j = Int(truncatingIfNeeded: oldHashes[i]) & mask
-            while buckets[j] >= 0 { j = (j + 1) & mask }
-            buckets[j] = k
-            hashes[j] = oldHashes[i]
+        for b in old where b.key >= 0 {
+            var j = Int(truncatingIfNeeded: b.hash) & mask
+            while buckets[j].key >= 0 { j = (j + 1) & mask }
+            buckets[j] = b
         }
     }
 
