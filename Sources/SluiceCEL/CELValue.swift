@@ -90,18 +90,28 @@ private func hex2(_ b: UInt8) -> String {
 extension CELValue {
     /// Converts JSON to CEL: integers become `int`, other numbers `double`, objects maps
     /// with string keys (order kept) and arrays lists.
-    public init(json: JSON) {
+    @inlinable
+    public init(json: __shared JSON) {
         switch json {
         case .null: self = .null
         case .bool(let b): self = .bool(b)
         case .int(let i): self = .int(i)
         case .double(let d): self = .double(d)
         case .string(let s): self = .string(s)
-        case .array(let a): self = .list(a.map { CELValue(json: $0) })
+        case .array, .object: self = CELValue.container(json)
+        }
+    }
+
+    /// ``init(json:)`` for arrays and objects (kept out of line).
+    @usableFromInline
+    static func container(_ json: JSON) -> CELValue {
+        switch json {
+        case .array(let a): return .list(a.map { CELValue(json: $0) })
         case .object(let o):
             var m = CELMap(minimumCapacity: o.count)
             for (k, v) in o { m.insertOrReplace(.string(k), CELValue(json: v)) }
-            self = .map(m)
+            return .map(m)
+        default: return CELValue(json: json)
         }
     }
 

@@ -55,19 +55,37 @@ public struct Event: Sendable {
     }
 
     /// True while the event is still its original bytes.
+    @inlinable
     public var isRaw: Bool {
         if case .raw = storage { return true }
         return false
     }
 
     /// True when the event is held as a parsed value (not original bytes).
+    @inlinable
     public var isValueBacked: Bool {
         if case .value = storage { return true }
         return false
     }
 
+    /// The object of a parsed event (nil for a raw event or a parsed non-object): a
+    /// copy of the object without parsing anything, for steps that read many fields.
+    @inlinable
+    public var parsedObject: JSONObject? {
+        if case .value(.object(let o)) = storage { return o }
+        return nil
+    }
+
     /// The whole value, parsed on demand (the event is not changed; see ``materialize()``).
+    @inlinable
     public var value: JSON {
+        if case .value(let v) = storage { return v }
+        return parsedValue
+    }
+
+    /// ``value`` of a raw or patched event.
+    @usableFromInline
+    var parsedValue: JSON {
         switch storage {
         case .value(let v): return v
         case .raw(let buf, let start, let count):
@@ -129,6 +147,17 @@ public struct Event: Sendable {
         case .patched(let buf, let start, let count, let extra):
             return extra[key] ?? JSONParser.field(key, in: buf.bytes(start, count))
         }
+    }
+
+    /// Calls `body` with the top-level field `key` (borrowed in place for a parsed event,
+    /// so the event's object is not copied), or returns nil when absent or the event is
+    /// not an object. For hot paths that read a field and keep only part of it.
+    @inlinable
+    public func withField<R>(_ key: String, _ body: (borrowing JSON) throws -> R) rethrows -> R? {
+        if case .value(.object(let o)) = storage { return try o.withValue(forKey: key, body) }
+        if case .value = storage { return nil }
+        guard let v = field(key) else { return nil }
+        return try body(v)
     }
 
     /// ``field(_:)`` with a key already encoded as UTF-8, for hot paths.

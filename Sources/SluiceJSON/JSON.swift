@@ -27,6 +27,14 @@ extension JSON {
         return nil
     }
 
+    /// Calls `body` with the object's field `key` in place (no copy of the object), or
+    /// returns nil when this is not an object or has no such field. For hot read paths.
+    @inlinable
+    public func withField<R>(_ key: String, _ body: (borrowing JSON) throws -> R) rethrows -> R? {
+        guard case .object(let o) = self else { return nil }
+        return try o.withValue(forKey: key, body)
+    }
+
     /// A short name of the value's kind, for error messages: `null`, `bool`, `int`,
     /// `double`, `string`, `array`, `object`.
     public var kindName: String {

@@ -42,8 +42,17 @@ public struct JSONObject: Sendable, Hashable {
         keys.firstIndex(of: key)
     }
 
+    /// Calls `body` with the value of `key` in place (no copy of the value or the
+    /// object), or returns nil when the key is absent. For hot read paths.
+    @inlinable
+    public func withValue<R>(forKey key: String, _ body: (borrowing JSON) throws -> R) rethrows -> R? {
+        guard let i = keys.firstIndex(of: key) else { return nil }
+        return try values.withUnsafeBufferPointer { try body($0[i]) }
+    }
+
     /// The value of `key`; setting nil removes the field, setting a new key appends it.
     public subscript(key: String) -> JSON? {
+        @inlinable
         get {
             guard let i = index(of: key) else { return nil }
             return values[i]

@@ -119,28 +119,84 @@ func clockRealtimeNanos() -> UInt64 {
 public final class EventActivation: CELActivation {
     /// The event being evaluated. Setting it forgets the fields read from the last one.
     public var event: Event {
-        didSet { if !cache.isEmpty { cache.removeAll(keepingCapacity: true) } }
+        get { current }
+        set {
+            current = newValue
+            bind()
+        }
     }
-    /// Fields already read from this event, by name id: several expressions of one step
-    /// (or one expression reading a field twice) scan the raw bytes once.
-    var cache: [(id: Int, value: CELValue?)] = []
+    @exclusivity(unchecked) var current: Event
+    /// For a parsed object event: its keys and values, read in place. They point into
+    /// the arrays of `current`'s object, which `current` keeps alive and unchanged
+    /// (it is only replaced through ``event``, which rebinds them). Reading a field then
+    /// copies neither the event nor its object, as `event.field` would.
+    @exclusivity(unchecked) var parsed = false
+    @exclusivity(unchecked) var fieldKeys = UnsafeBufferPointer<String>(start: nil, count: 0)
+    @exclusivity(unchecked) var fieldValues = UnsafeBufferPointer<JSON>(start: nil, count: 0)
+    /// Fields already read from this raw event, by name id: several expressions of one
+    /// step (or one expression reading a field twice) scan the raw bytes once. The first
+    /// `cacheCount` entries are valid, so forgetting them is one store.
+    @exclusivity(unchecked) var cache: [(id: Int, value: CELValue?)]
+    @exclusivity(unchecked) var cacheCount = 0
     /// Extra names bound for this evaluation (pattern captures), looked up first.
-    public var bindings: [String: CELValue] = [:]
+    @exclusivity(unchecked) public var bindings: [String: CELValue] = [:]
     let compiler: ExpressionCompiler
+    /// The ids of `event` and `params`, and whether there are tables, read once here so
+    /// that resolving a field touches no other object.
+    let eventID: Int
+    let paramsID: Int
+    let hasTables: Bool
+
+    static let cacheSize = 8
 
     init(_ compiler: ExpressionCompiler) {
         self.compiler = compiler
-        event = Event(.null)
-        cache.reserveCapacity(8)
+        eventID = compiler.eventName.id
+        paramsID = compiler.paramsName.id
+        hasTables = !compiler.tables.isEmpty
+        current = Event(.null)
+        cache = Array(repeating: (-1, nil), count: Self.cacheSize)
+        bind()
+    }
+
+    @inline(__always)
+    func bind() {
+        cacheCount = 0
+        parsed = current.isValueBacked
+        if parsed, let o = current.parsedObject {
+            fieldKeys = o.keys.withUnsafeBufferPointer { $0 }
+            fieldValues = o.values.withUnsafeBufferPointer { $0 }
+        } else {
+            fieldKeys = UnsafeBufferPointer(start: nil, count: 0)
+            fieldValues = UnsafeBufferPointer(start: nil, count: 0)
+        }
     }
 
     public func resolve(_ name: CELName) -> CELValue? {
         if !bindings.isEmpty, let b = bindings[name.string] { return b }
-        if name.id == compiler.eventName.id { return CELValue(json: event.value) }
-        if let g = compiler.global(name) { return g }
-        for entry in cache where entry.id == name.id { return entry.value }
-        let v = event.field(name.string).map { CELValue(json: $0) }
-        if cache.count < 8 { cache.append((name.id, v)) }
+        let id = name.id
+        if id == eventID { return CELValue(json: current.value) }
+        if id == paramsID { return compiler.params }
+        if hasTables, let t = compiler.tables[name.string] { return t }
+        if parsed {
+            let key = name.string
+            var i = 0
+            while i < fieldKeys.count {
+                if fieldKeys[i] == key { return CELValue(json: fieldValues[i]) }
+                i += 1
+            }
+            return nil
+        }
+        var i = 0
+        while i < cacheCount {
+            if cache[i].id == id { return cache[i].value }
+            i += 1
+        }
+        let v = current.field(name.string).map { CELValue(json: $0) }
+        if cacheCount < Self.cacheSize {
+            cache[cacheCount] = (id, v)
+            cacheCount += 1
+        }
         return v
     }
 }

@@ -41,18 +41,23 @@ struct EventQueue {
 
     /// Removes and returns the earliest event with time ≤ `limit`, if any.
     mutating func popReady(upTo limit: Int64) -> Entry? {
-        let f: Entry? = head < fifo.count ? fifo[head] : nil
-        let h: Entry? = heap.first
-        var takeFifo: Bool
-        switch (f, h) {
-        case (nil, nil): return nil
-        case (.some, nil): takeFifo = true
-        case (nil, .some): takeFifo = false
-        case (.some(let a), .some(let b)): takeFifo = a.before(b)
+        // Compare by time and arrival only, so the events are not copied to look.
+        let hasFifo = head < fifo.count
+        let takeFifo: Bool
+        if heap.isEmpty {
+            guard hasFifo else { return nil }
+            takeFifo = true
+        } else if hasFifo {
+            let (t, arrival) = (fifo[head].time, fifo[head].arrival)
+            takeFifo = t < heap[0].time || (t == heap[0].time && arrival < heap[0].arrival)
+        } else {
+            takeFifo = false
         }
         if takeFifo {
-            guard let a = f, a.time <= limit else { return nil }
-            fifo[head].event = Event(.null)
+            guard fifo[head].time <= limit else { return nil }
+            // Move the entry out, leaving a null event behind (no copy of the event).
+            var a = Entry(time: fifo[head].time, arrival: fifo[head].arrival, key: fifo[head].key, event: Event(.null))
+            swap(&a.event, &fifo[head].event)
             head += 1
             if head == fifo.count || head > 4096 && head * 2 > fifo.count {
                 fifo.removeFirst(head)
@@ -60,7 +65,7 @@ struct EventQueue {
             }
             return a
         }
-        guard let b = h, b.time <= limit else { return nil }
+        guard heap[0].time <= limit else { return nil }
         return heapPop()
     }
 
@@ -120,6 +125,12 @@ struct DeadlineHeap {
                 break
             }
         }
+    }
+
+    /// Removes and returns the earliest entry if its deadline is at most `limit`.
+    mutating func popDue(upTo limit: Int64) -> (deadline: Int64, key: Int32)? {
+        guard let top = items.first, top.deadline <= limit else { return nil }
+        return pop()
     }
 
     mutating func pop() -> (deadline: Int64, key: Int32)? {

@@ -69,30 +69,33 @@ public final class PatternStep: Step {
         var restOptional: Bool
     }
 
-    var buffer = SharedBuffer()
-    var queue = EventQueue()
-    var deadlines = DeadlineHeap()
-    var keyIndex: [JSON: Int32] = [:]
-    var keys: [KeyState] = []
-    var liveConfigs = 0
-    var maxTime = Int64.min
+    let buffer = SharedBuffer()
+    @exclusivity(unchecked) var queue = EventQueue()
+    @exclusivity(unchecked) var deadlines = DeadlineHeap()
+    @exclusivity(unchecked) var keyIndex = KeyTable()
+    @exclusivity(unchecked) var keys: [KeyState] = []
+    @exclusivity(unchecked) var liveConfigs = 0
+    @exclusivity(unchecked) var maxTime = Int64.min
 
     /// Conditions that could not be evaluated (missing field, wrong type): counted as no match.
-    public private(set) var conditionErrors = 0
+    @exclusivity(unchecked) public private(set) var conditionErrors = 0
     /// Matches emitted so far.
-    public private(set) var matchCount = 0
+    @exclusivity(unchecked) public private(set) var matchCount = 0
 
     // Per-event scratch, reused so the steady state does not allocate.
-    var cache: [Int8]
-    var next: [PartialMatch] = []
-    var old: [PartialMatch] = []
-    var completions: [Completion] = []
-    var pathScratch: [(step: Int, node: Int32)] = []
-    var seenNodes: Set<Int32> = []
-    var currentEvent = Event(.null)
-    var currentSeq: Int64 = 0
-    var currentTime: Int64 = 0
-    var currentSlot: Int32 = -1
+    @exclusivity(unchecked) var cache: [Int8]
+    @exclusivity(unchecked) var next: [PartialMatch] = []
+    @exclusivity(unchecked) var old: [PartialMatch] = []
+    @exclusivity(unchecked) var completions: [Completion] = []
+    @exclusivity(unchecked) var pathScratch: [(step: Int, node: Int32)] = []
+    @exclusivity(unchecked) var pathSeqs: [Int64] = []
+    @exclusivity(unchecked) var pathStarts: [Int] = []
+    @exclusivity(unchecked) var order: [Int] = []
+    @exclusivity(unchecked) var sortedScratch: [Completion] = []
+    @exclusivity(unchecked) var seenNodes: Set<Int32> = []
+    @exclusivity(unchecked) var currentSeq: Int64 = 0
+    @exclusivity(unchecked) var currentTime: Int64 = 0
+    @exclusivity(unchecked) var currentSlot: Int32 = -1
 
     init(_ p: CompiledPattern) {
         self.p = p
@@ -152,12 +155,13 @@ public final class PatternStep: Step {
             }
         }
         let k: Int32
-        if let i = keyIndex[keyValue] {
+        let hash = KeyTable.hash(keyValue)
+        if let i = keyIndex.find(hash: hash, { keys[Int($0)].key == keyValue }) {
             k = i
         } else {
             k = Int32(keys.count)
             keys.append(KeyState(key: keyValue))
-            keyIndex[keyValue] = k
+            keyIndex.insert(hash: hash, k)
         }
         queue.push(time: event.time, key: k, event: event)
         if event.time <= out.watermark { drain(upTo: out.watermark, into: &out) }
@@ -183,7 +187,7 @@ public final class PatternStep: Step {
     }
 
     func expireDue(upTo limit: Int64, into out: inout StepOutput) {
-        while let d = deadlines.minDeadline, d <= limit, let (deadline, key) = deadlines.pop() {
+        while let (deadline, key) = deadlines.popDue(upTo: limit) {
             let k = Int(key)
             guard keys[k].scheduled == deadline else { continue }
             keys[k].scheduled = Int64.max
@@ -216,7 +220,6 @@ public final class PatternStep: Step {
         currentSeq = keys[k].seq
         currentTime = entry.time
         if entry.time > maxTime { maxTime = entry.time }
-        currentEvent = entry.event
         currentSlot = -1
         activation.event = entry.event
         if !activation.bindings.isEmpty { activation.bindings = [:] }
@@ -315,7 +318,7 @@ public final class PatternStep: Step {
     }
 
     func take(_ c: PartialMatch, step j: Int, count kj: Int, isStart: Bool) {
-        if currentSlot < 0 { currentSlot = buffer.addEvent(currentEvent, seq: currentSeq) }
+        if currentSlot < 0 { currentSlot = buffer.addEvent(activation.event, seq: currentSeq) }
         let node = buffer.addNode(slot: currentSlot, step: j, prev: c.node)
         let st = info[j]
         let newCount = kj + 1
@@ -406,16 +409,24 @@ public final class PatternStep: Step {
     /// returns the pruning threshold (partial matches started at or before it go).
     func emitCompletions(key k: Int, into out: inout StepOutput) -> Int64 {
         if completions.count > 1 {
-            let seqs = completions.map { m -> [Int64] in
-                buffer.path(m.node, into: &pathScratch)
-                return pathScratch.map { buffer.seq(ofNode: $0.node) }
+            // Stable insertion sort by start (few completions, no allocation); only
+            // completions that start alike need the comparison of their paths below,
+            // which this presorting leaves unchanged (it breaks ties by position).
+            var tie = false
+            for i in 1..<completions.count {
+                let m = completions[i]
+                var j = i - 1
+                while j >= 0, completions[j].startSeq > m.startSeq {
+                    completions[j + 1] = completions[j]
+                    j -= 1
+                }
+                completions[j + 1] = m
             }
-            let order = completions.indices.sorted { a, b in
-                if completions[a].startSeq != completions[b].startSeq { return completions[a].startSeq < completions[b].startSeq }
-                if seqs[a] != seqs[b] { return seqs[a].lexicographicallyPrecedes(seqs[b]) }
-                return a < b
+            for i in 1..<completions.count where completions[i].startSeq == completions[i - 1].startSeq {
+                tie = true
+                break
             }
-            completions = order.map { completions[$0] }
+            if tie { sortCompletionsByPath() }
         }
         var threshold = Int64.min
         for m in completions {
@@ -433,6 +444,38 @@ public final class PatternStep: Step {
         }
         completions.removeAll(keepingCapacity: true)
         return threshold
+    }
+
+    /// Orders `completions` by start, then by the sequence numbers of their paths
+    /// (lexicographically), then by position. Uses scratch arrays, so it allocates
+    /// nothing in the steady state.
+    func sortCompletionsByPath() {
+        pathSeqs.removeAll(keepingCapacity: true)
+        pathStarts.removeAll(keepingCapacity: true)
+        for m in completions {
+            buffer.path(m.node, into: &pathScratch)
+            pathStarts.append(pathSeqs.count)
+            for e in pathScratch { pathSeqs.append(buffer.seq(ofNode: e.node)) }
+        }
+        pathStarts.append(pathSeqs.count)
+        order.removeAll(keepingCapacity: true)
+        order.append(contentsOf: completions.indices)
+        order.sort { a, b in
+            if completions[a].startSeq != completions[b].startSeq { return completions[a].startSeq < completions[b].startSeq }
+            var i = pathStarts[a]
+            var j = pathStarts[b]
+            let ea = pathStarts[a + 1], eb = pathStarts[b + 1]
+            while i < ea, j < eb {
+                if pathSeqs[i] != pathSeqs[j] { return pathSeqs[i] < pathSeqs[j] }
+                i += 1
+                j += 1
+            }
+            if i < ea || j < eb { return i == ea }  // a proper prefix comes first
+            return a < b
+        }
+        sortedScratch.removeAll(keepingCapacity: true)
+        for i in order { sortedScratch.append(completions[i]) }
+        swap(&completions, &sortedScratch)
     }
 
     func prune(_ list: inout [PartialMatch], upTo threshold: Int64) {
@@ -455,13 +498,22 @@ public final class PatternStep: Step {
         var o = JSONObject(minimumCapacity: n)
         var i = 0
         for (j, st) in nfa.states.enumerated() {
+            if !st.isList {
+                // One event (or none, when optional): no array to build.
+                guard i < pathScratch.count, pathScratch[i].step == j else { continue }
+                let v = buffer.value(ofNode: pathScratch[i].node)
+                i += 1
+                while i < pathScratch.count, pathScratch[i].step == j { i += 1 }
+                o.appendUnchecked(key: st.name, value: v)
+                continue
+            }
             var items: [JSON] = []
             while i < pathScratch.count, pathScratch[i].step == j {
-                items.append(buffer.event(ofNode: pathScratch[i].node).value)
+                items.append(buffer.value(ofNode: pathScratch[i].node))
                 i += 1
             }
             if items.isEmpty { continue }
-            o.appendUnchecked(key: st.name, value: st.isList ? .array(items) : items[0])
+            o.appendUnchecked(key: st.name, value: .array(items))
         }
         return .object(o)
     }

@@ -1,5 +1,6 @@
 import SluiceCEL
 import SluiceCore
+import SluiceJSON
 
 /// The events partial matches hold, each stored once, and the match paths over them
 /// (Flink's `SharedBuffer`, after the SASE paper's shared versioned buffer).
@@ -11,26 +12,29 @@ import SluiceCore
 /// slot and its predecessor; releasing the last holder frees the entry and its free
 /// list reuses it, so memory returns when matches complete or expire. Storage is a few
 /// parallel arrays, so the steady state allocates nothing.
-struct SharedBuffer {
-    private(set) var events: [Event] = []
-    private(set) var slotSeq: [Int64] = []
-    private var slotRefs: [Int32] = []
-    private var slotCEL: [CELValue?] = []
-    private var freeSlots: [Int32] = []
+///
+/// A class owned by one pattern step (and used only from its thread): as a struct in
+/// the step's stored property, every read-only call copied all of its arrays first.
+final class SharedBuffer {
+    @exclusivity(unchecked) private(set) var events: [Event] = []
+    @exclusivity(unchecked) private(set) var slotSeq: [Int64] = []
+    @exclusivity(unchecked) private var slotRefs: [Int32] = []
+    @exclusivity(unchecked) private var slotCEL: [CELValue?] = []
+    @exclusivity(unchecked) private var freeSlots: [Int32] = []
 
-    private(set) var nodeSlot: [Int32] = []
-    private(set) var nodeStep: [Int32] = []
-    private(set) var nodePrev: [Int32] = []
-    private var nodeRefs: [Int32] = []
-    private var freeNodes: [Int32] = []
+    @exclusivity(unchecked) private(set) var nodeSlot: [Int32] = []
+    @exclusivity(unchecked) private(set) var nodeStep: [Int32] = []
+    @exclusivity(unchecked) private(set) var nodePrev: [Int32] = []
+    @exclusivity(unchecked) private var nodeRefs: [Int32] = []
+    @exclusivity(unchecked) private var freeNodes: [Int32] = []
 
     /// Slots in use.
-    private(set) var liveSlots = 0
+    @exclusivity(unchecked) private(set) var liveSlots = 0
     /// Nodes in use.
-    private(set) var liveNodes = 0
+    @exclusivity(unchecked) private(set) var liveNodes = 0
 
     /// Stores `event` (with its per-key sequence number) in a new slot with no holders yet.
-    mutating func addEvent(_ event: Event, seq: Int64) -> Int32 {
+    func addEvent(_ event: consuming Event, seq: Int64) -> Int32 {
         liveSlots += 1
         if let s = freeSlots.popLast() {
             let i = Int(s)
@@ -49,11 +53,11 @@ struct SharedBuffer {
 
     /// Frees a fresh slot that no node took (the event was not taken after all); a slot
     /// that was taken and already freed by ``release(_:)`` is left alone.
-    mutating func dropIfUnused(_ slot: Int32) {
+    func dropIfUnused(_ slot: Int32) {
         if slotRefs[Int(slot)] == 0 { freeSlot(slot) }
     }
 
-    private mutating func freeSlot(_ slot: Int32) {
+    private func freeSlot(_ slot: Int32) {
         let i = Int(slot)
         events[i] = Event(.null)
         slotCEL[i] = nil
@@ -63,7 +67,7 @@ struct SharedBuffer {
     }
 
     /// A new node for `slot` taken by `step` after `prev` (-1: first), held once.
-    mutating func addNode(slot: Int32, step: Int, prev: Int32) -> Int32 {
+    func addNode(slot: Int32, step: Int, prev: Int32) -> Int32 {
         slotRefs[Int(slot)] += 1
         if prev >= 0 { nodeRefs[Int(prev)] += 1 }
         liveNodes += 1
@@ -84,12 +88,12 @@ struct SharedBuffer {
 
     /// One more holder of `node`.
     @inline(__always)
-    mutating func retain(_ node: Int32) {
+    func retain(_ node: Int32) {
         if node >= 0 { nodeRefs[Int(node)] += 1 }
     }
 
     /// One holder fewer; frees the node, its slot and its predecessors as they become unheld.
-    mutating func release(_ node: Int32) {
+    func release(_ node: Int32) {
         var n = node
         while n >= 0 {
             let i = Int(n)
@@ -109,12 +113,19 @@ struct SharedBuffer {
     @inline(__always)
     func event(ofNode node: Int32) -> Event { events[Int(nodeSlot[Int(node)])] }
 
+    /// The value of a node's event (read in place, without copying the event first).
+    @inline(__always)
+    func value(ofNode node: Int32) -> JSON {
+        let s = Int(nodeSlot[Int(node)])
+        return events.withUnsafeBufferPointer { $0[s].value }
+    }
+
     /// The per-key sequence number of a node's event.
     @inline(__always)
     func seq(ofNode node: Int32) -> Int64 { slotSeq[Int(nodeSlot[Int(node)])] }
 
     /// The event of a node as a CEL value, converted once per slot.
-    mutating func celValue(ofNode node: Int32) -> CELValue {
+    func celValue(ofNode node: Int32) -> CELValue {
         let s = Int(nodeSlot[Int(node)])
         if let v = slotCEL[s] { return v }
         let v = CELValue(json: events[s].value)

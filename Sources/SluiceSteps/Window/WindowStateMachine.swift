@@ -49,16 +49,16 @@ public struct WindowStateMachine {
 
     struct KeyState {
         var key: JSON = .null
+        /// ``KeyTable/hash(_:)`` of `key`.
+        var hash: UInt64 = 0
+        /// The window the key's last event went to (-1: none), and its start, so that
+        /// in-order events of a tumbling window touch only the key table and the accumulators.
+        var lastSlot: Int32 = -1
+        var lastStart: Int64 = 0
         /// The key's windows that are open or fired (not purged).
         var windows: [Int32] = []
         /// Count windows: events of this key so far.
         var count: Int64 = 0
-    }
-
-    struct KeyRef {
-        var index: Int32
-        var lastSlot: Int32 = -1
-        var lastStart: Int64 = 0
     }
 
     struct Timer {
@@ -85,9 +85,8 @@ public struct WindowStateMachine {
     /// Windows open or kept for lateness.
     public private(set) var openWindows = 0
 
-    /// Key → its state, plus the window its last event went to, so that in-order
-    /// events of a tumbling window touch only the dictionary and the accumulators.
-    var keyIndex: [JSON: KeyRef] = [:]
+    /// Key → its index in `keys`.
+    var keyIndex = KeyTable()
     var keys: [KeyState] = []
     var freeKeys: [Int32] = []
     var slots: [Slot] = []
@@ -111,6 +110,12 @@ public struct WindowStateMachine {
 
     /// Number of distinct keys with open windows.
     public var openKeys: Int { keyIndex.count }
+
+    /// The index of `key` in `keys` (its hash is `hash`), or nil.
+    @inline(__always)
+    func findKey(_ key: JSON, hash: UInt64) -> Int32? {
+        keyIndex.find(hash: hash) { keys[Int($0)].key == key }
+    }
 
     // MARK: Events
 
@@ -167,27 +172,32 @@ public struct WindowStateMachine {
     /// The hot path: one window per event, usually the key's most recent one.
     mutating func addTumbling(time: Int64, start: Int64, end: Int64, key: JSON, values: [JSON], into fired: inout [WindowResult]) -> Outcome {
         if isPurged(end: end) { return .late }
+        let hash = KeyTable.hash(key)
         var k: Int32 = -1
         var slot: Int32 = -1
-        if let di = keyIndex.index(forKey: key) {
-            let ref = keyIndex.values[di]
-            k = ref.index
-            if ref.lastSlot >= 0, ref.lastStart == start {
-                slot = ref.lastSlot
+        if let found = findKey(key, hash: hash) {
+            k = found
+            let ki = Int(k)
+            if keys[ki].lastSlot >= 0, keys[ki].lastStart == start {
+                slot = keys[ki].lastSlot
             } else {
-                for w in keys[Int(k)].windows where slots[Int(w)].start == start {
+                for w in keys[ki].windows where slots[Int(w)].start == start {
                     slot = w
                     break
                 }
-                if slot >= 0 { keyIndex.values[di] = KeyRef(index: k, lastSlot: slot, lastStart: start) }
+                if slot >= 0 {
+                    keys[ki].lastSlot = slot
+                    keys[ki].lastStart = start
+                }
             }
         }
         if slot < 0 {
             if openWindows >= maxOpenWindows { return .full }
-            if k < 0 { k = makeKey(key) }
+            if k < 0 { k = makeKey(key, hash: hash) }
             slot = makeSlot(key: k, start: start, end: end)
             schedule(slot)
-            keyIndex[key] = KeyRef(index: k, lastSlot: slot, lastStart: start)
+            keys[Int(k)].lastSlot = slot
+            keys[Int(k)].lastStart = start
         }
         arrivals &+= 1
         apply(slot: slot, values: values, time: time, seq: arrivals)
@@ -209,7 +219,8 @@ public struct WindowStateMachine {
         let (wm, lateness) = (watermark, allowedLateness)
         starts.removeAll { Self.addSaturating($0 + size - 1, lateness) <= wm }
         if starts.isEmpty { return .late }
-        let existing = keyIndex[key]?.index
+        let hash = KeyTable.hash(key)
+        let existing = findKey(key, hash: hash)
         var needed = 0
         if let k = existing {
             let ws = keys[Int(k)].windows
@@ -220,7 +231,7 @@ public struct WindowStateMachine {
         if needed > 0, openWindows + needed > maxOpenWindows { return .full }
         arrivals &+= 1
         let seq = arrivals
-        let k = existing ?? makeKey(key)
+        let k = existing ?? makeKey(key, hash: hash)
         touched.removeAll(keepingCapacity: true)
         for s in starts {
             var slot: Int32 = -1
@@ -248,7 +259,8 @@ public struct WindowStateMachine {
     mutating func addSession(time: Int64, gap: Int64, key: JSON, values: [JSON], into fired: inout [WindowResult]) -> Outcome {
         guard time <= Int64.max - gap else { return .outOfRange }
         let end = time + gap
-        let existing = keyIndex[key]?.index
+        let hash = KeyTable.hash(key)
+        let existing = findKey(key, hash: hash)
         var target: Int32 = -1
         if let k = existing {
             // Every session of the key that overlaps [time, time+gap) merges into the oldest.
@@ -266,7 +278,7 @@ public struct WindowStateMachine {
         if target < 0 {
             if isPurged(end: end) { return .late }
             if openWindows + 1 > maxOpenWindows { return .full }
-            target = makeSlot(key: existing ?? makeKey(key), start: time, end: end)
+            target = makeSlot(key: existing ?? makeKey(key, hash: hash), start: time, end: end)
         }
         arrivals &+= 1
         let t = Int(target)
@@ -302,12 +314,13 @@ public struct WindowStateMachine {
     }
 
     mutating func addCount(time: Int64, size: Int64, every: Int64, key: JSON, values: [JSON], into fired: inout [WindowResult]) -> Outcome {
-        let existing = keyIndex[key]?.index
+        let hash = KeyTable.hash(key)
+        let existing = findKey(key, hash: hash)
         let seen = existing.map { keys[Int($0)].count } ?? 0
         let opens = seen % every == 0
         if opens, openWindows + 1 > maxOpenWindows { return .full }
         arrivals &+= 1
-        let k = existing ?? makeKey(key)
+        let k = existing ?? makeKey(key, hash: hash)
         if opens { _ = makeSlot(key: k, start: time, end: time) }
         keys[Int(k)].count += 1
         touched.removeAll(keepingCapacity: true)
@@ -393,17 +406,19 @@ public struct WindowStateMachine {
         }
     }
 
-    mutating func makeKey(_ key: JSON) -> Int32 {
+    mutating func makeKey(_ key: JSON, hash: UInt64) -> Int32 {
         let k: Int32
         if let f = freeKeys.popLast() {
             k = f
             keys[Int(k)].key = key
+            keys[Int(k)].hash = hash
+            keys[Int(k)].lastSlot = -1
             keys[Int(k)].count = 0
         } else {
             k = Int32(keys.count)
-            keys.append(KeyState(key: key))
+            keys.append(KeyState(key: key, hash: hash))
         }
-        keyIndex[key] = KeyRef(index: k)
+        keyIndex.insert(hash: hash, k)
         return k
     }
 
@@ -445,12 +460,13 @@ public struct WindowStateMachine {
         let k = Int(slots[i].key)
         keys[k].windows.removeAll { $0 == slot }
         if keys[k].windows.isEmpty {
-            keyIndex[keys[k].key] = nil
+            keyIndex.remove(hash: keys[k].hash, Int32(k))
             keys[k].key = .null
+            keys[k].lastSlot = -1
             keys[k].count = 0
             freeKeys.append(Int32(k))
-        } else if let di = keyIndex.index(forKey: keys[k].key), keyIndex.values[di].lastSlot == slot {
-            keyIndex.values[di].lastSlot = -1
+        } else if keys[k].lastSlot == slot {
+            keys[k].lastSlot = -1
         }
         freeSlots.append(slot)
         openWindows -= 1

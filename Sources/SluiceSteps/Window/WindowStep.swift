@@ -60,12 +60,11 @@ public final class WindowStep: Step {
         }
         // A parsed event is read through one copy of its object (each `event.field` call
         // copies it); a raw one is scanned per field without parsing.
-        var object: JSONObject?
-        if !event.isRaw, case .object(let o) = event.value { object = o }
+        let object = event.parsedObject
         let key: JSON
         if let f = keyField {
             // The common case, read without CEL.
-            guard let k = object.map({ $0[f] }) ?? event.field(f) else {
+            guard let k = object != nil ? object?[f] : event.field(f) else {
                 out.reject(event, step: name, message: "window: key '\(f)': no such field '\(f)'")
                 return
             }
