@@ -171,6 +171,14 @@ public struct Event: Sendable {
         }
     }
 
+    /// Calls `body` with the original bytes of a raw event (not for parsed or patched
+    /// events, whose fields are not all in the bytes); nil otherwise.
+    @inlinable
+    public func withRawBytes<R>(_ body: (UnsafeRawBufferPointer) -> R) -> R? {
+        if case .raw(let buf, let start, let count) = storage { return body(buf.bytes(start, count)) }
+        return nil
+    }
+
     /// Appends the event's JSON text (no newline) to `out`: the original bytes when unchanged.
     @inlinable
     public func write(into out: inout [UInt8]) {

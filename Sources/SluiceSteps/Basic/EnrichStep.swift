@@ -27,7 +27,7 @@ public final class EnrichStep: Step {
         self.removes = removes
         self.renames = renames
         self.name = name
-        activation = compiler.activation()
+        activation = compiler.activation(prefetching: sets.map(\.1))
     }
 
     public func process(_ event: Event, into out: inout StepOutput) {

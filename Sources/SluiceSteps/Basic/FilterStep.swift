@@ -11,7 +11,7 @@ public final class FilterStep: Step {
     public init(predicate: Expression, compiler: ExpressionCompiler, name: String) {
         self.predicate = predicate
         self.name = name
-        activation = compiler.activation()
+        activation = compiler.activation(prefetching: [predicate])
     }
 
     public func process(_ event: Event, into out: inout StepOutput) {

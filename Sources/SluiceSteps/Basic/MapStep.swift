@@ -11,7 +11,7 @@ public final class MapStep: Step {
     public init(expression: Expression, compiler: ExpressionCompiler, name: String) {
         self.expression = expression
         self.name = name
-        activation = compiler.activation()
+        activation = compiler.activation(prefetching: [expression])
     }
 
     public func process(_ event: Event, into out: inout StepOutput) {
