@@ -55,29 +55,13 @@ struct Bench: ParsableCommand {
 
     func run() throws {
         signal(SIGPIPE, SIG_IGN)
-        var overrides: [String: String] = [:]
-        for p in params {
-            let (k, v) = try splitBinding(p, flag: "--set", allowBare: false)
-            overrides[k] = v
-        }
+        let overrides = try bindings(params, flag: "--set", allowBare: false)
         var options = BenchOptions()
-        for i in inputs {
-            let (k, v) = try splitBinding(i, flag: "--input", allowBare: true)
-            options.inputs[k] = v
-        }
+        options.inputs = try bindings(inputs, flag: "--input", allowBare: true)
         options.events = events
         options.warmup = warmup
         options.parallelism = parallelism
-
-        let compiled: Pipeline
-        switch Pipeline.load(path: pipeline, params: overrides) {
-        case .success(let p):
-            compiled = p
-            printDiagnostics(p.warnings)
-        case .failure(let diagnostics):
-            printDiagnostics(diagnostics)
-            throw pipelineErrorExit
-        }
+        let compiled = try loadPipeline(pipeline, params: overrides)
 
         let report: BenchReport
         do {

@@ -23,13 +23,6 @@ struct Graph: ParsableCommand {
     var format: Pipeline.GraphFormat = .mermaid
 
     func run() throws {
-        switch Pipeline.load(path: pipeline) {
-        case .success(let p):
-            printDiagnostics(p.warnings)
-            print(p.graph(format: format), terminator: "")
-        case .failure(let d):
-            printDiagnostics(d)
-            throw pipelineErrorExit
-        }
+        print(try loadPipeline(pipeline, params: [:]).graph(format: format), terminator: "")
     }
 }

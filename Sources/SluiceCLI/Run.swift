@@ -58,34 +58,15 @@ struct Run: ParsableCommand {
 
     func run() throws {
         signal(SIGPIPE, SIG_IGN)
-        var overrides: [String: String] = [:]
-        for p in params {
-            let (k, v) = try splitBinding(p, flag: "--set", allowBare: false)
-            overrides[k] = v
-        }
+        let overrides = try bindings(params, flag: "--set", allowBare: false)
         var options = RunOptions()
-        for i in inputs {
-            let (k, v) = try splitBinding(i, flag: "--input", allowBare: true)
-            options.inputs[k] = v
-        }
-        for o in outputs {
-            let (k, v) = try splitBinding(o, flag: "--output", allowBare: true)
-            options.outputs[k] = v
-        }
+        options.inputs = try bindings(inputs, flag: "--input", allowBare: true)
+        options.outputs = try bindings(outputs, flag: "--output", allowBare: true)
         options.format = format
         options.deadLetterPath = dlq
         options.timing = stats
         options.parallelism = parallelism
-
-        let compiled: Pipeline
-        switch Pipeline.load(path: pipeline, params: overrides) {
-        case .success(let p):
-            compiled = p
-            printDiagnostics(p.warnings)
-        case .failure(let diagnostics):
-            printDiagnostics(diagnostics)
-            throw pipelineErrorExit
-        }
+        let compiled = try loadPipeline(pipeline, params: overrides)
 
         let run: PipelineRun
         do {

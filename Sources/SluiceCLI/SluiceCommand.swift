@@ -48,6 +48,30 @@ let runtimeFailureExit = ExitCode(1)
 /// The usage-error exit code (EX_USAGE), as ArgumentParser uses for its own errors.
 let usageExit = ExitCode(64)
 
+/// `NAME=VALUE` flags (`--set`, `--input`, `--output`) as a dictionary; a bare value
+/// gets the empty name when `allowBare`.
+func bindings(_ values: [String], flag: String, allowBare: Bool) throws -> [String: String] {
+    var out: [String: String] = [:]
+    for v in values {
+        let (k, value) = try splitBinding(v, flag: flag, allowBare: allowBare)
+        out[k] = value
+    }
+    return out
+}
+
+/// Compiles the pipeline at `path`, printing warnings, or prints the diagnostics and
+/// exits 2.
+func loadPipeline(_ path: String, params: [String: String]) throws -> Pipeline {
+    switch Pipeline.load(path: path, params: params) {
+    case .success(let p):
+        printDiagnostics(p.warnings)
+        return p
+    case .failure(let diagnostics):
+        printDiagnostics(diagnostics)
+        throw pipelineErrorExit
+    }
+}
+
 /// Splits `NAME=VALUE`; a value without `=` has the empty name when `allowBare`.
 func splitBinding(_ text: String, flag: String, allowBare: Bool) throws -> (String, String) {
     if let eq = text.firstIndex(of: "=") {
