@@ -102,7 +102,7 @@ public final class PatternStep: Step {
         nfa = p.nfa
         n = p.nfa.states.count
         within = p.nfa.within
-        activation = p.compiler.activation()
+        activation = p.compiler.activation(prefetching: p.nfa.conditions.compactMap(\.expression))
         cache = Array(repeating: -1, count: p.nfa.conditions.count)
         info = p.nfa.states.map {
             StateInfo(
