@@ -284,7 +284,7 @@ public final class Execution: Sendable {
     private func runPartitioner(_ hash: @Sendable (Event) -> UInt64, _ count: Int, _ inputs: InputMerge, _ ports: OutputPorts) {
         var watermark = Int64.min
         var parts: [[Event]] = Array(repeating: [], count: count)
-        while let (_, msg) = inputs.next() {
+        while case (_, let msg?)? = inputs.next() {
             if case .events(let events) = msg {
                 for e in events { parts[Int(hash(e) % UInt64(count))].append(e) }
                 for i in 0..<count where !parts[i].isEmpty {
@@ -310,7 +310,7 @@ public final class Execution: Sendable {
             if case SinkError.closed = error { fail(.outputClosed) } else { fail(.failed("\(sink.name): \(error)")) }
             inputs.closeAll()
         }
-        while !broken, let (_, msg) = inputs.next(onIdle: { do { try sink.flush() } catch { handle(error) } }) {
+        while !broken, case (_, let msg?)? = inputs.next(onIdle: { do { try sink.flush() } catch { handle(error) } }) {
             guard !broken, case .events(let events) = msg else { continue }
             do {
                 try sink.write(events)
@@ -480,22 +480,6 @@ final class InputMerge {
         return m
     }
 
-    /// The next message from any input, or nil when all have ended. With `tick`, an idle
-    /// wait of that many nanoseconds returns `(-1, nil)`.
-    func next(tick: UInt64?) -> (Int, Message?)? {
-        guard let tick else { return next().map { ($0.0, Optional($0.1)) } }
-        while remaining > 0 {
-            if let m = poll() { return (m.0, m.1) }
-            parker.prepare()
-            if rings.indices.contains(where: { !ended[$0] && rings[$0].count > 0 }) {
-                parker.cancel()
-            } else if !parker.park(timeoutNanos: tick) {
-                return (-1, nil)
-            }
-        }
-        return nil
-    }
-
     func poll() -> (Int, Message)? {
         for k in 0..<rings.count {
             let i = (next + k) % rings.count
@@ -515,17 +499,20 @@ final class InputMerge {
         return nil
     }
 
-    /// The next message from any input, or nil when all have ended. `onIdle` runs before
-    /// the node sleeps for lack of input.
-    func next(onIdle: () -> Void = {}) -> (Int, Message)? {
+    /// The next message from any input, or nil when all have ended (or ``closeAll()``
+    /// was called). `onIdle` runs before the node sleeps for lack of input. With `tick`,
+    /// a wait of that many nanoseconds without input returns `(-1, nil)`.
+    func next(tick: UInt64? = nil, onIdle: () -> Void = {}) -> (Int, Message?)? {
         while remaining > 0 && !closed {
-            if let m = poll() { return m }
+            if let m = poll() { return (m.0, m.1) }
             onIdle()
             // `onIdle` may have given up on the inputs (a sink whose flush failed).
             if closed { return nil }
             parker.prepare()
             if rings.indices.contains(where: { !ended[$0] && rings[$0].count > 0 }) {
                 parker.cancel()
+            } else if let tick {
+                if !parker.park(timeoutNanos: tick) { return (-1, nil) }
             } else {
                 parker.park()
             }
