@@ -85,16 +85,7 @@ public final class Pipeline: Sendable {
     ) -> Result<Pipeline, Diagnostics> {
         var compiler = PipelineCompiler(file: file, baseDirectory: baseDirectory, registry: registry, paramOverrides: params)
         compiler.tableOverrides = tables
-        let pipeline = compiler.compile(root)
-        var all = prior
-        all.items += compiler.ctx.diagnostics.items
-        all.items.sort { ($0.location?.line ?? 0, $0.location?.column ?? 0) < ($1.location?.line ?? 0, $1.location?.column ?? 0) }
-        if let pipeline, !all.hasErrors {
-            return .success(Pipeline(
-                name: pipeline.name, file: pipeline.file, inputs: pipeline.inputs, streams: pipeline.streams,
-                outputs: pipeline.outputs, time: pipeline.time, warnings: all))
-        }
-        return .failure(all)
+        return compiler.compile(root, prior: prior)
     }
 
     /// Fresh instances of the steps of `stream`, in order (for tests and embedders that

@@ -42,8 +42,22 @@ struct PipelineCompiler {
         self.paramOverrides = paramOverrides
     }
 
-    mutating func compile(_ root: YAMLNode) -> Pipeline? {
-        guard let top = ConfigMap(root, what: "pipeline", context: ctx) else { return nil }
+    /// Compiles `root`; `prior` holds what the YAML loader already reported (warnings).
+    /// All diagnostics come back sorted by place, with the pipeline or without it.
+    mutating func compile(_ root: YAMLNode, prior: Diagnostics) -> Result<Pipeline, Diagnostics> {
+        let built = build(root)
+        var all = prior
+        all.items += ctx.diagnostics.items
+        all.items.sort { ($0.location?.line ?? 0, $0.location?.column ?? 0) < ($1.location?.line ?? 0, $1.location?.column ?? 0) }
+        guard built, !all.hasErrors else { return .failure(all) }
+        return .success(Pipeline(
+            name: name ?? "pipeline", file: file, inputs: inputs, streams: streams, outputs: outputs, time: time,
+            warnings: all))
+    }
+
+    /// Reads every section and checks the graph; false when the file is not a mapping.
+    mutating func build(_ root: YAMLNode) -> Bool {
+        guard let top = ConfigMap(root, what: "pipeline", context: ctx) else { return false }
         name = top.string("name")
         _ = top.string("description")
         _ = top.node("tests")  // read by `sluice test`
@@ -80,10 +94,7 @@ struct PipelineCompiler {
         }
         top.finish(allowed: Self.topLevelKeys)
         checkGraph()
-        if ctx.hasErrors { return nil }
-        return Pipeline(
-            name: name ?? "pipeline", file: file, inputs: inputs, streams: streams, outputs: outputs, time: time,
-            warnings: Diagnostics(ctx.diagnostics.items.filter { $0.severity != .error }))
+        return true
     }
 
     // MARK: Sections
