@@ -117,10 +117,9 @@ public struct Event: Sendable {
             for (k, v) in fields { extra.appendUnchecked(key: k, value: v) }
             storage = .patched(buf, start: start, count: count, extra: extra)
             return true
-        case .value(var v):
+        case .value(let v):
             guard case .object(var o) = v else { return false }
             for k in fields.keys where o.index(of: k) != nil { return false }
-            v = .null
             for (k, value) in fields { o.appendUnchecked(key: k, value: value) }
             storage = .value(.object(o))
             return true

@@ -10,7 +10,6 @@ public final class EnrichStep: Step {
     /// A field path split at dots.
     public typealias Path = [String]
 
-    let sets: [(Path, Expression)]
     let setPaths: [Path]
     let setExpressions: [Expression]
     let onlyAppendsCached: Bool
@@ -20,7 +19,6 @@ public final class EnrichStep: Step {
     let activation: EventActivation
 
     public init(sets: [(Path, Expression)], removes: [Path], renames: [(Path, Path)], compiler: ExpressionCompiler, name: String) {
-        self.sets = sets
         setPaths = sets.map(\.0)
         setExpressions = sets.map(\.1)
         onlyAppendsCached = removes.isEmpty && renames.isEmpty && sets.allSatisfy { $0.0.count == 1 }
