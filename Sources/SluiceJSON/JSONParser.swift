@@ -122,8 +122,11 @@ public enum JSONParser {
     /// becomes the value of `keys[i]` (UTF-8, unescaped), or nil when absent. Stops as
     /// soon as every key is found. The bytes are assumed validated, as for ``field(_:in:maxDepth:)``.
     public static func fields(_ keys: [[UInt8]], in bytes: UnsafeRawBufferPointer, into out: inout [JSON?]) {
-        out.removeAll(keepingCapacity: true)
-        out.append(contentsOf: repeatElement(nil, count: keys.count))
+        if out.count == keys.count {
+            for i in out.indices { out[i] = nil }
+        } else {
+            out = Array(repeating: nil, count: keys.count)
+        }
         guard let base = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self), !keys.isEmpty else { return }
         var c = Cursor(base: base, end: bytes.count, maxDepth: 512)
         var missing = keys.count
@@ -138,9 +141,15 @@ public enum JSONParser {
                 try c.skipString()
                 let key = UnsafeRawBufferPointer(start: base + keyStart, count: c.pos - 1 - keyStart)
                 var hit = -1
-                for i in keys.indices where out[i] == nil && keys[i].count == key.count && keys[i].elementsEqual(key) {
-                    hit = i
-                    break
+                for i in keys.indices where out[i] == nil && keys[i].count == key.count {
+                    let same = keys[i].withUnsafeBytes { k in
+                        guard let kb = k.baseAddress, let b = key.baseAddress else { return true }  // both empty
+                        return memcmp(kb, b, key.count) == 0
+                    }
+                    if same {
+                        hit = i
+                        break
+                    }
                 }
                 if hit < 0, key.contains(UInt8(ascii: "\\")) {
                     var d = Cursor(base: base, end: bytes.count, maxDepth: 1)
@@ -272,6 +281,34 @@ struct Cursor {
         }
     }
 
+    /// Advances `pos` past plain string bytes: printable ASCII other than `"` and `\\`.
+    /// Eight bytes at a time while they are all plain (a string body is mostly such
+    /// bytes), then stops at the first byte that needs a closer look, or near the end.
+    @inline(__always)
+    mutating func skipPlainStringBytes() {
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let highs: UInt64 = 0x8080_8080_8080_8080
+        let raw = UnsafeRawPointer(base)
+        while pos + 8 <= end {
+            let w = raw.loadUnaligned(fromByteOffset: pos, as: UInt64.self)
+            let quote = w ^ (ones &* 0x22)
+            let backslash = w ^ (ones &* 0x5C)
+            // A byte flags when it is 0 after the xor (the quote or backslash), below
+            // 0x20 (a control character) or 0x80 and above (UTF-8 to validate). The lowest
+            // flagged byte is exact; bytes above it may be flagged spuriously, which
+            // only ends the fast path early.
+            let special =
+                ((quote &- ones) & ~quote) | ((backslash &- ones) & ~backslash)
+                | ((w &- (ones &* 0x20)) & ~w) | w
+            let hit = special & highs
+            if hit != 0 {
+                pos += hit.trailingZeroBitCount >> 3
+                return
+            }
+            pos += 8
+        }
+    }
+
     func unexpected(_ context: String) -> JSONError {
         if pos >= end { return JSONError("unexpected end of input", offset: pos) }
         let b = base[pos]
@@ -380,6 +417,8 @@ struct Cursor {
         let start = pos
         // Fast path: no escapes. Validate UTF-8 as we go.
         while pos < end {
+            skipPlainStringBytes()
+            guard pos < end else { break }
             let b = base[pos]
             if b == UInt8(ascii: "\"") {
                 let s = String(decoding: UnsafeBufferPointer(start: base + start, count: pos - start), as: UTF8.self)
@@ -653,6 +692,8 @@ struct Cursor {
         case UInt8(ascii: "\""):
             pos += 1
             while pos < end {
+                skipPlainStringBytes()
+                guard pos < end else { break }
                 let b = base[pos]
                 if b == UInt8(ascii: "\"") {
                     pos += 1
@@ -696,6 +737,8 @@ struct Cursor {
     mutating func skipString() throws(JSONError) {
         pos += 1
         while pos < end {
+            skipPlainStringBytes()
+            guard pos < end else { break }
             let b = base[pos]
             if b == UInt8(ascii: "\"") {
                 pos += 1
