@@ -24,11 +24,19 @@ public final class FileSource: EventSource {
     public let format: JSONInputFormat
     public let limits: JSONLimits
 
-    public init(name: String, location: Location, format: JSONInputFormat = .jsonl, limits: JSONLimits = .default) {
+    /// Fields whose places the reader records in each event while validating it (the
+    /// fields the pipeline reads), or nil.
+    public let fieldIndex: FieldIndex?
+
+    public init(
+        name: String, location: Location, format: JSONInputFormat = .jsonl, limits: JSONLimits = .default,
+        fieldIndex: FieldIndex? = nil
+    ) {
         self.name = name
         self.location = location
         self.format = format
         self.limits = limits
+        self.fieldIndex = fieldIndex
     }
 
     public func run(_ out: SourceOutput) throws {
@@ -47,7 +55,7 @@ public final class FileSource: EventSource {
     }
 
     func read(fd: Int32, label: String, _ out: SourceOutput) throws {
-        var reader = JSONStreamReader(fd: fd, format: format, limits: limits)
+        var reader = JSONStreamReader(fd: fd, format: format, limits: limits, fieldIndex: fieldIndex)
         while !out.isCancelled {
             let chunk: JSONChunk?
             do {
@@ -59,10 +67,11 @@ public final class FileSource: EventSource {
             if !chunk.values.isEmpty {
                 var events: [Event] = []
                 events.reserveCapacity(chunk.values.count)
+                let buffer = chunk.buffer
                 for v in chunk.values {
-                    events.append(Event(raw: chunk.buffer, start: v.start, count: v.count, line: v.line))
+                    events.append(Event(raw: buffer, start: v.start, count: v.count, line: v.line, offsets: v.offsets))
                 }
-                out.emit(events)
+                out.emit(consume events)
             }
             if !chunk.malformed.isEmpty {
                 out.emit(port: SourcePort.malformed, chunk.malformed.map { Self.malformedEvent($0, file: label) })

@@ -37,6 +37,11 @@ public struct Event: Sendable {
     /// latency at its sink; steps that pass events on keep it, new events have 0.
     public var ingestNanos: UInt64 = 0
 
+    /// Where the values of the reader's indexed fields start in the original bytes (see
+    /// ``FieldIndex``); empty for events not read by an indexing reader. Only meaningful
+    /// while the event keeps its original bytes, and only for the index of its buffer.
+    public var offsets = FieldOffsets()
+
     /// Marks an event without an assigned event time.
     public static let noTime = Int64.min
 
@@ -52,6 +57,15 @@ public struct Event: Sendable {
         storage = .raw(buffer, start: start, count: count)
         time = Event.noTime
         self.line = line
+    }
+
+    /// An event over validated JSON bytes whose indexed fields' places were recorded
+    /// with `buffer`'s ``ByteBuffer/fieldIndex``.
+    public init(raw buffer: ByteBuffer, start: Int, count: Int, line: Int, offsets: FieldOffsets) {
+        storage = .raw(buffer, start: start, count: count)
+        time = Event.noTime
+        self.line = line
+        self.offsets = offsets
     }
 
     /// True while the event is still its original bytes.
@@ -108,11 +122,11 @@ public struct Event: Sendable {
             guard count >= 2, buf.bytes(start, 1)[0] == UInt8(ascii: "{"), buf.bytes(start + count - 1, 1)[0] == UInt8(ascii: "}") else {
                 return false
             }
-            if JSONParser.hasAnyKey(fields.keys, in: buf.bytes(start, count)) { return false }
+            if rawHasAnyKey(fields.keys, buf, start, count) { return false }
             storage = .patched(buf, start: start, count: count, extra: fields)
             return true
         case .patched(let buf, let start, let count, var extra):
-            if JSONParser.hasAnyKey(fields.keys, in: buf.bytes(start, count)) { return false }
+            if rawHasAnyKey(fields.keys, buf, start, count) { return false }
             for k in fields.keys where extra.index(of: k) != nil { return false }
             for (k, v) in fields { extra.appendUnchecked(key: k, value: v) }
             storage = .patched(buf, start: start, count: count, extra: extra)
@@ -124,6 +138,29 @@ public struct Event: Sendable {
             storage = .value(.object(o))
             return true
         }
+    }
+
+    /// Whether the original bytes have a top-level field named by one of `keys`: from
+    /// the reader's offsets when they cover every key, else by a scan.
+    @usableFromInline
+    func rawHasAnyKey(_ keys: [String], _ buf: ByteBuffer, _ start: Int, _ count: Int) -> Bool {
+        if !offsets.isEmpty, let index = buf.fieldIndex {
+            var allAbsent = true
+            for k in keys {
+                guard let slot = index.slot(of: k) else {
+                    allAbsent = false
+                    break
+                }
+                switch offsets[slot] {
+                case .offset: return true
+                case .absent: continue
+                case .unknown: allAbsent = false
+                }
+                if !allAbsent { break }
+            }
+            if allAbsent { return false }
+        }
+        return JSONParser.hasAnyKey(keys, in: buf.bytes(start, count))
     }
 
     /// Parses the event in place if it is raw, so later reads do not parse again.
@@ -142,10 +179,69 @@ public struct Event: Sendable {
     public func field(_ key: String) -> JSON? {
         switch storage {
         case .value(let v): return v[key]
-        case .raw(let buf, let start, let count): return JSONParser.field(key, in: buf.bytes(start, count))
+        case .raw(let buf, let start, let count):
+            if !offsets.isEmpty, let slot = buf.fieldIndex?.slot(of: key) {
+                switch offsets[slot] {
+                case .absent: return nil
+                case .offset(let o): return JSONParser.value(at: o, in: buf.bytes(start, count))
+                case .unknown: break
+                }
+            }
+            return JSONParser.field(key, in: buf.bytes(start, count))
         case .patched(let buf, let start, let count, let extra):
-            return extra[key] ?? JSONParser.field(key, in: buf.bytes(start, count))
+            if let v = extra[key] { return v }
+            if !offsets.isEmpty, let slot = buf.fieldIndex?.slot(of: key) {
+                switch offsets[slot] {
+                case .absent: return nil
+                case .offset(let o): return JSONParser.value(at: o, in: buf.bytes(start, count))
+                case .unknown: break
+                }
+            }
+            return JSONParser.field(key, in: buf.bytes(start, count))
         }
+    }
+
+    /// What the reader recorded for slot `slot` of `index`: ``IndexedField/unknown`` when
+    /// the event was not read with that index (or is no longer raw), so the caller
+    /// falls back to ``field(_:)``. For hot paths that resolved the slot once.
+    @inlinable
+    public func indexedField(_ slot: Int, of index: FieldIndex) -> IndexedField {
+        guard !offsets.isEmpty else { return .unknown }
+        switch storage {
+        case .raw(let buf, let start, let count):
+            guard buf.fieldIndex === index else { return .unknown }
+            switch offsets[slot] {
+            case .unknown: return .unknown
+            case .absent: return .absent
+            case .offset(let o):
+                guard let v = JSONParser.value(at: o, in: buf.bytes(start, count)) else { return .unknown }
+                return .value(v)
+            }
+        case .patched, .value:
+            return .unknown
+        }
+    }
+
+    /// The original bytes and recorded offsets of a raw event read with `index`, or nil
+    /// (parsed or patched, or read without that index). The bytes stay valid while this
+    /// event value is alive and unchanged: a caller that keeps the event (as an
+    /// activation binds one) reads fields through the view without copying the event.
+    @inlinable
+    public func rawView(for index: FieldIndex) -> (bytes: UnsafeRawBufferPointer, offsets: FieldOffsets)? {
+        guard !offsets.isEmpty, case .raw(let buf, let start, let count) = storage, buf.fieldIndex === index else {
+            return nil
+        }
+        return (buf.bytes(start, count), offsets)
+    }
+
+    /// The answer of ``indexedField(_:of:)``.
+    public enum IndexedField: Sendable {
+        /// Not recorded: read the field another way.
+        case unknown
+        /// The event (an object) has no such field.
+        case absent
+        /// The field's value.
+        case value(JSON)
     }
 
     /// Calls `body` with the top-level field `key` (borrowed in place for a parsed event,

@@ -9,8 +9,13 @@ public final class ByteBuffer: @unchecked Sendable {
     /// Allocated size in bytes.
     public let capacity: Int
 
+    /// The fields whose places the reader recorded in the events it read from this
+    /// buffer (see ``FieldOffsets``), or nil.
+    public let fieldIndex: FieldIndex?
+
     /// A new uninitialised buffer of `capacity` bytes (at least 1).
-    public init(capacity: Int) {
+    public init(capacity: Int, fieldIndex: FieldIndex? = nil) {
+        self.fieldIndex = fieldIndex
         self.capacity = max(1, capacity)
         base = UnsafeMutableRawPointer.allocate(byteCount: self.capacity, alignment: 16)
     }

@@ -16,6 +16,15 @@ public struct JSONObject: Sendable, Hashable {
         values = []
     }
 
+    /// An object of `keys` and `values` taken as they are (same count; the keys
+    /// distinct, which is not checked). A caller that builds many objects with the same
+    /// keys passes one shared array, so only the values are allocated.
+    public init(uniqueKeys keys: [String], values: [JSON]) {
+        precondition(keys.count == values.count, "JSONObject(uniqueKeys:values:): counts differ")
+        self.keys = keys
+        self.values = values
+    }
+
     /// An empty object with room for `capacity` fields.
     public init(minimumCapacity capacity: Int) {
         keys = []

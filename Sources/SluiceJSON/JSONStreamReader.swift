@@ -21,6 +21,8 @@ public struct JSONChunk: Sendable {
         public var start: Int
         public var count: Int
         public var line: Int
+        /// Where the reader's ``JSONStreamReader/fieldIndex`` fields start (JSON lines only).
+        public var offsets = FieldOffsets()
     }
 
     /// One bad line or value: where, why, and its text (cut to ``JSONStreamReader/rawLimit``
@@ -41,7 +43,8 @@ public struct JSONChunk: Sendable {
 /// Reads JSON values from a file descriptor in large chunks, without a system call or a
 /// string per line, and checks each value on the way.
 ///
-/// Memory stays bounded: a chunk buffer is reused until full, values point into it, and a
+/// Memory stays bounded: each read fills a fresh chunk buffer (64 KiB unless a value
+/// needs more) that its values point into, freed when the last event from it is, and a
 /// value longer than ``JSONLimits/maxEventSize`` is not buffered but skipped and reported
 /// as malformed with its first bytes.
 public struct JSONStreamReader {
@@ -64,20 +67,31 @@ public struct JSONStreamReader {
     var skipping = false
     var eof = false
 
-    /// A reader over `fd` (which it does not close).
-    public init(fd: Int32, format: JSONInputFormat = .jsonl, limits: JSONLimits = .default, chunkSize: Int = 256 << 10) {
+    /// Fields whose places are recorded in each JSON-lines value's ``JSONChunk/Value/offsets``.
+    public let fieldIndex: FieldIndex?
+
+    /// A reader over `fd` (which it does not close). With a `fieldIndex`, validating a
+    /// line also records where the values of those fields start.
+    public init(
+        fd: Int32, format: JSONInputFormat = .jsonl, limits: JSONLimits = .default, chunkSize: Int = 64 << 10,
+        fieldIndex: FieldIndex? = nil
+    ) {
         self.fd = fd
         self.format = format
         self.limits = limits
         self.chunkSize = chunkSize
-        buffer = ByteBuffer(capacity: chunkSize)
+        self.fieldIndex = fieldIndex.flatMap { $0.keys.isEmpty ? nil : $0 }
+        buffer = ByteBuffer(capacity: chunkSize, fieldIndex: self.fieldIndex)
     }
 
     /// Reads once (at most one `read` call) and returns what became complete, or nil at
     /// the end of input. Throws the `read` error (the caller decides how to report it).
     public mutating func next() throws(SourceReadError) -> JSONChunk? {
         if eof { return nil }
-        if filled == buffer.capacity { growOrRecycle() }
+        // Each read goes into a buffer no earlier chunk's events point into: the events of
+        // one chunk then share a reference count that the threads downstream touch one
+        // batch at a time, instead of contending for it with this thread and each other.
+        if filled == buffer.capacity || pending > 0 { growOrRecycle() }
         let n = read(fd, buffer.base + filled, buffer.capacity - filled)
         if n < 0 {
             if errno == EINTR { return JSONChunk(buffer: buffer) }
@@ -105,7 +119,7 @@ public struct JSONStreamReader {
         let carry = filled - pending
         var cap = chunkSize
         while cap < carry * 2 { cap *= 2 }
-        let fresh = ByteBuffer(capacity: cap)
+        let fresh = ByteBuffer(capacity: cap, fieldIndex: fieldIndex)
         if carry > 0 { fresh.base.copyMemory(from: buffer.base + pending, byteCount: carry) }
         buffer = fresh
         filled = carry
@@ -161,7 +175,14 @@ public struct JSONStreamReader {
             chunk.malformed.append(oversized(start: s))
             return
         }
-        if let err = JSONParser.validate(bytes, maxDepth: limits.maxDepth) {
+        var offsets = FieldOffsets()
+        let error =
+            if let fieldIndex {
+                JSONParser.validate(bytes, maxDepth: limits.maxDepth, index: fieldIndex, offsets: &offsets)
+            } else {
+                JSONParser.validate(bytes, maxDepth: limits.maxDepth)
+            }
+        if let err = error {
             chunk.malformed.append(
                 JSONChunk.Malformed(
                     line: line,
@@ -171,7 +192,7 @@ public struct JSONStreamReader {
                 )
             )
         } else {
-            chunk.values.append(JSONChunk.Value(start: s, count: e - s, line: line))
+            chunk.values.append(JSONChunk.Value(start: s, count: e - s, line: line, offsets: offsets))
         }
     }
 

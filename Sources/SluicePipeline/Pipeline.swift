@@ -27,12 +27,16 @@ public final class Pipeline: Sendable {
     let streams: [StreamSpec]
     let outputs: [OutputSpec]
     let time: EventTimeSpec?
+    /// The top-level fields the pipeline's expressions read, whose places file inputs
+    /// record while validating each event (see ``FieldIndex``).
+    let fieldIndex: FieldIndex?
 
     init(
         name: String, file: String, inputs: [InputSpec], streams: [StreamSpec], outputs: [OutputSpec],
-        time: EventTimeSpec?, warnings: Diagnostics
+        time: EventTimeSpec?, warnings: Diagnostics, fieldIndex: FieldIndex? = nil
     ) {
         self.name = name
+        self.fieldIndex = fieldIndex
         self.time = time
         self.file = file
         self.inputs = inputs

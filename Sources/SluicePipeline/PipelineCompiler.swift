@@ -52,7 +52,7 @@ struct PipelineCompiler {
         guard built, !all.hasErrors else { return .failure(all) }
         return .success(Pipeline(
             name: name ?? "pipeline", file: file, inputs: inputs, streams: streams, outputs: outputs, time: time,
-            warnings: all))
+            warnings: all, fieldIndex: expressions?.fieldIndex))
     }
 
     /// Reads every section and checks the graph; false when the file is not a mapping.

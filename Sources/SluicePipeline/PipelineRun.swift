@@ -131,7 +131,8 @@ extension Pipeline {
             } else if let generator {
                 source = GenerateSource(name: input.name, spec: generator, countOverride: options.generateCount)
             } else {
-                source = FileSource(name: input.name, location: location, format: format, limits: options.limits)
+                source = FileSource(
+                    name: input.name, location: location, format: format, limits: options.limits, fieldIndex: fieldIndex)
             }
             inputNodes[input.name] = flow.addSource(source, time: time?.policy() ?? .processingTime)
         }

@@ -6,6 +6,7 @@
 import SluiceCEL
 import SluiceCore
 import SluiceJSON
+import Synchronization
 
 /// A compiled CEL expression of a pipeline, with the source it came from. A class, so
 /// that steps holding many of them pass them around with one retain.
@@ -58,6 +59,9 @@ public final class ExpressionCompiler: Sendable {
     public let tables: [String: CELValue]
     let eventName: CELName
     let paramsName: CELName
+    /// Top-level names the compiled expressions read, in first-compiled order, and the
+    /// index made of them once asked for (after compiling).
+    let fieldsRead = Mutex<(names: [String], index: FieldIndex?)>(([], nil))
 
     /// An environment with `params` and `tables`.
     public init(params: JSONObject = JSONObject(), tables: [String: CELValue] = [:]) {
@@ -93,7 +97,33 @@ public final class ExpressionCompiler: Sendable {
 
     /// Compiles CEL source.
     public func compile(source: String) throws(CELCompileError) -> Expression {
-        Expression(program: try environment.compile(source), source: source, compiler: self)
+        let program = try environment.compile(source)
+        let names = program.referencedNames.filter { n in
+            n.id != eventName.id && n.id != paramsName.id && tables[n.string] == nil && !n.string.contains(".")
+        }.map(\.string)
+        if !names.isEmpty { noteFieldsRead(names) }
+        return Expression(program: program, source: source, compiler: self)
+    }
+
+    /// Notes top-level fields a step reads or checks without an expression (the fields
+    /// an `enrich` adds, which it must know are absent), for ``fieldIndex``.
+    public func noteFieldsRead(_ names: [String]) {
+        fieldsRead.withLock { state in
+            for n in names where !state.names.contains(n) { state.names.append(n) }
+        }
+    }
+
+    /// The index of the top-level fields the pipeline's expressions read (the first
+    /// ``FieldIndex/capacity`` of them), for readers to record their places in each
+    /// event (see ``FieldIndex``). Made on the first call, so ask after compiling; the
+    /// same object afterwards, which activations use to trust an event's offsets.
+    public var fieldIndex: FieldIndex {
+        fieldsRead.withLock { state in
+            if let made = state.index { return made }
+            let made = FieldIndex(state.names)
+            state.index = made
+            return made
+        }
     }
 
     /// The value of a pipeline-wide name (`params` or a table), or nil.
@@ -165,6 +195,11 @@ public final class EventActivation: CELActivation {
     let hasTables: Bool
 
     static let cacheSize = 8
+    /// The pipeline's field index and the name id of each of its slots: a raw event read
+    /// with this index tells where those fields' values start, so reading one parses just
+    /// the value.
+    let fieldIndex: FieldIndex
+    let slotIDs: [Int]
     /// Fields read together on the first miss of a raw event (see
     /// ``ExpressionCompiler/activation(prefetching:)``).
     var prefetchIDs: [Int] = []
@@ -176,14 +211,29 @@ public final class EventActivation: CELActivation {
         eventID = compiler.eventName.id
         paramsID = compiler.paramsName.id
         hasTables = !compiler.tables.isEmpty
+        fieldIndex = compiler.fieldIndex
+        slotIDs = fieldIndex.keys.map { compiler.environment.name($0).id }
         current = Event(.null)
         cache = Array(repeating: (-1, nil), count: Self.cacheSize)
         bind()
     }
 
+    /// For a raw event read with ``fieldIndex``: its bytes and recorded offsets (valid
+    /// while `current` holds the event), so reading an indexed field copies nothing.
+    @exclusivity(unchecked) var rawIndexed = false
+    @exclusivity(unchecked) var rawBytes = UnsafeRawBufferPointer(start: nil, count: 0)
+    @exclusivity(unchecked) var rawOffsets = FieldOffsets()
+
     @inline(__always)
     func bind() {
         cacheCount = 0
+        if !slotIDs.isEmpty, let view = current.rawView(for: fieldIndex) {
+            rawIndexed = true
+            rawBytes = view.bytes
+            rawOffsets = view.offsets
+        } else {
+            rawIndexed = false
+        }
         parsed = current.isValueBacked
         if parsed, let o = current.parsedObject {
             fieldKeys = o.keys.withUnsafeBufferPointer { $0 }
@@ -214,6 +264,21 @@ public final class EventActivation: CELActivation {
             if cache[i].id == id { return cache[i].value }
             i += 1
         }
+        if rawIndexed {
+            var slot = 0
+            while slot < slotIDs.count {
+                if slotIDs[slot] == id {
+                    switch rawOffsets[slot] {
+                    case .absent: return remember(id, nil)
+                    case .offset(let o):
+                        if let v = JSONParser.value(at: o, in: rawBytes) { return remember(id, CELValue(json: v)) }
+                    case .unknown: break
+                    }
+                    break
+                }
+                slot += 1
+            }
+        }
         if cacheCount == 0, !prefetchIDs.isEmpty, prefetchIDs.contains(id),
             current.withRawBytes({ JSONParser.fields(prefetchKeys, in: $0, into: &prefetched) }) != nil
         {
@@ -226,7 +291,12 @@ public final class EventActivation: CELActivation {
             cacheCount = prefetchIDs.count
             return found
         }
-        let v = current.field(name.string).map { CELValue(json: $0) }
+        return remember(id, current.field(name.string).map { CELValue(json: $0) })
+    }
+
+    /// Caches the value of field `id` for this event and returns it.
+    @inline(__always)
+    func remember(_ id: Int, _ v: CELValue?) -> CELValue? {
         if cacheCount < Self.cacheSize {
             cache[cacheCount] = (id, v)
             cacheCount += 1

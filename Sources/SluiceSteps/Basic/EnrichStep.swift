@@ -12,6 +12,9 @@ public final class EnrichStep: Step {
 
     let setPaths: [Path]
     let setExpressions: [Expression]
+    /// The names set, for the fast path (all single names then): one array shared by
+    /// every event's new fields.
+    let setKeys: [String]
     let onlyAppendsCached: Bool
     let removes: [Path]
     let renames: [(Path, Path)]
@@ -21,7 +24,10 @@ public final class EnrichStep: Step {
     public init(sets: [(Path, Expression)], removes: [Path], renames: [(Path, Path)], compiler: ExpressionCompiler, name: String) {
         setPaths = sets.map(\.0)
         setExpressions = sets.map(\.1)
-        onlyAppendsCached = removes.isEmpty && renames.isEmpty && sets.allSatisfy { $0.0.count == 1 }
+        onlyAppendsCached =
+            removes.isEmpty && renames.isEmpty && sets.allSatisfy { $0.0.count == 1 }
+            && Set(sets.map { $0.0[0] }).count == sets.count
+        setKeys = sets.map { $0.0.first ?? "" }
         self.removes = removes
         self.renames = renames
         self.name = name
@@ -74,21 +80,21 @@ public final class EnrichStep: Step {
     /// general path must keep the field's place.
     func appendToRaw(_ event: Event, into out: inout StepOutput) -> Bool {
         activation.event = event
-        var fields = JSONObject(minimumCapacity: setPaths.count)
+        var values: [JSON] = []
+        values.reserveCapacity(setExpressions.count)
         for i in setExpressions.indices {
             do {
-                let v = try setExpressions[i].evaluateJSON(activation)
-                fields[setPaths[i][0]] = v
+                values.append(try setExpressions[i].evaluateJSON(activation))
             } catch {
                 activation.event = Event(.null)
-                out.reject(event, step: name, message: "set \(setPaths[i][0]): \(error.message)")
+                out.reject(event, step: name, message: "set \(setKeys[i]): \(error.message)")
                 return true
             }
         }
         activation.event = Event(.null)
         var e = event
-        guard e.appendNewFields(fields) else { return false }
-        out.emit(e)
+        guard e.appendNewFields(JSONObject(uniqueKeys: setKeys, values: values)) else { return false }
+        out.emit(consume e)
         return true
     }
 
@@ -184,6 +190,9 @@ public final class EnrichStep: Step {
                 }
             }
             m.finish()
+            // The fast path checks that the fields it adds are absent: let readers note
+            // where (whether) they are.
+            ctx.expressions.noteFieldsRead(sets.compactMap { $0.0.count == 1 ? $0.0[0] : nil })
             if sets.isEmpty && removes.isEmpty && renames.isEmpty && ok {
                 c.error(ctx.config.location, "'enrich' needs at least one of 'set', 'remove' or 'rename'")
                 ok = false

@@ -1,0 +1,215 @@
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Musl)
+    import Musl
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// The top-level fields a pipeline reads, which a reader notes the place of while it
+/// validates each event, so that reading one of them later jumps to its value instead
+/// of scanning the event's bytes again.
+///
+/// Validation has to look at every byte of an event anyway; comparing each top-level key
+/// with a few names on the way costs little, and saves the step that reads `amount` a
+/// second pass over the keys and values before it. At most ``capacity`` fields are
+/// indexed; others are found by a scan as before.
+///
+/// A class, so that events can tell by identity whether their offsets were recorded for
+/// the index a reader of fields has in mind.
+public final class FieldIndex: @unchecked Sendable {
+    /// How many fields an index holds (the slots of ``FieldOffsets``).
+    public static let capacity = 4
+
+    /// The field names, in slot order.
+    public let keys: [String]
+    /// The names' UTF-8 bytes back to back, and each name's (start, count) in them: raw
+    /// memory, so that the validator compares keys without reference counting. Written
+    /// once here, freed in deinit; immutable in between, hence `@unchecked Sendable`.
+    let bytes: UnsafeMutablePointer<UInt8>
+    let spans: UnsafeMutablePointer<Int>
+
+    /// An index of the first ``capacity`` distinct names of `keys`.
+    public init(_ keys: [String]) {
+        var seen: [String] = []
+        for k in keys where !seen.contains(k) && seen.count < Self.capacity { seen.append(k) }
+        self.keys = seen
+        let total = seen.reduce(0) { $0 + $1.utf8.count }
+        bytes = .allocate(capacity: max(1, total))
+        spans = .allocate(capacity: 2 * max(1, seen.count))
+        var at = 0
+        for (i, k) in seen.enumerated() {
+            spans[2 * i] = at
+            spans[2 * i + 1] = k.utf8.count
+            for b in k.utf8 {
+                bytes[at] = b
+                at += 1
+            }
+        }
+    }
+
+    deinit {
+        bytes.deallocate()
+        spans.deallocate()
+    }
+
+    /// The slot of `key`, or nil when it is not indexed.
+    @inlinable
+    public func slot(of key: String) -> Int? {
+        var i = 0
+        while i < keys.count {
+            if keys[i] == key { return i }
+            i += 1
+        }
+        return nil
+    }
+
+    /// The slot whose name is the `count` bytes at `key` (not yet recorded in
+    /// `offsets`), or -1.
+    @inline(__always)
+    func slot(matching key: UnsafePointer<UInt8>, count: Int, unrecordedIn offsets: FieldOffsets) -> Int {
+        var i = 0
+        let n = keys.count
+        while i < n {
+            if spans[2 * i + 1] == count, offsets.packed[i] == 0,
+                count == 0 || memcmp(bytes + spans[2 * i], key, count) == 0
+            {
+                return i
+            }
+            i += 1
+        }
+        return -1
+    }
+}
+
+/// Where the values of an event's indexed fields start, relative to its first byte: one
+/// slot per field of a ``FieldIndex``. A slot is unknown (not recorded), absent (the
+/// object has no such field), or the offset of the value's first byte.
+public struct FieldOffsets: Sendable, Equatable {
+    /// 0: unknown; 1: absent; n ≥ 2: the value starts at offset n - 2.
+    @usableFromInline
+    var packed: SIMD4<UInt32>
+
+    /// Nothing recorded.
+    @inlinable
+    public init() { packed = .zero }
+
+    /// What slot `slot` records.
+    public enum Entry: Sendable, Equatable {
+        case unknown
+        case absent
+        case offset(Int)
+    }
+
+    /// The entry of `slot` (unknown for slots past ``FieldIndex/capacity``).
+    @inlinable
+    public subscript(slot: Int) -> Entry {
+        guard slot >= 0, slot < FieldIndex.capacity else { return .unknown }
+        let v = packed[slot]
+        if v == 0 { return .unknown }
+        if v == 1 { return .absent }
+        return .offset(Int(v - 2))
+    }
+
+    /// True when no slot is recorded.
+    @inlinable
+    public var isEmpty: Bool { packed == .zero }
+
+    @inline(__always)
+    mutating func record(_ slot: Int, offset: Int) { packed[slot] = UInt32(truncatingIfNeeded: offset + 2) }
+}
+
+extension JSONParser {
+    /// ``validate(_:maxDepth:)`` that also records, for an object, where the values of the
+    /// fields of `index` start (the first occurrence of a repeated key, as ``parse``
+    /// keeps). Fields the object lacks are recorded as absent. Nothing is recorded for a
+    /// non-object, or when a top-level key is written with escapes (a later read then
+    /// scans, which decodes them).
+    public static func validate(
+        _ bytes: UnsafeRawBufferPointer, maxDepth: Int = 512, index: FieldIndex, offsets: inout FieldOffsets
+    ) -> JSONError? {
+        offsets = FieldOffsets()
+        guard let base = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self), bytes.count > 0 else {
+            return JSONError("empty input", offset: 0)
+        }
+        var c = Cursor(base: base, end: bytes.count, maxDepth: maxDepth)
+        do throws(JSONError) {
+            c.skipWhitespace()
+            if c.pos < c.end, base[c.pos] == UInt8(ascii: "{"), maxDepth > 0, bytes.count <= Int(UInt32.max) - 2 {
+                try c.skipIndexedObject(index, &offsets)
+            } else {
+                try c.skipValue(depth: 0)
+            }
+            c.skipWhitespace()
+            if c.pos != c.end { throw c.unexpected("after the value") }
+            return nil
+        } catch {
+            offsets = FieldOffsets()
+            return error
+        }
+    }
+}
+
+extension Cursor {
+    /// Validates the top-level object at `pos`, as `skipValue(depth: 0)` does, noting
+    /// where the values of `index`'s keys start.
+    mutating func skipIndexedObject(_ index: FieldIndex, _ offsets: inout FieldOffsets) throws(JSONError) {
+        pos += 1
+        let keyCountTotal = index.keys.count
+        var missing = keyCountTotal
+        var escaped = false
+        skipWhitespace()
+        if pos < end && base[pos] == UInt8(ascii: "}") {
+            pos += 1
+        } else {
+            while true {
+                skipWhitespace()
+                guard pos < end, base[pos] == UInt8(ascii: "\"") else { throw unexpected("where an object key was expected") }
+                let keyStart = pos + 1
+                try skipString()
+                let keyCount = pos - 1 - keyStart
+                var hit = -1
+                if missing > 0 {
+                    hit = index.slot(matching: base + keyStart, count: keyCount, unrecordedIn: offsets)
+                    if hit < 0, memchr(base + keyStart, Int32(UInt8(ascii: "\\")), keyCount) != nil { escaped = true }
+                }
+                skipWhitespace()
+                guard pos < end, base[pos] == UInt8(ascii: ":") else { throw unexpected("where ':' was expected") }
+                pos += 1
+                skipWhitespace()
+                if hit >= 0 {
+                    offsets.record(hit, offset: pos)
+                    missing -= 1
+                }
+                try skipValue(depth: 1)
+                skipWhitespace()
+                guard pos < end else { throw JSONError("unexpected end of input inside an object", offset: pos) }
+                let b = base[pos]
+                pos += 1
+                if b == UInt8(ascii: ",") { continue }
+                if b == UInt8(ascii: "}") { break }
+                pos -= 1
+                throw unexpected("where ',' or '}' was expected")
+            }
+        }
+        if escaped {
+            // An escaped key might be one of ours in disguise: record nothing.
+            offsets = FieldOffsets()
+            return
+        }
+        for i in 0..<keyCountTotal where offsets.packed[i] == 0 { offsets.packed[i] = 1 }
+    }
+}
+
+extension JSONParser {
+    /// The value starting at `offset` of validated `bytes` (an offset from
+    /// ``FieldOffsets``), or nil if the bytes there are not a value.
+    public static func value(at offset: Int, in bytes: UnsafeRawBufferPointer) -> JSON? {
+        guard let base = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self), offset >= 0, offset < bytes.count else {
+            return nil
+        }
+        var c = Cursor(base: base, end: bytes.count, maxDepth: Int.max)
+        c.pos = offset
+        return try? c.parseValue(depth: 1)
+    }
+}
