@@ -62,13 +62,14 @@ public struct StepOutput {
 
     public init() {}
 
-    /// Passes `event` on to the next step.
+    /// Passes `event` on to the next step. Consuming: a step that made `event` (or a
+    /// changed copy) hands it over without another reference-count round trip.
     @inlinable
-    public mutating func emit(_ event: Event) { events.append(event) }
+    public mutating func emit(_ event: consuming Event) { events.append(event) }
 
     /// Sends `event` to side output `port`.
     @inlinable
-    public mutating func side(_ port: Int, _ event: Event) { sides.append((port, event)) }
+    public mutating func side(_ port: Int, _ event: consuming Event) { sides.append((port, event)) }
 
     /// Sends `event` to the stream's `rejected` output, wrapped as SPEC §5 says:
     /// `{"error":{"step":...,"message":...,"violations":[...]},"event":{...}}`.

@@ -85,17 +85,22 @@ public final class StepChain {
             out.rejectedCount = 0
             out.stopRequested = nil
             let t0 = timing ? DispatchTime.now().uptimeNanoseconds : 0
-            if stamped && timeSensitive[i] {
-                for e in current {
-                    if e.watermark > marks[i] {
-                        marks[i] = e.watermark
-                        out.watermark = e.watermark
-                        step.advance(watermark: e.watermark, into: &out)
+            // Events are lent to the step in place (no copy, so no reference counting on
+            // the buffers they share with other threads' events).
+            current.withUnsafeBufferPointer { batch in
+                if stamped && timeSensitive[i] {
+                    for j in batch.indices {
+                        let mark = batch[j].watermark
+                        if mark > marks[i] {
+                            marks[i] = mark
+                            out.watermark = mark
+                            step.advance(watermark: mark, into: &out)
+                        }
+                        step.process(batch[j], into: &out)
                     }
-                    step.process(e, into: &out)
+                } else {
+                    for j in batch.indices { step.process(batch[j], into: &out) }
                 }
-            } else {
-                for e in current { step.process(e, into: &out) }
             }
             if let s = out.stopRequested, stopRequested == nil { stopRequested = "\(stats[i].name): \(s)" }
             if timing { stats[i].nanos &+= DispatchTime.now().uptimeNanoseconds &- t0 }
