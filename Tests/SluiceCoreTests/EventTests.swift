@@ -46,3 +46,25 @@ import Testing
         #expect(!ok5)
     }
 }
+
+@Suite struct EventRepackTests {
+    @Test func repackCopiesRawBytesIntoOneBufferAndKeepsEverythingElse() throws {
+        let index = FieldIndex(["a"])
+        let text = Array(#"xx{"a":1}yy{"b":2}"#.utf8)
+        let buf = ByteBuffer(capacity: text.count, fieldIndex: index)
+        text.withUnsafeBytes { buf.base.copyMemory(from: $0.baseAddress!, byteCount: text.count) }
+        var offsets = FieldOffsets()
+        #expect(JSONParser.validate(buf.bytes(2, 7), index: index, offsets: &offsets) == nil)
+        var first = Event(raw: buf, start: 2, count: 7, line: 3, offsets: offsets)
+        first.time = 42
+        let parsed = Event(.object(JSONObject([("c", .int(3))])), time: 7)
+        let second = Event(raw: buf, start: 11, count: 7, line: 4)
+        let out = Event.repacked([first, parsed, second])
+        #expect(out.map(\.description) == [#"{"a":1}"#, #"{"c":3}"#, #"{"b":2}"#])
+        #expect(out.map(\.time) == [42, 7, Event.noTime])
+        #expect(out.map(\.line) == [3, 0, 4])
+        #expect(out[0].field("a") == .int(1))
+        #expect(out[0].rawView(for: index)?.offsets == offsets)
+        #expect(out[0].rawView(for: index)?.bytes.baseAddress != buf.bytes(2, 7).baseAddress)
+    }
+}
