@@ -30,13 +30,20 @@ public final class Pipeline: Sendable {
     /// The top-level fields the pipeline's expressions read, whose places file inputs
     /// record while validating each event (see ``FieldIndex``).
     let fieldIndex: FieldIndex?
+    /// Compiles the pipeline's source again. Partition workers each run steps built
+    /// from their own compilation: compiled expressions and schemas are shared,
+    /// immutable objects whose reference counts every evaluation touches, and two
+    /// threads touching one count for every event serialize on its cache line.
+    let recompile: (@Sendable () -> Pipeline?)?
 
     init(
         name: String, file: String, inputs: [InputSpec], streams: [StreamSpec], outputs: [OutputSpec],
-        time: EventTimeSpec?, warnings: Diagnostics, fieldIndex: FieldIndex? = nil
+        time: EventTimeSpec?, warnings: Diagnostics, fieldIndex: FieldIndex? = nil,
+        recompile: (@Sendable () -> Pipeline?)? = nil
     ) {
         self.name = name
         self.fieldIndex = fieldIndex
+        self.recompile = recompile
         self.time = time
         self.file = file
         self.inputs = inputs

@@ -50,9 +50,19 @@ struct PipelineCompiler {
         all.items += ctx.diagnostics.items
         all.items.sort { ($0.location?.line ?? 0, $0.location?.column ?? 0) < ($1.location?.line ?? 0, $1.location?.column ?? 0) }
         guard built, !all.hasErrors else { return .failure(all) }
+        // Compiling the same tree again gives independent copies of every expression and
+        // schema, for partition workers (see `Pipeline.recompile`).
+        let (file, baseDirectory, registry, paramOverrides, tableOverrides) =
+            (file, baseDirectory, registry, paramOverrides, tableOverrides)
+        let recompile: @Sendable () -> Pipeline? = {
+            var again = PipelineCompiler(file: file, baseDirectory: baseDirectory, registry: registry, paramOverrides: paramOverrides)
+            again.tableOverrides = tableOverrides
+            if case .success(let p) = again.compile(root, prior: Diagnostics()) { return p }
+            return nil
+        }
         return .success(Pipeline(
             name: name ?? "pipeline", file: file, inputs: inputs, streams: streams, outputs: outputs, time: time,
-            warnings: all, fieldIndex: expressions?.fieldIndex))
+            warnings: all, fieldIndex: expressions?.fieldIndex, recompile: recompile))
     }
 
     /// Reads every section and checks the graph; false when the file is not a mapping.

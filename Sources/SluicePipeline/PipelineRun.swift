@@ -145,7 +145,14 @@ extension Pipeline {
             for (n, p) in stream.sidePorts { names[p] = "\(stream.name).\(n)" }
             let n = stream.key == nil ? 1 : (options.parallelism ?? stream.parallelism)
             func worker(_ i: Int) -> Dataflow.NodeID {
-                let chain = StepChain(stream.steps.map { StepChain.Entry(step: $0.factory(), name: $0.name, kind: $0.kind) })
+                // Worker 0 uses this compilation, the others their own (see `recompile`).
+                var specs = stream.steps
+                if i > 0, let copy = recompile?()?.streams.first(where: { $0.name == stream.name }),
+                    copy.steps.count == specs.count
+                {
+                    specs = copy.steps
+                }
+                let chain = StepChain(specs.map { StepChain.Entry(step: $0.factory(), name: $0.name, kind: $0.kind) })
                 return flow.addStream(name: n == 1 ? stream.name : "\(stream.name)#\(i)", chain: chain, portNames: names)
             }
             if n <= 1 {
