@@ -180,25 +180,25 @@ public struct Event: Sendable {
         switch storage {
         case .value(let v): return v[key]
         case .raw(let buf, let start, let count):
-            if !offsets.isEmpty, let slot = buf.fieldIndex?.slot(of: key) {
-                switch offsets[slot] {
-                case .absent: return nil
-                case .offset(let o): return JSONParser.value(at: o, in: buf.bytes(start, count))
-                case .unknown: break
-                }
-            }
-            return JSONParser.field(key, in: buf.bytes(start, count))
+            return rawField(key, buf.bytes(start, count), buf.fieldIndex)
         case .patched(let buf, let start, let count, let extra):
             if let v = extra[key] { return v }
-            if !offsets.isEmpty, let slot = buf.fieldIndex?.slot(of: key) {
-                switch offsets[slot] {
-                case .absent: return nil
-                case .offset(let o): return JSONParser.value(at: o, in: buf.bytes(start, count))
-                case .unknown: break
-                }
-            }
-            return JSONParser.field(key, in: buf.bytes(start, count))
+            return rawField(key, buf.bytes(start, count), buf.fieldIndex)
         }
+    }
+
+    /// `key` in the original bytes: at its recorded offset when the reader indexed it,
+    /// else by a scan.
+    @usableFromInline
+    func rawField(_ key: String, _ bytes: UnsafeRawBufferPointer, _ index: FieldIndex?) -> JSON? {
+        if !offsets.isEmpty, let slot = index?.slot(of: key) {
+            switch offsets[slot] {
+            case .absent: return nil
+            case .offset(let o): return JSONParser.value(at: o, in: bytes)
+            case .unknown: break
+            }
+        }
+        return JSONParser.field(key, in: bytes)
     }
 
     /// What the reader recorded for slot `slot` of `index`: ``IndexedField/unknown`` when
