@@ -10,6 +10,11 @@ struct EventQueue {
         var time: Int64
         var arrival: Int64
         var key: Int32
+        /// The conditions the event satisfies, one bit per condition evaluated on arrival
+        /// (see ``PatternStep``).
+        var mask: UInt64
+        /// The conditions evaluated on arrival (the others are evaluated when matched).
+        var known: UInt64
         var event: Event
 
         @inline(__always)
@@ -25,9 +30,9 @@ struct EventQueue {
     var count: Int { fifo.count - head + heap.count }
 
     /// Adds an event.
-    mutating func push(time: Int64, key: Int32, event: Event) {
+    mutating func push(time: Int64, key: Int32, mask: UInt64, known: UInt64, event: Event) {
         arrivals += 1
-        let e = Entry(time: time, arrival: arrivals, key: key, event: event)
+        let e = Entry(time: time, arrival: arrivals, key: key, mask: mask, known: known, event: event)
         if head == fifo.count || fifo[fifo.count - 1].time <= time {
             if head == fifo.count, head > 0 {
                 fifo.removeAll(keepingCapacity: true)
@@ -56,7 +61,9 @@ struct EventQueue {
         if takeFifo {
             guard fifo[head].time <= limit else { return nil }
             // Move the entry out, leaving a null event behind (no copy of the event).
-            var a = Entry(time: fifo[head].time, arrival: fifo[head].arrival, key: fifo[head].key, event: Event(.null))
+            var a = Entry(
+                time: fifo[head].time, arrival: fifo[head].arrival, key: fifo[head].key, mask: fifo[head].mask, known: fifo[head].known,
+                event: Event(.null))
             swap(&a.event, &fifo[head].event)
             head += 1
             if head == fifo.count || head > 4096 && head * 2 > fifo.count {
