@@ -78,6 +78,10 @@ public final class PatternStep: Step {
     let idleSkip: Bool
     /// The key field's name as UTF-8, for reading it from raw events without a String.
     let keyUTF8: UnsafeMutableRawBufferPointer
+    /// The fields the conditions read and then the key field, read from a raw event in
+    /// one pass (empty without a key field).
+    let rawKeys: [[UInt8]]
+    @exclusivity(unchecked) var rawValues: [JSON?] = []
 
     struct StateInfo {
         var condition: Int
@@ -166,6 +170,7 @@ public final class PatternStep: Step {
         idleSkip = startConditionIndices.allSatisfy { $0 < 64 && !p.nfa.conditions[$0].iterative }
         var keyName: [UInt8] = []
         if case .field(let f) = p.key { keyName = Array(f.utf8) }
+        rawKeys = keyName.isEmpty ? [] : activation.prefetchedKeys + [keyName]
         keyUTF8 = UnsafeMutableRawBufferPointer.allocate(byteCount: max(1, keyName.count), alignment: 1)
         keyName.withUnsafeBytes { keyUTF8.copyMemory(from: $0) }
     }
@@ -206,6 +211,10 @@ public final class PatternStep: Step {
             let found: Int32?
             if event.isValueBacked {
                 found = event.withField(f) { keyIndex(of: $0) }
+            } else if event.isRaw, activation.bindReading(event, keys: rawKeys, into: &rawValues) {
+                // The key and the conditions' fields in one pass over the bytes.
+                activationBound = true
+                found = rawValues[rawKeys.count - 1].map { keyIndex(of: $0) }
             } else if let v = event.field(utf8: utf8, f) {
                 found = keyIndex(of: v)
             } else {
@@ -232,12 +241,10 @@ public final class PatternStep: Step {
         var mask: UInt64 = 0
         var known: UInt64 = 0
         let ki = Int(k)
-        let all = !keys[ki].configs.isEmpty || keys[ki].pending > 0
+        let all = !keys[ki].configs.isEmpty
         if !startConds.isEmpty || all && !otherConds.isEmpty {
-            if !activationBound {
-                activation.event = event
-                if !activation.bindings.isEmpty { activation.bindings = [:] }
-            }
+            if !activationBound { activation.event = event }
+            if !activation.bindings.isEmpty { activation.bindings = [:] }
             for c in startConds {
                 known |= c.bit
                 if let e = c.expr, !evaluate(e) { continue }
@@ -281,9 +288,9 @@ public final class PatternStep: Step {
     }
 
     func drain(upTo limit: Int64, into out: inout StepOutput) {
-        while var e = queue.popReady(upTo: limit) {
+        while let e = queue.popReady(upTo: limit) {
             if within != nil { expireDue(upTo: e.time, into: &out) }
-            processEvent(&e, into: &out)
+            processEvent(e, into: &out)
         }
     }
 
@@ -315,19 +322,22 @@ public final class PatternStep: Step {
 
     // MARK: One event
 
-    func processEvent(_ entry: inout EventQueue.Entry, into out: inout StepOutput) {
+    func processEvent(_ entry: EventQueue.Entry, into out: inout StepOutput) {
         let k = Int(entry.key)
         keys[k].seq += 1
         keys[k].pending -= 1
         if entry.time > maxTime { maxTime = entry.time }
         // Nothing to advance and nothing to start: the event changes nothing.
-        if idleSkip, entry.mask & startMask == 0, keys[k].configs.isEmpty { return }
+        if idleSkip, entry.mask & startMask == 0, keys[k].configs.isEmpty {
+            queue.discard(entry.slot)
+            return
+        }
         currentSeq = keys[k].seq
         currentTime = entry.time
         currentSlot = -1
         currentMask = entry.mask
         currentKnown = entry.known
-        swap(&currentEvent, &entry.event)
+        currentEvent = queue.take(entry.slot)
         bound = false
         for i in cache.indices { cache[i] = -1 }
 
