@@ -304,3 +304,24 @@ public final class EventActivation: CELActivation {
         return v
     }
 }
+
+extension EventActivation {
+    /// The names this activation reads together on a raw event's first field read, as
+    /// UTF-8 (see ``ExpressionCompiler/activation(prefetching:)``).
+    var prefetchedKeys: [[UInt8]] { prefetchKeys }
+
+    /// Sets ``event`` and, when it is raw, reads the fields the activation prefetches and
+    /// the extra ones after them in `keys` (which must start with ``prefetchedKeys``) in
+    /// one pass over the bytes: `values[i]` is the value of `keys[i]`. For a step that
+    /// needs a field of its own besides those of its expressions (a key), so the event is
+    /// scanned once. Returns false, having only set the event, for other events.
+    func bindReading(_ event: Event, keys: [[UInt8]], into values: inout [JSON?]) -> Bool {
+        self.event = event
+        guard current.withRawBytes({ JSONParser.fields(keys, in: $0, into: &values) }) != nil else { return false }
+        for k in prefetchIDs.indices {
+            cache[k] = (prefetchIDs[k], values[k].map { CELValue(json: $0) })
+        }
+        cacheCount = prefetchIDs.count
+        return true
+    }
+}

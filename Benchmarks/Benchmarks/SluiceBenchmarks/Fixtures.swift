@@ -57,6 +57,21 @@ func makeEvents(_ n: Int, users: Int = 1000, stepMillis: Int64 = 10) -> [Event] 
     }
 }
 
+/// The pattern scenarios of issue #6 (as `PatternBenchTests` in the main package):
+/// pre-parsed `{"user", "kind", "amount"}` events over 10,000 users, ten events per
+/// millisecond (so each user has an event a second), event time set. `kinds(i)` gives
+/// event `i`'s kind and amount.
+func makePatternEvents(_ n: Int, kinds: (Int) -> (String, Int64)) -> [Event] {
+    (0..<n).map { i in
+        let (kind, amount) = kinds(i)
+        var o = JSONObject(minimumCapacity: 3)
+        o.appendUnchecked(key: "user", value: .string("u\(i % 10_000)"))
+        o.appendUnchecked(key: "kind", value: .string(kind))
+        o.appendUnchecked(key: "amount", value: .int(amount))
+        return Event(.object(o), time: 1_700_000_000_000 + Int64(i / 10))
+    }
+}
+
 /// The steps of a one-stream pipeline, as a chain the way a stage runs them.
 func makeChain(_ yaml: String) -> StepChain {
     switch Pipeline.compile(yaml: yaml) {
@@ -117,7 +132,13 @@ final class Driver {
                     batch[j].watermark = maxTime == Int64.min ? Int64.min : maxTime - lateness
                     maxTime = max(maxTime, batch[j].time)
                 }
-                out += chain.processTimed(batch, watermark: &watermark, sides: &sides).count
+                out += chain.process(batch, watermark: watermark, sides: &sides, stamped: true).count
+                // Then the watermark the source sends after the batch, as a stage gets it.
+                let wm = maxTime - lateness
+                if wm > watermark {
+                    watermark = wm
+                    out += chain.advance(watermark: wm, sides: &sides).count
+                }
             } else {
                 out += chain.process(b, watermark: watermark, sides: &sides).count
             }

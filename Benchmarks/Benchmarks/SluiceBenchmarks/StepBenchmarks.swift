@@ -87,6 +87,30 @@ let stepBenchmarks: @Sendable () -> Void = {
                 - { name: buy, where: type == "purchase" && amount > 400.0 }
         """, events))
 
+    // Issue #6's targets, exactly: 10,000 keys, a two-step relaxed pattern (≥ 2M events/s)
+    // and a three-step one whose middle step has `times: {min: 3, max: 5}` (≥ 1M/s).
+    all.append(("pattern two-step relaxed (10k keys)", timeHeader + """
+        steps:
+          - pattern:
+              key: user
+              within: 10s
+              sequence:
+                - { name: login, where: kind == "login" }
+                - { name: purchase, where: kind == "purchase" && amount > 400 }
+        """, makePatternEvents(120_000) { i in (i % 3 == 0 ? "login" : "purchase", Int64((i * 7919) % 1000)) }))
+    all.append(("pattern three-step times 3-5 (10k keys)", timeHeader + """
+        steps:
+          - pattern:
+              key: user
+              within: 10s
+              sequence:
+                - { name: login, where: kind == "login" }
+                - { name: buys, where: kind == "purchase", times: { min: 3, max: 5 } }
+                - { name: out, where: kind == "logout" }
+        """, makePatternEvents(120_000) { i in
+            (["login", "purchase", "purchase", "purchase", "purchase", "logout"][(i / 10_000) % 6], 1)
+        }))
+
     for (name, yaml, evs) in all {
         Benchmark(benchmarkName("step \(name)"), configuration: stepConfig) { benchmark, driver in
             blackHole(driver.run(benchmark.scaledIterations.count))

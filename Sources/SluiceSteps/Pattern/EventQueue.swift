@@ -4,13 +4,21 @@ import SluiceCore
 /// order (a stable sort, as Flink CEP's buffer by timestamp).
 ///
 /// Events that arrive in time order (the usual case) go to a FIFO; the few that arrive
-/// out of order go to a binary heap; ``popReady(upTo:)`` merges the two.
+/// out of order go to a binary heap; ``popReady(upTo:)`` merges the two. The FIFO and
+/// the heap hold plain entries that name a slot of ``events``, so reordering them moves
+/// a few integers and never retains or releases an event.
 struct EventQueue {
     struct Entry {
         var time: Int64
         var arrival: Int64
         var key: Int32
-        var event: Event
+        /// The event's slot: take it with ``take(_:)`` or drop it with ``discard(_:)``.
+        var slot: Int32
+        /// The conditions the event satisfies, one bit per condition evaluated on arrival
+        /// (see ``PatternStep``).
+        var mask: UInt64
+        /// The conditions evaluated on arrival (the others are evaluated when matched).
+        var known: UInt64
 
         @inline(__always)
         func before(_ o: Entry) -> Bool { time < o.time || (time == o.time && arrival < o.arrival) }
@@ -20,14 +28,25 @@ struct EventQueue {
     private var head = 0
     private var heap: [Entry] = []
     private var arrivals: Int64 = 0
+    /// The queued events, by slot; free slots hold a null event.
+    private var events: [Event] = []
+    private var freeSlots: [Int32] = []
 
     /// Events waiting.
     var count: Int { fifo.count - head + heap.count }
 
     /// Adds an event.
-    mutating func push(time: Int64, key: Int32, event: Event) {
+    mutating func push(time: Int64, key: Int32, mask: UInt64, known: UInt64, event: Event) {
         arrivals += 1
-        let e = Entry(time: time, arrival: arrivals, key: key, event: event)
+        let slot: Int32
+        if let s = freeSlots.popLast() {
+            slot = s
+            events[Int(s)] = event
+        } else {
+            slot = Int32(events.count)
+            events.append(event)
+        }
+        let e = Entry(time: time, arrival: arrivals, key: key, slot: slot, mask: mask, known: known)
         if head == fifo.count || fifo[fifo.count - 1].time <= time {
             if head == fifo.count, head > 0 {
                 fifo.removeAll(keepingCapacity: true)
@@ -39,25 +58,38 @@ struct EventQueue {
         }
     }
 
-    /// Removes and returns the earliest event with time ≤ `limit`, if any.
+    /// Moves the event of a popped entry out of its slot and frees the slot.
+    @inline(__always)
+    mutating func take(_ slot: Int32) -> Event {
+        var e = Event(.null)
+        swap(&e, &events[Int(slot)])
+        freeSlots.append(slot)
+        return e
+    }
+
+    /// Drops the event of a popped entry and frees its slot.
+    @inline(__always)
+    mutating func discard(_ slot: Int32) {
+        events[Int(slot)] = Event(.null)
+        freeSlots.append(slot)
+    }
+
+    /// Removes and returns the earliest entry with time ≤ `limit`, if any; its event is
+    /// still in its slot.
     mutating func popReady(upTo limit: Int64) -> Entry? {
-        // Compare by time and arrival only, so the events are not copied to look.
         let hasFifo = head < fifo.count
         let takeFifo: Bool
         if heap.isEmpty {
             guard hasFifo else { return nil }
             takeFifo = true
         } else if hasFifo {
-            let (t, arrival) = (fifo[head].time, fifo[head].arrival)
-            takeFifo = t < heap[0].time || (t == heap[0].time && arrival < heap[0].arrival)
+            takeFifo = fifo[head].before(heap[0])
         } else {
             takeFifo = false
         }
         if takeFifo {
             guard fifo[head].time <= limit else { return nil }
-            // Move the entry out, leaving a null event behind (no copy of the event).
-            var a = Entry(time: fifo[head].time, arrival: fifo[head].arrival, key: fifo[head].key, event: Event(.null))
-            swap(&a.event, &fifo[head].event)
+            let a = fifo[head]
             head += 1
             if head == fifo.count || head > 4096 && head * 2 > fifo.count {
                 fifo.removeFirst(head)

@@ -32,13 +32,15 @@ struct Completion {
 }
 
 /// Per-key matcher state: separate from the immutable NFA, as in Flink's `NFAState`.
+/// The key's value lives apart, in ``PatternStep/keyValues``, so this stays small.
 struct KeyState {
-    var key: JSON
     var configs: [PartialMatch] = []
     /// Sequence number of the last event of this key.
     var seq: Int64 = 0
     /// The deadline this key is scheduled at in the deadline heap (`Int64.max`: none).
     var scheduled = Int64.max
+    /// Events of this key waiting in the queue.
+    var pending: Int32 = 0
 }
 
 /// The `pattern` step: complex event processing over event time, per key (SPEC §6).
@@ -47,6 +49,13 @@ struct KeyState {
 /// the NFA of their key in event-time order (equal times in arrival order); events behind
 /// the watermark go to `late`. Matches go to the main output, expired partial matches to
 /// `timeouts` when asked. See docs/patterns.md for the semantics.
+///
+/// Conditions that read only the event are evaluated once, on arrival, while the event
+/// is at hand: the conditions that could start a match always, the others when the key
+/// has partial matches or queued events (else lazily, if the key turns out to need them).
+/// The results travel with the event through the queue as a bit mask, so an event that
+/// can neither start nor advance a match of its key costs a counter increment when the
+/// watermark releases it, and the NFA reads conditions as bits.
 public final class PatternStep: Step {
     let p: CompiledPattern
     let nfa: PatternNFA
@@ -58,6 +67,21 @@ public final class PatternStep: Step {
     let condExpressions: [Expression?]
     let condIterative: [Bool]
     let gapHasNots: [Bool]
+    /// Conditions evaluated on arrival (non-iterative, index < 64): the bit and expression
+    /// of those that could start a match, and of the others.
+    let startConds: [(bit: UInt64, expr: Expression?)]
+    let otherConds: [(bit: UInt64, expr: Expression?)]
+    /// Bits of the conditions that could start a match.
+    let startMask: UInt64
+    /// Whether every condition that could start a match is evaluated on arrival, so an
+    /// event of a key without partial matches whose start bits are all clear is skipped.
+    let idleSkip: Bool
+    /// The key field's name as UTF-8, for reading it from raw events without a String.
+    let keyUTF8: UnsafeMutableRawBufferPointer
+    /// The fields the conditions read and then the key field, read from a raw event in
+    /// one pass (empty without a key field).
+    let rawKeys: [[UInt8]]
+    @exclusivity(unchecked) var rawValues: [JSON?] = []
 
     struct StateInfo {
         var condition: Int
@@ -74,6 +98,8 @@ public final class PatternStep: Step {
     @exclusivity(unchecked) var deadlines = DeadlineHeap()
     @exclusivity(unchecked) var keyIndex = KeyTable()
     @exclusivity(unchecked) var keys: [KeyState] = []
+    /// The value of each key, by key index.
+    @exclusivity(unchecked) var keyValues: [JSON] = []
     @exclusivity(unchecked) var liveConfigs = 0
     @exclusivity(unchecked) var maxTime = Int64.min
 
@@ -96,6 +122,13 @@ public final class PatternStep: Step {
     @exclusivity(unchecked) var currentSeq: Int64 = 0
     @exclusivity(unchecked) var currentTime: Int64 = 0
     @exclusivity(unchecked) var currentSlot: Int32 = -1
+    /// The event being matched and its conditions: bits evaluated on arrival (`known`)
+    /// and those of them that hold (`mask`).
+    @exclusivity(unchecked) var currentEvent = Event(.null)
+    @exclusivity(unchecked) var currentMask: UInt64 = 0
+    @exclusivity(unchecked) var currentKnown: UInt64 = 0
+    /// Whether `activation` is bound to `currentEvent`.
+    @exclusivity(unchecked) var bound = false
 
     init(_ p: CompiledPattern) {
         self.p = p
@@ -112,7 +145,37 @@ public final class PatternStep: Step {
         condExpressions = p.nfa.conditions.map(\.expression)
         condIterative = p.nfa.conditions.map(\.iterative)
         gapHasNots = p.nfa.notsBefore.map { !$0.isEmpty }
+        // The states a new match may take its first event in: the first, and the ones
+        // after it while every state before is optional (no `not` precedes the first).
+        var startStates: [Int] = []
+        for (j, st) in p.nfa.states.enumerated() {
+            startStates.append(j)
+            if !st.optional { break }
+        }
+        let startConditionIndices = Set(startStates.map { p.nfa.states[$0].condition })
+        var starts: [(bit: UInt64, expr: Expression?)] = []
+        var others: [(bit: UInt64, expr: Expression?)] = []
+        var mask: UInt64 = 0
+        for (i, c) in p.nfa.conditions.enumerated() where i < 64 && !c.iterative {
+            if startConditionIndices.contains(i) {
+                starts.append((1 << UInt64(i), c.expression))
+                mask |= 1 << UInt64(i)
+            } else {
+                others.append((1 << UInt64(i), c.expression))
+            }
+        }
+        startConds = starts
+        otherConds = others
+        startMask = mask
+        idleSkip = startConditionIndices.allSatisfy { $0 < 64 && !p.nfa.conditions[$0].iterative }
+        var keyName: [UInt8] = []
+        if case .field(let f) = p.key { keyName = Array(f.utf8) }
+        rawKeys = keyName.isEmpty ? [] : activation.prefetchedKeys + [keyName]
+        keyUTF8 = UnsafeMutableRawBufferPointer.allocate(byteCount: max(1, keyName.count), alignment: 1)
+        keyName.withUnsafeBytes { keyUTF8.copyMemory(from: $0) }
     }
+
+    deinit { keyUTF8.deallocate() }
 
     /// Partial matches alive, over all keys.
     public var livePartialMatches: Int { liveConfigs }
@@ -129,42 +192,87 @@ public final class PatternStep: Step {
 
     // MARK: Step
 
-    /// Classifies the event (late, key) and queues it until the watermark passes it.
+    /// Classifies the event (late, key), evaluates its conditions and queues it until the
+    /// watermark passes it.
     public func process(_ event: Event, into out: inout StepOutput) {
         if event.time < out.watermark {
             out.side(p.latePort, event)
             return
         }
-        let keyValue: JSON
+        let k: Int32
+        var activationBound = false
         switch p.key {
-        case .global: keyValue = .null
+        case .global:
+            k = keyIndex(of: .null)
         case .field(let f):
-            guard let v = event.field(f) else {
+            // Read in place (a parsed event's value is borrowed, a raw event's field is
+            // found by its UTF-8 name), hashed once, and copied only for a new key.
+            let utf8 = UnsafeRawBufferPointer(keyUTF8)
+            let found: Int32?
+            if event.isValueBacked {
+                found = event.withField(f) { keyIndex(of: $0) }
+            } else if event.isRaw, activation.bindReading(event, keys: rawKeys, into: &rawValues) {
+                // The key and the conditions' fields in one pass over the bytes.
+                activationBound = true
+                found = rawValues[rawKeys.count - 1].map { keyIndex(of: $0) }
+            } else if let v = event.field(utf8: utf8, f) {
+                found = keyIndex(of: v)
+            } else {
+                found = nil
+            }
+            guard let found else {
                 out.reject(event, step: p.stepName, message: "key: no such field '\(f)'")
                 return
             }
-            keyValue = v
+            k = found
         case .expression(let e):
             activation.event = event
             activation.bindings = [:]
+            activationBound = true
             do {
-                keyValue = try e.evaluateJSON(activation)
+                k = keyIndex(of: try e.evaluateJSON(activation))
             } catch {
                 out.reject(event, step: p.stepName, message: "key: \(error.message)")
                 return
             }
         }
-        let k: Int32
-        let hash = KeyTable.hash(keyValue)
-        if let i = keyIndex.find(hash: hash, { keys[Int($0)].key == keyValue }) {
-            k = i
-        } else {
-            k = Int32(keys.count)
-            keys.append(KeyState(key: keyValue))
-            keyIndex.insert(hash: hash, k)
+        // Conditions on arrival: those that could start a match always; the others only
+        // when the key may have partial matches by the time the event is matched.
+        var mask: UInt64 = 0
+        var known: UInt64 = 0
+        let ki = Int(k)
+        let all = !keys[ki].configs.isEmpty
+        if !startConds.isEmpty || all && !otherConds.isEmpty {
+            if !activationBound { activation.event = event }
+            if !activation.bindings.isEmpty { activation.bindings = [:] }
+            for c in startConds {
+                known |= c.bit
+                if let e = c.expr, !evaluate(e) { continue }
+                mask |= c.bit
+            }
+            if all {
+                for c in otherConds {
+                    known |= c.bit
+                    if let e = c.expr, !evaluate(e) { continue }
+                    mask |= c.bit
+                }
+            }
         }
-        queue.push(time: event.time, key: k, event: event)
+        keys[ki].pending += 1
+        queue.push(time: event.time, key: k, mask: mask, known: known, event: event)
         if event.time <= out.watermark { drain(upTo: out.watermark, into: &out) }
+    }
+
+    /// The index of key `value`, added if new.
+    @inline(__always)
+    func keyIndex(of value: borrowing JSON) -> Int32 {
+        let hash = KeyTable.hash(value)
+        if let i = keyIndex.find(hash: hash, { keyValues[Int($0)] == value }) { return i }
+        let k = Int32(keys.count)
+        keys.append(KeyState())
+        keyValues.append(copy value)
+        keyIndex.insert(hash: hash, k)
+        return k
     }
 
     /// Runs every queued event up to `watermark`, then expires what the watermark closes;
@@ -217,12 +325,20 @@ public final class PatternStep: Step {
     func processEvent(_ entry: EventQueue.Entry, into out: inout StepOutput) {
         let k = Int(entry.key)
         keys[k].seq += 1
+        keys[k].pending -= 1
+        if entry.time > maxTime { maxTime = entry.time }
+        // Nothing to advance and nothing to start: the event changes nothing.
+        if idleSkip, entry.mask & startMask == 0, keys[k].configs.isEmpty {
+            queue.discard(entry.slot)
+            return
+        }
         currentSeq = keys[k].seq
         currentTime = entry.time
-        if entry.time > maxTime { maxTime = entry.time }
         currentSlot = -1
-        activation.event = entry.event
-        if !activation.bindings.isEmpty { activation.bindings = [:] }
+        currentMask = entry.mask
+        currentKnown = entry.known
+        currentEvent = queue.take(entry.slot)
+        bound = false
         for i in cache.indices { cache[i] = -1 }
 
         swap(&old, &keys[k].configs)
@@ -243,8 +359,8 @@ public final class PatternStep: Step {
             swap(&old, &keys[k].configs)
             if currentSlot >= 0 { buffer.dropIfUnused(currentSlot) }
             out.reject(
-                entry.event, step: p.stepName,
-                message: "pattern: key \(JSONWriter.string(keys[k].key)) would have more than \(p.maxPartialMatches) partial matches (max_partial_matches); the event was not matched")
+                currentEvent, step: p.stepName,
+                message: "pattern: key \(JSONWriter.string(keyValues[k])) would have more than \(p.maxPartialMatches) partial matches (max_partial_matches); the event was not matched")
             return
         }
         for c in old { buffer.release(c.node) }
@@ -318,7 +434,7 @@ public final class PatternStep: Step {
     }
 
     func take(_ c: PartialMatch, step j: Int, count kj: Int, isStart: Bool) {
-        if currentSlot < 0 { currentSlot = buffer.addEvent(activation.event, seq: currentSeq) }
+        if currentSlot < 0 { currentSlot = buffer.addEvent(currentEvent, seq: currentSeq) }
         let node = buffer.addNode(slot: currentSlot, step: j, prev: c.node)
         let st = info[j]
         let newCount = kj + 1
@@ -360,8 +476,28 @@ public final class PatternStep: Step {
         return false
     }
 
-    /// A condition on the current event: cached per event unless it reads captures.
+    /// Binds the activation to the current event, if not yet.
+    @inline(__always)
+    func bindCurrent() {
+        if bound { return }
+        activation.event = currentEvent
+        if !activation.bindings.isEmpty { activation.bindings = [:] }
+        bound = true
+    }
+
+    /// A condition on the current event: from its arrival bits, else evaluated and cached
+    /// per event unless it reads captures.
+    @inline(__always)
     func condition(_ i: Int, _ c: PartialMatch, target: Int) -> Bool {
+        if i < 64 {
+            let bit: UInt64 = 1 << UInt64(i)
+            if currentKnown & bit != 0 { return currentMask & bit != 0 }
+        }
+        return conditionSlow(i, c, target: target)
+    }
+
+    func conditionSlow(_ i: Int, _ c: PartialMatch, target: Int) -> Bool {
+        bindCurrent()
         if !condIterative[i] {
             let v = cache[i]
             if v >= 0 { return v == 1 }
@@ -520,6 +656,7 @@ public final class PatternStep: Step {
 
     func emitMatch(_ m: Completion, key k: Int, into out: inout StepOutput) {
         matchCount += 1
+        bound = false
         switch p.emit {
         case .captures:
             out.emit(Event(capturesObject(m.node), time: m.time))
@@ -579,7 +716,7 @@ public final class PatternStep: Step {
                 o.appendUnchecked(key: "captures", value: capturesObject(c.node))
                 let t = timedOutAt(c)
                 o.appendUnchecked(key: "timed_out_at", value: .int(t))
-                if case .global = p.key {} else { o.appendUnchecked(key: "key", value: keys[k].key) }
+                if case .global = p.key {} else { o.appendUnchecked(key: "key", value: keyValues[k]) }
                 out.side(p.timeoutPort, Event(.object(o), time: t))
             }
         }
