@@ -211,6 +211,11 @@ public final class PatternStep: Step {
             let found: Int32?
             if event.isValueBacked {
                 found = event.withField(f) { keyIndex(of: $0) }
+            } else if event.isRaw, !event.offsets.isEmpty {
+                // The reader noted where the key and the conditions' fields are.
+                activation.event = event
+                activationBound = true
+                found = event.field(f).map { keyIndex(of: $0) }
             } else if event.isRaw, activation.bindReading(event, keys: rawKeys, into: &rawValues) {
                 // The key and the conditions' fields in one pass over the bytes.
                 activationBound = true
