@@ -117,7 +117,10 @@ final class Driver {
                     batch[j].watermark = maxTime == Int64.min ? Int64.min : maxTime - lateness
                     maxTime = max(maxTime, batch[j].time)
                 }
-                out += chain.processTimed(batch, watermark: &watermark, sides: &sides).count
+                // Each time-sensitive step advances to every event's stamp inside the batch,
+                // as a stage with one input runs it.
+                out += chain.process(batch, watermark: watermark, sides: &sides, stamped: true).count
+                if let last = batch.last { watermark = max(watermark, last.watermark) }
             } else {
                 out += chain.process(b, watermark: watermark, sides: &sides).count
             }
