@@ -111,4 +111,27 @@ struct ConditionTests {
         // Afterwards the activation is bound to the event it was set to again.
         #expect((try? expr.evaluateBool(activation)) == false)
     }
+
+    @Test func filterBatchMatchesEventByEvent() throws {
+        let step = try #require(try? compileStep(#"filter: amount > 250.0 && country == "US""#).get())
+        var events: [Event] = []
+        for (i, amount) in Self.values.enumerated() {
+            for country in Self.values.prefix(16) {
+                let o = JSONObject([("id", .int(Int64(i))), ("amount", amount), ("country", country)])
+                if i % 3 == 0 {
+                    events.append(Self.rawEvent(o))
+                } else {
+                    events.append(Event(.object(o)))
+                }
+            }
+        }
+        var one = StepOutput()
+        for e in events { step.process(e, into: &one) }
+        var batch = StepOutput()
+        step.process(batch: events, into: &batch)
+        #expect(batch.events.map(\.description) == one.events.map(\.description))
+        #expect(batch.sides.map(\.event.description) == one.sides.map(\.event.description))
+        #expect(batch.rejectedCount == one.rejectedCount)
+        #expect(!batch.events.isEmpty && batch.rejectedCount > 0)
+    }
 }

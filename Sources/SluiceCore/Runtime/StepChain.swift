@@ -95,7 +95,7 @@ public final class StepChain {
                     step.process(e, into: &out)
                 }
             } else {
-                for e in current { step.process(e, into: &out) }
+                step.process(batch: current, into: &out)
             }
             if let s = out.stopRequested, stopRequested == nil { stopRequested = "\(stats[i].name): \(s)" }
             if timing { stats[i].nanos &+= DispatchTime.now().uptimeNanoseconds &- t0 }
