@@ -229,10 +229,11 @@ public final class EventActivation: CELActivation {
 
     /// Binds `event` for evaluation without copying it when it is a parsed object, and
     /// returns true; returns false, binding nothing, for other events (set ``event``
-    /// then). The caller keeps the event alive and unchanged until it calls
-    /// ``unbindInPlace()``, before binding anything else: the activation reads its
-    /// fields where they are. For batch loops where ``withEvent(_:_:)`` would copy the
-    /// event to keep it alive across the evaluation.
+    /// then). The caller keeps the event alive and unchanged while it is bound: until
+    /// ``unbindInPlace()``, the next `bindInPlace`, or setting ``event``; the activation
+    /// reads its fields where they are. For batch loops, where ``withEvent(_:_:)`` would
+    /// copy the event to keep it alive across the evaluation; a loop may bind event
+    /// after event and unbind once at the end.
     @inlinable
     public func bindInPlace(_ event: borrowing Event) -> Bool {
         event.withParsedFields { keys, values in bindBorrowed(keys, values) } != nil
@@ -261,13 +262,13 @@ public final class EventActivation: CELActivation {
 
     @usableFromInline
     func unbindBorrowed() {
-        borrowed = false
         bind()
     }
 
     @inline(__always)
     func bind() {
         cacheCount = 0
+        borrowed = false
         parsed = current.isValueBacked
         let bound: Void? = current.withParsedFields { keys, values in
             fieldKeys = keys

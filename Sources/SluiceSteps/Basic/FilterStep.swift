@@ -25,15 +25,18 @@ public final class FilterStep: Step {
     public func process(batch events: [Event], into out: inout StepOutput) {
         events.withUnsafeBufferPointer { batch in
             for i in batch.indices {
+                // Rebinding replaces the last event lent, so there is one unbind per batch.
                 guard activation.bindInPlace(batch[i]) else {
                     process(batch[i], into: &out)
                     continue
                 }
+                // Decided before the event is read again, so that no copy of it has to
+                // live across the evaluation.
                 let keep = decide()
-                activation.unbindInPlace()
                 finish(batch[i], keep, &out)
             }
         }
+        activation.unbindInPlace()
     }
 
     /// The predicate on the bound event: keep it or not, or the error that rejects it.
