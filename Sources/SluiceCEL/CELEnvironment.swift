@@ -52,6 +52,11 @@ public struct CELEnvironment: Sendable {
         let ast = try Parser.parse(source, macros: options.macros)
         var compiler = Compiler(env: self)
         let node = try compiler.compile(ast)
-        return CELProgram(root: node.eval, constant: node.constant, names: compiler.referenced, resultTypeName: node.type.description)
+        // A bare variable is a condition too (a truth test); other nodes only in the
+        // shapes the compiler marked.
+        let condition = node.condition ?? (node.variable != nil ? node.asCondition : nil)
+        return CELProgram(
+            root: node.eval, constant: node.constant, condition: condition, names: compiler.referenced,
+            resultTypeName: node.type.description)
     }
 }

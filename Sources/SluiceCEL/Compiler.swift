@@ -6,6 +6,9 @@ struct Node {
     /// Set when the node just reads one activation variable, so parents can inline the
     /// lookup instead of calling a nested closure (each closure call costs a retain).
     var variable: CELName? = nil
+    /// Set when the node is a condition of a shape ``Condition`` decides without building
+    /// values (comparisons of a variable with a constant, `&&`, `||`, `!`).
+    var condition: Condition? = nil
 
     static func constant(_ v: CELValue) -> Node {
         Node(eval: { _ in v }, constant: v, type: CheckType(of: v))

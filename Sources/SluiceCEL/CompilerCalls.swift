@@ -22,11 +22,13 @@ extension Compiler {
             let x = try compile(args[0])
             let t = try opType(function, [x.type], offset)
             let xe = x.eval
-            return unaryNode(x, t) { f throws(CELError) in
+            var node = unaryNode(x, t) { f throws(CELError) in
                 let v = try xe(f)
                 if case .bool(let b) = v { return .bool(!b) }
                 return try Ops.not(v)
             }
+            if node.constant == nil { node.condition = .not(x.asCondition) }
+            return node
         case "-_":
             let x = try compile(args[0])
             let t = try opType(function, [x.type], offset)
@@ -55,7 +57,11 @@ extension Compiler {
             default: op = { a, b throws(CELError) in try Ops.contains(a, in: b) }
             }
             let le = l.eval, re = r.eval
-            return binaryNode(l, r, t) { f throws(CELError) in try op(try le(f), try re(f)) }
+            var node = binaryNode(l, r, t) { f throws(CELError) in try op(try le(f), try re(f)) }
+            if function == "@in", let name = l.variable, let c = r.constant {
+                node.condition = .test(CELFieldTest(name, .within, c))
+            }
+            return node
         case "_==_", "_!=_":
             let l = try compile(args[0])
             let r = try compile(args[1])
@@ -121,7 +127,11 @@ extension Compiler {
             if let first { throw first }
             return .bool(b)
         }
-        return l.constant != nil && r.constant != nil ? fold(ev, .bool) : Node(eval: ev, type: .bool)
+        if l.constant != nil && r.constant != nil { return fold(ev, .bool) }
+        var node = Node(eval: ev, type: .bool)
+        let parts = Condition.flatten(isAnd, [l.asCondition, r.asCondition])
+        node.condition = isAnd ? .all(parts) : .any(parts)
+        return node
     }
 
     /// `true && x` is `x`, but only when `x` is a bool.
@@ -133,7 +143,11 @@ extension Compiler {
             guard case .bool = v else { throw CELError("no matching overload for '\(name)' applied to (\(v.typeName))") }
             return v
         }
-        return n.constant != nil ? fold(ev, .bool) : Node(eval: ev, type: .bool)
+        if n.constant != nil { return fold(ev, .bool) }
+        var node = Node(eval: ev, type: .bool)
+        // Yields a bool exactly when `n` is one, as the condition of `n` does.
+        node.condition = n.asCondition
+        return node
     }
 
     // MARK: Comparison
@@ -177,7 +191,15 @@ extension Compiler {
         default:
             ev = { f throws(CELError) in .bool(Ops.equals(try le(f), try re(f)) == isEq) }
         }
-        return l.constant != nil && r.constant != nil ? fold(ev, .bool) : Node(eval: ev, type: .bool)
+        if l.constant != nil && r.constant != nil { return fold(ev, .bool) }
+        var node = Node(eval: ev, type: .bool)
+        // CEL equality is symmetric, so `"US" == country` is `country == "US"`.
+        if let name = l.variable, let c = r.constant {
+            node.condition = .test(CELFieldTest(name, isEq ? .equal : .notEqual, c))
+        } else if let name = r.variable, let c = l.constant {
+            node.condition = .test(CELFieldTest(name, isEq ? .equal : .notEqual, c))
+        }
+        return node
     }
 
     func relation(_ rel: Ops.Relation, _ l: Node, _ r: Node) -> Node {
@@ -200,7 +222,15 @@ extension Compiler {
                 return .bool(Ops.test(rel, o))
             }
         }
-        return l.constant != nil && r.constant != nil ? fold(ev, .bool) : Node(eval: ev, type: .bool)
+        if l.constant != nil && r.constant != nil { return fold(ev, .bool) }
+        var node = Node(eval: ev, type: .bool)
+        // Orderings are antisymmetric, so `250.0 < amount` is `amount > 250.0`.
+        if let name = l.variable, let c = r.constant {
+            node.condition = .test(CELFieldTest(name, rel, flipped: false, c))
+        } else if let name = r.variable, let c = l.constant {
+            node.condition = .test(CELFieldTest(name, rel, flipped: true, c))
+        }
+        return node
     }
 
     /// `x > 250.0` and friends: one closure per operator so the hot path is a single

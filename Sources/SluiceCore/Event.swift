@@ -90,6 +90,17 @@ public struct Event: Sendable {
         return nil
     }
 
+    /// Calls `body` with the keys and values of a parsed object event, in place (neither
+    /// the event nor its object is copied), or returns nil for other events. The buffers
+    /// are valid while the event is alive and unchanged.
+    @inlinable
+    public func withParsedFields<R>(
+        _ body: (UnsafeBufferPointer<String>, UnsafeBufferPointer<JSON>) throws -> R
+    ) rethrows -> R? {
+        if case .value(.object(let o)) = storage { return try o.withUnsafeFields(body) }
+        return nil
+    }
+
     /// The whole value, parsed on demand (the event is not changed; see ``materialize()``).
     @inlinable
     public var value: JSON {

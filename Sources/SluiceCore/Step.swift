@@ -17,6 +17,11 @@ import SluiceJSON
 public protocol Step: AnyObject {
     /// Handles one event.
     func process(_ event: Event, into out: inout StepOutput)
+    /// Handles a batch of events in order, with the same results as calling
+    /// ``process(_:into:)`` on each (which the default does). A step overrides it when it
+    /// can read the events where they are in the batch: a call per event copies the
+    /// event out of the array and destroys the copy again.
+    func process(batch events: [Event], into out: inout StepOutput)
     /// Event time has advanced to `watermark` (epoch ms; `Int64.max` at the end).
     func advance(watermark: Int64, into out: inout StepOutput)
     /// Open state, for stats and bounds checks (open windows, partial matches, keys).
@@ -28,6 +33,12 @@ public protocol Step: AnyObject {
 }
 
 extension Step {
+    public func process(batch events: [Event], into out: inout StepOutput) {
+        // Lent from the array's storage: no copy per event.
+        events.withUnsafeBufferPointer { batch in
+            for j in batch.indices { process(batch[j], into: &out) }
+        }
+    }
     public func advance(watermark: Int64, into out: inout StepOutput) {}
     public var stateSize: Int { 0 }
     public var usesWatermarks: Bool { false }

@@ -59,6 +59,14 @@ public struct JSONObject: Sendable, Hashable {
         return try values.withUnsafeBufferPointer { try body($0[i]) }
     }
 
+    /// Calls `body` with the keys and the values, in place (no copy of either array).
+    @inlinable
+    public func withUnsafeFields<R>(
+        _ body: (UnsafeBufferPointer<String>, UnsafeBufferPointer<JSON>) throws -> R
+    ) rethrows -> R {
+        try keys.withUnsafeBufferPointer { k in try values.withUnsafeBufferPointer { v in try body(k, v) } }
+    }
+
     /// The value of `key`; setting nil removes the field, setting a new key appends it.
     public subscript(key: String) -> JSON? {
         @inlinable

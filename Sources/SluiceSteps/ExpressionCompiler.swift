@@ -33,6 +33,7 @@ public final class Expression: Sendable {
     /// Evaluates and requires a boolean.
     @inlinable
     public func evaluateBool(_ activation: some CELActivation) throws(CELError) -> Bool {
+        if let b = program.evaluateCondition(activation) { return b }
         let v = try program.evaluate(activation)
         guard case .bool(let b) = v else { throw CELError("expected a bool from '\(source)', got \(v.typeName)") }
         return b
@@ -162,31 +163,54 @@ func clockRealtimeNanos() -> UInt64 {
 }
 
 /// Binds one event's fields for evaluation. A step keeps one and sets ``event`` before
-/// each evaluation, so evaluating allocates no activation.
+/// each evaluation, or binds the event it is handling with ``withEvent(_:_:)``, so
+/// evaluating allocates no activation.
 public final class EventActivation: CELActivation {
     /// The event being evaluated. Setting it forgets the fields read from the last one.
     public var event: Event {
         get { current }
         set {
-            current = newValue
+            // Moved in and the old event moved out explicitly: a plain assignment to a
+            // stored property copies the new event and destroys it again (two more
+            // retain/release pairs per event).
+            let old = storage.move()
+            storage.initialize(to: newValue)
             bind()
+            _ = consume old
         }
     }
-    @exclusivity(unchecked) var current: Event
+    /// The event last set, read in place.
+    var current: Event {
+        unsafeAddress { UnsafePointer(storage) }
+    }
+    /// Where ``event`` keeps its event (allocated once, freed with the activation).
+    let storage: UnsafeMutablePointer<Event>
     /// For a parsed object event: its keys and values, read in place. They point into
     /// the arrays of `current`'s object, which `current` keeps alive and unchanged
-    /// (it is only replaced through ``event``, which rebinds them). Reading a field then
+    /// (it is only replaced through ``event``, which rebinds them), or during
+    /// ``withEvent(_:_:)`` into the caller's event (`borrowed`). Reading a field then
     /// copies neither the event nor its object, as `event.field` would.
     @exclusivity(unchecked) var parsed = false
+    @exclusivity(unchecked) var borrowed = false
     @exclusivity(unchecked) var fieldKeys = UnsafeBufferPointer<String>(start: nil, count: 0)
     @exclusivity(unchecked) var fieldValues = UnsafeBufferPointer<JSON>(start: nil, count: 0)
+    /// Shape cache for parsed objects, by name id: the index where the name was found
+    /// in the last object that had it. Events of one stream mostly share their key
+    /// order, so a lookup is usually one comparison. Grown on demand; -1 is unknown.
+    @exclusivity(unchecked) var hints: UnsafeMutablePointer<Int>
+    @exclusivity(unchecked) var hintCount = 0
     /// Fields already read from this raw event, by name id: several expressions of one
     /// step (or one expression reading a field twice) scan the raw bytes once. The first
     /// `cacheCount` entries are valid, so forgetting them is one store.
     @exclusivity(unchecked) var cache: [(id: Int, value: CELValue?)]
     @exclusivity(unchecked) var cacheCount = 0
     /// Extra names bound for this evaluation (pattern captures), looked up first.
-    @exclusivity(unchecked) public var bindings: [String: CELValue] = [:]
+    @exclusivity(unchecked) public var bindings: [String: CELValue] = [:] {
+        didSet { updateInPlace() }
+    }
+    /// Whether fields are read from the parsed object in place: a parsed event, and
+    /// no bindings or tables that could shadow a field.
+    @exclusivity(unchecked) var inPlace = false
     let compiler: ExpressionCompiler
     /// The ids of `event` and `params`, and whether there are tables, read once here so
     /// that resolving a field touches no other object.
@@ -198,7 +222,7 @@ public final class EventActivation: CELActivation {
     /// The pipeline's field index and the name id of each of its slots: a raw event read
     /// with this index tells where those fields' values start, so reading one parses just
     /// the value.
-    let fieldIndex: FieldIndex
+    let readerIndex: FieldIndex
     let slotIDs: [Int]
     /// Fields read together on the first miss of a raw event (see
     /// ``ExpressionCompiler/activation(prefetching:)``).
@@ -211,23 +235,84 @@ public final class EventActivation: CELActivation {
         eventID = compiler.eventName.id
         paramsID = compiler.paramsName.id
         hasTables = !compiler.tables.isEmpty
-        fieldIndex = compiler.fieldIndex
-        slotIDs = fieldIndex.keys.map { compiler.environment.name($0).id }
-        current = Event(.null)
+        readerIndex = compiler.fieldIndex
+        slotIDs = readerIndex.keys.map { compiler.environment.name($0).id }
+        storage = .allocate(capacity: 1)
+        storage.initialize(to: Event(.null))
+        hints = .allocate(capacity: 0)
         cache = Array(repeating: (-1, nil), count: Self.cacheSize)
         bind()
     }
 
-    /// For a raw event read with ``fieldIndex``: its bytes and recorded offsets (valid
+    /// For a raw event read with ``readerIndex``: its bytes and recorded offsets (valid
     /// while `current` holds the event), so reading an indexed field copies nothing.
     @exclusivity(unchecked) var rawIndexed = false
     @exclusivity(unchecked) var rawBytes = UnsafeRawBufferPointer(start: nil, count: 0)
     @exclusivity(unchecked) var rawOffsets = FieldOffsets()
 
+    deinit {
+        storage.deinitialize(count: 1).deallocate()
+        hints.deallocate()
+    }
+
+    /// Runs `body` with `event` bound for evaluation, without copying it when it is a
+    /// parsed object (a step evaluating expressions over the event it is handling saves
+    /// a copy and a destruction of the event per evaluation). Other events are bound
+    /// as by setting ``event``. Within `body`, ``event`` may still return the event it
+    /// was last set to; afterwards the activation is bound to that one again.
+    @inlinable
+    public func withEvent<R, E: Error>(_ event: borrowing Event, _ body: () throws(E) -> R) throws(E) -> R {
+        if bindInPlace(event) {
+            defer { unbindInPlace() }
+            return try body()
+        }
+        self.event = copy event
+        return try body()
+    }
+
+    /// Binds `event` for evaluation without copying it when it is a parsed object, and
+    /// returns true; returns false, binding nothing, for other events (set ``event``
+    /// then). The caller keeps the event alive and unchanged while it is bound: until
+    /// ``unbindInPlace()``, the next `bindInPlace`, or setting ``event``; the activation
+    /// reads its fields where they are. For batch loops, where ``withEvent(_:_:)`` would
+    /// copy the event to keep it alive across the evaluation; a loop may bind event
+    /// after event and unbind once at the end.
+    @inlinable
+    public func bindInPlace(_ event: borrowing Event) -> Bool {
+        event.withParsedFields { keys, values in bindBorrowed(keys, values) } != nil
+    }
+
+    /// Ends ``bindInPlace(_:)``: the activation is bound to ``event`` again.
+    @inlinable
+    public func unbindInPlace() {
+        unbindBorrowed()
+    }
+
+    @usableFromInline
+    func bindBorrowed(_ keys: UnsafeBufferPointer<String>, _ values: UnsafeBufferPointer<JSON>) {
+        cacheCount = 0
+        parsed = true
+        borrowed = true
+        fieldKeys = keys
+        fieldValues = values
+        updateInPlace()
+    }
+
+    @inline(__always)
+    func updateInPlace() {
+        inPlace = parsed && bindings.isEmpty && !hasTables
+    }
+
+    @usableFromInline
+    func unbindBorrowed() {
+        bind()
+    }
+
     @inline(__always)
     func bind() {
         cacheCount = 0
-        if !slotIDs.isEmpty, let view = current.rawView(for: fieldIndex) {
+        borrowed = false
+        if !slotIDs.isEmpty, let view = current.rawView(for: readerIndex) {
             rawIndexed = true
             rawBytes = view.bytes
             rawOffsets = view.offsets
@@ -235,29 +320,69 @@ public final class EventActivation: CELActivation {
             rawIndexed = false
         }
         parsed = current.isValueBacked
-        if parsed, let o = current.parsedObject {
-            fieldKeys = o.keys.withUnsafeBufferPointer { $0 }
-            fieldValues = o.values.withUnsafeBufferPointer { $0 }
-        } else {
+        let bound: Void? = current.withParsedFields { keys, values in
+            fieldKeys = keys
+            fieldValues = values
+        }
+        if bound == nil {
             fieldKeys = UnsafeBufferPointer(start: nil, count: 0)
             fieldValues = UnsafeBufferPointer(start: nil, count: 0)
         }
+        updateInPlace()
+    }
+
+    /// The index of the key `key` (of `count` UTF-8 bytes, interned as `id`) among the
+    /// parsed object's keys, trying where it was last found first; nil when absent.
+    @inline(__always)
+    func fieldIndex(_ key: String, id: Int, count: Int) -> Int? {
+        if id < hintCount {
+            // Usually the same string as last time: `==` is then one inline comparison.
+            let h = hints[id]
+            if h >= 0, h < fieldKeys.count, fieldKeys[h] == key { return h }
+        }
+        var i = 0
+        while i < fieldKeys.count {
+            if fieldKeys[i].utf8.count == count, fieldKeys[i] == key {
+                remember(id, i)
+                return i
+            }
+            i += 1
+        }
+        return nil
+    }
+
+    func remember(_ id: Int, _ index: Int) {
+        if id >= hintCount {
+            let count = max(id + 1, 2 * hintCount, 8)
+            let grown = UnsafeMutablePointer<Int>.allocate(capacity: count)
+            grown.initialize(from: hints, count: hintCount)
+            (grown + hintCount).initialize(repeating: -1, count: count - hintCount)
+            hints.deallocate()
+            hints = grown
+            hintCount = count
+        }
+        hints[id] = index
     }
 
     public func resolve(_ name: CELName) -> CELValue? {
+        if inPlace && name.id != eventID && name.id != paramsID {
+            guard let i = fieldIndex(name.string, id: name.id, count: name.string.utf8.count) else { return nil }
+            return CELValue(json: fieldValues[i])
+        }
         if !bindings.isEmpty, let b = bindings[name.string] { return b }
         let id = name.id
-        if id == eventID { return CELValue(json: current.value) }
+        if id == eventID {
+            guard borrowed else { return CELValue(json: current.value) }
+            // The borrowed event is a parsed object: rebuild it from its fields.
+            var o = JSONObject(minimumCapacity: fieldKeys.count)
+            for i in fieldKeys.indices { o.appendUnchecked(key: fieldKeys[i], value: fieldValues[i]) }
+            return CELValue(json: .object(o))
+        }
         if id == paramsID { return compiler.params }
         if hasTables, let t = compiler.tables[name.string] { return t }
         if parsed {
-            let key = name.string
-            var i = 0
-            while i < fieldKeys.count {
-                if fieldKeys[i] == key { return CELValue(json: fieldValues[i]) }
-                i += 1
-            }
-            return nil
+            guard let i = fieldIndex(name.string, id: name.id, count: name.string.utf8.count) else { return nil }
+            return CELValue(json: fieldValues[i])
         }
         var i = 0
         while i < cacheCount {
@@ -269,9 +394,9 @@ public final class EventActivation: CELActivation {
             while slot < slotIDs.count {
                 if slotIDs[slot] == id {
                     switch rawOffsets[slot] {
-                    case .absent: return remember(id, nil)
+                    case .absent: return cached(id, nil)
                     case .offset(let o):
-                        if let v = JSONParser.value(at: o, in: rawBytes) { return remember(id, CELValue(json: v)) }
+                        if let v = JSONParser.value(at: o, in: rawBytes) { return cached(id, CELValue(json: v)) }
                     case .unknown: break
                     }
                     break
@@ -291,17 +416,29 @@ public final class EventActivation: CELActivation {
             cacheCount = prefetchIDs.count
             return found
         }
-        return remember(id, current.field(name.string).map { CELValue(json: $0) })
+        return cached(id, current.field(name.string).map { CELValue(json: $0) })
     }
 
     /// Caches the value of field `id` for this event and returns it.
     @inline(__always)
-    func remember(_ id: Int, _ v: CELValue?) -> CELValue? {
+    func cached(_ id: Int, _ v: CELValue?) -> CELValue? {
         if cacheCount < Self.cacheSize {
             cache[cacheCount] = (id, v)
             cacheCount += 1
         }
         return v
+    }
+
+    /// Applies `test` to a field of a parsed object where it sits, without converting it;
+    /// anything else through ``resolve(_:)``.
+    public func test(_ test: CELFieldTest) -> Bool? {
+        let id = test.name.id
+        if inPlace && id != eventID && id != paramsID {
+            guard let i = fieldIndex(test.name.string, id: id, count: test.nameCount) else { return nil }
+            return test.evaluate(json: fieldValues[i])
+        }
+        guard let v = resolve(test.name) else { return nil }
+        return test.evaluate(v)
     }
 }
 

@@ -112,11 +112,18 @@ struct ConformanceTests {
         } catch {
             return out(expectsError ? nil : "compile error: \(error.message) at \(error.offset)")
         }
+        let activation = CELDictionaryActivation(bindings)
+        // The in-place condition path must agree with evaluation wherever it answers.
+        let condition = program.evaluateCondition(activation)
         let result: CELValue
         do throws(CELError) {
-            result = try program.evaluate(CELDictionaryActivation(bindings))
+            result = try program.evaluate(activation)
         } catch {
+            if let condition { return out("condition decided \(condition), evaluation failed: \(error.message)") }
             return out(expectsError ? nil : "evaluation error: \(error.message)")
+        }
+        if let condition, !strictlyEqual(result, .bool(condition)) {
+            return out("condition decided \(condition), evaluation gave \(result)")
         }
         if expectsError { return out("expected an error, got \(result)") }
         guard let expectJSON = c["expect"], let expected = decode(expectJSON) else { return out("cannot decode expect") }

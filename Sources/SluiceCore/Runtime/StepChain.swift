@@ -85,10 +85,10 @@ public final class StepChain {
             out.rejectedCount = 0
             out.stopRequested = nil
             let t0 = timing ? DispatchTime.now().uptimeNanoseconds : 0
-            // Events are lent to the step in place (no copy, so no reference counting on
-            // the buffers they share with other threads' events).
-            current.withUnsafeBufferPointer { batch in
-                if stamped && timeSensitive[i] {
+            if stamped && timeSensitive[i] {
+                // Events are lent to the step in place (no copy, so no reference counting
+                // on the buffers they share with other threads' events).
+                current.withUnsafeBufferPointer { batch in
                     for j in batch.indices {
                         let mark = batch[j].watermark
                         if mark > marks[i] {
@@ -98,9 +98,9 @@ public final class StepChain {
                         }
                         step.process(batch[j], into: &out)
                     }
-                } else {
-                    for j in batch.indices { step.process(batch[j], into: &out) }
                 }
+            } else {
+                step.process(batch: current, into: &out)
             }
             if let s = out.stopRequested, stopRequested == nil { stopRequested = "\(stats[i].name): \(s)" }
             if timing { stats[i].nanos &+= DispatchTime.now().uptimeNanoseconds &- t0 }

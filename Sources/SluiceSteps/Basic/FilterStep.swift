@@ -15,11 +15,46 @@ public final class FilterStep: Step {
     }
 
     public func process(_ event: Event, into out: inout StepOutput) {
-        activation.event = event
-        do {
-            if try predicate.evaluateBool(activation) { out.emit(event) }
+        // Bound in place when parsed: the activation keeps no copy of the event.
+        let keep = activation.withEvent(event) { decide() }
+        finish(event, keep, &out)
+    }
+
+    /// Parsed events are read where they sit in the batch (no copy of each event, nor
+    /// of its fields); others go through ``process(_:into:)``.
+    public func process(batch events: [Event], into out: inout StepOutput) {
+        events.withUnsafeBufferPointer { batch in
+            for i in batch.indices {
+                // Rebinding replaces the last event lent, so there is one unbind per batch.
+                guard activation.bindInPlace(batch[i]) else {
+                    process(batch[i], into: &out)
+                    continue
+                }
+                // Decided before the event is read again, so that no copy of it has to
+                // live across the evaluation.
+                let keep = decide()
+                finish(batch[i], keep, &out)
+            }
+        }
+        activation.unbindInPlace()
+    }
+
+    /// The predicate on the bound event: keep it or not, or the error that rejects it.
+    @inline(__always)
+    func decide() -> Result<Bool, CELError> {
+        do throws(CELError) {
+            return .success(try predicate.evaluateBool(activation))
         } catch {
-            out.reject(event, step: name, message: error.message)
+            return .failure(error)
+        }
+    }
+
+    @inline(__always)
+    func finish(_ event: Event, _ keep: Result<Bool, CELError>, _ out: inout StepOutput) {
+        switch keep {
+        case .success(true): out.emit(event)
+        case .success(false): break
+        case .failure(let error): out.reject(event, step: name, message: error.message)
         }
     }
 

@@ -1,0 +1,159 @@
+import SluiceJSON
+
+/// A test of one variable against a constant, such as `amount > 250.0`, `country == "US"`,
+/// `type in ["a", "b"]` or a bare `flag`: the leaves of the conditions that
+/// ``CELProgram/evaluateCondition(_:)`` decides without building values.
+///
+/// An activation applies a test to its variable's value where it keeps it, through
+/// ``CELActivation/test(_:)``; ``evaluate(json:)`` compares a JSON value in place, so a
+/// field of a parsed event is never converted to a ``CELValue``. A test's answer is
+/// exactly the comparison's CEL result; it is nil where CEL would produce an error (no
+/// matching overload, or a bare variable that is not a bool), and the caller then
+/// evaluates the whole expression to get that error.
+///
+/// A class, so that passing one to an activation copies nothing.
+public final class CELFieldTest: Sendable {
+    @usableFromInline
+    enum Operator: Sendable {
+        case equal, notEqual, less, lessOrEqual, greater, greaterOrEqual
+        /// The variable itself, which must be a bool.
+        case truth
+        /// `variable in constant` (a list or map).
+        case within
+    }
+
+    /// The constant, decoded once for the common JSON comparisons (plain words, so
+    /// reading it retains nothing).
+    @usableFromInline
+    enum Literal: Sendable {
+        case double(Double)
+        case int(Int64)
+        /// ``text``, an ASCII string of `count` bytes: a string equals it exactly when it
+        /// has the same length and Swift's `==` holds (no canonical equivalence applies).
+        case ascii(count: Int)
+        case other
+    }
+
+    /// The variable tested.
+    public let name: CELName
+    /// The UTF-8 length of the variable's name, for comparing it with keys.
+    public let nameCount: Int
+    @usableFromInline let op: Operator
+    @usableFromInline let constant: CELValue
+    @usableFromInline let literal: Literal
+    /// The constant when it is an ASCII string compared with `==` or `!=`.
+    @usableFromInline let text: String
+
+    init(_ name: CELName, _ op: Operator, _ constant: CELValue) {
+        self.name = name
+        nameCount = name.string.utf8.count
+        self.op = op
+        self.constant = constant
+        var text = ""
+        switch (op, constant) {
+        case (.truth, _), (.within, _): literal = .other
+        case (_, .double(let d)): literal = .double(d)
+        case (_, .int(let i)): literal = .int(i)
+        case (.equal, .string(let s)) where s.utf8.allSatisfy({ $0 < 0x80 }),
+            (.notEqual, .string(let s)) where s.utf8.allSatisfy({ $0 < 0x80 }):
+            literal = .ascii(count: s.utf8.count)
+            text = s
+        default: literal = .other
+        }
+        self.text = text
+    }
+
+    /// `name OP constant` for a relational operator; `flipped` for `constant OP name`.
+    convenience init(_ name: CELName, _ rel: Ops.Relation, flipped: Bool, _ constant: CELValue) {
+        let r = flipped ? rel.flipped : rel
+        switch r {
+        case .lt: self.init(name, .less, constant)
+        case .le: self.init(name, .lessOrEqual, constant)
+        case .gt: self.init(name, .greater, constant)
+        case .ge: self.init(name, .greaterOrEqual, constant)
+        }
+    }
+
+    /// The test applied to `value`: the comparison's result, or nil where CEL reports an
+    /// error.
+    public func evaluate(_ value: CELValue) -> Bool? {
+        switch op {
+        case .equal: return Ops.equals(value, constant)
+        case .notEqual: return !Ops.equals(value, constant)
+        case .truth:
+            if case .bool(let b) = value { return b }
+            return nil
+        case .within:
+            guard case .bool(let b)? = try? Ops.contains(value, in: constant) else { return nil }
+            return b
+        case .less, .lessOrEqual, .greater, .greaterOrEqual:
+            guard let o = Ops.order(value, constant) else { return nil }
+            return apply(o)
+        }
+    }
+
+    /// The test applied to a JSON value in place, as to `CELValue(json: value)`.
+    /// Inlined, so that the common cases read the value where the caller keeps it.
+    @inlinable @inline(__always)
+    public func evaluate(json value: JSON) -> Bool? {
+        switch (literal, value) {
+        // An int compares with a double as converted to double (see Ops.compareIntDouble).
+        case (.double(let c), .double(let d)): return compare(d, c)
+        case (.double(let c), .int(let i)): return compare(Double(i), c)
+        case (.int(let c), .int(let i)): return compare(i, c)
+        case (.int(let c), .double(let d)): return compare(d, Double(c))
+        case (.ascii(let count), .string(let s)): return (s.utf8.count == count && s == text) == (op == .equal)
+        default: return evaluateOther(json: value)
+        }
+    }
+
+    /// ``evaluate(json:)`` beyond the common cases.
+    @usableFromInline
+    func evaluateOther(json value: JSON) -> Bool? {
+        if op == .truth {
+            if case .bool(let b) = value { return b }
+            return nil
+        }
+        return evaluate(CELValue(json: value))
+    }
+
+    /// The operator applied to two numbers of one type, as CEL orders them (NaN is
+    /// unordered: only `!=` holds).
+    @inlinable
+    func compare<T: Comparable>(_ a: T, _ b: T) -> Bool {
+        switch op {
+        case .equal: return a == b
+        case .notEqual: return a != b
+        case .less: return a < b
+        case .lessOrEqual: return a <= b
+        case .greater: return a > b
+        case .greaterOrEqual: return a >= b
+        case .truth, .within: return false
+        }
+    }
+
+    @inline(__always)
+    func apply(_ o: Ops.Order) -> Bool {
+        switch op {
+        case .equal: return o == .equal
+        case .notEqual: return o != .equal
+        case .less: return Ops.test(.lt, o)
+        case .lessOrEqual: return Ops.test(.le, o)
+        case .greater: return Ops.test(.gt, o)
+        case .greaterOrEqual: return Ops.test(.ge, o)
+        case .truth, .within: return false
+        }
+    }
+}
+
+extension Ops.Relation {
+    /// The relation with its operands swapped: `c < x` is `x > c`.
+    var flipped: Ops.Relation {
+        switch self {
+        case .lt: return .gt
+        case .le: return .ge
+        case .gt: return .lt
+        case .ge: return .le
+        }
+    }
+}

@@ -1,0 +1,137 @@
+import SluiceCEL
+import SluiceCore
+import SluiceJSON
+import SluiceSteps
+import Testing
+
+/// Conditions decided in place (`CELProgram.evaluateCondition`, `EventActivation.test`,
+/// the filter step's batch path) must give exactly what full evaluation gives.
+struct ConditionTests {
+    /// Field values of every JSON kind, including ones no comparison accepts.
+    static let values: [JSON] = [
+        .null, .bool(true), .bool(false), .int(0), .int(250), .int(251), .int(-3), .int(Int64.max),
+        .double(250.0), .double(250.5), .double(-0.0), .double(1e300), .string("US"), .string("DE"),
+        .string("USA"), .string(""), .string("é"), .string("e\u{301}"), .array([.string("US")]),
+        .object(JSONObject([("a", .int(1))])),
+    ]
+
+    static let expressions = [
+        "amount > 250.0", "amount >= 250", "amount < 250.5", "amount <= 250u", "250.0 < amount",
+        "amount == 250", "amount != 250.0", "country == \"US\"", "\"US\" != country", "country < \"E\"",
+        "country == \"é\"", "flag", "!flag", "country in [\"US\", \"DE\"]", "amount in {250: 1}",
+        "amount > 250.0 && country == \"US\"", "amount > 250.0 || country == \"US\"",
+        "!(amount > 250.0) && (country == \"US\" || flag)", "missing > 1 && country == \"US\"",
+        "country == \"US\" || missing", "size(country) == 2 && amount > 0", "amount > 250.0 && event.flag == true",
+        "amount == null", "country == [\"US\"]",
+    ]
+
+    /// `o` as an event still in its bytes, as a reader makes it.
+    static func rawEvent(_ o: JSONObject) -> Event {
+        let text = Array(JSONWriter.string(.object(o)).utf8)
+        let buffer = text.withUnsafeBytes { ByteBuffer(copying: $0) }
+        return Event(raw: buffer, start: 0, count: text.count)
+    }
+
+    /// The bool result or error message of `expr` on `event`, by full evaluation.
+    static func reference(_ expr: Expression, _ activation: EventActivation) -> String {
+        do throws(CELError) {
+            let v = try expr.program.evaluate(activation)
+            if case .bool(let b) = v { return "\(b)" }
+            return "not bool: \(v.typeName)"
+        } catch {
+            return "error: \(error.message)"
+        }
+    }
+
+    static func viaCondition(_ expr: Expression, _ activation: EventActivation) -> String {
+        do throws(CELError) {
+            return "\(try expr.evaluateBool(activation))"
+        } catch {
+            return error.message.hasPrefix("expected a bool") ? "not bool" : "error: \(error.message)"
+        }
+    }
+
+    @Test func inPlaceAnswersAgreeWithFullEvaluation() throws {
+        let compiler = ExpressionCompiler()
+        let activation = compiler.activation()
+        for source in Self.expressions {
+            let expr = try compiler.compile(source: source)
+            for amount in Self.values {
+                for country in Self.values {
+                    for flag in [JSON.bool(true), .bool(false), .int(1)] {
+                        let o = JSONObject([("amount", amount), ("country", country), ("flag", flag)])
+                        // Raw bytes take the resolve path; parsed objects the in-place one.
+                        let parsed = Event(.object(o))
+                        let raw = Self.rawEvent(o)
+                        for event in [parsed, raw] {
+                            activation.event = event
+                            let want = Self.reference(expr, activation)
+                            let wantBool = want == "true" || want == "false" ? want : nil
+                            if let b = expr.program.evaluateCondition(activation) {
+                                #expect("\(b)" == want, "\(source) on \(o): condition \(b), evaluation \(want)")
+                            }
+                            let set = Self.viaCondition(expr, activation)
+                            let lent = activation.withEvent(event) { Self.viaCondition(expr, activation) }
+                            if let wantBool {
+                                #expect(set == wantBool, "\(source) on \(o)")
+                                #expect(lent == wantBool, "\(source) on \(o), lent")
+                            } else {
+                                #expect(!(set == "true" || set == "false"), "\(source) on \(o): \(set), want \(want)")
+                                #expect(!(lent == "true" || lent == "false"), "\(source) on \(o), lent: \(lent), want \(want)")
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    @Test func fieldsAreFoundWhateverTheKeyOrder() throws {
+        let compiler = ExpressionCompiler()
+        let activation = compiler.activation()
+        let expr = try compiler.compile(source: "b == 2 && a == 1")
+        let orders: [[(String, JSON)]] = [
+            [("a", 1), ("b", 2)], [("b", 2), ("a", 1)], [("c", 0), ("b", 2), ("a", 1)], [("a", 1)], [("bb", 2), ("a", 1), ("b", 2)],
+        ]
+        let expected = [true, true, true, nil, true]
+        for (fields, want) in zip(orders, expected) {
+            activation.event = Event(.object(JSONObject(fields)))
+            let got: Bool? = try? expr.evaluateBool(activation)
+            #expect(got == want, "\(fields)")
+        }
+    }
+
+    @Test func eventIsTheLentEvent() throws {
+        let compiler = ExpressionCompiler()
+        let activation = compiler.activation()
+        let expr = try compiler.compile(source: "event.a == 1 && a == 1")
+        activation.event = Event(.object(JSONObject([("a", 2)])))
+        let lent = Event(.object(JSONObject([("a", 1)])))
+        #expect(activation.withEvent(lent) { try? expr.evaluateBool(activation) } == true)
+        // Afterwards the activation is bound to the event it was set to again.
+        #expect((try? expr.evaluateBool(activation)) == false)
+    }
+
+    @Test func filterBatchMatchesEventByEvent() throws {
+        let step = try #require(try? compileStep(#"filter: amount > 250.0 && country == "US""#).get())
+        var events: [Event] = []
+        for (i, amount) in Self.values.enumerated() {
+            for country in Self.values.prefix(16) {
+                let o = JSONObject([("id", .int(Int64(i))), ("amount", amount), ("country", country)])
+                if i % 3 == 0 {
+                    events.append(Self.rawEvent(o))
+                } else {
+                    events.append(Event(.object(o)))
+                }
+            }
+        }
+        var one = StepOutput()
+        for e in events { step.process(e, into: &one) }
+        var batch = StepOutput()
+        step.process(batch: events, into: &batch)
+        #expect(batch.events.map(\.description) == one.events.map(\.description))
+        #expect(batch.sides.map(\.event.description) == one.sides.map(\.event.description))
+        #expect(batch.rejectedCount == one.rejectedCount)
+        #expect(!batch.events.isEmpty && batch.rejectedCount > 0)
+    }
+}
