@@ -19,7 +19,7 @@
 /// the index a reader of fields has in mind.
 public final class FieldIndex: @unchecked Sendable {
     /// How many fields an index holds (the slots of ``FieldOffsets``).
-    public static let capacity = 4
+    public static let capacity = 8
 
     /// The field names, in slot order.
     public let keys: [String]
@@ -88,7 +88,7 @@ public final class FieldIndex: @unchecked Sendable {
 public struct FieldOffsets: Sendable, Equatable {
     /// 0: unknown; 1: absent; n ≥ 2: the value starts at offset n - 2.
     @usableFromInline
-    var packed: SIMD4<UInt32>
+    var packed: SIMD8<UInt32>
 
     /// Nothing recorded.
     @inlinable

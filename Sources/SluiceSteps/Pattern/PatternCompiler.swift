@@ -76,6 +76,7 @@ enum PatternCompiler {
         if let e = m.expression("key") {
             if isIdentifier(e.source) {
                 key = .field(e.source)
+                ctx.expressions.noteFieldsRead([e.source])
             } else if let compiled = ctx.expressions.compile(e, context: c) {
                 key = .expression(compiled)
             } else {
