@@ -117,7 +117,9 @@ final class Driver {
                     batch[j].watermark = maxTime == Int64.min ? Int64.min : maxTime - lateness
                     maxTime = max(maxTime, batch[j].time)
                 }
-                out += chain.processTimed(batch, watermark: &watermark, sides: &sides).count
+                // As a single-input stage runs it: each time-sensitive step advances to
+                // each event's stamp inside the batch.
+                out += chain.process(batch, watermark: watermark, sides: &sides, stamped: true).count
             } else {
                 out += chain.process(b, watermark: watermark, sides: &sides).count
             }
