@@ -159,6 +159,15 @@ public struct Event: Sendable {
         return try body(v)
     }
 
+    /// Calls `body` with the keys and values of a parsed object event, borrowed in place
+    /// (neither the event nor its object is copied), or returns nil for a raw, patched or
+    /// non-object event. For hot paths that read several fields of each event.
+    @inlinable
+    public func withParsedFields<R>(_ body: (UnsafeBufferPointer<String>, UnsafeBufferPointer<JSON>) throws -> R) rethrows -> R? {
+        guard case .value(.object(let o)) = storage else { return nil }
+        return try o.keys.withUnsafeBufferPointer { keys in try o.values.withUnsafeBufferPointer { try body(keys, $0) } }
+    }
+
     /// ``field(_:)`` with a key already encoded as UTF-8, for hot paths.
     @inlinable
     public func field(utf8 key: UnsafeRawBufferPointer, _ string: String) -> JSON? {

@@ -24,6 +24,14 @@ public struct JSONObject: Sendable, Hashable {
         values.reserveCapacity(capacity)
     }
 
+    /// An object from parallel arrays of keys and values, taken as they are: the keys must
+    /// be distinct and as many as the values. For builders that make many objects with
+    /// the same keys (they then share one keys array).
+    public init(uncheckedKeys keys: [String], values: [JSON]) {
+        self.keys = keys
+        self.values = values
+    }
+
     /// An object from ordered pairs; a repeated key keeps its first place and last value.
     public init(_ pairs: some Sequence<(String, JSON)>) {
         self.init()
