@@ -86,14 +86,18 @@ public final class StepChain {
             out.stopRequested = nil
             let t0 = timing ? DispatchTime.now().uptimeNanoseconds : 0
             if stamped && timeSensitive[i] {
+                // The mark in a local: stored back per event, `marks` (a class's array)
+                // would cost a dynamic exclusivity check each time the watermark moves.
+                var mark = marks[i]
                 for e in current {
-                    if e.watermark > marks[i] {
-                        marks[i] = e.watermark
-                        out.watermark = e.watermark
-                        step.advance(watermark: e.watermark, into: &out)
+                    if e.watermark > mark {
+                        mark = e.watermark
+                        out.watermark = mark
+                        step.advance(watermark: mark, into: &out)
                     }
                     step.process(e, into: &out)
                 }
+                marks[i] = mark
             } else {
                 for e in current { step.process(e, into: &out) }
             }
