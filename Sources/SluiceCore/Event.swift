@@ -164,8 +164,13 @@ public struct Event: Sendable {
     /// non-object event. For hot paths that read several fields of each event.
     @inlinable
     public func withParsedFields<R>(_ body: (UnsafeBufferPointer<String>, UnsafeBufferPointer<JSON>) throws -> R) rethrows -> R? {
-        guard case .value(.object(let o)) = storage else { return nil }
-        return try o.keys.withUnsafeBufferPointer { keys in try o.values.withUnsafeBufferPointer { try body(keys, $0) } }
+        switch storage {
+        case .value(let v):
+            guard case .object(let o) = v else { return nil }
+            return try o.keys.withUnsafeBufferPointer { keys in try o.values.withUnsafeBufferPointer { try body(keys, $0) } }
+        default:
+            return nil
+        }
     }
 
     /// ``field(_:)`` with a key already encoded as UTF-8, for hot paths.

@@ -131,7 +131,8 @@ public enum Aggregates {
         return sorted[lo] + (sorted[hi] - sorted[lo]) * frac
     }
 
-    /// A fresh accumulator for `f` (allocating its box, if it needs one).
+    /// A fresh accumulator for `f` (allocating its box, if it needs one: see
+    /// ``AggregateFunction/needsBox``).
     static func make(_ f: AggregateFunction) -> Accumulator {
         var a = Accumulator()
         switch f {

@@ -110,10 +110,14 @@ public struct WindowStateMachine {
     var starts: [Int64] = []
     var touched: [(slot: Int32, update: Bool)] = []
 
+    /// True when some aggregate keeps its values in a box (made when a window opens).
+    let needsBoxes: Bool
+
     /// A state machine with nothing open.
     public init(kind: WindowKind, functions: [AggregateFunction], inputs: [Int], allowedLateness: Int64, maxOpenWindows: Int) {
         self.kind = kind
         self.functions = functions
+        needsBoxes = functions.contains { $0.needsBox }
         self.inputs = inputs
         self.allowedLateness = allowedLateness
         self.maxOpenWindows = maxOpenWindows
@@ -479,16 +483,14 @@ public struct WindowStateMachine {
         }
         let n = functions.count
         let i = Int(s)
-        for a in 0..<n { accumulators[i * n + a] = Aggregates.make(functions[a]) }
+        // Free slots hold fresh accumulators (see `freeSlot`); only boxes need making.
+        if needsBoxes {
+            for a in 0..<n where functions[a].needsBox { accumulators[i * n + a] = Aggregates.make(functions[a]) }
+        }
         nextSeq &+= 1
-        slots[i].key = key
-        slots[i].start = start
-        slots[i].end = end
-        slots[i].seq = nextSeq
-        slots[i].state = .open
-        slots[i].everFired = false
-        slots[i].timer = Self.noTimer
-        slots[i].count = 0
+        slots[i] = Slot(
+            key: key, start: start, end: end, seq: nextSeq, version: slots[i].version, state: .open, everFired: false,
+            timer: Self.noTimer, count: 0)
         keys[Int(key)].windows.append(s)
         openWindows += 1
         return s
@@ -502,9 +504,11 @@ public struct WindowStateMachine {
         slots[i].version &+= 1
         slots[i].timer = Self.noTimer
         let n = functions.count
-        for a in 0..<n { accumulators[i * n + a] = Accumulator() }
+        accumulators.withUnsafeMutableBufferPointer { acc in
+            for a in 0..<n { acc[i * n + a] = Accumulator() }
+        }
         let k = Int(slots[i].key)
-        keys[k].windows.removeAll { $0 == slot }
+        if let w = keys[k].windows.firstIndex(of: slot) { keys[k].windows.remove(at: w) }
         if keys[k].windows.isEmpty {
             keyIndex.remove(hash: keys[k].hash, Int32(k))
             keys[k].key = .null
@@ -573,12 +577,14 @@ public struct WindowStateMachine {
             var values: [JSON] = []
             values.reserveCapacity(n)
             var errors: [(index: Int, message: String)] = []
-            for a in 0..<n {
-                switch Aggregates.result(functions[a], accumulators[i * n + a]) {
-                case .success(let v): values.append(v)
-                case .failure(let e):
-                    values.append(.null)
-                    errors.append((a, e.message))
+            accumulators.withUnsafeBufferPointer { acc in
+                for a in 0..<n {
+                    switch Aggregates.result(functions[a], acc[i * n + a]) {
+                    case .success(let v): values.append(v)
+                    case .failure(let e):
+                        values.append(.null)
+                        errors.append((a, e.message))
+                    }
                 }
             }
             fired.append(
