@@ -87,18 +87,22 @@ public final class StepChain {
             let t0 = timing ? DispatchTime.now().uptimeNanoseconds : 0
             if stamped && timeSensitive[i] {
                 // Events are lent to the step in place (no copy, so no reference counting
-                // on the buffers they share with other threads' events).
+                // on the buffers they share with other threads' events). The mark in a
+                // local: stored back per event, `marks` (a class's array) would cost a
+                // dynamic exclusivity check each time the watermark moves.
+                var mark = marks[i]
                 current.withUnsafeBufferPointer { batch in
                     for j in batch.indices {
-                        let mark = batch[j].watermark
-                        if mark > marks[i] {
-                            marks[i] = mark
-                            out.watermark = mark
-                            step.advance(watermark: mark, into: &out)
+                        let m = batch[j].watermark
+                        if m > mark {
+                            mark = m
+                            out.watermark = m
+                            step.advance(watermark: m, into: &out)
                         }
                         step.process(batch[j], into: &out)
                     }
                 }
+                marks[i] = mark
             } else {
                 step.process(batch: current, into: &out)
             }

@@ -34,6 +34,15 @@ public enum AggregateFunction: Sendable, Equatable {
         "count_distinct": 1, "percentile": 2, "stddev": 1, "collect": 1,
     ]
 
+    /// True for the functions whose state is more than a few numbers (`collect`,
+    /// `percentile`, `count_distinct`): their accumulator holds a box, made per window.
+    public var needsBox: Bool {
+        switch self {
+        case .collect, .percentile, .countDistinct: true
+        default: false
+        }
+    }
+
     /// True for the functions that need numbers (others take any value).
     public var needsNumbers: Bool {
         switch self {

@@ -131,7 +131,8 @@ public enum Aggregates {
         return sorted[lo] + (sorted[hi] - sorted[lo]) * frac
     }
 
-    /// A fresh accumulator for `f` (allocating its box, if it needs one).
+    /// A fresh accumulator for `f` (allocating its box, if it needs one: see
+    /// ``AggregateFunction/needsBox``).
     static func make(_ f: AggregateFunction) -> Accumulator {
         var a = Accumulator()
         switch f {
@@ -206,6 +207,49 @@ public enum Aggregates {
             a.n += 1
             if case .items(let b)? = a.box { b.items.append((time, seq, v)) }
         }
+    }
+
+    /// ``add(_:_:_:time:seq:scratch:)`` for `sum` when `v` is a number or null (true);
+    /// false, changing nothing, for any other value.
+    @inline(__always)
+    static func addSum(_ a: inout Accumulator, _ v: JSON) -> Bool {
+        switch v {
+        case .double(let d):
+            a.n += 1
+            a.dsum += d
+            a.sawDouble = true
+        case .int(let i):
+            a.n += 1
+            let (s, o) = a.isum.addingReportingOverflow(i)
+            if o { a.overflow = true } else { a.isum = s }
+        case .null:
+            break
+        default:
+            return false
+        }
+        return true
+    }
+
+    /// ``add(_:_:_:time:seq:scratch:)`` for `max` (or `min`) when `v` is a number or null
+    /// and the value so far is a number or there is none (true); false, changing nothing,
+    /// otherwise. Numbers compare as in ``JSONOrder``.
+    @inline(__always)
+    static func addMinMax(_ a: inout Accumulator, _ v: JSON, max: Bool) -> Bool {
+        let x: Double
+        switch v {
+        case .double(let d): x = d
+        case .int: return false
+        case .null: return true
+        default: return false
+        }
+        if a.n > 0 {
+            guard case .double(let y) = a.value else { return false }
+            if max ? y < x : x < y { a.value = .double(x) }
+        } else {
+            a.value = .double(x)
+        }
+        a.n += 1
+        return true
     }
 
     /// Folds `b` into `a` (two session windows becoming one).

@@ -61,10 +61,19 @@ public struct WindowStateMachine {
         var count: Int64 = 0
     }
 
+    /// A heap entry. Entries pop by time, then by the window's creation order, so the
+    /// windows one watermark closes come out in emission order for tumbling and hopping
+    /// windows (equal ends mean equal starts) and need no sort.
     struct Timer {
         var time: Int64
+        var seq: UInt64
         var slot: Int32
         var version: UInt32
+
+        @inline(__always)
+        func before(_ other: Timer) -> Bool {
+            time < other.time || (time == other.time && seq < other.seq)
+        }
     }
 
     static let noTimer = Int64.min
@@ -95,14 +104,20 @@ public struct WindowStateMachine {
     var heap: [Timer] = []
     var nextSeq: UInt64 = 0
     var arrivals: UInt64 = 0
-    var scratch: [UInt8] = []
+    /// A reusable buffer for ``StableHash`` (in a box, so that aggregates can use it while
+    /// the accumulators are borrowed).
+    let scratch = ScratchBytes()
     var starts: [Int64] = []
     var touched: [(slot: Int32, update: Bool)] = []
+
+    /// True when some aggregate keeps its values in a box (made when a window opens).
+    let needsBoxes: Bool
 
     /// A state machine with nothing open.
     public init(kind: WindowKind, functions: [AggregateFunction], inputs: [Int], allowedLateness: Int64, maxOpenWindows: Int) {
         self.kind = kind
         self.functions = functions
+        needsBoxes = functions.contains { $0.needsBox }
         self.inputs = inputs
         self.allowedLateness = allowedLateness
         self.maxOpenWindows = maxOpenWindows
@@ -114,7 +129,23 @@ public struct WindowStateMachine {
     /// The index of `key` in `keys` (its hash is `hash`), or nil.
     @inline(__always)
     func findKey(_ key: JSON, hash: UInt64) -> Int32? {
-        keyIndex.find(hash: hash) { keys[Int($0)].key == key }
+        keys.withUnsafeBufferPointer { keys in
+            keyIndex.find(hash: hash) { Self.same(keys[Int($0)].key, key) }
+        }
+    }
+
+    /// `a == b`, with strings and integers (the usual keys) compared without copying.
+    @inline(__always)
+    static func same(_ a: JSON, _ b: JSON) -> Bool {
+        if case .string(let x) = a {
+            if case .string(let y) = b { return x == y }
+            return false
+        }
+        if case .int(let x) = a {
+            if case .int(let y) = b { return x == y }
+            return false
+        }
+        return a == b
     }
 
     // MARK: Events
@@ -123,6 +154,16 @@ public struct WindowStateMachine {
     /// (already type-checked). Windows that fire at once (late updates, count windows,
     /// windows behind the watermark within `allowedLateness`) are appended to `fired`.
     public mutating func add(time: Int64, key: JSON, values: [JSON], into fired: inout [WindowResult]) -> Outcome {
+        var padded = values
+        if let needed = inputs.max(), padded.count <= needed {
+            padded += repeatElement(JSON.null, count: needed + 1 - padded.count)
+        }
+        return padded.withUnsafeBufferPointer { add(time: time, key: key, inputs: $0, into: &fired) }
+    }
+
+    /// ``add(time:key:values:into:)`` with the inputs in a buffer that has an element
+    /// for every index in ``inputs`` (the window step's own, reused for every event).
+    mutating func add(time: Int64, key: JSON, inputs values: UnsafeBufferPointer<JSON>, into fired: inout [WindowResult]) -> Outcome {
         switch kind {
         case .tumbling(let size, let offset):
             guard let s = Self.alignedStart(time, size, offset), s <= Int64.max - size else { return .outOfRange }
@@ -170,7 +211,7 @@ public struct WindowStateMachine {
     }
 
     /// The hot path: one window per event, usually the key's most recent one.
-    mutating func addTumbling(time: Int64, start: Int64, end: Int64, key: JSON, values: [JSON], into fired: inout [WindowResult]) -> Outcome {
+    mutating func addTumbling(time: Int64, start: Int64, end: Int64, key: JSON, values: UnsafeBufferPointer<JSON>, into fired: inout [WindowResult]) -> Outcome {
         if isPurged(end: end) { return .late }
         let hash = KeyTable.hash(key)
         var k: Int32 = -1
@@ -214,7 +255,7 @@ public struct WindowStateMachine {
         return .counted
     }
 
-    mutating func addTimed(time: Int64, size: Int64, key: JSON, values: [JSON], into fired: inout [WindowResult]) -> Outcome {
+    mutating func addTimed(time: Int64, size: Int64, key: JSON, values: UnsafeBufferPointer<JSON>, into fired: inout [WindowResult]) -> Outcome {
         // Drop the windows that are already gone.
         let (wm, lateness) = (watermark, allowedLateness)
         starts.removeAll { Self.addSaturating($0 + size - 1, lateness) <= wm }
@@ -256,7 +297,7 @@ public struct WindowStateMachine {
         return .counted
     }
 
-    mutating func addSession(time: Int64, gap: Int64, key: JSON, values: [JSON], into fired: inout [WindowResult]) -> Outcome {
+    mutating func addSession(time: Int64, gap: Int64, key: JSON, values: UnsafeBufferPointer<JSON>, into fired: inout [WindowResult]) -> Outcome {
         guard time <= Int64.max - gap else { return .outOfRange }
         let end = time + gap
         let hash = KeyTable.hash(key)
@@ -305,7 +346,7 @@ public struct WindowStateMachine {
         let n = functions.count
         for a in 0..<n {
             let b = accumulators[f * n + a]
-            Aggregates.merge(functions[a], &accumulators[t * n + a], b, scratch: &scratch)
+            Aggregates.merge(functions[a], &accumulators[t * n + a], b, scratch: &scratch.bytes)
         }
         slots[t].start = min(slots[t].start, slots[f].start)
         slots[t].end = max(slots[t].end, slots[f].end)
@@ -313,7 +354,7 @@ public struct WindowStateMachine {
         freeSlot(from)
     }
 
-    mutating func addCount(time: Int64, size: Int64, every: Int64, key: JSON, values: [JSON], into fired: inout [WindowResult]) -> Outcome {
+    mutating func addCount(time: Int64, size: Int64, every: Int64, key: JSON, values: UnsafeBufferPointer<JSON>, into fired: inout [WindowResult]) -> Outcome {
         let hash = KeyTable.hash(key)
         let existing = findKey(key, hash: hash)
         let seen = existing.map { keys[Int($0)].count } ?? 0
@@ -354,9 +395,13 @@ public struct WindowStateMachine {
     public mutating func advance(to watermark: Int64, into fired: inout [WindowResult]) {
         guard watermark > self.watermark else { return }
         self.watermark = watermark
+        let isCount: Bool
+        if case .count = kind { isCount = true } else { isCount = false }
+        // Nearly every watermark closes nothing.
+        if !isCount, heap.isEmpty || heap[0].time > watermark { return }
         touched.removeAll(keepingCapacity: true)
         var toFree: [Int32] = []
-        if case .count = kind {
+        if isCount {
             guard watermark == Int64.max else { return }
             for i in slots.indices where slots[i].state != .free {
                 touched.append((Int32(i), false))
@@ -377,7 +422,12 @@ public struct WindowStateMachine {
                     touched.append((top.slot, slots[i].everFired))
                     slots[i].state = .fired
                     slots[i].everFired = true
-                    schedule(top.slot)
+                    // Without allowed lateness a window goes as it fires.
+                    if dueTime(i) <= watermark {
+                        toFree.append(top.slot)
+                    } else {
+                        schedule(top.slot)
+                    }
                 } else {
                     toFree.append(top.slot)
                 }
@@ -402,7 +452,7 @@ public struct WindowStateMachine {
         let due = dueTime(i)
         if slots[i].timer == Self.noTimer || due < slots[i].timer {
             slots[i].timer = due
-            pushTimer(Timer(time: due, slot: slot, version: slots[i].version))
+            pushTimer(Timer(time: due, seq: slots[i].seq, slot: slot, version: slots[i].version))
         }
     }
 
@@ -433,16 +483,14 @@ public struct WindowStateMachine {
         }
         let n = functions.count
         let i = Int(s)
-        for a in 0..<n { accumulators[i * n + a] = Aggregates.make(functions[a]) }
+        // Free slots hold fresh accumulators (see `freeSlot`); only boxes need making.
+        if needsBoxes {
+            for a in 0..<n where functions[a].needsBox { accumulators[i * n + a] = Aggregates.make(functions[a]) }
+        }
         nextSeq &+= 1
-        slots[i].key = key
-        slots[i].start = start
-        slots[i].end = end
-        slots[i].seq = nextSeq
-        slots[i].state = .open
-        slots[i].everFired = false
-        slots[i].timer = Self.noTimer
-        slots[i].count = 0
+        slots[i] = Slot(
+            key: key, start: start, end: end, seq: nextSeq, version: slots[i].version, state: .open, everFired: false,
+            timer: Self.noTimer, count: 0)
         keys[Int(key)].windows.append(s)
         openWindows += 1
         return s
@@ -456,9 +504,11 @@ public struct WindowStateMachine {
         slots[i].version &+= 1
         slots[i].timer = Self.noTimer
         let n = functions.count
-        for a in 0..<n { accumulators[i * n + a] = Accumulator() }
+        accumulators.withUnsafeMutableBufferPointer { acc in
+            for a in 0..<n { acc[i * n + a] = Accumulator() }
+        }
         let k = Int(slots[i].key)
-        keys[k].windows.removeAll { $0 == slot }
+        if let w = keys[k].windows.firstIndex(of: slot) { keys[k].windows.remove(at: w) }
         if keys[k].windows.isEmpty {
             keyIndex.remove(hash: keys[k].hash, Int32(k))
             keys[k].key = .null
@@ -473,13 +523,33 @@ public struct WindowStateMachine {
     }
 
     @inline(__always)
-    mutating func apply(slot: Int32, values: [JSON], time: Int64, seq: UInt64) {
+    mutating func apply(slot: Int32, values: UnsafeBufferPointer<JSON>, time: Int64, seq: UInt64) {
         let n = functions.count
         let base = Int(slot) * n
-        for a in 0..<n {
-            let input = inputs[a]
-            let v = input >= 0 ? values[input] : JSON.null
-            Aggregates.add(functions[a], &accumulators[base + a], v, time: time, seq: seq, scratch: &scratch)
+        functions.withUnsafeBufferPointer { functions in
+            inputs.withUnsafeBufferPointer { inputs in
+                accumulators.withUnsafeMutableBufferPointer { acc in
+                    for a in 0..<n {
+                        let input = inputs[a]
+                        // The common aggregates on numbers, without copying the value.
+                        switch functions[a] {
+                        case .countAll:
+                            acc[base + a].n += 1
+                            continue
+                        case .sum:
+                            if Aggregates.addSum(&acc[base + a], values[input]) { continue }
+                        case .max:
+                            if Aggregates.addMinMax(&acc[base + a], values[input], max: true) { continue }
+                        case .min:
+                            if Aggregates.addMinMax(&acc[base + a], values[input], max: false) { continue }
+                        default:
+                            break
+                        }
+                        let v = input >= 0 ? values[input] : JSON.null
+                        Aggregates.add(functions[a], &acc[base + a], v, time: time, seq: seq, scratch: &scratch.bytes)
+                    }
+                }
+            }
         }
     }
 
@@ -487,10 +557,18 @@ public struct WindowStateMachine {
     mutating func emitTouched(into fired: inout [WindowResult]) {
         if touched.isEmpty { return }
         if touched.count > 1 {
-            touched.sort { a, b in
-                let x = slots[Int(a.slot)]
-                let y = slots[Int(b.slot)]
-                return (x.end, x.start, x.seq) < (y.end, y.start, y.seq)
+            slots.withUnsafeBufferPointer { slots in
+                func before(_ a: Int32, _ b: Int32) -> Bool {
+                    let x = slots[Int(a)]
+                    let y = slots[Int(b)]
+                    return (x.end, x.start, x.seq) < (y.end, y.start, y.seq)
+                }
+                var sorted = true
+                for j in 1..<touched.count where before(touched[j].slot, touched[j - 1].slot) {
+                    sorted = false
+                    break
+                }
+                if !sorted { touched.sort { before($0.slot, $1.slot) } }
             }
         }
         let n = functions.count
@@ -499,12 +577,14 @@ public struct WindowStateMachine {
             var values: [JSON] = []
             values.reserveCapacity(n)
             var errors: [(index: Int, message: String)] = []
-            for a in 0..<n {
-                switch Aggregates.result(functions[a], accumulators[i * n + a]) {
-                case .success(let v): values.append(v)
-                case .failure(let e):
-                    values.append(.null)
-                    errors.append((a, e.message))
+            accumulators.withUnsafeBufferPointer { acc in
+                for a in 0..<n {
+                    switch Aggregates.result(functions[a], acc[i * n + a]) {
+                    case .success(let v): values.append(v)
+                    case .failure(let e):
+                        values.append(.null)
+                        errors.append((a, e.message))
+                    }
                 }
             }
             fired.append(
@@ -522,7 +602,7 @@ public struct WindowStateMachine {
         var c = heap.count - 1
         while c > 0 {
             let p = (c - 1) / 2
-            if heap[c].time >= heap[p].time { break }
+            if !heap[c].before(heap[p]) { break }
             heap.swapAt(c, p)
             c = p
         }
@@ -538,10 +618,15 @@ public struct WindowStateMachine {
             let l = 2 * p + 1
             if l >= n { break }
             var c = l
-            if l + 1 < n, heap[l + 1].time < heap[l].time { c = l + 1 }
-            if heap[c].time >= heap[p].time { break }
+            if l + 1 < n, heap[l + 1].before(heap[l]) { c = l + 1 }
+            if !heap[c].before(heap[p]) { break }
             heap.swapAt(c, p)
             p = c
         }
     }
+}
+
+/// A byte buffer reused across calls.
+final class ScratchBytes {
+    var bytes: [UInt8] = []
 }

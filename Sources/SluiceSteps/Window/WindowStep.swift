@@ -23,8 +23,27 @@ public final class WindowStep: Step {
     let inputExpressions: [Expression?]
     /// Aggregates that need numbers, as (aggregate index, input index).
     let numeric: [(aggregate: Int, input: Int)]
-    @exclusivity(unchecked) var values: [JSON] = []
+    /// True when the key is global or a plain field and every input is a plain field:
+    /// the event's fields are then read directly, in one pass, with no CEL.
+    let direct: Bool
+    /// The distinct fields the direct path reads; `keySlot` (-1: global) and `inputSlots`
+    /// index them.
+    let directNames: [String]
+    let directUTF8: [[UInt8]]
+    let keySlot: Int
+    let inputSlots: [Int]
+    /// Where each of `directNames` is in the parsed event being read (`Int.max`: absent),
+    /// tried first on the next event (events of one stream nearly always list their
+    /// fields in the same order).
+    @exclusivity(unchecked) var hints: [Int]
+    @exclusivity(unchecked) var scanned: [JSON?] = []
+    /// The aggregate inputs of the event being added, one per input.
+    @exclusivity(unchecked) var values: [JSON]
     @exclusivity(unchecked) var fired: [WindowResult] = []
+    /// The names of the output fields, shared by every result event (its keys array is
+    /// one reference, not a copy per event); with `update` appended for re-fired windows.
+    let outputKeys: [String]
+    let outputKeysUpdate: [String]
 
     /// A window step with nothing open.
     public init(config: WindowConfig, compiler: ExpressionCompiler, name: String) {
@@ -41,7 +60,28 @@ public final class WindowStep: Step {
         numeric = config.aggregates.enumerated().compactMap { i, a in
             a.function.needsNumbers && a.input >= 0 ? (i, a.input) : nil
         }
-        values.reserveCapacity(config.inputs.count)
+        var keyDirect = false
+        switch config.key {
+        case .global: keyDirect = true
+        case .single(_, .field): keyDirect = true
+        default: break
+        }
+        direct = keyDirect && inputFields.allSatisfy { $0 != nil }
+        var names: [String] = []
+        func slot(_ f: String) -> Int {
+            if let i = names.firstIndex(of: f) { return i }
+            names.append(f)
+            return names.count - 1
+        }
+        keySlot = keyField.map(slot) ?? -1
+        inputSlots = inputFields.map { $0.map(slot) ?? -1 }
+        directNames = names
+        directUTF8 = names.map { Array($0.utf8) }
+        hints = Array(repeating: 0, count: directNames.count)
+        values = Array(repeating: .null, count: config.inputs.count)
+        let keys = config.key.fieldNames + ["window_start", "window_end"] + config.aggregates.map(\.name)
+        outputKeys = keys
+        outputKeysUpdate = keys + ["update"]
     }
 
     /// Windows open or kept for allowed lateness.
@@ -58,46 +98,29 @@ public final class WindowStep: Step {
             out.reject(event, step: name, message: "window: the event has no time")
             return
         }
-        // A parsed event is read through one copy of its object (each `event.field` call
-        // copies it); a raw one is scanned per field without parsing.
-        let object = event.parsedObject
         let key: JSON
-        if let f = keyField {
-            // The common case, read without CEL.
-            guard let k = object != nil ? object?[f] : event.field(f) else {
+        if direct {
+            guard let k = readDirect(event) else {
+                let f = keyField ?? ""
                 out.reject(event, step: name, message: "window: key '\(f)': no such field '\(f)'")
                 return
             }
             key = k
         } else {
-            switch config.key {
-            case .global:
-                key = .null
-            case .single(let keyName, let input):
-                guard let k = read(input, event, keyName: keyName, &out) else { return }
-                key = k
-            case .named(let parts):
-                var ks: [JSON] = []
-                ks.reserveCapacity(parts.count)
-                for (keyName, input) in parts {
-                    guard let k = read(input, event, keyName: keyName, &out) else { return }
-                    ks.append(k)
-                }
-                key = .array(ks)
-            }
-        }
-        values.removeAll(keepingCapacity: true)
-        for i in 0..<inputFields.count {
-            if let f = inputFields[i] {
-                values.append((object != nil ? object?[f] : event.field(f)) ?? .null)
-            } else if let e = inputExpressions[i] {
-                activation.event = event
-                do {
-                    values.append(try e.evaluateJSON(activation))
-                } catch {
-                    let label = config.aggregates.first { $0.input == i }?.label ?? e.source
-                    out.reject(event, step: name, message: "window: \(label): \(error.message)")
-                    return
+            guard let k = readKey(event, &out) else { return }
+            key = k
+            for i in 0..<inputFields.count {
+                if let f = inputFields[i] {
+                    values[i] = event.field(f) ?? .null
+                } else if let e = inputExpressions[i] {
+                    activation.event = event
+                    do {
+                        values[i] = try e.evaluateJSON(activation)
+                    } catch {
+                        let label = config.aggregates.first { $0.input == i }?.label ?? e.source
+                        out.reject(event, step: name, message: "window: \(label): \(error.message)")
+                        return
+                    }
                 }
             }
         }
@@ -110,7 +133,8 @@ public final class WindowStep: Step {
                 return
             }
         }
-        switch machine.add(time: event.time, key: key, values: values, into: &fired) {
+        let outcome = values.withUnsafeBufferPointer { machine.add(time: event.time, key: key, inputs: $0, into: &fired) }
+        switch outcome {
         case .counted:
             break
         case .late:
@@ -121,6 +145,59 @@ public final class WindowStep: Step {
             out.reject(event, step: name, message: "window: event time \(event.time) is out of range")
         }
         if !fired.isEmpty { flush(into: &out) }
+    }
+
+    /// The direct path: reads the key field (null for a global window) and every input
+    /// field into `values` (a missing input reads as null). Nil when the key field is missing.
+    @inline(__always)
+    func readDirect(_ event: Event) -> JSON? {
+        // (JSON is `ExpressibleByNilLiteral`: the closure's nil must be spelled `.none`.)
+        let parsed: JSON?? = event.withParsedFields { ks, vs -> JSON? in
+            for j in 0..<directNames.count {
+                let at = hints[j]
+                if at < ks.count, ks[at] == directNames[j] { continue }
+                hints[j] = Int.max
+                for i in 0..<ks.count where ks[i] == directNames[j] {
+                    hints[j] = i
+                    break
+                }
+            }
+            for i in 0..<inputSlots.count {
+                let at = hints[inputSlots[i]]
+                values[i] = at < vs.count ? vs[at] : .null
+            }
+            if keySlot < 0 { return .some(.null) }
+            let at = hints[keySlot]
+            return at < vs.count ? .some(vs[at]) : .none
+        }
+        if let parsed { return parsed }
+        // Raw bytes: at the offsets the reader recorded, or every field in one pass; else
+        // (patched, non-object) field by field.
+        if !event.offsets.isEmpty || event.withRawBytes({ JSONParser.fields(directUTF8, in: $0, into: &scanned) }) == nil {
+            scanned.removeAll(keepingCapacity: true)
+            for f in directNames { scanned.append(event.field(f)) }
+        }
+        for i in 0..<inputSlots.count { values[i] = scanned[inputSlots[i]] ?? .null }
+        return keySlot < 0 ? .some(.null) : scanned[keySlot]
+    }
+
+    /// The key of an event whose key is not a plain field; a missing field or an
+    /// expression error rejects the event (nil).
+    func readKey(_ event: Event, _ out: inout StepOutput) -> JSON? {
+        switch config.key {
+        case .global:
+            return .null
+        case .single(let keyName, let input):
+            return read(input, event, keyName: keyName, &out)
+        case .named(let parts):
+            var ks: [JSON] = []
+            ks.reserveCapacity(parts.count)
+            for (keyName, input) in parts {
+                guard let k = read(input, event, keyName: keyName, &out) else { return nil }
+                ks.append(k)
+            }
+            return .array(ks)
+        }
     }
 
     /// Reads a key part; a missing field or an expression error rejects the event (nil).
@@ -155,18 +232,20 @@ public final class WindowStep: Step {
     }
 
     func emit(_ r: WindowResult, into out: inout StepOutput) {
-        var o = JSONObject(minimumCapacity: config.key.fieldNames.count + config.aggregates.count + 3)
+        var values: [JSON] = []
+        values.reserveCapacity(outputKeysUpdate.count)
         switch config.key {
         case .global: break
-        case .single(let keyName, _): o.appendUnchecked(key: keyName, value: r.key)
+        case .single: values.append(r.key)
         case .named(let parts):
             let ks = r.key.arrayValue ?? []
-            for (i, p) in parts.enumerated() { o.appendUnchecked(key: p.name, value: i < ks.count ? ks[i] : .null) }
+            for i in parts.indices { values.append(i < ks.count ? ks[i] : .null) }
         }
-        o.appendUnchecked(key: "window_start", value: r.start == Event.noTime ? .null : .int(r.start))
-        o.appendUnchecked(key: "window_end", value: r.end == Event.noTime ? .null : .int(r.end))
-        for (i, a) in config.aggregates.enumerated() { o.appendUnchecked(key: a.name, value: r.values[i]) }
-        if r.update { o.appendUnchecked(key: "update", value: true) }
+        values.append(r.start == Event.noTime ? .null : .int(r.start))
+        values.append(r.end == Event.noTime ? .null : .int(r.end))
+        values.append(contentsOf: r.values)
+        if r.update { values.append(true) }
+        let o = JSONObject(uniqueKeys: r.update ? outputKeysUpdate : outputKeys, values: values)
         // Results carry the last instant of their window as event time (as Flink's do), so a
         // later window step can regroup them.
         let time = isCount ? r.end : (r.end == Int64.min ? r.end : r.end - 1)
