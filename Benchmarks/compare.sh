@@ -6,8 +6,9 @@
 #   Benchmarks/compare.sh [EVENTS]     # EVENTS defaults to 1000000
 #
 # Each timing is the median of 3 runs of `/usr/bin/time -f '%e %M'` (seconds, peak RSS
-# in KiB). Every tool writes its output to a file in $WORK (not /dev/null), and the
-# output line counts of Sluice and Python are printed side by side: they must agree.
+# in KiB); the two sides of each ratio run alternately (A B A B A B), so that drift in
+# a shared machine's speed hits both. Every tool writes its output to a file in $WORK
+# (not /dev/null), and the output line counts of Sluice and Python are printed side by side: they must agree.
 # The pipelines are Benchmarks/pipelines/*.yaml; the Python baselines Benchmarks/python/.
 set -euo pipefail
 
@@ -36,20 +37,29 @@ echo "tools:   $($BIN version 2>/dev/null | head -1), $(jq --version), $(python3
 echo "load:    $(cut -d' ' -f1-3 /proc/loadavg) (1/5/15 min) at start"
 echo
 
-# measure NAME COMMAND: runs COMMAND (a bash string) $RUNS times; sets SECS (median
-# seconds) and RSS (median peak RSS, KiB). The command's output goes to $WORK/NAME.out.
-SECS=0
-RSS=0
-measure() {
-    local name=$1 cmd=$2 secs=() rss=() i s m
+# measure_pair NAME_A CMD_A NAME_B CMD_B: runs the two commands (bash strings)
+# alternately, A B A B ..., $RUNS times each, so that a machine whose speed drifts
+# during the run (a shared host does) slows both sides alike. Sets SECS_A, RSS_A,
+# SECS_B, RSS_B: median seconds and median peak RSS (KiB). Outputs go to
+# $WORK/NAME.out.
+SECS_A=0 RSS_A=0 SECS_B=0 RSS_B=0
+median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+measure_pair() {
+    local na=$1 ca=$2 nb=$3 cb=$4 sa=() ma=() sb=() mb=() i s m
     for ((i = 0; i < RUNS; i++)); do
-        /usr/bin/time -f '%e %M' -o "$WORK/time" bash -c "$cmd > '$WORK/$name.out'"
+        /usr/bin/time -f '%e %M' -o "$WORK/time" bash -c "$ca > '$WORK/$na.out'"
         read -r s m < <(tail -1 "$WORK/time")
-        secs+=("$s")
-        rss+=("$m")
+        sa+=("$s")
+        ma+=("$m")
+        /usr/bin/time -f '%e %M' -o "$WORK/time" bash -c "$cb > '$WORK/$nb.out'"
+        read -r s m < <(tail -1 "$WORK/time")
+        sb+=("$s")
+        mb+=("$m")
     done
-    SECS=$(printf '%s\n' "${secs[@]}" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
-    RSS=$(printf '%s\n' "${rss[@]}" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
+    SECS_A=$(median "${sa[@]}")
+    RSS_A=$(median "${ma[@]}")
+    SECS_B=$(median "${sb[@]}")
+    RSS_B=$(median "${mb[@]}")
 }
 
 ROWS=()
@@ -66,11 +76,9 @@ lines() { wc -l < "$WORK/$1.out" | tr -d ' '; }
 # Against jq: jq seconds / Sluice seconds.
 versus_jq() {
     local workload=$1 yaml=$2 filter=$3
-    measure "$workload-sluice" "'$BIN' run '$P/$yaml' < '$DATA'"
-    local s=$SECS r=$RSS
-    SLUICE_RSS=$RSS
-    measure "$workload-jq" "jq -c '$filter' < '$DATA'"
-    local j=$SECS
+    measure_pair "$workload-sluice" "'$BIN' run '$P/$yaml' < '$DATA'" "$workload-jq" "jq -c '$filter' < '$DATA'"
+    local s=$SECS_A r=$RSS_A j=$SECS_B
+    SLUICE_RSS=$RSS_A
     row "$workload" "sluice" "$s" "$(ratio "$j" "$s")"
     row "$workload" "jq 1.6" "$j" "1.00x"
     NOTES+=("$workload: output lines sluice $(lines "$workload-sluice"), jq $(lines "$workload-jq"); sluice peak RSS $((r / 1024)) MiB")
@@ -79,10 +87,8 @@ versus_jq() {
 # Against Python: Python seconds / Sluice seconds; output counts must agree.
 versus_python() {
     local workload=$1 yaml=$2 script=$3
-    measure "$workload-sluice" "'$BIN' run '$P/$yaml' < '$DATA'"
-    local s=$SECS
-    measure "$workload-python" "python3 $PY/$script < '$DATA'"
-    local p=$SECS
+    measure_pair "$workload-sluice" "'$BIN' run '$P/$yaml' < '$DATA'" "$workload-python" "python3 $PY/$script < '$DATA'"
+    local s=$SECS_A p=$SECS_B
     row "$workload" "sluice" "$s" "$(ratio "$p" "$s")"
     row "$workload" "python $(python3 -c 'import platform; print(platform.python_version())')" "$p" "1.00x"
     local a b
@@ -101,19 +107,18 @@ versus_python "window session 30s" window-session.yaml "windows.py session"
 versus_python "pattern login>purchase" pattern.yaml "pattern.py"
 
 # Keyed CPU-heavy chain: parallelism 1 seconds / parallelism 2 seconds.
-measure "chain-p1" "'$BIN' run '$P/keyed-chain.yaml' --parallelism 1 < '$DATA'"
-P1=$SECS
-measure "chain-p2" "'$BIN' run '$P/keyed-chain.yaml' --parallelism 2 < '$DATA'"
-P2=$SECS
+measure_pair "chain-p1" "'$BIN' run '$P/keyed-chain.yaml' --parallelism 1 < '$DATA'" \
+    "chain-p2" "'$BIN' run '$P/keyed-chain.yaml' --parallelism 2 < '$DATA'"
+P1=$SECS_A
+P2=$SECS_B
 row "keyed chain" "sluice parallelism 1" "$P1" "1.00x"
 row "keyed chain" "sluice parallelism 2" "$P2" "$(ratio "$P1" "$P2")"
 NOTES+=("keyed chain: output lines parallelism 1 $(lines chain-p1), parallelism 2 $(lines chain-p2)")
 
 # Fan-out: 3 streams over the same input against 1 (ratio: seconds / single's seconds).
-measure "fanout1" "'$BIN' run '$P/fanout1.yaml' < '$DATA'"
-F1=$SECS
-measure "fanout3" "'$BIN' run '$P/fanout3.yaml' < '$DATA'"
-F3=$SECS
+measure_pair "fanout1" "'$BIN' run '$P/fanout1.yaml' < '$DATA'" "fanout3" "'$BIN' run '$P/fanout3.yaml' < '$DATA'"
+F1=$SECS_A
+F3=$SECS_B
 row "fan-out" "sluice 1 stream" "$F1" "1.00x"
 row "fan-out" "sluice 3 streams" "$F3" "$(ratio "$F3" "$F1")"
 

@@ -155,10 +155,10 @@ public struct Event: Sendable {
     /// the reader's offsets when they cover every key, else by a scan.
     @usableFromInline
     func rawHasAnyKey(_ keys: [String], _ buf: ByteBuffer, _ start: Int, _ count: Int) -> Bool {
-        if !offsets.isEmpty, let index = buf.fieldIndex {
+        if !offsets.isEmpty {
             var allAbsent = true
             for k in keys {
-                guard let slot = index.slot(of: k) else {
+                guard let slot = buf.indexSlot(of: k) else {
                     allAbsent = false
                     break
                 }
@@ -191,18 +191,19 @@ public struct Event: Sendable {
         switch storage {
         case .value(let v): return v[key]
         case .raw(let buf, let start, let count):
-            return rawField(key, buf.bytes(start, count), buf.fieldIndex)
+            return rawField(key, buf, start, count)
         case .patched(let buf, let start, let count, let extra):
             if let v = extra[key] { return v }
-            return rawField(key, buf.bytes(start, count), buf.fieldIndex)
+            return rawField(key, buf, start, count)
         }
     }
 
     /// `key` in the original bytes: at its recorded offset when the reader indexed it,
     /// else by a scan.
     @usableFromInline
-    func rawField(_ key: String, _ bytes: UnsafeRawBufferPointer, _ index: FieldIndex?) -> JSON? {
-        if !offsets.isEmpty, let slot = index?.slot(of: key) {
+    func rawField(_ key: String, _ buf: ByteBuffer, _ start: Int, _ count: Int) -> JSON? {
+        let bytes = buf.bytes(start, count)
+        if !offsets.isEmpty, let slot = buf.indexSlot(of: key) {
             switch offsets[slot] {
             case .absent: return nil
             case .offset(let o): return JSONParser.value(at: o, in: bytes)
@@ -220,7 +221,7 @@ public struct Event: Sendable {
         guard !offsets.isEmpty else { return .unknown }
         switch storage {
         case .raw(let buf, let start, let count):
-            guard buf.fieldIndex === index else { return .unknown }
+            guard buf.isIndexed(by: index) else { return .unknown }
             switch offsets[slot] {
             case .unknown: return .unknown
             case .absent: return .absent
@@ -239,7 +240,7 @@ public struct Event: Sendable {
     /// activation binds one) reads fields through the view without copying the event.
     @inlinable
     public func rawView(for index: FieldIndex) -> (bytes: UnsafeRawBufferPointer, offsets: FieldOffsets)? {
-        guard !offsets.isEmpty, case .raw(let buf, let start, let count) = storage, buf.fieldIndex === index else {
+        guard !offsets.isEmpty, case .raw(let buf, let start, let count) = storage, buf.isIndexed(by: index) else {
             return nil
         }
         return (buf.bytes(start, count), offsets)

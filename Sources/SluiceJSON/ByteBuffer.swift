@@ -13,9 +13,29 @@ public final class ByteBuffer: @unchecked Sendable {
     /// buffer (see ``FieldOffsets``), or nil.
     public let fieldIndex: FieldIndex?
 
+    /// Whether the reader recorded offsets for `index` in the events of this buffer.
+    @inlinable
+    public func isIndexed(by index: FieldIndex) -> Bool {
+        indexRef?.toOpaque() == Unmanaged.passUnretained(index).toOpaque()
+    }
+
+    /// The slot of `key` in ``fieldIndex``, or nil (no index, or not indexed).
+    @inlinable
+    public func indexSlot(of key: String) -> Int? {
+        indexRef?._withUnsafeGuaranteedRef { $0.slot(of: key) }
+    }
+
     /// A new uninitialised buffer of `capacity` bytes (at least 1).
+    /// ``fieldIndex`` without reference counting, for hot paths: every buffer of a
+    /// reader shares one index, and retaining it from the reader and the stages at once
+    /// for every event would bounce its count between cores. Valid while this buffer
+    /// (which holds ``fieldIndex``) is alive.
+    @usableFromInline
+    let indexRef: Unmanaged<FieldIndex>?
+
     public init(capacity: Int, fieldIndex: FieldIndex? = nil) {
         self.fieldIndex = fieldIndex
+        indexRef = fieldIndex.map { Unmanaged.passUnretained($0) }
         self.capacity = max(1, capacity)
         base = UnsafeMutableRawPointer.allocate(byteCount: self.capacity, alignment: 16)
     }

@@ -28,12 +28,15 @@ public final class FieldIndex: @unchecked Sendable {
     /// once here, freed in deinit; immutable in between, hence `@unchecked Sendable`.
     let bytes: UnsafeMutablePointer<UInt8>
     let spans: UnsafeMutablePointer<Int>
+    /// `keys.count`, stored so hot paths need not touch the array.
+    let slotCount: Int
 
     /// An index of the first ``capacity`` distinct names of `keys`.
     public init(_ keys: [String]) {
         var seen: [String] = []
         for k in keys where !seen.contains(k) && seen.count < Self.capacity { seen.append(k) }
         self.keys = seen
+        slotCount = seen.count
         let total = seen.reduce(0) { $0 + $1.utf8.count }
         bytes = .allocate(capacity: max(1, total))
         spans = .allocate(capacity: 2 * max(1, seen.count))
@@ -53,15 +56,26 @@ public final class FieldIndex: @unchecked Sendable {
         spans.deallocate()
     }
 
-    /// The slot of `key`, or nil when it is not indexed.
-    @inlinable
+    /// The slot of `key`, or nil when it is not indexed. Compares bytes in the index's
+    /// own memory, touching no reference-counted storage.
     public func slot(of key: String) -> Int? {
-        var i = 0
-        while i < keys.count {
-            if keys[i] == key { return i }
-            i += 1
+        let n = slotCount
+        let found = key.utf8.withContiguousStorageIfAvailable { k -> Int in
+            var i = 0
+            while i < n {
+                if spans[2 * i + 1] == k.count, let kb = k.baseAddress,
+                    memcmp(bytes + spans[2 * i], kb, k.count) == 0
+                {
+                    return i
+                } else if spans[2 * i + 1] == 0, k.isEmpty {
+                    return i
+                }
+                i += 1
+            }
+            return -1
         }
-        return nil
+        if let found { return found >= 0 ? found : nil }
+        return keys.firstIndex(of: key)
     }
 
     /// The slot whose name is the `count` bytes at `key` (not yet recorded in
@@ -69,7 +83,7 @@ public final class FieldIndex: @unchecked Sendable {
     @inline(__always)
     func slot(matching key: UnsafePointer<UInt8>, count: Int, unrecordedIn offsets: FieldOffsets) -> Int {
         var i = 0
-        let n = keys.count
+        let n = slotCount
         while i < n {
             if spans[2 * i + 1] == count, offsets.packed[i] == 0,
                 count == 0 || memcmp(bytes + spans[2 * i], key, count) == 0
@@ -155,7 +169,7 @@ extension Cursor {
     /// where the values of `index`'s keys start.
     mutating func skipIndexedObject(_ index: FieldIndex, _ offsets: inout FieldOffsets) throws(JSONError) {
         pos += 1
-        let keyCountTotal = index.keys.count
+        let keyCountTotal = index.slotCount
         var missing = keyCountTotal
         var escaped = false
         skipWhitespace()

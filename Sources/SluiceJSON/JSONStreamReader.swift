@@ -177,8 +177,11 @@ public struct JSONStreamReader {
         }
         var offsets = FieldOffsets()
         let error =
-            if let fieldIndex {
-                JSONParser.validate(bytes, maxDepth: limits.maxDepth, index: fieldIndex, offsets: &offsets)
+            if let indexRef = buffer.indexRef {
+                // At +0: the buffer holds the index.
+                indexRef._withUnsafeGuaranteedRef {
+                    JSONParser.validate(bytes, maxDepth: limits.maxDepth, index: $0, offsets: &offsets)
+                }
             } else {
                 JSONParser.validate(bytes, maxDepth: limits.maxDepth)
             }

@@ -273,6 +273,12 @@ public final class WindowStep: Step {
         keys: WindowConfig.keys,
         compile: { ctx in
             guard let config = WindowConfig.parse(ctx) else { return nil }
+            // Plain-field keys and inputs are read without CEL: let readers note where
+            // they are.
+            var plain: [String] = []
+            if case .single(_, .field(let f)) = config.key { plain.append(f) }
+            for case .field(let f) in config.inputs { plain.append(f) }
+            ctx.expressions.noteFieldsRead(plain)
             _ = ctx.sidePort(named: "late")
             _ = ctx.sidePort(named: "rejected")
             let compiler = ctx.expressions
