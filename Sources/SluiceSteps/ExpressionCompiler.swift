@@ -144,14 +144,22 @@ public final class ExpressionCompiler: Sendable {
     public func activation(prefetching expressions: [Expression]) -> EventActivation {
         let a = EventActivation(self)
         var seen = Set<Int>()
+        // Whether every name the expressions read is a plain field the reader indexes (no
+        // `event`, no dotted name): then a raw event can be bound without a copy.
+        var onlyIndexedFields = true
         for e in expressions {
-            for n in e.program.referencedNames where n.id != eventName.id && n.id != paramsName.id && tables[n.string] == nil {
+            for n in e.program.referencedNames where n.id != paramsName.id && tables[n.string] == nil {
+                if n.id == eventName.id || n.string.contains(".") || !a.slotIDs.contains(n.id) {
+                    onlyIndexedFields = false
+                }
+                if n.id == eventName.id { continue }
                 if !n.string.contains("."), seen.insert(n.id).inserted, a.prefetchIDs.count < EventActivation.cacheSize {
                     a.prefetchIDs.append(n.id)
                     a.prefetchKeys.append(Array(n.string.utf8))
                 }
             }
         }
+        a.rawBorrowable = onlyIndexedFields && !seen.isEmpty
         return a
     }
 }
@@ -219,6 +227,9 @@ public final class EventActivation: CELActivation {
     let hasTables: Bool
 
     static let cacheSize = 8
+    /// Set by ``ExpressionCompiler/activation(prefetching:)`` when its expressions read
+    /// only fields the reader indexes (see ``bindRawBorrowed(_:)``).
+    @usableFromInline var rawBorrowable = false
     /// The pipeline's field index and the name id of each of its slots: a raw event read
     /// with this index tells where those fields' values start, so reading one parses just
     /// the value.
@@ -279,7 +290,27 @@ public final class EventActivation: CELActivation {
     /// after event and unbind once at the end.
     @inlinable
     public func bindInPlace(_ event: borrowing Event) -> Bool {
-        event.withParsedFields { keys, values in bindBorrowed(keys, values) } != nil
+        if event.withParsedFields({ keys, values in bindBorrowed(keys, values) }) != nil { return true }
+        return rawBorrowable && bindRawBorrowed(event)
+    }
+
+    /// Binds a raw event by its bytes and the offsets the reader recorded, without a
+    /// copy: only for activations whose expressions read nothing but indexed fields
+    /// (``rawBorrowable``), so no read ever needs the event itself. Several stages
+    /// reading one input (fan-out) then do not all retain and release its buffer.
+    @usableFromInline
+    func bindRawBorrowed(_ event: borrowing Event) -> Bool {
+        guard let view = event.rawView(for: readerIndex) else { return false }
+        cacheCount = 0
+        parsed = false
+        borrowed = true
+        inPlace = false
+        fieldKeys = UnsafeBufferPointer(start: nil, count: 0)
+        fieldValues = UnsafeBufferPointer(start: nil, count: 0)
+        rawIndexed = true
+        rawBytes = view.bytes
+        rawOffsets = view.offsets
+        return true
     }
 
     /// Ends ``bindInPlace(_:)``: the activation is bound to ``event`` again.
@@ -404,6 +435,8 @@ public final class EventActivation: CELActivation {
                 slot += 1
             }
         }
+        // A raw event bound by its bytes has only indexed fields to give.
+        if borrowed && !parsed { return nil }
         if cacheCount == 0, !prefetchIDs.isEmpty, prefetchIDs.contains(id),
             current.withRawBytes({ JSONParser.fields(prefetchKeys, in: $0, into: &prefetched) }) != nil
         {
