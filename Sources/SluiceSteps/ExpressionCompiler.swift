@@ -336,8 +336,26 @@ public final class EventActivation: CELActivation {
 
     @usableFromInline
     func unbindBorrowed() {
-        bind()
+        // Back to ``event``'s binding as ``bind()`` left it (``event`` does not change
+        // while another event is lent), without working it out again.
+        guard borrowed else { return }
+        cacheCount = 0
+        borrowed = false
+        parsed = own.parsed
+        fieldKeys = own.keys
+        fieldValues = own.values
+        rawIndexed = own.rawIndexed
+        rawBytes = own.rawBytes
+        rawOffsets = own.rawOffsets
+        updateInPlace()
     }
+
+    /// How ``bind()`` bound ``event``, for ``unbindBorrowed()`` to restore.
+    @exclusivity(unchecked) var own = (
+        parsed: false, keys: UnsafeBufferPointer<String>(start: nil, count: 0),
+        values: UnsafeBufferPointer<JSON>(start: nil, count: 0), rawIndexed: false,
+        rawBytes: UnsafeRawBufferPointer(start: nil, count: 0), rawOffsets: FieldOffsets()
+    )
 
     @inline(__always)
     func bind() {
@@ -359,6 +377,7 @@ public final class EventActivation: CELActivation {
             fieldKeys = UnsafeBufferPointer(start: nil, count: 0)
             fieldValues = UnsafeBufferPointer(start: nil, count: 0)
         }
+        own = (parsed, fieldKeys, fieldValues, rawIndexed, rawBytes, rawOffsets)
         updateInPlace()
     }
 
