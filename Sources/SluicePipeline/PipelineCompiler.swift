@@ -25,6 +25,9 @@ struct PipelineCompiler {
     var paramOverrides: [String: String]
     /// Table name to file path, replacing the pipeline's (`sluice test` `tables:`).
     var tableOverrides: [String: String] = [:]
+    /// For a recompilation: the field index of the first compilation, whose readers
+    /// record the offsets this one's steps read.
+    var presetFieldIndex: FieldIndex?
 
     var name: String?
     var params = JSONObject()
@@ -54,15 +57,17 @@ struct PipelineCompiler {
         // schema, for partition workers (see `Pipeline.recompile`).
         let (file, baseDirectory, registry, paramOverrides, tableOverrides) =
             (file, baseDirectory, registry, paramOverrides, tableOverrides)
+        let index = expressions?.fieldIndex
         let recompile: @Sendable () -> Pipeline? = {
             var again = PipelineCompiler(file: file, baseDirectory: baseDirectory, registry: registry, paramOverrides: paramOverrides)
             again.tableOverrides = tableOverrides
+            again.presetFieldIndex = index
             if case .success(let p) = again.compile(root, prior: Diagnostics()) { return p }
             return nil
         }
         return .success(Pipeline(
             name: name ?? "pipeline", file: file, inputs: inputs, streams: streams, outputs: outputs, time: time,
-            warnings: all, fieldIndex: expressions?.fieldIndex, recompile: recompile))
+            warnings: all, fieldIndex: index, recompile: recompile))
     }
 
     /// Reads every section and checks the graph; false when the file is not a mapping.
@@ -73,6 +78,7 @@ struct PipelineCompiler {
         _ = top.node("tests")  // read by `sluice test`
         readParams(top)
         expressions = ExpressionCompiler(params: params, tables: readTables(top))
+        if let presetFieldIndex { expressions?.adoptFieldIndex(presetFieldIndex) }
         if let m = top.map("time") { readTime(m) }
         let stepsNode = top.node("steps")
         let streamsNode = top.node("streams")

@@ -114,6 +114,15 @@ public final class ExpressionCompiler: Sendable {
         }
     }
 
+    /// Uses `index` as ``fieldIndex`` (when none was made yet): a second compilation of
+    /// the same pipeline, for a partition worker, must recognise the offsets that the
+    /// first compilation's reader recorded, which activations check by identity.
+    public func adoptFieldIndex(_ index: FieldIndex) {
+        fieldsRead.withLock { state in
+            if state.index == nil { state.index = index }
+        }
+    }
+
     /// The index of the top-level fields the pipeline's expressions read (the first
     /// ``FieldIndex/capacity`` of them), for readers to record their places in each
     /// event (see ``FieldIndex``). Made on the first call, so ask after compiling; the
