@@ -145,15 +145,18 @@ extension Pipeline {
             for (n, p) in stream.sidePorts { names[p] = "\(stream.name).\(n)" }
             let n = stream.key == nil ? 1 : (options.parallelism ?? stream.parallelism)
             func worker(_ i: Int) -> Dataflow.NodeID {
-                // Worker 0 uses this compilation, the others their own (see `recompile`).
-                var specs = stream.steps
-                if i > 0, let copy = recompile?()?.streams.first(where: { $0.name == stream.name }),
-                    copy.steps.count == specs.count
-                {
-                    specs = copy.steps
+                // Built on the worker's own thread. Worker 0 uses this compilation, the
+                // others their own (see `recompile`).
+                let (steps, name, recompile) = (stream.steps, stream.name, recompile)
+                return flow.addStream(name: n == 1 ? stream.name : "\(stream.name)#\(i)", portNames: names) {
+                    var specs = steps
+                    if i > 0, let copy = recompile?()?.streams.first(where: { $0.name == name }),
+                        copy.steps.count == specs.count
+                    {
+                        specs = copy.steps
+                    }
+                    return StepChain(specs.map { StepChain.Entry(step: $0.factory(), name: $0.name, kind: $0.kind) })
                 }
-                let chain = StepChain(specs.map { StepChain.Entry(step: $0.factory(), name: $0.name, kind: $0.kind) })
-                return flow.addStream(name: n == 1 ? stream.name : "\(stream.name)#\(i)", chain: chain, portNames: names)
             }
             if n <= 1 {
                 let node = worker(0)

@@ -24,7 +24,8 @@ public final class Dataflow {
 
     enum Kind {
         case source(any EventSource, TimePolicy?)
-        case stream(StepChain)
+        /// Made on the stage's own thread (see ``Dataflow/addStream(name:portNames:makeChain:)``).
+        case stream(@Sendable () -> StepChain)
         case partition(@Sendable (Event) -> UInt64, Int)
         case sink(any EventSink)
     }
@@ -67,9 +68,21 @@ public final class Dataflow {
     /// Adds a stream running `chain`; `portNames` names its side ports for counters.
     @discardableResult
     public func addStream(name: String, chain: StepChain, portNames: [Int: String] = [:]) -> NodeID {
+        let h = Handoff(value: chain)
+        return addStream(name: name, portNames: portNames) { h.value }
+    }
+
+    /// Adds a stream whose chain `makeChain` builds on the stream's own thread when the
+    /// run starts. Memory a thread allocates comes from its own allocator arena, so the
+    /// mutable state of two partition workers (activations, counters, scratch arrays)
+    /// does not end up on shared cache lines, as it can when one thread builds both.
+    @discardableResult
+    public func addStream(
+        name: String, portNames: [Int: String] = [:], makeChain: @escaping @Sendable () -> StepChain
+    ) -> NodeID {
         var names = portNames
         names[-1] = name
-        nodes.append(Node(name: name, kind: .stream(chain), portNames: names))
+        nodes.append(Node(name: name, kind: .stream(makeChain), portNames: names))
         return NodeID(index: nodes.count - 1)
     }
 
@@ -178,13 +191,13 @@ public final class Execution: Sendable {
                     runSource(h.value, time, io.value.0)
                     group.leave()
                 }
-            case .stream(let chain):
-                chain.timing = timing
-                let h = Handoff(value: chain)
+            case .stream(let makeChain):
                 let name = node.name
                 let tick = flow.processingTimeTick
                 StageThread.start(name: "st:" + node.name) { [self] in
-                    runStream(name, h.value, io.value.1, io.value.0, tick: tick)
+                    let chain = makeChain()
+                    chain.timing = timing
+                    runStream(name, chain, io.value.1, io.value.0, tick: tick)
                     group.leave()
                 }
             case .partition(let hash, let count):
