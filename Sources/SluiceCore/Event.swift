@@ -213,27 +213,6 @@ public struct Event: Sendable {
         return JSONParser.field(key, in: bytes)
     }
 
-    /// What the reader recorded for slot `slot` of `index`: ``IndexedField/unknown`` when
-    /// the event was not read with that index (or is no longer raw), so the caller
-    /// falls back to ``field(_:)``. For hot paths that resolved the slot once.
-    @inlinable
-    public func indexedField(_ slot: Int, of index: FieldIndex) -> IndexedField {
-        guard !offsets.isEmpty else { return .unknown }
-        switch storage {
-        case .raw(let buf, let start, let count):
-            guard buf.isIndexed(by: index) else { return .unknown }
-            switch offsets[slot] {
-            case .unknown: return .unknown
-            case .absent: return .absent
-            case .offset(let o):
-                guard let v = JSONParser.value(at: o, in: buf.bytes(start, count)) else { return .unknown }
-                return .value(v)
-            }
-        case .patched, .value:
-            return .unknown
-        }
-    }
-
     /// The original bytes and recorded offsets of a raw event read with `index`, or nil
     /// (parsed or patched, or read without that index). The bytes stay valid while this
     /// event value is alive and unchanged: a caller that keeps the event (as an
@@ -280,16 +259,6 @@ public struct Event: Sendable {
             at += count
         }
         return out
-    }
-
-    /// The answer of ``indexedField(_:of:)``.
-    public enum IndexedField: Sendable {
-        /// Not recorded: read the field another way.
-        case unknown
-        /// The event (an object) has no such field.
-        case absent
-        /// The field's value.
-        case value(JSON)
     }
 
     /// Calls `body` with the top-level field `key` (borrowed in place for a parsed event,
