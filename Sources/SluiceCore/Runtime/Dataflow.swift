@@ -236,6 +236,14 @@ public final class Execution: Sendable {
         return fused
     }
 
+    /// `events` split into `count` partitions by key hash, each with its raw bytes in a
+    /// buffer of its own (``Event/repacked(_:)``), so that workers never share one.
+    static func partitioned(_ events: [Event], _ count: Int, _ hash: (Event) -> UInt64) -> [[Event]] {
+        var parts: [[Event]] = Array(repeating: [], count: count)
+        for e in events { parts[Int(hash(e) % UInt64(count))].append(e) }
+        return parts.map { $0.isEmpty ? $0 : Event.repacked($0) }
+    }
+
     /// Asks every stage to stop soon; sources stop reading at their next chunk.
     public func cancel() { cancelled.store(true, ordering: .relaxed) }
 
@@ -327,13 +335,10 @@ public final class Execution: Sendable {
 
     private func runPartitioner(_ hash: @Sendable (Event) -> UInt64, _ count: Int, _ inputs: InputMerge, _ ports: OutputPorts) {
         var watermark = Int64.min
-        var parts: [[Event]] = Array(repeating: [], count: count)
         while case (_, let msg?)? = inputs.next() {
             if case .events(let events) = msg {
-                for e in events { parts[Int(hash(e) % UInt64(count))].append(e) }
-                for i in 0..<count where !parts[i].isEmpty {
-                    ports.send(i, .events(Event.repacked(parts[i])))
-                    parts[i] = []
+                for (i, part) in Self.partitioned(events, count, hash).enumerated() where !part.isEmpty {
+                    ports.send(i, .events(part))
                 }
             }
             let merged = inputs.watermark
@@ -479,9 +484,9 @@ final class OutputPorts {
 
     func send(_ port: Int, _ msg: Message) {
         if let split, split.port == port, case .events(let events) = msg, let rs = rings[port], !rs.isEmpty {
-            var parts: [[Event]] = Array(repeating: [], count: rs.count)
-            for e in events { parts[Int(split.hash(e) % UInt64(rs.count))].append(e) }
-            for i in rs.indices where !parts[i].isEmpty { rs[i].push(.events(Event.repacked(parts[i]))) }
+            for (i, part) in Execution.partitioned(events, rs.count, split.hash).enumerated() where !part.isEmpty {
+                rs[i].push(.events(part))
+            }
             return
         }
         guard let rs = rings[port], !rs.isEmpty else {
