@@ -59,20 +59,9 @@ public final class FieldIndex: @unchecked Sendable {
     /// The slot of `key`, or nil when it is not indexed. Compares bytes in the index's
     /// own memory, touching no reference-counted storage.
     public func slot(of key: String) -> Int? {
-        let n = slotCount
-        let found = key.utf8.withContiguousStorageIfAvailable { k -> Int in
-            var i = 0
-            while i < n {
-                if spans[2 * i + 1] == k.count, let kb = k.baseAddress,
-                    memcmp(bytes + spans[2 * i], kb, k.count) == 0
-                {
-                    return i
-                } else if spans[2 * i + 1] == 0, k.isEmpty {
-                    return i
-                }
-                i += 1
-            }
-            return -1
+        // With nothing recorded, every slot is a candidate.
+        let found = key.utf8.withContiguousStorageIfAvailable { k in
+            slot(matching: k.baseAddress, count: k.count, unrecordedIn: FieldOffsets())
         }
         if let found { return found >= 0 ? found : nil }
         return keys.firstIndex(of: key)
@@ -81,12 +70,12 @@ public final class FieldIndex: @unchecked Sendable {
     /// The slot whose name is the `count` bytes at `key` (not yet recorded in
     /// `offsets`), or -1.
     @inline(__always)
-    func slot(matching key: UnsafePointer<UInt8>, count: Int, unrecordedIn offsets: FieldOffsets) -> Int {
+    func slot(matching key: UnsafePointer<UInt8>?, count: Int, unrecordedIn offsets: FieldOffsets) -> Int {
         var i = 0
         let n = slotCount
         while i < n {
             if spans[2 * i + 1] == count, offsets.packed[i] == 0,
-                count == 0 || memcmp(bytes + spans[2 * i], key, count) == 0
+                count == 0 || key.map({ memcmp(bytes + spans[2 * i], $0, count) == 0 }) == true
             {
                 return i
             }
