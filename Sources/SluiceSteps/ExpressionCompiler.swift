@@ -465,17 +465,11 @@ public final class EventActivation: CELActivation {
         }
         // A raw event bound by its bytes has only indexed fields to give.
         if borrowed && !parsed { return nil }
-        if cacheCount == 0, !prefetchIDs.isEmpty, prefetchIDs.contains(id),
+        if cacheCount == 0, let k = prefetchIDs.firstIndex(of: id),
             current.withRawBytes({ JSONParser.fields(prefetchKeys, in: $0, into: &prefetched) }) != nil
         {
-            var found: CELValue?
-            for k in prefetchIDs.indices {
-                let v = prefetched[k].map { CELValue(json: $0) }
-                cache[k] = (prefetchIDs[k], v)
-                if prefetchIDs[k] == id { found = v }
-            }
-            cacheCount = prefetchIDs.count
-            return found
+            cachePrefetched(prefetched)
+            return cache[k].value
         }
         return cached(id, current.field(name.string).map { CELValue(json: $0) })
     }
@@ -516,10 +510,16 @@ extension EventActivation {
     func bindReading(_ event: Event, keys: [[UInt8]], into values: inout [JSON?]) -> Bool {
         self.event = event
         guard current.withRawBytes({ JSONParser.fields(keys, in: $0, into: &values) }) != nil else { return false }
+        cachePrefetched(values)
+        return true
+    }
+
+    /// Caches the values read for the prefetched fields: `values[k]` is the value of
+    /// `prefetchIDs[k]`.
+    func cachePrefetched(_ values: [JSON?]) {
         for k in prefetchIDs.indices {
             cache[k] = (prefetchIDs[k], values[k].map { CELValue(json: $0) })
         }
         cacheCount = prefetchIDs.count
-        return true
     }
 }
