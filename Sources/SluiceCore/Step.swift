@@ -22,6 +22,14 @@ public protocol Step: AnyObject {
     /// can read the events where they are in the batch: a call per event copies the
     /// event out of the array and destroys the copy again.
     func process(batch events: [Event], into out: inout StepOutput)
+    /// Handles the event at `event`, with the same results as ``process(_:into:)`` on
+    /// `event.pointee` (which the default does). The event stays valid and unchanged for
+    /// the call. Passing an event that lives in a batch's storage to ``process(_:into:)``
+    /// copies it (the caller cannot prove the call leaves the storage alone), which costs
+    /// a reference count per buffer the event holds; a step on a hot path overrides this
+    /// to read the event where it is. Stages call it for time-sensitive steps, which they
+    /// drive event by event.
+    func process(at event: UnsafePointer<Event>, into out: inout StepOutput)
     /// Event time has advanced to `watermark` (epoch ms; `Int64.max` at the end).
     func advance(watermark: Int64, into out: inout StepOutput)
     /// Open state, for stats and bounds checks (open windows, partial matches, keys).
@@ -36,8 +44,12 @@ extension Step {
     public func process(batch events: [Event], into out: inout StepOutput) {
         // Lent from the array's storage: no copy per event.
         events.withUnsafeBufferPointer { batch in
-            for j in batch.indices { process(batch[j], into: &out) }
+            guard let base = batch.baseAddress else { return }
+            for j in batch.indices { process(at: base + j, into: &out) }
         }
+    }
+    public func process(at event: UnsafePointer<Event>, into out: inout StepOutput) {
+        process(event.pointee, into: &out)
     }
     public func advance(watermark: Int64, into out: inout StepOutput) {}
     public var stateSize: Int { 0 }

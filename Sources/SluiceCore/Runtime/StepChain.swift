@@ -92,14 +92,15 @@ public final class StepChain {
                 // dynamic exclusivity check each time the watermark moves.
                 var mark = marks[i]
                 current.withUnsafeBufferPointer { batch in
+                    guard let base = batch.baseAddress else { return }
                     for j in batch.indices {
-                        let m = batch[j].watermark
+                        let m = base[j].watermark
                         if m > mark {
                             mark = m
                             out.watermark = m
                             step.advance(watermark: m, into: &out)
                         }
-                        step.process(batch[j], into: &out)
+                        step.process(at: base + j, into: &out)
                     }
                 }
                 marks[i] = mark

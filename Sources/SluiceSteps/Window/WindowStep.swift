@@ -94,31 +94,36 @@ public final class WindowStep: Step {
     /// to is gone) or `rejected` (bad key or value, too many open windows). Windows that
     /// fire because of it (late updates, full count windows) are emitted at once.
     public func process(_ event: Event, into out: inout StepOutput) {
-        if !isCount, event.time == Event.noTime {
-            out.reject(event, step: name, message: "window: the event has no time")
+        withUnsafePointer(to: event) { process(at: $0, into: &out) }
+    }
+
+    /// ``process(_:into:)`` on the event where it is (see ``Step/process(at:into:)``).
+    public func process(at p: UnsafePointer<Event>, into out: inout StepOutput) {
+        if !isCount, p.pointee.time == Event.noTime {
+            out.reject(p.pointee, step: name, message: "window: the event has no time")
             return
         }
         let key: JSON
         if direct {
-            guard let k = readDirect(event) else {
+            guard let k = readDirect(p) else {
                 let f = keyField ?? ""
-                out.reject(event, step: name, message: "window: key '\(f)': no such field '\(f)'")
+                out.reject(p.pointee, step: name, message: "window: key '\(f)': no such field '\(f)'")
                 return
             }
             key = k
         } else {
-            guard let k = readKey(event, &out) else { return }
+            guard let k = readKey(p.pointee, &out) else { return }
             key = k
             for i in 0..<inputFields.count {
                 if let f = inputFields[i] {
-                    values[i] = event.field(f) ?? .null
+                    values[i] = p.pointee.field(f) ?? .null
                 } else if let e = inputExpressions[i] {
-                    activation.event = event
+                    activation.event = p.pointee
                     do {
                         values[i] = try e.evaluateJSON(activation)
                     } catch {
                         let label = config.aggregates.first { $0.input == i }?.label ?? e.source
-                        out.reject(event, step: name, message: "window: \(label): \(error.message)")
+                        out.reject(p.pointee, step: name, message: "window: \(label): \(error.message)")
                         return
                     }
                 }
@@ -129,20 +134,20 @@ public final class WindowStep: Step {
             case .int, .double, .null: continue
             default:
                 let problem = Aggregates.check(config.aggregates[a].function, values[input]) ?? ""
-                out.reject(event, step: name, message: "window: \(config.aggregates[a].label): \(problem)")
+                out.reject(p.pointee, step: name, message: "window: \(config.aggregates[a].label): \(problem)")
                 return
             }
         }
-        let outcome = values.withUnsafeBufferPointer { machine.add(time: event.time, key: key, inputs: $0, into: &fired) }
+        let outcome = values.withUnsafeBufferPointer { machine.add(time: p.pointee.time, key: key, inputs: $0, into: &fired) }
         switch outcome {
         case .counted:
             break
         case .late:
-            out.side(SidePort.late, event)
+            out.side(SidePort.late, p.pointee)
         case .full:
-            out.reject(event, step: name, message: "window: max_open_windows (\(config.maxOpenWindows)) reached; event not counted")
+            out.reject(p.pointee, step: name, message: "window: max_open_windows (\(config.maxOpenWindows)) reached; event not counted")
         case .outOfRange:
-            out.reject(event, step: name, message: "window: event time \(event.time) is out of range")
+            out.reject(p.pointee, step: name, message: "window: event time \(p.pointee.time) is out of range")
         }
         if !fired.isEmpty { flush(into: &out) }
     }
@@ -150,9 +155,9 @@ public final class WindowStep: Step {
     /// The direct path: reads the key field (null for a global window) and every input
     /// field into `values` (a missing input reads as null). Nil when the key field is missing.
     @inline(__always)
-    func readDirect(_ event: Event) -> JSON? {
+    func readDirect(_ p: UnsafePointer<Event>) -> JSON? {
         // (JSON is `ExpressibleByNilLiteral`: the closure's nil must be spelled `.none`.)
-        let parsed: JSON?? = event.withParsedFields { ks, vs -> JSON? in
+        let parsed: JSON?? = p.pointee.withParsedFields { ks, vs -> JSON? in
             for j in 0..<directNames.count {
                 let at = hints[j]
                 if at < ks.count, ks[at] == directNames[j] { continue }
@@ -173,9 +178,9 @@ public final class WindowStep: Step {
         if let parsed { return parsed }
         // Raw bytes: at the offsets the reader recorded, or every field in one pass; else
         // (patched, non-object) field by field.
-        if !event.offsets.isEmpty || event.withRawBytes({ JSONParser.fields(directUTF8, in: $0, into: &scanned) }) == nil {
+        if !p.pointee.offsets.isEmpty || p.pointee.withRawBytes({ JSONParser.fields(directUTF8, in: $0, into: &scanned) }) == nil {
             scanned.removeAll(keepingCapacity: true)
-            for f in directNames { scanned.append(event.field(f)) }
+            for f in directNames { scanned.append(p.pointee.field(f)) }
         }
         for i in 0..<inputSlots.count { values[i] = scanned[inputSlots[i]] ?? .null }
         return keySlot < 0 ? .some(.null) : scanned[keySlot]
