@@ -223,6 +223,34 @@ import Testing
         #expect(text(h.take()) == [#"{"window_start":0,"window_end":10,"lo":true,"hi":"pear"}"#])
     }
 
+    @Test func minAndMaxKeepDoublesUntilAnotherKindOfValueArrives() throws {
+        // Doubles are kept in the accumulator itself; an int or a string moves the value
+        // so far out to the general path, and every order still follows jq's.
+        let h = try harness("window: { key: k, tumbling: 10ms, aggregate: { lo: min(x), hi: max(x), n: count(x) } }")
+        for (i, x) in [JSON(2.5), 7.25, -1.5].enumerated() { h.send(["k": "d", "x": x], time: Int64(i)) }
+        for (i, x) in [JSON(2.5), 9, 1.5, 4].enumerated() { h.send(["k": "i", "x": x], time: Int64(i)) }
+        for (i, x) in [JSON(2.5), "b", 0.5, .null].enumerated() { h.send(["k": "s", "x": x], time: Int64(i)) }
+        h.advance(to: .max)
+        #expect(text(h.take()) == [
+            #"{"k":"d","window_start":0,"window_end":10,"lo":-1.5,"hi":7.25,"n":3}"#,
+            #"{"k":"i","window_start":0,"window_end":10,"lo":1.5,"hi":9,"n":4}"#,
+            #"{"k":"s","window_start":0,"window_end":10,"lo":0.5,"hi":"b","n":3}"#,
+        ])
+    }
+
+    @Test func mergedSessionsCombineMinAndMaxOfEveryKind() throws {
+        // Two sessions bridged by a late event: one holds doubles, the other an int and a
+        // string, so the merge meets both representations.
+        let h = try harness("window: { session: { gap: 10ms }, aggregate: { lo: min(x), hi: max(x), n: count() } }")
+        h.send(["x": 2.5], time: 0)
+        h.send(["x": 0.25], time: 5)
+        h.send(["x": 3], time: 20)
+        h.send(["x": "z"], time: 22)
+        h.send(["x": 1.0], time: 12)
+        h.advance(to: .max)
+        #expect(text(h.take()) == [#"{"window_start":0,"window_end":32,"lo":0.25,"hi":"z","n":5}"#])
+    }
+
     // MARK: Lateness
 
     @Test func lateEventsWithinAllowedLatenessReFireWithUpdate() throws {

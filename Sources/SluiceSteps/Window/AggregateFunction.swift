@@ -43,6 +43,15 @@ public enum AggregateFunction: Sendable, Equatable {
         }
     }
 
+    /// True for the functions that keep state beyond the few numbers of an
+    /// ``Accumulator`` (in its ``AccumulatorExtra``).
+    var usesExtra: Bool {
+        switch self {
+        case .countAll, .count, .sum, .avg: false
+        default: true
+        }
+    }
+
     /// True for the functions that need numbers (others take any value).
     public var needsNumbers: Bool {
         switch self {

@@ -3,20 +3,45 @@ import SluiceJSON
 /// The running state of one aggregate in one window. A flat value: only `collect`,
 /// `percentile` and `count_distinct` hold a reference (allocated when the window opens).
 struct Accumulator {
-    // The fields `count` and `sum` use come first, so they share a cache line.
     /// Non-null values seen (events, for `count()`).
     var n: Int64 = 0
     /// Integer part of `sum`.
     var isum: Int64 = 0
-    /// Double part of `sum`; the sum for `avg`; the running mean for `stddev`.
+    /// Double part of `sum`; the sum for `avg`; the running mean for `stddev`; for `min`
+    /// and `max`, the value so far while it is a double (``hasDouble``).
     var dsum: Double = 0
+    /// ``sawDouble``, ``overflow`` and ``hasDouble``.
+    var flags: UInt8 = 0
+
+    static let sawDoubleFlag: UInt8 = 1
+    static let overflowFlag: UInt8 = 2
+    static let hasDoubleFlag: UInt8 = 4
+
     /// `sum` saw a double.
-    var sawDouble = false
+    var sawDouble: Bool {
+        get { flags & Self.sawDoubleFlag != 0 }
+        set { flags = newValue ? flags | Self.sawDoubleFlag : flags & ~Self.sawDoubleFlag }
+    }
     /// `sum` overflowed 64-bit integers.
-    var overflow = false
+    var overflow: Bool {
+        get { flags & Self.overflowFlag != 0 }
+        set { flags = newValue ? flags | Self.overflowFlag : flags & ~Self.overflowFlag }
+    }
+    /// `min`/`max`: the value so far is the double `dsum` (else it is the extra's `value`).
+    var hasDouble: Bool {
+        get { flags & Self.hasDoubleFlag != 0 }
+        set { flags = newValue ? flags | Self.hasDoubleFlag : flags & ~Self.hasDoubleFlag }
+    }
+}
+
+/// The rest of an aggregate's state, kept apart from ``Accumulator`` so that the part
+/// every event touches stays small (32 bytes): `count`, `sum`, `avg` and `min`/`max` over
+/// doubles never read it.
+struct AccumulatorExtra {
     /// Sum of squared deviations for `stddev` (Welford).
     var m2: Double = 0
-    /// `min`, `max`, `first`, `last`: the value so far.
+    /// `min`, `max` (unless a double, see ``Accumulator/hasDouble``), `first`, `last`:
+    /// the value so far.
     var value: JSON = .null
     /// `first`/`last`: the event time and arrival number of `value`.
     var time: Int64 = 0
@@ -131,10 +156,10 @@ public enum Aggregates {
         return sorted[lo] + (sorted[hi] - sorted[lo]) * frac
     }
 
-    /// A fresh accumulator for `f` (allocating its box, if it needs one: see
+    /// Fresh extra state for `f` (allocating its box, if it needs one: see
     /// ``AggregateFunction/needsBox``).
-    static func make(_ f: AggregateFunction) -> Accumulator {
-        var a = Accumulator()
+    static func make(_ f: AggregateFunction) -> AccumulatorExtra {
+        var a = AccumulatorExtra()
         switch f {
         case .collect: a.box = .items(ItemsBox())
         case .percentile: a.box = .quantiles(QuantileBox())
@@ -154,9 +179,30 @@ public enum Aggregates {
         }
     }
 
-    /// Adds one event's value (already checked with ``check(_:_:)``).
+    /// The value so far of `min`/`max`/`first`/`last` (with `n > 0`).
     @inline(__always)
-    static func add(_ f: AggregateFunction, _ a: inout Accumulator, _ v: JSON, time: Int64, seq: UInt64, scratch: inout [UInt8]) {
+    static func value(_ a: Accumulator, _ x: AccumulatorExtra) -> JSON {
+        a.hasDouble ? .double(a.dsum) : x.value
+    }
+
+    /// Sets the value so far of `min`/`max`, keeping a double in the accumulator itself.
+    @inline(__always)
+    static func setValue(_ a: inout Accumulator, _ x: inout AccumulatorExtra, _ v: JSON) {
+        if case .double(let d) = v {
+            a.dsum = d
+            a.hasDouble = true
+            x.value = .null
+        } else {
+            x.value = v
+            a.hasDouble = false
+        }
+    }
+
+    /// Adds one event's value (already checked with ``check(_:_:)``).
+    static func add(
+        _ f: AggregateFunction, _ a: inout Accumulator, _ x: inout AccumulatorExtra, _ v: JSON, time: Int64, seq: UInt64,
+        scratch: inout [UInt8]
+    ) {
         if case .countAll = f {
             a.n += 1
             return
@@ -180,32 +226,32 @@ public enum Aggregates {
             a.n += 1
             a.dsum += v.numberValue ?? 0
         case .stddev:
-            let x = v.numberValue ?? 0
+            let y = v.numberValue ?? 0
             a.n += 1
-            let delta = x - a.dsum
+            let delta = y - a.dsum
             a.dsum += delta / Double(a.n)
-            a.m2 += delta * (x - a.dsum)
+            x.m2 += delta * (y - a.dsum)
         case .min:
-            if a.n == 0 || JSONOrder.less(v, a.value) { a.value = v }
+            if a.n == 0 || JSONOrder.less(v, value(a, x)) { setValue(&a, &x, v) }
             a.n += 1
         case .max:
-            if a.n == 0 || JSONOrder.less(a.value, v) { a.value = v }
+            if a.n == 0 || JSONOrder.less(value(a, x), v) { setValue(&a, &x, v) }
             a.n += 1
         case .first:
-            if a.n == 0 || (time, seq) < (a.time, a.seq) { (a.value, a.time, a.seq) = (v, time, seq) }
+            if a.n == 0 || (time, seq) < (x.time, x.seq) { (x.value, x.time, x.seq) = (v, time, seq) }
             a.n += 1
         case .last:
-            if a.n == 0 || (time, seq) > (a.time, a.seq) { (a.value, a.time, a.seq) = (v, time, seq) }
+            if a.n == 0 || (time, seq) > (x.time, x.seq) { (x.value, x.time, x.seq) = (v, time, seq) }
             a.n += 1
         case .countDistinct:
             a.n += 1
-            if case .distinct(let b)? = a.box { b.add(v, scratch: &scratch) }
+            if case .distinct(let b)? = x.box { b.add(v, scratch: &scratch) }
         case .percentile:
             a.n += 1
-            if case .quantiles(let b)? = a.box { b.add(v.numberValue ?? 0) }
+            if case .quantiles(let b)? = x.box { b.add(v.numberValue ?? 0) }
         case .collect:
             a.n += 1
-            if case .items(let b)? = a.box { b.items.append((time, seq, v)) }
+            if case .items(let b)? = x.box { b.items.append((time, seq, v)) }
         }
     }
 
@@ -230,33 +276,37 @@ public enum Aggregates {
         return true
     }
 
-    /// ``add(_:_:_:time:seq:scratch:)`` for `max` (or `min`) when `v` is a number or null
-    /// and the value so far is a number or there is none (true); false, changing nothing,
-    /// otherwise. Numbers compare as in ``JSONOrder``.
+    /// ``add(_:_:_:_:time:seq:scratch:)`` for `max` (or `min`) when `v` is a double or
+    /// null and the value so far is a double or there is none (true); false, changing
+    /// nothing, otherwise. Numbers compare as in ``JSONOrder``.
     @inline(__always)
     static func addMinMax(_ a: inout Accumulator, _ v: JSON, max: Bool) -> Bool {
-        let x: Double
+        let y: Double
         switch v {
-        case .double(let d): x = d
-        case .int: return false
+        case .double(let d): y = d
         case .null: return true
         default: return false
         }
         if a.n > 0 {
-            guard case .double(let y) = a.value else { return false }
-            if max ? y < x : x < y { a.value = .double(x) }
+            guard a.hasDouble else { return false }
+            if max ? a.dsum < y : y < a.dsum { a.dsum = y }
         } else {
-            a.value = .double(x)
+            a.dsum = y
+            a.hasDouble = true
         }
         a.n += 1
         return true
     }
 
     /// Folds `b` into `a` (two session windows becoming one).
-    static func merge(_ f: AggregateFunction, _ a: inout Accumulator, _ b: Accumulator, scratch: inout [UInt8]) {
+    static func merge(
+        _ f: AggregateFunction, _ a: inout Accumulator, _ ax: inout AccumulatorExtra, _ b: Accumulator,
+        _ bx: AccumulatorExtra, scratch: inout [UInt8]
+    ) {
         guard b.n > 0 || b.overflow else { return }
         if a.n == 0 && !a.overflow {
             a = b
+            ax = bx
             return
         }
         switch f {
@@ -275,35 +325,37 @@ public enum Aggregates {
             // Chan et al.'s parallel update.
             let n = a.n + b.n
             let delta = b.dsum - a.dsum
-            a.m2 += b.m2 + delta * delta * Double(a.n) * Double(b.n) / Double(n)
+            ax.m2 += bx.m2 + delta * delta * Double(a.n) * Double(b.n) / Double(n)
             a.dsum += delta * Double(b.n) / Double(n)
             a.n = n
         case .min:
-            if JSONOrder.less(b.value, a.value) { a.value = b.value }
+            let v = value(b, bx)
+            if JSONOrder.less(v, value(a, ax)) { setValue(&a, &ax, v) }
             a.n += b.n
         case .max:
-            if JSONOrder.less(a.value, b.value) { a.value = b.value }
+            let v = value(b, bx)
+            if JSONOrder.less(value(a, ax), v) { setValue(&a, &ax, v) }
             a.n += b.n
         case .first:
-            if (b.time, b.seq) < (a.time, a.seq) { (a.value, a.time, a.seq) = (b.value, b.time, b.seq) }
+            if (bx.time, bx.seq) < (ax.time, ax.seq) { (ax.value, ax.time, ax.seq) = (bx.value, bx.time, bx.seq) }
             a.n += b.n
         case .last:
-            if (b.time, b.seq) > (a.time, a.seq) { (a.value, a.time, a.seq) = (b.value, b.time, b.seq) }
+            if (bx.time, bx.seq) > (ax.time, ax.seq) { (ax.value, ax.time, ax.seq) = (bx.value, bx.time, bx.seq) }
             a.n += b.n
         case .countDistinct:
-            if case .distinct(let x)? = a.box, case .distinct(let y)? = b.box { x.merge(y, scratch: &scratch) }
+            if case .distinct(let p)? = ax.box, case .distinct(let q)? = bx.box { p.merge(q, scratch: &scratch) }
             a.n += b.n
         case .percentile:
-            if case .quantiles(let x)? = a.box, case .quantiles(let y)? = b.box { x.merge(y) }
+            if case .quantiles(let p)? = ax.box, case .quantiles(let q)? = bx.box { p.merge(q) }
             a.n += b.n
         case .collect:
-            if case .items(let x)? = a.box, case .items(let y)? = b.box { x.items += y.items }
+            if case .items(let p)? = ax.box, case .items(let q)? = bx.box { p.items += q.items }
             a.n += b.n
         }
     }
 
     /// The aggregate's value for the window, or an error message (integer overflow).
-    static func result(_ f: AggregateFunction, _ a: Accumulator) -> Result<JSON, WindowError> {
+    static func result(_ f: AggregateFunction, _ a: Accumulator, _ x: AccumulatorExtra) -> Result<JSON, WindowError> {
         switch f {
         case .countAll, .count:
             return .success(.int(a.n))
@@ -314,17 +366,19 @@ public enum Aggregates {
         case .avg:
             return .success(a.n == 0 ? .null : .double(a.dsum / Double(a.n)))
         case .stddev:
-            return .success(a.n == 0 ? .null : .double((a.m2 / Double(a.n)).squareRoot()))
-        case .min, .max, .first, .last:
-            return .success(a.n == 0 ? .null : a.value)
+            return .success(a.n == 0 ? .null : .double((x.m2 / Double(a.n)).squareRoot()))
+        case .min, .max:
+            return .success(a.n == 0 ? .null : value(a, x))
+        case .first, .last:
+            return .success(a.n == 0 ? .null : x.value)
         case .countDistinct:
-            if case .distinct(let b)? = a.box { return .success(.int(b.count)) }
+            if case .distinct(let b)? = x.box { return .success(.int(b.count)) }
             return .success(.int(0))
         case .percentile(let p):
-            if case .quantiles(let b)? = a.box, let q = b.quantile(p) { return .success(.double(q)) }
+            if case .quantiles(let b)? = x.box, let q = b.quantile(p) { return .success(.double(q)) }
             return .success(.null)
         case .collect:
-            guard case .items(let b)? = a.box else { return .success(.array([])) }
+            guard case .items(let b)? = x.box else { return .success(.array([])) }
             let sorted = b.items.sorted { ($0.time, $0.seq) < ($1.time, $1.seq) }
             return .success(.array(sorted.map(\.value)))
         }

@@ -99,7 +99,14 @@ public struct WindowStateMachine {
     var keys: [KeyState] = []
     var freeKeys: [Int32] = []
     var slots: [Slot] = []
+    /// One ``Accumulator`` per aggregate per slot (slot `i`'s at `i * n ..< (i + 1) * n`),
+    /// and parallel to it the ``AccumulatorExtra``s, which only some functions touch.
     var accumulators: [Accumulator] = []
+    var extras: [AccumulatorExtra] = []
+    /// How ``apply(slot:values:time:seq:)`` treats each aggregate, in memory this struct
+    /// does not own as an array (see ``AggregatePlan``).
+    let plan: AggregatePlan
+    let planSteps: UnsafePointer<AggregatePlan.Step>
     var freeSlots: [Int32] = []
     var heap: [Timer] = []
     var nextSeq: UInt64 = 0
@@ -112,12 +119,17 @@ public struct WindowStateMachine {
 
     /// True when some aggregate keeps its values in a box (made when a window opens).
     let needsBoxes: Bool
+    /// True when some aggregate uses its ``AccumulatorExtra``.
+    let usesExtras: Bool
 
     /// A state machine with nothing open.
     public init(kind: WindowKind, functions: [AggregateFunction], inputs: [Int], allowedLateness: Int64, maxOpenWindows: Int) {
         self.kind = kind
         self.functions = functions
         needsBoxes = functions.contains { $0.needsBox }
+        usesExtras = functions.contains { $0.usesExtra }
+        plan = AggregatePlan(functions: functions, inputs: inputs)
+        planSteps = UnsafePointer(plan.steps)
         self.inputs = inputs
         self.allowedLateness = allowedLateness
         self.maxOpenWindows = maxOpenWindows
@@ -346,7 +358,8 @@ public struct WindowStateMachine {
         let n = functions.count
         for a in 0..<n {
             let b = accumulators[f * n + a]
-            Aggregates.merge(functions[a], &accumulators[t * n + a], b, scratch: &scratch.bytes)
+            let bx = extras[f * n + a]
+            Aggregates.merge(functions[a], &accumulators[t * n + a], &extras[t * n + a], b, bx, scratch: &scratch.bytes)
         }
         slots[t].start = min(slots[t].start, slots[f].start)
         slots[t].end = max(slots[t].end, slots[f].end)
@@ -479,13 +492,16 @@ public struct WindowStateMachine {
         } else {
             s = Int32(slots.count)
             slots.append(Slot())
-            for _ in functions { accumulators.append(Accumulator()) }
+            for _ in functions {
+                accumulators.append(Accumulator())
+                extras.append(AccumulatorExtra())
+            }
         }
         let n = functions.count
         let i = Int(s)
         // Free slots hold fresh accumulators (see `freeSlot`); only boxes need making.
         if needsBoxes {
-            for a in 0..<n where functions[a].needsBox { accumulators[i * n + a] = Aggregates.make(functions[a]) }
+            for a in 0..<n where functions[a].needsBox { extras[i * n + a] = Aggregates.make(functions[a]) }
         }
         nextSeq &+= 1
         slots[i] = Slot(
@@ -507,6 +523,9 @@ public struct WindowStateMachine {
         accumulators.withUnsafeMutableBufferPointer { acc in
             for a in 0..<n { acc[i * n + a] = Accumulator() }
         }
+        if usesExtras {
+            for a in 0..<n where functions[a].usesExtra { extras[i * n + a] = AccumulatorExtra() }
+        }
         let k = Int(slots[i].key)
         if let w = keys[k].windows.firstIndex(of: slot) { keys[k].windows.remove(at: w) }
         if keys[k].windows.isEmpty {
@@ -522,34 +541,53 @@ public struct WindowStateMachine {
         openWindows -= 1
     }
 
+    /// Adds an event's inputs to the accumulators of `slot`. The common aggregates over
+    /// numbers are done in place here; the rest (and any value those cannot take) in
+    /// ``applyGeneral(slot:aggregates:values:time:seq:)``.
     @inline(__always)
     mutating func apply(slot: Int32, values: UnsafeBufferPointer<JSON>, time: Int64, seq: UInt64) {
+        let n = plan.count
+        let base = Int(slot) * n
+        let steps = planSteps
+        var rest: UInt64 = 0
+        accumulators.withUnsafeMutableBufferPointer { acc in
+            for a in 0..<min(n, 64) {
+                let step = steps[a]
+                let i = base + a
+                switch step.op {
+                case .countAll:
+                    acc[i].n += 1
+                    continue
+                case .count:
+                    if case .null = values[step.input] { continue }
+                    acc[i].n += 1
+                    continue
+                case .sum:
+                    if Aggregates.addSum(&acc[i], values[step.input]) { continue }
+                case .max:
+                    if Aggregates.addMinMax(&acc[i], values[step.input], max: true) { continue }
+                case .min:
+                    if Aggregates.addMinMax(&acc[i], values[step.input], max: false) { continue }
+                case .general:
+                    break
+                }
+                rest |= 1 << UInt64(a)
+            }
+        }
+        if rest != 0 || n > 64 { applyGeneral(slot: slot, aggregates: rest, values: values, time: time, seq: seq) }
+    }
+
+    /// The aggregates of `slot` that ``apply(slot:values:time:seq:)`` left (bit `a` of
+    /// `aggregates`), and every one from the 65th on (the general path does them all right).
+    @inline(never)
+    mutating func applyGeneral(slot: Int32, aggregates: UInt64, values: UnsafeBufferPointer<JSON>, time: Int64, seq: UInt64) {
         let n = functions.count
         let base = Int(slot) * n
-        functions.withUnsafeBufferPointer { functions in
-            inputs.withUnsafeBufferPointer { inputs in
-                accumulators.withUnsafeMutableBufferPointer { acc in
-                    for a in 0..<n {
-                        let input = inputs[a]
-                        // The common aggregates on numbers, without copying the value.
-                        switch functions[a] {
-                        case .countAll:
-                            acc[base + a].n += 1
-                            continue
-                        case .sum:
-                            if Aggregates.addSum(&acc[base + a], values[input]) { continue }
-                        case .max:
-                            if Aggregates.addMinMax(&acc[base + a], values[input], max: true) { continue }
-                        case .min:
-                            if Aggregates.addMinMax(&acc[base + a], values[input], max: false) { continue }
-                        default:
-                            break
-                        }
-                        let v = input >= 0 ? values[input] : JSON.null
-                        Aggregates.add(functions[a], &acc[base + a], v, time: time, seq: seq, scratch: &scratch.bytes)
-                    }
-                }
-            }
+        for a in 0..<n where a >= 64 || aggregates & (1 << UInt64(a)) != 0 {
+            let input = inputs[a]
+            let v = input >= 0 ? values[input] : JSON.null
+            Aggregates.add(
+                functions[a], &accumulators[base + a], &extras[base + a], v, time: time, seq: seq, scratch: &scratch.bytes)
         }
     }
 
@@ -579,7 +617,7 @@ public struct WindowStateMachine {
             var errors: [(index: Int, message: String)] = []
             accumulators.withUnsafeBufferPointer { acc in
                 for a in 0..<n {
-                    switch Aggregates.result(functions[a], acc[i * n + a]) {
+                    switch Aggregates.result(functions[a], acc[i * n + a], extras[i * n + a]) {
                     case .success(let v): values.append(v)
                     case .failure(let e):
                         values.append(.null)
@@ -624,6 +662,46 @@ public struct WindowStateMachine {
             p = c
         }
     }
+}
+
+/// How ``WindowStateMachine/apply(slot:values:time:seq:)`` treats each aggregate, in
+/// memory of its own: reading a struct's array property from a `mutating` method costs a
+/// retain and a release of the array per call (the method could replace the array), a
+/// raw pointer costs nothing.
+final class AggregatePlan: @unchecked Sendable {
+    enum Op: UInt8 {
+        case countAll, count, sum, max, min, general
+    }
+
+    struct Step {
+        var op: Op
+        /// The index of the aggregate's input (0 for `count()`, which has none).
+        var input: Int
+    }
+
+    let steps: UnsafeMutablePointer<Step>
+    let count: Int
+
+    init(functions: [AggregateFunction], inputs: [Int]) {
+        count = functions.count
+        steps = .allocate(capacity: max(1, functions.count))
+        for (a, f) in functions.enumerated() {
+            let op: Op
+            switch f {
+            case .countAll: op = .countAll
+            case .count: op = .count
+            case .sum: op = .sum
+            case .max: op = .max
+            case .min: op = .min
+            default: op = .general
+            }
+            let input = a < inputs.count ? inputs[a] : -1
+            // An input-less function other than `count()` goes the general way (as null).
+            (steps + a).initialize(to: Step(op: input >= 0 || op == .countAll ? op : .general, input: max(0, input)))
+        }
+    }
+
+    deinit { steps.deallocate() }
 }
 
 /// A byte buffer reused across calls.
