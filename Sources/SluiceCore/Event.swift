@@ -101,6 +101,16 @@ public struct Event: Sendable {
         return nil
     }
 
+    /// The keys and values of a parsed object event where they are, not retained (see
+    /// ``JSONObject/unsafeFieldPointers``), or nil for other events. Valid only while the
+    /// event is alive and unchanged, as a step's lent event is for the call
+    /// (``Step/process(at:into:)``).
+    @inlinable
+    public var unsafeParsedFields: (keys: UnsafeBufferPointer<String>, values: UnsafeBufferPointer<JSON>)? {
+        if case .value(.object(let o)) = storage { return o.unsafeFieldPointers }
+        return nil
+    }
+
     /// The whole value, parsed on demand (the event is not changed; see ``materialize()``).
     @inlinable
     public var value: JSON {

@@ -67,6 +67,16 @@ public struct JSONObject: Sendable, Hashable {
         try keys.withUnsafeBufferPointer { k in try values.withUnsafeBufferPointer { v in try body(k, v) } }
     }
 
+    /// The keys and the values where they are, not retained: valid only while the caller
+    /// keeps this object alive and unchanged, which it must guarantee. For hot loops that
+    /// read the fields of an object someone else owns: reading them inside
+    /// ``withUnsafeFields(_:)`` costs a retain and a release of both arrays whenever the
+    /// body writes to memory the compiler cannot tell apart from the object's.
+    @inlinable
+    public var unsafeFieldPointers: (keys: UnsafeBufferPointer<String>, values: UnsafeBufferPointer<JSON>) {
+        (keys.withUnsafeBufferPointer { $0 }, values.withUnsafeBufferPointer { $0 })
+    }
+
     /// The value of `key`; setting nil removes the field, setting a new key appends it.
     public subscript(key: String) -> JSON? {
         @inlinable

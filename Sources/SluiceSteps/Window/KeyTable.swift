@@ -8,11 +8,35 @@ import SluiceJSON
 /// SipHash, a fifth of the cost of a keyed window's per-event path; ``KeyTable/hash(_:)``
 /// hashes short ASCII strings (the usual key) with a few multiplications.
 struct KeyTable {
-    /// A bucket: a key index (-1 when empty) and its hash, side by side so a probe
-    /// touches one cache line.
+    /// A key's bytes when they decide equality alone: an ASCII string of up to 15 bytes
+    /// (its bytes and length) or an integer. Two exact fingerprints are equal exactly
+    /// when their keys are; a key that has none (``inexact``) is compared the slow way.
+    struct Fingerprint: Equatable {
+        var low: UInt64
+        var high: UInt64
+
+        static let inexact = Fingerprint(low: 0, high: 0xFF << 56)
+        static let integerTag: UInt64 = 0x80 << 56
+
+        var isExact: Bool { high >> 56 != 0xFF }
+    }
+
+    /// A bucket: a key index (-1 when empty), its hash and fingerprint, and the window
+    /// its last event went to (the tumbling fast path), side by side so that an in-order
+    /// event of a known key reads one bucket and then its accumulators.
     struct Bucket {
         var hash: UInt64
+        var print: Fingerprint
         var key: Int32
+        /// The slot of the key's last event (-1: none) and that window's start.
+        var lastSlot: Int32 = -1
+        var lastStart: Int64 = 0
+
+        init(hash: UInt64, print: Fingerprint = .inexact, key: Int32) {
+            self.hash = hash
+            self.print = print
+            self.key = key
+        }
     }
 
     private var buckets: [Bucket]
@@ -37,13 +61,57 @@ struct KeyTable {
         }
     }
 
-    /// Adds key index `k` with hash `hash` (the key must not be present).
-    mutating func insert(hash: UInt64, _ k: Int32) {
+    /// The bucket of the key with hash `hash` and fingerprint `print`, or nil: keys whose
+    /// fingerprints are both exact compare by them, others through `matches`.
+    @inline(__always)
+    func findBucket(hash: UInt64, print: Fingerprint, _ matches: (Int32) -> Bool) -> Int? {
+        buckets.withUnsafeBufferPointer { buckets in
+            var i = Int(truncatingIfNeeded: hash) & mask
+            while true {
+                let b = buckets[i]
+                if b.key < 0 { return nil }
+                if b.hash == hash {
+                    if print.isExact && b.print.isExact {
+                        if b.print == print { return i }
+                    } else if matches(b.key) {
+                        return i
+                    }
+                }
+                i = (i + 1) & mask
+            }
+        }
+    }
+
+    /// The bucket at `i` (from ``findBucket(hash:print:_:)``, before the table changes).
+    subscript(bucket i: Int) -> Bucket {
+        @inline(__always) get { buckets[i] }
+        @inline(__always) _modify { yield &buckets[i] }
+    }
+
+    /// Forgets that key index `k` (hash `hash`) last went to `slot`, if it did.
+    mutating func forgetLast(hash: UInt64, _ k: Int32, slot: Int32) {
+        var i = Int(truncatingIfNeeded: hash) & mask
+        while true {
+            let b = buckets[i].key
+            if b < 0 { return }
+            if b == k {
+                if buckets[i].lastSlot == slot { buckets[i].lastSlot = -1 }
+                return
+            }
+            i = (i + 1) & mask
+        }
+    }
+
+    /// Adds key index `k` with hash `hash` and fingerprint `print` (the key must not be
+    /// present); returns its bucket.
+    @discardableResult
+    mutating func insert(hash: UInt64, print: Fingerprint = .inexact, _ k: Int32) -> Int {
         if (count + 1) * 2 > buckets.count { grow() }
         var i = Int(truncatingIfNeeded: hash) & mask
         while buckets[i].key >= 0 { i = (i + 1) & mask }
-        buckets[i] = Bucket(hash: hash, key: k)
+        buckets[i] = Bucket(hash: hash, print: print, key: k)
         count += 1
+        return i
     }
 
     /// Removes key index `k`, stored with hash `hash`.
@@ -84,6 +152,30 @@ struct KeyTable {
     }
 
     // MARK: Hashing
+
+    /// ``hash(_:)`` and the key's ``Fingerprint``.
+    @inline(__always)
+    static func hashAndPrint(_ key: JSON) -> (UInt64, Fingerprint) {
+        switch key {
+        case .string(let s):
+            let r = s.utf8.withContiguousStorageIfAvailable { bytes -> (UInt64, Fingerprint)? in
+                guard let h = asciiHash(bytes) else { return nil }
+                guard bytes.count <= 15 else { return (h, .inexact) }
+                var low: UInt64 = 0
+                var high: UInt64 = 0
+                for (i, b) in bytes.enumerated() {
+                    if i < 8 { low |= UInt64(b) << (8 * UInt64(i)) } else { high |= UInt64(b) << (8 * UInt64(i - 8)) }
+                }
+                return (h, Fingerprint(low: low, high: high | UInt64(bytes.count) << 56))
+            }
+            if let r, let r { return r }
+            return (slowStringHash(s), .inexact)
+        case .int(let i):
+            return (hash(key), Fingerprint(low: UInt64(bitPattern: i), high: Fingerprint.integerTag))
+        default:
+            return (hash(key), .inexact)
+        }
+    }
 
     /// A hash consistent with `JSON`'s `==`: equal values hash alike. Strings compare by
     /// canonical equivalence, so a string hashes as the bytes of its normalized form when

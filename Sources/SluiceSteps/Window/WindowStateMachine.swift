@@ -51,10 +51,6 @@ public struct WindowStateMachine {
         var key: JSON = .null
         /// ``KeyTable/hash(_:)`` of `key`.
         var hash: UInt64 = 0
-        /// The window the key's last event went to (-1: none), and its start, so that
-        /// in-order events of a tumbling window touch only the key table and the accumulators.
-        var lastSlot: Int32 = -1
-        var lastStart: Int64 = 0
         /// The key's windows that are open or fired (not purged).
         var windows: [Int32] = []
         /// Count windows: events of this key so far.
@@ -225,32 +221,42 @@ public struct WindowStateMachine {
     /// The hot path: one window per event, usually the key's most recent one.
     mutating func addTumbling(time: Int64, start: Int64, end: Int64, key: JSON, values: UnsafeBufferPointer<JSON>, into fired: inout [WindowResult]) -> Outcome {
         if isPurged(end: end) { return .late }
-        let hash = KeyTable.hash(key)
+        // The key's bucket remembers the window its last event went to, so an in-order
+        // event of a known key reads its bucket and its accumulators, nothing else.
+        let (hash, print) = KeyTable.hashAndPrint(key)
         var k: Int32 = -1
         var slot: Int32 = -1
-        if let found = findKey(key, hash: hash) {
-            k = found
-            let ki = Int(k)
-            if keys[ki].lastSlot >= 0, keys[ki].lastStart == start {
-                slot = keys[ki].lastSlot
+        let found = keys.withUnsafeBufferPointer { keys in
+            keyIndex.findBucket(hash: hash, print: print) { Self.same(keys[Int($0)].key, key) }
+        }
+        if let b = found {
+            let bucket = keyIndex[bucket: b]
+            k = bucket.key
+            if bucket.lastSlot >= 0, bucket.lastStart == start {
+                slot = bucket.lastSlot
             } else {
-                for w in keys[ki].windows where slots[Int(w)].start == start {
+                for w in keys[Int(k)].windows where slots[Int(w)].start == start {
                     slot = w
                     break
                 }
                 if slot >= 0 {
-                    keys[ki].lastSlot = slot
-                    keys[ki].lastStart = start
+                    keyIndex[bucket: b].lastSlot = slot
+                    keyIndex[bucket: b].lastStart = start
                 }
             }
         }
         if slot < 0 {
             if openWindows >= maxOpenWindows { return .full }
-            if k < 0 { k = makeKey(key, hash: hash) }
+            var b: Int
+            if let found {
+                b = found
+            } else {
+                (k, b) = makeKey(key, hash: hash, print: print)
+            }
             slot = makeSlot(key: k, start: start, end: end)
             schedule(slot)
-            keys[Int(k)].lastSlot = slot
-            keys[Int(k)].lastStart = start
+            keyIndex[bucket: b].lastSlot = slot
+            keyIndex[bucket: b].lastStart = start
         }
         arrivals &+= 1
         apply(slot: slot, values: values, time: time, seq: arrivals)
@@ -284,7 +290,7 @@ public struct WindowStateMachine {
         if needed > 0, openWindows + needed > maxOpenWindows { return .full }
         arrivals &+= 1
         let seq = arrivals
-        let k = existing ?? makeKey(key, hash: hash)
+        let k = existing ?? makeKey(key, hash: hash).key
         touched.removeAll(keepingCapacity: true)
         for s in starts {
             var slot: Int32 = -1
@@ -331,7 +337,7 @@ public struct WindowStateMachine {
         if target < 0 {
             if isPurged(end: end) { return .late }
             if openWindows + 1 > maxOpenWindows { return .full }
-            target = makeSlot(key: existing ?? makeKey(key, hash: hash), start: time, end: end)
+            target = makeSlot(key: existing ?? makeKey(key, hash: hash).key, start: time, end: end)
         }
         arrivals &+= 1
         let t = Int(target)
@@ -374,7 +380,7 @@ public struct WindowStateMachine {
         let opens = seen % every == 0
         if opens, openWindows + 1 > maxOpenWindows { return .full }
         arrivals &+= 1
-        let k = existing ?? makeKey(key, hash: hash)
+        let k = existing ?? makeKey(key, hash: hash).key
         if opens { _ = makeSlot(key: k, start: time, end: time) }
         keys[Int(k)].count += 1
         touched.removeAll(keepingCapacity: true)
@@ -469,20 +475,20 @@ public struct WindowStateMachine {
         }
     }
 
-    mutating func makeKey(_ key: JSON, hash: UInt64) -> Int32 {
+    /// Adds `key` (not present; its ``KeyTable/hash(_:)`` is `hash`): its index and bucket.
+    mutating func makeKey(_ key: JSON, hash: UInt64, print: KeyTable.Fingerprint? = nil) -> (key: Int32, bucket: Int) {
         let k: Int32
         if let f = freeKeys.popLast() {
             k = f
             keys[Int(k)].key = key
             keys[Int(k)].hash = hash
-            keys[Int(k)].lastSlot = -1
             keys[Int(k)].count = 0
         } else {
             k = Int32(keys.count)
             keys.append(KeyState(key: key, hash: hash))
         }
-        keyIndex.insert(hash: hash, k)
-        return k
+        let b = keyIndex.insert(hash: hash, print: print ?? KeyTable.hashAndPrint(key).1, k)
+        return (k, b)
     }
 
     mutating func makeSlot(key: Int32, start: Int64, end: Int64) -> Int32 {
@@ -531,11 +537,10 @@ public struct WindowStateMachine {
         if keys[k].windows.isEmpty {
             keyIndex.remove(hash: keys[k].hash, Int32(k))
             keys[k].key = .null
-            keys[k].lastSlot = -1
             keys[k].count = 0
             freeKeys.append(Int32(k))
-        } else if keys[k].lastSlot == slot {
-            keys[k].lastSlot = -1
+        } else {
+            keyIndex.forgetLast(hash: keys[k].hash, Int32(k), slot: slot)
         }
         freeSlots.append(slot)
         openWindows -= 1

@@ -156,8 +156,8 @@ public final class WindowStep: Step {
     /// field into `values` (a missing input reads as null). Nil when the key field is missing.
     @inline(__always)
     func readDirect(_ p: UnsafePointer<Event>) -> JSON? {
-        // (JSON is `ExpressibleByNilLiteral`: the closure's nil must be spelled `.none`.)
-        let parsed: JSON?? = p.pointee.withParsedFields { ks, vs -> JSON? in
+        if let (ks, vs) = p.pointee.unsafeParsedFields {
+            // The event is lent for the call, so its fields stay put while they are read.
             for j in 0..<directNames.count {
                 let at = hints[j]
                 if at < ks.count, ks[at] == directNames[j] { continue }
@@ -171,11 +171,11 @@ public final class WindowStep: Step {
                 let at = hints[inputSlots[i]]
                 values[i] = at < vs.count ? vs[at] : .null
             }
-            if keySlot < 0 { return .some(.null) }
+            // (JSON is `ExpressibleByNilLiteral`: spelled out, so neither means the other.)
+            if keySlot < 0 { return .some(JSON.null) }
             let at = hints[keySlot]
             return at < vs.count ? .some(vs[at]) : .none
         }
-        if let parsed { return parsed }
         // Raw bytes: at the offsets the reader recorded, or every field in one pass; else
         // (patched, non-object) field by field.
         if !p.pointee.offsets.isEmpty || p.pointee.withRawBytes({ JSONParser.fields(directUTF8, in: $0, into: &scanned) }) == nil {
