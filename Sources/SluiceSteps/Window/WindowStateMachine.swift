@@ -104,7 +104,12 @@ public struct WindowStateMachine {
     let plan: AggregatePlan
     let planSteps: UnsafePointer<AggregatePlan.Step>
     var freeSlots: [Int32] = []
+    /// Timers: those pushed in order (each no earlier than the one before, as the windows
+    /// of in-order events are) queue in `fifo` from `fifoHead` on, and pop in O(1); the
+    /// others go to the min-heap `heap`. The next timer is the earlier of the two fronts.
     var heap: [Timer] = []
+    var fifo: [Timer] = []
+    var fifoHead = 0
     var nextSeq: UInt64 = 0
     var arrivals: UInt64 = 0
     /// A reusable buffer for ``StableHash`` (in a box, so that aggregates can use it while
@@ -417,7 +422,7 @@ public struct WindowStateMachine {
         let isCount: Bool
         if case .count = kind { isCount = true } else { isCount = false }
         // Nearly every watermark closes nothing.
-        if !isCount, heap.isEmpty || heap[0].time > watermark { return }
+        if !isCount, (nextTimer?.time ?? Int64.max) > watermark { return }
         touched.removeAll(keepingCapacity: true)
         var toFree: [Int32] = []
         if isCount {
@@ -427,7 +432,7 @@ public struct WindowStateMachine {
                 toFree.append(Int32(i))
             }
         } else {
-            while let top = heap.first, top.time <= watermark {
+            while let top = nextTimer, top.time <= watermark {
                 popTimer()
                 let i = Int(top.slot)
                 guard slots[i].version == top.version, slots[i].state != .free, slots[i].timer == top.time else { continue }
@@ -638,9 +643,26 @@ public struct WindowStateMachine {
         touched.removeAll(keepingCapacity: true)
     }
 
-    // MARK: Timer heap
+    // MARK: Timers
+
+    /// The earliest timer, or nil.
+    @inline(__always)
+    var nextTimer: Timer? {
+        let f = fifoHead < fifo.count ? fifo[fifoHead] : nil
+        guard let h = heap.first else { return f }
+        guard let f else { return h }
+        return h.before(f) ? h : f
+    }
 
     mutating func pushTimer(_ t: Timer) {
+        if fifoHead == fifo.count || !t.before(fifo[fifo.count - 1]) {
+            if fifoHead == fifo.count {
+                fifo.removeAll(keepingCapacity: true)
+                fifoHead = 0
+            }
+            fifo.append(t)
+            return
+        }
         heap.append(t)
         var c = heap.count - 1
         while c > 0 {
@@ -651,7 +673,20 @@ public struct WindowStateMachine {
         }
     }
 
+    /// Removes the timer ``nextTimer`` returned.
     mutating func popTimer() {
+        if fifoHead < fifo.count, heap.isEmpty || !heap[0].before(fifo[fifoHead]) {
+            fifoHead += 1
+            // Drop the popped front once it is most of the array.
+            if fifoHead == fifo.count {
+                fifo.removeAll(keepingCapacity: true)
+                fifoHead = 0
+            } else if fifoHead >= 4096, fifoHead * 2 >= fifo.count {
+                fifo.removeSubrange(0..<fifoHead)
+                fifoHead = 0
+            }
+            return
+        }
         guard let last = heap.popLast() else { return }
         if heap.isEmpty { return }
         heap[0] = last
