@@ -80,4 +80,7 @@ public final class JSONLinesSink: EventSink {
     public func close() throws {
         try flush()
     }
+
+    /// Writes JSON text: yes.
+    public var writesJSONText: Bool { true }
 }

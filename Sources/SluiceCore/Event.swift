@@ -327,6 +327,37 @@ public struct Event: Sendable {
         }
     }
 
+    /// `events` with each event that is not plain original bytes (a parsed event, or
+    /// bytes with added fields) replaced by the same event held as its JSON text, all of
+    /// them in one fresh buffer; events that are already bytes stay as they are. Anyone
+    /// reading the events sees the same values, times and lines; a sink that writes JSON
+    /// text then copies bytes instead of encoding. A stage calls it on its output when the
+    /// sink it feeds is shared with other stages, so that encoding runs on every producing
+    /// thread rather than on the sink's alone.
+    public static func encoded(_ events: [Event]) -> [Event] {
+        var bytes: [UInt8] = []
+        var spans: [(start: Int, count: Int)] = []
+        spans.reserveCapacity(events.count)
+        for e in events {
+            if e.isRaw {
+                spans.append((-1, 0))
+                continue
+            }
+            if bytes.isEmpty { bytes.reserveCapacity(events.count * 256) }
+            let start = bytes.count
+            e.write(into: &bytes)
+            spans.append((start, bytes.count - start))
+        }
+        if bytes.isEmpty { return events }
+        let buffer = bytes.withUnsafeBytes { ByteBuffer(copying: $0) }
+        var out = events
+        for i in out.indices where spans[i].start >= 0 {
+            out[i].storage = .raw(buffer, start: spans[i].start, count: spans[i].count)
+            out[i].offsets = FieldOffsets()
+        }
+        return out
+    }
+
     /// Size of the original bytes, or 0 for a parsed event (used for MB/s statistics).
     public var rawByteCount: Int {
         switch storage {

@@ -68,3 +68,39 @@ import Testing
         #expect(out[0].rawView(for: index)?.bytes.baseAddress != buf.bytes(2, 7).baseAddress)
     }
 }
+
+@Suite struct EventEncodeTests {
+    @Test func encodingTurnsParsedAndPatchedEventsIntoTheirTextAndKeepsEverythingElse() {
+        let text = Array(#"{"a":1}{"b":2}"#.utf8)
+        let buf = ByteBuffer(capacity: text.count)
+        text.withUnsafeBytes { buf.base.copyMemory(from: $0.baseAddress!, byteCount: text.count) }
+        var raw = Event(raw: buf, start: 0, count: 7, line: 1)
+        raw.time = 5
+        var patched = Event(raw: buf, start: 7, count: 7, line: 2)
+        _ = patched.appendNewFields(JSONObject([("n", .double(1.5))]))
+        patched.time = 6
+        patched.watermark = 3
+        var parsed = Event(.object(JSONObject([("c", .string("x\"y")), ("d", JSON.array([1, 2]))])), time: 7, line: 9)
+        parsed.ingestNanos = 11
+        let out = Event.encoded([raw, patched, parsed])
+        #expect(out.map(\.description) == [#"{"a":1}"#, #"{"b":2,"n":1.5}"#, #"{"c":"x\"y","d":[1,2]}"#])
+        #expect(out.allSatisfy { $0.isRaw })
+        #expect(out.map(\.time) == [5, 6, 7])
+        #expect(out.map(\.line) == [1, 2, 9])
+        #expect(out[1].watermark == 3)
+        #expect(out[2].ingestNanos == 11)
+        #expect(out[1].field("n") == .double(1.5))
+        #expect(out[2].value == ["c": "x\"y", "d": [1, 2]])
+        // Raw events keep their bytes where they were.
+        #expect(out[0].withRawBytes { $0.baseAddress } == buf.bytes(0, 7).baseAddress)
+    }
+
+    @Test func aBatchOfRawEventsIsReturnedAsItIs() {
+        let text = Array(#"{"a":1}"#.utf8)
+        let buf = ByteBuffer(capacity: text.count)
+        text.withUnsafeBytes { buf.base.copyMemory(from: $0.baseAddress!, byteCount: text.count) }
+        let out = Event.encoded([Event(raw: buf, start: 0, count: 7)])
+        #expect(out.map(\.description) == [#"{"a":1}"#])
+        #expect(Event.encoded([]).isEmpty)
+    }
+}

@@ -1,3 +1,4 @@
+import Foundation
 import SluiceConnectors
 import SluiceCore
 import SluiceJSON
@@ -68,5 +69,43 @@ import Testing
         let out = try p.collect(["in": items]).outputs
         #expect(out["out"]?.count == 270)
         #expect(out["bad"]?.count == 30)
+    }
+
+    /// Partitions feeding one JSON-lines file encode their events themselves (the
+    /// sink only copies bytes); the file holds the same lines as a serial run's, each
+    /// user's in order, with the steps' new fields (a double among them) written out.
+    @Test func partitionsEncodeForASharedFileSinkAndWriteWhatASerialRunWrites() throws {
+        let dir = NSTemporaryDirectory() + "sluice-parallel-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let lines = (1...5000).map { i in #"{"user":"u\#(i % 37)","n":\#(i),"x":\#(Double(i) / 8)}"# }
+        try (lines.joined(separator: "\n") + "\n").write(toFile: dir + "/in.jsonl", atomically: true, encoding: .utf8)
+        let yaml = Self.yaml.replacingOccurrences(of: "n * 2 }", with: "n * 2, half: x / 2.0, tag: user + \"!\" }")
+        func run(_ parallelism: Int) throws -> [String] {
+            var options = RunOptions()
+            options.inputs["in"] = dir + "/in.jsonl"
+            options.outputs["out"] = dir + "/out\(parallelism).jsonl"
+            options.parallelism = parallelism
+            let run = try compile(yaml).start(options)
+            #expect(run.wait() == .completed)
+            let text = try String(contentsOfFile: dir + "/out\(parallelism).jsonl", encoding: .utf8)
+            return text.split(separator: "\n").map(String.init)
+        }
+        let serial = try run(1)
+        let parallel = try run(4)
+        #expect(serial.count == 3334)
+        #expect(serial.first == #"{"user":"u1","n":1,"x":0.125,"double":2,"half":0.0625,"tag":"u1!"}"#)
+        #expect(parallel.sorted() == serial.sorted())
+        var lastByUser: [String: Int64] = [:]
+        for line in parallel {
+            guard case .object(let o)? = try? JSONParser.parse(Array(line.utf8)), case .string(let u)? = o["user"],
+                case .int(let n)? = o["n"]
+            else {
+                Issue.record("unreadable line \(line)")
+                continue
+            }
+            #expect((lastByUser[u] ?? 0) < n, "user \(u) out of order")
+            lastByUser[u] = n
+        }
     }
 }

@@ -194,10 +194,11 @@ public final class Execution: Sendable {
             case .stream(let makeChain):
                 let name = node.name
                 let tick = flow.processingTimeTick
+                let encode = Self.encodesOutput(flow, node: i)
                 StageThread.start(name: "st:" + node.name) { [self] in
                     let chain = makeChain()
                     chain.timing = timing
-                    runStream(name, chain, io.value.1, io.value.0, tick: tick)
+                    runStream(name, chain, io.value.1, io.value.0, tick: tick, encode: encode)
                     group.leave()
                 }
             case .partition(let hash, let count):
@@ -220,6 +221,23 @@ public final class Execution: Sendable {
     /// source port that feeds nothing else, and each of its ports feeds one node. Hashing
     /// a key on the thread that read the event saves a thread and a ring hop per batch,
     /// which on a small machine is the difference between two workers scaling or not.
+    /// True when stream `node` should encode its main output as JSON text
+    /// (``Event/encoded(_:)``): everything reading it is a sink that writes JSON text,
+    /// and one of those sinks has other inputs too (the partitions of a keyed stream, or
+    /// a fan-in). A sink is one thread; left to it, the encoding of every stage it serves
+    /// would run one after another. A sink fed by one stream encodes itself, in parallel
+    /// with that stream.
+    static func encodesOutput(_ flow: Dataflow, node: Int) -> Bool {
+        let outs = flow.edges.filter { $0.from.index == node && $0.port == Dataflow.mainPort }
+        guard !outs.isEmpty else { return false }
+        var shared = false
+        for e in outs {
+            guard case .sink(let sink) = flow.nodes[e.to.index].kind, sink.writesJSONText else { return false }
+            if flow.edges.contains(where: { $0.to.index == e.to.index && $0.from.index != node }) { shared = true }
+        }
+        return shared
+    }
+
     static func fusedPartitioners(_ flow: Dataflow) -> [Int: (source: Int, port: Int)] {
         var fused: [Int: (source: Int, port: Int)] = [:]
         for (i, node) in flow.nodes.enumerated() {
@@ -293,11 +311,13 @@ public final class Execution: Sendable {
         report.withLock { $0.sourceEvents[source.name, default: 0] += out.count }
     }
 
-    private func runStream(_ name: String, _ chain: StepChain, _ inputs: InputMerge, _ ports: OutputPorts, tick: UInt64?) {
+    private func runStream(
+        _ name: String, _ chain: StepChain, _ inputs: InputMerge, _ ports: OutputPorts, tick: UInt64?, encode: Bool
+    ) {
         var watermark = Int64.min
         var sides: [(port: Int, event: Event)] = []
         func send(_ main: [Event]) {
-            if !main.isEmpty { ports.send(Dataflow.mainPort, .events(main)) }
+            if !main.isEmpty { ports.send(Dataflow.mainPort, .events(encode ? Event.encoded(main) : main)) }
             if !sides.isEmpty {
                 ports.sendSides(sides)
                 sides.removeAll(keepingCapacity: true)

@@ -33,11 +33,17 @@ public protocol EventSink: AnyObject {
     func flush() throws
     /// Called once at the end (after a final ``flush()``).
     func close() throws
+    /// True when the sink writes each event as its JSON text, so that an event which
+    /// arrives as text costs it only a copy. Stages that share such a sink with other
+    /// stages then encode their events themselves, in parallel, instead of leaving all
+    /// the encoding to the sink's one thread (see ``Event/encoded(_:)``).
+    var writesJSONText: Bool { get }
 }
 
 extension EventSink {
     public func flush() throws {}
     public func close() throws {}
+    public var writesJSONText: Bool { false }
 }
 
 /// Errors a sink reports.
