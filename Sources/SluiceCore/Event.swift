@@ -235,33 +235,57 @@ public struct Event: Sendable {
         return (buf.bytes(start, count), offsets)
     }
 
+    /// Calls `body` with the original bytes of a raw event from where the value of the
+    /// indexed field `key` starts, to the end of the event; nil when the event is not raw,
+    /// its reader did not index `key`, or the field is absent.
+    @inlinable
+    public func withIndexedFieldBytes<R>(_ key: String, _ body: (UnsafeRawBufferPointer) -> R) -> R? {
+        guard !offsets.isEmpty, case .raw(let buf, let start, let count) = storage, let slot = buf.indexSlot(of: key),
+            case .offset(let o) = offsets[slot], o < count
+        else { return nil }
+        return body(UnsafeRawBufferPointer(rebasing: buf.bytes(start, count)[o...]))
+    }
+
     /// `events` with the original bytes of the raw ones copied into one new buffer
     /// (parsed and patched events are kept as they are). A partitioner repacks each
     /// partition's events so that the workers do not share a buffer's reference count:
     /// on two cores, two workers retaining and releasing the same object for every
     /// event spend more time passing its cache line back and forth than working.
     public static func repacked(_ events: [Event]) -> [Event] {
+        repacked(events, where: nil, equals: 0, count: events.count)
+    }
+
+    /// ``repacked(_:)`` of the events `events[j]` with `parts[j] == part` (all of them
+    /// when `parts` is nil), `count` of them: a partitioner's batch for one partition,
+    /// built without copying the batch's events into a part first.
+    public static func repacked(_ events: [Event], where parts: [Int]?, equals part: Int, count: Int) -> [Event] {
         var total = 0
         var index: FieldIndex?
-        for e in events {
-            if case .raw(let buf, _, let count) = e.storage {
+        for j in events.indices where parts?[j] ?? part == part {
+            if case .raw(let buf, _, let count) = events[j].storage {
                 total += count
                 if index == nil { index = buf.fieldIndex }
             }
         }
-        guard total > 0 else { return events }
+        var out: [Event] = []
+        out.reserveCapacity(count)
+        guard total > 0 else {
+            for j in events.indices where parts?[j] ?? part == part { out.append(events[j]) }
+            return out
+        }
         let fresh = ByteBuffer(capacity: total, fieldIndex: index)
         var at = 0
-        var out: [Event] = []
-        out.reserveCapacity(events.count)
-        for e in events {
+        for j in events.indices where parts?[j] ?? part == part {
+            let e = events[j]
             guard case .raw(let buf, let start, let count) = e.storage else {
                 out.append(e)
                 continue
             }
             fresh.base.advanced(by: at).copyMemory(from: buf.base.advanced(by: start), byteCount: count)
-            var copy = e
-            copy.storage = .raw(fresh, start: at, count: count)
+            var copy = Event(raw: fresh, start: at, count: count, line: e.line, offsets: e.offsets)
+            copy.time = e.time
+            copy.watermark = e.watermark
+            copy.ingestNanos = e.ingestNanos
             // Offsets are relative to the event's first byte; they stay true as long as
             // they were recorded for the index the new buffer carries.
             if buf.fieldIndex !== index { copy.offsets = FieldOffsets() }

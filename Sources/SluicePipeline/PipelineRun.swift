@@ -351,15 +351,14 @@ final class KeyHasher: @unchecked Sendable {
     /// The key's hash; an event whose key cannot be read goes to partition 0, where its
     /// steps report whatever is wrong with it.
     func hash(_ e: Event) -> UInt64 {
-        var h = Hasher()
         if let fieldName {
+            // A plain string key is hashed where the reader found it, without parsing.
+            if let h = e.withIndexedFieldBytes(fieldName, JSONKeyHash.rawString), let h { return h }
             guard let v = e.field(fieldName) else { return 0 }
-            h.combine(v)
-        } else {
-            activation.event = e
-            guard let v = try? key.evaluateJSON(activation) else { return 0 }
-            h.combine(v)
+            return JSONKeyHash.hash(v)
         }
-        return UInt64(bitPattern: Int64(h.finalize()))
+        activation.event = e
+        guard let v = try? key.evaluateJSON(activation) else { return 0 }
+        return JSONKeyHash.hash(v)
     }
 }

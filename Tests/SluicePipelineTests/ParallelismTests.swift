@@ -108,4 +108,48 @@ import Testing
             lastByUser[u] = n
         }
     }
+
+    /// A key's partition does not depend on how the input spells it: escaped, or with a
+    /// character that is canonically equivalent to an ASCII one (KELVIN SIGN for `K`).
+    @Test func aKeySpelledTwoWaysStaysInOnePartitionAndInOrder() throws {
+        let dir = NSTemporaryDirectory() + "sluice-spelling-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let spellings = [(#""K1""#, #""\u212A1""#), (#""ab""#, #""\u0061b""#), (#""zz""#, #""z\u007a""#)]
+        var lines: [String] = []
+        for n in 1...600 {
+            let (a, b) = spellings[n % spellings.count]
+            lines.append(#"{"user":\#(n % 2 == 0 ? a : b),"n":\#(n)}"#)
+        }
+        try (lines.joined(separator: "\n") + "\n").write(toFile: dir + "/in.jsonl", atomically: true, encoding: .utf8)
+        let yaml = """
+            inputs: { in: { stdin: {} } }
+            streams:
+              work:
+                from: in
+                key: user
+                parallelism: 4
+                steps:
+                  - filter: n > 0
+            outputs:
+              out: { from: [work], stdout: {} }
+            """
+        var options = RunOptions()
+        options.inputs["in"] = dir + "/in.jsonl"
+        options.outputs["out"] = dir + "/out.jsonl"
+        let run = try compile(yaml).start(options)
+        #expect(run.wait() == .completed)
+        let out = try String(contentsOfFile: dir + "/out.jsonl", encoding: .utf8).split(separator: "\n")
+        #expect(out.count == 600)
+        var last: [String: Int64] = [:]
+        for line in out {
+            guard case .object(let o)? = try? JSONParser.parse(Array(line.utf8)), case .string(let u)? = o["user"],
+                case .int(let n)? = o["n"]
+            else { continue }
+            // Canonically equivalent spellings are one key (and one dictionary key).
+            #expect((last[u] ?? 0) < n, "key \(u) out of order at \(n)")
+            last[u] = n
+        }
+        #expect(last.count == 3)
+    }
 }

@@ -257,9 +257,19 @@ public final class Execution: Sendable {
     /// `events` split into `count` partitions by key hash, each with its raw bytes in a
     /// buffer of its own (``Event/repacked(_:)``), so that workers never share one.
     static func partitioned(_ events: [Event], _ count: Int, _ hash: (Event) -> UInt64) -> [[Event]] {
-        var parts: [[Event]] = Array(repeating: [], count: count)
-        for e in events { parts[Int(hash(e) % UInt64(count))].append(e) }
-        return parts.map { $0.isEmpty ? $0 : Event.repacked($0) }
+        // Where each event goes first, then each part built once, its raw events' bytes
+        // copied into the part's own buffer (no intermediate copies of the events).
+        var target: [Int] = []
+        target.reserveCapacity(events.count)
+        var sizes = Array(repeating: 0, count: count)
+        for e in events {
+            let i = Int(hash(e) % UInt64(count))
+            target.append(i)
+            sizes[i] += 1
+        }
+        return (0..<count).map { i in
+            sizes[i] == 0 ? [] : Event.repacked(events, where: target, equals: i, count: sizes[i])
+        }
     }
 
     /// Asks every stage to stop soon; sources stop reading at their next chunk.
