@@ -39,8 +39,6 @@ struct KeyState {
     var seq: Int64 = 0
     /// The deadline this key is scheduled at in the deadline heap (`Int64.max`: none).
     var scheduled = Int64.max
-    /// Events of this key waiting in the queue.
-    var pending: Int32 = 0
 }
 
 /// The `pattern` step: complex event processing over event time, per key (SPEC §6).
@@ -51,11 +49,13 @@ struct KeyState {
 /// `timeouts` when asked. See docs/patterns.md for the semantics.
 ///
 /// Conditions that read only the event are evaluated once, on arrival, while the event
-/// is at hand: the conditions that could start a match always, the others when the key
-/// has partial matches or queued events (else lazily, if the key turns out to need them).
-/// The results travel with the event through the queue as a bit mask, so an event that
-/// can neither start nor advance a match of its key costs a counter increment when the
-/// watermark releases it, and the NFA reads conditions as bits.
+/// is at hand (lent by the stage, read in place). The results travel with the event
+/// through the queue as a bit mask, so the NFA reads conditions as bits, and an event
+/// that no step can take is not kept at all: its queue entry carries its bits (for the
+/// `not`s and contiguity) but no copy of the event. An event that can neither start nor
+/// advance a match of its key costs a counter increment when the watermark releases it.
+/// A kept event is stored once, in the shared buffer, and stays there from arrival until
+/// its last partial match lets go of it.
 public final class PatternStep: Step {
     let p: CompiledPattern
     let nfa: PatternNFA
@@ -67,15 +67,28 @@ public final class PatternStep: Step {
     let condExpressions: [Expression?]
     let condIterative: [Bool]
     let gapHasNots: [Bool]
-    /// Conditions evaluated on arrival (non-iterative, index < 64): the bit and expression
-    /// of those that could start a match, and of the others.
-    let startConds: [(bit: UInt64, expr: Expression?)]
-    let otherConds: [(bit: UInt64, expr: Expression?)]
+    /// Conditions evaluated on arrival (non-iterative, index < 64): bit and expression,
+    /// in a column so that the per-event loop retains neither an array nor expressions
+    /// (`p.nfa.conditions` keeps the expressions alive).
+    let arrivalConds: RawColumn<ArrivalCondition>
+    struct ArrivalCondition {
+        var bit: UInt64
+        unowned(unsafe) var expr: Expression?
+    }
+    /// How the key is read, without copying `p.key` (and retaining its payload) per event.
+    let keyField: String?
+    let keyExpression: Expression?
     /// Bits of the conditions that could start a match.
     let startMask: UInt64
+    /// Bits of the positive steps' conditions (the ones that take events).
+    let takeMask: UInt64
     /// Whether every condition that could start a match is evaluated on arrival, so an
     /// event of a key without partial matches whose start bits are all clear is skipped.
     let idleSkip: Bool
+    /// Whether every condition is evaluated on arrival (none reads captures, fewer than
+    /// 64): then an event whose take bits are all clear is not stored, as no step can
+    /// take it and nothing evaluates a condition on it later.
+    let allOnArrival: Bool
     /// The key field's name as UTF-8, for reading it from raw events without a String.
     let keyUTF8: UnsafeMutableRawBufferPointer
     /// The fields the conditions read and then the key field, read from a raw event in
@@ -108,7 +121,11 @@ public final class PatternStep: Step {
     /// Matches emitted so far.
     @exclusivity(unchecked) public private(set) var matchCount = 0
 
+    /// Queued events that hold a slot of `buffer`.
+    @exclusivity(unchecked) var queuedSlots = 0
+
     // Per-event scratch, reused so the steady state does not allocate.
+    /// Results of conditions 64 and up (the others go to `currentMask`/`currentKnown`).
     @exclusivity(unchecked) var cache: [Int8]
     @exclusivity(unchecked) var next: [PartialMatch] = []
     @exclusivity(unchecked) var old: [PartialMatch] = []
@@ -122,13 +139,13 @@ public final class PatternStep: Step {
     @exclusivity(unchecked) var currentSeq: Int64 = 0
     @exclusivity(unchecked) var currentTime: Int64 = 0
     @exclusivity(unchecked) var currentSlot: Int32 = -1
-    /// The event being matched and its conditions: bits evaluated on arrival (`known`)
-    /// and those of them that hold (`mask`).
-    @exclusivity(unchecked) var currentEvent = Event(.null)
+    /// The conditions of the event being matched (its slot is `currentSlot`): bits
+    /// evaluated (`known`) and those of them that hold (`mask`).
     @exclusivity(unchecked) var currentMask: UInt64 = 0
     @exclusivity(unchecked) var currentKnown: UInt64 = 0
-    /// Whether `activation` is bound to `currentEvent`.
+    /// Whether `activation` is bound to the current event, and whether in place.
     @exclusivity(unchecked) var bound = false
+    @exclusivity(unchecked) var boundInPlace = false
 
     init(_ p: CompiledPattern) {
         self.p = p
@@ -153,21 +170,30 @@ public final class PatternStep: Step {
             if !st.optional { break }
         }
         let startConditionIndices = Set(startStates.map { p.nfa.states[$0].condition })
-        var starts: [(bit: UInt64, expr: Expression?)] = []
-        var others: [(bit: UInt64, expr: Expression?)] = []
+        var conds = RawColumn<ArrivalCondition>()
         var mask: UInt64 = 0
         for (i, c) in p.nfa.conditions.enumerated() where i < 64 && !c.iterative {
-            if startConditionIndices.contains(i) {
-                starts.append((1 << UInt64(i), c.expression))
-                mask |= 1 << UInt64(i)
-            } else {
-                others.append((1 << UInt64(i), c.expression))
-            }
+            conds.append(ArrivalCondition(bit: 1 << UInt64(i), expr: c.expression))
+            if startConditionIndices.contains(i) { mask |= 1 << UInt64(i) }
         }
-        startConds = starts
-        otherConds = others
+        arrivalConds = conds
+        switch p.key {
+        case .global:
+            keyField = nil
+            keyExpression = nil
+        case .field(let f):
+            keyField = f
+            keyExpression = nil
+        case .expression(let e):
+            keyField = nil
+            keyExpression = e
+        }
         startMask = mask
+        var take: UInt64 = 0
+        for st in p.nfa.states where st.condition < 64 { take |= 1 << UInt64(st.condition) }
+        takeMask = take
         idleSkip = startConditionIndices.allSatisfy { $0 < 64 && !p.nfa.conditions[$0].iterative }
+        allOnArrival = conds.count == p.nfa.conditions.count
         var keyName: [UInt8] = []
         if case .field(let f) = p.key { keyName = Array(f.utf8) }
         rawKeys = keyName.isEmpty ? [] : activation.prefetchedKeys + [keyName]
@@ -175,17 +201,20 @@ public final class PatternStep: Step {
         keyName.withUnsafeBytes { keyUTF8.copyMemory(from: $0) }
     }
 
-    deinit { keyUTF8.deallocate() }
+    deinit {
+        keyUTF8.deallocate()
+        arrivalConds.release()
+    }
 
     /// Partial matches alive, over all keys.
     public var livePartialMatches: Int { liveConfigs }
     /// Events held in the shared buffer by partial matches.
-    public var sharedBufferEvents: Int { buffer.liveSlots }
+    public var sharedBufferEvents: Int { buffer.liveSlots - queuedSlots }
     /// Events waiting for the watermark.
     public var queuedEvents: Int { queue.count }
 
     /// Live partial matches plus buffered events (waiting for the watermark or held).
-    public var stateSize: Int { liveConfigs + queue.count + buffer.liveSlots }
+    public var stateSize: Int { liveConfigs + queue.count + sharedBufferEvents }
 
     /// Results depend on the watermark.
     public var usesWatermarks: Bool { true }
@@ -195,77 +224,90 @@ public final class PatternStep: Step {
     /// Classifies the event (late, key), evaluates its conditions and queues it until the
     /// watermark passes it.
     public func process(_ event: Event, into out: inout StepOutput) {
-        if event.time < out.watermark {
-            out.side(p.latePort, event)
+        withUnsafePointer(to: event) { process(at: $0, into: &out) }
+    }
+
+    /// ``process(_:into:)`` on the event where it is (see ``Step/process(at:into:)``): the
+    /// event is read in place, and copied once, into the shared buffer, only when a step
+    /// could take it.
+    public func process(at event: UnsafePointer<Event>, into out: inout StepOutput) {
+        let time = event.pointee.time
+        if time < out.watermark {
+            out.side(p.latePort, event.pointee)
             return
         }
         let k: Int32
-        var activationBound = false
-        switch p.key {
-        case .global:
-            k = keyIndex(of: .null)
-        case .field(let f):
+        // How `activation` holds the event: not at all, lent in place, or as a copy.
+        var bind = ActivationBinding.none
+        if let f = keyField {
             // Read in place (a parsed event's value is borrowed, a raw event's field is
             // found by its UTF-8 name), hashed once, and copied only for a new key.
             let utf8 = UnsafeRawBufferPointer(keyUTF8)
             let found: Int32?
-            if event.isValueBacked {
-                found = event.withField(f) { keyIndex(of: $0) }
-            } else if event.isRaw, !event.offsets.isEmpty {
+            if event.pointee.isValueBacked {
+                found = event.pointee.withField(f) { keyIndex(of: $0) }
+            } else if event.pointee.isRaw, !event.pointee.offsets.isEmpty {
                 // The reader noted where the key and the conditions' fields are.
-                activation.event = event
-                activationBound = true
-                found = event.field(f).map { keyIndex(of: $0) }
-            } else if event.isRaw, activation.bindReading(event, keys: rawKeys, into: &rawValues) {
+                found = event.pointee.field(f).map { keyIndex(of: $0) }
+            } else if event.pointee.isRaw, activation.bindReading(event.pointee, keys: rawKeys, into: &rawValues) {
                 // The key and the conditions' fields in one pass over the bytes.
-                activationBound = true
+                bind = .copied
                 found = rawValues[rawKeys.count - 1].map { keyIndex(of: $0) }
-            } else if let v = event.field(utf8: utf8, f) {
+            } else if let v = event.pointee.field(utf8: utf8, f) {
                 found = keyIndex(of: v)
             } else {
                 found = nil
             }
             guard let found else {
-                out.reject(event, step: p.stepName, message: "key: no such field '\(f)'")
+                out.reject(event.pointee, step: p.stepName, message: "key: no such field '\(f)'")
                 return
             }
             k = found
-        case .expression(let e):
-            activation.event = event
-            activation.bindings = [:]
-            activationBound = true
+        } else if let e = keyExpression {
+            bind = bindArriving(event)
             do {
                 k = keyIndex(of: try e.evaluateJSON(activation))
             } catch {
-                out.reject(event, step: p.stepName, message: "key: \(error.message)")
+                if bind == .inPlace { activation.unbindInPlace() }
+                out.reject(event.pointee, step: p.stepName, message: "key: \(error.message)")
                 return
             }
+        } else {
+            k = keyIndex(of: .null)
         }
-        // Conditions on arrival: those that could start a match always; the others only
-        // when the key may have partial matches by the time the event is matched.
+        // Every condition that reads only the event, while it is at hand.
         var mask: UInt64 = 0
         var known: UInt64 = 0
-        let ki = Int(k)
-        let all = !keys[ki].configs.isEmpty
-        if !startConds.isEmpty || all && !otherConds.isEmpty {
-            if !activationBound { activation.event = event }
-            if !activation.bindings.isEmpty { activation.bindings = [:] }
-            for c in startConds {
+        if arrivalConds.count > 0 {
+            if bind == .none { bind = bindArriving(event) }
+            for i in 0..<arrivalConds.count {
+                let c = arrivalConds[i]
                 known |= c.bit
                 if let e = c.expr, !evaluate(e) { continue }
                 mask |= c.bit
             }
-            if all {
-                for c in otherConds {
-                    known |= c.bit
-                    if let e = c.expr, !evaluate(e) { continue }
-                    mask |= c.bit
-                }
-            }
         }
-        keys[ki].pending += 1
-        queue.push(time: event.time, key: k, mask: mask, known: known, event: event)
-        if event.time <= out.watermark { drain(upTo: out.watermark, into: &out) }
+        if bind == .inPlace { activation.unbindInPlace() }
+        // Kept only if a step could take it (conditions evaluated later need it too).
+        var slot: Int32 = -1
+        if mask & takeMask != 0 || !allOnArrival {
+            slot = buffer.addEvent(event.pointee)
+            queuedSlots += 1
+        }
+        queue.push(time: time, key: k, mask: mask, known: known, slot: slot)
+        if time <= out.watermark { drain(upTo: out.watermark, into: &out) }
+    }
+
+    enum ActivationBinding { case none, inPlace, copied }
+
+    /// Binds `activation` to an arriving event: lent in place when it can be (a parsed
+    /// object, or a raw event whose conditions read only indexed fields), else copied.
+    @inline(__always)
+    func bindArriving(_ event: UnsafePointer<Event>) -> ActivationBinding {
+        if !activation.bindings.isEmpty { activation.bindings = [:] }
+        if activation.bindInPlace(at: event) { return .inPlace }
+        activation.event = event.pointee
+        return .copied
     }
 
     /// The index of key `value`, added if new.
@@ -330,21 +372,21 @@ public final class PatternStep: Step {
     func processEvent(_ entry: EventQueue.Entry, into out: inout StepOutput) {
         let k = Int(entry.key)
         keys[k].seq += 1
-        keys[k].pending -= 1
         if entry.time > maxTime { maxTime = entry.time }
+        let slot = entry.slot
         // Nothing to advance and nothing to start: the event changes nothing.
         if idleSkip, entry.mask & startMask == 0, keys[k].configs.isEmpty {
-            queue.discard(entry.slot)
+            if slot >= 0 { releaseQueued(slot) }
             return
         }
         currentSeq = keys[k].seq
         currentTime = entry.time
-        currentSlot = -1
+        currentSlot = slot
         currentMask = entry.mask
         currentKnown = entry.known
-        currentEvent = queue.take(entry.slot)
+        if slot >= 0 { buffer.setSeq(slot, currentSeq) }
         bound = false
-        for i in cache.indices { cache[i] = -1 }
+        if cache.count > 64 { for i in 64..<cache.count { cache[i] = -1 } }
 
         swap(&old, &keys[k].configs)
         for i in old.indices {
@@ -354,6 +396,7 @@ public final class PatternStep: Step {
             step: 0, count: 0, lastStep: -1, canProceed: true, node: -1, startTime: currentTime,
             startSeq: currentSeq, lastSeq: currentSeq - 1)
         advanceMatch(start, isStart: true)
+        unbindCurrent()
 
         if next.count > p.maxPartialMatches {
             // Keep the state as it was and say so: never drop silently.
@@ -362,10 +405,13 @@ public final class PatternStep: Step {
             next.removeAll(keepingCapacity: true)
             completions.removeAll(keepingCapacity: true)
             swap(&old, &keys[k].configs)
-            if currentSlot >= 0 { buffer.dropIfUnused(currentSlot) }
-            out.reject(
-                currentEvent, step: p.stepName,
-                message: "pattern: key \(JSONWriter.string(keyValues[k])) would have more than \(p.maxPartialMatches) partial matches (max_partial_matches); the event was not matched")
+            // The event was taken, so it is stored (see `process(at:)`).
+            if slot >= 0 {
+                out.reject(
+                    buffer.eventPointer(slot).pointee, step: p.stepName,
+                    message: "pattern: key \(JSONWriter.string(keyValues[k])) would have more than \(p.maxPartialMatches) partial matches (max_partial_matches); the event was not matched")
+                releaseQueued(slot)
+            }
             return
         }
         for c in old { buffer.release(c.node) }
@@ -378,8 +424,15 @@ public final class PatternStep: Step {
         }
         liveConfigs += next.count - before
         swap(&keys[k].configs, &next)
-        if currentSlot >= 0 { buffer.dropIfUnused(currentSlot) }
+        if slot >= 0 { releaseQueued(slot) }
         schedule(k)
+    }
+
+    /// Drops the queue's hold on a popped entry's slot.
+    @inline(__always)
+    func releaseQueued(_ slot: Int32) {
+        queuedSlots -= 1
+        buffer.releaseSlot(slot)
     }
 
     /// Moves one partial match over the current event, appending its successors to `next`
@@ -439,7 +492,9 @@ public final class PatternStep: Step {
     }
 
     func take(_ c: PartialMatch, step j: Int, count kj: Int, isStart: Bool) {
-        if currentSlot < 0 { currentSlot = buffer.addEvent(currentEvent, seq: currentSeq) }
+        // Unreachable: an event is stored whenever a step's condition holds for it, and a
+        // step takes only events its condition holds for (see `process(at:)`).
+        guard currentSlot >= 0 else { return }
         let node = buffer.addNode(slot: currentSlot, step: j, prev: c.node)
         let st = info[j]
         let newCount = kj + 1
@@ -481,13 +536,34 @@ public final class PatternStep: Step {
         return false
     }
 
-    /// Binds the activation to the current event, if not yet.
+    /// Binds the activation to the current event, if not yet: in place where it is in
+    /// the shared buffer when it can be, else a copy (a null event if it was not stored,
+    /// which does not happen: events are stored unless every condition is known).
     @inline(__always)
     func bindCurrent() {
         if bound { return }
-        activation.event = currentEvent
         if !activation.bindings.isEmpty { activation.bindings = [:] }
         bound = true
+        guard currentSlot >= 0 else {
+            activation.event = Event(.null)
+            return
+        }
+        let e = buffer.eventPointer(currentSlot)
+        if activation.bindInPlace(at: e) {
+            boundInPlace = true
+        } else {
+            activation.event = e.pointee
+        }
+    }
+
+    /// Ends ``bindCurrent()``'s lending of the current event.
+    @inline(__always)
+    func unbindCurrent() {
+        if boundInPlace {
+            activation.unbindInPlace()
+            boundInPlace = false
+        }
+        bound = false
     }
 
     /// A condition on the current event: from its arrival bits, else evaluated and cached
@@ -503,6 +579,17 @@ public final class PatternStep: Step {
 
     func conditionSlow(_ i: Int, _ c: PartialMatch, target: Int) -> Bool {
         bindCurrent()
+        if !condIterative[i], i < 64 {
+            let bit: UInt64 = 1 << UInt64(i)
+            currentKnown |= bit
+            guard let expr = condExpressions[i] else {
+                currentMask |= bit
+                return true
+            }
+            let r = evaluate(expr)
+            if r { currentMask |= bit }
+            return r
+        }
         if !condIterative[i] {
             let v = cache[i]
             if v >= 0 { return v == 1 }
