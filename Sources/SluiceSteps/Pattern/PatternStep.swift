@@ -11,11 +11,13 @@ struct PartialMatch {
     var count: Int32
     /// The step of the last event taken.
     var lastStep: Int32
+    /// Its last node in the shared buffer.
+    var node: Int32
+    /// The next partial match of its key in the step's pool (-1: the last).
+    var link: Int32 = -1
     /// Whether it may move on to the next step without taking an event first (false
     /// after ignoring an event, as Flink's separate "ignore" states).
     var canProceed: Bool
-    /// Its last node in the shared buffer.
-    var node: Int32
     /// Time and per-key sequence number of its first event.
     var startTime: Int64
     var startSeq: Int64
@@ -32,9 +34,16 @@ struct Completion {
 }
 
 /// Per-key matcher state: separate from the immutable NFA, as in Flink's `NFAState`.
-/// The key's value lives apart, in ``PatternStep/keyValues``, so this stays small.
+/// The key's value lives apart, in ``PatternStep/keyValues``. Its oldest partial match
+/// is held here and the others in the step's pool, so a key with at most one partial
+/// match (the usual case) is one cache line (64 bytes, no reference of its own).
 struct KeyState {
-    var configs: [PartialMatch] = []
+    /// The key's oldest partial match, when `first.step >= 0`; the others follow from
+    /// `first.link` in ``PatternStep/pool``, oldest first.
+    var first = PartialMatch(
+        step: -1, count: 0, lastStep: -1, node: -1, canProceed: false, startTime: 0, startSeq: 0, lastSeq: 0)
+    /// Whether the key has partial matches.
+    var hasConfigs: Bool { first.step >= 0 }
     /// Sequence number of the last event of this key.
     var seq: Int64 = 0
     /// The deadline this key is scheduled at in the deadline heap (`Int64.max`: none).
@@ -73,7 +82,7 @@ public final class PatternStep: Step {
     let arrivalConds: RawColumn<ArrivalCondition>
     struct ArrivalCondition {
         var bit: UInt64
-        unowned(unsafe) var expr: Expression?
+        var expr: Unmanaged<Expression>?
     }
     /// How the key is read, without copying `p.key` (and retaining its payload) per event.
     let keyField: String?
@@ -89,6 +98,8 @@ public final class PatternStep: Step {
     /// 64): then an event whose take bits are all clear is not stored, as no step can
     /// take it and nothing evaluates a condition on it later.
     let allOnArrival: Bool
+    /// Where the key field was in the last parsed object.
+    @exclusivity(unchecked) var keyHint = 0
     /// The key field's name as UTF-8, for reading it from raw events without a String.
     let keyUTF8: UnsafeMutableRawBufferPointer
     /// The fields the conditions read and then the key field, read from a raw event in
@@ -107,12 +118,19 @@ public final class PatternStep: Step {
     }
 
     let buffer = SharedBuffer()
+    /// Every key's partial matches, each a list through `link` (see ``KeyState/head``),
+    /// in one column: no array per key, and free entries are reused hottest first.
+    @exclusivity(unchecked) var pool = RawColumn<PartialMatch>()
+    /// The capture names when no step is a list (see ``singleCaptures(_:_:)``).
+    let singleCaptureNames: [String]?
+    @exclusivity(unchecked) var freeMatches = RawColumn<Int32>()
     @exclusivity(unchecked) var queue = EventQueue()
     @exclusivity(unchecked) var deadlines = DeadlineHeap()
     @exclusivity(unchecked) var keyIndex = KeyTable()
-    @exclusivity(unchecked) var keys: [KeyState] = []
+    /// Per-key state by key index, a cache line each.
+    @exclusivity(unchecked) var keys = RawColumn<KeyState>(alignment: 64)
     /// The value of each key, by key index.
-    @exclusivity(unchecked) var keyValues: [JSON] = []
+    @exclusivity(unchecked) var keyValues = RawColumn<JSON>()
     @exclusivity(unchecked) var liveConfigs = 0
     @exclusivity(unchecked) var maxTime = Int64.min
 
@@ -154,6 +172,7 @@ public final class PatternStep: Step {
         within = p.nfa.within
         activation = p.compiler.activation(prefetching: p.nfa.conditions.compactMap(\.expression))
         cache = Array(repeating: -1, count: p.nfa.conditions.count)
+        singleCaptureNames = p.nfa.states.contains { $0.isList } ? nil : p.nfa.states.map(\.name)
         info = p.nfa.states.map {
             StateInfo(
                 condition: $0.condition, min: $0.min, max: $0.max, optional: $0.optional, contiguity: $0.contiguity,
@@ -173,7 +192,7 @@ public final class PatternStep: Step {
         var conds = RawColumn<ArrivalCondition>()
         var mask: UInt64 = 0
         for (i, c) in p.nfa.conditions.enumerated() where i < 64 && !c.iterative {
-            conds.append(ArrivalCondition(bit: 1 << UInt64(i), expr: c.expression))
+            conds.append(ArrivalCondition(bit: 1 << UInt64(i), expr: c.expression.map { Unmanaged.passUnretained($0) }))
             if startConditionIndices.contains(i) { mask |= 1 << UInt64(i) }
         }
         arrivalConds = conds
@@ -202,7 +221,11 @@ public final class PatternStep: Step {
     }
 
     deinit {
+        keys.release()
+        pool.release()
+        freeMatches.release()
         keyUTF8.deallocate()
+        keyValues.release()
         arrivalConds.release()
     }
 
@@ -244,8 +267,21 @@ public final class PatternStep: Step {
             // found by its UTF-8 name), hashed once, and copied only for a new key.
             let utf8 = UnsafeRawBufferPointer(keyUTF8)
             let found: Int32?
-            if event.pointee.isValueBacked {
-                found = event.pointee.withField(f) { keyIndex(of: $0) }
+            if let (names, values) = event.pointee.withParsedFields({ ($0, $1) }) {
+                // A parsed object: its fields where they are, for the key and then for
+                // the conditions (the buffers stay valid while the stage lends the event).
+                if let i = keyPosition(f, in: names) {
+                    found = keyIndex(of: values.baseAddress.unsafelyUnwrapped + i)
+                } else {
+                    found = nil
+                }
+                if found != nil, arrivalConds.count > 0 {
+                    if !activation.bindings.isEmpty { activation.bindings = [:] }
+                    activation.bindBorrowed(names, values)
+                    bind = .inPlace
+                }
+            } else if event.pointee.isValueBacked {
+                found = nil
             } else if event.pointee.isRaw, !event.pointee.offsets.isEmpty {
                 // The reader noted where the key and the conditions' fields are.
                 found = event.pointee.field(f).map { keyIndex(of: $0) }
@@ -283,7 +319,7 @@ public final class PatternStep: Step {
             for i in 0..<arrivalConds.count {
                 let c = arrivalConds[i]
                 known |= c.bit
-                if let e = c.expr, !evaluate(e) { continue }
+                if let e = c.expr, !e._withUnsafeGuaranteedRef({ evaluate($0) }) { continue }
                 mask |= c.bit
             }
         }
@@ -310,6 +346,38 @@ public final class PatternStep: Step {
         return .copied
     }
 
+    /// Where the key field `name` is among a parsed object's `names`: usually where it
+    /// was in the last event (events of a stream mostly share their shape).
+    @inline(__always)
+    func keyPosition(_ name: String, in names: UnsafeBufferPointer<String>) -> Int? {
+        let h = keyHint
+        if h < names.count, names[h] == name { return h }
+        for i in names.indices where names[i] == name {
+            keyHint = i
+            return i
+        }
+        return nil
+    }
+
+    /// The index of the key at `value` (read where it is), added if new.
+    @inline(__always)
+    func keyIndex(of value: UnsafePointer<JSON>) -> Int32 {
+        let hash = KeyTable.hash(value.pointee)
+        if let i = keyIndex.find(hash: hash, { Self.sameKey(keyValues.base + Int($0), value) }) { return i }
+        let k = Int32(keys.count)
+        keys.append(KeyState())
+        keyValues.append(value.pointee)
+        keyIndex.insert(hash: hash, k)
+        return k
+    }
+
+    /// `a == b` for key values, strings compared without copying either JSON value.
+    @inline(__always)
+    static func sameKey(_ a: UnsafePointer<JSON>, _ b: UnsafePointer<JSON>) -> Bool {
+        if case .string(let x) = a.pointee, case .string(let y) = b.pointee { return x == y }
+        return a.pointee == b.pointee
+    }
+
     /// The index of key `value`, added if new.
     @inline(__always)
     func keyIndex(of value: borrowing JSON) -> Int32 {
@@ -328,7 +396,7 @@ public final class PatternStep: Step {
         drain(upTo: watermark, into: &out)
         expireDue(upTo: watermark, into: &out)
         if watermark == Int64.max {
-            for k in keys.indices where !keys[k].configs.isEmpty {
+            for k in 0..<keys.count where keys[k].hasConfigs {
                 expireKey(k, upTo: Int64.max, into: &out)
             }
         }
@@ -346,7 +414,10 @@ public final class PatternStep: Step {
             let k = Int(key)
             guard keys[k].scheduled == deadline else { continue }
             keys[k].scheduled = Int64.max
-            expireKey(k, upTo: limit, into: &out)
+            // Its oldest partial match decides: often the one scheduled has completed.
+            if keys[k].hasConfigs, self.deadline(keys[k].first) <= limit {
+                expireKey(k, upTo: limit, into: &out)
+            }
             schedule(k)
         }
     }
@@ -359,8 +430,8 @@ public final class PatternStep: Step {
     }
 
     func schedule(_ k: Int) {
-        guard within != nil, let first = keys[k].configs.first else { return }
-        let d = deadline(first)
+        guard within != nil, keys[k].hasConfigs else { return }
+        let d = deadline(keys[k].first)
         if d < keys[k].scheduled {
             keys[k].scheduled = d
             deadlines.push(d, Int32(k))
@@ -375,7 +446,7 @@ public final class PatternStep: Step {
         if entry.time > maxTime { maxTime = entry.time }
         let slot = entry.slot
         // Nothing to advance and nothing to start: the event changes nothing.
-        if idleSkip, entry.mask & startMask == 0, keys[k].configs.isEmpty {
+        if idleSkip, entry.mask & startMask == 0, !keys[k].hasConfigs {
             if slot >= 0 { releaseQueued(slot) }
             return
         }
@@ -388,12 +459,12 @@ public final class PatternStep: Step {
         bound = false
         if cache.count > 64 { for i in 64..<cache.count { cache[i] = -1 } }
 
-        swap(&old, &keys[k].configs)
+        loadConfigs(k, into: &old)
         for i in old.indices {
             advanceMatch(old[i], isStart: false)
         }
         let start = PartialMatch(
-            step: 0, count: 0, lastStep: -1, canProceed: true, node: -1, startTime: currentTime,
+            step: 0, count: 0, lastStep: -1, node: -1, canProceed: true, startTime: currentTime,
             startSeq: currentSeq, lastSeq: currentSeq - 1)
         advanceMatch(start, isStart: true)
         unbindCurrent()
@@ -404,7 +475,8 @@ public final class PatternStep: Step {
             for m in completions { buffer.release(m.node) }
             next.removeAll(keepingCapacity: true)
             completions.removeAll(keepingCapacity: true)
-            swap(&old, &keys[k].configs)
+            storeConfigs(k, old)
+            old.removeAll(keepingCapacity: true)
             // The event was taken, so it is stored (see `process(at:)`).
             if slot >= 0 {
                 out.reject(
@@ -423,9 +495,49 @@ public final class PatternStep: Step {
             if threshold > Int64.min { prune(&next, upTo: threshold) }
         }
         liveConfigs += next.count - before
-        swap(&keys[k].configs, &next)
+        storeConfigs(k, next)
+        next.removeAll(keepingCapacity: true)
         if slot >= 0 { releaseQueued(slot) }
         schedule(k)
+    }
+
+    /// Moves key `k`'s partial matches, oldest first, out of the pool into `list` (empty).
+    @inline(__always)
+    func loadConfigs(_ k: Int, into list: inout [PartialMatch]) {
+        guard keys[k].hasConfigs else { return }
+        list.append(keys[k].first)
+        var i = keys[k].first.link
+        keys[k].first.step = -1
+        while i >= 0 {
+            let c = pool[Int(i)]
+            list.append(c)
+            freeMatches.append(i)
+            i = c.link
+        }
+    }
+
+    /// Makes `list` key `k`'s partial matches (it has none in the pool).
+    @inline(__always)
+    func storeConfigs(_ k: Int, _ list: [PartialMatch]) {
+        guard !list.isEmpty else {
+            keys[k].first.step = -1
+            return
+        }
+        var link: Int32 = -1
+        var i = list.count - 1
+        while i >= 1 {
+            var c = list[i]
+            c.link = link
+            if freeMatches.count > 0 {
+                link = freeMatches.removeLast()
+                pool[Int(link)] = c
+            } else {
+                link = Int32(pool.append(c))
+            }
+            i -= 1
+        }
+        keys[k].first = list[0]
+        keys[k].first.link = link
     }
 
     /// Drops the queue's hold on a popped entry's slot.
@@ -504,7 +616,7 @@ public final class PatternStep: Step {
             buffer.retain(node)
             if nfa.hasTrailingNots {
                 next.append(PartialMatch(
-                    step: Int32(n), count: 0, lastStep: Int32(j), canProceed: false, node: node,
+                    step: Int32(n), count: 0, lastStep: Int32(j), node: node, canProceed: false,
                     startTime: startTime, startSeq: startSeq, lastSeq: currentSeq))
             } else {
                 completions.append(Completion(node: node, startSeq: startSeq, lastSeq: currentSeq, time: currentTime))
@@ -513,7 +625,7 @@ public final class PatternStep: Step {
         if !(j == n - 1 && newCount >= st.max) {
             buffer.retain(node)
             next.append(PartialMatch(
-                step: Int32(j), count: Int32(newCount), lastStep: Int32(j), canProceed: true, node: node,
+                step: Int32(j), count: Int32(newCount), lastStep: Int32(j), node: node, canProceed: true,
                 startTime: startTime, startSeq: startSeq, lastSeq: currentSeq))
         }
         buffer.release(node)
@@ -722,6 +834,7 @@ public final class PatternStep: Step {
     /// The object of captures: name → event, or list of events for `times` other than 1;
     /// steps that matched nothing (optional) are left out.
     func capturesObject(_ node: Int32) -> JSON {
+        if let names = singleCaptureNames, let o = singleCaptures(node, names) { return .object(o) }
         buffer.path(node, into: &pathScratch)
         var o = JSONObject(minimumCapacity: n)
         var i = 0
@@ -744,6 +857,29 @@ public final class PatternStep: Step {
             o.appendUnchecked(key: st.name, value: .array(items))
         }
         return .object(o)
+    }
+
+    /// ``capturesObject(_:)`` of a path that took exactly one event in each step, in
+    /// order (the usual shape when no step is a list), or nil for another shape. The
+    /// keys are one shared array, so only the values are allocated.
+    @inline(__always)
+    func singleCaptures(_ node: Int32, _ names: [String]) -> JSONObject? {
+        var nd = node
+        var j = n - 1
+        while nd >= 0, j >= 0, buffer.step(ofNode: nd) == j {
+            nd = buffer.prev(ofNode: nd)
+            j -= 1
+        }
+        guard nd < 0, j < 0 else { return nil }
+        var values = [JSON](repeating: .null, count: n)
+        values.withUnsafeMutableBufferPointer { v in
+            nd = node
+            for i in stride(from: n - 1, through: 0, by: -1) {
+                v[i] = buffer.value(ofNode: nd)
+                nd = buffer.prev(ofNode: nd)
+            }
+        }
+        return JSONObject(uniqueKeys: names, values: values)
     }
 
     func emitMatch(_ m: Completion, key k: Int, into out: inout StepOutput) {
@@ -785,9 +921,9 @@ public final class PatternStep: Step {
     /// (every one when `limit` is `Int64.max`): pending absence matches are emitted,
     /// the others go to `timeouts` when enabled.
     func expireKey(_ k: Int, upTo limit: Int64, into out: inout StepOutput) {
-        swap(&old, &keys[k].configs)
+        loadConfigs(k, into: &old)
         defer {
-            swap(&old, &keys[k].configs)
+            storeConfigs(k, old)
             old.removeAll(keepingCapacity: true)
         }
         var cut = 0

@@ -14,9 +14,19 @@ struct RawColumn<T> {
     private(set) var count = 0
     private(set) var capacity: Int
 
-    init(capacity: Int = 16) {
+    /// The byte alignment of the storage (at least `T`'s own): 64 puts each element of a
+    /// 64-byte type on one cache line.
+    let alignment: Int
+
+    init(capacity: Int = 16, alignment: Int = MemoryLayout<T>.alignment) {
         self.capacity = Swift.max(capacity, 1)
-        base = .allocate(capacity: self.capacity)
+        self.alignment = Swift.max(alignment, MemoryLayout<T>.alignment)
+        base = Self.allocate(self.capacity, self.alignment)
+    }
+
+    private static func allocate(_ capacity: Int, _ alignment: Int) -> UnsafeMutablePointer<T> {
+        UnsafeMutableRawPointer.allocate(byteCount: capacity * MemoryLayout<T>.stride, alignment: alignment)
+            .bindMemory(to: T.self, capacity: capacity)
     }
 
     /// The element at `i` (`0 ..< count`), read and written in place.
@@ -53,7 +63,7 @@ struct RawColumn<T> {
     @inline(never)
     private mutating func grow() {
         let bigger = capacity * 2
-        let fresh = UnsafeMutablePointer<T>.allocate(capacity: bigger)
+        let fresh = Self.allocate(bigger, alignment)
         fresh.moveInitialize(from: base, count: count)
         base.deallocate()
         base = fresh
