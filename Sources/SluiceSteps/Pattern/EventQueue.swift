@@ -50,6 +50,14 @@ struct EventQueue {
         }
     }
 
+    /// The entry `d` places after the next one in arrival order, when the events in
+    /// between arrived in time order (a hint for loading its state early; nil otherwise).
+    @inline(__always)
+    func peek(ahead d: Int) -> Entry? {
+        guard heap.isEmpty, head + d < fifo.count else { return nil }
+        return fifo[head + d]
+    }
+
     /// Removes and returns the earliest entry with time ≤ `limit`, if any.
     mutating func popReady(upTo limit: Int64) -> Entry? {
         let hasFifo = head < fifo.count

@@ -403,11 +403,26 @@ public final class PatternStep: Step {
     }
 
     func drain(upTo limit: Int64, into out: inout StepOutput) {
+        var touched: Int64 = 0
         while let e = queue.popReady(upTo: limit) {
+            // Start loading the state of an event a few places on (its key's line and its
+            // slot), so that its cache misses overlap with this event's work: per-key
+            // state and events queued a watermark ago are rarely still in cache. Swift has
+            // no prefetch; a load whose value is kept does the same on an out-of-order core.
+            if let ahead = queue.peek(ahead: Self.lookahead) {
+                touched &+= keys[Int(ahead.key)].seq
+                if ahead.slot >= 0 { touched &+= buffer.touch(ahead.slot) }
+            }
             if within != nil { expireDue(upTo: e.time, into: &out) }
             processEvent(e, into: &out)
         }
+        touchSink = touched
     }
+
+    /// How far ahead ``drain(upTo:into:)`` loads state, in queued events.
+    static let lookahead = 3
+    /// Where ``drain(upTo:into:)`` keeps what it loaded ahead (so the loads stay).
+    @exclusivity(unchecked) var touchSink: Int64 = 0
 
     func expireDue(upTo limit: Int64, into out: inout StepOutput) {
         while let (deadline, key) = deadlines.popDue(upTo: limit) {

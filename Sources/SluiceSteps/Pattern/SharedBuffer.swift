@@ -18,16 +18,31 @@ import SluiceJSON
 /// A class owned by one pattern step (and used only from its thread): as a struct in
 /// the step's stored property, every read-only call copied all of its arrays first.
 final class SharedBuffer {
-    @exclusivity(unchecked) private var events = RawColumn<Event>()
-    @exclusivity(unchecked) private var slotSeq = RawColumn<Int64>()
-    @exclusivity(unchecked) private var slotRefs = RawColumn<Int32>()
-    @exclusivity(unchecked) private var slotCEL = RawColumn<CELValue?>()
-    @exclusivity(unchecked) private var freeSlots = RawColumn<Int32>()
+    /// A stored event and its bookkeeping, two cache lines (the event is 112 bytes), so
+    /// releasing an event touches nothing else.
+    struct Slot {
+        var event: Event
+        /// The per-key sequence number of the event (set when it is matched).
+        var seq: Int64 = 0
+        /// Holders: the queue until the event is matched, then nodes; -1 when free.
+        var refs: Int32
+        /// Whether `cel` holds the event's CEL value.
+        var hasCEL = false
+    }
 
-    @exclusivity(unchecked) private var nodeSlot = RawColumn<Int32>()
-    @exclusivity(unchecked) private var nodeStep = RawColumn<Int32>()
-    @exclusivity(unchecked) private var nodePrev = RawColumn<Int32>()
-    @exclusivity(unchecked) private var nodeRefs = RawColumn<Int32>()
+    /// A node: `slot`'s event taken by `step` after `prev`; 16 bytes.
+    struct Node {
+        var slot: Int32
+        var step: Int32
+        var prev: Int32
+        var refs: Int32
+    }
+
+    @exclusivity(unchecked) private var slots = RawColumn<Slot>(alignment: 64)
+    /// The CEL value of a slot's event, for conditions that read captures (see ``celValue(ofNode:)``).
+    @exclusivity(unchecked) private var slotCEL: [CELValue?] = []
+    @exclusivity(unchecked) private var freeSlots = RawColumn<Int32>()
+    @exclusivity(unchecked) private var nodes = RawColumn<Node>()
     @exclusivity(unchecked) private var freeNodes = RawColumn<Int32>()
 
     /// Slots in use (held by the step's queue or by nodes).
@@ -36,15 +51,9 @@ final class SharedBuffer {
     @exclusivity(unchecked) private(set) var liveNodes = 0
 
     deinit {
-        events.release()
-        slotSeq.release()
-        slotRefs.release()
-        slotCEL.release()
+        slots.release()
         freeSlots.release()
-        nodeSlot.release()
-        nodeStep.release()
-        nodePrev.release()
-        nodeRefs.release()
+        nodes.release()
         freeNodes.release()
     }
 
@@ -57,67 +66,70 @@ final class SharedBuffer {
         if freeSlots.count > 0 {
             let s = freeSlots.removeLast()
             let i = Int(s)
-            events[i] = event
-            slotRefs[i] = 1
+            slots[i].event = event
+            slots[i].refs = 1
             return s
         }
-        events.append(event)
-        slotSeq.append(0)
-        slotRefs.append(1)
-        slotCEL.append(nil)
-        return Int32(events.count - 1)
+        return Int32(slots.append(Slot(event: event, refs: 1)))
     }
+
+    /// Reads `slot`'s bookkeeping, so that its cache line is loaded (see
+    /// ``PatternStep/drain(upTo:into:)``).
+    @inline(__always)
+    func touch(_ slot: Int32) -> Int64 { slots[Int(slot)].seq }
 
     /// Sets the per-key sequence number of the event in `slot` (known once it is matched).
     @inline(__always)
-    func setSeq(_ slot: Int32, _ seq: Int64) { slotSeq[Int(slot)] = seq }
+    func setSeq(_ slot: Int32, _ seq: Int64) { slots[Int(slot)].seq = seq }
 
     /// Drops the caller's hold on `slot` (see ``addEvent(_:)``); frees it when no node
     /// took the event.
     @inline(__always)
     func releaseSlot(_ slot: Int32) {
         let i = Int(slot)
-        slotRefs[i] -= 1
-        if slotRefs[i] == 0 { freeSlot(i) }
+        slots[i].refs -= 1
+        if slots[i].refs == 0 { freeSlot(i) }
     }
 
     private func freeSlot(_ i: Int) {
-        events[i] = Event(.null)
-        if slotCEL[i] != nil { slotCEL[i] = nil }
+        slots[i].event = Event(.null)
+        slots[i].refs = -1
+        if slots[i].hasCEL {
+            slotCEL[i] = nil
+            slots[i].hasCEL = false
+        }
         freeSlots.append(Int32(i))
         liveSlots -= 1
     }
 
     /// The event in `slot`, where it is (valid while the slot is held).
     @inline(__always)
-    func eventPointer(_ slot: Int32) -> UnsafePointer<Event> { UnsafePointer(events.base + Int(slot)) }
+    func eventPointer(_ slot: Int32) -> UnsafePointer<Event> {
+        (UnsafeRawPointer(slots.base + Int(slot)) + eventOffset).assumingMemoryBound(to: Event.self)
+    }
+
+    /// Where `event` lies in a `Slot` (a stored property, so the offset exists).
+    private let eventOffset = MemoryLayout<Slot>.offset(of: \Slot.event) ?? 0
 
     /// A new node for `slot` taken by `step` after `prev` (-1: first), held once.
     @inline(__always)
     func addNode(slot: Int32, step: Int, prev: Int32) -> Int32 {
-        slotRefs[Int(slot)] += 1
-        if prev >= 0 { nodeRefs[Int(prev)] += 1 }
+        slots[Int(slot)].refs += 1
+        if prev >= 0 { nodes[Int(prev)].refs += 1 }
         liveNodes += 1
+        let node = Node(slot: slot, step: Int32(step), prev: prev, refs: 1)
         if freeNodes.count > 0 {
             let n = freeNodes.removeLast()
-            let i = Int(n)
-            nodeSlot[i] = slot
-            nodeStep[i] = Int32(step)
-            nodePrev[i] = prev
-            nodeRefs[i] = 1
+            nodes[Int(n)] = node
             return n
         }
-        nodeSlot.append(slot)
-        nodeStep.append(Int32(step))
-        nodePrev.append(prev)
-        nodeRefs.append(1)
-        return Int32(nodeSlot.count - 1)
+        return Int32(nodes.append(node))
     }
 
     /// One more holder of `node`.
     @inline(__always)
     func retain(_ node: Int32) {
-        if node >= 0 { nodeRefs[Int(node)] += 1 }
+        if node >= 0 { nodes[Int(node)].refs += 1 }
     }
 
     /// One holder fewer; frees the node, its slot and its predecessors as they become unheld.
@@ -125,12 +137,12 @@ final class SharedBuffer {
         var n = node
         while n >= 0 {
             let i = Int(n)
-            nodeRefs[i] -= 1
-            if nodeRefs[i] > 0 { return }
-            let slot = Int(nodeSlot[i])
-            slotRefs[slot] -= 1
-            if slotRefs[slot] == 0 { freeSlot(slot) }
-            let prev = nodePrev[i]
+            nodes[i].refs -= 1
+            if nodes[i].refs > 0 { return }
+            let slot = Int(nodes[i].slot)
+            slots[slot].refs -= 1
+            if slots[slot].refs == 0 { freeSlot(slot) }
+            let prev = nodes[i].prev
             freeNodes.append(n)
             liveNodes -= 1
             n = prev
@@ -139,34 +151,36 @@ final class SharedBuffer {
 
     /// The event of a node's slot.
     @inline(__always)
-    func event(ofNode node: Int32) -> Event { events[Int(nodeSlot[Int(node)])] }
+    func event(ofNode node: Int32) -> Event { slots[Int(nodes[Int(node)].slot)].event }
 
     /// The event of a node's slot, where it is (valid while the node is held).
     @inline(__always)
-    func eventPointer(ofNode node: Int32) -> UnsafePointer<Event> { eventPointer(nodeSlot[Int(node)]) }
+    func eventPointer(ofNode node: Int32) -> UnsafePointer<Event> { eventPointer(nodes[Int(node)].slot) }
 
-    /// The value of a node's event (read in place, without copying the event first).
-    @inline(__always)
-    func value(ofNode node: Int32) -> JSON { events[Int(nodeSlot[Int(node)])].value }
+    /// The value of a node's event, read where it is (only the value is copied).
+    @inline(never)
+    func value(ofNode node: Int32) -> JSON { eventPointer(ofNode: node).pointee.value }
 
     /// The per-key sequence number of a node's event.
     @inline(__always)
-    func seq(ofNode node: Int32) -> Int64 { slotSeq[Int(nodeSlot[Int(node)])] }
+    func seq(ofNode node: Int32) -> Int64 { slots[Int(nodes[Int(node)].slot)].seq }
 
     /// The step that took a node's event.
     @inline(__always)
-    func step(ofNode node: Int32) -> Int { Int(nodeStep[Int(node)]) }
+    func step(ofNode node: Int32) -> Int { Int(nodes[Int(node)].step) }
 
     /// The node before `node` on its path (-1: none).
     @inline(__always)
-    func prev(ofNode node: Int32) -> Int32 { nodePrev[Int(node)] }
+    func prev(ofNode node: Int32) -> Int32 { nodes[Int(node)].prev }
 
     /// The event of a node as a CEL value, converted once per slot.
     func celValue(ofNode node: Int32) -> CELValue {
-        let s = Int(nodeSlot[Int(node)])
-        if let v = slotCEL[s] { return v }
-        let v = CELValue(json: events[s].value)
+        let s = Int(nodes[Int(node)].slot)
+        if slots[s].hasCEL, let v = slotCEL[s] { return v }
+        let v = CELValue(json: slots[s].event.value)
+        if slotCEL.count <= s { slotCEL.append(contentsOf: repeatElement(nil, count: s + 1 - slotCEL.count)) }
         slotCEL[s] = v
+        slots[s].hasCEL = true
         return v
     }
 
@@ -175,8 +189,8 @@ final class SharedBuffer {
         out.removeAll(keepingCapacity: true)
         var n = node
         while n >= 0 {
-            out.append((Int(nodeStep[Int(n)]), n))
-            n = nodePrev[Int(n)]
+            out.append((Int(nodes[Int(n)].step), n))
+            n = nodes[Int(n)].prev
         }
         out.reverse()
     }
