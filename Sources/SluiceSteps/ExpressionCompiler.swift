@@ -303,6 +303,17 @@ public final class EventActivation: CELActivation {
         return rawBorrowable && bindRawBorrowed(event)
     }
 
+    /// ``bindInPlace(_:)`` for an event lent by pointer, as ``Step/process(at:into:)``
+    /// lends it. Passing `event.pointee` to ``bindInPlace(_:)`` copies the event (and so
+    /// retains and releases its buffers), since the compiler cannot prove that the call
+    /// leaves the pointed-to memory alone; this reads it where it is.
+    public func bindInPlace(at event: UnsafePointer<Event>) -> Bool {
+        if event.pointee.withParsedFields({ keys, values in bindBorrowed(keys, values) }) != nil { return true }
+        guard rawBorrowable, let view = event.pointee.rawView(for: readerIndex) else { return false }
+        bindRawView(view.bytes, view.offsets)
+        return true
+    }
+
     /// Binds a raw event by its bytes and the offsets the reader recorded, without a
     /// copy: only for activations whose expressions read nothing but indexed fields
     /// (``rawBorrowable``), so no read ever needs the event itself. Several stages
@@ -310,6 +321,12 @@ public final class EventActivation: CELActivation {
     @usableFromInline
     func bindRawBorrowed(_ event: borrowing Event) -> Bool {
         guard let view = event.rawView(for: readerIndex) else { return false }
+        bindRawView(view.bytes, view.offsets)
+        return true
+    }
+
+    @inline(__always)
+    func bindRawView(_ bytes: UnsafeRawBufferPointer, _ offsets: FieldOffsets) {
         cacheCount = 0
         parsed = false
         borrowed = true
@@ -317,9 +334,8 @@ public final class EventActivation: CELActivation {
         fieldKeys = UnsafeBufferPointer(start: nil, count: 0)
         fieldValues = UnsafeBufferPointer(start: nil, count: 0)
         rawIndexed = true
-        rawBytes = view.bytes
-        rawOffsets = view.offsets
-        return true
+        rawBytes = bytes
+        rawOffsets = offsets
     }
 
     /// Ends ``bindInPlace(_:)``: the activation is bound to ``event`` again.

@@ -5,14 +5,15 @@ import SluiceCore
 ///
 /// Events that arrive in time order (the usual case) go to a FIFO; the few that arrive
 /// out of order go to a binary heap; ``popReady(upTo:)`` merges the two. The FIFO and
-/// the heap hold plain entries that name a slot of ``events``, so reordering them moves
-/// a few integers and never retains or releases an event.
+/// the heap hold plain entries that name the event's slot in the step's ``SharedBuffer``,
+/// so reordering them moves a few integers and never retains or releases an event.
 struct EventQueue {
     struct Entry {
         var time: Int64
         var arrival: Int64
         var key: Int32
-        /// The event's slot: take it with ``take(_:)`` or drop it with ``discard(_:)``.
+        /// The event's slot in the step's ``SharedBuffer`` (held by the queue until the
+        /// entry is popped), or -1 when the event was not stored.
         var slot: Int32
         /// The conditions the event satisfies, one bit per condition evaluated on arrival
         /// (see ``PatternStep``).
@@ -28,24 +29,15 @@ struct EventQueue {
     private var head = 0
     private var heap: [Entry] = []
     private var arrivals: Int64 = 0
-    /// The queued events, by slot; free slots hold a null event.
-    private var events: [Event] = []
-    private var freeSlots: [Int32] = []
 
     /// Events waiting.
     var count: Int { fifo.count - head + heap.count }
 
-    /// Adds an event.
-    mutating func push(time: Int64, key: Int32, mask: UInt64, known: UInt64, event: Event) {
+    /// Adds an event, stored in `slot` of the step's ``SharedBuffer`` (-1: not stored,
+    /// for an event no partial match can take).
+    @inline(__always)
+    mutating func push(time: Int64, key: Int32, mask: UInt64, known: UInt64, slot: Int32) {
         arrivals += 1
-        let slot: Int32
-        if let s = freeSlots.popLast() {
-            slot = s
-            events[Int(s)] = event
-        } else {
-            slot = Int32(events.count)
-            events.append(event)
-        }
         let e = Entry(time: time, arrival: arrivals, key: key, slot: slot, mask: mask, known: known)
         if head == fifo.count || fifo[fifo.count - 1].time <= time {
             if head == fifo.count, head > 0 {
@@ -58,24 +50,15 @@ struct EventQueue {
         }
     }
 
-    /// Moves the event of a popped entry out of its slot and frees the slot.
+    /// The entry `d` places after the next one in arrival order, when the events in
+    /// between arrived in time order (a hint for loading its state early; nil otherwise).
     @inline(__always)
-    mutating func take(_ slot: Int32) -> Event {
-        var e = Event(.null)
-        swap(&e, &events[Int(slot)])
-        freeSlots.append(slot)
-        return e
+    func peek(ahead d: Int) -> Entry? {
+        guard heap.isEmpty, head + d < fifo.count else { return nil }
+        return fifo[head + d]
     }
 
-    /// Drops the event of a popped entry and frees its slot.
-    @inline(__always)
-    mutating func discard(_ slot: Int32) {
-        events[Int(slot)] = Event(.null)
-        freeSlots.append(slot)
-    }
-
-    /// Removes and returns the earliest entry with time ≤ `limit`, if any; its event is
-    /// still in its slot.
+    /// Removes and returns the earliest entry with time ≤ `limit`, if any.
     mutating func popReady(upTo limit: Int64) -> Entry? {
         let hasFifo = head < fifo.count
         let takeFifo: Bool

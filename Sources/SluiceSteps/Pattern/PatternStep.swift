@@ -11,11 +11,13 @@ struct PartialMatch {
     var count: Int32
     /// The step of the last event taken.
     var lastStep: Int32
+    /// Its last node in the shared buffer.
+    var node: Int32
+    /// The next partial match of its key in the step's pool (-1: the last).
+    var link: Int32 = -1
     /// Whether it may move on to the next step without taking an event first (false
     /// after ignoring an event, as Flink's separate "ignore" states).
     var canProceed: Bool
-    /// Its last node in the shared buffer.
-    var node: Int32
     /// Time and per-key sequence number of its first event.
     var startTime: Int64
     var startSeq: Int64
@@ -32,15 +34,20 @@ struct Completion {
 }
 
 /// Per-key matcher state: separate from the immutable NFA, as in Flink's `NFAState`.
-/// The key's value lives apart, in ``PatternStep/keyValues``, so this stays small.
+/// The key's value lives apart, in ``PatternStep/keyValues``. Its oldest partial match
+/// is held here and the others in the step's pool, so a key with at most one partial
+/// match (the usual case) is one cache line (64 bytes, no reference of its own).
 struct KeyState {
-    var configs: [PartialMatch] = []
+    /// The key's oldest partial match, when `first.step >= 0`; the others follow from
+    /// `first.link` in ``PatternStep/pool``, oldest first.
+    var first = PartialMatch(
+        step: -1, count: 0, lastStep: -1, node: -1, canProceed: false, startTime: 0, startSeq: 0, lastSeq: 0)
+    /// Whether the key has partial matches.
+    var hasConfigs: Bool { first.step >= 0 }
     /// Sequence number of the last event of this key.
     var seq: Int64 = 0
     /// The deadline this key is scheduled at in the deadline heap (`Int64.max`: none).
     var scheduled = Int64.max
-    /// Events of this key waiting in the queue.
-    var pending: Int32 = 0
 }
 
 /// The `pattern` step: complex event processing over event time, per key (SPEC §6).
@@ -51,11 +58,13 @@ struct KeyState {
 /// `timeouts` when asked. See docs/patterns.md for the semantics.
 ///
 /// Conditions that read only the event are evaluated once, on arrival, while the event
-/// is at hand: the conditions that could start a match always, the others when the key
-/// has partial matches or queued events (else lazily, if the key turns out to need them).
-/// The results travel with the event through the queue as a bit mask, so an event that
-/// can neither start nor advance a match of its key costs a counter increment when the
-/// watermark releases it, and the NFA reads conditions as bits.
+/// is at hand (lent by the stage, read in place). The results travel with the event
+/// through the queue as a bit mask, so the NFA reads conditions as bits, and an event
+/// that no step can take is not kept at all: its queue entry carries its bits (for the
+/// `not`s and contiguity) but no copy of the event. An event that can neither start nor
+/// advance a match of its key costs a counter increment when the watermark releases it.
+/// A kept event is stored once, in the shared buffer, and stays there from arrival until
+/// its last partial match lets go of it.
 public final class PatternStep: Step {
     let p: CompiledPattern
     let nfa: PatternNFA
@@ -67,15 +76,30 @@ public final class PatternStep: Step {
     let condExpressions: [Expression?]
     let condIterative: [Bool]
     let gapHasNots: [Bool]
-    /// Conditions evaluated on arrival (non-iterative, index < 64): the bit and expression
-    /// of those that could start a match, and of the others.
-    let startConds: [(bit: UInt64, expr: Expression?)]
-    let otherConds: [(bit: UInt64, expr: Expression?)]
+    /// Conditions evaluated on arrival (non-iterative, index < 64): bit and expression,
+    /// in a column so that the per-event loop retains neither an array nor expressions
+    /// (`p.nfa.conditions` keeps the expressions alive).
+    let arrivalConds: RawColumn<ArrivalCondition>
+    struct ArrivalCondition {
+        var bit: UInt64
+        var expr: Unmanaged<Expression>?
+    }
+    /// How the key is read, without copying `p.key` (and retaining its payload) per event.
+    let keyField: String?
+    let keyExpression: Expression?
     /// Bits of the conditions that could start a match.
     let startMask: UInt64
+    /// Bits of the positive steps' conditions (the ones that take events).
+    let takeMask: UInt64
     /// Whether every condition that could start a match is evaluated on arrival, so an
     /// event of a key without partial matches whose start bits are all clear is skipped.
     let idleSkip: Bool
+    /// Whether every condition is evaluated on arrival (none reads captures, fewer than
+    /// 64): then an event whose take bits are all clear is not stored, as no step can
+    /// take it and nothing evaluates a condition on it later.
+    let allOnArrival: Bool
+    /// Where the key field was in the last parsed object.
+    @exclusivity(unchecked) var keyHint = 0
     /// The key field's name as UTF-8, for reading it from raw events without a String.
     let keyUTF8: UnsafeMutableRawBufferPointer
     /// The fields the conditions read and then the key field, read from a raw event in
@@ -94,12 +118,19 @@ public final class PatternStep: Step {
     }
 
     let buffer = SharedBuffer()
+    /// Every key's partial matches, each a list through `link` (see ``KeyState/head``),
+    /// in one column: no array per key, and free entries are reused hottest first.
+    @exclusivity(unchecked) var pool = RawColumn<PartialMatch>()
+    /// The capture names when no step is a list (see ``singleCaptures(_:_:)``).
+    let singleCaptureNames: [String]?
+    @exclusivity(unchecked) var freeMatches = RawColumn<Int32>()
     @exclusivity(unchecked) var queue = EventQueue()
     @exclusivity(unchecked) var deadlines = DeadlineHeap()
     @exclusivity(unchecked) var keyIndex = KeyTable()
-    @exclusivity(unchecked) var keys: [KeyState] = []
+    /// Per-key state by key index, a cache line each.
+    @exclusivity(unchecked) var keys = RawColumn<KeyState>(alignment: 64)
     /// The value of each key, by key index.
-    @exclusivity(unchecked) var keyValues: [JSON] = []
+    @exclusivity(unchecked) var keyValues = RawColumn<JSON>()
     @exclusivity(unchecked) var liveConfigs = 0
     @exclusivity(unchecked) var maxTime = Int64.min
 
@@ -108,7 +139,11 @@ public final class PatternStep: Step {
     /// Matches emitted so far.
     @exclusivity(unchecked) public private(set) var matchCount = 0
 
+    /// Queued events that hold a slot of `buffer`.
+    @exclusivity(unchecked) var queuedSlots = 0
+
     // Per-event scratch, reused so the steady state does not allocate.
+    /// Results of conditions 64 and up (the others go to `currentMask`/`currentKnown`).
     @exclusivity(unchecked) var cache: [Int8]
     @exclusivity(unchecked) var next: [PartialMatch] = []
     @exclusivity(unchecked) var old: [PartialMatch] = []
@@ -122,13 +157,13 @@ public final class PatternStep: Step {
     @exclusivity(unchecked) var currentSeq: Int64 = 0
     @exclusivity(unchecked) var currentTime: Int64 = 0
     @exclusivity(unchecked) var currentSlot: Int32 = -1
-    /// The event being matched and its conditions: bits evaluated on arrival (`known`)
-    /// and those of them that hold (`mask`).
-    @exclusivity(unchecked) var currentEvent = Event(.null)
+    /// The conditions of the event being matched (its slot is `currentSlot`): bits
+    /// evaluated (`known`) and those of them that hold (`mask`).
     @exclusivity(unchecked) var currentMask: UInt64 = 0
     @exclusivity(unchecked) var currentKnown: UInt64 = 0
-    /// Whether `activation` is bound to `currentEvent`.
+    /// Whether `activation` is bound to the current event, and whether in place.
     @exclusivity(unchecked) var bound = false
+    @exclusivity(unchecked) var boundInPlace = false
 
     init(_ p: CompiledPattern) {
         self.p = p
@@ -137,6 +172,7 @@ public final class PatternStep: Step {
         within = p.nfa.within
         activation = p.compiler.activation(prefetching: p.nfa.conditions.compactMap(\.expression))
         cache = Array(repeating: -1, count: p.nfa.conditions.count)
+        singleCaptureNames = p.nfa.states.contains { $0.isList } ? nil : p.nfa.states.map(\.name)
         info = p.nfa.states.map {
             StateInfo(
                 condition: $0.condition, min: $0.min, max: $0.max, optional: $0.optional, contiguity: $0.contiguity,
@@ -153,21 +189,30 @@ public final class PatternStep: Step {
             if !st.optional { break }
         }
         let startConditionIndices = Set(startStates.map { p.nfa.states[$0].condition })
-        var starts: [(bit: UInt64, expr: Expression?)] = []
-        var others: [(bit: UInt64, expr: Expression?)] = []
+        var conds = RawColumn<ArrivalCondition>()
         var mask: UInt64 = 0
         for (i, c) in p.nfa.conditions.enumerated() where i < 64 && !c.iterative {
-            if startConditionIndices.contains(i) {
-                starts.append((1 << UInt64(i), c.expression))
-                mask |= 1 << UInt64(i)
-            } else {
-                others.append((1 << UInt64(i), c.expression))
-            }
+            conds.append(ArrivalCondition(bit: 1 << UInt64(i), expr: c.expression.map { Unmanaged.passUnretained($0) }))
+            if startConditionIndices.contains(i) { mask |= 1 << UInt64(i) }
         }
-        startConds = starts
-        otherConds = others
+        arrivalConds = conds
+        switch p.key {
+        case .global:
+            keyField = nil
+            keyExpression = nil
+        case .field(let f):
+            keyField = f
+            keyExpression = nil
+        case .expression(let e):
+            keyField = nil
+            keyExpression = e
+        }
         startMask = mask
+        var take: UInt64 = 0
+        for st in p.nfa.states where st.condition < 64 { take |= 1 << UInt64(st.condition) }
+        takeMask = take
         idleSkip = startConditionIndices.allSatisfy { $0 < 64 && !p.nfa.conditions[$0].iterative }
+        allOnArrival = conds.count == p.nfa.conditions.count
         var keyName: [UInt8] = []
         if case .field(let f) = p.key { keyName = Array(f.utf8) }
         rawKeys = keyName.isEmpty ? [] : activation.prefetchedKeys + [keyName]
@@ -175,17 +220,24 @@ public final class PatternStep: Step {
         keyName.withUnsafeBytes { keyUTF8.copyMemory(from: $0) }
     }
 
-    deinit { keyUTF8.deallocate() }
+    deinit {
+        keys.release()
+        pool.release()
+        freeMatches.release()
+        keyUTF8.deallocate()
+        keyValues.release()
+        arrivalConds.release()
+    }
 
     /// Partial matches alive, over all keys.
     public var livePartialMatches: Int { liveConfigs }
     /// Events held in the shared buffer by partial matches.
-    public var sharedBufferEvents: Int { buffer.liveSlots }
+    public var sharedBufferEvents: Int { buffer.liveSlots - queuedSlots }
     /// Events waiting for the watermark.
     public var queuedEvents: Int { queue.count }
 
     /// Live partial matches plus buffered events (waiting for the watermark or held).
-    public var stateSize: Int { liveConfigs + queue.count + buffer.liveSlots }
+    public var stateSize: Int { liveConfigs + queue.count + sharedBufferEvents }
 
     /// Results depend on the watermark.
     public var usesWatermarks: Bool { true }
@@ -195,77 +247,135 @@ public final class PatternStep: Step {
     /// Classifies the event (late, key), evaluates its conditions and queues it until the
     /// watermark passes it.
     public func process(_ event: Event, into out: inout StepOutput) {
-        if event.time < out.watermark {
-            out.side(p.latePort, event)
+        withUnsafePointer(to: event) { process(at: $0, into: &out) }
+    }
+
+    /// ``process(_:into:)`` on the event where it is (see ``Step/process(at:into:)``): the
+    /// event is read in place, and copied once, into the shared buffer, only when a step
+    /// could take it.
+    public func process(at event: UnsafePointer<Event>, into out: inout StepOutput) {
+        let time = event.pointee.time
+        if time < out.watermark {
+            out.side(p.latePort, event.pointee)
             return
         }
         let k: Int32
-        var activationBound = false
-        switch p.key {
-        case .global:
-            k = keyIndex(of: .null)
-        case .field(let f):
+        // How `activation` holds the event: not at all, lent in place, or as a copy.
+        var bind = ActivationBinding.none
+        if let f = keyField {
             // Read in place (a parsed event's value is borrowed, a raw event's field is
             // found by its UTF-8 name), hashed once, and copied only for a new key.
             let utf8 = UnsafeRawBufferPointer(keyUTF8)
             let found: Int32?
-            if event.isValueBacked {
-                found = event.withField(f) { keyIndex(of: $0) }
-            } else if event.isRaw, !event.offsets.isEmpty {
+            if let (names, values) = event.pointee.withParsedFields({ ($0, $1) }) {
+                // A parsed object: its fields where they are, for the key and then for
+                // the conditions (the buffers stay valid while the stage lends the event).
+                if let i = keyPosition(f, in: names) {
+                    found = keyIndex(of: values.baseAddress.unsafelyUnwrapped + i)
+                } else {
+                    found = nil
+                }
+                if found != nil, arrivalConds.count > 0 {
+                    if !activation.bindings.isEmpty { activation.bindings = [:] }
+                    activation.bindBorrowed(names, values)
+                    bind = .inPlace
+                }
+            } else if event.pointee.isValueBacked {
+                found = nil
+            } else if event.pointee.isRaw, !event.pointee.offsets.isEmpty {
                 // The reader noted where the key and the conditions' fields are.
-                activation.event = event
-                activationBound = true
-                found = event.field(f).map { keyIndex(of: $0) }
-            } else if event.isRaw, activation.bindReading(event, keys: rawKeys, into: &rawValues) {
+                found = event.pointee.field(f).map { keyIndex(of: $0) }
+            } else if event.pointee.isRaw, activation.bindReading(event.pointee, keys: rawKeys, into: &rawValues) {
                 // The key and the conditions' fields in one pass over the bytes.
-                activationBound = true
+                bind = .copied
                 found = rawValues[rawKeys.count - 1].map { keyIndex(of: $0) }
-            } else if let v = event.field(utf8: utf8, f) {
+            } else if let v = event.pointee.field(utf8: utf8, f) {
                 found = keyIndex(of: v)
             } else {
                 found = nil
             }
             guard let found else {
-                out.reject(event, step: p.stepName, message: "key: no such field '\(f)'")
+                out.reject(event.pointee, step: p.stepName, message: "key: no such field '\(f)'")
                 return
             }
             k = found
-        case .expression(let e):
-            activation.event = event
-            activation.bindings = [:]
-            activationBound = true
+        } else if let e = keyExpression {
+            bind = bindArriving(event)
             do {
                 k = keyIndex(of: try e.evaluateJSON(activation))
             } catch {
-                out.reject(event, step: p.stepName, message: "key: \(error.message)")
+                if bind == .inPlace { activation.unbindInPlace() }
+                out.reject(event.pointee, step: p.stepName, message: "key: \(error.message)")
                 return
             }
+        } else {
+            k = keyIndex(of: .null)
         }
-        // Conditions on arrival: those that could start a match always; the others only
-        // when the key may have partial matches by the time the event is matched.
+        // Every condition that reads only the event, while it is at hand.
         var mask: UInt64 = 0
         var known: UInt64 = 0
-        let ki = Int(k)
-        let all = !keys[ki].configs.isEmpty
-        if !startConds.isEmpty || all && !otherConds.isEmpty {
-            if !activationBound { activation.event = event }
-            if !activation.bindings.isEmpty { activation.bindings = [:] }
-            for c in startConds {
+        if arrivalConds.count > 0 {
+            if bind == .none { bind = bindArriving(event) }
+            for i in 0..<arrivalConds.count {
+                let c = arrivalConds[i]
                 known |= c.bit
-                if let e = c.expr, !evaluate(e) { continue }
+                if let e = c.expr, !e._withUnsafeGuaranteedRef({ evaluate($0) }) { continue }
                 mask |= c.bit
             }
-            if all {
-                for c in otherConds {
-                    known |= c.bit
-                    if let e = c.expr, !evaluate(e) { continue }
-                    mask |= c.bit
-                }
-            }
         }
-        keys[ki].pending += 1
-        queue.push(time: event.time, key: k, mask: mask, known: known, event: event)
-        if event.time <= out.watermark { drain(upTo: out.watermark, into: &out) }
+        if bind == .inPlace { activation.unbindInPlace() }
+        // Kept only if a step could take it (conditions evaluated later need it too).
+        var slot: Int32 = -1
+        if mask & takeMask != 0 || !allOnArrival {
+            slot = buffer.addEvent(event.pointee)
+            queuedSlots += 1
+        }
+        queue.push(time: time, key: k, mask: mask, known: known, slot: slot)
+        if time <= out.watermark { drain(upTo: out.watermark, into: &out) }
+    }
+
+    enum ActivationBinding { case none, inPlace, copied }
+
+    /// Binds `activation` to an arriving event: lent in place when it can be (a parsed
+    /// object, or a raw event whose conditions read only indexed fields), else copied.
+    @inline(__always)
+    func bindArriving(_ event: UnsafePointer<Event>) -> ActivationBinding {
+        if !activation.bindings.isEmpty { activation.bindings = [:] }
+        if activation.bindInPlace(at: event) { return .inPlace }
+        activation.event = event.pointee
+        return .copied
+    }
+
+    /// Where the key field `name` is among a parsed object's `names`: usually where it
+    /// was in the last event (events of a stream mostly share their shape).
+    @inline(__always)
+    func keyPosition(_ name: String, in names: UnsafeBufferPointer<String>) -> Int? {
+        let h = keyHint
+        if h < names.count, names[h] == name { return h }
+        for i in names.indices where names[i] == name {
+            keyHint = i
+            return i
+        }
+        return nil
+    }
+
+    /// The index of the key at `value` (read where it is), added if new.
+    @inline(__always)
+    func keyIndex(of value: UnsafePointer<JSON>) -> Int32 {
+        let hash = KeyTable.hash(value.pointee)
+        if let i = keyIndex.find(hash: hash, { Self.sameKey(keyValues.base + Int($0), value) }) { return i }
+        let k = Int32(keys.count)
+        keys.append(KeyState())
+        keyValues.append(value.pointee)
+        keyIndex.insert(hash: hash, k)
+        return k
+    }
+
+    /// `a == b` for key values, strings compared without copying either JSON value.
+    @inline(__always)
+    static func sameKey(_ a: UnsafePointer<JSON>, _ b: UnsafePointer<JSON>) -> Bool {
+        if case .string(let x) = a.pointee, case .string(let y) = b.pointee { return x == y }
+        return a.pointee == b.pointee
     }
 
     /// The index of key `value`, added if new.
@@ -286,25 +396,43 @@ public final class PatternStep: Step {
         drain(upTo: watermark, into: &out)
         expireDue(upTo: watermark, into: &out)
         if watermark == Int64.max {
-            for k in keys.indices where !keys[k].configs.isEmpty {
+            for k in 0..<keys.count where keys[k].hasConfigs {
                 expireKey(k, upTo: Int64.max, into: &out)
             }
         }
     }
 
     func drain(upTo limit: Int64, into out: inout StepOutput) {
+        var touched: Int64 = 0
         while let e = queue.popReady(upTo: limit) {
+            // Start loading the state of an event a few places on (its key's line and its
+            // slot), so that its cache misses overlap with this event's work: per-key
+            // state and events queued a watermark ago are rarely still in cache. Swift has
+            // no prefetch; a load whose value is kept does the same on an out-of-order core.
+            if let ahead = queue.peek(ahead: Self.lookahead) {
+                touched &+= keys[Int(ahead.key)].seq
+                if ahead.slot >= 0 { touched &+= buffer.touch(ahead.slot) }
+            }
             if within != nil { expireDue(upTo: e.time, into: &out) }
             processEvent(e, into: &out)
         }
+        touchSink = touched
     }
+
+    /// How far ahead ``drain(upTo:into:)`` loads state, in queued events.
+    static let lookahead = 3
+    /// Where ``drain(upTo:into:)`` keeps what it loaded ahead (so the loads stay).
+    @exclusivity(unchecked) var touchSink: Int64 = 0
 
     func expireDue(upTo limit: Int64, into out: inout StepOutput) {
         while let (deadline, key) = deadlines.popDue(upTo: limit) {
             let k = Int(key)
             guard keys[k].scheduled == deadline else { continue }
             keys[k].scheduled = Int64.max
-            expireKey(k, upTo: limit, into: &out)
+            // Its oldest partial match decides: often the one scheduled has completed.
+            if keys[k].hasConfigs, self.deadline(keys[k].first) <= limit {
+                expireKey(k, upTo: limit, into: &out)
+            }
             schedule(k)
         }
     }
@@ -317,8 +445,8 @@ public final class PatternStep: Step {
     }
 
     func schedule(_ k: Int) {
-        guard within != nil, let first = keys[k].configs.first else { return }
-        let d = deadline(first)
+        guard within != nil, keys[k].hasConfigs else { return }
+        let d = deadline(keys[k].first)
         if d < keys[k].scheduled {
             keys[k].scheduled = d
             deadlines.push(d, Int32(k))
@@ -330,30 +458,31 @@ public final class PatternStep: Step {
     func processEvent(_ entry: EventQueue.Entry, into out: inout StepOutput) {
         let k = Int(entry.key)
         keys[k].seq += 1
-        keys[k].pending -= 1
         if entry.time > maxTime { maxTime = entry.time }
+        let slot = entry.slot
         // Nothing to advance and nothing to start: the event changes nothing.
-        if idleSkip, entry.mask & startMask == 0, keys[k].configs.isEmpty {
-            queue.discard(entry.slot)
+        if idleSkip, entry.mask & startMask == 0, !keys[k].hasConfigs {
+            if slot >= 0 { releaseQueued(slot) }
             return
         }
         currentSeq = keys[k].seq
         currentTime = entry.time
-        currentSlot = -1
+        currentSlot = slot
         currentMask = entry.mask
         currentKnown = entry.known
-        currentEvent = queue.take(entry.slot)
+        if slot >= 0 { buffer.setSeq(slot, currentSeq) }
         bound = false
-        for i in cache.indices { cache[i] = -1 }
+        if cache.count > 64 { for i in 64..<cache.count { cache[i] = -1 } }
 
-        swap(&old, &keys[k].configs)
+        loadConfigs(k, into: &old)
         for i in old.indices {
             advanceMatch(old[i], isStart: false)
         }
         let start = PartialMatch(
-            step: 0, count: 0, lastStep: -1, canProceed: true, node: -1, startTime: currentTime,
+            step: 0, count: 0, lastStep: -1, node: -1, canProceed: true, startTime: currentTime,
             startSeq: currentSeq, lastSeq: currentSeq - 1)
         advanceMatch(start, isStart: true)
+        unbindCurrent()
 
         if next.count > p.maxPartialMatches {
             // Keep the state as it was and say so: never drop silently.
@@ -361,11 +490,15 @@ public final class PatternStep: Step {
             for m in completions { buffer.release(m.node) }
             next.removeAll(keepingCapacity: true)
             completions.removeAll(keepingCapacity: true)
-            swap(&old, &keys[k].configs)
-            if currentSlot >= 0 { buffer.dropIfUnused(currentSlot) }
-            out.reject(
-                currentEvent, step: p.stepName,
-                message: "pattern: key \(JSONWriter.string(keyValues[k])) would have more than \(p.maxPartialMatches) partial matches (max_partial_matches); the event was not matched")
+            storeConfigs(k, old)
+            old.removeAll(keepingCapacity: true)
+            // The event was taken, so it is stored (see `process(at:)`).
+            if slot >= 0 {
+                out.reject(
+                    buffer.eventPointer(slot).pointee, step: p.stepName,
+                    message: "pattern: key \(JSONWriter.string(keyValues[k])) would have more than \(p.maxPartialMatches) partial matches (max_partial_matches); the event was not matched")
+                releaseQueued(slot)
+            }
             return
         }
         for c in old { buffer.release(c.node) }
@@ -377,9 +510,56 @@ public final class PatternStep: Step {
             if threshold > Int64.min { prune(&next, upTo: threshold) }
         }
         liveConfigs += next.count - before
-        swap(&keys[k].configs, &next)
-        if currentSlot >= 0 { buffer.dropIfUnused(currentSlot) }
+        storeConfigs(k, next)
+        next.removeAll(keepingCapacity: true)
+        if slot >= 0 { releaseQueued(slot) }
         schedule(k)
+    }
+
+    /// Moves key `k`'s partial matches, oldest first, out of the pool into `list` (empty).
+    @inline(__always)
+    func loadConfigs(_ k: Int, into list: inout [PartialMatch]) {
+        guard keys[k].hasConfigs else { return }
+        list.append(keys[k].first)
+        var i = keys[k].first.link
+        keys[k].first.step = -1
+        while i >= 0 {
+            let c = pool[Int(i)]
+            list.append(c)
+            freeMatches.append(i)
+            i = c.link
+        }
+    }
+
+    /// Makes `list` key `k`'s partial matches (it has none in the pool).
+    @inline(__always)
+    func storeConfigs(_ k: Int, _ list: [PartialMatch]) {
+        guard !list.isEmpty else {
+            keys[k].first.step = -1
+            return
+        }
+        var link: Int32 = -1
+        var i = list.count - 1
+        while i >= 1 {
+            var c = list[i]
+            c.link = link
+            if freeMatches.count > 0 {
+                link = freeMatches.removeLast()
+                pool[Int(link)] = c
+            } else {
+                link = Int32(pool.append(c))
+            }
+            i -= 1
+        }
+        keys[k].first = list[0]
+        keys[k].first.link = link
+    }
+
+    /// Drops the queue's hold on a popped entry's slot.
+    @inline(__always)
+    func releaseQueued(_ slot: Int32) {
+        queuedSlots -= 1
+        buffer.releaseSlot(slot)
     }
 
     /// Moves one partial match over the current event, appending its successors to `next`
@@ -439,7 +619,9 @@ public final class PatternStep: Step {
     }
 
     func take(_ c: PartialMatch, step j: Int, count kj: Int, isStart: Bool) {
-        if currentSlot < 0 { currentSlot = buffer.addEvent(currentEvent, seq: currentSeq) }
+        // Unreachable: an event is stored whenever a step's condition holds for it, and a
+        // step takes only events its condition holds for (see `process(at:)`).
+        guard currentSlot >= 0 else { return }
         let node = buffer.addNode(slot: currentSlot, step: j, prev: c.node)
         let st = info[j]
         let newCount = kj + 1
@@ -449,7 +631,7 @@ public final class PatternStep: Step {
             buffer.retain(node)
             if nfa.hasTrailingNots {
                 next.append(PartialMatch(
-                    step: Int32(n), count: 0, lastStep: Int32(j), canProceed: false, node: node,
+                    step: Int32(n), count: 0, lastStep: Int32(j), node: node, canProceed: false,
                     startTime: startTime, startSeq: startSeq, lastSeq: currentSeq))
             } else {
                 completions.append(Completion(node: node, startSeq: startSeq, lastSeq: currentSeq, time: currentTime))
@@ -458,7 +640,7 @@ public final class PatternStep: Step {
         if !(j == n - 1 && newCount >= st.max) {
             buffer.retain(node)
             next.append(PartialMatch(
-                step: Int32(j), count: Int32(newCount), lastStep: Int32(j), canProceed: true, node: node,
+                step: Int32(j), count: Int32(newCount), lastStep: Int32(j), node: node, canProceed: true,
                 startTime: startTime, startSeq: startSeq, lastSeq: currentSeq))
         }
         buffer.release(node)
@@ -481,13 +663,34 @@ public final class PatternStep: Step {
         return false
     }
 
-    /// Binds the activation to the current event, if not yet.
+    /// Binds the activation to the current event, if not yet: in place where it is in
+    /// the shared buffer when it can be, else a copy (a null event if it was not stored,
+    /// which does not happen: events are stored unless every condition is known).
     @inline(__always)
     func bindCurrent() {
         if bound { return }
-        activation.event = currentEvent
         if !activation.bindings.isEmpty { activation.bindings = [:] }
         bound = true
+        guard currentSlot >= 0 else {
+            activation.event = Event(.null)
+            return
+        }
+        let e = buffer.eventPointer(currentSlot)
+        if activation.bindInPlace(at: e) {
+            boundInPlace = true
+        } else {
+            activation.event = e.pointee
+        }
+    }
+
+    /// Ends ``bindCurrent()``'s lending of the current event.
+    @inline(__always)
+    func unbindCurrent() {
+        if boundInPlace {
+            activation.unbindInPlace()
+            boundInPlace = false
+        }
+        bound = false
     }
 
     /// A condition on the current event: from its arrival bits, else evaluated and cached
@@ -503,6 +706,17 @@ public final class PatternStep: Step {
 
     func conditionSlow(_ i: Int, _ c: PartialMatch, target: Int) -> Bool {
         bindCurrent()
+        if !condIterative[i], i < 64 {
+            let bit: UInt64 = 1 << UInt64(i)
+            currentKnown |= bit
+            guard let expr = condExpressions[i] else {
+                currentMask |= bit
+                return true
+            }
+            let r = evaluate(expr)
+            if r { currentMask |= bit }
+            return r
+        }
         if !condIterative[i] {
             let v = cache[i]
             if v >= 0 { return v == 1 }
@@ -635,6 +849,7 @@ public final class PatternStep: Step {
     /// The object of captures: name → event, or list of events for `times` other than 1;
     /// steps that matched nothing (optional) are left out.
     func capturesObject(_ node: Int32) -> JSON {
+        if let names = singleCaptureNames, let o = singleCaptures(node, names) { return .object(o) }
         buffer.path(node, into: &pathScratch)
         var o = JSONObject(minimumCapacity: n)
         var i = 0
@@ -657,6 +872,29 @@ public final class PatternStep: Step {
             o.appendUnchecked(key: st.name, value: .array(items))
         }
         return .object(o)
+    }
+
+    /// ``capturesObject(_:)`` of a path that took exactly one event in each step, in
+    /// order (the usual shape when no step is a list), or nil for another shape. The
+    /// keys are one shared array, so only the values are allocated.
+    @inline(__always)
+    func singleCaptures(_ node: Int32, _ names: [String]) -> JSONObject? {
+        var nd = node
+        var j = n - 1
+        while nd >= 0, j >= 0, buffer.step(ofNode: nd) == j {
+            nd = buffer.prev(ofNode: nd)
+            j -= 1
+        }
+        guard nd < 0, j < 0 else { return nil }
+        var values = [JSON](repeating: .null, count: n)
+        values.withUnsafeMutableBufferPointer { v in
+            nd = node
+            for i in stride(from: n - 1, through: 0, by: -1) {
+                v[i] = buffer.value(ofNode: nd)
+                nd = buffer.prev(ofNode: nd)
+            }
+        }
+        return JSONObject(uniqueKeys: names, values: values)
     }
 
     func emitMatch(_ m: Completion, key k: Int, into out: inout StepOutput) {
@@ -698,9 +936,9 @@ public final class PatternStep: Step {
     /// (every one when `limit` is `Int64.max`): pending absence matches are emitted,
     /// the others go to `timeouts` when enabled.
     func expireKey(_ k: Int, upTo limit: Int64, into out: inout StepOutput) {
-        swap(&old, &keys[k].configs)
+        loadConfigs(k, into: &old)
         defer {
-            swap(&old, &keys[k].configs)
+            storeConfigs(k, old)
             old.removeAll(keepingCapacity: true)
         }
         var cut = 0

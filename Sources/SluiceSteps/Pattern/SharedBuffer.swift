@@ -5,91 +5,131 @@ import SluiceJSON
 /// The events partial matches hold, each stored once, and the match paths over them
 /// (Flink's `SharedBuffer`, after the SASE paper's shared versioned buffer).
 ///
-/// A *slot* holds one event; a *node* says "this event was taken by step `step`, after
+/// A *slot* holds one event, stored once when it arrives: the step's queue holds it
+/// until the watermark releases it, then nodes hold it for as long as partial matches
+/// need it, so it is never moved or copied in between. A *node* says "this event was taken by step `step`, after
 /// node `prev`". A partial match is a pointer to its last node, so partial matches that
 /// share a prefix share its nodes, and an event taken by many partial matches is one
 /// slot. Both are reference counted: a partial match holds its node, a node holds its
 /// slot and its predecessor; releasing the last holder frees the entry and its free
 /// list reuses it, so memory returns when matches complete or expire. Storage is a few
-/// parallel arrays, so the steady state allocates nothing.
+/// parallel columns (``RawColumn``), so the steady state allocates nothing.
 ///
 /// A class owned by one pattern step (and used only from its thread): as a struct in
 /// the step's stored property, every read-only call copied all of its arrays first.
 final class SharedBuffer {
-    @exclusivity(unchecked) private(set) var events: [Event] = []
-    @exclusivity(unchecked) private(set) var slotSeq: [Int64] = []
-    @exclusivity(unchecked) private var slotRefs: [Int32] = []
+    /// A stored event and its bookkeeping, two cache lines (the event is 112 bytes), so
+    /// releasing an event touches nothing else.
+    struct Slot {
+        var event: Event
+        /// The per-key sequence number of the event (set when it is matched).
+        var seq: Int64 = 0
+        /// Holders: the queue until the event is matched, then nodes; -1 when free.
+        var refs: Int32
+        /// Whether `cel` holds the event's CEL value.
+        var hasCEL = false
+    }
+
+    /// A node: `slot`'s event taken by `step` after `prev`; 16 bytes.
+    struct Node {
+        var slot: Int32
+        var step: Int32
+        var prev: Int32
+        var refs: Int32
+    }
+
+    @exclusivity(unchecked) private var slots = RawColumn<Slot>(alignment: 64)
+    /// The CEL value of a slot's event, for conditions that read captures (see ``celValue(ofNode:)``).
     @exclusivity(unchecked) private var slotCEL: [CELValue?] = []
-    @exclusivity(unchecked) private var freeSlots: [Int32] = []
+    @exclusivity(unchecked) private var freeSlots = RawColumn<Int32>()
+    @exclusivity(unchecked) private var nodes = RawColumn<Node>()
+    @exclusivity(unchecked) private var freeNodes = RawColumn<Int32>()
 
-    @exclusivity(unchecked) private(set) var nodeSlot: [Int32] = []
-    @exclusivity(unchecked) private(set) var nodeStep: [Int32] = []
-    @exclusivity(unchecked) private(set) var nodePrev: [Int32] = []
-    @exclusivity(unchecked) private var nodeRefs: [Int32] = []
-    @exclusivity(unchecked) private var freeNodes: [Int32] = []
-
-    /// Slots in use.
+    /// Slots in use (held by the step's queue or by nodes).
     @exclusivity(unchecked) private(set) var liveSlots = 0
     /// Nodes in use.
     @exclusivity(unchecked) private(set) var liveNodes = 0
 
-    /// Stores `event` (with its per-key sequence number) in a new slot with no holders yet.
-    func addEvent(_ event: consuming Event, seq: Int64) -> Int32 {
+    deinit {
+        slots.release()
+        freeSlots.release()
+        nodes.release()
+        freeNodes.release()
+    }
+
+    /// Stores `event` in a new slot, held once (by the caller: the step holds a queued
+    /// event's slot until the watermark releases it, see ``releaseSlot(_:)``). The event
+    /// is stored once, when it arrives, and stays where it is until its last holder goes.
+    @inline(__always)
+    func addEvent(_ event: consuming Event) -> Int32 {
         liveSlots += 1
-        if let s = freeSlots.popLast() {
+        if freeSlots.count > 0 {
+            let s = freeSlots.removeLast()
             let i = Int(s)
-            events[i] = event
-            slotSeq[i] = seq
-            slotRefs[i] = 0
-            slotCEL[i] = nil
+            slots[i].event = event
+            slots[i].refs = 1
             return s
         }
-        events.append(event)
-        slotSeq.append(seq)
-        slotRefs.append(0)
-        slotCEL.append(nil)
-        return Int32(events.count - 1)
+        return Int32(slots.append(Slot(event: event, refs: 1)))
     }
 
-    /// Frees a fresh slot that no node took (the event was not taken after all); a slot
-    /// that was taken and already freed by ``release(_:)`` is left alone.
-    func dropIfUnused(_ slot: Int32) {
-        if slotRefs[Int(slot)] == 0 { freeSlot(slot) }
-    }
+    /// Reads `slot`'s bookkeeping, so that its cache line is loaded (see
+    /// ``PatternStep/drain(upTo:into:)``).
+    @inline(__always)
+    func touch(_ slot: Int32) -> Int64 { slots[Int(slot)].seq }
 
-    private func freeSlot(_ slot: Int32) {
+    /// Sets the per-key sequence number of the event in `slot` (known once it is matched).
+    @inline(__always)
+    func setSeq(_ slot: Int32, _ seq: Int64) { slots[Int(slot)].seq = seq }
+
+    /// Drops the caller's hold on `slot` (see ``addEvent(_:)``); frees it when no node
+    /// took the event.
+    @inline(__always)
+    func releaseSlot(_ slot: Int32) {
         let i = Int(slot)
-        events[i] = Event(.null)
-        slotCEL[i] = nil
-        slotRefs[i] = -1  // free: neither fresh (0) nor held
-        freeSlots.append(slot)
+        slots[i].refs -= 1
+        if slots[i].refs == 0 { freeSlot(i) }
+    }
+
+    private func freeSlot(_ i: Int) {
+        slots[i].event = Event(.null)
+        slots[i].refs = -1
+        if slots[i].hasCEL {
+            slotCEL[i] = nil
+            slots[i].hasCEL = false
+        }
+        freeSlots.append(Int32(i))
         liveSlots -= 1
     }
 
+    /// The event in `slot`, where it is (valid while the slot is held).
+    @inline(__always)
+    func eventPointer(_ slot: Int32) -> UnsafePointer<Event> {
+        (UnsafeRawPointer(slots.base + Int(slot)) + eventOffset).assumingMemoryBound(to: Event.self)
+    }
+
+    /// Where `event` lies in a `Slot` (a stored property, so the offset exists).
+    private let eventOffset = MemoryLayout<Slot>.offset(of: \Slot.event) ?? 0
+
     /// A new node for `slot` taken by `step` after `prev` (-1: first), held once.
+    @inline(__always)
     func addNode(slot: Int32, step: Int, prev: Int32) -> Int32 {
-        slotRefs[Int(slot)] += 1
-        if prev >= 0 { nodeRefs[Int(prev)] += 1 }
+        slots[Int(slot)].refs += 1
+        if prev >= 0 { nodes[Int(prev)].refs += 1 }
         liveNodes += 1
-        if let n = freeNodes.popLast() {
-            let i = Int(n)
-            nodeSlot[i] = slot
-            nodeStep[i] = Int32(step)
-            nodePrev[i] = prev
-            nodeRefs[i] = 1
+        let node = Node(slot: slot, step: Int32(step), prev: prev, refs: 1)
+        if freeNodes.count > 0 {
+            let n = freeNodes.removeLast()
+            nodes[Int(n)] = node
             return n
         }
-        nodeSlot.append(slot)
-        nodeStep.append(Int32(step))
-        nodePrev.append(prev)
-        nodeRefs.append(1)
-        return Int32(nodeSlot.count - 1)
+        return Int32(nodes.append(node))
     }
 
     /// One more holder of `node`.
     @inline(__always)
     func retain(_ node: Int32) {
-        if node >= 0 { nodeRefs[Int(node)] += 1 }
+        if node >= 0 { nodes[Int(node)].refs += 1 }
     }
 
     /// One holder fewer; frees the node, its slot and its predecessors as they become unheld.
@@ -97,12 +137,12 @@ final class SharedBuffer {
         var n = node
         while n >= 0 {
             let i = Int(n)
-            nodeRefs[i] -= 1
-            if nodeRefs[i] > 0 { return }
-            let slot = Int(nodeSlot[i])
-            slotRefs[slot] -= 1
-            if slotRefs[slot] == 0 { freeSlot(Int32(slot)) }
-            let prev = nodePrev[i]
+            nodes[i].refs -= 1
+            if nodes[i].refs > 0 { return }
+            let slot = Int(nodes[i].slot)
+            slots[slot].refs -= 1
+            if slots[slot].refs == 0 { freeSlot(slot) }
+            let prev = nodes[i].prev
             freeNodes.append(n)
             liveNodes -= 1
             n = prev
@@ -111,25 +151,36 @@ final class SharedBuffer {
 
     /// The event of a node's slot.
     @inline(__always)
-    func event(ofNode node: Int32) -> Event { events[Int(nodeSlot[Int(node)])] }
+    func event(ofNode node: Int32) -> Event { slots[Int(nodes[Int(node)].slot)].event }
 
-    /// The value of a node's event (read in place, without copying the event first).
+    /// The event of a node's slot, where it is (valid while the node is held).
     @inline(__always)
-    func value(ofNode node: Int32) -> JSON {
-        let s = Int(nodeSlot[Int(node)])
-        return events.withUnsafeBufferPointer { $0[s].value }
-    }
+    func eventPointer(ofNode node: Int32) -> UnsafePointer<Event> { eventPointer(nodes[Int(node)].slot) }
+
+    /// The value of a node's event, read where it is (only the value is copied).
+    @inline(never)
+    func value(ofNode node: Int32) -> JSON { eventPointer(ofNode: node).pointee.value }
 
     /// The per-key sequence number of a node's event.
     @inline(__always)
-    func seq(ofNode node: Int32) -> Int64 { slotSeq[Int(nodeSlot[Int(node)])] }
+    func seq(ofNode node: Int32) -> Int64 { slots[Int(nodes[Int(node)].slot)].seq }
+
+    /// The step that took a node's event.
+    @inline(__always)
+    func step(ofNode node: Int32) -> Int { Int(nodes[Int(node)].step) }
+
+    /// The node before `node` on its path (-1: none).
+    @inline(__always)
+    func prev(ofNode node: Int32) -> Int32 { nodes[Int(node)].prev }
 
     /// The event of a node as a CEL value, converted once per slot.
     func celValue(ofNode node: Int32) -> CELValue {
-        let s = Int(nodeSlot[Int(node)])
-        if let v = slotCEL[s] { return v }
-        let v = CELValue(json: events[s].value)
+        let s = Int(nodes[Int(node)].slot)
+        if slots[s].hasCEL, let v = slotCEL[s] { return v }
+        let v = CELValue(json: slots[s].event.value)
+        if slotCEL.count <= s { slotCEL.append(contentsOf: repeatElement(nil, count: s + 1 - slotCEL.count)) }
         slotCEL[s] = v
+        slots[s].hasCEL = true
         return v
     }
 
@@ -138,8 +189,8 @@ final class SharedBuffer {
         out.removeAll(keepingCapacity: true)
         var n = node
         while n >= 0 {
-            out.append((Int(nodeStep[Int(n)]), n))
-            n = nodePrev[Int(n)]
+            out.append((Int(nodes[Int(n)].step), n))
+            n = nodes[Int(n)].prev
         }
         out.reverse()
     }
