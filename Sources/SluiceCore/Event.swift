@@ -328,7 +328,13 @@ public struct Event: Sendable {
     /// Appends the event's JSON text (no newline) to `out`: the original bytes when unchanged.
     @inlinable
     public func write(into out: inout [UInt8]) {
-        switch storage {
+        Self.write(storage, into: &out)
+    }
+
+    /// ``write(into:)`` of an event's storage.
+    @inlinable
+    static func write(_ storage: consuming Storage, into out: inout [UInt8]) {
+        switch consume storage {
         case .value(let v): JSONWriter.write(v, into: &out)
         case .raw(let buf, let start, let count): out.append(contentsOf: UnsafeRawBufferPointer(buf.bytes(start, count)))
         case .patched(let buf, let start, let count, let extra):
@@ -340,12 +346,14 @@ public struct Event: Sendable {
                 empty = false
                 break
             }
-            for (k, v) in extra {
+            // The fields in place (the event holds them for the call).
+            let (keys, values) = extra.unsafeFieldPointers
+            for i in 0..<keys.count {
                 if !empty { out.append(UInt8(ascii: ",")) }
                 empty = false
-                JSONWriter.writeString(k, into: &out)
+                JSONWriter.writeString(keys[i], into: &out)
                 out.append(UInt8(ascii: ":"))
-                JSONWriter.write(v, into: &out)
+                JSONWriter.write(values[i], into: &out)
             }
             out.append(UInt8(ascii: "}"))
         }
@@ -358,28 +366,31 @@ public struct Event: Sendable {
     /// text then copies bytes instead of encoding. A stage calls it on its output when the
     /// sink it feeds is shared with other stages, so that encoding runs on every producing
     /// thread rather than on the sink's alone.
-    public static func encoded(_ events: [Event]) -> [Event] {
+    public static func encoded(_ events: consuming [Event]) -> [Event] {
         var bytes: [UInt8] = []
         var spans: [(start: Int, count: Int)] = []
         spans.reserveCapacity(events.count)
-        for e in events {
-            if e.isRaw {
+        for i in events.indices {
+            if events[i].isRaw {
                 spans.append((-1, 0))
                 continue
             }
             if bytes.isEmpty { bytes.reserveCapacity(events.count * 256) }
+            // The batch is ours (consumed): each storage is moved out, written and
+            // dropped, with no reference counting on the way.
+            var storage = Storage.value(.null)
+            swap(&storage, &events[i].storage)
             let start = bytes.count
-            e.write(into: &bytes)
+            Self.write(consume storage, into: &bytes)
             spans.append((start, bytes.count - start))
         }
         if bytes.isEmpty { return events }
         let buffer = bytes.withUnsafeBytes { ByteBuffer(copying: $0) }
-        var out = events
-        for i in out.indices where spans[i].start >= 0 {
-            out[i].storage = .raw(buffer, start: spans[i].start, count: spans[i].count)
-            out[i].offsets = FieldOffsets()
+        for i in events.indices where spans[i].start >= 0 {
+            events[i].storage = .raw(buffer, start: spans[i].start, count: spans[i].count)
+            events[i].offsets = FieldOffsets()
         }
-        return out
+        return events
     }
 
     /// Size of the original bytes, or 0 for a parsed event (used for MB/s statistics).
