@@ -118,29 +118,17 @@ import Testing
         let spellings = [(#""K1""#, #""\u212A1""#), (#""ab""#, #""\u0061b""#), (#""zz""#, #""z\u007a""#)]
         var lines: [String] = []
         for n in 1...600 {
-            let (a, b) = spellings[n % spellings.count]
+            let (a, b) = spellings[(n / 3) % spellings.count]
             lines.append(#"{"user":\#(n % 2 == 0 ? a : b),"n":\#(n)}"#)
         }
         try (lines.joined(separator: "\n") + "\n").write(toFile: dir + "/in.jsonl", atomically: true, encoding: .utf8)
-        let yaml = """
-            inputs: { in: { stdin: {} } }
-            streams:
-              work:
-                from: in
-                key: user
-                parallelism: 4
-                steps:
-                  - filter: n > 0
-            outputs:
-              out: { from: [work], stdout: {} }
-            """
         var options = RunOptions()
         options.inputs["in"] = dir + "/in.jsonl"
         options.outputs["out"] = dir + "/out.jsonl"
-        let run = try compile(yaml).start(options)
+        let run = try compile(Self.yaml).start(options)
         #expect(run.wait() == .completed)
         let out = try String(contentsOfFile: dir + "/out.jsonl", encoding: .utf8).split(separator: "\n")
-        #expect(out.count == 600)
+        #expect(out.count == 400)  // the suite's filter keeps n not divisible by 3
         var last: [String: Int64] = [:]
         for line in out {
             guard case .object(let o)? = try? JSONParser.parse(Array(line.utf8)), case .string(let u)? = o["user"],
