@@ -438,8 +438,9 @@ public final class PatternStep: Step {
             sluice_prefetch(keys.base + Int(e.key))
             if e.slot >= 0 { buffer.prefetchSlot(e.slot) }
         }
-        if let e = queue.peek(ahead: Self.lookahead - 3), e.slot >= 0 {
-            buffer.prefetchFields(ofSlot: e.slot)
+        if let e = queue.peek(ahead: Self.lookahead - 3) {
+            // The node even when the event is not stored: ignoring it retains the node.
+            if e.slot >= 0 { buffer.prefetchFields(ofSlot: e.slot) }
             let first = keys[Int(e.key)].first
             if first.step >= 0 { buffer.prefetchNode(first.node) }
         }

@@ -84,7 +84,7 @@ final class SharedBuffer {
         sluice_prefetch(p + 64)
     }
 
-    /// Starts loading the headers (reference counts) and first elements of the arrays
+    /// Starts loading the headers (reference counts) of the arrays
     /// that hold the fields of `slot`'s event, when it is a parsed object: what retaining
     /// or releasing its value touches. Reads the slot, so ask for it first
     /// (``prefetchSlot(_:)``). The header of a Swift array's storage is the 32 bytes
@@ -93,10 +93,7 @@ final class SharedBuffer {
     func prefetchFields(ofSlot slot: Int32) {
         guard let (keys, values) = eventPointer(slot).pointee.unsafeParsedFields else { return }
         if let k = keys.baseAddress { sluice_prefetch(UnsafeRawPointer(k) - 32) }
-        if let v = values.baseAddress {
-            sluice_prefetch(UnsafeRawPointer(v) - 32)
-            sluice_prefetch(UnsafeRawPointer(v) + 32)
-        }
+        if let v = values.baseAddress { sluice_prefetch(UnsafeRawPointer(v) - 32) }
     }
 
     /// Starts loading `node`.
