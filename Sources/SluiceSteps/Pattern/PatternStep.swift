@@ -428,8 +428,9 @@ public final class PatternStep: Step {
     /// touch, so that their cache misses overlap with this event's work: per-key state
     /// and events queued a watermark ago are rarely still in cache. Each stage reads only
     /// lines an earlier stage asked for: far ahead, the key's line and the event's slot;
-    /// then the event's fields (which releasing or emitting it retains or releases) and
-    /// the node of its key's oldest partial match; then that node's slot; then its fields
+    /// then the event's fields (which releasing or emitting it retains or releases), the
+    /// node of its key's oldest partial match and the key's next partial match in the
+    /// pool; then the first node's slot and the second's node; then the first's fields
     /// (the event that a match this event completes captures). Only for events a step
     /// can take (stored ones). Hints only: a wrong guess costs bandwidth, never a result.
     @inline(__always)
@@ -442,11 +443,22 @@ public final class PatternStep: Step {
             // The node even when the event is not stored: ignoring it retains the node.
             if e.slot >= 0 { buffer.prefetchFields(ofSlot: e.slot) }
             let first = keys[Int(e.key)].first
-            if first.step >= 0 { buffer.prefetchNode(first.node) }
+            if first.step >= 0 {
+                buffer.prefetchNode(first.node)
+                // The key's next partial match, if any (a 48-byte entry, maybe two lines).
+                if first.link >= 0 {
+                    let c = UnsafeRawPointer(pool.base + Int(first.link))
+                    sluice_prefetch(c)
+                    sluice_prefetch(c + (MemoryLayout<PartialMatch>.size - 1))
+                }
+            }
         }
-        if let e = queue.peek(ahead: Self.lookahead - 5), e.slot >= 0 {
+        if let e = queue.peek(ahead: Self.lookahead - 5) {
             let first = keys[Int(e.key)].first
-            if first.step >= 0 { buffer.prefetchSlot(ofNode: first.node) }
+            if first.step >= 0 {
+                if e.slot >= 0 { buffer.prefetchSlot(ofNode: first.node) }
+                if first.link >= 0 { buffer.prefetchNode(pool[Int(first.link)].node) }
+            }
         }
         if let e = queue.peek(ahead: Self.lookahead - 7), e.slot >= 0 {
             let first = keys[Int(e.key)].first
