@@ -261,6 +261,8 @@ public final class PatternStep: Step {
             out.side(p.latePort, event.pointee)
             return
         }
+        // The slot the event would be stored in, loading while the event is read.
+        buffer.prefetchFreeSlot()
         var k: Int32 = -1
         // A parsed event's key, hashed, whose bucket is being loaded while the conditions
         // are evaluated; found after them (see below).

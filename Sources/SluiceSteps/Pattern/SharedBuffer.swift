@@ -96,6 +96,16 @@ final class SharedBuffer {
         if let v = values.baseAddress { sluice_prefetch(UnsafeRawPointer(v) - 32) }
     }
 
+    /// Starts loading the slot ``addEvent(_:)`` fills next, if one is free (storing an
+    /// event there destroys the one it held: the event line is read, then written).
+    @inline(__always)
+    func prefetchFreeSlot() {
+        guard freeSlots.count > 0 else { return }
+        let p = UnsafeRawPointer(slots.base + Int(freeSlots[freeSlots.count - 1]))
+        sluice_prefetch_write(p)
+        sluice_prefetch_write(p + 64)
+    }
+
     /// Starts loading `node`.
     @inline(__always)
     func prefetchNode(_ node: Int32) {
