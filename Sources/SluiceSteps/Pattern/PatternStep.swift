@@ -537,7 +537,7 @@ public final class PatternStep: Step {
             for m in completions { buffer.release(m.node) }
             next.removeAll(keepingCapacity: true)
             completions.removeAll(keepingCapacity: true)
-            storeConfigs(k, old)
+            storeConfigs(k, &old)
             old.removeAll(keepingCapacity: true)
             // The event was taken, so it is stored (see `process(at:)`).
             if slot >= 0 {
@@ -548,7 +548,12 @@ public final class PatternStep: Step {
             }
             return
         }
-        for c in old { buffer.release(c.node) }
+        // By index: iterating would retain the array around the calls.
+        var i = 0
+        while i < old.count {
+            buffer.release(old[i].node)
+            i += 1
+        }
         let before = old.count
         old.removeAll(keepingCapacity: true)
 
@@ -557,7 +562,7 @@ public final class PatternStep: Step {
             if threshold > Int64.min { prune(&next, upTo: threshold) }
         }
         liveConfigs += next.count - before
-        storeConfigs(k, next)
+        storeConfigs(k, &next)
         next.removeAll(keepingCapacity: true)
         if slot >= 0 { releaseQueued(slot) }
         schedule(k)
@@ -578,9 +583,10 @@ public final class PatternStep: Step {
         }
     }
 
-    /// Makes `list` key `k`'s partial matches (it has none in the pool).
+    /// Makes `list` key `k`'s partial matches (it has none in the pool). `list` is
+    /// only read: passed `inout` so that the step's scratch array is not retained.
     @inline(__always)
-    func storeConfigs(_ k: Int, _ list: [PartialMatch]) {
+    func storeConfigs(_ k: Int, _ list: inout [PartialMatch]) {
         guard !list.isEmpty else {
             keys[k].first.step = -1
             return
@@ -985,7 +991,7 @@ public final class PatternStep: Step {
     func expireKey(_ k: Int, upTo limit: Int64, into out: inout StepOutput) {
         loadConfigs(k, into: &old)
         defer {
-            storeConfigs(k, old)
+            storeConfigs(k, &old)
             old.removeAll(keepingCapacity: true)
         }
         var cut = 0
