@@ -555,7 +555,7 @@ public final class PatternStep: Step {
             i += 1
         }
         let before = old.count
-        old.removeAll(keepingCapacity: true)
+        clearScratch(&old)
 
         if !completions.isEmpty {
             let threshold = emitCompletions(key: k, into: &out)
@@ -563,9 +563,21 @@ public final class PatternStep: Step {
         }
         liveConfigs += next.count - before
         storeConfigs(k, &next)
-        next.removeAll(keepingCapacity: true)
+        clearScratch(&next)
         if slot >= 0 { releaseQueued(slot) }
         schedule(k)
+    }
+
+    /// Empties a per-event scratch array, keeping its storage. It usually holds a match
+    /// or two, which removing one by one costs less than `removeAll(keepingCapacity:)`
+    /// (a generic range replacement); longer ones go at once.
+    @inline(__always)
+    func clearScratch<T: BitwiseCopyable>(_ a: inout [T]) {
+        if a.count > 4 {
+            a.removeAll(keepingCapacity: true)
+            return
+        }
+        while !a.isEmpty { a.removeLast() }
     }
 
     /// Moves key `k`'s partial matches, oldest first, out of the pool into `list` (empty).
@@ -850,7 +862,7 @@ public final class PatternStep: Step {
             }
             buffer.release(m.node)
         }
-        completions.removeAll(keepingCapacity: true)
+        clearScratch(&completions)
         return threshold
     }
 
@@ -992,7 +1004,7 @@ public final class PatternStep: Step {
         loadConfigs(k, into: &old)
         defer {
             storeConfigs(k, &old)
-            old.removeAll(keepingCapacity: true)
+            clearScratch(&old)
         }
         var cut = 0
         while cut < old.count, deadline(old[cut]) <= limit { cut += 1 }
