@@ -25,6 +25,8 @@ let package = Package(
             pkgConfig: "yaml-0.1",
             providers: [.apt(["libyaml-dev"])]
         ),
+        // Prefetch hints for the pattern step's hot paths (Swift has no prefetch).
+        .target(name: "CSluiceShims"),
         .target(name: "SluiceJSON", swiftSettings: strict),
         .target(name: "SluiceRegex", swiftSettings: strict),
         .target(name: "SluiceCEL", dependencies: ["SluiceJSON", "SluiceRegex"], swiftSettings: strict),
@@ -36,7 +38,7 @@ let package = Package(
         ),
         .target(
             name: "SluiceSteps",
-            dependencies: ["SluiceCore", "SluiceJSON", "SluiceCEL", "SluiceSchema"],
+            dependencies: ["CSluiceShims", "SluiceCore", "SluiceJSON", "SluiceCEL", "SluiceSchema"],
             swiftSettings: strict
         ),
         .target(name: "SluiceConnectors", dependencies: ["SluiceCore", "SluiceJSON"], swiftSettings: strict),

@@ -152,18 +152,23 @@ struct DeadlineHeap {
         guard let top = items.first else { return nil }
         let last = items.removeLast()
         if items.isEmpty { return top }
-        items[0] = last
-        var i = 0
-        let n = items.count
-        while true {
-            let l = 2 * i + 1
-            let r = l + 1
-            var m = i
-            if l < n, items[l].deadline < items[m].deadline { m = l }
-            if r < n, items[r].deadline < items[m].deadline { m = r }
-            if m == i { break }
-            items.swapAt(i, m)
-            i = m
+        // Sift `last` down from the root: at each level the smaller child (the right one
+        // only if strictly smaller) moves up while it is strictly before `last`, which is
+        // the textbook swap-based sift, so equal deadlines pop in the same order; done
+        // in place without bounds checks, the child chosen without a branch.
+        items.withUnsafeMutableBufferPointer { h in
+            let n = h.count
+            var i = 0
+            while true {
+                let l = 2 * i + 1
+                if l >= n { break }
+                let r = l + 1
+                let c = r < n && h[r].deadline < h[l].deadline ? r : l
+                if !(h[c].deadline < last.deadline) { break }
+                h[i] = h[c]
+                i = c
+            }
+            h[i] = last
         }
         return top
     }

@@ -1,3 +1,4 @@
+import CSluiceShims
 import SluiceCEL
 import SluiceCore
 import SluiceJSON
@@ -126,7 +127,7 @@ public final class PatternStep: Step {
     @exclusivity(unchecked) var freeMatches = RawColumn<Int32>()
     @exclusivity(unchecked) var queue = EventQueue()
     @exclusivity(unchecked) var deadlines = DeadlineHeap()
-    @exclusivity(unchecked) var keyIndex = KeyTable()
+    @exclusivity(unchecked) var keyIndex = PatternKeyTable()
     /// Per-key state by key index, a cache line each.
     @exclusivity(unchecked) var keys = RawColumn<KeyState>(alignment: 64)
     /// The value of each key, by key index.
@@ -222,6 +223,7 @@ public final class PatternStep: Step {
 
     deinit {
         keys.release()
+        keyIndex.release()
         pool.release()
         freeMatches.release()
         keyUTF8.deallocate()
@@ -259,7 +261,14 @@ public final class PatternStep: Step {
             out.side(p.latePort, event.pointee)
             return
         }
-        let k: Int32
+        // The slot the event would be stored in, loading while the event is read.
+        buffer.prefetchFreeSlot()
+        var k: Int32 = -1
+        // A parsed event's key, hashed, whose bucket is being loaded while the conditions
+        // are evaluated; found after them (see below).
+        var pendingKey: UnsafePointer<JSON>?
+        var pendingHash: UInt64 = 0
+        var pendingPrint = KeyTable.Fingerprint.inexact
         // How `activation` holds the event: not at all, lent in place, or as a copy.
         var bind = ActivationBinding.none
         if let f = keyField {
@@ -271,7 +280,11 @@ public final class PatternStep: Step {
                 // A parsed object: its fields where they are, for the key and then for
                 // the conditions (the buffers stay valid while the stage lends the event).
                 if let i = keyPosition(f, in: names) {
-                    found = keyIndex(of: values.baseAddress.unsafelyUnwrapped + i)
+                    let v = values.baseAddress.unsafelyUnwrapped + i
+                    (pendingHash, pendingPrint) = KeyTable.hashAndPrint(v.pointee)
+                    keyIndex.prefetch(hash: pendingHash)
+                    pendingKey = v
+                    found = -1
                 } else {
                     found = nil
                 }
@@ -324,6 +337,7 @@ public final class PatternStep: Step {
             }
         }
         if bind == .inPlace { activation.unbindInPlace() }
+        if let v = pendingKey { k = keyIndex(of: v, hash: pendingHash, print: pendingPrint) }
         // Kept only if a step could take it (conditions evaluated later need it too).
         var slot: Int32 = -1
         if mask & takeMask != 0 || !allOnArrival {
@@ -359,15 +373,17 @@ public final class PatternStep: Step {
         return nil
     }
 
-    /// The index of the key at `value` (read where it is), added if new.
+    /// The index of the key at `value` (read where it is) with hash and fingerprint
+    /// `hash` and `print` (``KeyTable/hashAndPrint(_:)``), added if new.
     @inline(__always)
-    func keyIndex(of value: UnsafePointer<JSON>) -> Int32 {
-        let hash = KeyTable.hash(value.pointee)
-        if let i = keyIndex.find(hash: hash, { Self.sameKey(keyValues.base + Int($0), value) }) { return i }
+    func keyIndex(of value: UnsafePointer<JSON>, hash: UInt64, print: KeyTable.Fingerprint) -> Int32 {
+        if let i = keyIndex.find(hash: hash, print: print, { Self.sameKey(keyValues.base + Int($0), value) }) {
+            return i
+        }
         let k = Int32(keys.count)
         keys.append(KeyState())
         keyValues.append(value.pointee)
-        keyIndex.insert(hash: hash, k)
+        keyIndex.insert(hash: hash, print: print, k)
         return k
     }
 
@@ -381,12 +397,12 @@ public final class PatternStep: Step {
     /// The index of key `value`, added if new.
     @inline(__always)
     func keyIndex(of value: borrowing JSON) -> Int32 {
-        let hash = KeyTable.hash(value)
-        if let i = keyIndex.find(hash: hash, { keyValues[Int($0)] == value }) { return i }
+        let (hash, print) = KeyTable.hashAndPrint(copy value)
+        if let i = keyIndex.find(hash: hash, print: print, { keyValues[Int($0)] == value }) { return i }
         let k = Int32(keys.count)
         keys.append(KeyState())
         keyValues.append(copy value)
-        keyIndex.insert(hash: hash, k)
+        keyIndex.insert(hash: hash, print: print, k)
         return k
     }
 
@@ -403,26 +419,57 @@ public final class PatternStep: Step {
     }
 
     func drain(upTo limit: Int64, into out: inout StepOutput) {
-        var touched: Int64 = 0
         while let e = queue.popReady(upTo: limit) {
-            // Start loading the state of an event a few places on (its key's line and its
-            // slot), so that its cache misses overlap with this event's work: per-key
-            // state and events queued a watermark ago are rarely still in cache. Swift has
-            // no prefetch; a load whose value is kept does the same on an out-of-order core.
-            if let ahead = queue.peek(ahead: Self.lookahead) {
-                touched &+= keys[Int(ahead.key)].seq
-                if ahead.slot >= 0 { touched &+= buffer.touch(ahead.slot) }
-            }
+            prefetchAhead()
             if within != nil { expireDue(upTo: e.time, into: &out) }
             processEvent(e, into: &out)
         }
-        touchSink = touched
     }
 
-    /// How far ahead ``drain(upTo:into:)`` loads state, in queued events.
-    static let lookahead = 3
-    /// Where ``drain(upTo:into:)`` keeps what it loaded ahead (so the loads stay).
-    @exclusivity(unchecked) var touchSink: Int64 = 0
+    /// Starts loading, in stages, what the events a few places on in the queue will
+    /// touch, so that their cache misses overlap with this event's work: per-key state
+    /// and events queued a watermark ago are rarely still in cache. Each stage reads only
+    /// lines an earlier stage asked for: far ahead, the key's line and the event's slot;
+    /// then the event's fields (which releasing or emitting it retains or releases), the
+    /// node of its key's oldest partial match and the key's next partial match in the
+    /// pool; then the first node's slot and the second's node; then the first's fields
+    /// (the event that a match this event completes captures). Only for events a step
+    /// can take (stored ones). Hints only: a wrong guess costs bandwidth, never a result.
+    @inline(__always)
+    func prefetchAhead() {
+        if let e = queue.peek(ahead: Self.lookahead) {
+            sluice_prefetch(keys.base + Int(e.key))
+            if e.slot >= 0 { buffer.prefetchSlot(e.slot) }
+        }
+        if let e = queue.peek(ahead: Self.lookahead - 3) {
+            // The node even when the event is not stored: ignoring it retains the node.
+            if e.slot >= 0 { buffer.prefetchFields(ofSlot: e.slot) }
+            let first = keys[Int(e.key)].first
+            if first.step >= 0 {
+                buffer.prefetchNode(first.node)
+                // The key's next partial match, if any (a 48-byte entry, maybe two lines).
+                if first.link >= 0 {
+                    let c = UnsafeRawPointer(pool.base + Int(first.link))
+                    sluice_prefetch(c)
+                    sluice_prefetch(c + (MemoryLayout<PartialMatch>.size - 1))
+                }
+            }
+        }
+        if let e = queue.peek(ahead: Self.lookahead - 5) {
+            let first = keys[Int(e.key)].first
+            if first.step >= 0 {
+                if e.slot >= 0 { buffer.prefetchSlot(ofNode: first.node) }
+                if first.link >= 0 { buffer.prefetchNode(pool[Int(first.link)].node) }
+            }
+        }
+        if let e = queue.peek(ahead: Self.lookahead - 7), e.slot >= 0 {
+            let first = keys[Int(e.key)].first
+            if first.step >= 0 { buffer.prefetchFields(ofNode: first.node) }
+        }
+    }
+
+    /// How far ahead ``prefetchAhead()`` starts loading, in queued events (at least 7).
+    static let lookahead = 8
 
     func expireDue(upTo limit: Int64, into out: inout StepOutput) {
         while let (deadline, key) = deadlines.popDue(upTo: limit) {
@@ -490,7 +537,7 @@ public final class PatternStep: Step {
             for m in completions { buffer.release(m.node) }
             next.removeAll(keepingCapacity: true)
             completions.removeAll(keepingCapacity: true)
-            storeConfigs(k, old)
+            storeConfigs(k, &old)
             old.removeAll(keepingCapacity: true)
             // The event was taken, so it is stored (see `process(at:)`).
             if slot >= 0 {
@@ -501,19 +548,36 @@ public final class PatternStep: Step {
             }
             return
         }
-        for c in old { buffer.release(c.node) }
+        // By index: iterating would retain the array around the calls.
+        var i = 0
+        while i < old.count {
+            buffer.release(old[i].node)
+            i += 1
+        }
         let before = old.count
-        old.removeAll(keepingCapacity: true)
+        clearScratch(&old)
 
         if !completions.isEmpty {
             let threshold = emitCompletions(key: k, into: &out)
             if threshold > Int64.min { prune(&next, upTo: threshold) }
         }
         liveConfigs += next.count - before
-        storeConfigs(k, next)
-        next.removeAll(keepingCapacity: true)
+        storeConfigs(k, &next)
+        clearScratch(&next)
         if slot >= 0 { releaseQueued(slot) }
         schedule(k)
+    }
+
+    /// Empties a per-event scratch array, keeping its storage. It usually holds a match
+    /// or two, which removing one by one costs less than `removeAll(keepingCapacity:)`
+    /// (a generic range replacement); longer ones go at once.
+    @inline(__always)
+    func clearScratch<T: BitwiseCopyable>(_ a: inout [T]) {
+        if a.count > 4 {
+            a.removeAll(keepingCapacity: true)
+            return
+        }
+        while !a.isEmpty { a.removeLast() }
     }
 
     /// Moves key `k`'s partial matches, oldest first, out of the pool into `list` (empty).
@@ -531,9 +595,10 @@ public final class PatternStep: Step {
         }
     }
 
-    /// Makes `list` key `k`'s partial matches (it has none in the pool).
+    /// Makes `list` key `k`'s partial matches (it has none in the pool). `list` is
+    /// only read: passed `inout` so that the step's scratch array is not retained.
     @inline(__always)
-    func storeConfigs(_ k: Int, _ list: [PartialMatch]) {
+    func storeConfigs(_ k: Int, _ list: inout [PartialMatch]) {
         guard !list.isEmpty else {
             keys[k].first.step = -1
             return
@@ -797,7 +862,7 @@ public final class PatternStep: Step {
             }
             buffer.release(m.node)
         }
-        completions.removeAll(keepingCapacity: true)
+        clearScratch(&completions)
         return threshold
     }
 
@@ -938,8 +1003,8 @@ public final class PatternStep: Step {
     func expireKey(_ k: Int, upTo limit: Int64, into out: inout StepOutput) {
         loadConfigs(k, into: &old)
         defer {
-            storeConfigs(k, old)
-            old.removeAll(keepingCapacity: true)
+            storeConfigs(k, &old)
+            clearScratch(&old)
         }
         var cut = 0
         while cut < old.count, deadline(old[cut]) <= limit { cut += 1 }

@@ -1,3 +1,4 @@
+import CSluiceShims
 import SluiceCEL
 import SluiceCore
 import SluiceJSON
@@ -73,10 +74,60 @@ final class SharedBuffer {
         return Int32(slots.append(Slot(event: event, refs: 1)))
     }
 
-    /// Reads `slot`'s bookkeeping, so that its cache line is loaded (see
-    /// ``PatternStep/drain(upTo:into:)``).
+    // MARK: Prefetching (hints only, see ``PatternStep/prefetchAhead()``)
+
+    /// Starts loading `slot`'s two cache lines (its event and its bookkeeping).
     @inline(__always)
-    func touch(_ slot: Int32) -> Int64 { slots[Int(slot)].seq }
+    func prefetchSlot(_ slot: Int32) {
+        let p = UnsafeRawPointer(slots.base + Int(slot))
+        sluice_prefetch(p)
+        sluice_prefetch(p + 64)
+    }
+
+    /// Starts loading the headers (reference counts) of the arrays
+    /// that hold the fields of `slot`'s event, when it is a parsed object: what retaining
+    /// or releasing its value touches. Reads the slot, so ask for it first
+    /// (``prefetchSlot(_:)``). The header of a Swift array's storage is the 32 bytes
+    /// before its first element; were it not, this would only load the wrong line.
+    @inline(__always)
+    func prefetchFields(ofSlot slot: Int32) {
+        guard let (keys, values) = eventPointer(slot).pointee.unsafeParsedFields else { return }
+        if let k = keys.baseAddress { sluice_prefetch(UnsafeRawPointer(k) - 32) }
+        if let v = values.baseAddress { sluice_prefetch(UnsafeRawPointer(v) - 32) }
+    }
+
+    /// Starts loading the slot ``addEvent(_:)`` fills next, if one is free (storing an
+    /// event there destroys the one it held: the event line is read, then written).
+    @inline(__always)
+    func prefetchFreeSlot() {
+        guard freeSlots.count > 0 else { return }
+        let p = UnsafeRawPointer(slots.base + Int(freeSlots[freeSlots.count - 1]))
+        sluice_prefetch_write(p)
+        sluice_prefetch_write(p + 64)
+    }
+
+    /// Starts loading `node`.
+    @inline(__always)
+    func prefetchNode(_ node: Int32) {
+        guard node >= 0 else { return }
+        sluice_prefetch(nodes.base + Int(node))
+    }
+
+    /// ``prefetchSlot(_:)`` for `node`'s event: reads the node, so ask for it first
+    /// (``prefetchNode(_:)``).
+    @inline(__always)
+    func prefetchSlot(ofNode node: Int32) {
+        guard node >= 0 else { return }
+        prefetchSlot(nodes[Int(node)].slot)
+    }
+
+    /// ``prefetchFields(ofSlot:)`` for `node`'s event: reads the node and its slot, so
+    /// ask for them first (``prefetchSlot(ofNode:)``).
+    @inline(__always)
+    func prefetchFields(ofNode node: Int32) {
+        guard node >= 0 else { return }
+        prefetchFields(ofSlot: nodes[Int(node)].slot)
+    }
 
     /// Sets the per-key sequence number of the event in `slot` (known once it is matched).
     @inline(__always)
@@ -159,7 +210,11 @@ final class SharedBuffer {
 
     /// The value of a node's event, read where it is (only the value is copied).
     @inline(never)
-    func value(ofNode node: Int32) -> JSON { eventPointer(ofNode: node).pointee.value }
+    func value(ofNode node: Int32) -> JSON {
+        let e = eventPointer(ofNode: node)
+        if let o = e.pointee.parsedObject { return .object(o) }
+        return e.pointee.value
+    }
 
     /// The per-key sequence number of a node's event.
     @inline(__always)

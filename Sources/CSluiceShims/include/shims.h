@@ -1,0 +1,15 @@
+#ifndef SLUICE_SHIMS_H
+#define SLUICE_SHIMS_H
+
+/// Asks the CPU to start loading the cache line at `p` for reading, without waiting for
+/// it (a hint: never faults, whatever `p` is). Swift exposes no prefetch instruction.
+static inline __attribute__((always_inline)) void sluice_prefetch(const void *p) {
+    __builtin_prefetch(p, 0, 3);
+}
+
+/// ``sluice_prefetch`` for a line about to be written.
+static inline __attribute__((always_inline)) void sluice_prefetch_write(const void *p) {
+    __builtin_prefetch(p, 1, 3);
+}
+
+#endif

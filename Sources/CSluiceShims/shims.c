@@ -1,0 +1,2 @@
+// The shims are inline functions in include/shims.h; SwiftPM needs a source file.
+#include "shims.h"
