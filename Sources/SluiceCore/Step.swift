@@ -30,6 +30,12 @@ public protocol Step: AnyObject {
     /// to read the event where it is. Stages call it for time-sensitive steps, which they
     /// drive event by event.
     func process(at event: UnsafePointer<Event>, into out: inout StepOutput)
+    /// A hint that `event` will be processed soon (a couple of events from now, in the
+    /// same batch): a step whose per-event work waits on memory (key tables, the event's
+    /// own fields) may start loading it, so that the wait overlaps the events before.
+    /// Must not change anything; the default does nothing. Stages call it for
+    /// time-sensitive steps, which they drive event by event.
+    func prefetch(upcoming event: UnsafePointer<Event>)
     /// Event time has advanced to `watermark` (epoch ms; `Int64.max` at the end).
     func advance(watermark: Int64, into out: inout StepOutput)
     /// Open state, for stats and bounds checks (open windows, partial matches, keys).
@@ -51,6 +57,7 @@ extension Step {
     public func process(at event: UnsafePointer<Event>, into out: inout StepOutput) {
         process(event.pointee, into: &out)
     }
+    public func prefetch(upcoming event: UnsafePointer<Event>) {}
     public func advance(watermark: Int64, into out: inout StepOutput) {}
     public var stateSize: Int { 0 }
     public var usesWatermarks: Bool { false }

@@ -93,7 +93,10 @@ public final class StepChain {
                 var mark = marks[i]
                 current.withUnsafeBufferPointer { batch in
                     guard let base = batch.baseAddress else { return }
+                    let ahead = 2
+                    for j in 0..<min(ahead, batch.count) { step.prefetch(upcoming: base + j) }
                     for j in batch.indices {
+                        if j + ahead < batch.count { step.prefetch(upcoming: base + j + ahead) }
                         let m = base[j].watermark
                         if m > mark {
                             mark = m

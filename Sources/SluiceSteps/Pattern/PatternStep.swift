@@ -252,6 +252,22 @@ public final class PatternStep: Step {
         withUnsafePointer(to: event) { process(at: $0, into: &out) }
     }
 
+    /// Starts loading the field arrays of a parsed event the stage will lend soon: with
+    /// 10,000 keys they are rarely in cache when the event arrives, and reading its key
+    /// and conditions would wait for them.
+    public func prefetch(upcoming event: UnsafePointer<Event>) {
+        guard let (keys, values) = event.pointee.unsafeParsedFields else { return }
+        // A Swift array's header is the 32 bytes before its first element.
+        if let k = keys.baseAddress {
+            sluice_prefetch(UnsafeRawPointer(k) - 32)
+            sluice_prefetch(UnsafeRawPointer(k) + 32)
+        }
+        if let v = values.baseAddress {
+            sluice_prefetch(UnsafeRawPointer(v) - 32)
+            sluice_prefetch(UnsafeRawPointer(v) + 32)
+        }
+    }
+
     /// ``process(_:into:)`` on the event where it is (see ``Step/process(at:into:)``): the
     /// event is read in place, and copied once, into the shared buffer, only when a step
     /// could take it.
