@@ -50,13 +50,7 @@ struct PatternKeyTable {
         while true {
             let b = buckets[i]
             if b.key < 0 { return nil }
-            if b.hash == hash {
-                if print.isExact && b.print.isExact {
-                    if b.print == print { return b.key }
-                } else if matches(b.key) {
-                    return b.key
-                }
-            }
+            if KeyTable.Fingerprint.bucket(b.hash, b.print, b.key, holds: hash, print, matches) { return b.key }
             i = (i + 1) & mask
         }
     }

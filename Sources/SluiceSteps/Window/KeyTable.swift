@@ -19,6 +19,19 @@ struct KeyTable {
         static let integerTag: UInt64 = 0x80 << 56
 
         var isExact: Bool { high >> 56 != 0xFF }
+
+        /// True when a bucket holding key `k` with hash `bucketHash` and fingerprint
+        /// `bucketPrint` holds the key looked up (`hash`, `print`): by the fingerprints
+        /// when both are exact, else by asking `matches`.
+        @inline(__always)
+        static func bucket(
+            _ bucketHash: UInt64, _ bucketPrint: Fingerprint, _ k: Int32, holds hash: UInt64, _ print: Fingerprint,
+            _ matches: (Int32) -> Bool
+        ) -> Bool {
+            guard bucketHash == hash else { return false }
+            if print.isExact && bucketPrint.isExact { return bucketPrint == print }
+            return matches(k)
+        }
     }
 
     /// A bucket: a key index (-1 when empty), its hash and fingerprint, and the window
@@ -70,13 +83,7 @@ struct KeyTable {
             while true {
                 let b = buckets[i]
                 if b.key < 0 { return nil }
-                if b.hash == hash {
-                    if print.isExact && b.print.isExact {
-                        if b.print == print { return i }
-                    } else if matches(b.key) {
-                        return i
-                    }
-                }
+                if Fingerprint.bucket(b.hash, b.print, b.key, holds: hash, print, matches) { return i }
                 i = (i + 1) & mask
             }
         }
