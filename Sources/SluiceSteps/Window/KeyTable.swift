@@ -65,13 +65,7 @@ struct KeyTable {
     /// The index of the key with hash `hash` for which `matches` holds, or nil.
     @inline(__always)
     func find(hash: UInt64, _ matches: (Int32) -> Bool) -> Int32? {
-        var i = Int(truncatingIfNeeded: hash) & mask
-        while true {
-            let b = buckets[i]
-            if b.key < 0 { return nil }
-            if b.hash == hash, matches(b.key) { return b.key }
-            i = (i + 1) & mask
-        }
+        findBucket(hash: hash, print: .inexact, matches).map { buckets[$0].key }
     }
 
     /// The bucket of the key with hash `hash` and fingerprint `print`, or nil: keys whose
@@ -97,16 +91,26 @@ struct KeyTable {
 
     /// Forgets that key index `k` (hash `hash`) last went to `slot`, if it did.
     mutating func forgetLast(hash: UInt64, _ k: Int32, slot: Int32) {
+        guard let i = bucket(ofKey: k, hash: hash), buckets[i].lastSlot == slot else { return }
+        buckets[i].lastSlot = -1
+    }
+
+    /// The bucket holding key index `k`, stored with hash `hash`, or nil.
+    private func bucket(ofKey k: Int32, hash: UInt64) -> Int? {
         var i = Int(truncatingIfNeeded: hash) & mask
         while true {
             let b = buckets[i].key
-            if b < 0 { return }
-            if b == k {
-                if buckets[i].lastSlot == slot { buckets[i].lastSlot = -1 }
-                return
-            }
+            if b < 0 { return nil }
+            if b == k { return i }
             i = (i + 1) & mask
         }
+    }
+
+    /// The first empty bucket of the probe run for `hash`.
+    private func emptyBucket(for hash: UInt64) -> Int {
+        var i = Int(truncatingIfNeeded: hash) & mask
+        while buckets[i].key >= 0 { i = (i + 1) & mask }
+        return i
     }
 
     /// Adds key index `k` with hash `hash` and fingerprint `print` (the key must not be
@@ -114,8 +118,7 @@ struct KeyTable {
     @discardableResult
     mutating func insert(hash: UInt64, print: Fingerprint = .inexact, _ k: Int32) -> Int {
         if (count + 1) * 2 > buckets.count { grow() }
-        var i = Int(truncatingIfNeeded: hash) & mask
-        while buckets[i].key >= 0 { i = (i + 1) & mask }
+        let i = emptyBucket(for: hash)
         buckets[i] = Bucket(hash: hash, print: print, key: k)
         count += 1
         return i
@@ -123,13 +126,7 @@ struct KeyTable {
 
     /// Removes key index `k`, stored with hash `hash`.
     mutating func remove(hash: UInt64, _ k: Int32) {
-        var i = Int(truncatingIfNeeded: hash) & mask
-        while true {
-            let b = buckets[i].key
-            if b < 0 { return }
-            if b == k { break }
-            i = (i + 1) & mask
-        }
+        guard var i = bucket(ofKey: k, hash: hash) else { return }
         count -= 1
         // Backward shift: move later entries of the probe run into the hole unless their
         // home bucket lies cyclically in (hole, entry].
@@ -151,11 +148,7 @@ struct KeyTable {
         let n = old.count * 2
         buckets = Array(repeating: Bucket(hash: 0, key: -1), count: n)
         mask = n - 1
-        for b in old where b.key >= 0 {
-            var j = Int(truncatingIfNeeded: b.hash) & mask
-            while buckets[j].key >= 0 { j = (j + 1) & mask }
-            buckets[j] = b
-        }
+        for b in old where b.key >= 0 { buckets[emptyBucket(for: b.hash)] = b }
     }
 
     // MARK: Hashing
@@ -166,7 +159,7 @@ struct KeyTable {
         switch key {
         case .string(let s):
             let r = s.utf8.withContiguousStorageIfAvailable { bytes -> (UInt64, Fingerprint)? in
-                guard let h = asciiHash(bytes) else { return nil }
+                guard let h = JSONKeyHash.asciiHash(bytes) else { return nil }
                 guard bytes.count <= 15 else { return (h, .inexact) }
                 var low: UInt64 = 0
                 var high: UInt64 = 0
@@ -176,7 +169,7 @@ struct KeyTable {
                 return (h, Fingerprint(low: low, high: high | UInt64(bytes.count) << 56))
             }
             if let r, let r { return r }
-            return (slowStringHash(s), .inexact)
+            return (JSONKeyHash.slowStringHash(s), .inexact)
         case .int(let i):
             return (hash(key), Fingerprint(low: UInt64(bitPattern: i), high: Fingerprint.integerTag))
         default:
@@ -188,8 +181,4 @@ struct KeyTable {
     @inline(__always)
     static func hash(_ key: JSON) -> UInt64 { JSONKeyHash.hash(key) }
 
-    @inline(__always)
-    static func asciiHash(_ bytes: UnsafeBufferPointer<UInt8>) -> UInt64? { JSONKeyHash.asciiHash(bytes) }
-
-    static func slowStringHash(_ s: String) -> UInt64 { JSONKeyHash.slowStringHash(s) }
 }

@@ -139,12 +139,18 @@ public struct WindowStateMachine {
     /// Number of distinct keys with open windows.
     public var openKeys: Int { keyIndex.count }
 
-    /// The index of `key` in `keys` (its hash is `hash`), or nil.
+    /// The key-table bucket of `key` (its ``KeyTable/hashAndPrint(_:)`` is `hash`, `print`), or nil.
     @inline(__always)
-    func findKey(_ key: JSON, hash: UInt64) -> Int32? {
+    func findBucket(_ key: JSON, hash: UInt64, print: KeyTable.Fingerprint) -> Int? {
         keys.withUnsafeBufferPointer { keys in
-            keyIndex.find(hash: hash) { Self.same(keys[Int($0)].key, key) }
+            keyIndex.findBucket(hash: hash, print: print) { Self.same(keys[Int($0)].key, key) }
         }
+    }
+
+    /// The index of `key` in `keys`, or nil.
+    @inline(__always)
+    func findKey(_ key: JSON, hash: UInt64, print: KeyTable.Fingerprint) -> Int32? {
+        findBucket(key, hash: hash, print: print).map { keyIndex[bucket: $0].key }
     }
 
     /// `a == b`, with strings and integers (the usual keys) compared without copying.
@@ -231,9 +237,7 @@ public struct WindowStateMachine {
         let (hash, print) = KeyTable.hashAndPrint(key)
         var k: Int32 = -1
         var slot: Int32 = -1
-        let found = keys.withUnsafeBufferPointer { keys in
-            keyIndex.findBucket(hash: hash, print: print) { Self.same(keys[Int($0)].key, key) }
-        }
+        let found = findBucket(key, hash: hash, print: print)
         if let b = found {
             let bucket = keyIndex[bucket: b]
             k = bucket.key
@@ -283,8 +287,8 @@ public struct WindowStateMachine {
         let (wm, lateness) = (watermark, allowedLateness)
         starts.removeAll { Self.addSaturating($0 + size - 1, lateness) <= wm }
         if starts.isEmpty { return .late }
-        let hash = KeyTable.hash(key)
-        let existing = findKey(key, hash: hash)
+        let (hash, print) = KeyTable.hashAndPrint(key)
+        let existing = findKey(key, hash: hash, print: print)
         var needed = 0
         if let k = existing {
             let ws = keys[Int(k)].windows
@@ -295,7 +299,7 @@ public struct WindowStateMachine {
         if needed > 0, openWindows + needed > maxOpenWindows { return .full }
         arrivals &+= 1
         let seq = arrivals
-        let k = existing ?? makeKey(key, hash: hash).key
+        let k = existing ?? makeKey(key, hash: hash, print: print).key
         touched.removeAll(keepingCapacity: true)
         for s in starts {
             var slot: Int32 = -1
@@ -323,8 +327,8 @@ public struct WindowStateMachine {
     mutating func addSession(time: Int64, gap: Int64, key: JSON, values: UnsafeBufferPointer<JSON>, into fired: inout [WindowResult]) -> Outcome {
         guard time <= Int64.max - gap else { return .outOfRange }
         let end = time + gap
-        let hash = KeyTable.hash(key)
-        let existing = findKey(key, hash: hash)
+        let (hash, print) = KeyTable.hashAndPrint(key)
+        let existing = findKey(key, hash: hash, print: print)
         var target: Int32 = -1
         if let k = existing {
             // Every session of the key that overlaps [time, time+gap) merges into the oldest.
@@ -342,7 +346,7 @@ public struct WindowStateMachine {
         if target < 0 {
             if isPurged(end: end) { return .late }
             if openWindows + 1 > maxOpenWindows { return .full }
-            target = makeSlot(key: existing ?? makeKey(key, hash: hash).key, start: time, end: end)
+            target = makeSlot(key: existing ?? makeKey(key, hash: hash, print: print).key, start: time, end: end)
         }
         arrivals &+= 1
         let t = Int(target)
@@ -379,13 +383,13 @@ public struct WindowStateMachine {
     }
 
     mutating func addCount(time: Int64, size: Int64, every: Int64, key: JSON, values: UnsafeBufferPointer<JSON>, into fired: inout [WindowResult]) -> Outcome {
-        let hash = KeyTable.hash(key)
-        let existing = findKey(key, hash: hash)
+        let (hash, print) = KeyTable.hashAndPrint(key)
+        let existing = findKey(key, hash: hash, print: print)
         let seen = existing.map { keys[Int($0)].count } ?? 0
         let opens = seen % every == 0
         if opens, openWindows + 1 > maxOpenWindows { return .full }
         arrivals &+= 1
-        let k = existing ?? makeKey(key, hash: hash).key
+        let k = existing ?? makeKey(key, hash: hash, print: print).key
         if opens { _ = makeSlot(key: k, start: time, end: time) }
         keys[Int(k)].count += 1
         touched.removeAll(keepingCapacity: true)
@@ -480,8 +484,9 @@ public struct WindowStateMachine {
         }
     }
 
-    /// Adds `key` (not present; its ``KeyTable/hash(_:)`` is `hash`): its index and bucket.
-    mutating func makeKey(_ key: JSON, hash: UInt64, print: KeyTable.Fingerprint? = nil) -> (key: Int32, bucket: Int) {
+    /// Adds `key` (not present; ``KeyTable/hashAndPrint(_:)`` gave `hash` and `print`): its
+    /// index and bucket.
+    mutating func makeKey(_ key: JSON, hash: UInt64, print: KeyTable.Fingerprint) -> (key: Int32, bucket: Int) {
         let k: Int32
         if let f = freeKeys.popLast() {
             k = f
@@ -492,7 +497,7 @@ public struct WindowStateMachine {
             k = Int32(keys.count)
             keys.append(KeyState(key: key, hash: hash))
         }
-        let b = keyIndex.insert(hash: hash, print: print ?? KeyTable.hashAndPrint(key).1, k)
+        let b = keyIndex.insert(hash: hash, print: print, k)
         return (k, b)
     }
 
