@@ -256,16 +256,7 @@ public final class PatternStep: Step {
     /// 10,000 keys they are rarely in cache when the event arrives, and reading its key
     /// and conditions would wait for them.
     public func prefetch(upcoming event: UnsafePointer<Event>) {
-        guard let (keys, values) = event.pointee.unsafeParsedFields else { return }
-        // A Swift array's header is the 32 bytes before its first element.
-        if let k = keys.baseAddress {
-            sluice_prefetch(UnsafeRawPointer(k) - 32)
-            sluice_prefetch(UnsafeRawPointer(k) + 32)
-        }
-        if let v = values.baseAddress {
-            sluice_prefetch(UnsafeRawPointer(v) - 32)
-            sluice_prefetch(UnsafeRawPointer(v) + 32)
-        }
+        SharedBuffer.prefetchFields(of: event, elements: true)
     }
 
     /// ``process(_:into:)`` on the event where it is (see ``Step/process(at:into:)``): the

@@ -91,9 +91,23 @@ final class SharedBuffer {
     /// before its first element; were it not, this would only load the wrong line.
     @inline(__always)
     func prefetchFields(ofSlot slot: Int32) {
-        guard let (keys, values) = eventPointer(slot).pointee.unsafeParsedFields else { return }
-        if let k = keys.baseAddress { sluice_prefetch(UnsafeRawPointer(k) - 32) }
-        if let v = values.baseAddress { sluice_prefetch(UnsafeRawPointer(v) - 32) }
+        Self.prefetchFields(of: eventPointer(slot), elements: false)
+    }
+
+    /// Starts loading the arrays that hold a parsed object event's keys and values: their
+    /// headers (the 32 bytes before the first element, where the reference count is),
+    /// and with `elements` the line after, where the first fields are. Nothing for other
+    /// events.
+    @inline(__always)
+    static func prefetchFields(of event: UnsafePointer<Event>, elements: Bool) {
+        guard let (keys, values) = event.pointee.unsafeParsedFields else { return }
+        @inline(__always) func load(_ base: UnsafeRawPointer?) {
+            guard let base else { return }
+            sluice_prefetch(base - 32)
+            if elements { sluice_prefetch(base + 32) }
+        }
+        load(UnsafeRawPointer(keys.baseAddress))
+        load(UnsafeRawPointer(values.baseAddress))
     }
 
     /// Starts loading the slot ``addEvent(_:)`` fills next, if one is free (storing an
