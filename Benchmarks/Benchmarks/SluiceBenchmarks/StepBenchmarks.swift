@@ -65,51 +65,36 @@ let stepBenchmarks: @Sendable () -> Void = {
             """, events),
     ]
     var all = cases
-    for contiguity in ["strict", "relaxed", "any"] {
-        all.append(("pattern two-step \(contiguity)", timeHeader + """
-            steps:
-              - pattern:
-                  key: user
-                  within: 10s
-                  sequence:
-                    - { name: login, where: type == "login" }
-                    - { name: buy, where: type == "purchase" && amount > 400.0, contiguity: \(contiguity) }
-            """, events))
+    /// A keyed pattern within 10s whose sequence is `steps`, one YAML flow mapping each.
+    func pattern(_ steps: [String]) -> String {
+        timeHeader + "steps:\n  - pattern:\n      key: user\n      within: 10s\n      sequence:\n"
+            + steps.map { "        - \($0)\n" }.joined()
     }
-    all.append(("pattern three-step relaxed", timeHeader + """
-        steps:
-          - pattern:
-              key: user
-              within: 10s
-              sequence:
-                - { name: login, where: type == "login" }
-                - { name: look, where: type == "view" }
-                - { name: buy, where: type == "purchase" && amount > 400.0 }
-        """, events))
+    for contiguity in ["strict", "relaxed", "any"] {
+        all.append(("pattern two-step \(contiguity)", pattern([
+            #"{ name: login, where: type == "login" }"#,
+            #"{ name: buy, where: type == "purchase" && amount > 400.0, contiguity: \#(contiguity) }"#,
+        ]), events))
+    }
+    all.append(("pattern three-step relaxed", pattern([
+        #"{ name: login, where: type == "login" }"#,
+        #"{ name: look, where: type == "view" }"#,
+        #"{ name: buy, where: type == "purchase" && amount > 400.0 }"#,
+    ]), events))
 
     // Issue #6's targets, exactly: 10,000 keys, a two-step relaxed pattern (≥ 2M events/s)
     // and a three-step one whose middle step has `times: {min: 3, max: 5}` (≥ 1M/s).
-    all.append(("pattern two-step relaxed (10k keys)", timeHeader + """
-        steps:
-          - pattern:
-              key: user
-              within: 10s
-              sequence:
-                - { name: login, where: kind == "login" }
-                - { name: purchase, where: kind == "purchase" && amount > 400 }
-        """, makePatternEvents(120_000) { i in (i % 3 == 0 ? "login" : "purchase", Int64((i * 7919) % 1000)) }))
-    all.append(("pattern three-step times 3-5 (10k keys)", timeHeader + """
-        steps:
-          - pattern:
-              key: user
-              within: 10s
-              sequence:
-                - { name: login, where: kind == "login" }
-                - { name: buys, where: kind == "purchase", times: { min: 3, max: 5 } }
-                - { name: out, where: kind == "logout" }
-        """, makePatternEvents(120_000) { i in
-            (["login", "purchase", "purchase", "purchase", "purchase", "logout"][(i / 10_000) % 6], 1)
-        }))
+    all.append(("pattern two-step relaxed (10k keys)", pattern([
+        #"{ name: login, where: kind == "login" }"#,
+        #"{ name: purchase, where: kind == "purchase" && amount > 400 }"#,
+    ]), makePatternEvents(120_000) { i in (i % 3 == 0 ? "login" : "purchase", Int64((i * 7919) % 1000)) }))
+    all.append(("pattern three-step times 3-5 (10k keys)", pattern([
+        #"{ name: login, where: kind == "login" }"#,
+        #"{ name: buys, where: kind == "purchase", times: { min: 3, max: 5 } }"#,
+        #"{ name: out, where: kind == "logout" }"#,
+    ]), makePatternEvents(120_000) { i in
+        (["login", "purchase", "purchase", "purchase", "purchase", "logout"][(i / 10_000) % 6], 1)
+    }))
 
     for (name, yaml, evs) in all {
         Benchmark(benchmarkName("step \(name)"), configuration: stepConfig) { benchmark, driver in
