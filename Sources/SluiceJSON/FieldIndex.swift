@@ -176,23 +176,13 @@ extension Cursor {
                     hit = index.slot(matching: base + keyStart, count: keyCount, unrecordedIn: offsets)
                     if hit < 0, memchr(base + keyStart, Int32(UInt8(ascii: "\\")), keyCount) != nil { escaped = true }
                 }
-                skipWhitespace()
-                guard pos < end, base[pos] == UInt8(ascii: ":") else { throw unexpected("where ':' was expected") }
-                pos += 1
-                skipWhitespace()
+                try skipColon()
                 if hit >= 0 {
                     offsets.record(hit, offset: pos)
                     missing -= 1
                 }
                 try skipValue(depth: 1)
-                skipWhitespace()
-                guard pos < end else { throw JSONError("unexpected end of input inside an object", offset: pos) }
-                let b = base[pos]
-                pos += 1
-                if b == UInt8(ascii: ",") { continue }
-                if b == UInt8(ascii: "}") { break }
-                pos -= 1
-                throw unexpected("where ',' or '}' was expected")
+                if try !skipMemberEnd() { break }
             }
         }
         if escaped {

@@ -344,21 +344,11 @@ struct Cursor {
                 skipWhitespace()
                 guard pos < end, base[pos] == UInt8(ascii: "\"") else { throw unexpected("where an object key was expected") }
                 let key = try parseString()
-                skipWhitespace()
-                guard pos < end, base[pos] == UInt8(ascii: ":") else { throw unexpected("where ':' was expected") }
-                pos += 1
-                skipWhitespace()
+                try skipColon()
                 let value = try parseValue(depth: depth + 1)
                 // A repeated key keeps its first value (as `field(_:in:)` reads it).
                 if obj.index(of: key) == nil { obj.appendUnchecked(key: key, value: value) }
-                skipWhitespace()
-                guard pos < end else { throw JSONError("unexpected end of input inside an object", offset: pos) }
-                let b = base[pos]
-                pos += 1
-                if b == UInt8(ascii: ",") { continue }
-                if b == UInt8(ascii: "}") { return .object(obj) }
-                pos -= 1
-                throw unexpected("where ',' or '}' was expected")
+                if try !skipMemberEnd() { return .object(obj) }
             }
         case UInt8(ascii: "["):
             if depth >= maxDepth { throw tooDeep() }
@@ -621,6 +611,29 @@ struct Cursor {
         }
     }
 
+    /// Skips the ':' after an object key, and the whitespace around it.
+    @inline(__always)
+    mutating func skipColon() throws(JSONError) {
+        skipWhitespace()
+        guard pos < end, base[pos] == UInt8(ascii: ":") else { throw unexpected("where ':' was expected") }
+        pos += 1
+        skipWhitespace()
+    }
+
+    /// After an object member's value: skips whitespace and the ',' before the next
+    /// member (true) or the '}' that closes the object (false).
+    @inline(__always)
+    mutating func skipMemberEnd() throws(JSONError) -> Bool {
+        skipWhitespace()
+        guard pos < end else { throw JSONError("unexpected end of input inside an object", offset: pos) }
+        let b = base[pos]
+        pos += 1
+        if b == UInt8(ascii: ",") { return true }
+        if b == UInt8(ascii: "}") { return false }
+        pos -= 1
+        throw unexpected("where ',' or '}' was expected")
+    }
+
     // MARK: Skipping (validation without building)
 
     mutating func skipValue(depth: Int) throws(JSONError) {
@@ -638,19 +651,9 @@ struct Cursor {
                 skipWhitespace()
                 guard pos < end, base[pos] == UInt8(ascii: "\"") else { throw unexpected("where an object key was expected") }
                 try skipString()
-                skipWhitespace()
-                guard pos < end, base[pos] == UInt8(ascii: ":") else { throw unexpected("where ':' was expected") }
-                pos += 1
-                skipWhitespace()
+                try skipColon()
                 try skipValue(depth: depth + 1)
-                skipWhitespace()
-                guard pos < end else { throw JSONError("unexpected end of input inside an object", offset: pos) }
-                let b = base[pos]
-                pos += 1
-                if b == UInt8(ascii: ",") { continue }
-                if b == UInt8(ascii: "}") { return }
-                pos -= 1
-                throw unexpected("where ',' or '}' was expected")
+                if try !skipMemberEnd() { return }
             }
         case UInt8(ascii: "["):
             if depth >= maxDepth { throw tooDeep() }
