@@ -134,6 +134,25 @@ final class ConditionPlan: @unchecked Sendable {
         }
     }
 
+    /// `&&` (`decidedBy` false) or `||` (true) over the operations from `i + 1` to `end`:
+    /// the first operand equal to `decidedBy` decides (and skips the rest); otherwise an
+    /// unknown operand makes the whole unknown, and else the result is `!decidedBy`.
+    @inlinable
+    func group<A: CELActivation>(_ activation: A, _ i: inout Int, end: Int, decidedBy: Bool) -> Bool? {
+        i += 1
+        var unknown = false
+        while i < end {
+            switch run(activation, &i) {
+            case decidedBy?:
+                i = end
+                return decidedBy
+            case nil: unknown = true
+            case _?: break
+            }
+        }
+        return unknown ? nil : !decidedBy
+    }
+
     /// Decides the operation at `i` and its operands, leaving `i` just past them.
     @inlinable
     func run<A: CELActivation>(_ activation: A, _ i: inout Int) -> Bool? {
@@ -142,31 +161,9 @@ final class ConditionPlan: @unchecked Sendable {
             i += 1
             return leaves[k]._withUnsafeGuaranteedRef { activation.test($0) }
         case .all(let end):
-            i += 1
-            var unknown = false
-            while i < end {
-                switch run(activation, &i) {
-                case false?:
-                    i = end
-                    return false
-                case nil: unknown = true
-                case true?: break
-                }
-            }
-            return unknown ? nil : true
+            return group(activation, &i, end: end, decidedBy: false)
         case .any(let end):
-            i += 1
-            var unknown = false
-            while i < end {
-                switch run(activation, &i) {
-                case true?:
-                    i = end
-                    return true
-                case nil: unknown = true
-                case false?: break
-                }
-            }
-            return unknown ? nil : false
+            return group(activation, &i, end: end, decidedBy: true)
         case .not:
             i += 1
             return run(activation, &i).map { !$0 }
