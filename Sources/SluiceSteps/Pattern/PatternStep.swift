@@ -283,7 +283,7 @@ public final class PatternStep: Step {
             // found by its UTF-8 name), hashed once, and copied only for a new key.
             let utf8 = UnsafeRawBufferPointer(keyUTF8)
             let found: Int32?
-            if let (names, values) = event.pointee.withParsedFields({ ($0, $1) }) {
+            if let (names, values) = event.pointee.unsafeParsedFields {
                 // A parsed object: its fields where they are, for the key and then for
                 // the conditions (the buffers stay valid while the stage lends the event).
                 if let i = keyPosition(f, in: names) {
