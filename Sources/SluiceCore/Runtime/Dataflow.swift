@@ -216,11 +216,6 @@ public final class Execution: Sendable {
         }
     }
 
-    /// Partitioners that run on the thread of the source feeding them, by node index:
-    /// the source and its port. A partitioner qualifies when its only input is one
-    /// source port that feeds nothing else, and each of its ports feeds one node. Hashing
-    /// a key on the thread that read the event saves a thread and a ring hop per batch,
-    /// which on a small machine is the difference between two workers scaling or not.
     /// True when stream `node` should encode its main output as JSON text
     /// (``Event/encoded(_:)``): everything reading it is a sink that writes JSON text,
     /// and one of those sinks has other inputs too (the partitions of a keyed stream, or
@@ -238,6 +233,11 @@ public final class Execution: Sendable {
         return shared
     }
 
+    /// Partitioners that run on the thread of the source feeding them, by node index:
+    /// the source and its port. A partitioner qualifies when its only input is one
+    /// source port that feeds nothing else, and each of its ports feeds one node. Hashing
+    /// a key on the thread that read the event saves a thread and a ring hop per batch,
+    /// which on a small machine is the difference between two workers scaling or not.
     static func fusedPartitioners(_ flow: Dataflow) -> [Int: (source: Int, port: Int)] {
         var fused: [Int: (source: Int, port: Int)] = [:]
         for (i, node) in flow.nodes.enumerated() {
