@@ -102,6 +102,7 @@ public struct WindowStateMachine {
     /// How ``apply(slot:values:time:seq:)`` treats each aggregate, in memory this struct
     /// does not own as an array (see ``AggregatePlan``).
     let plan: AggregatePlan
+    /// `plan.steps`, kept here so the per-event loop reads a pointer, not the class.
     let planSteps: UnsafePointer<AggregatePlan.Step>
     var freeSlots: [Int32] = []
     /// Timers: those pushed in order (each no earlier than the one before, as the windows
