@@ -39,6 +39,33 @@ import Testing
         #expect(ring.count == 8)
     }
 
+    /// A producer waiting on a full ring sleeps until the ring is half empty, then
+    /// finishes its push: one wake-up per half ring, not one per element taken.
+    @Test func aBlockedProducerWakesWhenTheRingIsHalfEmpty() {
+        let ring = SPSCRing<Int>(capacity: 8)
+        for i in 0..<8 { #expect(ring.tryPush(i)) }
+        let pushed = Mutex(false)
+        let done = DispatchSemaphore(value: 0)
+        let producer = Thread {
+            ring.push(8)
+            pushed.withLock { $0 = true }
+            done.signal()
+        }
+        producer.start()
+        usleep(20_000)
+        #expect(ring.tryPop() == 0)
+        #expect(ring.tryPop() == 1)
+        #expect(ring.tryPop() == 2)
+        // Five left: more than half, so the producer still sleeps.
+        usleep(50_000)
+        #expect(!pushed.withLock { $0 })
+        #expect(ring.tryPop() == 3)
+        // Four left, half the ring: the producer is woken and pushes.
+        #expect(done.wait(timeout: .now() + 10) == .success)
+        #expect(pushed.withLock { $0 })
+        #expect((4...8).map { _ in ring.tryPop() } == [4, 5, 6, 7, 8])
+    }
+
     @Test func closedRingsDropPushes() {
         let ring = SPSCRing<Int>(capacity: 2)
         ring.close()

@@ -8,7 +8,7 @@ import Atomics
 /// ```
 /// `tail` is written only by the producer and `head` only by the consumer; each side
 /// reads the other's index to know how much room or data there is. When the ring is full
-/// the producer parks on its ``Parker`` and the consumer wakes it after taking an element;
+/// the producer parks on its ``Parker`` and the consumer wakes it once the ring is half empty;
 /// when empty, the consumer parks. That parking is Sluice's backpressure: a slow sink
 /// holds its rings full and so holds the source still, and memory stays bounded by the
 /// rings' capacities.
@@ -74,13 +74,21 @@ public final class SPSCRing<Element: Sendable>: @unchecked Sendable {
     }
 
     /// Removes the oldest element if any; consumer side only.
+    ///
+    /// A producer that found the ring full is woken only once the ring has drained to
+    /// half its capacity, not after every element: woken after every element, it would
+    /// push one, find the ring full again and sleep again, a pair of context switches per
+    /// element on a machine whose cores are all busy. (No wake-up is lost: the producer
+    /// sleeps only on a full ring, and the consumer checks for a sleeper on the element
+    /// that brings it to half.)
     @inline(__always)
     public func tryPop() -> Element? {
         let h = head.load(ordering: .relaxed)
-        if h == tail.load(ordering: .sequentiallyConsistent) { return nil }
+        let t = tail.load(ordering: .sequentiallyConsistent)
+        if h == t { return nil }
         let e = slots[h & mask].take()
         head.store(h + 1, ordering: .sequentiallyConsistent)
-        producerParker.unpark()
+        if t - (h + 1) <= capacity / 2 { producerParker.unpark() }
         return e
     }
 
