@@ -346,14 +346,17 @@ public struct Event: Sendable {
                 empty = false
                 break
             }
-            // The fields in place (the event holds them for the call).
-            let (keys, values) = extra.unsafeFieldPointers
-            for i in 0..<keys.count {
-                if !empty { out.append(UInt8(ascii: ",")) }
-                empty = false
-                JSONWriter.writeString(keys[i], into: &out)
-                out.append(UInt8(ascii: ":"))
-                JSONWriter.write(values[i], into: &out)
+            // The fields in place. The storage may have been the last reference to
+            // them (it was consumed), so `extra` is kept alive while they are read.
+            withExtendedLifetime(extra) {
+                let (keys, values) = extra.unsafeFieldPointers
+                for i in 0..<keys.count {
+                    if !empty { out.append(UInt8(ascii: ",")) }
+                    empty = false
+                    JSONWriter.writeString(keys[i], into: &out)
+                    out.append(UInt8(ascii: ":"))
+                    JSONWriter.write(values[i], into: &out)
+                }
             }
             out.append(UInt8(ascii: "}"))
         }
@@ -367,7 +370,16 @@ public struct Event: Sendable {
     /// sink it feeds is shared with other stages, so that encoding runs on every producing
     /// thread rather than on the sink's alone.
     public static func encoded(_ events: consuming [Event]) -> [Event] {
-        var bytes: [UInt8] = []
+        var scratch: [UInt8] = []
+        return encoded(events, scratch: &scratch)
+    }
+
+    /// ``encoded(_:)`` writing through `scratch`, a buffer the caller keeps from batch to
+    /// batch: its capacity is reused, so a stage that encodes every batch does not
+    /// allocate (and page in) a fresh staging buffer each time. Its contents on return
+    /// are unspecified.
+    public static func encoded(_ events: consuming [Event], scratch: inout [UInt8]) -> [Event] {
+        scratch.removeAll(keepingCapacity: true)
         var spans: [(start: Int, count: Int)] = []
         spans.reserveCapacity(events.count)
         for i in events.indices {
@@ -375,17 +387,16 @@ public struct Event: Sendable {
                 spans.append((-1, 0))
                 continue
             }
-            if bytes.isEmpty { bytes.reserveCapacity(events.count * 256) }
             // The batch is ours (consumed): each storage is moved out, written and
             // dropped, with no reference counting on the way.
             var storage = Storage.value(.null)
             swap(&storage, &events[i].storage)
-            let start = bytes.count
-            Self.write(consume storage, into: &bytes)
-            spans.append((start, bytes.count - start))
+            let start = scratch.count
+            Self.write(consume storage, into: &scratch)
+            spans.append((start, scratch.count - start))
         }
-        if bytes.isEmpty { return events }
-        let buffer = bytes.withUnsafeBytes { ByteBuffer(copying: $0) }
+        if scratch.isEmpty { return events }
+        let buffer = scratch.withUnsafeBytes { ByteBuffer(copying: $0) }
         for i in events.indices where spans[i].start >= 0 {
             events[i].storage = .raw(buffer, start: spans[i].start, count: spans[i].count)
             events[i].offsets = FieldOffsets()

@@ -95,6 +95,33 @@ import Testing
         #expect(out[0].withRawBytes { $0.baseAddress } == buf.bytes(0, 7).baseAddress)
     }
 
+    /// Events whose added fields only the batch holds: encoding consumes each storage,
+    /// so the added fields must stay alive while they are written. Many events with
+    /// long strings, through one reused scratch buffer, so that freed memory would be
+    /// reused and show up in the text.
+    @Test func encodingABatchThatSolelyOwnsItsEventsWritesEveryField() {
+        let text = Array(#"{"b":2}"#.utf8)
+        func batch(_ round: Int) -> [Event] {
+            (0..<200).map { i in
+                let buf = ByteBuffer(capacity: text.count)
+                text.withUnsafeBytes { buf.base.copyMemory(from: $0.baseAddress!, byteCount: text.count) }
+                var e = Event(raw: buf, start: 0, count: text.count, line: i)
+                _ = e.appendNewFields(
+                    JSONObject([("tag", .string("user-\(round)-\(i)-" + String(repeating: "x", count: 40))), ("n", .int(Int64(i)))]))
+                return e
+            }
+        }
+        var scratch: [UInt8] = []
+        for round in 0..<3 {
+            let out = Event.encoded(batch(round), scratch: &scratch)
+            let expected = (0..<200).map { i in
+                #"{"b":2,"tag":"user-\#(round)-\#(i)-"# + String(repeating: "x", count: 40) + #"","n":\#(i)}"#
+            }
+            #expect(out.map(\.description) == expected)
+            #expect(out.allSatisfy { $0.isRaw })
+        }
+    }
+
     @Test func aBatchOfRawEventsIsReturnedAsItIs() {
         let text = Array(#"{"a":1}"#.utf8)
         let buf = ByteBuffer(capacity: text.count)
