@@ -159,6 +159,8 @@ public final class Execution: Sendable {
         let producerParkers = flow.nodes.map { _ in Parker() }
         var inputs: [[SPSCRing<Message>]] = Array(repeating: [], count: flow.nodes.count)
         var outputs: [[Int: [SPSCRing<Message>]]] = Array(repeating: [:], count: flow.nodes.count)
+        // Rings into sinks, which have no use for watermarks (see `OutputPorts.broadcast`).
+        var toSinks = Set<ObjectIdentifier>()
         let fused = Self.fusedPartitioners(flow)
         for e in flow.edges {
             // A fused partitioner has no ring in; its rings out are the source's.
@@ -170,10 +172,11 @@ public final class Execution: Sendable {
             )
             inputs[e.to.index].append(ring)
             outputs[e.from.index][e.port, default: []].append(ring)
+            if case .sink = flow.nodes[e.to.index].kind { toSinks.insert(ObjectIdentifier(ring)) }
         }
         for (i, node) in flow.nodes.enumerated() {
             if fused[i] != nil { continue }
-            let port = OutputPorts(rings: outputs[i], names: node.portNames)
+            let port = OutputPorts(rings: outputs[i], names: node.portNames, toSinks: toSinks)
             for (p, f) in fused where f.source == i {
                 guard case .partition(let hash, let count) = flow.nodes[p].kind else { continue }
                 let rings = (0..<count).compactMap { outputs[p][$0]?.first }
@@ -326,8 +329,17 @@ public final class Execution: Sendable {
     ) {
         var watermark = Int64.min
         var sides: [(port: Int, event: Event)] = []
-        func send(_ main: [Event]) {
-            if !main.isEmpty { ports.send(Dataflow.mainPort, .events(encode ? Event.encoded(main) : main)) }
+        var scratch: [UInt8] = []
+        // Consumed, so that encoding replaces storages in the batch itself rather than
+        // in a copy of it.
+        func send(_ main: consuming [Event]) {
+            if !main.isEmpty {
+                if encode {
+                    ports.send(Dataflow.mainPort, .events(Event.encoded(main, scratch: &scratch)))
+                } else {
+                    ports.send(Dataflow.mainPort, .events(main))
+                }
+            }
             if !sides.isEmpty {
                 ports.sendSides(sides)
                 sides.removeAll(keepingCapacity: true)
@@ -506,10 +518,13 @@ final class OutputPorts {
     /// A fused partitioner (see ``Execution/fusedPartitioners(_:)``): events sent on this
     /// port go to the ring their key hash picks.
     var split: (port: Int, hash: @Sendable (Event) -> UInt64)?
+    /// Rings into sinks (they skip watermarks).
+    private let toSinks: Set<ObjectIdentifier>
 
-    init(rings: [Int: [SPSCRing<Message>]], names: [Int: String]) {
+    init(rings: [Int: [SPSCRing<Message>]], names: [Int: String], toSinks: Set<ObjectIdentifier> = []) {
         self.rings = rings
         self.names = names
+        self.toSinks = toSinks
     }
 
     func send(_ port: Int, _ msg: Message) {
@@ -536,7 +551,15 @@ final class OutputPorts {
         }
     }
 
+    /// Sends `msg` on every port. A watermark skips the rings into sinks: a sink ignores
+    /// it, and pushing it would wake the sink's thread for nothing. That wake-up is not
+    /// free on a busy machine: the woken thread preempts a worker (on two cores each
+    /// batch's watermark cost every worker a context switch per sink).
     func broadcast(_ msg: Message) {
+        if case .watermark = msg {
+            for (_, rs) in rings { for r in rs where !toSinks.contains(ObjectIdentifier(r)) { r.push(msg) } }
+            return
+        }
         for (_, rs) in rings { for r in rs { r.push(msg) } }
     }
 }
