@@ -80,6 +80,9 @@ public final class StepChain {
             var out = scratch
             out.events = spare
             out.events.removeAll(keepingCapacity: true)
+            // Room for every event at once: grown by appends, the output would be
+            // reallocated a dozen times per batch.
+            out.events.reserveCapacity(current.count)
             out.sides.removeAll(keepingCapacity: true)
             out.watermark = max(watermark, marks[i])
             out.rejectedCount = 0
