@@ -25,7 +25,8 @@ let package = Package(
             pkgConfig: "yaml-0.1",
             providers: [.apt(["libyaml-dev"])]
         ),
-        // Prefetch hints for the pattern step's hot paths (Swift has no prefetch).
+        // Prefetch hints for the pattern step's hot paths (Swift has no prefetch), and
+        // thread names and scheduling policy for stage threads (GNU-only functions).
         .target(name: "CSluiceShims"),
         .target(name: "SluiceJSON", swiftSettings: strict),
         .target(name: "SluiceRegex", swiftSettings: strict),
@@ -33,7 +34,7 @@ let package = Package(
         .target(name: "SluiceSchema", dependencies: ["SluiceJSON", "SluiceRegex"], swiftSettings: strict),
         .target(
             name: "SluiceCore",
-            dependencies: ["SluiceJSON", .product(name: "Atomics", package: "swift-atomics")],
+            dependencies: ["CSluiceShims", "SluiceJSON", .product(name: "Atomics", package: "swift-atomics")],
             swiftSettings: strict
         ),
         .target(

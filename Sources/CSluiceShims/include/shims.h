@@ -12,4 +12,10 @@ static inline __attribute__((always_inline)) void sluice_prefetch_write(const vo
     __builtin_prefetch(p, 1, 3);
 }
 
+/// Names the calling thread (at most 15 bytes are kept) and, when `io` is nonzero, puts
+/// it under Linux's SCHED_BATCH policy, whose threads do not preempt a running thread
+/// when they wake. Both are hints: failures are ignored; a no-op off Linux. (GNU
+/// functions and macros that Swift's Glibc module does not export.)
+void sluice_thread_setup(const char *name, int io);
+
 #endif

@@ -190,7 +190,7 @@ public final class Execution: Sendable {
             switch node.kind {
             case .source(let src, let time):
                 let h = Handoff(value: src)
-                StageThread.start(name: "in:" + node.name) { [self] in
+                StageThread.start(name: "in:" + node.name, role: .io) { [self] in
                     runSource(h.value, time, io.value.0)
                     group.leave()
                 }
@@ -211,7 +211,7 @@ public final class Execution: Sendable {
                 }
             case .sink(let sink):
                 let h = Handoff(value: sink)
-                StageThread.start(name: "out:" + node.name) { [self] in
+                StageThread.start(name: "out:" + node.name, role: .io) { [self] in
                     runSink(h.value, io.value.1)
                     group.leave()
                 }

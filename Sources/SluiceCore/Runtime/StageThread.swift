@@ -1,3 +1,5 @@
+import CSluiceShims
+
 #if canImport(Glibc)
     import Glibc
 #elseif canImport(Darwin)
@@ -19,8 +21,27 @@ enum StageThread {
         init(_ run: @escaping () -> Void) { self.run = run }
     }
 
-    /// Runs `body` on a new detached thread (`name` is for debugging only). Falls back to a default-sized thread if the large stack is refused.
-    static func start(name: String, _ body: @escaping @Sendable () -> Void) {
+    /// How a stage's thread is scheduled.
+    enum Role {
+        /// Steps: the work that bounds throughput.
+        case compute
+        /// Sources and sinks: short bursts between sleeps on their rings. On Linux they
+        /// run under `SCHED_BATCH`, whose threads do not preempt a running thread when
+        /// they wake. Otherwise, with every core busy, each batch's wake-up of the reader
+        /// or the writer interrupted a worker at once (two context switches and a cold
+        /// cache for the worker); with it, they run when a core frees up or at the next
+        /// scheduler tick. An idle core still takes them at once, so latency is unchanged
+        /// while the machine has room.
+        case io
+    }
+
+    /// Runs `body` on a new detached thread named `name` (for debuggers and `top -H`).
+    /// Falls back to a default-sized thread if the large stack is refused.
+    static func start(name: String, role: Role = .compute, _ body: @escaping @Sendable () -> Void) {
+        let body: () -> Void = {
+            sluice_thread_setup(name, role == .io ? 1 : 0)
+            body()
+        }
         let box = Unmanaged.passRetained(Body(body)).toOpaque()
         var attr = pthread_attr_t()
         pthread_attr_init(&attr)
