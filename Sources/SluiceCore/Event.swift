@@ -235,6 +235,17 @@ public struct Event: Sendable {
         return (buf.bytes(start, count), offsets)
     }
 
+    /// ``withIndexedFieldBytes(_:_:)`` with the field's slot in `index` looked up once by
+    /// the caller (a partitioner hashing every event's key): nil as well when the event
+    /// was not read with `index`.
+    @inlinable
+    public func withIndexedFieldBytes<R>(slot: Int, of index: FieldIndex, _ body: (UnsafeRawBufferPointer) -> R) -> R? {
+        guard !offsets.isEmpty, case .raw(let buf, let start, let count) = storage, buf.isIndexed(by: index),
+            case .offset(let o) = offsets[slot], o < count
+        else { return nil }
+        return body(UnsafeRawBufferPointer(rebasing: buf.bytes(start, count)[o...]))
+    }
+
     /// Calls `body` with the original bytes of a raw event from where the value of the
     /// indexed field `key` starts, to the end of the event; nil when the event is not raw,
     /// its reader did not index `key`, or the field is absent.
@@ -259,40 +270,43 @@ public struct Event: Sendable {
     /// when `parts` is nil), `count` of them: a partitioner's batch for one partition,
     /// built without copying the batch's events into a part first.
     public static func repacked(_ events: [Event], where parts: [Int]?, equals part: Int, count: Int) -> [Event] {
-        var total = 0
-        var index: FieldIndex?
-        for j in events.indices where parts?[j] ?? part == part {
-            if case .raw(let buf, _, let count) = events[j].storage {
-                total += count
-                if index == nil { index = buf.fieldIndex }
+        // Through a buffer pointer, so that reading each event borrows it instead of
+        // copying it (a retain and a release of its buffer per event, twice over).
+        events.withUnsafeBufferPointer { batch in
+            var total = 0
+            var index: FieldIndex?
+            for j in batch.indices where parts?[j] ?? part == part {
+                if let (_, count) = batch[j].unsafeRawPlace {
+                    total += count
+                    if index == nil, case .raw(let buf, _, _) = batch[j].storage { index = buf.fieldIndex }
+                }
             }
-        }
-        var out: [Event] = []
-        out.reserveCapacity(count)
-        guard total > 0 else {
-            for j in events.indices where parts?[j] ?? part == part { out.append(events[j]) }
+            var out: [Event] = []
+            out.reserveCapacity(count)
+            guard total > 0 else {
+                for j in batch.indices where parts?[j] ?? part == part { out.append(batch[j]) }
+                return out
+            }
+            let fresh = ByteBuffer(capacity: total, fieldIndex: index)
+            var at = 0
+            for j in batch.indices where parts?[j] ?? part == part {
+                guard let (bytes, count) = batch[j].unsafeRawPlace else {
+                    out.append(batch[j])
+                    continue
+                }
+                fresh.base.advanced(by: at).copyMemory(from: bytes, byteCount: count)
+                // Offsets are relative to the event's first byte; they stay true as long
+                // as they were recorded for the index the new buffer carries.
+                let offsets = index.map { batch[j].isRaw(indexedBy: $0) } == true ? batch[j].offsets : FieldOffsets()
+                var copy = Event(raw: fresh, start: at, count: count, line: batch[j].line, offsets: offsets)
+                copy.time = batch[j].time
+                copy.watermark = batch[j].watermark
+                copy.ingestNanos = batch[j].ingestNanos
+                out.append(copy)
+                at += count
+            }
             return out
         }
-        let fresh = ByteBuffer(capacity: total, fieldIndex: index)
-        var at = 0
-        for j in events.indices where parts?[j] ?? part == part {
-            let e = events[j]
-            guard case .raw(let buf, let start, let count) = e.storage else {
-                out.append(e)
-                continue
-            }
-            fresh.base.advanced(by: at).copyMemory(from: buf.base.advanced(by: start), byteCount: count)
-            var copy = Event(raw: fresh, start: at, count: count, line: e.line, offsets: e.offsets)
-            copy.time = e.time
-            copy.watermark = e.watermark
-            copy.ingestNanos = e.ingestNanos
-            // Offsets are relative to the event's first byte; they stay true as long as
-            // they were recorded for the index the new buffer carries.
-            if buf.fieldIndex !== index { copy.offsets = FieldOffsets() }
-            out.append(copy)
-            at += count
-        }
-        return out
     }
 
     /// Calls `body` with the top-level field `key` (borrowed in place for a parsed event,
@@ -402,6 +416,21 @@ public struct Event: Sendable {
             events[i].offsets = FieldOffsets()
         }
         return events
+    }
+
+    /// Where a raw event's bytes are, read without reference counting (nil when not
+    /// raw). Valid while the event is alive and unchanged.
+    @inlinable
+    var unsafeRawPlace: (bytes: UnsafeRawPointer, count: Int)? {
+        if case .raw(let buf, let start, let count) = storage { return (UnsafeRawPointer(buf.base + start), count) }
+        return nil
+    }
+
+    /// True when the event is raw and its reader recorded offsets for `index`.
+    @inlinable
+    func isRaw(indexedBy index: FieldIndex) -> Bool {
+        if case .raw(let buf, _, _) = storage { return buf.isIndexed(by: index) }
+        return false
     }
 
     /// Size of the original bytes, or 0 for a parsed event (used for MB/s statistics).

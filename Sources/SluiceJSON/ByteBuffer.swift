@@ -25,7 +25,6 @@ public final class ByteBuffer: @unchecked Sendable {
         indexRef?._withUnsafeGuaranteedRef { $0.slot(of: key) }
     }
 
-    /// A new uninitialised buffer of `capacity` bytes (at least 1).
     /// ``fieldIndex`` without reference counting, for hot paths: every buffer of a
     /// reader shares one index, and retaining it from the reader and the stages at once
     /// for every event would bounce its count between cores. Valid while this buffer
@@ -33,6 +32,7 @@ public final class ByteBuffer: @unchecked Sendable {
     @usableFromInline
     let indexRef: Unmanaged<FieldIndex>?
 
+    /// A new uninitialised buffer of `capacity` bytes (at least 1).
     public init(capacity: Int, fieldIndex: FieldIndex? = nil) {
         self.fieldIndex = fieldIndex
         indexRef = fieldIndex.map { Unmanaged.passUnretained($0) }

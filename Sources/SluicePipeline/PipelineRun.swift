@@ -341,11 +341,16 @@ final class KeyHasher: @unchecked Sendable {
     let key: Expression
     let fieldName: String?
     let activation: EventActivation
+    /// The readers' field index and the key field's slot in it, when the key is a plain
+    /// field the index holds: looked up once, not per event.
+    let indexed: (index: FieldIndex, slot: Int)?
 
     init(key: Expression, compiler: ExpressionCompiler) {
         self.key = key
         fieldName = isPlainFieldName(key.source) ? key.source : nil
         activation = compiler.activation()
+        let index = compiler.fieldIndex
+        indexed = fieldName.flatMap { name in index.slot(of: name).map { (index, $0) } }
     }
 
     /// The key's hash; an event whose key cannot be read goes to partition 0, where its
@@ -353,7 +358,11 @@ final class KeyHasher: @unchecked Sendable {
     func hash(_ e: Event) -> UInt64 {
         if let fieldName {
             // A plain string key is hashed where the reader found it, without parsing.
-            if let h = e.withIndexedFieldBytes(fieldName, JSONKeyHash.rawString), let h { return h }
+            if let (index, slot) = indexed, let h = e.withIndexedFieldBytes(slot: slot, of: index, JSONKeyHash.rawString),
+                let h
+            {
+                return h
+            }
             guard let v = e.field(fieldName) else { return 0 }
             return JSONKeyHash.hash(v)
         }
