@@ -365,10 +365,8 @@ public struct Event: Sendable {
             withExtendedLifetime(extra) {
                 let (keys, values) = extra.unsafeFieldPointers
                 for i in 0..<keys.count {
-                    if !empty { out.append(UInt8(ascii: ",")) }
+                    JSONWriter.writeKey(keys[i], first: empty, into: &out)
                     empty = false
-                    JSONWriter.writeString(keys[i], into: &out)
-                    out.append(UInt8(ascii: ":"))
                     JSONWriter.write(values[i], into: &out)
                 }
             }

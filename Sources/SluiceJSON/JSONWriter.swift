@@ -25,10 +25,8 @@ public enum JSONWriter {
             out.append(UInt8(ascii: "{"))
             var first = true
             for (k, v) in o {
-                if !first { out.append(UInt8(ascii: ",")) }
+                writeKey(k, first: first, into: &out)
                 first = false
-                writeString(k, into: &out)
-                out.append(UInt8(ascii: ":"))
                 write(v, into: &out)
             }
             out.append(UInt8(ascii: "}"))
@@ -73,9 +71,20 @@ public enum JSONWriter {
             return
         }
         // Swift's description is the shortest round-trip form and keeps a ".0" on whole
-        // numbers, so a double stays a double when read back.
-        var s = value.description
-        s.withUTF8 { out.append(contentsOf: $0) }
+        // numbers, so a double stays a double when read back. `write(to:)` produces the
+        // same text into a stack buffer; taken through `_writeASCII`, it does not become
+        // a String (a heap allocation whenever it is over 15 bytes, as most are).
+        var sink = ASCIISink()
+        swap(&sink.bytes, &out)
+        value.write(to: &sink)
+        swap(&sink.bytes, &out)
+    }
+
+    /// Collects what a number writes of itself, straight into a byte array.
+    struct ASCIISink: TextOutputStream {
+        var bytes: [UInt8] = []
+        mutating func write(_ string: String) { bytes.append(contentsOf: string.utf8) }
+        mutating func _writeASCII(_ buffer: UnsafeBufferPointer<UInt8>) { bytes.append(contentsOf: buffer) }
     }
 
     /// Appends a JSON string literal with RFC 8259 escapes.
@@ -84,8 +93,51 @@ public enum JSONWriter {
         value.withUTF8 { writeString(utf8: $0, into: &out) }
     }
 
+    /// Appends an object member's key and its colon (`"key":`), after a comma unless
+    /// `first`.
+    public static func writeKey(_ key: String, first: Bool, into out: inout [UInt8]) {
+        var key = key
+        key.withUTF8 { k in
+            if !quoteShort(k, before: first ? nil : UInt8(ascii: ","), after: UInt8(ascii: ":"), into: &out) {
+                if !first { out.append(UInt8(ascii: ",")) }
+                writeString(utf8: k, into: &out)
+                out.append(UInt8(ascii: ":"))
+            }
+        }
+    }
+
+    /// Most strings are short and need no escapes: such a string is quoted on the stack,
+    /// between `before` and `after` if given, and appended at once (one capacity check
+    /// instead of three to five). False, with nothing written, for any other string.
+    @inline(__always)
+    static func quoteShort(_ bytes: UnsafeBufferPointer<UInt8>, before: UInt8?, after: UInt8?, into out: inout [UInt8]) -> Bool {
+        guard bytes.count <= 60, let base = bytes.baseAddress,
+            !bytes.contains(where: { $0 < 0x20 || $0 == 0x22 || $0 == 0x5C })
+        else { return false }
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 64) { buf in
+            guard let p = buf.baseAddress else { return }
+            var n = 0
+            if let before {
+                p[n] = before
+                n += 1
+            }
+            p[n] = UInt8(ascii: "\"")
+            (p + n + 1).update(from: base, count: bytes.count)
+            n += bytes.count + 1
+            p[n] = UInt8(ascii: "\"")
+            n += 1
+            if let after {
+                p[n] = after
+                n += 1
+            }
+            out.append(contentsOf: UnsafeBufferPointer(start: p, count: n))
+        }
+        return true
+    }
+
     /// Appends a JSON string literal for UTF-8 bytes that are already valid.
     public static func writeString(utf8 bytes: UnsafeBufferPointer<UInt8>, into out: inout [UInt8]) {
+        if quoteShort(bytes, before: nil, after: nil, into: &out) { return }
         out.append(UInt8(ascii: "\""))
         var runStart = 0
         for i in 0..<bytes.count {

@@ -20,6 +20,12 @@ import Testing
         #expect(JSONWriter.string(.double(.nan)) == "null")
         #expect(JSONWriter.string(.int(-42)) == "-42")
         #expect(JSONWriter.string(.string("a\"b\\c\n\u{1}é")) == #""a\"b\\c\n\u0001é""#)
+        // Short plain strings take a quicker path than long or escaped ones: same text.
+        let long = String(repeating: "k", count: 70)
+        #expect(JSONWriter.string(.string(long)) == "\"" + long + "\"")
+        #expect(JSONWriter.string(.string("")) == #""""#)
+        let object = JSON.object(JSONObject([("a\"b", .int(1)), ("", .int(2)), (long, .int(3)), ("é", .int(4))]))
+        #expect(JSONWriter.string(object) == #"{"a\"b":1,"":2,""# + long + #"":3,"é":4}"#)
     }
 
     @Test func objectsKeepKeyOrderAndTheFirstDuplicate() throws {

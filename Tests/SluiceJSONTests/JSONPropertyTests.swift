@@ -91,6 +91,20 @@ func randomString(_ rng: inout SplitMix64) -> String {
     }
 }
 
+@Suite struct DoubleTextTests {
+    /// The writer prints a double as Swift's `description` does (the shortest text that
+    /// reads back to it), for any bit pattern, appended after what is already there.
+    @Test func doublesPrintAsTheirDescription() async {
+        await propertyCheck(count: 2000, input: Gen.int64()) { seed in
+            let d = Double(bitPattern: UInt64(bitPattern: seed))
+            var out = Array("x".utf8)
+            JSONWriter.writeDouble(d, into: &out)
+            let expected = d.isFinite ? d.description : "null"
+            #expect(String(decoding: out, as: UTF8.self) == "x" + expected)
+        }
+    }
+}
+
 @Suite struct MultiFieldScanTests {
     @Test func manyFieldsInOnePassMatchFullParse() async {
         await propertyCheck(count: 500, input: Gen.int64()) { seed in
