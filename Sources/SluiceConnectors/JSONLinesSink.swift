@@ -60,6 +60,11 @@ public final class JSONLinesSink: EventSink {
         }
     }
 
+    public func writeLines(_ text: UnsafeRawBufferPointer, count: Int) throws {
+        buffer.append(contentsOf: text)
+        if buffer.count >= Self.flushThreshold { try flush() }
+    }
+
     public func flush() throws {
         var done = 0
         let total = buffer.count

@@ -386,6 +386,19 @@ public struct Event: Sendable {
         return encoded(events, scratch: &scratch)
     }
 
+    /// Appends every event of `events` to `out` as a JSON line (its text and a newline),
+    /// moving each storage out of the batch as it is written, so that nothing is reference
+    /// counted on the way. For a stage that hands its output to a sink as text
+    /// (``EventSink/writeLines(_:count:)``).
+    public static func writeLines(_ events: consuming [Event], into out: inout [UInt8]) {
+        for i in events.indices {
+            var storage = Storage.value(.null)
+            swap(&storage, &events[i].storage)
+            Self.write(consume storage, into: &out)
+            out.append(0x0A)
+        }
+    }
+
     /// ``encoded(_:)`` writing through `scratch`, a buffer the caller keeps from batch to
     /// batch: its capacity is reused, so a stage that encodes every batch does not
     /// allocate (and page in) a fresh staging buffer each time. Its contents on return

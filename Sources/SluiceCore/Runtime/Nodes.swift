@@ -1,3 +1,5 @@
+import SluiceJSON
+
 /// Produces events: stdin, a file, a generator, an embedder's async sequence.
 ///
 /// ``run(_:)`` is called once, on the source's own thread, and returns when the input is
@@ -20,7 +22,9 @@ public enum SourcePort {
 
 /// Consumes events: stdout, a file, an embedder's async stream.
 ///
-/// Called only from the sink's own thread. A thrown error stops the run with a runtime
+/// Called from one thread at a time: the sink's own, or, for a sink that takes encoded
+/// lines from several stages (see ``writeLines(_:count:)``), whichever of them holds the
+/// sink's lock. A thrown error stops the run with a runtime
 /// failure, unless it is ``SinkError/closed`` (the reader went away, as with
 /// `sluice run ... | head -1`), which stops the run quietly.
 public protocol EventSink: AnyObject {
@@ -38,12 +42,32 @@ public protocol EventSink: AnyObject {
     /// stages then encode their events themselves, in parallel, instead of leaving all
     /// the encoding to the sink's one thread (see ``Event/encoded(_:)``).
     var writesJSONText: Bool { get }
+    /// Takes `count` events already encoded as JSON lines (each ending in a newline), in
+    /// order. Stages that share a sink which ``writesJSONText`` hand it their output this
+    /// way, each under the sink's lock, so the sink needs no thread of its own. The
+    /// default splits the lines into events for ``write(_:)``.
+    func writeLines(_ text: UnsafeRawBufferPointer, count: Int) throws
 }
 
 extension EventSink {
     public func flush() throws {}
     public func close() throws {}
     public var writesJSONText: Bool { false }
+
+    public func writeLines(_ text: UnsafeRawBufferPointer, count: Int) throws {
+        guard let base = text.baseAddress, !text.isEmpty else { return }
+        let buffer = ByteBuffer(capacity: text.count)
+        buffer.base.copyMemory(from: base, byteCount: text.count)
+        var events: [Event] = []
+        events.reserveCapacity(count)
+        var start = 0
+        for i in 0..<text.count where text[i] == 0x0A {
+            if i > start { events.append(Event(raw: buffer, start: start, count: i - start)) }
+            start = i + 1
+        }
+        if start < text.count { events.append(Event(raw: buffer, start: start, count: text.count - start)) }
+        try write(events)
+    }
 }
 
 /// Errors a sink reports.
