@@ -5,9 +5,9 @@
 #   make compare                       # builds release, installs jq if missing, runs this
 #   Benchmarks/compare.sh [EVENTS]     # EVENTS defaults to 1000000
 #
-# Each timing is the median of 3 runs of `/usr/bin/time -f '%e %M'` (seconds, peak RSS
-# in KiB); the two sides of each ratio run alternately (A B A B A B), so that drift in
-# a shared machine's speed hits both. Every tool writes its output to a file in $WORK
+# Each timing is the median of 3 runs (RUNS; 5 for the parallelism pair, RUNS_PARALLEL)
+# of `/usr/bin/time -f '%e %M'` (seconds, peak RSS in KiB); the two sides of each ratio
+# run alternately (A B A B A B), so that drift in a shared machine's speed hits both. Every tool writes its output to a file in $WORK
 # (not /dev/null), and the output line counts of Sluice and Python are printed side by side: they must agree.
 # The pipelines are Benchmarks/pipelines/*.yaml; the Python baselines Benchmarks/python/.
 set -euo pipefail
@@ -20,6 +20,9 @@ P=$ROOT/Benchmarks/pipelines
 PY=$ROOT/Benchmarks/python
 WORK=${WORK:-${TMPDIR:-/tmp}/sluice-compare}
 RUNS=${RUNS:-3}
+# The parallelism pair is the noisiest (two threads per core, and the two vCPUs of a
+# shared host need not run at the same speed): more rounds for it.
+RUNS_PARALLEL=${RUNS_PARALLEL:-5}
 mkdir -p "$WORK"
 
 [ -x "$BIN" ] || swift build -c release --product sluice
@@ -42,11 +45,14 @@ echo
 # during the run (a shared host does) slows both sides alike. Sets SECS_A, RSS_A,
 # SECS_B, RSS_B: median seconds and median peak RSS (KiB). Outputs go to
 # $WORK/NAME.out.
-SECS_A=0 RSS_A=0 SECS_B=0 RSS_B=0
+SECS_A=0 RSS_A=0 SECS_B=0 RSS_B=0 PAIRED=0
 median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+# Also sets PAIRED: the median over rounds of A's seconds / B's seconds, each round's
+# two runs minutes apart at most (a paired comparison, less hurt by slow drift).
+# PAIR_RUNS overrides RUNS for one call.
 measure_pair() {
-    local na=$1 ca=$2 nb=$3 cb=$4 sa=() ma=() sb=() mb=() i s m
-    for ((i = 0; i < RUNS; i++)); do
+    local na=$1 ca=$2 nb=$3 cb=$4 sa=() ma=() sb=() mb=() rs=() i s m
+    for ((i = 0; i < ${PAIR_RUNS:-$RUNS}; i++)); do
         /usr/bin/time -f '%e %M' -o "$WORK/time" bash -c "$ca > '$WORK/$na.out'"
         read -r s m < <(tail -1 "$WORK/time")
         sa+=("$s")
@@ -55,7 +61,9 @@ measure_pair() {
         read -r s m < <(tail -1 "$WORK/time")
         sb+=("$s")
         mb+=("$m")
+        rs+=("$(awk -v a="${sa[$i]}" -v b="$s" 'BEGIN { if (b > 0) printf "%.3f", a / b; else print 0 }')")
     done
+    PAIRED=$(median "${rs[@]}")
     SECS_A=$(median "${sa[@]}")
     RSS_A=$(median "${ma[@]}")
     SECS_B=$(median "${sb[@]}")
@@ -107,13 +115,13 @@ versus_python "window session 30s" window-session.yaml "windows.py session"
 versus_python "pattern login>purchase" pattern.yaml "pattern.py"
 
 # Keyed CPU-heavy chain: parallelism 1 seconds / parallelism 2 seconds.
-measure_pair "chain-p1" "'$BIN' run '$P/keyed-chain.yaml' --parallelism 1 < '$DATA'" \
+PAIR_RUNS=$RUNS_PARALLEL measure_pair "chain-p1" "'$BIN' run '$P/keyed-chain.yaml' --parallelism 1 < '$DATA'" \
     "chain-p2" "'$BIN' run '$P/keyed-chain.yaml' --parallelism 2 < '$DATA'"
 P1=$SECS_A
 P2=$SECS_B
 row "keyed chain" "sluice parallelism 1" "$P1" "1.00x"
 row "keyed chain" "sluice parallelism 2" "$P2" "$(ratio "$P1" "$P2")"
-NOTES+=("keyed chain: output lines parallelism 1 $(lines chain-p1), parallelism 2 $(lines chain-p2)")
+NOTES+=("keyed chain: output lines parallelism 1 $(lines chain-p1), parallelism 2 $(lines chain-p2); $RUNS_PARALLEL rounds, median of each round's p1/p2: ${PAIRED}x")
 
 # Fan-out: 3 streams over the same input against 1 (ratio: seconds / single's seconds).
 measure_pair "fanout1" "'$BIN' run '$P/fanout1.yaml' < '$DATA'" "fanout3" "'$BIN' run '$P/fanout3.yaml' < '$DATA'"
