@@ -24,6 +24,16 @@ public final class DeadLetterFile: Sendable {
             try s.flush()
         }
     }
+
+    func writeLines(_ text: UnsafeRawBufferPointer, count: Int) throws {
+        // Copied, to cross into the lock (dead letters are rare).
+        let bytes = Array(text)
+        try sink.withLock { s in
+            guard let s else { return }
+            try bytes.withUnsafeBytes { try s.writeLines($0, count: count) }
+            try s.flush()
+        }
+    }
 }
 
 /// Counts (and, with a ``DeadLetterFile``, writes) the events of one unread side output,
@@ -42,5 +52,13 @@ public final class DeadLetterSink: EventSink {
     public func write(_ events: [Event]) throws {
         count += events.count
         try file.write(events)
+    }
+
+    /// Dead letters are written as they are, one JSON line each.
+    public var writesJSONText: Bool { true }
+
+    public func writeLines(_ text: UnsafeRawBufferPointer, count: Int) throws {
+        self.count += count
+        try file.writeLines(text, count: count)
     }
 }

@@ -44,6 +44,12 @@ public protocol Step: AnyObject {
     /// reorder, dedupe). Their streams advance time event by event, as the source saw
     /// it, so results do not depend on how input happened to be cut into batches.
     var usesWatermarks: Bool { get }
+    /// True when the step keeps nothing from one event to the next (filter, map, enrich,
+    /// validate, route): what it does with an event depends on that event alone. A keyed
+    /// stream made only of such steps holds no key's state in any one partition, so its
+    /// batches may go to whichever worker is free (see ``Dataflow/addPartitioner(name:count:dealsByLoad:hash:)``).
+    /// The default is false.
+    var isStateless: Bool { get }
 }
 
 extension Step {
@@ -61,6 +67,7 @@ extension Step {
     public func advance(watermark: Int64, into out: inout StepOutput) {}
     public var stateSize: Int { 0 }
     public var usesWatermarks: Bool { false }
+    public var isStateless: Bool { false }
 }
 
 /// The side outputs every stream has, at fixed port numbers; route branches and custom

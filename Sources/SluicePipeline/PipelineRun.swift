@@ -163,7 +163,11 @@ extension Pipeline {
                 streamNodes[stream.name] = (node, [node], stream)
             } else if let key = stream.key {
                 let hasher = KeyHasher(key: key, compiler: key.compiler)
-                let part = flow.addPartitioner(name: stream.name, count: n) { hasher.hash($0) }
+                // Steps that keep nothing between events hold no key's state, so the
+                // partitions may take whole batches by load (put back in order by the
+                // sinks). Asked of one instance of each step, built and dropped here.
+                let stateless = stream.steps.allSatisfy { $0.factory().isStateless }
+                let part = flow.addPartitioner(name: stream.name, count: n, dealsByLoad: stateless) { hasher.hash($0) }
                 var workers: [Dataflow.NodeID] = []
                 for i in 0..<n {
                     let w = worker(i)

@@ -36,4 +36,5 @@ package final class WhenStep: Step {
     package var stateSize: Int { inner.stateSize }
 
     package var usesWatermarks: Bool { inner.usesWatermarks }
+    package var isStateless: Bool { inner.isStateless }
 }

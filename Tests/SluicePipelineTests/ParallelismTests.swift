@@ -96,6 +96,9 @@ import Testing
         #expect(serial.count == 3334)
         #expect(serial.first == #"{"user":"u1","n":1,"x":0.125,"double":2,"half":0.0625,"tag":"u1!"}"#)
         #expect(parallel.sorted() == serial.sorted())
+        // Filter and enrich keep no state, so batches were dealt by load and put back
+        // in order: the very same file.
+        #expect(parallel == serial)
         var lastByUser: [String: Int64] = [:]
         for line in parallel {
             guard case .object(let o)? = try? JSONParser.parse(Array(line.utf8)), case .string(let u)? = o["user"],
@@ -106,6 +109,52 @@ import Testing
             }
             #expect((lastByUser[u] ?? 0) < n, "user \(u) out of order")
             lastByUser[u] = n
+        }
+    }
+
+    /// A step with state per key (here `dedupe`) keeps partitioning by key hash: each
+    /// key's repeats meet in one partition and are dropped there, whatever the
+    /// parallelism, and each key's order is kept.
+    @Test func statefulStepsStillPartitionByKey() throws {
+        let dir = NSTemporaryDirectory() + "sluice-dedupe-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        // Every id three times, within a second.
+        let lines = (0..<3000).map { i in #"{"user":"u\#(i / 3 % 41)","id":\#(i / 3),"ts":\#(1_700_000_000_000 + i)}"# }
+        try (lines.joined(separator: "\n") + "\n").write(toFile: dir + "/in.jsonl", atomically: true, encoding: .utf8)
+        let yaml = """
+            inputs: { in: { stdin: {} } }
+            time: { field: ts, unit: ms, lateness: 1s }
+            streams:
+              work:
+                from: in
+                key: user
+                parallelism: 3
+                steps:
+                  - dedupe: { key: id, within: 10s }
+            outputs:
+              out: { from: [work], stdout: {} }
+            """
+        func run(_ parallelism: Int) throws -> [String] {
+            var options = RunOptions()
+            options.inputs["in"] = dir + "/in.jsonl"
+            options.outputs["out"] = dir + "/out\(parallelism).jsonl"
+            options.parallelism = parallelism
+            let run = try compile(yaml).start(options)
+            #expect(run.wait() == .completed)
+            return try String(contentsOfFile: dir + "/out\(parallelism).jsonl", encoding: .utf8).split(separator: "\n").map(String.init)
+        }
+        let serial = try run(1)
+        let parallel = try run(3)
+        #expect(serial.count == 1000)
+        #expect(parallel.sorted() == serial.sorted())
+        var last: [String: Int64] = [:]
+        for line in parallel {
+            guard case .object(let o)? = try? JSONParser.parse(Array(line.utf8)), case .string(let u)? = o["user"],
+                case .int(let id)? = o["id"]
+            else { continue }
+            #expect((last[u] ?? -1) < id, "user \(u) out of order")
+            last[u] = id
         }
     }
 

@@ -26,7 +26,7 @@ public final class Dataflow {
         case source(any EventSource, TimePolicy?)
         /// Made on the stage's own thread (see ``Dataflow/addStream(name:portNames:makeChain:)``).
         case stream(@Sendable () -> StepChain)
-        case partition(@Sendable (Event) -> UInt64, Int)
+        case partition(@Sendable (Event) -> UInt64, Int, deals: Bool)
         case sink(any EventSink)
     }
 
@@ -89,9 +89,20 @@ public final class Dataflow {
     /// Adds a partitioner: it reads like a stream and sends each event to output port
     /// `hash(event) % count` (ports `0..<count`), so each key always lands in the same
     /// partition; watermarks and the end go to every partition.
+    ///
+    /// With `dealsByLoad`, for partitions whose steps keep no state between events
+    /// (``Step/isStateless``), the partitioner may instead deal whole batches to whichever
+    /// partition has the least queued, numbering them; the sinks the partitions write to
+    /// then put the output back in batch order. Every partition runs at the speed of the
+    /// core it is on (a slower core gets fewer batches), and the output keeps the input's
+    /// order, so each key's order is kept a fortiori. It does so only when it runs on its
+    /// source's thread and everything the partitions send goes to sinks that write JSON
+    /// text and are fed by nothing else (stdout, files); otherwise it hashes.
     @discardableResult
-    public func addPartitioner(name: String, count: Int, hash: @escaping @Sendable (Event) -> UInt64) -> NodeID {
-        nodes.append(Node(name: name, kind: .partition(hash, max(1, count)), portNames: [:]))
+    public func addPartitioner(
+        name: String, count: Int, dealsByLoad: Bool = false, hash: @escaping @Sendable (Event) -> UInt64
+    ) -> NodeID {
+        nodes.append(Node(name: name, kind: .partition(hash, max(1, count), deals: dealsByLoad), portNames: [:]))
         return NodeID(index: nodes.count - 1)
     }
 
@@ -164,17 +175,20 @@ public final class Execution: Sendable {
         let fused = Self.fusedPartitioners(flow)
         // Sinks the streams feeding them write to themselves (see `directSinks`), and
         // each stream's list of them.
+        let (dealers, sequenced) = Self.dealingPartitioners(flow, fused: fused)
         var shared: [Int: SharedSink] = [:]
-        for k in Self.directSinks(flow) {
+        for k in Self.directSinks(flow).union(sequenced) {
             guard case .sink(let sink) = flow.nodes[k].kind else { continue }
-            shared[k] = SharedSink(sink, producers: flow.edges.filter { $0.to.index == k }.count)
+            shared[k] = SharedSink(
+                sink, producers: flow.edges.filter { $0.to.index == k }.count, sequenced: sequenced.contains(k))
         }
-        var direct: [[SharedSink]] = Array(repeating: [], count: flow.nodes.count)
+        // Per stream, by port, the shared sinks it writes to.
+        var direct: [[Int: [SharedSink]]] = Array(repeating: [:], count: flow.nodes.count)
         for e in flow.edges {
             // A fused partitioner has no ring in; its rings out are the source's.
             if fused[e.to.index]?.source == e.from.index { continue }
             if let sink = shared[e.to.index] {
-                direct[e.from.index].append(sink)
+                direct[e.from.index][e.port, default: []].append(sink)
                 continue
             }
             let ring = SPSCRing<Message>(
@@ -190,10 +204,11 @@ public final class Execution: Sendable {
             if fused[i] != nil { continue }
             let port = OutputPorts(rings: outputs[i], names: node.portNames, toSinks: toSinks)
             for (p, f) in fused where f.source == i {
-                guard case .partition(let hash, let count) = flow.nodes[p].kind else { continue }
+                guard case .partition(let hash, let count, _) = flow.nodes[p].kind else { continue }
                 let rings = (0..<count).compactMap { outputs[p][$0]?.first }
                 port.rings[f.port] = rings
                 port.split = (f.port, hash)
+                port.deals = dealers.contains(p)
             }
             let ins = InputMerge(rings: inputs[i], parker: consumerParkers[i])
             let io = Handoff(value: (port, ins))
@@ -217,7 +232,7 @@ public final class Execution: Sendable {
                     runStream(name, chain, io.value.1, io.value.0, tick: tick, encode: encode, direct: sinks.value)
                     group.leave()
                 }
-            case .partition(let hash, let count):
+            case .partition(let hash, let count, _):
                 StageThread.start(name: "part:" + node.name) { [self] in
                     runPartitioner(hash, count, io.value.1, io.value.0)
                     group.leave()
@@ -288,6 +303,45 @@ public final class Execution: Sendable {
         return sinks
     }
 
+    /// Fused partitioners (`fused`) that deal batches by load, and the sinks that put
+    /// their partitions' output back in order. A partitioner deals when it was added with
+    /// `dealsByLoad` and every port of each of its partitions that anything reads goes only
+    /// to JSON-text sinks fed by nothing but that same port of its partitions: those sinks
+    /// can restore the order, as no other producer's output comes between.
+    static func dealingPartitioners(
+        _ flow: Dataflow, fused: [Int: (source: Int, port: Int)]
+    ) -> (dealers: Set<Int>, sequenced: Set<Int>) {
+        var dealers = Set<Int>()
+        var sequenced = Set<Int>()
+        for (p, _) in fused {
+            guard case .partition(_, _, deals: true) = flow.nodes[p].kind else { continue }
+            let workers = Set(flow.edges.filter { $0.from.index == p }.map(\.to.index))
+            var sinks = Set<Int>()
+            var ok = true
+            for w in workers {
+                guard case .stream = flow.nodes[w].kind, flow.edges.filter({ $0.to.index == w }).count == 1 else {
+                    ok = false
+                    break
+                }
+                for e in flow.edges where e.from.index == w {
+                    guard case .sink(let sink) = flow.nodes[e.to.index].kind, sink.writesJSONText,
+                        flow.edges.allSatisfy({ $0.to.index != e.to.index || (workers.contains($0.from.index) && $0.port == e.port) })
+                    else {
+                        ok = false
+                        break
+                    }
+                    sinks.insert(e.to.index)
+                }
+                if !ok { break }
+            }
+            if ok {
+                dealers.insert(p)
+                sequenced.formUnion(sinks)
+            }
+        }
+        return (dealers, sequenced)
+    }
+
     /// Partitioners that run on the thread of the source feeding them, by node index:
     /// the source and its port. A partitioner qualifies when its only input is one
     /// source port that feeds nothing else, and each of its ports feeds one node. Hashing
@@ -296,7 +350,7 @@ public final class Execution: Sendable {
     static func fusedPartitioners(_ flow: Dataflow) -> [Int: (source: Int, port: Int)] {
         var fused: [Int: (source: Int, port: Int)] = [:]
         for (i, node) in flow.nodes.enumerated() {
-            guard case .partition(_, let count) = node.kind else { continue }
+            guard case .partition(_, let count, _) = node.kind else { continue }
             let ins = flow.edges.filter { $0.to.index == i }
             guard ins.count == 1, case .source = flow.nodes[ins[0].from.index].kind else { continue }
             let source = ins[0].from.index
@@ -381,21 +435,28 @@ public final class Execution: Sendable {
 
     private func runStream(
         _ name: String, _ chain: StepChain, _ inputs: InputMerge, _ ports: OutputPorts, tick: UInt64?, encode: Bool,
-        direct: [SharedSink]
+        direct: [Int: [SharedSink]]
     ) {
         var watermark = Int64.min
         var sides: [(port: Int, event: Event)] = []
         var scratch: [UInt8] = []
+        let mainDirect = direct[Dataflow.mainPort] ?? []
+        let allDirect = direct.keys.sorted().flatMap { direct[$0] ?? [] }
         // Consumed, so that encoding replaces storages in the batch itself rather than
-        // in a copy of it.
-        func send(_ main: consuming [Event]) {
+        // in a copy of it. `seq`: the number of a dealt batch, whose output goes to
+        // sinks that put batches back in order (every port then has its sinks there).
+        func send(_ main: consuming [Event], seq: Int? = nil) {
+            if let seq {
+                sendSequenced(main, seq: seq)
+                return
+            }
             if !main.isEmpty {
-                if !direct.isEmpty {
+                if !mainDirect.isEmpty {
                     // Every reader of the main output is a shared sink: lines to them.
                     let count = main.count
                     scratch.removeAll(keepingCapacity: true)
                     Event.writeLines(main, into: &scratch)
-                    for sink in direct { writeDirect(sink, scratch, count: count) }
+                    for sink in mainDirect { writeDirect(sink, scratch, count: count) }
                 } else if encode {
                     ports.send(Dataflow.mainPort, .events(Event.encoded(main, scratch: &scratch)))
                 } else {
@@ -407,15 +468,41 @@ public final class Execution: Sendable {
                 sides.removeAll(keepingCapacity: true)
             }
         }
+        // Each sink of each port gets this batch's lines, or an empty entry, so that it
+        // can move on to the next batch number.
+        func sendSequenced(_ main: consuming [Event], seq: Int) {
+            for (port, sinks) in direct {
+                scratch.removeAll(keepingCapacity: true)
+                var count = 0
+                if port == Dataflow.mainPort {
+                    count = main.count
+                    Event.writeLines(main, into: &scratch)
+                    main = []
+                } else {
+                    var lines: [Event] = []
+                    for s in sides where s.port == port { lines.append(s.event) }
+                    count = lines.count
+                    Event.writeLines(lines, into: &scratch)
+                }
+                for sink in sinks { writeDirect(sink, scratch, count: count, seq: seq) }
+            }
+            // Ports nothing reads are only counted.
+            if !main.isEmpty { ports.send(Dataflow.mainPort, .events(main)) }
+            let unread = sides.filter { direct[$0.port] == nil }
+            if !unread.isEmpty { ports.sendSides(unread) }
+            sides.removeAll(keepingCapacity: true)
+        }
         // Event by event time only where it can be exact: one input, and steps that care.
         let timed = chain.usesWatermarks && inputs.rings.count == 1
         // Before sleeping for lack of input, push out what the shared sinks hold, as a
         // sink's own thread would when it catches up.
-        while let (_, msg) = inputs.next(tick: tick, onIdle: { for sink in direct { flushDirect(sink) } }) {
+        while let (_, msg) = inputs.next(tick: tick, onIdle: { for sink in allDirect { flushDirect(sink) } }) {
             var merged = inputs.watermark
             switch msg {
             case .events(let events):
                 send(chain.process(events, watermark: watermark, sides: &sides, stamped: timed))
+            case .sequenced(let events, let seq):
+                send(chain.process(events, watermark: watermark, sides: &sides, stamped: timed), seq: seq)
             case .watermark, .end:
                 break
             case nil:
@@ -435,7 +522,7 @@ public final class Execution: Sendable {
             }
         }
         ports.broadcast(.end)
-        for sink in direct { finishDirect(sink) }
+        for sink in allDirect { finishDirect(sink) }
         noteUnread(ports.unread)
         report.withLock { $0.steps[name] = chain.stats }
     }
@@ -446,18 +533,39 @@ public final class Execution: Sendable {
     }
 
     /// Hands `count` encoded lines to a shared sink. After a failure the sink takes
-    /// nothing more (the run is failing, and the sources are stopping).
-    private func writeDirect(_ shared: SharedSink, _ lines: [UInt8], count: Int) {
+    /// nothing more (the run is failing, and the sources are stopping). With `seq` (a
+    /// dealt batch's number), lines that come before their turn wait in the sink until
+    /// the batches before them have been written.
+    private func writeDirect(_ shared: SharedSink, _ lines: [UInt8], count: Int, seq: Int? = nil) {
         shared.lock.withLock { _ in
             guard !shared.broken else { return }
-            do {
-                try lines.withUnsafeBytes { try shared.sink.writeLines($0, count: count) }
-                shared.count += count
-                eventsOut.wrappingIncrement(by: count, ordering: .relaxed)
-            } catch {
-                shared.broken = true
-                failSink(shared.sink, error)
+            if let seq, shared.sequenced {
+                guard seq == shared.next else {
+                    shared.pending[seq] = (lines, count)
+                    return
+                }
+                shared.next += 1
+                writeLocked(shared, lines, count: count)
+                while !shared.broken, let (waiting, n) = shared.pending.removeValue(forKey: shared.next) {
+                    shared.next += 1
+                    writeLocked(shared, waiting, count: n)
+                }
+                return
             }
+            writeLocked(shared, lines, count: count)
+        }
+    }
+
+    /// The write itself; the caller holds the sink's lock.
+    private func writeLocked(_ shared: SharedSink, _ lines: [UInt8], count: Int) {
+        guard count > 0, !shared.broken else { return }
+        do {
+            try lines.withUnsafeBytes { try shared.sink.writeLines($0, count: count) }
+            shared.count += count
+            eventsOut.wrappingIncrement(by: count, ordering: .relaxed)
+        } catch {
+            shared.broken = true
+            failSink(shared.sink, error)
         }
     }
 
@@ -476,6 +584,11 @@ public final class Execution: Sendable {
         let last: Int? = shared.lock.withLock { _ in
             shared.remaining -= 1
             guard shared.remaining == 0 else { return nil }
+            // Every producer has written all its batches, so nothing should still wait
+            // for its turn; if anything does, it goes out in order rather than nowhere.
+            for seq in shared.pending.keys.sorted() {
+                if let (lines, n) = shared.pending.removeValue(forKey: seq) { writeLocked(shared, lines, count: n) }
+            }
             if !shared.broken {
                 do {
                     try shared.sink.flush()
@@ -639,10 +752,18 @@ final class SharedSink: @unchecked Sendable {
     var count = 0
     /// A write failed: take nothing more.
     var broken = false
+    /// Fed by the partitions of a dealing partitioner: batches are written in the order
+    /// of their numbers.
+    let sequenced: Bool
+    /// The number of the next batch to write, and the lines of later ones that arrived
+    /// first (at most the batches in flight between the partitioner and its partitions).
+    var next = 0
+    var pending: [Int: ([UInt8], Int)] = [:]
 
-    init(_ sink: any EventSink, producers: Int) {
+    init(_ sink: any EventSink, producers: Int, sequenced: Bool = false) {
         self.sink = sink
         remaining = producers
+        self.sequenced = sequenced
     }
 }
 
@@ -654,6 +775,11 @@ final class OutputPorts {
     /// A fused partitioner (see ``Execution/fusedPartitioners(_:)``): events sent on this
     /// port go to the ring their key hash picks.
     var split: (port: Int, hash: @Sendable (Event) -> UInt64)?
+    /// The fused partitioner deals numbered batches by load instead of hashing keys
+    /// (``Execution/dealingPartitioners(_:fused:)``).
+    var deals = false
+    /// The next dealt batch's number, and the partition to try first on a tie.
+    var dealt = 0
     /// Rings into sinks (they skip watermarks).
     private let toSinks: Set<ObjectIdentifier>
 
@@ -664,6 +790,11 @@ final class OutputPorts {
     }
 
     func send(_ port: Int, _ msg: Message) {
+        if deals, let split, split.port == port, case .events(let events) = msg, let rs = rings[port], !rs.isEmpty {
+            deal(.sequenced(events, dealt), to: rs)
+            dealt += 1
+            return
+        }
         if let split, split.port == port, case .events(let events) = msg, let rs = rings[port], !rs.isEmpty {
             for (i, part) in Execution.partitioned(events, rs.count, split.hash).enumerated() where !part.isEmpty {
                 rs[i].push(.events(part))
@@ -677,6 +808,32 @@ final class OutputPorts {
             return
         }
         for r in rs { r.push(msg) }
+    }
+
+    /// Pushes `msg` to the ring with the fewest messages queued (ties go round, starting
+    /// after the last one chosen); while every ring is full, sleeps until one has room.
+    /// A partition on a slower core drains its ring more slowly and so is given less.
+    func deal(_ msg: Message, to rs: [SPSCRing<Message>]) {
+        let parker = rs[0].producerParker
+        while true {
+            var best = -1
+            var least = Int.max
+            for k in 0..<rs.count {
+                let i = (dealt + k) % rs.count
+                let c = rs[i].count
+                if c < least && c < rs[i].capacity {
+                    least = c
+                    best = i
+                }
+            }
+            if best >= 0, rs[best].tryPush(msg) { return }
+            parker.prepare()
+            if rs.contains(where: { $0.count < $0.capacity }) {
+                parker.cancel()
+                continue
+            }
+            parker.park()
+        }
     }
 
     func sendSides(_ sides: [(port: Int, event: Event)]) {
@@ -737,7 +894,7 @@ final class InputMerge {
                 case .end:
                     ended[i] = true
                     remaining -= 1
-                case .events: break
+                case .events, .sequenced: break
                 }
                 return (i, msg)
             }

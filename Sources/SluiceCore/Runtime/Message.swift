@@ -2,6 +2,9 @@
 public enum Message: Sendable {
     /// Events in order.
     case events([Event])
+    /// A batch a dealing partitioner numbered (``Dataflow/addPartitioner(name:count:dealsByLoad:hash:)``):
+    /// the partition's output for it goes to sinks that write batches in number order.
+    case sequenced([Event], Int)
     /// Event time has advanced: no later event will be earlier than this (epoch ms).
     case watermark(Int64)
     /// The producer is done; nothing follows.

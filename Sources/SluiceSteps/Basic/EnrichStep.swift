@@ -7,6 +7,9 @@ import SluiceJSON
 /// nested objects (`geo.city`); `set` creates missing objects on the way. New fields are
 /// appended; existing fields keep their place.
 public final class EnrichStep: Step {
+    /// Keeps nothing between events.
+    public var isStateless: Bool { true }
+
     /// A field path split at dots.
     public typealias Path = [String]
 

@@ -4,6 +4,9 @@ import SluiceCore
 /// `filter: EXPR`: keeps the events where EXPR is true. A result that is not a bool, or
 /// an evaluation error, rejects the event.
 public final class FilterStep: Step {
+    /// Keeps nothing between events.
+    public var isStateless: Bool { true }
+
     let predicate: Expression
     let name: String
     let activation: EventActivation

@@ -9,6 +9,9 @@ import SluiceCore
 /// main output). An expression that fails, or gives something other than a bool, rejects
 /// the event, which then goes to no branch.
 public final class RouteStep: Step {
+    /// Keeps nothing between events.
+    public var isStateless: Bool { true }
+
     /// One branch: its name, side-output port and condition.
     public struct Branch: Sendable {
         /// The branch name (`STREAM.NAME`).

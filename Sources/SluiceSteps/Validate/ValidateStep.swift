@@ -19,6 +19,9 @@ import SluiceSchema
 /// - `stop`: goes to `rejected` as for `reject`, and the step asks the runtime to end the
 ///   run (``stopReason``).
 public final class ValidateStep: Step {
+    /// Keeps nothing between events.
+    public var isStateless: Bool { true }
+
     /// What to do with an invalid event.
     public enum OnInvalid: String, Sendable {
         /// Send it to `STREAM.rejected` with its violations.
