@@ -27,7 +27,7 @@ let runtimeBenchmarks: @Sendable () -> Void = {
                 var n = 0
                 loop: while true {
                     switch ring.pop() {
-                    case .events(let es): n += es.count
+                    case .events(let es), .sequenced(let es, _): n += es.count
                     case .watermark: continue
                     case .end: break loop
                     }
