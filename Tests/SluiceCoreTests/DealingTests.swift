@@ -29,32 +29,14 @@ final class SlowOnFirstStep: Step {
     }
 }
 
-/// `{"n": 0}` to `{"n": count - 1}` in batches of `batch`, every key the same.
-final class SameKeySource: EventSource, @unchecked Sendable {
-    let name = "in"
-    let count: Int
-    let batch: Int
-    init(count: Int, batch: Int) {
-        self.count = count
-        self.batch = batch
-    }
-    func run(_ out: SourceOutput) throws {
-        var n = 0
-        while n < count {
-            let end = min(count, n + batch)
-            out.emit((n..<end).map { Event(.object(JSONObject([("n", .int(Int64($0))), ("k", .string("one"))]))) })
-            n = end
-        }
-    }
-}
-
 @Suite struct DealingTests {
     /// Two partitions of stateless steps, one slow: batches go to whichever partition has
     /// room (both get some, though every event has the same key), and the sink writes
     /// them in the input's order.
     func run(deals: Bool, sink: LinesSink, rejected: LinesSink = LinesSink()) -> [SlowOnFirstStep] {
         let flow = Dataflow(ringCapacity: 4)
-        let source = flow.addSource(SameKeySource(count: 20_000, batch: 50))
+        let source = flow.addSource(ObjectsSource(name: "in", count: 20_000, batch: 50))
+        // Every event hashes alike, as if all had one key.
         let part = flow.addPartitioner(name: "work", count: 2, dealsByLoad: deals) { _ in 7 }
         flow.connect(source, port: SourcePort.main, to: part)
         let out = flow.addSink(sink)

@@ -44,18 +44,20 @@ final class DefaultLinesSink: EventSink, @unchecked Sendable {
     func write(_ events: [Event]) throws { for e in events { lines.append(e.description) } }
 }
 
-/// `{"n": 0}` to `{"n": count - 1}`, in batches of 100.
+/// `{"n": 0}` to `{"n": count - 1}`, in batches of `batch`.
 final class ObjectsSource: EventSource, @unchecked Sendable {
     let name: String
     let count: Int
-    init(name: String, count: Int) {
+    let batch: Int
+    init(name: String, count: Int, batch: Int = 100) {
         self.name = name
         self.count = count
+        self.batch = batch
     }
     func run(_ out: SourceOutput) throws {
         var n = 0
         while n < count && !out.isCancelled {
-            let end = min(count, n + 100)
+            let end = min(count, n + batch)
             out.emit((n..<end).map { Event(.object(JSONObject([("n", .int(Int64($0)))]))) })
             n = end
         }

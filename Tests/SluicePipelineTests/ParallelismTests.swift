@@ -20,6 +20,18 @@ import Testing
           out: { from: [work], stdout: {} }
         """
 
+    /// Runs `yaml` on `dir`/in.jsonl at `parallelism`, output `out` to a file; its lines.
+    func runToFile(_ yaml: String, dir: String, parallelism: Int) throws -> [String] {
+        var options = RunOptions()
+        options.inputs["in"] = dir + "/in.jsonl"
+        options.outputs["out"] = dir + "/out\(parallelism).jsonl"
+        options.parallelism = parallelism
+        let run = try compile(yaml).start(options)
+        #expect(run.wait() == .completed)
+        let text = try String(contentsOfFile: dir + "/out\(parallelism).jsonl", encoding: .utf8)
+        return text.split(separator: "\n").map(String.init)
+    }
+
     func input() -> [InputItem] {
         (1...5000).map { i in .event(["user": .string("u\(i % 37)"), "n": .int(Int64(i))]) }
     }
@@ -81,18 +93,8 @@ import Testing
         let lines = (1...5000).map { i in #"{"user":"u\#(i % 37)","n":\#(i),"x":\#(Double(i) / 8)}"# }
         try (lines.joined(separator: "\n") + "\n").write(toFile: dir + "/in.jsonl", atomically: true, encoding: .utf8)
         let yaml = Self.yaml.replacingOccurrences(of: "n * 2 }", with: "n * 2, half: x / 2.0, tag: user + \"!\" }")
-        func run(_ parallelism: Int) throws -> [String] {
-            var options = RunOptions()
-            options.inputs["in"] = dir + "/in.jsonl"
-            options.outputs["out"] = dir + "/out\(parallelism).jsonl"
-            options.parallelism = parallelism
-            let run = try compile(yaml).start(options)
-            #expect(run.wait() == .completed)
-            let text = try String(contentsOfFile: dir + "/out\(parallelism).jsonl", encoding: .utf8)
-            return text.split(separator: "\n").map(String.init)
-        }
-        let serial = try run(1)
-        let parallel = try run(4)
+        let serial = try runToFile(yaml, dir: dir, parallelism: 1)
+        let parallel = try runToFile(yaml, dir: dir, parallelism: 4)
         #expect(serial.count == 3334)
         #expect(serial.first == #"{"user":"u1","n":1,"x":0.125,"double":2,"half":0.0625,"tag":"u1!"}"#)
         #expect(parallel.sorted() == serial.sorted())
@@ -135,17 +137,8 @@ import Testing
             outputs:
               out: { from: [work], stdout: {} }
             """
-        func run(_ parallelism: Int) throws -> [String] {
-            var options = RunOptions()
-            options.inputs["in"] = dir + "/in.jsonl"
-            options.outputs["out"] = dir + "/out\(parallelism).jsonl"
-            options.parallelism = parallelism
-            let run = try compile(yaml).start(options)
-            #expect(run.wait() == .completed)
-            return try String(contentsOfFile: dir + "/out\(parallelism).jsonl", encoding: .utf8).split(separator: "\n").map(String.init)
-        }
-        let serial = try run(1)
-        let parallel = try run(3)
+        let serial = try runToFile(yaml, dir: dir, parallelism: 1)
+        let parallel = try runToFile(yaml, dir: dir, parallelism: 3)
         #expect(serial.count == 1000)
         #expect(parallel.sorted() == serial.sorted())
         var last: [String: Int64] = [:]
