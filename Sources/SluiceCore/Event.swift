@@ -235,23 +235,14 @@ public struct Event: Sendable {
         return (buf.bytes(start, count), offsets)
     }
 
-    /// ``withIndexedFieldBytes(_:_:)`` with the field's slot in `index` looked up once by
-    /// the caller (a partitioner hashing every event's key): nil as well when the event
-    /// was not read with `index`.
+    /// Calls `body` with the original bytes of a raw event from where the value of the
+    /// field in slot `slot` of `index` starts, to the end of the event; nil when the event
+    /// is not raw, was not read with `index`, or the field is absent. The caller looks the
+    /// slot up once (`index.slot(of:)`), not per event: a partitioner hashes every
+    /// event's key this way.
     @inlinable
     public func withIndexedFieldBytes<R>(slot: Int, of index: FieldIndex, _ body: (UnsafeRawBufferPointer) -> R) -> R? {
         guard !offsets.isEmpty, case .raw(let buf, let start, let count) = storage, buf.isIndexed(by: index),
-            case .offset(let o) = offsets[slot], o < count
-        else { return nil }
-        return body(UnsafeRawBufferPointer(rebasing: buf.bytes(start, count)[o...]))
-    }
-
-    /// Calls `body` with the original bytes of a raw event from where the value of the
-    /// indexed field `key` starts, to the end of the event; nil when the event is not raw,
-    /// its reader did not index `key`, or the field is absent.
-    @inlinable
-    public func withIndexedFieldBytes<R>(_ key: String, _ body: (UnsafeRawBufferPointer) -> R) -> R? {
-        guard !offsets.isEmpty, case .raw(let buf, let start, let count) = storage, let slot = buf.indexSlot(of: key),
             case .offset(let o) = offsets[slot], o < count
         else { return nil }
         return body(UnsafeRawBufferPointer(rebasing: buf.bytes(start, count)[o...]))
@@ -392,11 +383,18 @@ public struct Event: Sendable {
     /// (``EventSink/writeLines(_:count:)``).
     public static func writeLines(_ events: consuming [Event], into out: inout [UInt8]) {
         for i in events.indices {
-            var storage = Storage.value(.null)
-            swap(&storage, &events[i].storage)
-            Self.write(consume storage, into: &out)
+            writeTakingStorage(of: &events[i], into: &out)
             out.append(0x0A)
         }
+    }
+
+    /// Moves `event`'s storage out (leaving a null value) and writes it to `out`: the
+    /// caller owns the batch, so the storage is written and dropped with no reference
+    /// counting on the way.
+    static func writeTakingStorage(of event: inout Event, into out: inout [UInt8]) {
+        var storage = Storage.value(.null)
+        swap(&storage, &event.storage)
+        Self.write(consume storage, into: &out)
     }
 
     /// ``encoded(_:)`` writing through `scratch`, a buffer the caller keeps from batch to
@@ -412,12 +410,8 @@ public struct Event: Sendable {
                 spans.append((-1, 0))
                 continue
             }
-            // The batch is ours (consumed): each storage is moved out, written and
-            // dropped, with no reference counting on the way.
-            var storage = Storage.value(.null)
-            swap(&storage, &events[i].storage)
             let start = scratch.count
-            Self.write(consume storage, into: &scratch)
+            writeTakingStorage(of: &events[i], into: &scratch)
             spans.append((start, scratch.count - start))
         }
         if scratch.isEmpty { return events }

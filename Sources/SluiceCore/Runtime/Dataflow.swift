@@ -173,9 +173,10 @@ public final class Execution: Sendable {
         // Rings into sinks, which have no use for watermarks (see `OutputPorts.broadcast`).
         var toSinks = Set<ObjectIdentifier>()
         let fused = Self.fusedPartitioners(flow)
+        // Partitioners that deal batches by load, and the sinks that restore their order.
+        let (dealers, sequenced) = Self.dealingPartitioners(flow, fused: fused)
         // Sinks the streams feeding them write to themselves (see `directSinks`), and
         // each stream's list of them.
-        let (dealers, sequenced) = Self.dealingPartitioners(flow, fused: fused)
         var shared: [Int: SharedSink] = [:]
         for k in Self.directSinks(flow).union(sequenced) {
             guard case .sink(let sink) = flow.nodes[k].kind else { continue }
