@@ -1,3 +1,4 @@
+import Foundation
 import SluiceCore
 import SluiceJSON
 import Testing
@@ -299,11 +300,44 @@ import Testing
         let h = try harness("window: { key: u, session: { gap: 10ms }, aggregate: { n: count() } }")
         h.send(["u": "a"], time: 0)
         h.send(["u": "a"], time: 5)
-        h.send(["u": "a"], time: 15)  // exactly last + gap: a new session
+        h.send(["u": "a"], time: 16)  // more than gap after the last: a new session
         h.advance(to: 14)
         #expect(text(h.take()) == [#"{"u":"a","window_start":0,"window_end":15,"n":2}"#])
         h.advance(to: .max)
-        #expect(text(h.take()) == [#"{"u":"a","window_start":15,"window_end":25,"n":1}"#])
+        #expect(text(h.take()) == [#"{"u":"a","window_start":16,"window_end":26,"n":1}"#])
+    }
+
+    /// Issue 14 item 4: sessions that touch merge, as in Flink (`TimeWindow.intersects`)
+    /// and Kafka Streams: an event exactly `gap` after the last one is in the same session,
+    /// in order, out of order, and when it bridges two sessions.
+    @Test func eventsExactlyAGapApartAreOneSession() throws {
+        let h = try harness("window: { key: u, session: { gap: 10ms }, aggregate: { n: count(), ids: collect(id) } }")
+        h.send(["u": "a", "id": 1], time: 0)
+        h.send(["u": "a", "id": 2], time: 10)  // touches [0,10): extends it to [0,20)
+        h.send(["u": "b", "id": 3], time: 30)
+        h.send(["u": "b", "id": 4], time: 10)  // [10,20) and [30,40) do not touch
+        h.send(["u": "b", "id": 5], time: 20)  // [20,30) touches both: one session [10,40)
+        h.advance(to: 18)  // [0,10) alone would have fired at 9
+        #expect(h.take().isEmpty)
+        h.advance(to: .max)
+        #expect(text(h.take()) == [
+            #"{"u":"a","window_start":0,"window_end":20,"n":2,"ids":[1,2]}"#,
+            #"{"u":"b","window_start":10,"window_end":40,"n":3,"ids":[4,5,3]}"#,
+        ])
+    }
+
+    /// A session fires when the watermark reaches `window_end - 1`, as in Flink; an event
+    /// at exactly `window_end` that arrives after that (not late: it is above the
+    /// watermark) starts a new session, as it does in Flink, where the fired window is gone.
+    @Test func anEventAtTheEndOfAFiredSessionStartsANewOne() throws {
+        let h = try harness("window: { key: u, session: { gap: 10ms }, aggregate: { n: count() } }")
+        h.send(["u": "a"], time: 0)
+        h.advance(to: 9)
+        #expect(text(h.take()) == [#"{"u":"a","window_start":0,"window_end":10,"n":1}"#])
+        h.send(["u": "a"], time: 10)
+        h.advance(to: .max)
+        #expect(text(h.take()) == [#"{"u":"a","window_start":10,"window_end":20,"n":1}"#])
+        #expect(h.sides[SidePort.late] == nil)
     }
 
     @Test func anOutOfOrderEventBridgingTwoSessionsMergesThem() throws {
@@ -407,5 +441,52 @@ import Testing
         h.send(["x": 0], time: 1)
         h.advance(to: .max)
         #expect(text(h.take()) == [#"{"x":0}"#, #"{"window_start":0,"window_end":10,"n":1}"#])
+    }
+}
+
+/// The diagrams in docs/windows.md show what the step really emits (issue 14, item 10).
+@Suite struct WindowDocsDiagramTests {
+    static func docsBlock(_ firstLine: String) throws -> [String] {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let text = try String(contentsOf: root.appendingPathComponent("docs/windows.md"), encoding: .utf8)
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        let start = try #require(lines.firstIndex(of: firstLine), "docs/windows.md has no block starting '\(firstLine)'")
+        let end = try #require(lines[start...].firstIndex(of: "```"))
+        return Array(lines[start..<end])
+    }
+
+    /// Seconds in "2s" / "-5s".
+    static func seconds(_ s: Substring) -> Int64? { Int64(s.trimmingCharacters(in: .whitespaces).dropLast()) }
+
+    @Test func theHoppingDiagramListsEveryWindowTheStepEmits() throws {
+        let block = try Self.docsBlock("hopping: {size: 10s, every: 5s}")
+        // "events ... a at 2s, b at 8s, c at 14s"
+        let eventsLine = try #require(block.first { $0.hasPrefix("events") })
+        let annotation = try #require(eventsLine.range(of: "a at ")).lowerBound
+        var events: [(name: String, time: Int64)] = []
+        for part in eventsLine[annotation...].split(separator: ",") {
+            let words = part.split(separator: " ")
+            try #require(words.count == 3 && words[1] == "at")
+            events.append((String(words[0]), try #require(Self.seconds(words[2])) * 1000))
+        }
+        // "wN = [As,Bs):  x y"
+        var documented: [String] = []
+        for line in block {
+            guard let eq = line.range(of: " = ["), let close = line.range(of: "):", range: eq.upperBound..<line.endIndex) else { continue }
+            let bounds = line[eq.upperBound..<close.lowerBound].split(separator: ",")
+            let members = line[close.upperBound...].split(separator: " ").joined(separator: " ")
+            let start = try #require(Self.seconds(bounds[0])) * 1000
+            let end = try #require(Self.seconds(bounds[1])) * 1000
+            documented.append("[\(start),\(end)) \(members)")
+        }
+        let h = StepHarness(try makeWindow("window: { hopping: {size: 10s, every: 5s}, aggregate: { ids: collect(id) } }"))
+        for e in events { h.send(["id": .string(e.name)], time: e.time) }
+        h.advance(to: .max)
+        let emitted = h.take().map { o -> String in
+            let ids = (o["ids"]?.arrayValue ?? []).compactMap(\.stringValue).joined(separator: " ")
+            return "[\(JSONWriter.string(o["window_start"] ?? .null)),\(JSONWriter.string(o["window_end"] ?? .null))) \(ids)"
+        }
+        #expect(events.count == 3)
+        #expect(documented == emitted)
     }
 }

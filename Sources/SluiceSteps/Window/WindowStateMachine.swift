@@ -332,11 +332,13 @@ public struct WindowStateMachine {
         let existing = findKey(key, hash: hash, print: print)
         var target: Int32 = -1
         if let k = existing {
-            // Every session of the key that overlaps [time, time+gap) merges into the oldest.
+            // Every session of the key that overlaps or touches [time, time+gap) merges into
+            // the oldest, as in Flink (`TimeWindow.intersects`) and Kafka Streams: an event
+            // exactly `gap` after a session's last one extends it.
             var overlapping: [Int32] = []
             for w in keys[Int(k)].windows {
                 let s = slots[Int(w)]
-                if s.start < end && time < s.end { overlapping.append(w) }
+                if s.start <= end && time <= s.end { overlapping.append(w) }
             }
             if !overlapping.isEmpty {
                 overlapping.sort { slots[Int($0)].seq < slots[Int($1)].seq }
