@@ -3,7 +3,8 @@
 
 usage: windows.py tumbling|session < events.jsonl > results.jsonl
 tumbling: one-minute windows aligned to the epoch; count, sum and max of amount.
-session:  30-second gap sessions (Flink semantics: a gap of exactly 30 s splits); count, sum.
+session:  30-second gap sessions (Flink semantics: sessions that touch merge, so events exactly
+          30 s apart are one session; only a longer gap splits); count, sum.
 One json.loads per line and a dict per key, as a hand-written script would do. Results
 are written at the end of input, one JSON object per window.
 """
@@ -43,7 +44,7 @@ def session(lines, out):
         start = last = evs[0][0]
         n, total = 0, 0.0
         for ts, amount in evs:
-            if ts - last >= gap:
+            if ts - last > gap:
                 out.write(json.dumps({"user": user, "window_start": start, "window_end": last + gap,
                                       "n": n, "total": total}, separators=(",", ":")) + "\n")
                 start, n, total = ts, 0, 0.0
