@@ -1,6 +1,7 @@
 import Foundation
 import SluiceCore
 import SluiceJSON
+import SluicePipeline
 import Testing
 
 @testable import SluiceSteps
@@ -488,5 +489,58 @@ import Testing
         }
         #expect(events.count == 3)
         #expect(documented == emitted)
+    }
+}
+
+/// `max_open_windows` at `parallelism: N` (issue 14, item 13): the cap applies to each
+/// parallel copy of the step, as docs/windows.md says, so raising the parallelism never
+/// rejects an event that one copy would have counted.
+@Suite struct WindowParallelCapTests {
+    static func yaml(parallelism: Int) -> String {
+        """
+        inputs: { in: { stdin: {} } }
+        time: { field: ts }
+        streams:
+          work:
+            from: in
+            key: user
+            parallelism: \(parallelism)
+            steps:
+              - window: { key: user, tumbling: 1m, max_open_windows: 10, aggregate: { n: count() } }
+        outputs:
+          out: { from: [work], stdout: {} }
+          rejected: { from: [work.rejected], stdout: {} }
+        """
+    }
+
+    /// 12 users, one window each: one copy rejects the 2 over the cap; four copies each
+    /// hold their share (about 3 users) under their own cap of 10, and count every event.
+    @Test func theCapIsPerParallelCopy() throws {
+        let dir = NSTemporaryDirectory() + "sluice-window-cap-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let lines = (0..<12).map { i in #"{"user":"u\#(i)","ts":\#(1_700_000_000_000 + i)}"# }
+        try (lines.joined(separator: "\n") + "\n").write(toFile: dir + "/in.jsonl", atomically: true, encoding: .utf8)
+        func run(_ parallelism: Int) throws -> (out: [Substring], rejected: [Substring]) {
+            guard case .success(let p) = Pipeline.compile(yaml: Self.yaml(parallelism: parallelism), file: "p.yaml") else {
+                Issue.record("did not compile")
+                return ([], [])
+            }
+            var options = RunOptions()
+            options.inputs["in"] = dir + "/in.jsonl"
+            options.outputs["out"] = dir + "/out\(parallelism).jsonl"
+            options.outputs["rejected"] = dir + "/rejected\(parallelism).jsonl"
+            #expect(try p.start(options).wait() == .completed)
+            let out = try String(contentsOfFile: dir + "/out\(parallelism).jsonl", encoding: .utf8)
+            let rejected = try String(contentsOfFile: dir + "/rejected\(parallelism).jsonl", encoding: .utf8)
+            return (out.split(separator: "\n"), rejected.split(separator: "\n"))
+        }
+        let one = try run(1)
+        #expect(one.out.count == 10)
+        #expect(one.rejected.count == 2)
+        #expect(one.rejected.allSatisfy { $0.contains("window: max_open_windows (10) reached; event not counted") })
+        let four = try run(4)
+        #expect(four.out.count == 12)
+        #expect(four.rejected.isEmpty)
     }
 }
