@@ -59,6 +59,11 @@ enum StatsTable {
                 }.joined(separator: "  "))
             }
         }
+        for (stream, steps) in report.steps.sorted(by: { $0.key < $1.key }) {
+            for s in steps where !s.counters.isEmpty {
+                printError("\(stream) \(s.name): " + s.counters.map { "\($0.name) \($0.value)" }.joined(separator: ", "))
+            }
+        }
         for (sink, n) in report.sinkEvents.sorted(by: { $0.key < $1.key }) {
             printError("output \(sink): \(n) events")
         }

@@ -40,6 +40,9 @@ public protocol Step: AnyObject {
     func advance(watermark: Int64, into out: inout StepOutput)
     /// Open state, for stats and bounds checks (open windows, partial matches, keys).
     var stateSize: Int { get }
+    /// What the step counts beyond events in and out, by name, for `--stats` (keys a
+    /// bounded `dedupe` evicted, events a full `reorder` emitted early). The default: none.
+    var counters: [(name: String, value: Int)] { get }
     /// True for steps whose results depend on the watermark (windows, patterns,
     /// reorder, dedupe). Their streams advance time event by event, as the source saw
     /// it, so results do not depend on how input happened to be cut into batches.
@@ -66,6 +69,7 @@ extension Step {
     public func prefetch(upcoming event: UnsafePointer<Event>) {}
     public func advance(watermark: Int64, into out: inout StepOutput) {}
     public var stateSize: Int { 0 }
+    public var counters: [(name: String, value: Int)] { [] }
     public var usesWatermarks: Bool { false }
     public var isStateless: Bool { false }
 }

@@ -1,6 +1,7 @@
 import PropertyBased
 import SluiceCore
 import SluiceJSON
+import SluicePipeline
 import SluiceSteps
 import Testing
 
@@ -56,6 +57,32 @@ struct ReorderRNG: RandomNumberGenerator {
         #expect(h.take().map { $0["n"] } == [1, 3])
     }
 
+    /// Issue 14 item 14: events a full buffer emits early are counted for `--stats`.
+    @Test func maxBufferCountsTheEventsEmittedEarly() throws {
+        let (h, s) = try step("reorder: { max_buffer: 2 }")
+        #expect(s.counters.map(\.name) == ["emitted_early"])
+        for t: Int64 in [50, 40, 60, 70, 45] { h.send(["t": .int(t)], time: t) }
+        // 40 then 50 go early; 45 is then behind what was emitted: late.
+        #expect(h.take().map { $0["t"] } == [40, 50])
+        #expect((s as? ReorderStep)?.emittedEarlyCount == 2)
+        #expect(s.counters.map(\.value) == [2])
+        h.advance(to: 60)  // in time: not counted
+        #expect(h.take().map { $0["t"] } == [60])
+        #expect(s.counters.map(\.value) == [2])
+        #expect(h.sides[SidePort.late]?.count == 1)
+    }
+
+    @Test func checkWarnsWhenTheBufferHasNoBound() throws {
+        func warnings(_ yaml: String) -> [String] {
+            guard case .success(let p) = Pipeline.compile(yaml: "steps:\n  - " + yaml, file: "p.yaml") else { return ["did not compile"] }
+            return p.warnings.items.map(\.message)
+        }
+        #expect(warnings("reorder: {}") == [
+            "'reorder' buffers every event until the watermark passes it, with no limit on how many (its memory grows with the input's disorder and 'time.lateness')",
+        ])
+        #expect(warnings("reorder: { max_buffer: 10000 }").isEmpty)
+    }
+
     @Test func configErrors() {
         guard case .failure(let d) = compileStep("reorder: { max_buffer: 0 }") else {
             Issue.record("compiled")
@@ -66,7 +93,7 @@ struct ReorderRNG: RandomNumberGenerator {
             Issue.record("compiled")
             return
         }
-        #expect(d2.items.first?.message == "unknown key 'max_bufer' in 'reorder'; did you mean 'max_buffer'?")
+        #expect(d2.items.first { $0.severity == .error }?.message == "unknown key 'max_bufer' in 'reorder'; did you mean 'max_buffer'?")
     }
 
     /// Random arrival orders with random watermark advances (lagging the largest time

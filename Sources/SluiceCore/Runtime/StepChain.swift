@@ -13,6 +13,8 @@ public struct StepStats: Sendable {
     public var late = 0
     /// Time spent inside the step, in nanoseconds (measured only when stats are on).
     public var nanos: UInt64 = 0
+    /// The step's own ``Step/counters``, as of the last watermark (the end, after a run).
+    public var counters: [(name: String, value: Int)] = []
 
     public init(name: String, kind: String) {
         self.name = name
@@ -151,6 +153,7 @@ public final class StepChain {
                 marks[i] = watermark
                 step.advance(watermark: watermark, into: &out)
             }
+            stats[i].counters = step.counters
             if let s = out.stopRequested, stopRequested == nil { stopRequested = "\(stats[i].name): \(s)" }
             if timing { stats[i].nanos &+= DispatchTime.now().uptimeNanoseconds &- t0 }
             stats[i].eventsOut += out.events.count

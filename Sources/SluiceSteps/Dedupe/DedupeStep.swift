@@ -16,8 +16,13 @@ import SluiceJSON
 /// can match no event that is not late, so it is removed. A min-heap of expiry times
 /// makes eviction O(log n) per entry. Late events (`time < watermark`) go to
 /// `STREAM.late`, since they could repeat an evicted key. `key` is a field name or any
-/// CEL expression; an evaluation error rejects the event. With `max_keys`, an event with
-/// a new key while that many keys are held is rejected.
+/// CEL expression; an evaluation error rejects the event.
+///
+/// With `max_keys: N`, an event with a new key while N keys are held first evicts the key
+/// held longest (the one whose period ends first, which the watermark would evict next),
+/// as a bounded cache does; a repeat of an evicted key is kept again. Evictions are
+/// counted (``evictedCount``, `--stats`). Without `max_keys` the number of keys held is
+/// bounded only by how many distinct keys arrive within `within`; `sluice check` warns.
 public final class DedupeStep: Step {
     /// Times of the kept occurrences of one key still held (almost always one).
     struct Entry {
@@ -36,6 +41,8 @@ public final class DedupeStep: Step {
 
     /// Repeats dropped so far.
     public private(set) var droppedCount = 0
+    /// Keys evicted early (before their period ended) to stay within `max_keys`.
+    public private(set) var evictedCount = 0
 
     /// A deduplicator; `within` in milliseconds (more than zero).
     public init(key: Expression, within: Int64, maxKeys: Int?, latePort: Int, compiler: ExpressionCompiler, name: String) {
@@ -55,6 +62,11 @@ public final class DedupeStep: Step {
 
     /// Keys held.
     public var keyCount: Int { seen.count }
+
+    /// Repeats dropped and keys evicted by `max_keys`, for `--stats`.
+    public var counters: [(name: String, value: Int)] {
+        maxKeys == nil ? [("dropped", droppedCount)] : [("dropped", droppedCount), ("evicted", evictedCount)]
+    }
 
     /// Keeps the first occurrence of a key in its period, drops repeats, sends late events to `late`.
     public func process(_ event: Event, into out: inout StepOutput) {
@@ -80,11 +92,11 @@ public final class DedupeStep: Step {
             entry.more.append(t)
             seen[k] = entry
         } else {
-            if let maxKeys, seen.count >= maxKeys {
-                out.reject(
-                    event, step: name,
-                    message: "dedupe holds \(maxKeys) keys (max_keys) and this event has a new key: raise 'max_keys' or shorten 'within'")
-                return
+            if let maxKeys {
+                while seen.count >= maxKeys, let top = expiries.min {
+                    expiries.pop()
+                    if remove(top) { evictedCount += 1 }
+                }
             }
             seen[k] = Entry(first: t)
         }
@@ -107,19 +119,27 @@ public final class DedupeStep: Step {
     func evict(upTo watermark: Int64) {
         while let top = expiries.min, top.expiry <= watermark {
             expiries.pop()
-            guard var entry = seen[top.key] else { continue }
-            if entry.more.isEmpty {
-                seen[top.key] = nil
-                continue
-            }
-            // Several occurrences held: remove the one that expired.
-            if entry.first == top.time {
-                entry.first = entry.more.removeFirst()
-            } else if let i = entry.more.firstIndex(of: top.time) {
-                entry.more.remove(at: i)
-            }
-            seen[top.key] = entry
+            remove(top)
         }
+    }
+
+    /// Forgets the kept occurrence `entry` (just popped from `expiries`); true when its key
+    /// held no other and is gone.
+    @discardableResult
+    func remove(_ entry: (expiry: Int64, time: Int64, key: JSON)) -> Bool {
+        guard var held = seen[entry.key] else { return false }
+        if held.more.isEmpty {
+            seen[entry.key] = nil
+            return true
+        }
+        // Several occurrences held: remove this one.
+        if held.first == entry.time {
+            held.first = held.more.removeFirst()
+        } else if let i = held.more.firstIndex(of: entry.time) {
+            held.more.remove(at: i)
+        }
+        seen[entry.key] = held
+        return false
     }
 
     static let definition = StepDefinition(
@@ -147,6 +167,12 @@ public final class DedupeStep: Step {
             if ms < 1 {
                 c.error(m.node("within")?.location, "'within' in 'dedupe' must be at least 1ms, found \(within)")
                 return nil
+            }
+            if maxKeys == nil {
+                c.warning(
+                    ctx.config.location,
+                    "'\(ctx.stepName)' holds every distinct key seen within \(within), with no limit on how many (its memory grows with the number of distinct keys)",
+                    hint: "add 'max_keys: N' to keep at most N keys (the oldest is evicted first)")
             }
             let latePort = ctx.sidePort(named: "late")
             let compiler = ctx.expressions

@@ -10,9 +10,12 @@ import SluiceCore
 /// (nothing buffered can precede it).
 ///
 /// With `max_buffer`, when the buffer would hold more than N events the earliest is
-/// emitted early; from then on an event earlier than the last one emitted can no longer
-/// be put in order and goes to `late` as well. Main output plus `late` is always exactly
-/// the input.
+/// emitted early, as if the watermark had reached its time (for this step only); from
+/// then on an event earlier than the last one emitted can no longer be put in order and
+/// goes to `late` as well. Main output plus `late` is always exactly the input. Events
+/// emitted early are counted (``emittedEarlyCount``, `--stats`). Without `max_buffer` the
+/// buffer holds everything between the watermark and the latest time seen (`time.lateness`
+/// of input); `sluice check` warns.
 public final class ReorderStep: Step {
     struct Item {
         var time: Int64
@@ -36,8 +39,16 @@ public final class ReorderStep: Step {
         self.latePort = latePort
     }
 
+    /// Events emitted before the watermark reached them because the buffer was full.
+    public private(set) var emittedEarlyCount = 0
+
     /// Events buffered.
     public var stateSize: Int { buffer.count }
+
+    /// Events emitted early by `max_buffer`, for `--stats`.
+    public var counters: [(name: String, value: Int)] {
+        maxBuffer == nil ? [] : [("emitted_early", emittedEarlyCount)]
+    }
 
     /// Results depend on the watermark.
     public var usesWatermarks: Bool { true }
@@ -59,6 +70,7 @@ public final class ReorderStep: Step {
         nextSeq &+= 1
         if let maxBuffer, buffer.count > maxBuffer, let first = buffer.pop() {
             floor = first.time
+            emittedEarlyCount += 1
             out.emit(first.event)
         }
     }
@@ -83,6 +95,12 @@ public final class ReorderStep: Step {
             let bad = m.node("max_buffer") != nil && maxBuffer == nil
             m.finish()
             guard !bad else { return nil }
+            if maxBuffer == nil {
+                ctx.context.warning(
+                    ctx.config.location,
+                    "'\(ctx.stepName)' buffers every event until the watermark passes it, with no limit on how many (its memory grows with the input's disorder and 'time.lateness')",
+                    hint: "add 'max_buffer: N' to hold at most N events (the earliest is then emitted early)")
+            }
             let latePort = ctx.sidePort(named: "late")
             return { ReorderStep(maxBuffer: maxBuffer, latePort: latePort) }
         }
