@@ -341,6 +341,19 @@ import Testing
         #expect(h.sides[SidePort.late] == nil)
     }
 
+    /// With `allowed_lateness`, the fired session is still held, so the touching event
+    /// extends it and it fires again as an update when the extended session closes.
+    @Test func anEventAtTheEndOfAFiredSessionExtendsItWithinAllowedLateness() throws {
+        let h = try harness("window: { key: u, session: { gap: 10ms }, allowed_lateness: 5ms, aggregate: { n: count() } }")
+        h.send(["u": "a"], time: 0)
+        h.advance(to: 9)
+        #expect(text(h.take()) == [#"{"u":"a","window_start":0,"window_end":10,"n":1}"#])
+        h.send(["u": "a"], time: 10)
+        #expect(h.take().isEmpty)
+        h.advance(to: 19)
+        #expect(text(h.take()) == [#"{"u":"a","window_start":0,"window_end":20,"n":2,"update":true}"#])
+    }
+
     @Test func anOutOfOrderEventBridgingTwoSessionsMergesThem() throws {
         let h = try harness("window: { key: u, session: 10ms, aggregate: { n: count(), ids: collect(id), f: first(id), l: last(id) } }")
         h.send(["u": "a", "id": 1], time: 0)
