@@ -106,6 +106,12 @@ extension Pipeline {
     /// Starts the pipeline: opens every output, builds fresh step state and starts
     /// reading. Returns at once; call ``PipelineRun/wait()``.
     public func start(_ options: RunOptions = RunOptions()) throws(RunError) -> PipelineRun {
+        if options.deadLetterPath == "-" {
+            // Dead letters on stdout would interleave with the outputs that write there.
+            throw RunError(
+                isUsage: true,
+                message: "--dlq -: dead letters go to a file, not stdout (where outputs write); give a path, or /dev/stderr to see them")
+        }
         let flow = Dataflow()
         if time == nil { flow.processingTimeTick = 200_000_000 }
         let inputPaths = try bind(options.inputs, names: inputNames, what: "input")
