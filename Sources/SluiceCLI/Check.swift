@@ -7,22 +7,30 @@ struct Check: ParsableCommand {
         discussion: """
             Prints 'ok: FILE' for each pipeline that compiles, and every error of those
             that do not, as FILE:LINE:COL: error: MESSAGE. Exits 2 if any has an error.
+            A folder means every pipeline in it and below it (NAME.test.yaml files and
+            hidden folders are skipped).
 
             Examples:
-              sluice check pipelines/*.yaml
+              sluice check pipelines/quickstart.yaml
+              sluice check pipelines
             """
     )
 
-    @Argument(help: "Pipeline files to check.")
+    @Argument(help: ArgumentHelp("Pipeline files or folders to check.", valueName: "pipeline-or-folder"))
     var pipelines: [String]
 
     func validate() throws {
-        if pipelines.isEmpty { throw ValidationError("give at least one pipeline file") }
+        if pipelines.isEmpty { throw ValidationError("give at least one pipeline file or folder") }
     }
 
     func run() throws {
         var failed = false
-        for path in pipelines {
+        let files = Pipeline.pipelineFiles(pipelines)
+        if files.isEmpty {
+            printError("sluice: no pipeline files in \(pipelines.joined(separator: ", "))")
+            throw pipelineErrorExit
+        }
+        for path in files {
             switch Pipeline.load(path: path) {
             case .success(let p):
                 printDiagnostics(p.warnings)

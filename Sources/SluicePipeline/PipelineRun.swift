@@ -127,7 +127,8 @@ extension Pipeline {
             case .generate(let g): generator = g
             }
             if let p = inputPaths[input.name] {
-                location = p == "-" ? .stdin : .files([p])
+                // Expanded like the paths of `file:` (`--input 'logs/*.jsonl'`).
+                location = p == "-" ? .stdin : .files(expandGlobs([p]))
                 generator = nil
             }
             let format = options.format ?? input.format ?? .jsonl

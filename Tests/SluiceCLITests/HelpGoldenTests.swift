@@ -70,14 +70,17 @@ import Testing
 
         Prints 'ok: FILE' for each pipeline that compiles, and every error of those
         that do not, as FILE:LINE:COL: error: MESSAGE. Exits 2 if any has an error.
+        A folder means every pipeline in it and below it (NAME.test.yaml files and
+        hidden folders are skipped).
 
         Examples:
-          sluice check pipelines/*.yaml
+          sluice check pipelines/quickstart.yaml
+          sluice check pipelines
 
-        USAGE: sluice check <pipelines> ...
+        USAGE: sluice check <pipeline-or-folder> ...
 
         ARGUMENTS:
-          <pipelines>             Pipeline files to check.
+          <pipeline-or-folder>    Pipeline files or folders to check.
 
         OPTIONS:
           --version               Show the version.

@@ -49,4 +49,94 @@ import Testing
         #expect(r.status == 2)
         #expect(r.stderr.contains("larger than the 4194304-byte limit for a pipeline file"))
     }
+
+    // MARK: CLI consistency
+
+    @Test func checkOfAFolderChecksEveryPipelineInIt() throws {
+        let dir = try CLI.folder([
+            "a.yaml": "steps: []\n",
+            "sub/b.yaml": "steps:\n  - fliter: true\n",
+            "a.test.yaml": "tests: []\n",
+            ".hidden/c.yaml": "nonsense: [\n",
+        ])
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let r = try CLI.run(["check", "."], in: dir)
+        #expect(r.status == 2)
+        #expect(r.stdout == "ok: ./a.yaml\n")
+        #expect(r.stderr.contains("./sub/b.yaml:2:5: error: unknown step 'fliter'; did you mean 'filter'?"))
+        #expect(!r.stderr.contains("a.test.yaml"))
+        #expect(!r.stderr.contains("hidden"))
+        let empty = try CLI.folder([:])
+        defer { try? FileManager.default.removeItem(at: empty) }
+        let none = try CLI.run(["check", empty.path])
+        #expect(none.status == 2)
+        #expect(none.stderr.contains("no pipeline files in"))
+    }
+
+    @Test func inputExpandsGlobsAsFileDoes() throws {
+        let dir = try CLI.folder([
+            "p.yaml": "steps: []\n",
+            "logs/1.jsonl": "{\"n\":1}\n",
+            "logs/2.jsonl": "{\"n\":2}\n",
+        ])
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let r = try CLI.run(["run", "p.yaml", "--input", "logs/*.jsonl"], in: dir)
+        #expect(r.status == 0)
+        #expect(r.stdout == "{\"n\":1}\n{\"n\":2}\n")
+    }
+
+    @Test func anUnknownCommandGetsASuggestion() throws {
+        let r = try CLI.run(["rn", "p.yaml"])
+        #expect(r.status == 64)
+        #expect(r.stderr.contains("sluice: unknown command 'rn'; did you mean 'run'?"))
+        #expect(try CLI.run(["help", "run"]).status == 0)
+    }
+
+    @Test func versionFlagPrintsWhatTheDocsShow() throws {
+        let flag = try CLI.run(["--version"])
+        let command = try CLI.run(["version"])
+        #expect(flag.status == 0)
+        #expect(flag.stdout.hasPrefix("sluice "))
+        #expect(flag.stdout == command.stdout)
+    }
+
+    @Test func statsShowEventsDroppedAsInvalid() throws {
+        let dir = try CLI.folder([
+            "p.yaml": """
+                steps:
+                  - validate: { schema: { required: [id] }, on_invalid: drop }
+
+                """,
+        ])
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let r = try CLI.run(["run", "p.yaml", "--stats"], stdin: "{\"id\":1}\n{}\n{}\n", in: dir)
+        #expect(r.status == 0)
+        let lines = r.stderr.split(separator: "\n")
+        let header = try #require(lines.first { $0.hasPrefix("stream") })
+        let row = try #require(lines.first { $0.hasPrefix("main") })
+        let columns = header.split(separator: " ")
+        let cells = row.split(separator: " ")
+        let i = try #require(columns.firstIndex(of: "dropped"))
+        #expect(cells[i] == "2")
+    }
+
+    @Test func aDuplicatePatternNameIsReportedAlongWithTheStepsOtherError() throws {
+        let dir = try CLI.folder([
+            "p.yaml": """
+                time: { field: ts }
+                steps:
+                  - pattern:
+                      within: 10s
+                      sequence:
+                        - { name: a, where: kind == "a" }
+                        - { name: a, where: kind == }
+
+                """,
+        ])
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let r = try CLI.run(["check", "p.yaml"], in: dir)
+        #expect(r.status == 2)
+        #expect(r.stderr.contains("duplicate pattern name 'a'"))
+        #expect(r.stderr.contains("in expression"))
+    }
 }
