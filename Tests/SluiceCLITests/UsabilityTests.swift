@@ -139,4 +139,51 @@ import Testing
         #expect(r.stderr.contains("duplicate pattern name 'a'"))
         #expect(r.stderr.contains("in expression"))
     }
+
+    // MARK: Dead letters
+
+    @Test func everyDeadLetterSaysWhereItCameFromAndLateEventsAreWrapped() throws {
+        let dir = try CLI.folder([
+            "p.yaml": """
+                time: { field: ts }
+                steps:
+                  - filter: a > 0
+                  - reorder: {}
+                  - route: { big: a > 1 }
+
+                """,
+            "in.jsonl": """
+                {"ts":5000,"a":2}
+                {"ts":1000,"a":1}
+                nope
+                {"ts":6000}
+                {"a":1}
+
+                """,
+        ])
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let r = try CLI.run(["run", "p.yaml", "--input", "in.jsonl", "--dlq", "dlq.jsonl"], in: dir)
+        #expect(r.status == 0)
+        let dead = try String(contentsOf: dir.appendingPathComponent("dlq.jsonl"), encoding: .utf8)
+            .split(separator: "\n").map(String.init)
+        #expect(dead.count == 5)
+        let malformed = dead.first { $0.hasSuffix(#""raw":"nope"}"#) }
+        #expect(malformed?.hasPrefix(#"{"from":"in.malformed","error":{"message":"invalid JSON"#) == true)
+        #expect(malformed?.contains(#""line":3"#) == true)
+        // An event without an event time: the input line, as docs/errors.md shows.
+        #expect(dead.contains(#"{"from":"in.malformed","error":{"step":"time","message":"no field 'ts' for the event time","line":5},"event":{"a":1}}"#))
+        #expect(dead.contains(#"{"from":"main.rejected","error":{"step":"filter","message":"no such attribute: 'a'","line":4},"event":{"ts":6000}}"#))
+        #expect(dead.contains(#"{"from":"main.late","error":{"message":"late: event time behind the watermark","time":1000,"line":2},"event":{"ts":1000,"a":1}}"#))
+        #expect(dead.contains(#"{"from":"main.big","event":{"ts":5000,"a":2}}"#))
+    }
+
+    @Test func theSummaryGivesTheReasonsWithTheirFirstLines() throws {
+        let dir = try CLI.folder(["p.yaml": "steps:\n  - filter: card > 0\n"])
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let input = (1...1000).map { "{\"id\":\($0)}\n" }.joined() + "{\"card\":\"x\"}\n"
+        let r = try CLI.run(["run", "p.yaml"], stdin: input, in: dir)
+        #expect(r.status == 0)
+        #expect(r.stderr.contains("  main.rejected: 1001 (no such attribute: 'card': 1000, first at line 1; "))
+        #expect(r.stderr.contains("first at line 1001)"))
+    }
 }

@@ -706,7 +706,7 @@ public final class SourceOutput {
                     if kept != i { events[kept] = events[i] }
                     kept += 1
                 case .failure(let e):
-                    bad.append(Event.wrapError(events[i], step: "time", message: e.message))
+                    bad.append(Event.wrapError(events[i], step: "time", message: e.message, line: events[i].line))
                 }
             }
             events.removeLast(events.count - kept)
