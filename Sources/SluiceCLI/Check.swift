@@ -10,11 +10,19 @@ struct Check: ParsableCommand {
             A folder means every pipeline in it and below it (NAME.test.yaml files and
             hidden folders are skipped).
 
+            With --sample, each pipeline that compiles also runs over the sample events
+            (writing nothing), and every step that fails on all of them is an error:
+            a typo in a field name, a string written without quotes.
+
             Examples:
               sluice check pipelines/quickstart.yaml
               sluice check pipelines
+              sluice check pipelines/quickstart.yaml --sample pipelines/data/orders.jsonl
             """
     )
+
+    @Option(name: .customLong("sample"), help: ArgumentHelp("Run each pipeline over the events of FILE too; bare FILE binds the only input.", valueName: "NAME=FILE"))
+    var samples: [String] = []
 
     @Argument(help: ArgumentHelp("Pipeline files or folders to check.", valueName: "pipeline-or-folder"))
     var pipelines: [String]
@@ -34,6 +42,20 @@ struct Check: ParsableCommand {
             switch Pipeline.load(path: path) {
             case .success(let p):
                 printDiagnostics(p.warnings)
+                if !samples.isEmpty {
+                    let problems: Diagnostics
+                    do {
+                        problems = try p.checkSample(inputs: bindings(samples, flag: "--sample", allowBare: true))
+                    } catch let error as RunError {
+                        printError("sluice: \(path): \(error.message)")
+                        throw error.isUsage ? usageExit : runtimeFailureExit
+                    }
+                    if problems.hasErrors {
+                        printDiagnostics(problems)
+                        failed = true
+                        continue
+                    }
+                }
                 print("ok: \(path)")
             case .failure(let diagnostics):
                 printDiagnostics(diagnostics)

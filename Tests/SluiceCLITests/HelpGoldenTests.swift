@@ -73,16 +73,23 @@ import Testing
         A folder means every pipeline in it and below it (NAME.test.yaml files and
         hidden folders are skipped).
 
+        With --sample, each pipeline that compiles also runs over the sample events
+        (writing nothing), and every step that fails on all of them is an error:
+        a typo in a field name, a string written without quotes.
+
         Examples:
           sluice check pipelines/quickstart.yaml
           sluice check pipelines
+          sluice check pipelines/quickstart.yaml --sample pipelines/data/orders.jsonl
 
-        USAGE: sluice check <pipeline-or-folder> ...
+        USAGE: sluice check [--sample <NAME=FILE> ...] <pipeline-or-folder> ...
 
         ARGUMENTS:
           <pipeline-or-folder>    Pipeline files or folders to check.
 
         OPTIONS:
+          --sample <NAME=FILE>    Run each pipeline over the events of FILE too; bare
+                                  FILE binds the only input.
           --version               Show the version.
           -h, --help              Show help information.
         """#

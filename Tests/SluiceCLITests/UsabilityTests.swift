@@ -186,4 +186,59 @@ import Testing
         #expect(r.stderr.contains("  main.rejected: 1001 (no such attribute: 'card': 1000, first at line 1; "))
         #expect(r.stderr.contains("first at line 1001)"))
     }
+
+    // MARK: check --sample
+
+    @Test func checkWithASampleReportsStepsThatFailOnEveryEvent() throws {
+        let dir = try CLI.folder([
+            "p.yaml": """
+                steps:
+                  - filter: amount > 100
+                  - enrich: { set: { region: eu } }
+
+                """,
+            "typo.yaml": """
+                steps:
+                  - filter: ammount > 100
+
+                """,
+            "sample.jsonl": """
+                {"amount":200,"card":"1"}
+                {"amount":300,"card":"2"}
+                {"amount":50}
+
+                """,
+        ])
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let r = try CLI.run(["check", "p.yaml", "typo.yaml", "--sample", "sample.jsonl"], in: dir)
+        #expect(r.status == 2)
+        #expect(r.stdout == "")
+        #expect(r.stderr.contains("p.yaml:3:5: error: step 'enrich' failed on every sample event (2 of 2): set region: no such attribute: 'eu'"))
+        #expect(r.stderr.contains(#"p.yaml:3:5: note: no sample event has a field 'eu'; if 'eu' is meant as a string, write it as a CEL string: '"eu"'"#))
+        #expect(r.stderr.contains("typo.yaml:2:5: error: step 'filter' failed on every sample event (3 of 3): no such attribute: 'ammount'"))
+        #expect(r.stderr.contains("typo.yaml:2:5: note: no sample event has a field 'ammount'; did you mean 'amount'?"))
+        // Without the sample both compile; the fixed pipeline passes with it.
+        #expect(try CLI.run(["check", "p.yaml", "typo.yaml"], in: dir).status == 0)
+        let fixed = "steps:\n  - filter: amount > 100\n  - enrich: { set: { region: '\"eu\"' } }\n"
+        try fixed.write(to: dir.appendingPathComponent("fixed.yaml"), atomically: true, encoding: .utf8)
+        let ok = try CLI.run(["check", "fixed.yaml", "--sample", "sample.jsonl"], in: dir)
+        #expect(ok.status == 0)
+        #expect(ok.stdout == "ok: fixed.yaml\n")
+    }
+
+    @Test func checkWithASampleNeedsTheInputNamedWhenThereAreSeveral() throws {
+        let dir = try CLI.folder([
+            "p.yaml": """
+                inputs: { a: { stdin: {} }, b: { stdin: {} } }
+                outputs: { out: { from: [a, b], stdout: {} } }
+
+                """,
+            "s.jsonl": "{}\n",
+        ])
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let r = try CLI.run(["check", "p.yaml", "--sample", "s.jsonl"], in: dir)
+        #expect(r.status == 64)
+        #expect(r.stderr.contains("write --input NAME=FILE") || r.stderr.contains("the pipeline has 2 inputs"))
+        #expect(try CLI.run(["check", "p.yaml", "--sample", "a=s.jsonl"], in: dir).stdout == "ok: p.yaml\n")
+    }
 }
