@@ -45,7 +45,7 @@ public final class Expression: Sendable {
     }
 }
 
-/// Compiles the expressions of one pipeline: CEL plus Sluice's bindings (SPEC §3).
+/// Compiles the expressions of one pipeline: CEL plus Sluice's bindings (docs/cel.md).
 ///
 /// Names an expression can use, in the order they are looked up: comprehension variables
 /// and pattern captures (bound by the step), `event` (the whole event), `params`, the
