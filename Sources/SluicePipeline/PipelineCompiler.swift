@@ -232,10 +232,14 @@ struct PipelineCompiler {
                 for pair in pairs {
                     guard let k = pair.key.text, let e = ctx.expression(pair.value, what: "field '\(k)' of 'generate'") else { continue }
                     do {
-                        _ = try env.compile(e.source)
+                        let program = try env.compile(e.source)
+                        try ExpressionCompiler.checkParams(program, source: e.source, declared: params.keys)
                         sources.append((k, e.source))
                     } catch {
-                        ctx.error(e.location(ofOffset: error.offset), "in expression: \(error.message)")
+                        let cut = e.node.scalar?.style == .plain && ExpressionCompiler.hasUnclosedBracket(e.source)
+                        ctx.error(
+                            e.location(ofOffset: error.offset), "in expression: \(error.message)",
+                            hint: cut ? ExpressionCompiler.flowCommaHint : nil)
                     }
                 }
                 if pairs.isEmpty { ctx.error(fields.location, "'fields' of 'generate' is empty") }

@@ -103,7 +103,7 @@ public final class ExpressionCompiler: Sendable {
                     : "declared parameters: \(quotedList(declared, or: false)); --set only overrides declared ones"
             } else if expr.node.scalar?.style == .plain, Self.hasUnclosedBracket(expr.source) {
                 // `{ total: f(a, b) }`: YAML ended the plain value at the comma.
-                hint = "in a YAML flow mapping or list ('{...}', '[...]') a comma ends an unquoted value: quote the expression, e.g. 'f(a, b)'"
+                hint = Self.flowCommaHint
             }
             context.error(expr.location(ofOffset: error.offset), "in expression: \(error.message)", hint: hint)
             return nil
@@ -113,7 +113,7 @@ public final class ExpressionCompiler: Sendable {
     /// Compiles CEL source.
     public func compile(source: String) throws(CELCompileError) -> Expression {
         let program = try environment.compile(source)
-        if let declared = declaredParams { try checkParams(program, source: source, declared: declared) }
+        if let declared = declaredParams { try Self.checkParams(program, source: source, declared: declared) }
         let names = program.referencedNames.filter { n in
             n.id != eventName.id && n.id != paramsName.id && tables[n.string] == nil && !n.string.contains(".")
         }.map(\.string)
@@ -121,8 +121,12 @@ public final class ExpressionCompiler: Sendable {
         return Expression(program: program, source: source, compiler: self)
     }
 
+    /// The note for an unquoted expression that YAML cut at a comma.
+    package static let flowCommaHint =
+        "in a YAML flow mapping or list ('{...}', '[...]') a comma ends an unquoted value: quote the expression, e.g. 'f(a, b)'"
+
     /// True when `source` opens more brackets than it closes (outside string literals).
-    static func hasUnclosedBracket(_ source: String) -> Bool {
+    package static func hasUnclosedBracket(_ source: String) -> Bool {
         var depth = 0
         var quote: Character?
         var escaped = false
@@ -143,7 +147,7 @@ public final class ExpressionCompiler: Sendable {
 
     /// Throws for the first `params.NAME` whose NAME is not declared, at its place in
     /// `source`. `has(params.NAME)` and `params["NAME"]` are tests and stay allowed.
-    func checkParams(_ program: CELProgram, source: String, declared: [String]) throws(CELCompileError) {
+    package static func checkParams(_ program: CELProgram, source: String, declared: [String]) throws(CELCompileError) {
         let prefix = "params."
         for n in program.referencedNames where n.string.hasPrefix(prefix) {
             let rest = n.string.dropFirst(prefix.count)

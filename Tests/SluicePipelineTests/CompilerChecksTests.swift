@@ -53,6 +53,17 @@ import Testing
             """).isEmpty)
     }
 
+    @Test func aTypoInAParameterOfAGeneratedFieldIsAnError() {
+        let found = errors("""
+            params: { users: 10 }
+            inputs:
+              in: { generate: { count: 1, fields: { user: "random_int(1, params.usres)" } } }
+            outputs:
+              out: { from: [in], stdout: {} }
+            """)
+        #expect(found.first?.message == "in expression: unknown parameter 'usres'; did you mean 'users'?")
+    }
+
     @Test func aParameterInAPipelineWithoutParamsIsAnError() {
         let found = errors("steps:\n  - filter: amount > params.limit\n")
         #expect(found.first?.message.contains("unknown parameter 'limit'") == true)
