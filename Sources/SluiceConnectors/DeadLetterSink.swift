@@ -133,7 +133,6 @@ public final class DeadLetterSink: EventSink, Sendable {
 
     /// The record for `event` (when `build`), its reason and its input line.
     func describe(_ event: Event, build: Bool) -> (record: Event?, reason: String?, line: Int) {
-        let value = event.value
         var line = event.line
         if side == "late" {
             // Late events arrive as they were; wrapped here like the other side outputs.
@@ -143,9 +142,14 @@ public final class DeadLetterSink: EventSink, Sendable {
             err.appendUnchecked(key: "message", value: .string(message))
             if event.time != Event.noTime { err.appendUnchecked(key: "time", value: .int(event.time)) }
             if line > 0 { err.appendUnchecked(key: "line", value: .int(Int64(line))) }
-            return (record(["error": .object(err), "event": value], line: line), message, line)
+            return (record(["error": .object(err), "event": event.value], line: line), message, line)
         }
-        if case .object(let o) = value, case .object(var err)? = o["error"], case .string(let message)? = err["message"] {
+        // Only `rejected` and `malformed` hold wrapped errors; the events of other side
+        // outputs (route branches, timeouts) are not parsed just to be counted.
+        let wrapped = side == "rejected" || side == "malformed"
+        guard wrapped || build else { return (nil, nil, line) }
+        let value = event.value
+        if wrapped, case .object(let o) = value, case .object(var err)? = o["error"], case .string(let message)? = err["message"] {
             if case .int(let l)? = err["line"], l > 0, l <= Int64(Int.max) { line = Int(l) }
             guard build else { return (nil, message, line) }
             if err["line"] == nil, line > 0 { err.appendUnchecked(key: "line", value: .int(Int64(line))) }
