@@ -32,26 +32,26 @@ public final class DeadLetterFile: Sendable {
 /// Why the events of one side output went there: a count per reason (the error message),
 /// with the input line of the first event of each. Bounded: past ``maxReasons``
 /// distinct reasons, the rest are counted together as "other reasons".
-public struct DeadLetterReasons: Sendable {
+package struct DeadLetterReasons: Sendable {
     /// Distinct reasons kept.
-    public static let maxReasons = 100
+    package static let maxReasons = 100
 
     /// One reason: how many events, and the input line of the first (0 when unknown).
-    public struct Entry: Sendable, Equatable {
-        public var reason: String
-        public var count: Int
-        public var firstLine: Int
+    package struct Entry: Sendable, Equatable {
+        package var reason: String
+        package var count: Int
+        package var firstLine: Int
     }
 
     var entries: [Entry] = []
     var index: [String: Int] = [:]
     /// Events whose reason did not fit in the table.
-    public private(set) var other = 0
+    package private(set) var other = 0
 
-    public init() {}
+    package init() {}
 
     /// Counts one event with `reason`, from input line `line`.
-    public mutating func note(_ reason: String, line: Int) {
+    package mutating func note(_ reason: String, line: Int) {
         if let i = index[reason] {
             entries[i].count += 1
             if entries[i].firstLine == 0 { entries[i].firstLine = line }
@@ -64,13 +64,13 @@ public struct DeadLetterReasons: Sendable {
     }
 
     /// The reasons, most frequent first (ties in first-seen order).
-    public var sorted: [Entry] {
+    package var sorted: [Entry] {
         entries.enumerated().sorted { ($1.element.count, $0.offset) < ($0.element.count, $1.offset) }.map(\.element)
     }
 
     /// `no such field 'card': 1000, first at line 1; ...`: the `limit` most frequent
     /// reasons, then how many events had other reasons. Empty when no event had a reason.
-    public func summary(limit: Int = 3) -> String {
+    package func summary(limit: Int = 3) -> String {
         let all = sorted
         guard !all.isEmpty else { return "" }
         var parts = all.prefix(limit).map { e in
@@ -108,7 +108,7 @@ public final class DeadLetterSink: EventSink, Sendable {
     public var count: Int { state.withLock { $0.count } }
 
     /// Why events went here so far.
-    public var reasons: DeadLetterReasons { state.withLock { $0.reasons } }
+    package var reasons: DeadLetterReasons { state.withLock { $0.reasons } }
 
     public func write(_ events: [Event]) throws {
         let writes = file.writes

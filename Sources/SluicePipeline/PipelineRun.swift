@@ -97,7 +97,7 @@ public final class PipelineRun: Sendable {
 
     /// Why events went to the unread side output `name` (`main.rejected`): the reasons
     /// with their counts and first input lines. Complete after ``wait()``.
-    public func deadLetterReasons(_ name: String) -> DeadLetterReasons? { deadLetterSinks[name]?.reasons }
+    package func deadLetterReasons(_ name: String) -> DeadLetterReasons? { deadLetterSinks[name]?.reasons }
 
     /// The end-of-run lines for stderr about dead letters (empty when there were none):
     /// per side output its count and its most frequent reasons, e.g.
