@@ -47,7 +47,9 @@ struct Check: ParsableCommand {
                     do {
                         problems = try p.checkSample(inputs: bindings(samples, flag: "--sample", allowBare: true))
                     } catch let error as RunError {
-                        printError("sluice: \(path): \(error.message)")
+                        // The binding is --input's; name the flag the user wrote.
+                        let message = error.message.replacing("--input", with: "--sample")
+                        printError("sluice: \(path): \(message)")
                         throw error.isUsage ? usageExit : runtimeFailureExit
                     }
                     if problems.hasErrors {

@@ -238,7 +238,7 @@ import Testing
         defer { try? FileManager.default.removeItem(at: dir) }
         let r = try CLI.run(["check", "p.yaml", "--sample", "s.jsonl"], in: dir)
         #expect(r.status == 64)
-        #expect(r.stderr.contains("write --input NAME=FILE") || r.stderr.contains("the pipeline has 2 inputs"))
+        #expect(r.stderr.contains("sluice: p.yaml: the pipeline has 2 inputs (a, b); write --sample NAME=FILE"))
         #expect(try CLI.run(["check", "p.yaml", "--sample", "a=s.jsonl"], in: dir).stdout == "ok: p.yaml\n")
     }
 }
