@@ -17,9 +17,29 @@ struct SluiceCommand: ParsableCommand {
             Pipelines are YAML files. Exit codes: 0 success, 1 runtime failure,
             2 pipeline error, 64 usage error.
             """,
-        version: sluiceVersion,
+        version: "sluice \(sluiceVersion)",
         subcommands: [Run.self, Check.self, Graph.self, TestCommand.self, Bench.self, Version.self]
     )
+
+    /// Parses and runs, after turning an unknown command word (`sluice rn`) into an
+    /// error with a suggestion; ArgumentParser would only say "unexpected argument".
+    static func main() {
+        let args = Array(CommandLine.arguments.dropFirst())
+        if let first = args.first, !first.hasPrefix("-") {
+            let names = configuration.subcommands.compactMap { $0.configuration.commandName ?? defaultName($0) } + ["help"]
+            if !names.contains(first) {
+                printError("sluice: unknown command '\(first)'\(didYouMean(first, among: names))")
+                printError("commands: \(names.joined(separator: ", ")); see 'sluice --help'")
+                Self.exit(withError: usageExit)
+            }
+        }
+        main(nil)
+    }
+
+    /// The command name ArgumentParser derives from a type name (`Run` is `run`).
+    static func defaultName(_ command: ParsableCommand.Type) -> String {
+        String(describing: command).lowercased()
+    }
 }
 
 /// Writes a line to standard error.

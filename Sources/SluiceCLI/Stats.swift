@@ -41,11 +41,11 @@ enum StatsTable {
         for (source, n) in report.sourceEvents.sorted(by: { $0.key < $1.key }) {
             printError("input \(source): \(n) events")
         }
-        var rows: [[String]] = [["stream", "step", "in", "out", "rejected", "late", "other side", "time"]]
+        var rows: [[String]] = [["stream", "step", "in", "out", "rejected", "dropped", "late", "other side", "time"]]
         for (stream, steps) in report.steps.sorted(by: { $0.key < $1.key }) {
             for s in steps {
                 rows.append([
-                    stream, s.name, "\(s.eventsIn)", "\(s.eventsOut)", "\(s.rejected)", "\(s.late)",
+                    stream, s.name, "\(s.eventsIn)", "\(s.eventsOut)", "\(s.rejected)", "\(s.dropped)", "\(s.late)",
                     "\(s.sideOut - s.rejected - s.late)", "\(Double(s.nanos / 100_000) / 10)ms",
                 ])
             }

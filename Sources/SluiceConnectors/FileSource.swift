@@ -79,7 +79,7 @@ public final class FileSource: EventSource {
         }
     }
 
-    /// The dead-letter form of a bad line (SPEC §5).
+    /// The dead-letter form of a bad line (docs/errors.md, "Malformed input").
     static func malformedEvent(_ m: JSONChunk.Malformed, file: String) -> Event {
         var err = JSONObject(minimumCapacity: 4)
         err.appendUnchecked(key: "message", value: .string(m.message))

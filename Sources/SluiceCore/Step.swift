@@ -97,6 +97,9 @@ public struct StepOutput {
     public var watermark: Int64 = Int64.min
     /// Counters for the step being run, read by `--stats`.
     public var rejectedCount = 0
+    /// Events the step dropped on purpose as invalid (`validate` with `on_invalid:
+    /// drop`), for `--stats`; a filter's ordinary drops are not counted here.
+    public var droppedCount = 0
     /// Set by a step that must end the run (`validate` with `on_invalid: stop`): the
     /// run stops with this message and exit code 1, after passing on what is already out.
     public var stopRequested: String?
@@ -112,13 +115,13 @@ public struct StepOutput {
     @inlinable
     public mutating func side(_ port: Int, _ event: consuming Event) { sides.append((port, event)) }
 
-    /// Sends `event` to the stream's `rejected` output, wrapped as SPEC §5 says:
-    /// `{"error":{"step":...,"message":...,"violations":[...]},"event":{...}}`.
     /// Ends the run with a runtime failure: `message` is printed, exit code 1.
     public mutating func stop(_ message: String) {
         if stopRequested == nil { stopRequested = message }
     }
 
+    /// Sends `event` to the stream's `rejected` output, wrapped as docs/errors.md says:
+    /// `{"error":{"step":...,"message":...,"violations":[...]},"event":{...}}`.
     public mutating func reject(_ event: Event, step: String, message: String, violations: [JSON]? = nil) {
         sides.append((SidePort.rejected, Event.wrapError(event, step: step, message: message, violations: violations)))
         rejectedCount += 1
@@ -126,12 +129,15 @@ public struct StepOutput {
 }
 
 extension Event {
-    /// The dead-letter form of a rejected event (SPEC §5).
-    public static func wrapError(_ event: Event, step: String, message: String, violations: [JSON]? = nil) -> Event {
-        var err = JSONObject(minimumCapacity: 3)
+    /// The dead-letter form of a rejected event (docs/errors.md). `line`, when given, is
+    /// the input line the event came from (for errors found at the source, such as an
+    /// unreadable event time).
+    public static func wrapError(_ event: Event, step: String, message: String, violations: [JSON]? = nil, line: Int? = nil) -> Event {
+        var err = JSONObject(minimumCapacity: 4)
         err.appendUnchecked(key: "step", value: .string(step))
         err.appendUnchecked(key: "message", value: .string(message))
         if let violations { err.appendUnchecked(key: "violations", value: .array(violations)) }
+        if let line, line > 0 { err.appendUnchecked(key: "line", value: .int(Int64(line))) }
         var o = JSONObject(minimumCapacity: 2)
         o.appendUnchecked(key: "error", value: .object(err))
         o.appendUnchecked(key: "event", value: event.value)

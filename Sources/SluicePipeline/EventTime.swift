@@ -3,7 +3,7 @@ import SluiceCore
 import SluiceJSON
 import SluiceSteps
 
-/// The pipeline's `time:` section: how to read an event's time (SPEC §4).
+/// The pipeline's `time:` section: how to read an event's time (docs/pipeline-language.md, "Event time").
 struct EventTimeSpec: Sendable {
     /// Multiplier from the field's unit to milliseconds, as a fraction.
     enum Unit: String, Sendable, CaseIterable {

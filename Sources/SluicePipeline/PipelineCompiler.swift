@@ -77,7 +77,7 @@ struct PipelineCompiler {
         _ = top.string("description")
         _ = top.node("tests")  // read by `sluice test`
         readParams(top)
-        expressions = ExpressionCompiler(params: params, tables: readTables(top))
+        expressions = ExpressionCompiler(params: params, tables: readTables(top), checkParams: true)
         if let presetFieldIndex { expressions?.adoptFieldIndex(presetFieldIndex) }
         if let m = top.map("time") { readTime(m) }
         let stepsNode = top.node("steps")
@@ -126,7 +126,19 @@ struct PipelineCompiler {
                 ctx.typeMismatch(node, expected: "a mapping", what: "'params'")
             }
         }
+        let declared = params.keys
         for (k, text) in paramOverrides.sorted(by: { $0.key < $1.key }) {
+            // Only declared parameters can be set: a typo in `--set` (or a test's
+            // `params:`) would otherwise be silently ignored.
+            guard params[k] != nil else {
+                ctx.error(
+                    top.keyNode("params")?.location ?? top.location,
+                    "cannot set parameter '\(k)': the pipeline declares no such parameter\(didYouMean(k, among: declared))",
+                    hint: declared.isEmpty
+                        ? "declare it under 'params:' with its default value"
+                        : "declared parameters: \(quotedList(declared, or: false))")
+                continue
+            }
             // `--set k=v`: a value that reads as JSON (number, bool, quoted string, ...) is
             // that value; anything else is a string, so `--set country=US` works.
             let value = (try? JSONParser.parse(text)) ?? .string(text)
@@ -220,10 +232,14 @@ struct PipelineCompiler {
                 for pair in pairs {
                     guard let k = pair.key.text, let e = ctx.expression(pair.value, what: "field '\(k)' of 'generate'") else { continue }
                     do {
-                        _ = try env.compile(e.source)
+                        let program = try env.compile(e.source)
+                        try ExpressionCompiler.checkParams(program, source: e.source, declared: params.keys)
                         sources.append((k, e.source))
                     } catch {
-                        ctx.error(e.location(ofOffset: error.offset), "in expression: \(error.message)")
+                        let cut = e.node.scalar?.style == .plain && ExpressionCompiler.hasUnclosedBracket(e.source)
+                        ctx.error(
+                            e.location(ofOffset: error.offset), "in expression: \(error.message)",
+                            hint: cut ? ExpressionCompiler.flowCommaHint : nil)
                     }
                 }
                 if pairs.isEmpty { ctx.error(fields.location, "'fields' of 'generate' is empty") }

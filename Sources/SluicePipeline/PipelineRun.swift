@@ -54,12 +54,17 @@ public final class PipelineRun: Sendable {
     /// The runtime underneath (progress counters, cancellation).
     public let execution: Execution
     let deadLetterNames: [String]
+    let deadLetterSinks: [String: DeadLetterSink]
     let deadLetterPath: String?
     let taps: [String: CollectingSink]
 
-    init(execution: Execution, deadLetterNames: [String], deadLetterPath: String?, taps: [String: CollectingSink]) {
+    init(
+        execution: Execution, deadLetterNames: [String], deadLetterSinks: [String: DeadLetterSink] = [:],
+        deadLetterPath: String?, taps: [String: CollectingSink]
+    ) {
         self.execution = execution
         self.deadLetterNames = deadLetterNames
+        self.deadLetterSinks = deadLetterSinks
         self.deadLetterPath = deadLetterPath
         self.taps = taps
     }
@@ -90,14 +95,23 @@ public final class PipelineRun: Sendable {
         return out
     }
 
-    /// The end-of-run lines for stderr about dead letters (empty when there were none).
+    /// Why events went to the unread side output `name` (`main.rejected`): the reasons
+    /// with their counts and first input lines. Complete after ``wait()``.
+    package func deadLetterReasons(_ name: String) -> DeadLetterReasons? { deadLetterSinks[name]?.reasons }
+
+    /// The end-of-run lines for stderr about dead letters (empty when there were none):
+    /// per side output its count and its most frequent reasons, e.g.
+    /// `  main.rejected: 1000 (no such field 'card': 1000, first at line 1)`.
     public var deadLetterSummary: [String] {
         let dl = deadLetters
         guard !dl.isEmpty else { return [] }
         let total = dl.reduce(0) { $0 + $1.count }
         let dest = deadLetterPath.map { "written to \($0)" } ?? "not written; pass --dlq FILE to keep them"
         var lines = ["sluice: \(total) event\(total == 1 ? "" : "s") went to side outputs that nothing reads (\(dest)):"]
-        for (n, c) in dl { lines.append("  \(n): \(c)") }
+        for (n, c) in dl {
+            let why = deadLetterReasons(n)?.summary() ?? ""
+            lines.append(why.isEmpty ? "  \(n): \(c)" : "  \(n): \(c) (\(why))")
+        }
         return lines
     }
 }
@@ -106,6 +120,12 @@ extension Pipeline {
     /// Starts the pipeline: opens every output, builds fresh step state and starts
     /// reading. Returns at once; call ``PipelineRun/wait()``.
     public func start(_ options: RunOptions = RunOptions()) throws(RunError) -> PipelineRun {
+        if options.deadLetterPath == "-" {
+            // Dead letters on stdout would interleave with the outputs that write there.
+            throw RunError(
+                isUsage: true,
+                message: "--dlq -: dead letters go to a file, not stdout (where outputs write); give a path, or /dev/stderr to see them")
+        }
         let flow = Dataflow()
         if time == nil { flow.processingTimeTick = 200_000_000 }
         let inputPaths = try bind(options.inputs, names: inputNames, what: "input")
@@ -121,7 +141,8 @@ extension Pipeline {
             case .generate(let g): generator = g
             }
             if let p = inputPaths[input.name] {
-                location = p == "-" ? .stdin : .files([p])
+                // Expanded like the paths of `file:` (`--input 'logs/*.jsonl'`).
+                location = p == "-" ? .stdin : .files(expandGlobs([p]))
                 generator = nil
             }
             let format = options.format ?? input.format ?? .jsonl
@@ -234,6 +255,7 @@ extension Pipeline {
             throw RunError(isUsage: false, message: "--dlq: \(error)")
         }
         var deadLetterNames: [String] = []
+        var deadLetterSinks: [String: DeadLetterSink] = [:]
         var taps: [String: CollectingSink] = [:]
         func deadLetter(_ name: String, _ srcs: [Dataflow.NodeID], _ port: Int) {
             if options.tapAll {
@@ -244,9 +266,11 @@ extension Pipeline {
                 return
             }
             guard !read.contains(name) else { return }
-            let node = flow.addSink(DeadLetterSink(port: name, file: dlq))
+            let sink = DeadLetterSink(port: name, file: dlq)
+            let node = flow.addSink(sink)
             for src in srcs { flow.connect(src, port: port, to: node) }
             deadLetterNames.append(name)
+            deadLetterSinks[name] = sink
         }
         if options.tapAll {
             for stream in streams {
@@ -268,7 +292,9 @@ extension Pipeline {
         }
 
         let execution = Execution(flow, timing: options.timing)
-        return PipelineRun(execution: execution, deadLetterNames: deadLetterNames, deadLetterPath: options.deadLetterPath, taps: taps)
+        return PipelineRun(
+            execution: execution, deadLetterNames: deadLetterNames, deadLetterSinks: deadLetterSinks,
+            deadLetterPath: options.deadLetterPath, taps: taps)
     }
 
     /// Runs the pipeline to the end over in-memory inputs and returns every output,

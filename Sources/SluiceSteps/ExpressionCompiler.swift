@@ -45,7 +45,7 @@ public final class Expression: Sendable {
     }
 }
 
-/// Compiles the expressions of one pipeline: CEL plus Sluice's bindings (SPEC §3).
+/// Compiles the expressions of one pipeline: CEL plus Sluice's bindings (docs/cel.md).
 ///
 /// Names an expression can use, in the order they are looked up: comprehension variables
 /// and pattern captures (bound by the step), `event` (the whole event), `params`, the
@@ -63,9 +63,13 @@ public final class ExpressionCompiler: Sendable {
     /// Top-level names the compiled expressions read, in first-compiled order, and the
     /// index made of them once asked for (after compiling).
     let fieldsRead = Mutex<(names: [String], index: FieldIndex?)>(([], nil))
+    /// The declared parameter names when `params.NAME` must name one of them (a
+    /// pipeline's `params:`), so that a typo is a compile error; nil accepts any name.
+    let declaredParams: [String]?
 
-    /// An environment with `params` and `tables`.
-    public init(params: JSONObject = JSONObject(), tables: [String: CELValue] = [:]) {
+    /// An environment with `params` and `tables`. With `checkParams`, reading
+    /// `params.NAME` for a NAME that `params` lacks is a compile error.
+    public init(params: JSONObject = JSONObject(), tables: [String: CELValue] = [:], checkParams: Bool = false) {
         var options = CELOptions()
         options.variablesShadowTypeNames = true
         var env = CELEnvironment(options: options)
@@ -82,6 +86,7 @@ public final class ExpressionCompiler: Sendable {
         environment = env
         self.params = CELValue(json: .object(params))
         self.tables = tables
+        declaredParams = checkParams ? params.keys : nil
         eventName = env.name("event")
         paramsName = env.name("params")
     }
@@ -91,7 +96,16 @@ public final class ExpressionCompiler: Sendable {
         do {
             return try compile(source: expr.source)
         } catch {
-            context.error(expr.location(ofOffset: error.offset), "in expression: \(error.message)")
+            var hint: String?
+            if error.message.hasPrefix("unknown parameter"), let declared = declaredParams {
+                hint = declared.isEmpty
+                    ? "the pipeline declares no parameters; add them under 'params:' (--set only overrides declared ones)"
+                    : "declared parameters: \(quotedList(declared, or: false)); --set only overrides declared ones"
+            } else if expr.node.scalar?.style == .plain, Self.hasUnclosedBracket(expr.source) {
+                // `{ total: f(a, b) }`: YAML ended the plain value at the comma.
+                hint = Self.flowCommaHint
+            }
+            context.error(expr.location(ofOffset: error.offset), "in expression: \(error.message)", hint: hint)
             return nil
         }
     }
@@ -99,11 +113,88 @@ public final class ExpressionCompiler: Sendable {
     /// Compiles CEL source.
     public func compile(source: String) throws(CELCompileError) -> Expression {
         let program = try environment.compile(source)
+        if let declared = declaredParams { try Self.checkParams(program, source: source, declared: declared) }
         let names = program.referencedNames.filter { n in
             n.id != eventName.id && n.id != paramsName.id && tables[n.string] == nil && !n.string.contains(".")
         }.map(\.string)
         if !names.isEmpty { noteFieldsRead(names) }
         return Expression(program: program, source: source, compiler: self)
+    }
+
+    /// The note for an unquoted expression that YAML cut at a comma.
+    package static let flowCommaHint =
+        "in a YAML flow mapping or list ('{...}', '[...]') a comma ends an unquoted value: quote the expression, e.g. 'f(a, b)'"
+
+    /// True when `source` opens more brackets than it closes (outside string literals).
+    package static func hasUnclosedBracket(_ source: String) -> Bool {
+        var depth = 0
+        var quote: Character?
+        var escaped = false
+        for c in source {
+            if let q = quote {
+                if escaped { escaped = false } else if c == "\\" { escaped = true } else if c == q { quote = nil }
+                continue
+            }
+            switch c {
+            case "\"", "'": quote = c
+            case "(", "[", "{": depth += 1
+            case ")", "]", "}": depth -= 1
+            default: break
+            }
+        }
+        return depth > 0
+    }
+
+    /// Throws for the first `params.NAME` whose NAME is not declared, at its place in
+    /// `source`. `has(params.NAME)` and `params["NAME"]` are tests and stay allowed.
+    package static func checkParams(_ program: CELProgram, source: String, declared: [String]) throws(CELCompileError) {
+        let prefix = "params."
+        for n in program.referencedNames where n.string.hasPrefix(prefix) {
+            let rest = n.string.dropFirst(prefix.count)
+            let name = String(rest.prefix { $0 != "." })
+            if declared.contains(name) { continue }
+            // The reference's place: the first `params . NAME` in the source.
+            let offset = Self.offset(ofSelection: name, on: "params", in: source) ?? 0
+            throw CELCompileError("unknown parameter '\(name)'\(didYouMean(name, among: declared))", offset: offset)
+        }
+    }
+
+    /// The scalar offset of the first `base.field` (spaces allowed around the dot)
+    /// outside string literals in `source`, pointing at `base`.
+    static func offset(ofSelection field: String, on base: String, in source: String) -> Int? {
+        let s = Array(source.unicodeScalars)
+        let b = Array(base.unicodeScalars)
+        let f = Array(field.unicodeScalars)
+        func isWord(_ c: Unicode.Scalar) -> Bool { c == "_" || c.properties.isAlphabetic || ("0"..."9").contains(c) }
+        var quote: Unicode.Scalar?
+        var i = 0
+        while i < s.count {
+            let c = s[i]
+            if let q = quote {
+                if c == "\\" { i += 2; continue }
+                if c == q { quote = nil }
+                i += 1
+                continue
+            }
+            if c == "\"" || c == "'" {
+                quote = c
+                i += 1
+                continue
+            }
+            if (i == 0 || !isWord(s[i - 1])), i + b.count <= s.count, Array(s[i..<(i + b.count)]) == b {
+                var j = i + b.count
+                while j < s.count, s[j] == " " || s[j] == "\n" || s[j] == "\t" { j += 1 }
+                if j < s.count, s[j] == "." {
+                    j += 1
+                    while j < s.count, s[j] == " " || s[j] == "\n" || s[j] == "\t" { j += 1 }
+                    if j + f.count <= s.count, Array(s[j..<(j + f.count)]) == f, j + f.count == s.count || !isWord(s[j + f.count]) {
+                        return i
+                    }
+                }
+            }
+            i += 1
+        }
+        return nil
     }
 
     /// Notes top-level fields a step reads or checks without an expression (the fields

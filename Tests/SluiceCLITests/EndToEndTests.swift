@@ -37,14 +37,14 @@ import Testing
         #expect(r.stdout.split(separator: "\n").count == 2)
         #expect(r.stderr == """
             sluice: 2 events went to side outputs that nothing reads (written to \(dlq)):
-              in.malformed: 1
-              main.rejected: 1
+              in.malformed: 1 (invalid JSON: unexpected 'o' in literal 'null' (column 2): 1, first at line 3)
+              main.rejected: 1 (no such attribute: 'amount': 1, first at line 4)
 
             """)
         let lines = try String(contentsOfFile: dlq, encoding: .utf8).split(separator: "\n").sorted()
         #expect(lines.count == 2)
-        #expect(lines.contains { $0.hasPrefix(#"{"error":{"message":"invalid JSON"#) && $0.contains(#""line":3},"raw":"not json"}"#) })
-        #expect(lines.contains(#"{"error":{"step":"filter","message":"no such attribute: 'amount'"},"event":{"id":3,"country":"US"}}"#))
+        #expect(lines.contains { $0.hasPrefix(#"{"from":"in.malformed","error":{"message":"invalid JSON"#) && $0.contains(#""line":3},"raw":"not json"}"#) })
+        #expect(lines.contains(#"{"from":"main.rejected","error":{"step":"filter","message":"no such attribute: 'amount'","line":4},"event":{"id":3,"country":"US"}}"#))
     }
 
     @Test func withoutDlqTheSummarySaysHowToKeepThem() throws {

@@ -70,16 +70,26 @@ import Testing
 
         Prints 'ok: FILE' for each pipeline that compiles, and every error of those
         that do not, as FILE:LINE:COL: error: MESSAGE. Exits 2 if any has an error.
+        A folder means every pipeline in it and below it (NAME.test.yaml files and
+        hidden folders are skipped).
+
+        With --sample, each pipeline that compiles also runs over the sample events
+        (writing nothing), and every step that fails on all of them is an error:
+        a typo in a field name, a string written without quotes.
 
         Examples:
-          sluice check pipelines/*.yaml
+          sluice check pipelines/quickstart.yaml
+          sluice check pipelines
+          sluice check pipelines/quickstart.yaml --sample pipelines/data/orders.jsonl
 
-        USAGE: sluice check <pipelines> ...
+        USAGE: sluice check [--sample <NAME=FILE> ...] <pipeline-or-folder> ...
 
         ARGUMENTS:
-          <pipelines>             Pipeline files to check.
+          <pipeline-or-folder>    Pipeline files or folders to check.
 
         OPTIONS:
+          --sample <NAME=FILE>    Run each pipeline over the events of FILE too; bare
+                                  FILE binds the only input.
           --version               Show the version.
           -h, --help              Show help information.
         """#

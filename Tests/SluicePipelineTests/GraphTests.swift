@@ -136,6 +136,9 @@ func events(_ values: [JSON]) -> [InputItem] { values.map { .event($0) } }
         let bad = out["in.malformed"] ?? []
         #expect(bad.count == 2)
         #expect(bad.first?.value["error"]?["message"] == "no field 'ts' for the event time")
+        // The input line (here the third event of the input), as docs/errors.md shows.
+        #expect(bad.first?.value["error"]?["line"] == 3)
+        #expect(bad.last?.value["error"]?["line"] == 4)
     }
 
     @Test func unitsConvertToMilliseconds() throws {

@@ -7,7 +7,7 @@ import Testing
 
 /// Runs the `tests:` of the example pipelines (pipelines/fraud.yaml, absence.yaml)
 /// through their pattern step, with event time from `ts` and the watermark at the
-/// largest time seen minus `time.lateness`, as SPEC §4 says, until `sluice test` exists.
+/// largest time seen minus `time.lateness`, as docs/pipeline-language.md ("Event time") says, until `sluice test` exists.
 @Suite struct PatternPipelineTests {
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
 

@@ -101,7 +101,7 @@ func refAggregates(_ events: [RefEvent]) -> [(String, JSON)] {
     return out
 }
 
-/// The output event of a window as SPEC §4 shapes it.
+/// The output event of a window as docs/windows.md shapes it.
 func refOutput(keyed: Bool, key: JSON, start: Int64, end: Int64, events: [RefEvent], update: Bool) -> JSON {
     var o = JSONObject()
     if keyed { o["k"] = key }

@@ -162,7 +162,7 @@ public final class Execution: Sendable {
     /// Events written by all sinks so far (for progress lines).
     public let eventsOut = ManagedAtomic<Int>(0)
 
-    /// Starts every node of `flow` on its own queue. `timing` turns on per-step clocks.
+    /// Starts every node of `flow` on its own thread. `timing` turns on per-step clocks.
     public init(_ flow: Dataflow, timing: Bool = false) {
         let capacity = flow.ringCapacity
         // One parker per node for each direction, shared by all its rings.
@@ -397,7 +397,7 @@ public final class Execution: Sendable {
         return failure.withLock { $0 }
     }
 
-    /// Calls `body` on a queue when every node has finished.
+    /// Calls `body` on a Dispatch worker once every node's thread has finished.
     public func onFinish(_ body: @escaping @Sendable (Outcome) -> Void) {
         group.notify(queue: .global()) { [self] in body(failure.withLock { $0 }) }
     }
@@ -706,7 +706,7 @@ public final class SourceOutput {
                     if kept != i { events[kept] = events[i] }
                     kept += 1
                 case .failure(let e):
-                    bad.append(Event.wrapError(events[i], step: "time", message: e.message))
+                    bad.append(Event.wrapError(events[i], step: "time", message: e.message, line: events[i].line))
                 }
             }
             events.removeLast(events.count - kept)

@@ -11,6 +11,8 @@ public struct StepStats: Sendable {
     public var rejected = 0
     /// Events sent to `late`.
     public var late = 0
+    /// Invalid events dropped (`on_invalid: drop`).
+    public var dropped = 0
     /// Time spent inside the step, in nanoseconds (measured only when stats are on).
     public var nanos: UInt64 = 0
     /// The step's own ``Step/counters``, as of the last watermark (the end, after a run).
@@ -88,6 +90,7 @@ public final class StepChain {
             out.sides.removeAll(keepingCapacity: true)
             out.watermark = max(watermark, marks[i])
             out.rejectedCount = 0
+            out.droppedCount = 0
             out.stopRequested = nil
             let t0 = timing ? DispatchTime.now().uptimeNanoseconds : 0
             if stamped && timeSensitive[i] {
@@ -121,6 +124,7 @@ public final class StepChain {
             stats[i].eventsOut += out.events.count
             stats[i].sideOut += out.sides.count
             stats[i].rejected += out.rejectedCount
+            stats[i].dropped += out.droppedCount
             for s in out.sides where s.port == SidePort.late { stats[i].late += 1 }
             sides.append(contentsOf: out.sides)
             spare = current
@@ -159,6 +163,7 @@ public final class StepChain {
             stats[i].eventsOut += out.events.count
             stats[i].sideOut += out.sides.count
             stats[i].rejected += out.rejectedCount
+            stats[i].dropped += out.droppedCount
             for s in out.sides where s.port == SidePort.late { stats[i].late += 1 }
             sides.append(contentsOf: out.sides)
             carry = out.events

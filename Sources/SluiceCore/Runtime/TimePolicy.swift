@@ -4,7 +4,7 @@
     import Darwin
 #endif
 
-/// How a source stamps events with time and derives watermarks (SPEC §4).
+/// How a source stamps events with time and derives watermarks (docs/pipeline-language.md, "Event time").
 ///
 /// ```
 ///  event time:       time = f(event); watermark = max time seen - lateness; +inf at the end

@@ -48,3 +48,15 @@ enum FileSystem {
         return out.sorted()
     }
 }
+
+extension Pipeline {
+    /// The pipelines `sluice check` reads for `paths`: a file as given, a folder as every
+    /// `*.yaml` and `*.yml` below it (hidden folders skipped) except `NAME.test.yaml`
+    /// test files, in sorted order.
+    package static func pipelineFiles(_ paths: [String]) -> [String] {
+        paths.flatMap { path -> [String] in
+            guard FileSystem.isDirectory(path) else { return [path] }
+            return FileSystem.yamlFiles(under: path).filter { !$0.hasSuffix(".test.yaml") && !$0.hasSuffix(".test.yml") }
+        }
+    }
+}

@@ -27,14 +27,19 @@ public enum YAMLLoader {
         public var maxAliasExpansion: Int
         /// Deepest nesting of sequences and mappings.
         public var maxDepth: Int
+        /// Largest file ``YAMLLoader/load(path:displayName:limits:)`` reads, in bytes. A
+        /// node tree takes about 14 times its text, so a file the size of a data set
+        /// would take gigabytes; no pipeline comes near this.
+        public var maxFileSize: Int
 
         /// Limits; the defaults suit pipeline files.
-        public init(maxAliasExpansion: Int = 100_000, maxDepth: Int = 200) {
+        public init(maxAliasExpansion: Int = 100_000, maxDepth: Int = 200, maxFileSize: Int = 4 << 20) {
             self.maxAliasExpansion = maxAliasExpansion
             self.maxDepth = maxDepth
+            self.maxFileSize = maxFileSize
         }
 
-        /// 100 000 alias nodes, depth 200.
+        /// 100 000 alias nodes, depth 200, files up to 4 MiB.
         public static let `default` = Limits()
     }
 
@@ -59,8 +64,19 @@ public enum YAMLLoader {
     /// ``load(path:displayName:)`` with explicit limits.
     public static func load(path: String, displayName: String?, limits: Limits) -> (YAMLNode?, Diagnostics) {
         let name = displayName ?? path
+        var st = stat()
+        let tooLarge: (Int) -> (YAMLNode?, Diagnostics) = { size in
+            (nil, Diagnostics([Diagnostic(
+                .error, at: nil,
+                "'\(name)' is \(size) bytes, larger than the \(limits.maxFileSize)-byte limit for a pipeline file",
+                hint: "a pipeline file holds the pipeline; put data in a table file ('tables:') or an input")]))
+        }
+        if stat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG, Int(st.st_size) > limits.maxFileSize {
+            return tooLarge(Int(st.st_size))
+        }
         switch readFile(path) {
         case .success(let bytes):
+            if bytes.count > limits.maxFileSize { return tooLarge(bytes.count) }
             return load(bytes: bytes, file: name, limits: limits)
         case .failure(let reason):
             return (nil, Diagnostics([Diagnostic(.error, at: nil, "cannot read '\(name)': \(reason.message)")]))

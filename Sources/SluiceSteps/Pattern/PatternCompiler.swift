@@ -98,7 +98,8 @@ enum PatternCompiler {
 
         // sequence: read every element, reporting problems at each
         var elements: [Element] = []
-        if let items = m.sequence("sequence", required: true) {
+        let items = m.sequence("sequence", required: true)
+        if let items {
             if items.isEmpty, let n = m.node("sequence") {
                 c.error(n.location, "'sequence' in 'pattern' is empty; add at least one step")
                 ok = false
@@ -111,9 +112,13 @@ enum PatternCompiler {
         }
 
         // the whole pattern
+        // Names are read from every item, including those with other errors, so that a
+        // duplicate is reported with them (all errors at once).
         var seen: [String: YAMLNode] = [:]
-        for el in elements {
-            guard let name = el.name, let node = el.nameNode else { continue }
+        for item in items ?? [] {
+            var pairs = item.mapping ?? []
+            if let not = pairs.first(where: { $0.key.text == "not" }) { pairs = not.value.mapping ?? [] }
+            guard let node = pairs.first(where: { $0.key.text == "name" })?.value, let name = node.text, !node.isNull else { continue }
             if seen[name] != nil {
                 c.error(node.location, "duplicate pattern name '\(name)'; names must be unique")
                 ok = false

@@ -51,7 +51,7 @@ struct KeyState {
     var scheduled = Int64.max
 }
 
-/// The `pattern` step: complex event processing over event time, per key (SPEC §6).
+/// The `pattern` step: complex event processing over event time, per key (docs/patterns.md).
 ///
 /// Events wait in a time-ordered queue until the watermark passes them, then run through
 /// the NFA of their key in event-time order (equal times in arrival order); events behind

@@ -112,6 +112,7 @@ public final class ValidateStep: Step {
         switch onInvalid {
         case .drop:
             droppedCount += 1
+            out.droppedCount += 1
         case .reject, .stop:
             let message = Self.summarize(summary)
             out.reject(event, step: name, message: message, violations: problems)

@@ -2,7 +2,7 @@ import SluiceCEL
 import SluiceCore
 import SluiceJSON
 
-/// `window:` (SPEC §4): groups events by key into tumbling, hopping, session or count
+/// `window:` (docs/windows.md): groups events by key into tumbling, hopping, session or count
 /// windows and emits one aggregated event per key and window when the window closes.
 ///
 /// The step reads the key and the aggregate arguments of each event, checks them, and
@@ -223,7 +223,7 @@ public final class WindowStep: Step {
         }
     }
 
-    /// Emits every window the watermark closes, in SPEC §4 order.
+    /// Emits every window the watermark closes, in the order docs/windows.md gives.
     public func advance(watermark: Int64, into out: inout StepOutput) {
         machine.advance(to: watermark, into: &fired)
         flush(into: &out)
