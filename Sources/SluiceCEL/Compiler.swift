@@ -155,6 +155,8 @@ struct Compiler {
             return Node(eval: build, type: t)
         case .comprehension(let kind, let range, let variable, let args):
             return try compileComprehension(kind, range, variable, args, e.offset)
+        case .chain(let first, let links):
+            return try compileChain(first, links)
         }
     }
 
