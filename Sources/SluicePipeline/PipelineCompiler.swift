@@ -16,6 +16,7 @@ import SluiceSteps
 struct PipelineCompiler {
     static let topLevelKeys = ["name", "description", "params", "time", "tables", "inputs", "streams", "outputs", "steps", "tests"]
     static let inputKinds = ["stdin", "file", "generate"]
+    static let inputOptions = ["format", "duplicate_keys"]
     static let outputKinds = ["stdout", "stderr", "file"]
 
     let file: String
@@ -178,6 +179,8 @@ struct PipelineCompiler {
             checkName(name, at: pair.key.location, what: "input")
             guard let conf = ConfigMap(pair.value, what: "input '\(name)'", context: ctx) else { continue }
             let format = conf.oneOf("format", Dictionary(uniqueKeysWithValues: JSONInputFormat.allCases.map { ($0.rawValue, $0) }))
+            let duplicateKeys = conf.oneOf(
+                "duplicate_keys", Dictionary(uniqueKeysWithValues: DuplicateKeyPolicy.allCases.map { ($0.rawValue, $0) }))
             let kinds = conf.keys.filter { Self.inputKinds.contains($0) }
             guard kinds.count == 1, let kind = kinds.first else {
                 if kinds.isEmpty {
@@ -187,7 +190,7 @@ struct PipelineCompiler {
                     ctx.error(pair.value.location, "input '\(name)' has more than one kind: \(quotedList(kinds, or: false))")
                 }
                 conf.allow(Self.inputKinds)
-                conf.finish(allowed: ["format"])
+                conf.finish(allowed: Self.inputOptions)
                 continue
             }
             var spec: InputSpec?
@@ -204,7 +207,8 @@ struct PipelineCompiler {
                     spec = InputSpec(name: name, location: pair.key.location, kind: .files(paths), format: format)
                 }
             }
-            conf.finish(allowed: ["format"])
+            conf.finish(allowed: Self.inputOptions)
+            spec?.duplicateKeys = duplicateKeys
             if let spec { inputs.append(spec) }
         }
     }
