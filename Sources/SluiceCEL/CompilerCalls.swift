@@ -37,7 +37,8 @@ extension Compiler {
         case "_+_", "_-_", "_*_", "_/_", "_%_", "_[_]", "@in":
             let l = try compile(args[0])
             let r = try compile(args[1])
-            return try binaryOperator(function, l, r, offset)
+            let node = try binaryOperator(function, l, r, offset)
+            return function == "_+_" ? meteredResult(node) : node
         case "_==_", "_!=_":
             let l = try compile(args[0])
             let r = try compile(args[1])
@@ -92,11 +93,12 @@ extension Compiler {
     /// `first op1 x1 op2 x2 ...`, applied left to right.
     mutating func compileChain(_ first: Expr, _ links: [ChainLink]) throws(CELCompileError) -> Node {
         var acc = try compile(first)
+        let adds = links.contains { $0.function == "_+_" }
         if links.count < Self.loopChainLength {
             for link in links {
                 acc = try binaryOperator(link.function, acc, try compile(link.operand), link.offset)
             }
-            return acc
+            return adds ? meteredResult(acc) : acc
         }
         var type = acc.type
         var evals: [Eval] = []
@@ -116,7 +118,9 @@ extension Compiler {
             for i in operands.indices { v = try operators[i](v, try operands[i](f)) }
             return v
         }
-        return allConstant ? fold(ev, type) : Node(eval: ev, type: type)
+        if allConstant { return fold(ev, type) }
+        let node = Node(eval: ev, type: type)
+        return adds ? meteredResult(node) : node
     }
 
     func unaryNode(_ x: Node, _ t: CheckType, _ ev: @escaping Eval) -> Node {

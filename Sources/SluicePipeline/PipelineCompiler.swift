@@ -14,7 +14,7 @@ import SluiceSteps
 /// be, every problem becomes a ``Diagnostic``, and the pipeline exists only when there
 /// are no errors.
 struct PipelineCompiler {
-    static let topLevelKeys = ["name", "description", "params", "time", "tables", "inputs", "streams", "outputs", "steps", "tests"]
+    static let topLevelKeys = ["name", "description", "params", "limits", "time", "tables", "inputs", "streams", "outputs", "steps", "tests"]
     static let inputKinds = ["stdin", "file", "generate"]
     static let inputOptions = ["format", "duplicate_keys"]
     static let outputKinds = ["stdout", "stderr", "file"]
@@ -78,7 +78,7 @@ struct PipelineCompiler {
         _ = top.string("description")
         _ = top.node("tests")  // read by `sluice test`
         readParams(top)
-        expressions = ExpressionCompiler(params: params, tables: readTables(top))
+        expressions = ExpressionCompiler(params: params, tables: readTables(top), costLimit: readLimits(top))
         if let presetFieldIndex { expressions?.adoptFieldIndex(presetFieldIndex) }
         if let m = top.map("time") { readTime(m) }
         let stepsNode = top.node("steps")
@@ -133,6 +133,14 @@ struct PipelineCompiler {
             let value = (try? JSONParser.parse(text)) ?? .string(text)
             params[k] = value
         }
+    }
+
+    /// `limits: {cel_cost: N}`: the cost budget of one expression evaluation.
+    func readLimits(_ top: ConfigMap) -> Int {
+        guard let m = top.map("limits") else { return CELOptions.defaultCostLimit }
+        let cost = m.int("cel_cost", range: 1...Int(Int32.max) * 1000)
+        m.finish()
+        return cost ?? CELOptions.defaultCostLimit
     }
 
     /// `tables: {NAME: {file: PATH, key: FIELD, format: csv|jsonl|json}}`, loaded now so

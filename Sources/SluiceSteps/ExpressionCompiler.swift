@@ -64,10 +64,17 @@ public final class ExpressionCompiler: Sendable {
     /// index made of them once asked for (after compiling).
     let fieldsRead = Mutex<(names: [String], index: FieldIndex?)>(([], nil))
 
-    /// An environment with `params` and `tables`.
-    public init(params: JSONObject = JSONObject(), tables: [String: CELValue] = [:]) {
+    /// The cost budget of one evaluation (`limits: {cel_cost: N}`; see
+    /// ``CELOptions/costLimit``).
+    public let costLimit: Int
+
+    /// An environment with `params` and `tables`, whose evaluations may cost up to
+    /// `costLimit` each.
+    public init(params: JSONObject = JSONObject(), tables: [String: CELValue] = [:], costLimit: Int = CELOptions.defaultCostLimit) {
         var options = CELOptions()
         options.variablesShadowTypeNames = true
+        options.costLimit = costLimit
+        self.costLimit = costLimit
         var env = CELEnvironment(options: options)
         env.addFunction("now", receiverStyle: false, arity: 0) { _ throws(CELError) in
             let ns = Int64(clockRealtimeNanos())
@@ -89,7 +96,16 @@ public final class ExpressionCompiler: Sendable {
     /// Compiles `expr`, reporting a syntax or type error at its line and column.
     public func compile(_ expr: ConfigExpression, context: ConfigContext) -> Expression? {
         do {
-            return try compile(source: expr.source)
+            let compiled = try compile(source: expr.source)
+            let estimate = compiled.program.costEstimate
+            if estimate.degree >= 2 {
+                let power = estimate.degree == 2 ? "quadratically with" : "as the \(estimate.degree)th power of"
+                context.warning(
+                    expr.location(ofOffset: estimate.offset),
+                    "this expression's cost grows \(power) the event's size: \(estimate.reason ?? "comprehensions nest over event data")",
+                    hint: "an event that makes one evaluation cost more than \(costLimit) (limits: cel_cost) is rejected; iterate over a bounded list, or split the work into steps")
+            }
+            return compiled
         } catch {
             context.error(expr.location(ofOffset: error.offset), "in expression: \(error.message)")
             return nil
