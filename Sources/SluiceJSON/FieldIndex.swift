@@ -172,7 +172,7 @@ extension Cursor {
         let keyCountTotal = index.slotCount
         var missing = keyCountTotal
         var escaped = false
-        var table: Set<DuplicateKeyChecker.HashedKey>? = nil
+        var frame = DuplicateKeyChecker.Frame(start: 0)
         skipWhitespace()
         if pos < end && base[pos] == UInt8(ascii: "}") {
             pos += 1
@@ -185,7 +185,7 @@ extension Cursor {
                 if let checker = duplicates {
                     let plain = try skipKey()
                     keyCount = pos - 1 - keyStart
-                    try checker.add(base, start: keyStart, count: keyCount, plain: plain, frame: 0, end: end, table: &table)
+                    try checker.add(base, start: keyStart, count: keyCount, plain: plain, frame: &frame, end: end)
                 } else {
                     try skipString()
                     keyCount = pos - 1 - keyStart

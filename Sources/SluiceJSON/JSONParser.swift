@@ -718,15 +718,14 @@ struct Cursor {
                     if try !skipMemberEnd() { return }
                 }
             }
-            let frame = checker.top
-            defer { checker.top = frame }
-            var table: Set<DuplicateKeyChecker.HashedKey>? = nil
+            var frame = DuplicateKeyChecker.Frame(start: checker.top)
+            defer { checker.leave(frame) }
             while true {
                 skipWhitespace()
                 guard pos < end, base[pos] == UInt8(ascii: "\"") else { throw unexpected("where an object key was expected") }
                 let keyStart = pos + 1
                 let plain = try skipKey()
-                try checker.add(base, start: keyStart, count: pos - 1 - keyStart, plain: plain, frame: frame, end: end, table: &table)
+                try checker.add(base, start: keyStart, count: pos - 1 - keyStart, plain: plain, frame: &frame, end: end)
                 try skipColon()
                 try skipValue(depth: depth + 1)
                 if try !skipMemberEnd() { return }
