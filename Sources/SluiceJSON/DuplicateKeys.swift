@@ -21,58 +21,46 @@ public enum DuplicateKeyPolicy: String, Sendable, CaseIterable {
     case last
 }
 
-/// Finds repeated keys while a ``Cursor`` validates: the keys of every object being
-/// read sit on a stack (the object's own keys above those of the objects around it),
-/// and each new key is compared with the ones of its object.
+/// Finds repeated keys while a ``Cursor`` validates.
 ///
-/// Cheap for ordinary objects: a plain key (no escape, all ASCII) sets one bit, chosen
-/// by its first eight bytes, of a 64-bit filter kept for its object; only a key whose
-/// bit is set already is compared with the earlier keys. From ``hashFrom`` keys on, an
-/// object's keys go into a hash set, so a hostile object of a million keys stays
-/// linear. Keys written with escapes or non-ASCII characters compare decoded, as Swift
-/// strings compare (the way ``JSONObject`` keys do), so `"a"` and `"\u0061"` are the
-/// same key.
-///
-/// One checker serves one reader; reused for every value it reads, so validating
-/// allocates nothing once the stack has grown to the deepest object.
+/// Cheap for ordinary objects: each object being read keeps, on the validator's stack,
+/// a 128-bit filter in which a plain key (no escape, all ASCII) sets one bit chosen by
+/// its first eight bytes. A key whose bit is clear is new, which is nearly always the
+/// case; only a key whose bit is set already is compared with the earlier keys of its
+/// object, found again by stepping over the object's (already validated) text. From
+/// ``hashFrom`` keys on, an object's keys go into a hash set, so a hostile object of a
+/// million keys stays linear. Keys written with escapes or non-ASCII characters
+/// compare decoded, as Swift strings compare (the way ``JSONObject`` keys do), so `"a"`
+/// and `"\u0061"` are the same key.
 final class DuplicateKeyChecker {
-    /// A key on the stack: where its bytes start, and their count (the bitwise
-    /// complement of it for a key that is not plain).
+    /// A key: where its bytes start (after the quote), how many, and whether it is plain
+    /// (its bytes are the key).
     struct Key {
         var start: Int
-        var signedCount: Int
-
-        @inline(__always) var plain: Bool { signedCount >= 0 }
-        @inline(__always) var count: Int { signedCount >= 0 ? signedCount : ~signedCount }
-
-        @inline(__always)
-        init(start: Int, count: Int, plain: Bool) {
-            self.start = start
-            signedCount = plain ? count : ~count
-        }
+        var count: Int
+        var plain: Bool
     }
 
     /// The state of one object being checked, kept by the validator on its stack.
     struct Frame {
-        /// Where the object's keys start on the key stack.
-        let start: Int
-        /// One bit per plain key's first bytes (a filter: a key whose bit is clear is new).
-        var bits: UInt64 = 0
+        /// Where the object's `{` is, or any place after it before its first key.
+        let open: Int
+        /// The filter: one bit per plain key's first bytes.
+        var low: UInt64 = 0
+        var high: UInt64 = 0
+        var keyCount = 0
         /// Some key of the object needs decoding to compare.
         var slow = false
         /// The object's hash set in ``tables``, once it has ``hashFrom`` keys.
         var table = -1
 
         @inline(__always)
-        init(start: Int) { self.start = start }
+        init(open: Int) { self.open = open }
     }
 
-    /// Objects with this many keys or more are searched through a hash set.
+    /// Objects with more keys than this are searched through a hash set.
     static let hashFrom = 16
 
-    var keys: UnsafeMutablePointer<Key>
-    var capacity: Int
-    var top = 0
     /// The hash sets of the large objects being read.
     var tables: [Set<HashedKey>] = []
     /// Throw at the first repeated key (else note it in ``found`` and go on).
@@ -84,35 +72,20 @@ final class DuplicateKeyChecker {
 
     init(rejects: Bool) {
         self.rejects = rejects
-        capacity = 64
-        keys = .allocate(capacity: capacity)
     }
-
-    deinit { keys.deallocate() }
 
     /// Prepares for the next value.
     @inline(__always)
     func reset() {
-        top = 0
         found = false
         firstRepeated = nil
         if !tables.isEmpty { tables.removeAll(keepingCapacity: true) }
     }
 
-    /// Forgets the keys of the object `frame` (when leaving it).
+    /// Forgets the object `frame` (when leaving it).
     @inline(__always)
     func leave(_ frame: Frame) {
-        top = frame.start
         if frame.table >= 0 { tables.removeLast(tables.count - frame.table) }
-    }
-
-    @inline(never)
-    func grow() {
-        let bigger = UnsafeMutablePointer<Key>.allocate(capacity: capacity * 2)
-        bigger.moveInitialize(from: keys, count: top)
-        keys.deallocate()
-        keys = bigger
-        capacity *= 2
     }
 
     /// The first eight bytes of the key (zero-padded). Reads eight bytes at once when
@@ -132,34 +105,65 @@ final class DuplicateKeyChecker {
         return t
     }
 
-    /// Notes the key at `start` (after its quote; `count` bytes) of the object `frame`.
-    /// Throws (when rejecting) if the object already has it.
+    /// Notes the key at `start` (after its quote; `count` bytes) of the object `frame`,
+    /// whose earlier keys are all validated. Throws (when rejecting) if the object has it
+    /// already.
     @inline(__always)
     func add(
         _ base: UnsafePointer<UInt8>, start: Int, count: Int, plain: Bool, frame: inout Frame, end: Int
     ) throws(JSONError) {
-        let n = top
-        if plain, !frame.slow, n &- frame.start < Self.hashFrom {
-            // Most keys: plain, in a small object; a clear bit proves the key is new.
-            let tag = Self.tag(base, start, count, end: end)
-            let bit: UInt64 = 1 &<< ((tag &* 0x9E37_79B9_7F4A_7C15) &>> 58)
-            if frame.bits & bit != 0 { try scanPlain(base, start: start, count: count, from: frame.start) }
-            frame.bits |= bit
-            if n == capacity { grow() }
-            keys[n] = Key(start: start, count: count, plain: true)
-            top = n &+ 1
+        frame.keyCount &+= 1
+        if plain, !frame.slow, frame.keyCount <= Self.hashFrom {
+            let h = (Self.tag(base, start, count, end: end) &* 0x9E37_79B9_7F4A_7C15) &>> 57
+            let bit: UInt64 = 1 &<< (h & 63)
+            if h < 64 {
+                if frame.low & bit != 0 { try compareWithEarlier(base, Key(start: start, count: count, plain: true), frame, end: end) }
+                frame.low |= bit
+            } else {
+                if frame.high & bit != 0 { try compareWithEarlier(base, Key(start: start, count: count, plain: true), frame, end: end) }
+                frame.high |= bit
+            }
         } else {
             try addOther(base, Key(start: start, count: count, plain: plain), frame: &frame, end: end)
         }
     }
 
-    /// Compares a plain key with the earlier plain keys of its object.
+    /// Calls `body` with each earlier key of the object `frame`, up to `key`.
+    func earlierKeys(
+        _ base: UnsafePointer<UInt8>, _ frame: Frame, before key: Key, end: Int, _ body: (Key) throws(JSONError) -> Void
+    ) throws(JSONError) {
+        var c = Cursor(base: base, end: end, maxDepth: Int.max)
+        c.pos = frame.open + 1
+        while c.pos < end {
+            c.skipWhitespace()
+            guard c.pos < end, base[c.pos] == UInt8(ascii: "\"") else { return }
+            let start = c.pos + 1
+            if start >= key.start { return }
+            let plain = try c.skipKey()
+            try body(Key(start: start, count: c.pos - 1 - start, plain: plain))
+            try c.skipColon()
+            try c.skipValidated()
+            c.skipWhitespace()
+            guard c.pos < end, base[c.pos] == UInt8(ascii: ",") else { return }
+            c.pos += 1
+        }
+    }
+
+    /// Compares `key` with every earlier key of its object.
     @inline(never)
-    func scanPlain(_ base: UnsafePointer<UInt8>, start: Int, count: Int, from: Int) throws(JSONError) {
-        for i in from..<top {
-            let k = keys[i]
-            if k.signedCount == count, memcmp(base + k.start, base + start, count) == 0 {
-                try repeated(base, Key(start: start, count: count, plain: true))
+    func compareWithEarlier(_ base: UnsafePointer<UInt8>, _ key: Key, _ frame: Frame, end: Int) throws(JSONError) {
+        if key.plain {
+            try earlierKeys(base, frame, before: key, end: end) { k throws(JSONError) in
+                if k.plain {
+                    if k.count == key.count, memcmp(base + k.start, base + key.start, key.count) == 0 { try repeated(base, key) }
+                } else if Self.decoded(base, k, end: end) == Self.decoded(base, key, end: end) {
+                    try repeated(base, key)
+                }
+            }
+        } else {
+            let mine = Self.decoded(base, key, end: end)
+            try earlierKeys(base, frame, before: key, end: end) { k throws(JSONError) in
+                if Self.decoded(base, k, end: end) == mine { try repeated(base, key) }
             }
         }
     }
@@ -167,31 +171,22 @@ final class DuplicateKeyChecker {
     /// A key that needs decoding, or of an object that has one, or of a large object.
     @inline(never)
     func addOther(_ base: UnsafePointer<UInt8>, _ key: Key, frame: inout Frame, end: Int) throws(JSONError) {
-        if frame.table >= 0 || top - frame.start >= Self.hashFrom {
-            if frame.table < 0 {
-                var t = Set<HashedKey>(minimumCapacity: 4 * Self.hashFrom)
-                for i in frame.start..<top { t.insert(HashedKey(base: base, key: keys[i], end: end)) }
-                frame.table = tables.count
-                tables.append(t)
-            }
-            if tables[frame.table].insert(HashedKey(base: base, key: key, end: end)).inserted == false {
-                try repeated(base, key)
-            }
-        } else {
+        if frame.table < 0 && frame.keyCount <= Self.hashFrom {
             frame.slow = true
-            let mine = Self.decoded(base, key, end: end)
-            for i in frame.start..<top {
-                let k = keys[i]
-                if key.plain && k.plain {
-                    if k.count == key.count, memcmp(base + k.start, base + key.start, key.count) == 0 { try repeated(base, key) }
-                } else if Self.decoded(base, k, end: end) == mine {
-                    try repeated(base, key)
-                }
-            }
+            try compareWithEarlier(base, key, frame, end: end)
+            return
         }
-        if top == capacity { grow() }
-        keys[top] = key
-        top += 1
+        if frame.table < 0 {
+            var t = Set<HashedKey>(minimumCapacity: 4 * Self.hashFrom)
+            try earlierKeys(base, frame, before: key, end: end) { k throws(JSONError) in
+                t.insert(HashedKey(base: base, key: k, end: end))
+            }
+            frame.table = tables.count
+            tables.append(t)
+        }
+        if tables[frame.table].insert(HashedKey(base: base, key: key, end: end)).inserted == false {
+            try repeated(base, key)
+        }
     }
 
     func repeated(_ base: UnsafePointer<UInt8>, _ key: Key) throws(JSONError) {

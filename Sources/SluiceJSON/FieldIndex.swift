@@ -172,7 +172,7 @@ extension Cursor {
         let keyCountTotal = index.slotCount
         var missing = keyCountTotal
         var escaped = false
-        var frame = DuplicateKeyChecker.Frame(start: 0)
+        var frame = DuplicateKeyChecker.Frame(open: pos - 1)
         skipWhitespace()
         if pos < end && base[pos] == UInt8(ascii: "}") {
             pos += 1

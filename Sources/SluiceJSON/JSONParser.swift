@@ -718,7 +718,7 @@ struct Cursor {
                     if try !skipMemberEnd() { return }
                 }
             }
-            var frame = DuplicateKeyChecker.Frame(start: checker.top)
+            var frame = DuplicateKeyChecker.Frame(open: pos - 1)
             defer { checker.leave(frame) }
             while true {
                 skipWhitespace()

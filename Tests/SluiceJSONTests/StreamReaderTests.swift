@@ -98,6 +98,21 @@ func readAll(_ text: [UInt8], format: JSONInputFormat, chunk: Int = 7, limits: J
         #expect(repeated(#"{"a\"":1,"a\\":2}"#) == nil)
     }
 
+    @Test func earlierKeysAreFoundPastNestedValuesAndWhitespace() {
+        // Every count of keys up to past the hash-set threshold, the repeat last, with
+        // values that hold quotes, braces and escaped keys of their own.
+        for n in 1...40 {
+            let members = (0..<n).map { i in
+                "\n  \"key\(i)\" :\t{\"x\":[1,{\"key\(i)\":\"}\\\"{\"}],\"\\u0061\":null} "
+            }
+            #expect(repeated("{ " + members.joined(separator: ",") + "}") == nil, "\(n) keys")
+            for j in [0, n / 2, n - 1] {
+                let again = members + ["\"key\(j)\": 1"]
+                #expect(repeated("{ " + again.joined(separator: ",") + "}")?.contains("\"key\(j)\"") == true, "\(n) keys, key\(j) again")
+            }
+        }
+    }
+
     @Test func largeObjectsAreCheckedInLinearTime() {
         var many = (0..<50_000).map { "\"k\($0)\":\($0)" }
         #expect(repeated("{" + many.joined(separator: ",") + "}") == nil)
