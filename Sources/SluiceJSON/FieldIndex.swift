@@ -173,6 +173,7 @@ extension Cursor {
         var missing = keyCountTotal
         var escaped = false
         var frame = DuplicateKeyChecker.Frame(open: pos - 1)
+        defer { duplicates?.leave(frame) }
         skipWhitespace()
         if pos < end && base[pos] == UInt8(ascii: "}") {
             pos += 1

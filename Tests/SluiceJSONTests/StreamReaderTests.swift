@@ -123,6 +123,30 @@ func readAll(_ text: [UInt8], format: JSONInputFormat, chunk: Int = 7, limits: J
         #expect(repeated("{" + many.joined(separator: ",") + "}") != nil)
     }
 
+    @Test func theIndexingReaderFindsThemToo() throws {
+        // Top-level objects are validated by the indexing path when the pipeline reads fields.
+        func object(_ n: Int, repeat j: Int?) -> String {
+            var members = (0..<n).map { "\"k\($0)\":{\"k\($0)\":[\($0)]}" }
+            if let j { members.append("\"k\(j)\":0") }
+            return "{" + members.joined(separator: ",") + "}"
+        }
+        let lines = [object(5, repeat: nil), object(5, repeat: 3), object(40, repeat: nil), object(40, repeat: 39), object(40, repeat: 0)]
+        let path = NSTemporaryDirectory() + "sluice-dup-index-\(UUID().uuidString)"
+        _ = FileManager.default.createFile(atPath: path, contents: Data((lines.joined(separator: "\n") + "\n").utf8))
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let fd = open(path, O_RDONLY)
+        defer { close(fd) }
+        var reader = JSONStreamReader(fd: fd, chunkSize: 64, fieldIndex: FieldIndex(["k1", "k39"]))
+        var good: [Int] = []
+        var bad: [Int] = []
+        while let c = try reader.next() {
+            good += c.values.map(\.line)
+            bad += c.malformed.map(\.line)
+        }
+        #expect(good == [1, 3])
+        #expect(bad == [2, 4, 5])
+    }
+
     @Test func theReaderRejectsOrMarksForRewriting() throws {
         let text = Array("{\"a\":1,\"a\":2}\n{\"b\":1}\n".utf8)
         let r = try readAll(text, format: .jsonl)
