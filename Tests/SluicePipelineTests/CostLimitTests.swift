@@ -50,6 +50,13 @@ import Testing
         #expect(linear.isEmpty, "\(linear)")
     }
 
+    @Test func aMapWhoseKeysCollideInJSONRejectsTheEvent() throws {
+        let p = try compile("steps:\n  - enrich: { set: { m: \"x == 1 ? {1: 'a', '1': 'b'} : {1: 'a'}\" } }\n")
+        let (out, _) = try p.collect(["in": events([["x": 1], ["x": 2]])])
+        #expect(out["out"]?.map(\.value) == [["x": 2, "m": ["1": "a"]]])
+        #expect(out["main.rejected"]?.first?.value["error"]?["message"]?.stringValue?.contains("map keys collide") == true)
+    }
+
     @Test func theLimitIsChecked() {
         #expect(diagnostics("limits: { cel_cost: 0 }\nsteps: []\n").contains { $0.contains("cel_cost") && $0.contains("error") })
         #expect(diagnostics("limits: { cel_costs: 5 }\nsteps: []\n").contains { $0.contains("cel_costs") })
