@@ -60,7 +60,8 @@ let package = Package(
         ),
         .testTarget(
             name: "SluiceJSONTests",
-            dependencies: ["SluiceJSON", .product(name: "PropertyBased", package: "swift-property-based")],
+            // SluicePipeline: the conformance files also go through a whole run (reader to writer).
+            dependencies: ["SluiceJSON", "SluicePipeline", .product(name: "PropertyBased", package: "swift-property-based")],
             swiftSettings: strict
         ),
         .testTarget(name: "SluiceRegexTests", dependencies: ["SluiceRegex"], swiftSettings: strict),

@@ -24,6 +24,9 @@ struct Expr {
         case .comprehension(_, let r, _, let args):
             d = r.depth
             for a in args { d = max(d, a.depth) }
+        case .chain(let first, let links):
+            d = first.depth
+            for l in links { d = max(d, l.operand.depth) }
         }
         depth = d + 1
     }
@@ -43,4 +46,18 @@ indirect enum ExprKind {
     case map([(key: Expr, value: Expr)])
     /// A macro over `range` binding `variable`; args are the predicate and/or transform.
     case comprehension(MacroKind, range: Expr, variable: String, args: [Expr])
+    /// A flat run of left-associative arithmetic operators of one precedence
+    /// (`a + b - c + ...`, `a * b / c`): `first`, then each link's operator applied to the
+    /// result so far and the link's operand. Kept flat so that a long sum does not nest
+    /// (and count against the nesting limit) one level per term.
+    case chain(first: Expr, links: [ChainLink])
+}
+
+/// One `op operand` step of a ``ExprKind/chain(first:links:)``.
+struct ChainLink {
+    /// The operator as a call name (`_+_`, `_-_`, `_*_`, `_/_`, `_%_`).
+    let function: String
+    let operand: Expr
+    /// Where the operator is.
+    let offset: Int
 }

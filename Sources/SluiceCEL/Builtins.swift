@@ -281,6 +281,9 @@ enum Time {
         if rest.count == 5, rest[p + 2] == 58,
            let h = Int64(String(decoding: rest[p..<(p + 2)], as: UTF8.self)),
            let m = Int64(String(decoding: rest[(p + 3)..<(p + 5)], as: UTF8.self)) {
+            guard h >= 0, h < 24, m >= 0, m < 60 else {
+                throw CELError("invalid time zone offset '\(zone)': hours must be below 24 and minutes below 60")
+            }
             return sign * (h * 3600 + m * 60)
         }
         guard let tz = TimeZone(identifier: zone) else { throw CELError("unknown time zone '\(zone)'") }

@@ -57,6 +57,7 @@ public struct CELEnvironment: Sendable {
         let condition = node.condition ?? (node.variable != nil ? node.asCondition : nil)
         return CELProgram(
             root: node.eval, constant: node.constant, condition: condition, names: compiler.referenced,
-            resultTypeName: node.type.description)
+            resultTypeName: node.type.description, costLimit: compiler.usesCost ? options.costLimit : nil,
+            costEstimate: CostEstimator.estimate(ast))
     }
 }

@@ -23,6 +23,19 @@ public struct CELOptions: Sendable {
     /// (`type == "login"`); standard CEL resolves such names to types.
     public var variablesShadowTypeNames: Bool = false
 
+    /// The most one evaluation may cost before it fails with `evaluation cost exceeded`:
+    /// one unit per comprehension iteration, per element of a list a comprehension
+    /// builds, and, inside comprehensions, per element of a list or map and per ten
+    /// bytes of a string that is built or read from a variable; `replace` and `join`
+    /// count the size of their result anywhere. Like cel-go's runtime cost limit, it
+    /// stops an expression such as five nested comprehensions from running for minutes
+    /// on one event. Expressions without comprehensions, `replace` or `join` are not
+    /// metered at all.
+    public var costLimit: Int = CELOptions.defaultCostLimit
+
+    /// The default ``costLimit``: a million (about a tenth of a second of work).
+    public static let defaultCostLimit = 1_000_000
+
     /// The defaults: checking on, lenient identifiers, macros and list extensions on.
     public init() {}
 }

@@ -12,20 +12,45 @@ public struct CELProgram: Sendable {
     public let referencedNames: [CELName]
     /// The statically inferred result type (`"bool"`, `"dyn"`...).
     public let resultTypeName: String
+    /// The evaluation cost budget (``CELOptions/costLimit``) when the expression has
+    /// anything to meter (a comprehension, `replace`, `join`); nil otherwise, and then
+    /// evaluating it meters nothing at all.
+    @usableFromInline let costLimit: Int?
+    /// How the expression's cost grows with the size of its input, estimated statically.
+    public let costEstimate: CELCostEstimate
 
-    init(root: @escaping Eval, constant: CELValue?, condition: Condition? = nil, names: [CELName], resultTypeName: String) {
+    init(
+        root: @escaping Eval, constant: CELValue?, condition: Condition? = nil, names: [CELName], resultTypeName: String,
+        costLimit: Int? = nil, costEstimate: CELCostEstimate = CELCostEstimate()
+    ) {
         self.root = root
         self.constant = constant
-        plan = constant == nil ? condition.flatMap { $0.isSpecialised ? ConditionPlan($0) : nil } : nil
+        // A metered expression is evaluated in full, under one budget: a condition plan
+        // would run its parts separately and could decide past an exceeded budget.
+        plan = constant == nil && costLimit == nil ? condition.flatMap { $0.isSpecialised ? ConditionPlan($0) : nil } : nil
         planRef = plan.map { Unmanaged.passUnretained($0) }
         self.referencedNames = names
         self.resultTypeName = resultTypeName
+        self.costLimit = constant == nil ? costLimit : nil
+        self.costEstimate = costEstimate
     }
 
-    /// Evaluates against `activation`. Throws the error value the expression produced.
+    /// Evaluates against `activation`. Throws the error value the expression produced,
+    /// or ``CELError`` `evaluation cost ...` when the evaluation went over its cost
+    /// budget (whatever the expression would have absorbed).
     public func evaluate(_ activation: some CELActivation) throws(CELError) -> CELValue {
         if let constant { return constant }
-        return try root(Frame(activation: activation, locals: nil))
+        guard let costLimit else { return try root(Frame(activation: activation, locals: nil)) }
+        let meter = Locals(costLimit: costLimit)
+        do throws(CELError) {
+            let v = try root(Frame(activation: activation, locals: meter))
+            if meter.exceeded { throw meter.costError }
+            return v
+        } catch {
+            // `&&`, `||` and `all`/`exists` absorb errors; an exceeded budget is never absorbed.
+            if meter.exceeded { throw meter.costError }
+            throw error
+        }
     }
 
     /// Evaluates and requires a `bool` result (for filters and conditions).
@@ -62,9 +87,52 @@ struct Frame {
     let locals: Locals?
 }
 
-/// Comprehension variable slots, indexed by numbers the compiler assigns.
+/// Comprehension variable slots, indexed by numbers the compiler assigns, and the
+/// evaluation's cost meter (see ``CELOptions/costLimit``).
 final class Locals {
     var slots: [CELValue] = []
+    /// Cost so far: comprehension iterations, plus sizes of lists and strings built or
+    /// read inside comprehensions (see ``charge(_:)``).
+    var cost = 0
+    let costLimit: Int
+
+    init(costLimit: Int) {
+        self.costLimit = costLimit
+    }
+
+    @inline(__always)
+    var exceeded: Bool { cost > costLimit }
+
+    var costError: CELError {
+        CELError(
+            "evaluation cost exceeded the limit of \(costLimit) (comprehension iterations plus sizes of lists and strings built; see limits: cel_cost)")
+    }
+
+    /// Adds `n` to the cost; throws once the total is over the limit.
+    @inline(__always)
+    func charge(_ n: Int) throws(CELError) {
+        cost &+= n
+        if cost > costLimit { throw costError }
+    }
+
+    /// Throws when the budget is spent already (before starting costly work).
+    @inline(__always)
+    func check() throws(CELError) {
+        if cost > costLimit { throw costError }
+    }
+
+    /// The cost of building or reading `v`: one per element of a list or map, one per
+    /// ten bytes of a string or bytes, nothing for scalars.
+    @inline(__always)
+    static func size(_ v: CELValue) -> Int {
+        switch v {
+        case .list(let l): return l.count
+        case .map(let m): return m.count
+        case .string(let s): return (s.utf8.count + 9) / 10
+        case .bytes(let b): return (b.count + 9) / 10
+        default: return 0
+        }
+    }
 
     @inline(__always)
     func set(_ i: Int, _ v: CELValue) {

@@ -117,6 +117,8 @@ public struct CELTimestamp: Sendable, Hashable, Comparable, CustomStringConverti
             let oh = try digits(2)
             try expect([58])
             let om = try digits(2)
+            // RFC 3339: a zone offset is at most 23:59 either way.
+            guard oh < 24, om < 60 else { throw fail() }
             offset = sign * (oh * 3600 + om * 60)
         } else {
             throw fail()

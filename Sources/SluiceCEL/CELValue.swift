@@ -119,8 +119,9 @@ extension CELValue {
     ///
     /// `uint` becomes an integer when it fits in `Int64`, otherwise a double; bytes
     /// become standard base64; timestamps RFC 3339; durations protobuf JSON (`"1.5s"`);
-    /// types their name. Map keys are rendered as strings. NaN and infinities cannot be
-    /// represented in JSON and throw.
+    /// types their name. Map keys are rendered as strings; a map whose keys render alike
+    /// (`1` and `"1"`, `true` and `"true"`) throws rather than drop one. NaN and infinities
+    /// cannot be represented in JSON and throw.
     public func toJSON() throws(CELError) -> JSON {
         switch self {
         case .null: return .null
@@ -139,16 +140,29 @@ extension CELValue {
             return .array(out)
         case .map(let m):
             var o = JSONObject(minimumCapacity: m.count)
+            // String keys are distinct already (as the map compares them); only a
+            // rendered int, uint or bool key can meet another key, and then the event
+            // would silently lose a field: that is an error.
+            var rendered: Set<String>? = nil
             for (k, v) in m.entries {
                 let key: String
                 switch k {
-                case .string(let s): key = s
+                case .string(let s):
+                    if rendered != nil, rendered?.insert(s).inserted != true {
+                        throw CELError("map keys collide in JSON: key \(k) and another key both become \"\(s)\"")
+                    }
+                    o.appendUnchecked(key: s, value: try v.toJSON())
+                    continue
                 case .int(let i): key = String(i)
                 case .uint(let u): key = String(u)
                 case .bool(let b): key = b ? "true" : "false"
                 default: key = k.description
                 }
-                o[key] = try v.toJSON()
+                if rendered == nil { rendered = Set(o.keys) }
+                guard rendered?.insert(key).inserted == true else {
+                    throw CELError("map keys collide in JSON: key \(k) and another key both become \"\(key)\"")
+                }
+                o.appendUnchecked(key: key, value: try v.toJSON())
             }
             return .object(o)
         case .timestamp(let t): return .string(t.description)

@@ -48,6 +48,9 @@ struct Compiler {
     var nextSlot = 0
     var referenced: [CELName] = []
     var referencedSet: Set<String> = []
+    /// Set when some node meters its cost (see ``CELOptions/costLimit``): the program then
+    /// evaluates with a meter.
+    var usesCost = false
 
     init(env: CELEnvironment) {
         self.env = env
@@ -85,14 +88,14 @@ struct Compiler {
             return .constant(v)
         case .ident(let name, let absolute):
             if !absolute, let l = local(name) { return localRead(l.slot, l.type) }
-            return try resolve(parts: [name], absolute: absolute, offset: e.offset)
+            return meteredRead(try resolve(parts: [name], absolute: absolute, offset: e.offset))
         case .select(let operand, let field, let testOnly):
             if let (parts, absolute) = qualifiedParts(operand) {
                 if testOnly {
                     let base = try resolve(parts: parts, absolute: absolute, offset: operand.offset)
                     return try hasNode(base, field, e.offset)
                 }
-                return try resolve(parts: parts + [field], absolute: absolute, offset: e.offset)
+                return meteredRead(try resolve(parts: parts + [field], absolute: absolute, offset: e.offset))
             }
             let base = try compile(operand)
             if testOnly { return try hasNode(base, field, e.offset) }
@@ -155,7 +158,42 @@ struct Compiler {
             return Node(eval: build, type: t)
         case .comprehension(let kind, let range, let variable, let args):
             return try compileComprehension(kind, range, variable, args, e.offset)
+        case .chain(let first, let links):
+            return try compileChain(first, links)
         }
+    }
+
+    // MARK: Cost
+
+    /// Inside a comprehension, a variable read from the activation costs its size (a list
+    /// read on every iteration is converted, or scanned, on every iteration). Elsewhere,
+    /// and for constants, the node as it is.
+    mutating func meteredRead(_ n: Node) -> Node {
+        guard !scopes.isEmpty, n.constant == nil else { return n }
+        usesCost = true
+        let e = n.eval
+        var m = Node(eval: { f throws(CELError) in
+            let v = try e(f)
+            if let meter = f.locals { try meter.charge(Locals.size(v)) }
+            return v
+        }, type: n.type)
+        // Parents that inline the lookup do so for comparisons with constants, which
+        // cost no more than the constant's size.
+        m.variable = n.variable
+        return m
+    }
+
+    /// Inside a comprehension, a node that builds a list or string costs the size of
+    /// what it built; elsewhere (linear in its operands) the node as it is.
+    mutating func meteredResult(_ n: Node) -> Node {
+        guard !scopes.isEmpty, n.constant == nil else { return n }
+        usesCost = true
+        let e = n.eval
+        return Node(eval: { f throws(CELError) in
+            let v = try e(f)
+            if let meter = f.locals { try meter.charge(Locals.size(v)) }
+            return v
+        }, type: n.type)
     }
 
     /// Evaluates a closure with constant inputs now; an error stays an evaluation error.
@@ -305,6 +343,8 @@ struct Compiler {
                 throw CELCompileError("'\(kind.rawValue)' predicate must be bool, not \(p.type)", offset: offset)
             }
         }
+        usesCost = true
+        let limit = env.options.costLimit
         let re = r.eval
         let name = kind.rawValue
         @Sendable func items(_ v: CELValue) throws(CELError) -> [CELValue] {
@@ -322,11 +362,13 @@ struct Compiler {
         case .all, .exists:
             let stopOn = kind == .exists
             return Node(eval: { f throws(CELError) in
+                let locals = f.locals ?? Locals(costLimit: limit)
+                try locals.check()
                 let xs = try items(try re(f))
-                let locals = f.locals ?? Locals()
                 let inner = Frame(activation: f.activation, locals: locals)
                 var err: CELError? = nil
                 for x in xs {
+                    try locals.charge(1)
                     locals.set(slot, x)
                     do throws(CELError) {
                         let v = try body(inner)
@@ -336,6 +378,8 @@ struct Compiler {
                         }
                         if b == stopOn { return .bool(stopOn) }
                     } catch {
+                        // An exhausted budget ends the loop; other errors are absorbed.
+                        if locals.exceeded { throw error }
                         if err == nil { err = error }
                     }
                 }
@@ -344,11 +388,13 @@ struct Compiler {
             }, type: .bool)
         case .existsOne:
             return Node(eval: { f throws(CELError) in
+                let locals = f.locals ?? Locals(costLimit: limit)
+                try locals.check()
                 let xs = try items(try re(f))
-                let locals = f.locals ?? Locals()
                 let inner = Frame(activation: f.activation, locals: locals)
                 var count = 0
                 for x in xs {
+                    try locals.charge(1)
                     locals.set(slot, x)
                     let v = try body(inner)
                     guard case .bool(let b) = v else { throw notBool(v) }
@@ -358,15 +404,20 @@ struct Compiler {
             }, type: .bool)
         case .filter:
             return Node(eval: { f throws(CELError) in
+                let locals = f.locals ?? Locals(costLimit: limit)
+                try locals.check()
                 let xs = try items(try re(f))
-                let locals = f.locals ?? Locals()
                 let inner = Frame(activation: f.activation, locals: locals)
                 var out: [CELValue] = []
                 for x in xs {
+                    try locals.charge(1)
                     locals.set(slot, x)
                     let v = try body(inner)
                     guard case .bool(let b) = v else { throw notBool(v) }
-                    if b { out.append(x) }
+                    if b {
+                        try locals.charge(1)
+                        out.append(x)
+                    }
                 }
                 return .list(out)
             }, type: .list(elemType))
@@ -374,18 +425,21 @@ struct Compiler {
             let pred: Eval? = bodies.count == 2 ? bodies[0].eval : nil
             let transform = bodies[bodies.count - 1].eval
             return Node(eval: { f throws(CELError) in
+                let locals = f.locals ?? Locals(costLimit: limit)
+                try locals.check()
                 let xs = try items(try re(f))
-                let locals = f.locals ?? Locals()
                 let inner = Frame(activation: f.activation, locals: locals)
                 var out: [CELValue] = []
                 out.reserveCapacity(xs.count)
                 for x in xs {
+                    try locals.charge(1)
                     locals.set(slot, x)
                     if let pred {
                         let v = try pred(inner)
                         guard case .bool(let b) = v else { throw notBool(v) }
                         if !b { continue }
                     }
+                    try locals.charge(1)
                     out.append(try transform(inner))
                 }
                 return .list(out)

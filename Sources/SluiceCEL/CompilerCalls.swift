@@ -37,31 +37,8 @@ extension Compiler {
         case "_+_", "_-_", "_*_", "_/_", "_%_", "_[_]", "@in":
             let l = try compile(args[0])
             let r = try compile(args[1])
-            let t = try opType(function, [l.type, r.type], offset)
-            if function == "_[_]", case .string(let key)? = r.constant {
-                let le = l.eval
-                return binaryNode(l, r, t) { f throws(CELError) in
-                    let v = try le(f)
-                    if case .map(let m) = v, let x = m.value(forStringKey: key) { return x }
-                    return try Ops.index(v, .string(key))
-                }
-            }
-            let op: @Sendable (CELValue, CELValue) throws(CELError) -> CELValue
-            switch function {
-            case "_+_": op = Ops.add
-            case "_-_": op = Ops.subtract
-            case "_*_": op = Ops.multiply
-            case "_/_": op = Ops.divide
-            case "_%_": op = Ops.modulo
-            case "_[_]": op = Ops.index
-            default: op = { a, b throws(CELError) in try Ops.contains(a, in: b) }
-            }
-            let le = l.eval, re = r.eval
-            var node = binaryNode(l, r, t) { f throws(CELError) in try op(try le(f), try re(f)) }
-            if function == "@in", let name = l.variable, let c = r.constant {
-                node.condition = .test(CELFieldTest(name, .within, c))
-            }
-            return node
+            let node = try binaryOperator(function, l, r, offset)
+            return function == "_+_" ? meteredResult(node) : node
         case "_==_", "_!=_":
             let l = try compile(args[0])
             let r = try compile(args[1])
@@ -75,6 +52,75 @@ extension Compiler {
         default:
             return try functionCall(target: target, function: function, args: args, offset: offset)
         }
+    }
+
+    /// `l op r` for the arithmetic operators, indexing and `in`.
+    func binaryOperator(_ function: String, _ l: Node, _ r: Node, _ offset: Int) throws(CELCompileError) -> Node {
+        let t = try opType(function, [l.type, r.type], offset)
+        if function == "_[_]", case .string(let key)? = r.constant {
+            let le = l.eval
+            return binaryNode(l, r, t) { f throws(CELError) in
+                let v = try le(f)
+                if case .map(let m) = v, let x = m.value(forStringKey: key) { return x }
+                return try Ops.index(v, .string(key))
+            }
+        }
+        let op = Self.operatorFunction(function)
+        let le = l.eval, re = r.eval
+        var node = binaryNode(l, r, t) { f throws(CELError) in try op(try le(f), try re(f)) }
+        if function == "@in", let name = l.variable, let c = r.constant {
+            node.condition = .test(CELFieldTest(name, .within, c))
+        }
+        return node
+    }
+
+    static func operatorFunction(_ function: String) -> @Sendable (CELValue, CELValue) throws(CELError) -> CELValue {
+        switch function {
+        case "_+_": return Ops.add
+        case "_-_": return Ops.subtract
+        case "_*_": return Ops.multiply
+        case "_/_": return Ops.divide
+        case "_%_": return Ops.modulo
+        case "_[_]": return Ops.index
+        default: return { a, b throws(CELError) in try Ops.contains(a, in: b) }
+        }
+    }
+
+    /// Chains this long or longer are evaluated by one loop (no closure per operator), so
+    /// that evaluating them does not recurse once per term.
+    static let loopChainLength = 16
+
+    /// `first op1 x1 op2 x2 ...`, applied left to right.
+    mutating func compileChain(_ first: Expr, _ links: [ChainLink]) throws(CELCompileError) -> Node {
+        var acc = try compile(first)
+        let adds = links.contains { $0.function == "_+_" }
+        if links.count < Self.loopChainLength {
+            for link in links {
+                acc = try binaryOperator(link.function, acc, try compile(link.operand), link.offset)
+            }
+            return adds ? meteredResult(acc) : acc
+        }
+        var type = acc.type
+        var evals: [Eval] = []
+        var ops: [@Sendable (CELValue, CELValue) throws(CELError) -> CELValue] = []
+        var allConstant = acc.constant != nil
+        for link in links {
+            let n = try compile(link.operand)
+            type = try opType(link.function, [type, n.type], link.offset)
+            allConstant = allConstant && n.constant != nil
+            evals.append(n.eval)
+            ops.append(Self.operatorFunction(link.function))
+        }
+        let head = acc.eval
+        let (operands, operators) = (evals, ops)
+        let ev: Eval = { f throws(CELError) in
+            var v = try head(f)
+            for i in operands.indices { v = try operators[i](v, try operands[i](f)) }
+            return v
+        }
+        if allConstant { return fold(ev, type) }
+        let node = Node(eval: ev, type: type)
+        return adds ? meteredResult(node) : node
     }
 
     func unaryNode(_ x: Node, _ t: CheckType, _ ev: @escaping Eval) -> Node {

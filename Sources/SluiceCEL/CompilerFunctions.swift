@@ -67,7 +67,7 @@ extension Compiler {
         }
 
         let evals = nodes.map(\.eval)
-        let ev: Eval
+        var ev: Eval
         switch def.impl {
         case .unary(let fn) where evals.count == 1:
             let a = evals[0]
@@ -86,7 +86,65 @@ extension Compiler {
             return .failing(CELError("internal: arity mismatch for '\(function)'"))
         }
         if def.pure, nodes.allSatisfy({ $0.constant != nil }) { return fold(ev, type) }
-        return Node(eval: ev, type: type)
+        if def.pure, receiver, function == "replace" || function == "join" {
+            // The two builders whose result can outgrow their input (a string times the
+            // number of matches, a separator times the length of a list) charge its size
+            // before building it, anywhere in an expression.
+            usesCost = true
+            let build = ev
+            let args = evals
+            let name = function
+            ev = { f throws(CELError) in
+                if let meter = f.locals {
+                    var xs: [CELValue] = []
+                    xs.reserveCapacity(args.count)
+                    for a in args { xs.append(try a(f)) }
+                    try meter.charge(Self.builtSize(name, xs))
+                    switch def.impl {
+                    case .nary(let fn): return try fn(xs)
+                    case .binary(let fn) where xs.count == 2: return try fn(xs[0], xs[1])
+                    case .unary(let fn) where xs.count == 1: return try fn(xs[0])
+                    default: break
+                    }
+                }
+                return try build(f)
+            }
+        }
+        let node = Node(eval: ev, type: type)
+        return def.pure && Self.builders.contains(function) ? meteredResult(node) : node
+    }
+
+    /// Builtins that build a string or a list (metered inside comprehensions).
+    static let builders: Set<String> = [
+        "replace", "split", "join", "lowerAscii", "upperAscii", "trim", "substring", "string", "bytes",
+    ]
+
+    /// The cost of what `replace` or `join` is about to build from `args` (see
+    /// ``Locals/size(_:)``), computed without building it.
+    static func builtSize(_ function: String, _ args: [CELValue]) -> Int {
+        if function == "replace" {
+            guard args.count == 3, case .string(let s) = args[0], case .string(let old) = args[1],
+                case .string(let new) = args[2], !old.isEmpty
+            else { return 0 }
+            let grow = new.utf8.count - old.utf8.count
+            var bytes = s.utf8.count
+            if grow > 0 {
+                var matches = 0
+                var rest = Substring(s).utf8[...]
+                while let r = rest.firstRange(of: old.utf8) {
+                    matches += 1
+                    rest = rest[r.upperBound...]
+                }
+                bytes += matches * grow
+            }
+            return (bytes + 9) / 10
+        }
+        guard case .list(let l)? = args.first else { return 0 }
+        var sep = 0
+        if args.count == 2, case .string(let s) = args[1] { sep = s.utf8.count }
+        var bytes = max(0, l.count - 1) * sep
+        for v in l { if case .string(let s) = v { bytes += s.utf8.count } }
+        return (bytes + 9) / 10
     }
 
     /// The result type of a builtin call; throws (when checking) for argument types that

@@ -91,25 +91,48 @@ struct Parser {
     }
 
     mutating func parseOr() throws(CELCompileError) -> Expr {
-        var l = try parseAnd()
+        var operands = [try parseAnd()]
+        var offsets: [Int] = []
         while isPunct("||") {
-            let at = tok.offset
+            offsets.append(tok.offset)
             p += 1
-            let r = try parseAnd()
-            l = try node(.call(target: nil, function: "_||_", args: [l, r]), at)
+            operands.append(try parseAnd())
+            try checkChainLength(operands.count)
         }
-        return l
+        return try balanced("_||_", operands, offsets)
     }
 
     mutating func parseAnd() throws(CELCompileError) -> Expr {
-        var l = try parseRelation()
+        var operands = [try parseRelation()]
+        var offsets: [Int] = []
         while isPunct("&&") {
-            let at = tok.offset
+            offsets.append(tok.offset)
             p += 1
-            let r = try parseRelation()
-            l = try node(.call(target: nil, function: "_&&_", args: [l, r]), at)
+            operands.append(try parseRelation())
+            try checkChainLength(operands.count)
         }
-        return l
+        return try balanced("_&&_", operands, offsets)
+    }
+
+    func checkChainLength(_ n: Int) throws(CELCompileError) {
+        if n > Self.maxElements {
+            throw CELCompileError("too many operands in a chain (limit \(Self.maxElements))", offset: tok.offset)
+        }
+    }
+
+    /// A run of `&&` (or `||`) as a balanced tree, as cel-go builds it: the operators are
+    /// associative in CEL (errors are absorbed whatever the grouping, and operands are
+    /// still evaluated left to right), so a flat chain of any length nests only
+    /// log2(n) levels. `offsets[i]` is the operator between operands i and i + 1.
+    func balanced(_ function: String, _ operands: [Expr], _ offsets: [Int]) throws(CELCompileError) -> Expr {
+        func build(_ lo: Int, _ hi: Int) throws(CELCompileError) -> Expr {
+            if hi - lo == 1 { return operands[lo] }
+            let mid = (lo + hi + 1) / 2
+            let l = try build(lo, mid)
+            let r = try build(mid, hi)
+            return try node(.call(target: nil, function: function, args: [l, r]), offsets[mid - 1])
+        }
+        return try build(0, operands.count)
     }
 
     mutating func parseRelation() throws(CELCompileError) -> Expr {
@@ -134,36 +157,47 @@ struct Parser {
     }
 
     mutating func parseAdditive() throws(CELCompileError) -> Expr {
-        var l = try parseMultiplicative()
+        let first = try parseMultiplicative()
+        var links: [ChainLink] = []
         while true {
             let fn: String
             switch tok.kind {
             case .punct("+"): fn = "_+_"
             case .punct("-"): fn = "_-_"
-            default: return l
+            default: return try chain(first, links)
             }
             let at = tok.offset
             p += 1
-            let r = try parseMultiplicative()
-            l = try node(.call(target: nil, function: fn, args: [l, r]), at)
+            links.append(ChainLink(function: fn, operand: try parseMultiplicative(), offset: at))
+            try checkChainLength(links.count)
         }
     }
 
     mutating func parseMultiplicative() throws(CELCompileError) -> Expr {
-        var l = try parseUnary()
+        let first = try parseUnary()
+        var links: [ChainLink] = []
         while true {
             let fn: String
             switch tok.kind {
             case .punct("*"): fn = "_*_"
             case .punct("/"): fn = "_/_"
             case .punct("%"): fn = "_%_"
-            default: return l
+            default: return try chain(first, links)
             }
             let at = tok.offset
             p += 1
-            let r = try parseUnary()
-            l = try node(.call(target: nil, function: fn, args: [l, r]), at)
+            links.append(ChainLink(function: fn, operand: try parseUnary(), offset: at))
+            try checkChainLength(links.count)
         }
+    }
+
+    /// `first` alone, a plain binary call for one operator, or a flat chain.
+    func chain(_ first: Expr, _ links: [ChainLink]) throws(CELCompileError) -> Expr {
+        guard let link = links.first else { return first }
+        if links.count == 1 {
+            return try node(.call(target: nil, function: link.function, args: [first, link.operand]), link.offset)
+        }
+        return try node(.chain(first: first, links: links), link.offset)
     }
 
     mutating func parseUnary() throws(CELCompileError) -> Expr {

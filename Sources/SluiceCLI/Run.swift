@@ -9,6 +9,7 @@ import Sluice
 #endif
 
 extension JSONInputFormat: ExpressibleByArgument {}
+extension DuplicateKeyPolicy: ExpressibleByArgument {}
 
 struct Run: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -41,6 +42,9 @@ struct Run: ParsableCommand {
     @Option(help: "Input format: jsonl (one value per line) or json (concatenated values, as jq reads).")
     var format: JSONInputFormat?
 
+    @Option(help: ArgumentHelp("What to do with an object that repeats a key: reject (it is malformed; the default), first or last (keep that value), for every input.", valueName: "policy"))
+    var duplicateKeys: DuplicateKeyPolicy?
+
     @Option(help: ArgumentHelp("Write events of side outputs that nothing reads to FILE.", valueName: "FILE"))
     var dlq: String?
 
@@ -63,6 +67,7 @@ struct Run: ParsableCommand {
         options.inputs = try bindings(inputs, flag: "--input", allowBare: true)
         options.outputs = try bindings(outputs, flag: "--output", allowBare: true)
         options.format = format
+        options.duplicateKeys = duplicateKeys
         options.deadLetterPath = dlq
         options.timing = stats
         options.parallelism = parallelism

@@ -23,6 +23,8 @@ public final class FileSource: EventSource {
     public let location: Location
     public let format: JSONInputFormat
     public let limits: JSONLimits
+    /// What to do with an object that repeats a key (default: it is malformed).
+    public let duplicateKeys: DuplicateKeyPolicy
 
     /// Fields whose places the reader records in each event while validating it (the
     /// fields the pipeline reads), or nil.
@@ -30,12 +32,13 @@ public final class FileSource: EventSource {
 
     public init(
         name: String, location: Location, format: JSONInputFormat = .jsonl, limits: JSONLimits = .default,
-        fieldIndex: FieldIndex? = nil
+        fieldIndex: FieldIndex? = nil, duplicateKeys: DuplicateKeyPolicy = .reject
     ) {
         self.name = name
         self.location = location
         self.format = format
         self.limits = limits
+        self.duplicateKeys = duplicateKeys
         self.fieldIndex = fieldIndex
     }
 
@@ -55,7 +58,8 @@ public final class FileSource: EventSource {
     }
 
     func read(fd: Int32, label: String, _ out: SourceOutput) throws {
-        var reader = JSONStreamReader(fd: fd, format: format, limits: limits, fieldIndex: fieldIndex)
+        var reader = JSONStreamReader(
+            fd: fd, format: format, limits: limits, fieldIndex: fieldIndex, duplicateKeys: duplicateKeys)
         while !out.isCancelled {
             let chunk: JSONChunk?
             do {
@@ -68,7 +72,22 @@ public final class FileSource: EventSource {
                 var events: [Event] = []
                 events.reserveCapacity(chunk.values.count)
                 let buffer = chunk.buffer
-                for v in chunk.values {
+                var next = chunk.rewritten.first ?? -1
+                var k = 0
+                for (i, v) in chunk.values.enumerated() {
+                    if i == next {
+                        // Not to be written back as read (it spans lines, or repeats a
+                        // key): the parsed value, which the writer puts on one line with
+                        // only the key Sluice used.
+                        k += 1
+                        next = k < chunk.rewritten.count ? chunk.rewritten[k] : -1
+                        if let value = try? JSONParser.parse(
+                            buffer.bytes(v.start, v.count), maxDepth: limits.maxDepth, duplicateKeys: duplicateKeys == .last ? .last : .first)
+                        {
+                            events.append(Event(value, line: v.line))
+                            continue
+                        }
+                    }
                     events.append(Event(raw: buffer, start: v.start, count: v.count, line: v.line, offsets: v.offsets))
                 }
                 out.emit(consume events)

@@ -131,11 +131,22 @@ extension JSONParser {
     public static func validate(
         _ bytes: UnsafeRawBufferPointer, maxDepth: Int = 512, index: FieldIndex, offsets: inout FieldOffsets
     ) -> JSONError? {
+        validate(bytes, maxDepth: maxDepth, index: index, offsets: &offsets, checker: nil)
+    }
+
+    /// ``validate(_:maxDepth:index:offsets:)`` looking for repeated keys with `checker`
+    /// (reset first) when given.
+    static func validate(
+        _ bytes: UnsafeRawBufferPointer, maxDepth: Int, index: FieldIndex, offsets: inout FieldOffsets,
+        checker: DuplicateKeyChecker?
+    ) -> JSONError? {
         offsets = FieldOffsets()
         guard let base = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self), bytes.count > 0 else {
             return JSONError("empty input", offset: 0)
         }
         var c = Cursor(base: base, end: bytes.count, maxDepth: maxDepth)
+        checker?.reset()
+        c.duplicates = checker
         do throws(JSONError) {
             c.skipWhitespace()
             if c.pos < c.end, base[c.pos] == UInt8(ascii: "{"), maxDepth > 0, bytes.count <= Int(UInt32.max) - 2 {
@@ -161,6 +172,8 @@ extension Cursor {
         let keyCountTotal = index.slotCount
         var missing = keyCountTotal
         var escaped = false
+        var frame = DuplicateKeyChecker.Frame(open: pos - 1)
+        defer { duplicates?.leave(frame) }
         skipWhitespace()
         if pos < end && base[pos] == UInt8(ascii: "}") {
             pos += 1
@@ -169,8 +182,15 @@ extension Cursor {
                 skipWhitespace()
                 guard pos < end, base[pos] == UInt8(ascii: "\"") else { throw unexpected("where an object key was expected") }
                 let keyStart = pos + 1
-                try skipString()
-                let keyCount = pos - 1 - keyStart
+                let keyCount: Int
+                if let checker = duplicates {
+                    let plain = try skipKey()
+                    keyCount = pos - 1 - keyStart
+                    try checker.add(base, start: keyStart, count: keyCount, plain: plain, frame: &frame, end: end)
+                } else {
+                    try skipString()
+                    keyCount = pos - 1 - keyStart
+                }
                 var hit = -1
                 if missing > 0 {
                     hit = index.slot(matching: base + keyStart, count: keyCount, unrecordedIn: offsets)

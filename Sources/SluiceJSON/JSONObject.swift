@@ -104,6 +104,11 @@ public struct JSONObject: Sendable, Hashable {
         values.append(value)
     }
 
+    /// Replaces the value at position `i` (a valid index), keeping the key.
+    public mutating func replaceValue(at i: Int, with value: JSON) {
+        values[i] = value
+    }
+
     /// Removes `key` and returns its value, if present.
     @discardableResult
     public mutating func removeValue(forKey key: String) -> JSON? {

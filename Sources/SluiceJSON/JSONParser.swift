@@ -60,6 +60,51 @@ public enum JSONParser {
         return v
     }
 
+    /// Parses one whole JSON text; a repeated key in an object keeps its first value
+    /// (`.first`), its last value at its first place (`.last`), or is an error (`.reject`).
+    public static func parse(
+        _ bytes: UnsafeRawBufferPointer, maxDepth: Int = 512, duplicateKeys: DuplicateKeyPolicy
+    ) throws(JSONError) -> JSON {
+        if duplicateKeys == .reject, let err = validate(bytes, maxDepth: maxDepth, duplicateKeys: .reject) { throw err }
+        guard let base = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self) else {
+            throw JSONError("empty input", offset: 0)
+        }
+        var c = Cursor(base: base, end: bytes.count, maxDepth: maxDepth)
+        c.lastKeyWins = duplicateKeys == .last
+        c.skipWhitespace()
+        let v = try c.parseValue(depth: 0)
+        c.skipWhitespace()
+        if c.pos != c.end { throw c.unexpected("after the value") }
+        return v
+    }
+
+    /// ``validate(_:maxDepth:)`` that with `.reject` also fails on an object that repeats
+    /// a key (I-JSON, RFC 7493); the other policies accept such objects.
+    public static func validate(_ bytes: UnsafeRawBufferPointer, maxDepth: Int = 512, duplicateKeys: DuplicateKeyPolicy) -> JSONError? {
+        guard duplicateKeys == .reject else { return validate(bytes, maxDepth: maxDepth) }
+        let checker = DuplicateKeyChecker(rejects: true)
+        return validate(bytes, maxDepth: maxDepth, checker: checker)
+    }
+
+    /// ``validate(_:maxDepth:)`` looking for repeated keys with `checker` (reset first).
+    static func validate(_ bytes: UnsafeRawBufferPointer, maxDepth: Int, checker: DuplicateKeyChecker) -> JSONError? {
+        guard let base = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self), bytes.count > 0 else {
+            return JSONError("empty input", offset: 0)
+        }
+        checker.reset()
+        var c = Cursor(base: base, end: bytes.count, maxDepth: maxDepth)
+        c.duplicates = checker
+        do throws(JSONError) {
+            c.skipWhitespace()
+            try c.skipValue(depth: 0)
+            c.skipWhitespace()
+            if c.pos != c.end { throw c.unexpected("after the value") }
+            return nil
+        } catch {
+            return error
+        }
+    }
+
     /// Parses one whole JSON text from an array of bytes.
     public static func parse(_ bytes: [UInt8], maxDepth: Int = 512) throws(JSONError) -> JSON {
         let r = bytes.withUnsafeBytes { buf in Result { () throws(JSONError) in try parse(buf, maxDepth: maxDepth) } }
@@ -102,8 +147,15 @@ public enum JSONParser {
     /// Scans one value starting at `start` (after whitespace) in a buffer that may end
     /// mid-value, as a reader of concatenated JSON values needs.
     public static func scanPrefix(_ bytes: UnsafeRawBufferPointer, from start: Int, maxDepth: Int = 512) -> PrefixScan {
+        scanPrefix(bytes, from: start, maxDepth: maxDepth, checker: nil)
+    }
+
+    /// ``scanPrefix(_:from:maxDepth:)`` looking for repeated keys with `checker` when given.
+    static func scanPrefix(_ bytes: UnsafeRawBufferPointer, from start: Int, maxDepth: Int, checker: DuplicateKeyChecker?) -> PrefixScan {
         guard let base = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self) else { return .incomplete }
         var c = Cursor(base: base, end: bytes.count, maxDepth: maxDepth)
+        checker?.reset()
+        c.duplicates = checker
         c.pos = start
         do throws(JSONError) {
             try c.skipValue(depth: 0)
@@ -266,6 +318,10 @@ struct Cursor {
     let end: Int
     let maxDepth: Int
     var pos: Int = 0
+    /// When set, validation (``skipValue(depth:)``) looks for repeated keys with it.
+    unowned(unsafe) var duplicates: DuplicateKeyChecker? = nil
+    /// Building an object, a repeated key takes the later value (at the first place).
+    var lastKeyWins = false
 
     init(base: UnsafePointer<UInt8>, end: Int, maxDepth: Int) {
         self.base = base
@@ -346,8 +402,13 @@ struct Cursor {
                 let key = try parseString()
                 try skipColon()
                 let value = try parseValue(depth: depth + 1)
-                // A repeated key keeps its first value (as `field(_:in:)` reads it).
-                if obj.index(of: key) == nil { obj.appendUnchecked(key: key, value: value) }
+                // A repeated key keeps its first value (as `field(_:in:)` reads it), or
+                // with `lastKeyWins` its last value at its first place.
+                if let i = obj.index(of: key) {
+                    if lastKeyWins { obj.replaceValue(at: i, with: value) }
+                } else {
+                    obj.appendUnchecked(key: key, value: value)
+                }
                 if try !skipMemberEnd() { return .object(obj) }
             }
         case UInt8(ascii: "["):
@@ -647,10 +708,24 @@ struct Cursor {
                 pos += 1
                 return
             }
+            guard let checker = duplicates else {
+                while true {
+                    skipWhitespace()
+                    guard pos < end, base[pos] == UInt8(ascii: "\"") else { throw unexpected("where an object key was expected") }
+                    try skipString()
+                    try skipColon()
+                    try skipValue(depth: depth + 1)
+                    if try !skipMemberEnd() { return }
+                }
+            }
+            var frame = DuplicateKeyChecker.Frame(open: pos - 1)
+            defer { checker.leave(frame) }
             while true {
                 skipWhitespace()
                 guard pos < end, base[pos] == UInt8(ascii: "\"") else { throw unexpected("where an object key was expected") }
-                try skipString()
+                let keyStart = pos + 1
+                let plain = try skipKey()
+                try checker.add(base, start: keyStart, count: pos - 1 - keyStart, plain: plain, frame: &frame, end: end)
                 try skipColon()
                 try skipValue(depth: depth + 1)
                 if try !skipMemberEnd() { return }
@@ -764,6 +839,46 @@ struct Cursor {
             }
             if b < 0x20 { throw JSONError("control character in string (must be escaped)", offset: pos) }
             if b < 0x80 { pos += 1 } else { _ = try utf8Length() }
+        }
+        throw JSONError("unterminated string", offset: pos)
+    }
+
+    /// ``skipString()`` for an object key: true when the key is plain (no escape, all
+    /// ASCII), so that its bytes are the key.
+    mutating func skipKey() throws(JSONError) -> Bool {
+        pos += 1
+        var plain = true
+        while pos < end {
+            skipPlainStringBytes()
+            guard pos < end else { break }
+            let b = base[pos]
+            if b == UInt8(ascii: "\"") {
+                pos += 1
+                return plain
+            }
+            if b == UInt8(ascii: "\\") {
+                plain = false
+                pos += 1
+                guard pos < end else { break }
+                switch base[pos] {
+                case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"), UInt8(ascii: "b"),
+                    UInt8(ascii: "f"), UInt8(ascii: "n"), UInt8(ascii: "r"), UInt8(ascii: "t"):
+                    pos += 1
+                case UInt8(ascii: "u"):
+                    pos += 1
+                    _ = try hex4()
+                default:
+                    throw JSONError("invalid escape in string", offset: pos - 1)
+                }
+                continue
+            }
+            if b < 0x20 { throw JSONError("control character in string (must be escaped)", offset: pos) }
+            if b < 0x80 {
+                pos += 1
+            } else {
+                plain = false
+                _ = try utf8Length()
+            }
         }
         throw JSONError("unterminated string", offset: pos)
     }

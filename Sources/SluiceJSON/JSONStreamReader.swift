@@ -38,6 +38,12 @@ public struct JSONChunk: Sendable {
     public var buffer: ByteBuffer
     public var values: [Value] = []
     public var malformed: [Malformed] = []
+    /// Indices in ``values`` (ascending) of values whose bytes must not be written back
+    /// as they are: a value of the `json` format that spans lines (output is one value
+    /// per line), or an object with a repeated key that the reader was told to accept
+    /// (output has only the key Sluice uses). Parse them with
+    /// ``JSONStreamReader/duplicateKeys`` and write the parsed value.
+    public var rewritten: [Int] = []
 }
 
 /// Reads JSON values from a file descriptor in large chunks, without a system call or a
@@ -54,6 +60,9 @@ public struct JSONStreamReader {
 
     public let format: JSONInputFormat
     public let limits: JSONLimits
+    /// What to do with an object that repeats a key.
+    public let duplicateKeys: DuplicateKeyPolicy
+    let checker: DuplicateKeyChecker
     let fd: Int32
     let chunkSize: Int
     var buffer: ByteBuffer
@@ -71,14 +80,17 @@ public struct JSONStreamReader {
     public let fieldIndex: FieldIndex?
 
     /// A reader over `fd` (which it does not close). With a `fieldIndex`, validating a
-    /// line also records where the values of those fields start.
+    /// line also records where the values of those fields start. An object that repeats
+    /// a key is malformed unless `duplicateKeys` accepts it.
     public init(
         fd: Int32, format: JSONInputFormat = .jsonl, limits: JSONLimits = .default, chunkSize: Int = 64 << 10,
-        fieldIndex: FieldIndex? = nil
+        fieldIndex: FieldIndex? = nil, duplicateKeys: DuplicateKeyPolicy = .reject
     ) {
         self.fd = fd
         self.format = format
         self.limits = limits
+        self.duplicateKeys = duplicateKeys
+        checker = DuplicateKeyChecker(rejects: false)
         self.chunkSize = chunkSize
         self.fieldIndex = fieldIndex.flatMap { $0.keys.isEmpty ? nil : $0 }
         buffer = ByteBuffer(capacity: chunkSize, fieldIndex: self.fieldIndex)
@@ -180,12 +192,12 @@ public struct JSONStreamReader {
             if let indexRef = buffer.indexRef {
                 // At +0: the buffer holds the index.
                 indexRef._withUnsafeGuaranteedRef {
-                    JSONParser.validate(bytes, maxDepth: limits.maxDepth, index: $0, offsets: &offsets)
+                    JSONParser.validate(bytes, maxDepth: limits.maxDepth, index: $0, offsets: &offsets, checker: checker)
                 }
             } else {
-                JSONParser.validate(bytes, maxDepth: limits.maxDepth)
+                JSONParser.validate(bytes, maxDepth: limits.maxDepth, checker: checker)
             }
-        if let err = error {
+        if let err = error ?? repeatedKeyError() {
             chunk.malformed.append(
                 JSONChunk.Malformed(
                     line: line,
@@ -195,8 +207,27 @@ public struct JSONStreamReader {
                 )
             )
         } else {
+            if checker.found { chunk.rewritten.append(chunk.values.count) }
             chunk.values.append(JSONChunk.Value(start: s, count: e - s, line: line, offsets: offsets))
         }
+    }
+
+    /// With ``duplicateKeys`` `.reject`, the error for the value validated last when it
+    /// repeats a key.
+    @inline(__always)
+    func repeatedKeyError() -> JSONError? {
+        guard checker.found, duplicateKeys == .reject, var err = checker.firstRepeated else { return nil }
+        err.message += " (Sluice reads I-JSON, RFC 7493; to accept it, set the input's 'duplicate_keys' (or --duplicate-keys) to 'first' or 'last')"
+        return err
+    }
+
+    /// Appends a value of the `json` format, to be rewritten when it spans lines or
+    /// repeats a key.
+    mutating func appendValue(start: Int, end: Int, into chunk: inout JSONChunk) {
+        let base = buffer.base.assumingMemoryBound(to: UInt8.self)
+        let breaks = memchr(base + start, 0x0A, end - start) != nil || memchr(base + start, 0x0D, end - start) != nil
+        if breaks || checker.found { chunk.rewritten.append(chunk.values.count) }
+        chunk.values.append(JSONChunk.Value(start: start, count: end - start, line: line))
     }
 
     mutating func finishAtEOF(_ chunk: inout JSONChunk) {
@@ -208,13 +239,13 @@ public struct JSONStreamReader {
             skipWhitespace()
             if pending < filled {
                 let bytes = UnsafeRawBufferPointer(start: buffer.base + pending, count: filled - pending)
-                let err = JSONParser.validate(bytes, maxDepth: limits.maxDepth)
+                let err = JSONParser.validate(bytes, maxDepth: limits.maxDepth, checker: checker) ?? repeatedKeyError()
                 if err == nil {
                     // A number that ends the input is complete after all.
                     var end = filled
                     let base = buffer.base.assumingMemoryBound(to: UInt8.self)
                     while end > pending, isSpace(base[end - 1]) { end -= 1 }
-                    chunk.values.append(JSONChunk.Value(start: pending, count: end - pending, line: line))
+                    appendValue(start: pending, end: end, into: &chunk)
                     pending = filled
                     return
                 }
@@ -264,9 +295,21 @@ public struct JSONStreamReader {
             skipWhitespace()
             if pending >= filled { return }
             let all = UnsafeRawBufferPointer(start: buffer.base, count: filled)
-            switch JSONParser.scanPrefix(all, from: pending, maxDepth: limits.maxDepth) {
+            switch JSONParser.scanPrefix(all, from: pending, maxDepth: limits.maxDepth, checker: checker) {
             case .complete(let end):
-                chunk.values.append(JSONChunk.Value(start: pending, count: end - pending, line: line))
+                if let err = repeatedKeyError() {
+                    let bytes = UnsafeRawBufferPointer(start: buffer.base + pending, count: end - pending)
+                    chunk.malformed.append(
+                        JSONChunk.Malformed(
+                            line: line,
+                            message: "invalid JSON: \(err.message)",
+                            raw: String(decoding: bytes.prefix(Self.rawLimit), as: UTF8.self),
+                            truncated: bytes.count > Self.rawLimit
+                        )
+                    )
+                } else {
+                    appendValue(start: pending, end: end, into: &chunk)
+                }
                 advanceCountingLines(to: end)
             case .incomplete:
                 if filled - pending > limits.maxEventSize {

@@ -14,8 +14,9 @@ import SluiceSteps
 /// be, every problem becomes a ``Diagnostic``, and the pipeline exists only when there
 /// are no errors.
 struct PipelineCompiler {
-    static let topLevelKeys = ["name", "description", "params", "time", "tables", "inputs", "streams", "outputs", "steps", "tests"]
+    static let topLevelKeys = ["name", "description", "params", "limits", "time", "tables", "inputs", "streams", "outputs", "steps", "tests"]
     static let inputKinds = ["stdin", "file", "generate"]
+    static let inputOptions = ["format", "duplicate_keys"]
     static let outputKinds = ["stdout", "stderr", "file"]
 
     let file: String
@@ -77,7 +78,8 @@ struct PipelineCompiler {
         _ = top.string("description")
         _ = top.node("tests")  // read by `sluice test`
         readParams(top)
-        expressions = ExpressionCompiler(params: params, tables: readTables(top), checkParams: true)
+        expressions = ExpressionCompiler(
+            params: params, tables: readTables(top), checkParams: true, costLimit: readLimits(top))
         if let presetFieldIndex { expressions?.adoptFieldIndex(presetFieldIndex) }
         if let m = top.map("time") { readTime(m) }
         let stepsNode = top.node("steps")
@@ -146,6 +148,14 @@ struct PipelineCompiler {
         }
     }
 
+    /// `limits: {cel_cost: N}`: the cost budget of one expression evaluation.
+    func readLimits(_ top: ConfigMap) -> Int {
+        guard let m = top.map("limits") else { return CELOptions.defaultCostLimit }
+        let cost = m.int("cel_cost", range: 1...Int(Int32.max) * 1000)
+        m.finish()
+        return cost ?? CELOptions.defaultCostLimit
+    }
+
     /// `tables: {NAME: {file: PATH, key: FIELD, format: csv|jsonl|json}}`, loaded now so
     /// that `sluice check` reports a missing or broken table file.
     func readTables(_ top: ConfigMap) -> [String: CELValue] {
@@ -190,6 +200,8 @@ struct PipelineCompiler {
             checkName(name, at: pair.key.location, what: "input")
             guard let conf = ConfigMap(pair.value, what: "input '\(name)'", context: ctx) else { continue }
             let format = conf.oneOf("format", Dictionary(uniqueKeysWithValues: JSONInputFormat.allCases.map { ($0.rawValue, $0) }))
+            let duplicateKeys = conf.oneOf(
+                "duplicate_keys", Dictionary(uniqueKeysWithValues: DuplicateKeyPolicy.allCases.map { ($0.rawValue, $0) }))
             let kinds = conf.keys.filter { Self.inputKinds.contains($0) }
             guard kinds.count == 1, let kind = kinds.first else {
                 if kinds.isEmpty {
@@ -199,7 +211,7 @@ struct PipelineCompiler {
                     ctx.error(pair.value.location, "input '\(name)' has more than one kind: \(quotedList(kinds, or: false))")
                 }
                 conf.allow(Self.inputKinds)
-                conf.finish(allowed: ["format"])
+                conf.finish(allowed: Self.inputOptions)
                 continue
             }
             var spec: InputSpec?
@@ -216,7 +228,8 @@ struct PipelineCompiler {
                     spec = InputSpec(name: name, location: pair.key.location, kind: .files(paths), format: format)
                 }
             }
-            conf.finish(allowed: ["format"])
+            conf.finish(allowed: Self.inputOptions)
+            spec?.duplicateKeys = duplicateKeys
             if let spec { inputs.append(spec) }
         }
     }

@@ -17,6 +17,8 @@ public struct RunOptions {
     public var outputs: [String: String] = [:]
     /// Overrides the input format of every input.
     public var format: JSONInputFormat?
+    /// Overrides what every input does with an object that repeats a key.
+    public var duplicateKeys: DuplicateKeyPolicy?
     /// Where unread side outputs are written (`--dlq`), besides being counted.
     public var deadLetterPath: String?
     /// Measure time per step (for `--stats`).
@@ -153,7 +155,8 @@ extension Pipeline {
                 source = GenerateSource(name: input.name, spec: generator, countOverride: options.generateCount)
             } else {
                 source = FileSource(
-                    name: input.name, location: location, format: format, limits: options.limits, fieldIndex: fieldIndex)
+                    name: input.name, location: location, format: format, limits: options.limits, fieldIndex: fieldIndex,
+                    duplicateKeys: options.duplicateKeys ?? input.duplicateKeys ?? .reject)
             }
             inputNodes[input.name] = flow.addSource(source, time: time?.policy() ?? .processingTime)
         }

@@ -39,6 +39,8 @@ struct InputSpec: Sendable {
     var location: SourceLocation
     var kind: Kind
     var format: JSONInputFormat?
+    /// `duplicate_keys:`, when given.
+    var duplicateKeys: DuplicateKeyPolicy? = nil
 }
 
 /// An output as written in the pipeline.

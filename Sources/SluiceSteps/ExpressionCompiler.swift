@@ -67,11 +67,21 @@ public final class ExpressionCompiler: Sendable {
     /// pipeline's `params:`), so that a typo is a compile error; nil accepts any name.
     let declaredParams: [String]?
 
-    /// An environment with `params` and `tables`. With `checkParams`, reading
-    /// `params.NAME` for a NAME that `params` lacks is a compile error.
-    public init(params: JSONObject = JSONObject(), tables: [String: CELValue] = [:], checkParams: Bool = false) {
+    /// The cost budget of one evaluation (`limits: {cel_cost: N}`; see
+    /// ``CELOptions/costLimit``).
+    public let costLimit: Int
+
+    /// An environment with `params` and `tables`, whose evaluations may cost up to
+    /// `costLimit` each. With `checkParams`, reading `params.NAME` for a NAME that
+    /// `params` lacks is a compile error.
+    public init(
+        params: JSONObject = JSONObject(), tables: [String: CELValue] = [:], checkParams: Bool = false,
+        costLimit: Int = CELOptions.defaultCostLimit
+    ) {
         var options = CELOptions()
         options.variablesShadowTypeNames = true
+        options.costLimit = costLimit
+        self.costLimit = costLimit
         var env = CELEnvironment(options: options)
         env.addFunction("now", receiverStyle: false, arity: 0) { _ throws(CELError) in
             let ns = Int64(clockRealtimeNanos())
@@ -94,7 +104,16 @@ public final class ExpressionCompiler: Sendable {
     /// Compiles `expr`, reporting a syntax or type error at its line and column.
     public func compile(_ expr: ConfigExpression, context: ConfigContext) -> Expression? {
         do {
-            return try compile(source: expr.source)
+            let compiled = try compile(source: expr.source)
+            let estimate = compiled.program.costEstimate
+            if estimate.degree >= 2 {
+                let power = estimate.degree == 2 ? "quadratically with" : "as the \(estimate.degree)th power of"
+                context.warning(
+                    expr.location(ofOffset: estimate.offset),
+                    "this expression's cost grows \(power) the event's size: \(estimate.reason ?? "comprehensions nest over event data")",
+                    hint: "an event that makes one evaluation cost more than \(costLimit) (limits: cel_cost) is rejected; iterate over a bounded list, or split the work into steps")
+            }
+            return compiled
         } catch {
             var hint: String?
             if error.message.hasPrefix("unknown parameter"), let declared = declaredParams {

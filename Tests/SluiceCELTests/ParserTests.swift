@@ -44,10 +44,35 @@ struct ParserTests {
         #expect(compileError(parens)?.message.contains("nested too deeply") == true)
         let lists = String(repeating: "[", count: 10_000) + String(repeating: "]", count: 10_000)
         #expect(compileError(lists)?.message.contains("nested too deeply") == true)
-        let chain = Array(repeating: "1", count: 5_000).joined(separator: " + ")
-        #expect(compileError(chain)?.message.contains("nested too deeply") == true)
+        let nestedSum = String(repeating: "(1 + ", count: 300) + "1" + String(repeating: ")", count: 300)
+        #expect(compileError(nestedSum)?.message.contains("nested too deeply") == true)
         let nots = String(repeating: "!", count: 10_000) + "true"
         #expect(compileError(nots)?.message.contains("nested too deeply") == true)
+    }
+
+    @Test func flatChainsAreNotNesting() throws {
+        // A flat run of one operator is parsed without nesting a level per term.
+        let sum = Array(repeating: "1", count: 5_000).joined(separator: " + ")
+        #expect(try eval(sum) == .int(5_000))
+        let mixed = (0..<300).map { "x\($0 % 3)" }.joined(separator: " - ") + " + 7"
+        // x0 - x1 - x2 - x0 ... left to right: 1 - 2 - 3 - 1 - 2 - 3 ...
+        var expected: Int64 = 1
+        for i in 1..<300 { expected -= Int64(i % 3 + 1) }
+        #expect(try eval(mixed, ["x0": .int(1), "x1": .int(2), "x2": .int(3)]) == .int(expected + 7))
+        let product = Array(repeating: "a", count: 300).joined(separator: " * ") + " / a"
+        #expect(try eval(product, ["a": .int(1)]) == .int(1))
+        let ands = (0..<300).map { "x == \($0)" }.joined(separator: " || ")
+        #expect(try eval(ands, ["x": .int(299)]) == .bool(true))
+        #expect(try eval(ands, ["x": .int(300)]) == .bool(false))
+        let alls = Array(repeating: "x > 1", count: 300).joined(separator: " && ")
+        #expect(try eval(alls, ["x": .int(2)]) == .bool(true))
+        #expect(try eval(alls + " && x > 5", ["x": .int(2)]) == .bool(false))
+        // Left to right still decides overflow and type errors.
+        #expect(try evalError(Array(repeating: "9223372036854775807", count: 20).joined(separator: " + ") + " - 9223372036854775807")?.contains("overflow") == true)
+        #expect(compileError(Array(repeating: "1", count: 20).joined(separator: " + ") + " + 'a'")?.message.contains("no matching overload") == true)
+        // Absorption works over a long chain: an error anywhere, a false anywhere.
+        let absorbed = Array(repeating: "missing > 1", count: 200).joined(separator: " && ") + " && false"
+        #expect(try eval(absorbed) == .bool(false))
     }
 
     @Test func hugeListLiteralIsAnError() {

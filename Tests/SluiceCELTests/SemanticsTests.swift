@@ -79,4 +79,14 @@ struct SemanticsTests {
         #expect(try eval("timestamp('2009-02-13T23:31:30.5Z')").toJSON() == .string("2009-02-13T23:31:30.5Z"))
         #expect(throws: CELError.self) { try CELValue.double(.nan).toJSON() }
     }
+
+    @Test func mapKeysThatRenderAlikeAreAnErrorInJSON() throws {
+        // `1` and `"1"` are different CEL keys but the same JSON key: dropping one
+        // silently would lose a field.
+        for source in ["{1: 'a', '1': 'b'}", "{'1': 'a', 1: 'b'}", "{true: 1, 'true': 2}", "{1u: 1, 'x': 0, '1': 2}"] {
+            #expect(throws: CELError.self, "\(source)") { try eval(source).toJSON() }
+        }
+        #expect(try eval("{1: 'a', 2: 'b', 'c': 'd'}").toJSON() == ["1": "a", "2": "b", "c": "d"])
+        #expect(throws: CELError.self) { try eval("[{'x': {'1': 1, 1: 2}}]").toJSON() }
+    }
 }

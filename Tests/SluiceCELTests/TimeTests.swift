@@ -2,6 +2,17 @@ import SluiceCEL
 import Testing
 
 struct TimeTests {
+    @Test func zoneOffsetsOutOfRangeAreRejected() throws {
+        // RFC 3339 offsets are at most 23:59 either way.
+        #expect(try evalError("timestamp('2020-01-01T00:00:00+99:99')")?.contains("invalid timestamp") == true)
+        #expect(try evalError("timestamp('2020-01-01T00:00:00-24:00')")?.contains("invalid timestamp") == true)
+        #expect(try evalError("timestamp('2020-01-01T00:00:00+05:60')")?.contains("invalid timestamp") == true)
+        #expect(try eval("timestamp('2020-01-01T23:59:00-23:59')") == eval("timestamp('2020-01-02T23:58:00Z')"))
+        #expect(try evalError("timestamp('2020-01-01T00:00:00Z').getHours('+99:99')")?.contains("invalid time zone offset") == true)
+        #expect(try evalError("timestamp('2020-01-01T00:00:00Z').getHours('-24:00')")?.contains("invalid time zone offset") == true)
+        #expect(try eval("timestamp('2020-01-01T00:00:00Z').getHours('+23:59')") == .int(23))
+    }
+
     @Test func accessorsWithZones() throws {
         let t = "timestamp('2009-02-13T23:31:30Z')"
         #expect(try eval("\(t).getFullYear()") == .int(2009))

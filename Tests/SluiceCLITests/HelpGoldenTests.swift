@@ -39,7 +39,7 @@ import Testing
           sluice run fraud.yaml --input events=day1.jsonl --output alerts=alerts.jsonl
           sluice run filter.yaml --set threshold=500 --dlq rejected.jsonl < in.jsonl
 
-        USAGE: sluice run <pipeline> [--input <NAME=FILE> ...] [--output <NAME=FILE> ...] [--set <KEY=VALUE> ...] [--format <format>] [--dlq <FILE>] [--stats] [--parallelism <N>]
+        USAGE: sluice run <pipeline> [--input <NAME=FILE> ...] [--output <NAME=FILE> ...] [--set <KEY=VALUE> ...] [--format <format>] [--duplicate-keys <policy>] [--dlq <FILE>] [--stats] [--parallelism <N>]
 
         ARGUMENTS:
           <pipeline>              The pipeline file (YAML).
@@ -55,6 +55,11 @@ import Testing
           --format <format>       Input format: jsonl (one value per line) or json
                                   (concatenated values, as jq reads). (values: jsonl,
                                   json)
+          --duplicate-keys <policy>
+                                  What to do with an object that repeats a key: reject
+                                  (it is malformed; the default), first or last (keep
+                                  that value), for every input. (values: reject, first,
+                                  last)
           --dlq <FILE>            Write events of side outputs that nothing reads to
                                   FILE.
           --stats                 Print progress to stderr about once a second and a
