@@ -59,6 +59,11 @@ enum StatsTable {
                 }.joined(separator: "  "))
             }
         }
+        for (stream, steps) in report.steps.sorted(by: { $0.key < $1.key }) {
+            for s in steps where s.overBudget > 0 {
+                printError("\(stream) \(s.name): \(s.overBudget) of the rejected events were over the step's state limits")
+            }
+        }
         for (sink, n) in report.sinkEvents.sorted(by: { $0.key < $1.key }) {
             printError("output \(sink): \(n) events")
         }

@@ -93,6 +93,8 @@ public struct StepOutput {
     public var watermark: Int64 = Int64.min
     /// Counters for the step being run, read by `--stats`.
     public var rejectedCount = 0
+    /// Of those, events rejected because the step's state was at a limit (`--stats`).
+    public var overBudgetCount = 0
     /// Set by a step that must end the run (`validate` with `on_invalid: stop`): the
     /// run stops with this message and exit code 1, after passing on what is already out.
     public var stopRequested: String?

@@ -23,7 +23,7 @@ final class NFAHarness {
     let evaluated: UInt64
     var keys: [String: Int] = [:]
 
-    init(_ elements: [Element], within: Int64? = nil, skip: SkipStrategy = .none, maxPerKey: Int = 10_000) throws {
+    init(_ elements: [Element], within: Int64? = nil, skip: SkipStrategy = .none, limits: PatternLimits = PatternLimits()) throws {
         let compiler = ExpressionCompiler()
         var states: [PatternNFA.State] = []
         var notsBefore: [[PatternNFA.Negation]] = [[]]
@@ -57,7 +57,7 @@ final class NFAHarness {
         let nfa = PatternNFA(
             states: states, notsBefore: notsBefore, conditions: conditions, within: within, skip: skip,
             trailingAllStrict: !trailing.isEmpty && trailing.allSatisfy(\.strict))
-        runner = NFARunner(nfa: nfa, activation: compiler.activation(), maxPerKey: maxPerKey)
+        runner = NFARunner(nfa: nfa, activation: compiler.activation(), limits: limits)
         conditionKinds = kinds
         self.evaluated = evaluated
     }
@@ -231,7 +231,7 @@ final class NFAHarness {
     }
 
     @Test func keyLimitLeavesTheStateAsItWas() throws {
-        let h = try NFAHarness([.step("a"), .step("b")], maxPerKey: 2)
+        let h = try NFAHarness([.step("a"), .step("b")], limits: PatternLimits(partialMatchesPerKey: 2))
         h.run("a1 a2")
         #expect(h.runner.livePartialMatches == 2)
         #expect(h.send("a3", time: 2) == (.overKeyLimit, []))

@@ -9,6 +9,8 @@ public struct StepStats: Sendable {
     public var eventsOut = 0
     public var sideOut = 0
     public var rejected = 0
+    /// Of `rejected`, events turned away because the step's state was at a limit.
+    public var overBudget = 0
     /// Events sent to `late`.
     public var late = 0
     /// Time spent inside the step, in nanoseconds (measured only when stats are on).
@@ -86,6 +88,7 @@ public final class StepChain {
             out.sides.removeAll(keepingCapacity: true)
             out.watermark = max(watermark, marks[i])
             out.rejectedCount = 0
+            out.overBudgetCount = 0
             out.stopRequested = nil
             let t0 = timing ? DispatchTime.now().uptimeNanoseconds : 0
             if stamped && timeSensitive[i] {
@@ -119,6 +122,7 @@ public final class StepChain {
             stats[i].eventsOut += out.events.count
             stats[i].sideOut += out.sides.count
             stats[i].rejected += out.rejectedCount
+            stats[i].overBudget += out.overBudgetCount
             for s in out.sides where s.port == SidePort.late { stats[i].late += 1 }
             sides.append(contentsOf: out.sides)
             spare = current
@@ -156,6 +160,7 @@ public final class StepChain {
             stats[i].eventsOut += out.events.count
             stats[i].sideOut += out.sides.count
             stats[i].rejected += out.rejectedCount
+            stats[i].overBudget += out.overBudgetCount
             for s in out.sides where s.port == SidePort.late { stats[i].late += 1 }
             sides.append(contentsOf: out.sides)
             carry = out.events

@@ -31,6 +31,13 @@ final class NFARunner {
         /// The key would have had more than `max_partial_matches` partial matches: the
         /// key's state is as it was before the event.
         case overKeyLimit
+        /// The step would have had more than `max_total_partial_matches` partial matches
+        /// over all keys: the key's state is as it was before the event.
+        case overPartialMatchBudget
+        /// A partial match would have taken the event while the step already holds
+        /// `max_buffered_events` events for partial matches: the key's state is as it
+        /// was before the event.
+        case overEventBudget
     }
 
     /// A timed-out partial match (see ``expire(key:upTo:lastTime:collectTimeouts:)``):
@@ -75,8 +82,8 @@ final class NFARunner {
     /// Whether every condition that could start a match is evaluated on arrival, so an
     /// event of a key without partial matches whose start bits are all clear is ignored.
     let idleSkip: Bool
-    /// Most partial matches per key (`max_partial_matches`).
-    let maxPerKey: Int
+    /// Bounds on the partial matches, per key and over all keys, and on the events they hold.
+    let limits: PatternLimits
     /// Evaluates the conditions the operator did not; shared with the operator.
     let activation: EventActivation
     /// The events partial matches hold, and their paths.
@@ -112,10 +119,10 @@ final class NFARunner {
     @exclusivity(unchecked) var bound = false
     @exclusivity(unchecked) var boundInPlace = false
 
-    init(nfa: PatternNFA, activation: EventActivation, maxPerKey: Int) {
+    init(nfa: PatternNFA, activation: EventActivation, limits: PatternLimits) {
         self.nfa = nfa
         self.activation = activation
-        self.maxPerKey = maxPerKey
+        self.limits = limits
         stateCount = nfa.states.count
         states = nfa.states.map {
             StateInfo(
@@ -178,10 +185,32 @@ final class NFARunner {
         advance(start, isStart: true)
         unbindCurrent()
 
-        if next.count > maxPerKey {
-            // Keep the state as it was and say so: never drop silently.
+        // Over a limit: keep the state as it was and say so, never drop silently.
+        if next.count > limits.partialMatchesPerKey {
             rollBack(k)
             return .overKeyLimit
+        }
+        // The step-wide budgets, checked exactly (after the skip strategy) only when the
+        // event could break one, while the key's old partial matches are still held.
+        // Only for events a step can take (stored, so they can be rejected): an event no
+        // step takes adds partial matches only where an optional step is skipped.
+        var threshold = Int64.min
+        var selected = false
+        let overMatches = slot >= 0 && next.count > old.count && livePartialMatches + next.count - old.count > limits.partialMatches
+        let overEvents = slot >= 0 && buffer.heldEvents >= limits.bufferedEvents
+        if overMatches || overEvents {
+            if !completed.isEmpty {
+                threshold = skip.select(&completed)
+                selected = true
+            }
+            if overMatches, livePartialMatches + kept(above: threshold) - old.count > limits.partialMatches {
+                rollBack(k)
+                return .overPartialMatchBudget
+            }
+            if overEvents, holds(slot, above: threshold) {
+                rollBack(k)
+                return .overEventBudget
+            }
         }
         // By index: iterating would retain the array around the calls.
         var i = 0
@@ -193,13 +222,26 @@ final class NFARunner {
         clearScratch(&old)
 
         if !completed.isEmpty {
-            let threshold = skip.select(&completed)
+            if !selected { threshold = skip.select(&completed) }
             if threshold > Int64.min { skip.prune(&next, upTo: threshold) }
         }
         livePartialMatches += next.count - before
         storePartialMatches(k, &next)
         clearScratch(&next)
         return .advanced
+    }
+
+    /// How many of the new partial matches the skip strategy keeps (those that started
+    /// after `threshold`).
+    func kept(above threshold: Int64) -> Int {
+        var n = 0
+        for c in next where c.startSeq > threshold { n += 1 }
+        return n
+    }
+
+    /// Whether a new partial match that the skip strategy keeps holds the event in `slot`.
+    func holds(_ slot: Int32, above threshold: Int64) -> Bool {
+        next.contains { $0.startSeq > threshold && $0.node >= 0 && buffer.slot(ofNode: $0.node) == slot }
     }
 
     /// Undoes ``process(key:time:slot:mask:known:)`` before it changed the key's state:

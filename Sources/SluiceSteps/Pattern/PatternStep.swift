@@ -78,7 +78,7 @@ public final class PatternStep: Step {
         self.pattern = pattern
         let nfa = pattern.nfa
         activation = pattern.compiler.activation(prefetching: nfa.conditions.compactMap(\.expression))
-        runner = NFARunner(nfa: nfa, activation: activation, maxPerKey: pattern.maxPartialMatches)
+        runner = NFARunner(nfa: nfa, activation: activation, limits: pattern.limits)
         buffer = runner.buffer
         captures = CaptureBuilder(buffer: runner.buffer, nfa: nfa)
         var conditions = RawColumn<ArrivalCondition>()
@@ -388,14 +388,22 @@ public final class PatternStep: Step {
             if !runner.completed.isEmpty { emitCompleted(key: k, into: &out) }
             schedule(k)
         case .overKeyLimit:
-            // The event was taken, so it is stored (see `process(at:into:)`).
-            if slot >= 0 {
-                out.reject(
-                    buffer.eventPointer(slot).pointee, step: pattern.stepName,
-                    message: "pattern: key \(JSONWriter.string(keyValues[k])) would have more than \(pattern.maxPartialMatches) partial matches (max_partial_matches); the event was not matched")
-            }
+            reject(slot, "pattern: key \(JSONWriter.string(keyValues[k])) would have more than \(pattern.limits.partialMatchesPerKey) partial matches (max_partial_matches); the event was not matched", into: &out)
+        case .overPartialMatchBudget:
+            reject(slot, "pattern: the step would have more than \(pattern.limits.partialMatches) partial matches over all keys (max_total_partial_matches); the event of key \(JSONWriter.string(keyValues[k])) was not matched", into: &out)
+            out.overBudgetCount += 1
+        case .overEventBudget:
+            reject(slot, "pattern: the step already holds \(pattern.limits.bufferedEvents) events for partial matches (max_buffered_events); the event of key \(JSONWriter.string(keyValues[k])) was not matched", into: &out)
+            out.overBudgetCount += 1
         }
         if slot >= 0 { buffer.releaseSlot(slot) }
+    }
+
+    /// Rejects the event in `slot` that a limit kept from being matched. The event was
+    /// taken, so it is stored (see `process(at:into:)`).
+    func reject(_ slot: Int32, _ message: String, into out: inout StepOutput) {
+        guard slot >= 0 else { return }
+        out.reject(buffer.eventPointer(slot).pointee, step: pattern.stepName, message: message)
     }
 
     /// Expires key `k`'s partial matches whose window ends at or before `limit` (see
