@@ -101,6 +101,19 @@ import Testing
         #expect(chain.stats[0].rejected == overBudget.count)
     }
 
+    @Test func statsCountThePerKeyCapToo() throws {
+        let (_, s) = try Self.anyLoop("max_partial_matches: 3")
+        let chain = StepChain([.init(step: s, name: "match", kind: "pattern")])
+        let events = ["a", "b", "b", "b"].enumerated().map { i, kind in
+            Event(["kind": .string(kind), "id": .string("\(kind)\(i)"), "user": "u"], time: Int64(i))
+        }
+        var sides: [(port: Int, event: Event)] = []
+        _ = chain.process(events, watermark: Int64.min, sides: &sides)
+        _ = chain.advance(watermark: Int64.max, sides: &sides)
+        #expect(chain.stats[0].rejected == 2)
+        #expect(chain.stats[0].overBudget == 2)
+    }
+
     @Test func limitsMustBePositive() {
         let errors = PatternTest.errors("""
             max_total_partial_matches: 0

@@ -391,19 +391,18 @@ public final class PatternStep: Step {
             reject(slot, "pattern: key \(JSONWriter.string(keyValues[k])) would have more than \(pattern.limits.partialMatchesPerKey) partial matches (max_partial_matches); the event was not matched", into: &out)
         case .overPartialMatchBudget:
             reject(slot, "pattern: the step would have more than \(pattern.limits.partialMatches) partial matches over all keys (max_total_partial_matches); the event of key \(JSONWriter.string(keyValues[k])) was not matched", into: &out)
-            out.overBudgetCount += 1
         case .overEventBudget:
             reject(slot, "pattern: the step already holds \(pattern.limits.bufferedEvents) events for partial matches (max_buffered_events); the event of key \(JSONWriter.string(keyValues[k])) was not matched", into: &out)
-            out.overBudgetCount += 1
         }
         if slot >= 0 { buffer.releaseSlot(slot) }
     }
 
-    /// Rejects the event in `slot` that a limit kept from being matched. The event was
-    /// taken, so it is stored (see `process(at:into:)`).
+    /// Rejects the event in `slot` that a limit kept from being matched, and counts it for
+    /// `--stats`. The event was taken, so it is stored (see `process(at:into:)`).
     func reject(_ slot: Int32, _ message: String, into out: inout StepOutput) {
         guard slot >= 0 else { return }
         out.reject(buffer.eventPointer(slot).pointee, step: pattern.stepName, message: message)
+        out.overBudgetCount += 1
     }
 
     /// Expires key `k`'s partial matches whose window ends at or before `limit` (see
