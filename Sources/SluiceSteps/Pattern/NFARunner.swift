@@ -165,10 +165,17 @@ final class NFARunner {
     /// Starts new partial matches at it, applies the skip strategy to what completes,
     /// and leaves the matches to emit in ``completed``. The caller's hold on `slot` is
     /// its own (the runner takes its own holds).
+    @inline(__always)
     func process(key k: Int, time: Int64, slot: Int32, mask: UInt64, known: UInt64) -> Outcome {
         keys[k].seq += 1
-        // Nothing to advance and nothing to start: the event changes nothing.
+        // Nothing to advance and nothing to start: the event changes nothing. (Inlined
+        // into the caller: most events of a selective pattern end here.)
         if idleSkip, mask & startMask == 0, !keys[k].hasPartialMatches { return .ignored }
+        return advance(key: k, time: time, slot: slot, mask: mask, known: known)
+    }
+
+    /// ``process(key:time:slot:mask:known:)`` past the check for an event that changes nothing.
+    func advance(key k: Int, time: Int64, slot: Int32, mask: UInt64, known: UInt64) -> Outcome {
         let seq = keys[k].seq
         current = CurrentEvent(seq: seq, time: time, slot: slot, mask: mask, known: known)
         if slot >= 0 { buffer.setSeq(slot, seq) }
