@@ -30,15 +30,29 @@ struct CompiledPattern: Sendable {
     var timeouts: Bool
     var timeoutPort: Int
     var latePort: Int
-    var maxPartialMatches: Int
+    var limits: PatternLimits
     var stepName: String
     var compiler: ExpressionCompiler
+}
+
+/// Bounds on a pattern step's state (docs/patterns.md, "State and memory"). An event that
+/// would take the state past one is rejected and the state stays as it was.
+struct PatternLimits: Sendable {
+    /// Live partial matches per key (`max_partial_matches`).
+    var partialMatchesPerKey = 10_000
+    /// Live partial matches over all keys of the step (`max_total_partial_matches`).
+    var partialMatches = 1_000_000
+    /// Events held for partial matches over all keys of the step (`max_buffered_events`).
+    var bufferedEvents = 1_000_000
 }
 
 /// Reads and validates the `pattern:` configuration, then builds the immutable NFA
 /// (as Flink's `NFACompiler` does: the whole pattern is checked before anything is built).
 enum PatternCompiler {
-    static let keys = ["key", "within", "sequence", "skip", "emit", "timeouts", "max_partial_matches"]
+    static let keys = [
+        "key", "within", "sequence", "skip", "emit", "timeouts", "max_partial_matches", "max_total_partial_matches",
+        "max_buffered_events",
+    ]
     static let stepKeys = ["name", "where", "times", "contiguity", "optional"]
     static let notKeys = ["where", "contiguity", "name"]
     static let reserved: Set<String> = [
@@ -94,7 +108,10 @@ enum PatternCompiler {
         }
         let skip = m.oneOf("skip", ["past_last": SkipStrategy.pastLast, "to_next": .toNext, "none": .none]) ?? .pastLast
         let timeouts = m.bool("timeouts") ?? false
-        let maxPartial = m.int("max_partial_matches", range: 1...Int(Int32.max)) ?? 10_000
+        var limits = PatternLimits()
+        if let n = m.int("max_partial_matches", range: 1...Int(Int32.max)) { limits.partialMatchesPerKey = n }
+        if let n = m.int("max_total_partial_matches", range: 1...Int(Int32.max)) { limits.partialMatches = n }
+        if let n = m.int("max_buffered_events", range: 1...Int(Int32.max)) { limits.bufferedEvents = n }
 
         // sequence: read every element, reporting problems at each
         var elements: [Element] = []
@@ -223,7 +240,7 @@ enum PatternCompiler {
         return CompiledPattern(
             nfa: nfa, key: key, emit: emit, timeouts: timeouts,
             timeoutPort: timeouts ? ctx.sidePort(named: "timeouts") : SidePort.timeouts,
-            latePort: ctx.sidePort(named: "late"), maxPartialMatches: maxPartial, stepName: ctx.stepName,
+            latePort: ctx.sidePort(named: "late"), limits: limits, stepName: ctx.stepName,
             compiler: ctx.expressions)
     }
 

@@ -90,4 +90,20 @@ public struct PatternNFA: Sendable {
 
     /// True when the pattern ends in `not`.
     public var hasTrailingNots: Bool { !notsBefore[states.count].isEmpty }
+
+    /// The states a new match may take its first event in: the first, and the ones after
+    /// it while every state before is optional (no `not` precedes the first).
+    var startStates: [Int] {
+        var starts: [Int] = []
+        for (j, st) in states.enumerated() {
+            starts.append(j)
+            if !st.optional { break }
+        }
+        return starts
+    }
+
+    /// Whether condition `i` is evaluated once per event, on arrival (it reads only the
+    /// event, and fits the 64-bit masks that carry the results), rather than when the
+    /// event is matched.
+    func isEvaluatedOnArrival(_ i: Int) -> Bool { i < 64 && !conditions[i].iterative }
 }

@@ -50,6 +50,11 @@ final class SharedBuffer {
     @exclusivity(unchecked) private(set) var liveSlots = 0
     /// Nodes in use.
     @exclusivity(unchecked) private(set) var liveNodes = 0
+    /// Slots still held by the caller of ``addEvent(_:)`` (the step's queue).
+    @exclusivity(unchecked) private(set) var queuedSlots = 0
+
+    /// Events held by nodes only (for partial matches or matches), not waiting in the queue.
+    var heldEvents: Int { liveSlots - queuedSlots }
 
     deinit {
         slots.release()
@@ -64,6 +69,7 @@ final class SharedBuffer {
     @inline(__always)
     func addEvent(_ event: consuming Event) -> Int32 {
         liveSlots += 1
+        queuedSlots += 1
         if freeSlots.count > 0 {
             let s = freeSlots.removeLast()
             let i = Int(s)
@@ -74,7 +80,7 @@ final class SharedBuffer {
         return Int32(slots.append(Slot(event: event, refs: 1)))
     }
 
-    // MARK: Prefetching (hints only, see ``PatternStep/prefetchAhead()``)
+    // MARK: Prefetching (hints only, see `PatternStep.prefetchAhead()`)
 
     /// Starts loading `slot`'s two cache lines (its event and its bookkeeping).
     @inline(__always)
@@ -151,6 +157,7 @@ final class SharedBuffer {
     /// took the event.
     @inline(__always)
     func releaseSlot(_ slot: Int32) {
+        queuedSlots -= 1
         let i = Int(slot)
         slots[i].refs -= 1
         if slots[i].refs == 0 { freeSlot(i) }
@@ -233,6 +240,10 @@ final class SharedBuffer {
     /// The per-key sequence number of a node's event.
     @inline(__always)
     func seq(ofNode node: Int32) -> Int64 { slots[Int(nodes[Int(node)].slot)].seq }
+
+    /// The slot of a node's event.
+    @inline(__always)
+    func slot(ofNode node: Int32) -> Int32 { nodes[Int(node)].slot }
 
     /// The step that took a node's event.
     @inline(__always)
