@@ -63,9 +63,6 @@ enum StatsTable {
             for s in steps where !s.counters.isEmpty {
                 printError("\(stream) \(s.name): " + s.counters.map { "\($0.name) \($0.value)" }.joined(separator: ", "))
             }
-            for s in steps where s.overBudget > 0 {
-                printError("\(stream) \(s.name): \(s.overBudget) of the rejected events were over the step's state limits")
-            }
         }
         for (sink, n) in report.sinkEvents.sorted(by: { $0.key < $1.key }) {
             printError("output \(sink): \(n) events")

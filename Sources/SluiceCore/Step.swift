@@ -100,8 +100,6 @@ public struct StepOutput {
     /// Events the step dropped on purpose as invalid (`validate` with `on_invalid:
     /// drop`), for `--stats`; a filter's ordinary drops are not counted here.
     public var droppedCount = 0
-    /// Of those, events rejected because the step's state was at a limit (`--stats`).
-    public var overBudgetCount = 0
     /// Set by a step that must end the run (`validate` with `on_invalid: stop`): the
     /// run stops with this message and exit code 1, after passing on what is already out.
     public var stopRequested: String?

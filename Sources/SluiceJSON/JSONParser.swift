@@ -812,39 +812,12 @@ struct Cursor {
         }
     }
 
-    mutating func skipString() throws(JSONError) {
-        pos += 1
-        while pos < end {
-            skipPlainStringBytes()
-            guard pos < end else { break }
-            let b = base[pos]
-            if b == UInt8(ascii: "\"") {
-                pos += 1
-                return
-            }
-            if b == UInt8(ascii: "\\") {
-                pos += 1
-                guard pos < end else { break }
-                switch base[pos] {
-                case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"), UInt8(ascii: "b"),
-                    UInt8(ascii: "f"), UInt8(ascii: "n"), UInt8(ascii: "r"), UInt8(ascii: "t"):
-                    pos += 1
-                case UInt8(ascii: "u"):
-                    pos += 1
-                    _ = try hex4()
-                default:
-                    throw JSONError("invalid escape in string", offset: pos - 1)
-                }
-                continue
-            }
-            if b < 0x20 { throw JSONError("control character in string (must be escaped)", offset: pos) }
-            if b < 0x80 { pos += 1 } else { _ = try utf8Length() }
-        }
-        throw JSONError("unterminated string", offset: pos)
-    }
+    /// Steps over a string (at its opening quote), checking escapes and UTF-8.
+    @inline(__always)
+    mutating func skipString() throws(JSONError) { _ = try skipKey() }
 
-    /// ``skipString()`` for an object key: true when the key is plain (no escape, all
-    /// ASCII), so that its bytes are the key.
+    /// ``skipString()`` that also says whether the string is plain (no escape, all
+    /// ASCII), so that an object key's bytes are the key.
     mutating func skipKey() throws(JSONError) -> Bool {
         pos += 1
         var plain = true

@@ -164,6 +164,16 @@ public struct JSONStreamReader {
         if skipping { pending = filled }
     }
 
+    /// A value that is not valid JSON, with its text (cut to ``rawLimit``).
+    func invalid(_ bytes: UnsafeRawBufferPointer, _ reason: String) -> JSONChunk.Malformed {
+        JSONChunk.Malformed(
+            line: line,
+            message: "invalid JSON: \(reason)",
+            raw: String(decoding: bytes.prefix(Self.rawLimit), as: UTF8.self),
+            truncated: bytes.count > Self.rawLimit
+        )
+    }
+
     func oversized(start: Int) -> JSONChunk.Malformed {
         let shown = min(Self.rawLimit, filled - start)
         let raw = String(decoding: UnsafeRawBufferPointer(start: buffer.base + start, count: shown), as: UTF8.self)
@@ -249,14 +259,7 @@ public struct JSONStreamReader {
                     pending = filled
                     return
                 }
-                chunk.malformed.append(
-                    JSONChunk.Malformed(
-                        line: line,
-                        message: "invalid JSON: \(err?.message ?? "unexpected end of input")",
-                        raw: String(decoding: bytes.prefix(Self.rawLimit), as: UTF8.self),
-                        truncated: bytes.count > Self.rawLimit
-                    )
-                )
+                chunk.malformed.append(invalid(bytes, err?.message ?? "unexpected end of input"))
             }
         }
         pending = filled
@@ -299,14 +302,7 @@ public struct JSONStreamReader {
             case .complete(let end):
                 if let err = repeatedKeyError() {
                     let bytes = UnsafeRawBufferPointer(start: buffer.base + pending, count: end - pending)
-                    chunk.malformed.append(
-                        JSONChunk.Malformed(
-                            line: line,
-                            message: "invalid JSON: \(err.message)",
-                            raw: String(decoding: bytes.prefix(Self.rawLimit), as: UTF8.self),
-                            truncated: bytes.count > Self.rawLimit
-                        )
-                    )
+                    chunk.malformed.append(invalid(bytes, err.message))
                 } else {
                     appendValue(start: pending, end: end, into: &chunk)
                 }
@@ -325,14 +321,7 @@ public struct JSONStreamReader {
                 var stop = errAt
                 while stop < filled, base[stop] != 0x0A { stop += 1 }
                 let bytes = UnsafeRawBufferPointer(start: buffer.base + pending, count: stop - pending)
-                chunk.malformed.append(
-                    JSONChunk.Malformed(
-                        line: line,
-                        message: "invalid JSON: \(err.message)",
-                        raw: String(decoding: bytes.prefix(Self.rawLimit), as: UTF8.self),
-                        truncated: bytes.count > Self.rawLimit
-                    )
-                )
+                chunk.malformed.append(invalid(bytes, err.message))
                 if stop == filled && !eof {
                     skipping = true
                     advanceCountingLines(to: stop)

@@ -9,8 +9,6 @@ public struct StepStats: Sendable {
     public var eventsOut = 0
     public var sideOut = 0
     public var rejected = 0
-    /// Of `rejected`, events turned away because the step's state was at a limit.
-    public var overBudget = 0
     /// Events sent to `late`.
     public var late = 0
     /// Invalid events dropped (`on_invalid: drop`).
@@ -93,7 +91,6 @@ public final class StepChain {
             out.watermark = max(watermark, marks[i])
             out.rejectedCount = 0
             out.droppedCount = 0
-            out.overBudgetCount = 0
             out.stopRequested = nil
             let t0 = timing ? DispatchTime.now().uptimeNanoseconds : 0
             if stamped && timeSensitive[i] {
@@ -128,7 +125,6 @@ public final class StepChain {
             stats[i].sideOut += out.sides.count
             stats[i].rejected += out.rejectedCount
             stats[i].dropped += out.droppedCount
-            stats[i].overBudget += out.overBudgetCount
             for s in out.sides where s.port == SidePort.late { stats[i].late += 1 }
             sides.append(contentsOf: out.sides)
             spare = current
@@ -168,7 +164,6 @@ public final class StepChain {
             stats[i].sideOut += out.sides.count
             stats[i].rejected += out.rejectedCount
             stats[i].dropped += out.droppedCount
-            stats[i].overBudget += out.overBudgetCount
             for s in out.sides where s.port == SidePort.late { stats[i].late += 1 }
             sides.append(contentsOf: out.sides)
             carry = out.events

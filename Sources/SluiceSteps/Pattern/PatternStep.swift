@@ -127,6 +127,13 @@ public final class PatternStep: Step {
     /// Live partial matches plus buffered events (waiting for the watermark or held).
     public var stateSize: Int { runner.livePartialMatches + queue.count + sharedBufferEvents }
 
+    /// Events rejected because the step's state was at a limit (the per-key cap or a
+    /// budget over all keys), for `--stats`.
+    var overStateLimits = 0
+    public var counters: [(name: String, value: Int)] {
+        overStateLimits == 0 ? [] : [("over_state_limits", overStateLimits)]
+    }
+
     /// Results depend on the watermark.
     public var usesWatermarks: Bool { true }
 
@@ -402,7 +409,7 @@ public final class PatternStep: Step {
     func reject(_ slot: Int32, _ message: String, into out: inout StepOutput) {
         guard slot >= 0 else { return }
         out.reject(buffer.eventPointer(slot).pointee, step: pattern.stepName, message: message)
-        out.overBudgetCount += 1
+        overStateLimits += 1
     }
 
     /// Expires key `k`'s partial matches whose window ends at or before `limit` (see
