@@ -16,6 +16,9 @@ public final class StepCompileContext {
     public let hasEventTime: Bool
     /// The name of the stream the step belongs to.
     public let streamName: String
+    /// The steps before this one in its stream, as written (a `saga` reads an earlier
+    /// `validate` step's schema to check its conditions).
+    package var precedingSteps: [StepSpec] = []
     /// Side outputs the step declared, by name, with their port numbers.
     public private(set) var declaredSidePorts: [String: Int] = [:]
     private let allocatePort: (String) -> Int
