@@ -401,7 +401,8 @@ struct PipelineCompiler {
                 let stepName = spec.name ?? spec.kind
                 factory = { [expressions] in WhenStep(predicate: predicate, compiler: expressions, inner: inner(), stepName: stepName) }
             }
-            steps.append(CompiledStep(kind: spec.kind, name: spec.name ?? spec.kind, location: spec.kindLocation, factory: factory))
+            steps.append(CompiledStep(
+                kind: spec.kind, name: spec.name ?? spec.kind, location: spec.kindLocation, factory: factory, graphDetail: sc.graphDetail))
         }
         return StreamSpec(name: name, location: location, from: from, steps: steps, sidePorts: sidePorts)
     }

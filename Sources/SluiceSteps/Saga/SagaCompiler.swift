@@ -133,10 +133,26 @@ enum SagaCompiler {
         if !checkAgainstSchema(read, ctx: ctx) { ok = false }
         guard ok, allOK, let key, let start else { return nil }
         let plan = SagaPlan(steps: read.map(\.plan), stages: stages, retention: retention, maxSagas: maxSagas)
+        ctx.graphDetail = graphLines(plan)
         return CompiledSaga(
             plan: plan, key: key, start: start, steps: read.map(\.expressions),
             commandsPort: ctx.sidePort(named: "commands"), logPort: ctx.sidePort(named: "log"),
             latePort: ctx.sidePort(named: "late"), stepName: ctx.stepName, compiler: ctx.expressions)
+    }
+
+    /// One line per stage for `sluice graph`: `2. reserve_inventory [undo]`, parallel
+    /// steps joined by ` | `.
+    static func graphLines(_ plan: SagaPlan) -> [String] {
+        plan.stages.enumerated().map { i, stage in
+            "\(i + 1). " + stage.map { s in
+                let st = plan.steps[s]
+                switch st.compensation {
+                case .none: return st.name
+                case .fireAndForget: return st.name + " [undo]"
+                case .awaited: return st.name + " [undo, awaited]"
+                }
+            }.joined(separator: " | ")
+        }
     }
 
     static func millis(_ t: TimeSpan) -> Int64 { t.nanoseconds <= 0 ? 0 : Swift.max(1, (t.nanoseconds + 999_999) / 1_000_000) }
