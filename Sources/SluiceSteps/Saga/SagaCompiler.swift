@@ -132,7 +132,17 @@ enum SagaCompiler {
         }
         if !checkAgainstSchema(read, ctx: ctx) { ok = false }
         guard ok, allOK, let key, let start else { return nil }
-        let plan = SagaPlan(steps: read.map(\.plan), stages: stages, retention: retention, maxSagas: maxSagas)
+        let commands = read.flatMap { r in [r.expressions.command] + (r.expressions.compensate.map { [$0] } ?? []) }
+        let keepsReplies = commands.contains { c in
+            let exprs: [Expression]
+            switch c {
+            case .fields(_, let e): exprs = e
+            case .value(let e): exprs = [e]
+            }
+            return exprs.contains { e in e.program.referencedNames.contains { $0.string == "replies" || $0.string.hasPrefix("replies.") } }
+        }
+        let plan = SagaPlan(
+            steps: read.map(\.plan), stages: stages, retention: retention, maxSagas: maxSagas, keepsReplies: keepsReplies)
         ctx.graphDetail = graphLines(plan)
         return CompiledSaga(
             plan: plan, key: key, start: start, steps: read.map(\.expressions),

@@ -34,12 +34,16 @@ struct SagaPlan: Sendable {
     var retention: Int64
     /// Running sagas at most; a start beyond it is rejected.
     var maxSagas: Int
+    /// Whether success replies are kept (for `replies.NAME` in commands); a saga whose
+    /// commands never read them does not hold them.
+    var keepsReplies: Bool
 
-    init(steps: [SagaStepPlan], stages: [[Int]], retention: Int64, maxSagas: Int) {
+    init(steps: [SagaStepPlan], stages: [[Int]], retention: Int64, maxSagas: Int, keepsReplies: Bool = true) {
         self.steps = steps
         self.stages = stages
         self.retention = retention
         self.maxSagas = maxSagas
+        self.keepsReplies = keepsReplies
     }
 }
 

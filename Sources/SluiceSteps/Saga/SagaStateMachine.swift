@@ -113,11 +113,12 @@ struct SagaStateMachine {
     }
 
     /// An event for saga `id` that is not a start: a reply, recognised by testing the
-    /// conditions `classify` evaluates. A condition that cannot be evaluated rejects the
+    /// conditions `classify` evaluates; `reply` (read only when it completes a step) is
+    /// kept for `replies.NAME` in later commands. A condition that cannot be evaluated rejects the
     /// reply and leaves the saga as it was (nothing changes before every test it needs
     /// has been made).
     mutating func reply<E: SagaEffects>(
-        id: JSON, reply: JSON, time: Int64, classify: (SagaCondition) throws(SagaConditionError) -> Bool, effects: inout E
+        id: JSON, reply: @autoclosure () -> JSON, time: Int64, classify: (SagaCondition) throws(SagaConditionError) -> Bool, effects: inout E
     ) -> ReplyOutcome {
         guard let slot = index[id], let inst = slots[slot] else {
             return .rejected("no saga \(Self.describe(id)) is running")
@@ -132,7 +133,7 @@ struct SagaStateMachine {
                     switch inst.steps[s] {
                     case .awaiting:
                         if try classify(.success(s)) {
-                            complete(slot, step: s, reply: reply, time: time, effects: &effects)
+                            complete(slot, step: s, reply: plan.keepsReplies ? reply() : .null, time: time, effects: &effects)
                             return .handled(slot: slot)
                         }
                         if try classify(.failure(s)) {
@@ -142,7 +143,7 @@ struct SagaStateMachine {
                     case .backoff where !failing:
                         // A late success of an earlier attempt still completes the step.
                         if try classify(.success(s)) {
-                            complete(slot, step: s, reply: reply, time: time, effects: &effects)
+                            complete(slot, step: s, reply: plan.keepsReplies ? reply() : .null, time: time, effects: &effects)
                             return .handled(slot: slot)
                         }
                     default:
@@ -304,7 +305,7 @@ struct SagaStateMachine {
     private mutating func complete<E: SagaEffects>(_ slot: Int, step s: Int, reply: JSON, time: Int64, effects: inout E) {
         guard let inst = slots[slot] else { return }
         slots[slot]?.steps[s] = .completed
-        slots[slot]?.replies[s] = reply
+        if plan.keepsReplies { slots[slot]?.replies[s] = reply }
         effects.log(inst.id, .step_completed, step: s, reason: nil, time: time)
         stageMaybeDone(slot, time: time, effects: &effects)
     }
