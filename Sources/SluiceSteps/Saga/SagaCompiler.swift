@@ -7,6 +7,23 @@ import SluiceJSON
 enum SagaCommand: Sendable {
     case fields([String], [Expression])
     case value(Expression)
+
+    var expressions: [Expression] {
+        switch self {
+        case .fields(_, let e): e
+        case .value(let e): [e]
+        }
+    }
+
+    /// Whether the command reads `replies` or `attempt`, which are then bound.
+    var readsBindings: Bool {
+        expressions.contains { e in
+            e.program.referencedNames.contains { n in
+                let root = n.string.split(separator: ".").first.map(String.init) ?? n.string
+                return root == "replies" || root == "attempt"
+            }
+        }
+    }
 }
 
 /// The expressions of one saga step.
@@ -134,12 +151,7 @@ enum SagaCompiler {
         guard ok, allOK, let key, let start else { return nil }
         let commands = read.flatMap { r in [r.expressions.command] + (r.expressions.compensate.map { [$0] } ?? []) }
         let keepsReplies = commands.contains { c in
-            let exprs: [Expression]
-            switch c {
-            case .fields(_, let e): exprs = e
-            case .value(let e): exprs = [e]
-            }
-            return exprs.contains { e in e.program.referencedNames.contains { $0.string == "replies" || $0.string.hasPrefix("replies.") } }
+            c.expressions.contains { e in e.program.referencedNames.contains { $0.string == "replies" || $0.string.hasPrefix("replies.") } }
         }
         let plan = SagaPlan(
             steps: read.map(\.plan), stages: stages, retention: retention, maxSagas: maxSagas, keepsReplies: keepsReplies)

@@ -120,59 +120,71 @@ struct SagaStateMachine {
     mutating func reply<E: SagaEffects>(
         id: JSON, reply: @autoclosure () -> JSON, time: Int64, classify: (SagaCondition) throws(SagaConditionError) -> Bool, effects: inout E
     ) -> ReplyOutcome {
-        guard let slot = index[id], let inst = slots[slot] else {
+        guard let slot = index[id] else {
             return .rejected("no saga \(Self.describe(id)) is running")
         }
+        // Decided on a copy of the saga that is gone before anything changes: a copy
+        // alive during a change would make the change copy the saga's arrays.
+        let decision: ReplyDecision
         do {
-            switch inst.phase {
-            case .finished:
-                return .rejected("saga \(Self.describe(id)) has finished (\(inst.outcome.rawValue))")
-            case .running:
-                let failing = inst.failedStep >= 0
-                for s in plan.stages[inst.stage] {
-                    switch inst.steps[s] {
-                    case .awaiting:
-                        if try classify(.success(s)) {
-                            complete(slot, step: s, reply: plan.keepsReplies ? reply() : .null, time: time, effects: &effects)
-                            return .handled(slot: slot)
-                        }
-                        if try classify(.failure(s)) {
-                            stepFailed(slot, step: s, reason: "failure", time: time, effects: &effects)
-                            return .handled(slot: slot)
-                        }
-                    case .backoff where !failing:
-                        // A late success of an earlier attempt still completes the step.
-                        if try classify(.success(s)) {
-                            complete(slot, step: s, reply: plan.keepsReplies ? reply() : .null, time: time, effects: &effects)
-                            return .handled(slot: slot)
-                        }
-                    default:
-                        break
-                    }
-                }
-                return try classifyOther(inst, classify)
-            case .compensating:
-                let s = inst.compensations[inst.compensationPosition]
-                if try classify(.compensationSuccess(s)) {
-                    effects.log(id, .compensated, step: s, reason: nil, time: time)
-                    slots[slot]?.compensationPosition += 1
-                    slots[slot]?.compensationDeadline = Int64.max
-                    nextCompensation(slot, time: time, effects: &effects)
-                    return .handled(slot: slot)
-                }
-                if try classify(.compensationFailure(s)) {
-                    finish(slot, .compensation_failed, step: s, reason: "failure", time: time, effects: &effects)
-                    return .handled(slot: slot)
-                }
-                return try classifyOther(inst, classify)
-            }
+            decision = try decide(slot, classify)
         } catch {
             return .rejected(error.message)
+        }
+        switch decision {
+        case .complete(let s):
+            complete(slot, step: s, reply: plan.keepsReplies ? reply() : .null, time: time, effects: &effects)
+        case .fail(let s):
+            stepFailed(slot, step: s, reason: "failure", time: time, effects: &effects)
+        case .compensated(let s):
+            effects.log(id, .compensated, step: s, reason: nil, time: time)
+            slots[slot]?.compensationPosition += 1
+            slots[slot]?.compensationDeadline = Int64.max
+            nextCompensation(slot, time: time, effects: &effects)
+        case .compensationFailed(let s):
+            finish(slot, .compensation_failed, step: s, reason: "failure", time: time, effects: &effects)
+        case .other(let outcome):
+            if outcome == .duplicate { duplicates += 1 }
+            return outcome
+        }
+        return .handled(slot: slot)
+    }
+
+    /// What a reply does to a saga.
+    enum ReplyDecision {
+        case complete(Int), fail(Int), compensated(Int), compensationFailed(Int), other(ReplyOutcome)
+    }
+
+    private func decide(_ slot: Int, _ classify: (SagaCondition) throws(SagaConditionError) -> Bool) throws(SagaConditionError) -> ReplyDecision {
+        guard let inst = slots[slot] else { return .other(.rejected("no saga is running")) }
+        switch inst.phase {
+        case .finished:
+            return .other(.rejected("saga \(Self.describe(inst.id)) has finished (\(inst.outcome.rawValue))"))
+        case .running:
+            let failing = inst.failedStep >= 0
+            for s in plan.stages[inst.stage] {
+                switch inst.steps[s] {
+                case .awaiting:
+                    if try classify(.success(s)) { return .complete(s) }
+                    if try classify(.failure(s)) { return .fail(s) }
+                case .backoff where !failing:
+                    // A late success of an earlier attempt still completes the step.
+                    if try classify(.success(s)) { return .complete(s) }
+                default:
+                    break
+                }
+            }
+            return .other(try classifyOther(inst, classify))
+        case .compensating:
+            let s = inst.compensations[inst.compensationPosition]
+            if try classify(.compensationSuccess(s)) { return .compensated(s) }
+            if try classify(.compensationFailure(s)) { return .compensationFailed(s) }
+            return .other(try classifyOther(inst, classify))
         }
     }
 
     /// A reply that is not for what the saga awaits: a duplicate, or a reason to reject.
-    private mutating func classifyOther(
+    private func classifyOther(
         _ inst: Instance, _ classify: (SagaCondition) throws(SagaConditionError) -> Bool
     ) throws(SagaConditionError) -> ReplyOutcome {
         let id = Self.describe(inst.id)
@@ -180,7 +192,6 @@ struct SagaStateMachine {
             for s in inst.compensations[..<inst.compensationPosition] {
                 guard case .awaited = plan.steps[s].compensation else { continue }
                 if try classify(.compensationSuccess(s)) {
-                    duplicates += 1
                     return .duplicate
                 }
             }
@@ -190,7 +201,6 @@ struct SagaStateMachine {
             if try classify(.success(s)) {
                 switch inst.steps[s] {
                 case .completed:
-                    duplicates += 1
                     return .duplicate
                 case .pending:
                     return .rejected("saga \(id): a success reply for step '\(name)', which has not started")
@@ -203,7 +213,6 @@ struct SagaStateMachine {
             if try classify(.failure(s)) {
                 switch inst.steps[s] {
                 case .failed, .backoff:
-                    duplicates += 1
                     return .duplicate
                 case .pending:
                     return .rejected("saga \(id): a failure reply for step '\(name)', which has not started")
@@ -251,39 +260,52 @@ struct SagaStateMachine {
     mutating func fire<E: SagaEffects>(slot: Int, upTo limit: Int64, effects: inout E) -> Bool {
         while true {
             let d = nextDeadline(slot: slot)
-            guard d <= limit, let inst = slots[slot] else { return false }
-            switch inst.phase {
-            case .finished:
-                index[inst.id] = nil
+            guard d <= limit, let due = dueTimer(slot, at: d) else { return false }
+            switch due {
+            case .forget(let id):
+                index[id] = nil
                 slots[slot] = nil
                 free.append(slot)
                 finished -= 1
                 return true
-            case .compensating:
-                let s = inst.compensations[inst.compensationPosition]
+            case .compensationTimeout(let s):
                 finish(slot, .compensation_failed, step: s, reason: "timed_out", time: d, effects: &effects)
-            case .running:
-                // The first due step of the stage, in declared order among equal times.
-                for s in plan.stages[inst.stage] {
-                    switch inst.steps[s] {
-                    case .awaiting(let t, _) where t == d:
-                        stepFailed(slot, step: s, reason: "timed_out", time: d, effects: &effects)
-                    case .backoff(let t, let attempt) where t == d:
-                        send(slot, step: s, attempt: attempt, time: d, effects: &effects)
-                    default:
-                        continue
-                    }
-                    break
+            case .stepTimeout(let s):
+                stepFailed(slot, step: s, reason: "timed_out", time: d, effects: &effects)
+            case .resend(let s, let attempt):
+                send(slot, step: s, attempt: attempt, time: d, effects: &effects)
+            }
+        }
+    }
+
+    enum DueTimer {
+        case forget(JSON), compensationTimeout(Int), stepTimeout(Int), resend(Int, attempt: Int)
+    }
+
+    /// The timer of the saga in `slot` due at `d`: the first in declared order among
+    /// steps due at the same time.
+    private func dueTimer(_ slot: Int, at d: Int64) -> DueTimer? {
+        guard let inst = slots[slot] else { return nil }
+        switch inst.phase {
+        case .finished: return .forget(inst.id)
+        case .compensating: return .compensationTimeout(inst.compensations[inst.compensationPosition])
+        case .running:
+            for s in plan.stages[inst.stage] {
+                switch inst.steps[s] {
+                case .awaiting(let t, _) where t == d: return .stepTimeout(s)
+                case .backoff(let t, let attempt) where t == d: return .resend(s, attempt: attempt)
+                default: continue
                 }
             }
+            return nil
         }
     }
 
     // MARK: Internals
 
     private mutating func startStage<E: SagaEffects>(_ slot: Int, time: Int64, effects: inout E) {
-        guard let inst = slots[slot] else { return }
-        for s in plan.stages[inst.stage] {
+        guard let stage = slots[slot]?.stage else { return }
+        for s in plan.stages[stage] {
             if !send(slot, step: s, attempt: 1, time: time, effects: &effects) { return }
         }
     }
@@ -291,9 +313,10 @@ struct SagaStateMachine {
     /// Sends a step's command; false when it could not be built (the step then failed).
     @discardableResult
     private mutating func send<E: SagaEffects>(_ slot: Int, step s: Int, attempt: Int, time: Int64, effects: inout E) -> Bool {
-        guard let inst = slots[slot] else { return false }
+        guard slots[slot] != nil else { return false }
         slots[slot]?.steps[s] = .awaiting(deadline: time.sagaAdding(plan.steps[s].timeout), attempt: attempt)
-        if let error = effects.command(inst.view, step: s, attempt: attempt, time: time) {
+        let failure: String? = slots[slot].flatMap { effects.command($0.view, step: s, attempt: attempt, time: time) }
+        if let error = failure {
             // No retry: the same command fails the same way.
             markFailed(slot, step: s, reason: "command: \(error)", time: time, effects: &effects)
             stageMaybeDone(slot, time: time, effects: &effects)
@@ -303,18 +326,18 @@ struct SagaStateMachine {
     }
 
     private mutating func complete<E: SagaEffects>(_ slot: Int, step s: Int, reply: JSON, time: Int64, effects: inout E) {
-        guard let inst = slots[slot] else { return }
+        guard let id = slots[slot]?.id else { return }
         slots[slot]?.steps[s] = .completed
         if plan.keepsReplies { slots[slot]?.replies[s] = reply }
-        effects.log(inst.id, .step_completed, step: s, reason: nil, time: time)
+        effects.log(id, .step_completed, step: s, reason: nil, time: time)
         stageMaybeDone(slot, time: time, effects: &effects)
     }
 
     /// An attempt failed (a failure reply or a timeout): retried when attempts are left
     /// and the saga is not already failing, else the step fails.
     private mutating func stepFailed<E: SagaEffects>(_ slot: Int, step s: Int, reason: String, time: Int64, effects: inout E) {
-        guard let inst = slots[slot] else { return }
-        if inst.failedStep < 0, case .awaiting(_, let attempt) = inst.steps[s], attempt <= plan.steps[s].retries {
+        guard let failedStep = slots[slot]?.failedStep, let state = slots[slot]?.steps[s] else { return }
+        if failedStep < 0, case .awaiting(_, let attempt) = state, attempt <= plan.steps[s].retries {
             let at = time.sagaAdding(plan.steps[s].backoff)
             if at <= time {
                 send(slot, step: s, attempt: attempt + 1, time: time, effects: &effects)
@@ -328,17 +351,17 @@ struct SagaStateMachine {
     }
 
     private mutating func markFailed<E: SagaEffects>(_ slot: Int, step s: Int, reason: String, time: Int64, effects: inout E) {
-        guard let inst = slots[slot] else { return }
+        guard let id = slots[slot]?.id, let failedStep = slots[slot]?.failedStep, let stage = slots[slot]?.stage else { return }
         slots[slot]?.steps[s] = .failed
-        effects.log(inst.id, .step_failed, step: s, reason: reason, time: time)
-        if inst.failedStep < 0 {
+        effects.log(id, .step_failed, step: s, reason: reason, time: time)
+        if failedStep < 0 {
             slots[slot]?.failedStep = s
             slots[slot]?.failureReason = reason
             // Steps of the stage waiting to be re-sent are not: no command after a failure.
-            for m in plan.stages[inst.stage] where m != s {
-                if case .backoff = inst.steps[m] {
+            for m in plan.stages[stage] where m != s {
+                if case .backoff? = slots[slot]?.steps[m] {
                     slots[slot]?.steps[m] = .failed
-                    effects.log(inst.id, .step_failed, step: m, reason: "cancelled", time: time)
+                    effects.log(id, .step_failed, step: m, reason: "cancelled", time: time)
                 }
             }
         }
@@ -347,22 +370,23 @@ struct SagaStateMachine {
     /// Moves on when no step of the current stage is still out: the next stage, the end,
     /// or compensation after a failure.
     private mutating func stageMaybeDone<E: SagaEffects>(_ slot: Int, time: Int64, effects: inout E) {
-        guard let inst = slots[slot], inst.phase == .running else { return }
-        for s in plan.stages[inst.stage] {
-            switch inst.steps[s] {
-            case .awaiting, .backoff: return
+        guard slots[slot]?.phase == .running, let stage = slots[slot]?.stage, let failedStep = slots[slot]?.failedStep else { return }
+        for s in plan.stages[stage] {
+            switch slots[slot]?.steps[s] {
+            case .awaiting?, .backoff?: return
             default: continue
             }
         }
-        if inst.failedStep >= 0 {
+        if failedStep >= 0 {
             // Every completed step with a compensation, last first.
-            slots[slot]?.compensations = plan.steps.indices.reversed().filter {
-                inst.steps[$0] == .completed && plan.steps[$0].compensation != .none
+            let compensations = plan.steps.indices.reversed().filter {
+                slots[slot]?.steps[$0] == .completed && plan.steps[$0].compensation != .none
             }
+            slots[slot]?.compensations = compensations
             slots[slot]?.compensationPosition = 0
             slots[slot]?.phase = .compensating
             nextCompensation(slot, time: time, effects: &effects)
-        } else if inst.stage + 1 < plan.stages.count {
+        } else if stage + 1 < plan.stages.count {
             slots[slot]?.stage += 1
             startStage(slot, time: time, effects: &effects)
         } else {
@@ -397,18 +421,17 @@ struct SagaStateMachine {
     private mutating func finish<E: SagaEffects>(
         _ slot: Int, _ outcome: SagaLogKind, step: Int?, reason: String?, time: Int64, effects: inout E
     ) {
-        guard var inst = slots[slot] else { return }
-        effects.log(inst.id, outcome, step: step, reason: reason, time: time)
-        inst.phase = .finished
-        inst.outcome = outcome
-        inst.expires = time.sagaAdding(plan.retention)
-        inst.compensationDeadline = Int64.max
+        guard let id = slots[slot]?.id else { return }
+        effects.log(id, outcome, step: step, reason: reason, time: time)
+        slots[slot]?.phase = .finished
+        slots[slot]?.outcome = outcome
+        slots[slot]?.expires = time.sagaAdding(plan.retention)
+        slots[slot]?.compensationDeadline = Int64.max
         // What only a running saga needs is let go now.
-        inst.data = .null
-        inst.replies = []
-        inst.steps = []
-        inst.compensations = []
-        slots[slot] = inst
+        slots[slot]?.data = .null
+        slots[slot]?.replies = []
+        slots[slot]?.steps = []
+        slots[slot]?.compensations = []
         running -= 1
         finished += 1
     }

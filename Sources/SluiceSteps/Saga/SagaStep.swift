@@ -37,8 +37,14 @@ final class SagaStep: Step {
     var scheduled: [Int64] = []
     static let unscheduled = Int64.min
 
+    /// Per step: whether its command (compensation) reads `replies` or `attempt`.
+    let commandBinds: [Bool]
+    let compensationBinds: [Bool]
+
     init(_ compiled: CompiledSaga) {
         self.compiled = compiled
+        commandBinds = compiled.steps.map(\.command.readsBindings)
+        compensationBinds = compiled.steps.map { $0.compensate?.readsBindings ?? false }
         machine = SagaStateMachine(plan: compiled.plan)
         activation = compiled.compiler.activation()
     }
@@ -216,30 +222,35 @@ final class SagaStep: Step {
 
     // MARK: Effects
 
+    static let logKeys = [["saga", "event"], ["saga", "event", "reason"], ["saga", "event", "step"], ["saga", "event", "step", "reason"]]
+
     /// Builds commands and log events from the machine's decisions.
     struct Effects: SagaEffects {
         unowned let step: SagaStep
         var out = StepOutput()
 
         mutating func command(_ saga: SagaView, step s: Int, attempt: Int, time: Int64) -> String? {
-            build(step.compiled.steps[s].command, saga, attempt: attempt, time: time)
+            build(step.compiled.steps[s].command, binds: step.commandBinds[s], saga, attempt: attempt, time: time)
         }
 
         mutating func compensation(_ saga: SagaView, step s: Int, time: Int64) -> String? {
             guard let c = step.compiled.steps[s].compensate else { return nil }
-            return build(c, saga, attempt: 1, time: time)
+            return build(c, binds: step.compensationBinds[s], saga, attempt: 1, time: time)
         }
 
-        mutating func build(_ command: SagaCommand, _ saga: SagaView, attempt: Int, time: Int64) -> String? {
+        mutating func build(_ command: SagaCommand, binds: Bool, _ saga: SagaView, attempt: Int, time: Int64) -> String? {
             let act = step.activation
             act.event = Event(saga.data)
-            var replies = CELMap(minimumCapacity: saga.replies.count)
-            for (i, r) in saga.replies.enumerated() where r != .null {
-                replies.insertOrReplace(.string(step.compiled.plan.steps[i].name), CELValue(json: r))
+            // `replies` and `attempt` are bound only for the commands that read them.
+            if binds {
+                var replies = CELMap(minimumCapacity: saga.replies.count)
+                for (i, r) in saga.replies.enumerated() where r != .null {
+                    replies.insertOrReplace(.string(step.compiled.plan.steps[i].name), CELValue(json: r))
+                }
+                act.bindings = ["replies": .map(replies), "attempt": .int(Int64(attempt))]
             }
-            act.bindings = ["replies": .map(replies), "attempt": .int(Int64(attempt))]
             defer {
-                act.bindings = [:]
+                if binds { act.bindings = [:] }
                 act.event = Event(.null)
             }
             let value: JSON
@@ -261,16 +272,12 @@ final class SagaStep: Step {
         }
 
         mutating func log(_ saga: JSON, _ kind: SagaLogKind, step s: Int?, reason: String?, time: Int64) {
-            var keys = ["saga", "event"]
             var values: [JSON] = [saga, .string(kind.rawValue)]
-            if let s {
-                keys.append("step")
-                values.append(.string(step.compiled.plan.steps[s].name))
-            }
-            if let reason {
-                keys.append("reason")
-                values.append(.string(reason))
-            }
+            values.reserveCapacity(4)
+            if let s { values.append(.string(step.compiled.plan.steps[s].name)) }
+            if let reason { values.append(.string(reason)) }
+            // One keys array per shape, shared by every log event of that shape.
+            let keys = s == nil ? (reason == nil ? SagaStep.logKeys[0] : SagaStep.logKeys[1]) : (reason == nil ? SagaStep.logKeys[2] : SagaStep.logKeys[3])
             out.side(step.compiled.logPort, Event(.object(JSONObject(uniqueKeys: keys, values: values)), time: time))
         }
     }
