@@ -79,6 +79,12 @@ struct SagaStateMachine {
     /// The saga in `slot`, if any.
     func instance(_ slot: Int) -> Instance? { slot < slots.count ? slots[slot] : nil }
 
+    /// The start order of the saga in `slot`, without copying it (nil: none).
+    func serial(_ slot: Int) -> Int64? { slot < slots.count ? slots[slot]?.serial : nil }
+
+    /// The phase of the saga in `slot`, without copying it (nil: none).
+    func phase(_ slot: Int) -> Phase? { slot < slots.count ? slots[slot]?.phase : nil }
+
     // MARK: Transitions
 
     /// A start event for saga `id` at `time`, whose event is `data`.
@@ -156,14 +162,17 @@ struct SagaStateMachine {
     }
 
     private func decide(_ slot: Int, _ classify: (SagaCondition) throws(SagaConditionError) -> Bool) throws(SagaConditionError) -> ReplyDecision {
-        guard let inst = slots[slot] else { return .other(.rejected("no saga is running")) }
-        switch inst.phase {
+        guard let phase = slots[slot]?.phase, let stage = slots[slot]?.stage, let failedStep = slots[slot]?.failedStep else {
+            return .other(.rejected("no saga is running"))
+        }
+        switch phase {
         case .finished:
+            guard let inst = slots[slot] else { return .other(.rejected("no saga is running")) }
             return .other(.rejected("saga \(Self.describe(inst.id)) has finished (\(inst.outcome.rawValue))"))
         case .running:
-            let failing = inst.failedStep >= 0
-            for s in plan.stages[inst.stage] {
-                switch inst.steps[s] {
+            let failing = failedStep >= 0
+            for s in plan.stages[stage] {
+                switch slots[slot]?.steps[s] ?? .pending {
                 case .awaiting:
                     if try classify(.success(s)) { return .complete(s) }
                     if try classify(.failure(s)) { return .fail(s) }
@@ -174,8 +183,10 @@ struct SagaStateMachine {
                     break
                 }
             }
+            guard let inst = slots[slot] else { return .other(.rejected("no saga is running")) }
             return .other(try classifyOther(inst, classify))
         case .compensating:
+            guard let inst = slots[slot] else { return .other(.rejected("no saga is running")) }
             let s = inst.compensations[inst.compensationPosition]
             if try classify(.compensationSuccess(s)) { return .compensated(s) }
             if try classify(.compensationFailure(s)) { return .compensationFailed(s) }
@@ -237,14 +248,15 @@ struct SagaStateMachine {
     /// The earliest event time at which the saga in `slot` has something to do
     /// (`Int64.max`: nothing).
     func nextDeadline(slot: Int) -> Int64 {
-        guard slot < slots.count, let inst = slots[slot] else { return Int64.max }
-        switch inst.phase {
-        case .finished: return inst.expires
-        case .compensating: return inst.compensationDeadline
+        guard slot < slots.count, let phase = slots[slot]?.phase else { return Int64.max }
+        switch phase {
+        case .finished: return slots[slot]?.expires ?? Int64.max
+        case .compensating: return slots[slot]?.compensationDeadline ?? Int64.max
         case .running:
             var d = Int64.max
-            for s in plan.stages[inst.stage] {
-                switch inst.steps[s] {
+            guard let stage = slots[slot]?.stage else { return d }
+            for s in plan.stages[stage] {
+                switch slots[slot]?.steps[s] ?? .pending {
                 case .awaiting(let t, _): d = min(d, t)
                 case .backoff(let t, _): d = min(d, t)
                 default: break

@@ -118,7 +118,7 @@ final class SagaStep: Step {
             if let t = timers.min, t.deadline <= limit, te == nil || t.deadline <= te! {
                 timers.pop()
                 guard t.slot < scheduled.count, scheduled[t.slot] == t.deadline,
-                    machine.instance(t.slot)?.serial == t.serial
+                    machine.serial(t.slot) == t.serial
                 else { continue }
                 scheduled[t.slot] = Self.unscheduled
                 if !machine.fire(slot: t.slot, upTo: t.deadline, effects: &effects) {
@@ -179,12 +179,12 @@ final class SagaStep: Step {
     /// Queues the saga's next deadline unless an entry at or before it is queued (that
     /// one, when it comes, finds nothing due and queues the real deadline).
     func schedule(_ slot: Int) {
-        guard let inst = machine.instance(slot) else { return }
+        guard let serial = machine.serial(slot) else { return }
         let d = machine.nextDeadline(slot: slot)
-        if d == Int64.max && inst.phase != .finished { return }
+        if d == Int64.max && machine.phase(slot) != .finished { return }
         if scheduled[slot] != Self.unscheduled && scheduled[slot] <= d { return }
         scheduled[slot] = d
-        timers.push(Timer(deadline: d, serial: inst.serial, slot: slot))
+        timers.push(Timer(deadline: d, serial: serial, slot: slot))
     }
 
     // MARK: Snapshots
