@@ -113,17 +113,23 @@ final class SagaHarness {
     var maxSeen = Int64.min
     var watermark = Int64.min
     var out: [(port: Int, value: JSON)] = []
+    /// True: each event sees the watermark from before it (as a stage stamps events), so
+    /// it waits in the step's queue; false: the watermark it raises, so an event at the
+    /// watermark is taken at once.
+    let stampBefore: Bool
 
-    init(_ step: SagaStep, lateness: Int64) {
+    init(_ step: SagaStep, lateness: Int64, stampBefore: Bool = false) {
         self.step = step
         self.lateness = lateness
+        self.stampBefore = stampBefore
     }
 
     func send(_ value: JSON, time: Int64) {
+        let before = watermark
         maxSeen = max(maxSeen, time)
         watermark = max(watermark, maxSeen - lateness)
         var o = StepOutput()
-        o.watermark = watermark
+        o.watermark = stampBefore ? before : watermark
         var v = value
         if case .object(var obj) = v {
             obj["ts"] = .int(time)
@@ -264,6 +270,12 @@ enum SagaTestError: Error {
             for e in events.sorted(by: { $0.time < $1.time }) { ordered.send(e.value, time: e.time) }
             ordered.end()
             #expect(shuffled.out.map { JSONWriter.string($0.value) } == ordered.out.map { JSONWriter.string($0.value) })
+            // Events taken at once (at the watermark) or through the queue: the same.
+            guard let c = try? compileSaga(saga.yaml) else { return }
+            let queued = SagaHarness(c, lateness: Int64(saga.lateness) * 1000, stampBefore: true)
+            for e in events { queued.send(e.value, time: e.time) }
+            queued.end()
+            #expect(queued.out.map { JSONWriter.string($0.value) } == ordered.out.map { JSONWriter.string($0.value) })
         }
     }
 

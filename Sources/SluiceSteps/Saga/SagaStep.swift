@@ -98,8 +98,21 @@ final class SagaStep: Step {
             return
         }
         activation.event = Event(.null)
-        queue.push(Pending(time: time, seq: nextSeq, key: key, isStart: isStart, event: event))
+        let pending = Pending(time: time, seq: nextSeq, key: key, isStart: isStart, event: event)
         nextSeq += 1
+        if queue.isEmpty && time <= out.watermark {
+            // Nothing waits before it: taken now, as the queue would give it (after the
+            // deadlines at or before its time), without a trip through the queue.
+            let watermark = out.watermark
+            var effects = Effects(step: self)
+            swap(&effects.out, &out)
+            defer { swap(&effects.out, &out) }
+            drain(upTo: time, effects: &effects)
+            handle(pending, effects: &effects)
+            drain(upTo: watermark, effects: &effects)
+            return
+        }
+        queue.push(pending)
         if time <= out.watermark { drain(upTo: out.watermark, into: &out) }
     }
 
@@ -113,6 +126,10 @@ final class SagaStep: Step {
         var effects = Effects(step: self)
         swap(&effects.out, &out)
         defer { swap(&effects.out, &out) }
+        drain(upTo: limit, effects: &effects)
+    }
+
+    func drain(upTo limit: Int64, effects: inout Effects) {
         while true {
             let te = queue.min?.time
             if let t = timers.min, t.deadline <= limit, te == nil || t.deadline <= te! {
