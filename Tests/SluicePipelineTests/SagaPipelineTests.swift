@@ -65,6 +65,21 @@ import Testing
         #expect((try? compile(Self.pipeline("          timeout: 1m").replacingOccurrences(of: "timeout: 10s\n              compensate", with: "compensate"))) != nil)
     }
 
+    @Test func aParallelGroupNeedsTwoSteps() {
+        let d = diagnostics("""
+            time: { field: ts }
+            steps:
+              - saga:
+                  key: id
+                  start: kind == "start"
+                  timeout: 10s
+                  steps:
+                    - parallel:
+                        - { name: only, command: { op: '"x"' }, success: kind == "done" }
+            """)
+        #expect(d.contains { $0.contains("a 'parallel' group needs at least two steps") }, "\(d)")
+    }
+
     @Test func aSagaNeedsEventTime() {
         let d = diagnostics(Self.pipeline().replacingOccurrences(of: "time: { field: ts }\n", with: ""))
         #expect(d.contains { $0.contains("'saga' needs event time") })
