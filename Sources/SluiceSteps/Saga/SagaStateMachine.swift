@@ -76,9 +76,6 @@ struct SagaStateMachine {
 
     init(plan: SagaPlan) { self.plan = plan }
 
-    /// The saga in `slot`, if any.
-    func instance(_ slot: Int) -> Instance? { slot < slots.count ? slots[slot] : nil }
-
     /// The start order of the saga in `slot`, without copying it (nil: none).
     func serial(_ slot: Int) -> Int64? { slot < slots.count ? slots[slot]?.serial : nil }
 
