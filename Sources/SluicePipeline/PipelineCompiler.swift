@@ -384,8 +384,10 @@ struct PipelineCompiler {
         var sidePorts: [String: Int] = ["rejected": SidePort.rejected]
         var nextPort = SidePort.firstCustom
         let kinds = registry.kinds
+        var preceding: [StepSpec] = []
         for node in stepNodes {
             guard let spec = ctx.step(node, knownKinds: kinds) else { continue }
+            defer { preceding.append(spec) }
             guard let def = registry.definition(spec.kind) else { continue }
             guard let expressions else { continue }
             let sc = StepCompileContext(
@@ -397,6 +399,7 @@ struct PipelineCompiler {
                     sidePorts[portName] = nextPort
                     return nextPort
                 })
+            sc.precedingSteps = preceding
             let before = ctx.diagnostics.items.count
             let factory = def.compile(sc)
             for (n, p) in sc.declaredSidePorts { sidePorts[n] = p }
@@ -411,7 +414,8 @@ struct PipelineCompiler {
                 let stepName = spec.name ?? spec.kind
                 factory = { [expressions] in WhenStep(predicate: predicate, compiler: expressions, inner: inner(), stepName: stepName) }
             }
-            steps.append(CompiledStep(kind: spec.kind, name: spec.name ?? spec.kind, location: spec.kindLocation, factory: factory))
+            steps.append(CompiledStep(
+                kind: spec.kind, name: spec.name ?? spec.kind, location: spec.kindLocation, factory: factory, graphDetail: sc.graphDetail))
         }
         return StreamSpec(name: name, location: location, from: from, steps: steps, sidePorts: sidePorts)
     }
@@ -474,7 +478,13 @@ struct PipelineCompiler {
         var read = Set<String>()
         for s in streams { for r in s.from where r.port == nil { read.insert(r.base) } }
         for o in outputs { for r in o.from where r.port == nil { read.insert(r.base) } }
-        for s in streams where !read.contains(s.name) {
+        // A stream whose results are side outputs (a saga's `commands` and `log`) is used
+        // when one of those is read; its error outputs alone do not count.
+        var resultsRead = read
+        for r in streams.flatMap(\.from) + outputs.flatMap(\.from) {
+            if let p = r.port, !["rejected", "late", "malformed"].contains(p) { resultsRead.insert(r.base) }
+        }
+        for s in streams where !resultsRead.contains(s.name) {
             ctx.warning(s.location, "stream '\(s.name)' is not read by any output or stream",
                         hint: "its events are counted and dropped; add it to an output's 'from'")
         }

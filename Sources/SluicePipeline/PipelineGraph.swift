@@ -65,7 +65,8 @@ extension Pipeline {
             var previous: String?
             for (i, step) in stream.steps.enumerated() {
                 let n = id("s", stream.name, String(i))
-                let label = step.name == step.kind ? step.kind : "\(step.name)\n(\(step.kind))"
+                var label = step.name == step.kind ? step.kind : "\(step.name)\n(\(step.kind))"
+                for line in step.graphDetail { label += "\n" + line }
                 nodes.append(GraphNode(id: n, label: label, shape: .step, stream: stream.name))
                 if let previous { edges.append(GraphEdge(from: previous, to: n)) }
                 if previous == nil { heads[stream.name] = n }

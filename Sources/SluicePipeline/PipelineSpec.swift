@@ -77,4 +77,6 @@ struct CompiledStep: Sendable {
     var name: String
     var location: SourceLocation
     var factory: StepFactory
+    /// Lines for `sluice graph` under the step's name (see `StepCompileContext.graphDetail`).
+    var graphDetail: [String] = []
 }

@@ -16,6 +16,11 @@ public final class StepCompileContext {
     public let hasEventTime: Bool
     /// The name of the stream the step belongs to.
     public let streamName: String
+    /// The steps before this one in its stream, as written (a `saga` reads an earlier
+    /// `validate` step's schema to check its conditions).
+    package var precedingSteps: [StepSpec] = []
+    /// Lines `sluice graph` shows under the step's name (a saga's steps); empty for most.
+    package var graphDetail: [String] = []
     /// Side outputs the step declared, by name, with their port numbers.
     public private(set) var declaredSidePorts: [String: Int] = [:]
     private let allocatePort: (String) -> Int

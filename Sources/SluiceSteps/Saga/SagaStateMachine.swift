@@ -1,0 +1,550 @@
+import SluiceJSON
+
+/// The state of every saga of a `saga:` step, and the transitions of docs/sagas.md.
+///
+/// Pure: no CEL, no threads, no clock. The operator (``SagaStep``) reads keys and
+/// conditions, keeps the event-time timer queue, and calls in with event times:
+/// ``start(id:data:time:effects:)`` for a start event, ``reply(id:reply:time:classify:effects:)``
+/// for any other event, and ``fire(slot:upTo:effects:)`` when the watermark passes
+/// ``nextDeadline(slot:)``. What the machine decides goes to a ``SagaEffects``: commands,
+/// compensations and log events, in order.
+///
+/// ```
+///  start ──▶ running(stage 0) ──all succeed──▶ running(stage 1) … ──▶ completed
+///                 │ failure / timeout (retries used up)
+///                 ▼
+///            failing (the stage's other steps finish) ──▶ compensating (reverse order)
+///                 ──▶ failed | compensation_failed
+/// ```
+struct SagaStateMachine {
+    let plan: SagaPlan
+
+    enum Phase: String, Sendable { case running, compensating, finished }
+
+    enum StepState: Equatable, Sendable {
+        case pending
+        case awaiting(deadline: Int64, attempt: Int)
+        case backoff(resendAt: Int64, attempt: Int)
+        case completed
+        case failed
+    }
+
+    struct Instance: Sendable {
+        var id: JSON
+        var data: JSON
+        /// Start order, for a deterministic order among timers due at the same time.
+        var serial: Int64
+        var phase: Phase = .running
+        var stage = 0
+        var steps: [StepState]
+        var replies: [JSON]
+        /// The first step that failed (-1: none) and why.
+        var failedStep = -1
+        var failureReason = ""
+        /// Steps to compensate, in order, and the position of the next one.
+        var compensations: [Int] = []
+        var compensationPosition = 0
+        var compensationDeadline = Int64.max
+        /// For a finished saga: how it ended and when it is forgotten.
+        var outcome: SagaLogKind = .started
+        var expires = Int64.max
+
+        var view: SagaView { SagaView(id: id, data: data, replies: replies) }
+    }
+
+    enum StartOutcome: Equatable {
+        case started(slot: Int)
+        case rejected(String)
+    }
+
+    enum ReplyOutcome: Equatable {
+        /// The reply moved the saga on.
+        case handled(slot: Int)
+        /// A repeat of a reply already taken: nothing happens.
+        case duplicate
+        case rejected(String)
+    }
+
+    private(set) var slots: [Instance?] = []
+    private var free: [Int] = []
+    private(set) var index: [JSON: Int] = [:]
+    private(set) var running = 0
+    private(set) var finished = 0
+    private(set) var nextSerial: Int64 = 0
+    /// Duplicate replies seen (ignored), for `--stats`.
+    private(set) var duplicates = 0
+
+    init(plan: SagaPlan) { self.plan = plan }
+
+    /// The start order of the saga in `slot`, without copying it (nil: none).
+    func serial(_ slot: Int) -> Int64? { slot < slots.count ? slots[slot]?.serial : nil }
+
+    /// The phase of the saga in `slot`, without copying it (nil: none).
+    func phase(_ slot: Int) -> Phase? { slot < slots.count ? slots[slot]?.phase : nil }
+
+    // MARK: Transitions
+
+    /// A start event for saga `id` at `time`, whose event is `data`.
+    mutating func start<E: SagaEffects>(id: JSON, data: JSON, time: Int64, effects: inout E) -> StartOutcome {
+        if let s = index[id], let inst = slots[s] {
+            if inst.phase == .finished {
+                return .rejected("saga \(Self.describe(id)) already ran (\(inst.outcome.rawValue)); a second start is a duplicate")
+            }
+            return .rejected("saga \(Self.describe(id)) is already running; a second start is a duplicate")
+        }
+        if running >= plan.maxSagas {
+            return .rejected("max_sagas (\(plan.maxSagas)) running sagas reached; saga \(Self.describe(id)) not started")
+        }
+        let inst = Instance(
+            id: id, data: data, serial: nextSerial,
+            steps: Array(repeating: .pending, count: plan.steps.count),
+            replies: Array(repeating: .null, count: plan.steps.count))
+        nextSerial += 1
+        let slot: Int
+        if let f = free.popLast() {
+            slot = f
+            slots[f] = inst
+        } else {
+            slot = slots.count
+            slots.append(inst)
+        }
+        index[id] = slot
+        running += 1
+        effects.log(id, .started, step: nil, reason: nil, time: time)
+        startStage(slot, time: time, effects: &effects)
+        return .started(slot: slot)
+    }
+
+    /// An event for saga `id` that is not a start: a reply, recognised by testing the
+    /// conditions `classify` evaluates; `reply` (read only when it completes a step) is
+    /// kept for `replies.NAME` in later commands. A condition that cannot be evaluated rejects the
+    /// reply and leaves the saga as it was (nothing changes before every test it needs
+    /// has been made).
+    mutating func reply<E: SagaEffects>(
+        id: JSON, reply: @autoclosure () -> JSON, time: Int64, classify: (SagaCondition) throws(SagaConditionError) -> Bool, effects: inout E
+    ) -> ReplyOutcome {
+        guard let slot = index[id] else {
+            return .rejected("no saga \(Self.describe(id)) is running")
+        }
+        // Decided on a copy of the saga that is gone before anything changes: a copy
+        // alive during a change would make the change copy the saga's arrays.
+        let decision: ReplyDecision
+        do {
+            decision = try decide(slot, classify)
+        } catch {
+            return .rejected(error.message)
+        }
+        switch decision {
+        case .complete(let s):
+            complete(slot, step: s, reply: plan.keepsReplies ? reply() : .null, time: time, effects: &effects)
+        case .fail(let s):
+            stepFailed(slot, step: s, reason: "failure", time: time, effects: &effects)
+        case .compensated(let s):
+            effects.log(id, .compensated, step: s, reason: nil, time: time)
+            slots[slot]?.compensationPosition += 1
+            slots[slot]?.compensationDeadline = Int64.max
+            nextCompensation(slot, time: time, effects: &effects)
+        case .compensationFailed(let s):
+            finish(slot, .compensation_failed, step: s, reason: "failure", time: time, effects: &effects)
+        case .other(let outcome):
+            if outcome == .duplicate { duplicates += 1 }
+            return outcome
+        }
+        return .handled(slot: slot)
+    }
+
+    /// What a reply does to a saga.
+    enum ReplyDecision {
+        case complete(Int), fail(Int), compensated(Int), compensationFailed(Int), other(ReplyOutcome)
+    }
+
+    private func decide(_ slot: Int, _ classify: (SagaCondition) throws(SagaConditionError) -> Bool) throws(SagaConditionError) -> ReplyDecision {
+        guard let phase = slots[slot]?.phase, let stage = slots[slot]?.stage, let failedStep = slots[slot]?.failedStep else {
+            return .other(.rejected("no saga is running"))
+        }
+        switch phase {
+        case .finished:
+            guard let inst = slots[slot] else { return .other(.rejected("no saga is running")) }
+            return .other(.rejected("saga \(Self.describe(inst.id)) has finished (\(inst.outcome.rawValue))"))
+        case .running:
+            let failing = failedStep >= 0
+            for s in plan.stages[stage] {
+                switch slots[slot]?.steps[s] ?? .pending {
+                case .awaiting:
+                    if try classify(.success(s)) { return .complete(s) }
+                    if try classify(.failure(s)) { return .fail(s) }
+                case .backoff where !failing:
+                    // A late success of an earlier attempt still completes the step.
+                    if try classify(.success(s)) { return .complete(s) }
+                default:
+                    break
+                }
+            }
+            guard let inst = slots[slot] else { return .other(.rejected("no saga is running")) }
+            return .other(try classifyOther(inst, classify))
+        case .compensating:
+            guard let inst = slots[slot] else { return .other(.rejected("no saga is running")) }
+            let s = inst.compensations[inst.compensationPosition]
+            if try classify(.compensationSuccess(s)) { return .compensated(s) }
+            if try classify(.compensationFailure(s)) { return .compensationFailed(s) }
+            return .other(try classifyOther(inst, classify))
+        }
+    }
+
+    /// A reply that is not for what the saga awaits: a duplicate, or a reason to reject.
+    private func classifyOther(
+        _ inst: Instance, _ classify: (SagaCondition) throws(SagaConditionError) -> Bool
+    ) throws(SagaConditionError) -> ReplyOutcome {
+        let id = Self.describe(inst.id)
+        if inst.phase == .compensating {
+            for s in inst.compensations[..<inst.compensationPosition] {
+                guard case .awaited = plan.steps[s].compensation else { continue }
+                if try classify(.compensationSuccess(s)) {
+                    return .duplicate
+                }
+            }
+        }
+        for s in plan.steps.indices {
+            let name = plan.steps[s].name
+            if try classify(.success(s)) {
+                switch inst.steps[s] {
+                case .completed:
+                    return .duplicate
+                case .pending:
+                    return .rejected("saga \(id): a success reply for step '\(name)', which has not started")
+                case .failed:
+                    return .rejected("saga \(id): a success reply for step '\(name)', which had already failed")
+                case .awaiting, .backoff:
+                    return .rejected("saga \(id): a success reply for step '\(name)', which was cancelled")
+                }
+            }
+            if try classify(.failure(s)) {
+                switch inst.steps[s] {
+                case .failed, .backoff:
+                    return .duplicate
+                case .pending:
+                    return .rejected("saga \(id): a failure reply for step '\(name)', which has not started")
+                case .completed:
+                    return .rejected("saga \(id): a failure reply for step '\(name)', which had already completed")
+                case .awaiting:
+                    return .rejected("saga \(id): a failure reply for step '\(name)', which was cancelled")
+                }
+            }
+        }
+        for s in plan.steps.indices {
+            guard case .awaited = plan.steps[s].compensation else { continue }
+            let succeeded = try classify(.compensationSuccess(s))
+            let failed = try classify(.compensationFailure(s))
+            if succeeded || failed {
+                return .rejected("saga \(id): a compensation reply for step '\(plan.steps[s].name)', which is not being compensated")
+            }
+        }
+        return .rejected("saga \(id): the event matches no step's success or failure")
+    }
+
+    /// The earliest event time at which the saga in `slot` has something to do
+    /// (`Int64.max`: nothing).
+    func nextDeadline(slot: Int) -> Int64 {
+        guard slot < slots.count, let phase = slots[slot]?.phase else { return Int64.max }
+        switch phase {
+        case .finished: return slots[slot]?.expires ?? Int64.max
+        case .compensating: return slots[slot]?.compensationDeadline ?? Int64.max
+        case .running:
+            var d = Int64.max
+            guard let stage = slots[slot]?.stage else { return d }
+            for s in plan.stages[stage] {
+                switch slots[slot]?.steps[s] ?? .pending {
+                case .awaiting(let t, _): d = min(d, t)
+                case .backoff(let t, _): d = min(d, t)
+                default: break
+                }
+            }
+            return d
+        }
+    }
+
+    /// Runs every timer of the saga in `slot` due at or before `limit`, in time order.
+    /// True when the saga was forgotten (its retention ended).
+    @discardableResult
+    mutating func fire<E: SagaEffects>(slot: Int, upTo limit: Int64, effects: inout E) -> Bool {
+        while true {
+            let d = nextDeadline(slot: slot)
+            guard d <= limit, let due = dueTimer(slot, at: d) else { return false }
+            switch due {
+            case .forget(let id):
+                index[id] = nil
+                slots[slot] = nil
+                free.append(slot)
+                finished -= 1
+                return true
+            case .compensationTimeout(let s):
+                finish(slot, .compensation_failed, step: s, reason: "timed_out", time: d, effects: &effects)
+            case .stepTimeout(let s):
+                stepFailed(slot, step: s, reason: "timed_out", time: d, effects: &effects)
+            case .resend(let s, let attempt):
+                send(slot, step: s, attempt: attempt, time: d, effects: &effects)
+            }
+        }
+    }
+
+    enum DueTimer {
+        case forget(JSON), compensationTimeout(Int), stepTimeout(Int), resend(Int, attempt: Int)
+    }
+
+    /// The timer of the saga in `slot` due at `d`: the first in declared order among
+    /// steps due at the same time.
+    private func dueTimer(_ slot: Int, at d: Int64) -> DueTimer? {
+        guard let inst = slots[slot] else { return nil }
+        switch inst.phase {
+        case .finished: return .forget(inst.id)
+        case .compensating: return .compensationTimeout(inst.compensations[inst.compensationPosition])
+        case .running:
+            for s in plan.stages[inst.stage] {
+                switch inst.steps[s] {
+                case .awaiting(let t, _) where t == d: return .stepTimeout(s)
+                case .backoff(let t, let attempt) where t == d: return .resend(s, attempt: attempt)
+                default: continue
+                }
+            }
+            return nil
+        }
+    }
+
+    // MARK: Internals
+
+    private mutating func startStage<E: SagaEffects>(_ slot: Int, time: Int64, effects: inout E) {
+        guard let stage = slots[slot]?.stage else { return }
+        for s in plan.stages[stage] {
+            if !send(slot, step: s, attempt: 1, time: time, effects: &effects) { return }
+        }
+    }
+
+    /// Sends a step's command; false when it could not be built (the step then failed).
+    @discardableResult
+    private mutating func send<E: SagaEffects>(_ slot: Int, step s: Int, attempt: Int, time: Int64, effects: inout E) -> Bool {
+        guard slots[slot] != nil else { return false }
+        slots[slot]?.steps[s] = .awaiting(deadline: time.sagaAdding(plan.steps[s].timeout), attempt: attempt)
+        let failure: String? = slots[slot].flatMap { effects.command($0.view, step: s, attempt: attempt, time: time) }
+        if let error = failure {
+            // No retry: the same command fails the same way.
+            markFailed(slot, step: s, reason: "command: \(error)", time: time, effects: &effects)
+            stageMaybeDone(slot, time: time, effects: &effects)
+            return false
+        }
+        return true
+    }
+
+    private mutating func complete<E: SagaEffects>(_ slot: Int, step s: Int, reply: JSON, time: Int64, effects: inout E) {
+        guard let id = slots[slot]?.id else { return }
+        slots[slot]?.steps[s] = .completed
+        if plan.keepsReplies { slots[slot]?.replies[s] = reply }
+        effects.log(id, .step_completed, step: s, reason: nil, time: time)
+        stageMaybeDone(slot, time: time, effects: &effects)
+    }
+
+    /// An attempt failed (a failure reply or a timeout): retried when attempts are left
+    /// and the saga is not already failing, else the step fails.
+    private mutating func stepFailed<E: SagaEffects>(_ slot: Int, step s: Int, reason: String, time: Int64, effects: inout E) {
+        guard let failedStep = slots[slot]?.failedStep, let state = slots[slot]?.steps[s] else { return }
+        if failedStep < 0, case .awaiting(_, let attempt) = state, attempt <= plan.steps[s].retries {
+            let at = time.sagaAdding(plan.steps[s].backoff)
+            if at <= time {
+                send(slot, step: s, attempt: attempt + 1, time: time, effects: &effects)
+            } else {
+                slots[slot]?.steps[s] = .backoff(resendAt: at, attempt: attempt + 1)
+            }
+            return
+        }
+        markFailed(slot, step: s, reason: reason, time: time, effects: &effects)
+        stageMaybeDone(slot, time: time, effects: &effects)
+    }
+
+    private mutating func markFailed<E: SagaEffects>(_ slot: Int, step s: Int, reason: String, time: Int64, effects: inout E) {
+        guard let id = slots[slot]?.id, let failedStep = slots[slot]?.failedStep, let stage = slots[slot]?.stage else { return }
+        slots[slot]?.steps[s] = .failed
+        effects.log(id, .step_failed, step: s, reason: reason, time: time)
+        if failedStep < 0 {
+            slots[slot]?.failedStep = s
+            slots[slot]?.failureReason = reason
+            // Steps of the stage waiting to be re-sent are not: no command after a failure.
+            for m in plan.stages[stage] where m != s {
+                if case .backoff? = slots[slot]?.steps[m] {
+                    slots[slot]?.steps[m] = .failed
+                    effects.log(id, .step_failed, step: m, reason: "cancelled", time: time)
+                }
+            }
+        }
+    }
+
+    /// Moves on when no step of the current stage is still out: the next stage, the end,
+    /// or compensation after a failure.
+    private mutating func stageMaybeDone<E: SagaEffects>(_ slot: Int, time: Int64, effects: inout E) {
+        guard slots[slot]?.phase == .running, let stage = slots[slot]?.stage, let failedStep = slots[slot]?.failedStep else { return }
+        for s in plan.stages[stage] {
+            switch slots[slot]?.steps[s] {
+            case .awaiting?, .backoff?: return
+            default: continue
+            }
+        }
+        if failedStep >= 0 {
+            // Every completed step with a compensation, last first.
+            let compensations = plan.steps.indices.reversed().filter {
+                slots[slot]?.steps[$0] == .completed && plan.steps[$0].compensation != .none
+            }
+            slots[slot]?.compensations = compensations
+            slots[slot]?.compensationPosition = 0
+            slots[slot]?.phase = .compensating
+            nextCompensation(slot, time: time, effects: &effects)
+        } else if stage + 1 < plan.stages.count {
+            slots[slot]?.stage += 1
+            startStage(slot, time: time, effects: &effects)
+        } else {
+            finish(slot, .completed, step: nil, reason: nil, time: time, effects: &effects)
+        }
+    }
+
+    /// Emits compensations from the current position until one must be awaited, or the
+    /// saga ends as `failed`.
+    private mutating func nextCompensation<E: SagaEffects>(_ slot: Int, time: Int64, effects: inout E) {
+        while let inst = slots[slot], inst.phase == .compensating {
+            guard inst.compensationPosition < inst.compensations.count else {
+                finish(slot, .failed, step: inst.failedStep, reason: inst.failureReason, time: time, effects: &effects)
+                return
+            }
+            let s = inst.compensations[inst.compensationPosition]
+            effects.log(inst.id, .compensating, step: s, reason: nil, time: time)
+            if let error = effects.compensation(inst.view, step: s, time: time) {
+                finish(slot, .compensation_failed, step: s, reason: "command: \(error)", time: time, effects: &effects)
+                return
+            }
+            switch plan.steps[s].compensation {
+            case .awaited(let timeout):
+                slots[slot]?.compensationDeadline = time.sagaAdding(timeout)
+                return
+            default:
+                slots[slot]?.compensationPosition += 1
+            }
+        }
+    }
+
+    private mutating func finish<E: SagaEffects>(
+        _ slot: Int, _ outcome: SagaLogKind, step: Int?, reason: String?, time: Int64, effects: inout E
+    ) {
+        guard let id = slots[slot]?.id else { return }
+        effects.log(id, outcome, step: step, reason: reason, time: time)
+        slots[slot]?.phase = .finished
+        slots[slot]?.outcome = outcome
+        slots[slot]?.expires = time.sagaAdding(plan.retention)
+        slots[slot]?.compensationDeadline = Int64.max
+        // What only a running saga needs is let go now.
+        slots[slot]?.data = .null
+        slots[slot]?.replies = []
+        slots[slot]?.steps = []
+        slots[slot]?.compensations = []
+        running -= 1
+        finished += 1
+    }
+
+    static func describe(_ id: JSON) -> String {
+        if case .string(let s) = id { return "'\(s)'" }
+        return id.description
+    }
+}
+
+// MARK: Snapshots
+
+extension SagaStateMachine {
+    /// A saga state that could not be restored.
+    struct SnapshotError: Error, CustomStringConvertible {
+        var description: String
+    }
+
+    /// The whole state as a JSON value, for checkpoints: every running and retained
+    /// saga, and the counters that order what comes next. ``restore(_:plan:)`` of it
+    /// gives a machine whose future is the same as this one's.
+    func snapshot() -> JSON {
+        var sagas: [JSON] = []
+        for case let inst? in slots {
+            let steps: [JSON] = inst.steps.map { st in
+                switch st {
+                case .pending: return ["pending"]
+                case .awaiting(let d, let a): return [.string("awaiting"), .int(d), .int(Int64(a))]
+                case .backoff(let d, let a): return [.string("backoff"), .int(d), .int(Int64(a))]
+                case .completed: return ["completed"]
+                case .failed: return ["failed"]
+                }
+            }
+            let o = JSONObject([
+                ("id", inst.id), ("data", inst.data), ("serial", .int(inst.serial)), ("phase", .string(inst.phase.rawValue)),
+                ("stage", .int(Int64(inst.stage))), ("steps", .array(steps)), ("replies", .array(inst.replies)),
+                ("failed_step", .int(Int64(inst.failedStep))), ("failure_reason", .string(inst.failureReason)),
+                ("compensations", .array(inst.compensations.map { .int(Int64($0)) })),
+                ("compensation_position", .int(Int64(inst.compensationPosition))),
+                ("compensation_deadline", .int(inst.compensationDeadline)),
+                ("outcome", .string(inst.outcome.rawValue)), ("expires", .int(inst.expires)),
+            ])
+            sagas.append(.object(o))
+        }
+        return .object(JSONObject([
+            ("next_serial", .int(nextSerial)), ("duplicates", .int(Int64(duplicates))), ("sagas", .array(sagas)),
+        ]))
+    }
+
+    /// A machine for `plan` in the state `snapshot` (from ``snapshot()``) describes.
+    static func restore(_ snapshot: JSON, plan: SagaPlan) throws(SnapshotError) -> SagaStateMachine {
+        func int(_ v: JSON?, _ what: String) throws(SnapshotError) -> Int64 {
+            guard case .int(let i)? = v else { throw SnapshotError(description: "saga snapshot: '\(what)' is not an integer") }
+            return i
+        }
+        func string(_ v: JSON?, _ what: String) throws(SnapshotError) -> String {
+            guard case .string(let s)? = v else { throw SnapshotError(description: "saga snapshot: '\(what)' is not a string") }
+            return s
+        }
+        guard case .object(let root) = snapshot, case .array(let sagas)? = root["sagas"] else {
+            throw SnapshotError(description: "saga snapshot: not an object with 'sagas'")
+        }
+        var m = SagaStateMachine(plan: plan)
+        m.nextSerial = try int(root["next_serial"], "next_serial")
+        m.duplicates = Int(try int(root["duplicates"], "duplicates"))
+        for case .object(let o) in sagas {
+            guard let id = o["id"], let data = o["data"], case .array(let stepsJSON)? = o["steps"],
+                case .array(let replies)? = o["replies"], case .array(let comps)? = o["compensations"],
+                let phase = Phase(rawValue: try string(o["phase"], "phase")),
+                let outcome = SagaLogKind(rawValue: try string(o["outcome"], "outcome"))
+            else { throw SnapshotError(description: "saga snapshot: a saga is incomplete") }
+            var steps: [StepState] = []
+            for case .array(let s) in stepsJSON {
+                switch try string(s.first, "steps") {
+                case "pending": steps.append(.pending)
+                case "completed": steps.append(.completed)
+                case "failed": steps.append(.failed)
+                case "awaiting": steps.append(.awaiting(deadline: try int(s.dropFirst().first, "steps"), attempt: Int(try int(s.last, "steps"))))
+                case "backoff": steps.append(.backoff(resendAt: try int(s.dropFirst().first, "steps"), attempt: Int(try int(s.last, "steps"))))
+                case let other: throw SnapshotError(description: "saga snapshot: unknown step state '\(other)'")
+                }
+            }
+            let stage = Int(try int(o["stage"], "stage"))
+            if phase != .finished, steps.count != plan.steps.count || replies.count != plan.steps.count || !plan.stages.indices.contains(stage) {
+                throw SnapshotError(description: "saga snapshot: a saga does not fit this saga's steps")
+            }
+            var inst = Instance(id: id, data: data, serial: try int(o["serial"], "serial"), steps: steps, replies: replies)
+            inst.phase = phase
+            inst.stage = stage
+            inst.failedStep = Int(try int(o["failed_step"], "failed_step"))
+            inst.failureReason = try string(o["failure_reason"], "failure_reason")
+            inst.compensations = []
+            for c in comps { inst.compensations.append(Int(try int(c, "compensations"))) }
+            inst.compensationPosition = Int(try int(o["compensation_position"], "compensation_position"))
+            inst.compensationDeadline = try int(o["compensation_deadline"], "compensation_deadline")
+            inst.outcome = outcome
+            inst.expires = try int(o["expires"], "expires")
+            if phase == .compensating, !inst.compensations.indices.contains(inst.compensationPosition) {
+                throw SnapshotError(description: "saga snapshot: a compensation position is out of range")
+            }
+            m.index[id] = m.slots.count
+            m.slots.append(inst)
+            if phase == .finished { m.finished += 1 } else { m.running += 1 }
+        }
+        return m
+    }
+}

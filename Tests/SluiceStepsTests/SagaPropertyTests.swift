@@ -1,0 +1,318 @@
+import PropertyBased
+import SluiceCore
+import SluiceJSON
+import SluicePipeline
+import Testing
+
+@testable import SluiceSteps
+
+/// A random saga: stages of one or two steps, each with a random timeout, retries and
+/// compensation; written as YAML.
+struct RandomSaga: CustomStringConvertible {
+    struct StepSpec {
+        var name: String
+        var timeout: Int
+        var retries: Int
+        var backoff: Int
+        /// 0: none, 1: not awaited, 2: awaited.
+        var compensation: Int
+    }
+    var stages: [[StepSpec]]
+    var lateness: Int
+    var steps: [StepSpec] { stages.flatMap { $0 } }
+
+    static func random(_ rng: inout PatternRNG) -> RandomSaga {
+        var stages: [[StepSpec]] = []
+        var n = 0
+        for _ in 0..<Int.random(in: 1...3, using: &rng) {
+            var stage: [StepSpec] = []
+            for _ in 0..<(Int.random(in: 0..<4, using: &rng) == 0 ? 2 : 1) {
+                stage.append(StepSpec(
+                    name: "s\(n)", timeout: Int.random(in: 20...80, using: &rng), retries: Int.random(in: 0...1, using: &rng),
+                    backoff: Int.random(in: 0...20, using: &rng), compensation: Int.random(in: 0...2, using: &rng)))
+                n += 1
+            }
+            stages.append(stage)
+        }
+        return RandomSaga(stages: stages, lateness: Int.random(in: 0...30, using: &rng))
+    }
+
+    func stepYAML(_ s: StepSpec, indent: String) -> String {
+        var y = "\(indent)- name: \(s.name)\n"
+        y += "\(indent)  command: { cmd: '\"\(s.name)\"', id: id, attempt: attempt }\n"
+        y += "\(indent)  success: kind == \"ok\" && step == \"\(s.name)\"\n"
+        y += "\(indent)  failure: kind == \"fail\" && step == \"\(s.name)\"\n"
+        y += "\(indent)  timeout: \(s.timeout)s\n"
+        if s.retries > 0 { y += "\(indent)  retry: { times: \(s.retries), backoff: \(s.backoff)s }\n" }
+        switch s.compensation {
+        case 1: y += "\(indent)  compensate: { comp: '\"\(s.name)\"', id: id }\n"
+        case 2:
+            y += "\(indent)  compensate:\n"
+            y += "\(indent)    command: { comp: '\"\(s.name)\"', id: id }\n"
+            y += "\(indent)    success: kind == \"undone\" && step == \"\(s.name)\"\n"
+            y += "\(indent)    failure: kind == \"notundone\" && step == \"\(s.name)\"\n"
+            y += "\(indent)    timeout: 30s\n"
+        default: break
+        }
+        return y
+    }
+
+    var yaml: String {
+        var y = "time: { field: ts, lateness: \(lateness)s }\nsteps:\n  - saga:\n      key: id\n      start: kind == \"start\"\n      retention: 50s\n      steps:\n"
+        for stage in stages {
+            if stage.count == 1 {
+                y += stepYAML(stage[0], indent: "        ")
+            } else {
+                y += "        - parallel:\n"
+                for s in stage { y += stepYAML(s, indent: "            ") }
+            }
+        }
+        return y
+    }
+
+    var description: String { yaml }
+
+    /// Random events for `sagas` sagas: a start each, then replies (some for steps not
+    /// running, some repeated), every time distinct; in arrival order, each at most
+    /// `lateness` behind the latest before it.
+    func events(_ rng: inout PatternRNG, sagas: Int) -> [(time: Int64, value: JSON)] {
+        let kinds = ["ok", "ok", "ok", "fail", "undone", "notundone"]
+        var evs: [(Int64, JSON)] = []
+        var serial: Int64 = 0
+        func time(_ t: Int) -> Int64 {
+            serial += 1
+            return Int64(t) * 1000 + serial
+        }
+        for i in 0..<sagas {
+            let id = JSON.string("k\(i)")
+            let t0 = Int.random(in: 0...100, using: &rng)
+            evs.append((time(t0), .object(JSONObject([("kind", "start"), ("id", id)]))))
+            for _ in 0..<Int.random(in: 0...12, using: &rng) {
+                let s = steps[Int.random(in: 0..<steps.count, using: &rng)].name
+                let k = kinds[Int.random(in: 0..<kinds.count, using: &rng)]
+                let e = JSON.object(JSONObject([("kind", .string(k)), ("id", id), ("step", .string(s))]))
+                let t = time(t0 + Int.random(in: 0...250, using: &rng))
+                evs.append((t, e))
+                if Int.random(in: 0..<5, using: &rng) == 0 { evs.append((time(Int(t / 1000) + Int.random(in: 0...5, using: &rng)), e)) }
+            }
+        }
+        // A generated time unit is a second (the saga's durations are in seconds); the
+        // milliseconds keep every time distinct.
+        evs.sort { $0.0 < $1.0 }
+        let late = Int64(lateness) * 1000
+        let jittered = evs.map { ($0, $0.0 + Int64.random(in: 0...late, using: &rng)) }
+        return jittered.sorted { $0.1 < $1.1 }.map { (time: $0.0.0, value: $0.0.1) }
+    }
+}
+
+/// Drives a saga step like a stage: the watermark trails the latest time by the
+/// lateness; every side output in one list, in the order emitted.
+final class SagaHarness {
+    let step: SagaStep
+    let lateness: Int64
+    var maxSeen = Int64.min
+    var watermark = Int64.min
+    var out: [(port: Int, value: JSON)] = []
+    /// True: each event sees the watermark from before it (as a stage stamps events), so
+    /// it waits in the step's queue; false: the watermark it raises, so an event at the
+    /// watermark is taken at once.
+    let stampBefore: Bool
+
+    init(_ step: SagaStep, lateness: Int64, stampBefore: Bool = false) {
+        self.step = step
+        self.lateness = lateness
+        self.stampBefore = stampBefore
+    }
+
+    func send(_ value: JSON, time: Int64) {
+        let before = watermark
+        maxSeen = max(maxSeen, time)
+        watermark = max(watermark, maxSeen - lateness)
+        var o = StepOutput()
+        o.watermark = stampBefore ? before : watermark
+        var v = value
+        if case .object(var obj) = v {
+            obj["ts"] = .int(time)
+            v = .object(obj)
+        }
+        step.process(Event(v, time: time), into: &o)
+        step.advance(watermark: watermark, into: &o)
+        for (p, e) in o.sides { out.append((p, e.value)) }
+    }
+
+    func end() {
+        var o = StepOutput()
+        o.watermark = Int64.max
+        step.advance(watermark: Int64.max, into: &o)
+        for (p, e) in o.sides { out.append((p, e.value)) }
+    }
+}
+
+func compileSaga(_ yaml: String) throws -> SagaStep {
+    switch Pipeline.compile(yaml: yaml, file: "saga.yaml") {
+    case .success(let p):
+        guard let s = p.makeSteps(stream: "main").first as? SagaStep else { throw SagaTestError.notASaga }
+        return s
+    case .failure(let d):
+        throw SagaTestError.diagnostics(d.items.map(\.description).joined(separator: "\n"))
+    }
+}
+
+enum SagaTestError: Error {
+    case notASaga
+    case diagnostics(String)
+}
+
+@Suite struct SagaPropertyTests {
+    /// The emitted events of one saga, in order, as short strings: `cmd s1#2`,
+    /// `comp s1`, `log KIND STEP`.
+    static func perSaga(_ out: [(port: Int, value: JSON)], step: SagaStep) -> [String: [String]] {
+        var by: [String: [String]] = [:]
+        for (p, v) in out {
+            if p == step.compiled.commandsPort {
+                guard case .string(let id)? = v["id"] else { continue }
+                if case .string(let c)? = v["cmd"], case .int(let a)? = v["attempt"] {
+                    by[id, default: []].append("cmd \(c)#\(a)")
+                } else if case .string(let c)? = v["comp"] {
+                    by[id, default: []].append("comp \(c)")
+                }
+            } else if p == step.compiled.logPort {
+                guard case .string(let id)? = v["saga"], case .string(let k)? = v["event"] else { continue }
+                var s = "log \(k)"
+                if case .string(let st)? = v["step"] { s += " \(st)" }
+                by[id, default: []].append(s)
+            }
+        }
+        return by
+    }
+
+    /// Checks the issue's invariants on one saga's events; the problems found.
+    static func problems(_ lines: [String], saga: RandomSaga) -> [String] {
+        var problems: [String] = []
+        let names = saga.steps.map(\.name)
+        var completed = Set<String>()
+        var failed = false
+        var lastCompensated = Int.max
+        var terminals = 0
+        for (i, l) in lines.enumerated() {
+            let parts = l.split(separator: " ").map(String.init)
+            if terminals > 0 { problems.append("'\(l)' after the end") }
+            switch (parts[0], parts[1]) {
+            case ("cmd", _):
+                if failed { problems.append("'\(l)': a step started after a failure") }
+            case ("log", "step_completed"):
+                completed.insert(parts[2])
+            case ("log", "step_failed"):
+                failed = true
+            case ("log", "compensating"):
+                let s = parts[2]
+                if !completed.contains(s) { problems.append("compensating \(s) before it completed") }
+                guard let idx = names.firstIndex(of: s) else { break }
+                if idx >= lastCompensated { problems.append("compensations not in reverse order at \(s)") }
+                lastCompensated = idx
+                if i + 1 >= lines.count || lines[i + 1] != "comp \(s)" {
+                    if !(i + 1 < lines.count && lines[i + 1].hasPrefix("log compensation_failed")) {
+                        problems.append("compensating \(s) without its command")
+                    }
+                }
+            case ("log", "completed"):
+                terminals += 1
+                if completed.count != names.count { problems.append("completed with \(completed.count) of \(names.count) steps") }
+            case ("log", "failed"), ("log", "compensation_failed"):
+                terminals += 1
+                if !failed { problems.append("\(l) without a failed step") }
+            default: break
+            }
+        }
+        if lines.first != "log started" { problems.append("does not start with 'started'") }
+        if terminals != 1 { problems.append("\(terminals) ends") }
+        return problems
+    }
+
+    @Test func randomRepliesKeepTheSagaInvariants() async {
+        await propertyCheck(count: 200, input: Gen.int64()) { seed in
+            var rng = PatternRNG(seed)
+            let saga = RandomSaga.random(&rng)
+            let events = saga.events(&rng, sagas: Int.random(in: 1...6, using: &rng))
+            guard let step = try? compileSaga(saga.yaml) else {
+                Issue.record("does not compile:\n\(saga.yaml)")
+                return
+            }
+            let h = SagaHarness(step, lateness: Int64(saga.lateness) * 1000)
+            for e in events { h.send(e.value, time: e.time) }
+            h.end()
+            #expect(!h.out.contains { $0.port == step.compiled.latePort }, "an event within the lateness went to late")
+            let by = Self.perSaga(h.out, step: step)
+            let started = Set(events.compactMap { e -> String? in
+                guard case .string("start")? = e.value["kind"], case .string(let id)? = e.value["id"] else { return nil }
+                return id
+            })
+            #expect(Set(by.keys) == started)
+            for (id, lines) in by {
+                let p = Self.problems(lines, saga: saga)
+                #expect(p.isEmpty, "saga \(id): \(p)\n\(lines.joined(separator: "\n"))\n\(saga.yaml)")
+            }
+            #expect(step.stateSize == 0, "everything is forgotten by the end of input")
+        }
+    }
+
+    /// Events reordered within the lateness give what the same events in time order give.
+    @Test func reorderingWithinTheLatenessChangesNothing() async {
+        await propertyCheck(count: 150, input: Gen.int64()) { seed in
+            var rng = PatternRNG(seed)
+            let saga = RandomSaga.random(&rng)
+            let events = saga.events(&rng, sagas: Int.random(in: 1...6, using: &rng))
+            guard let a = try? compileSaga(saga.yaml), let b = try? compileSaga(saga.yaml) else { return }
+            let shuffled = SagaHarness(a, lateness: Int64(saga.lateness) * 1000)
+            for e in events { shuffled.send(e.value, time: e.time) }
+            shuffled.end()
+            let ordered = SagaHarness(b, lateness: Int64(saga.lateness) * 1000)
+            for e in events.sorted(by: { $0.time < $1.time }) { ordered.send(e.value, time: e.time) }
+            ordered.end()
+            #expect(shuffled.out.map { JSONWriter.string($0.value) } == ordered.out.map { JSONWriter.string($0.value) })
+            // Events taken at once (at the watermark) or through the queue: the same.
+            guard let c = try? compileSaga(saga.yaml) else { return }
+            let queued = SagaHarness(c, lateness: Int64(saga.lateness) * 1000, stampBefore: true)
+            for e in events { queued.send(e.value, time: e.time) }
+            queued.end()
+            #expect(queued.out.map { JSONWriter.string($0.value) } == ordered.out.map { JSONWriter.string($0.value) })
+        }
+    }
+
+    /// A snapshot taken midway and restored into a fresh step gives the same future.
+    @Test func aSnapshotRestoredIntoAFreshStepGivesTheSameFuture() async {
+        await propertyCheck(count: 150, input: Gen.int64()) { seed in
+            var rng = PatternRNG(seed)
+            let saga = RandomSaga.random(&rng)
+            let events = saga.events(&rng, sagas: Int.random(in: 1...6, using: &rng))
+            guard let a = try? compileSaga(saga.yaml), let b = try? compileSaga(saga.yaml) else { return }
+            let cut = Int.random(in: 0...events.count, using: &rng)
+            let original = SagaHarness(a, lateness: Int64(saga.lateness) * 1000)
+            for e in events[..<cut] { original.send(e.value, time: e.time) }
+            // The snapshot goes through text, as a checkpoint file would.
+            let text = JSONWriter.string(a.snapshot())
+            guard let parsed = try? JSONParser.parse(Array(text.utf8)) else {
+                Issue.record("snapshot does not parse")
+                return
+            }
+            do {
+                try b.restore(parsed)
+            } catch {
+                Issue.record("restore: \(error)")
+                return
+            }
+            let restored = SagaHarness(b, lateness: Int64(saga.lateness) * 1000)
+            restored.maxSeen = original.maxSeen
+            restored.watermark = original.watermark
+            original.out = []
+            for e in events[cut...] {
+                original.send(e.value, time: e.time)
+                restored.send(e.value, time: e.time)
+            }
+            original.end()
+            restored.end()
+            #expect(original.out.map { JSONWriter.string($0.value) } == restored.out.map { JSONWriter.string($0.value) })
+            #expect(JSONWriter.string(a.snapshot()) == JSONWriter.string(b.snapshot()))
+        }
+    }
+}
