@@ -73,7 +73,11 @@ struct Run: ParsableCommand {
             run = try compiled.start(options)
         } catch {
             printError("sluice: \(error.message)")
-            throw error.isUsage ? usageExit : runtimeFailureExit
+            switch error.kind {
+            case .usage: throw usageExit
+            case .fileConflict: throw pipelineErrorExit
+            case .resource: throw runtimeFailureExit
+            }
         }
         let progress = stats ? ProgressPrinter(run.execution) : nil
         let outcome = run.wait()

@@ -39,14 +39,35 @@ public struct RunOptions {
     public init() {}
 }
 
-/// A problem starting a run: a usage mistake (`--input nope=x`) or a resource that cannot
-/// be opened (an output file in a missing folder).
+/// A problem starting a run: a usage mistake (`--input nope=x`), a resource that cannot
+/// be opened (an output file in a missing folder), or files that clash (an output that is
+/// also an input).
 public struct RunError: Error, Sendable, CustomStringConvertible {
-    /// True when the user asked for something the pipeline does not have (exit 64 in
-    /// the CLI); false when a resource failed (exit 1).
-    public var isUsage: Bool
+    /// What kind of problem it is.
+    public enum Kind: Sendable, Equatable {
+        /// The user asked for something the pipeline does not have (exit 64 in the CLI).
+        case usage
+        /// A resource failed (exit 1).
+        case resource
+        /// Two outputs write one file, or an output would overwrite an input (exit 2):
+        /// found before anything is opened, so nothing was truncated.
+        case fileConflict
+    }
+
+    public var kind: Kind
     public var message: String
     public var description: String { message }
+    /// True for ``Kind/usage``.
+    public var isUsage: Bool { kind == .usage }
+
+    init(_ kind: Kind, _ message: String) {
+        self.kind = kind
+        self.message = message
+    }
+
+    init(isUsage: Bool, message: String) {
+        self.init(isUsage ? .usage : .resource, message)
+    }
 }
 
 /// A running pipeline.
@@ -111,19 +132,39 @@ extension Pipeline {
         let inputPaths = try bind(options.inputs, names: inputNames, what: "input")
         let outputPaths = try bind(options.outputs, names: outputNames, what: "output")
 
+        // Where each input reads (nil: a generator) and each output writes, checked for
+        // clashes before any output is opened (opening truncates).
+        var locations: [String: FileSource.Location] = [:]
+        for input in inputs where options.sources[input.name] == nil {
+            if let p = inputPaths[input.name] {
+                locations[input.name] = p == "-" ? .stdin : .files([p])
+                continue
+            }
+            switch input.kind {
+            case .stdin: locations[input.name] = .stdin
+            case .files(let patterns): locations[input.name] = .files(expandGlobs(patterns))
+            case .generate: break
+            }
+        }
+        var targets: [String: JSONLinesSink.Target] = [:]
+        for output in outputs where options.sinks[output.name] == nil {
+            if let p = outputPaths[output.name] {
+                targets[output.name] = p == "-" ? .stdout : .file(path: p, append: false)
+                continue
+            }
+            switch output.kind {
+            case .stdout: targets[output.name] = .stdout
+            case .stderr: targets[output.name] = .stderr
+            case .file(let path, let append): targets[output.name] = .file(path: path, append: append)
+            }
+        }
+        try checkFiles(locations, targets, deadLetterPath: options.deadLetterPath)
+
         var inputNodes: [String: Dataflow.NodeID] = [:]
         for input in inputs {
-            var location: FileSource.Location = .stdin
             var generator: GenerateSpec?
-            switch input.kind {
-            case .stdin: location = .stdin
-            case .files(let patterns): location = .files(expandGlobs(patterns))
-            case .generate(let g): generator = g
-            }
-            if let p = inputPaths[input.name] {
-                location = p == "-" ? .stdin : .files([p])
-                generator = nil
-            }
+            if case .generate(let g) = input.kind, inputPaths[input.name] == nil { generator = g }
+            let location = locations[input.name] ?? .stdin
             let format = options.format ?? input.format ?? .jsonl
             let source: any EventSource
             if let given = options.sources[input.name] {
@@ -199,16 +240,7 @@ extension Pipeline {
             }
         }
         for output in outputs {
-            let target: JSONLinesSink.Target
-            if let p = outputPaths[output.name] {
-                target = p == "-" ? .stdout : .file(path: p, append: false)
-            } else {
-                switch output.kind {
-                case .stdout: target = .stdout
-                case .stderr: target = .stderr
-                case .file(let path, let append): target = .file(path: path, append: append)
-                }
-            }
+            let target = targets[output.name] ?? .stdout
             let sink: any EventSink
             if let given = options.sinks[output.name] {
                 sink = given
@@ -294,6 +326,30 @@ extension Pipeline {
         for name in run.tappedNames { all[name] = run.tapped(name) }
         for (name, s) in sinks { all[name] = s.events }
         return (all, outcome)
+    }
+
+    /// Fails when two outputs (or an output and `--dlq`) write one file, or an output
+    /// writes a file an input reads (see ``FileConflicts``).
+    func checkFiles(
+        _ locations: [String: FileSource.Location], _ targets: [String: JSONLinesSink.Target], deadLetterPath: String?
+    ) throws(RunError) {
+        var files = FileConflicts()
+        for input in inputs {
+            switch locations[input.name] {
+            case .stdin?: files.read("-", as: "input '\(input.name)'")
+            case .files(let paths)?: for p in paths { files.read(p, as: "input '\(input.name)'") }
+            case nil: break
+            }
+        }
+        for output in outputs {
+            switch targets[output.name] {
+            case .stdout?: files.write("-", as: "output '\(output.name)'")
+            case .file(let path, _)?: files.write(path, as: "output '\(output.name)'")
+            case .stderr?, nil: break
+            }
+        }
+        if let deadLetterPath { files.write(deadLetterPath, as: "--dlq") }
+        if let conflict = files.check() { throw RunError(.fileConflict, conflict) }
     }
 
     func bind(_ given: [String: String], names: [String], what: String) throws(RunError) -> [String: String] {
