@@ -1,6 +1,7 @@
 import ArgumentParser
 import Dispatch
 import Sluice
+import Synchronization
 
 #if canImport(Glibc)
     import Glibc
@@ -79,11 +80,22 @@ struct Run: ParsableCommand {
             case .resource: throw runtimeFailureExit
             }
         }
+        let stop = StopSignals(run.execution)
         let progress = stats ? ProgressPrinter(run.execution) : nil
         let outcome = run.wait()
         progress?.stop()
         if stats { StatsTable.print(run.execution.totals) }
         for line in run.deadLetterSummary { printError(line) }
+        if let signal = stop.received {
+            let totals = run.execution.totals
+            let read = totals.sourceEvents.values.reduce(0, +)
+            let written = totals.sinkEvents.values.reduce(0, +)
+            printError(
+                "sluice: stopped by \(signal == SIGINT ? "SIGINT" : "SIGTERM") after reading \(read) event\(read == 1 ? "" : "s"); "
+                    + "what was read was processed and written (\(written) out); open windows were not fired")
+            if case .failed(let message) = outcome { printError("sluice: \(message)") }
+            throw ExitCode(128 + signal)
+        }
         switch outcome {
         case .completed, .outputClosed:
             return
@@ -92,4 +104,43 @@ struct Run: ParsableCommand {
             throw runtimeFailureExit
         }
     }
+}
+
+/// SIGINT and SIGTERM during a run: the first stops it gracefully (``Execution/cancel()``:
+/// no more input is read, what was read is written, outputs are flushed, the summary is
+/// printed, exit 128 + the signal); a second exits at once.
+final class StopSignals {
+    private let sources: [any DispatchSourceSignal]
+    /// The first signal taken, shared with the handlers.
+    private final class First: Sendable {
+        let signal = Mutex<Int32?>(nil)
+    }
+    private let first = First()
+
+    init(_ execution: Execution) {
+        var sources: [any DispatchSourceSignal] = []
+        let first = self.first
+        for sig in [SIGINT, SIGTERM] {
+            // Ignored by the default handler, delivered to the dispatch source instead.
+            signal(sig, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+            source.setEventHandler {
+                let again = first.signal.withLock { f -> Bool in
+                    if f != nil { return true }
+                    f = sig
+                    return false
+                }
+                if again { _exit(128 + sig) }
+                execution.cancel()
+            }
+            source.resume()
+            sources.append(source)
+        }
+        self.sources = sources
+    }
+
+    /// The signal that stopped the run, if one did.
+    var received: Int32? { first.signal.withLock { $0 } }
+
+    deinit { for s in sources { s.cancel() } }
 }

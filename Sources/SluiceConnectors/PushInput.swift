@@ -84,6 +84,7 @@ public final class PushInput: EventSource, Sendable {
     }
 
     public func run(_ out: SourceOutput) throws {
+        out.onCancel { [dataReady] in dataReady.signal() }
         while !out.isCancelled {
             let (events, finished, senders) = state.withLock { s -> ([Event], Bool, [CheckedContinuation<Void, Never>]) in
                 let e = s.buffer

@@ -2,6 +2,12 @@ import Atomics
 import Dispatch
 import Synchronization
 
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
 /// The runtime form of a pipeline: sources, streams and sinks joined by edges, ready to
 /// run. The compiler builds one from a pipeline file; tests and embedders may build one
 /// by hand.
@@ -155,6 +161,13 @@ public final class Execution: Sendable {
 
     private let group = DispatchGroup()
     private let cancelled = ManagedAtomic<Bool>(false)
+    /// ``cancel()`` was called: the end of input does not fire what is open.
+    private let stopped = ManagedAtomic<Bool>(false)
+    /// Called once by ``cancel()``, so that sources waiting for input return.
+    private let cancelHandlers = Mutex<[@Sendable () -> Void]?>([])
+    /// A pipe whose read end turns readable on ``cancel()``: sources blocked reading a
+    /// pipe or terminal poll it beside their input (see ``SourceOutput/cancellationFD``).
+    private let wake: (read: Int32, write: Int32)
     private let failure = Mutex<Outcome>(.completed)
     private let report = Mutex<Report>(Report(steps: [:], unread: [:], sourceEvents: [:], sinkEvents: [:]))
     /// Events read by all sources so far (for progress lines).
@@ -164,6 +177,14 @@ public final class Execution: Sendable {
 
     /// Starts every node of `flow` on its own queue. `timing` turns on per-step clocks.
     public init(_ flow: Dataflow, timing: Bool = false) {
+        var fds: [Int32] = [-1, -1]
+        if pipe(&fds) == 0 {
+            for fd in fds { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
+            _ = fcntl(fds[1], F_SETFL, O_NONBLOCK)
+        } else {
+            fds = [-1, -1]
+        }
+        wake = (fds[0], fds[1])
         let capacity = flow.ringCapacity
         // One parker per node for each direction, shared by all its rings.
         let consumerParkers = flow.nodes.map { _ in Parker() }
@@ -385,8 +406,44 @@ public final class Execution: Sendable {
         }
     }
 
-    /// Asks every stage to stop soon; sources stop reading at their next chunk.
-    public func cancel() { cancelled.store(true, ordering: .relaxed) }
+    deinit {
+        if wake.read >= 0 { _ = close(wake.read) }
+        if wake.write >= 0 { _ = close(wake.write) }
+    }
+
+    /// Stops the run: sources stop reading (a source waiting for input returns at once),
+    /// what was read flows through the steps and is written, every output is flushed and
+    /// closed, and the run finishes. The end of input is then not an end of time: open
+    /// windows, pending timeouts and held events are dropped, not fired (as in Flink,
+    /// where a cancelled job fires nothing). Safe to call from any thread, any number of
+    /// times.
+    public func cancel() {
+        stopped.store(true, ordering: .relaxed)
+        cancelled.store(true, ordering: .relaxed)
+        // Taken once: later calls find nil and do nothing more.
+        guard let handlers = cancelHandlers.withLock({ h in defer { h = nil }; return h }) else { return }
+        for h in handlers { h() }
+        if wake.write >= 0 {
+            var byte: UInt8 = 1
+            _ = write(wake.write, &byte, 1)
+        }
+    }
+
+    /// Runs `body` when ``cancel()`` is called (at once if it already was).
+    func onCancel(_ body: @escaping @Sendable () -> Void) {
+        let now = cancelHandlers.withLock { h -> Bool in
+            guard h != nil else { return true }
+            h?.append(body)
+            return false
+        }
+        if now { body() }
+    }
+
+    /// The read end of the cancellation pipe (-1 if there is none).
+    var cancellationFD: Int32 { wake.read }
+
+    /// True once ``cancel()`` was called (not merely a failure).
+    var isStopped: Bool { stopped.load(ordering: .relaxed) }
 
     /// True once ``cancel()`` was called or a node failed.
     public var isCancelled: Bool { cancelled.load(ordering: .relaxed) }
@@ -515,6 +572,8 @@ public final class Execution: Sendable {
                 inputs.closeAll()
                 break
             }
+            // Stopped by ``cancel()``: the end of input fires nothing.
+            if merged == Int64.max && isStopped { break }
             if merged > watermark {
                 watermark = merged
                 send(chain.advance(watermark: watermark, sides: &sides))
@@ -681,6 +740,15 @@ public final class SourceOutput {
 
     /// True when the run is being stopped: return from `run` soon.
     public var isCancelled: Bool { execution.isCancelled }
+
+    /// A descriptor that turns readable when the run is cancelled (-1 if there is none):
+    /// a source that blocks reading a pipe or terminal polls it beside its input, so
+    /// that a stop does not wait for the next line.
+    package var cancellationFD: Int32 { execution.cancellationFD }
+
+    /// Runs `body` once when the run is cancelled (at once if it already was), for
+    /// sources that wait for input some other way.
+    package func onCancel(_ body: @escaping @Sendable () -> Void) { execution.onCancel(body) }
 
     /// Sends good events downstream (waits while downstream is full: backpressure).
     /// Events whose time cannot be read go to ``SourcePort/malformed`` with the reason.
