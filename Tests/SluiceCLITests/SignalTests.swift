@@ -71,7 +71,18 @@ import Testing
             Issue.record("the run did not write \(count) lines")
         }
 
+        /// Waits for the run to exit (killing it after 30 s, so a hang fails the test
+        /// instead of blocking the suite).
         func finish() -> (status: Int32, stdout: String, stderr: String) {
+            var waited = 0
+            while process.isRunning && waited < 3000 {
+                usleep(10_000)
+                waited += 1
+            }
+            if process.isRunning {
+                Issue.record("the run did not stop")
+                kill(process.processIdentifier, SIGKILL)
+            }
             process.waitUntilExit()
             close(writer)
             let out = (try? String(contentsOfFile: stdoutPath, encoding: .utf8)) ?? ""
