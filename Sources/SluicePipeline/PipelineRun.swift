@@ -131,6 +131,7 @@ extension Pipeline {
         if time == nil { flow.processingTimeTick = 200_000_000 }
         let inputPaths = try bind(options.inputs, names: inputNames, what: "input")
         let outputPaths = try bind(options.outputs, names: outputNames, what: "output")
+        try checkEmbedderBindings(options, inputPaths: inputPaths, outputPaths: outputPaths)
 
         // Where each input reads (nil: a generator) and each output writes, checked for
         // clashes before any output is opened (opening truncates).
@@ -326,6 +327,43 @@ extension Pipeline {
         for name in run.tappedNames { all[name] = run.tapped(name) }
         for (name, s) in sinks { all[name] = s.events }
         return (all, outcome)
+    }
+
+    /// Fails when ``RunOptions/sources`` or ``RunOptions/sinks`` names an input or output
+    /// the pipeline does not have (a misspelling would leave the real one reading the
+    /// process's stdin or writing its stdout), or, once an embedder binds any of them,
+    /// leaves one that would fall back to stdin or stdout unbound. Reading stdin or
+    /// writing stdout is then asked for explicitly, with `inputs[NAME] = "-"` or
+    /// `outputs[NAME] = "-"`.
+    func checkEmbedderBindings(
+        _ options: RunOptions, inputPaths: [String: String], outputPaths: [String: String]
+    ) throws(RunError) {
+        for name in options.sources.keys.sorted() where !inputNames.contains(name) {
+            throw RunError(
+                .usage,
+                "RunOptions.sources binds '\(name)', which is no input of the pipeline\(didYouMean(name, among: inputNames)) (it has: \(inputNames.joined(separator: ", ")))")
+        }
+        for name in options.sinks.keys.sorted() where !outputNames.contains(name) {
+            throw RunError(
+                .usage,
+                "RunOptions.sinks binds '\(name)', which is no output of the pipeline\(didYouMean(name, among: outputNames)) (it has: \(outputNames.joined(separator: ", ")))")
+        }
+        if !options.sources.isEmpty {
+            for input in inputs where options.sources[input.name] == nil && inputPaths[input.name] == nil {
+                guard case .stdin = input.kind else { continue }
+                throw RunError(
+                    .usage,
+                    "input '\(input.name)' is not bound: RunOptions.sources binds other inputs, and this one would read the process's standard input; bind it in RunOptions.sources, or set RunOptions.inputs[\"\(input.name)\"] = \"-\" to read standard input")
+            }
+        }
+        if !options.sinks.isEmpty {
+            for output in outputs where options.sinks[output.name] == nil && outputPaths[output.name] == nil {
+                guard case .stdout = output.kind else { continue }
+                throw RunError(
+                    .usage,
+                    "output '\(output.name)' is not bound: RunOptions.sinks binds other outputs, and this one would write the process's standard output; bind it in RunOptions.sinks, or set RunOptions.outputs[\"\(output.name)\"] = \"-\" to write standard output")
+            }
+        }
     }
 
     /// Fails when two outputs (or an output and `--dlq`) write one file, or an output
