@@ -95,8 +95,15 @@ public final class PipelineRun: Sendable {
     public func wait() -> Execution.Outcome { execution.wait() }
 
     /// Suspends until the run is over (for async code, instead of blocking in ``wait()``).
+    /// Cancelling the waiting task cancels the run (``Execution/cancel()``): it stops
+    /// reading, drains, and this returns once it has finished.
     public func finished() async -> Execution.Outcome {
-        await withCheckedContinuation { c in execution.onFinish { c.resume(returning: $0) } }
+        let execution = self.execution
+        return await withTaskCancellationHandler {
+            await withCheckedContinuation { c in execution.onFinish { c.resume(returning: $0) } }
+        } onCancel: {
+            execution.cancel()
+        }
     }
 
     /// Events that went to side outputs nothing reads, by `STREAM.NAME`, with the

@@ -222,6 +222,9 @@ public final class Execution: Sendable {
             outputs[e.from.index][e.port, default: []].append(ring)
             if case .sink = flow.nodes[e.to.index].kind { toSinks.insert(ObjectIdentifier(ring)) }
         }
+        for node in flow.nodes {
+            if case .sink(let sink) = node.kind, let c = sink as? any RunCancellable { onCancel { c.runCancelled() } }
+        }
         for (i, node) in flow.nodes.enumerated() {
             if fused[i] != nil { continue }
             let port = OutputPorts(rings: outputs[i], names: node.portNames, toSinks: toSinks)
@@ -419,6 +422,12 @@ public final class Execution: Sendable {
     /// times.
     public func cancel() {
         stopped.store(true, ordering: .relaxed)
+        stopSources()
+    }
+
+    /// Tells sources to stop reading and wakes any that wait for input (and sinks that
+    /// wait for a consumer, ``RunCancellable``).
+    private func stopSources() {
         cancelled.store(true, ordering: .relaxed)
         // Taken once: later calls find nil and do nothing more.
         guard let handlers = cancelHandlers.withLock({ h in defer { h = nil }; return h }) else { return }
@@ -429,7 +438,8 @@ public final class Execution: Sendable {
         }
     }
 
-    /// Runs `body` when ``cancel()`` is called (at once if it already was).
+    /// Runs `body` when ``cancel()`` is called or the run fails (at once if it already
+    /// was).
     func onCancel(_ body: @escaping @Sendable () -> Void) {
         let now = cancelHandlers.withLock { h -> Bool in
             guard h != nil else { return true }
@@ -467,7 +477,7 @@ public final class Execution: Sendable {
             // The first failure is the one to report; a closed output does not hide it.
             if case .completed = $0 { $0 = outcome }
         }
-        cancelled.store(true, ordering: .relaxed)
+        stopSources()
     }
 
     private func noteUnread(_ counts: [String: Int]) {
