@@ -204,7 +204,7 @@ extension Pipeline {
                     {
                         specs = copy.steps
                     }
-                    return StepChain(specs.map { StepChain.Entry(step: $0.factory(), name: $0.name, kind: $0.kind) })
+                    return StepChain(specs.map { StepChain.Entry(step: $0.factory(), name: $0.name, kind: $0.kind, traits: $0.traits) })
                 }
             }
             if n <= 1 {
@@ -214,8 +214,8 @@ extension Pipeline {
                 let hasher = KeyHasher(key: key, compiler: key.compiler)
                 // Steps that keep nothing between events hold no key's state, so the
                 // partitions may take whole batches by load (put back in order by the
-                // sinks). Asked of one instance of each step, built and dropped here.
-                let stateless = stream.steps.allSatisfy { $0.factory().isStateless }
+                // sinks): a trait of each step's definition.
+                let stateless = stream.steps.allSatisfy { $0.traits.contains(.stateless) }
                 let part = flow.addPartitioner(name: stream.name, count: n, dealsByLoad: stateless) { hasher.hash($0) }
                 var workers: [Dataflow.NodeID] = []
                 for i in 0..<n {

@@ -75,4 +75,6 @@ struct CompiledStep: Sendable {
     var name: String
     var location: SourceLocation
     var factory: StepFactory
+    /// The traits of the step's definition.
+    var traits: StepTraits = []
 }

@@ -13,6 +13,8 @@ public struct StepDefinition: Sendable {
     /// Every configuration key the step accepts, for the reference docs and
     /// "did you mean" hints. Empty for steps whose config is a single expression.
     public var keys: [String]
+    /// What the runtime may assume about every step of this kind (``StepTraits``).
+    public var traits: StepTraits
     /// Reads and checks the configuration, reporting problems through the context, and
     /// returns a factory, or nil when the configuration has errors.
     public var compile: @Sendable (StepCompileContext) -> StepFactory?
@@ -21,11 +23,13 @@ public struct StepDefinition: Sendable {
         kind: String,
         summary: String,
         keys: [String] = [],
+        traits: StepTraits = [],
         compile: @escaping @Sendable (StepCompileContext) -> StepFactory?
     ) {
         self.kind = kind
         self.summary = summary
         self.keys = keys
+        self.traits = traits
         self.compile = compile
     }
 }

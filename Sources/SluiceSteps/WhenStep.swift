@@ -35,6 +35,4 @@ package final class WhenStep: Step {
 
     package var stateSize: Int { inner.stateSize }
 
-    package var usesWatermarks: Bool { inner.usesWatermarks }
-    package var isStateless: Bool { inner.isStateless }
 }

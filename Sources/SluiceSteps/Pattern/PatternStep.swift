@@ -242,7 +242,6 @@ public final class PatternStep: Step {
     public var stateSize: Int { liveConfigs + queue.count + sharedBufferEvents }
 
     /// Results depend on the watermark.
-    public var usesWatermarks: Bool { true }
 
     // MARK: Step
 
