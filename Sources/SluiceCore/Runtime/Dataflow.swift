@@ -72,11 +72,12 @@ public final class Dataflow {
     /// this interval even when no input arrives, so windows close on time.
     public var processingTimeTick: UInt64? = nil
 
-    /// Adds a stream running `chain`; `portNames` names its side ports for counters.
+    /// Adds a stream running `chain`; `portNames` names its side ports for counters. The
+    /// chain belongs to one run: start the flow once.
     @discardableResult
     public func addStream(name: String, chain: StepChain, portNames: [Int: String] = [:]) -> NodeID {
         let h = Handoff(value: chain)
-        return addStream(name: name, portNames: portNames) { h.value }
+        return addStream(name: name, portNames: portNames) { h.take() }
     }
 
     /// Adds a stream whose chain `makeChain` builds on the stream's own thread when the
@@ -135,8 +136,21 @@ public final class Dataflow {
     public static let mainPort = -1
 }
 
-/// Carries a value into a stage's closure. The runtime hands each node to exactly one
-/// stage thread, which alone touches it from then on.
-struct Handoff<T>: @unchecked Sendable {
-    let value: T
+/// Carries a value that is not `Sendable` into a stage's closure, to be taken once, by
+/// the stage's thread, which alone touches it from then on. Checked: taking it a second
+/// time (from anywhere) is a programming error that stops the process.
+final class Handoff<T>: @unchecked Sendable {
+    private var stored: T?
+    private let taken = ManagedAtomic<Bool>(false)
+
+    init(value: T) { stored = value }
+
+    /// The value; the one call allowed.
+    func take() -> T {
+        // The atomic orders the creating thread's store before this thread's read.
+        precondition(!taken.exchange(true, ordering: .acquiringAndReleasing), "a stage's value was taken twice")
+        guard let v = stored else { preconditionFailure("a stage's value was taken twice") }
+        stored = nil
+        return v
+    }
 }

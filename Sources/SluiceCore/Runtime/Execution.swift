@@ -138,42 +138,62 @@ public final class Execution: Sendable {
                 port.deals = plan.dealers.contains(p)
             }
             let ins = InputMerge(rings: inputs[i], parker: consumerParkers[i])
-            let io = Handoff(value: (port, ins))
             let group = self.group
             group.enter()
-            switch node.kind {
-            case .source(let src, let time):
-                let h = Handoff(value: src)
-                StageThread.start(name: "in:" + node.name, role: .io) { [self] in
-                    runSource(h.value, time, io.value.0)
-                    group.leave()
+            // Written by its producers; the last of them leaves the group.
+            if case .sink = node.kind, shared[i] != nil { continue }
+            let io = Handoff(value: (port, ins, direct[i]))
+            do throws(StageThread.StartError) {
+                switch node.kind {
+                case .source(let src, let time):
+                    let h = Handoff(value: src)
+                    try StageThread.start(name: "in:" + node.name, role: .io) { [self] in
+                        let (ports, _, _) = io.take()
+                        runSource(h.take(), time, ports)
+                        group.leave()
+                    }
+                case .stream(let makeChain):
+                    let name = node.name
+                    let tick = flow.processingTimeTick
+                    let encode = plan.encoding.contains(i)
+                    try StageThread.start(name: "st:" + node.name) { [self] in
+                        let (ports, inputs, sinks) = io.take()
+                        let chain = makeChain()
+                        chain.timing = timing
+                        runStream(name, chain, inputs, ports, tick: tick, encode: encode, direct: sinks)
+                        group.leave()
+                    }
+                case .partition(let hash, let count, _):
+                    try StageThread.start(name: "part:" + node.name) { [self] in
+                        let (ports, inputs, _) = io.take()
+                        runPartitioner(hash, count, inputs, ports)
+                        group.leave()
+                    }
+                case .sink(let sink):
+                    let h = Handoff(value: sink)
+                    try StageThread.start(name: "out:" + node.name, role: .io) { [self] in
+                        let (_, inputs, _) = io.take()
+                        runSink(h.take(), inputs)
+                        group.leave()
+                    }
                 }
-            case .stream(let makeChain):
-                let name = node.name
-                let tick = flow.processingTimeTick
-                let encode = plan.encoding.contains(i)
-                let sinks = Handoff(value: direct[i])
-                StageThread.start(name: "st:" + node.name) { [self] in
-                    let chain = makeChain()
-                    chain.timing = timing
-                    runStream(name, chain, io.value.1, io.value.0, tick: tick, encode: encode, direct: sinks.value)
-                    group.leave()
-                }
-            case .partition(let hash, let count, _):
-                StageThread.start(name: "part:" + node.name) { [self] in
-                    runPartitioner(hash, count, io.value.1, io.value.0)
-                    group.leave()
-                }
-            case .sink(let sink):
-                // Written by its producers; the last of them leaves the group.
-                if shared[i] != nil { continue }
-                let h = Handoff(value: sink)
-                StageThread.start(name: "out:" + node.name, role: .io) { [self] in
-                    runSink(h.value, io.value.1)
-                    group.leave()
-                }
+            } catch {
+                // The run fails; the stage that has no thread lets the others finish.
+                fail(.failed(error.description))
+                let (ports, inputs, sinks) = io.take()
+                abandon(inputs, ports, direct: sinks)
+                group.leave()
             }
         }
+    }
+
+    /// A stage that could not be started, done on the spot without blocking: producers
+    /// into it no longer wait, the stages it feeds see the end, and the shared sinks it
+    /// writes count it as finished.
+    private func abandon(_ inputs: InputMerge, _ ports: OutputPorts, direct: [Int: [SharedSink]]) {
+        inputs.closeAll()
+        ports.broadcast(.end)
+        for sinks in direct.values { for sink in sinks { finishDirect(sink) } }
     }
 
     deinit {
