@@ -211,12 +211,16 @@ extension Pipeline {
                 let node = worker(0)
                 streamNodes[stream.name] = (node, [node], stream)
             } else if let key = stream.key {
-                let hasher = KeyHasher(key: key, compiler: key.compiler)
+
                 // Steps that keep nothing between events hold no key's state, so the
                 // partitions may take whole batches by load (put back in order by the
                 // sinks): a trait of each step's definition.
                 let stateless = stream.steps.allSatisfy { $0.traits.contains(.stateless) }
-                let part = flow.addPartitioner(name: stream.name, count: n, dealsByLoad: stateless) { hasher.hash($0) }
+                // Made on the thread that hashes, which alone uses it.
+                let part = flow.addPartitioner(name: stream.name, count: n, dealsByLoad: stateless) {
+                    let hasher = KeyHasher(key: key, compiler: key.compiler)
+                    return { hasher.hash($0) }
+                }
                 var workers: [Dataflow.NodeID] = []
                 for i in 0..<n {
                     let w = worker(i)
@@ -441,8 +445,9 @@ func expandGlobs(_ patterns: [String]) -> [String] {
     return out
 }
 
-/// Hashes a stream's `key:` for partitioning; used only on the partitioner's thread.
-final class KeyHasher: @unchecked Sendable {
+/// Hashes a stream's `key:` for partitioning. Made and used on one thread (the
+/// partitioner's, or its source's), so not `Sendable`.
+final class KeyHasher {
     let key: Expression
     let fieldName: String?
     let activation: EventActivation

@@ -33,7 +33,8 @@ public final class Dataflow {
         case source(any EventSource, TimePolicy?)
         /// Made on the stage's own thread (see ``Dataflow/addStream(name:portNames:makeChain:)``).
         case stream(@Sendable () -> StepChain)
-        case partition(@Sendable (Event) -> UInt64, Int, deals: Bool)
+        /// The hash function is made on the thread that hashes (see ``Dataflow/addPartitioner(name:count:dealsByLoad:makeHash:)``).
+        case partition(@Sendable () -> (Event) -> UInt64, Int, deals: Bool)
         case sink(any EventSink)
     }
 
@@ -110,7 +111,17 @@ public final class Dataflow {
     public func addPartitioner(
         name: String, count: Int, dealsByLoad: Bool = false, hash: @escaping @Sendable (Event) -> UInt64
     ) -> NodeID {
-        nodes.append(Node(name: name, kind: .partition(hash, max(1, count), deals: dealsByLoad), portNames: [:]))
+        addPartitioner(name: name, count: count, dealsByLoad: dealsByLoad) { hash }
+    }
+
+    /// Adds a partitioner whose hash function `makeHash` makes on the thread that will use
+    /// it (the partitioner's, or its source's when fused), so the function may keep state
+    /// of its own (an expression's activation) without being `Sendable`.
+    @discardableResult
+    package func addPartitioner(
+        name: String, count: Int, dealsByLoad: Bool = false, makeHash: @escaping @Sendable () -> (Event) -> UInt64
+    ) -> NodeID {
+        nodes.append(Node(name: name, kind: .partition(makeHash, max(1, count), deals: dealsByLoad), portNames: [:]))
         return NodeID(index: nodes.count - 1)
     }
 

@@ -131,10 +131,10 @@ public final class Execution: Sendable {
             if fused[i] != nil { continue }
             let port = OutputPorts(rings: outputs[i], names: node.portNames, toSinks: toSinks)
             for (p, f) in fused where f.source == i {
-                guard case .partition(let hash, let count, _) = flow.nodes[p].kind else { continue }
+                guard case .partition(let makeHash, let count, _) = flow.nodes[p].kind else { continue }
                 let rings = (0..<count).compactMap { outputs[p][$0]?.first }
                 port.rings[f.port] = rings
-                port.split = (f.port, hash)
+                port.pendingSplit = (f.port, makeHash)
                 port.deals = plan.dealers.contains(p)
             }
             let ins = InputMerge(rings: inputs[i], parker: consumerParkers[i])
@@ -149,6 +149,7 @@ public final class Execution: Sendable {
                     let h = Handoff(value: src)
                     try StageThread.start(name: "in:" + node.name, role: .io) { [self] in
                         let (ports, _, _) = io.take()
+                        ports.startSplitting()
                         runSource(h.take(), time, ports)
                         group.leave()
                     }
@@ -163,10 +164,10 @@ public final class Execution: Sendable {
                         runStream(name, chain, inputs, ports, tick: tick, encode: encode, direct: sinks)
                         group.leave()
                     }
-                case .partition(let hash, let count, _):
+                case .partition(let makeHash, let count, _):
                     try StageThread.start(name: "part:" + node.name) { [self] in
                         let (ports, inputs, _) = io.take()
-                        runPartitioner(hash, count, inputs, ports)
+                        runPartitioner(makeHash(), count, inputs, ports)
                         group.leave()
                     }
                 case .sink(let sink):

@@ -5,7 +5,10 @@ final class OutputPorts {
     var unread: [String: Int] = [:]
     /// A fused partitioner (see ``ExecutionPlan/fusedPartitioners(_:)``): events sent on this
     /// port go to the ring their key hash picks.
-    var split: (port: Int, hash: @Sendable (Event) -> UInt64)?
+    var split: (port: Int, hash: (Event) -> UInt64)?
+    /// The fused partitioner's port and the maker of its hash function, which
+    /// ``startSplitting()`` calls on the thread that sends.
+    var pendingSplit: (port: Int, makeHash: @Sendable () -> (Event) -> UInt64)?
     /// The fused partitioner deals numbered batches by load instead of hashing keys
     /// (``ExecutionPlan/dealingPartitioners(_:fused:)``).
     var deals = false
@@ -13,6 +16,11 @@ final class OutputPorts {
     var dealt = 0
     /// Rings into sinks (they skip watermarks).
     private let toSinks: Set<ObjectIdentifier>
+
+    /// Makes a fused partitioner's hash function; call on the sending thread, first.
+    func startSplitting() {
+        if let (port, makeHash) = pendingSplit { split = (port, makeHash()) }
+    }
 
     init(rings: [Int: [SPSCRing<Message>]], names: [Int: String], toSinks: Set<ObjectIdentifier> = []) {
         self.rings = rings

@@ -221,7 +221,7 @@ extension Execution {
         group.leave()
     }
 
-    func runPartitioner(_ hash: @Sendable (Event) -> UInt64, _ count: Int, _ inputs: InputMerge, _ ports: OutputPorts) {
+    func runPartitioner(_ hash: (Event) -> UInt64, _ count: Int, _ inputs: InputMerge, _ ports: OutputPorts) {
         var watermark = Int64.min
         while case (_, let msg?)? = inputs.next() {
             if case .events(let events) = msg {
