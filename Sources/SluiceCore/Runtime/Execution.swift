@@ -103,8 +103,11 @@ public final class Execution: Sendable {
         var shared: [Int: SharedSink] = [:]
         for k in plan.sharedSinks {
             guard case .sink(let sink) = flow.nodes[k].kind else { continue }
+            // Handed over: no stage thread is started for this sink, so only the
+            // shared sink's lock reaches it from now on.
+            nonisolated(unsafe) let handed = sink
             shared[k] = SharedSink(
-                sink, producers: flow.edges.filter { $0.to.index == k }.count, sequenced: plan.sequencedSinks.contains(k))
+                handed, producers: flow.edges.filter { $0.to.index == k }.count, sequenced: plan.sequencedSinks.contains(k))
         }
         // Per stream, by port, the shared sinks it writes to.
         var direct: [[Int: [SharedSink]]] = Array(repeating: [:], count: flow.nodes.count)

@@ -152,71 +152,72 @@ extension Execution {
     /// dealt batch's number), lines that come before their turn wait in the sink until
     /// the batches before them have been written.
     func writeDirect(_ shared: SharedSink, _ lines: [UInt8], count: Int, seq: Int? = nil) {
-        shared.lock.withLock { _ in
-            guard !shared.broken else { return }
-            if let seq, shared.sequenced {
-                guard seq == shared.next else {
-                    shared.pending[seq] = (lines, count)
+        shared.state.withLock { s in
+            guard !s.broken else { return }
+            if let seq, s.sequenced {
+                guard seq == s.next else {
+                    s.pending[seq] = (lines, count)
                     return
                 }
-                shared.next += 1
-                writeLocked(shared, lines, count: count)
-                while !shared.broken, let (waiting, n) = shared.pending.removeValue(forKey: shared.next) {
-                    shared.next += 1
-                    writeLocked(shared, waiting, count: n)
+                s.next += 1
+                writeLocked(&s, lines, count: count)
+                while !s.broken, let (waiting, n) = s.pending.removeValue(forKey: s.next) {
+                    s.next += 1
+                    writeLocked(&s, waiting, count: n)
                 }
                 return
             }
-            writeLocked(shared, lines, count: count)
+            writeLocked(&s, lines, count: count)
         }
     }
 
-    /// The write itself; the caller holds the sink's lock.
-    func writeLocked(_ shared: SharedSink, _ lines: [UInt8], count: Int) {
-        guard count > 0, !shared.broken else { return }
+    /// The write itself, inside the sink's lock.
+    func writeLocked(_ s: inout SharedSink.State, _ lines: [UInt8], count: Int) {
+        guard count > 0, !s.broken else { return }
         do {
-            try lines.withUnsafeBytes { try shared.sink.writeLines($0, count: count) }
-            shared.count += count
+            let sink = s.sink
+            try lines.withUnsafeBytes { try sink.writeLines($0, count: count) }
+            s.count += count
             eventsOut.wrappingIncrement(by: count, ordering: .relaxed)
         } catch {
-            shared.broken = true
-            failSink(shared.sink, error)
+            s.broken = true
+            failSink(s.sink, error)
         }
     }
 
     func flushDirect(_ shared: SharedSink) {
-        shared.lock.withLock { _ in
-            guard !shared.broken else { return }
-            do { try shared.sink.flush() } catch {
-                shared.broken = true
-                failSink(shared.sink, error)
+        shared.state.withLock { s in
+            guard !s.broken else { return }
+            do { try s.sink.flush() } catch {
+                s.broken = true
+                failSink(s.sink, error)
             }
         }
     }
 
     /// One producer of a shared sink is done; the last one flushes and closes it.
     func finishDirect(_ shared: SharedSink) {
-        let last: Int? = shared.lock.withLock { _ in
-            shared.remaining -= 1
-            guard shared.remaining == 0 else { return nil }
+        let last: Int? = shared.state.withLock { s in
+            s.remaining -= 1
+            guard s.remaining == 0 else { return nil }
             // Every producer has written all its batches, so nothing should still wait
             // for its turn; if anything does, it goes out in order rather than nowhere.
-            for seq in shared.pending.keys.sorted() {
-                if let (lines, n) = shared.pending.removeValue(forKey: seq) { writeLocked(shared, lines, count: n) }
+            for seq in s.pending.keys.sorted() {
+                if let (lines, n) = s.pending.removeValue(forKey: seq) { writeLocked(&s, lines, count: n) }
             }
-            if !shared.broken {
+            if !s.broken {
                 do {
-                    try shared.sink.flush()
-                    try shared.sink.close()
+                    try s.sink.flush()
+                    try s.sink.close()
                 } catch {
-                    shared.broken = true
-                    failSink(shared.sink, error)
+                    s.broken = true
+                    failSink(s.sink, error)
                 }
             }
-            return shared.count
+            return s.count
         }
         guard let last else { return }
-        let name = shared.sink.name
+        let name = shared.name
         report.withLock { $0.sinkEvents[name, default: 0] += last }
         group.leave()
     }
