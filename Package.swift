@@ -58,20 +58,27 @@ let package = Package(
             dependencies: ["Sluice", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: strict
         ),
+        // Finds the conformance suites beside the checkout (or skips their tests).
+        .target(name: "SluiceTestSupport", path: "Tests/SluiceTestSupport", swiftSettings: strict),
         .testTarget(
             name: "SluiceJSONTests",
             // SluicePipeline: the conformance files also go through a whole run (reader to writer).
-            dependencies: ["SluiceJSON", "SluicePipeline", .product(name: "PropertyBased", package: "swift-property-based")],
+            dependencies: [
+                "SluiceJSON", "SluicePipeline", "SluiceTestSupport",
+                .product(name: "PropertyBased", package: "swift-property-based"),
+            ],
             swiftSettings: strict
         ),
         .testTarget(name: "SluiceRegexTests", dependencies: ["SluiceRegex"], swiftSettings: strict),
         .testTarget(
             name: "SluiceCELTests",
-            dependencies: ["SluiceCEL", "SluiceJSON"],
+            dependencies: ["SluiceCEL", "SluiceJSON", "SluiceTestSupport"],
             exclude: ["known-failures.txt"],
             swiftSettings: strict
         ),
-        .testTarget(name: "SluiceSchemaTests", dependencies: ["SluiceSchema", "SluiceJSON"], swiftSettings: strict),
+        .testTarget(
+            name: "SluiceSchemaTests", dependencies: ["SluiceSchema", "SluiceJSON", "SluiceTestSupport"],
+            swiftSettings: strict),
         .testTarget(
             name: "SluiceStepsTests",
             dependencies: [

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Dispatch
 import Sluice
+import Synchronization
 
 #if canImport(Glibc)
     import Glibc
@@ -73,18 +74,34 @@ struct Run: ParsableCommand {
         options.parallelism = parallelism
         let compiled = try loadPipeline(pipeline, params: overrides)
 
+        let stop = StopSignals()
         let run: PipelineRun
         do {
             run = try compiled.start(options)
         } catch {
             printError("sluice: \(error.message)")
-            throw error.isUsage ? usageExit : runtimeFailureExit
+            switch error.kind {
+            case .usage: throw usageExit
+            case .fileConflict: throw pipelineErrorExit
+            case .resource: throw runtimeFailureExit
+            }
         }
+        stop.attach(run.execution)
         let progress = stats ? ProgressPrinter(run.execution) : nil
         let outcome = run.wait()
         progress?.stop()
         if stats { StatsTable.print(run.execution.totals) }
         for line in run.deadLetterSummary { printError(line) }
+        if let signal = stop.received {
+            let totals = run.execution.totals
+            let read = totals.sourceEvents.values.reduce(0, +)
+            let written = totals.sinkEvents.values.reduce(0, +)
+            printError(
+                "sluice: stopped by \(signal == SIGINT ? "SIGINT" : "SIGTERM") after reading \(read) event\(read == 1 ? "" : "s"); "
+                    + "what was read was processed and written (\(written) out); open windows were not fired")
+            if case .failed(let message) = outcome { printError("sluice: \(message)") }
+            throw ExitCode(128 + signal)
+        }
         switch outcome {
         case .completed, .outputClosed:
             return
@@ -94,3 +111,83 @@ struct Run: ParsableCommand {
         }
     }
 }
+
+/// SIGINT and SIGTERM during a run: the first stops it gracefully (``Execution/cancel()``:
+/// no more input is read, what was read is written, outputs are flushed, the summary is
+/// printed, exit 128 + the signal); a second exits at once.
+///
+/// The handler is installed synchronously (no window in which a signal is lost) and only
+/// writes the signal's number to a pipe, which is all a handler may safely do; a thread
+/// reading the pipe acts on it. `SA_RESTART` keeps the stages' system calls going.
+final class StopSignals {
+    private final class State: Sendable {
+        /// The first signal, and the run it stops once there is one.
+        let inner = Mutex<(signal: Int32?, execution: Execution?)>((nil, nil))
+    }
+    private let state = State()
+
+    /// Installs the handler; call before the run starts, then ``attach(_:)``.
+    init() {
+        var fds: [Int32] = [-1, -1]
+        guard pipe(&fds) == 0 else { return }
+        stopSignalPipe = fds[1]
+        let reader = fds[0]
+        let state = self.state
+        DispatchQueue.global().async {
+            while true {
+                var byte: UInt8 = 0
+                let n = read(reader, &byte, 1)
+                if n < 0 && errno == EINTR { continue }
+                guard n == 1 else { return }
+                let sig = Int32(byte)
+                let (again, execution) = state.inner.withLock { s -> (Bool, Execution?) in
+                    if s.signal != nil { return (true, nil) }
+                    s.signal = sig
+                    return (false, s.execution)
+                }
+                if again { _exit(128 + sig) }
+                execution?.cancel()
+            }
+        }
+        for sig in [SIGINT, SIGTERM] {
+            var action = sigaction()
+            #if canImport(Glibc)
+                action.__sigaction_handler.sa_handler = { sig in
+                    var byte = UInt8(truncatingIfNeeded: sig)
+                    _ = write(stopSignalPipe, &byte, 1)
+                }
+            #else
+                action.__sigaction_u.__sa_handler = { sig in
+                    var byte = UInt8(truncatingIfNeeded: sig)
+                    _ = write(stopSignalPipe, &byte, 1)
+                }
+            #endif
+            action.sa_flags = SA_RESTART
+            sigemptyset(&action.sa_mask)
+            sigaction(sig, &action, nil)
+        }
+        // A parent may have started us with them blocked (the mask is inherited); the
+        // stage threads inherit this thread's mask, so unblock them here, before they start.
+        var set = sigset_t()
+        sigemptyset(&set)
+        sigaddset(&set, SIGINT)
+        sigaddset(&set, SIGTERM)
+        pthread_sigmask(SIG_UNBLOCK, &set, nil)
+    }
+
+    /// The run a signal stops (at once, if one came while it was starting).
+    func attach(_ execution: Execution) {
+        let signalled = state.inner.withLock { s -> Bool in
+            s.execution = execution
+            return s.signal != nil
+        }
+        if signalled { execution.cancel() }
+    }
+
+    /// The signal that stopped the run, if one did.
+    var received: Int32? { state.inner.withLock { $0.signal } }
+}
+
+/// The write end of the pipe the signal handler writes to; set once, before the handler
+/// is installed, and only read afterwards.
+nonisolated(unsafe) private var stopSignalPipe: Int32 = -1

@@ -6,87 +6,80 @@ import SluiceJSON
 /// An output read by the embedding program as an `AsyncSequence` of JSON values.
 ///
 /// The engine's sink thread waits while `capacity` values are unread, so a slow reader
-/// slows the pipeline instead of growing memory. Iterate it once.
-public final class AsyncOutput: EventSink, AsyncSequence, Sendable {
+/// slows the pipeline instead of growing memory. Iterate it once. A consumer that stops
+/// (breaks out of `for await`, drops its iterator, or whose task is cancelled) is like a
+/// reader closing a pipe: the run stops quietly, ending with
+/// ``Execution/Outcome/outputClosed``. When the run is cancelled, the sink stops
+/// waiting for room, so the run ends even if nobody reads; what was in flight stays
+/// readable. The logic is ``AsyncOutputStateMachine``.
+public final class AsyncOutput: EventSink, AsyncSequence, Sendable, RunCancellable {
     public typealias Element = JSON
-
-    struct State {
-        var buffer: [JSON] = []
-        var head = 0
-        var finished = false
-        var reader: CheckedContinuation<JSON?, Never>?
-        var writerWaiting = false
-    }
 
     public let name: String
     public let capacity: Int
-    private let state = Mutex(State())
+    private let state: Mutex<AsyncOutputStateMachine<CheckedContinuation<JSON?, Never>>>
+    /// The sink thread sleeps here while the buffer is full.
     private let space = DispatchSemaphore(value: 0)
 
     public init(name: String, capacity: Int = 1024) {
         self.name = name
         self.capacity = Swift.max(1, capacity)
+        state = Mutex(AsyncOutputStateMachine(capacity: capacity))
     }
 
     public func write(_ events: [Event]) throws {
         for e in events {
-            let v = e.value
-            let mustWait = state.withLock { s -> Bool in
-                if let r = s.reader {
-                    s.reader = nil
-                    r.resume(returning: v)
-                    return false
-                }
-                s.buffer.append(v)
-                if s.buffer.count - s.head >= capacity {
-                    s.writerWaiting = true
-                    return true
-                }
-                return false
+            switch state.withLock({ $0.write(e.value) }) {
+            case .none: break
+            case .resume(let reader, let value): reader.resume(returning: value)
+            case .wait: space.wait()
+            case .consumerGone: throw SinkError.closed
             }
-            if mustWait { space.wait() }
         }
     }
 
     public func close() throws {
-        state.withLock { s in
-            s.finished = true
-            if let r = s.reader {
-                s.reader = nil
-                r.resume(returning: nil)
-            }
-        }
+        state.withLock { $0.close() }?.resume(returning: nil)
+    }
+
+    package func runCancelled() {
+        if state.withLock({ $0.runCancelled() }) { space.signal() }
+    }
+
+    func consumerGone() {
+        let (reader, wake) = state.withLock { $0.consumerGone() }
+        reader?.resume(returning: nil)
+        if wake { space.signal() }
     }
 
     func next() async -> JSON? {
-        await withCheckedContinuation { (c: CheckedContinuation<JSON?, Never>) in
-            let (value, wake) = state.withLock { s -> (JSON??, Bool) in
-                if s.head < s.buffer.count {
-                    let v = s.buffer[s.head]
-                    s.head += 1
-                    if s.head > 1024 && s.head * 2 > s.buffer.count {
-                        s.buffer.removeFirst(s.head)
-                        s.head = 0
-                    }
-                    let wake = s.writerWaiting && s.buffer.count - s.head < capacity
-                    if wake { s.writerWaiting = false }
-                    return (.some(v), wake)
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (c: CheckedContinuation<JSON?, Never>) in
+                switch state.withLock({ $0.next(c) }) {
+                case .resume(let reader, let value, let wake):
+                    if wake { space.signal() }
+                    reader.resume(returning: value)
+                case .suspended:
+                    break
                 }
-                if s.finished { return (.some(nil), false) }
-                s.reader = c
-                return (nil, false)
             }
-            if wake { space.signal() }
-            if let value { c.resume(returning: value) }
+        } onCancel: {
+            consumerGone()
         }
     }
 
     public struct AsyncIterator: AsyncIteratorProtocol {
-        let output: AsyncOutput
-        public mutating func next() async -> JSON? { await output.next() }
+        /// Tells the output when the last copy of the iterator goes away.
+        final class Handle: Sendable {
+            let output: AsyncOutput
+            init(_ output: AsyncOutput) { self.output = output }
+            deinit { output.consumerGone() }
+        }
+        let handle: Handle
+        public mutating func next() async -> JSON? { await handle.output.next() }
     }
 
-    public func makeAsyncIterator() -> AsyncIterator { AsyncIterator(output: self) }
+    public func makeAsyncIterator() -> AsyncIterator { AsyncIterator(handle: AsyncIterator.Handle(self)) }
 }
 
 /// A sink that keeps every event in memory (for tests and `sluice test`).

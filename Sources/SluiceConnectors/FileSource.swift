@@ -60,7 +60,13 @@ public final class FileSource: EventSource {
     func read(fd: Int32, label: String, _ out: SourceOutput) throws {
         var reader = JSONStreamReader(
             fd: fd, format: format, limits: limits, fieldIndex: fieldIndex, duplicateKeys: duplicateKeys)
+        // A pipe or terminal may block for as long as its writer likes: wait for it
+        // beside the run's cancellation, so that a stop (SIGINT) ends the read at once.
+        // A regular file never blocks, and is read without the extra call.
+        var st = stat()
+        let mayBlock = fstat(fd, &st) != 0 || (st.st_mode & S_IFMT) != S_IFREG
         while !out.isCancelled {
+            if mayBlock && !Self.waitReadable(fd, or: out.cancellationFD) { return }
             let chunk: JSONChunk?
             do {
                 chunk = try reader.next()
@@ -95,6 +101,19 @@ public final class FileSource: EventSource {
             if !chunk.malformed.isEmpty {
                 out.emit(port: SourcePort.malformed, chunk.malformed.map { Self.malformedEvent($0, file: label) })
             }
+        }
+    }
+
+    /// Waits until `fd` has input (or its end, or an error, which the read reports) or
+    /// `cancel` turns readable; false for the latter.
+    static func waitReadable(_ fd: Int32, or cancel: Int32) -> Bool {
+        var fds = [pollfd(fd: fd, events: Int16(POLLIN), revents: 0), pollfd(fd: cancel, events: Int16(POLLIN), revents: 0)]
+        while true {
+            let n = poll(&fds, cancel >= 0 ? 2 : 1, -1)
+            if n < 0 && errno == EINTR { continue }
+            if n < 0 { return true }  // let the read report it
+            if cancel >= 0 && fds[1].revents != 0 { return false }
+            if fds[0].revents != 0 { return true }
         }
     }
 

@@ -14,92 +14,95 @@ import SluiceJSON
 /// await input.send(["amount": 300])
 /// input.finish()
 /// ```
+///
+/// A send returns false when its event was not taken: the input was finished, the run
+/// was cancelled (which ends the input at once), or the sending task was cancelled while
+/// it waited for room. The logic is ``PushInputStateMachine``.
 public final class PushInput: EventSource, Sendable {
-    struct State {
-        var buffer: [Event] = []
-        var finished = false
-        var senders: [CheckedContinuation<Void, Never>] = []
-        var readerWaiting = false
-    }
-
     public let name: String
     /// Events buffered at most before `send` suspends.
     public let capacity: Int
-    private let state = Mutex(State())
+    private let state: Mutex<PushInputStateMachine<CheckedContinuation<Bool, Never>>>
+    /// The engine's source thread sleeps here while nothing was sent.
     private let dataReady = DispatchSemaphore(value: 0)
+    /// Ids for waiting senders.
+    private let ids = Mutex(0)
 
     public init(name: String, capacity: Int = 1024) {
         self.name = name
         self.capacity = max(1, capacity)
+        state = Mutex(PushInputStateMachine(capacity: capacity))
     }
 
     /// Adds one event, suspending while `capacity` events are already waiting.
-    public func send(_ value: JSON) async {
+    @discardableResult
+    public func send(_ value: JSON) async -> Bool {
         await send(Event(value))
     }
 
     /// Adds one event (with its time, if set), suspending while the buffer is full.
-    public func send(_ event: Event) async {
+    /// Returns whether it was taken.
+    @discardableResult
+    public func send(_ event: Event) async -> Bool {
         while true {
-            let (accepted, wake) = state.withLock { s -> (Bool, Bool) in
-                guard s.buffer.count < capacity || s.finished else { return (false, false) }
-                if !s.finished { s.buffer.append(event) }
-                let wake = s.readerWaiting
-                s.readerWaiting = false
-                return (true, wake)
-            }
-            if accepted {
+            switch state.withLock({ $0.offer(event) }) {
+            case .accepted(let wake):
                 if wake { dataReady.signal() }
-                return
-            }
-            await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
-                let resumeNow = state.withLock { s -> Bool in
-                    if s.buffer.count < capacity || s.finished { return true }
-                    s.senders.append(c)
-                    return false
+                return true
+            case .closed:
+                return false
+            case .full:
+                let id = ids.withLock { n in
+                    n += 1
+                    return n
                 }
-                if resumeNow { c.resume() }
+                let again = await withTaskCancellationHandler {
+                    await withCheckedContinuation { (c: CheckedContinuation<Bool, Never>) in
+                        if case .resume(let sender, let answer) = state.withLock({ $0.suspend(id: id, c) }) {
+                            sender.resume(returning: answer)
+                        }
+                    }
+                } onCancel: {
+                    state.withLock { $0.senderCancelled(id: id) }?.resume(returning: false)
+                }
+                if !again || Task.isCancelled { return false }
             }
         }
     }
 
     /// Feeds every element of `sequence`, then finishes the input.
     public func feed<S: AsyncSequence & Sendable>(_ sequence: S) async throws where S.Element == JSON {
-        for try await v in sequence { await send(v) }
+        for try await v in sequence {
+            if !(await send(v)) { break }
+        }
         finish()
     }
 
     /// Ends the input: the pipeline sees the end once what was sent is processed.
     public func finish() {
-        let (wake, senders) = state.withLock { s -> (Bool, [CheckedContinuation<Void, Never>]) in
-            s.finished = true
-            let w = s.readerWaiting
-            s.readerWaiting = false
-            let waiting = s.senders
-            s.senders = []
-            return (w, waiting)
-        }
-        for c in senders { c.resume() }
+        let (senders, wake) = state.withLock { $0.finish() }
+        for c in senders { c.resume(returning: false) }
+        if wake { dataReady.signal() }
+    }
+
+    func runCancelled() {
+        let (senders, wake) = state.withLock { $0.runCancelled() }
+        for c in senders { c.resume(returning: false) }
         if wake { dataReady.signal() }
     }
 
     public func run(_ out: SourceOutput) throws {
-        while !out.isCancelled {
-            let (events, finished, senders) = state.withLock { s -> ([Event], Bool, [CheckedContinuation<Void, Never>]) in
-                let e = s.buffer
-                s.buffer = []
-                if e.isEmpty && !s.finished { s.readerWaiting = true }
-                let waiting = s.senders
-                s.senders = []
-                return (e, s.finished, waiting)
-            }
-            for c in senders { c.resume() }
-            if !events.isEmpty {
+        out.onCancel { [self] in runCancelled() }
+        while true {
+            switch state.withLock({ $0.take() }) {
+            case .events(let events, let senders):
+                for c in senders { c.resume(returning: true) }
                 out.emit(events)
-                continue
+            case .wait:
+                dataReady.wait()
+            case .end:
+                return
             }
-            if finished { return }
-            dataReady.wait()
         }
     }
 }

@@ -43,16 +43,23 @@ public protocol Step: AnyObject {
     /// What the step counts beyond events in and out, by name, for `--stats` (keys a
     /// bounded `dedupe` evicted, events a full `reorder` emitted early). The default: none.
     var counters: [(name: String, value: Int)] { get }
-    /// True for steps whose results depend on the watermark (windows, patterns,
-    /// reorder, dedupe). Their streams advance time event by event, as the source saw
-    /// it, so results do not depend on how input happened to be cut into batches.
-    var usesWatermarks: Bool { get }
-    /// True when the step keeps nothing from one event to the next (filter, map, enrich,
-    /// validate, route): what it does with an event depends on that event alone. A keyed
-    /// stream made only of such steps holds no key's state in any one partition, so its
-    /// batches may go to whichever worker is free (see ``Dataflow/addPartitioner(name:count:dealsByLoad:hash:)``).
-    /// The default is false.
-    var isStateless: Bool { get }
+}
+
+/// What the runtime may assume about a kind of step, declared once on its definition
+/// (`StepDefinition.traits`) rather than asked of instances.
+public struct StepTraits: OptionSet, Sendable, Hashable {
+    public let rawValue: Int
+    public init(rawValue: Int) { self.rawValue = rawValue }
+
+    /// The step keeps nothing from one event to the next (filter, map, enrich, validate,
+    /// route): what it does with an event depends on that event alone. A keyed stream
+    /// made only of such steps holds no key's state in any one partition, so its batches
+    /// may go to whichever worker is free (see ``Dataflow/addPartitioner(name:count:dealsByLoad:hash:)``).
+    public static let stateless = StepTraits(rawValue: 1)
+    /// The step's results depend on the watermark (windows, patterns, reorder, dedupe).
+    /// Its stream advances time event by event, as the source saw it, so results do not
+    /// depend on how input happened to be cut into batches.
+    public static let usesWatermarks = StepTraits(rawValue: 2)
 }
 
 extension Step {
@@ -70,8 +77,6 @@ extension Step {
     public func advance(watermark: Int64, into out: inout StepOutput) {}
     public var stateSize: Int { 0 }
     public var counters: [(name: String, value: Int)] { [] }
-    public var usesWatermarks: Bool { false }
-    public var isStateless: Bool { false }
 }
 
 /// The side outputs every stream has, at fixed port numbers; route branches and custom

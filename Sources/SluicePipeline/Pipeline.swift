@@ -105,6 +105,13 @@ public final class Pipeline: Sendable {
         streams.first { $0.name == stream }?.steps.map { $0.factory() } ?? []
     }
 
+    /// A fresh chain of the steps of `stream`, each with its name, kind and traits, as a
+    /// run builds it (for benchmarks that drive a stream's steps without a run).
+    public func makeChain(stream: String) -> StepChain {
+        let steps = streams.first { $0.name == stream }?.steps ?? []
+        return StepChain(steps.map { StepChain.Entry(step: $0.factory(), name: $0.name, kind: $0.kind, traits: $0.traits) })
+    }
+
     static func directory(of path: String) -> String {
         guard let slash = path.lastIndex(of: "/") else { return "." }
         let dir = String(path[..<slash])

@@ -414,8 +414,10 @@ struct PipelineCompiler {
                 let stepName = spec.name ?? spec.kind
                 factory = { [expressions] in WhenStep(predicate: predicate, compiler: expressions, inner: inner(), stepName: stepName) }
             }
-            steps.append(CompiledStep(
-                kind: spec.kind, name: spec.name ?? spec.kind, location: spec.kindLocation, factory: factory, graphDetail: sc.graphDetail))
+            steps.append(
+                CompiledStep(
+                    kind: spec.kind, name: spec.name ?? spec.kind, location: spec.kindLocation, factory: factory,
+                    traits: def.traits, graphDetail: sc.graphDetail))
         }
         return StreamSpec(name: name, location: location, from: from, steps: steps, sidePorts: sidePorts)
     }

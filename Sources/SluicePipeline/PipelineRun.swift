@@ -41,14 +41,35 @@ public struct RunOptions {
     public init() {}
 }
 
-/// A problem starting a run: a usage mistake (`--input nope=x`) or a resource that cannot
-/// be opened (an output file in a missing folder).
+/// A problem starting a run: a usage mistake (`--input nope=x`), a resource that cannot
+/// be opened (an output file in a missing folder), or files that clash (an output that is
+/// also an input).
 public struct RunError: Error, Sendable, CustomStringConvertible {
-    /// True when the user asked for something the pipeline does not have (exit 64 in
-    /// the CLI); false when a resource failed (exit 1).
-    public var isUsage: Bool
+    /// What kind of problem it is.
+    public enum Kind: Sendable, Equatable {
+        /// The user asked for something the pipeline does not have (exit 64 in the CLI).
+        case usage
+        /// A resource failed (exit 1).
+        case resource
+        /// Two outputs write one file, or an output would overwrite an input (exit 2):
+        /// found before anything is opened, so nothing was truncated.
+        case fileConflict
+    }
+
+    public var kind: Kind
     public var message: String
     public var description: String { message }
+    /// True for ``Kind/usage``.
+    public var isUsage: Bool { kind == .usage }
+
+    init(_ kind: Kind, _ message: String) {
+        self.kind = kind
+        self.message = message
+    }
+
+    init(isUsage: Bool, message: String) {
+        self.init(isUsage ? .usage : .resource, message)
+    }
 }
 
 /// A running pipeline.
@@ -81,8 +102,15 @@ public final class PipelineRun: Sendable {
     public func wait() -> Execution.Outcome { execution.wait() }
 
     /// Suspends until the run is over (for async code, instead of blocking in ``wait()``).
+    /// Cancelling the waiting task cancels the run (``Execution/cancel()``): it stops
+    /// reading, drains, and this returns once it has finished.
     public func finished() async -> Execution.Outcome {
-        await withCheckedContinuation { c in execution.onFinish { c.resume(returning: $0) } }
+        let execution = self.execution
+        return await withTaskCancellationHandler {
+            await withCheckedContinuation { c in execution.onFinish { c.resume(returning: $0) } }
+        } onCancel: {
+            execution.cancel()
+        }
     }
 
     /// Events that went to side outputs nothing reads, by `STREAM.NAME`, with the
@@ -132,21 +160,42 @@ extension Pipeline {
         if time == nil { flow.processingTimeTick = 200_000_000 }
         let inputPaths = try bind(options.inputs, names: inputNames, what: "input")
         let outputPaths = try bind(options.outputs, names: outputNames, what: "output")
+        try checkEmbedderBindings(options, inputPaths: inputPaths, outputPaths: outputPaths)
+
+        // Where each input reads (nil: a generator) and each output writes, checked for
+        // clashes before any output is opened (opening truncates).
+        var locations: [String: FileSource.Location] = [:]
+        for input in inputs where options.sources[input.name] == nil {
+            if let p = inputPaths[input.name] {
+                // Expanded like the paths of `file:` (`--input 'logs/*.jsonl'`).
+                locations[input.name] = p == "-" ? .stdin : .files(expandGlobs([p]))
+                continue
+            }
+            switch input.kind {
+            case .stdin: locations[input.name] = .stdin
+            case .files(let patterns): locations[input.name] = .files(expandGlobs(patterns))
+            case .generate: break
+            }
+        }
+        var targets: [String: JSONLinesSink.Target] = [:]
+        for output in outputs where options.sinks[output.name] == nil {
+            if let p = outputPaths[output.name] {
+                targets[output.name] = p == "-" ? .stdout : .file(path: p, append: false)
+                continue
+            }
+            switch output.kind {
+            case .stdout: targets[output.name] = .stdout
+            case .stderr: targets[output.name] = .stderr
+            case .file(let path, let append): targets[output.name] = .file(path: path, append: append)
+            }
+        }
+        try checkFiles(locations, targets, deadLetterPath: options.deadLetterPath)
 
         var inputNodes: [String: Dataflow.NodeID] = [:]
         for input in inputs {
-            var location: FileSource.Location = .stdin
             var generator: GenerateSpec?
-            switch input.kind {
-            case .stdin: location = .stdin
-            case .files(let patterns): location = .files(expandGlobs(patterns))
-            case .generate(let g): generator = g
-            }
-            if let p = inputPaths[input.name] {
-                // Expanded like the paths of `file:` (`--input 'logs/*.jsonl'`).
-                location = p == "-" ? .stdin : .files(expandGlobs([p]))
-                generator = nil
-            }
+            if case .generate(let g) = input.kind, inputPaths[input.name] == nil { generator = g }
+            let location = locations[input.name] ?? .stdin
             let format = options.format ?? input.format ?? .jsonl
             let source: any EventSource
             if let given = options.sources[input.name] {
@@ -179,19 +228,23 @@ extension Pipeline {
                     {
                         specs = copy.steps
                     }
-                    return StepChain(specs.map { StepChain.Entry(step: $0.factory(), name: $0.name, kind: $0.kind) })
+                    return StepChain(specs.map { StepChain.Entry(step: $0.factory(), name: $0.name, kind: $0.kind, traits: $0.traits) })
                 }
             }
             if n <= 1 {
                 let node = worker(0)
                 streamNodes[stream.name] = (node, [node], stream)
             } else if let key = stream.key {
-                let hasher = KeyHasher(key: key, compiler: key.compiler)
+
                 // Steps that keep nothing between events hold no key's state, so the
                 // partitions may take whole batches by load (put back in order by the
-                // sinks). Asked of one instance of each step, built and dropped here.
-                let stateless = stream.steps.allSatisfy { $0.factory().isStateless }
-                let part = flow.addPartitioner(name: stream.name, count: n, dealsByLoad: stateless) { hasher.hash($0) }
+                // sinks): a trait of each step's definition.
+                let stateless = stream.steps.allSatisfy { $0.traits.contains(.stateless) }
+                // Made on the thread that hashes, which alone uses it.
+                let part = flow.addPartitioner(name: stream.name, count: n, dealsByLoad: stateless) {
+                    let hasher = KeyHasher(key: key, compiler: key.compiler)
+                    return { hasher.hash($0) }
+                }
                 var workers: [Dataflow.NodeID] = []
                 for i in 0..<n {
                     let w = worker(i)
@@ -223,16 +276,7 @@ extension Pipeline {
             }
         }
         for output in outputs {
-            let target: JSONLinesSink.Target
-            if let p = outputPaths[output.name] {
-                target = p == "-" ? .stdout : .file(path: p, append: false)
-            } else {
-                switch output.kind {
-                case .stdout: target = .stdout
-                case .stderr: target = .stderr
-                case .file(let path, let append): target = .file(path: path, append: append)
-                }
-            }
+            let target = targets[output.name] ?? .stdout
             let sink: any EventSink
             if let given = options.sinks[output.name] {
                 sink = given
@@ -325,6 +369,67 @@ extension Pipeline {
         return (all, outcome)
     }
 
+    /// Fails when ``RunOptions/sources`` or ``RunOptions/sinks`` names an input or output
+    /// the pipeline does not have (a misspelling would leave the real one reading the
+    /// process's stdin or writing its stdout), or, once an embedder binds any of them,
+    /// leaves one that would fall back to stdin or stdout unbound. Reading stdin or
+    /// writing stdout is then asked for explicitly, with `inputs[NAME] = "-"` or
+    /// `outputs[NAME] = "-"`.
+    func checkEmbedderBindings(
+        _ options: RunOptions, inputPaths: [String: String], outputPaths: [String: String]
+    ) throws(RunError) {
+        for name in options.sources.keys.sorted() where !inputNames.contains(name) {
+            throw RunError(
+                .usage,
+                "RunOptions.sources binds '\(name)', which is no input of the pipeline\(didYouMean(name, among: inputNames)) (it has: \(inputNames.joined(separator: ", ")))")
+        }
+        for name in options.sinks.keys.sorted() where !outputNames.contains(name) {
+            throw RunError(
+                .usage,
+                "RunOptions.sinks binds '\(name)', which is no output of the pipeline\(didYouMean(name, among: outputNames)) (it has: \(outputNames.joined(separator: ", ")))")
+        }
+        if !options.sources.isEmpty {
+            for input in inputs where options.sources[input.name] == nil && inputPaths[input.name] == nil {
+                guard case .stdin = input.kind else { continue }
+                throw RunError(
+                    .usage,
+                    "input '\(input.name)' is not bound: RunOptions.sources binds other inputs, and this one would read the process's standard input; bind it in RunOptions.sources, or set RunOptions.inputs[\"\(input.name)\"] = \"-\" to read standard input")
+            }
+        }
+        if !options.sinks.isEmpty {
+            for output in outputs where options.sinks[output.name] == nil && outputPaths[output.name] == nil {
+                guard case .stdout = output.kind else { continue }
+                throw RunError(
+                    .usage,
+                    "output '\(output.name)' is not bound: RunOptions.sinks binds other outputs, and this one would write the process's standard output; bind it in RunOptions.sinks, or set RunOptions.outputs[\"\(output.name)\"] = \"-\" to write standard output")
+            }
+        }
+    }
+
+    /// Fails when two outputs (or an output and `--dlq`) write one file, or an output
+    /// writes a file an input reads (see ``FileConflicts``).
+    func checkFiles(
+        _ locations: [String: FileSource.Location], _ targets: [String: JSONLinesSink.Target], deadLetterPath: String?
+    ) throws(RunError) {
+        var files = FileConflicts()
+        for input in inputs {
+            switch locations[input.name] {
+            case .stdin?: files.read("-", as: "input '\(input.name)'")
+            case .files(let paths)?: for p in paths { files.read(p, as: "input '\(input.name)'") }
+            case nil: break
+            }
+        }
+        for output in outputs {
+            switch targets[output.name] {
+            case .stdout?: files.write("-", as: "output '\(output.name)'")
+            case .file(let path, _)?: files.write(path, as: "output '\(output.name)'")
+            case .stderr?, nil: break
+            }
+        }
+        if let deadLetterPath { files.write(deadLetterPath, as: "--dlq") }
+        if let conflict = files.check() { throw RunError(.fileConflict, conflict) }
+    }
+
     func bind(_ given: [String: String], names: [String], what: String) throws(RunError) -> [String: String] {
         var out: [String: String] = [:]
         for (k, v) in given {
@@ -369,8 +474,9 @@ func expandGlobs(_ patterns: [String]) -> [String] {
     return out
 }
 
-/// Hashes a stream's `key:` for partitioning; used only on the partitioner's thread.
-final class KeyHasher: @unchecked Sendable {
+/// Hashes a stream's `key:` for partitioning. Made and used on one thread (the
+/// partitioner's, or its source's), so not `Sendable`.
+final class KeyHasher {
     let key: Expression
     let fieldName: String?
     let activation: EventActivation

@@ -77,6 +77,8 @@ struct CompiledStep: Sendable {
     var name: String
     var location: SourceLocation
     var factory: StepFactory
+    /// The traits of the step's definition.
+    var traits: StepTraits = []
     /// Lines for `sluice graph` under the step's name (see `StepCompileContext.graphDetail`).
     var graphDetail: [String] = []
 }

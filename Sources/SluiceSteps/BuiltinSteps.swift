@@ -1,10 +1,20 @@
-/// The steps every pipeline can use.
+import SluiceCore
+
+/// The steps every pipeline can use, with what the runtime may assume about each.
 enum BuiltinSteps {
     static var all: [StepDefinition] {
         [
-            FilterStep.definition, EnrichStep.definition, MapStep.definition,
-            ValidateStep.definition, DedupeStep.definition, ReorderStep.definition, RouteStep.definition,
-            WindowStep.definition, PatternCompiler.definition, SagaCompiler.definition,
+            with(.stateless, FilterStep.definition), with(.stateless, EnrichStep.definition),
+            with(.stateless, MapStep.definition), with(.stateless, ValidateStep.definition),
+            with(.usesWatermarks, DedupeStep.definition), with(.usesWatermarks, ReorderStep.definition),
+            with(.stateless, RouteStep.definition), with(.usesWatermarks, WindowStep.definition),
+            with(.usesWatermarks, PatternCompiler.definition), with(.usesWatermarks, SagaCompiler.definition),
         ]
+    }
+
+    static func with(_ traits: StepTraits, _ definition: StepDefinition) -> StepDefinition {
+        var d = definition
+        d.traits = traits
+        return d
     }
 }

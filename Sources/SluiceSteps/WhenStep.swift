@@ -36,6 +36,4 @@ package final class WhenStep: Step {
     package var stateSize: Int { inner.stateSize }
     package var counters: [(name: String, value: Int)] { inner.counters }
 
-    package var usesWatermarks: Bool { inner.usesWatermarks }
-    package var isStateless: Bool { inner.isStateless }
 }

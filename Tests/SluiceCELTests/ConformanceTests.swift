@@ -1,20 +1,15 @@
 import Foundation
 import SluiceCEL
 import SluiceJSON
+import SluiceTestSupport
 import Testing
 
 /// Runs the cel-spec conformance cases in `shared/conformance/cel/cases.jsonl` (format in
 /// `shared/conformance/README.md` §3). Every failure must be listed in
 /// `known-failures.txt`, and every listed case must still fail, so the list only shrinks.
+@Suite(.enabled(if: SharedSuites.available("conformance/cel/cases.jsonl")))
 struct ConformanceTests {
-    static var sharedDirectory: URL {
-        if let dir = ProcessInfo.processInfo.environment["SLUICE_SHARED_DIR"] {
-            return URL(fileURLWithPath: dir)
-        }
-        // Tests/SluiceCELTests/ConformanceTests.swift → package root → ../shared
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        return root.deletingLastPathComponent().appendingPathComponent("shared")
-    }
+    static let suite = "conformance/cel/cases.jsonl"
 
     struct Outcome {
         let id: String
@@ -23,7 +18,7 @@ struct ConformanceTests {
     }
 
     @Test func conformanceSuite() throws {
-        let url = Self.sharedDirectory.appendingPathComponent("conformance/cel/cases.jsonl")
+        let url = try SharedSuites.url(Self.suite)
         let text = try String(contentsOf: url, encoding: .utf8)
         var outcomes: [Outcome] = []
         for (n, line) in text.split(separator: "\n").enumerated() where !line.isEmpty {

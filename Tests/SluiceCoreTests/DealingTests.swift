@@ -10,7 +10,6 @@ final class SlowOnFirstStep: Step {
     let slow: Bool
     let seen = Mutex(0)
     init(slow: Bool) { self.slow = slow }
-    var isStateless: Bool { true }
     func process(_ event: Event, into out: inout StepOutput) {
         seen.withLock { $0 += 1 }
         out.emit(event)

@@ -1,11 +1,13 @@
 import Foundation
 import SluiceJSON
+import SluiceTestSupport
 import Testing
 
 /// JSONTestSuite (nst/JSONTestSuite, test_parsing): `y_` must parse, `n_` must be
 /// rejected, `i_` may go either way but the choice is recorded here so a change shows.
-@Suite struct JSONConformanceTests {
-    static let folder = sharedDirectory().appendingPathComponent("conformance/json/test_parsing")
+@Suite(.enabled(if: SharedSuites.available("conformance/json/test_parsing")))
+struct JSONConformanceTests {
+    static let suite = "conformance/json/test_parsing"
 
     /// The `i_` files Sluice accepts; every other `i_` file is rejected. See the
     /// `JSONParser` doc comment for the reasons. Rejected on purpose: numbers that
@@ -31,8 +33,10 @@ import Testing
         "i_structure_500_nested_arrays.json",  // 500 < the 512 depth limit
     ]
 
+    static func folder() throws -> URL { try SharedSuites.url(suite) }
+
     static func files() throws -> [String] {
-        try FileManager.default.contentsOfDirectory(atPath: folder.path).filter { $0.hasSuffix(".json") }.sorted()
+        try FileManager.default.contentsOfDirectory(atPath: folder().path).filter { $0.hasSuffix(".json") }.sorted()
     }
 
     @Test func suiteIsPresent() throws {
@@ -43,8 +47,9 @@ import Testing
     @Test func everyFileGoesTheRecordedWay() throws {
         var failures: [String] = []
         var counts = (y: 0, n: 0, i: 0)
+        let folder = try Self.folder()
         for name in try Self.files() {
-            let data = try Data(contentsOf: Self.folder.appendingPathComponent(name))
+            let data = try Data(contentsOf: folder.appendingPathComponent(name))
             let bytes = [UInt8](data)
             let parsed: Bool
             do {

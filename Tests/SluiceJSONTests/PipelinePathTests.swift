@@ -1,6 +1,7 @@
 import Foundation
 import SluiceJSON
 import SluicePipeline
+import SluiceTestSupport
 import Testing
 
 /// Runs `yaml` (reading stdin, writing stdout) over `input` as a whole run does, from a
@@ -41,17 +42,18 @@ let passThrough = """
     """
 
 @Suite struct PipelinePathTests {
-    static let folder = sharedDirectory().appendingPathComponent("conformance/json/test_parsing")
+    static let suite = "conformance/json/test_parsing"
 
     /// Every `y_` file of JSONTestSuite read with `--format json` comes out as one line
     /// holding the same value: a value that spans lines is written compactly.
-    @Test(.enabled(if: FileManager.default.fileExists(atPath: folder.path), "JSONTestSuite not found in ../shared"))
+    @Test(.enabled(if: SharedSuites.available(suite)))
     func everyAcceptedFileIsOneLinePerValue() throws {
-        let names = try FileManager.default.contentsOfDirectory(atPath: Self.folder.path).filter { $0.hasPrefix("y_") }.sorted()
+        let folder = try SharedSuites.url(Self.suite)
+        let names = try FileManager.default.contentsOfDirectory(atPath: folder.path).filter { $0.hasPrefix("y_") }.sorted()
         #expect(names.count == 95)
         var failures: [String] = []
         for name in names {
-            let bytes = [UInt8](try Data(contentsOf: Self.folder.appendingPathComponent(name)))
+            let bytes = [UInt8](try Data(contentsOf: folder.appendingPathComponent(name)))
             // Two files repeat a key (`{"a":"b","a":"c"}`); accept them here (see below).
             let r = try runOverFile(passThrough, input: bytes, format: .json, duplicateKeys: .last)
             let expected = try bytes.withUnsafeBytes { try JSONParser.parse($0, duplicateKeys: .last) }

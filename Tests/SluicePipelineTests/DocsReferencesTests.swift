@@ -3,7 +3,8 @@ import Testing
 
 /// Docs and code comments point only inside the repository: no SPEC.md, DESIGN.md or
 /// `shared/` (the conformance suites, which only test code reads), and every relative
-/// Markdown link of the docs names a file that exists.
+/// Markdown link of the docs names a file that exists. The one exception is the README's
+/// "Testing" section, which says where the conformance tests look for their suites.
 @Suite struct DocsReferencesTests {
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
@@ -22,7 +23,10 @@ import Testing
             + Self.files(under: "pipelines", suffix: ".yaml")
         #expect(paths.count > 50)
         for path in paths {
+            var section = ""
             for (i, line) in Self.text(path).split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+                if line.hasPrefix("## ") { section = String(line) }
+                if path == "README.md" && section == "## Testing" { continue }
                 for word in ["SPEC", "DESIGN.md", "shared/conformance", "../shared"] where line.contains(word) {
                     Issue.record("\(path):\(i + 1) cites '\(word)', outside the repository: \(line)")
                 }

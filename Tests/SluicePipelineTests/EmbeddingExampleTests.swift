@@ -25,8 +25,9 @@ final class UppercaseStep: Step {
 }
 
 func runExample() async throws -> [JSON] {
-    // 1. Register the custom step so YAML can use it, with its own config checks.
-    let registry = StepRegistry.standard
+    // 1. Register the custom step so YAML can use it, with its own config checks, on a
+    //    copy of the built-in registry that is passed to the compiler.
+    var registry = StepRegistry.standard
     registry.register(StepDefinition(kind: "uppercase", summary: "Upper-case a field.", keys: ["field"]) { ctx in
         guard let config = ctx.map(), let field = config.string("field", required: true) else { return nil }
         config.finish()

@@ -1,24 +1,16 @@
 import Foundation
 import SluiceJSON
 import SluiceSchema
+import SluiceTestSupport
 import Testing
 
 /// Runs the JSON Schema Test Suite files in `shared/conformance/json-schema/draft2020-12/`.
 ///
 /// Groups listed in `skipped.txt` (`file: group description`) are expected to fail; the
 /// test fails when one of them passes, or when any case outside them fails.
-@Suite struct ConformanceTests {
-    static var sharedDir: URL {
-        if let env = ProcessInfo.processInfo.environment["SLUICE_SHARED_DIR"], !env.isEmpty {
-            return URL(fileURLWithPath: env)
-        }
-        return URL(fileURLWithPath: #filePath)
-            .deletingLastPathComponent()  // SluiceSchemaTests
-            .deletingLastPathComponent()  // Tests
-            .deletingLastPathComponent()  // package root
-            .appendingPathComponent("../shared")
-            .standardizedFileURL
-    }
+@Suite(.enabled(if: SharedSuites.available("conformance/json-schema/draft2020-12")))
+struct ConformanceTests {
+    static let suite = "conformance/json-schema/draft2020-12"
 
     static func skippedGroups() throws -> Set<String> {
         let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("skipped.txt")
@@ -33,7 +25,7 @@ import Testing
     }
 
     @Test func draft2020_12() throws {
-        let dir = Self.sharedDir.appendingPathComponent("conformance/json-schema/draft2020-12")
+        let dir = try SharedSuites.url(Self.suite)
         let files = try FileManager.default.contentsOfDirectory(atPath: dir.path)
             .filter { $0.hasSuffix(".json") }
             .sorted()

@@ -76,8 +76,7 @@ func makePatternEvents(_ n: Int, kinds: (Int) -> (String, Int64)) -> [Event] {
 func makeChain(_ yaml: String) -> StepChain {
     switch Pipeline.compile(yaml: yaml) {
     case .success(let p):
-        let steps = p.makeSteps(stream: "main")
-        return StepChain(steps.enumerated().map { .init(step: $1, name: "s\($0)", kind: "step") })
+        return p.makeChain(stream: "main")
     case .failure(let d):
         print("benchmark pipeline does not compile: \(d)")
         return StepChain([])

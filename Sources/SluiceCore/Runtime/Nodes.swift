@@ -70,6 +70,13 @@ extension EventSink {
     }
 }
 
+/// A sink (or source) that must hear of ``Execution/cancel()`` because it may wait on
+/// something other than the rings, such as an async consumer; ``runCancelled()`` must
+/// make that wait end. Called once, from the thread that cancels.
+package protocol RunCancellable: AnyObject, Sendable {
+    func runCancelled()
+}
+
 /// Errors a sink reports.
 public enum SinkError: Error, Sendable, CustomStringConvertible {
     /// The reader closed the stream (EPIPE): stop quietly, as Unix tools do.

@@ -1,4 +1,5 @@
 import CSluiceShims
+import Synchronization
 
 #if canImport(Glibc)
     import Glibc
@@ -12,7 +13,7 @@ import CSluiceShims
 /// rather than a worker of a shared pool (which it would hold hostage). The stack is
 /// large (16 MiB) because parsing, validating and converting JSON recurse once per
 /// nesting level, and events may nest up to the reader's depth limit.
-enum StageThread {
+package enum StageThread {
     /// Stack size of every stage thread.
     static let stackSize = 16 << 20
 
@@ -35,9 +36,25 @@ enum StageThread {
         case io
     }
 
+    /// Why a stage's thread could not be created.
+    struct StartError: Error, CustomStringConvertible {
+        var name: String
+        var errno: Int32
+        var description: String {
+            "cannot start a thread for stage '\(name)': \(String(cString: strerror(errno)))"
+        }
+    }
+
+    /// Names of stages whose threads tests make fail to start (as if `pthread_create`
+    /// returned EAGAIN).
+    package static let refusedForTesting = Mutex<Set<String>>([])
+
     /// Runs `body` on a new detached thread named `name` (for debuggers and `top -H`).
-    /// Falls back to a default-sized thread if the large stack is refused.
-    static func start(name: String, role: Role = .compute, _ body: @escaping @Sendable () -> Void) {
+    /// Falls back to a default-sized thread if the large stack is refused; throws when no
+    /// thread can be had. A stage never runs inline on the caller's thread instead: it
+    /// would block there on its rings, waiting for stages not yet started (a deadlock).
+    static func start(name: String, role: Role = .compute, _ body: @escaping @Sendable () -> Void) throws(StartError) {
+        if refusedForTesting.withLock({ $0.contains(name) }) { throw StartError(name: name, errno: EAGAIN) }
         let body: () -> Void = {
             sluice_thread_setup(name, role == .io ? 1 : 0)
             body()
@@ -57,9 +74,10 @@ enum StageThread {
         }
         if pthread_create(&tid, &attr, entry, box) != 0 {
             // Could not get the large stack: try the default size rather than not run.
-            if pthread_create(&tid, nil, entry, box) != 0 {
-                Unmanaged<Body>.fromOpaque(box).takeRetainedValue().run()
-                return
+            let error = pthread_create(&tid, nil, entry, box)
+            if error != 0 {
+                Unmanaged<Body>.fromOpaque(box).release()
+                throw StartError(name: name, errno: error)
             }
         }
     }

@@ -32,10 +32,13 @@ public final class StepChain {
         public var step: any Step
         public var name: String
         public var kind: String
-        public init(step: any Step, name: String, kind: String) {
+        /// The traits of the step's definition.
+        public var traits: StepTraits
+        public init(step: any Step, name: String, kind: String, traits: StepTraits = []) {
             self.step = step
             self.name = name
             self.kind = kind
+            self.traits = traits
         }
     }
 
@@ -56,11 +59,11 @@ public final class StepChain {
         steps = entries.map(\.step)
         stats = entries.map { StepStats(name: $0.name, kind: $0.kind) }
         marks = Array(repeating: Int64.min, count: entries.count)
-        timeSensitive = entries.map(\.step.usesWatermarks)
+        timeSensitive = entries.map { $0.traits.contains(.usesWatermarks) }
     }
 
     /// True when some step's results depend on the watermark.
-    public var usesWatermarks: Bool { steps.contains { $0.usesWatermarks } }
+    public var usesWatermarks: Bool { timeSensitive.contains(true) }
 
     /// True when there are no steps (a pass-through stream).
     public var isEmpty: Bool { steps.isEmpty }

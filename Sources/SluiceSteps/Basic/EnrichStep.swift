@@ -8,7 +8,6 @@ import SluiceJSON
 /// appended; existing fields keep their place.
 public final class EnrichStep: Step {
     /// Keeps nothing between events.
-    public var isStateless: Bool { true }
 
     /// A field path split at dots.
     public typealias Path = [String]

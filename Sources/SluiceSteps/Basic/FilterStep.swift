@@ -5,7 +5,6 @@ import SluiceCore
 /// an evaluation error, rejects the event.
 public final class FilterStep: Step {
     /// Keeps nothing between events.
-    public var isStateless: Bool { true }
 
     let predicate: Expression
     let name: String

@@ -5,7 +5,6 @@ import SluiceJSON
 /// `map: EXPR`: replaces the event with EXPR's value, which must be a map.
 public final class MapStep: Step {
     /// Keeps nothing between events.
-    public var isStateless: Bool { true }
 
     let expression: Expression
     let name: String

@@ -58,7 +58,6 @@ public final class DedupeStep: Step {
     public var stateSize: Int { expiries.count }
 
     /// Results depend on the watermark.
-    public var usesWatermarks: Bool { true }
 
     /// Keys held.
     public var keyCount: Int { seen.count }

@@ -135,7 +135,6 @@ public final class PatternStep: Step {
     }
 
     /// Results depend on the watermark.
-    public var usesWatermarks: Bool { true }
 
     // MARK: Arrival
 

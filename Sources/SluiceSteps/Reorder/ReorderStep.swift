@@ -51,7 +51,6 @@ public final class ReorderStep: Step {
     }
 
     /// Results depend on the watermark.
-    public var usesWatermarks: Bool { true }
 
     /// Buffers the event, or sends it to `late` when it can no longer be put in order.
     public func process(_ event: Event, into out: inout StepOutput) {

@@ -10,7 +10,6 @@ import SluiceCore
 /// the event, which then goes to no branch.
 public final class RouteStep: Step {
     /// Keeps nothing between events.
-    public var isStateless: Bool { true }
 
     /// One branch: its name, side-output port and condition.
     public struct Branch: Sendable {

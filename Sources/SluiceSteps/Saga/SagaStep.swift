@@ -49,8 +49,6 @@ final class SagaStep: Step {
         activation = compiled.compiler.activation()
     }
 
-    var usesWatermarks: Bool { true }
-
     /// Running and retained sagas, and events waiting for the watermark.
     var stateSize: Int { machine.running + machine.finished + queue.count }
 

@@ -20,7 +20,6 @@ import SluiceSchema
 ///   run (``stopReason``).
 public final class ValidateStep: Step {
     /// Keeps nothing between events.
-    public var isStateless: Bool { true }
 
     /// What to do with an invalid event.
     public enum OnInvalid: String, Sendable {

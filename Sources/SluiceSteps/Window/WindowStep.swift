@@ -88,7 +88,6 @@ public final class WindowStep: Step {
     public var stateSize: Int { machine.openWindows }
 
     /// Results depend on the watermark.
-    public var usesWatermarks: Bool { true }
 
     /// Adds the event to its windows; it may instead go to `late` (every window it belongs
     /// to is gone) or `rejected` (bad key or value, too many open windows). Windows that

@@ -1,0 +1,98 @@
+import Atomics
+import Dispatch
+
+/// What a source uses to hand over events. It stamps event time and sends watermarks
+/// as the source's ``TimePolicy`` says.
+public final class SourceOutput {
+    let ports: OutputPorts
+    unowned let execution: Execution
+    let time: TimePolicy?
+    var count = 0
+    var maxTime = Int64.min
+    var lastWatermark = Int64.min
+    /// ``stampIngestTime`` as it was when the run started (one read, not one per batch).
+    let stampIngest: Bool
+
+    /// Latency stamping for `sluice bench`: while on, sources started afterwards set
+    /// ``Event/ingestNanos`` on every event they emit (one clock read per batch). Off by
+    /// default, so ordinary runs pay nothing.
+    public static let stampIngestTime = ManagedAtomic<Bool>(false)
+
+    init(ports: OutputPorts, execution: Execution, time: TimePolicy?) {
+        self.ports = ports
+        self.execution = execution
+        self.time = time
+        stampIngest = SourceOutput.stampIngestTime.load(ordering: .relaxed)
+    }
+
+    /// True when the run is being stopped: return from `run` soon.
+    public var isCancelled: Bool { execution.isCancelled }
+
+    /// A descriptor that turns readable when the run is cancelled (-1 if there is none):
+    /// a source that blocks reading a pipe or terminal polls it beside its input, so
+    /// that a stop does not wait for the next line.
+    package var cancellationFD: Int32 { execution.cancellationFD }
+
+    /// Runs `body` once when the run is cancelled (at once if it already was), for
+    /// sources that wait for input some other way.
+    package func onCancel(_ body: @escaping @Sendable () -> Void) { execution.onCancel(body) }
+
+    /// Sends good events downstream (waits while downstream is full: backpressure).
+    /// Events whose time cannot be read go to ``SourcePort/malformed`` with the reason.
+    public func emit(_ events: consuming [Event]) {
+        guard !events.isEmpty else { return }
+        var watermark = lastWatermark
+        switch time {
+        case nil:
+            break
+        case .processingTime:
+            let now = TimePolicy.nowMillis()
+            for i in events.indices { events[i].time = now }
+            watermark = now
+        case .eventTime(let assign, let lateness):
+            var bad: [Event] = []
+            var kept = 0
+            for i in events.indices {
+                switch assign(events[i]) {
+                case .success(let t):
+                    events[i].time = t
+                    events[i].watermark = maxTime == Int64.min ? lastWatermark : max(lastWatermark, maxTime &- lateness)
+                    if t > maxTime { maxTime = t }
+                    if kept != i { events[kept] = events[i] }
+                    kept += 1
+                case .failure(let e):
+                    bad.append(Event.wrapError(events[i], step: "time", message: e.message, line: events[i].line))
+                }
+            }
+            events.removeLast(events.count - kept)
+            if !bad.isEmpty { emit(port: SourcePort.malformed, bad) }
+            if maxTime != Int64.min { watermark = maxTime &- lateness }
+        }
+        if !events.isEmpty {
+            if stampIngest {
+                let now = DispatchTime.now().uptimeNanoseconds
+                for i in events.indices { events[i].ingestNanos = now }
+            }
+            count += events.count
+            execution.eventsIn.wrappingIncrement(by: events.count, ordering: .relaxed)
+            ports.send(SourcePort.main, .events(events))
+        }
+        if watermark > lastWatermark {
+            lastWatermark = watermark
+            ports.broadcast(.watermark(watermark))
+        }
+    }
+
+    /// Sends events to a side port (``SourcePort/malformed``).
+    public func emit(port: Int, _ events: [Event]) {
+        guard !events.isEmpty else { return }
+        ports.send(port, .events(events))
+    }
+
+    /// Announces that no later event will be earlier than `time` (epoch ms).
+    public func watermark(_ time: Int64) {
+        guard time > lastWatermark else { return }
+        lastWatermark = time
+        ports.broadcast(.watermark(time))
+    }
+}

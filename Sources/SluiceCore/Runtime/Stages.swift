@@ -1,0 +1,271 @@
+import Atomics
+import Dispatch
+import Synchronization
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// The loops the stages run, each on its own thread (see ``Execution``), and the writes
+/// of shared sinks (``SharedSink``). Moved here unchanged from the runtime's one file:
+/// what each stage does with a message, apart from how the graph was planned
+/// (``ExecutionPlan``) and started.
+extension Execution {
+    /// `events` split into `count` partitions by key hash, each with its raw bytes in a
+    /// buffer of its own (``Event/repacked(_:)``), so that workers never share one.
+    static func partitioned(_ events: [Event], _ count: Int, _ hash: (Event) -> UInt64) -> [[Event]] {
+        // Where each event goes first, then each part built once, its raw events' bytes
+        // copied into the part's own buffer (no intermediate copies of the events).
+        var target: [Int] = []
+        target.reserveCapacity(events.count)
+        var sizes = Array(repeating: 0, count: count)
+        // Borrowed through a buffer pointer: no copy (and reference counting) per event.
+        events.withUnsafeBufferPointer { batch in
+            for j in batch.indices {
+                let i = Int(hash(batch[j]) % UInt64(count))
+                target.append(i)
+                sizes[i] += 1
+            }
+        }
+        return (0..<count).map { i in
+            sizes[i] == 0 ? [] : Event.repacked(events, where: target, equals: i, count: sizes[i])
+        }
+    }
+
+    func runSource(_ source: any EventSource, _ time: TimePolicy?, _ ports: OutputPorts) {
+        let out = SourceOutput(ports: ports, execution: self, time: time)
+        do {
+            try source.run(out)
+        } catch {
+            fail(.failed("\(source.name): \(error)"))
+        }
+        ports.broadcast(.end)
+        noteUnread(ports.unread)
+        report.withLock { $0.sourceEvents[source.name, default: 0] += out.count }
+    }
+
+    func runStream(
+        _ name: String, _ chain: StepChain, _ inputs: InputMerge, _ ports: OutputPorts, tick: UInt64?, encode: Bool,
+        direct: [Int: [SharedSink]]
+    ) {
+        var watermark = Int64.min
+        var sides: [(port: Int, event: Event)] = []
+        var scratch: [UInt8] = []
+        let mainDirect = direct[Dataflow.mainPort] ?? []
+        let allDirect = direct.keys.sorted().flatMap { direct[$0] ?? [] }
+        // Consumed, so that encoding replaces storages in the batch itself rather than
+        // in a copy of it. `seq`: the number of a dealt batch, whose output goes to
+        // sinks that put batches back in order (every port then has its sinks there).
+        func send(_ main: consuming [Event], seq: Int? = nil) {
+            if let seq {
+                sendSequenced(main, seq: seq)
+                return
+            }
+            if !main.isEmpty {
+                if !mainDirect.isEmpty {
+                    // Every reader of the main output is a shared sink: lines to them.
+                    let count = main.count
+                    scratch.removeAll(keepingCapacity: true)
+                    Event.writeLines(main, into: &scratch)
+                    for sink in mainDirect { writeDirect(sink, scratch, count: count) }
+                } else if encode {
+                    ports.send(Dataflow.mainPort, .events(Event.encoded(main, scratch: &scratch)))
+                } else {
+                    ports.send(Dataflow.mainPort, .events(main))
+                }
+            }
+            if !sides.isEmpty {
+                ports.sendSides(sides)
+                sides.removeAll(keepingCapacity: true)
+            }
+        }
+        // Each sink of each port gets this batch's lines, or an empty entry, so that it
+        // can move on to the next batch number.
+        func sendSequenced(_ main: consuming [Event], seq: Int) {
+            for (port, sinks) in direct {
+                scratch.removeAll(keepingCapacity: true)
+                var count = 0
+                if port == Dataflow.mainPort {
+                    count = main.count
+                    Event.writeLines(main, into: &scratch)
+                    main = []
+                } else {
+                    var lines: [Event] = []
+                    for s in sides where s.port == port { lines.append(s.event) }
+                    count = lines.count
+                    Event.writeLines(lines, into: &scratch)
+                }
+                for sink in sinks { writeDirect(sink, scratch, count: count, seq: seq) }
+            }
+            // Ports nothing reads are only counted.
+            if !main.isEmpty { ports.send(Dataflow.mainPort, .events(main)) }
+            let unread = sides.filter { direct[$0.port] == nil }
+            if !unread.isEmpty { ports.sendSides(unread) }
+            sides.removeAll(keepingCapacity: true)
+        }
+        // Event by event time only where it can be exact: one input, and steps that care.
+        let timed = chain.usesWatermarks && inputs.rings.count == 1
+        // Before sleeping for lack of input, push out what the shared sinks hold, as a
+        // sink's own thread would when it catches up.
+        while let (_, msg) = inputs.next(tick: tick, onIdle: { for sink in allDirect { flushDirect(sink) } }) {
+            var merged = inputs.watermark
+            switch msg {
+            case .events(let events):
+                send(chain.process(events, watermark: watermark, sides: &sides, stamped: timed))
+            case .sequenced(let events, let seq):
+                send(chain.process(events, watermark: watermark, sides: &sides, stamped: timed), seq: seq)
+            case .watermark, .end:
+                break
+            case nil:
+                // An idle tick in processing-time mode: time moves on without input.
+                if merged != Int64.max { merged = max(merged, TimePolicy.nowMillis()) }
+            }
+            if let stop = chain.stopRequested {
+                fail(.failed("stream '\(name)', step \(stop)"))
+                inputs.closeAll()
+                break
+            }
+            // Stopped by ``cancel()``: the end of input fires nothing.
+            if merged == Int64.max && isStopped { break }
+            if merged > watermark {
+                watermark = merged
+                send(chain.advance(watermark: watermark, sides: &sides))
+                if watermark == Int64.max { break }
+                ports.broadcast(.watermark(watermark))
+            }
+        }
+        ports.broadcast(.end)
+        for sink in allDirect { finishDirect(sink) }
+        noteUnread(ports.unread)
+        report.withLock { $0.steps[name] = chain.stats }
+    }
+
+    /// The outcome a sink's error ends the run with.
+    func failSink(_ sink: any EventSink, _ error: any Error) {
+        if case SinkError.closed = error { fail(.outputClosed) } else { fail(.failed("\(sink.name): \(error)")) }
+    }
+
+    /// Hands `count` encoded lines to a shared sink. After a failure the sink takes
+    /// nothing more (the run is failing, and the sources are stopping). With `seq` (a
+    /// dealt batch's number), lines that come before their turn wait in the sink until
+    /// the batches before them have been written.
+    func writeDirect(_ shared: SharedSink, _ lines: [UInt8], count: Int, seq: Int? = nil) {
+        shared.state.withLock { s in
+            guard !s.broken else { return }
+            if let seq, s.sequenced {
+                guard seq == s.next else {
+                    s.pending[seq] = (lines, count)
+                    return
+                }
+                s.next += 1
+                writeLocked(&s, lines, count: count)
+                while !s.broken, let (waiting, n) = s.pending.removeValue(forKey: s.next) {
+                    s.next += 1
+                    writeLocked(&s, waiting, count: n)
+                }
+                return
+            }
+            writeLocked(&s, lines, count: count)
+        }
+    }
+
+    /// The write itself, inside the sink's lock.
+    func writeLocked(_ s: inout SharedSink.State, _ lines: [UInt8], count: Int) {
+        guard count > 0, !s.broken else { return }
+        do {
+            let sink = s.sink
+            try lines.withUnsafeBytes { try sink.writeLines($0, count: count) }
+            s.count += count
+            eventsOut.wrappingIncrement(by: count, ordering: .relaxed)
+        } catch {
+            s.broken = true
+            failSink(s.sink, error)
+        }
+    }
+
+    func flushDirect(_ shared: SharedSink) {
+        shared.state.withLock { s in
+            guard !s.broken else { return }
+            do { try s.sink.flush() } catch {
+                s.broken = true
+                failSink(s.sink, error)
+            }
+        }
+    }
+
+    /// One producer of a shared sink is done; the last one flushes and closes it.
+    func finishDirect(_ shared: SharedSink) {
+        let last: Int? = shared.state.withLock { s in
+            s.remaining -= 1
+            guard s.remaining == 0 else { return nil }
+            // Every producer has written all its batches, so nothing should still wait
+            // for its turn; if anything does, it goes out in order rather than nowhere.
+            for seq in s.pending.keys.sorted() {
+                if let (lines, n) = s.pending.removeValue(forKey: seq) { writeLocked(&s, lines, count: n) }
+            }
+            if !s.broken {
+                do {
+                    try s.sink.flush()
+                    try s.sink.close()
+                } catch {
+                    s.broken = true
+                    failSink(s.sink, error)
+                }
+            }
+            return s.count
+        }
+        guard let last else { return }
+        let name = shared.name
+        report.withLock { $0.sinkEvents[name, default: 0] += last }
+        group.leave()
+    }
+
+    func runPartitioner(_ hash: (Event) -> UInt64, _ count: Int, _ inputs: InputMerge, _ ports: OutputPorts) {
+        var watermark = Int64.min
+        while case (_, let msg?)? = inputs.next() {
+            if case .events(let events) = msg {
+                for (i, part) in Self.partitioned(events, count, hash).enumerated() where !part.isEmpty {
+                    ports.send(i, .events(part))
+                }
+            }
+            let merged = inputs.watermark
+            if merged > watermark {
+                watermark = merged
+                if watermark == Int64.max { break }
+                ports.broadcast(.watermark(watermark))
+            }
+        }
+        ports.broadcast(.end)
+    }
+
+    func runSink(_ sink: any EventSink, _ inputs: InputMerge) {
+        var count = 0
+        var broken = false
+        func handle(_ error: any Error) {
+            broken = true
+            if case SinkError.closed = error { fail(.outputClosed) } else { fail(.failed("\(sink.name): \(error)")) }
+            inputs.closeAll()
+        }
+        while !broken, case (_, let msg?)? = inputs.next(onIdle: { do { try sink.flush() } catch { handle(error) } }) {
+            guard !broken, case .events(let events) = msg else { continue }
+            do {
+                try sink.write(events)
+                count += events.count
+                eventsOut.wrappingIncrement(by: events.count, ordering: .relaxed)
+            } catch {
+                handle(error)
+            }
+        }
+        if !broken {
+            do {
+                try sink.flush()
+                try sink.close()
+            } catch {
+                handle(error)
+            }
+        }
+        report.withLock { $0.sinkEvents[sink.name, default: 0] += count }
+    }
+}
