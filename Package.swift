@@ -58,12 +58,19 @@ let package = Package(
             dependencies: ["Sluice", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: strict
         ),
+        // Shared by the test targets only: a seeded random generator, `StepHarness`
+        // (drives a step through each of its entry points) and pipeline fixtures.
+        .target(
+            name: "SluiceTestSupport",
+            dependencies: ["SluiceCore", "SluiceJSON", "SluicePipeline", "SluiceSteps"],
+            swiftSettings: strict
+        ),
         .testTarget(
             name: "SluiceJSONTests",
             dependencies: ["SluiceJSON", .product(name: "PropertyBased", package: "swift-property-based")],
             swiftSettings: strict
         ),
-        .testTarget(name: "SluiceRegexTests", dependencies: ["SluiceRegex"], swiftSettings: strict),
+        .testTarget(name: "SluiceRegexTests", dependencies: ["SluiceRegex", "SluiceTestSupport"], swiftSettings: strict),
         .testTarget(
             name: "SluiceCELTests",
             dependencies: ["SluiceCEL", "SluiceJSON"],
@@ -74,7 +81,7 @@ let package = Package(
         .testTarget(
             name: "SluiceStepsTests",
             dependencies: [
-                "SluiceSteps", "SluiceCore", "SluiceJSON", "SluiceCEL", "SluicePipeline",
+                "SluiceSteps", "SluiceCore", "SluiceJSON", "SluiceCEL", "SluicePipeline", "SluiceTestSupport",
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ],
             swiftSettings: strict
@@ -82,7 +89,10 @@ let package = Package(
         .testTarget(name: "SluiceCoreTests", dependencies: ["SluiceCore", "SluiceJSON"], swiftSettings: strict),
         .testTarget(
             name: "SluicePipelineTests",
-            dependencies: ["Sluice", "SluicePipeline", "SluiceJSON"],
+            dependencies: [
+                "Sluice", "SluicePipeline", "SluiceJSON",
+                .product(name: "PropertyBased", package: "swift-property-based"),
+            ],
             swiftSettings: strict
         ),
         .testTarget(name: "SluiceCLITests", dependencies: ["SluiceCLI"], swiftSettings: strict),
