@@ -58,8 +58,15 @@ let package = Package(
             dependencies: ["Sluice", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: strict
         ),
-        // Finds the conformance suites beside the checkout (or skips their tests).
-        .target(name: "SluiceTestSupport", path: "Tests/SluiceTestSupport", swiftSettings: strict),
+        // Shared by the test targets only: where the conformance suites are (or why their
+        // tests skip), a seeded random generator, `StepHarness` (drives a step through each
+        // of its entry points) and pipeline fixtures.
+        .target(
+            name: "SluiceTestSupport",
+            dependencies: ["SluiceCore", "SluiceJSON", "SluicePipeline", "SluiceSteps"],
+            path: "Tests/SluiceTestSupport",
+            swiftSettings: strict
+        ),
         .testTarget(
             name: "SluiceJSONTests",
             // SluicePipeline: the conformance files also go through a whole run (reader to writer).
@@ -69,7 +76,7 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
-        .testTarget(name: "SluiceRegexTests", dependencies: ["SluiceRegex"], swiftSettings: strict),
+        .testTarget(name: "SluiceRegexTests", dependencies: ["SluiceRegex", "SluiceTestSupport"], swiftSettings: strict),
         .testTarget(
             name: "SluiceCELTests",
             dependencies: ["SluiceCEL", "SluiceJSON", "SluiceTestSupport"],
@@ -82,7 +89,7 @@ let package = Package(
         .testTarget(
             name: "SluiceStepsTests",
             dependencies: [
-                "SluiceSteps", "SluiceCore", "SluiceJSON", "SluiceCEL", "SluicePipeline",
+                "SluiceSteps", "SluiceCore", "SluiceJSON", "SluiceCEL", "SluicePipeline", "SluiceTestSupport",
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ],
             swiftSettings: strict
@@ -90,7 +97,10 @@ let package = Package(
         .testTarget(name: "SluiceCoreTests", dependencies: ["SluiceCore", "SluiceJSON"], swiftSettings: strict),
         .testTarget(
             name: "SluicePipelineTests",
-            dependencies: ["Sluice", "SluicePipeline", "SluiceJSON"],
+            dependencies: [
+                "Sluice", "SluicePipeline", "SluiceJSON",
+                .product(name: "PropertyBased", package: "swift-property-based"),
+            ],
             swiftSettings: strict
         ),
         .testTarget(name: "SluiceCLITests", dependencies: ["SluiceCLI"], swiftSettings: strict),

@@ -321,11 +321,8 @@ public final class EventActivation: CELActivation {
     @exclusivity(unchecked) var borrowed = false
     @exclusivity(unchecked) var fieldKeys = UnsafeBufferPointer<String>(start: nil, count: 0)
     @exclusivity(unchecked) var fieldValues = UnsafeBufferPointer<JSON>(start: nil, count: 0)
-    /// Shape cache for parsed objects, by name id: the index where the name was found
-    /// in the last object that had it. Events of one stream mostly share their key
-    /// order, so a lookup is usually one comparison. Grown on demand; -1 is unknown.
-    @exclusivity(unchecked) var hints: UnsafeMutablePointer<Int>
-    @exclusivity(unchecked) var hintCount = 0
+    /// Shape cache for parsed objects, by name id (see ``FieldPositionCache``).
+    @exclusivity(unchecked) var positions = FieldPositionCache()
     /// Fields already read from this raw event, by name id: several expressions of one
     /// step (or one expression reading a field twice) scan the raw bytes once. The first
     /// `cacheCount` entries are valid, so forgetting them is one store.
@@ -369,7 +366,6 @@ public final class EventActivation: CELActivation {
         slotIDs = readerIndex.keys.map { compiler.environment.name($0).id }
         storage = .allocate(capacity: 1)
         storage.initialize(to: Event(.null))
-        hints = .allocate(capacity: 0)
         cache = Array(repeating: (-1, nil), count: Self.cacheSize)
         bind()
     }
@@ -382,7 +378,6 @@ public final class EventActivation: CELActivation {
 
     deinit {
         storage.deinitialize(count: 1).deallocate()
-        hints.deallocate()
     }
 
     /// Runs `body` with `event` bound for evaluation, without copying it when it is a
@@ -520,33 +515,7 @@ public final class EventActivation: CELActivation {
     /// parsed object's keys, trying where it was last found first; nil when absent.
     @inline(__always)
     func fieldIndex(_ key: String, id: Int, count: Int) -> Int? {
-        if id < hintCount {
-            // Usually the same string as last time: `==` is then one inline comparison.
-            let h = hints[id]
-            if h >= 0, h < fieldKeys.count, fieldKeys[h] == key { return h }
-        }
-        var i = 0
-        while i < fieldKeys.count {
-            if fieldKeys[i].utf8.count == count, fieldKeys[i] == key {
-                remember(id, i)
-                return i
-            }
-            i += 1
-        }
-        return nil
-    }
-
-    func remember(_ id: Int, _ index: Int) {
-        if id >= hintCount {
-            let count = max(id + 1, 2 * hintCount, 8)
-            let grown = UnsafeMutablePointer<Int>.allocate(capacity: count)
-            grown.initialize(from: hints, count: hintCount)
-            (grown + hintCount).initialize(repeating: -1, count: count - hintCount)
-            hints.deallocate()
-            hints = grown
-            hintCount = count
-        }
-        hints[id] = index
+        positions.index(of: key, id: id, utf8Count: count, in: fieldKeys)
     }
 
     public func resolve(_ name: CELName) -> CELValue? {

@@ -2,85 +2,93 @@ import PropertyBased
 import SluiceJSON
 import Testing
 
-/// A small deterministic generator, so that a failing seed reproduces the same value.
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    init(_ seed: Int64) { state = UInt64(bitPattern: seed) }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
+/// Generators of JSON values: every kind, nested, with awkward strings and numbers. Built
+/// from PropertyBased's generators, so a failing value shrinks (fewer members, smaller
+/// numbers, shorter strings) before it is reported.
+enum JSONGen {
+    static let alphabet: [Unicode.Scalar] = [
+        "a", "Z", "0", " ", "\"", "\\", "/", "\n", "\t", "\u{0}", "\u{1F}", "\u{7F}", "é", "€", "😀", "\u{FFFF}", "\u{10FFFF}",
+    ]
 
-/// Random JSON values: every kind, nested, with awkward strings and numbers.
-func randomJSON(_ rng: inout SplitMix64, depth: Int = 0) -> JSON {
-    let kind = Int.random(in: 0..<(depth > 4 ? 5 : 7), using: &rng)
-    switch kind {
-    case 0: return .null
-    case 1: return .bool(Bool.random(using: &rng))
-    case 2:
-        switch Int.random(in: 0..<3, using: &rng) {
-        case 0: return .int(Int64.random(in: -1000...1000, using: &rng))
-        case 1: return .int(Int64(bitPattern: rng.next()))
-        default: return .int([Int64.min, Int64.max, 0, -1][Int.random(in: 0..<4, using: &rng)])
-        }
-    case 3:
-        switch Int.random(in: 0..<3, using: &rng) {
-        case 0: return .double(Double(Int.random(in: -100_000...100_000, using: &rng)) / 8)
-        case 1:
-            // Any finite bit pattern: shortest-form printing must read back exactly.
-            var d = Double(bitPattern: rng.next())
-            while !d.isFinite { d = Double(bitPattern: rng.next()) }
-            return .double(d)
-        default: return .double([0.0, -0.0, 1e300, Double.leastNonzeroMagnitude, 0.1, 1e22, 1e23, 123456789.125][Int.random(in: 0..<8, using: &rng)])
-        }
-    case 4: return .string(randomString(&rng))
-    case 5:
-        return .array((0..<Int.random(in: 0...5, using: &rng)).map { _ in randomJSON(&rng, depth: depth + 1) })
-    default:
-        var o = JSONObject()
-        for _ in 0..<Int.random(in: 0...5, using: &rng) { o[randomString(&rng)] = randomJSON(&rng, depth: depth + 1) }
-        return .object(o)
-    }
-}
+    static let string = Gen<Unicode.Scalar?>.element(of: alphabet).array(of: 0...12)
+        .map { scalars in String(String.UnicodeScalarView(scalars.map { $0 ?? "a" })) }
 
-func randomString(_ rng: inout SplitMix64) -> String {
-    let alphabet: [Unicode.Scalar] = ["a", "Z", "0", " ", "\"", "\\", "/", "\n", "\t", "\u{0}", "\u{1F}", "\u{7F}", "é", "€", "😀", "\u{FFFF}", "\u{10FFFF}"]
-    var s = String.UnicodeScalarView()
-    for _ in 0..<Int.random(in: 0...12, using: &rng) { s.append(alphabet[Int.random(in: 0..<alphabet.count, using: &rng)]) }
-    return String(s)
+    static let int = Gen<JSON>.oneOf(
+        Gen.int64(in: -1000...1000).map { JSON.int($0) }.eraseToAny(),
+        Gen.int64().map { JSON.int($0) }.eraseToAny(),
+        Gen<Int64?>.element(of: [Int64.min, Int64.max, 0, -1]).map { JSON.int($0 ?? 0) }.eraseToAny()
+    )
+
+    static let double = Gen<JSON>.oneOf(
+        Gen.int(in: -100_000...100_000).map { JSON.double(Double($0) / 8) }.eraseToAny(),
+        // Any finite bit pattern: shortest-form printing must read back exactly.
+        Gen.uint64().map { bits -> JSON in
+            let d = Double(bitPattern: bits)
+            return .double(d.isFinite ? d : 0.5)
+        }.eraseToAny(),
+        Gen<Double?>.element(of: [0.0, -0.0, 1e300, Double.leastNonzeroMagnitude, 0.1, 1e22, 1e23, 123456789.125])
+            .map { JSON.double($0 ?? 0) }.eraseToAny()
+    )
+
+    static let scalar = Gen<JSON>.oneOf(
+        Gen.always(JSON.null).eraseToAny(),
+        Gen.bool.map { JSON.bool($0) }.eraseToAny(),
+        int.eraseToAny(),
+        double.eraseToAny(),
+        string.map { JSON.string($0) }.eraseToAny()
+    )
+
+    /// Any value, nested at most `depth` levels.
+    static func value(depth: Int = 5) -> Generator<JSON, AnySequence<Any>> {
+        guard depth > 0 else { return scalar.eraseToAny() }
+        let inner = value(depth: depth - 1)
+        return Gen<JSON>.frequency([
+            (5, scalar.eraseToAny()),
+            (1, inner.array(of: 0...5).map { JSON.array($0) }.eraseToAny()),
+            (1, object(inner, of: 0...5).eraseToAny()),
+        ]).eraseToAny()
+    }
+
+    /// Objects of `count` members with keys from ``string`` and values from `values`.
+    static func object(_ values: Generator<JSON, AnySequence<Any>>, of count: ClosedRange<Int>) -> Generator<JSON, AnySequence<Any>> {
+        zip(string, values).array(of: count).map { members in
+            var o = JSONObject()
+            for (k, v) in members { o[k] = v }
+            return JSON.object(o)
+        }.eraseToAny()
+    }
+
+    /// Objects with keys `k0`, `k1`, ... (one to six) and values nested at most `depth`.
+    static func numberedObject(depth: Int) -> Generator<JSONObject, AnySequence<Any>> {
+        value(depth: depth).array(of: 1...6).map { values in
+            var o = JSONObject()
+            for (i, v) in values.enumerated() { o["k\(i)"] = v }
+            return o
+        }.eraseToAny()
+    }
 }
 
 @Suite struct JSONPropertyTests {
     @Test func writeThenParseGivesTheSameValue() async {
-        await propertyCheck(count: 2000, input: Gen.int64()) { seed in
-            var rng = SplitMix64(seed)
-            let value = randomJSON(&rng)
+        await propertyCheck(count: 2000, input: JSONGen.value()) { value in
             let text = JSONWriter.string(value)
             let back = try? JSONParser.parse(text)
-            #expect(back == value, "seed \(seed): \(text)")
+            #expect(back == value, "\(text)")
             // Kinds survive: an int never comes back as a double or the reverse.
             if case .double(let d)? = back, case .double(let e) = value { #expect(d.sign == e.sign) }
         }
     }
 
     @Test func validatorAgreesWithParserOnWrittenValues() async {
-        await propertyCheck(count: 1000, input: Gen.int64()) { seed in
-            var rng = SplitMix64(seed)
+        await propertyCheck(count: 1000, input: JSONGen.value()) { value in
             var bytes: [UInt8] = []
-            JSONWriter.write(randomJSON(&rng), into: &bytes)
+            JSONWriter.write(value, into: &bytes)
             #expect(bytes.withUnsafeBytes { JSONParser.validate($0) } == nil)
         }
     }
 
     @Test func fieldScanMatchesFullParse() async {
-        await propertyCheck(count: 1000, input: Gen.int64()) { seed in
-            var rng = SplitMix64(seed)
-            var o = JSONObject()
-            for i in 0..<Int.random(in: 1...6, using: &rng) { o["k\(i)"] = randomJSON(&rng, depth: 2) }
+        await propertyCheck(count: 1000, input: JSONGen.numberedObject(depth: 3)) { o in
             var bytes: [UInt8] = []
             JSONWriter.write(.object(o), into: &bytes)
             for key in o.keys + ["missing"] {
@@ -95,8 +103,8 @@ func randomString(_ rng: inout SplitMix64) -> String {
     /// The writer prints a double as Swift's `description` does (the shortest text that
     /// reads back to it), for any bit pattern, appended after what is already there.
     @Test func doublesPrintAsTheirDescription() async {
-        await propertyCheck(count: 2000, input: Gen.int64()) { seed in
-            let d = Double(bitPattern: UInt64(bitPattern: seed))
+        await propertyCheck(count: 2000, input: Gen.uint64()) { bits in
+            let d = Double(bitPattern: bits)
             var out = Array("x".utf8)
             JSONWriter.writeDouble(d, into: &out)
             let expected = d.isFinite ? d.description : "null"
@@ -107,10 +115,7 @@ func randomString(_ rng: inout SplitMix64) -> String {
 
 @Suite struct MultiFieldScanTests {
     @Test func manyFieldsInOnePassMatchFullParse() async {
-        await propertyCheck(count: 500, input: Gen.int64()) { seed in
-            var rng = SplitMix64(seed)
-            var o = JSONObject()
-            for i in 0..<Int.random(in: 1...6, using: &rng) { o["k\(i)"] = randomJSON(&rng, depth: 2) }
+        await propertyCheck(count: 500, input: JSONGen.numberedObject(depth: 3)) { o in
             var bytes: [UInt8] = []
             JSONWriter.write(.object(o), into: &bytes)
             let keys = ["k0", "missing", "k3", "k1"]

@@ -90,6 +90,18 @@ import Testing
         #expect(s.stateSize == 0)
     }
 
+    /// Of keys whose periods end together, `max_keys` evicts the one kept first (a binary
+    /// heap alone would pop equal expiries in an order of its own).
+    @Test func maxKeysEvictsTheFirstKeptOfEqualExpiries() throws {
+        let (h, s) = try step("dedupe: { key: id, within: 10s, max_keys: 3 }")
+        for id in 1...5 { h.send(["id": .int(Int64(id))], time: 0) }  // 4 evicts 1, 5 evicts 2
+        h.send(["id": 2], time: 1)  // evicted: kept again (evicting 3)
+        h.send(["id": 4], time: 1)  // still held: a repeat
+        #expect(h.take().map { $0["id"] } == [1, 2, 3, 4, 5, 2])
+        #expect((s as? DedupeStep)?.evictedCount == 3)
+        #expect((s as? DedupeStep)?.droppedCount == 1)
+    }
+
     /// Memory stays bounded by `max_keys` with every id unique (the case that grew without
     /// bound before), however long `within` is.
     @Test func maxKeysBoundsStateForUniqueIds() throws {

@@ -5,19 +5,6 @@ import SluicePipeline
 import SluiceSteps
 import Testing
 
-/// A small deterministic generator, so that a failing seed reproduces the same input.
-struct ReorderRNG: RandomNumberGenerator {
-    var state: UInt64
-    init(_ seed: Int64) { state = UInt64(bitPattern: seed) }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
 @Suite struct ReorderStepTests {
     func step(_ yaml: String = "reorder: {}") throws -> (StepHarness, any Step) {
         let s = try compileStep(yaml).get()
@@ -100,24 +87,25 @@ struct ReorderRNG: RandomNumberGenerator {
     /// seen, as with `time.lateness`): main output is sorted by time and stable, and main
     /// plus late is exactly the input.
     @Test func outputIsSortedStableAndComplete() async {
-        await propertyCheck(count: 300, input: Gen.int64()) { seed in
-            var rng = ReorderRNG(seed)
+        // max_buffer (0: none), lateness; then per event its time and whether the
+        // watermark advances after it.
+        let params = zip(Gen.int(in: 0...8), Gen.int64(in: 0...50))
+        let events = zip(Gen.int64(in: 0...300), Gen.bool(0.2)).array(of: 0...200)
+        await propertyCheck(count: 300, input: params, events) { p, events in
+            let (maxBuffer, lateness) = p
             let (h, s): (StepHarness, any Step)
-            do { (h, s) = try step(Bool.random(using: &rng) ? "reorder: {}" : "reorder: { max_buffer: \(Int.random(in: 1...8, using: &rng)) }") } catch {
+            do { (h, s) = try step(maxBuffer == 0 ? "reorder: {}" : "reorder: { max_buffer: \(maxBuffer) }") } catch {
                 Issue.record("compile: \(error)")
                 return
             }
-            let n = Int.random(in: 0...200, using: &rng)
-            let lateness = Int64.random(in: 0...50, using: &rng)
             var maxSeen = Int64.min
             var sent: [JSON] = []
-            for i in 0..<n {
-                let t = Int64.random(in: 0...300, using: &rng)
+            for (i, (t, advance)) in events.enumerated() {
                 let value: JSON = ["i": .int(Int64(i)), "t": .int(t)]
                 sent.append(value)
                 h.send(value, time: t)
                 maxSeen = max(maxSeen, t)
-                if Int.random(in: 0..<5, using: &rng) == 0, maxSeen - lateness > h.watermark {
+                if advance, maxSeen - lateness > h.watermark {
                     h.advance(to: maxSeen - lateness)
                 }
             }
@@ -127,10 +115,10 @@ struct ReorderRNG: RandomNumberGenerator {
             let late = (h.sides[SidePort.late] ?? []).map(\.value)
             for (a, b) in zip(main, main.dropFirst()) {
                 let ta = a["t"]?.numberValue ?? 0, tb = b["t"]?.numberValue ?? 0
-                #expect(ta < tb || (ta == tb && (a["i"]?.numberValue ?? 0) < (b["i"]?.numberValue ?? 0)), "seed \(seed)")
+                #expect(ta < tb || (ta == tb && (a["i"]?.numberValue ?? 0) < (b["i"]?.numberValue ?? 0)))
             }
             let key: (JSON) -> Double = { $0["i"]?.numberValue ?? -1 }
-            #expect((main + late).map(key).sorted() == sent.map(key), "seed \(seed)")
+            #expect((main + late).map(key).sorted() == sent.map(key))
         }
     }
 }

@@ -9,32 +9,58 @@ import Testing
 /// full event list, on random inputs with out-of-order events, several keys, nulls,
 /// missing fields and watermarks that make some events late.
 @Suite struct WindowPropertyTests {
-    /// Random events (keys k0..k3, values with nulls and gaps) with times up to `disorder`
-    /// behind the clock, and watermark advances `wmLag` behind the largest time seen.
-    static func genOps(_ rng: inout WindowRNG, disorder: Int64, wmLag: Int64) -> [WindowOp] {
+    /// One generated input step: the clock moves by `dt`, then either an event (key
+    /// `k(key % nKeys)`, a value by `kind`: null, missing or `v`) `back` behind the clock,
+    /// or (`advance`) a watermark advance.
+    struct RawOp: Sendable, CustomStringConvertible {
+        var dt: Int64
+        var back: Int64
+        var key: Int
+        var kind: Int
+        var v: Int64
+        var advance: Bool
+        var description: String { advance ? "advance" : "dt \(dt) back \(back) key \(key) kind \(kind) v \(v)" }
+    }
+
+    /// Input steps, generated (and shrunk) by PropertyBased.
+    static let rawOps = zip(
+        Gen.int64(in: 0...4), Gen.int64(in: 0...10), Gen.int(in: 0...3), Gen.int(in: 0...15), Gen.int64(in: -20...20),
+        Gen.bool(1.0 / 3)
+    ).map { RawOp(dt: $0, back: $1, key: $2, kind: $3, v: $4, advance: $5) }.array(of: 0...50)
+
+    /// Where the clock starts, and how many keys there are.
+    static let stream = zip(Gen.int64(in: -60...60), Gen.int(in: 1...4))
+
+    /// The events (keys k0..k3, values with nulls and gaps) with times up to `disorder`
+    /// behind the clock, and watermark advances `wmLag` behind the largest time seen, that
+    /// `raw` describes.
+    static func ops(_ raw: [RawOp], stream: (start: Int64, nKeys: Int), disorder: Int64, wmLag: Int64) -> [WindowOp] {
         var ops: [WindowOp] = []
-        let n = Int.random(in: 0...50, using: &rng)
-        let nKeys = Int.random(in: 1...4, using: &rng)
-        var clock = Int64.random(in: -60...60, using: &rng)
+        var clock = stream.start
         var maxSeen = Int64.min
         var wm = Int64.min
-        for i in 0..<n {
-            clock += Int64.random(in: 0...4, using: &rng)
-            let t = clock - Int64.random(in: 0...disorder, using: &rng)
+        var i: Int64 = 0
+        for r in raw {
+            clock += r.dt
+            if r.advance {
+                if maxSeen != Int64.min, maxSeen - wmLag > wm {
+                    wm = maxSeen - wmLag
+                    ops.append(.advance(wm))
+                }
+                continue
+            }
+            let t = clock - r.back % (disorder + 1)
             var o = JSONObject()
-            o["k"] = .string("k\(Int.random(in: 0..<nKeys, using: &rng))")
-            switch Int.random(in: 0..<16, using: &rng) {
+            o["k"] = .string("k\(r.key % stream.nKeys)")
+            switch r.kind {
             case 0, 1: o["v"] = .null
             case 2: break
-            default: o["v"] = .int(Int64.random(in: -20...20, using: &rng))
+            default: o["v"] = .int(r.v)
             }
-            o["id"] = .int(Int64(i))
+            o["id"] = .int(i)
+            i += 1
             ops.append(.event(.object(o), time: t))
             maxSeen = max(maxSeen, t)
-            if Int.random(in: 0..<3, using: &rng) == 0, maxSeen - wmLag > wm {
-                wm = maxSeen - wmLag
-                ops.append(.advance(wm))
-            }
         }
         ops.append(.advance(Int64.max))
         return ops
@@ -55,13 +81,12 @@ import Testing
 
     @Test func tumblingMatchesTheReference() async throws {
         let coverage = Coverage()
-        await propertyCheck(count: 300, input: Gen.int64()) { seed in
-            var rng = WindowRNG(seed)
-            let size = Int64.random(in: 1...12, using: &rng)
-            let offset = Int64.random(in: 0..<size, using: &rng)
-            let lateness = Int64.random(in: 0...6, using: &rng)
-            let keyed = Bool.random(using: &rng)
-            let ops = Self.genOps(&rng, disorder: Int64.random(in: 0...10, using: &rng), wmLag: Int64.random(in: 0...5, using: &rng))
+        // size, offset (below size), allowed lateness, keyed, disorder, watermark lag
+        let params = zip(
+            Gen.int64(in: 1...12), Gen.int64(in: 0...11), Gen.int64(in: 0...6), Gen.bool, Gen.int64(in: 0...10), Gen.int64(in: 0...5))
+        await propertyCheck(count: 300, input: params, Self.stream, Self.rawOps) { p, stream, raw in
+            let (size, offset, lateness, keyed) = (p.0, p.1 % p.0, p.2, p.3)
+            let ops = Self.ops(raw, stream: stream, disorder: p.4, wmLag: p.5)
             let offsetText = offset > 0 ? "{size: \(size)ms, offset: \(offset)ms}" : "\(size)ms"
             guard let step = try? makeWindow("window: {\(Self.keyLine(keyed))tumbling: \(offsetText), allowed_lateness: \(lateness)ms, aggregate: \(refAggregateYAML)}") else {
                 Issue.record("did not compile")
@@ -69,10 +94,10 @@ import Testing
             }
             let got = runOps(step, ops)
             let want = refTimeWindows(ops, keyed: keyed, size: size, every: size, offset: offset, lateness: lateness)
-            #expect(got.out == want.out, "seed \(seed)")
-            #expect(got.late == want.late, "seed \(seed)")
-            #expect(got.rejected.isEmpty, "seed \(seed)")
-            #expect(step.stateSize == 0, "seed \(seed): state left after the end")
+            #expect(got.out == want.out)
+            #expect(got.late == want.late)
+            #expect(got.rejected.isEmpty)
+            #expect(step.stateSize == 0, "state left after the end")
             coverage.record(got.out, late: got.late)
         }
         #expect(coverage.late > 0 && coverage.updates > 0)
@@ -80,14 +105,15 @@ import Testing
 
     @Test func hoppingMatchesTheReference() async throws {
         let coverage = Coverage()
-        await propertyCheck(count: 300, input: Gen.int64()) { seed in
-            var rng = WindowRNG(seed)
-            let size = Int64.random(in: 2...15, using: &rng)
-            let every = Int64.random(in: 1...size, using: &rng)
-            let offset = Int64.random(in: 0..<every, using: &rng)
-            let lateness = Int64.random(in: 0...6, using: &rng)
-            let keyed = Bool.random(using: &rng)
-            let ops = Self.genOps(&rng, disorder: Int64.random(in: 0...10, using: &rng), wmLag: Int64.random(in: 0...5, using: &rng))
+        // size, every (at most size), offset (below every), allowed lateness, keyed, disorder, watermark lag
+        let params = zip(
+            Gen.int64(in: 2...15), Gen.int64(in: 1...15), Gen.int64(in: 0...14), Gen.int64(in: 0...6), Gen.bool,
+            Gen.int64(in: 0...10), Gen.int64(in: 0...5))
+        await propertyCheck(count: 300, input: params, Self.stream, Self.rawOps) { p, stream, raw in
+            let size = p.0
+            let every = (p.1 - 1) % size + 1
+            let (offset, lateness, keyed) = (p.2 % every, p.3, p.4)
+            let ops = Self.ops(raw, stream: stream, disorder: p.5, wmLag: p.6)
             let yaml = "window: {\(Self.keyLine(keyed))hopping: {size: \(size)ms, every: \(every)ms, offset: \(offset)ms}, allowed_lateness: \(lateness)ms, aggregate: \(refAggregateYAML)}"
             guard let step = try? makeWindow(yaml) else {
                 Issue.record("did not compile: \(yaml)")
@@ -95,9 +121,9 @@ import Testing
             }
             let got = runOps(step, ops)
             let want = refTimeWindows(ops, keyed: keyed, size: size, every: every, offset: offset, lateness: lateness)
-            #expect(got.out == want.out, "seed \(seed)")
-            #expect(got.late == want.late, "seed \(seed)")
-            #expect(step.stateSize == 0, "seed \(seed)")
+            #expect(got.out == want.out)
+            #expect(got.late == want.late)
+            #expect(step.stateSize == 0)
             coverage.record(got.out, late: got.late)
         }
         #expect(coverage.late > 0 && coverage.updates > 0)
@@ -108,12 +134,11 @@ import Testing
     /// by 2ms, so no event is late and no event can reach a session after it fired (a
     /// session fires at `end - 1`), but events still arrive out of order and bridge sessions.
     @Test func sessionsMatchTheReference() async throws {
-        await propertyCheck(count: 300, input: Gen.int64()) { seed in
-            var rng = WindowRNG(seed)
-            let gap = Int64.random(in: 1...8, using: &rng)
-            let disorder = Int64.random(in: 0...8, using: &rng)
-            let keyed = Bool.random(using: &rng)
-            let ops = Self.genOps(&rng, disorder: disorder, wmLag: disorder + 2)
+        // gap, disorder, keyed
+        let params = zip(Gen.int64(in: 1...8), Gen.int64(in: 0...8), Gen.bool)
+        await propertyCheck(count: 300, input: params, Self.stream, Self.rawOps) { p, stream, raw in
+            let (gap, disorder, keyed) = p
+            let ops = Self.ops(raw, stream: stream, disorder: disorder, wmLag: disorder + 2)
             guard let step = try? makeWindow("window: {\(Self.keyLine(keyed))session: {gap: \(gap)ms}, aggregate: \(refAggregateYAML)}") else {
                 Issue.record("did not compile")
                 return
@@ -156,19 +181,20 @@ import Testing
                     want.append(Emission(op: i, value: refOutput(keyed: keyed, key: s.key, start: s.start, end: s.end, events: s.events, update: false)))
                 }
             }
-            #expect(got.out == want, "seed \(seed)")
-            #expect(got.late.isEmpty, "seed \(seed)")
-            #expect(step.stateSize == 0, "seed \(seed)")
+            #expect(got.out == want)
+            #expect(got.late.isEmpty)
+            #expect(step.stateSize == 0)
         }
     }
 
     @Test func countWindowsMatchTheReference() async throws {
-        await propertyCheck(count: 300, input: Gen.int64()) { seed in
-            var rng = WindowRNG(seed)
-            let size = Int64.random(in: 1...6, using: &rng)
-            let every = Int64.random(in: 1...size, using: &rng)
-            let keyed = Bool.random(using: &rng)
-            let ops = Self.genOps(&rng, disorder: 10, wmLag: 0)
+        // size, every (at most size), keyed
+        let params = zip(Gen.int64(in: 1...6), Gen.int64(in: 1...6), Gen.bool)
+        await propertyCheck(count: 300, input: params, Self.stream, Self.rawOps) { p, stream, raw in
+            let size = p.0
+            let every = (p.1 - 1) % size + 1
+            let keyed = p.2
+            let ops = Self.ops(raw, stream: stream, disorder: 10, wmLag: 0)
             guard let step = try? makeWindow("window: {\(Self.keyLine(keyed))count: {size: \(size), every: \(every)}, aggregate: \(refAggregateYAML)}") else {
                 Issue.record("did not compile")
                 return
@@ -204,9 +230,9 @@ import Testing
                     < ((b.1.map(\.time).max() ?? 0), (b.1.map(\.time).min() ?? 0), b.1[0].arrival)
             }
             for (key, evs) in partial { want.append(Emission(op: ops.count - 1, value: output(key, evs))) }
-            #expect(got.out == want, "seed \(seed)")
-            #expect(got.late.isEmpty, "seed \(seed)")
-            #expect(step.stateSize == 0, "seed \(seed)")
+            #expect(got.out == want)
+            #expect(got.late.isEmpty)
+            #expect(step.stateSize == 0)
         }
     }
 

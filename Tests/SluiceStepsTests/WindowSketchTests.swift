@@ -32,7 +32,7 @@ import Testing
 
     @Test func ddSketchQuantilesAreWithinOnePercent() async {
         await propertyCheck(count: 40, input: Gen.int64()) { seed in
-            var rng = WindowRNG(seed)
+            var rng = SplitMix64(seed: seed)
             var sketch = DDSketch(alpha: 0.01)
             var values: [Double] = []
             let shape = Int.random(in: 0..<4, using: &rng)
@@ -106,7 +106,7 @@ import Testing
     @Test func percentileIsExactUpToTheLimitThenWithinOnePercent() throws {
         for n in [Aggregates.exactPercentileLimit, 20_000] {
             let h = StepHarness(try makeWindow("window: { tumbling: 1h, aggregate: { p50: 'percentile(v, 0.5)', p99: 'percentile(v, 0.99)' } }"))
-            var rng = WindowRNG(Int64(n))
+            var rng = SplitMix64(seed: Int64(n))
             var values: [Double] = []
             for i in 0..<n {
                 let v = Int64.random(in: 1...100_000, using: &rng)

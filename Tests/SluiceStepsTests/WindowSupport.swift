@@ -4,19 +4,6 @@ import Testing
 
 @testable import SluiceSteps
 
-/// A small seeded generator, so a failing property prints a seed that reproduces it.
-struct WindowRNG: RandomNumberGenerator {
-    var state: UInt64
-    init(_ seed: Int64) { state = UInt64(bitPattern: seed) }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
 /// What a test feeds a window: events and watermark advances, in arrival order.
 enum WindowOp {
     case event(JSON, time: Int64)

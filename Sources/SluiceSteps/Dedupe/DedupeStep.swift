@@ -13,9 +13,9 @@ import SluiceJSON
 /// repeat too.) Repeats never extend the period.
 ///
 /// State is evicted by the watermark: a kept occurrence with `t0 + within <= watermark`
-/// can match no event that is not late, so it is removed. A min-heap of expiry times
-/// makes eviction O(log n) per entry. Late events (`time < watermark`) go to
-/// `STREAM.late`, since they could repeat an evicted key. `key` is a field name or any
+/// can match no event that is not late, so it is removed. An ``EventTimeQueue`` of expiry
+/// times makes eviction O(log n) per entry (O(1) for in-order input). Late events
+/// (`time < watermark`) go to `STREAM.late`, since they could repeat an evicted key. `key` is a field name or any
 /// CEL expression; an evaluation error rejects the event.
 ///
 /// With `max_keys: N`, an event with a new key while N keys are held first evicts the key
@@ -30,6 +30,18 @@ public final class DedupeStep: Step {
         var more: [Int64] = []
     }
 
+    /// When a kept occurrence (of `key`, at `kept`) expires; equal expiries in the order
+    /// kept (`seq`), so `max_keys` evicts the key kept first.
+    struct Expiry: EventTimeOrdered {
+        var time: Int64
+        var seq: UInt64
+        var kept: Int64
+        var key: JSON
+
+        @inline(__always)
+        func before(_ o: Expiry) -> Bool { time < o.time || (time == o.time && seq < o.seq) }
+    }
+
     let key: Expression
     let within: Int64
     let maxKeys: Int?
@@ -37,7 +49,8 @@ public final class DedupeStep: Step {
     let name: String
     let activation: EventActivation
     var seen: [JSON: Entry] = [:]
-    var expiries = MinHeap<(expiry: Int64, time: Int64, key: JSON)>(less: { $0.expiry < $1.expiry })
+    var expiries = EventTimeQueue<Expiry>()
+    var nextSeq: UInt64 = 0
 
     /// Repeats dropped so far.
     public private(set) var droppedCount = 0
@@ -92,14 +105,14 @@ public final class DedupeStep: Step {
             seen[k] = entry
         } else {
             if let maxKeys {
-                while seen.count >= maxKeys, let top = expiries.min {
-                    expiries.pop()
+                while seen.count >= maxKeys, let top = expiries.popMin() {
                     if remove(top) { evictedCount += 1 }
                 }
             }
             seen[k] = Entry(first: t)
         }
-        expiries.push((t.addingSaturating(within), t, k))
+        expiries.push(Expiry(time: t.addingSaturating(within), seq: nextSeq, kept: t, key: k))
+        nextSeq &+= 1
         out.emit(event)
     }
 
@@ -116,8 +129,7 @@ public final class DedupeStep: Step {
 
     /// Removes every kept occurrence with `t0 + within <= watermark`.
     func evict(upTo watermark: Int64) {
-        while let top = expiries.min, top.expiry <= watermark {
-            expiries.pop()
+        while let top = expiries.popMin(upTo: watermark) {
             remove(top)
         }
     }
@@ -125,16 +137,16 @@ public final class DedupeStep: Step {
     /// Forgets the kept occurrence `entry` (just popped from `expiries`); true when its key
     /// held no other and is gone.
     @discardableResult
-    func remove(_ entry: (expiry: Int64, time: Int64, key: JSON)) -> Bool {
+    func remove(_ entry: Expiry) -> Bool {
         guard var held = seen[entry.key] else { return false }
         if held.more.isEmpty {
             seen[entry.key] = nil
             return true
         }
         // Several occurrences held: remove this one.
-        if held.first == entry.time {
+        if held.first == entry.kept {
             held.first = held.more.removeFirst()
-        } else if let i = held.more.firstIndex(of: entry.time) {
+        } else if let i = held.more.firstIndex(of: entry.kept) {
             held.more.remove(at: i)
         }
         seen[entry.key] = held

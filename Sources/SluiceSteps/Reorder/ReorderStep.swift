@@ -3,7 +3,7 @@ import SluiceCore
 /// `reorder: {max_buffer: N}`: emits events in event-time order, equal times in arrival
 /// order.
 ///
-/// Events wait in a min-heap keyed by (time, arrival number) until the watermark reaches
+/// Events wait in an ``EventTimeQueue`` ordered by (time, arrival number) until the watermark reaches
 /// their time: an advance to `w` emits every buffered event with `time <= w`, and the end
 /// of input (`Int64.max`) emits the rest. An event arriving with `time < watermark` is
 /// late and goes to `STREAM.late`; one at or below the last advance is emitted at once
@@ -17,15 +17,18 @@ import SluiceCore
 /// buffer holds everything between the watermark and the latest time seen (`time.lateness`
 /// of input); `sluice check` warns.
 public final class ReorderStep: Step {
-    struct Item {
+    struct Item: EventTimeOrdered {
         var time: Int64
         var seq: UInt64
         var event: Event
+
+        @inline(__always)
+        func before(_ o: Item) -> Bool { time < o.time || (time == o.time && seq < o.seq) }
     }
 
     let maxBuffer: Int?
     let latePort: Int
-    var buffer = MinHeap<Item>(less: { $0.time < $1.time || ($0.time == $1.time && $0.seq < $1.seq) })
+    var buffer = EventTimeQueue<Item>()
     var nextSeq: UInt64 = 0
     /// The last watermark seen by ``advance(watermark:into:)``.
     var advanced = Int64.min
@@ -67,7 +70,7 @@ public final class ReorderStep: Step {
         }
         buffer.push(Item(time: t, seq: nextSeq, event: event))
         nextSeq &+= 1
-        if let maxBuffer, buffer.count > maxBuffer, let first = buffer.pop() {
+        if let maxBuffer, buffer.count > maxBuffer, let first = buffer.popMin() {
             floor = first.time
             emittedEarlyCount += 1
             out.emit(first.event)
@@ -77,8 +80,7 @@ public final class ReorderStep: Step {
     /// Emits, in order, every buffered event with `time <= watermark`.
     public func advance(watermark: Int64, into out: inout StepOutput) {
         if watermark > advanced { advanced = watermark }
-        while let top = buffer.min, top.time <= watermark {
-            buffer.pop()
+        while let top = buffer.popMin(upTo: watermark) {
             floor = top.time
             out.emit(top.event)
         }

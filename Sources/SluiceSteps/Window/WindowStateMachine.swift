@@ -8,7 +8,7 @@ import SluiceJSON
 ///
 /// State per window lives in flat arrays (`slots`, and `accumulators` with one stride of
 /// aggregates per slot) recycled through free lists, so the steady state allocates
-/// nothing per event. A min-heap of timers (fire at `end - 1`, purge at
+/// nothing per event. An ``EventTimeQueue`` of timers (fire at `end - 1`, purge at
 /// `end - 1 + allowedLateness`) makes a watermark that closes nothing cost O(1).
 ///
 /// A window's life: **open** (collecting) → fires when the watermark reaches `end - 1` →
@@ -57,10 +57,10 @@ public struct WindowStateMachine {
         var count: Int64 = 0
     }
 
-    /// A heap entry. Entries pop by time, then by the window's creation order, so the
+    /// A timer. Timers pop by time, then by the window's creation order, so the
     /// windows one watermark closes come out in emission order for tumbling and hopping
     /// windows (equal ends mean equal starts) and need no sort.
-    struct Timer {
+    struct Timer: EventTimeOrdered {
         var time: Int64
         var seq: UInt64
         var slot: Int32
@@ -105,12 +105,8 @@ public struct WindowStateMachine {
     /// `plan.steps`, kept here so the per-event loop reads a pointer, not the class.
     let planSteps: UnsafePointer<AggregatePlan.Step>
     var freeSlots: [Int32] = []
-    /// Timers: those pushed in order (each no earlier than the one before, as the windows
-    /// of in-order events are) queue in `fifo` from `fifoHead` on, and pop in O(1); the
-    /// others go to the min-heap `heap`. The next timer is the earlier of the two fronts.
-    var heap: [Timer] = []
-    var fifo: [Timer] = []
-    var fifoHead = 0
+    /// Timers (those of in-order events are pushed in order, and push and pop in O(1)).
+    var timers = EventTimeQueue<Timer>()
     var nextSeq: UInt64 = 0
     var arrivals: UInt64 = 0
     /// A reusable buffer for ``StableHash`` (in a box, so that aggregates can use it while
@@ -429,7 +425,7 @@ public struct WindowStateMachine {
         let isCount: Bool
         if case .count = kind { isCount = true } else { isCount = false }
         // Nearly every watermark closes nothing.
-        if !isCount, (nextTimer?.time ?? Int64.max) > watermark { return }
+        if !isCount, (timers.min?.time ?? Int64.max) > watermark { return }
         touched.removeAll(keepingCapacity: true)
         var toFree: [Int32] = []
         if isCount {
@@ -439,8 +435,7 @@ public struct WindowStateMachine {
                 toFree.append(Int32(i))
             }
         } else {
-            while let top = nextTimer, top.time <= watermark {
-                popTimer()
+            while let top = timers.popMin(upTo: watermark) {
                 let i = Int(top.slot)
                 guard slots[i].version == top.version, slots[i].state != .free, slots[i].timer == top.time else { continue }
                 slots[i].timer = Self.noTimer
@@ -483,7 +478,7 @@ public struct WindowStateMachine {
         let due = dueTime(i)
         if slots[i].timer == Self.noTimer || due < slots[i].timer {
             slots[i].timer = due
-            pushTimer(Timer(time: due, seq: slots[i].seq, slot: slot, version: slots[i].version))
+            timers.push(Timer(time: due, seq: slots[i].seq, slot: slot, version: slots[i].version))
         }
     }
 
@@ -649,66 +644,6 @@ public struct WindowStateMachine {
                     update: update, values: values, errors: errors))
         }
         touched.removeAll(keepingCapacity: true)
-    }
-
-    // MARK: Timers
-
-    /// The earliest timer, or nil.
-    @inline(__always)
-    var nextTimer: Timer? {
-        let f = fifoHead < fifo.count ? fifo[fifoHead] : nil
-        guard let h = heap.first else { return f }
-        guard let f else { return h }
-        return h.before(f) ? h : f
-    }
-
-    mutating func pushTimer(_ t: Timer) {
-        if fifoHead == fifo.count || !t.before(fifo[fifo.count - 1]) {
-            if fifoHead == fifo.count {
-                fifo.removeAll(keepingCapacity: true)
-                fifoHead = 0
-            }
-            fifo.append(t)
-            return
-        }
-        heap.append(t)
-        var c = heap.count - 1
-        while c > 0 {
-            let p = (c - 1) / 2
-            if !heap[c].before(heap[p]) { break }
-            heap.swapAt(c, p)
-            c = p
-        }
-    }
-
-    /// Removes the timer ``nextTimer`` returned.
-    mutating func popTimer() {
-        if fifoHead < fifo.count, heap.isEmpty || !heap[0].before(fifo[fifoHead]) {
-            fifoHead += 1
-            // Drop the popped front once it is most of the array.
-            if fifoHead == fifo.count {
-                fifo.removeAll(keepingCapacity: true)
-                fifoHead = 0
-            } else if fifoHead >= 4096, fifoHead * 2 >= fifo.count {
-                fifo.removeSubrange(0..<fifoHead)
-                fifoHead = 0
-            }
-            return
-        }
-        guard let last = heap.popLast() else { return }
-        if heap.isEmpty { return }
-        heap[0] = last
-        var p = 0
-        let n = heap.count
-        while true {
-            let l = 2 * p + 1
-            if l >= n { break }
-            var c = l
-            if l + 1 < n, heap[l + 1].before(heap[l]) { c = l + 1 }
-            if !heap[c].before(heap[p]) { break }
-            heap.swapAt(c, p)
-            p = c
-        }
     }
 }
 

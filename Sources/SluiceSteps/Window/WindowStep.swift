@@ -32,10 +32,11 @@ public final class WindowStep: Step {
     let directUTF8: [[UInt8]]
     let keySlot: Int
     let inputSlots: [Int]
-    /// Where each of `directNames` is in the parsed event being read (`Int.max`: absent),
-    /// tried first on the next event (events of one stream nearly always list their
-    /// fields in the same order).
-    @exclusivity(unchecked) var hints: [Int]
+    /// `directNames`' UTF-8 lengths.
+    let directCounts: [Int]
+    /// Where each of `directNames` (by its index) is in the parsed event being read (-1:
+    /// absent), tried first on the next event.
+    @exclusivity(unchecked) var positions: FieldPositionCache
     @exclusivity(unchecked) var scanned: [JSON?] = []
     /// The aggregate inputs of the event being added, one per input.
     @exclusivity(unchecked) var values: [JSON]
@@ -77,7 +78,8 @@ public final class WindowStep: Step {
         inputSlots = inputFields.map { $0.map(slot) ?? -1 }
         directNames = names
         directUTF8 = names.map { Array($0.utf8) }
-        hints = Array(repeating: 0, count: directNames.count)
+        directCounts = names.map(\.utf8.count)
+        positions = FieldPositionCache(capacity: names.count)
         values = Array(repeating: .null, count: config.inputs.count)
         let keys = config.key.fieldNames + ["window_start", "window_end"] + config.aggregates.map(\.name)
         outputKeys = keys
@@ -158,22 +160,16 @@ public final class WindowStep: Step {
         if let (ks, vs) = p.pointee.unsafeParsedFields {
             // The event is lent for the call, so its fields stay put while they are read.
             for j in 0..<directNames.count {
-                let at = hints[j]
-                if at < ks.count, ks[at] == directNames[j] { continue }
-                hints[j] = Int.max
-                for i in 0..<ks.count where ks[i] == directNames[j] {
-                    hints[j] = i
-                    break
-                }
+                _ = positions.index(of: directNames[j], id: j, utf8Count: directCounts[j], in: ks)
             }
             for i in 0..<inputSlots.count {
-                let at = hints[inputSlots[i]]
-                values[i] = at < vs.count ? vs[at] : .null
+                let at = positions[inputSlots[i]]
+                values[i] = at >= 0 && at < vs.count ? vs[at] : .null
             }
             // (JSON is `ExpressibleByNilLiteral`: spelled out, so neither means the other.)
             if keySlot < 0 { return .some(JSON.null) }
-            let at = hints[keySlot]
-            return at < vs.count ? .some(vs[at]) : .none
+            let at = positions[keySlot]
+            return at >= 0 && at < vs.count ? .some(vs[at]) : .none
         }
         // Raw bytes: at the offsets the reader recorded, or every field in one pass; else
         // (patched, non-object) field by field.
