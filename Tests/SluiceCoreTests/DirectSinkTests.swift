@@ -111,6 +111,29 @@ final class TagStep: Step {
         }
     }
 
+    /// The shared sink is the last node, as a pipeline's outputs are: streams that end at
+    /// once (empty input) must not leave the run's group for the sink before the sink
+    /// has joined it. Before every stage joined up front, some of these runs were
+    /// reported finished before the sink was closed, or crashed in `dispatch_group_leave`.
+    @Test func streamsThatEndAtOnceDoNotFinishTheRunBeforeTheirSharedSink() {
+        for _ in 0..<300 {
+            let flow = Dataflow(ringCapacity: 4)
+            var streams: [Dataflow.NodeID] = []
+            for name in ["a", "b", "c"] {
+                let s = flow.addSource(ObjectsSource(name: name, count: 0))
+                let st = flow.addStream(name: "s" + name, chain: StepChain([StepChain.Entry(step: TagStep(name), name: "tag", kind: "tag")]))
+                flow.connect(s, port: SourcePort.main, to: st)
+                streams.append(st)
+            }
+            let sink = LinesSink()
+            let out = flow.addSink(sink)
+            for st in streams { flow.connect(st, port: Dataflow.mainPort, to: out) }
+            let outcome = Execution(flow).wait()
+            #expect(outcome == .completed)
+            #expect(sink.closes == 1)
+        }
+    }
+
     @Test func aSinkWithoutItsOwnWriteLinesGetsEvents() {
         let sink = DefaultLinesSink()
         let (outcome, _) = fanIn(sink, count: 500)

@@ -130,6 +130,11 @@ public final class Execution: Sendable {
         for node in flow.nodes {
             if case .sink(let sink) = node.kind, let c = sink as? any RunCancellable { onCancel { c.runCancelled() } }
         }
+        // Every stage joins the group before any thread starts: a stream that finishes at
+        // once may be the last producer of a shared sink and leave for it, which must not
+        // happen before the sink has entered (the group would seem done, or go negative).
+        let group = self.group
+        for i in flow.nodes.indices where fused[i] == nil { group.enter() }
         for (i, node) in flow.nodes.enumerated() {
             if fused[i] != nil { continue }
             let port = OutputPorts(rings: outputs[i], names: node.portNames, toSinks: toSinks)
@@ -141,8 +146,6 @@ public final class Execution: Sendable {
                 port.deals = plan.dealers.contains(p)
             }
             let ins = InputMerge(rings: inputs[i], parker: consumerParkers[i])
-            let group = self.group
-            group.enter()
             // Written by its producers; the last of them leaves the group.
             if case .sink = node.kind, shared[i] != nil { continue }
             let io = Handoff(value: (port, ins, direct[i]))
