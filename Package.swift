@@ -25,6 +25,12 @@ let package = Package(
             pkgConfig: "yaml-0.1",
             providers: [.apt(["libyaml-dev"])]
         ),
+        // The event store's SQLite backend (docs/event-sourcing.md).
+        .systemLibrary(
+            name: "CSQLite",
+            pkgConfig: "sqlite3",
+            providers: [.apt(["libsqlite3-dev"])]
+        ),
         // Prefetch hints for the pattern step's hot paths (Swift has no prefetch), and
         // thread names and scheduling policy for stage threads (GNU-only functions).
         .target(name: "CSluiceShims"),
@@ -44,8 +50,13 @@ let package = Package(
         ),
         .target(name: "SluiceConnectors", dependencies: ["SluiceCore", "SluiceJSON"], swiftSettings: strict),
         .target(
+            name: "SluiceStore",
+            dependencies: ["CSQLite", "SluiceCore", "SluiceJSON", "SluiceCEL", "SluiceSteps"],
+            swiftSettings: strict
+        ),
+        .target(
             name: "SluicePipeline",
-            dependencies: ["CYAML", "SluiceCore", "SluiceJSON", "SluiceCEL", "SluiceSteps", "SluiceConnectors"],
+            dependencies: ["CYAML", "SluiceCore", "SluiceJSON", "SluiceCEL", "SluiceSteps", "SluiceConnectors", "SluiceStore"],
             swiftSettings: strict
         ),
         .target(
@@ -84,6 +95,11 @@ let package = Package(
         .testTarget(
             name: "SluicePipelineTests",
             dependencies: ["Sluice", "SluicePipeline", "SluiceJSON"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "SluiceStoreTests",
+            dependencies: ["SluiceStore", "SluicePipeline", "SluiceJSON", "SluiceCore"],
             swiftSettings: strict
         ),
         .testTarget(name: "SluiceCLITests", dependencies: ["SluiceCLI"], swiftSettings: strict),

@@ -7,6 +7,7 @@ import SluiceConnectors
 import SluiceCore
 import SluiceJSON
 import SluiceSteps
+import SluiceStore
 
 /// How to run a pipeline: where inputs and outputs go, and run-time switches. Mirrors the
 /// flags of `sluice run`.
@@ -137,20 +138,25 @@ extension Pipeline {
         for input in inputs {
             var location: FileSource.Location = .stdin
             var generator: GenerateSpec?
+            var store: StoreReadSpec?
             switch input.kind {
             case .stdin: location = .stdin
             case .files(let patterns): location = .files(expandGlobs(patterns))
             case .generate(let g): generator = g
+            case .store(let s): store = s
             }
             if let p = inputPaths[input.name] {
                 // Expanded like the paths of `file:` (`--input 'logs/*.jsonl'`).
                 location = p == "-" ? .stdin : .files(expandGlobs([p]))
                 generator = nil
+                store = nil
             }
             let format = options.format ?? input.format ?? .jsonl
             let source: any EventSource
             if let given = options.sources[input.name] {
                 source = given
+            } else if let store {
+                source = StoreSource(name: input.name, spec: store)
             } else if let generator {
                 source = GenerateSource(name: input.name, spec: generator, countOverride: options.generateCount)
             } else {
@@ -202,7 +208,10 @@ extension Pipeline {
             }
         }
 
+        let storeNodes = try addStoreOutputs(flow, options, bound: outputPaths)
+
         func endpoints(_ ref: SourceRef) -> [(Dataflow.NodeID, Int)] {
+            if let n = storeNodes[ref.base] { return ref.port == "rejected" ? [(n, SidePort.rejected)] : [] }
             if let n = inputNodes[ref.base] {
                 return [(n, ref.port == nil ? SourcePort.main : SourcePort.malformed)]
             }
@@ -223,6 +232,13 @@ extension Pipeline {
             }
         }
         for output in outputs {
+            if let node = storeNodes[output.name] {
+                for r in output.from {
+                    for (src, port) in endpoints(r) { flow.connect(src, port: port, to: node) }
+                    read.insert(r.text)
+                }
+                continue
+            }
             let target: JSONLinesSink.Target
             if let p = outputPaths[output.name] {
                 target = p == "-" ? .stdout : .file(path: p, append: false)
@@ -231,6 +247,9 @@ extension Pipeline {
                 case .stdout: target = .stdout
                 case .stderr: target = .stderr
                 case .file(let path, let append): target = .file(path: path, append: append)
+                case .store:
+                    // Reached only with a sink given for it (tests collect what it would append).
+                    target = .stdout
                 }
             }
             let sink: any EventSink
@@ -293,6 +312,7 @@ extension Pipeline {
                 deadLetter("\(stream.name).\(name)", s.workers, port)
             }
         }
+        for (name, node) in storeNodes.sorted(by: { $0.key < $1.key }) { deadLetter("\(name).rejected", [node], SidePort.rejected) }
 
         let execution = Execution(flow, timing: options.timing)
         return PipelineRun(
@@ -323,6 +343,29 @@ extension Pipeline {
         for name in run.tappedNames { all[name] = run.tapped(name) }
         for (name, s) in sinks { all[name] = s.events }
         return (all, outcome)
+    }
+
+    /// The nodes that append to event stores: one per `store` output that no sink of the
+    /// caller's replaces, each a one-step stream whose `rejected` port is `OUTPUT.rejected`.
+    /// The stores are opened (and their tables created) now, so a bad file fails the start.
+    func addStoreOutputs(_ flow: Dataflow, _ options: RunOptions, bound: [String: String]) throws(RunError) -> [String: Dataflow.NodeID] {
+        var nodes: [String: Dataflow.NodeID] = [:]
+        for output in outputs {
+            guard let spec = output.store, case .store(let path) = output.kind, options.sinks[output.name] == nil else { continue }
+            if let p = bound[output.name] {
+                throw RunError(isUsage: true, message: "output '\(output.name)' appends to the store '\(path)'; it cannot be bound to '\(p)'")
+            }
+            let store: SQLiteEventStore
+            do {
+                store = try SQLiteEventStore.openForAppend(path: path)
+            } catch {
+                throw RunError(isUsage: false, message: "output '\(output.name)': \(error.message)")
+            }
+            nodes[output.name] = flow.addStream(name: output.name, portNames: [SidePort.rejected: "\(output.name).rejected"]) {
+                StepChain([StepChain.Entry(step: StoreAppendStep(spec: spec, store: store), name: output.name, kind: "store")])
+            }
+        }
+        return nodes
     }
 
     func bind(_ given: [String: String], names: [String], what: String) throws(RunError) -> [String: String] {
