@@ -4,7 +4,7 @@ enum BuiltinSteps {
         [
             FilterStep.definition, EnrichStep.definition, MapStep.definition,
             ValidateStep.definition, DedupeStep.definition, ReorderStep.definition, RouteStep.definition,
-            WindowStep.definition, PatternCompiler.definition,
+            WindowStep.definition, PatternCompiler.definition, UpcastStep.definition,
         ]
     }
 }
