@@ -99,7 +99,8 @@ let package = Package(
         ),
         .testTarget(
             name: "SluiceStoreTests",
-            dependencies: ["SluiceStore", "SluicePipeline", "SluiceJSON", "SluiceCore"],
+            // SluiceCLI: the crash test runs the binary and kills it.
+            dependencies: ["SluiceStore", "SluicePipeline", "SluiceJSON", "SluiceCore", "SluiceCLI"],
             swiftSettings: strict
         ),
         .testTarget(name: "SluiceCLITests", dependencies: ["SluiceCLI"], swiftSettings: strict),
