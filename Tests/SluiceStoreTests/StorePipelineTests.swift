@@ -222,6 +222,20 @@ func order(_ id: String, _ order: String, _ type: String, amount: Int = 10, expe
         }
     }
 
+    @Test func aStoreOutputCannotBeRedirectedToAFile() throws {
+        let dir = try scratchDirectory("bind")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let p = try compilePipeline(Self.appendYAML, in: dir)
+        var options = RunOptions()
+        options.outputs["log"] = "out.jsonl"
+        #expect {
+            _ = try p.start(options)
+        } throws: { e in
+            (e as? RunError)?.isUsage == true && "\(e)".contains("cannot be bound to 'out.jsonl'")
+        }
+        #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent("orders.db").path))
+    }
+
     @Test func inMemoryCollectBindsTheStoreOutputWithoutADatabase() throws {
         // `sluice test` collects what a store output would append; no file is made.
         let p = try compilePipeline(Self.appendYAML, in: URL(fileURLWithPath: "/nonexistent-dir"))
