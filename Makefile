@@ -5,12 +5,16 @@ BIN := .build/release/sluice
 
 .PHONY: deps build release demo test check-pipelines bench compare clean
 
-# System packages: libyaml (the pipeline parser) and pkg-config to find it; jq and
-# python3 only for Benchmarks/compare.sh.
+# System packages: libyaml (the pipeline parser), libsqlite3 (the event store) and
+# pkg-config to find them; jq and python3 only for Benchmarks/compare.sh.
 deps:
 	@if ! pkg-config --exists yaml-0.1 2>/dev/null; then \
 		echo "installing libyaml-dev and pkg-config"; \
 		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq libyaml-dev pkg-config >/dev/null; \
+	fi
+	@if ! pkg-config --exists sqlite3 2>/dev/null; then \
+		echo "installing libsqlite3-dev"; \
+		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq libsqlite3-dev pkg-config >/dev/null; \
 	fi
 
 build: deps

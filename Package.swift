@@ -25,6 +25,12 @@ let package = Package(
             pkgConfig: "yaml-0.1",
             providers: [.apt(["libyaml-dev"])]
         ),
+        // The event store's SQLite backend (docs/event-sourcing.md).
+        .systemLibrary(
+            name: "CSQLite",
+            pkgConfig: "sqlite3",
+            providers: [.apt(["libsqlite3-dev"])]
+        ),
         // Prefetch hints for the pattern step's hot paths (Swift has no prefetch), and
         // thread names and scheduling policy for stage threads (GNU-only functions).
         .target(name: "CSluiceShims"),
@@ -44,8 +50,13 @@ let package = Package(
         ),
         .target(name: "SluiceConnectors", dependencies: ["SluiceCore", "SluiceJSON"], swiftSettings: strict),
         .target(
+            name: "SluiceStore",
+            dependencies: ["CSQLite", "SluiceCore", "SluiceJSON", "SluiceCEL", "SluiceSteps"],
+            swiftSettings: strict
+        ),
+        .target(
             name: "SluicePipeline",
-            dependencies: ["CYAML", "SluiceCore", "SluiceJSON", "SluiceCEL", "SluiceSteps", "SluiceConnectors"],
+            dependencies: ["CYAML", "SluiceCore", "SluiceJSON", "SluiceCEL", "SluiceSteps", "SluiceConnectors", "SluiceStore"],
             swiftSettings: strict
         ),
         .target(
@@ -101,6 +112,12 @@ let package = Package(
                 "Sluice", "SluicePipeline", "SluiceJSON",
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "SluiceStoreTests",
+            // SluiceCLI: the crash test runs the binary and kills it.
+            dependencies: ["SluiceStore", "SluicePipeline", "SluiceJSON", "SluiceCore", "SluiceCLI"],
             swiftSettings: strict
         ),
         .testTarget(name: "SluiceCLITests", dependencies: ["SluiceCLI"], swiftSettings: strict),

@@ -15,9 +15,9 @@ import SluiceSteps
 /// are no errors.
 struct PipelineCompiler {
     static let topLevelKeys = ["name", "description", "params", "limits", "time", "tables", "inputs", "streams", "outputs", "steps", "tests"]
-    static let inputKinds = ["stdin", "file", "generate"]
+    static let inputKinds = ["stdin", "file", "generate", "store"]
     static let inputOptions = ["format", "duplicate_keys"]
-    static let outputKinds = ["stdout", "stderr", "file"]
+    static let outputKinds = ["stdout", "stderr", "file", "store"]
 
     let file: String
     let baseDirectory: String
@@ -223,6 +223,10 @@ struct PipelineCompiler {
                 if let c = conf.map("generate"), let g = readGenerate(c) {
                     spec = InputSpec(name: name, location: pair.key.location, kind: .generate(g), format: nil)
                 }
+            case "store":
+                if let c = conf.map("store"), let s = readStoreInput(c, name: name) {
+                    spec = InputSpec(name: name, location: pair.key.location, kind: .store(s), format: nil)
+                }
             default:
                 if let paths = readFilePaths(conf.node("file"), what: "file") {
                     spec = InputSpec(name: name, location: pair.key.location, kind: .files(paths), format: format)
@@ -343,6 +347,10 @@ struct PipelineCompiler {
             case "stdout", "stderr":
                 if let node = conf.node(kind), let c = ConfigMap(node, what: kind, context: ctx) { c.finish(allowed: []) }
                 spec = OutputSpec(name: name, location: pair.key.location, from: from, kind: kind == "stdout" ? .stdout : .stderr)
+            case "store":
+                if let c = conf.map("store"), let (path, store) = readStoreOutput(c, name: name) {
+                    spec = OutputSpec(name: name, location: pair.key.location, from: from, kind: .store(path: path), store: store)
+                }
             default:
                 guard let node = conf.node("file") else { break }
                 var path: String?
@@ -434,6 +442,15 @@ struct PipelineCompiler {
             if streamIndex[s.name] != nil { ctx.error(s.location, "duplicate stream name '\(s.name)'") }
             streamIndex[s.name] = i
         }
+        // A `store` output has one side output, `OUTPUT.rejected` (version conflicts and
+        // events whose stream, id or type cannot be computed).
+        let storeOutputs = Set(outputs.filter { $0.store != nil }.map(\.name))
+        for o in outputs where storeOutputs.contains(o.name) {
+            if inputNames.contains(o.name) || streamIndex[o.name] != nil {
+                ctx.error(o.location, "store output '\(o.name)' has the same name as an input or stream",
+                          hint: "its side output is read as '\(o.name).rejected', so the name must be free")
+            }
+        }
         let known = Array(inputNames) + streams.map(\.name)
 
         func check(_ ref: SourceRef, reader: String) {
@@ -441,6 +458,11 @@ struct PipelineCompiler {
                 if let port = ref.port, port != "malformed" {
                     ctx.error(ref.location, "input '\(ref.base)' has no side output '\(port)'",
                               hint: "an input has one side output: '\(ref.base).malformed'")
+                }
+            } else if storeOutputs.contains(ref.base), streamIndex[ref.base] == nil {
+                if ref.port != "rejected" {
+                    ctx.error(ref.location, "store output '\(ref.base)' can only be read as '\(ref.base).rejected'",
+                              hint: "its rejected events (version conflicts, failed expressions) go there")
                 }
             } else if let si = streamIndex[ref.base] {
                 if let port = ref.port, streams[si].sidePorts[port] == nil {
@@ -474,6 +496,21 @@ struct PipelineCompiler {
             state[i] = 2
         }
         for i in streams.indices { visit(i, []) }
+        // Through a store output: a stream that reads `OUT.rejected` cannot also feed OUT.
+        for o in outputs where storeOutputs.contains(o.name) {
+            var upstream = Set<String>()
+            var todo = o.from.map(\.base)
+            while let n = todo.popLast() {
+                guard upstream.insert(n).inserted, let i = streamIndex[n] else { continue }
+                todo += streams[i].from.map(\.base)
+            }
+            for s in streams where upstream.contains(s.name) {
+                for r in s.from where r.base == o.name {
+                    ctx.error(r.location, "stream '\(s.name)' reads '\(r.text)' but also feeds store output '\(o.name)': a cycle",
+                              hint: "read '\(r.text)' in a stream or output that does not feed '\(o.name)'")
+                }
+            }
+        }
 
         // Unused streams and inputs: warnings, since nothing is lost (their events are
         // counted) but the pipeline is probably not what was meant.

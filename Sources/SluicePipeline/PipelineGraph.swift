@@ -48,6 +48,7 @@ extension Pipeline {
             case .stdin: kind = "stdin"
             case .files(let paths): kind = "file: " + paths.joined(separator: ", ")
             case .generate: kind = "generate"
+            case .store(let s): kind = "store: " + s.path
             }
             nodes.append(GraphNode(id: id("in", input.name), label: "\(input.name)\n\(kind)", shape: .input))
         }
@@ -80,6 +81,7 @@ extension Pipeline {
             case .stdout: kind = "stdout"
             case .stderr: kind = "stderr"
             case .file(let path, let append): kind = (append ? "append: " : "file: ") + path
+            case .store(let path): kind = "store: " + path
             }
             nodes.append(GraphNode(id: id("out", output.name), label: "\(output.name)\n\(kind)", shape: .output))
         }

@@ -7,6 +7,7 @@ import SluiceConnectors
 import SluiceCore
 import SluiceJSON
 import SluiceSteps
+import SluiceStore
 
 /// How to run a pipeline: where inputs and outputs go, and run-time switches. Mirrors the
 /// flags of `sluice run`.
@@ -174,7 +175,7 @@ extension Pipeline {
             switch input.kind {
             case .stdin: locations[input.name] = .stdin
             case .files(let patterns): locations[input.name] = .files(expandGlobs(patterns))
-            case .generate: break
+            case .generate, .store: break
             }
         }
         var targets: [String: JSONLinesSink.Target] = [:]
@@ -187,6 +188,7 @@ extension Pipeline {
             case .stdout: targets[output.name] = .stdout
             case .stderr: targets[output.name] = .stderr
             case .file(let path, let append): targets[output.name] = .file(path: path, append: append)
+            case .store: break  // appended by a node of its own (`addStoreOutputs`)
             }
         }
         try checkFiles(locations, targets, deadLetterPath: options.deadLetterPath)
@@ -194,12 +196,18 @@ extension Pipeline {
         var inputNodes: [String: Dataflow.NodeID] = [:]
         for input in inputs {
             var generator: GenerateSpec?
-            if case .generate(let g) = input.kind, inputPaths[input.name] == nil { generator = g }
+            var store: StoreReadSpec?
+            if inputPaths[input.name] == nil {
+                if case .generate(let g) = input.kind { generator = g }
+                if case .store(let s) = input.kind { store = s }
+            }
             let location = locations[input.name] ?? .stdin
             let format = options.format ?? input.format ?? .jsonl
             let source: any EventSource
             if let given = options.sources[input.name] {
                 source = given
+            } else if let store {
+                source = StoreSource(name: input.name, spec: store)
             } else if let generator {
                 source = GenerateSource(name: input.name, spec: generator, countOverride: options.generateCount)
             } else {
@@ -255,7 +263,10 @@ extension Pipeline {
             }
         }
 
+        let storeNodes = try addStoreOutputs(flow, options, bound: outputPaths)
+
         func endpoints(_ ref: SourceRef) -> [(Dataflow.NodeID, Int)] {
+            if let n = storeNodes[ref.base] { return ref.port == "rejected" ? [(n, SidePort.rejected)] : [] }
             if let n = inputNodes[ref.base] {
                 return [(n, ref.port == nil ? SourcePort.main : SourcePort.malformed)]
             }
@@ -276,6 +287,13 @@ extension Pipeline {
             }
         }
         for output in outputs {
+            if let node = storeNodes[output.name] {
+                for r in output.from {
+                    for (src, port) in endpoints(r) { flow.connect(src, port: port, to: node) }
+                    read.insert(r.text)
+                }
+                continue
+            }
             let target = targets[output.name] ?? .stdout
             let sink: any EventSink
             if let given = options.sinks[output.name] {
@@ -337,6 +355,7 @@ extension Pipeline {
                 deadLetter("\(stream.name).\(name)", s.workers, port)
             }
         }
+        for (name, node) in storeNodes.sorted(by: { $0.key < $1.key }) { deadLetter("\(name).rejected", [node], SidePort.rejected) }
 
         let execution = Execution(flow, timing: options.timing)
         return PipelineRun(
@@ -428,6 +447,29 @@ extension Pipeline {
         }
         if let deadLetterPath { files.write(deadLetterPath, as: "--dlq") }
         if let conflict = files.check() { throw RunError(.fileConflict, conflict) }
+    }
+
+    /// The nodes that append to event stores: one per `store` output that no sink of the
+    /// caller's replaces, each a one-step stream whose `rejected` port is `OUTPUT.rejected`.
+    /// The stores are opened (and their tables created) now, so a bad file fails the start.
+    func addStoreOutputs(_ flow: Dataflow, _ options: RunOptions, bound: [String: String]) throws(RunError) -> [String: Dataflow.NodeID] {
+        var nodes: [String: Dataflow.NodeID] = [:]
+        for output in outputs {
+            guard let spec = output.store, case .store(let path) = output.kind, options.sinks[output.name] == nil else { continue }
+            if let p = bound[output.name] {
+                throw RunError(isUsage: true, message: "output '\(output.name)' appends to the store '\(path)'; it cannot be bound to '\(p)'")
+            }
+            let store: SQLiteEventStore
+            do {
+                store = try SQLiteEventStore.openForAppend(path: path)
+            } catch {
+                throw RunError(isUsage: false, message: "output '\(output.name)': \(error.message)")
+            }
+            nodes[output.name] = flow.addStream(name: output.name, portNames: [SidePort.rejected: "\(output.name).rejected"]) {
+                StepChain([StepChain.Entry(step: StoreAppendStep(spec: spec, store: store), name: output.name, kind: "store")])
+            }
+        }
+        return nodes
     }
 
     func bind(_ given: [String: String], names: [String], what: String) throws(RunError) -> [String: String] {

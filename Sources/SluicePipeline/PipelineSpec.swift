@@ -1,6 +1,7 @@
 import SluiceCore
 import SluiceJSON
 import SluiceSteps
+import SluiceStore
 
 /// A reference to a source of events: an input, a stream, or one of their side
 /// outputs (`events`, `clean`, `clean.rejected`, `in.malformed`).
@@ -33,6 +34,8 @@ struct InputSpec: Sendable {
         case files([String])
         /// Synthetic events.
         case generate(GenerateSpec)
+        /// Replays an event store (docs/event-sourcing.md).
+        case store(StoreReadSpec)
     }
 
     var name: String
@@ -49,12 +52,16 @@ struct OutputSpec: Sendable {
         case stdout
         case stderr
         case file(path: String, append: Bool)
+        /// Appends to the event store at `path`; what to append is in ``OutputSpec/store``.
+        case store(path: String)
     }
 
     var name: String
     var location: SourceLocation
     var from: [SourceRef]
     var kind: Kind
+    /// For a `store` output: the expressions evaluated per event.
+    var store: StoreAppendSpec? = nil
 }
 
 /// A stream: where it reads and its compiled steps.

@@ -9,6 +9,7 @@ enum BuiltinSteps {
             with(.usesWatermarks, DedupeStep.definition), with(.usesWatermarks, ReorderStep.definition),
             with(.stateless, RouteStep.definition), with(.usesWatermarks, WindowStep.definition),
             with(.usesWatermarks, PatternCompiler.definition), with(.usesWatermarks, SagaCompiler.definition),
+            with(.stateless, UpcastStep.definition),
         ]
     }
 

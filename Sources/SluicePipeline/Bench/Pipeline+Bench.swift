@@ -42,6 +42,8 @@ extension Pipeline {
                 for p in expandGlobs(patterns) {
                     if let b = bytesIn, let size = fileSize(p) { bytesIn = b + size } else { bytesIn = nil }
                 }
+            case .store(let s):
+                described.append("store \(input.name)=\(s.path)")
             case .generate(let g):
                 hasGenerate = true
                 let n = options.events ?? g.count ?? BenchOptions.defaultGenerateCount

@@ -1,0 +1,314 @@
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// An event to append.
+package struct NewEvent: Sendable {
+    package var streamID: String
+    package var eventID: String
+    package var type: String
+    package var schemaVersion: Int64
+    /// Epoch milliseconds.
+    package var eventTime: Int64
+    /// The event as JSON text.
+    package var data: [UInt8]
+    /// When set, the stream must be at exactly this version before the append
+    /// (0: the stream must not exist yet).
+    package var expectedVersion: Int64?
+
+    package init(
+        streamID: String, eventID: String, type: String, schemaVersion: Int64 = 1, eventTime: Int64, data: [UInt8],
+        expectedVersion: Int64? = nil
+    ) {
+        self.streamID = streamID
+        self.eventID = eventID
+        self.type = type
+        self.schemaVersion = schemaVersion
+        self.eventTime = eventTime
+        self.data = data
+        self.expectedVersion = expectedVersion
+    }
+}
+
+/// What became of one appended event.
+package enum AppendResult: Sendable, Equatable {
+    /// Stored at this global position, as this version of its stream.
+    case appended(position: Int64, version: Int64)
+    /// An event with the same id is already stored; nothing was written.
+    case duplicate
+    /// `expectedVersion` did not match; the stream is at `actual`. Nothing was written.
+    case conflict(actual: Int64)
+}
+
+/// An event read back from the store.
+package struct StoredEvent: Sendable, Equatable {
+    package var position: Int64
+    package var streamID: String
+    package var version: Int64
+    package var eventID: String
+    package var type: String
+    package var schemaVersion: Int64
+    package var eventTime: Int64
+    package var appendedAt: Int64
+    /// The event's JSON text.
+    package var data: String
+}
+
+/// Where a replay starts.
+package enum ReplayStart: Sendable, Equatable {
+    case beginning
+    /// The first global position to read.
+    case position(Int64)
+    /// Events whose event time is at or after this (epoch ms), in global order.
+    case time(Int64)
+    /// One stream's events, from its first version.
+    case stream(String)
+}
+
+/// An event store in one SQLite file (docs/event-sourcing.md, "Table layout").
+///
+/// The store owns one connection and is used by one thread at a time. The first writer
+/// creates the tables; a file whose `events` table Sluice did not make is refused.
+package final class SQLiteEventStore: @unchecked Sendable {
+    /// The marker row in `sluice_store` that says which layout the tables have.
+    package static let layout = "sluice-events-1"
+
+    package static let schema = """
+        CREATE TABLE sluice_store (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+        CREATE TABLE events (
+            position INTEGER PRIMARY KEY,
+            stream_id TEXT NOT NULL,
+            stream_version INTEGER NOT NULL,
+            event_id TEXT NOT NULL UNIQUE,
+            type TEXT NOT NULL,
+            schema_version INTEGER NOT NULL,
+            event_time INTEGER NOT NULL,
+            data TEXT NOT NULL,
+            appended_at INTEGER NOT NULL,
+            UNIQUE (stream_id, stream_version)
+        );
+        CREATE INDEX events_event_time ON events (event_time);
+        INSERT INTO sluice_store (key, value) VALUES ('layout', '\(layout)');
+        """
+
+    let connection: SQLiteConnection
+    package var path: String { connection.path }
+
+    /// Opens the store at `path` for appending, creating the file and its tables when
+    /// they are missing.
+    package static func openForAppend(path: String) throws(StoreError) -> SQLiteEventStore {
+        let c = try SQLiteConnection(path: path, readOnly: false, create: true)
+        // WAL: readers never block the writer, and a commit is one append to the log.
+        try c.exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;")
+        try c.exec("BEGIN IMMEDIATE")
+        do throws(StoreError) {
+            if try tableExists(c, "events") {
+                try checkLayout(c)
+            } else {
+                if try tableExists(c, "sluice_store") {
+                    throw StoreError("'\(path)' has a table 'sluice_store' but no 'events' table: it is not a Sluice event store")
+                }
+                try c.exec(schema)
+            }
+            try c.exec("COMMIT")
+        } catch {
+            try? c.exec("ROLLBACK")
+            throw error
+        }
+        return SQLiteEventStore(connection: c)
+    }
+
+    /// Opens an existing store at `path` for reading.
+    package static func openForReading(path: String) throws(StoreError) -> SQLiteEventStore {
+        if access(path, F_OK) != 0 {
+            throw StoreError("no event store at '\(path)': the file does not exist (a 'store' output creates it)")
+        }
+        let c = try SQLiteConnection(path: path, readOnly: true, create: false)
+        guard try tableExists(c, "events") else {
+            throw StoreError("'\(path)' is not a Sluice event store: it has no 'events' table")
+        }
+        try checkLayout(c)
+        return SQLiteEventStore(connection: c)
+    }
+
+    init(connection: SQLiteConnection) { self.connection = connection }
+
+    static func tableExists(_ c: SQLiteConnection, _ name: String) throws(StoreError) -> Bool {
+        let s = try c.statement("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1")
+        s.bind(1, name)
+        let found = try s.step()
+        s.reset()
+        return found
+    }
+
+    static func checkLayout(_ c: SQLiteConnection) throws(StoreError) {
+        let refused = "'\(c.path)' has an 'events' table that Sluice did not make"
+        guard try tableExists(c, "sluice_store") else {
+            throw StoreError("\(refused) (no 'sluice_store' marker table); use another file for the store")
+        }
+        let s = try c.statement("SELECT value FROM sluice_store WHERE key = 'layout'")
+        let layout = try s.step() ? s.text(0) : nil
+        s.reset()
+        guard layout == Self.layout else {
+            throw StoreError(
+                "\(refused): its layout is '\(layout ?? "missing")', this Sluice reads '\(Self.layout)'; use another file for the store")
+        }
+    }
+
+    /// Appends `batch` in one transaction: all of it is stored or (on an error) none of it.
+    /// Duplicates (by event id) and version conflicts write nothing for that event and
+    /// are reported in its result; the other events are appended.
+    package func append(_ batch: [NewEvent], now: Int64 = currentMillis()) throws(StoreError) -> [AppendResult] {
+        guard !batch.isEmpty else { return [] }
+        let c = connection
+        try c.exec("BEGIN IMMEDIATE")
+        do throws(StoreError) {
+            var versions: [String: Int64] = [:]
+            var results: [AppendResult] = []
+            results.reserveCapacity(batch.count)
+            let exists = try c.statement("SELECT 1 FROM events WHERE event_id = ?1")
+            let insert = try c.statement("""
+                INSERT INTO events (stream_id, stream_version, event_id, type, schema_version, event_time, data, appended_at)
+                VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT (event_id) DO NOTHING
+                """)
+            for e in batch {
+                if e.expectedVersion != nil {
+                    exists.reset()
+                    exists.bind(1, e.eventID)
+                    let dup = try exists.step()
+                    exists.reset()
+                    if dup {
+                        results.append(.duplicate)
+                        continue
+                    }
+                }
+                let current: Int64
+                if let v = versions[e.streamID] { current = v } else { current = try streamVersion(e.streamID) }
+                if let expected = e.expectedVersion, expected != current {
+                    versions[e.streamID] = current
+                    results.append(.conflict(actual: current))
+                    continue
+                }
+                insert.reset()
+                insert.bind(1, e.streamID)
+                insert.bind(2, current + 1)
+                insert.bind(3, e.eventID)
+                insert.bind(4, e.type)
+                insert.bind(5, e.schemaVersion)
+                insert.bind(6, e.eventTime)
+                insert.bind(7, bytes: e.data)
+                insert.bind(8, now)
+                try insert.run()
+                if c.changes == 0 {
+                    versions[e.streamID] = current
+                    results.append(.duplicate)
+                } else {
+                    versions[e.streamID] = current + 1
+                    results.append(.appended(position: c.lastInsertRowID, version: current + 1))
+                }
+            }
+            try c.exec("COMMIT")
+            return results
+        } catch {
+            try? c.exec("ROLLBACK")
+            throw error
+        }
+    }
+
+    /// The stream's current version: its number of events, 0 when it has none.
+    package func streamVersion(_ stream: String) throws(StoreError) -> Int64 {
+        let s = try connection.statement("SELECT MAX(stream_version) FROM events WHERE stream_id = ?1")
+        s.bind(1, stream)
+        defer { s.reset() }
+        guard try s.step(), !s.isNull(0) else { return 0 }
+        return s.int(0)
+    }
+
+    /// The highest global position (0 for an empty store).
+    package func lastPosition() throws(StoreError) -> Int64 {
+        let s = try connection.statement("SELECT MAX(position) FROM events")
+        defer { s.reset() }
+        guard try s.step(), !s.isNull(0) else { return 0 }
+        return s.int(0)
+    }
+
+    /// Up to `limit` events after global position `after` that match `start`, in global
+    /// order; `body` sees each in turn (its text is only valid during the call).
+    package func read(
+        _ start: ReplayStart, after: Int64, limit: Int, _ body: (StoredEventView) throws -> Void
+    ) throws -> Int {
+        let columns = "position, stream_id, stream_version, event_id, type, schema_version, event_time, appended_at, data"
+        let s: Statement
+        switch start {
+        case .beginning:
+            s = try connection.statement("SELECT \(columns) FROM events WHERE position > ?1 ORDER BY position LIMIT ?2")
+            s.bind(1, after)
+        case .position(let p):
+            s = try connection.statement("SELECT \(columns) FROM events WHERE position > ?1 ORDER BY position LIMIT ?2")
+            s.bind(1, max(after, p - 1))
+        case .time(let t):
+            s = try connection.statement(
+                "SELECT \(columns) FROM events WHERE position > ?1 AND event_time >= ?3 ORDER BY position LIMIT ?2")
+            s.bind(1, after)
+            s.bind(3, t)
+        case .stream(let id):
+            s = try connection.statement(
+                "SELECT \(columns) FROM events WHERE stream_id = ?3 AND position > ?1 ORDER BY position LIMIT ?2")
+            s.bind(1, after)
+            s.bind(3, id)
+        }
+        s.bind(2, Int64(limit))
+        defer { s.reset() }
+        var n = 0
+        while try s.step() {
+            try body(StoredEventView(statement: s))
+            n += 1
+        }
+        return n
+    }
+
+    /// Every event matching `start`, in global order (for tests and small stores).
+    package func readAll(_ start: ReplayStart = .beginning) throws -> [StoredEvent] {
+        var out: [StoredEvent] = []
+        var last: Int64 = 0
+        while true {
+            let n = try read(start, after: last, limit: 1000) { v in
+                out.append(v.event)
+                last = v.position
+            }
+            if n == 0 { return out }
+        }
+    }
+
+    package func close() { connection.close() }
+}
+
+/// A row being read: the current row of a statement.
+package struct StoredEventView {
+    let statement: Statement
+    package var position: Int64 { statement.int(0) }
+    package var streamID: String { statement.text(1) }
+    package var version: Int64 { statement.int(2) }
+    package var eventID: String { statement.text(3) }
+    package var type: String { statement.text(4) }
+    package var schemaVersion: Int64 { statement.int(5) }
+    package var eventTime: Int64 { statement.int(6) }
+    package var appendedAt: Int64 { statement.int(7) }
+    /// The event's JSON text, lent for the call.
+    package func withData<R>(_ body: (UnsafeRawBufferPointer) -> R) -> R { statement.withTextBytes(8, body) }
+
+    package var event: StoredEvent {
+        StoredEvent(
+            position: position, streamID: streamID, version: version, eventID: eventID, type: type,
+            schemaVersion: schemaVersion, eventTime: eventTime, appendedAt: appendedAt, data: statement.text(8))
+    }
+}
+
+/// The wall clock in epoch milliseconds.
+package func currentMillis() -> Int64 {
+    var ts = timespec()
+    clock_gettime(CLOCK_REALTIME, &ts)
+    return Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000
+}

@@ -1,0 +1,163 @@
+import Foundation
+import SluiceStore
+import Testing
+
+/// A fresh folder under the system temp dir, removed by the caller.
+func scratchDirectory(_ tag: String) throws -> URL {
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("sluice-store-\(tag)-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    return dir
+}
+
+func newEvent(_ stream: String, _ id: String, type: String = "placed", time: Int64 = 1000, expected: Int64? = nil) -> NewEvent {
+    NewEvent(
+        streamID: stream, eventID: id, type: type, schemaVersion: 1, eventTime: time,
+        data: Array(#"{"id":"\#(id)","order_id":"\#(stream)"}"#.utf8), expectedVersion: expected)
+}
+
+@Suite struct SQLiteEventStoreTests {
+    @Test func appendsAssignPositionsAndStreamVersions() throws {
+        let dir = try scratchDirectory("append")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let store = try SQLiteEventStore.openForAppend(path: dir.appendingPathComponent("s.db").path)
+        let r = try store.append([newEvent("o1", "a"), newEvent("o2", "b"), newEvent("o1", "c")])
+        #expect(r == [.appended(position: 1, version: 1), .appended(position: 2, version: 1), .appended(position: 3, version: 2)])
+        let r2 = try store.append([newEvent("o1", "d")])
+        #expect(r2 == [.appended(position: 4, version: 3)])
+        let all = try store.readAll()
+        #expect(all.map(\.eventID) == ["a", "b", "c", "d"])
+        #expect(all.map(\.version) == [1, 1, 2, 3])
+        #expect(all[0].data == #"{"id":"a","order_id":"o1"}"#)
+        #expect(try store.streamVersion("o1") == 3)
+        #expect(try store.streamVersion("nope") == 0)
+        #expect(try store.lastPosition() == 4)
+    }
+
+    @Test func reAppendingAnEventIdStoresItOnce() throws {
+        let dir = try scratchDirectory("dup")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = dir.appendingPathComponent("s.db").path
+        let store = try SQLiteEventStore.openForAppend(path: path)
+        _ = try store.append([newEvent("o1", "a"), newEvent("o1", "b")])
+        // Again, in a later batch, within one batch, and with an expected version.
+        let r = try store.append([newEvent("o1", "a"), newEvent("o1", "c"), newEvent("o1", "c"), newEvent("o1", "b", expected: 0)])
+        #expect(r == [.duplicate, .appended(position: 3, version: 3), .duplicate, .duplicate])
+        // A second connection (as a restarted run would open) sees the same.
+        let again = try SQLiteEventStore.openForAppend(path: path)
+        #expect(try again.append([newEvent("o1", "a")]) == [.duplicate])
+        #expect(try again.readAll().map(\.eventID) == ["a", "b", "c"])
+    }
+
+    @Test func expectedVersionConflictsWriteNothing() throws {
+        let dir = try scratchDirectory("conflict")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let store = try SQLiteEventStore.openForAppend(path: dir.appendingPathComponent("s.db").path)
+        let r = try store.append([
+            newEvent("o1", "a", expected: 0),  // new stream: fine
+            newEvent("o1", "b", expected: 0),  // the stream is at 1 now
+            newEvent("o1", "c", expected: 1),  // fine
+            newEvent("o2", "d", expected: 5),  // o2 does not exist
+        ])
+        #expect(r == [.appended(position: 1, version: 1), .conflict(actual: 1), .appended(position: 2, version: 2), .conflict(actual: 0)])
+        #expect(try store.readAll().map(\.eventID) == ["a", "c"])
+    }
+
+    @Test func replayStartsAtEachKindOfStart() throws {
+        let dir = try scratchDirectory("replay")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = dir.appendingPathComponent("s.db").path
+        let store = try SQLiteEventStore.openForAppend(path: path)
+        _ = try store.append([
+            newEvent("o1", "a", time: 100), newEvent("o2", "b", time: 300), newEvent("o1", "c", time: 200),
+            newEvent("o3", "d", time: 400),
+        ])
+        let reader = try SQLiteEventStore.openForReading(path: path)
+        #expect(try reader.readAll(.beginning).map(\.eventID) == ["a", "b", "c", "d"])
+        #expect(try reader.readAll(.position(3)).map(\.eventID) == ["c", "d"])
+        #expect(try reader.readAll(.time(200)).map(\.eventID) == ["b", "c", "d"])
+        #expect(try reader.readAll(.stream("o1")).map(\.eventID) == ["a", "c"])
+        #expect(try reader.readAll(.stream("none")).isEmpty)
+        // Paged reads keep global order.
+        var seen: [Int64] = []
+        var last: Int64 = 0
+        while try reader.read(.beginning, after: last, limit: 1, { seen.append($0.position); last = $0.position }) > 0 {}
+        #expect(seen == [1, 2, 3, 4])
+    }
+
+    @Test func aFileWhoseTablesSomethingElseMadeIsRefused() throws {
+        let dir = try scratchDirectory("foreign")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = dir.appendingPathComponent("other.db").path
+        try runSQLite(path, "CREATE TABLE events (id INTEGER PRIMARY KEY, payload TEXT);")
+        #expect {
+            _ = try SQLiteEventStore.openForAppend(path: path)
+        } throws: { e in
+            "\(e)".contains("has an 'events' table that Sluice did not make")
+        }
+        #expect {
+            _ = try SQLiteEventStore.openForReading(path: path)
+        } throws: { e in
+            "\(e)".contains("Sluice did not make")
+        }
+        // A file that is not SQLite at all.
+        let text = dir.appendingPathComponent("notes.db")
+        try Data("hello, this is not a database at all; ".utf8).write(to: text)
+        #expect {
+            _ = try SQLiteEventStore.openForAppend(path: text.path)
+        } throws: { e in
+            "\(e)".contains("not a database")
+        }
+    }
+
+    @Test func missingAndReadOnlyFilesFailClearly() throws {
+        let dir = try scratchDirectory("ro")
+        defer {
+            try? FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: dir.path)
+            try? FileManager.default.removeItem(at: dir)
+        }
+        #expect {
+            _ = try SQLiteEventStore.openForReading(path: dir.appendingPathComponent("missing.db").path)
+        } throws: { e in
+            "\(e)".contains("no event store at") && "\(e)".contains("missing.db")
+        }
+        let path = dir.appendingPathComponent("s.db").path
+        let store = try SQLiteEventStore.openForAppend(path: path)
+        _ = try store.append([newEvent("o1", "a")])
+        store.close()
+        if getuid() == 0 { return }  // root writes read-only files anyway
+        try FileManager.default.setAttributes([.posixPermissions: 0o444], ofItemAtPath: path)
+        #expect {
+            _ = try SQLiteEventStore.openForAppend(path: path)
+        } throws: { e in
+            "\(e)".contains("read-only") || "\(e)".contains("readonly")
+        }
+    }
+
+    @Test func aFailedBatchLeavesNothingBehind() throws {
+        let dir = try scratchDirectory("atomic")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = dir.appendingPathComponent("s.db").path
+        let store = try SQLiteEventStore.openForAppend(path: path)
+        _ = try store.append([newEvent("o1", "a")])
+        // A trigger that fails the third insert of the next batch: the whole batch goes.
+        try runSQLite(path, """
+            CREATE TRIGGER fail_third BEFORE INSERT ON events WHEN NEW.event_id = 'boom'
+            BEGIN SELECT RAISE(ABORT, 'disk on fire'); END;
+            """)
+        #expect(throws: StoreError.self) {
+            _ = try store.append([newEvent("o1", "b"), newEvent("o2", "c"), newEvent("o1", "boom")])
+        }
+        #expect(try store.readAll().map(\.eventID) == ["a"])
+        #expect(try store.append([newEvent("o1", "b")]) == [.appended(position: 2, version: 2)])
+    }
+}
+
+/// Runs SQL on `path` with the sqlite3 module of Python (a second, independent writer).
+func runSQLite(_ path: String, _ sql: String) throws {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    p.arguments = ["python3", "-c", "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.executescript(sys.argv[2]); c.commit()", path, sql]
+    try p.run()
+    p.waitUntilExit()
+    if p.terminationStatus != 0 { throw StoreError("python3 sqlite3 failed on \(path)") }
+}
