@@ -83,16 +83,16 @@ public final class AsyncOutput: EventSink, AsyncSequence, Sendable, RunCancellab
 }
 
 /// A sink that keeps every event in memory (for tests and `sluice test`).
-public final class CollectingSink: EventSink, Sendable {
-    public let name: String
+@usableFromInline package final class CollectingSink: EventSink, Sendable {
+    @usableFromInline package let name: String
     private let store = Mutex<[Event]>([])
 
-    public init(name: String) { self.name = name }
+    @usableFromInline package init(name: String) { self.name = name }
 
     @usableFromInline package func write(_ events: [Event]) throws {
         store.withLock { $0 += events }
     }
 
     /// Everything written so far.
-    public var events: [Event] { store.withLock { $0 } }
+    @usableFromInline package var events: [Event] { store.withLock { $0 } }
 }
