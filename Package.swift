@@ -10,8 +10,6 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .library(name: "Sluice", targets: ["Sluice"]),
-        .library(name: "SluiceCEL", targets: ["SluiceCEL"]),
-        .library(name: "SluiceJSON", targets: ["SluiceJSON"]),
         .executable(name: "sluice", targets: ["SluiceCLI"]),
     ],
     dependencies: [
@@ -59,6 +57,13 @@ let package = Package(
             dependencies: ["CYAML", "SluiceCore", "SluiceJSON", "SluiceCEL", "SluiceSteps", "SluiceConnectors", "SluiceStore"],
             swiftSettings: strict
         ),
+        // What the tools need beyond the library: `sluice bench` and `sluice test`
+        // support and the CLI's wording. The library (`Sluice`) does not depend on it.
+        .target(
+            name: "SluiceTooling",
+            dependencies: ["SluicePipeline", "SluiceCore", "SluiceJSON", "SluiceCEL", "SluiceSteps", "SluiceConnectors"],
+            swiftSettings: strict
+        ),
         .target(
             name: "Sluice",
             dependencies: ["SluicePipeline", "SluiceCore", "SluiceJSON", "SluiceCEL", "SluiceConnectors", "SluiceSteps"],
@@ -66,7 +71,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "SluiceCLI",
-            dependencies: ["Sluice", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["Sluice", "SluiceTooling", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: strict
         ),
         // Shared by the test targets only: where the conformance suites are (or why their
@@ -74,7 +79,7 @@ let package = Package(
         // of its entry points) and pipeline fixtures.
         .target(
             name: "SluiceTestSupport",
-            dependencies: ["SluiceCore", "SluiceJSON", "SluicePipeline", "SluiceSteps"],
+            dependencies: ["SluiceCore", "SluiceJSON", "SluicePipeline", "SluiceSteps", "SluiceTooling"],
             path: "Tests/SluiceTestSupport",
             swiftSettings: strict
         ),
@@ -100,7 +105,7 @@ let package = Package(
         .testTarget(
             name: "SluiceStepsTests",
             dependencies: [
-                "SluiceSteps", "SluiceCore", "SluiceJSON", "SluiceCEL", "SluicePipeline", "SluiceTestSupport",
+                "SluiceSteps", "SluiceCore", "SluiceJSON", "SluiceCEL", "SluicePipeline", "SluiceTestSupport", "SluiceTooling",
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ],
             swiftSettings: strict
@@ -109,7 +114,7 @@ let package = Package(
         .testTarget(
             name: "SluicePipelineTests",
             dependencies: [
-                "Sluice", "SluicePipeline", "SluiceJSON",
+                "Sluice", "SluicePipeline", "SluiceJSON", "SluiceTooling",
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ],
             swiftSettings: strict

@@ -17,8 +17,8 @@ let package = Package(
             name: "SluiceBenchmarks",
             dependencies: [
                 .product(name: "Benchmark", package: "benchmark"),
+                // Internals come through the façade under SPI (`@_spi(Benchmarks) import Sluice`).
                 .product(name: "Sluice", package: "Sluice"),
-                .product(name: "SluiceJSON", package: "Sluice"),
             ],
             path: "Benchmarks/SluiceBenchmarks",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]

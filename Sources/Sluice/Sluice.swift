@@ -1,5 +1,7 @@
-// The public library: `import Sluice` gives the whole engine. The CLI is a thin client
-// of exactly this surface.
+// The public library. `import Sluice` re-exports the engine's modules, whose public
+// declarations are the embedding API of docs/embedding.md (compile, run, push input,
+// async outputs, custom steps, diagnostics, JSON values); everything else in them is
+// `package`, visible to the CLI (and SluiceTooling) and the tests but not to embedders.
 @_exported import SluiceCEL
 @_exported import SluiceConnectors
 @_exported import SluiceCore

@@ -2,7 +2,7 @@
 ///
 /// Keep conforming types small (a class reference, or a struct of at most three words)
 /// so passing one to ``CELProgram/evaluate(_:)`` does not allocate.
-public protocol CELActivation {
+@usableFromInline package protocol CELActivation {
     /// The value bound to `name`, or nil when it is absent (evaluation then fails with
     /// `no such attribute`, unless the access sits under `has()` or is absorbed).
     func resolve(_ name: CELName) -> CELValue?
@@ -18,30 +18,30 @@ public protocol CELActivation {
 
 extension CELActivation {
     /// Applies `test` to ``resolve(_:)``'s value for its variable; nil when that is absent.
-    public func test(_ test: CELFieldTest) -> Bool? {
+    @usableFromInline package func test(_ test: CELFieldTest) -> Bool? {
         guard let v = resolve(test.name) else { return nil }
         return test.evaluate(v)
     }
 }
 
 /// An activation backed by a dictionary keyed by (possibly qualified) variable name.
-public struct CELDictionaryActivation: CELActivation, Sendable {
+@usableFromInline package struct CELDictionaryActivation: CELActivation, Sendable {
     /// The bindings.
-    public var values: [String: CELValue]
+    @usableFromInline package var values: [String: CELValue]
 
     /// Creates an activation from name/value bindings.
-    public init(_ values: [String: CELValue]) {
+    @usableFromInline package init(_ values: [String: CELValue]) {
         self.values = values
     }
 
     /// Looks `name.string` up in ``values``.
-    public func resolve(_ name: CELName) -> CELValue? { values[name.string] }
+    @usableFromInline package func resolve(_ name: CELName) -> CELValue? { values[name.string] }
 }
 
 /// An activation with no variables.
-public struct CELEmptyActivation: CELActivation, Sendable {
+@usableFromInline package struct CELEmptyActivation: CELActivation, Sendable {
     /// Creates the empty activation.
-    public init() {}
+    @usableFromInline package init() {}
     /// Always nil.
-    public func resolve(_ name: CELName) -> CELValue? { nil }
+    @usableFromInline package func resolve(_ name: CELName) -> CELValue? { nil }
 }

@@ -1,18 +1,18 @@
 /// An error found while parsing or checking an expression, with the position it refers to.
-public struct CELCompileError: Error, Sendable, Equatable, CustomStringConvertible {
+@usableFromInline package struct CELCompileError: Error, Sendable, Equatable, CustomStringConvertible {
     /// What is wrong, e.g. `undeclared reference to 'f' (1 argument)`.
-    public var message: String
+    @usableFromInline package var message: String
     /// 0-based offset in Unicode scalars (the column, for one-line expressions).
-    public var offset: Int
+    @usableFromInline package var offset: Int
 
     /// Creates an error at `offset`.
-    public init(_ message: String, offset: Int) {
+    @usableFromInline package init(_ message: String, offset: Int) {
         self.message = message
         self.offset = offset
     }
 
     /// `message` with its position, e.g. `unexpected token ')' at column 4`.
-    public var description: String { "\(message) at column \(offset)" }
+    @usableFromInline package var description: String { "\(message) at column \(offset)" }
 
     /// Renders the error with the offending line of `source` and a caret under the
     /// column, e.g.
@@ -21,7 +21,7 @@ public struct CELCompileError: Error, Sendable, Equatable, CustomStringConvertib
     ///  | a + )
     ///  | ....^
     /// ```
-    public func formatted(source: String) -> String {
+    @usableFromInline package func formatted(source: String) -> String {
         let scalars = Array(source.unicodeScalars)
         var line = 1
         var lineStart = 0

@@ -1,15 +1,15 @@
 /// A signed span of time with nanosecond precision, within ±10000 years
 /// (±315,576,000,000 seconds, protobuf's range).
-public struct CELDuration: Sendable, Hashable, Comparable, CustomStringConvertible {
+@usableFromInline package struct CELDuration: Sendable, Hashable, Comparable, CustomStringConvertible {
     /// Whole seconds (same sign as `nanos`).
-    public let seconds: Int64
+    @usableFromInline package let seconds: Int64
     /// Nanoseconds, -999_999_999...999_999_999, same sign as `seconds`.
-    public let nanos: Int32
+    @usableFromInline package let nanos: Int32
 
     static let maxSeconds: Int64 = 315_576_000_000
 
     /// Creates a duration, normalising the signs; throws when out of range.
-    public init(seconds: Int64, nanos: Int64 = 0) throws(CELError) {
+    @usableFromInline package init(seconds: Int64, nanos: Int64 = 0) throws(CELError) {
         let (s1, o1) = seconds.addingReportingOverflow(nanos / 1_000_000_000)
         guard !o1 else { throw CELError("duration out of range") }
         var s = s1
@@ -34,12 +34,12 @@ public struct CELDuration: Sendable, Hashable, Comparable, CustomStringConvertib
     }
 
     /// Orders by length (signed).
-    public static func < (a: CELDuration, b: CELDuration) -> Bool {
+    @usableFromInline package static func < (a: CELDuration, b: CELDuration) -> Bool {
         a.seconds != b.seconds ? a.seconds < b.seconds : a.nanos < b.nanos
     }
 
     /// Protobuf JSON form: seconds with up to 9 fractional digits, then `s` (`"1.5s"`).
-    public var description: String {
+    @usableFromInline package var description: String {
         let negative = seconds < 0 || nanos < 0
         var s = negative ? "-" : ""
         s += String(seconds.magnitude)
@@ -53,7 +53,7 @@ public struct CELDuration: Sendable, Hashable, Comparable, CustomStringConvertib
 
     /// Parses Go-style durations: an optional sign, then one or more decimal numbers
     /// each with a unit `h`, `m`, `s`, `ms`, `us` (`µs`) or `ns`, e.g. `"1h30m"`, `"-1.5s"`.
-    public init(parsing text: String) throws(CELError) {
+    @usableFromInline package init(parsing text: String) throws(CELError) {
         let b = Array(text.unicodeScalars)
         var p = 0
         func fail() -> CELError { CELError("invalid duration '\(text)'") }

@@ -9,22 +9,22 @@
 /// }
 /// let program = try env.compile("amount > 250.0 && country == 'US'")
 /// ```
-public struct CELEnvironment: Sendable {
+@usableFromInline package struct CELEnvironment: Sendable {
     /// Compile settings.
-    public var options: CELOptions
+    @usableFromInline package var options: CELOptions
     var declarations: [String: CheckType] = [:]
     var hostFunctions: [FunctionKey: FunctionDef] = [:]
     let names = NameTable()
 
     /// An environment with `options` (defaults: checking on, lenient identifiers).
-    public init(options: CELOptions = CELOptions()) {
+    @usableFromInline package init(options: CELOptions = CELOptions()) {
         self.options = options
     }
 
     /// Declares variable `name` (possibly qualified, e.g. `"a.b"`) with a CEL type such
     /// as `"int"`, `"map(string, int)"`, `"list(string)"`, `"google.protobuf.Timestamp"`
     /// or `"dyn"`. Declared types let the checker catch type errors at compile time.
-    public mutating func declare(_ name: String, type: String = "dyn") throws(CELCompileError) {
+    @usableFromInline package mutating func declare(_ name: String, type: String = "dyn") throws(CELCompileError) {
         guard let t = CheckType.parse(type) else {
             throw CELCompileError("unknown type '\(type)' for variable '\(name)'", offset: 0)
         }
@@ -35,7 +35,7 @@ public struct CELEnvironment: Sendable {
     /// receiver); `impl` receives the receiver first for receiver-style functions. Several
     /// arities of one name may be registered; calling a name/arity that is not
     /// registered is a compile error. Host functions are never constant-folded.
-    public mutating func addFunction(
+    @usableFromInline package mutating func addFunction(
         _ name: String, receiverStyle: Bool, arity: Int,
         _ impl: @escaping @Sendable ([CELValue]) throws(CELError) -> CELValue
     ) {
@@ -45,10 +45,10 @@ public struct CELEnvironment: Sendable {
 
     /// The interned name for `string`; ids are stable for this environment (and its
     /// copies), so activations can precompute lookups.
-    public func name(_ string: String) -> CELName { names.name(string) }
+    @usableFromInline package func name(_ string: String) -> CELName { names.name(string) }
 
     /// Parses, checks and compiles `source`.
-    public func compile(_ source: String) throws(CELCompileError) -> CELProgram {
+    @usableFromInline package func compile(_ source: String) throws(CELCompileError) -> CELProgram {
         let ast = try Parser.parse(source, macros: options.macros)
         var compiler = Compiler(env: self)
         let node = try compiler.compile(ast)

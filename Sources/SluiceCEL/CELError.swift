@@ -3,17 +3,17 @@
 /// CEL treats errors as values during evaluation (`&&`, `||` and the macros may absorb
 /// them); an error that reaches the top of the expression is thrown from
 /// ``CELProgram/evaluate(_:)``.
-public struct CELError: Error, Sendable, Equatable, CustomStringConvertible {
+@usableFromInline package struct CELError: Error, Sendable, Equatable, CustomStringConvertible {
     /// A message for people, e.g. `no matching overload for '_>_' applied to (string, int)`.
-    public var message: String
+    @usableFromInline package var message: String
 
     /// Creates an error with `message`.
-    public init(_ message: String) {
+    @usableFromInline package init(_ message: String) {
         self.message = message
     }
 
     /// The message.
-    public var description: String { message }
+    @usableFromInline package var description: String { message }
 
     static let overflow = CELError("integer overflow")
     static let divideByZero = CELError("division by zero")

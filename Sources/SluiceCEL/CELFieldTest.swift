@@ -12,7 +12,7 @@ import SluiceJSON
 /// evaluates the whole expression to get that error.
 ///
 /// A class, so that passing one to an activation copies nothing.
-public final class CELFieldTest: Sendable {
+@usableFromInline package final class CELFieldTest: Sendable {
     @usableFromInline
     enum Operator: Sendable {
         case equal, notEqual, less, lessOrEqual, greater, greaterOrEqual
@@ -35,9 +35,9 @@ public final class CELFieldTest: Sendable {
     }
 
     /// The variable tested.
-    public let name: CELName
+    @usableFromInline package let name: CELName
     /// The UTF-8 length of the variable's name, for comparing it with keys.
-    public let nameCount: Int
+    @usableFromInline package let nameCount: Int
     @usableFromInline let op: Operator
     @usableFromInline let constant: CELValue
     @usableFromInline let literal: Literal
@@ -76,7 +76,7 @@ public final class CELFieldTest: Sendable {
 
     /// The test applied to `value`: the comparison's result, or nil where CEL reports an
     /// error.
-    public func evaluate(_ value: CELValue) -> Bool? {
+    @usableFromInline package func evaluate(_ value: CELValue) -> Bool? {
         switch op {
         case .equal: return Ops.equals(value, constant)
         case .notEqual: return !Ops.equals(value, constant)
@@ -95,7 +95,7 @@ public final class CELFieldTest: Sendable {
     /// The test applied to a JSON value in place, as to `CELValue(json: value)`.
     /// Inlined, so that the common cases read the value where the caller keeps it.
     @inlinable @inline(__always)
-    public func evaluate(json value: JSON) -> Bool? {
+    package func evaluate(json value: JSON) -> Bool? {
         switch (literal, value) {
         // An int compares with a double as converted to double (see Ops.compareIntDouble).
         case (.double(let c), .double(let d)): return compare(d, c)

@@ -3,52 +3,52 @@
 /// Numeric keys compare by value across `int` and `uint` (and a lookup with an integral
 /// `double` finds them), as CEL requires. Small maps (the usual event) are scanned
 /// linearly; from ``indexThreshold`` entries on, a hash index keeps lookup O(1).
-public struct CELMap: Sendable {
+@usableFromInline package struct CELMap: Sendable {
     /// The keys, in insertion order, with the type they were written with.
-    public private(set) var keys: [CELValue]
+    @usableFromInline package private(set) var keys: [CELValue]
     /// The values, parallel to ``keys``.
-    public private(set) var values: [CELValue]
+    @usableFromInline package private(set) var values: [CELValue]
     private var index: [MapKey: Int]?
 
     /// Maps with at least this many entries get a hash index.
     static let indexThreshold = 12
 
     /// An empty map.
-    public init() {
+    @usableFromInline package init() {
         keys = []
         values = []
     }
 
     /// An empty map with room for `capacity` entries.
-    public init(minimumCapacity capacity: Int) {
+    @usableFromInline package init(minimumCapacity capacity: Int) {
         self.init()
         keys.reserveCapacity(capacity)
         values.reserveCapacity(capacity)
     }
 
     /// A map from string-keyed pairs, in order; a repeated key keeps its last value.
-    public init(_ pairs: KeyValuePairs<String, CELValue>) {
+    @usableFromInline package init(_ pairs: KeyValuePairs<String, CELValue>) {
         self.init(minimumCapacity: pairs.count)
         for (k, v) in pairs { insertOrReplace(.string(k), v) }
     }
 
     /// The number of entries.
-    public var count: Int { keys.count }
+    @usableFromInline package var count: Int { keys.count }
 
     /// True when the map is empty.
-    public var isEmpty: Bool { keys.isEmpty }
+    @usableFromInline package var isEmpty: Bool { keys.isEmpty }
 
     /// The entries in insertion order.
-    public var entries: Zip2Sequence<[CELValue], [CELValue]> { zip(keys, values) }
+    @usableFromInline package var entries: Zip2Sequence<[CELValue], [CELValue]> { zip(keys, values) }
 
     /// The value for `key` under CEL key equality, or nil (also for non-key types).
-    public subscript(key: CELValue) -> CELValue? {
+    @usableFromInline package subscript(key: CELValue) -> CELValue? {
         guard let k = MapKey(lookup: key), let i = position(of: k) else { return nil }
         return values[i]
     }
 
     /// The value for a string key; the fast path for field selection.
-    public func value(forStringKey key: String) -> CELValue? {
+    @usableFromInline package func value(forStringKey key: String) -> CELValue? {
         if let index {
             guard let i = index[.string(key)] else { return nil }
             return values[i]
@@ -62,7 +62,7 @@ public struct CELMap: Sendable {
     /// Inserts a new entry. Returns false, changing nothing, when an equal key exists.
     /// Throws for a key type maps cannot hold (`double`, `null`, lists...).
     @discardableResult
-    public mutating func insert(_ key: CELValue, _ value: CELValue) throws(CELError) -> Bool {
+    @usableFromInline package mutating func insert(_ key: CELValue, _ value: CELValue) throws(CELError) -> Bool {
         guard let k = MapKey(key: key) else {
             throw CELError("unsupported map key type: \(key.typeName)")
         }
@@ -73,7 +73,7 @@ public struct CELMap: Sendable {
 
     /// Sets the value for a string, int, uint or bool key, appending it when new.
     /// Other key types are ignored (use ``insert(_:_:)`` to be told).
-    public mutating func insertOrReplace(_ key: CELValue, _ value: CELValue) {
+    @usableFromInline package mutating func insertOrReplace(_ key: CELValue, _ value: CELValue) {
         guard let k = MapKey(key: key) else { return }
         if let i = position(of: k) {
             values[i] = value

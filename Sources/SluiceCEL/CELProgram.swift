@@ -1,7 +1,7 @@
 /// A compiled expression: a tree of closures built once, evaluated many times.
 ///
 /// Programs are immutable and `Sendable`; evaluate one from any number of threads.
-public struct CELProgram: Sendable {
+@usableFromInline package struct CELProgram: Sendable {
     @usableFromInline let root: Eval
     @usableFromInline let constant: CELValue?
     /// For a condition of the shapes ``Condition`` covers: its flat form.
@@ -9,15 +9,15 @@ public struct CELProgram: Sendable {
     /// `plan`, unretained (a plain word, so reading it from a program costs no retain).
     @usableFromInline let planRef: Unmanaged<ConditionPlan>?
     /// The variable names the expression may look up, in first-use order.
-    public let referencedNames: [CELName]
+    @usableFromInline package let referencedNames: [CELName]
     /// The statically inferred result type (`"bool"`, `"dyn"`...).
-    public let resultTypeName: String
+    @usableFromInline package let resultTypeName: String
     /// The evaluation cost budget (``CELOptions/costLimit``) when the expression has
     /// anything to meter (a comprehension, `replace`, `join`); nil otherwise, and then
     /// evaluating it meters nothing at all.
     @usableFromInline let costLimit: Int?
     /// How the expression's cost grows with the size of its input, estimated statically.
-    public let costEstimate: CELCostEstimate
+    @usableFromInline package let costEstimate: CELCostEstimate
 
     init(
         root: @escaping Eval, constant: CELValue?, condition: Condition? = nil, names: [CELName], resultTypeName: String,
@@ -38,7 +38,7 @@ public struct CELProgram: Sendable {
     /// Evaluates against `activation`. Throws the error value the expression produced,
     /// or ``CELError`` `evaluation cost ...` when the evaluation went over its cost
     /// budget (whatever the expression would have absorbed).
-    public func evaluate(_ activation: some CELActivation) throws(CELError) -> CELValue {
+    @usableFromInline package func evaluate(_ activation: some CELActivation) throws(CELError) -> CELValue {
         if let constant { return constant }
         guard let costLimit else { return try root(Frame(activation: activation, locals: nil)) }
         let meter = Locals(costLimit: costLimit)
@@ -55,7 +55,7 @@ public struct CELProgram: Sendable {
 
     /// Evaluates and requires a `bool` result (for filters and conditions).
     @inlinable
-    public func evaluateBool(_ activation: some CELActivation) throws(CELError) -> Bool {
+    package func evaluateBool(_ activation: some CELActivation) throws(CELError) -> Bool {
         if let b = evaluateCondition(activation) { return b }
         let v = try evaluate(activation)
         guard case .bool(let b) = v else { throw CELError("expected bool result, got \(v.typeName)") }
@@ -73,7 +73,7 @@ public struct CELProgram: Sendable {
     /// always the one ``evaluate(_:)`` would give. Inlined, so that a call with a concrete
     /// activation type reaches its `test` without dynamic dispatch.
     @inlinable
-    public func evaluateCondition(_ activation: some CELActivation) -> Bool? {
+    package func evaluateCondition(_ activation: some CELActivation) -> Bool? {
         guard let planRef else { return nil }
         return planRef._withUnsafeGuaranteedRef { $0.run(activation) }
     }

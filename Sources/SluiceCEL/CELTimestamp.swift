@@ -1,10 +1,10 @@
 /// A point in time with nanosecond precision, between 0001-01-01T00:00:00Z and
 /// 9999-12-31T23:59:59.999999999Z (CEL's range).
-public struct CELTimestamp: Sendable, Hashable, Comparable, CustomStringConvertible {
+@usableFromInline package struct CELTimestamp: Sendable, Hashable, Comparable, CustomStringConvertible {
     /// Seconds since the Unix epoch.
-    public let seconds: Int64
+    @usableFromInline package let seconds: Int64
     /// Nanoseconds within the second, 0...999_999_999.
-    public let nanos: Int32
+    @usableFromInline package let nanos: Int32
 
     /// Seconds of 0001-01-01T00:00:00Z.
     static let minSeconds: Int64 = -62_135_596_800
@@ -12,7 +12,7 @@ public struct CELTimestamp: Sendable, Hashable, Comparable, CustomStringConverti
     static let maxSeconds: Int64 = 253_402_300_799
 
     /// Creates a timestamp; throws when outside CEL's range or `nanos` is out of 0..<1e9.
-    public init(seconds: Int64, nanos: Int32 = 0) throws(CELError) {
+    @usableFromInline package init(seconds: Int64, nanos: Int32 = 0) throws(CELError) {
         guard nanos >= 0, nanos < 1_000_000_000 else { throw CELError("timestamp nanos out of range") }
         guard seconds >= Self.minSeconds, seconds <= Self.maxSeconds else {
             throw CELError("timestamp out of range")
@@ -40,13 +40,13 @@ public struct CELTimestamp: Sendable, Hashable, Comparable, CustomStringConverti
     }
 
     /// Orders by time.
-    public static func < (a: CELTimestamp, b: CELTimestamp) -> Bool {
+    @usableFromInline package static func < (a: CELTimestamp, b: CELTimestamp) -> Bool {
         a.seconds != b.seconds ? a.seconds < b.seconds : a.nanos < b.nanos
     }
 
     /// RFC 3339 in UTC with 0, 3, 6 or 9 fractional digits, e.g. `2009-02-13T23:31:30.5Z`
     /// (trailing zeros trimmed as Go and the conformance suite do).
-    public var description: String {
+    @usableFromInline package var description: String {
         let days = floorDiv(seconds, 86_400)
         let secOfDay = seconds - days * 86_400
         let (y, m, d) = civil(fromDays: days)
@@ -61,7 +61,7 @@ public struct CELTimestamp: Sendable, Hashable, Comparable, CustomStringConverti
     }
 
     /// Parses RFC 3339 (`2009-02-13T23:31:30.5Z`, `...+01:00`), with range checks.
-    public init(parsing text: String) throws(CELError) {
+    @usableFromInline package init(parsing text: String) throws(CELError) {
         let b = Array(text.utf8)
         var p = 0
         func fail() -> CELError { CELError("invalid timestamp '\(text)'") }

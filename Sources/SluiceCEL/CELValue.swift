@@ -6,7 +6,7 @@ import SluiceJSON
 /// allocates. `Equatable` follows CEL's `==`: numbers compare across `int`, `uint` and
 /// `double` by mathematical value, NaN is unequal to itself, and values of different
 /// kinds are simply unequal.
-public enum CELValue: Sendable {
+@usableFromInline package enum CELValue: Sendable {
     /// `null`, of type `null_type`.
     case null
     /// A boolean.
@@ -33,7 +33,7 @@ public enum CELValue: Sendable {
     case type(CELType)
 
     /// The CEL type of this value.
-    public var celType: CELType {
+    @usableFromInline package var celType: CELType {
         switch self {
         case .null: return .nullType
         case .bool: return .bool
@@ -51,20 +51,20 @@ public enum CELValue: Sendable {
     }
 
     /// The CEL type name of this value, as used in error messages.
-    public var typeName: String { celType.name }
+    @usableFromInline package var typeName: String { celType.name }
 }
 
 extension CELValue: Equatable {
     /// CEL equality (`==`): heterogeneous numeric equality, NaN unequal, deep for
     /// lists and maps, `false` (never an error) across unrelated kinds.
-    public static func == (lhs: CELValue, rhs: CELValue) -> Bool {
+    @usableFromInline package static func == (lhs: CELValue, rhs: CELValue) -> Bool {
         Ops.equals(lhs, rhs)
     }
 }
 
 extension CELValue: CustomStringConvertible {
     /// A CEL-like rendering for diagnostics, e.g. `[1, "a", 2u]`.
-    public var description: String {
+    @usableFromInline package var description: String {
         switch self {
         case .null: return "null"
         case .bool(let b): return b ? "true" : "false"
@@ -91,7 +91,7 @@ extension CELValue {
     /// Converts JSON to CEL: integers become `int`, other numbers `double`, objects maps
     /// with string keys (order kept) and arrays lists.
     @inlinable
-    public init(json: __shared JSON) {
+    package init(json: __shared JSON) {
         switch json {
         case .null: self = .null
         case .bool(let b): self = .bool(b)
@@ -122,7 +122,7 @@ extension CELValue {
     /// types their name. Map keys are rendered as strings; a map whose keys render alike
     /// (`1` and `"1"`, `true` and `"true"`) throws rather than drop one. NaN and infinities
     /// cannot be represented in JSON and throw.
-    public func toJSON() throws(CELError) -> JSON {
+    @usableFromInline package func toJSON() throws(CELError) -> JSON {
         switch self {
         case .null: return .null
         case .bool(let b): return .bool(b)

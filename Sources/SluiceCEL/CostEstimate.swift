@@ -5,15 +5,15 @@
 /// does not depend on it, 1 for work linear in it (a comprehension over a list of the
 /// event, a string search), 2 and more for work that multiplies (a comprehension over a
 /// list inside another, a search of an event list for each element of one).
-public struct CELCostEstimate: Sendable, Equatable {
+@usableFromInline package struct CELCostEstimate: Sendable, Equatable {
     /// k in O(n^k).
-    public var degree: Int = 0
+    @usableFromInline package var degree: Int = 0
     /// Why the cost grows that fast, in words, when `degree` is 2 or more.
-    public var reason: String? = nil
+    @usableFromInline package var reason: String? = nil
     /// Where in the source the responsible part starts.
-    public var offset: Int = 0
+    @usableFromInline package var offset: Int = 0
 
-    public init(degree: Int = 0, reason: String? = nil, offset: Int = 0) {
+    @usableFromInline package init(degree: Int = 0, reason: String? = nil, offset: Int = 0) {
         self.degree = degree
         self.reason = reason
         self.offset = offset

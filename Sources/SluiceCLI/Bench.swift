@@ -1,5 +1,6 @@
 import ArgumentParser
 import Sluice
+import SluiceTooling
 
 #if canImport(Glibc)
     import Glibc

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Sluice
+import SluiceTooling
 
 struct Check: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -39,7 +40,7 @@ struct Check: ParsableCommand {
             throw pipelineErrorExit
         }
         for path in files {
-            switch Pipeline.load(path: path) {
+            switch Result(catching: { () throws(Diagnostics) in try Pipeline.load(path: path) }) {
             case .success(let p):
                 printDiagnostics(p.warnings)
                 if !samples.isEmpty {

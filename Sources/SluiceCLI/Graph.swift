@@ -1,5 +1,6 @@
 import ArgumentParser
 import Sluice
+import SluiceTooling
 
 extension Pipeline.GraphFormat: ExpressibleByArgument {}
 

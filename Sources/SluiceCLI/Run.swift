@@ -2,6 +2,7 @@ import ArgumentParser
 import Dispatch
 import Sluice
 import Synchronization
+import SluiceTooling
 
 #if canImport(Glibc)
     import Glibc

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Sluice
+import SluiceTooling
 
 #if canImport(Glibc)
     import Glibc
@@ -82,7 +83,7 @@ func bindings(_ values: [String], flag: String, allowBare: Bool) throws -> [Stri
 /// Compiles the pipeline at `path`, printing warnings, or prints the diagnostics and
 /// exits 2.
 func loadPipeline(_ path: String, params: [String: String]) throws -> Pipeline {
-    switch Pipeline.load(path: path, params: params) {
+    switch Result(catching: { () throws(Diagnostics) in try Pipeline.load(path: path, params: params) }) {
     case .success(let p):
         printDiagnostics(p.warnings)
         return p

@@ -1,5 +1,6 @@
 import Dispatch
 import Sluice
+import SluiceTooling
 
 /// The `--stats` progress line: events in and out and the rate, about once a second.
 final class ProgressPrinter {

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Sluice
+import SluiceTooling
 
 struct TestCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

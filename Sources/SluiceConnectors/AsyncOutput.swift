@@ -27,7 +27,7 @@ public final class AsyncOutput: EventSink, AsyncSequence, Sendable, RunCancellab
         state = Mutex(AsyncOutputStateMachine(capacity: capacity))
     }
 
-    public func write(_ events: [Event]) throws {
+    @usableFromInline package func write(_ events: [Event]) throws {
         for e in events {
             switch state.withLock({ $0.write(e.value) }) {
             case .none: break
@@ -38,11 +38,11 @@ public final class AsyncOutput: EventSink, AsyncSequence, Sendable, RunCancellab
         }
     }
 
-    public func close() throws {
+    @usableFromInline package func close() throws {
         state.withLock { $0.close() }?.resume(returning: nil)
     }
 
-    package func runCancelled() {
+    @usableFromInline package func runCancelled() {
         if state.withLock({ $0.runCancelled() }) { space.signal() }
     }
 
@@ -83,16 +83,16 @@ public final class AsyncOutput: EventSink, AsyncSequence, Sendable, RunCancellab
 }
 
 /// A sink that keeps every event in memory (for tests and `sluice test`).
-public final class CollectingSink: EventSink, Sendable {
-    public let name: String
+@usableFromInline package final class CollectingSink: EventSink, Sendable {
+    @usableFromInline package let name: String
     private let store = Mutex<[Event]>([])
 
-    public init(name: String) { self.name = name }
+    @usableFromInline package init(name: String) { self.name = name }
 
-    public func write(_ events: [Event]) throws {
+    @usableFromInline package func write(_ events: [Event]) throws {
         store.withLock { $0 += events }
     }
 
     /// Everything written so far.
-    public var events: [Event] { store.withLock { $0 } }
+    @usableFromInline package var events: [Event] { store.withLock { $0 } }
 }

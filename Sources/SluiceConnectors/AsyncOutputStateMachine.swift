@@ -13,8 +13,8 @@ import SluiceJSON
 ///      ├──consumerGone()──▶ consumer gone: buffer dropped, writes throw `SinkError.closed`
 ///      └──runCancelled()──▶ the writer no longer waits for room (the run is draining)
 /// ```
-package struct AsyncOutputStateMachine<Reader> {
-    package let capacity: Int
+@usableFromInline package struct AsyncOutputStateMachine<Reader> {
+    @usableFromInline package let capacity: Int
     private var buffer: [JSON] = []
     private var head = 0
     /// The consumer waiting for a value.
@@ -25,14 +25,14 @@ package struct AsyncOutputStateMachine<Reader> {
     private var consumerLeft = false
     private var runStopped = false
 
-    package init(capacity: Int) {
+    @usableFromInline package init(capacity: Int) {
         self.capacity = Swift.max(1, capacity)
     }
 
     /// Values buffered and not yet read.
-    package var buffered: Int { buffer.count - head }
+    @usableFromInline package var buffered: Int { buffer.count - head }
 
-    package enum WriteAction {
+    @usableFromInline package enum WriteAction {
         /// Stored; go on.
         case none
         /// Hand the value to this waiting reader.
@@ -44,7 +44,7 @@ package struct AsyncOutputStateMachine<Reader> {
     }
 
     /// The writer has a value.
-    package mutating func write(_ value: JSON) -> WriteAction {
+    @usableFromInline package mutating func write(_ value: JSON) -> WriteAction {
         if consumerLeft { return .consumerGone }
         if let r = reader {
             reader = nil
@@ -58,7 +58,7 @@ package struct AsyncOutputStateMachine<Reader> {
         return .none
     }
 
-    package enum NextAction {
+    @usableFromInline package enum NextAction {
         /// Resume the reader with this value (nil: the end), and wake the writer if told.
         case resume(Reader, JSON?, wakeWriter: Bool)
         /// The reader was stored; a later event resumes it.
@@ -66,7 +66,7 @@ package struct AsyncOutputStateMachine<Reader> {
     }
 
     /// The reader asks for the next value.
-    package mutating func next(_ r: Reader) -> NextAction {
+    @usableFromInline package mutating func next(_ r: Reader) -> NextAction {
         if head < buffer.count {
             let v = buffer[head]
             head += 1
@@ -83,7 +83,7 @@ package struct AsyncOutputStateMachine<Reader> {
 
     /// The writer is done (the run closed the sink): the reader gets what is buffered,
     /// then nil. Returns a waiting reader to resume with nil.
-    package mutating func close() -> Reader? {
+    @usableFromInline package mutating func close() -> Reader? {
         finished = true
         defer { reader = nil }
         return reader
@@ -92,7 +92,7 @@ package struct AsyncOutputStateMachine<Reader> {
     /// The consumer stopped: its task was cancelled, or it dropped its iterator. The
     /// buffer is dropped and later writes fail. Returns a waiting reader to resume with
     /// nil, and whether to wake the writer.
-    package mutating func consumerGone() -> (reader: Reader?, wakeWriter: Bool) {
+    @usableFromInline package mutating func consumerGone() -> (reader: Reader?, wakeWriter: Bool) {
         consumerLeft = true
         buffer = []
         head = 0
@@ -103,7 +103,7 @@ package struct AsyncOutputStateMachine<Reader> {
 
     /// The run was cancelled: what is in flight drains into the buffer without waiting
     /// for the consumer. Returns whether to wake the writer.
-    package mutating func runCancelled() -> Bool {
+    @usableFromInline package mutating func runCancelled() -> Bool {
         runStopped = true
         return takeWriterWakeUp(when: true)
     }

@@ -5,11 +5,11 @@ import SluiceJSON
 /// The destination of side outputs that no stream or output reads: counted always, and
 /// written to the `--dlq` file when one is given. Several ports share one file, so writes
 /// go through a lock (dead letters are rare; the lock is not on a hot path).
-public final class DeadLetterFile: Sendable {
+@usableFromInline package final class DeadLetterFile: Sendable {
     let sink: Mutex<JSONLinesSink?>
 
     /// A file sink for dead letters, or nil to only count them.
-    public init(path: String?) throws {
+    @usableFromInline package init(path: String?) throws {
         if let path {
             sink = Mutex(try JSONLinesSink(name: "dlq", target: .file(path: path, append: false)))
         } else {
@@ -32,26 +32,26 @@ public final class DeadLetterFile: Sendable {
 /// Why the events of one side output went there: a count per reason (the error message),
 /// with the input line of the first event of each. Bounded: past ``maxReasons``
 /// distinct reasons, the rest are counted together as "other reasons".
-package struct DeadLetterReasons: Sendable {
+@usableFromInline package struct DeadLetterReasons: Sendable {
     /// Distinct reasons kept.
-    package static let maxReasons = 100
+    @usableFromInline package static let maxReasons = 100
 
     /// One reason: how many events, and the input line of the first (0 when unknown).
-    package struct Entry: Sendable, Equatable {
-        package var reason: String
-        package var count: Int
-        package var firstLine: Int
+    @usableFromInline package struct Entry: Sendable, Equatable {
+        @usableFromInline package var reason: String
+        @usableFromInline package var count: Int
+        @usableFromInline package var firstLine: Int
     }
 
     var entries: [Entry] = []
     var index: [String: Int] = [:]
     /// Events whose reason did not fit in the table.
-    package private(set) var other = 0
+    @usableFromInline package private(set) var other = 0
 
-    package init() {}
+    @usableFromInline package init() {}
 
     /// Counts one event with `reason`, from input line `line`.
-    package mutating func note(_ reason: String, line: Int) {
+    @usableFromInline package mutating func note(_ reason: String, line: Int) {
         if let i = index[reason] {
             entries[i].count += 1
             if entries[i].firstLine == 0 { entries[i].firstLine = line }
@@ -64,13 +64,13 @@ package struct DeadLetterReasons: Sendable {
     }
 
     /// The reasons, most frequent first (ties in first-seen order).
-    package var sorted: [Entry] {
+    @usableFromInline package var sorted: [Entry] {
         entries.enumerated().sorted { ($1.element.count, $0.offset) < ($0.element.count, $1.offset) }.map(\.element)
     }
 
     /// `no such field 'card': 1000, first at line 1; ...`: the `limit` most frequent
     /// reasons, then how many events had other reasons. Empty when no event had a reason.
-    package func summary(limit: Int = 3) -> String {
+    @usableFromInline package func summary(limit: Int = 3) -> String {
         let all = sorted
         guard !all.isEmpty else { return "" }
         var parts = all.prefix(limit).map { e in
@@ -91,26 +91,26 @@ package struct DeadLetterReasons: Sendable {
 /// `{"from":"main.late","error":{"message":"late: ...","line":N},"event":{...}}`, others
 /// (route branches, timeouts) as `{"from":...,"event":...}`. The `error` of every record
 /// carries the input line (`line`) when it is known.
-public final class DeadLetterSink: EventSink, Sendable {
-    public let name: String
+@usableFromInline package final class DeadLetterSink: EventSink, Sendable {
+    @usableFromInline package let name: String
     /// The side output's own name (`rejected`, `late`, `malformed`, a route branch).
     let side: Substring
     let file: DeadLetterFile
     let state = Mutex<(count: Int, reasons: DeadLetterReasons)>((0, DeadLetterReasons()))
 
-    public init(port: String, file: DeadLetterFile) {
+    @usableFromInline package init(port: String, file: DeadLetterFile) {
         name = port
         self.file = file
         side = port.firstIndex(of: ".").map { port[port.index(after: $0)...] } ?? Substring(port)
     }
 
     /// Events seen so far.
-    public var count: Int { state.withLock { $0.count } }
+    @usableFromInline package var count: Int { state.withLock { $0.count } }
 
     /// Why events went here so far.
-    package var reasons: DeadLetterReasons { state.withLock { $0.reasons } }
+    @usableFromInline package var reasons: DeadLetterReasons { state.withLock { $0.reasons } }
 
-    public func write(_ events: [Event]) throws {
+    @usableFromInline package func write(_ events: [Event]) throws {
         let writes = file.writes
         var records: [Event] = []
         if writes { records.reserveCapacity(events.count) }
@@ -129,7 +129,7 @@ public final class DeadLetterSink: EventSink, Sendable {
     /// streams of stateless steps deal batches by load (see ``EventSink/writesJSONText``).
     /// The lines are read back as events (``EventSink/writeLines(_:count:)``'s default),
     /// which costs little: dead letters are the exception.
-    public var writesJSONText: Bool { true }
+    @usableFromInline package var writesJSONText: Bool { true }
 
     /// The record for `event` (when `build`), its reason and its input line.
     func describe(_ event: Event, build: Bool) -> (record: Event?, reason: String?, line: Int) {

@@ -11,26 +11,26 @@ import SluiceJSON
 /// Good values become events that keep their original bytes; bad lines go to the
 /// input's `malformed` port as `{"error":{"message":...,"line":N},"raw":"..."}` and the
 /// read goes on.
-public final class FileSource: EventSource {
+@usableFromInline package final class FileSource: EventSource {
     /// Where to read.
-    public enum Location: Sendable, Equatable {
+    @usableFromInline package enum Location: Sendable, Equatable {
         case stdin
         /// Files read one after another, in the order given.
         case files([String])
     }
 
-    public let name: String
-    public let location: Location
-    public let format: JSONInputFormat
-    public let limits: JSONLimits
+    @usableFromInline package let name: String
+    @usableFromInline package let location: Location
+    @usableFromInline package let format: JSONInputFormat
+    @usableFromInline package let limits: JSONLimits
     /// What to do with an object that repeats a key (default: it is malformed).
-    public let duplicateKeys: DuplicateKeyPolicy
+    @usableFromInline package let duplicateKeys: DuplicateKeyPolicy
 
     /// Fields whose places the reader records in each event while validating it (the
     /// fields the pipeline reads), or nil.
-    public let fieldIndex: FieldIndex?
+    @usableFromInline package let fieldIndex: FieldIndex?
 
-    public init(
+    @usableFromInline package init(
         name: String, location: Location, format: JSONInputFormat = .jsonl, limits: JSONLimits = .default,
         fieldIndex: FieldIndex? = nil, duplicateKeys: DuplicateKeyPolicy = .reject
     ) {
@@ -42,7 +42,7 @@ public final class FileSource: EventSource {
         self.fieldIndex = fieldIndex
     }
 
-    public func run(_ out: SourceOutput) throws {
+    @usableFromInline package func run(_ out: SourceOutput) throws {
         switch location {
         case .stdin:
             try read(fd: 0, label: "stdin", out)

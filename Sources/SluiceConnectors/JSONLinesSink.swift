@@ -11,16 +11,16 @@ import SluiceJSON
 /// Output is buffered and written in large blocks; the buffer is also pushed out whenever
 /// the sink has caught up with its input, so a slow trickle of events is not held back.
 /// A closed pipe (EPIPE) ends the run quietly.
-public final class JSONLinesSink: EventSink {
+@usableFromInline package final class JSONLinesSink: EventSink {
     /// Where to write.
-    public enum Target: Sendable, Equatable {
+    @usableFromInline package enum Target: Sendable, Equatable {
         case stdout
         case stderr
         /// A file, truncated first unless `append`.
         case file(path: String, append: Bool)
     }
 
-    public let name: String
+    @usableFromInline package let name: String
     let fd: Int32
     let ownsFD: Bool
     let label: String
@@ -28,7 +28,7 @@ public final class JSONLinesSink: EventSink {
     static let flushThreshold = 256 << 10
 
     /// Opens the target now, so a bad path fails before any input is read.
-    public init(name: String, target: Target) throws {
+    @usableFromInline package init(name: String, target: Target) throws {
         self.name = name
         switch target {
         case .stdout:
@@ -52,7 +52,7 @@ public final class JSONLinesSink: EventSink {
 
     deinit { if ownsFD { _ = Glibc.close(fd) } }
 
-    public func write(_ events: [Event]) throws {
+    @usableFromInline package func write(_ events: [Event]) throws {
         for e in events {
             e.write(into: &buffer)
             buffer.append(0x0A)
@@ -60,12 +60,12 @@ public final class JSONLinesSink: EventSink {
         }
     }
 
-    public func writeLines(_ text: UnsafeRawBufferPointer, count: Int) throws {
+    @usableFromInline package func writeLines(_ text: UnsafeRawBufferPointer, count: Int) throws {
         buffer.append(contentsOf: text)
         if buffer.count >= Self.flushThreshold { try flush() }
     }
 
-    public func flush() throws {
+    @usableFromInline package func flush() throws {
         var done = 0
         let total = buffer.count
         while done < total {
@@ -82,10 +82,10 @@ public final class JSONLinesSink: EventSink {
         buffer.removeAll(keepingCapacity: true)
     }
 
-    public func close() throws {
+    @usableFromInline package func close() throws {
         try flush()
     }
 
     /// Writes JSON text: yes.
-    public var writesJSONText: Bool { true }
+    @usableFromInline package var writesJSONText: Bool { true }
 }

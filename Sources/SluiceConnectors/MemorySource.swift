@@ -9,19 +9,19 @@ public enum InputItem: Sendable, Equatable {
 }
 
 /// A source over a fixed list of events and watermarks, for tests and embedders.
-public final class MemorySource: EventSource, Sendable {
-    public let name: String
+@usableFromInline package final class MemorySource: EventSource, Sendable {
+    @usableFromInline package let name: String
     let items: [InputItem]
     /// Events per batch handed downstream.
     let batchSize: Int
 
-    public init(name: String, items: [InputItem], batchSize: Int = 512) {
+    @usableFromInline package init(name: String, items: [InputItem], batchSize: Int = 512) {
         self.name = name
         self.items = items
         self.batchSize = max(1, batchSize)
     }
 
-    public func run(_ out: SourceOutput) throws {
+    @usableFromInline package func run(_ out: SourceOutput) throws {
         var batch: [Event] = []
         var line = 0
         for item in items {

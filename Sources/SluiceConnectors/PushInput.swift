@@ -91,7 +91,7 @@ public final class PushInput: EventSource, Sendable {
         if wake { dataReady.signal() }
     }
 
-    public func run(_ out: SourceOutput) throws {
+    @usableFromInline package func run(_ out: SourceOutput) throws {
         out.onCancel { [self] in runCancelled() }
         while true {
             switch state.withLock({ $0.take() }) {

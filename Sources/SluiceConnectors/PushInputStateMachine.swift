@@ -12,8 +12,8 @@ import SluiceCore
 ///  open ──finish()──▶ finished: the reader drains what was sent, then ends
 ///    └──runCancelled()──▶ stopped: the reader ends now, senders give up
 /// ```
-package struct PushInputStateMachine<Sender> {
-    package let capacity: Int
+@usableFromInline package struct PushInputStateMachine<Sender> {
+    @usableFromInline package let capacity: Int
     private var buffer: [Event] = []
     /// Senders waiting for room, by id (so a cancelled one can be found).
     private var senders: [(id: Int, sender: Sender)] = []
@@ -22,11 +22,11 @@ package struct PushInputStateMachine<Sender> {
     private var finished = false
     private var stopped = false
 
-    package init(capacity: Int) {
+    @usableFromInline package init(capacity: Int) {
         self.capacity = Swift.max(1, capacity)
     }
 
-    package enum OfferAction: Equatable {
+    @usableFromInline package enum OfferAction: Equatable {
         /// Taken; wake the reader if told.
         case accepted(wakeReader: Bool)
         /// The buffer is full: suspend (``suspend(id:_:)``) and try again when resumed.
@@ -36,14 +36,14 @@ package struct PushInputStateMachine<Sender> {
     }
 
     /// A sender offers `event`.
-    package mutating func offer(_ event: Event) -> OfferAction {
+    @usableFromInline package mutating func offer(_ event: Event) -> OfferAction {
         if finished || stopped { return .closed }
         guard buffer.count < capacity else { return .full }
         buffer.append(event)
         return .accepted(wakeReader: takeReaderWakeUp())
     }
 
-    package enum SuspendAction {
+    @usableFromInline package enum SuspendAction {
         /// Do not wait: resume the sender now with this answer (try again or give up).
         case resume(Sender, Bool)
         /// Stored; a later event resumes it.
@@ -51,7 +51,7 @@ package struct PushInputStateMachine<Sender> {
     }
 
     /// A sender found the buffer full and waits, unless things changed in between.
-    package mutating func suspend(id: Int, _ sender: Sender) -> SuspendAction {
+    @usableFromInline package mutating func suspend(id: Int, _ sender: Sender) -> SuspendAction {
         if finished || stopped { return .resume(sender, false) }
         if buffer.count < capacity { return .resume(sender, true) }
         senders.append((id, sender))
@@ -59,12 +59,12 @@ package struct PushInputStateMachine<Sender> {
     }
 
     /// The sender with `id` was cancelled: returns it (to resume with false) if it waits.
-    package mutating func senderCancelled(id: Int) -> Sender? {
+    @usableFromInline package mutating func senderCancelled(id: Int) -> Sender? {
         guard let i = senders.firstIndex(where: { $0.id == id }) else { return nil }
         return senders.remove(at: i).sender
     }
 
-    package enum TakeAction {
+    @usableFromInline package enum TakeAction {
         /// Emit these events, and resume the senders (with true: there is room now).
         case events([Event], resume: [Sender])
         /// Sleep until woken (one wake-up will come).
@@ -74,7 +74,7 @@ package struct PushInputStateMachine<Sender> {
     }
 
     /// The reader wants what was sent.
-    package mutating func take() -> TakeAction {
+    @usableFromInline package mutating func take() -> TakeAction {
         if stopped { return .end }
         if !buffer.isEmpty {
             let events = buffer
@@ -90,13 +90,13 @@ package struct PushInputStateMachine<Sender> {
 
     /// No more events: the reader ends after what was sent. Returns the waiting senders
     /// (to resume with false) and whether to wake the reader.
-    package mutating func finish() -> (senders: [Sender], wakeReader: Bool) {
+    @usableFromInline package mutating func finish() -> (senders: [Sender], wakeReader: Bool) {
         finished = true
         return (drainSenders(), takeReaderWakeUp())
     }
 
     /// The run was cancelled: the reader ends now, and senders give up.
-    package mutating func runCancelled() -> (senders: [Sender], wakeReader: Bool) {
+    @usableFromInline package mutating func runCancelled() -> (senders: [Sender], wakeReader: Bool) {
         stopped = true
         buffer = []
         return (drainSenders(), takeReaderWakeUp())

@@ -24,23 +24,23 @@ public struct Event: Sendable {
     public var time: Int64
 
     /// The 1-based input line the event came from, when known (0 otherwise).
-    public var line: Int
+    @usableFromInline package var line: Int
 
     /// The source's watermark just before this event was read (event-time mode), or
     /// `Int64.min`. Streams whose steps use watermarks advance to it before the event,
     /// so a run gives the same results however its input was split into batches.
-    public var watermark: Int64 = Int64.min
+    @usableFromInline package var watermark: Int64 = Int64.min
 
     /// Monotonic time (nanoseconds, `DispatchTime.uptimeNanoseconds`) at which a source
     /// handed the event to the runtime, or 0. Set only while
     /// ``SourceOutput/stampIngestTime`` is on, so `sluice bench` can measure end-to-end
     /// latency at its sink; steps that pass events on keep it, new events have 0.
-    public var ingestNanos: UInt64 = 0
+    @usableFromInline package var ingestNanos: UInt64 = 0
 
     /// Where the values of the reader's indexed fields start in the original bytes (see
     /// ``FieldIndex``); empty for events not read by an indexing reader. Only meaningful
     /// while the event keeps its original bytes, and only for the index of its buffer.
-    public var offsets = FieldOffsets()
+    @usableFromInline package var offsets = FieldOffsets()
 
     /// Marks an event without an assigned event time.
     public static let noTime = Int64.min
@@ -53,7 +53,7 @@ public struct Event: Sendable {
     }
 
     /// An event over validated JSON bytes `buffer[start ..< start+count]`.
-    public init(raw buffer: ByteBuffer, start: Int, count: Int, line: Int = 0) {
+    @usableFromInline package init(raw buffer: ByteBuffer, start: Int, count: Int, line: Int = 0) {
         storage = .raw(buffer, start: start, count: count)
         time = Event.noTime
         self.line = line
@@ -61,7 +61,7 @@ public struct Event: Sendable {
 
     /// An event over validated JSON bytes whose indexed fields' places were recorded
     /// with `buffer`'s ``ByteBuffer/fieldIndex``.
-    public init(raw buffer: ByteBuffer, start: Int, count: Int, line: Int, offsets: FieldOffsets) {
+    @usableFromInline package init(raw buffer: ByteBuffer, start: Int, count: Int, line: Int, offsets: FieldOffsets) {
         storage = .raw(buffer, start: start, count: count)
         time = Event.noTime
         self.line = line
@@ -70,14 +70,14 @@ public struct Event: Sendable {
 
     /// True while the event is still its original bytes.
     @inlinable
-    public var isRaw: Bool {
+    package var isRaw: Bool {
         if case .raw = storage { return true }
         return false
     }
 
     /// True when the event is held as a parsed value (not original bytes).
     @inlinable
-    public var isValueBacked: Bool {
+    package var isValueBacked: Bool {
         if case .value = storage { return true }
         return false
     }
@@ -85,7 +85,7 @@ public struct Event: Sendable {
     /// The object of a parsed event (nil for a raw event or a parsed non-object): a
     /// copy of the object without parsing anything, for steps that read many fields.
     @inlinable
-    public var parsedObject: JSONObject? {
+    package var parsedObject: JSONObject? {
         if case .value(.object(let o)) = storage { return o }
         return nil
     }
@@ -94,7 +94,7 @@ public struct Event: Sendable {
     /// the event nor its object is copied), or returns nil for other events. The buffers
     /// are valid while the event is alive and unchanged.
     @inlinable
-    public func withParsedFields<R>(
+    package func withParsedFields<R>(
         _ body: (UnsafeBufferPointer<String>, UnsafeBufferPointer<JSON>) throws -> R
     ) rethrows -> R? {
         if case .value(.object(let o)) = storage { return try o.withUnsafeFields(body) }
@@ -106,7 +106,7 @@ public struct Event: Sendable {
     /// event is alive and unchanged, as a step's lent event is for the call
     /// (``Step/process(at:into:)``).
     @inlinable
-    public var unsafeParsedFields: (keys: UnsafeBufferPointer<String>, values: UnsafeBufferPointer<JSON>)? {
+    package var unsafeParsedFields: (keys: UnsafeBufferPointer<String>, values: UnsafeBufferPointer<JSON>)? {
         if case .value(.object(let o)) = storage { return o.unsafeFieldPointers }
         return nil
     }
@@ -137,7 +137,7 @@ public struct Event: Sendable {
     /// Adds top-level fields that the event does not have yet, keeping a raw event raw
     /// (see ``Storage/patched``). Returns false, changing nothing, when the event is
     /// not an object or already has one of the keys; the caller then edits ``value``.
-    public mutating func appendNewFields(_ fields: JSONObject) -> Bool {
+    @usableFromInline package mutating func appendNewFields(_ fields: JSONObject) -> Bool {
         switch storage {
         case .raw(let buf, let start, let count):
             guard count >= 2, buf.bytes(start, 1)[0] == UInt8(ascii: "{"), buf.bytes(start + count - 1, 1)[0] == UInt8(ascii: "}") else {
@@ -185,7 +185,7 @@ public struct Event: Sendable {
     }
 
     /// Parses the event in place if it is raw, so later reads do not parse again.
-    public mutating func materialize() {
+    @usableFromInline package mutating func materialize() {
         switch storage {
         case .raw, .patched: storage = .value(value)
         case .value: break
@@ -228,7 +228,7 @@ public struct Event: Sendable {
     /// event value is alive and unchanged: a caller that keeps the event (as an
     /// activation binds one) reads fields through the view without copying the event.
     @inlinable
-    public func rawView(for index: FieldIndex) -> (bytes: UnsafeRawBufferPointer, offsets: FieldOffsets)? {
+    package func rawView(for index: FieldIndex) -> (bytes: UnsafeRawBufferPointer, offsets: FieldOffsets)? {
         guard !offsets.isEmpty, case .raw(let buf, let start, let count) = storage, buf.isIndexed(by: index) else {
             return nil
         }
@@ -241,7 +241,7 @@ public struct Event: Sendable {
     /// slot up once (`index.slot(of:)`), not per event: a partitioner hashes every
     /// event's key this way.
     @inlinable
-    public func withIndexedFieldBytes<R>(slot: Int, of index: FieldIndex, _ body: (UnsafeRawBufferPointer) -> R) -> R? {
+    package func withIndexedFieldBytes<R>(slot: Int, of index: FieldIndex, _ body: (UnsafeRawBufferPointer) -> R) -> R? {
         guard !offsets.isEmpty, case .raw(let buf, let start, let count) = storage, buf.isIndexed(by: index),
             case .offset(let o) = offsets[slot], o < count
         else { return nil }
@@ -253,14 +253,14 @@ public struct Event: Sendable {
     /// partition's events so that the workers do not share a buffer's reference count:
     /// on two cores, two workers retaining and releasing the same object for every
     /// event spend more time passing its cache line back and forth than working.
-    public static func repacked(_ events: [Event]) -> [Event] {
+    @usableFromInline package static func repacked(_ events: [Event]) -> [Event] {
         repacked(events, where: nil, equals: 0, count: events.count)
     }
 
     /// ``repacked(_:)`` of the events `events[j]` with `parts[j] == part` (all of them
     /// when `parts` is nil), `count` of them: a partitioner's batch for one partition,
     /// built without copying the batch's events into a part first.
-    public static func repacked(_ events: [Event], where parts: [Int]?, equals part: Int, count: Int) -> [Event] {
+    @usableFromInline package static func repacked(_ events: [Event], where parts: [Int]?, equals part: Int, count: Int) -> [Event] {
         // Through a buffer pointer, so that reading each event borrows it instead of
         // copying it (a retain and a release of its buffer per event, twice over).
         events.withUnsafeBufferPointer { batch in
@@ -304,7 +304,7 @@ public struct Event: Sendable {
     /// so the event's object is not copied), or returns nil when absent or the event is
     /// not an object. For hot paths that read a field and keep only part of it.
     @inlinable
-    public func withField<R>(_ key: String, _ body: (borrowing JSON) throws -> R) rethrows -> R? {
+    package func withField<R>(_ key: String, _ body: (borrowing JSON) throws -> R) rethrows -> R? {
         if case .value(.object(let o)) = storage { return try o.withValue(forKey: key, body) }
         if case .value = storage { return nil }
         guard let v = field(key) else { return nil }
@@ -313,7 +313,7 @@ public struct Event: Sendable {
 
     /// ``field(_:)`` with a key already encoded as UTF-8, for hot paths.
     @inlinable
-    public func field(utf8 key: UnsafeRawBufferPointer, _ string: String) -> JSON? {
+    package func field(utf8 key: UnsafeRawBufferPointer, _ string: String) -> JSON? {
         switch storage {
         case .value(let v): return v[string]
         case .raw(let buf, let start, let count): return JSONParser.field(utf8Key: key, in: buf.bytes(start, count))
@@ -325,14 +325,14 @@ public struct Event: Sendable {
     /// Calls `body` with the original bytes of a raw event (not for parsed or patched
     /// events, whose fields are not all in the bytes); nil otherwise.
     @inlinable
-    public func withRawBytes<R>(_ body: (UnsafeRawBufferPointer) -> R) -> R? {
+    package func withRawBytes<R>(_ body: (UnsafeRawBufferPointer) -> R) -> R? {
         if case .raw(let buf, let start, let count) = storage { return body(buf.bytes(start, count)) }
         return nil
     }
 
     /// Appends the event's JSON text (no newline) to `out`: the original bytes when unchanged.
     @inlinable
-    public func write(into out: inout [UInt8]) {
+    package func write(into out: inout [UInt8]) {
         Self.write(storage, into: &out)
     }
 
@@ -372,7 +372,7 @@ public struct Event: Sendable {
     /// text then copies bytes instead of encoding. A stage calls it on its output when the
     /// sink it feeds is shared with other stages, so that encoding runs on every producing
     /// thread rather than on the sink's alone.
-    public static func encoded(_ events: consuming [Event]) -> [Event] {
+    @usableFromInline package static func encoded(_ events: consuming [Event]) -> [Event] {
         var scratch: [UInt8] = []
         return encoded(events, scratch: &scratch)
     }
@@ -381,7 +381,7 @@ public struct Event: Sendable {
     /// moving each storage out of the batch as it is written, so that nothing is reference
     /// counted on the way. For a stage that hands its output to a sink as text
     /// (``EventSink/writeLines(_:count:)``).
-    public static func writeLines(_ events: consuming [Event], into out: inout [UInt8]) {
+    @usableFromInline package static func writeLines(_ events: consuming [Event], into out: inout [UInt8]) {
         for i in events.indices {
             writeTakingStorage(of: &events[i], into: &out)
             out.append(0x0A)
@@ -401,7 +401,7 @@ public struct Event: Sendable {
     /// batch: its capacity is reused, so a stage that encodes every batch does not
     /// allocate (and page in) a fresh staging buffer each time. Its contents on return
     /// are unspecified.
-    public static func encoded(_ events: consuming [Event], scratch: inout [UInt8]) -> [Event] {
+    @usableFromInline package static func encoded(_ events: consuming [Event], scratch: inout [UInt8]) -> [Event] {
         scratch.removeAll(keepingCapacity: true)
         var spans: [(start: Int, count: Int)] = []
         spans.reserveCapacity(events.count)
@@ -439,7 +439,7 @@ public struct Event: Sendable {
     }
 
     /// Size of the original bytes, or 0 for a parsed event (used for MB/s statistics).
-    public var rawByteCount: Int {
+    @usableFromInline package var rawByteCount: Int {
         switch storage {
         case .raw(_, _, let count), .patched(_, _, let count, _): return count
         case .value: return 0

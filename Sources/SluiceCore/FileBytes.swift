@@ -5,16 +5,16 @@
 #endif
 
 /// Why a file could not be read: the system's words (`No such file or directory`).
-public struct FileReadError: Error, Sendable, CustomStringConvertible {
-    public var message: String
-    public init(_ message: String) { self.message = message }
-    public var description: String { message }
+@usableFromInline package struct FileReadError: Error, Sendable, CustomStringConvertible {
+    @usableFromInline package var message: String
+    @usableFromInline package init(_ message: String) { self.message = message }
+    @usableFromInline package var description: String { message }
 }
 
 /// Reads whole files that configuration points at (pipelines, schemas, tables).
-public enum FileBytes {
+@usableFromInline package enum FileBytes {
     /// The bytes of the file at `path`, or the reason it cannot be read.
-    public static func read(_ path: String) -> Result<[UInt8], FileReadError> {
+    @usableFromInline package static func read(_ path: String) -> Result<[UInt8], FileReadError> {
         guard let f = fopen(path, "rb") else { return .failure(FileReadError(String(cString: strerror(errno)))) }
         defer { fclose(f) }
         var out: [UInt8] = []

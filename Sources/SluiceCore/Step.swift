@@ -18,24 +18,8 @@ public protocol Step: AnyObject {
     /// Handles one event.
     func process(_ event: Event, into out: inout StepOutput)
     /// Handles a batch of events in order, with the same results as calling
-    /// ``process(_:into:)`` on each (which the default does). A step overrides it when it
-    /// can read the events where they are in the batch: a call per event copies the
-    /// event out of the array and destroys the copy again.
+    /// ``process(_:into:)`` on each (which the default does).
     func process(batch events: [Event], into out: inout StepOutput)
-    /// Handles the event at `event`, with the same results as ``process(_:into:)`` on
-    /// `event.pointee` (which the default does). The event stays valid and unchanged for
-    /// the call. Passing an event that lives in a batch's storage to ``process(_:into:)``
-    /// copies it (the caller cannot prove the call leaves the storage alone), which costs
-    /// a reference count per buffer the event holds; a step on a hot path overrides this
-    /// to read the event where it is. Stages call it for time-sensitive steps, which they
-    /// drive event by event.
-    func process(at event: UnsafePointer<Event>, into out: inout StepOutput)
-    /// A hint that `event` will be processed soon (a couple of events from now, in the
-    /// same batch): a step whose per-event work waits on memory (key tables, the event's
-    /// own fields) may start loading it, so that the wait overlaps the events before.
-    /// Must not change anything; the default does nothing. Stages call it for
-    /// time-sensitive steps, which they drive event by event.
-    func prefetch(upcoming event: UnsafePointer<Event>)
     /// Event time has advanced to `watermark` (epoch ms; `Int64.max` at the end).
     func advance(watermark: Int64, into out: inout StepOutput)
     /// Open state, for stats and bounds checks (open windows, partial matches, keys).
@@ -64,19 +48,46 @@ public struct StepTraits: OptionSet, Sendable, Hashable {
 
 extension Step {
     public func process(batch events: [Event], into out: inout StepOutput) {
+        for i in events.indices { process(events[i], into: &out) }
+    }
+    public func advance(watermark: Int64, into out: inout StepOutput) {}
+    public var stateSize: Int { 0 }
+    public var counters: [(name: String, value: Int)] { [] }
+}
+
+/// A step on a hot path that reads events where they are instead of taking a copy
+/// (built-in steps only). The runtime finds out once, when it builds a stream's chain,
+/// whether a step is one; it then lends events in place, event by event, to
+/// time-sensitive steps.
+@usableFromInline package protocol InPlaceStep: Step {
+    /// Handles the event at `event`, with the same results as ``process(_:into:)`` on
+    /// `event.pointee` (which the default does). The event stays valid and unchanged for
+    /// the call. Passing an event that lives in a batch's storage to ``process(_:into:)``
+    /// copies it (the caller cannot prove the call leaves the storage alone), which costs
+    /// a reference count per buffer the event holds; a step on a hot path overrides this
+    /// to read the event where it is. Stages call it for time-sensitive steps, which they
+    /// drive event by event.
+    func process(at event: UnsafePointer<Event>, into out: inout StepOutput)
+    /// A hint that `event` will be processed soon (a couple of events from now, in the
+    /// same batch): a step whose per-event work waits on memory (key tables, the event's
+    /// own fields) may start loading it, so that the wait overlaps the events before.
+    /// Must not change anything; the default does nothing. Stages call it for
+    /// time-sensitive steps, which they drive event by event.
+    func prefetch(upcoming event: UnsafePointer<Event>)
+}
+
+extension InPlaceStep {
+    @usableFromInline package func process(batch events: [Event], into out: inout StepOutput) {
         // Lent from the array's storage: no copy per event.
         events.withUnsafeBufferPointer { batch in
             guard let base = batch.baseAddress else { return }
             for j in batch.indices { process(at: base + j, into: &out) }
         }
     }
-    public func process(at event: UnsafePointer<Event>, into out: inout StepOutput) {
+    @usableFromInline package func process(at event: UnsafePointer<Event>, into out: inout StepOutput) {
         process(event.pointee, into: &out)
     }
-    public func prefetch(upcoming event: UnsafePointer<Event>) {}
-    public func advance(watermark: Int64, into out: inout StepOutput) {}
-    public var stateSize: Int { 0 }
-    public var counters: [(name: String, value: Int)] { [] }
+    @usableFromInline package func prefetch(upcoming event: UnsafePointer<Event>) {}
 }
 
 /// The side outputs every stream has, at fixed port numbers; route branches and custom
@@ -101,13 +112,13 @@ public struct StepOutput {
     /// The current watermark of the stage (epoch ms), for steps that classify lateness.
     public var watermark: Int64 = Int64.min
     /// Counters for the step being run, read by `--stats`.
-    public var rejectedCount = 0
+    @usableFromInline package var rejectedCount = 0
     /// Events the step dropped on purpose as invalid (`validate` with `on_invalid:
     /// drop`), for `--stats`; a filter's ordinary drops are not counted here.
-    public var droppedCount = 0
+    @usableFromInline package var droppedCount = 0
     /// Set by a step that must end the run (`validate` with `on_invalid: stop`): the
     /// run stops with this message and exit code 1, after passing on what is already out.
-    public var stopRequested: String?
+    @usableFromInline package var stopRequested: String?
 
     public init() {}
 
@@ -137,7 +148,7 @@ extension Event {
     /// The dead-letter form of a rejected event (docs/errors.md). `line`, when given, is
     /// the input line the event came from (for errors found at the source, such as an
     /// unreadable event time).
-    public static func wrapError(_ event: Event, step: String, message: String, violations: [JSON]? = nil, line: Int? = nil) -> Event {
+    @usableFromInline package static func wrapError(_ event: Event, step: String, message: String, violations: [JSON]? = nil, line: Int? = nil) -> Event {
         var err = JSONObject(minimumCapacity: 4)
         err.appendUnchecked(key: "step", value: .string(step))
         err.appendUnchecked(key: "message", value: .string(message))

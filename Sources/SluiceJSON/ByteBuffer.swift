@@ -3,25 +3,25 @@
 /// A reader fills one buffer per chunk it reads and hands out events that point into it,
 /// so a chunk of thousands of events costs one allocation. The buffer is never written
 /// after it is shared, which is what makes it safe to send across stages.
-public final class ByteBuffer: @unchecked Sendable {
+@usableFromInline package final class ByteBuffer: @unchecked Sendable {
     /// Start of the bytes.
-    public let base: UnsafeMutableRawPointer
+    @usableFromInline package let base: UnsafeMutableRawPointer
     /// Allocated size in bytes.
-    public let capacity: Int
+    @usableFromInline package let capacity: Int
 
     /// The fields whose places the reader recorded in the events it read from this
     /// buffer (see ``FieldOffsets``), or nil.
-    public let fieldIndex: FieldIndex?
+    @usableFromInline package let fieldIndex: FieldIndex?
 
     /// Whether the reader recorded offsets for `index` in the events of this buffer.
     @inlinable
-    public func isIndexed(by index: FieldIndex) -> Bool {
+    package func isIndexed(by index: FieldIndex) -> Bool {
         indexRef?.toOpaque() == Unmanaged.passUnretained(index).toOpaque()
     }
 
     /// The slot of `key` in ``fieldIndex``, or nil (no index, or not indexed).
     @inlinable
-    public func indexSlot(of key: String) -> Int? {
+    package func indexSlot(of key: String) -> Int? {
         indexRef?._withUnsafeGuaranteedRef { $0.slot(of: key) }
     }
 
@@ -33,7 +33,7 @@ public final class ByteBuffer: @unchecked Sendable {
     let indexRef: Unmanaged<FieldIndex>?
 
     /// A new uninitialised buffer of `capacity` bytes (at least 1).
-    public init(capacity: Int, fieldIndex: FieldIndex? = nil) {
+    @usableFromInline package init(capacity: Int, fieldIndex: FieldIndex? = nil) {
         self.fieldIndex = fieldIndex
         indexRef = fieldIndex.map { Unmanaged.passUnretained($0) }
         self.capacity = max(1, capacity)
@@ -41,7 +41,7 @@ public final class ByteBuffer: @unchecked Sendable {
     }
 
     /// A buffer holding a copy of `bytes`.
-    public convenience init(copying bytes: UnsafeRawBufferPointer) {
+    @usableFromInline package convenience init(copying bytes: UnsafeRawBufferPointer) {
         self.init(capacity: bytes.count)
         if let src = bytes.baseAddress, bytes.count > 0 { base.copyMemory(from: src, byteCount: bytes.count) }
     }
@@ -50,7 +50,7 @@ public final class ByteBuffer: @unchecked Sendable {
 
     /// The bytes in `range` as a raw buffer (valid while this object is alive).
     @inlinable
-    public func bytes(_ start: Int, _ count: Int) -> UnsafeRawBufferPointer {
+    package func bytes(_ start: Int, _ count: Int) -> UnsafeRawBufferPointer {
         UnsafeRawBufferPointer(start: base + start, count: count)
     }
 }

@@ -11,7 +11,7 @@
 /// Readers disagree on such objects (most keep the last value, Sluice's field reads the
 /// first), so passing one on unchanged lets a filter and a downstream reader see
 /// different events. I-JSON (RFC 7493) forbids repeated keys; that is the default.
-public enum DuplicateKeyPolicy: String, Sendable, CaseIterable {
+@usableFromInline package enum DuplicateKeyPolicy: String, Sendable, CaseIterable {
     /// The value is malformed, with the key in the reason.
     case reject
     /// Sluice keeps each repeated key's first value; the event is written with only that.

@@ -17,12 +17,12 @@
 ///
 /// A class, so that events can tell by identity whether their offsets were recorded for
 /// the index a reader of fields has in mind.
-public final class FieldIndex: @unchecked Sendable {
+@usableFromInline package final class FieldIndex: @unchecked Sendable {
     /// How many fields an index holds (the slots of ``FieldOffsets``).
-    public static let capacity = 8
+    @usableFromInline package static let capacity = 8
 
     /// The field names, in slot order.
-    public let keys: [String]
+    @usableFromInline package let keys: [String]
     /// The names' UTF-8 bytes back to back, and each name's (start, count) in them: raw
     /// memory, so that the validator compares keys without reference counting. Written
     /// once here, freed in deinit; immutable in between, hence `@unchecked Sendable`.
@@ -32,7 +32,7 @@ public final class FieldIndex: @unchecked Sendable {
     let slotCount: Int
 
     /// An index of the first ``capacity`` distinct names of `keys`.
-    public init(_ keys: [String]) {
+    @usableFromInline package init(_ keys: [String]) {
         var seen: [String] = []
         for k in keys where !seen.contains(k) && seen.count < Self.capacity { seen.append(k) }
         self.keys = seen
@@ -58,7 +58,7 @@ public final class FieldIndex: @unchecked Sendable {
 
     /// The slot of `key`, or nil when it is not indexed. Compares bytes in the index's
     /// own memory, touching no reference-counted storage.
-    public func slot(of key: String) -> Int? {
+    @usableFromInline package func slot(of key: String) -> Int? {
         // With nothing recorded, every slot is a candidate.
         let found = key.utf8.withContiguousStorageIfAvailable { k in
             slot(matching: k.baseAddress, count: k.count, unrecordedIn: FieldOffsets())
@@ -88,17 +88,17 @@ public final class FieldIndex: @unchecked Sendable {
 /// Where the values of an event's indexed fields start, relative to its first byte: one
 /// slot per field of a ``FieldIndex``. A slot is unknown (not recorded), absent (the
 /// object has no such field), or the offset of the value's first byte.
-public struct FieldOffsets: Sendable, Equatable {
+@usableFromInline package struct FieldOffsets: Sendable, Equatable {
     /// 0: unknown; 1: absent; n ≥ 2: the value starts at offset n - 2.
     @usableFromInline
     var packed: SIMD8<UInt32>
 
     /// Nothing recorded.
     @inlinable
-    public init() { packed = .zero }
+    package init() { packed = .zero }
 
     /// What slot `slot` records.
-    public enum Entry: Sendable, Equatable {
+    @usableFromInline package enum Entry: Sendable, Equatable {
         case unknown
         case absent
         case offset(Int)
@@ -106,7 +106,7 @@ public struct FieldOffsets: Sendable, Equatable {
 
     /// The entry of `slot` (unknown for slots past ``FieldIndex/capacity``).
     @inlinable
-    public subscript(slot: Int) -> Entry {
+    package subscript(slot: Int) -> Entry {
         guard slot >= 0, slot < FieldIndex.capacity else { return .unknown }
         let v = packed[slot]
         if v == 0 { return .unknown }
@@ -116,7 +116,7 @@ public struct FieldOffsets: Sendable, Equatable {
 
     /// True when no slot is recorded.
     @inlinable
-    public var isEmpty: Bool { packed == .zero }
+    package var isEmpty: Bool { packed == .zero }
 
     @inline(__always)
     mutating func record(_ slot: Int, offset: Int) { packed[slot] = UInt32(truncatingIfNeeded: offset + 2) }
@@ -128,7 +128,7 @@ extension JSONParser {
     /// keeps). Fields the object lacks are recorded as absent. Nothing is recorded for a
     /// non-object, or when a top-level key is written with escapes (a later read then
     /// scans, which decodes them).
-    public static func validate(
+    @usableFromInline package static func validate(
         _ bytes: UnsafeRawBufferPointer, maxDepth: Int = 512, index: FieldIndex, offsets: inout FieldOffsets
     ) -> JSONError? {
         validate(bytes, maxDepth: maxDepth, index: index, offsets: &offsets, checker: nil)
@@ -217,7 +217,7 @@ extension Cursor {
 extension JSONParser {
     /// The value starting at `offset` of validated `bytes` (an offset from
     /// ``FieldOffsets``), or nil if the bytes there are not a value.
-    public static func value(at offset: Int, in bytes: UnsafeRawBufferPointer) -> JSON? {
+    @usableFromInline package static func value(at offset: Int, in bytes: UnsafeRawBufferPointer) -> JSON? {
         guard let base = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self), offset >= 0, offset < bytes.count else {
             return nil
         }

@@ -1,12 +1,12 @@
 /// A fast 64-bit hash of JSON values used as keys (window keys, partition keys),
 /// consistent with `JSON`'s `==`: equal values hash alike, whatever their spelling in the
 /// input, and alike on every thread of a process (so partitions and windows agree).
-public enum JSONKeyHash {
+@usableFromInline package enum JSONKeyHash {
     /// A hash consistent with `JSON`'s `==`: equal values hash alike. Strings compare by
     /// canonical equivalence, so a string hashes as the bytes of its normalized form when
     /// that is ASCII (nearly always), else through Swift's own (normalizing) string hash.
     @inline(__always)
-    public static func hash(_ key: JSON) -> UInt64 {
+    @usableFromInline package static func hash(_ key: JSON) -> UInt64 {
         switch key {
         case .string(let s):
             if let h = s.utf8.withContiguousStorageIfAvailable({ asciiHash($0) }), let h { return h }
@@ -20,7 +20,7 @@ public enum JSONKeyHash {
 
     /// FNV-1a over ASCII bytes, finished with a multiply-xorshift; nil at the first non-ASCII byte.
     @inline(__always)
-    public static func asciiHash(_ bytes: UnsafeBufferPointer<UInt8>) -> UInt64? {
+    @usableFromInline package static func asciiHash(_ bytes: UnsafeBufferPointer<UInt8>) -> UInt64? {
         var h: UInt64 = 0xcbf2_9ce4_8422_2325
         for b in bytes {
             if b >= 0x80 { return nil }
@@ -33,7 +33,7 @@ public enum JSONKeyHash {
     /// ASCII (KELVIN SIGN to `K`, GREEK QUESTION MARK to `;`, GREEK VARIA to a backtick),
     /// so a string whose other scalars are all ASCII equals exactly the ASCII string with
     /// those replaced, and hashes as it. Any other string equals no ASCII string.
-    public static func slowStringHash(_ s: String) -> UInt64 {
+    @usableFromInline package static func slowStringHash(_ s: String) -> UInt64 {
         var h: UInt64 = 0xcbf2_9ce4_8422_2325
         for u in s.unicodeScalars {
             let b: UInt32
@@ -63,7 +63,7 @@ public enum JSONKeyHash {
     /// opening quote), read in place: nil unless it is plain ASCII without escapes (the
     /// caller then parses the value and uses ``hash(_:)``, which agrees).
     @inline(__always)
-    public static func rawString(_ bytes: UnsafeRawBufferPointer) -> UInt64? {
+    @usableFromInline package static func rawString(_ bytes: UnsafeRawBufferPointer) -> UInt64? {
         guard bytes.count >= 2, bytes[0] == 0x22 else { return nil }
         var h: UInt64 = 0xcbf2_9ce4_8422_2325
         var i = 1

@@ -61,7 +61,7 @@ public struct JSONObject: Sendable, Hashable {
 
     /// Calls `body` with the keys and the values, in place (no copy of either array).
     @inlinable
-    public func withUnsafeFields<R>(
+    package func withUnsafeFields<R>(
         _ body: (UnsafeBufferPointer<String>, UnsafeBufferPointer<JSON>) throws -> R
     ) rethrows -> R {
         try keys.withUnsafeBufferPointer { k in try values.withUnsafeBufferPointer { v in try body(k, v) } }
@@ -73,7 +73,7 @@ public struct JSONObject: Sendable, Hashable {
     /// ``withUnsafeFields(_:)`` costs a retain and a release of both arrays whenever the
     /// body writes to memory the compiler cannot tell apart from the object's.
     @inlinable
-    public var unsafeFieldPointers: (keys: UnsafeBufferPointer<String>, values: UnsafeBufferPointer<JSON>) {
+    package var unsafeFieldPointers: (keys: UnsafeBufferPointer<String>, values: UnsafeBufferPointer<JSON>) {
         (keys.withUnsafeBufferPointer { $0 }, values.withUnsafeBufferPointer { $0 })
     }
 
@@ -99,13 +99,13 @@ public struct JSONObject: Sendable, Hashable {
 
     /// Appends a field without checking for an existing key. Only for builders that know
     /// the key is new (the parser checks with ``subscript(_:)`` when keys may repeat).
-    public mutating func appendUnchecked(key: String, value: JSON) {
+    @usableFromInline package mutating func appendUnchecked(key: String, value: JSON) {
         keys.append(key)
         values.append(value)
     }
 
     /// Replaces the value at position `i` (a valid index), keeping the key.
-    public mutating func replaceValue(at i: Int, with value: JSON) {
+    @usableFromInline package mutating func replaceValue(at i: Int, with value: JSON) {
         values[i] = value
     }
 

@@ -7,34 +7,34 @@
 #endif
 
 /// Why some bytes are not a JSON value, and where.
-public struct JSONError: Error, Sendable, Equatable, CustomStringConvertible {
+@usableFromInline package struct JSONError: Error, Sendable, Equatable, CustomStringConvertible {
     /// What is wrong, in words for users ("unexpected character 'x'").
-    public var message: String
+    @usableFromInline package var message: String
     /// Byte offset from the start of the parsed text.
-    public var offset: Int
+    @usableFromInline package var offset: Int
 
-    public init(_ message: String, offset: Int) {
+    @usableFromInline package init(_ message: String, offset: Int) {
         self.message = message
         self.offset = offset
     }
 
-    public var description: String { "\(message) at byte \(offset)" }
+    @usableFromInline package var description: String { "\(message) at byte \(offset)" }
 }
 
 /// Limits that keep hostile input from exhausting the stack or memory.
-public struct JSONLimits: Sendable, Equatable {
+@usableFromInline package struct JSONLimits: Sendable, Equatable {
     /// Deepest nesting of arrays and objects accepted (default 512).
-    public var maxDepth: Int
+    @usableFromInline package var maxDepth: Int
     /// Largest single event in bytes (default 16 MiB).
-    public var maxEventSize: Int
+    @usableFromInline package var maxEventSize: Int
 
-    public init(maxDepth: Int = 512, maxEventSize: Int = 16 << 20) {
+    @usableFromInline package init(maxDepth: Int = 512, maxEventSize: Int = 16 << 20) {
         self.maxDepth = maxDepth
         self.maxEventSize = maxEventSize
     }
 
     /// The defaults: depth 512, 16 MiB.
-    public static let `default` = JSONLimits()
+    @usableFromInline package static let `default` = JSONLimits()
 }
 
 /// RFC 8259 JSON parsing over bytes.
@@ -46,9 +46,9 @@ public struct JSONLimits: Sendable, Equatable {
 /// - invalid UTF-8 is an error; a UTF-8 byte order mark is an error (RFC 8259 §8.1 says
 ///   not to add one; Sluice treats a line that starts with one as malformed);
 /// - nesting deeper than ``JSONLimits/maxDepth`` is an error, never a stack overflow.
-public enum JSONParser {
+@usableFromInline package enum JSONParser {
     /// Parses one whole JSON text (surrounding whitespace allowed, nothing else).
-    public static func parse(_ bytes: UnsafeRawBufferPointer, maxDepth: Int = 512) throws(JSONError) -> JSON {
+    @usableFromInline package static func parse(_ bytes: UnsafeRawBufferPointer, maxDepth: Int = 512) throws(JSONError) -> JSON {
         guard let base = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self) else {
             throw JSONError("empty input", offset: 0)
         }
@@ -62,7 +62,7 @@ public enum JSONParser {
 
     /// Parses one whole JSON text; a repeated key in an object keeps its first value
     /// (`.first`), its last value at its first place (`.last`), or is an error (`.reject`).
-    public static func parse(
+    @usableFromInline package static func parse(
         _ bytes: UnsafeRawBufferPointer, maxDepth: Int = 512, duplicateKeys: DuplicateKeyPolicy
     ) throws(JSONError) -> JSON {
         if duplicateKeys == .reject, let err = validate(bytes, maxDepth: maxDepth, duplicateKeys: .reject) { throw err }
@@ -80,7 +80,7 @@ public enum JSONParser {
 
     /// ``validate(_:maxDepth:)`` that with `.reject` also fails on an object that repeats
     /// a key (I-JSON, RFC 7493); the other policies accept such objects.
-    public static func validate(_ bytes: UnsafeRawBufferPointer, maxDepth: Int = 512, duplicateKeys: DuplicateKeyPolicy) -> JSONError? {
+    @usableFromInline package static func validate(_ bytes: UnsafeRawBufferPointer, maxDepth: Int = 512, duplicateKeys: DuplicateKeyPolicy) -> JSONError? {
         guard duplicateKeys == .reject else { return validate(bytes, maxDepth: maxDepth) }
         let checker = DuplicateKeyChecker(rejects: true)
         return validate(bytes, maxDepth: maxDepth, checker: checker)
@@ -106,19 +106,19 @@ public enum JSONParser {
     }
 
     /// Parses one whole JSON text from an array of bytes.
-    public static func parse(_ bytes: [UInt8], maxDepth: Int = 512) throws(JSONError) -> JSON {
+    @usableFromInline package static func parse(_ bytes: [UInt8], maxDepth: Int = 512) throws(JSONError) -> JSON {
         let r = bytes.withUnsafeBytes { buf in Result { () throws(JSONError) in try parse(buf, maxDepth: maxDepth) } }
         return try r.get()
     }
 
     /// Parses one whole JSON text from a string.
-    public static func parse(_ text: String, maxDepth: Int = 512) throws(JSONError) -> JSON {
+    @usableFromInline package static func parse(_ text: String, maxDepth: Int = 512) throws(JSONError) -> JSON {
         try parse(Array(text.utf8), maxDepth: maxDepth)
     }
 
     /// Checks that the bytes hold exactly one JSON value, without building it.
     /// Returns nil when valid. Allocates nothing on the valid path.
-    public static func validate(_ bytes: UnsafeRawBufferPointer, maxDepth: Int = 512) -> JSONError? {
+    @usableFromInline package static func validate(_ bytes: UnsafeRawBufferPointer, maxDepth: Int = 512) -> JSONError? {
         guard let base = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self), bytes.count > 0 else {
             return JSONError("empty input", offset: 0)
         }
@@ -135,7 +135,7 @@ public enum JSONParser {
     }
 
     /// Outcome of scanning for one value at the start of a buffer that may be cut short.
-    public enum PrefixScan: Sendable, Equatable {
+    @usableFromInline package enum PrefixScan: Sendable, Equatable {
         /// A complete value ends at this offset (exclusive).
         case complete(end: Int)
         /// The buffer ends inside the value: read more and scan again.
@@ -146,7 +146,7 @@ public enum JSONParser {
 
     /// Scans one value starting at `start` (after whitespace) in a buffer that may end
     /// mid-value, as a reader of concatenated JSON values needs.
-    public static func scanPrefix(_ bytes: UnsafeRawBufferPointer, from start: Int, maxDepth: Int = 512) -> PrefixScan {
+    @usableFromInline package static func scanPrefix(_ bytes: UnsafeRawBufferPointer, from start: Int, maxDepth: Int = 512) -> PrefixScan {
         scanPrefix(bytes, from: start, maxDepth: maxDepth, checker: nil)
     }
 
@@ -173,7 +173,7 @@ public enum JSONParser {
     /// Reads several top-level fields of the object in `bytes` in one pass: `out[i]`
     /// becomes the value of `keys[i]` (UTF-8, unescaped), or nil when absent. Stops as
     /// soon as every key is found. The bytes are assumed validated, as for ``field(_:in:maxDepth:)``.
-    public static func fields(_ keys: [[UInt8]], in bytes: UnsafeRawBufferPointer, into out: inout [JSON?]) {
+    @usableFromInline package static func fields(_ keys: [[UInt8]], in bytes: UnsafeRawBufferPointer, into out: inout [JSON?]) {
         if out.count == keys.count {
             for i in out.indices { out[i] = nil }
         } else {
@@ -230,7 +230,7 @@ public enum JSONParser {
 
     /// True when the object in `bytes` has a top-level field named by any of `keys`.
     /// One pass over validated bytes; false for non-objects.
-    public static func hasAnyKey(_ keys: [String], in bytes: UnsafeRawBufferPointer) -> Bool {
+    @usableFromInline package static func hasAnyKey(_ keys: [String], in bytes: UnsafeRawBufferPointer) -> Bool {
         guard let base = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self), !keys.isEmpty else { return false }
         var c = Cursor(base: base, end: bytes.count, maxDepth: Int.max)
         do throws(JSONError) {
@@ -269,13 +269,13 @@ public enum JSONParser {
     /// Returns nil when the text is not an object or has no such field. The bytes are
     /// assumed already validated (as events from a reader are); invalid input gives nil
     /// or a partial answer, never a crash.
-    public static func field(_ key: String, in bytes: UnsafeRawBufferPointer, maxDepth: Int = 512) -> JSON? {
+    @usableFromInline package static func field(_ key: String, in bytes: UnsafeRawBufferPointer, maxDepth: Int = 512) -> JSON? {
         var key = key
         return key.withUTF8 { k in field(utf8Key: UnsafeRawBufferPointer(k), in: bytes, maxDepth: maxDepth) }
     }
 
     /// ``field(_:in:maxDepth:)`` with the key already as UTF-8 bytes.
-    public static func field(utf8Key key: UnsafeRawBufferPointer, in bytes: UnsafeRawBufferPointer, maxDepth: Int = 512) -> JSON? {
+    @usableFromInline package static func field(utf8Key key: UnsafeRawBufferPointer, in bytes: UnsafeRawBufferPointer, maxDepth: Int = 512) -> JSON? {
         guard let base = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self) else { return nil }
         var c = Cursor(base: base, end: bytes.count, maxDepth: maxDepth)
         do throws(JSONError) {

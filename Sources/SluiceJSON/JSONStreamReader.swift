@@ -7,7 +7,7 @@
 #endif
 
 /// How input text is split into JSON values.
-public enum JSONInputFormat: String, Sendable, CaseIterable {
+@usableFromInline package enum JSONInputFormat: String, Sendable, CaseIterable {
     /// One JSON value per line; blank lines are skipped.
     case jsonl
     /// Concatenated JSON values separated by any whitespace, as jq reads them.
@@ -15,35 +15,35 @@ public enum JSONInputFormat: String, Sendable, CaseIterable {
 }
 
 /// A piece of input read in one go: a buffer and the values and bad lines found in it.
-public struct JSONChunk: Sendable {
+@usableFromInline package struct JSONChunk: Sendable {
     /// One good value: its bytes in ``buffer`` and the line it starts on (1-based).
-    public struct Value: Sendable {
-        public var start: Int
-        public var count: Int
-        public var line: Int
+    @usableFromInline package struct Value: Sendable {
+        @usableFromInline package var start: Int
+        @usableFromInline package var count: Int
+        @usableFromInline package var line: Int
         /// Where the reader's ``JSONStreamReader/fieldIndex`` fields start (JSON lines only).
-        public var offsets = FieldOffsets()
+        @usableFromInline package var offsets = FieldOffsets()
     }
 
     /// One bad line or value: where, why, and its text (cut to ``JSONStreamReader/rawLimit``
     /// bytes when longer, with `truncated` set).
-    public struct Malformed: Sendable {
-        public var line: Int
-        public var message: String
-        public var raw: String
-        public var truncated: Bool
+    @usableFromInline package struct Malformed: Sendable {
+        @usableFromInline package var line: Int
+        @usableFromInline package var message: String
+        @usableFromInline package var raw: String
+        @usableFromInline package var truncated: Bool
     }
 
     /// The bytes that the values point into.
-    public var buffer: ByteBuffer
-    public var values: [Value] = []
-    public var malformed: [Malformed] = []
+    @usableFromInline package var buffer: ByteBuffer
+    @usableFromInline package var values: [Value] = []
+    @usableFromInline package var malformed: [Malformed] = []
     /// Indices in ``values`` (ascending) of values whose bytes must not be written back
     /// as they are: a value of the `json` format that spans lines (output is one value
     /// per line), or an object with a repeated key that the reader was told to accept
     /// (output has only the key Sluice uses). Parse them with
     /// ``JSONStreamReader/duplicateKeys`` and write the parsed value.
-    public var rewritten: [Int] = []
+    @usableFromInline package var rewritten: [Int] = []
 }
 
 /// Reads JSON values from a file descriptor in large chunks, without a system call or a
@@ -53,15 +53,15 @@ public struct JSONChunk: Sendable {
 /// needs more) that its values point into, freed when the last event from it is, and a
 /// value longer than ``JSONLimits/maxEventSize`` is not buffered but skipped and reported
 /// as malformed with its first bytes.
-public struct JSONStreamReader {
+@usableFromInline package struct JSONStreamReader {
     /// How much of a bad line is kept in the malformed report when the line is longer
     /// than the event-size limit.
-    public static let rawLimit = 1024
+    @usableFromInline package static let rawLimit = 1024
 
-    public let format: JSONInputFormat
-    public let limits: JSONLimits
+    @usableFromInline package let format: JSONInputFormat
+    @usableFromInline package let limits: JSONLimits
     /// What to do with an object that repeats a key.
-    public let duplicateKeys: DuplicateKeyPolicy
+    @usableFromInline package let duplicateKeys: DuplicateKeyPolicy
     let checker: DuplicateKeyChecker
     let fd: Int32
     let chunkSize: Int
@@ -77,12 +77,12 @@ public struct JSONStreamReader {
     var eof = false
 
     /// Fields whose places are recorded in each JSON-lines value's ``JSONChunk/Value/offsets``.
-    public let fieldIndex: FieldIndex?
+    @usableFromInline package let fieldIndex: FieldIndex?
 
     /// A reader over `fd` (which it does not close). With a `fieldIndex`, validating a
     /// line also records where the values of those fields start. An object that repeats
     /// a key is malformed unless `duplicateKeys` accepts it.
-    public init(
+    @usableFromInline package init(
         fd: Int32, format: JSONInputFormat = .jsonl, limits: JSONLimits = .default, chunkSize: Int = 64 << 10,
         fieldIndex: FieldIndex? = nil, duplicateKeys: DuplicateKeyPolicy = .reject
     ) {
@@ -98,7 +98,7 @@ public struct JSONStreamReader {
 
     /// Reads once (at most one `read` call) and returns what became complete, or nil at
     /// the end of input. Throws the `read` error (the caller decides how to report it).
-    public mutating func next() throws(SourceReadError) -> JSONChunk? {
+    @usableFromInline package mutating func next() throws(SourceReadError) -> JSONChunk? {
         if eof { return nil }
         // Each read goes into a buffer no earlier chunk's events point into: the events of
         // one chunk then share a reference count that the threads downstream touch one
@@ -337,7 +337,7 @@ public struct JSONStreamReader {
 func isSpace(_ b: UInt8) -> Bool { b == 0x20 || b == 0x09 || b == 0x0D || b == 0x0A }
 
 /// A failed `read` on an input.
-public struct SourceReadError: Error, Sendable, CustomStringConvertible {
-    public var errno: Int32
-    public var description: String { String(cString: strerror(errno)) }
+@usableFromInline package struct SourceReadError: Error, Sendable, CustomStringConvertible {
+    @usableFromInline package var errno: Int32
+    @usableFromInline package var description: String { String(cString: strerror(errno)) }
 }

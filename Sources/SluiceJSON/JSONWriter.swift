@@ -3,9 +3,9 @@
 /// (`"`, `\`, and control characters; everything else as UTF-8).
 ///
 /// JSON has no NaN or infinity; a double that is not finite is written as `null`.
-public enum JSONWriter {
+@usableFromInline package enum JSONWriter {
     /// Appends the compact text of `value` to `out`.
-    public static func write(_ value: JSON, into out: inout [UInt8]) {
+    @usableFromInline package static func write(_ value: JSON, into out: inout [UInt8]) {
         switch value {
         case .null: appendStatic("null", to: &out)
         case .bool(let b): appendStatic(b ? "true" : "false", to: &out)
@@ -34,7 +34,7 @@ public enum JSONWriter {
     }
 
     /// The compact text of `value` as a string.
-    public static func string(_ value: JSON) -> String {
+    @usableFromInline package static func string(_ value: JSON) -> String {
         var out: [UInt8] = []
         write(value, into: &out)
         return String(decoding: out, as: UTF8.self)
@@ -46,7 +46,7 @@ public enum JSONWriter {
     }
 
     /// Appends a decimal integer.
-    public static func writeInt(_ value: Int64, into out: inout [UInt8]) {
+    @usableFromInline package static func writeInt(_ value: Int64, into out: inout [UInt8]) {
         if value >= 0 && value < 10 {
             out.append(UInt8(value) + 0x30)
             return
@@ -65,7 +65,7 @@ public enum JSONWriter {
     }
 
     /// Appends a double in shortest round-trip form (`12.5`, `1e+20`, `5.0`), or `null`.
-    public static func writeDouble(_ value: Double, into out: inout [UInt8]) {
+    @usableFromInline package static func writeDouble(_ value: Double, into out: inout [UInt8]) {
         guard value.isFinite else {
             appendStatic("null", to: &out)
             return
@@ -88,14 +88,14 @@ public enum JSONWriter {
     }
 
     /// Appends a JSON string literal with RFC 8259 escapes.
-    public static func writeString(_ value: String, into out: inout [UInt8]) {
+    @usableFromInline package static func writeString(_ value: String, into out: inout [UInt8]) {
         var value = value
         value.withUTF8 { writeString(utf8: $0, into: &out) }
     }
 
     /// Appends an object member's key and its colon (`"key":`), after a comma unless
     /// `first`.
-    public static func writeKey(_ key: String, first: Bool, into out: inout [UInt8]) {
+    @usableFromInline package static func writeKey(_ key: String, first: Bool, into out: inout [UInt8]) {
         var key = key
         key.withUTF8 { k in
             if !quoteShort(k, before: first ? nil : UInt8(ascii: ","), after: UInt8(ascii: ":"), into: &out) {
@@ -136,7 +136,7 @@ public enum JSONWriter {
     }
 
     /// Appends a JSON string literal for UTF-8 bytes that are already valid.
-    public static func writeString(utf8 bytes: UnsafeBufferPointer<UInt8>, into out: inout [UInt8]) {
+    @usableFromInline package static func writeString(utf8 bytes: UnsafeBufferPointer<UInt8>, into out: inout [UInt8]) {
         if quoteShort(bytes, before: nil, after: nil, into: &out) { return }
         out.append(UInt8(ascii: "\""))
         var runStart = 0

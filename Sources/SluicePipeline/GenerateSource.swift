@@ -30,17 +30,17 @@ import SluiceJSON
 /// Besides standard CEL and `params`, field expressions may call `counter()`,
 /// `random_int(lo, hi)` (inclusive), `random_double(lo, hi)`, `choice(list)` and
 /// `now_ms()`.
-struct GenerateSpec: Sendable {
-    var count: Int?
-    var rate: Int?
-    var seed: UInt64
+package struct GenerateSpec: Sendable {
+    package var count: Int?
+    package var rate: Int?
+    package var seed: UInt64
     /// Field names and CEL sources, checked when the pipeline compiled.
     var fieldSources: [(String, String)]
-    let params: CELValue
+    package let params: CELValue
 
     /// Programs bound to fresh state, so each run starts its counter at 1 and repeats
     /// its random choices. Compiling cannot fail here: the same sources compiled before.
-    func instantiate() -> [(String, CELProgram)] {
+    package func instantiate() -> [(String, CELProgram)] {
         let env = Self.environment(state: GeneratorState(seed: seed))
         return fieldSources.compactMap { name, source in (try? env.compile(source)).map { (name, $0) } }
     }

@@ -11,20 +11,18 @@ import SluiceSteps
 /// A compiled pipeline: checked, immutable, and ready to run any number of times.
 ///
 /// ```swift
-/// switch Pipeline.load(path: "pipelines/quickstart.yaml") {
-/// case .success(let p): let run = try p.start(RunOptions()); _ = run.wait()
-/// case .failure(let diagnostics): print(diagnostics)
-/// }
+/// let pipeline = try Pipeline.load(path: "pipelines/quickstart.yaml")  // throws Diagnostics
+/// let outcome = try await pipeline.run(RunOptions())                   // throws RunError
 /// ```
 public final class Pipeline: Sendable {
     /// `name:` from the file, or `pipeline`.
     public let name: String
     /// The file it was compiled from (as given), or the name passed for YAML text.
-    public let file: String
+    @usableFromInline package let file: String
     /// Warnings found while compiling (unused streams, ...).
     public let warnings: Diagnostics
-    let inputs: [InputSpec]
-    let streams: [StreamSpec]
+    package let inputs: [InputSpec]
+    package let streams: [StreamSpec]
     let outputs: [OutputSpec]
     let time: EventTimeSpec?
     /// The top-level fields the pipeline's expressions read, whose places file inputs
@@ -58,21 +56,21 @@ public final class Pipeline: Sendable {
     public var outputNames: [String] { outputs.map(\.name) }
     /// True when the pipeline has a `time:` section (event time); false means
     /// processing time.
-    public var hasEventTime: Bool { time != nil }
+    @usableFromInline package var hasEventTime: Bool { time != nil }
 
     /// Stream names, in file order.
-    public var streamNames: [String] { streams.map(\.name) }
+    @usableFromInline package var streamNames: [String] { streams.map(\.name) }
 
     /// Compiles the pipeline file at `path`. `params` are `--set` overrides.
     /// `tables` replaces table files by name (paths as given, not relative to the file).
     public static func load(
         path: String, registry: StepRegistry = .standard, params: [String: String] = [:], tables: [String: String] = [:]
-    ) -> Result<Pipeline, Diagnostics> {
+    ) throws(Diagnostics) -> Pipeline {
         let (root, loadDiagnostics) = YAMLLoader.load(path: path, displayName: path)
-        guard let root, !loadDiagnostics.hasErrors else { return .failure(loadDiagnostics) }
-        return compile(
+        guard let root, !loadDiagnostics.hasErrors else { throw loadDiagnostics }
+        return try compile(
             root: root, file: path, baseDirectory: directory(of: path), registry: registry, params: params,
-            tables: tables, prior: loadDiagnostics)
+            tables: tables, prior: loadDiagnostics).get()
     }
 
     /// Compiles pipeline YAML text. `file` names it in diagnostics; relative paths in it
@@ -80,17 +78,17 @@ public final class Pipeline: Sendable {
     public static func compile(
         yaml: String, file: String = "<pipeline>", baseDirectory: String = ".",
         registry: StepRegistry = .standard, params: [String: String] = [:], tables: [String: String] = [:]
-    ) -> Result<Pipeline, Diagnostics> {
+    ) throws(Diagnostics) -> Pipeline {
         let (root, loadDiagnostics) = YAMLLoader.load(text: yaml, file: file)
-        guard let root, !loadDiagnostics.hasErrors else { return .failure(loadDiagnostics) }
-        return compile(
+        guard let root, !loadDiagnostics.hasErrors else { throw loadDiagnostics }
+        return try compile(
             root: root, file: file, baseDirectory: baseDirectory, registry: registry, params: params,
-            tables: tables, prior: loadDiagnostics)
+            tables: tables, prior: loadDiagnostics).get()
     }
 
     /// Compiles an already loaded node tree (for tools that read other keys of the same
     /// file, such as `sluice test`).
-    public static func compile(
+    @usableFromInline package static func compile(
         root: YAMLNode, file: String, baseDirectory: String, registry: StepRegistry = .standard,
         params: [String: String] = [:], tables: [String: String] = [:], prior: Diagnostics = Diagnostics()
     ) -> Result<Pipeline, Diagnostics> {
@@ -101,18 +99,18 @@ public final class Pipeline: Sendable {
 
     /// Fresh instances of the steps of `stream`, in order (for tests and embedders that
     /// drive steps directly).
-    public func makeSteps(stream: String) -> [any Step] {
+    @usableFromInline package func makeSteps(stream: String) -> [any Step] {
         streams.first { $0.name == stream }?.steps.map { $0.factory() } ?? []
     }
 
     /// A fresh chain of the steps of `stream`, each with its name, kind and traits, as a
     /// run builds it (for benchmarks that drive a stream's steps without a run).
-    public func makeChain(stream: String) -> StepChain {
+    @usableFromInline package func makeChain(stream: String) -> StepChain {
         let steps = streams.first { $0.name == stream }?.steps ?? []
         return StepChain(steps.map { StepChain.Entry(step: $0.factory(), name: $0.name, kind: $0.kind, traits: $0.traits) })
     }
 
-    static func directory(of path: String) -> String {
+    package static func directory(of path: String) -> String {
         guard let slash = path.lastIndex(of: "/") else { return "." }
         let dir = String(path[..<slash])
         return dir.isEmpty ? "/" : dir

@@ -3,7 +3,7 @@
 /// receives side outputs nothing reads.
 extension Pipeline {
     /// The output formats of ``graph(format:)``.
-    public enum GraphFormat: String, Sendable, CaseIterable {
+    @usableFromInline package enum GraphFormat: String, Sendable, CaseIterable {
         /// A Mermaid `flowchart LR`, which GitHub renders in Markdown.
         case mermaid
         /// Graphviz `digraph`, for `dot -Tsvg`.
@@ -28,7 +28,7 @@ extension Pipeline {
     }
 
     /// The graph as text in `format`.
-    public func graph(format: GraphFormat) -> String {
+    @usableFromInline package func graph(format: GraphFormat) -> String {
         let (nodes, edges) = graphModel()
         switch format {
         case .mermaid: return mermaid(nodes, edges)

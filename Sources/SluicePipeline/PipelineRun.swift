@@ -11,35 +11,41 @@ import SluiceStore
 
 /// How to run a pipeline: where inputs and outputs go, and run-time switches. Mirrors the
 /// flags of `sluice run`.
-public struct RunOptions {
+public struct RunOptions: Sendable {
     /// Input name to file path (`-` is stdin). The key `""` binds the only input.
     public var inputs: [String: String] = [:]
     /// Output name to file path (`-` is stdout). The key `""` binds the only output.
     public var outputs: [String: String] = [:]
     /// Overrides the input format of every input.
-    public var format: JSONInputFormat?
+    @usableFromInline package var format: JSONInputFormat?
     /// Overrides what every input does with an object that repeats a key.
-    public var duplicateKeys: DuplicateKeyPolicy?
+    @usableFromInline package var duplicateKeys: DuplicateKeyPolicy?
     /// Where unread side outputs are written (`--dlq`), besides being counted.
     public var deadLetterPath: String?
     /// Measure time per step (for `--stats`).
     public var timing = false
     /// Limits for the JSON readers.
-    public var limits: JSONLimits = .default
+    @usableFromInline package var limits: JSONLimits = .default
     /// Inputs replaced by sources of the embedder's (``PushInput``, ``MemorySource``).
-    public var sources: [String: any EventSource] = [:]
+    @usableFromInline package var sources: [String: any EventSource & Sendable] = [:]
     /// Outputs replaced by sinks of the embedder's (``AsyncOutput``, ``CollectingSink``).
-    public var sinks: [String: any EventSink] = [:]
+    @usableFromInline package var sinks: [String: any EventSink & Sendable] = [:]
     /// Keep every stream's output and every side output in memory, by name (`clean`,
     /// `clean.rejected`, `in.malformed`), read through ``PipelineRun/tapped(_:)``. For
     /// tests; unread side outputs are then collected instead of dead-lettered.
-    public var tapAll = false
+    @usableFromInline package var tapAll = false
     /// Partitions of every keyed stream (`--parallelism N`), overriding `parallelism:`.
     public var parallelism: Int?
     /// Overrides the `count` of every `generate` input (`sluice bench --events N`).
-    public var generateCount: Int?
+    @usableFromInline package var generateCount: Int?
 
     public init() {}
+
+    /// Feeds input `name` from `input` instead of a file (see ``PushInput``).
+    public mutating func bind(input name: String, to input: PushInput) { sources[name] = input }
+
+    /// Sends output `name` to `output` instead of a file (see ``AsyncOutput``).
+    public mutating func bind(output name: String, to output: AsyncOutput) { sinks[name] = output }
 }
 
 /// A problem starting a run: a usage mistake (`--input nope=x`), a resource that cannot
@@ -63,12 +69,12 @@ public struct RunError: Error, Sendable, CustomStringConvertible {
     /// True for ``Kind/usage``.
     public var isUsage: Bool { kind == .usage }
 
-    init(_ kind: Kind, _ message: String) {
+    package init(_ kind: Kind, _ message: String) {
         self.kind = kind
         self.message = message
     }
 
-    init(isUsage: Bool, message: String) {
+    package init(isUsage: Bool, message: String) {
         self.init(isUsage ? .usage : .resource, message)
     }
 }
@@ -76,10 +82,10 @@ public struct RunError: Error, Sendable, CustomStringConvertible {
 /// A running pipeline.
 public final class PipelineRun: Sendable {
     /// The runtime underneath (progress counters, cancellation).
-    public let execution: Execution
+    @usableFromInline package let execution: Execution
     let deadLetterNames: [String]
     let deadLetterSinks: [String: DeadLetterSink]
-    let deadLetterPath: String?
+    @usableFromInline package let deadLetterPath: String?
     let taps: [String: CollectingSink]
 
     init(
@@ -94,18 +100,18 @@ public final class PipelineRun: Sendable {
     }
 
     /// With ``RunOptions/tapAll``: the events of stream or side output `name` so far.
-    public func tapped(_ name: String) -> [Event]? { taps[name]?.events }
+    @usableFromInline package func tapped(_ name: String) -> [Event]? { taps[name]?.events }
 
     /// Names of everything tapped.
-    public var tappedNames: [String] { taps.keys.sorted() }
+    @usableFromInline package var tappedNames: [String] { taps.keys.sorted() }
 
     /// Blocks until the run is over.
-    public func wait() -> Execution.Outcome { execution.wait() }
+    public func wait() -> RunOutcome { execution.wait() }
 
     /// Suspends until the run is over (for async code, instead of blocking in ``wait()``).
     /// Cancelling the waiting task cancels the run (``Execution/cancel()``): it stops
     /// reading, drains, and this returns once it has finished.
-    public func finished() async -> Execution.Outcome {
+    public func finished() async -> RunOutcome {
         let execution = self.execution
         return await withTaskCancellationHandler {
             await withCheckedContinuation { c in execution.onFinish { c.resume(returning: $0) } }
@@ -113,6 +119,9 @@ public final class PipelineRun: Sendable {
             execution.cancel()
         }
     }
+
+    /// Stops the run: inputs stop, what was read is written, nothing open is fired.
+    public func cancel() { execution.cancel() }
 
     /// Events that went to side outputs nothing reads, by `STREAM.NAME`, with the
     /// events of streams nothing reads; only non-zero counts. Complete after ``wait()``.
@@ -128,26 +137,17 @@ public final class PipelineRun: Sendable {
 
     /// Why events went to the unread side output `name` (`main.rejected`): the reasons
     /// with their counts and first input lines. Complete after ``wait()``.
-    package func deadLetterReasons(_ name: String) -> DeadLetterReasons? { deadLetterSinks[name]?.reasons }
-
-    /// The end-of-run lines for stderr about dead letters (empty when there were none):
-    /// per side output its count and its most frequent reasons, e.g.
-    /// `  main.rejected: 1000 (no such field 'card': 1000, first at line 1)`.
-    public var deadLetterSummary: [String] {
-        let dl = deadLetters
-        guard !dl.isEmpty else { return [] }
-        let total = dl.reduce(0) { $0 + $1.count }
-        let dest = deadLetterPath.map { "written to \($0)" } ?? "not written; pass --dlq FILE to keep them"
-        var lines = ["sluice: \(total) event\(total == 1 ? "" : "s") went to side outputs that nothing reads (\(dest)):"]
-        for (n, c) in dl {
-            let why = deadLetterReasons(n)?.summary() ?? ""
-            lines.append(why.isEmpty ? "  \(n): \(c)" : "  \(n): \(c) (\(why))")
-        }
-        return lines
-    }
+    @usableFromInline package func deadLetterReasons(_ name: String) -> DeadLetterReasons? { deadLetterSinks[name]?.reasons }
 }
 
 extension Pipeline {
+    /// Starts the pipeline with `options` and suspends until the run is over.
+    /// Cancelling the waiting task cancels the run.
+    public func run(_ options: RunOptions = RunOptions()) async throws(RunError) -> RunOutcome {
+        let run = try start(options)
+        return await run.finished()
+    }
+
     /// Starts the pipeline: opens every output, builds fresh step state and starts
     /// reading. Returns at once; call ``PipelineRun/wait()``.
     public func start(_ options: RunOptions = RunOptions()) throws(RunError) -> PipelineRun {
@@ -366,7 +366,7 @@ extension Pipeline {
     /// Runs the pipeline to the end over in-memory inputs and returns every output,
     /// stream and side output by name (outputs under their own names). Inputs not given
     /// are empty (`generate` inputs not given run their generator). The convenience behind `sluice test` and many tests.
-    public func collect(_ inputs: [String: [InputItem]]) throws(RunError) -> (outputs: [String: [Event]], outcome: Execution.Outcome) {
+    public func collect(_ inputs: [String: [InputItem]]) throws(RunError) -> (outputs: [String: [Event]], outcome: RunOutcome) {
         var options = RunOptions()
         options.tapAll = true
         for input in self.inputs {
@@ -472,7 +472,7 @@ extension Pipeline {
         return nodes
     }
 
-    func bind(_ given: [String: String], names: [String], what: String) throws(RunError) -> [String: String] {
+    package func bind(_ given: [String: String], names: [String], what: String) throws(RunError) -> [String: String] {
         var out: [String: String] = [:]
         for (k, v) in given {
             if k.isEmpty {
@@ -494,7 +494,7 @@ extension Pipeline {
 /// Expands `*`, `?` and `[...]` patterns with glob(3); files come back sorted, so a
 /// glob reads in a stable order. A pattern with no match stays as written, so the run
 /// reports the missing file instead of silently reading nothing.
-func expandGlobs(_ patterns: [String]) -> [String] {
+package func expandGlobs(_ patterns: [String]) -> [String] {
     var out: [String] = []
     for p in patterns {
         guard p.contains(where: { "*?[".contains($0) }) else {

@@ -5,15 +5,15 @@ import SluiceStore
 
 /// A reference to a source of events: an input, a stream, or one of their side
 /// outputs (`events`, `clean`, `clean.rejected`, `in.malformed`).
-struct SourceRef: Sendable {
-    var text: String
-    var location: SourceLocation
+package struct SourceRef: Sendable {
+    package var text: String
+    package var location: SourceLocation
     /// The input or stream name.
-    var base: String
+    package var base: String
     /// The side output name, if any.
-    var port: String?
+    package var port: String?
 
-    init(text: String, location: SourceLocation) {
+    package init(text: String, location: SourceLocation) {
         self.text = text
         self.location = location
         if let dot = text.firstIndex(of: ".") {
@@ -27,8 +27,8 @@ struct SourceRef: Sendable {
 }
 
 /// An input as written in the pipeline.
-struct InputSpec: Sendable {
-    enum Kind: Sendable {
+package struct InputSpec: Sendable {
+    package enum Kind: Sendable {
         case stdin
         /// Paths, or glob patterns expanded when the run starts.
         case files([String])
@@ -38,17 +38,17 @@ struct InputSpec: Sendable {
         case store(StoreReadSpec)
     }
 
-    var name: String
-    var location: SourceLocation
-    var kind: Kind
-    var format: JSONInputFormat?
+    package var name: String
+    package var location: SourceLocation
+    package var kind: Kind
+    package var format: JSONInputFormat?
     /// `duplicate_keys:`, when given.
-    var duplicateKeys: DuplicateKeyPolicy? = nil
+    package var duplicateKeys: DuplicateKeyPolicy? = nil
 }
 
 /// An output as written in the pipeline.
-struct OutputSpec: Sendable {
-    enum Kind: Sendable, Equatable {
+package struct OutputSpec: Sendable {
+    package enum Kind: Sendable, Equatable {
         case stdout
         case stderr
         case file(path: String, append: Bool)
@@ -56,36 +56,36 @@ struct OutputSpec: Sendable {
         case store(path: String)
     }
 
-    var name: String
-    var location: SourceLocation
-    var from: [SourceRef]
-    var kind: Kind
+    package var name: String
+    package var location: SourceLocation
+    package var from: [SourceRef]
+    package var kind: Kind
     /// For a `store` output: the expressions evaluated per event.
-    var store: StoreAppendSpec? = nil
+    package var store: StoreAppendSpec? = nil
 }
 
 /// A stream: where it reads and its compiled steps.
-struct StreamSpec: Sendable {
-    var name: String
-    var location: SourceLocation
-    var from: [SourceRef]
-    var steps: [CompiledStep]
+package struct StreamSpec: Sendable {
+    package var name: String
+    package var location: SourceLocation
+    package var from: [SourceRef]
+    package var steps: [CompiledStep]
     /// Side outputs its steps can produce, by name, with ports.
-    var sidePorts: [String: Int]
+    package var sidePorts: [String: Int]
     /// `key:`: what partitions the stream when it runs in parallel.
-    var key: Expression?
+    package var key: Expression?
     /// `parallelism:` (1 when absent).
-    var parallelism: Int = 1
+    package var parallelism: Int = 1
 }
 
 /// One step after compilation.
-struct CompiledStep: Sendable {
-    var kind: String
-    var name: String
-    var location: SourceLocation
-    var factory: StepFactory
+package struct CompiledStep: Sendable {
+    package var kind: String
+    package var name: String
+    package var location: SourceLocation
+    package var factory: StepFactory
     /// The traits of the step's definition.
-    var traits: StepTraits = []
+    package var traits: StepTraits = []
     /// Lines for `sluice graph` under the step's name (see `StepCompileContext.graphDetail`).
-    var graphDetail: [String] = []
+    package var graphDetail: [String] = []
 }

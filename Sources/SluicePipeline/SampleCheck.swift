@@ -14,7 +14,7 @@ extension Pipeline {
     /// Each problem is an error at the step, with the most frequent message, e.g.
     /// `step 'enrich' failed on every sample event (3 of 3): no such attribute: 'eu'`, and
     /// a note when the missing name is a bare word no sample event has as a field.
-    package func checkSample(inputs given: [String: String]) throws(RunError) -> Diagnostics {
+    @usableFromInline package func checkSample(inputs given: [String: String]) throws(RunError) -> Diagnostics {
         let paths = try bind(given, names: inputNames, what: "input")
         var options = RunOptions()
         options.tapAll = true

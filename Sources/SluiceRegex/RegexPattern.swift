@@ -46,16 +46,16 @@
 /// - Compiled programs larger than 100,000 instructions are an error.
 /// - Capture groups are parsed (names validated) but only the overall match
 ///   range is reported.
-public struct RegexPattern: Sendable {
+package struct RegexPattern: Sendable {
     /// The source text of the pattern.
-    public let pattern: String
+    package let pattern: String
     private let program: Program
 
     /// Compiles `pattern` in the given syntax.
     ///
     /// - Throws: ``RegexError`` describing the first syntax error, unsupported
     ///   construct or exceeded limit, with its offset in Unicode scalars.
-    public init(_ pattern: String, syntax: RegexSyntax = .re2) throws(RegexError) {
+    package init(_ pattern: String, syntax: RegexSyntax = .re2) throws(RegexError) {
         self.pattern = pattern
         var parser = Parser(pattern, syntax: syntax)
         let ast = try parser.parse()
@@ -65,14 +65,14 @@ public struct RegexPattern: Sendable {
 
     /// True when some substring of `text` matches (unanchored search, like
     /// RE2::PartialMatch / JS `RegExp.test`).
-    public func matches(_ text: String) -> Bool {
+    package func matches(_ text: String) -> Bool {
         withUTF8(text) { program.search($0, earliest: true) } != nil
     }
 
     /// Range of the leftmost(-first) match, or nil. Among matches starting at
     /// the leftmost position, the one preferred by Perl/RE2 semantics
     /// (greedy/lazy quantifiers, left alternatives first) is returned.
-    public func firstMatch(in text: String) -> Range<String.Index>? {
+    package func firstMatch(in text: String) -> Range<String.Index>? {
         guard let (s, e) = withUTF8(text, { program.search($0, earliest: false) }) else { return nil }
         let u = text.utf8
         let lo = u.index(u.startIndex, offsetBy: s)
@@ -90,7 +90,7 @@ public struct RegexPattern: Sendable {
 }
 
 /// The dialect a ``RegexPattern`` is written in.
-public enum RegexSyntax: Sendable {
+package enum RegexSyntax: Sendable {
     /// RE2 syntax (as used by CEL's `matches()`).
     case re2
     /// ECMA-262 syntax with Unicode semantics (as used by JSON Schema `pattern`).
@@ -98,18 +98,18 @@ public enum RegexSyntax: Sendable {
 }
 
 /// A pattern that could not be compiled.
-public struct RegexError: Error, Sendable, Equatable, CustomStringConvertible {
+package struct RegexError: Error, Sendable, Equatable, CustomStringConvertible {
     /// What is wrong, e.g. "missing closing ')'".
-    public var message: String
+    package var message: String
     /// 0-based offset in the pattern, in Unicode scalars, where the problem was found.
-    public var offset: Int
+    package var offset: Int
 
     /// Creates an error with a message and a scalar offset into the pattern.
-    public init(message: String, offset: Int) {
+    package init(message: String, offset: Int) {
         self.message = message
         self.offset = offset
     }
 
     /// Human-readable form: "`message` at offset `offset`".
-    public var description: String { "\(message) at offset \(offset)" }
+    package var description: String { "\(message) at offset \(offset)" }
 }

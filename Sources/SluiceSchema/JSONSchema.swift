@@ -1,37 +1,37 @@
 import SluiceJSON
 
 /// Why a JSON value given as a schema is not a usable JSON Schema.
-public struct SchemaError: Error, Sendable, Equatable, CustomStringConvertible {
+package struct SchemaError: Error, Sendable, Equatable, CustomStringConvertible {
     /// What is wrong, in words for users ("minimum must be a number").
-    public var message: String
+    package var message: String
     /// JSON pointer into the schema at the offending keyword ("" is the schema's root).
-    public var schemaPath: String
+    package var schemaPath: String
 
     /// Creates an error with a message and the pointer to where it applies.
-    public init(_ message: String, schemaPath: String) {
+    package init(_ message: String, schemaPath: String) {
         self.message = message
         self.schemaPath = schemaPath
     }
 
     /// `schemaPath: message`, with the root shown as `/`.
-    public var description: String {
+    package var description: String {
         "\(schemaPath.isEmpty ? "/" : schemaPath): \(message)"
     }
 }
 
 /// One way an instance breaks a schema.
-public struct Violation: Sendable, Hashable, Codable, CustomStringConvertible {
+package struct Violation: Sendable, Hashable, Codable, CustomStringConvertible {
     /// JSON pointer (RFC 6901, `~0` and `~1` escaping) to the offending value; "" for the root.
-    public var instancePath: String
+    package var instancePath: String
     /// The schema keyword that failed (`minimum`, `required`, ...).
-    public var keyword: String
+    package var keyword: String
     /// What is wrong, for users ("-5 is less than the minimum of 0").
-    public var message: String
+    package var message: String
     /// JSON pointer into the schema to the failing keyword.
-    public var schemaPath: String
+    package var schemaPath: String
 
     /// Creates a violation.
-    public init(instancePath: String, keyword: String, message: String, schemaPath: String) {
+    package init(instancePath: String, keyword: String, message: String, schemaPath: String) {
         self.instancePath = instancePath
         self.keyword = keyword
         self.message = message
@@ -39,7 +39,7 @@ public struct Violation: Sendable, Hashable, Codable, CustomStringConvertible {
     }
 
     /// `instancePath: message`, with the root shown as `/` (`/amount: -5 is less than ...`).
-    public var description: String {
+    package var description: String {
         "\(instancePath.isEmpty ? "/" : instancePath): \(message)"
     }
 }
@@ -56,28 +56,28 @@ public struct Violation: Sendable, Hashable, Codable, CustomStringConvertible {
 /// `prefixItems`, `items`, `contains`), `dependentRequired`, local `$ref` (`#`, JSON
 /// pointers, `$anchor`s) and `$defs`. Unknown keywords are ignored, as the
 /// specification says.
-public struct JSONSchema: Sendable {
+package struct JSONSchema: Sendable {
     let program: Program
 
     /// Compiles `schema`. Throws when it is not a valid schema: a keyword with a value of
     /// the wrong kind (`type: 7`, `minimum: "x"`), an unknown type name, a pattern that
     /// does not compile, a `$ref` that cannot be resolved, or `$ref`s that loop without
     /// ever moving into the instance (`{"$ref": "#"}`).
-    public init(_ schema: JSON) throws(SchemaError) {
+    package init(_ schema: JSON) throws(SchemaError) {
         var compiler = Compiler(root: schema)
         program = try compiler.compileProgram()
     }
 
     /// Every violation of the schema by `instance`, in schema and document order;
     /// empty when the instance is valid.
-    public func validate(_ instance: JSON) -> [Violation] {
+    package func validate(_ instance: JSON) -> [Violation] {
         var ev = Evaluator(program: program, collect: true)
         _ = ev.eval(program.root, instance)
         return ev.violations
     }
 
     /// Whether `instance` is valid; stops at the first failure and builds no messages.
-    public func isValid(_ instance: JSON) -> Bool {
+    package func isValid(_ instance: JSON) -> Bool {
         var ev = Evaluator(program: program, collect: false)
         return ev.eval(program.root, instance)
     }

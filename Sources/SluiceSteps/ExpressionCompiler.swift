@@ -10,13 +10,13 @@ import Synchronization
 
 /// A compiled CEL expression of a pipeline, with the source it came from. A class, so
 /// that steps holding many of them pass them around with one retain.
-public final class Expression: Sendable {
+@usableFromInline package final class Expression: Sendable {
     /// The compiled program.
-    public let program: CELProgram
+    @usableFromInline package let program: CELProgram
     /// The CEL source, for messages.
-    public let source: String
+    @usableFromInline package let source: String
     /// The environment it was compiled in (to make activations for it).
-    public let compiler: ExpressionCompiler
+    @usableFromInline package let compiler: ExpressionCompiler
 
     init(program: CELProgram, source: String, compiler: ExpressionCompiler) {
         self.program = program
@@ -26,13 +26,13 @@ public final class Expression: Sendable {
 
     /// Evaluates against `activation`.
     @inlinable
-    public func evaluate(_ activation: some CELActivation) throws(CELError) -> CELValue {
+    package func evaluate(_ activation: some CELActivation) throws(CELError) -> CELValue {
         try program.evaluate(activation)
     }
 
     /// Evaluates and requires a boolean.
     @inlinable
-    public func evaluateBool(_ activation: some CELActivation) throws(CELError) -> Bool {
+    package func evaluateBool(_ activation: some CELActivation) throws(CELError) -> Bool {
         if let b = program.evaluateCondition(activation) { return b }
         let v = try program.evaluate(activation)
         guard case .bool(let b) = v else { throw CELError("expected a bool from '\(source)', got \(v.typeName)") }
@@ -40,7 +40,7 @@ public final class Expression: Sendable {
     }
 
     /// Evaluates and converts the result to JSON.
-    public func evaluateJSON(_ activation: some CELActivation) throws(CELError) -> JSON {
+    @usableFromInline package func evaluateJSON(_ activation: some CELActivation) throws(CELError) -> JSON {
         try program.evaluate(activation).toJSON()
     }
 }
@@ -52,12 +52,12 @@ public final class Expression: Sendable {
 /// pipeline's table names, then the event's top-level fields. Functions beyond standard
 /// CEL: `now()`, `lookup(table, key)` and the list aggregates `sum()`, `min()`, `max()`,
 /// `avg()`.
-public final class ExpressionCompiler: Sendable {
+@usableFromInline package final class ExpressionCompiler: Sendable {
     let environment: CELEnvironment
     /// `params` as a CEL map.
-    public let params: CELValue
+    @usableFromInline package let params: CELValue
     /// Lookup tables by name, each a map from key to row.
-    public let tables: [String: CELValue]
+    @usableFromInline package let tables: [String: CELValue]
     let eventName: CELName
     let paramsName: CELName
     /// Top-level names the compiled expressions read, in first-compiled order, and the
@@ -69,12 +69,12 @@ public final class ExpressionCompiler: Sendable {
 
     /// The cost budget of one evaluation (`limits: {cel_cost: N}`; see
     /// ``CELOptions/costLimit``).
-    public let costLimit: Int
+    @usableFromInline package let costLimit: Int
 
     /// An environment with `params` and `tables`, whose evaluations may cost up to
     /// `costLimit` each. With `checkParams`, reading `params.NAME` for a NAME that
     /// `params` lacks is a compile error.
-    public init(
+    @usableFromInline package init(
         params: JSONObject = JSONObject(), tables: [String: CELValue] = [:], checkParams: Bool = false,
         costLimit: Int = CELOptions.defaultCostLimit
     ) {
@@ -102,7 +102,7 @@ public final class ExpressionCompiler: Sendable {
     }
 
     /// Compiles `expr`, reporting a syntax or type error at its line and column.
-    public func compile(_ expr: ConfigExpression, context: ConfigContext) -> Expression? {
+    @usableFromInline package func compile(_ expr: ConfigExpression, context: ConfigContext) -> Expression? {
         do {
             let compiled = try compile(source: expr.source)
             let estimate = compiled.program.costEstimate
@@ -130,7 +130,7 @@ public final class ExpressionCompiler: Sendable {
     }
 
     /// Compiles CEL source.
-    public func compile(source: String) throws(CELCompileError) -> Expression {
+    @usableFromInline package func compile(source: String) throws(CELCompileError) -> Expression {
         let program = try environment.compile(source)
         if let declared = declaredParams { try Self.checkParams(program, source: source, declared: declared) }
         let names = program.referencedNames.filter { n in
@@ -141,11 +141,11 @@ public final class ExpressionCompiler: Sendable {
     }
 
     /// The note for an unquoted expression that YAML cut at a comma.
-    package static let flowCommaHint =
+    @usableFromInline package static let flowCommaHint =
         "in a YAML flow mapping or list ('{...}', '[...]') a comma ends an unquoted value: quote the expression, e.g. 'f(a, b)'"
 
     /// True when `source` opens more brackets than it closes (outside string literals).
-    package static func hasUnclosedBracket(_ source: String) -> Bool {
+    @usableFromInline package static func hasUnclosedBracket(_ source: String) -> Bool {
         var depth = 0
         var quote: Character?
         var escaped = false
@@ -166,7 +166,7 @@ public final class ExpressionCompiler: Sendable {
 
     /// Throws for the first `params.NAME` whose NAME is not declared, at its place in
     /// `source`. `has(params.NAME)` and `params["NAME"]` are tests and stay allowed.
-    package static func checkParams(_ program: CELProgram, source: String, declared: [String]) throws(CELCompileError) {
+    @usableFromInline package static func checkParams(_ program: CELProgram, source: String, declared: [String]) throws(CELCompileError) {
         let prefix = "params."
         for n in program.referencedNames where n.string.hasPrefix(prefix) {
             let rest = n.string.dropFirst(prefix.count)
@@ -218,7 +218,7 @@ public final class ExpressionCompiler: Sendable {
 
     /// Notes top-level fields a step reads or checks without an expression (the fields
     /// an `enrich` adds, which it must know are absent), for ``fieldIndex``.
-    public func noteFieldsRead(_ names: [String]) {
+    @usableFromInline package func noteFieldsRead(_ names: [String]) {
         fieldsRead.withLock { state in
             for n in names where !state.names.contains(n) { state.names.append(n) }
         }
@@ -227,7 +227,7 @@ public final class ExpressionCompiler: Sendable {
     /// Uses `index` as ``fieldIndex`` (when none was made yet): a second compilation of
     /// the same pipeline, for a partition worker, must recognise the offsets that the
     /// first compilation's reader recorded, which activations check by identity.
-    public func adoptFieldIndex(_ index: FieldIndex) {
+    @usableFromInline package func adoptFieldIndex(_ index: FieldIndex) {
         fieldsRead.withLock { state in
             if state.index == nil { state.index = index }
         }
@@ -237,7 +237,7 @@ public final class ExpressionCompiler: Sendable {
     /// ``FieldIndex/capacity`` of them), for readers to record their places in each
     /// event (see ``FieldIndex``). Made on the first call, so ask after compiling; the
     /// same object afterwards, which activations use to trust an event's offsets.
-    public var fieldIndex: FieldIndex {
+    @usableFromInline package var fieldIndex: FieldIndex {
         fieldsRead.withLock { state in
             if let made = state.index { return made }
             let made = FieldIndex(state.names)
@@ -248,19 +248,19 @@ public final class ExpressionCompiler: Sendable {
 
     /// The value of a pipeline-wide name (`params` or a table), or nil.
     @inline(__always)
-    public func global(_ name: CELName) -> CELValue? {
+    @usableFromInline package func global(_ name: CELName) -> CELValue? {
         if name.id == paramsName.id { return params }
         if !tables.isEmpty, let t = tables[name.string] { return t }
         return nil
     }
 
     /// Makes an activation for evaluating expressions over events.
-    public func activation() -> EventActivation { EventActivation(self) }
+    @usableFromInline package func activation() -> EventActivation { EventActivation(self) }
 
     /// An activation that, on the first field read of a raw event, reads every field
     /// `expressions` refer to in one pass over the bytes (a filter on `amount` and
     /// `country` scans the event once, not twice).
-    public func activation(prefetching expressions: [Expression]) -> EventActivation {
+    @usableFromInline package func activation(prefetching expressions: [Expression]) -> EventActivation {
         let a = EventActivation(self)
         var seen = Set<Int>()
         // Whether every name the expressions read is a plain field the reader indexes (no
@@ -292,9 +292,9 @@ func clockRealtimeNanos() -> UInt64 {
 /// Binds one event's fields for evaluation. A step keeps one and sets ``event`` before
 /// each evaluation, or binds the event it is handling with ``withEvent(_:_:)``, so
 /// evaluating allocates no activation.
-public final class EventActivation: CELActivation {
+@usableFromInline package final class EventActivation: CELActivation {
     /// The event being evaluated. Setting it forgets the fields read from the last one.
-    public var event: Event {
+    @usableFromInline package var event: Event {
         get { current }
         set {
             // Moved in and the old event moved out explicitly: a plain assignment to a
@@ -329,7 +329,7 @@ public final class EventActivation: CELActivation {
     @exclusivity(unchecked) var cache: [(id: Int, value: CELValue?)]
     @exclusivity(unchecked) var cacheCount = 0
     /// Extra names bound for this evaluation (pattern captures), looked up first.
-    @exclusivity(unchecked) public var bindings: [String: CELValue] = [:] {
+    @exclusivity(unchecked) @usableFromInline package var bindings: [String: CELValue] = [:] {
         didSet { updateInPlace() }
     }
     /// Whether fields are read from the parsed object in place: a parsed event, and
@@ -386,7 +386,7 @@ public final class EventActivation: CELActivation {
     /// as by setting ``event``. Within `body`, ``event`` may still return the event it
     /// was last set to; afterwards the activation is bound to that one again.
     @inlinable
-    public func withEvent<R, E: Error>(_ event: borrowing Event, _ body: () throws(E) -> R) throws(E) -> R {
+    package func withEvent<R, E: Error>(_ event: borrowing Event, _ body: () throws(E) -> R) throws(E) -> R {
         if bindInPlace(event) {
             defer { unbindInPlace() }
             return try body()
@@ -403,7 +403,7 @@ public final class EventActivation: CELActivation {
     /// copy the event to keep it alive across the evaluation; a loop may bind event
     /// after event and unbind once at the end.
     @inlinable
-    public func bindInPlace(_ event: borrowing Event) -> Bool {
+    package func bindInPlace(_ event: borrowing Event) -> Bool {
         if event.withParsedFields({ keys, values in bindBorrowed(keys, values) }) != nil { return true }
         return rawBorrowable && bindRawBorrowed(event)
     }
@@ -412,7 +412,7 @@ public final class EventActivation: CELActivation {
     /// lends it. Passing `event.pointee` to ``bindInPlace(_:)`` copies the event (and so
     /// retains and releases its buffers), since the compiler cannot prove that the call
     /// leaves the pointed-to memory alone; this reads it where it is.
-    public func bindInPlace(at event: UnsafePointer<Event>) -> Bool {
+    @usableFromInline package func bindInPlace(at event: UnsafePointer<Event>) -> Bool {
         if event.pointee.withParsedFields({ keys, values in bindBorrowed(keys, values) }) != nil { return true }
         guard rawBorrowable, let view = event.pointee.rawView(for: readerIndex) else { return false }
         bindRawView(view.bytes, view.offsets)
@@ -445,7 +445,7 @@ public final class EventActivation: CELActivation {
 
     /// Ends ``bindInPlace(_:)``: the activation is bound to ``event`` again.
     @inlinable
-    public func unbindInPlace() {
+    package func unbindInPlace() {
         unbindBorrowed()
     }
 
@@ -518,7 +518,7 @@ public final class EventActivation: CELActivation {
         positions.index(of: key, id: id, utf8Count: count, in: fieldKeys)
     }
 
-    public func resolve(_ name: CELName) -> CELValue? {
+    @usableFromInline package func resolve(_ name: CELName) -> CELValue? {
         if inPlace && name.id != eventID && name.id != paramsID {
             guard let i = fieldIndex(name.string, id: name.id, count: name.string.utf8.count) else { return nil }
             return CELValue(json: fieldValues[i])
@@ -581,7 +581,7 @@ public final class EventActivation: CELActivation {
 
     /// Applies `test` to a field of a parsed object where it sits, without converting it;
     /// anything else through ``resolve(_:)``.
-    public func test(_ test: CELFieldTest) -> Bool? {
+    @usableFromInline package func test(_ test: CELFieldTest) -> Bool? {
         let id = test.name.id
         if inPlace && id != eventID && id != paramsID {
             guard let i = fieldIndex(test.name.string, id: id, count: test.nameCount) else { return nil }

@@ -5,27 +5,27 @@ import SluiceJSON
 /// configuration, a place to report problems, and the pipeline around it.
 public final class StepCompileContext {
     /// The step as written: kind, config node, `name:` and `when:`.
-    public let spec: StepSpec
+    @usableFromInline package let spec: StepSpec
     /// Where diagnostics go; `config` readers report into it.
-    public let context: ConfigContext
+    @usableFromInline package let context: ConfigContext
     /// The folder of the pipeline file, for relative paths (`schema_file`).
     public let baseDirectory: String
     /// The pipeline's expression environment (parameters, tables, functions).
-    public let expressions: ExpressionCompiler
+    @usableFromInline package let expressions: ExpressionCompiler
     /// Whether the pipeline has event time (`time:`); steps that need time use it.
     public let hasEventTime: Bool
     /// The name of the stream the step belongs to.
     public let streamName: String
     /// The steps before this one in its stream, as written (a `saga` reads an earlier
     /// `validate` step's schema to check its conditions).
-    package var precedingSteps: [StepSpec] = []
+    @usableFromInline package var precedingSteps: [StepSpec] = []
     /// Lines `sluice graph` shows under the step's name (a saga's steps); empty for most.
-    package var graphDetail: [String] = []
+    @usableFromInline package var graphDetail: [String] = []
     /// Side outputs the step declared, by name, with their port numbers.
-    public private(set) var declaredSidePorts: [String: Int] = [:]
+    @usableFromInline package private(set) var declaredSidePorts: [String: Int] = [:]
     private let allocatePort: (String) -> Int
 
-    package init(
+    @usableFromInline package init(
         spec: StepSpec, context: ConfigContext, baseDirectory: String, expressions: ExpressionCompiler,
         hasEventTime: Bool, streamName: String, allocatePort: @escaping (String) -> Int
     ) {
@@ -42,7 +42,7 @@ public final class StepCompileContext {
     public var stepName: String { spec.name ?? spec.kind }
 
     /// The configuration node (the value of the kind key).
-    public var config: YAMLNode { spec.config }
+    @usableFromInline package var config: YAMLNode { spec.config }
 
     /// The configuration as a mapping, with unknown-key checking; nil (with a
     /// diagnostic) when it is not a mapping.
@@ -52,7 +52,7 @@ public final class StepCompileContext {
 
     /// The configuration as one compiled CEL expression (`- filter: EXPR`), or nil
     /// with a diagnostic.
-    public func singleExpression() -> Expression? {
+    @usableFromInline package func singleExpression() -> Expression? {
         guard let expr = context.expression(spec.config, what: "'\(spec.kind)'") else { return nil }
         return expressions.compile(expr, context: context)
     }

@@ -3,20 +3,20 @@ import SluiceCore
 
 /// Applies `inner` only to events where `when:` holds; the others pass on unchanged and
 /// in their place. An error evaluating `when:` rejects the event.
-package final class WhenStep: Step {
+@usableFromInline package final class WhenStep: InPlaceStep {
     let predicate: Expression
     let inner: any Step
     let stepName: String
     let activation: EventActivation
 
-    package init(predicate: Expression, compiler: ExpressionCompiler, inner: any Step, stepName: String) {
+    @usableFromInline package init(predicate: Expression, compiler: ExpressionCompiler, inner: any Step, stepName: String) {
         self.predicate = predicate
         self.inner = inner
         self.stepName = stepName
         activation = compiler.activation()
     }
 
-    package func process(_ event: Event, into out: inout StepOutput) {
+    @usableFromInline package func process(_ event: Event, into out: inout StepOutput) {
         activation.event = event
         do {
             if try predicate.evaluateBool(activation) {
@@ -29,11 +29,11 @@ package final class WhenStep: Step {
         }
     }
 
-    package func advance(watermark: Int64, into out: inout StepOutput) {
+    @usableFromInline package func advance(watermark: Int64, into out: inout StepOutput) {
         inner.advance(watermark: watermark, into: &out)
     }
 
-    package var stateSize: Int { inner.stateSize }
-    package var counters: [(name: String, value: Int)] { inner.counters }
+    @usableFromInline package var stateSize: Int { inner.stateSize }
+    @usableFromInline package var counters: [(name: String, value: Int)] { inner.counters }
 
 }

@@ -1,4 +1,5 @@
 import Foundation
+import SluiceCore
 import SluiceJSON
 import SluicePipeline
 import SluiceTestSupport
@@ -10,7 +11,7 @@ func runOverFile(
     _ yaml: String, input: [UInt8], format: JSONInputFormat? = nil, duplicateKeys: DuplicateKeyPolicy? = nil
 ) throws -> (lines: [String], deadLetters: [String: Int], dlq: [String]) {
     let pipeline: Pipeline
-    switch Pipeline.compile(yaml: yaml, file: "p.yaml") {
+    switch Result(catching: { () throws(Diagnostics) in try Pipeline.compile(yaml: yaml, file: "p.yaml") }) {
     case .success(let p): pipeline = p
     case .failure(let d): throw d
     }

@@ -137,7 +137,7 @@ import Testing
 /// Runs that used to hang: a consumer that stops reading, then cancels the run.
 @Suite(.timeLimit(.minutes(1))) struct AsyncEdgeRunTests {
     func start(capacity: Int = 4) throws -> (PipelineRun, PushInput, AsyncOutput) {
-        let pipeline = try Pipeline.compile(yaml: "steps: [ { filter: 'true' } ]").get()
+        let pipeline = try Pipeline.compile(yaml: "steps: [ { filter: 'true' } ]")
         let input = PushInput(name: "in", capacity: capacity)
         let output = AsyncOutput(name: "out", capacity: capacity)
         var options = RunOptions()

@@ -5,7 +5,7 @@ import Testing
 /// Mistakes the compiler catches before anything runs (issue 14).
 @Suite struct CompilerChecksTests {
     func errors(_ yaml: String, params: [String: String] = [:]) -> [Diagnostic] {
-        switch Pipeline.compile(yaml: yaml, file: "p.yaml", params: params) {
+        switch Result(catching: { () throws(Diagnostics) in try Pipeline.compile(yaml: yaml, file: "p.yaml", params: params) }) {
         case .success: return []
         case .failure(let d): return d.items.filter { $0.severity == .error }
         }
@@ -88,7 +88,7 @@ import Testing
         let line = "  - { name: t, input: { in: [ {a: 1} ] }, expect: { out: [ {a: 1} ] } }\n"
         while text.utf8.count <= 4 << 20 { text += line }
         try text.write(toFile: path, atomically: true, encoding: .utf8)
-        guard case .failure(let d) = Pipeline.load(path: path) else {
+        guard case .failure(let d) = Result(catching: { () throws(Diagnostics) in try Pipeline.load(path: path) }) else {
             Issue.record("a file over 4 MiB loaded")
             return
         }

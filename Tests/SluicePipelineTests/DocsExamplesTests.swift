@@ -87,8 +87,8 @@ import Testing
         let yaml = Self.pipeline(for: example.text)
         let expectedError = example.text.split(separator: "\n").first { $0.hasPrefix("# error: ") }
             .map { String($0.dropFirst("# error: ".count)) }
-        let result = Pipeline.compile(
-            yaml: yaml, file: example.description, baseDirectory: Self.root.appendingPathComponent("pipelines").path)
+        let result = Result(catching: { () throws(Diagnostics) in try Pipeline.compile(
+            yaml: yaml, file: example.description, baseDirectory: Self.root.appendingPathComponent("pipelines").path) })
         switch result {
         case .success:
             #expect(expectedError == nil, "\(example) compiles, but is marked '# error: \(expectedError ?? "")'")

@@ -12,7 +12,7 @@ import Testing
         """
 
     func pipeline() throws -> Pipeline {
-        try Pipeline.compile(yaml: Self.yaml).get()
+        try Pipeline.compile(yaml: Self.yaml)
     }
 
     func startError(_ options: RunOptions) throws -> RunError? {

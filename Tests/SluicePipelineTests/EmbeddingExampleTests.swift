@@ -40,18 +40,15 @@ func runExample() async throws -> [JSON] {
           - filter: amount > 100
           - uppercase: { field: country }
         """
-    let pipeline: Pipeline
-    switch Pipeline.compile(yaml: yaml, registry: registry) {
-    case .success(let p): pipeline = p
-    case .failure(let diagnostics): throw diagnostics
-    }
+    //    Mistakes throw `Diagnostics` (`file:line:col: error: ...` lines).
+    let pipeline = try Pipeline.compile(yaml: yaml, registry: registry)
 
     // 3. Bind the input to a push source and the output to an async sequence.
     let input = PushInput(name: "in")
     let output = AsyncOutput(name: "out")
     var options = RunOptions()
-    options.sources["in"] = input
-    options.sinks["out"] = output
+    options.bind(input: "in", to: input)
+    options.bind(output: "out", to: output)
     let run = try pipeline.start(options)
 
     // 4. Send events (each `send` waits while the engine is full) and read results.

@@ -5,14 +5,14 @@ import SluicePipeline
 import Testing
 
 func compile(_ yaml: String, params: [String: String] = [:]) throws -> Pipeline {
-    switch Pipeline.compile(yaml: yaml, file: "p.yaml", params: params) {
+    switch Result(catching: { () throws(Diagnostics) in try Pipeline.compile(yaml: yaml, file: "p.yaml", params: params) }) {
     case .success(let p): return p
     case .failure(let d): throw d
     }
 }
 
 func diagnostics(_ yaml: String) -> [String] {
-    switch Pipeline.compile(yaml: yaml, file: "p.yaml") {
+    switch Result(catching: { () throws(Diagnostics) in try Pipeline.compile(yaml: yaml, file: "p.yaml") }) {
     case .success(let p): return p.warnings.items.map(\.description)
     case .failure(let d): return d.items.map(\.description)
     }

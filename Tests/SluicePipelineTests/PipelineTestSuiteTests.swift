@@ -2,6 +2,7 @@ import Foundation
 import SluiceJSON
 import SluicePipeline
 import Testing
+import SluiceTooling
 
 /// A fresh temporary folder with the given files (relative path → text).
 func scratchFolder(_ files: [String: String]) throws -> String {

@@ -25,8 +25,8 @@ import Testing
         var registry = StepRegistry.standard
         registry.register(Self.shout)
         let yaml = "steps: [ { shout: {} } ]"
-        #expect(throws: Diagnostics.self) { try Pipeline.compile(yaml: yaml).get() }
-        let pipeline = try Pipeline.compile(yaml: yaml, registry: registry).get()
+        #expect(throws: Diagnostics.self) { try Pipeline.compile(yaml: yaml) }
+        let pipeline = try Pipeline.compile(yaml: yaml, registry: registry)
         let (outputs, outcome) = try pipeline.collect(["in": [.event(["a": 1])]])
         #expect(outcome == .completed)
         #expect(outputs["out"]?.count == 1)

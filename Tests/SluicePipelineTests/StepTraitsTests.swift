@@ -34,7 +34,7 @@ import Testing
     @Test(arguments: [StepTraits.stateless, []])
     func oneInstancePerPartitionAndNoMore(_ traits: StepTraits) throws {
         let counter = Counter()
-        let pipeline = try Pipeline.compile(yaml: Self.yaml, registry: registry(counter, traits: traits)).get()
+        let pipeline = try Pipeline.compile(yaml: Self.yaml, registry: registry(counter, traits: traits))
         let items = (0..<100).map { InputItem.event(["user": .string("u\($0 % 7)")]) }
         let (outputs, outcome) = try pipeline.collect(["in": items])
         #expect(outcome == .completed)

@@ -147,8 +147,8 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let lines = [#"{"id":1,"ts":1}"#, #"{"id":2,"ts":2}"#, #"{"id":2,"ts":3}"#]
         try (lines.joined(separator: "\n") + "\n").write(toFile: dir + "/in.jsonl", atomically: true, encoding: .utf8)
-        guard case .success(let p) = Pipeline.compile(
-            yaml: "name: d\ntime: { field: ts }\nsteps:\n  - dedupe: { key: id, within: 1d, max_keys: 1 }\n", file: "p.yaml")
+        guard case .success(let p) = Result(catching: { () throws(Diagnostics) in try Pipeline.compile(
+            yaml: "name: d\ntime: { field: ts }\nsteps:\n  - dedupe: { key: id, within: 1d, max_keys: 1 }\n", file: "p.yaml") })
         else {
             Issue.record("did not compile")
             return
@@ -166,7 +166,7 @@ import Testing
     @Test func checkWarnsWhenNothingBoundsTheKeys() throws {
         func warnings(_ yaml: String) -> [String] {
             let text = "steps:\n  - " + yaml
-            guard case .success(let p) = Pipeline.compile(yaml: text, file: "p.yaml") else { return ["did not compile"] }
+            guard case .success(let p) = Result(catching: { () throws(Diagnostics) in try Pipeline.compile(yaml: text, file: "p.yaml") }) else { return ["did not compile"] }
             return p.warnings.items.map(\.description)
         }
         #expect(warnings("dedupe: { key: id, within: 10m }") == [

@@ -14,7 +14,7 @@ import Testing
     func runTests(_ file: String, stream: String, input: String, output: String, lateness: Int64) throws {
         let path = Self.root + "/pipelines/" + file
         let pipeline: Pipeline
-        switch Pipeline.load(path: path) {
+        switch Result(catching: { () throws(Diagnostics) in try Pipeline.load(path: path) }) {
         case .success(let p): pipeline = p
         case .failure(let d): throw d
         }

@@ -61,7 +61,7 @@ import Testing
 
     @Test func checkWarnsWhenTheBufferHasNoBound() throws {
         func warnings(_ yaml: String) -> [String] {
-            guard case .success(let p) = Pipeline.compile(yaml: "steps:\n  - " + yaml, file: "p.yaml") else { return ["did not compile"] }
+            guard case .success(let p) = Result(catching: { () throws(Diagnostics) in try Pipeline.compile(yaml: "steps:\n  - " + yaml, file: "p.yaml") }) else { return ["did not compile"] }
             return p.warnings.items.map(\.message)
         }
         #expect(warnings("reorder: {}") == [

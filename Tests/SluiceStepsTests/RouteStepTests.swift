@@ -52,7 +52,7 @@ import Testing
 
     /// The diagnostics of compiling a full pipeline.
     func pipelineErrors(_ yaml: String) -> [String] {
-        switch Pipeline.compile(yaml: yaml, file: "test.yaml", params: [:]) {
+        switch Result(catching: { () throws(Diagnostics) in try Pipeline.compile(yaml: yaml, file: "test.yaml", params: [:]) }) {
         case .success: return []
         case .failure(let d): return d.items.map(\.message)
         }

@@ -149,7 +149,7 @@ final class SagaHarness {
 }
 
 func compileSaga(_ yaml: String) throws -> SagaStep {
-    switch Pipeline.compile(yaml: yaml, file: "saga.yaml") {
+    switch Result(catching: { () throws(Diagnostics) in try Pipeline.compile(yaml: yaml, file: "saga.yaml") }) {
     case .success(let p):
         guard let s = p.makeSteps(stream: "main").first as? SagaStep else { throw SagaTestError.notASaga }
         return s

@@ -535,7 +535,7 @@ import Testing
         let lines = (0..<12).map { i in #"{"user":"u\#(i)","ts":\#(1_700_000_000_000 + i)}"# }
         try (lines.joined(separator: "\n") + "\n").write(toFile: dir + "/in.jsonl", atomically: true, encoding: .utf8)
         func run(_ parallelism: Int) throws -> (out: [Substring], rejected: [Substring]) {
-            guard case .success(let p) = Pipeline.compile(yaml: Self.yaml(parallelism: parallelism), file: "p.yaml") else {
+            guard case .success(let p) = Result(catching: { () throws(Diagnostics) in try Pipeline.compile(yaml: Self.yaml(parallelism: parallelism), file: "p.yaml") }) else {
                 Issue.record("did not compile")
                 return ([], [])
             }

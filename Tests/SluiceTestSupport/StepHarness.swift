@@ -46,7 +46,12 @@ package final class StepHarness {
         out.watermark = watermark
         switch path {
         case .value: step.process(e, into: &out)
-        case .pointer: withUnsafePointer(to: e) { step.process(at: $0, into: &out) }
+        case .pointer:
+            if let step = step as? any InPlaceStep {
+                withUnsafePointer(to: e) { step.process(at: $0, into: &out) }
+            } else {
+                step.process(e, into: &out)
+            }
         case .batch: step.process(batch: [e], into: &out)
         }
         collect(out)

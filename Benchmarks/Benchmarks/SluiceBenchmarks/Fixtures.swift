@@ -1,5 +1,5 @@
 import Benchmark
-import Sluice
+@_spi(Benchmarks) import Sluice
 
 /// Metrics and limits shared by the step benchmarks. One scaled iteration is one event;
 /// with `.kilo` a benchmark iteration handles 1,000 of them, so `throughput` reads as
@@ -47,12 +47,12 @@ func makeEvents(_ n: Int, users: Int = 1000, stepMillis: Int64 = 10) -> [Event] 
     return (0..<n).map { i in
         let ts = 1_700_000_000_000 + Int64(i) * stepMillis
         var o = JSONObject(minimumCapacity: 6)
-        o.appendUnchecked(key: "id", value: .int(Int64(i + 1)))
-        o.appendUnchecked(key: "type", value: .string(types[Int(next() % 5)]))
-        o.appendUnchecked(key: "user", value: .string("u\(next() % UInt64(users))"))
-        o.appendUnchecked(key: "amount", value: .double(Double(next() % 100_000) / 100 + 0.01))
-        o.appendUnchecked(key: "country", value: .string(countries[Int(next() % 6)]))
-        o.appendUnchecked(key: "ts", value: .int(ts))
+        o["id"] = .int(Int64(i + 1))
+        o["type"] = .string(types[Int(next() % 5)])
+        o["user"] = .string("u\(next() % UInt64(users))")
+        o["amount"] = .double(Double(next() % 100_000) / 100 + 0.01)
+        o["country"] = .string(countries[Int(next() % 6)])
+        o["ts"] = .int(ts)
         return Event(.object(o), time: ts)
     }
 }
@@ -65,31 +65,25 @@ func makePatternEvents(_ n: Int, kinds: (Int) -> (String, Int64)) -> [Event] {
     (0..<n).map { i in
         let (kind, amount) = kinds(i)
         var o = JSONObject(minimumCapacity: 3)
-        o.appendUnchecked(key: "user", value: .string("u\(i % 10_000)"))
-        o.appendUnchecked(key: "kind", value: .string(kind))
-        o.appendUnchecked(key: "amount", value: .int(amount))
+        o["user"] = .string("u\(i % 10_000)")
+        o["kind"] = .string(kind)
+        o["amount"] = .int(amount)
         return Event(.object(o), time: 1_700_000_000_000 + Int64(i / 10))
     }
 }
 
 /// The steps of a one-stream pipeline, as a chain the way a stage runs them.
-func makeChain(_ yaml: String) -> StepChain {
-    switch Pipeline.compile(yaml: yaml) {
-    case .success(let p):
-        return p.makeChain(stream: "main")
-    case .failure(let d):
-        print("benchmark pipeline does not compile: \(d)")
-        return StepChain([])
+func makeChain(_ yaml: String) -> BenchmarkChain {
+    do {
+        return BenchmarkChain(try Pipeline.compile(yaml: yaml))
+    } catch {
+        print("benchmark pipeline does not compile: \(error)")
+        return BenchmarkChain()
     }
 }
 
-/// Feeds a fixed set of events through a chain over and over, in batches of 512 as the
-/// runtime does. For event-time chains each pass moves the times of the stored events
-/// forward by the span of the set, in place, so time only moves on and watermarks stay
-/// meaningful. The chain borrows each batch as a stage's chain borrows the batch a
-/// source made, so the driver adds no copies (and no reference counting) of its own.
 final class Driver {
-    let chain: StepChain
+    let chain: BenchmarkChain
     var batches: [[Event]]
     let span: Int64
     let lateness: Int64
@@ -131,7 +125,7 @@ final class Driver {
                     for j in batch.indices {
                         // As a source stamps them: the watermark before this event.
                         batch[j].time += shift
-                        batch[j].watermark = maxTime == Int64.min ? Int64.min : maxTime - lateness
+                        batch[j].sourceWatermark = maxTime == Int64.min ? Int64.min : maxTime - lateness
                         maxTime = max(maxTime, batch[j].time)
                     }
                 }

@@ -1,6 +1,6 @@
 import Benchmark
 import Foundation
-import SluiceJSON
+@_spi(Benchmarks) import Sluice
 
 /// Event lines like the compare script's, made in setup (outside the measured region).
 func sampleLines(_ n: Int) -> [[UInt8]] {
@@ -34,22 +34,22 @@ let jsonBenchmarks: @Sendable () -> Void = {
     // One scaled iteration is one event; with scalingFactor .kilo a benchmark iteration
     // handles 1,000 of them.
     Benchmark(benchmarkName("JSON parse event"), configuration: config) { benchmark in
-        for i in benchmark.scaledIterations { blackHole(try? JSONParser.parse(lines[i % lines.count])) }
+        for i in benchmark.scaledIterations { blackHole(BenchmarkJSON.parse(lines[i % lines.count])) }
     }
 
     Benchmark(benchmarkName("JSON validate event"), configuration: config) { benchmark in
         for i in benchmark.scaledIterations {
-            blackHole(lines[i % lines.count].withUnsafeBytes { JSONParser.validate($0) })
+            blackHole(BenchmarkJSON.isValid(lines[i % lines.count]))
         }
     }
 
-    let values = lines.compactMap { try? JSONParser.parse($0) }
+    let values = lines.compactMap { BenchmarkJSON.parse($0) }
     Benchmark(benchmarkName("JSON write event"), configuration: config) { benchmark in
         var out: [UInt8] = []
         out.reserveCapacity(1 << 20)
         for i in benchmark.scaledIterations {
             if out.count > 512 << 10 { out.removeAll(keepingCapacity: true) }
-            JSONWriter.write(values[i % values.count], into: &out)
+            BenchmarkJSON.write(values[i % values.count], into: &out)
             out.append(0x0A)
         }
         blackHole(out.count)
@@ -57,7 +57,7 @@ let jsonBenchmarks: @Sendable () -> Void = {
 
     Benchmark(benchmarkName("JSON field scan (amount)"), configuration: config) { benchmark in
         for i in benchmark.scaledIterations {
-            blackHole(lines[i % lines.count].withUnsafeBytes { JSONParser.field("amount", in: $0) })
+            blackHole(BenchmarkJSON.field("amount", in: lines[i % lines.count]))
         }
     }
 
@@ -72,17 +72,11 @@ let jsonBenchmarks: @Sendable () -> Void = {
         defer { try? FileManager.default.removeItem(atPath: path) }
         for _ in benchmark.scaledIterations {
             let fd = open(path, O_RDONLY)
-            var reader = JSONStreamReader(fd: fd)
+            var reader = BenchmarkLineCopier(fd: fd)
             var out: [UInt8] = []
             out.reserveCapacity(300 << 10)
             benchmark.startMeasurement()
-            while let chunk = try? reader.next() {
-                for v in chunk.values {
-                    out.append(contentsOf: chunk.buffer.bytes(v.start, v.count))
-                    out.append(0x0A)
-                    if out.count > 256 << 10 { out.removeAll(keepingCapacity: true) }
-                }
-            }
+            while reader.copyNextChunk(into: &out) {}
             benchmark.stopMeasurement()
             close(fd)
             blackHole(out.count)

@@ -1,7 +1,7 @@
 import Benchmark
 import Dispatch
 import Foundation
-import Sluice
+@_spi(Benchmarks) import Sluice
 
 /// The runtime's hand-off: batches of events through an SPSC ring from one thread to
 /// another, as between two stages. One scaled iteration is one event (`.mega`: a
@@ -20,28 +20,22 @@ let runtimeBenchmarks: @Sendable () -> Void = {
             )
         ) { benchmark in
             let total = benchmark.scaledIterations.count
-            let ring = SPSCRing<Message>(capacity: 16)
+            let ring = BenchmarkRing(capacity: 16)
             let done = DispatchSemaphore(value: 0)
             let counted = Counter()
             let consumer = Thread {
                 var n = 0
-                loop: while true {
-                    switch ring.pop() {
-                    case .events(let es), .sequenced(let es, _): n += es.count
-                    case .watermark: continue
-                    case .end: break loop
-                    }
-                }
+                while let es = ring.pop() { n += es.count }
                 counted.value = n
                 done.signal()
             }
             consumer.start()
             var sent = 0
             while sent < total {
-                ring.push(.events(b))
+                ring.push(b)
                 sent += b.count
             }
-            ring.push(.end)
+            ring.pushEnd()
             done.wait()
             blackHole(counted.value)
         }

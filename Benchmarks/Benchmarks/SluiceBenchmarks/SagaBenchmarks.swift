@@ -1,5 +1,5 @@
 import Benchmark
-import Sluice
+@_spi(Benchmarks) import Sluice
 
 /// The saga step (issue 20): the replies of 1,000,000 concurrent order sagas, made as
 /// gen_saga_replies.py makes them (every saga starts first, then the services answer
@@ -62,8 +62,8 @@ func makeSagaReplies(sagas n: Int, failureRate: Double) -> [Event] {
     func add(_ fields: [(String, JSON)]) {
         let ts = 1_700_000_000_000 + Int64(events.count / 100)
         var o = JSONObject(minimumCapacity: fields.count + 1)
-        for (k, v) in fields { o.appendUnchecked(key: k, value: v) }
-        o.appendUnchecked(key: "ts", value: .int(ts))
+        for (k, v) in fields { o[k] = v }
+        o["ts"] = .int(ts)
         events.append(Event(.object(o), time: ts))
     }
     func declined(_ i: Int) -> Bool { Double((UInt64(i) &* 2_654_435_761) % 4_294_967_296) / 4_294_967_296 < failureRate }
@@ -82,7 +82,7 @@ func makeSagaReplies(sagas n: Int, failureRate: Double) -> [Event] {
 /// no sagas) when the events run out.
 final class SagaReplay {
     let yaml: String
-    var chain: StepChain
+    var chain: BenchmarkChain
     let batches: [[Event]]
     var index = 0
     var watermark = Int64.min

@@ -6,30 +6,30 @@ import SluiceJSON
 /// Each conversion takes `what`, a phrase naming the value in messages, such as
 /// `"'key' in 'dedupe'"` (``ConfigMap`` builds these for you), and returns nil after
 /// reporting a problem. Not thread-safe: one context per compilation.
-public final class ConfigContext {
+@usableFromInline package final class ConfigContext {
     /// Everything reported so far, in order.
-    public var diagnostics: Diagnostics
+    @usableFromInline package var diagnostics: Diagnostics
 
     /// A context, optionally continuing `diagnostics`.
-    public init(diagnostics: Diagnostics = Diagnostics()) {
+    @usableFromInline package init(diagnostics: Diagnostics = Diagnostics()) {
         self.diagnostics = diagnostics
     }
 
     /// True when an error has been reported.
-    public var hasErrors: Bool { diagnostics.hasErrors }
+    @usableFromInline package var hasErrors: Bool { diagnostics.hasErrors }
 
     /// Reports an error.
-    public func error(_ location: SourceLocation?, _ message: String, hint: String? = nil) {
+    @usableFromInline package func error(_ location: SourceLocation?, _ message: String, hint: String? = nil) {
         diagnostics.error(location, message, hint: hint)
     }
 
     /// Reports a warning.
-    public func warning(_ location: SourceLocation?, _ message: String, hint: String? = nil) {
+    @usableFromInline package func warning(_ location: SourceLocation?, _ message: String, hint: String? = nil) {
         diagnostics.warning(location, message, hint: hint)
     }
 
     /// Reports "expected `expected` for `what`, found `node.describe`" at the node.
-    public func typeMismatch(_ node: YAMLNode, expected: String, what: String, hint: String? = nil) {
+    @usableFromInline package func typeMismatch(_ node: YAMLNode, expected: String, what: String, hint: String? = nil) {
         error(node.location, "expected \(expected) for \(what), found \(node.describe)", hint: hint)
     }
 
@@ -37,12 +37,12 @@ public final class ConfigContext {
 
     /// The node as a ``ConfigMap`` for reading keys; reports a non-mapping. `name` names
     /// the section in messages (`'window'`).
-    public func map(_ node: YAMLNode, name: String) -> ConfigMap? {
+    @usableFromInline package func map(_ node: YAMLNode, name: String) -> ConfigMap? {
         ConfigMap(node, what: name, context: self)
     }
 
     /// Any non-null scalar's text (`name: 123` reads as `"123"`).
-    public func string(_ node: YAMLNode, what: String) -> String? {
+    @usableFromInline package func string(_ node: YAMLNode, what: String) -> String? {
         guard let s = node.scalar, !node.isNull else {
             typeMismatch(node, expected: "a string", what: what)
             return nil
@@ -51,7 +51,7 @@ public final class ConfigContext {
     }
 
     /// An integer scalar, optionally within `range`.
-    public func int(_ node: YAMLNode, what: String, range: ClosedRange<Int>? = nil) -> Int? {
+    @usableFromInline package func int(_ node: YAMLNode, what: String, range: ClosedRange<Int>? = nil) -> Int? {
         guard case .int(let v) = node.resolved, let i = Int(exactly: v) else {
             var hint: String?
             if node.scalar?.style != .plain, case .int = YAMLScalarValue.resolvePlain(node.text ?? "") {
@@ -68,7 +68,7 @@ public final class ConfigContext {
     }
 
     /// A number (integer or float) scalar, optionally within `range`.
-    public func double(_ node: YAMLNode, what: String, range: ClosedRange<Double>? = nil) -> Double? {
+    @usableFromInline package func double(_ node: YAMLNode, what: String, range: ClosedRange<Double>? = nil) -> Double? {
         let d: Double
         switch node.resolved {
         case .int(let i): d = Double(i)
@@ -85,7 +85,7 @@ public final class ConfigContext {
     }
 
     /// A boolean scalar (`true` or `false`, unquoted).
-    public func bool(_ node: YAMLNode, what: String) -> Bool? {
+    @usableFromInline package func bool(_ node: YAMLNode, what: String) -> Bool? {
         guard case .bool(let b) = node.resolved else {
             typeMismatch(node, expected: "true or false", what: what)
             return nil
@@ -94,7 +94,7 @@ public final class ConfigContext {
     }
 
     /// A duration such as `10s` or `1m30s` (see ``TimeSpan``); a bare number is an error.
-    public func duration(_ node: YAMLNode, what: String, allowZero: Bool = true) -> TimeSpan? {
+    @usableFromInline package func duration(_ node: YAMLNode, what: String, allowZero: Bool = true) -> TimeSpan? {
         guard let text = node.text, !node.isNull else {
             typeMismatch(node, expected: "a duration such as '10s'", what: what)
             return nil
@@ -113,7 +113,7 @@ public final class ConfigContext {
     }
 
     /// A sequence's items; reports any other node.
-    public func sequence(_ node: YAMLNode, what: String) -> [YAMLNode]? {
+    @usableFromInline package func sequence(_ node: YAMLNode, what: String) -> [YAMLNode]? {
         guard let items = node.sequence else {
             typeMismatch(node, expected: "a sequence", what: what)
             return nil
@@ -122,7 +122,7 @@ public final class ConfigContext {
     }
 
     /// A list of strings; a single string is accepted as a list of one.
-    public func stringList(_ node: YAMLNode, what: String) -> [String]? {
+    @usableFromInline package func stringList(_ node: YAMLNode, what: String) -> [String]? {
         if let items = node.sequence {
             var out: [String] = []
             var ok = true
@@ -138,7 +138,7 @@ public final class ConfigContext {
 
     /// One of a fixed set of words: "unknown value 'strct' for 'contiguity' in 'pattern';
     /// did you mean 'strict'?", with the choices listed in a note.
-    public func oneOf<T>(_ node: YAMLNode, what: String, choices: [String: T]) -> T? {
+    @usableFromInline package func oneOf<T>(_ node: YAMLNode, what: String, choices: [String: T]) -> T? {
         let names = choices.keys.sorted()
         guard let text = node.text, !node.isNull else {
             typeMismatch(node, expected: "one of \(quotedList(names, or: true))", what: what)
@@ -152,13 +152,13 @@ public final class ConfigContext {
     }
 
     /// The node converted to JSON (see ``YAMLNode/toJSON(diagnostics:)``).
-    public func json(_ node: YAMLNode, what: String) -> JSON? {
+    @usableFromInline package func json(_ node: YAMLNode, what: String) -> JSON? {
         node.toJSON(diagnostics: &diagnostics)
     }
 
     /// CEL source: any non-null scalar. Unquoted `true`/`false` in any YAML spelling
     /// become `true`/`false`; numbers keep their text.
-    public func expression(_ node: YAMLNode, what: String) -> ConfigExpression? {
+    @usableFromInline package func expression(_ node: YAMLNode, what: String) -> ConfigExpression? {
         guard let s = node.scalar, !node.isNull else {
             typeMismatch(
                 node, expected: "an expression", what: what,
@@ -180,7 +180,7 @@ public final class ConfigContext {
     /// as unknown keys. Several kinds give "a step needs exactly one kind, found 'filter'
     /// and 'map'". The `common` pairs other than `when` and `name` are returned in
     /// ``StepSpec/common`` for the caller to read.
-    public func step(
+    @usableFromInline package func step(
         _ node: YAMLNode, knownKinds: [String]? = nil, commonKeys: [String] = ["when", "name"]
     ) -> StepSpec? {
         guard let pairs = node.mapping else {
@@ -255,24 +255,24 @@ public final class ConfigContext {
 }
 
 /// A step item of a pipeline, split into its kind, its config and the common keys.
-public struct StepSpec: Sendable {
+@usableFromInline package struct StepSpec: Sendable {
     /// The kind key, e.g. `filter`.
-    public var kind: String
+    @usableFromInline package var kind: String
     /// Where the kind key is written (for "unknown step" style errors).
-    public var kindLocation: SourceLocation
+    @usableFromInline package var kindLocation: SourceLocation
     /// The kind's value: the step's configuration node.
-    public var config: YAMLNode
+    @usableFromInline package var config: YAMLNode
     /// The whole step item.
-    public var node: YAMLNode
+    @usableFromInline package var node: YAMLNode
     /// `name:`, when given.
-    public var name: String?
+    @usableFromInline package var name: String?
     /// `when:`, when given.
-    public var when: ConfigExpression?
+    @usableFromInline package var when: ConfigExpression?
     /// Other common keys the caller asked for (beyond `when` and `name`), unread.
-    public var common: [YAMLNode.Pair] = []
+    @usableFromInline package var common: [YAMLNode.Pair] = []
 
     /// A step spec.
-    public init(kind: String, kindLocation: SourceLocation, config: YAMLNode, node: YAMLNode) {
+    @usableFromInline package init(kind: String, kindLocation: SourceLocation, config: YAMLNode, node: YAMLNode) {
         self.kind = kind
         self.kindLocation = kindLocation
         self.config = config
@@ -282,27 +282,27 @@ public struct StepSpec: Sendable {
 
 /// CEL source read from a YAML scalar, with the node so that errors inside the
 /// expression can point at the right line and column.
-public struct ConfigExpression: Sendable {
+@usableFromInline package struct ConfigExpression: Sendable {
     /// The CEL source.
-    public var source: String
+    @usableFromInline package var source: String
     /// The scalar node it came from.
-    public var node: YAMLNode
+    @usableFromInline package var node: YAMLNode
 
     /// An expression.
-    public init(source: String, node: YAMLNode) {
+    @usableFromInline package init(source: String, node: YAMLNode) {
         self.source = source
         self.node = node
     }
 
     /// Where the expression starts.
-    public var location: SourceLocation { node.location }
+    @usableFromInline package var location: SourceLocation { node.location }
 
     /// The source location of the Unicode scalar at `offset` in ``source``.
-    public func location(ofOffset offset: Int) -> SourceLocation { node.location(ofOffset: offset) }
+    @usableFromInline package func location(ofOffset offset: Int) -> SourceLocation { node.location(ofOffset: offset) }
 }
 
 /// `'a'`, `'a' and 'b'`, `'a', 'b' and 'c'` (or `or` with `or: true`).
-public func quotedList(_ words: [String], or: Bool) -> String {
+@usableFromInline package func quotedList(_ words: [String], or: Bool) -> String {
     let q = words.map { "'\($0)'" }
     guard let last = q.last else { return "" }
     if q.count == 1 { return last }

@@ -17,13 +17,13 @@ import SluiceJSON
 /// reported by the loader; the accessors read the first.
 public final class ConfigMap {
     /// The mapping node.
-    public let node: YAMLNode
+    @usableFromInline package let node: YAMLNode
     /// The mapping's pairs, in order.
-    public let pairs: [YAMLNode.Pair]
+    @usableFromInline package let pairs: [YAMLNode.Pair]
     /// The section's name in messages, e.g. `dedupe` in "missing required key 'key' in 'dedupe'".
-    public let what: String
+    @usableFromInline package let what: String
     /// Where diagnostics go.
-    public let context: ConfigContext
+    @usableFromInline package let context: ConfigContext
     /// Keys asked for or allowed, in first-asked order (for suggestions and hints).
     private var known: [String] = []
     private var finished = false
@@ -31,7 +31,7 @@ public final class ConfigMap {
     /// A reader over `node`; reports "expected a mapping for 'window', found a sequence"
     /// and returns nil when the node is not a mapping. A null node (`window:` with
     /// nothing after it) is read as an empty mapping.
-    public init?(_ node: YAMLNode, what: String, context: ConfigContext) {
+    @usableFromInline package init?(_ node: YAMLNode, what: String, context: ConfigContext) {
         if node.isNull, node.scalar?.style == .plain {
             pairs = []
         } else if let p = node.mapping {
@@ -66,14 +66,14 @@ public final class ConfigMap {
     }
 
     /// The phrase naming `key` in messages: `'within' in 'dedupe'`.
-    public func describe(_ key: String) -> String { "'\(key)' in '\(what)'" }
+    @usableFromInline package func describe(_ key: String) -> String { "'\(key)' in '\(what)'" }
 
     private func pair(_ key: String) -> YAMLNode.Pair? {
         pairs.first { $0.key.text == key }
     }
 
     /// The value node of `key`; marks it as valid and reports a missing required key.
-    public func node(_ key: String, required: Bool = false) -> YAMLNode? {
+    @usableFromInline package func node(_ key: String, required: Bool = false) -> YAMLNode? {
         allow([key])
         if let p = pair(key) { return p.value }
         if required { context.error(node.location, "missing required key '\(key)' in '\(what)'") }
@@ -81,7 +81,7 @@ public final class ConfigMap {
     }
 
     /// The key node of `key`, for errors about the key itself.
-    public func keyNode(_ key: String) -> YAMLNode? { pair(key)?.key }
+    @usableFromInline package func keyNode(_ key: String) -> YAMLNode? { pair(key)?.key }
 
     /// A string value (any non-null scalar).
     public func string(_ key: String, required: Bool = false) -> String? {
@@ -104,7 +104,7 @@ public final class ConfigMap {
     }
 
     /// A duration value such as `10s` (see ``TimeSpan``).
-    public func duration(_ key: String, required: Bool = false, allowZero: Bool = true) -> TimeSpan? {
+    @usableFromInline package func duration(_ key: String, required: Bool = false, allowZero: Bool = true) -> TimeSpan? {
         node(key, required: required).flatMap { context.duration($0, what: describe(key), allowZero: allowZero) }
     }
 
@@ -114,7 +114,7 @@ public final class ConfigMap {
     }
 
     /// A sequence value's items.
-    public func sequence(_ key: String, required: Bool = false) -> [YAMLNode]? {
+    @usableFromInline package func sequence(_ key: String, required: Bool = false) -> [YAMLNode]? {
         node(key, required: required).flatMap { context.sequence($0, what: describe(key)) }
     }
 
@@ -135,7 +135,7 @@ public final class ConfigMap {
     }
 
     /// CEL source (see ``ConfigContext/expression(_:what:)``).
-    public func expression(_ key: String, required: Bool = false) -> ConfigExpression? {
+    @usableFromInline package func expression(_ key: String, required: Bool = false) -> ConfigExpression? {
         node(key, required: required).flatMap { context.expression($0, what: describe(key)) }
     }
 

@@ -2,52 +2,52 @@
 /// `250ms`, `10s`, `5m`, `2h`, `1d`, `1m30s`, `1.5s`, `100us` (or `µs`), `10ns`.
 ///
 /// Stored as an `Int64` count of nanoseconds, which covers about 292 years.
-public struct TimeSpan: Sendable, Hashable, Comparable, CustomStringConvertible {
+@usableFromInline package struct TimeSpan: Sendable, Hashable, Comparable, CustomStringConvertible {
     /// The length in nanoseconds.
-    public var nanoseconds: Int64
+    @usableFromInline package var nanoseconds: Int64
 
     /// A span of `nanoseconds`.
-    public init(nanoseconds: Int64) { self.nanoseconds = nanoseconds }
+    @usableFromInline package init(nanoseconds: Int64) { self.nanoseconds = nanoseconds }
 
     /// A span of whole milliseconds (saturating at the limits of `Int64` nanoseconds).
-    public init(milliseconds: Int64) {
+    @usableFromInline package init(milliseconds: Int64) {
         let (v, o) = milliseconds.multipliedReportingOverflow(by: 1_000_000)
         nanoseconds = o ? (milliseconds < 0 ? .min : .max) : v
     }
 
     /// A span of whole seconds (saturating).
-    public static func seconds(_ s: Int64) -> TimeSpan { TimeSpan(milliseconds: s.multipliedSaturating(by: 1000)) }
+    @usableFromInline package static func seconds(_ s: Int64) -> TimeSpan { TimeSpan(milliseconds: s.multipliedSaturating(by: 1000)) }
 
     /// A span of whole milliseconds (saturating).
-    public static func milliseconds(_ ms: Int64) -> TimeSpan { TimeSpan(milliseconds: ms) }
+    @usableFromInline package static func milliseconds(_ ms: Int64) -> TimeSpan { TimeSpan(milliseconds: ms) }
 
     /// Zero.
-    public static let zero = TimeSpan(nanoseconds: 0)
+    @usableFromInline package static let zero = TimeSpan(nanoseconds: 0)
 
     /// The length in whole milliseconds, rounded down.
-    public var milliseconds: Int64 { nanoseconds / 1_000_000 }
+    @usableFromInline package var milliseconds: Int64 { nanoseconds / 1_000_000 }
 
     /// The length in seconds.
-    public var seconds: Double { Double(nanoseconds) / 1e9 }
+    @usableFromInline package var seconds: Double { Double(nanoseconds) / 1e9 }
 
     /// Orders by length.
-    public static func < (a: TimeSpan, b: TimeSpan) -> Bool { a.nanoseconds < b.nanoseconds }
+    @usableFromInline package static func < (a: TimeSpan, b: TimeSpan) -> Bool { a.nanoseconds < b.nanoseconds }
 
     /// Why a text is not a duration.
-    public struct ParseError: Error, Sendable, Hashable, CustomStringConvertible {
+    @usableFromInline package struct ParseError: Error, Sendable, Hashable, CustomStringConvertible {
         /// What is wrong, e.g. "a bare number has no unit".
-        public var message: String
+        @usableFromInline package var message: String
         /// How to fix it, e.g. "add a unit, e.g. '10s'".
-        public var hint: String?
+        @usableFromInline package var hint: String?
 
         /// An error.
-        public init(_ message: String, hint: String? = nil) {
+        @usableFromInline package init(_ message: String, hint: String? = nil) {
             self.message = message
             self.hint = hint
         }
 
         /// The message.
-        public var description: String { message }
+        @usableFromInline package var description: String { message }
     }
 
     /// The units, longest names first where one is a prefix of another.
@@ -67,7 +67,7 @@ public struct TimeSpan: Sendable, Hashable, Comparable, CustomStringConvertible 
 
     /// Parses a duration; see the type's documentation for the syntax. Components may be
     /// combined in any order (`1h30m`) and each may have a decimal fraction (`1.5s`).
-    public static func parse(_ text: String) -> Result<TimeSpan, ParseError> {
+    @usableFromInline package static func parse(_ text: String) -> Result<TimeSpan, ParseError> {
         let s = Array(text.unicodeScalars)
         if s.isEmpty { return .failure(ParseError("empty duration", hint: "write e.g. '10s'")) }
         if s.allSatisfy({ $0.properties.numericType != nil || $0 == "." || $0 == "-" || $0 == "+" }) {
@@ -131,7 +131,7 @@ public struct TimeSpan: Sendable, Hashable, Comparable, CustomStringConvertible 
     }
 
     /// Parses a duration, or nil; use ``parse(_:)`` for the reason.
-    public init?(_ text: String) {
+    @usableFromInline package init?(_ text: String) {
         guard case .success(let v) = TimeSpan.parse(text) else { return nil }
         self = v
     }
@@ -142,7 +142,7 @@ public struct TimeSpan: Sendable, Hashable, Comparable, CustomStringConvertible 
 
     /// The span in the syntax ``parse(_:)`` reads, largest units first: `1m30s`, `250ms`,
     /// `1d2h`, `1500us` becomes `1ms500us`, zero is `0s`.
-    public var description: String {
+    @usableFromInline package var description: String {
         if nanoseconds == 0 { return "0s" }
         var rest = nanoseconds.magnitude
         var out = nanoseconds < 0 ? "-" : ""

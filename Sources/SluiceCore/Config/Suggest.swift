@@ -1,7 +1,7 @@
 /// The Damerau–Levenshtein distance (optimal string alignment) between two strings:
 /// the number of insertions, deletions, substitutions and swaps of adjacent characters
 /// that turn one into the other. Compares Unicode scalars.
-public func editDistance(_ a: String, _ b: String) -> Int {
+@usableFromInline package func editDistance(_ a: String, _ b: String) -> Int {
     let x = Array(a.unicodeScalars)
     let y = Array(b.unicodeScalars)
     if x.isEmpty { return y.count }
@@ -31,7 +31,7 @@ public func editDistance(_ a: String, _ b: String) -> Int {
 /// sorts first, so the answer does not depend on the collection's order.
 ///
 /// `closestMatch(to: "fliter", among: ["filter", "map"])` is `"filter"`.
-public func closestMatch(to word: String, among candidates: some Collection<String>) -> String? {
+@usableFromInline package func closestMatch(to word: String, among candidates: some Collection<String>) -> String? {
     let lower = word.lowercased()
     let limit = max(1, word.unicodeScalars.count / 3)
     var best: (distance: Int, name: String)?
@@ -46,6 +46,6 @@ public func closestMatch(to word: String, among candidates: some Collection<Stri
 
 /// `"; did you mean 'filter'?"` when a candidate is close to `word`, else an empty string;
 /// for appending to "unknown ..." messages.
-public func didYouMean(_ word: String, among candidates: some Collection<String>) -> String {
+@usableFromInline package func didYouMean(_ word: String, among candidates: some Collection<String>) -> String {
     closestMatch(to: word, among: candidates).map { "; did you mean '\($0)'?" } ?? ""
 }

@@ -6,10 +6,10 @@ import SluiceJSON
 /// several YAML aliases is stored once (the loader bounds how far aliases may expand).
 /// Every node knows its ``SourceLocation`` so that configuration errors can point at the
 /// exact line and column.
-public struct YAMLNode: Sendable {
+@usableFromInline package struct YAMLNode: Sendable {
     /// How a scalar was written. Only ``plain`` scalars are resolved to null, booleans and
     /// numbers; every other style is a string.
-    public enum ScalarStyle: String, Sendable, Hashable {
+    @usableFromInline package enum ScalarStyle: String, Sendable, Hashable {
         /// Unquoted: `foo`, `12`, `true`.
         case plain
         /// `'single quoted'`.
@@ -23,18 +23,18 @@ public struct YAMLNode: Sendable {
     }
 
     /// A scalar's text and how it was written.
-    public struct Scalar: Sendable, Hashable {
+    @usableFromInline package struct Scalar: Sendable, Hashable {
         /// The scalar's value after YAML unescaping and folding.
-        public var text: String
+        @usableFromInline package var text: String
         /// How the scalar was written.
-        public var style: ScalarStyle
+        @usableFromInline package var style: ScalarStyle
         /// The scalar exactly as it appears in the source (quotes, escapes, block header
         /// and indentation included), when known. Used to map an offset inside ``text``
         /// back to a line and column (see ``YAMLNode/location(ofOffset:)``).
-        public var source: String?
+        @usableFromInline package var source: String?
 
         /// A scalar; `source` is the raw text when the node comes from a file.
-        public init(text: String, style: ScalarStyle = .plain, source: String? = nil) {
+        @usableFromInline package init(text: String, style: ScalarStyle = .plain, source: String? = nil) {
             self.text = text
             self.style = style
             self.source = source
@@ -42,21 +42,21 @@ public struct YAMLNode: Sendable {
     }
 
     /// One entry of a mapping, in document order.
-    public struct Pair: Sendable {
+    @usableFromInline package struct Pair: Sendable {
         /// The key node (usually a scalar).
-        public var key: YAMLNode
+        @usableFromInline package var key: YAMLNode
         /// The value node.
-        public var value: YAMLNode
+        @usableFromInline package var value: YAMLNode
 
         /// A pair.
-        public init(key: YAMLNode, value: YAMLNode) {
+        @usableFromInline package init(key: YAMLNode, value: YAMLNode) {
             self.key = key
             self.value = value
         }
     }
 
     /// The shape of a node.
-    public enum Kind: Sendable {
+    @usableFromInline package enum Kind: Sendable {
         /// A scalar.
         case scalar(Scalar)
         /// A sequence, in order.
@@ -67,23 +67,23 @@ public struct YAMLNode: Sendable {
     }
 
     /// What the node holds.
-    public var kind: Kind
+    @usableFromInline package var kind: Kind
     /// Where the node starts (for a collection: its first token, `[`, `{` or the first
     /// entry of a block collection).
-    public var location: SourceLocation
+    @usableFromInline package var location: SourceLocation
     /// The explicit tag, if any, fully resolved by the parser (`!!str` arrives as
     /// `tag:yaml.org,2002:str`; a local tag `!foo` stays `!foo`).
-    public var tag: String?
+    @usableFromInline package var tag: String?
 
     /// A node.
-    public init(_ kind: Kind, at location: SourceLocation, tag: String? = nil) {
+    @usableFromInline package init(_ kind: Kind, at location: SourceLocation, tag: String? = nil) {
         self.kind = kind
         self.location = location
         self.tag = tag
     }
 
     /// A plain or quoted scalar node.
-    public static func scalar(
+    @usableFromInline package static func scalar(
         _ text: String, style: ScalarStyle = .plain, at location: SourceLocation, tag: String? = nil
     ) -> YAMLNode {
         YAMLNode(.scalar(Scalar(text: text, style: style)), at: location, tag: tag)
@@ -94,40 +94,40 @@ public struct YAMLNode: Sendable {
 
 extension YAMLNode {
     /// The scalar, for scalar nodes.
-    public var scalar: Scalar? {
+    @usableFromInline package var scalar: Scalar? {
         if case .scalar(let s) = kind { return s }
         return nil
     }
 
     /// The scalar's text, for scalar nodes (whatever its resolved type).
-    public var text: String? { scalar?.text }
+    @usableFromInline package var text: String? { scalar?.text }
 
     /// The items, for sequence nodes.
-    public var sequence: [YAMLNode]? {
+    @usableFromInline package var sequence: [YAMLNode]? {
         if case .sequence(let items) = kind { return items }
         return nil
     }
 
     /// The pairs, for mapping nodes.
-    public var mapping: [Pair]? {
+    @usableFromInline package var mapping: [Pair]? {
         if case .mapping(let pairs) = kind { return pairs }
         return nil
     }
 
     /// True for scalars that resolve to null (`null`, `~`, empty plain scalar, `!!null`).
-    public var isNull: Bool {
+    @usableFromInline package var isNull: Bool {
         if case .null = resolved { return true }
         return false
     }
 
     /// The first value under the scalar key `key`, for mapping nodes.
-    public subscript(key: String) -> YAMLNode? {
+    @usableFromInline package subscript(key: String) -> YAMLNode? {
         mapping?.first { $0.key.text == key }?.value
     }
 
     /// The keys that occur more than once in a mapping: each repeated key node after the
     /// first, with the location of the first. Only scalar keys are compared (by text).
-    public var duplicateKeys: [(key: YAMLNode, first: SourceLocation)] {
+    @usableFromInline package var duplicateKeys: [(key: YAMLNode, first: SourceLocation)] {
         guard let pairs = mapping else { return [] }
         var seen: [String: SourceLocation] = [:]
         var out: [(key: YAMLNode, first: SourceLocation)] = []
@@ -144,7 +144,7 @@ extension YAMLNode {
 
     /// A short description of the node for messages: "a mapping", "a sequence",
     /// "a string", "an integer", "a number", "a boolean", "null".
-    public var describe: String {
+    @usableFromInline package var describe: String {
         switch kind {
         case .sequence: return "a sequence"
         case .mapping: return "a mapping"
@@ -164,7 +164,7 @@ extension YAMLNode {
 // MARK: - Scalar resolution
 
 /// The value of a scalar under the YAML 1.2 core schema.
-public enum YAMLScalarValue: Sendable, Hashable {
+@usableFromInline package enum YAMLScalarValue: Sendable, Hashable {
     /// `null`, `Null`, `NULL`, `~` or nothing.
     case null
     /// `true`/`false` (also capitalised or upper case).
@@ -180,7 +180,7 @@ public enum YAMLScalarValue: Sendable, Hashable {
     case invalid(String)
 
     /// Resolves plain scalar text per the YAML 1.2 core schema.
-    public static func resolvePlain(_ text: String) -> YAMLScalarValue {
+    @usableFromInline package static func resolvePlain(_ text: String) -> YAMLScalarValue {
         switch text {
         case "", "~", "null", "Null", "NULL": return .null
         case "true", "True", "TRUE": return .bool(true)
@@ -251,26 +251,26 @@ public enum YAMLScalarValue: Sendable, Hashable {
 }
 
 /// YAML core tags, as libyaml reports them after resolving `!!` shorthands.
-public enum YAMLTag {
+@usableFromInline package enum YAMLTag {
     /// `!!str`.
-    public static let str = "tag:yaml.org,2002:str"
+    @usableFromInline package static let str = "tag:yaml.org,2002:str"
     /// `!!int`.
-    public static let int = "tag:yaml.org,2002:int"
+    @usableFromInline package static let int = "tag:yaml.org,2002:int"
     /// `!!float`.
-    public static let float = "tag:yaml.org,2002:float"
+    @usableFromInline package static let float = "tag:yaml.org,2002:float"
     /// `!!bool`.
-    public static let bool = "tag:yaml.org,2002:bool"
+    @usableFromInline package static let bool = "tag:yaml.org,2002:bool"
     /// `!!null`.
-    public static let null = "tag:yaml.org,2002:null"
+    @usableFromInline package static let null = "tag:yaml.org,2002:null"
     /// `!!seq`.
-    public static let seq = "tag:yaml.org,2002:seq"
+    @usableFromInline package static let seq = "tag:yaml.org,2002:seq"
     /// `!!map`.
-    public static let map = "tag:yaml.org,2002:map"
+    @usableFromInline package static let map = "tag:yaml.org,2002:map"
     /// The non-specific tag `!`: a plain scalar marked with it is a string.
-    public static let nonSpecific = "!"
+    @usableFromInline package static let nonSpecific = "!"
 
     /// The short form for messages: `!!int` for core tags, the tag itself otherwise.
-    public static func short(_ tag: String) -> String {
+    @usableFromInline package static func short(_ tag: String) -> String {
         let prefix = "tag:yaml.org,2002:"
         return tag.hasPrefix(prefix) ? "!!" + tag.dropFirst(prefix.count) : tag
     }
@@ -280,7 +280,7 @@ extension YAMLNode {
     /// The scalar's value per the YAML 1.2 core schema: plain scalars are resolved,
     /// quoted and block scalars are strings, and explicit core tags (`!!str`, `!!int`,
     /// `!!float`, `!!bool`, `!!null`) are honoured. Non-scalars resolve to `.invalid`.
-    public var resolved: YAMLScalarValue {
+    @usableFromInline package var resolved: YAMLScalarValue {
         guard let s = scalar else { return .invalid("not a scalar") }
         guard let tag, tag != YAMLTag.nonSpecific else {
             if tag == YAMLTag.nonSpecific || s.style != .plain { return .string(s.text) }
@@ -329,7 +329,7 @@ extension YAMLNode {
     /// its explicit tag, NaN or infinity; an unknown tag is a warning); the result is nil
     /// when any error was found. A repeated key keeps its first value and is not reported
     /// here (``YAMLLoader`` reports it).
-    public func toJSON(diagnostics: inout Diagnostics) -> JSON? {
+    @usableFromInline package func toJSON(diagnostics: inout Diagnostics) -> JSON? {
         var ok = true
         let v = toJSON(diagnostics: &diagnostics, ok: &ok)
         // Not `ok ? v : nil`: JSON is nil-literal expressible, so that would be `.null`.
@@ -390,7 +390,7 @@ extension YAMLNode {
     /// the right column. Follows quotes, escapes, line folding and block indentation;
     /// falls back to the node's own location when the raw source is unknown or the
     /// offset cannot be mapped.
-    public func location(ofOffset offset: Int) -> SourceLocation {
+    @usableFromInline package func location(ofOffset offset: Int) -> SourceLocation {
         guard let s = scalar, offset >= 0 else { return location }
         let value = Array(s.text.unicodeScalars)
         guard let raw = s.source.map({ Array($0.unicodeScalars) }) else {

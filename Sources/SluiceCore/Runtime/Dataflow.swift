@@ -22,11 +22,11 @@ import Synchronization
 /// ``Message``s: batches of events, watermarks and the end signal travel in-band, so a
 /// watermark never overtakes the events before it. A stream reading several rings
 /// takes whatever is ready, and its watermark is the minimum of its inputs'.
-public final class Dataflow {
+@usableFromInline package final class Dataflow {
     /// Identifies a node.
-    public struct NodeID: Hashable, Sendable {
-        public let index: Int
-        package init(index: Int) { self.index = index }
+    @usableFromInline package struct NodeID: Hashable, Sendable {
+        @usableFromInline package let index: Int
+        @usableFromInline package init(index: Int) { self.index = index }
     }
 
     enum Kind {
@@ -54,9 +54,9 @@ public final class Dataflow {
     var nodes: [Node] = []
     var edges: [Edge] = []
     /// Messages each ring holds (batches, not events).
-    public var ringCapacity: Int
+    @usableFromInline package var ringCapacity: Int
 
-    public init(ringCapacity: Int = 16) {
+    @usableFromInline package init(ringCapacity: Int = 16) {
         self.ringCapacity = ringCapacity
     }
 
@@ -64,19 +64,19 @@ public final class Dataflow {
     /// With a time policy the source stamps events and sends watermarks; without one,
     /// events keep ``Event/noTime`` and only the end of input advances time.
     @discardableResult
-    public func addSource(_ source: any EventSource, time: TimePolicy? = nil) -> NodeID {
+    @usableFromInline package func addSource(_ source: any EventSource, time: TimePolicy? = nil) -> NodeID {
         nodes.append(Node(name: source.name, kind: .source(source, time), portNames: [0: source.name, 1: source.name + ".malformed"]))
         return NodeID(index: nodes.count - 1)
     }
 
     /// In processing-time mode streams advance their watermark to the wall clock on
     /// this interval even when no input arrives, so windows close on time.
-    public var processingTimeTick: UInt64? = nil
+    @usableFromInline package var processingTimeTick: UInt64? = nil
 
     /// Adds a stream running `chain`; `portNames` names its side ports for counters. The
     /// chain belongs to one run: start the flow once.
     @discardableResult
-    public func addStream(name: String, chain: StepChain, portNames: [Int: String] = [:]) -> NodeID {
+    @usableFromInline package func addStream(name: String, chain: StepChain, portNames: [Int: String] = [:]) -> NodeID {
         let h = Handoff(value: chain)
         return addStream(name: name, portNames: portNames) { h.take() }
     }
@@ -86,7 +86,7 @@ public final class Dataflow {
     /// mutable state of two partition workers (activations, counters, scratch arrays)
     /// does not end up on shared cache lines, as it can when one thread builds both.
     @discardableResult
-    public func addStream(
+    @usableFromInline package func addStream(
         name: String, portNames: [Int: String] = [:], makeChain: @escaping @Sendable () -> StepChain
     ) -> NodeID {
         var names = portNames
@@ -108,7 +108,7 @@ public final class Dataflow {
     /// source's thread and everything the partitions send goes to sinks that write JSON
     /// text and are fed by nothing else (stdout, files); otherwise it hashes.
     @discardableResult
-    public func addPartitioner(
+    @usableFromInline package func addPartitioner(
         name: String, count: Int, dealsByLoad: Bool = false, hash: @escaping @Sendable (Event) -> UInt64
     ) -> NodeID {
         addPartitioner(name: name, count: count, dealsByLoad: dealsByLoad) { hash }
@@ -118,7 +118,7 @@ public final class Dataflow {
     /// it (the partitioner's, or its source's when fused), so the function may keep state
     /// of its own (an expression's activation) without being `Sendable`.
     @discardableResult
-    package func addPartitioner(
+    @usableFromInline package func addPartitioner(
         name: String, count: Int, dealsByLoad: Bool = false, makeHash: @escaping @Sendable () -> (Event) -> UInt64
     ) -> NodeID {
         nodes.append(Node(name: name, kind: .partition(makeHash, max(1, count), deals: dealsByLoad), portNames: [:]))
@@ -127,24 +127,24 @@ public final class Dataflow {
 
     /// Adds a sink.
     @discardableResult
-    public func addSink(_ sink: any EventSink) -> NodeID {
+    @usableFromInline package func addSink(_ sink: any EventSink) -> NodeID {
         nodes.append(Node(name: sink.name, kind: .sink(sink), portNames: [:]))
         return NodeID(index: nodes.count - 1)
     }
 
     /// Sends what `from` emits on `port` to `to` (port -1 is a stream's main output,
     /// ports 0... its side outputs; a source's ports are ``SourcePort``).
-    public func connect(_ from: NodeID, port: Int, to: NodeID) {
+    @usableFromInline package func connect(_ from: NodeID, port: Int, to: NodeID) {
         edges.append(Edge(from: from, port: port, to: to))
     }
 
     /// The edges as added, for tools and tests: (from node, port, to node).
-    package var connections: [(from: Int, port: Int, to: Int)] {
+    @usableFromInline package var connections: [(from: Int, port: Int, to: Int)] {
         edges.map { ($0.from.index, $0.port, $0.to.index) }
     }
 
     /// The main output port of a stream.
-    public static let mainPort = -1
+    @usableFromInline package static let mainPort = -1
 }
 
 /// Carries a value that is not `Sendable` into a stage's closure, to be taken once, by

@@ -8,6 +8,17 @@ import Synchronization
     import Darwin
 #endif
 
+/// How a run ended.
+public enum RunOutcome: Sendable, Equatable {
+    /// Everything was read and written.
+    case completed
+    /// An output went away (closed pipe, or an ``AsyncOutput`` consumer that stopped
+    /// reading): stopped quietly.
+    case outputClosed
+    /// A source or sink failed, or a step asked to stop the run.
+    case failed(String)
+}
+
 /// A started dataflow: the runtime's main type.
 ///
 /// `init` takes the ``ExecutionPlan`` of the flow, makes one ring per planned edge and
@@ -39,27 +50,20 @@ import Synchronization
 /// have all ended advances its steps to the end of time (firing what is open) and
 /// passes the end on, unless the run was cancelled (``cancel()``), which fires nothing.
 /// The run is over when every stage's thread has finished (``wait()``).
-public final class Execution: Sendable {
+@usableFromInline package final class Execution: Sendable {
     /// Whether the run is over and how it ended.
-    public enum Outcome: Sendable, Equatable {
-        /// Everything was read and written.
-        case completed
-        /// An output went away (closed pipe): stopped quietly.
-        case outputClosed
-        /// A source or sink failed, or a step asked to stop the run.
-        case failed(String)
-    }
+    package typealias Outcome = RunOutcome
 
     /// Totals after the run.
-    public struct Report: Sendable {
+    @usableFromInline package struct Report: Sendable {
         /// Per stream, per step counters.
-        public var steps: [String: [StepStats]]
+        @usableFromInline package var steps: [String: [StepStats]]
         /// Events emitted on ports that no edge reads, by `node.port` name.
-        public var unread: [String: Int]
+        @usableFromInline package var unread: [String: Int]
         /// Events each source produced (main port).
-        public var sourceEvents: [String: Int]
+        @usableFromInline package var sourceEvents: [String: Int]
         /// Events each sink took.
-        public var sinkEvents: [String: Int]
+        @usableFromInline package var sinkEvents: [String: Int]
     }
 
     let group = DispatchGroup()
@@ -74,12 +78,12 @@ public final class Execution: Sendable {
     let failure = Mutex<Outcome>(.completed)
     let report = Mutex<Report>(Report(steps: [:], unread: [:], sourceEvents: [:], sinkEvents: [:]))
     /// Events read by all sources so far (for progress lines).
-    public let eventsIn = ManagedAtomic<Int>(0)
+    @usableFromInline package let eventsIn = ManagedAtomic<Int>(0)
     /// Events written by all sinks so far (for progress lines).
-    public let eventsOut = ManagedAtomic<Int>(0)
+    @usableFromInline package let eventsOut = ManagedAtomic<Int>(0)
 
     /// Starts every node of `flow` on its own thread. `timing` turns on per-step clocks.
-    public init(_ flow: Dataflow, timing: Bool = false) {
+    @usableFromInline package init(_ flow: Dataflow, timing: Bool = false) {
         var fds: [Int32] = [-1, -1]
         if pipe(&fds) == 0 {
             for fd in fds { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
@@ -214,7 +218,7 @@ public final class Execution: Sendable {
     /// windows, pending timeouts and held events are dropped, not fired (as in Flink,
     /// where a cancelled job fires nothing). Safe to call from any thread, any number of
     /// times.
-    public func cancel() {
+    @usableFromInline package func cancel() {
         stopped.store(true, ordering: .relaxed)
         stopSources()
     }
@@ -250,21 +254,21 @@ public final class Execution: Sendable {
     var isStopped: Bool { stopped.load(ordering: .relaxed) }
 
     /// True once ``cancel()`` was called or a node failed.
-    public var isCancelled: Bool { cancelled.load(ordering: .relaxed) }
+    @usableFromInline package var isCancelled: Bool { cancelled.load(ordering: .relaxed) }
 
     /// Blocks until every node has finished; returns how the run ended.
-    public func wait() -> Outcome {
+    @usableFromInline package func wait() -> RunOutcome {
         group.wait()
         return failure.withLock { $0 }
     }
 
     /// Calls `body` on a Dispatch worker once every node's thread has finished.
-    public func onFinish(_ body: @escaping @Sendable (Outcome) -> Void) {
+    @usableFromInline package func onFinish(_ body: @escaping @Sendable (RunOutcome) -> Void) {
         group.notify(queue: .global()) { [self] in body(failure.withLock { $0 }) }
     }
 
     /// Totals; complete after ``wait()`` returns.
-    public var totals: Report { report.withLock { $0 } }
+    @usableFromInline package var totals: Report { report.withLock { $0 } }
 
     func fail(_ outcome: Outcome) {
         failure.withLock {

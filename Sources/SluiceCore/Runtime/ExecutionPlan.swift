@@ -13,25 +13,25 @@
 ///   or ring of their own;
 /// - encoding (``encodesOutput(_:node:)``): a stream whose main output goes to a sink
 ///   shared with other stages encodes its events as JSON text itself, in parallel.
-package struct ExecutionPlan {
+@usableFromInline package struct ExecutionPlan {
     /// Partitioners that run on the thread of their source, by node index: the source
     /// and the source port feeding them.
-    package let fused: [Int: (source: Int, port: Int)]
+    @usableFromInline package let fused: [Int: (source: Int, port: Int)]
     /// Fused partitioners that deal batches by load.
-    package let dealers: Set<Int>
+    @usableFromInline package let dealers: Set<Int>
     /// Sinks that write dealt batches in their numbers' order.
-    package let sequencedSinks: Set<Int>
+    @usableFromInline package let sequencedSinks: Set<Int>
     /// Sinks written under their lock by the streams feeding them (the direct sinks and
     /// the sequenced ones); they get no thread and no ring.
-    package let sharedSinks: Set<Int>
+    @usableFromInline package let sharedSinks: Set<Int>
     /// Streams that encode their main output as JSON text.
-    package let encoding: Set<Int>
+    @usableFromInline package let encoding: Set<Int>
     /// The edges that get a ring, as indices into the flow's edges: all but the edge into
     /// a fused partitioner (the source writes its partitions' rings) and the edges into
     /// shared sinks (written directly).
-    package let ringEdges: [Int]
+    @usableFromInline package let ringEdges: [Int]
 
-    package init(_ flow: Dataflow) {
+    @usableFromInline package init(_ flow: Dataflow) {
         let fused = Self.fusedPartitioners(flow)
         self.fused = fused
         (dealers, sequencedSinks) = Self.dealingPartitioners(flow, fused: fused)
@@ -50,7 +50,7 @@ package struct ExecutionPlan {
 
     /// True when node `index` runs on a thread of its own: every node but fused
     /// partitioners and shared sinks.
-    package func ownsThread(_ index: Int) -> Bool {
+    @usableFromInline package func ownsThread(_ index: Int) -> Bool {
         fused[index] == nil && !sharedSinks.contains(index)
     }
 

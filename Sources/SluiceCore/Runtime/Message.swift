@@ -1,5 +1,5 @@
 /// What travels between stages: batches of events, watermarks in-band, and the end.
-public enum Message: Sendable {
+@usableFromInline package enum Message: Sendable {
     /// Events in order.
     case events([Event])
     /// A batch a dealing partitioner numbered (``Dataflow/addPartitioner(name:count:dealsByLoad:hash:)``):

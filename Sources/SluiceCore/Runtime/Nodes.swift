@@ -5,7 +5,7 @@ import SluiceJSON
 /// ``run(_:)`` is called once, on the source's own thread, and returns when the input is
 /// exhausted (or ``SourceOutput/isCancelled`` turns true). Throwing ends the run with a
 /// runtime failure (exit 1 in the CLI).
-public protocol EventSource: AnyObject {
+@usableFromInline package protocol EventSource: AnyObject {
     /// A name for messages and stats (`in`, `events`).
     var name: String { get }
     /// Reads everything and hands it to `out`.
@@ -13,11 +13,11 @@ public protocol EventSource: AnyObject {
 }
 
 /// Port numbers of a source.
-public enum SourcePort {
+@usableFromInline package enum SourcePort {
     /// Good events.
-    public static let main = 0
+    @usableFromInline package static let main = 0
     /// `INPUT.malformed`: lines that are not JSON, wrapped with the reason and line number.
-    public static let malformed = 1
+    @usableFromInline package static let malformed = 1
 }
 
 /// Consumes events: stdout, a file, an embedder's async stream.
@@ -27,7 +27,7 @@ public enum SourcePort {
 /// sink's lock. A thrown error stops the run with a runtime
 /// failure, unless it is ``SinkError/closed`` (the reader went away, as with
 /// `sluice run ... | head -1`), which stops the run quietly.
-public protocol EventSink: AnyObject {
+@usableFromInline package protocol EventSink: AnyObject {
     /// A name for messages and stats.
     var name: String { get }
     /// Takes events in order.
@@ -50,11 +50,11 @@ public protocol EventSink: AnyObject {
 }
 
 extension EventSink {
-    public func flush() throws {}
-    public func close() throws {}
-    public var writesJSONText: Bool { false }
+    @usableFromInline package func flush() throws {}
+    @usableFromInline package func close() throws {}
+    @usableFromInline package var writesJSONText: Bool { false }
 
-    public func writeLines(_ text: UnsafeRawBufferPointer, count: Int) throws {
+    @usableFromInline package func writeLines(_ text: UnsafeRawBufferPointer, count: Int) throws {
         guard let base = text.baseAddress, !text.isEmpty else { return }
         let buffer = ByteBuffer(capacity: text.count)
         buffer.base.copyMemory(from: base, byteCount: text.count)
@@ -73,18 +73,18 @@ extension EventSink {
 /// A sink (or source) that must hear of ``Execution/cancel()`` because it may wait on
 /// something other than the rings, such as an async consumer; ``runCancelled()`` must
 /// make that wait end. Called once, from the thread that cancels.
-package protocol RunCancellable: AnyObject, Sendable {
+@usableFromInline package protocol RunCancellable: AnyObject, Sendable {
     func runCancelled()
 }
 
 /// Errors a sink reports.
-public enum SinkError: Error, Sendable, CustomStringConvertible {
+@usableFromInline package enum SinkError: Error, Sendable, CustomStringConvertible {
     /// The reader closed the stream (EPIPE): stop quietly, as Unix tools do.
     case closed
     /// Writing failed for a reason the user should see.
     case failed(String)
 
-    public var description: String {
+    @usableFromInline package var description: String {
         switch self {
         case .closed: "output closed"
         case .failed(let m): m
@@ -93,8 +93,8 @@ public enum SinkError: Error, Sendable, CustomStringConvertible {
 }
 
 /// A source that fails to read (a missing file, a read error).
-public struct SourceError: Error, Sendable, CustomStringConvertible {
-    public var message: String
-    public init(_ message: String) { self.message = message }
-    public var description: String { message }
+@usableFromInline package struct SourceError: Error, Sendable, CustomStringConvertible {
+    @usableFromInline package var message: String
+    @usableFromInline package init(_ message: String) { self.message = message }
+    @usableFromInline package var description: String { message }
 }

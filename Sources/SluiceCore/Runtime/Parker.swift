@@ -7,18 +7,18 @@ import Dispatch
 /// ``cancel()``; the waker calls ``unpark()`` after making the condition true. The flag
 /// and the condition are both touched with sequentially consistent atomics, so either the
 /// sleeper sees the new state or the waker sees the flag (Dekker's argument).
-public final class Parker: Sendable {
+@usableFromInline package final class Parker: Sendable {
     private let waiting = ManagedAtomic<Bool>(false)
     private let semaphore = DispatchSemaphore(value: 0)
 
-    public init() {}
+    @usableFromInline package init() {}
 
     /// Announces the intent to sleep. Check the condition again after this.
     @inline(__always)
-    public func prepare() { waiting.store(true, ordering: .sequentiallyConsistent) }
+    @usableFromInline package func prepare() { waiting.store(true, ordering: .sequentiallyConsistent) }
 
     /// The condition came true after ``prepare()``: do not sleep.
-    public func cancel() {
+    @usableFromInline package func cancel() {
         if !waiting.exchange(false, ordering: .sequentiallyConsistent) {
             // A waker took the flag and signals (or has signalled): absorb it.
             semaphore.wait()
@@ -26,10 +26,10 @@ public final class Parker: Sendable {
     }
 
     /// Sleeps until ``unpark()``.
-    public func park() { semaphore.wait() }
+    @usableFromInline package func park() { semaphore.wait() }
 
     /// Sleeps until ``unpark()`` or until `nanoseconds` pass; true when woken.
-    public func park(timeoutNanos nanoseconds: UInt64) -> Bool {
+    @usableFromInline package func park(timeoutNanos nanoseconds: UInt64) -> Bool {
         if semaphore.wait(timeout: .now() + .nanoseconds(Int(nanoseconds))) == .success { return true }
         // Timed out: withdraw, unless a waker already took the flag (then absorb its signal).
         if waiting.exchange(false, ordering: .sequentiallyConsistent) { return false }
@@ -39,7 +39,7 @@ public final class Parker: Sendable {
 
     /// Wakes the sleeper if it is asleep or about to be.
     @inline(__always)
-    public func unpark() {
+    @usableFromInline package func unpark() {
         if waiting.load(ordering: .sequentiallyConsistent),
             waiting.exchange(false, ordering: .sequentiallyConsistent)
         {

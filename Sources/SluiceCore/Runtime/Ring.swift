@@ -12,24 +12,24 @@ import Atomics
 /// when empty, the consumer parks. That parking is Sluice's backpressure: a slow sink
 /// holds its rings full and so holds the source still, and memory stays bounded by the
 /// rings' capacities.
-public final class SPSCRing<Element: Sendable>: @unchecked Sendable {
+@usableFromInline package final class SPSCRing<Element: Sendable>: @unchecked Sendable {
     // Safety: `slots[i]` is written by the producer only while `i` is outside
     // `head..<tail` and read by the consumer only inside it; the acquire/release (here
     // sequentially consistent) index updates order those accesses.
     private let slots: UnsafeMutablePointer<Element?>
     private let mask: Int
     /// Number of elements the ring holds at most.
-    public let capacity: Int
+    @usableFromInline package let capacity: Int
     private let head = ManagedAtomic<Int>(0)
     private let tail = ManagedAtomic<Int>(0)
     private let closed = ManagedAtomic<Bool>(false)
     /// Where the consumer sleeps; may be shared by all rings one consumer reads.
-    public let consumerParker: Parker
+    @usableFromInline package let consumerParker: Parker
     /// Where the producer sleeps; may be shared by all rings one producer writes.
-    public let producerParker: Parker
+    @usableFromInline package let producerParker: Parker
 
     /// A ring of at least `capacity` elements (rounded up to a power of two).
-    public init(capacity: Int, consumerParker: Parker = Parker(), producerParker: Parker = Parker()) {
+    @usableFromInline package init(capacity: Int, consumerParker: Parker = Parker(), producerParker: Parker = Parker()) {
         var c = 2
         while c < capacity { c <<= 1 }
         self.capacity = c
@@ -46,24 +46,24 @@ public final class SPSCRing<Element: Sendable>: @unchecked Sendable {
     }
 
     /// Elements currently queued (a snapshot).
-    public var count: Int {
+    @usableFromInline package var count: Int {
         tail.load(ordering: .sequentiallyConsistent) - head.load(ordering: .sequentiallyConsistent)
     }
 
     /// Called by a consumer that will read no more (a failed sink): from now on pushes
     /// are accepted and dropped, so producers never wait on it again.
-    public func close() {
+    @usableFromInline package func close() {
         closed.store(true, ordering: .sequentiallyConsistent)
         while tryPop() != nil {}
         producerParker.unpark()
     }
 
     /// True after ``close()``.
-    public var isClosed: Bool { closed.load(ordering: .relaxed) }
+    @usableFromInline package var isClosed: Bool { closed.load(ordering: .relaxed) }
 
     /// Adds `element` if there is room; producer side only.
     @inline(__always)
-    public func tryPush(_ element: Element) -> Bool {
+    @usableFromInline package func tryPush(_ element: Element) -> Bool {
         if closed.load(ordering: .relaxed) { return true }
         let t = tail.load(ordering: .relaxed)
         if t - head.load(ordering: .sequentiallyConsistent) >= capacity { return false }
@@ -82,7 +82,7 @@ public final class SPSCRing<Element: Sendable>: @unchecked Sendable {
     /// sleeps only on a full ring, and the consumer checks for a sleeper on the element
     /// that brings it to half.)
     @inline(__always)
-    public func tryPop() -> Element? {
+    @usableFromInline package func tryPop() -> Element? {
         let h = head.load(ordering: .relaxed)
         let t = tail.load(ordering: .sequentiallyConsistent)
         if h == t { return nil }
@@ -93,7 +93,7 @@ public final class SPSCRing<Element: Sendable>: @unchecked Sendable {
     }
 
     /// Adds `element`, sleeping while the ring is full.
-    public func push(_ element: Element) {
+    @usableFromInline package func push(_ element: Element) {
         while true {
             if tryPush(element) { return }
             producerParker.prepare()
@@ -106,7 +106,7 @@ public final class SPSCRing<Element: Sendable>: @unchecked Sendable {
     }
 
     /// Removes the oldest element, sleeping while the ring is empty.
-    public func pop() -> Element {
+    @usableFromInline package func pop() -> Element {
         while true {
             if let e = tryPop() { return e }
             consumerParker.prepare()

@@ -3,7 +3,7 @@ import Dispatch
 
 /// What a source uses to hand over events. It stamps event time and sends watermarks
 /// as the source's ``TimePolicy`` says.
-public final class SourceOutput {
+@usableFromInline package final class SourceOutput {
     let ports: OutputPorts
     unowned let execution: Execution
     let time: TimePolicy?
@@ -16,7 +16,7 @@ public final class SourceOutput {
     /// Latency stamping for `sluice bench`: while on, sources started afterwards set
     /// ``Event/ingestNanos`` on every event they emit (one clock read per batch). Off by
     /// default, so ordinary runs pay nothing.
-    public static let stampIngestTime = ManagedAtomic<Bool>(false)
+    @usableFromInline package static let stampIngestTime = ManagedAtomic<Bool>(false)
 
     init(ports: OutputPorts, execution: Execution, time: TimePolicy?) {
         self.ports = ports
@@ -26,20 +26,20 @@ public final class SourceOutput {
     }
 
     /// True when the run is being stopped: return from `run` soon.
-    public var isCancelled: Bool { execution.isCancelled }
+    @usableFromInline package var isCancelled: Bool { execution.isCancelled }
 
     /// A descriptor that turns readable when the run is cancelled (-1 if there is none):
     /// a source that blocks reading a pipe or terminal polls it beside its input, so
     /// that a stop does not wait for the next line.
-    package var cancellationFD: Int32 { execution.cancellationFD }
+    @usableFromInline package var cancellationFD: Int32 { execution.cancellationFD }
 
     /// Runs `body` once when the run is cancelled (at once if it already was), for
     /// sources that wait for input some other way.
-    package func onCancel(_ body: @escaping @Sendable () -> Void) { execution.onCancel(body) }
+    @usableFromInline package func onCancel(_ body: @escaping @Sendable () -> Void) { execution.onCancel(body) }
 
     /// Sends good events downstream (waits while downstream is full: backpressure).
     /// Events whose time cannot be read go to ``SourcePort/malformed`` with the reason.
-    public func emit(_ events: consuming [Event]) {
+    @usableFromInline package func emit(_ events: consuming [Event]) {
         guard !events.isEmpty else { return }
         var watermark = lastWatermark
         switch time {
@@ -84,13 +84,13 @@ public final class SourceOutput {
     }
 
     /// Sends events to a side port (``SourcePort/malformed``).
-    public func emit(port: Int, _ events: [Event]) {
+    @usableFromInline package func emit(port: Int, _ events: [Event]) {
         guard !events.isEmpty else { return }
         ports.send(port, .events(events))
     }
 
     /// Announces that no later event will be earlier than `time` (epoch ms).
-    public func watermark(_ time: Int64) {
+    @usableFromInline package func watermark(_ time: Int64) {
         guard time > lastWatermark else { return }
         lastWatermark = time
         ports.broadcast(.watermark(time))

@@ -13,7 +13,7 @@ import Synchronization
 /// rather than a worker of a shared pool (which it would hold hostage). The stack is
 /// large (16 MiB) because parsing, validating and converting JSON recurse once per
 /// nesting level, and events may nest up to the reader's depth limit.
-package enum StageThread {
+@usableFromInline package enum StageThread {
     /// Stack size of every stage thread.
     static let stackSize = 16 << 20
 
@@ -47,7 +47,7 @@ package enum StageThread {
 
     /// Names of stages whose threads tests make fail to start (as if `pthread_create`
     /// returned EAGAIN).
-    package static let refusedForTesting = Mutex<Set<String>>([])
+    @usableFromInline package static let refusedForTesting = Mutex<Set<String>>([])
 
     /// Runs `body` on a new detached thread named `name` (for debuggers and `top -H`).
     /// Falls back to a default-sized thread if the large stack is refused; throws when no

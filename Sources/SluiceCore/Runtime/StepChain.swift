@@ -2,23 +2,23 @@ import Dispatch
 
 /// Counters for one step, owned by its stage thread and read after the run (or, for the
 /// progress line, read racily as a rough figure).
-public struct StepStats: Sendable {
-    public var name: String
-    public var kind: String
-    public var eventsIn = 0
-    public var eventsOut = 0
-    public var sideOut = 0
-    public var rejected = 0
+@usableFromInline package struct StepStats: Sendable {
+    @usableFromInline package var name: String
+    @usableFromInline package var kind: String
+    @usableFromInline package var eventsIn = 0
+    @usableFromInline package var eventsOut = 0
+    @usableFromInline package var sideOut = 0
+    @usableFromInline package var rejected = 0
     /// Events sent to `late`.
-    public var late = 0
+    @usableFromInline package var late = 0
     /// Invalid events dropped (`on_invalid: drop`).
-    public var dropped = 0
+    @usableFromInline package var dropped = 0
     /// Time spent inside the step, in nanoseconds (measured only when stats are on).
-    public var nanos: UInt64 = 0
+    @usableFromInline package var nanos: UInt64 = 0
     /// The step's own ``Step/counters``, as of the last watermark (the end, after a run).
-    public var counters: [(name: String, value: Int)] = []
+    @usableFromInline package var counters: [(name: String, value: Int)] = []
 
-    public init(name: String, kind: String) {
+    @usableFromInline package init(name: String, kind: String) {
         self.name = name
         self.kind = kind
     }
@@ -26,15 +26,15 @@ public struct StepStats: Sendable {
 
 /// The steps of one stream, run in order inside one stage with direct calls: no queue hop
 /// between steps.
-public final class StepChain {
+@usableFromInline package final class StepChain {
     /// A step and what to call it.
-    public struct Entry {
-        public var step: any Step
-        public var name: String
-        public var kind: String
+    @usableFromInline package struct Entry {
+        @usableFromInline package var step: any Step
+        @usableFromInline package var name: String
+        @usableFromInline package var kind: String
         /// The traits of the step's definition.
-        public var traits: StepTraits
-        public init(step: any Step, name: String, kind: String, traits: StepTraits = []) {
+        @usableFromInline package var traits: StepTraits
+        @usableFromInline package init(step: any Step, name: String, kind: String, traits: StepTraits = []) {
             self.step = step
             self.name = name
             self.kind = kind
@@ -43,33 +43,36 @@ public final class StepChain {
     }
 
     let steps: [any Step]
+    /// The steps that read events in place, resolved once here (nil for the others).
+    private let inPlace: [(any InPlaceStep)?]
     /// Per-step counters, in step order.
-    public private(set) var stats: [StepStats]
+    @usableFromInline package private(set) var stats: [StepStats]
     /// Measure time per step (costs two clock reads per step per batch).
-    public var timing = false
+    @usableFromInline package var timing = false
     /// The first stop request of a step (see ``StepOutput/stop(_:)``).
-    public private(set) var stopRequested: String?
+    @usableFromInline package private(set) var stopRequested: String?
     private var scratch = StepOutput()
     private var spare: [Event] = []
     /// The watermark each step has been advanced to.
     private var marks: [Int64]
     private let timeSensitive: [Bool]
 
-    public init(_ entries: [Entry]) {
+    @usableFromInline package init(_ entries: [Entry]) {
         steps = entries.map(\.step)
+        inPlace = entries.map { $0.step as? any InPlaceStep }
         stats = entries.map { StepStats(name: $0.name, kind: $0.kind) }
         marks = Array(repeating: Int64.min, count: entries.count)
         timeSensitive = entries.map { $0.traits.contains(.usesWatermarks) }
     }
 
     /// True when some step's results depend on the watermark.
-    public var usesWatermarks: Bool { timeSensitive.contains(true) }
+    @usableFromInline package var usesWatermarks: Bool { timeSensitive.contains(true) }
 
     /// True when there are no steps (a pass-through stream).
-    public var isEmpty: Bool { steps.isEmpty }
+    @usableFromInline package var isEmpty: Bool { steps.isEmpty }
 
     /// Open state summed over the steps.
-    public var stateSize: Int { steps.reduce(0) { $0 + $1.stateSize } }
+    @usableFromInline package var stateSize: Int { steps.reduce(0) { $0 + $1.stateSize } }
 
     /// Runs `events` through every step; side output events are appended to `sides`.
     ///
@@ -77,7 +80,7 @@ public final class StepChain {
     /// source had just before each event (``Event/watermark``), so windows close and late
     /// events are judged exactly where the source's watermark moved, whatever the batch
     /// boundaries. Only exact for a stream with one input; the caller decides.
-    public func process(
+    @usableFromInline package func process(
         _ events: [Event], watermark: Int64, sides: inout [(port: Int, event: Event)], stamped: Bool = false
     ) -> [Event] {
         if steps.isEmpty { return events }
@@ -104,17 +107,29 @@ public final class StepChain {
                 var mark = marks[i]
                 current.withUnsafeBufferPointer { batch in
                     guard let base = batch.baseAddress else { return }
-                    let ahead = 2
-                    for j in 0..<min(ahead, batch.count) { step.prefetch(upcoming: base + j) }
-                    for j in batch.indices {
-                        if j + ahead < batch.count { step.prefetch(upcoming: base + j + ahead) }
-                        let m = base[j].watermark
-                        if m > mark {
-                            mark = m
-                            out.watermark = m
-                            step.advance(watermark: m, into: &out)
+                    if let step = inPlace[i] {
+                        let ahead = 2
+                        for j in 0..<min(ahead, batch.count) { step.prefetch(upcoming: base + j) }
+                        for j in batch.indices {
+                            if j + ahead < batch.count { step.prefetch(upcoming: base + j + ahead) }
+                            let m = base[j].watermark
+                            if m > mark {
+                                mark = m
+                                out.watermark = m
+                                step.advance(watermark: m, into: &out)
+                            }
+                            step.process(at: base + j, into: &out)
                         }
-                        step.process(at: base + j, into: &out)
+                    } else {
+                        for j in batch.indices {
+                            let m = base[j].watermark
+                            if m > mark {
+                                mark = m
+                                out.watermark = m
+                                step.advance(watermark: m, into: &out)
+                            }
+                            step.process(base[j], into: &out)
+                        }
                     }
                 }
                 marks[i] = mark
@@ -144,7 +159,7 @@ public final class StepChain {
 
     /// Lets every step react to a watermark; what a step emits flows through the steps
     /// after it before they see the watermark themselves.
-    public func advance(watermark: Int64, sides: inout [(port: Int, event: Event)]) -> [Event] {
+    @usableFromInline package func advance(watermark: Int64, sides: inout [(port: Int, event: Event)]) -> [Event] {
         var carry: [Event] = []
         for i in steps.indices {
             let step = steps[i]

@@ -19,50 +19,50 @@ import SluiceCore
 /// - Nesting deeper than ``Limits/maxDepth`` is an error rather than a stack overflow.
 /// - Repeated keys in a mapping are errors, but the tree is still returned so that the
 ///   caller can report more problems.
-public enum YAMLLoader {
+@usableFromInline package enum YAMLLoader {
     /// Bounds that protect the loader from hostile documents.
-    public struct Limits: Sendable, Hashable {
+    @usableFromInline package struct Limits: Sendable, Hashable {
         /// Most nodes that aliases may add in total (each alias adds the size of the
         /// node it refers to).
-        public var maxAliasExpansion: Int
+        @usableFromInline package var maxAliasExpansion: Int
         /// Deepest nesting of sequences and mappings.
-        public var maxDepth: Int
+        @usableFromInline package var maxDepth: Int
         /// Largest file ``YAMLLoader/load(path:displayName:limits:)`` reads, in bytes. A
         /// node tree takes about 14 times its text, so a file the size of a data set
         /// would take gigabytes; no pipeline comes near this.
-        public var maxFileSize: Int
+        @usableFromInline package var maxFileSize: Int
 
         /// Limits; the defaults suit pipeline files.
-        public init(maxAliasExpansion: Int = 100_000, maxDepth: Int = 200, maxFileSize: Int = 4 << 20) {
+        @usableFromInline package init(maxAliasExpansion: Int = 100_000, maxDepth: Int = 200, maxFileSize: Int = 4 << 20) {
             self.maxAliasExpansion = maxAliasExpansion
             self.maxDepth = maxDepth
             self.maxFileSize = maxFileSize
         }
 
         /// 100 000 alias nodes, depth 200, files up to 4 MiB.
-        public static let `default` = Limits()
+        @usableFromInline package static let `default` = Limits()
     }
 
     /// Parses `text`; `file` is the name used in locations. The node is nil when the text
     /// could not be read as a single YAML document; otherwise it is returned even with
     /// errors (such as repeated keys), so check `diagnostics.hasErrors`.
-    public static func load(text: String, file: String) -> (YAMLNode?, Diagnostics) {
+    @usableFromInline package static func load(text: String, file: String) -> (YAMLNode?, Diagnostics) {
         load(text: text, file: file, limits: .default)
     }
 
     /// ``load(text:file:)`` with explicit limits.
-    public static func load(text: String, file: String, limits: Limits) -> (YAMLNode?, Diagnostics) {
+    @usableFromInline package static func load(text: String, file: String, limits: Limits) -> (YAMLNode?, Diagnostics) {
         load(bytes: Array(text.utf8), file: file, limits: limits)
     }
 
     /// Reads and parses the file at `path`. Locations name the file `displayName`
     /// (default: `path`). An unreadable file gives one diagnostic without a location.
-    public static func load(path: String, displayName: String? = nil) -> (YAMLNode?, Diagnostics) {
+    @usableFromInline package static func load(path: String, displayName: String? = nil) -> (YAMLNode?, Diagnostics) {
         load(path: path, displayName: displayName, limits: .default)
     }
 
     /// ``load(path:displayName:)`` with explicit limits.
-    public static func load(path: String, displayName: String?, limits: Limits) -> (YAMLNode?, Diagnostics) {
+    @usableFromInline package static func load(path: String, displayName: String?, limits: Limits) -> (YAMLNode?, Diagnostics) {
         let name = displayName ?? path
         var st = stat()
         let tooLarge: (Int) -> (YAMLNode?, Diagnostics) = { size in
@@ -84,7 +84,7 @@ public enum YAMLLoader {
     }
 
     /// Parses raw bytes (UTF-8, or UTF-16 with a byte order mark).
-    public static func load(bytes: [UInt8], file: String, limits: Limits = .default) -> (YAMLNode?, Diagnostics) {
+    @usableFromInline package static func load(bytes: [UInt8], file: String, limits: Limits = .default) -> (YAMLNode?, Diagnostics) {
         var builder = Builder(bytes: bytes, file: file, limits: limits)
         let root = builder.run()
         return (root, builder.diagnostics)

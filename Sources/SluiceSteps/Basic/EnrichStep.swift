@@ -6,11 +6,11 @@ import SluiceJSON
 /// order. Every `set` expression sees the event as it came in. Dotted names address
 /// nested objects (`geo.city`); `set` creates missing objects on the way. New fields are
 /// appended; existing fields keep their place.
-public final class EnrichStep: Step {
+@usableFromInline package final class EnrichStep: InPlaceStep {
     /// Keeps nothing between events.
 
     /// A field path split at dots.
-    public typealias Path = [String]
+    package typealias Path = [String]
 
     let setPaths: [Path]
     let setExpressions: [Expression]
@@ -23,7 +23,7 @@ public final class EnrichStep: Step {
     let name: String
     let activation: EventActivation
 
-    public init(sets: [(Path, Expression)], removes: [Path], renames: [(Path, Path)], compiler: ExpressionCompiler, name: String) {
+    package init(sets: [(Path, Expression)], removes: [Path], renames: [(Path, Path)], compiler: ExpressionCompiler, name: String) {
         setPaths = sets.map(\.0)
         setExpressions = sets.map(\.1)
         onlyAppendsCached =
@@ -36,7 +36,7 @@ public final class EnrichStep: Step {
         activation = compiler.activation(prefetching: sets.map(\.1))
     }
 
-    public func process(_ event: Event, into out: inout StepOutput) {
+    @usableFromInline package func process(_ event: Event, into out: inout StepOutput) {
         if onlyAppendsCached && !event.isValueBacked && appendToRaw(event, into: &out) { return }
         guard case .object(var object) = event.value else {
             out.reject(event, step: name, message: "enrich: the event is not an object")

@@ -3,20 +3,20 @@ import SluiceCore
 
 /// `filter: EXPR`: keeps the events where EXPR is true. A result that is not a bool, or
 /// an evaluation error, rejects the event.
-public final class FilterStep: Step {
+@usableFromInline package final class FilterStep: InPlaceStep {
     /// Keeps nothing between events.
 
     let predicate: Expression
     let name: String
     let activation: EventActivation
 
-    public init(predicate: Expression, compiler: ExpressionCompiler, name: String) {
+    @usableFromInline package init(predicate: Expression, compiler: ExpressionCompiler, name: String) {
         self.predicate = predicate
         self.name = name
         activation = compiler.activation(prefetching: [predicate])
     }
 
-    public func process(_ event: Event, into out: inout StepOutput) {
+    @usableFromInline package func process(_ event: Event, into out: inout StepOutput) {
         // Bound in place when parsed: the activation keeps no copy of the event.
         let keep = activation.withEvent(event) { decide() }
         finish(event, keep, &out)
@@ -24,7 +24,7 @@ public final class FilterStep: Step {
 
     /// Parsed events are read where they sit in the batch (no copy of each event, nor
     /// of its fields); others go through ``process(_:into:)``.
-    public func process(batch events: [Event], into out: inout StepOutput) {
+    @usableFromInline package func process(batch events: [Event], into out: inout StepOutput) {
         events.withUnsafeBufferPointer { batch in
             for i in batch.indices {
                 // Rebinding replaces the last event lent, so there is one unbind per batch.

@@ -3,20 +3,20 @@ import SluiceCore
 import SluiceJSON
 
 /// `map: EXPR`: replaces the event with EXPR's value, which must be a map.
-public final class MapStep: Step {
+@usableFromInline package final class MapStep: InPlaceStep {
     /// Keeps nothing between events.
 
     let expression: Expression
     let name: String
     let activation: EventActivation
 
-    public init(expression: Expression, compiler: ExpressionCompiler, name: String) {
+    @usableFromInline package init(expression: Expression, compiler: ExpressionCompiler, name: String) {
         self.expression = expression
         self.name = name
         activation = compiler.activation(prefetching: [expression])
     }
 
-    public func process(_ event: Event, into out: inout StepOutput) {
+    @usableFromInline package func process(_ event: Event, into out: inout StepOutput) {
         activation.event = event
         do {
             let v = try expression.evaluateJSON(activation)

@@ -23,7 +23,7 @@ import SluiceJSON
 /// as a bounded cache does; a repeat of an evicted key is kept again. Evictions are
 /// counted (``evictedCount``, `--stats`). Without `max_keys` the number of keys held is
 /// bounded only by how many distinct keys arrive within `within`; `sluice check` warns.
-public final class DedupeStep: Step {
+@usableFromInline package final class DedupeStep: InPlaceStep {
     /// Times of the kept occurrences of one key still held (almost always one).
     struct Entry {
         var first: Int64
@@ -53,12 +53,12 @@ public final class DedupeStep: Step {
     var nextSeq: UInt64 = 0
 
     /// Repeats dropped so far.
-    public private(set) var droppedCount = 0
+    @usableFromInline package private(set) var droppedCount = 0
     /// Keys evicted early (before their period ended) to stay within `max_keys`.
-    public private(set) var evictedCount = 0
+    @usableFromInline package private(set) var evictedCount = 0
 
     /// A deduplicator; `within` in milliseconds (more than zero).
-    public init(key: Expression, within: Int64, maxKeys: Int?, latePort: Int, compiler: ExpressionCompiler, name: String) {
+    @usableFromInline package init(key: Expression, within: Int64, maxKeys: Int?, latePort: Int, compiler: ExpressionCompiler, name: String) {
         self.key = key
         self.within = Swift.max(1, within)
         self.maxKeys = maxKeys
@@ -68,20 +68,20 @@ public final class DedupeStep: Step {
     }
 
     /// Kept occurrences held (each one key and time), bounded by the watermark.
-    public var stateSize: Int { expiries.count }
+    @usableFromInline package var stateSize: Int { expiries.count }
 
     /// Results depend on the watermark.
 
     /// Keys held.
-    public var keyCount: Int { seen.count }
+    @usableFromInline package var keyCount: Int { seen.count }
 
     /// Repeats dropped and keys evicted by `max_keys`, for `--stats`.
-    public var counters: [(name: String, value: Int)] {
+    @usableFromInline package var counters: [(name: String, value: Int)] {
         maxKeys == nil ? [("dropped", droppedCount)] : [("dropped", droppedCount), ("evicted", evictedCount)]
     }
 
     /// Keeps the first occurrence of a key in its period, drops repeats, sends late events to `late`.
-    public func process(_ event: Event, into out: inout StepOutput) {
+    @usableFromInline package func process(_ event: Event, into out: inout StepOutput) {
         if event.time < out.watermark {
             out.side(latePort, event)
             return
@@ -117,7 +117,7 @@ public final class DedupeStep: Step {
     }
 
     /// Evicts the kept occurrences the watermark has passed.
-    public func advance(watermark: Int64, into out: inout StepOutput) {
+    @usableFromInline package func advance(watermark: Int64, into out: inout StepOutput) {
         evict(upTo: watermark)
     }
 

@@ -3,7 +3,7 @@ import SluiceCore
 
 /// How an event of a pattern step may follow the event matched before it
 /// (Flink's `next()`, `followedBy()` and `followedByAny()`).
-public enum Contiguity: String, Sendable, CaseIterable {
+@usableFromInline package enum Contiguity: String, Sendable, CaseIterable {
     /// The very next event of the key (Flink `next()` / `consecutive()`).
     case strict
     /// Skip events that do not match, take the first that does (Flink `followedBy()`).
@@ -15,7 +15,7 @@ public enum Contiguity: String, Sendable, CaseIterable {
 
 /// What happens to other partial matches once a match is emitted (Flink's
 /// `AfterMatchSkipStrategy`).
-public enum SkipStrategy: String, Sendable, CaseIterable {
+@usableFromInline package enum SkipStrategy: String, Sendable, CaseIterable {
     /// Discard every partial match that started at or before the match's last event.
     case pastLast = "past_last"
     /// Discard every partial match that started at or before the match's first event.
@@ -34,62 +34,62 @@ public enum SkipStrategy: String, Sendable, CaseIterable {
 /// when the count is within the step's quantifier, as an epsilon move that tries the same
 /// event there. `not` elements are not states: they are kill conditions attached to the
 /// gap before the next positive step (or after the last one).
-public struct PatternNFA: Sendable {
+@usableFromInline package struct PatternNFA: Sendable {
     /// One positive step.
-    public struct State: Sendable {
+    @usableFromInline package struct State: Sendable {
         /// The capture name.
-        public var name: String
+        @usableFromInline package var name: String
         /// Index into ``PatternNFA/conditions``.
-        public var condition: Int
+        @usableFromInline package var condition: Int
         /// Least number of events (at least 1).
-        public var min: Int
+        @usableFromInline package var min: Int
         /// Most number of events (`Int.max` when unbounded).
-        public var max: Int
+        @usableFromInline package var max: Int
         /// Whether the step may match no event at all.
-        public var optional: Bool
+        @usableFromInline package var optional: Bool
         /// How the step's first event follows the event before it.
-        public var contiguity: Contiguity
+        @usableFromInline package var contiguity: Contiguity
         /// How the step's later events follow its earlier ones (`times` other than 1).
-        public var innerContiguity: Contiguity
+        @usableFromInline package var innerContiguity: Contiguity
         /// Whether the capture is a list (`times` other than exactly 1).
-        public var isList: Bool
+        @usableFromInline package var isList: Bool
         /// Whether every step after this one is optional (a match may end here).
-        public var restOptional: Bool
+        @usableFromInline package var restOptional: Bool
     }
 
     /// A `not` element.
-    public struct Negation: Sendable {
+    @usableFromInline package struct Negation: Sendable {
         /// Index into ``PatternNFA/conditions``.
-        public var condition: Int
+        @usableFromInline package var condition: Int
         /// `strict` (Flink `notNext()`): only the event right after the previous match
         /// event is checked; otherwise every event up to the next step's event is.
-        public var strict: Bool
+        @usableFromInline package var strict: Bool
     }
 
     /// A `where` condition.
-    public struct Condition: Sendable {
+    @usableFromInline package struct Condition: Sendable {
         /// The compiled expression; nil matches every event.
-        public var expression: Expression?
+        @usableFromInline package var expression: Expression?
         /// Whether it reads captures (then it is evaluated per partial match).
-        public var iterative: Bool
+        @usableFromInline package var iterative: Bool
     }
 
     /// The positive steps in order.
-    public var states: [State]
+    @usableFromInline package var states: [State]
     /// `notsBefore[j]`: the negations in the gap before state `j`; index `states.count`
     /// holds the trailing ones.
-    public var notsBefore: [[Negation]]
+    @usableFromInline package var notsBefore: [[Negation]]
     /// Every condition, positive steps first.
-    public var conditions: [Condition]
+    @usableFromInline package var conditions: [Condition]
     /// The window in milliseconds, measured from a match's first event.
-    public var within: Int64?
+    @usableFromInline package var within: Int64?
     /// After-match skip strategy.
-    public var skip: SkipStrategy
+    @usableFromInline package var skip: SkipStrategy
     /// Whether every trailing negation is strict (the match completes at the next event).
-    public var trailingAllStrict: Bool
+    @usableFromInline package var trailingAllStrict: Bool
 
     /// True when the pattern ends in `not`.
-    public var hasTrailingNots: Bool { !notsBefore[states.count].isEmpty }
+    @usableFromInline package var hasTrailingNots: Bool { !notsBefore[states.count].isEmpty }
 
     /// The states a new match may take its first event in: the first, and the ones after
     /// it while every state before is optional (no `not` precedes the first).

@@ -21,7 +21,7 @@ import SluiceJSON
 /// advance a match of its key costs a counter increment when the watermark releases it.
 /// A kept event is stored once, in the runner's shared buffer, and stays there from
 /// arrival until its last partial match lets go of it.
-public final class PatternStep: Step {
+@usableFromInline package final class PatternStep: InPlaceStep {
     let pattern: CompiledPattern
     let runner: NFARunner
     /// The shared buffer of ``runner``, where queued events wait.
@@ -72,7 +72,7 @@ public final class PatternStep: Step {
     /// Arrival conditions that could not be evaluated (missing field, wrong type).
     @exclusivity(unchecked) var arrivalConditionErrors = 0
     /// Matches emitted so far.
-    @exclusivity(unchecked) public private(set) var matchCount = 0
+    @exclusivity(unchecked) @usableFromInline package private(set) var matchCount = 0
 
     init(_ pattern: CompiledPattern) {
         self.pattern = pattern
@@ -116,21 +116,21 @@ public final class PatternStep: Step {
     }
 
     /// Partial matches alive, over all keys.
-    public var livePartialMatches: Int { runner.livePartialMatches }
+    @usableFromInline package var livePartialMatches: Int { runner.livePartialMatches }
     /// Events held in the shared buffer by partial matches.
-    public var sharedBufferEvents: Int { buffer.heldEvents }
+    @usableFromInline package var sharedBufferEvents: Int { buffer.heldEvents }
     /// Events waiting for the watermark.
-    public var queuedEvents: Int { queue.count }
+    @usableFromInline package var queuedEvents: Int { queue.count }
     /// Conditions that could not be evaluated (missing field, wrong type): counted as no match.
-    public var conditionErrors: Int { arrivalConditionErrors + runner.conditionErrors }
+    @usableFromInline package var conditionErrors: Int { arrivalConditionErrors + runner.conditionErrors }
 
     /// Live partial matches plus buffered events (waiting for the watermark or held).
-    public var stateSize: Int { runner.livePartialMatches + queue.count + sharedBufferEvents }
+    @usableFromInline package var stateSize: Int { runner.livePartialMatches + queue.count + sharedBufferEvents }
 
     /// Events rejected because the step's state was at a limit (the per-key cap or a
     /// budget over all keys), for `--stats`.
     var overStateLimits = 0
-    public var counters: [(name: String, value: Int)] {
+    @usableFromInline package var counters: [(name: String, value: Int)] {
         overStateLimits == 0 ? [] : [("over_state_limits", overStateLimits)]
     }
 
@@ -140,21 +140,21 @@ public final class PatternStep: Step {
 
     /// Classifies the event (late, key), evaluates its conditions and queues it until the
     /// watermark passes it.
-    public func process(_ event: Event, into out: inout StepOutput) {
+    @usableFromInline package func process(_ event: Event, into out: inout StepOutput) {
         withUnsafePointer(to: event) { process(at: $0, into: &out) }
     }
 
     /// Starts loading the field arrays of a parsed event the stage will lend soon: with
     /// 10,000 keys they are rarely in cache when the event arrives, and reading its key
     /// and conditions would wait for them.
-    public func prefetch(upcoming event: UnsafePointer<Event>) {
+    @usableFromInline package func prefetch(upcoming event: UnsafePointer<Event>) {
         SharedBuffer.prefetchFields(of: event, elements: true)
     }
 
     /// ``process(_:into:)`` on the event where it is (see ``Step/process(at:into:)``): the
     /// event is read in place, and copied once, into the shared buffer, only when a step
     /// could take it.
-    public func process(at event: UnsafePointer<Event>, into out: inout StepOutput) {
+    @usableFromInline package func process(at event: UnsafePointer<Event>, into out: inout StepOutput) {
         let time = event.pointee.time
         if time < out.watermark {
             out.side(pattern.latePort, event.pointee)
@@ -318,7 +318,7 @@ public final class PatternStep: Step {
 
     /// Runs every queued event up to `watermark`, then expires what the watermark closes;
     /// at the end of input (`Int64.max`) everything pending completes or times out.
-    public func advance(watermark: Int64, into out: inout StepOutput) {
+    @usableFromInline package func advance(watermark: Int64, into out: inout StepOutput) {
         drain(upTo: watermark, into: &out)
         expireDue(upTo: watermark, into: &out)
         if watermark == Int64.max {

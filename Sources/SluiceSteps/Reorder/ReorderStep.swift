@@ -16,7 +16,7 @@ import SluiceCore
 /// emitted early are counted (``emittedEarlyCount``, `--stats`). Without `max_buffer` the
 /// buffer holds everything between the watermark and the latest time seen (`time.lateness`
 /// of input); `sluice check` warns.
-public final class ReorderStep: Step {
+@usableFromInline package final class ReorderStep: InPlaceStep {
     struct Item: EventTimeOrdered {
         var time: Int64
         var seq: UInt64
@@ -37,26 +37,26 @@ public final class ReorderStep: Step {
     var floor = Int64.min
 
     /// A reorder buffer holding at most `maxBuffer` events (unbounded when nil).
-    public init(maxBuffer: Int?, latePort: Int) {
+    @usableFromInline package init(maxBuffer: Int?, latePort: Int) {
         self.maxBuffer = maxBuffer
         self.latePort = latePort
     }
 
     /// Events emitted before the watermark reached them because the buffer was full.
-    public private(set) var emittedEarlyCount = 0
+    @usableFromInline package private(set) var emittedEarlyCount = 0
 
     /// Events buffered.
-    public var stateSize: Int { buffer.count }
+    @usableFromInline package var stateSize: Int { buffer.count }
 
     /// Events emitted early by `max_buffer`, for `--stats`.
-    public var counters: [(name: String, value: Int)] {
+    @usableFromInline package var counters: [(name: String, value: Int)] {
         maxBuffer == nil ? [] : [("emitted_early", emittedEarlyCount)]
     }
 
     /// Results depend on the watermark.
 
     /// Buffers the event, or sends it to `late` when it can no longer be put in order.
-    public func process(_ event: Event, into out: inout StepOutput) {
+    @usableFromInline package func process(_ event: Event, into out: inout StepOutput) {
         let t = event.time
         if t < out.watermark || t < floor {
             out.side(latePort, event)
@@ -78,7 +78,7 @@ public final class ReorderStep: Step {
     }
 
     /// Emits, in order, every buffered event with `time <= watermark`.
-    public func advance(watermark: Int64, into out: inout StepOutput) {
+    @usableFromInline package func advance(watermark: Int64, into out: inout StepOutput) {
         if watermark > advanced { advanced = watermark }
         while let top = buffer.popMin(upTo: watermark) {
             floor = top.time

@@ -8,20 +8,20 @@ import SluiceCore
 /// that holds gets the event. An event that matches no branch goes on in the stream (the
 /// main output). An expression that fails, or gives something other than a bool, rejects
 /// the event, which then goes to no branch.
-public final class RouteStep: Step {
+@usableFromInline package final class RouteStep: InPlaceStep {
     /// Keeps nothing between events.
 
     /// One branch: its name, side-output port and condition.
-    public struct Branch: Sendable {
+    @usableFromInline package struct Branch: Sendable {
         /// The branch name (`STREAM.NAME`).
-        public var name: String
+        @usableFromInline package var name: String
         /// The side-output port declared for it.
-        public var port: Int
+        @usableFromInline package var port: Int
         /// When an event goes to this branch.
-        public var condition: Expression
+        @usableFromInline package var condition: Expression
 
         /// A branch.
-        public init(name: String, port: Int, condition: Expression) {
+        @usableFromInline package init(name: String, port: Int, condition: Expression) {
             self.name = name
             self.port = port
             self.condition = condition
@@ -29,7 +29,7 @@ public final class RouteStep: Step {
     }
 
     /// Names a branch may not have: the stream's fixed side outputs, and the option key.
-    public static let reservedNames: Set<String> = ["rejected", "late", "timeouts", "exclusive"]
+    @usableFromInline package static let reservedNames: Set<String> = ["rejected", "late", "timeouts", "exclusive"]
 
     let branches: [Branch]
     let exclusive: Bool
@@ -38,7 +38,7 @@ public final class RouteStep: Step {
     var matched: [Int] = []
 
     /// A router over `branches`, tried in order.
-    public init(branches: [Branch], exclusive: Bool, compiler: ExpressionCompiler, name: String) {
+    @usableFromInline package init(branches: [Branch], exclusive: Bool, compiler: ExpressionCompiler, name: String) {
         self.branches = branches
         self.exclusive = exclusive
         self.name = name
@@ -46,7 +46,7 @@ public final class RouteStep: Step {
     }
 
     /// Sends the event to the branches that hold, or on in the stream when none does.
-    public func process(_ event: Event, into out: inout StepOutput) {
+    @usableFromInline package func process(_ event: Event, into out: inout StepOutput) {
         activation.event = event
         matched.removeAll(keepingCapacity: true)
         for b in branches {

@@ -10,7 +10,7 @@ import SluiceJSON
 /// parallelism), keeps the queue of saga deadlines, and turns the machine's decisions
 /// into events: commands to `STREAM.commands`, log events to `STREAM.log`, bad or
 /// unexpected replies to `STREAM.rejected`. It sends nothing to the main output.
-final class SagaStep: Step {
+final class SagaStep: InPlaceStep {
     let compiled: CompiledSaga
     var machine: SagaStateMachine
     let activation: EventActivation

@@ -18,11 +18,11 @@ import SluiceSchema
 /// - `drop`: is dropped and counted in ``droppedCount``.
 /// - `stop`: goes to `rejected` as for `reject`, and the step asks the runtime to end the
 ///   run (``stopReason``).
-public final class ValidateStep: Step {
+@usableFromInline package final class ValidateStep: InPlaceStep {
     /// Keeps nothing between events.
 
     /// What to do with an invalid event.
-    public enum OnInvalid: String, Sendable {
+    @usableFromInline package enum OnInvalid: String, Sendable {
         /// Send it to `STREAM.rejected` with its violations.
         case reject
         /// Drop it, counting it in ``ValidateStep/droppedCount``.
@@ -32,14 +32,14 @@ public final class ValidateStep: Step {
     }
 
     /// A rule: a CEL expression that must be true, and the message when it is not.
-    public struct Rule: Sendable {
+    @usableFromInline package struct Rule: Sendable {
         /// The compiled expression.
-        public var expression: Expression
+        @usableFromInline package var expression: Expression
         /// The message for a failure; the expression's source when none was written.
-        public var message: String
+        @usableFromInline package var message: String
 
         /// A rule.
-        public init(expression: Expression, message: String) {
+        @usableFromInline package init(expression: Expression, message: String) {
             self.expression = expression
             self.message = message
         }
@@ -52,16 +52,16 @@ public final class ValidateStep: Step {
     let activation: EventActivation
 
     /// Invalid events dropped so far with `on_invalid: drop`.
-    public private(set) var droppedCount = 0
+    @usableFromInline package private(set) var droppedCount = 0
 
     /// With `on_invalid: stop`, the reason the run must end (the first invalid event's
     /// summary, prefixed with the step name); nil until then. The runtime checks it after
     /// each call of ``process(_:into:)`` and, when set, ends the run as at a fatal error
     /// (after the rejected event has been written).
-    public private(set) var stopReason: String?
+    @usableFromInline package private(set) var stopReason: String?
 
     /// A validator; `schema` and `rules` may not both be empty (the compiler checks this).
-    public init(schema: JSONSchema?, rules: [Rule], onInvalid: OnInvalid, compiler: ExpressionCompiler, name: String) {
+    package init(schema: JSONSchema?, rules: [Rule], onInvalid: OnInvalid, compiler: ExpressionCompiler, name: String) {
         self.schema = schema
         self.rules = rules
         self.onInvalid = onInvalid
@@ -70,7 +70,7 @@ public final class ValidateStep: Step {
     }
 
     /// Passes a valid event on; handles an invalid one by `on_invalid`.
-    public func process(_ event: Event, into out: inout StepOutput) {
+    @usableFromInline package func process(_ event: Event, into out: inout StepOutput) {
         var problems: [JSON] = []
         var summary: [String] = []
         if let schema {

@@ -1,6 +1,6 @@
 /// An aggregate function of a `window` step, as written in `aggregate:`
 /// (`count()`, `sum(amount)`, `percentile(latency, 0.99)`, ...).
-public enum AggregateFunction: Sendable, Equatable {
+@usableFromInline package enum AggregateFunction: Sendable, Equatable {
     /// `count()`: events in the window.
     case countAll
     /// `count(x)`: events where `x` is not null.
@@ -29,14 +29,14 @@ public enum AggregateFunction: Sendable, Equatable {
     case collect
 
     /// The names users write, with the number of arguments each takes.
-    public static let names: [String: Int] = [
+    @usableFromInline package static let names: [String: Int] = [
         "count": 0, "sum": 1, "avg": 1, "min": 1, "max": 1, "first": 1, "last": 1,
         "count_distinct": 1, "percentile": 2, "stddev": 1, "collect": 1,
     ]
 
     /// True for the functions whose state is more than a few numbers (`collect`,
     /// `percentile`, `count_distinct`): their accumulator holds a box, made per window.
-    public var needsBox: Bool {
+    @usableFromInline package var needsBox: Bool {
         switch self {
         case .collect, .percentile, .countDistinct: true
         default: false
@@ -53,7 +53,7 @@ public enum AggregateFunction: Sendable, Equatable {
     }
 
     /// True for the functions that need numbers (others take any value).
-    public var needsNumbers: Bool {
+    @usableFromInline package var needsNumbers: Bool {
         switch self {
         case .sum, .avg, .percentile, .stddev: true
         default: false

@@ -133,20 +133,20 @@ final class DistinctBox {
 
 /// The arithmetic of the aggregate functions: add a value, merge two windows (session
 /// merges), produce the result.
-public enum Aggregates {
+@usableFromInline package enum Aggregates {
     /// `percentile` keeps every value up to this many per window, then switches to a sketch.
-    public static let exactPercentileLimit = 2048
+    @usableFromInline package static let exactPercentileLimit = 2048
     /// Relative accuracy of the `percentile` sketch: 1 %.
-    public static let percentileAlpha = 0.01
+    @usableFromInline package static let percentileAlpha = 0.01
     /// `count_distinct` is exact up to this many distinct values per window.
-    public static let exactDistinctLimit = 4096
+    @usableFromInline package static let exactDistinctLimit = 4096
     /// HyperLogLog precision of `count_distinct` beyond the exact limit: 2^14 registers,
     /// standard error 0.81 %.
-    public static let distinctPrecision = 14
+    @usableFromInline package static let distinctPrecision = 14
 
     /// The exact `p`-quantile of `values` with linear interpolation between the closest
     /// ranks (numpy's default, Excel's PERCENTILE.INC); nil when empty.
-    public static func exactQuantile(_ values: [Double], _ p: Double) -> Double? {
+    @usableFromInline package static func exactQuantile(_ values: [Double], _ p: Double) -> Double? {
         guard !values.isEmpty else { return nil }
         let sorted = values.sorted()
         let pos = p * Double(sorted.count - 1)

@@ -13,24 +13,24 @@ import SluiceJSON
 /// ``minMagnitude`` count as zero. Each side keeps at most ``maxBuckets`` buckets; beyond
 /// that the buckets nearest zero are merged (only reachable with values spread over more
 /// than 17 orders of magnitude at the default settings).
-public struct DDSketch: Sendable, Equatable {
+@usableFromInline package struct DDSketch: Sendable, Equatable {
     /// The relative accuracy: 0.01 means within 1 %.
-    public let alpha: Double
+    @usableFromInline package let alpha: Double
     let gamma: Double
     let logGamma: Double
     /// Magnitudes below this count as zero.
-    public static let minMagnitude = 1e-9
+    @usableFromInline package static let minMagnitude = 1e-9
     /// The most buckets kept per sign.
-    public static let maxBuckets = 2048
+    @usableFromInline package static let maxBuckets = 2048
 
     var positive = BucketStore()
     var negative = BucketStore()
     var zeros: Int64 = 0
     /// How many values were added.
-    public private(set) var count: Int64 = 0
+    @usableFromInline package private(set) var count: Int64 = 0
 
     /// An empty sketch with relative accuracy `alpha`.
-    public init(alpha: Double = 0.01) {
+    @usableFromInline package init(alpha: Double = 0.01) {
         self.alpha = alpha
         gamma = (1 + alpha) / (1 - alpha)
         logGamma = log(gamma)
@@ -47,7 +47,7 @@ public struct DDSketch: Sendable, Equatable {
     }
 
     /// Adds one value (NaN and infinities are ignored).
-    public mutating func add(_ x: Double) {
+    @usableFromInline package mutating func add(_ x: Double) {
         guard x.isFinite else { return }
         count += 1
         if x > DDSketch.minMagnitude {
@@ -60,7 +60,7 @@ public struct DDSketch: Sendable, Equatable {
     }
 
     /// Adds every value counted by `other` (same `alpha`).
-    public mutating func merge(_ other: DDSketch) {
+    @usableFromInline package mutating func merge(_ other: DDSketch) {
         count += other.count
         zeros += other.zeros
         positive.merge(other.positive)
@@ -88,7 +88,7 @@ public struct DDSketch: Sendable, Equatable {
 
     /// The estimated `q`-quantile (0...1), interpolated linearly between the two ranks
     /// around `q × (count − 1)` as the exact computation does; nil when empty.
-    public func quantile(_ q: Double) -> Double? {
+    @usableFromInline package func quantile(_ q: Double) -> Double? {
         guard count > 0 else { return nil }
         let pos = q * Double(count - 1)
         let lo = Int64(pos.rounded(.down))

@@ -11,21 +11,21 @@ import SluiceJSON
 /// With precision 14 it uses 16,384 one-byte registers and its standard error is
 /// 1.04 / √16384 ≈ 0.81 %. Values are hashed with ``StableHash``, which does not depend on
 /// the process, so an estimate is the same on every run.
-public struct HyperLogLog: Sendable, Equatable {
+@usableFromInline package struct HyperLogLog: Sendable, Equatable {
     /// Bits of the hash that select a register.
-    public let precision: Int
+    @usableFromInline package let precision: Int
     /// One register per bucket: the largest leading-zero run seen plus one.
-    public private(set) var registers: [UInt8]
+    @usableFromInline package private(set) var registers: [UInt8]
 
     /// An empty estimator with `2^precision` registers (precision 4...18).
-    public init(precision: Int = 14) {
+    @usableFromInline package init(precision: Int = 14) {
         let p = min(max(precision, 4), 18)
         self.precision = p
         registers = [UInt8](repeating: 0, count: 1 << p)
     }
 
     /// Adds a value by its 64-bit hash.
-    public mutating func add(hash: UInt64) {
+    @usableFromInline package mutating func add(hash: UInt64) {
         let index = Int(hash >> UInt64(64 - precision))
         let rest = hash << UInt64(precision)
         let rank = UInt8(min(rest.leadingZeroBitCount, 64 - precision) + 1)
@@ -33,13 +33,13 @@ public struct HyperLogLog: Sendable, Equatable {
     }
 
     /// Merges another estimator of the same precision (the union of both inputs).
-    public mutating func merge(_ other: HyperLogLog) {
+    @usableFromInline package mutating func merge(_ other: HyperLogLog) {
         guard other.precision == precision else { return }
         for i in registers.indices where other.registers[i] > registers[i] { registers[i] = other.registers[i] }
     }
 
     /// The estimated number of distinct values added.
-    public var estimate: Int64 {
+    @usableFromInline package var estimate: Int64 {
         let m = Double(registers.count)
         var sum = 0.0
         var zeros = 0

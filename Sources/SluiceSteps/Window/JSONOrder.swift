@@ -3,7 +3,7 @@ import SluiceJSON
 /// A total order over JSON values, as jq orders them: null < false < true < numbers <
 /// strings < arrays < objects. Numbers compare by value (integers exactly), strings by
 /// Unicode scalars, arrays element by element, objects by their compact text.
-public enum JSONOrder {
+@usableFromInline package enum JSONOrder {
     static func rank(_ v: JSON) -> Int {
         switch v {
         case .null: 0
@@ -16,7 +16,7 @@ public enum JSONOrder {
     }
 
     /// True when `a` sorts before `b`.
-    public static func less(_ a: JSON, _ b: JSON) -> Bool {
+    @usableFromInline package static func less(_ a: JSON, _ b: JSON) -> Bool {
         switch (a, b) {
         case (.int(let x), .int(let y)): return x < y
         case (.int(let x), .double(let y)): return Double(x) < y

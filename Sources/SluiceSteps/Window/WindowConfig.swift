@@ -3,24 +3,24 @@ import SluiceCore
 import SluiceJSON
 
 /// A checked `window:` configuration.
-public struct WindowConfig: Sendable {
+@usableFromInline package struct WindowConfig: Sendable {
     /// How windows are assigned.
-    public var kind: WindowKind
+    @usableFromInline package var kind: WindowKind
     /// The key.
-    public var key: WindowKey
+    @usableFromInline package var key: WindowKey
     /// The distinct aggregate arguments (each evaluated once per event).
-    public var inputs: [WindowInput]
+    @usableFromInline package var inputs: [WindowInput]
     /// The aggregates, in output order.
-    public var aggregates: [WindowAggregate]
+    @usableFromInline package var aggregates: [WindowAggregate]
     /// `having:`, over the result.
-    public var having: Expression?
+    @usableFromInline package var having: Expression?
     /// `allowed_lateness` in ms.
-    public var allowedLateness: Int64
+    @usableFromInline package var allowedLateness: Int64
     /// `max_open_windows`.
-    public var maxOpenWindows: Int
+    @usableFromInline package var maxOpenWindows: Int
 
     /// A configuration built in code (YAML goes through the step definition instead).
-    public init(
+    @usableFromInline package init(
         kind: WindowKind, key: WindowKey, inputs: [WindowInput], aggregates: [WindowAggregate], having: Expression? = nil,
         allowedLateness: Int64 = 0, maxOpenWindows: Int = WindowConfig.defaultMaxOpenWindows
     ) {
@@ -34,12 +34,12 @@ public struct WindowConfig: Sendable {
     }
 
     /// The default of `max_open_windows`.
-    public static let defaultMaxOpenWindows = 100_000
+    @usableFromInline package static let defaultMaxOpenWindows = 100_000
     /// The most windows one event may belong to in a hopping window (`size / every`).
-    public static let maxWindowsPerEvent = 1000
+    @usableFromInline package static let maxWindowsPerEvent = 1000
 
     /// Every key `window:` accepts.
-    public static let keys = [
+    @usableFromInline package static let keys = [
         "key", "tumbling", "hopping", "session", "count", "aggregate", "having", "allowed_lateness", "max_open_windows",
     ]
 }

@@ -1,5 +1,5 @@
 /// The `key:` of a window.
-public enum WindowKey: Sendable {
+@usableFromInline package enum WindowKey: Sendable {
     /// No key: one global window sequence.
     case global
     /// One value, output under `name` (the field's name, or `key` for an expression).
@@ -8,7 +8,7 @@ public enum WindowKey: Sendable {
     case named([(name: String, input: WindowInput)])
 
     /// The output field names of the key, in order.
-    public var fieldNames: [String] {
+    @usableFromInline package var fieldNames: [String] {
         switch self {
         case .global: []
         case .single(let name, _): [name]

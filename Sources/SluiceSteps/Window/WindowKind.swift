@@ -1,5 +1,5 @@
 /// How a `window` step groups events.
-public enum WindowKind: Sendable, Equatable {
+@usableFromInline package enum WindowKind: Sendable, Equatable {
     /// Back-to-back windows of `size` ms, aligned to the epoch plus `offset`.
     case tumbling(size: Int64, offset: Int64)
     /// Windows of `size` ms starting every `every` ms, aligned to the epoch plus `offset`.

@@ -2,17 +2,17 @@ import SluiceCore
 import SluiceJSON
 
 /// One window's result, produced when the window fires.
-public struct WindowResult: Sendable {
+@usableFromInline package struct WindowResult: Sendable {
     /// The key (null for the global window; an array of values for a map key).
-    public var key: JSON
+    @usableFromInline package var key: JSON
     /// Start of the window in epoch ms (count windows: earliest event time; ``Event/noTime`` when unknown).
-    public var start: Int64
+    @usableFromInline package var start: Int64
     /// End of the window in epoch ms, exclusive (count windows: latest event time).
-    public var end: Int64
+    @usableFromInline package var end: Int64
     /// True when the window fired before and this result replaces that one.
-    public var update: Bool
+    @usableFromInline package var update: Bool
     /// The aggregates in the order written; null where ``errors`` has an entry.
-    public var values: [JSON]
+    @usableFromInline package var values: [JSON]
     /// Aggregates that could not be computed (index, message), e.g. an integer overflow.
-    public var errors: [(index: Int, message: String)]
+    @usableFromInline package var errors: [(index: Int, message: String)]
 }

@@ -15,9 +15,9 @@ import SluiceJSON
 /// **fired** (kept while `allowedLateness` lasts; a late event updates it and re-fires it
 /// at once with `update`) → purged. Session windows can go back from fired to open when a
 /// late event merges them with a later session.
-public struct WindowStateMachine {
+@usableFromInline package struct WindowStateMachine {
     /// What ``add(time:key:values:into:)`` did with an event.
-    public enum Outcome: Equatable, Sendable {
+    @usableFromInline package enum Outcome: Equatable, Sendable {
         /// The event was added to at least one window.
         case counted
         /// Every window the event belongs to is already purged: send it to `late`.
@@ -75,20 +75,20 @@ public struct WindowStateMachine {
     static let noTimer = Int64.min
 
     /// How windows are assigned.
-    public let kind: WindowKind
+    @usableFromInline package let kind: WindowKind
     /// The aggregate functions, in output order.
-    public let functions: [AggregateFunction]
+    @usableFromInline package let functions: [AggregateFunction]
     /// For each aggregate, the index of its value in the `values` passed to `add`, or -1 (`count()`).
-    public let inputs: [Int]
+    @usableFromInline package let inputs: [Int]
     /// How long (ms) a fired window accepts late events.
-    public let allowedLateness: Int64
+    @usableFromInline package let allowedLateness: Int64
     /// The most windows open (or kept for lateness) at once.
-    public let maxOpenWindows: Int
+    @usableFromInline package let maxOpenWindows: Int
 
     /// The last watermark seen.
-    public private(set) var watermark = Int64.min
+    @usableFromInline package private(set) var watermark = Int64.min
     /// Windows open or kept for lateness.
-    public private(set) var openWindows = 0
+    @usableFromInline package private(set) var openWindows = 0
 
     /// Key → its index in `keys`.
     var keyIndex = KeyTable()
@@ -121,7 +121,7 @@ public struct WindowStateMachine {
     let usesExtras: Bool
 
     /// A state machine with nothing open.
-    public init(kind: WindowKind, functions: [AggregateFunction], inputs: [Int], allowedLateness: Int64, maxOpenWindows: Int) {
+    @usableFromInline package init(kind: WindowKind, functions: [AggregateFunction], inputs: [Int], allowedLateness: Int64, maxOpenWindows: Int) {
         self.kind = kind
         self.functions = functions
         needsBoxes = functions.contains { $0.needsBox }
@@ -134,7 +134,7 @@ public struct WindowStateMachine {
     }
 
     /// Number of distinct keys with open windows.
-    public var openKeys: Int { keyIndex.count }
+    @usableFromInline package var openKeys: Int { keyIndex.count }
 
     /// The key-table bucket of `key` (its ``KeyTable/hashAndPrint(_:)`` is `hash`, `print`), or nil.
     @inline(__always)
@@ -169,7 +169,7 @@ public struct WindowStateMachine {
     /// Adds an event at `time` (epoch ms) with key `key` and the aggregate inputs `values`
     /// (already type-checked). Windows that fire at once (late updates, count windows,
     /// windows behind the watermark within `allowedLateness`) are appended to `fired`.
-    public mutating func add(time: Int64, key: JSON, values: [JSON], into fired: inout [WindowResult]) -> Outcome {
+    @usableFromInline package mutating func add(time: Int64, key: JSON, values: [JSON], into fired: inout [WindowResult]) -> Outcome {
         var padded = values
         if let needed = inputs.max(), padded.count <= needed {
             padded += repeatElement(JSON.null, count: needed + 1 - padded.count)
@@ -419,7 +419,7 @@ public struct WindowStateMachine {
     /// of every window it closes to `fired`, ordered by window end, then start, then
     /// creation (the key's first event in that window). `Int64.max` closes everything,
     /// including partial count windows.
-    public mutating func advance(to watermark: Int64, into fired: inout [WindowResult]) {
+    @usableFromInline package mutating func advance(to watermark: Int64, into fired: inout [WindowResult]) {
         guard watermark > self.watermark else { return }
         self.watermark = watermark
         let isCount: Bool

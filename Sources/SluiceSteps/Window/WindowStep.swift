@@ -10,7 +10,7 @@ import SluiceJSON
 /// turns its ``WindowResult``s into output events (`having:`, key fields, `update`).
 /// Problems with one event (an expression error, a non-number for `sum`, too many open
 /// windows) reject that event; the window goes on.
-public final class WindowStep: Step {
+@usableFromInline package final class WindowStep: InPlaceStep {
     let config: WindowConfig
     let name: String
     let activation: EventActivation
@@ -47,7 +47,7 @@ public final class WindowStep: Step {
     let outputKeysUpdate: [String]
 
     /// A window step with nothing open.
-    public init(config: WindowConfig, compiler: ExpressionCompiler, name: String) {
+    @usableFromInline package init(config: WindowConfig, compiler: ExpressionCompiler, name: String) {
         self.config = config
         self.name = name
         activation = compiler.activation()
@@ -87,19 +87,19 @@ public final class WindowStep: Step {
     }
 
     /// Windows open or kept for allowed lateness.
-    public var stateSize: Int { machine.openWindows }
+    @usableFromInline package var stateSize: Int { machine.openWindows }
 
     /// Results depend on the watermark.
 
     /// Adds the event to its windows; it may instead go to `late` (every window it belongs
     /// to is gone) or `rejected` (bad key or value, too many open windows). Windows that
     /// fire because of it (late updates, full count windows) are emitted at once.
-    public func process(_ event: Event, into out: inout StepOutput) {
+    @usableFromInline package func process(_ event: Event, into out: inout StepOutput) {
         withUnsafePointer(to: event) { process(at: $0, into: &out) }
     }
 
     /// ``process(_:into:)`` on the event where it is (see ``Step/process(at:into:)``).
-    public func process(at p: UnsafePointer<Event>, into out: inout StepOutput) {
+    @usableFromInline package func process(at p: UnsafePointer<Event>, into out: inout StepOutput) {
         if !isCount, p.pointee.time == Event.noTime {
             out.reject(p.pointee, step: name, message: "window: the event has no time")
             return
@@ -219,7 +219,7 @@ public final class WindowStep: Step {
     }
 
     /// Emits every window the watermark closes, in the order docs/windows.md gives.
-    public func advance(watermark: Int64, into out: inout StepOutput) {
+    @usableFromInline package func advance(watermark: Int64, into out: inout StepOutput) {
         machine.advance(to: watermark, into: &fired)
         flush(into: &out)
     }

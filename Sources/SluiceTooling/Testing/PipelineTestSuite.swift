@@ -1,3 +1,4 @@
+import SluicePipeline
 import SluiceConnectors
 import SluiceCore
 import SluiceJSON
@@ -19,19 +20,19 @@ import SluiceSteps
 ///                                                                      │
 ///                                     expect: ──PipelineTestComparison─┴──▶ PipelineTestResult
 /// ```
-public struct PipelineTestSuite: Sendable {
+package struct PipelineTestSuite: Sendable {
     /// The pipeline file.
-    public var pipelinePath: String
+    package var pipelinePath: String
     /// Files the tests were read from (the pipeline and/or its `.test.yaml`).
-    public var testFiles: [String]
+    package var testFiles: [String]
     /// The tests, pipeline file first, in the order written.
-    public var tests: [PipelineTestCase]
+    package var tests: [PipelineTestCase]
     /// Problems that belong to no single test: an unreadable file, a `tests:` that is not
     /// a list, a test file without its pipeline. Any error fails the suite.
-    public var diagnostics: Diagnostics
+    package var diagnostics: Diagnostics
 
     /// A suite.
-    public init(pipelinePath: String, testFiles: [String] = [], tests: [PipelineTestCase] = [], diagnostics: Diagnostics = Diagnostics()) {
+    package init(pipelinePath: String, testFiles: [String] = [], tests: [PipelineTestCase] = [], diagnostics: Diagnostics = Diagnostics()) {
         self.pipelinePath = pipelinePath
         self.testFiles = testFiles
         self.tests = tests
@@ -39,14 +40,14 @@ public struct PipelineTestSuite: Sendable {
     }
 
     /// True when there is nothing to run and nothing to report.
-    public var isEmpty: Bool { tests.isEmpty && !diagnostics.hasErrors }
+    package var isEmpty: Bool { tests.isEmpty && !diagnostics.hasErrors }
 
     /// The suffix of a file holding the tests of the pipeline beside it.
-    public static let testFileSuffix = ".test.yaml"
+    package static let testFileSuffix = ".test.yaml"
 
     /// Reads the tests of the pipeline at `path` (`NAME.yaml`), or of the pipeline a
     /// test file belongs to (`NAME.test.yaml` → `NAME.yaml`).
-    public static func load(path: String) -> PipelineTestSuite {
+    package static func load(path: String) -> PipelineTestSuite {
         if path.hasSuffix(testFileSuffix) {
             let pipeline = String(path.dropLast(testFileSuffix.count)) + ".yaml"
             guard FileSystem.exists(pipeline) else {
@@ -85,7 +86,7 @@ public struct PipelineTestSuite: Sendable {
     }
 
     /// `NAME.test.yaml` for `NAME.yaml` (or `NAME.yml`).
-    public static func testFilePath(for pipeline: String) -> String {
+    package static func testFilePath(for pipeline: String) -> String {
         for ext in [".yaml", ".yml"] where pipeline.hasSuffix(ext) {
             return String(pipeline.dropLast(ext.count)) + testFileSuffix
         }
@@ -103,7 +104,7 @@ public struct PipelineTestSuite: Sendable {
     /// file); a directory means every `*.yaml` in it and below that has tests (hidden
     /// folders skipped), plus every `*.test.yaml` (whose pipeline must exist). A path
     /// that does not exist gives a suite with an error. Each pipeline appears once.
-    public static func discover(_ paths: [String]) -> [PipelineTestSuite] {
+    package static func discover(_ paths: [String]) -> [PipelineTestSuite] {
         var suites: [PipelineTestSuite] = []
         var seen = Set<String>()
         func add(_ suite: PipelineTestSuite) {
@@ -130,12 +131,12 @@ public struct PipelineTestSuite: Sendable {
 
     /// Runs every test, in order. A suite-level error gives one failed result; a
     /// pipeline that does not compile gives one failed result with its diagnostics.
-    public func run(registry: StepRegistry = .standard) -> [PipelineTestResult] {
+    package func run(registry: StepRegistry = .standard) -> [PipelineTestResult] {
         if diagnostics.hasErrors {
             return [PipelineTestResult(file: pipelinePath, name: "tests could not be read", diagnostics: diagnostics)]
         }
         let base: Pipeline
-        switch Pipeline.load(path: pipelinePath, registry: registry) {
+        switch Result(catching: { () throws(Diagnostics) in try Pipeline.load(path: pipelinePath, registry: registry) }) {
         case .success(let p): base = p
         case .failure(let d):
             return [PipelineTestResult(file: pipelinePath, name: "pipeline does not compile", diagnostics: d)]
@@ -148,7 +149,7 @@ public struct PipelineTestSuite: Sendable {
             if !test.params.isEmpty || !test.tables.isEmpty {
                 let dir = Pipeline.directory(of: pipelinePath)
                 let tables = test.tables.mapValues { $0.hasPrefix("/") ? $0 : dir + "/" + $0 }
-                switch Pipeline.load(path: pipelinePath, registry: registry, params: test.params, tables: tables) {
+                switch Result(catching: { () throws(Diagnostics) in try Pipeline.load(path: pipelinePath, registry: registry, params: test.params, tables: tables) }) {
                 case .success(let p): pipeline = p
                 case .failure(let d):
                     return PipelineTestResult(file: pipelinePath, name: test.name, diagnostics: d)
@@ -159,7 +160,7 @@ public struct PipelineTestSuite: Sendable {
     }
 
     /// Runs one test on a compiled pipeline (its `params` already applied).
-    public static func run(_ test: PipelineTestCase, on pipeline: Pipeline) -> PipelineTestResult {
+    package static func run(_ test: PipelineTestCase, on pipeline: Pipeline) -> PipelineTestResult {
         var result = PipelineTestResult(file: pipeline.file, name: test.name, diagnostics: test.diagnostics)
         checkNames(test, pipeline, into: &result.diagnostics)
         if result.diagnostics.hasErrors { return result }

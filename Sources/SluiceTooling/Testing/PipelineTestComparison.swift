@@ -1,13 +1,14 @@
+import SluicePipeline
 import SluiceJSON
 
 /// How `sluice test` compares expected events with actual ones, and the diff it shows
 /// when they differ.
-public enum PipelineTestComparison {
+package enum PipelineTestComparison {
     /// True when `actual` satisfies `expected` under `match`.
     ///
     /// Both modes compare numbers by JSON kind: an integer (`1`) never equals a double
     /// (`1.0`), as the output keeps the distinction. Object key order never matters.
-    public static func matches(_ expected: JSON, _ actual: JSON, match: PipelineTestCase.Match) -> Bool {
+    package static func matches(_ expected: JSON, _ actual: JSON, match: PipelineTestCase.Match) -> Bool {
         switch (expected, actual) {
         case (.object(let e), .object(let a)):
             if match == .exact, e.count != a.count { return false }
@@ -26,7 +27,7 @@ public enum PipelineTestComparison {
     /// The diff of `expected` against `actual`, or nil when they match: in order (a
     /// longest-common-subsequence diff) or, with `unordered`, as multisets (each expected
     /// event paired with a distinct actual one).
-    public static func diff(
+    package static func diff(
         expected: [JSON], actual: [JSON], match: PipelineTestCase.Match, unordered: Bool
     ) -> [PipelineTestDiffLine]? {
         let lines = unordered
@@ -113,9 +114,9 @@ public enum PipelineTestComparison {
 
 /// One line of a test diff: an event both sides have, one only expected, or one only
 /// produced.
-public struct PipelineTestDiffLine: Sendable, Equatable {
+package struct PipelineTestDiffLine: Sendable, Equatable {
     /// Which side the event is on.
-    public enum Kind: Sendable, Equatable {
+    package enum Kind: Sendable, Equatable {
         /// Expected and produced (the produced event is shown).
         case same
         /// Expected but not produced (`-`).
@@ -125,18 +126,18 @@ public struct PipelineTestDiffLine: Sendable, Equatable {
     }
 
     /// Which side the event is on.
-    public var kind: Kind
+    package var kind: Kind
     /// The event.
-    public var event: JSON
+    package var event: JSON
 
     /// A diff line.
-    public init(_ kind: Kind, _ event: JSON) {
+    package init(_ kind: Kind, _ event: JSON) {
         self.kind = kind
         self.event = event
     }
 
     /// `  EVENT`, `- EVENT` or `+ EVENT`, with the event as compact JSON.
-    public var text: String {
+    package var text: String {
         let mark = switch kind {
         case .same: " "
         case .missing: "-"

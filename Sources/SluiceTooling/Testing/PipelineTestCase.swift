@@ -1,3 +1,4 @@
+import SluicePipeline
 import SluiceConnectors
 import SluiceCore
 import SluiceJSON
@@ -13,9 +14,9 @@ import SluiceJSON
 ///     unordered: false                    # true: compare as multisets
 ///     match: exact                        # subset: expected fields must be present and equal
 /// ```
-public struct PipelineTestCase: Sendable {
+package struct PipelineTestCase: Sendable {
     /// How an expected event is compared with an actual one.
-    public enum Match: String, Sendable, CaseIterable {
+    package enum Match: String, Sendable, CaseIterable {
         /// Equal JSON values: same kinds (`1` is not `1.0`), same fields; object key
         /// order does not matter, array order does.
         case exact
@@ -26,16 +27,16 @@ public struct PipelineTestCase: Sendable {
     }
 
     /// What one output (or stream, or side output) must hold after the run.
-    public struct Expectation: Sendable {
+    package struct Expectation: Sendable {
         /// The output, stream or side output name (`out`, `clean`, `clean.rejected`).
-        public var name: String
+        package var name: String
         /// Where the name is written.
-        public var location: SourceLocation
+        package var location: SourceLocation
         /// The expected events.
-        public var events: [JSON]
+        package var events: [JSON]
 
         /// An expectation.
-        public init(name: String, location: SourceLocation, events: [JSON]) {
+        package init(name: String, location: SourceLocation, events: [JSON]) {
             self.name = name
             self.location = location
             self.events = events
@@ -43,16 +44,16 @@ public struct PipelineTestCase: Sendable {
     }
 
     /// One input's items, with where the input's name is written.
-    public struct Input: Sendable {
+    package struct Input: Sendable {
         /// The input name.
-        public var name: String
+        package var name: String
         /// Where the name is written.
-        public var location: SourceLocation
+        package var location: SourceLocation
         /// Events and explicit watermarks, in order.
-        public var items: [InputItem]
+        package var items: [InputItem]
 
         /// An input.
-        public init(name: String, location: SourceLocation, items: [InputItem]) {
+        package init(name: String, location: SourceLocation, items: [InputItem]) {
             self.name = name
             self.location = location
             self.items = items
@@ -60,26 +61,26 @@ public struct PipelineTestCase: Sendable {
     }
 
     /// `name:` of the test.
-    public var name: String
+    package var name: String
     /// Where the test's list item starts.
-    public var location: SourceLocation
+    package var location: SourceLocation
     /// `params:` overrides, as `--set` would give them (each value is JSON text).
-    public var params: [String: String]
+    package var params: [String: String]
     /// `tables:` overrides: table name to a file path, relative to the pipeline file.
-    public var tables: [String: String] = [:]
+    package var tables: [String: String] = [:]
     /// `input:`, in the order written.
-    public var inputs: [Input]
+    package var inputs: [Input]
     /// `expect:`, in the order written.
-    public var expectations: [Expectation]
+    package var expectations: [Expectation]
     /// `unordered: true`: outputs are compared as multisets.
-    public var unordered: Bool
+    package var unordered: Bool
     /// `match:`.
-    public var match: Match
+    package var match: Match
     /// Problems reading this test; a test with errors fails without running.
-    public var diagnostics: Diagnostics
+    package var diagnostics: Diagnostics
 
     /// A test.
-    public init(
+    package init(
         name: String, location: SourceLocation, params: [String: String] = [:], inputs: [Input] = [],
         expectations: [Expectation] = [], unordered: Bool = false, match: Match = .exact,
         diagnostics: Diagnostics = Diagnostics()
@@ -95,7 +96,7 @@ public struct PipelineTestCase: Sendable {
     }
 
     /// The inputs keyed by name, as ``Pipeline/collect(_:)`` takes them.
-    public var inputItems: [String: [InputItem]] {
+    package var inputItems: [String: [InputItem]] {
         var out: [String: [InputItem]] = [:]
         for i in inputs { out[i.name, default: []] += i.items }
         return out

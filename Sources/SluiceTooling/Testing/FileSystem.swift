@@ -3,6 +3,7 @@
 #elseif canImport(Darwin)
     import Darwin
 #endif
+import SluicePipeline
 
 /// The little file-system access that finding test files needs (no Foundation here).
 enum FileSystem {

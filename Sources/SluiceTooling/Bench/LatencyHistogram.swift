@@ -2,7 +2,7 @@
 /// sub-buckets per power of two, as HdrHistogram with two significant digits), in a
 /// fixed 30 KB array: recording is an index computation and an increment, with no
 /// allocation, so it can run on a sink's hot path.
-public struct LatencyHistogram: Sendable {
+package struct LatencyHistogram: Sendable {
     /// Values below this are counted exactly.
     static let exact = 128
     /// Linear sub-buckets per power of two above ``exact``.
@@ -10,12 +10,12 @@ public struct LatencyHistogram: Sendable {
 
     var counts: [UInt64]
     /// Values recorded.
-    public private(set) var count: UInt64 = 0
+    package private(set) var count: UInt64 = 0
     /// The largest value recorded (exact), or 0.
-    public private(set) var max: UInt64 = 0
+    package private(set) var max: UInt64 = 0
 
     /// An empty histogram.
-    public init() {
+    package init() {
         counts = Array(repeating: 0, count: Self.exact + 58 * Self.subBuckets)
     }
 
@@ -36,14 +36,14 @@ public struct LatencyHistogram: Sendable {
 
     /// Counts one value.
     @inline(__always)
-    public mutating func record(_ nanos: UInt64) {
+    package mutating func record(_ nanos: UInt64) {
         counts[Self.index(nanos)] &+= 1
         count &+= 1
         if nanos > max { max = nanos }
     }
 
     /// Adds every value of `other`.
-    public mutating func merge(_ other: LatencyHistogram) {
+    package mutating func merge(_ other: LatencyHistogram) {
         for i in counts.indices { counts[i] &+= other.counts[i] }
         count &+= other.count
         max = Swift.max(max, other.max)
@@ -51,7 +51,7 @@ public struct LatencyHistogram: Sendable {
 
     /// The value at quantile `q` (0...1), or 0 when empty. The largest value is exact;
     /// the others are their bucket's midpoint, capped at the maximum.
-    public func quantile(_ q: Double) -> UInt64 {
+    package func quantile(_ q: Double) -> UInt64 {
         guard count > 0 else { return 0 }
         let rank = Swift.max(1, UInt64((q * Double(count)).rounded(.up)))
         if rank >= count { return max }

@@ -1,69 +1,70 @@
+import SluicePipeline
 import SluiceCore
 import SluiceJSON
 
 /// The result of ``Pipeline/bench(_:)``: throughput, per-step time, latency, memory.
-public struct BenchReport: Sendable {
+package struct BenchReport: Sendable {
     /// Time spent in one step, summed over the partitions of its stream.
-    public struct StepShare: Sendable {
+    package struct StepShare: Sendable {
         /// The stream's name.
-        public var stream: String
+        package var stream: String
         /// The step's name (its kind unless `name:` was given).
-        public var step: String
+        package var step: String
         /// The step's kind (`filter`, `window`, ...).
-        public var kind: String
+        package var kind: String
         /// Events the step received.
-        public var eventsIn: Int
+        package var eventsIn: Int
         /// Events the step emitted on its main output.
-        public var eventsOut: Int
+        package var eventsOut: Int
         /// Time inside the step, in nanoseconds.
-        public var nanos: UInt64
+        package var nanos: UInt64
         /// `nanos` as a fraction (0...1) of the time of all steps.
-        public var share: Double
+        package var share: Double
     }
 
     /// The pipeline file.
-    public var pipeline: String
+    package var pipeline: String
     /// What was read, for people (`generate: 1000000 events`, `file in=events.jsonl`).
-    public var source: String
+    package var source: String
     /// Events of the unmeasured warm-up run.
-    public var warmupEvents: Int
+    package var warmupEvents: Int
     /// Wall-clock seconds of the measured run, from start to the last output written.
-    public var seconds: Double
+    package var seconds: Double
     /// Events read by all inputs.
-    public var eventsIn: Int
+    package var eventsIn: Int
     /// Events written to the pipeline's outputs (all of them counted and discarded).
-    public var eventsOut: Int
+    package var eventsOut: Int
     /// Events that went to side outputs nothing reads (rejected, late, malformed, ...).
-    public var sideEvents: Int
+    package var sideEvents: Int
     /// Bytes of JSON read, or nil when unknown (stdin that is not a file).
-    public var bytesIn: Int?
+    package var bytesIn: Int?
     /// True when `bytesIn` is estimated (generated events: the mean size of a sample).
-    public var bytesInEstimated: Bool
+    package var bytesInEstimated: Bool
     /// Bytes of JSON lines the outputs would have written.
-    public var bytesOut: Int
+    package var bytesOut: Int
     /// Per step, in stream and step order.
-    public var steps: [StepShare]
+    package var steps: [StepShare]
     /// Source-to-output latency of every output event that kept its ingest stamp
     /// (events made by windows and patterns are new and carry none).
-    public var latency: LatencyHistogram
+    package var latency: LatencyHistogram
     /// Peak resident memory of the process (getrusage `ru_maxrss`), in bytes.
-    public var peakRSSBytes: Int
+    package var peakRSSBytes: Int
     /// Heap allocations per event, or nil when not measurable in this process
     /// (the CLI has no malloc hook; the Benchmarks suite counts them).
-    public var allocationsPerEvent: Double?
+    package var allocationsPerEvent: Double?
     /// How the measured run ended.
-    public var outcome: Execution.Outcome
+    package var outcome: Execution.Outcome
     /// Remarks about how the flags were applied (an unbound stdin input read as empty, ...).
-    public var notes: [String]
+    package var notes: [String]
 
     /// Input events per second.
-    public var eventsPerSecondIn: Double { rate(Double(eventsIn)) }
+    package var eventsPerSecondIn: Double { rate(Double(eventsIn)) }
     /// Output events per second.
-    public var eventsPerSecondOut: Double { rate(Double(eventsOut)) }
+    package var eventsPerSecondOut: Double { rate(Double(eventsOut)) }
     /// Input megabytes (10^6 bytes) per second, when the input size is known.
-    public var megabytesPerSecondIn: Double? { bytesIn.map { rate(Double($0) / 1e6) } }
+    package var megabytesPerSecondIn: Double? { bytesIn.map { rate(Double($0) / 1e6) } }
     /// Output megabytes (10^6 bytes) per second.
-    public var megabytesPerSecondOut: Double { rate(Double(bytesOut) / 1e6) }
+    package var megabytesPerSecondOut: Double { rate(Double(bytesOut) / 1e6) }
 
     func rate(_ x: Double) -> Double { seconds > 0 ? x / seconds : 0 }
 
@@ -73,7 +74,7 @@ public struct BenchReport: Sendable {
     ]
 
     /// The report for people, one line per topic.
-    public var lines: [String] {
+    package var lines: [String] {
         var out: [String] = []
         out.append("pipeline:  \(pipeline) (\(source)\(warmupEvents > 0 ? ", after \(warmupEvents) warm-up events" : ""))")
         out.append("time:      \(fixed(seconds, 3)) s")
@@ -109,7 +110,7 @@ public struct BenchReport: Sendable {
     }
 
     /// The report as one JSON object, for machines.
-    public var json: JSON {
+    package var json: JSON {
         var o = JSONObject()
         o.appendUnchecked(key: "pipeline", value: .string(pipeline))
         o.appendUnchecked(key: "source", value: .string(source))

@@ -1,22 +1,23 @@
+import SluicePipeline
 import SluiceCore
 
 /// The outcome of one pipeline test: passed, or why not.
-public struct PipelineTestResult: Sendable {
+package struct PipelineTestResult: Sendable {
     /// An output whose events differ from the expected ones.
-    public struct Mismatch: Sendable {
+    package struct Mismatch: Sendable {
         /// The output, stream or side output name.
-        public var name: String
+        package var name: String
         /// Where the name is written in `expect:`.
-        public var location: SourceLocation
+        package var location: SourceLocation
         /// Events expected.
-        public var expectedCount: Int
+        package var expectedCount: Int
         /// Events produced.
-        public var actualCount: Int
+        package var actualCount: Int
         /// The diff, expected against actual.
-        public var lines: [PipelineTestDiffLine]
+        package var lines: [PipelineTestDiffLine]
 
         /// A mismatch.
-        public init(name: String, location: SourceLocation, expectedCount: Int, actualCount: Int, lines: [PipelineTestDiffLine]) {
+        package init(name: String, location: SourceLocation, expectedCount: Int, actualCount: Int, lines: [PipelineTestDiffLine]) {
             self.name = name
             self.location = location
             self.expectedCount = expectedCount
@@ -26,19 +27,19 @@ public struct PipelineTestResult: Sendable {
     }
 
     /// The pipeline file.
-    public var file: String
+    package var file: String
     /// The test name (or a phrase such as `pipeline does not compile` for a failure
     /// that belongs to no single test).
-    public var name: String
+    package var name: String
     /// Problems reading the test or compiling the pipeline for it.
-    public var diagnostics: Diagnostics
+    package var diagnostics: Diagnostics
     /// Why the run itself failed, if it did.
-    public var runError: String?
+    package var runError: String?
     /// Outputs that did not match, in the order of `expect:`.
-    public var mismatches: [Mismatch]
+    package var mismatches: [Mismatch]
 
     /// A result.
-    public init(file: String, name: String, diagnostics: Diagnostics = Diagnostics(), runError: String? = nil, mismatches: [Mismatch] = []) {
+    package init(file: String, name: String, diagnostics: Diagnostics = Diagnostics(), runError: String? = nil, mismatches: [Mismatch] = []) {
         self.file = file
         self.name = name
         self.diagnostics = diagnostics
@@ -47,7 +48,7 @@ public struct PipelineTestResult: Sendable {
     }
 
     /// True when the test ran and every expectation held.
-    public var passed: Bool { !diagnostics.hasErrors && runError == nil && mismatches.isEmpty }
+    package var passed: Bool { !diagnostics.hasErrors && runError == nil && mismatches.isEmpty }
 
     /// Lines of unchanged events kept around each difference in ``report``.
     static let context = 3
@@ -55,7 +56,7 @@ public struct PipelineTestResult: Sendable {
     /// The report `sluice test` prints: `PASS FILE: NAME`, or `FAIL FILE: NAME` followed
     /// by the diagnostics, the run error and a diff per mismatched output (`-` expected
     /// but missing, `+` produced but not expected, one JSON value per line).
-    public var report: [String] {
+    package var report: [String] {
         guard !passed else { return ["PASS \(file): \(name)"] }
         var out = ["FAIL \(file): \(name)"]
         for d in diagnostics.items { out += d.description.split(separator: "\n").map { "  \($0)" } }

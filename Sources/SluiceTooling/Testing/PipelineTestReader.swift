@@ -1,3 +1,4 @@
+import SluicePipeline
 import SluiceConnectors
 import SluiceCore
 import SluiceJSON

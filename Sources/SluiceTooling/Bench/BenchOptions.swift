@@ -1,17 +1,17 @@
 /// What `sluice bench` runs: the flags of the command, for ``Pipeline/bench(_:)``.
-public struct BenchOptions: Sendable {
+package struct BenchOptions: Sendable {
     /// Input name to file path (`-` is stdin); the key `""` binds the only input.
-    public var inputs: [String: String] = [:]
+    package var inputs: [String: String] = [:]
     /// Events for every `generate` input (overrides its `count`); a generator without
     /// a count runs ``defaultGenerateCount`` events.
-    public var events: Int?
+    package var events: Int?
     /// Events run first in a separate, unmeasured run (0: none).
-    public var warmup = 0
+    package var warmup = 0
     /// Partitions of every keyed stream, as `sluice run --parallelism`.
-    public var parallelism: Int?
+    package var parallelism: Int?
     /// No bindings, the generators' own counts, no warm-up.
-    public init() {}
+    package init() {}
 
     /// Events of a `generate` input that has no `count` when `events` is not given.
-    public static let defaultGenerateCount = 1_000_000
+    package static let defaultGenerateCount = 1_000_000
 }

@@ -1,3 +1,4 @@
+import SluicePipeline
 import Dispatch
 import SluiceCore
 import SluiceJSON
@@ -6,7 +7,8 @@ import SluiceJSON
 /// thrown away (so the figure includes the cost of serializing, as a real output pays),
 /// counts events and bytes, and records the latency of every event that carries a
 /// source's ingest stamp.
-final class BenchSink: EventSink {
+// Unchecked: a sink is written only by its output's thread, and read after the run.
+final class BenchSink: EventSink, @unchecked Sendable {
     let name: String
     private(set) var events = 0
     private(set) var bytes = 0

@@ -1,3 +1,4 @@
+import SluicePipeline
 import Dispatch
 import SluiceCEL
 import SluiceConnectors
@@ -18,7 +19,7 @@ extension Pipeline {
     ///
     /// Throws a usage ``RunError`` when nothing would produce events (every input is
     /// stdin and none is bound) or a binding names no input.
-    public func bench(_ options: BenchOptions) throws(RunError) -> BenchReport {
+    package func bench(_ options: BenchOptions) throws(RunError) -> BenchReport {
         let bound = try bind(options.inputs, names: inputNames, what: "input")
         var notes: [String] = []
         var emptyInputs: [String] = []
