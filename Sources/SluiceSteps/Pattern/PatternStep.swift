@@ -89,11 +89,11 @@ public final class PatternStep: Step {
         for (i, c) in nfa.conditions.enumerated() where nfa.isEvaluatedOnArrival(i) {
             conditions.append(ArrivalCondition(bit: 1 << UInt64(i), expression: c.expression.map { Unmanaged.passUnretained($0) }))
         }
+        allOnArrival = conditions.count == nfa.conditions.count
         arrivalConditions = conditions
         var take: UInt64 = 0
         for st in nfa.states where st.condition < 64 { take |= 1 << UInt64(st.condition) }
         takeMask = take
-        allOnArrival = conditions.count == nfa.conditions.count
         switch pattern.key {
         case .global:
             keyField = nil
@@ -113,10 +113,7 @@ public final class PatternStep: Step {
     }
 
     deinit {
-        keyTable.release()
         keyUTF8.deallocate()
-        keyValues.release()
-        arrivalConditions.release()
     }
 
     /// Partial matches alive, over all keys.
