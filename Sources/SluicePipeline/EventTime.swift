@@ -67,7 +67,10 @@ struct EventTimeSpec: Sendable {
     }
 }
 
-/// Reads times for one source; used only on that source's thread.
+/// Reads times for one source; used only on that source's thread. `@unchecked Sendable`
+/// only because ``TimePolicy``'s `assign` must be `@Sendable`: each ``EventTimeSpec/policy()``
+/// makes a fresh reader that only that policy's closure holds, and the runtime calls a
+/// source's `assign` on that source's thread alone, so its mutable activation is never shared.
 final class TimeReader: @unchecked Sendable {
     let spec: EventTimeSpec
     let activation: EventActivation

@@ -3,19 +3,6 @@ import SluiceCore
 import SluiceJSON
 import Testing
 
-/// A small seeded generator, so a failing seed reproduces.
-struct PatternRNG: RandomNumberGenerator {
-    var state: UInt64
-    init(_ seed: Int64) { state = UInt64(bitPattern: seed) }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
 /// A pattern over one-letter event kinds, written both as YAML and as data for the
 /// brute-force reference below.
 struct RefPattern: CustomStringConvertible {
@@ -51,29 +38,61 @@ struct RefPattern: CustomStringConvertible {
 
     var description: String { yaml }
 
-    static func random(_ rng: inout PatternRNG, skip: String, contiguity: String) -> RefPattern {
+    /// One generated step: its letter, `times` (an index into ``RefPattern/timesChoices``),
+    /// whether it is optional, its contiguity and inner contiguity (indices into "strict",
+    /// "relaxed", "any", used with `contiguity: mixed`), and an optional `not` before it.
+    struct RawStep: Sendable, CustomStringConvertible {
+        var letter: Int
+        var times: Int
+        var optional: Bool
+        var contiguity: Int
+        var inner: Int
+        var not: Bool
+        var notLetter: Int
+        var notStrict: Bool
+        var description: String {
+            "letter \(letter) times \(times) optional \(optional) contiguity \(contiguity) inner \(inner)"
+                + (not ? " not \(notLetter) strict \(notStrict)" : "")
+        }
+    }
+
+    static let timesChoices: [(Int, Int?)] = [(1, 1), (1, 1), (1, 2), (2, 3), (1, nil)]
+    static let contiguities = ["strict", "relaxed", "any"]
+
+    /// One to three steps, generated (and shrunk) by PropertyBased.
+    static let rawSteps = zip(
+        Gen.int(in: 0...2), Gen.int(in: 0...4), Gen.bool(0.25), Gen.int(in: 0...2), Gen.int(in: 0...2), Gen.bool(0.25),
+        Gen.int(in: 0...1), Gen.bool
+    ).map { RawStep(letter: $0, times: $1, optional: $2, contiguity: $3, inner: $4, not: $5, notLetter: $6, notStrict: $7) }
+        .array(of: 1...3)
+
+    /// The rest of a pattern: a trailing `not` (whether, strict) and `within`.
+    static let rawTail = zip(Gen.bool(0.25), Gen.bool, Gen.int64(in: 3...12))
+
+    /// The pattern `raw` describes, with the given skip strategy and contiguity ("mixed":
+    /// each step's own): the first step is never optional, a `not` follows only a step that
+    /// is not optional, and a trailing `not` only with skip `none`.
+    static func make(_ raw: [RawStep], tail: (not: Bool, strict: Bool, within: Int64), skip: String, contiguity: String) -> RefPattern {
         let letters = ["a", "b", "c"]
-        let count = Int.random(in: 1...3, using: &rng)
         var steps: [Step] = []
         var nots: [[Not]] = []
-        for j in 0..<count {
-            let (mn, mx): (Int, Int?) = [(1, 1), (1, 1), (1, 2), (2, 3), (1, nil)][Int.random(in: 0..<5, using: &rng)]
-            let optional = j > 0 && Int.random(in: 0..<4, using: &rng) == 0
-            let c = contiguity == "mixed" ? ["strict", "relaxed", "any"][Int.random(in: 0..<3, using: &rng)] : contiguity
-            let inner = contiguity == "mixed" ? ["strict", "relaxed", "any"][Int.random(in: 0..<3, using: &rng)] : contiguity
+        for (j, r) in raw.enumerated() {
+            let (mn, mx) = timesChoices[r.times]
+            let c = contiguity == "mixed" ? contiguities[r.contiguity] : contiguity
+            let inner = contiguity == "mixed" ? contiguities[r.inner] : contiguity
             var before: [Not] = []
-            if j > 0, !steps[j - 1].optional, Int.random(in: 0..<4, using: &rng) == 0 {
-                before.append(Not(letter: ["c", "d"][Int.random(in: 0..<2, using: &rng)], strict: Bool.random(using: &rng)))
+            if j > 0, !steps[j - 1].optional, r.not {
+                before.append(Not(letter: ["c", "d"][r.notLetter], strict: r.notStrict))
             }
             nots.append(before)
-            steps.append(Step(letter: letters[Int.random(in: 0..<3, using: &rng)], min: mn, max: mx, optional: optional, contiguity: c, inner: inner))
+            steps.append(Step(letter: letters[r.letter], min: mn, max: mx, optional: j > 0 && r.optional, contiguity: c, inner: inner))
         }
         var trailing: [Not] = []
-        if skip == "none", !steps[count - 1].optional, Int.random(in: 0..<4, using: &rng) == 0 {
-            trailing.append(Not(letter: "d", strict: Bool.random(using: &rng)))
+        if skip == "none", let last = steps.last, !last.optional, tail.not {
+            trailing.append(Not(letter: "d", strict: tail.strict))
         }
         nots.append(trailing)
-        return RefPattern(steps: steps, nots: nots, within: Int64.random(in: 3...12, using: &rng), skip: skip)
+        return RefPattern(steps: steps, nots: nots, within: tail.within, skip: skip)
     }
 }
 
@@ -180,16 +199,26 @@ struct ReferenceMatcher {
 }
 
 @Suite struct PatternPropertyTests {
-    func compare(seed: Int64, skip: String, contiguity: String) throws {
-        var rng = PatternRNG(seed)
-        let pattern = RefPattern.random(&rng, skip: skip, contiguity: contiguity)
-        let count = Int.random(in: 4...9, using: &rng)
-        // Events with random (often equal) times, sent in a shuffled order.
-        var events: [(kind: String, time: Int64, arrival: Int)] = (0..<count).map { i in
-            (["a", "b", "c", "d"][Int.random(in: 0..<4, using: &rng)], Int64.random(in: 0...12, using: &rng), i)
+    /// One generated event: its kind ("a" to "d"), its time, and where it goes in the
+    /// arrival order (events are sent sorted by `order`, ties in generated order, so
+    /// shrinking `order` to zero leaves them in generated order).
+    struct RawEvent: Sendable, CustomStringConvertible {
+        var kind: Int
+        var time: Int64
+        var order: Int
+        var description: String { "kind \(kind) time \(time) order \(order)" }
+    }
+
+    /// Four to nine events with random (often equal) times, in a shuffled order.
+    static let rawEvents = zip(Gen.int(in: 0...3), Gen.int64(in: 0...12), Gen.int(in: 0...20))
+        .map { RawEvent(kind: $0, time: $1, order: $2) }.array(of: 4...9)
+
+    func compare(_ pattern: RefPattern, _ raw: [RawEvent]) throws {
+        let kinds = ["a", "b", "c", "d"]
+        let shuffled = raw.indices.sorted { (raw[$0].order, $0) < (raw[$1].order, $1) }
+        let events: [(kind: String, time: Int64, arrival: Int)] = shuffled.enumerated().map { i, g in
+            (kinds[raw[g].kind], raw[g].time, i)
         }
-        events.shuffle(using: &rng)
-        for i in events.indices { events[i].arrival = i }
         let sorted = events.sorted { ($0.time, $0.arrival) < ($1.time, $1.arrival) }
         let ref = ReferenceMatcher(p: pattern, kinds: sorted.map(\.kind), times: sorted.map(\.time))
         let expected = ref.matches().map { $0.map { "e\(sorted[$0].arrival)" }.joined(separator: " ") }
@@ -205,20 +234,21 @@ struct ReferenceMatcher {
         let got = h.take().map { String(PatternTest.ids($0).dropFirst().dropLast()) }
         let stream = sorted.map { "e\($0.arrival):\($0.kind)@\($0.time)" }.joined(separator: " ")
         if pattern.nots[pattern.steps.count].isEmpty {
-            #expect(got == expected, "seed \(seed)\n\(pattern)\n\(stream)")
+            #expect(got == expected, "\(pattern)\n\(stream)")
         } else {
-            #expect(got.sorted() == expected.sorted(), "seed \(seed)\n\(pattern)\n\(stream)")
+            #expect(got.sorted() == expected.sorted(), "\(pattern)\n\(stream)")
         }
-        #expect(step.livePartialMatches == 0 && step.sharedBufferEvents == 0 && step.stateSize == 0, "seed \(seed)")
+        #expect(step.livePartialMatches == 0 && step.sharedBufferEvents == 0 && step.stateSize == 0, "\(pattern)\n\(stream)")
     }
 
     @Test(arguments: ["strict", "relaxed", "any", "mixed"], ["past_last", "to_next", "none"])
     func matchesTheBruteForceReference(contiguity: String, skip: String) async {
-        await propertyCheck(count: 150, input: Gen.int64()) { seed in
+        await propertyCheck(count: 150, input: RefPattern.rawSteps, RefPattern.rawTail, Self.rawEvents) { steps, tail, events in
+            let pattern = RefPattern.make(steps, tail: tail, skip: skip, contiguity: contiguity)
             do {
-                try compare(seed: seed, skip: skip, contiguity: contiguity)
+                try compare(pattern, events)
             } catch {
-                Issue.record("seed \(seed): \(error)")
+                Issue.record("\(pattern)\n\(events): \(error)")
             }
         }
     }

@@ -32,6 +32,28 @@ import Testing
         #expect(s.livePartialMatches == 0 && s.sharedBufferEvents == 0)
     }
 
+    /// Keys whose windows close at the same time time out in the order their partial
+    /// matches started (equal start times: in arrival order), not in whatever order the
+    /// deadline queue happens to hold them.
+    @Test func equalDeadlinesTimeOutInStartOrder() throws {
+        let (h, _) = try PatternTest.step("""
+            key: user
+            within: 10s
+            timeouts: true
+            sequence:
+              - name: a
+                where: kind == "a"
+              - name: b
+                where: kind == "b"
+            """)
+        for u in ["u3", "u1", "u2", "u5", "u4"] { h.send(["kind": "a", "id": .string("a-" + u), "user": .string(u)], time: 1000) }
+        h.send(["kind": "a", "id": "a-u0", "user": "u0"], time: 900)
+        h.advance(to: 20000)
+        let t = h.sides[SidePort.timeouts]?.map(\.value) ?? []
+        #expect(t.map { $0["key"] } == ["u0", "u3", "u1", "u2", "u5", "u4"])
+        #expect(t.map { $0["timed_out_at"] } == [10900, 11000, 11000, 11000, 11000, 11000])
+    }
+
     @Test func noTimeoutsUnlessAsked() throws {
         let (h, s) = try PatternTest.step("""
             within: 10s

@@ -6,6 +6,19 @@ import Testing
 
 @testable import SluiceSteps
 
+/// A small seeded generator, so a failing seed reproduces.
+struct PatternRNG: RandomNumberGenerator {
+    var state: UInt64
+    init(_ seed: Int64) { state = UInt64(bitPattern: seed) }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
+
 /// A random saga: stages of one or two steps, each with a random timeout, retries and
 /// compensation; written as YAML.
 struct RandomSaga: CustomStringConvertible {

@@ -144,12 +144,6 @@ final class NFARunner {
         skip = AfterMatchSkip(nfa.skip, buffer: buffer)
     }
 
-    deinit {
-        keys.release()
-        pool.release()
-        freePoolEntries.release()
-    }
-
     /// A new key with no partial matches; returns its index.
     @inline(__always)
     func addKey() -> Int32 { Int32(keys.append(KeyState())) }

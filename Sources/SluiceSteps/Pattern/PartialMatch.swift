@@ -45,7 +45,7 @@ struct KeyState {
     var hasPartialMatches: Bool { first.step >= 0 }
     /// Sequence number of the last event of this key.
     var seq: Int64 = 0
-    /// The deadline the operator has this key scheduled at in its deadline heap
+    /// The deadline the operator has this key scheduled at in its deadline queue
     /// (`Int64.max`: none). The operator's, kept here to stay on the key's cache line.
     var scheduled = Int64.max
 }

@@ -9,7 +9,9 @@ import SluiceJSON
 /// in the bucket, so finding a known key reads one cache line, which the step asks for
 /// early (``prefetch(hash:)``) and reads after evaluating the event's conditions. Other
 /// keys are compared by the caller against the step's key values.
-struct PatternKeyTable {
+///
+/// `~Copyable`: its buckets are a ``RawColumn``, freed when the table goes.
+struct PatternKeyTable: ~Copyable {
     struct Bucket {
         var hash: UInt64
         var print: KeyTable.Fingerprint
@@ -32,9 +34,6 @@ struct PatternKeyTable {
         for _ in 0..<n { b.append(Bucket(hash: 0, print: .inexact, key: -1)) }
         return b
     }
-
-    /// Frees the buckets; the table must not be used after (the owner's `deinit`).
-    func release() { buckets.release() }
 
     /// Starts loading the bucket where the probe for `hash` begins.
     @inline(__always)
@@ -69,11 +68,10 @@ struct PatternKeyTable {
     }
 
     private mutating func grow() {
-        let old = buckets
         let n = (mask + 1) * 2
-        buckets = Self.emptyBuckets(n)
+        var old = Self.emptyBuckets(n)
+        swap(&old, &buckets)
         mask = n - 1
         for i in 0..<old.count where old[i].key >= 0 { place(old[i]) }
-        old.release()
     }
 }

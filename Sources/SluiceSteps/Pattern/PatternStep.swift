@@ -63,9 +63,13 @@ import SluiceJSON
     @exclusivity(unchecked) var keyValues = RawColumn<JSON>()
 
     /// Events waiting for the watermark.
-    @exclusivity(unchecked) var queue = EventQueue()
+    @exclusivity(unchecked) var queue = EventTimeQueue<QueuedEvent>()
+    /// Events queued so far (the queue's tiebreak at equal times).
+    @exclusivity(unchecked) var arrivals: Int64 = 0
     /// When each key's oldest partial match expires (with `within`).
-    @exclusivity(unchecked) var deadlines = DeadlineHeap()
+    @exclusivity(unchecked) var deadlines = EventTimeQueue<Deadline>()
+    /// Deadlines scheduled so far (the deadline queue's tiebreak at equal deadlines).
+    @exclusivity(unchecked) var deadlineSeq: Int64 = 0
     /// The latest event time released to the runner (the time of timeouts without `within`).
     @exclusivity(unchecked) var lastTime = Int64.min
 
@@ -85,11 +89,11 @@ import SluiceJSON
         for (i, c) in nfa.conditions.enumerated() where nfa.isEvaluatedOnArrival(i) {
             conditions.append(ArrivalCondition(bit: 1 << UInt64(i), expression: c.expression.map { Unmanaged.passUnretained($0) }))
         }
+        allOnArrival = conditions.count == nfa.conditions.count
         arrivalConditions = conditions
         var take: UInt64 = 0
         for st in nfa.states where st.condition < 64 { take |= 1 << UInt64(st.condition) }
         takeMask = take
-        allOnArrival = conditions.count == nfa.conditions.count
         switch pattern.key {
         case .global:
             keyField = nil
@@ -109,10 +113,7 @@ import SluiceJSON
     }
 
     deinit {
-        keyTable.release()
         keyUTF8.deallocate()
-        keyValues.release()
-        arrivalConditions.release()
     }
 
     /// Partial matches alive, over all keys.
@@ -242,7 +243,8 @@ import SluiceJSON
         if mask & takeMask != 0 || !allOnArrival {
             slot = buffer.addEvent(event.pointee)
         }
-        queue.push(time: time, key: k, mask: mask, known: known, slot: slot)
+        arrivals += 1
+        queue.push(QueuedEvent(time: time, arrival: arrivals, key: k, slot: slot, mask: mask, known: known))
         if time <= out.watermark { drain(upTo: out.watermark, into: &out) }
     }
 
@@ -329,7 +331,7 @@ import SluiceJSON
     }
 
     func drain(upTo limit: Int64, into out: inout StepOutput) {
-        while let e = queue.popReady(upTo: limit) {
+        while let e = queue.popMin(upTo: limit) {
             prefetchAhead()
             if runner.nfa.within != nil { expireDue(upTo: e.time, into: &out) }
             processEvent(e, into: &out)
@@ -347,10 +349,10 @@ import SluiceJSON
     /// can take (stored ones). Hints only: a wrong guess costs bandwidth, never a result.
     @inline(__always)
     func prefetchAhead() {
-        if let e = queue.peek(ahead: Self.lookahead) { runner.prefetchKey(e.key, slot: e.slot) }
-        if let e = queue.peek(ahead: Self.lookahead - 3) { runner.prefetchMatches(ofKey: e.key, slot: e.slot) }
-        if let e = queue.peek(ahead: Self.lookahead - 5) { runner.prefetchNodes(ofKey: e.key, slot: e.slot) }
-        if let e = queue.peek(ahead: Self.lookahead - 7), e.slot >= 0 { runner.prefetchCaptures(ofKey: e.key) }
+        if let e = queue.inOrder(ahead: Self.lookahead) { runner.prefetchKey(e.key, slot: e.slot) }
+        if let e = queue.inOrder(ahead: Self.lookahead - 3) { runner.prefetchMatches(ofKey: e.key, slot: e.slot) }
+        if let e = queue.inOrder(ahead: Self.lookahead - 5) { runner.prefetchNodes(ofKey: e.key, slot: e.slot) }
+        if let e = queue.inOrder(ahead: Self.lookahead - 7), e.slot >= 0 { runner.prefetchCaptures(ofKey: e.key) }
     }
 
     /// How far ahead ``prefetchAhead()`` starts loading, in queued events (at least 7).
@@ -358,9 +360,9 @@ import SluiceJSON
 
     /// Expires the partial matches whose window the watermark `limit` has closed.
     func expireDue(upTo limit: Int64, into out: inout StepOutput) {
-        while let (deadline, key) = deadlines.popDue(upTo: limit) {
-            let k = Int(key)
-            guard runner.keys[k].scheduled == deadline else { continue }
+        while let due = deadlines.popMin(upTo: limit) {
+            let k = Int(due.key)
+            guard runner.keys[k].scheduled == due.time else { continue }
             runner.keys[k].scheduled = Int64.max
             // Its oldest partial match decides: often the one scheduled has completed.
             if let d = runner.earliestDeadline(ofKey: k), d <= limit {
@@ -370,20 +372,21 @@ import SluiceJSON
         }
     }
 
-    /// Puts key `k` in the deadline heap at its oldest partial match's deadline, unless
+    /// Puts key `k` in the deadline queue at its oldest partial match's deadline, unless
     /// it is there at that time or earlier already.
     func schedule(_ k: Int) {
         guard runner.nfa.within != nil, let d = runner.earliestDeadline(ofKey: k) else { return }
         if d < runner.keys[k].scheduled {
             runner.keys[k].scheduled = d
-            deadlines.push(d, Int32(k))
+            deadlineSeq += 1
+            deadlines.push(Deadline(time: d, seq: deadlineSeq, key: Int32(k)))
         }
     }
 
     // MARK: One event
 
     /// Hands one released event to the runner and writes what comes back.
-    func processEvent(_ entry: EventQueue.Entry, into out: inout StepOutput) {
+    func processEvent(_ entry: QueuedEvent, into out: inout StepOutput) {
         let k = Int(entry.key)
         if entry.time > lastTime { lastTime = entry.time }
         let slot = entry.slot

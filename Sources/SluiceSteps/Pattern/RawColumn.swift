@@ -4,12 +4,12 @@
 /// An `Array` stored in a class and written per event costs a uniqueness check (and a
 /// bounds check) on every write, and a borrowed read of an element of an array held by
 /// `self` can retain the whole array around the call. A column is a plain pointer: reads
-/// and writes are loads and stores. The owner (a final class, used from one thread)
-/// calls ``release()`` once in its `deinit`; a column is never copied after that.
+/// and writes are loads and stores. It is `~Copyable` and frees its memory in its own
+/// `deinit`, so a copy (two owners of one block) or a missed release cannot compile.
 ///
 /// Indices are checked only in debug builds: callers index with numbers they handed
 /// out themselves (slots, nodes, keys), never with numbers read from input.
-struct RawColumn<T> {
+struct RawColumn<T>: ~Copyable {
     private(set) var base: UnsafeMutablePointer<T>
     private(set) var count = 0
     private(set) var capacity: Int
@@ -70,8 +70,7 @@ struct RawColumn<T> {
         capacity = bigger
     }
 
-    /// Destroys the elements and frees the memory; the column must not be used after.
-    func release() {
+    deinit {
         base.deinitialize(count: count)
         base.deallocate()
     }

@@ -56,13 +56,6 @@ final class SharedBuffer {
     /// Events held by nodes only (for partial matches or matches), not waiting in the queue.
     var heldEvents: Int { liveSlots - queuedSlots }
 
-    deinit {
-        slots.release()
-        freeSlots.release()
-        nodes.release()
-        freeNodes.release()
-    }
-
     /// Stores `event` in a new slot, held once (by the caller: the step holds a queued
     /// event's slot until the watermark releases it, see ``releaseSlot(_:)``). The event
     /// is stored once, when it arrives, and stays where it is until its last holder goes.

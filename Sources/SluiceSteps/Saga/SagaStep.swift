@@ -16,23 +16,30 @@ final class SagaStep: InPlaceStep {
     let activation: EventActivation
 
     /// An event waiting for the watermark, with what was read from it on arrival.
-    struct Pending {
+    /// Released in event-time order, equal times in arrival order (`seq`).
+    struct Pending: EventTimeOrdered {
         var time: Int64
         var seq: Int64
         var key: JSON
         var isStart: Bool
         var event: Event
+
+        func before(_ o: Pending) -> Bool { time != o.time ? time < o.time : seq < o.seq }
     }
-    var queue = SagaHeap<Pending> { a, b in a.time != b.time ? a.time < b.time : a.seq < b.seq }
+    var queue = EventTimeQueue<Pending>()
     var nextSeq: Int64 = 0
 
     /// A saga's next deadline; stale when the saga's `scheduled` no longer says it.
-    struct Timer {
+    /// Released in deadline order, equal deadlines in saga start order (`serial`).
+    struct Timer: EventTimeOrdered {
         var deadline: Int64
         var serial: Int64
         var slot: Int
+
+        var time: Int64 { deadline }
+        func before(_ o: Timer) -> Bool { deadline != o.deadline ? deadline < o.deadline : serial < o.serial }
     }
-    var timers = SagaHeap<Timer> { a, b in a.deadline != b.deadline ? a.deadline < b.deadline : a.serial < b.serial }
+    var timers = EventTimeQueue<Timer>()
     /// Per slot, the deadline it is queued at (``unscheduled``: none).
     var scheduled: [Int64] = []
     static let unscheduled = Int64.min
@@ -131,7 +138,7 @@ final class SagaStep: InPlaceStep {
         while true {
             let te = queue.min?.time
             if let t = timers.min, t.deadline <= limit, te == nil || t.deadline <= te! {
-                timers.pop()
+                timers.popMin()
                 guard t.slot < scheduled.count, scheduled[t.slot] == t.deadline,
                     machine.serial(t.slot) == t.serial
                 else { continue }
@@ -141,7 +148,7 @@ final class SagaStep: InPlaceStep {
                 }
                 continue
             }
-            guard let te, te <= limit, let p = queue.pop() else { return }
+            guard let te, te <= limit, let p = queue.popMin() else { return }
             handle(p, effects: &effects)
         }
     }
@@ -208,10 +215,12 @@ final class SagaStep: InPlaceStep {
     /// still waiting for the watermark. A fresh step given it by ``restore(_:)`` goes on
     /// exactly as this one would.
     func snapshot() -> JSON {
-        let pending: [JSON] = queue.items.sorted { a, b in a.time != b.time ? a.time < b.time : a.seq < b.seq }.map { p in
-            .object(JSONObject([
+        var pending: [JSON] = []
+        var q = queue
+        while let p = q.popMin() {
+            pending.append(.object(JSONObject([
                 ("time", .int(p.time)), ("seq", .int(p.seq)), ("key", p.key), ("start", .bool(p.isStart)), ("event", p.event.value),
-            ]))
+            ])))
         }
         return .object(JSONObject([("machine", machine.snapshot()), ("queue", .array(pending)), ("next_seq", .int(nextSeq))]))
     }
@@ -222,7 +231,7 @@ final class SagaStep: InPlaceStep {
             case .int(let seq)? = o["next_seq"]
         else { throw SagaStateMachine.SnapshotError(description: "saga snapshot: not a saga step's snapshot") }
         machine = try SagaStateMachine.restore(m, plan: compiled.plan)
-        queue = SagaHeap<Pending> { a, b in a.time != b.time ? a.time < b.time : a.seq < b.seq }
+        queue = EventTimeQueue<Pending>()
         for case .object(let p) in pending {
             guard case .int(let t)? = p["time"], case .int(let s)? = p["seq"], let key = p["key"], case .bool(let start)? = p["start"],
                 let event = p["event"]
@@ -230,7 +239,7 @@ final class SagaStep: InPlaceStep {
             queue.push(Pending(time: t, seq: s, key: key, isStart: start, event: Event(event, time: t)))
         }
         nextSeq = seq
-        timers = SagaHeap<Timer> { a, b in a.deadline != b.deadline ? a.deadline < b.deadline : a.serial < b.serial }
+        timers = EventTimeQueue<Timer>()
         scheduled = Array(repeating: Self.unscheduled, count: machine.slots.count)
         for slot in machine.slots.indices { schedule(slot) }
     }

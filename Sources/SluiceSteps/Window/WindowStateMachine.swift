@@ -650,7 +650,8 @@ import SluiceJSON
 /// How ``WindowStateMachine/apply(slot:values:time:seq:)`` treats each aggregate, in
 /// memory of its own: reading a struct's array property from a `mutating` method costs a
 /// retain and a release of the array per call (the method could replace the array), a
-/// raw pointer costs nothing.
+/// raw pointer costs nothing. `@unchecked Sendable` is sound: `steps` is written only in
+/// `init` and freed in `deinit`, immutable in between.
 final class AggregatePlan: @unchecked Sendable {
     enum Op: UInt8 {
         case countAll, count, sum, max, min, general
