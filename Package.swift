@@ -122,7 +122,7 @@ let package = Package(
         .testTarget(
             name: "SluiceStoreTests",
             // SluiceCLI: the crash test runs the binary and kills it.
-            dependencies: ["SluiceStore", "SluicePipeline", "SluiceJSON", "SluiceCore", "SluiceCLI"],
+            dependencies: ["SluiceStore", "SluicePipeline", "SluiceTooling", "SluiceJSON", "SluiceCore", "SluiceCLI"],
             swiftSettings: strict
         ),
         .testTarget(name: "SluiceCLITests", dependencies: ["SluiceCLI"], swiftSettings: strict),

@@ -4,19 +4,19 @@ import SluiceCore
 import SluiceJSON
 import SluicePipeline
 import SluiceStore
+import SluiceTooling
 import Testing
 
 func compilePipeline(_ yaml: String, in dir: URL) throws -> Pipeline {
-    switch Pipeline.compile(yaml: yaml, file: "p.yaml", baseDirectory: dir.path) {
-    case .success(let p): return p
-    case .failure(let d): throw d
-    }
+    try Pipeline.compile(yaml: yaml, file: "p.yaml", baseDirectory: dir.path)
 }
 
 func compileErrors(_ yaml: String) -> [String] {
-    switch Pipeline.compile(yaml: yaml, file: "p.yaml", baseDirectory: "/nonexistent") {
-    case .success: return []
-    case .failure(let d): return d.items.map(\.description)
+    do {
+        _ = try Pipeline.compile(yaml: yaml, file: "p.yaml", baseDirectory: "/nonexistent")
+        return []
+    } catch {
+        return error.items.map(\.description)
     }
 }
 

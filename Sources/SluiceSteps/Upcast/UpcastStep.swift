@@ -9,8 +9,7 @@ import SluiceJSON
 /// field is set to the new version after each link. Events at the latest version pass
 /// unchanged; a version the chain does not cover, a version that is not an integer, and a
 /// link that fails go to `rejected` with the reason.
-public final class UpcastStep: Step {
-    public var isStateless: Bool { true }
+package final class UpcastStep: Step {
 
     let version: Expression
     let field: String?
@@ -31,7 +30,7 @@ public final class UpcastStep: Step {
 
     var latest: Int64 { first + Int64(links.count) }
 
-    public func process(_ event: Event, into out: inout StepOutput) {
+    package func process(_ event: Event, into out: inout StepOutput) {
         activation.event = event
         let v: Int64
         do {
