@@ -3,7 +3,7 @@ SWIFT ?= swift
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 BIN := .build/release/sluice
 
-.PHONY: deps build release demo test check-pipelines bench compare clean
+.PHONY: deps build release demo test lint format check-pipelines bench compare clean
 
 # System packages: libyaml (the pipeline parser), libsqlite3 (the event store) and
 # pkg-config to find them; jq and python3 only for Benchmarks/compare.sh.
@@ -28,10 +28,19 @@ demo: release
 	@echo "$$ sluice run pipelines/quickstart.yaml < pipelines/data/orders.jsonl"
 	@$(BIN) run pipelines/quickstart.yaml < pipelines/data/orders.jsonl
 
-test: deps
+test: deps lint
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
 	$(MAKE) --no-print-directory check-pipelines
+
+# The tree is formatted by the toolchain's swift-format with the checked-in .swift-format;
+# `make format` rewrites it, `make lint` (part of `make test`) fails on any difference.
+FORMATTED := Sources Tests Benchmarks/Benchmarks Package.swift Benchmarks/Package.swift
+lint:
+	$(SWIFT) format lint --strict --recursive --parallel $(FORMATTED)
+
+format:
+	$(SWIFT) format --in-place --recursive --parallel $(FORMATTED)
 
 # Every example pipeline must compile and pass its own tests.
 check-pipelines:
