@@ -2,7 +2,7 @@
 import PackageDescription
 
 let strict: [SwiftSetting] = [
-    .swiftLanguageMode(.v6),
+    .swiftLanguageMode(.v6)
 ]
 
 let package = Package(
@@ -54,24 +54,32 @@ let package = Package(
         ),
         .target(
             name: "SluicePipeline",
-            dependencies: ["CYAML", "SluiceCore", "SluiceJSON", "SluiceCEL", "SluiceSteps", "SluiceConnectors", "SluiceStore"],
+            dependencies: [
+                "CYAML", "SluiceCore", "SluiceJSON", "SluiceCEL", "SluiceSteps", "SluiceConnectors", "SluiceStore",
+            ],
             swiftSettings: strict
         ),
         // What the tools need beyond the library: `sluice bench` and `sluice test`
         // support and the CLI's wording. The library (`Sluice`) does not depend on it.
         .target(
             name: "SluiceTooling",
-            dependencies: ["SluicePipeline", "SluiceCore", "SluiceJSON", "SluiceCEL", "SluiceSteps", "SluiceConnectors"],
+            dependencies: [
+                "SluicePipeline", "SluiceCore", "SluiceJSON", "SluiceCEL", "SluiceSteps", "SluiceConnectors",
+            ],
             swiftSettings: strict
         ),
         .target(
             name: "Sluice",
-            dependencies: ["SluicePipeline", "SluiceCore", "SluiceJSON", "SluiceCEL", "SluiceConnectors", "SluiceSteps"],
+            dependencies: [
+                "SluicePipeline", "SluiceCore", "SluiceJSON", "SluiceCEL", "SluiceConnectors", "SluiceSteps",
+            ],
             swiftSettings: strict
         ),
         .executableTarget(
             name: "SluiceCLI",
-            dependencies: ["Sluice", "SluiceTooling", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: [
+                "Sluice", "SluiceTooling", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
             swiftSettings: strict
         ),
         // Shared by the test targets only: where the conformance suites are (or why their
@@ -92,7 +100,8 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
-        .testTarget(name: "SluiceRegexTests", dependencies: ["SluiceRegex", "SluiceTestSupport"], swiftSettings: strict),
+        .testTarget(
+            name: "SluiceRegexTests", dependencies: ["SluiceRegex", "SluiceTestSupport"], swiftSettings: strict),
         .testTarget(
             name: "SluiceCELTests",
             dependencies: ["SluiceCEL", "SluiceJSON", "SluiceTestSupport"],
@@ -105,7 +114,8 @@ let package = Package(
         .testTarget(
             name: "SluiceStepsTests",
             dependencies: [
-                "SluiceSteps", "SluiceCore", "SluiceJSON", "SluiceCEL", "SluicePipeline", "SluiceTestSupport", "SluiceTooling",
+                "SluiceSteps", "SluiceCore", "SluiceJSON", "SluiceCEL", "SluicePipeline", "SluiceTestSupport",
+                "SluiceTooling",
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ],
             swiftSettings: strict

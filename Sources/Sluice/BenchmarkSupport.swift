@@ -81,7 +81,9 @@ extension Event {
 
     /// The top-level field `key` of the object in `bytes`, scanned without parsing the rest.
     @inlinable
-    public static func field(_ key: String, in bytes: [UInt8]) -> JSON? { bytes.withUnsafeBytes { JSONParser.field(key, in: $0) } }
+    public static func field(_ key: String, in bytes: [UInt8]) -> JSON? {
+        bytes.withUnsafeBytes { JSONParser.field(key, in: $0) }
+    }
 
     /// Appends the JSON text of `value` to `out`.
     @inlinable public static func write(_ value: JSON, into out: inout [UInt8]) { JSONWriter.write(value, into: &out) }

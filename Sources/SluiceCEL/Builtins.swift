@@ -69,8 +69,10 @@ enum Builtins {
         r("substring", 2, nary(Strings.substring))
         r("charAt", 1, binary(Strings.charAt))
 
-        for name in ["getFullYear", "getMonth", "getDayOfYear", "getDayOfMonth", "getDate", "getDayOfWeek",
-                     "getHours", "getMinutes", "getSeconds", "getMilliseconds"] {
+        for name in [
+            "getFullYear", "getMonth", "getDayOfYear", "getDayOfMonth", "getDate", "getDayOfWeek",
+            "getHours", "getMinutes", "getSeconds", "getMilliseconds",
+        ] {
             let field = TimeField(rawValue: name) ?? .fullYear
             r(name, 0, unary { v throws(CELError) in try Time.accessor(field, v, zone: nil) })
             r(name, 1, binary { v, z throws(CELError) in try Time.accessor(field, v, zone: z) })
@@ -81,8 +83,12 @@ enum Builtins {
             r("min", 0, unary { v throws(CELError) in try Aggregates.extreme(v, max: false) })
             r("max", 0, unary { v throws(CELError) in try Aggregates.extreme(v, max: true) })
             r("avg", 0, unary(Aggregates.avg))
-            g("min", -1, nary { a throws(CELError) in try Aggregates.extreme(a.count == 1 ? a[0] : .list(a), max: false) })
-            g("max", -1, nary { a throws(CELError) in try Aggregates.extreme(a.count == 1 ? a[0] : .list(a), max: true) })
+            g(
+                "min", -1,
+                nary { a throws(CELError) in try Aggregates.extreme(a.count == 1 ? a[0] : .list(a), max: false) })
+            g(
+                "max", -1,
+                nary { a throws(CELError) in try Aggregates.extreme(a.count == 1 ? a[0] : .list(a), max: true) })
         }
         return t
     }
@@ -141,7 +147,8 @@ enum Strings {
     }
 
     static func replace(_ a: [CELValue]) throws(CELError) -> CELValue {
-        guard a.count == 3, case .string(let s) = a[0], case .string(let old) = a[1], case .string(let new) = a[2] else {
+        guard a.count == 3, case .string(let s) = a[0], case .string(let old) = a[1], case .string(let new) = a[2]
+        else {
             throw CELError.noOverload("replace", types: a)
         }
         if old.isEmpty { return .string(s) }
@@ -176,7 +183,9 @@ enum Strings {
     }
 
     static func substring(_ a: [CELValue]) throws(CELError) -> CELValue {
-        guard case .string(let s) = a[0], case .int(let start) = a[1] else { throw CELError.noOverload("substring", types: a) }
+        guard case .string(let s) = a[0], case .int(let start) = a[1] else {
+            throw CELError.noOverload("substring", types: a)
+        }
         let scalars = Array(s.unicodeScalars)
         var end = Int64(scalars.count)
         if a.count == 3 {
@@ -262,8 +271,8 @@ enum Aggregates {
 
 enum TimeField: String {
     case fullYear = "getFullYear", month = "getMonth", dayOfYear = "getDayOfYear",
-         dayOfMonth = "getDayOfMonth", date = "getDate", dayOfWeek = "getDayOfWeek",
-         hours = "getHours", minutes = "getMinutes", seconds = "getSeconds", milliseconds = "getMilliseconds"
+        dayOfMonth = "getDayOfMonth", date = "getDate", dayOfWeek = "getDayOfWeek",
+        hours = "getHours", minutes = "getMinutes", seconds = "getSeconds", milliseconds = "getMilliseconds"
 }
 
 /// Timestamp and duration accessors.
@@ -279,8 +288,9 @@ enum Time {
         }
         let rest = b[p...]
         if rest.count == 5, rest[p + 2] == 58,
-           let h = Int64(String(decoding: rest[p..<(p + 2)], as: UTF8.self)),
-           let m = Int64(String(decoding: rest[(p + 3)..<(p + 5)], as: UTF8.self)) {
+            let h = Int64(String(decoding: rest[p..<(p + 2)], as: UTF8.self)),
+            let m = Int64(String(decoding: rest[(p + 3)..<(p + 5)], as: UTF8.self))
+        {
             guard h >= 0, h < 24, m >= 0, m < 60 else {
                 throw CELError("invalid time zone offset '\(zone)': hours must be below 24 and minutes below 60")
             }

@@ -20,14 +20,16 @@
     @usableFromInline package let costEstimate: CELCostEstimate
 
     init(
-        root: @escaping Eval, constant: CELValue?, condition: Condition? = nil, names: [CELName], resultTypeName: String,
+        root: @escaping Eval, constant: CELValue?, condition: Condition? = nil, names: [CELName],
+        resultTypeName: String,
         costLimit: Int? = nil, costEstimate: CELCostEstimate = CELCostEstimate()
     ) {
         self.root = root
         self.constant = constant
         // A metered expression is evaluated in full, under one budget: a condition plan
         // would run its parts separately and could decide past an exceeded budget.
-        plan = constant == nil && costLimit == nil ? condition.flatMap { $0.isSpecialised ? ConditionPlan($0) : nil } : nil
+        plan =
+            constant == nil && costLimit == nil ? condition.flatMap { $0.isSpecialised ? ConditionPlan($0) : nil } : nil
         planRef = plan.map { Unmanaged.passUnretained($0) }
         self.referencedNames = names
         self.resultTypeName = resultTypeName
@@ -105,7 +107,8 @@ final class Locals {
 
     var costError: CELError {
         CELError(
-            "evaluation cost exceeded the limit of \(costLimit) (comprehension iterations plus sizes of lists and strings built; see limits: cel_cost)")
+            "evaluation cost exceeded the limit of \(costLimit) (comprehension iterations plus sizes of lists and strings built; see limits: cel_cost)"
+        )
     }
 
     /// Adds `n` to the cost; throws once the total is over the limit.

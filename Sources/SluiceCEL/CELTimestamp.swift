@@ -125,7 +125,8 @@
         }
         guard p == b.count else { throw fail() }
         guard month >= 1, month <= 12, day >= 1, day <= daysInMonth(year, month),
-              hour < 24, minute < 60, second < 61 else { throw fail() }
+            hour < 24, minute < 60, second < 61
+        else { throw fail() }
         if year < 1 { throw CELError("timestamp out of range") }
         let days = days(fromCivil: year, month, day)
         let secs = days * 86_400 + hour * 3600 + minute * 60 + second - offset

@@ -72,7 +72,11 @@ extension CELValue: CustomStringConvertible {
         case .uint(let u): return "\(u)u"
         case .double(let d): return Ops.formatDouble(d)
         case .string(let s): return Ops.quote(s)
-        case .bytes(let b): return "b\"" + b.map { $0 >= 0x20 && $0 < 0x7f && $0 != 0x22 && $0 != 0x5c ? String(UnicodeScalar($0)) : "\\x" + hex2($0) }.joined() + "\""
+        case .bytes(let b):
+            return "b\""
+                + b.map {
+                    $0 >= 0x20 && $0 < 0x7f && $0 != 0x22 && $0 != 0x5c ? String(UnicodeScalar($0)) : "\\x" + hex2($0)
+                }.joined() + "\""
         case .list(let l): return "[" + l.map(\.description).joined(separator: ", ") + "]"
         case .map(let m): return "{" + m.entries.map { "\($0.0): \($0.1)" }.joined(separator: ", ") + "}"
         case .timestamp(let t): return "timestamp(\"\(t)\")"
@@ -182,7 +186,10 @@ enum Base64 {
         var i = 0
         while i + 2 < bytes.count {
             let n = UInt32(bytes[i]) << 16 | UInt32(bytes[i + 1]) << 8 | UInt32(bytes[i + 2])
-            out += [alphabet[Int(n >> 18 & 63)], alphabet[Int(n >> 12 & 63)], alphabet[Int(n >> 6 & 63)], alphabet[Int(n & 63)]]
+            out += [
+                alphabet[Int(n >> 18 & 63)], alphabet[Int(n >> 12 & 63)], alphabet[Int(n >> 6 & 63)],
+                alphabet[Int(n & 63)],
+            ]
             i += 3
         }
         let rest = bytes.count - i

@@ -113,15 +113,17 @@ struct Compiler {
             }
             let t = CheckType.list(type ?? .dyn)
             if nodes.allSatisfy({ $0.constant != nil }) {
-                return Node(eval: { _ in .list([]) }, constant: .list(nodes.compactMap(\.constant)), type: t).withConstantEval()
+                return Node(eval: { _ in .list([]) }, constant: .list(nodes.compactMap(\.constant)), type: t)
+                    .withConstantEval()
             }
             let evals = nodes.map(\.eval)
-            return Node(eval: { f throws(CELError) in
-                var out: [CELValue] = []
-                out.reserveCapacity(evals.count)
-                for ev in evals { out.append(try ev(f)) }
-                return .list(out)
-            }, type: t)
+            return Node(
+                eval: { f throws(CELError) in
+                    var out: [CELValue] = []
+                    out.reserveCapacity(evals.count)
+                    for ev in evals { out.append(try ev(f)) }
+                    return .list(out)
+                }, type: t)
         case .map(let entries):
             var keys: [Node] = []
             var values: [Node] = []
@@ -172,11 +174,12 @@ struct Compiler {
         guard !scopes.isEmpty, n.constant == nil else { return n }
         usesCost = true
         let e = n.eval
-        var m = Node(eval: { f throws(CELError) in
-            let v = try e(f)
-            if let meter = f.locals { try meter.charge(Locals.size(v)) }
-            return v
-        }, type: n.type)
+        var m = Node(
+            eval: { f throws(CELError) in
+                let v = try e(f)
+                if let meter = f.locals { try meter.charge(Locals.size(v)) }
+                return v
+            }, type: n.type)
         // Parents that inline the lookup do so for comparisons with constants, which
         // cost no more than the constant's size.
         m.variable = n.variable
@@ -189,11 +192,12 @@ struct Compiler {
         guard !scopes.isEmpty, n.constant == nil else { return n }
         usesCost = true
         let e = n.eval
-        return Node(eval: { f throws(CELError) in
-            let v = try e(f)
-            if let meter = f.locals { try meter.charge(Locals.size(v)) }
-            return v
-        }, type: n.type)
+        return Node(
+            eval: { f throws(CELError) in
+                let v = try e(f)
+                if let meter = f.locals { try meter.charge(Locals.size(v)) }
+                return v
+            }, type: n.type)
     }
 
     /// Evaluates a closure with constant inputs now; an error stays an evaluation error.
@@ -224,10 +228,13 @@ struct Compiler {
     }
 
     func localRead(_ slot: Int, _ type: CheckType) -> Node {
-        Node(eval: { f throws(CELError) in
-            guard let l = f.locals, slot < l.slots.count else { throw CELError("comprehension variable used outside its scope") }
-            return l.slots[slot]
-        }, type: type)
+        Node(
+            eval: { f throws(CELError) in
+                guard let l = f.locals, slot < l.slots.count else {
+                    throw CELError("comprehension variable used outside its scope")
+                }
+                return l.slots[slot]
+            }, type: type)
     }
 
     /// Resolves `parts` (e.g. `["a", "b", "c"]`) against the container and declarations:
@@ -266,22 +273,24 @@ struct Compiler {
     func variableNode(_ candidates: [(CELName, [String])], full: String, type: CheckType) -> Node {
         if candidates.count == 1, candidates[0].1.isEmpty {
             let name = candidates[0].0
-            var node = Node(eval: { f throws(CELError) in
-                if let v = f.activation.resolve(name) { return v }
-                throw CELError("no such attribute: '\(name.string)'")
-            }, type: type)
+            var node = Node(
+                eval: { f throws(CELError) in
+                    if let v = f.activation.resolve(name) { return v }
+                    throw CELError("no such attribute: '\(name.string)'")
+                }, type: type)
             node.variable = name
             return node
         }
-        return Node(eval: { f throws(CELError) in
-            for (name, rest) in candidates {
-                if var v = f.activation.resolve(name) {
-                    for field in rest { v = try Ops.select(v, field) }
-                    return v
+        return Node(
+            eval: { f throws(CELError) in
+                for (name, rest) in candidates {
+                    if var v = f.activation.resolve(name) {
+                        for field in rest { v = try Ops.select(v, field) }
+                        return v
+                    }
                 }
-            }
-            throw CELError("no such attribute: '\(full)'")
-        }, type: type)
+                throw CELError("no such attribute: '\(full)'")
+            }, type: type)
     }
 
     func selectNode(_ base: Node, _ field: String, _ offset: Int) throws(CELCompileError) -> Node {
@@ -319,7 +328,9 @@ struct Compiler {
 
     // MARK: Comprehensions
 
-    mutating func compileComprehension(_ kind: MacroKind, _ range: Expr, _ variable: String, _ args: [Expr], _ offset: Int) throws(CELCompileError) -> Node {
+    mutating func compileComprehension(
+        _ kind: MacroKind, _ range: Expr, _ variable: String, _ args: [Expr], _ offset: Int
+    ) throws(CELCompileError) -> Node {
         let r = try compile(range)
         var elemType = CheckType.dyn
         switch r.type {
@@ -361,89 +372,93 @@ struct Compiler {
         switch kind {
         case .all, .exists:
             let stopOn = kind == .exists
-            return Node(eval: { f throws(CELError) in
-                let locals = f.locals ?? Locals(costLimit: limit)
-                try locals.check()
-                let xs = try items(try re(f))
-                let inner = Frame(activation: f.activation, locals: locals)
-                var err: CELError? = nil
-                for x in xs {
-                    try locals.charge(1)
-                    locals.set(slot, x)
-                    do throws(CELError) {
-                        let v = try body(inner)
-                        guard case .bool(let b) = v else {
-                            if err == nil { err = notBool(v) }
-                            continue
-                        }
-                        if b == stopOn { return .bool(stopOn) }
-                    } catch {
-                        // An exhausted budget ends the loop; other errors are absorbed.
-                        if locals.exceeded { throw error }
-                        if err == nil { err = error }
-                    }
-                }
-                if let err { throw err }
-                return .bool(!stopOn)
-            }, type: .bool)
-        case .existsOne:
-            return Node(eval: { f throws(CELError) in
-                let locals = f.locals ?? Locals(costLimit: limit)
-                try locals.check()
-                let xs = try items(try re(f))
-                let inner = Frame(activation: f.activation, locals: locals)
-                var count = 0
-                for x in xs {
-                    try locals.charge(1)
-                    locals.set(slot, x)
-                    let v = try body(inner)
-                    guard case .bool(let b) = v else { throw notBool(v) }
-                    if b { count += 1 }
-                }
-                return .bool(count == 1)
-            }, type: .bool)
-        case .filter:
-            return Node(eval: { f throws(CELError) in
-                let locals = f.locals ?? Locals(costLimit: limit)
-                try locals.check()
-                let xs = try items(try re(f))
-                let inner = Frame(activation: f.activation, locals: locals)
-                var out: [CELValue] = []
-                for x in xs {
-                    try locals.charge(1)
-                    locals.set(slot, x)
-                    let v = try body(inner)
-                    guard case .bool(let b) = v else { throw notBool(v) }
-                    if b {
+            return Node(
+                eval: { f throws(CELError) in
+                    let locals = f.locals ?? Locals(costLimit: limit)
+                    try locals.check()
+                    let xs = try items(try re(f))
+                    let inner = Frame(activation: f.activation, locals: locals)
+                    var err: CELError? = nil
+                    for x in xs {
                         try locals.charge(1)
-                        out.append(x)
+                        locals.set(slot, x)
+                        do throws(CELError) {
+                            let v = try body(inner)
+                            guard case .bool(let b) = v else {
+                                if err == nil { err = notBool(v) }
+                                continue
+                            }
+                            if b == stopOn { return .bool(stopOn) }
+                        } catch {
+                            // An exhausted budget ends the loop; other errors are absorbed.
+                            if locals.exceeded { throw error }
+                            if err == nil { err = error }
+                        }
                     }
-                }
-                return .list(out)
-            }, type: .list(elemType))
+                    if let err { throw err }
+                    return .bool(!stopOn)
+                }, type: .bool)
+        case .existsOne:
+            return Node(
+                eval: { f throws(CELError) in
+                    let locals = f.locals ?? Locals(costLimit: limit)
+                    try locals.check()
+                    let xs = try items(try re(f))
+                    let inner = Frame(activation: f.activation, locals: locals)
+                    var count = 0
+                    for x in xs {
+                        try locals.charge(1)
+                        locals.set(slot, x)
+                        let v = try body(inner)
+                        guard case .bool(let b) = v else { throw notBool(v) }
+                        if b { count += 1 }
+                    }
+                    return .bool(count == 1)
+                }, type: .bool)
+        case .filter:
+            return Node(
+                eval: { f throws(CELError) in
+                    let locals = f.locals ?? Locals(costLimit: limit)
+                    try locals.check()
+                    let xs = try items(try re(f))
+                    let inner = Frame(activation: f.activation, locals: locals)
+                    var out: [CELValue] = []
+                    for x in xs {
+                        try locals.charge(1)
+                        locals.set(slot, x)
+                        let v = try body(inner)
+                        guard case .bool(let b) = v else { throw notBool(v) }
+                        if b {
+                            try locals.charge(1)
+                            out.append(x)
+                        }
+                    }
+                    return .list(out)
+                }, type: .list(elemType))
         case .map:
             let pred: Eval? = bodies.count == 2 ? bodies[0].eval : nil
             let transform = bodies[bodies.count - 1].eval
-            return Node(eval: { f throws(CELError) in
-                let locals = f.locals ?? Locals(costLimit: limit)
-                try locals.check()
-                let xs = try items(try re(f))
-                let inner = Frame(activation: f.activation, locals: locals)
-                var out: [CELValue] = []
-                out.reserveCapacity(xs.count)
-                for x in xs {
-                    try locals.charge(1)
-                    locals.set(slot, x)
-                    if let pred {
-                        let v = try pred(inner)
-                        guard case .bool(let b) = v else { throw notBool(v) }
-                        if !b { continue }
+            return Node(
+                eval: { f throws(CELError) in
+                    let locals = f.locals ?? Locals(costLimit: limit)
+                    try locals.check()
+                    let xs = try items(try re(f))
+                    let inner = Frame(activation: f.activation, locals: locals)
+                    var out: [CELValue] = []
+                    out.reserveCapacity(xs.count)
+                    for x in xs {
+                        try locals.charge(1)
+                        locals.set(slot, x)
+                        if let pred {
+                            let v = try pred(inner)
+                            guard case .bool(let b) = v else { throw notBool(v) }
+                            if !b { continue }
+                        }
+                        try locals.charge(1)
+                        out.append(try transform(inner))
                     }
-                    try locals.charge(1)
-                    out.append(try transform(inner))
-                }
-                return .list(out)
-            }, type: .list(bodies[bodies.count - 1].type))
+                    return .list(out)
+                }, type: .list(bodies[bodies.count - 1].type))
         }
     }
 }

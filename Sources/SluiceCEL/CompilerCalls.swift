@@ -1,6 +1,8 @@
 /// Operators and function calls.
 extension Compiler {
-    mutating func compileCall(target: Expr?, function: String, args: [Expr], offset: Int) throws(CELCompileError) -> Node {
+    mutating func compileCall(target: Expr?, function: String, args: [Expr], offset: Int) throws(CELCompileError)
+        -> Node
+    {
         switch function {
         case "_&&_", "_||_":
             return try logical(function == "_&&_", try compile(args[0]), try compile(args[1]), offset)
@@ -13,11 +15,12 @@ extension Compiler {
             }
             if case .bool(let cv)? = c.constant { return cv ? a : b }
             let ce = c.eval, ae = a.eval, be = b.eval
-            return Node(eval: { f throws(CELError) in
-                let v = try ce(f)
-                guard case .bool(let cond) = v else { throw CELError.noOverload("_?_:_", v) }
-                return cond ? try ae(f) : try be(f)
-            }, type: a.type == b.type ? a.type : .dyn)
+            return Node(
+                eval: { f throws(CELError) in
+                    let v = try ce(f)
+                    guard case .bool(let cond) = v else { throw CELError.noOverload("_?_:_", v) }
+                    return cond ? try ae(f) : try be(f)
+                }, type: a.type == b.type ? a.type : .dyn)
         case "!_":
             let x = try compile(args[0])
             let t = try opType(function, [x.type], offset)
@@ -139,10 +142,11 @@ extension Compiler {
         let name = isAnd ? "_&&_" : "_||_"
         if check {
             for n in [l, r] where n.type != .bool && n.type != .dyn {
-                throw CELCompileError("no matching overload for '\(name)' applied to (\(l.type), \(r.type))", offset: offset)
+                throw CELCompileError(
+                    "no matching overload for '\(name)' applied to (\(l.type), \(r.type))", offset: offset)
             }
         }
-        let decisive = !isAnd   // the value that decides the result on its own
+        let decisive = !isAnd  // the value that decides the result on its own
         if case .bool(let b)? = l.constant, b == decisive { return .constant(.bool(decisive)) }
         if case .bool(let b)? = r.constant, b == decisive { return .constant(.bool(decisive)) }
         if case .bool(let b)? = l.constant, b != decisive { return passBool(r, name) }
@@ -186,7 +190,9 @@ extension Compiler {
         let e = n.eval
         let ev: Eval = { f throws(CELError) in
             let v = try e(f)
-            guard case .bool = v else { throw CELError("no matching overload for '\(name)' applied to (\(v.typeName))") }
+            guard case .bool = v else {
+                throw CELError("no matching overload for '\(name)' applied to (\(v.typeName))")
+            }
             return v
         }
         if n.constant != nil { return fold(ev, .bool) }
@@ -209,7 +215,9 @@ extension Compiler {
             let count = c.utf8.count
             if let name = l.variable {
                 ev = { f throws(CELError) in
-                    guard let v = f.activation.resolve(name) else { throw CELError("no such attribute: '\(name.string)'") }
+                    guard let v = f.activation.resolve(name) else {
+                        throw CELError("no such attribute: '\(name.string)'")
+                    }
                     if case .string(let s) = v { return .bool((s.utf8.count == count && s == c) == isEq) }
                     return .bool(Ops.equals(v, .string(c)) == isEq)
                 }
@@ -283,30 +291,36 @@ extension Compiler {
     /// comparison of unboxed doubles.
     static func relationWithDouble(_ rel: Ops.Relation, _ le: @escaping Eval, _ c: Double) -> Eval {
         @inline(__always) @Sendable func slow(_ v: CELValue) throws(CELError) -> CELValue {
-            guard let o = Ops.order(v, .double(c)) else { throw CELError.noOverload(Ops.relationName(rel), v, .double(c)) }
+            guard let o = Ops.order(v, .double(c)) else {
+                throw CELError.noOverload(Ops.relationName(rel), v, .double(c))
+            }
             return .bool(Ops.test(rel, o))
         }
         switch rel {
-        case .gt: return { f throws(CELError) in
-            let v = try le(f)
-            if case .double(let d) = v { return .bool(d > c) }
-            return try slow(v)
-        }
-        case .ge: return { f throws(CELError) in
-            let v = try le(f)
-            if case .double(let d) = v { return .bool(d >= c) }
-            return try slow(v)
-        }
-        case .lt: return { f throws(CELError) in
-            let v = try le(f)
-            if case .double(let d) = v { return .bool(d < c) }
-            return try slow(v)
-        }
-        case .le: return { f throws(CELError) in
-            let v = try le(f)
-            if case .double(let d) = v { return .bool(d <= c) }
-            return try slow(v)
-        }
+        case .gt:
+            return { f throws(CELError) in
+                let v = try le(f)
+                if case .double(let d) = v { return .bool(d > c) }
+                return try slow(v)
+            }
+        case .ge:
+            return { f throws(CELError) in
+                let v = try le(f)
+                if case .double(let d) = v { return .bool(d >= c) }
+                return try slow(v)
+            }
+        case .lt:
+            return { f throws(CELError) in
+                let v = try le(f)
+                if case .double(let d) = v { return .bool(d < c) }
+                return try slow(v)
+            }
+        case .le:
+            return { f throws(CELError) in
+                let v = try le(f)
+                if case .double(let d) = v { return .bool(d <= c) }
+                return try slow(v)
+            }
         }
     }
 
@@ -314,7 +328,9 @@ extension Compiler {
     /// one closure.
     static func relationWithDouble(_ rel: Ops.Relation, _ name: CELName, _ c: Double) -> Eval {
         @inline(__always) @Sendable func slow(_ v: CELValue) throws(CELError) -> CELValue {
-            guard let o = Ops.order(v, .double(c)) else { throw CELError.noOverload(Ops.relationName(rel), v, .double(c)) }
+            guard let o = Ops.order(v, .double(c)) else {
+                throw CELError.noOverload(Ops.relationName(rel), v, .double(c))
+            }
             return .bool(Ops.test(rel, o))
         }
         @inline(__always) @Sendable func load(_ f: Frame) throws(CELError) -> CELValue {
@@ -322,26 +338,30 @@ extension Compiler {
             return v
         }
         switch rel {
-        case .gt: return { f throws(CELError) in
-            let v = try load(f)
-            if case .double(let d) = v { return .bool(d > c) }
-            return try slow(v)
-        }
-        case .ge: return { f throws(CELError) in
-            let v = try load(f)
-            if case .double(let d) = v { return .bool(d >= c) }
-            return try slow(v)
-        }
-        case .lt: return { f throws(CELError) in
-            let v = try load(f)
-            if case .double(let d) = v { return .bool(d < c) }
-            return try slow(v)
-        }
-        case .le: return { f throws(CELError) in
-            let v = try load(f)
-            if case .double(let d) = v { return .bool(d <= c) }
-            return try slow(v)
-        }
+        case .gt:
+            return { f throws(CELError) in
+                let v = try load(f)
+                if case .double(let d) = v { return .bool(d > c) }
+                return try slow(v)
+            }
+        case .ge:
+            return { f throws(CELError) in
+                let v = try load(f)
+                if case .double(let d) = v { return .bool(d >= c) }
+                return try slow(v)
+            }
+        case .lt:
+            return { f throws(CELError) in
+                let v = try load(f)
+                if case .double(let d) = v { return .bool(d < c) }
+                return try slow(v)
+            }
+        case .le:
+            return { f throws(CELError) in
+                let v = try load(f)
+                if case .double(let d) = v { return .bool(d <= c) }
+                return try slow(v)
+            }
         }
     }
 
@@ -351,26 +371,30 @@ extension Compiler {
             return .bool(Ops.test(rel, o))
         }
         switch rel {
-        case .gt: return { f throws(CELError) in
-            let v = try le(f)
-            if case .int(let d) = v { return .bool(d > c) }
-            return try slow(v)
-        }
-        case .ge: return { f throws(CELError) in
-            let v = try le(f)
-            if case .int(let d) = v { return .bool(d >= c) }
-            return try slow(v)
-        }
-        case .lt: return { f throws(CELError) in
-            let v = try le(f)
-            if case .int(let d) = v { return .bool(d < c) }
-            return try slow(v)
-        }
-        case .le: return { f throws(CELError) in
-            let v = try le(f)
-            if case .int(let d) = v { return .bool(d <= c) }
-            return try slow(v)
-        }
+        case .gt:
+            return { f throws(CELError) in
+                let v = try le(f)
+                if case .int(let d) = v { return .bool(d > c) }
+                return try slow(v)
+            }
+        case .ge:
+            return { f throws(CELError) in
+                let v = try le(f)
+                if case .int(let d) = v { return .bool(d >= c) }
+                return try slow(v)
+            }
+        case .lt:
+            return { f throws(CELError) in
+                let v = try le(f)
+                if case .int(let d) = v { return .bool(d < c) }
+                return try slow(v)
+            }
+        case .le:
+            return { f throws(CELError) in
+                let v = try le(f)
+                if case .int(let d) = v { return .bool(d <= c) }
+                return try slow(v)
+            }
         }
     }
 
@@ -380,7 +404,9 @@ extension Compiler {
     /// Throws (when checking) for operand types no overload accepts.
     func opType(_ op: String, _ ts: [CheckType], _ offset: Int) throws(CELCompileError) -> CheckType {
         func fail() -> CELCompileError {
-            CELCompileError("no matching overload for '\(op)' applied to (\(ts.map(\.description).joined(separator: ", ")))", offset: offset)
+            CELCompileError(
+                "no matching overload for '\(op)' applied to (\(ts.map(\.description).joined(separator: ", ")))",
+                offset: offset)
         }
         if ts.contains(.dyn) {
             switch op {
@@ -414,8 +440,11 @@ extension Compiler {
         case "_*_", "_/_": result = ts[0] == ts[1] && ts[0].isNumeric ? ts[0] : nil
         case "_%_": result = ts[0] == ts[1] && (ts[0] == .int || ts[0] == .uint) ? ts[0] : nil
         case "_<_", "_<=_", "_>_", "_>=_":
-            if ts[0].isNumeric && ts[1].isNumeric { result = .bool }
-            else if ts[0] == ts[1] && [.string, .bytes, .bool, .timestamp, .duration].contains(ts[0]) { result = .bool }
+            if ts[0].isNumeric && ts[1].isNumeric {
+                result = .bool
+            } else if ts[0] == ts[1] && [.string, .bytes, .bool, .timestamp, .duration].contains(ts[0]) {
+                result = .bool
+            }
         case "_[_]":
             switch (ts[0], ts[1]) {
             case (.list(let e), let i) where i.isNumeric: result = e

@@ -19,7 +19,9 @@ extension Compiler {
         "duration": [.string, .duration],
     ]
 
-    mutating func functionCall(target: Expr?, function rawName: String, args: [Expr], offset: Int) throws(CELCompileError) -> Node {
+    mutating func functionCall(target: Expr?, function rawName: String, args: [Expr], offset: Int)
+        throws(CELCompileError) -> Node
+    {
         var function = rawName
         var target = target
         if function.hasPrefix(".") { function.removeFirst() }
@@ -41,7 +43,8 @@ extension Compiler {
         for a in args { nodes.append(try compile(a)) }
         guard let def else {
             let exists = functions.keys.contains { $0.name == function && $0.receiver == receiver }
-            let message = exists
+            let message =
+                exists
                 ? "no matching overload for '\(function)' with \(args.count) argument\(args.count == 1 ? "" : "s")"
                 : "undeclared reference to '\(function)'"
             if check { throw CELCompileError(message, offset: offset) }
@@ -151,12 +154,16 @@ extension Compiler {
     /// no overload accepts.
     func callType(_ fn: String, receiver: Bool, _ ts: [CheckType], _ offset: Int) throws(CELCompileError) -> CheckType {
         func fail() -> CELCompileError {
-            CELCompileError("no matching overload for '\(fn)' applied to (\(ts.map(\.description).joined(separator: ", ")))", offset: offset)
+            CELCompileError(
+                "no matching overload for '\(fn)' applied to (\(ts.map(\.description).joined(separator: ", ")))",
+                offset: offset)
         }
         let known = ts.map { $0 != .dyn }
         if receiver, Self.stringReceivers.contains(fn) {
             if check, known[0], ts[0] != .string { throw fail() }
-            if check, ["contains", "startsWith", "endsWith", "matches"].contains(fn), known[1], ts[1] != .string { throw fail() }
+            if check, ["contains", "startsWith", "endsWith", "matches"].contains(fn), known[1], ts[1] != .string {
+                throw fail()
+            }
             switch fn {
             case "contains", "startsWith", "endsWith", "matches": return .bool
             case "split": return .list(.string)

@@ -160,7 +160,8 @@ enum CostEstimator {
                     r.reason = body.reason
                     r.offset = body.offset
                 } else if r.cost >= 2 {
-                    r.reason = "'\(kind.rawValue)' over event data \(body.why ?? "does work that grows with the event") for each element"
+                    r.reason =
+                        "'\(kind.rawValue)' over event data \(body.why ?? "does work that grows with the event") for each element"
                     r.offset = e.offset
                 }
             }

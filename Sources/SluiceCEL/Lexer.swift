@@ -1,7 +1,7 @@
 /// Tokens of CEL source text.
 enum TokenKind: Equatable {
     case ident(String)
-    case int(String)        // digits only (no sign); hex keeps its 0x prefix
+    case int(String)  // digits only (no sign); hex keeps its 0x prefix
     case uint(String)
     case double(String)
     case string(String)
@@ -72,7 +72,13 @@ struct Lexer {
             var bytes = false
             while q < s.count, q - p < 2 {
                 let x = s[q]
-                if (x == "r" || x == "R") && !raw { raw = true } else if (x == "b" || x == "B") && !bytes { bytes = true } else { break }
+                if (x == "r" || x == "R") && !raw {
+                    raw = true
+                } else if (x == "b" || x == "B") && !bytes {
+                    bytes = true
+                } else {
+                    break
+                }
                 q += 1
             }
             if q > p, q < s.count, s[q] == "\"" || s[q] == "'" {
@@ -180,7 +186,7 @@ struct Lexer {
         guard let q = peek() else { throw CELCompileError("unterminated string", offset: start) }
         let triple = peek(1) == q && peek(2) == q
         p += triple ? 3 : 1
-        var out: [UInt8] = []       // bytes literal content
+        var out: [UInt8] = []  // bytes literal content
         var text = String.UnicodeScalarView()  // string literal content
         func emitScalar(_ c: Unicode.Scalar) {
             if bytes { out.append(contentsOf: Array(String(c).utf8)) } else { text.append(c) }
@@ -230,8 +236,10 @@ struct Lexer {
                         guard !bytes else { throw CELCompileError("unicode escape in bytes literal", offset: escStart) }
                         // A \u high surrogate followed by a \u low surrogate is one code point.
                         if e == "u", v >= 0xD800, v < 0xDC00, peek() == "\\", peek(1) == "u",
-                           p + 5 < s.count, let low = UInt32(String(String.UnicodeScalarView(s[(p + 2)..<(p + 6)])), radix: 16),
-                           low >= 0xDC00, low < 0xE000 {
+                            p + 5 < s.count,
+                            let low = UInt32(String(String.UnicodeScalarView(s[(p + 2)..<(p + 6)])), radix: 16),
+                            low >= 0xDC00, low < 0xE000
+                        {
                             v = 0x10000 + ((v - 0xD800) << 10) + (low - 0xDC00)
                             p += 6
                         }

@@ -166,7 +166,8 @@ enum Ops {
         case (.bytes(let x), .bytes(let y)): return .bytes(x + y)
         case (.list(let x), .list(let y)): return .list(x + y)
         case (.timestamp(let t), .duration(let d)), (.duration(let d), .timestamp(let t)):
-            return .timestamp(try CELTimestamp.normalised(seconds: t.seconds + d.seconds, nanos: Int64(t.nanos) + Int64(d.nanos)))
+            return .timestamp(
+                try CELTimestamp.normalised(seconds: t.seconds + d.seconds, nanos: Int64(t.nanos) + Int64(d.nanos)))
         case (.duration(let x), .duration(let y)):
             return .duration(try CELDuration(seconds: x.seconds + y.seconds, nanos: Int64(x.nanos) + Int64(y.nanos)))
         default: throw CELError.noOverload("_+_", a, b)
@@ -185,7 +186,8 @@ enum Ops {
             if o { throw .overflow }
             return .uint(r)
         case (.timestamp(let t), .duration(let d)):
-            return .timestamp(try CELTimestamp.normalised(seconds: t.seconds - d.seconds, nanos: Int64(t.nanos) - Int64(d.nanos)))
+            return .timestamp(
+                try CELTimestamp.normalised(seconds: t.seconds - d.seconds, nanos: Int64(t.nanos) - Int64(d.nanos)))
         case (.timestamp(let x), .timestamp(let y)):
             return .duration(try CELDuration(seconds: x.seconds - y.seconds, nanos: Int64(x.nanos) - Int64(y.nanos)))
         case (.duration(let x), .duration(let y)):
@@ -266,7 +268,9 @@ enum Ops {
                 guard x <= UInt64(Int64.max) else { throw CELError("index out of range: \(x)") }
                 n = Int64(x)
             case .double(let d):
-                guard d.rounded(.towardZero) == d, abs(d) < 9.2e18 else { throw CELError("invalid list index: \(formatDouble(d))") }
+                guard d.rounded(.towardZero) == d, abs(d) < 9.2e18 else {
+                    throw CELError("invalid list index: \(formatDouble(d))")
+                }
                 n = Int64(d)
             default: throw CELError.noOverload("_[_]", c, i)
             }
@@ -343,7 +347,11 @@ enum Ops {
             case "\r": out += "\\r"
             case "\t": out += "\\t"
             default:
-                if c.value < 0x20 { out += "\\x" + (c.value < 16 ? "0" : "") + String(c.value, radix: 16) } else { out.unicodeScalars.append(c) }
+                if c.value < 0x20 {
+                    out += "\\x" + (c.value < 16 ? "0" : "") + String(c.value, radix: 16)
+                } else {
+                    out.unicodeScalars.append(c)
+                }
             }
         }
         return out + "\""

@@ -244,7 +244,9 @@ struct Parser {
                 switch tok.kind {
                 case .ident(let n): name = n
                 case .punct(let q) where q.hasPrefix("`"): name = String(q.dropFirst())
-                default: throw CELCompileError("expected field name after '.' but found \(describe(tok))", offset: tok.offset)
+                default:
+                    throw CELCompileError(
+                        "expected field name after '.' but found \(describe(tok))", offset: tok.offset)
                 }
                 let quoted = if case .punct = tok.kind { true } else { false }
                 p += 1
@@ -295,10 +297,16 @@ struct Parser {
             let neg = negateLiteralAt != nil
             let at = negateLiteralAt ?? t.offset
             let magnitude: UInt64?
-            if text.hasPrefix("0x") { magnitude = UInt64(text.dropFirst(2), radix: 16) } else { magnitude = UInt64(text) }
+            if text.hasPrefix("0x") {
+                magnitude = UInt64(text.dropFirst(2), radix: 16)
+            } else {
+                magnitude = UInt64(text)
+            }
             guard let m = magnitude else { throw CELCompileError("integer literal out of range", offset: at) }
             if neg {
-                guard m <= UInt64(Int64.max) + 1 else { throw CELCompileError("integer literal out of range", offset: at) }
+                guard m <= UInt64(Int64.max) + 1 else {
+                    throw CELCompileError("integer literal out of range", offset: at)
+                }
                 return try node(.literal(.int(m == UInt64(Int64.max) + 1 ? Int64.min : -Int64(m))), at)
             }
             guard m <= UInt64(Int64.max) else { throw CELCompileError("integer literal out of range", offset: at) }

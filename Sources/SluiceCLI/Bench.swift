@@ -28,16 +28,24 @@ struct Bench: ParsableCommand {
     @Argument(help: "The pipeline file (YAML).")
     var pipeline: String
 
-    @Option(help: ArgumentHelp("Events for every 'generate' input, overriding its count (default: its count, else 1000000).", valueName: "N"))
+    @Option(
+        help: ArgumentHelp(
+            "Events for every 'generate' input, overriding its count (default: its count, else 1000000).",
+            valueName: "N"))
     var events: Int?
 
-    @Option(name: .customLong("input"), help: ArgumentHelp("Read input NAME from FILE ('-' is stdin); bare FILE binds the only input.", valueName: "NAME=FILE"))
+    @Option(
+        name: .customLong("input"),
+        help: ArgumentHelp(
+            "Read input NAME from FILE ('-' is stdin); bare FILE binds the only input.", valueName: "NAME=FILE"))
     var inputs: [String] = []
 
     @Option(help: ArgumentHelp("Run N events first, unmeasured, in a separate run.", valueName: "N"))
     var warmup = 0
 
-    @Option(name: .customLong("set"), help: ArgumentHelp("Override parameter KEY (params.KEY in expressions).", valueName: "KEY=VALUE"))
+    @Option(
+        name: .customLong("set"),
+        help: ArgumentHelp("Override parameter KEY (params.KEY in expressions).", valueName: "KEY=VALUE"))
     var params: [String] = []
 
     @Option(help: ArgumentHelp("Run every stream that has a 'key' in N partitions.", valueName: "N"))

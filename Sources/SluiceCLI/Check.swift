@@ -22,7 +22,10 @@ struct Check: ParsableCommand {
             """
     )
 
-    @Option(name: .customLong("sample"), help: ArgumentHelp("Run each pipeline over the events of FILE too; bare FILE binds the only input.", valueName: "NAME=FILE"))
+    @Option(
+        name: .customLong("sample"),
+        help: ArgumentHelp(
+            "Run each pipeline over the events of FILE too; bare FILE binds the only input.", valueName: "NAME=FILE"))
     var samples: [String] = []
 
     @Argument(help: ArgumentHelp("Pipeline files or folders to check.", valueName: "pipeline-or-folder"))

@@ -1,8 +1,8 @@
 import ArgumentParser
 import Dispatch
 import Sluice
-import Synchronization
 import SluiceTooling
+import Synchronization
 
 #if canImport(Glibc)
     import Glibc
@@ -32,19 +32,32 @@ struct Run: ParsableCommand {
     @Argument(help: "The pipeline file (YAML).")
     var pipeline: String
 
-    @Option(name: .customLong("input"), help: ArgumentHelp("Read input NAME from FILE ('-' is stdin); bare FILE binds the only input.", valueName: "NAME=FILE"))
+    @Option(
+        name: .customLong("input"),
+        help: ArgumentHelp(
+            "Read input NAME from FILE ('-' is stdin); bare FILE binds the only input.", valueName: "NAME=FILE"))
     var inputs: [String] = []
 
-    @Option(name: .customLong("output"), help: ArgumentHelp("Write output NAME to FILE ('-' is stdout); bare FILE binds the only output.", valueName: "NAME=FILE"))
+    @Option(
+        name: .customLong("output"),
+        help: ArgumentHelp(
+            "Write output NAME to FILE ('-' is stdout); bare FILE binds the only output.", valueName: "NAME=FILE"))
     var outputs: [String] = []
 
-    @Option(name: .customLong("set"), help: ArgumentHelp("Override parameter KEY (params.KEY in expressions); VALUE is read as JSON when it parses, else as a string.", valueName: "KEY=VALUE"))
+    @Option(
+        name: .customLong("set"),
+        help: ArgumentHelp(
+            "Override parameter KEY (params.KEY in expressions); VALUE is read as JSON when it parses, else as a string.",
+            valueName: "KEY=VALUE"))
     var params: [String] = []
 
     @Option(help: "Input format: jsonl (one value per line) or json (concatenated values, as jq reads).")
     var format: JSONInputFormat?
 
-    @Option(help: ArgumentHelp("What to do with an object that repeats a key: reject (it is malformed; the default), first or last (keep that value), for every input.", valueName: "policy"))
+    @Option(
+        help: ArgumentHelp(
+            "What to do with an object that repeats a key: reject (it is malformed; the default), first or last (keep that value), for every input.",
+            valueName: "policy"))
     var duplicateKeys: DuplicateKeyPolicy?
 
     @Option(help: ArgumentHelp("Write events of side outputs that nothing reads to FILE.", valueName: "FILE"))
@@ -53,7 +66,10 @@ struct Run: ParsableCommand {
     @Flag(help: "Print progress to stderr about once a second and a per-step summary at the end.")
     var stats = false
 
-    @Option(help: ArgumentHelp("Run every stream that has a 'key' in N partitions, each on its own thread (per-key order is kept).", valueName: "N"))
+    @Option(
+        help: ArgumentHelp(
+            "Run every stream that has a 'key' in N partitions, each on its own thread (per-key order is kept).",
+            valueName: "N"))
     var parallelism: Int?
 
     func validate() throws {

@@ -27,7 +27,8 @@ struct SluiceCommand: ParsableCommand {
     static func main() {
         let args = Array(CommandLine.arguments.dropFirst())
         if let first = args.first, !first.hasPrefix("-") {
-            let names = configuration.subcommands.compactMap { $0.configuration.commandName ?? defaultName($0) } + ["help"]
+            let names =
+                configuration.subcommands.compactMap { $0.configuration.commandName ?? defaultName($0) } + ["help"]
             if !names.contains(first) {
                 printError("sluice: unknown command '\(first)'\(didYouMean(first, among: names))")
                 printError("commands: \(names.joined(separator: ", ")); see 'sluice --help'")

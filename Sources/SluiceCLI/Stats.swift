@@ -19,7 +19,8 @@ final class ProgressPrinter {
             let rate = Double(ein - lastIn) / (Double(now - lastTime) / 1e9)
             lastIn = ein
             lastTime = now
-            printError("sluice: \(formatSeconds(Double(now - start) / 1e9)) in \(ein) out \(eout) (\(formatCount(rate))/s)")
+            printError(
+                "sluice: \(formatSeconds(Double(now - start) / 1e9)) in \(ein) out \(eout) (\(formatCount(rate))/s)")
         }
         t.resume()
         timer = t
@@ -54,15 +55,17 @@ enum StatsTable {
         if rows.count > 1 {
             let widths = (0..<rows[0].count).map { c in rows.map { $0[c].count }.max() ?? 0 }
             for r in rows {
-                printError(r.enumerated().map { i, cell in
-                    let pad = String(repeating: " ", count: widths[i] - cell.count)
-                    return i < 2 ? cell + pad : pad + cell
-                }.joined(separator: "  "))
+                printError(
+                    r.enumerated().map { i, cell in
+                        let pad = String(repeating: " ", count: widths[i] - cell.count)
+                        return i < 2 ? cell + pad : pad + cell
+                    }.joined(separator: "  "))
             }
         }
         for (stream, steps) in report.steps.sorted(by: { $0.key < $1.key }) {
             for s in steps where !s.counters.isEmpty {
-                printError("\(stream) \(s.name): " + s.counters.map { "\($0.name) \($0.value)" }.joined(separator: ", "))
+                printError(
+                    "\(stream) \(s.name): " + s.counters.map { "\($0.name) \($0.value)" }.joined(separator: ", "))
             }
         }
         for (sink, n) in report.sinkEvents.sorted(by: { $0.key < $1.key }) {

@@ -29,7 +29,9 @@ struct TestCommand: ParsableCommand {
             """
     )
 
-    @Argument(help: ArgumentHelp("Pipeline files, test files or folders (default: the current folder).", valueName: "pipeline-or-folder"))
+    @Argument(
+        help: ArgumentHelp(
+            "Pipeline files, test files or folders (default: the current folder).", valueName: "pipeline-or-folder"))
     var paths: [String] = []
 
     func run() throws {

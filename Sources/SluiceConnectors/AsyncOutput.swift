@@ -1,7 +1,7 @@
 import Dispatch
-import Synchronization
 import SluiceCore
 import SluiceJSON
+import Synchronization
 
 /// An output read by the embedding program as an `AsyncSequence` of JSON values.
 ///

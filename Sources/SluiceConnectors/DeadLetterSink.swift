@@ -1,6 +1,6 @@
-import Synchronization
 import SluiceCore
 import SluiceJSON
+import Synchronization
 
 /// The destination of side outputs that no stream or output reads: counted always, and
 /// written to the `--dlq` file when one is given. Several ports share one file, so writes
@@ -149,7 +149,9 @@ import SluiceJSON
         let wrapped = side == "rejected" || side == "malformed"
         guard wrapped || build else { return (nil, nil, line) }
         let value = event.value
-        if wrapped, case .object(let o) = value, case .object(var err)? = o["error"], case .string(let message)? = err["message"] {
+        if wrapped, case .object(let o) = value, case .object(var err)? = o["error"],
+            case .string(let message)? = err["message"]
+        {
             if case .int(let l)? = err["line"], l > 0, l <= Int64(Int.max) { line = Int(l) }
             guard build else { return (nil, message, line) }
             if err["line"] == nil, line > 0 { err.appendUnchecked(key: "line", value: .int(Int64(line))) }

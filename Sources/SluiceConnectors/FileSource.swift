@@ -1,10 +1,11 @@
+import SluiceCore
+import SluiceJSON
+
 #if canImport(Glibc)
     import Glibc
 #elseif canImport(Darwin)
     import Darwin
 #endif
-import SluiceCore
-import SluiceJSON
 
 /// Reads JSON events from standard input or from files.
 ///
@@ -88,7 +89,8 @@ import SluiceJSON
                         k += 1
                         next = k < chunk.rewritten.count ? chunk.rewritten[k] : -1
                         if let value = try? JSONParser.parse(
-                            buffer.bytes(v.start, v.count), maxDepth: limits.maxDepth, duplicateKeys: duplicateKeys == .last ? .last : .first)
+                            buffer.bytes(v.start, v.count), maxDepth: limits.maxDepth,
+                            duplicateKeys: duplicateKeys == .last ? .last : .first)
                         {
                             events.append(Event(value, line: v.line))
                             continue
@@ -107,7 +109,9 @@ import SluiceJSON
     /// Waits until `fd` has input (or its end, or an error, which the read reports) or
     /// `cancel` turns readable; false for the latter.
     static func waitReadable(_ fd: Int32, or cancel: Int32) -> Bool {
-        var fds = [pollfd(fd: fd, events: Int16(POLLIN), revents: 0), pollfd(fd: cancel, events: Int16(POLLIN), revents: 0)]
+        var fds = [
+            pollfd(fd: fd, events: Int16(POLLIN), revents: 0), pollfd(fd: cancel, events: Int16(POLLIN), revents: 0),
+        ]
         while true {
             let n = poll(&fds, cancel >= 0 ? 2 : 1, -1)
             if n < 0 && errno == EINTR { continue }

@@ -1,10 +1,11 @@
+import SluiceCore
+import SluiceJSON
+
 #if canImport(Glibc)
     import Glibc
 #elseif canImport(Darwin)
     import Darwin
 #endif
-import SluiceCore
-import SluiceJSON
 
 /// Writes events as JSON lines to standard output, standard error or a file.
 ///
@@ -42,7 +43,9 @@ import SluiceJSON
         case .file(let path, let append):
             let flags = O_WRONLY | O_CREAT | (append ? O_APPEND : O_TRUNC)
             let f = open(path, flags, 0o644)
-            if f < 0 { throw SinkError.failed("cannot open '\(path)' for writing: \(String(cString: strerror(errno)))") }
+            if f < 0 {
+                throw SinkError.failed("cannot open '\(path)' for writing: \(String(cString: strerror(errno)))")
+            }
             fd = f
             ownsFD = true
             label = path

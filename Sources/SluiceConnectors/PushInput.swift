@@ -1,7 +1,7 @@
 import Dispatch
-import Synchronization
 import SluiceCore
 import SluiceJSON
+import Synchronization
 
 /// An input fed by the embedding program: `await input.send(event)` suspends while the
 /// engine is full (backpressure), `finish()` ends the input.

@@ -128,7 +128,9 @@ public struct Event: Sendable {
             // here would be a bug, and null is the least harmful answer.
             return (try? JSONParser.parse(buf.bytes(start, count), maxDepth: Int.max)) ?? .null
         case .patched(let buf, let start, let count, let extra):
-            guard case .object(var o)? = try? JSONParser.parse(buf.bytes(start, count), maxDepth: Int.max) else { return .null }
+            guard case .object(var o)? = try? JSONParser.parse(buf.bytes(start, count), maxDepth: Int.max) else {
+                return .null
+            }
             for (k, v) in extra { o[k] = v }
             return .object(o)
         }
@@ -140,7 +142,9 @@ public struct Event: Sendable {
     @usableFromInline package mutating func appendNewFields(_ fields: JSONObject) -> Bool {
         switch storage {
         case .raw(let buf, let start, let count):
-            guard count >= 2, buf.bytes(start, 1)[0] == UInt8(ascii: "{"), buf.bytes(start + count - 1, 1)[0] == UInt8(ascii: "}") else {
+            guard count >= 2, buf.bytes(start, 1)[0] == UInt8(ascii: "{"),
+                buf.bytes(start + count - 1, 1)[0] == UInt8(ascii: "}")
+            else {
                 return false
             }
             if rawHasAnyKey(fields.keys, buf, start, count) { return false }
@@ -241,7 +245,8 @@ public struct Event: Sendable {
     /// slot up once (`index.slot(of:)`), not per event: a partitioner hashes every
     /// event's key this way.
     @inlinable
-    package func withIndexedFieldBytes<R>(slot: Int, of index: FieldIndex, _ body: (UnsafeRawBufferPointer) -> R) -> R? {
+    package func withIndexedFieldBytes<R>(slot: Int, of index: FieldIndex, _ body: (UnsafeRawBufferPointer) -> R) -> R?
+    {
         guard !offsets.isEmpty, case .raw(let buf, let start, let count) = storage, buf.isIndexed(by: index),
             case .offset(let o) = offsets[slot], o < count
         else { return nil }
@@ -260,7 +265,9 @@ public struct Event: Sendable {
     /// ``repacked(_:)`` of the events `events[j]` with `parts[j] == part` (all of them
     /// when `parts` is nil), `count` of them: a partitioner's batch for one partition,
     /// built without copying the batch's events into a part first.
-    @usableFromInline package static func repacked(_ events: [Event], where parts: [Int]?, equals part: Int, count: Int) -> [Event] {
+    @usableFromInline package static func repacked(_ events: [Event], where parts: [Int]?, equals part: Int, count: Int)
+        -> [Event]
+    {
         // Through a buffer pointer, so that reading each event borrows it instead of
         // copying it (a retain and a release of its buffer per event, twice over).
         events.withUnsafeBufferPointer { batch in
@@ -341,7 +348,8 @@ public struct Event: Sendable {
     static func write(_ storage: consuming Storage, into out: inout [UInt8]) {
         switch consume storage {
         case .value(let v): JSONWriter.write(v, into: &out)
-        case .raw(let buf, let start, let count): out.append(contentsOf: UnsafeRawBufferPointer(buf.bytes(start, count)))
+        case .raw(let buf, let start, let count):
+            out.append(contentsOf: UnsafeRawBufferPointer(buf.bytes(start, count)))
         case .patched(let buf, let start, let count, let extra):
             // Everything up to the closing brace, then the new fields.
             let bytes = buf.bytes(start, count - 1)

@@ -148,7 +148,9 @@ extension Event {
     /// The dead-letter form of a rejected event (docs/errors.md). `line`, when given, is
     /// the input line the event came from (for errors found at the source, such as an
     /// unreadable event time).
-    @usableFromInline package static func wrapError(_ event: Event, step: String, message: String, violations: [JSON]? = nil, line: Int? = nil) -> Event {
+    @usableFromInline package static func wrapError(
+        _ event: Event, step: String, message: String, violations: [JSON]? = nil, line: Int? = nil
+    ) -> Event {
         var err = JSONObject(minimumCapacity: 4)
         err.appendUnchecked(key: "step", value: .string(step))
         err.appendUnchecked(key: "message", value: .string(message))

@@ -117,10 +117,14 @@ final class DuplicateKeyChecker {
             let h = (Self.tag(base, start, count, end: end) &* 0x9E37_79B9_7F4A_7C15) &>> 57
             let bit: UInt64 = 1 &<< (h & 63)
             if h < 64 {
-                if frame.low & bit != 0 { try compareWithEarlier(base, Key(start: start, count: count, plain: true), frame, end: end) }
+                if frame.low & bit != 0 {
+                    try compareWithEarlier(base, Key(start: start, count: count, plain: true), frame, end: end)
+                }
                 frame.low |= bit
             } else {
-                if frame.high & bit != 0 { try compareWithEarlier(base, Key(start: start, count: count, plain: true), frame, end: end) }
+                if frame.high & bit != 0 {
+                    try compareWithEarlier(base, Key(start: start, count: count, plain: true), frame, end: end)
+                }
                 frame.high |= bit
             }
         } else {
@@ -155,7 +159,9 @@ final class DuplicateKeyChecker {
         if key.plain {
             try earlierKeys(base, frame, before: key, end: end) { k throws(JSONError) in
                 if k.plain {
-                    if k.count == key.count, memcmp(base + k.start, base + key.start, key.count) == 0 { try repeated(base, key) }
+                    if k.count == key.count, memcmp(base + k.start, base + key.start, key.count) == 0 {
+                        try repeated(base, key)
+                    }
                 } else if Self.decoded(base, k, end: end) == Self.decoded(base, key, end: end) {
                     try repeated(base, key)
                 }
@@ -207,7 +213,9 @@ final class DuplicateKeyChecker {
 
     /// The key as a string, escapes decoded.
     static func decoded(_ base: UnsafePointer<UInt8>, _ key: Key, end: Int) -> String {
-        if key.plain { return String(decoding: UnsafeBufferPointer(start: base + key.start, count: key.count), as: UTF8.self) }
+        if key.plain {
+            return String(decoding: UnsafeBufferPointer(start: base + key.start, count: key.count), as: UTF8.self)
+        }
         var c = Cursor(base: base, end: end, maxDepth: 1)
         c.pos = key.start - 1
         return (try? c.parseString()) ?? ""
@@ -225,7 +233,8 @@ final class DuplicateKeyChecker {
             self.base = base
             self.key = key
             self.end = end
-            if key.plain, let h = JSONKeyHash.asciiHash(UnsafeBufferPointer(start: base + key.start, count: key.count)) {
+            if key.plain, let h = JSONKeyHash.asciiHash(UnsafeBufferPointer(start: base + key.start, count: key.count))
+            {
                 hash = h
             } else {
                 hash = JSONKeyHash.hash(.string(DuplicateKeyChecker.decoded(base, key, end: end)))
@@ -235,9 +244,11 @@ final class DuplicateKeyChecker {
         static func == (a: HashedKey, b: HashedKey) -> Bool {
             guard a.hash == b.hash else { return false }
             if a.key.plain && b.key.plain {
-                return a.key.count == b.key.count && memcmp(a.base + a.key.start, b.base + b.key.start, a.key.count) == 0
+                return a.key.count == b.key.count
+                    && memcmp(a.base + a.key.start, b.base + b.key.start, a.key.count) == 0
             }
-            return DuplicateKeyChecker.decoded(a.base, a.key, end: a.end) == DuplicateKeyChecker.decoded(b.base, b.key, end: b.end)
+            return DuplicateKeyChecker.decoded(a.base, a.key, end: a.end)
+                == DuplicateKeyChecker.decoded(b.base, b.key, end: b.end)
         }
 
         func hash(into hasher: inout Hasher) { hasher.combine(hash) }

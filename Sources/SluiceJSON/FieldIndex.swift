@@ -180,7 +180,9 @@ extension Cursor {
         } else {
             while true {
                 skipWhitespace()
-                guard pos < end, base[pos] == UInt8(ascii: "\"") else { throw unexpected("where an object key was expected") }
+                guard pos < end, base[pos] == UInt8(ascii: "\"") else {
+                    throw unexpected("where an object key was expected")
+                }
                 let keyStart = pos + 1
                 let keyCount: Int
                 if let checker = duplicates {
@@ -218,7 +220,8 @@ extension JSONParser {
     /// The value starting at `offset` of validated `bytes` (an offset from
     /// ``FieldOffsets``), or nil if the bytes there are not a value.
     @usableFromInline package static func value(at offset: Int, in bytes: UnsafeRawBufferPointer) -> JSON? {
-        guard let base = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self), offset >= 0, offset < bytes.count else {
+        guard let base = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self), offset >= 0, offset < bytes.count
+        else {
             return nil
         }
         var c = Cursor(base: base, end: bytes.count, maxDepth: Int.max)

@@ -86,7 +86,9 @@ public struct JSONObject: Sendable, Hashable {
         }
         set {
             if let i = index(of: key) {
-                if let v = newValue { values[i] = v } else {
+                if let v = newValue {
+                    values[i] = v
+                } else {
                     keys.remove(at: i)
                     values.remove(at: i)
                 }

@@ -48,7 +48,9 @@
 /// - nesting deeper than ``JSONLimits/maxDepth`` is an error, never a stack overflow.
 @usableFromInline package enum JSONParser {
     /// Parses one whole JSON text (surrounding whitespace allowed, nothing else).
-    @usableFromInline package static func parse(_ bytes: UnsafeRawBufferPointer, maxDepth: Int = 512) throws(JSONError) -> JSON {
+    @usableFromInline package static func parse(_ bytes: UnsafeRawBufferPointer, maxDepth: Int = 512) throws(JSONError)
+        -> JSON
+    {
         guard let base = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self) else {
             throw JSONError("empty input", offset: 0)
         }
@@ -80,7 +82,9 @@
 
     /// ``validate(_:maxDepth:)`` that with `.reject` also fails on an object that repeats
     /// a key (I-JSON, RFC 7493); the other policies accept such objects.
-    @usableFromInline package static func validate(_ bytes: UnsafeRawBufferPointer, maxDepth: Int = 512, duplicateKeys: DuplicateKeyPolicy) -> JSONError? {
+    @usableFromInline package static func validate(
+        _ bytes: UnsafeRawBufferPointer, maxDepth: Int = 512, duplicateKeys: DuplicateKeyPolicy
+    ) -> JSONError? {
         guard duplicateKeys == .reject else { return validate(bytes, maxDepth: maxDepth) }
         let checker = DuplicateKeyChecker(rejects: true)
         return validate(bytes, maxDepth: maxDepth, checker: checker)
@@ -146,12 +150,16 @@
 
     /// Scans one value starting at `start` (after whitespace) in a buffer that may end
     /// mid-value, as a reader of concatenated JSON values needs.
-    @usableFromInline package static func scanPrefix(_ bytes: UnsafeRawBufferPointer, from start: Int, maxDepth: Int = 512) -> PrefixScan {
+    @usableFromInline package static func scanPrefix(
+        _ bytes: UnsafeRawBufferPointer, from start: Int, maxDepth: Int = 512
+    ) -> PrefixScan {
         scanPrefix(bytes, from: start, maxDepth: maxDepth, checker: nil)
     }
 
     /// ``scanPrefix(_:from:maxDepth:)`` looking for repeated keys with `checker` when given.
-    static func scanPrefix(_ bytes: UnsafeRawBufferPointer, from start: Int, maxDepth: Int, checker: DuplicateKeyChecker?) -> PrefixScan {
+    static func scanPrefix(
+        _ bytes: UnsafeRawBufferPointer, from start: Int, maxDepth: Int, checker: DuplicateKeyChecker?
+    ) -> PrefixScan {
         guard let base = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self) else { return .incomplete }
         var c = Cursor(base: base, end: bytes.count, maxDepth: maxDepth)
         checker?.reset()
@@ -160,7 +168,9 @@
         do throws(JSONError) {
             try c.skipValue(depth: 0)
             // A number that ends the buffer may go on in the next read.
-            if c.pos == c.end, isNumberByte(base[c.end - 1]), base[start] == UInt8(ascii: "-") || (base[start] >= 0x30 && base[start] <= 0x39) {
+            if c.pos == c.end, isNumberByte(base[c.end - 1]),
+                base[start] == UInt8(ascii: "-") || (base[start] >= 0x30 && base[start] <= 0x39)
+            {
                 return .incomplete
             }
             return .complete(end: c.pos)
@@ -173,7 +183,9 @@
     /// Reads several top-level fields of the object in `bytes` in one pass: `out[i]`
     /// becomes the value of `keys[i]` (UTF-8, unescaped), or nil when absent. Stops as
     /// soon as every key is found. The bytes are assumed validated, as for ``field(_:in:maxDepth:)``.
-    @usableFromInline package static func fields(_ keys: [[UInt8]], in bytes: UnsafeRawBufferPointer, into out: inout [JSON?]) {
+    @usableFromInline package static func fields(
+        _ keys: [[UInt8]], in bytes: UnsafeRawBufferPointer, into out: inout [JSON?]
+    ) {
         if out.count == keys.count {
             for i in out.indices { out[i] = nil }
         } else {
@@ -269,13 +281,17 @@
     /// Returns nil when the text is not an object or has no such field. The bytes are
     /// assumed already validated (as events from a reader are); invalid input gives nil
     /// or a partial answer, never a crash.
-    @usableFromInline package static func field(_ key: String, in bytes: UnsafeRawBufferPointer, maxDepth: Int = 512) -> JSON? {
+    @usableFromInline package static func field(_ key: String, in bytes: UnsafeRawBufferPointer, maxDepth: Int = 512)
+        -> JSON?
+    {
         var key = key
         return key.withUTF8 { k in field(utf8Key: UnsafeRawBufferPointer(k), in: bytes, maxDepth: maxDepth) }
     }
 
     /// ``field(_:in:maxDepth:)`` with the key already as UTF-8 bytes.
-    @usableFromInline package static func field(utf8Key key: UnsafeRawBufferPointer, in bytes: UnsafeRawBufferPointer, maxDepth: Int = 512) -> JSON? {
+    @usableFromInline package static func field(
+        utf8Key key: UnsafeRawBufferPointer, in bytes: UnsafeRawBufferPointer, maxDepth: Int = 512
+    ) -> JSON? {
         guard let base = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self) else { return nil }
         var c = Cursor(base: base, end: bytes.count, maxDepth: maxDepth)
         do throws(JSONError) {
@@ -398,7 +414,9 @@ struct Cursor {
             }
             while true {
                 skipWhitespace()
-                guard pos < end, base[pos] == UInt8(ascii: "\"") else { throw unexpected("where an object key was expected") }
+                guard pos < end, base[pos] == UInt8(ascii: "\"") else {
+                    throw unexpected("where an object key was expected")
+                }
                 let key = try parseString()
                 try skipColon()
                 let value = try parseValue(depth: depth + 1)
@@ -600,7 +618,9 @@ struct Cursor {
         var overflow = false
         if base[pos] == 0x30 {
             pos += 1
-            if pos < end, base[pos] >= 0x30 && base[pos] <= 0x39 { throw JSONError("leading zero in a number", offset: pos) }
+            if pos < end, base[pos] >= 0x30 && base[pos] <= 0x39 {
+                throw JSONError("leading zero in a number", offset: pos)
+            }
         } else {
             while pos < end, base[pos] >= 0x30 && base[pos] <= 0x39 {
                 let d = UInt64(base[pos] - 0x30)
@@ -711,7 +731,9 @@ struct Cursor {
             guard let checker = duplicates else {
                 while true {
                     skipWhitespace()
-                    guard pos < end, base[pos] == UInt8(ascii: "\"") else { throw unexpected("where an object key was expected") }
+                    guard pos < end, base[pos] == UInt8(ascii: "\"") else {
+                        throw unexpected("where an object key was expected")
+                    }
                     try skipString()
                     try skipColon()
                     try skipValue(depth: depth + 1)
@@ -722,7 +744,9 @@ struct Cursor {
             defer { checker.leave(frame) }
             while true {
                 skipWhitespace()
-                guard pos < end, base[pos] == UInt8(ascii: "\"") else { throw unexpected("where an object key was expected") }
+                guard pos < end, base[pos] == UInt8(ascii: "\"") else {
+                    throw unexpected("where an object key was expected")
+                }
                 let keyStart = pos + 1
                 let plain = try skipKey()
                 try checker.add(base, start: keyStart, count: pos - 1 - keyStart, plain: plain, frame: &frame, end: end)
@@ -804,7 +828,9 @@ struct Cursor {
             // A number or literal: up to the next delimiter.
             while pos < end {
                 let b = base[pos]
-                if b == UInt8(ascii: ",") || b == UInt8(ascii: "}") || b == UInt8(ascii: "]") || b == 0x20 || b == 0x0A || b == 0x0D || b == 0x09 {
+                if b == UInt8(ascii: ",") || b == UInt8(ascii: "}") || b == UInt8(ascii: "]") || b == 0x20 || b == 0x0A
+                    || b == 0x0D || b == 0x09
+                {
                     return
                 }
                 pos += 1
@@ -862,7 +888,9 @@ struct Cursor {
         guard pos < end, base[pos] >= 0x30 && base[pos] <= 0x39 else { throw unexpected("in a number") }
         if base[pos] == 0x30 {
             pos += 1
-            if pos < end, base[pos] >= 0x30 && base[pos] <= 0x39 { throw JSONError("leading zero in a number", offset: pos) }
+            if pos < end, base[pos] >= 0x30 && base[pos] <= 0x39 {
+                throw JSONError("leading zero in a number", offset: pos)
+            }
         } else {
             while pos < end, base[pos] >= 0x30 && base[pos] <= 0x39 { pos += 1 }
         }

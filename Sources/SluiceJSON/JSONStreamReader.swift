@@ -202,7 +202,8 @@
             if let indexRef = buffer.indexRef {
                 // At +0: the buffer holds the index.
                 indexRef._withUnsafeGuaranteedRef {
-                    JSONParser.validate(bytes, maxDepth: limits.maxDepth, index: $0, offsets: &offsets, checker: checker)
+                    JSONParser.validate(
+                        bytes, maxDepth: limits.maxDepth, index: $0, offsets: &offsets, checker: checker)
                 }
             } else {
                 JSONParser.validate(bytes, maxDepth: limits.maxDepth, checker: checker)
@@ -227,7 +228,8 @@
     @inline(__always)
     func repeatedKeyError() -> JSONError? {
         guard checker.found, duplicateKeys == .reject, var err = checker.firstRepeated else { return nil }
-        err.message += " (Sluice reads I-JSON, RFC 7493; to accept it, set the input's 'duplicate_keys' (or --duplicate-keys) to 'first' or 'last')"
+        err.message +=
+            " (Sluice reads I-JSON, RFC 7493; to accept it, set the input's 'duplicate_keys' (or --duplicate-keys) to 'first' or 'last')"
         return err
     }
 

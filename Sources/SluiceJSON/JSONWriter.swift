@@ -110,7 +110,9 @@
     /// between `before` and `after` if given, and appended at once (one capacity check
     /// instead of three to five). False, with nothing written, for any other string.
     @inline(__always)
-    static func quoteShort(_ bytes: UnsafeBufferPointer<UInt8>, before: UInt8?, after: UInt8?, into out: inout [UInt8]) -> Bool {
+    static func quoteShort(_ bytes: UnsafeBufferPointer<UInt8>, before: UInt8?, after: UInt8?, into out: inout [UInt8])
+        -> Bool
+    {
         guard bytes.count <= 60, let base = bytes.baseAddress,
             !bytes.contains(where: { $0 < 0x20 || $0 == 0x22 || $0 == 0x5C })
         else { return false }

@@ -43,14 +43,20 @@ struct EventTimeSpec: Sendable {
     func millis(_ v: CELValue) -> Result<Int64, TimeError> {
         switch v {
         case .int(let i):
-            guard let ms = unit.toMillis(i) else { return .failure(TimeError("event time \(i)\(unit.rawValue) is out of range")) }
+            guard let ms = unit.toMillis(i) else {
+                return .failure(TimeError("event time \(i)\(unit.rawValue) is out of range"))
+            }
             return .success(ms)
         case .uint(let u):
-            guard u <= UInt64(Int64.max), let ms = unit.toMillis(Int64(u)) else { return .failure(TimeError("event time is out of range")) }
+            guard u <= UInt64(Int64.max), let ms = unit.toMillis(Int64(u)) else {
+                return .failure(TimeError("event time is out of range"))
+            }
             return .success(ms)
         case .double(let d):
             let ms = unit.toMillis(d)
-            guard ms.isFinite, ms > -9.2e18, ms < 9.2e18 else { return .failure(TimeError("event time \(d) is out of range")) }
+            guard ms.isFinite, ms > -9.2e18, ms < 9.2e18 else {
+                return .failure(TimeError("event time \(d) is out of range"))
+            }
             return .success(Int64(ms.rounded(.down)))
         case .string(let s):
             do {
@@ -97,7 +103,15 @@ final class TimeReader: @unchecked Sendable {
 
 /// True when `s` is a plain CEL identifier that reads a top-level field.
 func isPlainFieldName(_ s: String) -> Bool {
-    guard let first = s.unicodeScalars.first, first == "_" || (first.isASCII && first.properties.isAlphabetic) else { return false }
-    let reserved: Set<String> = ["event", "params", "true", "false", "null", "in", "as", "break", "const", "continue", "else", "for", "function", "if", "import", "let", "loop", "package", "namespace", "return", "var", "void", "while"]
-    return !reserved.contains(s) && s.unicodeScalars.allSatisfy { $0 == "_" || ($0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0))) }
+    guard let first = s.unicodeScalars.first, first == "_" || (first.isASCII && first.properties.isAlphabetic) else {
+        return false
+    }
+    let reserved: Set<String> = [
+        "event", "params", "true", "false", "null", "in", "as", "break", "const", "continue", "else", "for", "function",
+        "if", "import", "let", "loop", "package", "namespace", "return", "var", "void", "while",
+    ]
+    return !reserved.contains(s)
+        && s.unicodeScalars.allSatisfy {
+            $0 == "_" || ($0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0)))
+        }
 }

@@ -1,8 +1,8 @@
 import Dispatch
-import Synchronization
 import SluiceCEL
 import SluiceCore
 import SluiceJSON
+import Synchronization
 
 #if canImport(Glibc)
     import Glibc

@@ -70,7 +70,8 @@ public final class Pipeline: Sendable {
         guard let root, !loadDiagnostics.hasErrors else { throw loadDiagnostics }
         return try compile(
             root: root, file: path, baseDirectory: directory(of: path), registry: registry, params: params,
-            tables: tables, prior: loadDiagnostics).get()
+            tables: tables, prior: loadDiagnostics
+        ).get()
     }
 
     /// Compiles pipeline YAML text. `file` names it in diagnostics; relative paths in it
@@ -83,7 +84,8 @@ public final class Pipeline: Sendable {
         guard let root, !loadDiagnostics.hasErrors else { throw loadDiagnostics }
         return try compile(
             root: root, file: file, baseDirectory: baseDirectory, registry: registry, params: params,
-            tables: tables, prior: loadDiagnostics).get()
+            tables: tables, prior: loadDiagnostics
+        ).get()
     }
 
     /// Compiles an already loaded node tree (for tools that read other keys of the same
@@ -92,7 +94,8 @@ public final class Pipeline: Sendable {
         root: YAMLNode, file: String, baseDirectory: String, registry: StepRegistry = .standard,
         params: [String: String] = [:], tables: [String: String] = [:], prior: Diagnostics = Diagnostics()
     ) -> Result<Pipeline, Diagnostics> {
-        var compiler = PipelineCompiler(file: file, baseDirectory: baseDirectory, registry: registry, paramOverrides: params)
+        var compiler = PipelineCompiler(
+            file: file, baseDirectory: baseDirectory, registry: registry, paramOverrides: params)
         compiler.tableOverrides = tables
         return compiler.compile(root, prior: prior)
     }
@@ -107,7 +110,8 @@ public final class Pipeline: Sendable {
     /// run builds it (for benchmarks that drive a stream's steps without a run).
     @usableFromInline package func makeChain(stream: String) -> StepChain {
         let steps = streams.first { $0.name == stream }?.steps ?? []
-        return StepChain(steps.map { StepChain.Entry(step: $0.factory(), name: $0.name, kind: $0.kind, traits: $0.traits) })
+        return StepChain(
+            steps.map { StepChain.Entry(step: $0.factory(), name: $0.name, kind: $0.kind, traits: $0.traits) })
     }
 
     package static func directory(of path: String) -> String {

@@ -14,7 +14,9 @@ import SluiceSteps
 /// be, every problem becomes a ``Diagnostic``, and the pipeline exists only when there
 /// are no errors.
 struct PipelineCompiler {
-    static let topLevelKeys = ["name", "description", "params", "limits", "time", "tables", "inputs", "streams", "outputs", "steps", "tests"]
+    static let topLevelKeys = [
+        "name", "description", "params", "limits", "time", "tables", "inputs", "streams", "outputs", "steps", "tests",
+    ]
     static let inputKinds = ["stdin", "file", "generate", "store"]
     static let inputOptions = ["format", "duplicate_keys"]
     static let outputKinds = ["stdout", "stderr", "file", "store"]
@@ -52,7 +54,9 @@ struct PipelineCompiler {
         let built = build(root)
         var all = prior
         all.items += ctx.diagnostics.items
-        all.items.sort { ($0.location?.line ?? 0, $0.location?.column ?? 0) < ($1.location?.line ?? 0, $1.location?.column ?? 0) }
+        all.items.sort {
+            ($0.location?.line ?? 0, $0.location?.column ?? 0) < ($1.location?.line ?? 0, $1.location?.column ?? 0)
+        }
         guard built, !all.hasErrors else { return .failure(all) }
         // Compiling the same tree again gives independent copies of every expression and
         // schema, for partition workers (see `Pipeline.recompile`).
@@ -60,15 +64,17 @@ struct PipelineCompiler {
             (file, baseDirectory, registry, paramOverrides, tableOverrides)
         let index = expressions?.fieldIndex
         let recompile: @Sendable () -> Pipeline? = {
-            var again = PipelineCompiler(file: file, baseDirectory: baseDirectory, registry: registry, paramOverrides: paramOverrides)
+            var again = PipelineCompiler(
+                file: file, baseDirectory: baseDirectory, registry: registry, paramOverrides: paramOverrides)
             again.tableOverrides = tableOverrides
             again.presetFieldIndex = index
             if case .success(let p) = again.compile(root, prior: Diagnostics()) { return p }
             return nil
         }
-        return .success(Pipeline(
-            name: name ?? "pipeline", file: file, inputs: inputs, streams: streams, outputs: outputs, time: time,
-            warnings: all, fieldIndex: index, recompile: recompile))
+        return .success(
+            Pipeline(
+                name: name ?? "pipeline", file: file, inputs: inputs, streams: streams, outputs: outputs, time: time,
+                warnings: all, fieldIndex: index, recompile: recompile))
     }
 
     /// Reads every section and checks the graph; false when the file is not a mapping.
@@ -87,24 +93,34 @@ struct PipelineCompiler {
         if let stepsNode {
             shortForm = true
             if let s = streamsNode, let k = top.keyNode("streams") {
-                ctx.error(k.location, "a pipeline has either 'steps' (short form) or 'streams', not both",
-                          hint: "move the steps into a stream, or drop 'streams'")
+                ctx.error(
+                    k.location, "a pipeline has either 'steps' (short form) or 'streams', not both",
+                    hint: "move the steps into a stream, or drop 'streams'")
                 _ = s
             }
             if let k = top.keyNode("inputs") {
-                ctx.error(k.location, "the short form ('steps') reads stdin; 'inputs' needs 'streams'",
-                          hint: "use the full form: inputs, streams and outputs")
+                ctx.error(
+                    k.location, "the short form ('steps') reads stdin; 'inputs' needs 'streams'",
+                    hint: "use the full form: inputs, streams and outputs")
             }
             if let k = top.keyNode("outputs") {
-                ctx.error(k.location, "the short form ('steps') writes stdout; 'outputs' needs 'streams'",
-                          hint: "use the full form: inputs, streams and outputs")
+                ctx.error(
+                    k.location, "the short form ('steps') writes stdout; 'outputs' needs 'streams'",
+                    hint: "use the full form: inputs, streams and outputs")
             }
             let here = stepsNode.location
             inputs = [InputSpec(name: "in", location: root.location, kind: .stdin, format: nil)]
             if let items = ctx.sequence(stepsNode, what: "'steps'") {
-                streams = [compileStream(name: "main", location: here, from: [SourceRef(text: "in", location: here)], stepNodes: items)]
+                streams = [
+                    compileStream(
+                        name: "main", location: here, from: [SourceRef(text: "in", location: here)], stepNodes: items)
+                ]
             }
-            outputs = [OutputSpec(name: "out", location: root.location, from: [SourceRef(text: "main", location: here)], kind: .stdout)]
+            outputs = [
+                OutputSpec(
+                    name: "out", location: root.location, from: [SourceRef(text: "main", location: here)], kind: .stdout
+                )
+            ]
         } else {
             if let m = top.map("inputs", required: true) { readInputs(m) }
             if let m = top.map("streams") { readStreams(m) }
@@ -168,7 +184,8 @@ struct PipelineCompiler {
             guard let c = ConfigMap(pair.value, what: "table '\(name)'", context: ctx) else { continue }
             let file = c.string("file", required: true)
             let key = c.string("key", required: true)
-            let format = c.oneOf("format", Dictionary(uniqueKeysWithValues: TableLoader.Format.allCases.map { ($0.rawValue, $0) }))
+            let format = c.oneOf(
+                "format", Dictionary(uniqueKeysWithValues: TableLoader.Format.allCases.map { ($0.rawValue, $0) }))
             c.finish()
             guard let file, let key else { continue }
             let path = tableOverrides[name] ?? resolve(file)
@@ -184,7 +201,9 @@ struct PipelineCompiler {
     mutating func readTime(_ m: ConfigMap) {
         guard let expressions else { return }
         let field = m.expression("field", required: true)
-        let unit = m.oneOf("unit", Dictionary(uniqueKeysWithValues: EventTimeSpec.Unit.allCases.map { ($0.rawValue, $0) })) ?? .ms
+        let unit =
+            m.oneOf("unit", Dictionary(uniqueKeysWithValues: EventTimeSpec.Unit.allCases.map { ($0.rawValue, $0) }))
+            ?? .ms
         let lateness = m.duration("lateness") ?? .zero
         m.finish()
         guard let field, let compiled = expressions.compile(field, context: ctx) else { return }
@@ -199,16 +218,20 @@ struct PipelineCompiler {
             m.allow([name])
             checkName(name, at: pair.key.location, what: "input")
             guard let conf = ConfigMap(pair.value, what: "input '\(name)'", context: ctx) else { continue }
-            let format = conf.oneOf("format", Dictionary(uniqueKeysWithValues: JSONInputFormat.allCases.map { ($0.rawValue, $0) }))
+            let format = conf.oneOf(
+                "format", Dictionary(uniqueKeysWithValues: JSONInputFormat.allCases.map { ($0.rawValue, $0) }))
             let duplicateKeys = conf.oneOf(
-                "duplicate_keys", Dictionary(uniqueKeysWithValues: DuplicateKeyPolicy.allCases.map { ($0.rawValue, $0) }))
+                "duplicate_keys",
+                Dictionary(uniqueKeysWithValues: DuplicateKeyPolicy.allCases.map { ($0.rawValue, $0) }))
             let kinds = conf.keys.filter { Self.inputKinds.contains($0) }
             guard kinds.count == 1, let kind = kinds.first else {
                 if kinds.isEmpty {
-                    ctx.error(pair.value.location, "input '\(name)' needs a kind: \(quotedList(Self.inputKinds, or: true))",
-                              hint: "e.g. '\(name): { file: { path: events.jsonl } }'")
+                    ctx.error(
+                        pair.value.location, "input '\(name)' needs a kind: \(quotedList(Self.inputKinds, or: true))",
+                        hint: "e.g. '\(name): { file: { path: events.jsonl } }'")
                 } else {
-                    ctx.error(pair.value.location, "input '\(name)' has more than one kind: \(quotedList(kinds, or: false))")
+                    ctx.error(
+                        pair.value.location, "input '\(name)' has more than one kind: \(quotedList(kinds, or: false))")
                 }
                 conf.allow(Self.inputKinds)
                 conf.finish(allowed: Self.inputOptions)
@@ -217,7 +240,9 @@ struct PipelineCompiler {
             var spec: InputSpec?
             switch kind {
             case "stdin":
-                if let node = conf.node("stdin"), let c = ConfigMap(node, what: "stdin", context: ctx) { c.finish(allowed: []) }
+                if let node = conf.node("stdin"), let c = ConfigMap(node, what: "stdin", context: ctx) {
+                    c.finish(allowed: [])
+                }
                 spec = InputSpec(name: name, location: pair.key.location, kind: .stdin, format: format)
             case "generate":
                 if let c = conf.map("generate"), let g = readGenerate(c) {
@@ -247,7 +272,8 @@ struct PipelineCompiler {
         if let fields = c.node("fields", required: true) {
             if let pairs = fields.mapping {
                 for pair in pairs {
-                    guard let k = pair.key.text, let e = ctx.expression(pair.value, what: "field '\(k)' of 'generate'") else { continue }
+                    guard let k = pair.key.text, let e = ctx.expression(pair.value, what: "field '\(k)' of 'generate'")
+                    else { continue }
                     do {
                         let program = try env.compile(e.source)
                         try ExpressionCompiler.checkParams(program, source: e.source, declared: params.keys)
@@ -261,12 +287,15 @@ struct PipelineCompiler {
                 }
                 if pairs.isEmpty { ctx.error(fields.location, "'fields' of 'generate' is empty") }
             } else {
-                ctx.typeMismatch(fields, expected: "a mapping of field names to expressions", what: "'fields' of 'generate'")
+                ctx.typeMismatch(
+                    fields, expected: "a mapping of field names to expressions", what: "'fields' of 'generate'")
             }
         }
         c.finish()
         guard !sources.isEmpty else { return nil }
-        return GenerateSpec(count: count, rate: rate, seed: UInt64(seed), fieldSources: sources, params: CELValue(json: .object(params)))
+        return GenerateSpec(
+            count: count, rate: rate, seed: UInt64(seed), fieldSources: sources, params: CELValue(json: .object(params))
+        )
     }
 
     /// `file: PATH`, `file: {path: PATH}` or `file: {paths: [...]}`; globs allowed.
@@ -303,8 +332,9 @@ struct PipelineCompiler {
             if let parallelism {
                 stream.parallelism = parallelism
                 if parallelism > 1 && keyExpr == nil, let k = conf.keyNode("parallelism") {
-                    ctx.error(k.location, "stream '\(name)' has 'parallelism' but no 'key'",
-                              hint: "partitions split by key, so that each key's events stay in order; add 'key: FIELD'")
+                    ctx.error(
+                        k.location, "stream '\(name)' has 'parallelism' but no 'key'",
+                        hint: "partitions split by key, so that each key's events stay in order; add 'key: FIELD'")
                 }
             }
             streams.append(stream)
@@ -334,10 +364,12 @@ struct PipelineCompiler {
             conf.allow(Self.outputKinds)
             guard kinds.count == 1, let kind = kinds.first else {
                 if kinds.isEmpty {
-                    ctx.error(pair.value.location, "output '\(name)' needs a kind: \(quotedList(Self.outputKinds, or: true))",
-                              hint: "e.g. '\(name): { from: [main], stdout: {} }'")
+                    ctx.error(
+                        pair.value.location, "output '\(name)' needs a kind: \(quotedList(Self.outputKinds, or: true))",
+                        hint: "e.g. '\(name): { from: [main], stdout: {} }'")
                 } else {
-                    ctx.error(pair.value.location, "output '\(name)' has more than one kind: \(quotedList(kinds, or: false))")
+                    ctx.error(
+                        pair.value.location, "output '\(name)' has more than one kind: \(quotedList(kinds, or: false))")
                 }
                 conf.finish(allowed: [])
                 continue
@@ -345,11 +377,15 @@ struct PipelineCompiler {
             var spec: OutputSpec?
             switch kind {
             case "stdout", "stderr":
-                if let node = conf.node(kind), let c = ConfigMap(node, what: kind, context: ctx) { c.finish(allowed: []) }
-                spec = OutputSpec(name: name, location: pair.key.location, from: from, kind: kind == "stdout" ? .stdout : .stderr)
+                if let node = conf.node(kind), let c = ConfigMap(node, what: kind, context: ctx) {
+                    c.finish(allowed: [])
+                }
+                spec = OutputSpec(
+                    name: name, location: pair.key.location, from: from, kind: kind == "stdout" ? .stdout : .stderr)
             case "store":
                 if let c = conf.map("store"), let (path, store) = readStoreOutput(c, name: name) {
-                    spec = OutputSpec(name: name, location: pair.key.location, from: from, kind: .store(path: path), store: store)
+                    spec = OutputSpec(
+                        name: name, location: pair.key.location, from: from, kind: .store(path: path), store: store)
                 }
             default:
                 guard let node = conf.node("file") else { break }
@@ -365,12 +401,14 @@ struct PipelineCompiler {
                 if let path {
                     let full = resolve(path)
                     if let other = files[full] {
-                        ctx.error(node.location, "output '\(name)' writes '\(path)', which another output already writes",
-                                  hint: "first written at \(other); read both streams from one output instead")
+                        ctx.error(
+                            node.location, "output '\(name)' writes '\(path)', which another output already writes",
+                            hint: "first written at \(other); read both streams from one output instead")
                     } else {
                         files[full] = node.location
                     }
-                    spec = OutputSpec(name: name, location: pair.key.location, from: from, kind: .file(path: full, append: append))
+                    spec = OutputSpec(
+                        name: name, location: pair.key.location, from: from, kind: .file(path: full, append: append))
                 }
             }
             conf.finish(allowed: [])
@@ -380,14 +418,17 @@ struct PipelineCompiler {
 
     func checkName(_ name: String, at location: SourceLocation, what: String) {
         if name.isEmpty || name.contains(".") || name.contains(" ") {
-            ctx.error(location, "\(what) name '\(name)' must be a non-empty word without '.' or spaces",
-                      hint: "'.' separates a stream from its side output, as in 'clean.rejected'")
+            ctx.error(
+                location, "\(what) name '\(name)' must be a non-empty word without '.' or spaces",
+                hint: "'.' separates a stream from its side output, as in 'clean.rejected'")
         }
     }
 
     // MARK: Steps
 
-    mutating func compileStream(name: String, location: SourceLocation, from: [SourceRef], stepNodes: [YAMLNode]) -> StreamSpec {
+    mutating func compileStream(name: String, location: SourceLocation, from: [SourceRef], stepNodes: [YAMLNode])
+        -> StreamSpec
+    {
         var steps: [CompiledStep] = []
         var sidePorts: [String: Int] = ["rejected": SidePort.rejected]
         var nextPort = SidePort.firstCustom
@@ -420,7 +461,9 @@ struct PipelineCompiler {
             if let when = spec.when, let predicate = expressions.compile(when, context: ctx) {
                 let inner = factory
                 let stepName = spec.name ?? spec.kind
-                factory = { [expressions] in WhenStep(predicate: predicate, compiler: expressions, inner: inner(), stepName: stepName) }
+                factory = { [expressions] in
+                    WhenStep(predicate: predicate, compiler: expressions, inner: inner(), stepName: stepName)
+                }
             }
             steps.append(
                 CompiledStep(
@@ -447,8 +490,9 @@ struct PipelineCompiler {
         let storeOutputs = Set(outputs.filter { $0.store != nil }.map(\.name))
         for o in outputs where storeOutputs.contains(o.name) {
             if inputNames.contains(o.name) || streamIndex[o.name] != nil {
-                ctx.error(o.location, "store output '\(o.name)' has the same name as an input or stream",
-                          hint: "its side output is read as '\(o.name).rejected', so the name must be free")
+                ctx.error(
+                    o.location, "store output '\(o.name)' has the same name as an input or stream",
+                    hint: "its side output is read as '\(o.name).rejected', so the name must be free")
             }
         }
         let known = Array(inputNames) + streams.map(\.name)
@@ -456,23 +500,28 @@ struct PipelineCompiler {
         func check(_ ref: SourceRef, reader: String) {
             if inputNames.contains(ref.base) {
                 if let port = ref.port, port != "malformed" {
-                    ctx.error(ref.location, "input '\(ref.base)' has no side output '\(port)'",
-                              hint: "an input has one side output: '\(ref.base).malformed'")
+                    ctx.error(
+                        ref.location, "input '\(ref.base)' has no side output '\(port)'",
+                        hint: "an input has one side output: '\(ref.base).malformed'")
                 }
             } else if storeOutputs.contains(ref.base), streamIndex[ref.base] == nil {
                 if ref.port != "rejected" {
-                    ctx.error(ref.location, "store output '\(ref.base)' can only be read as '\(ref.base).rejected'",
-                              hint: "its rejected events (version conflicts, failed expressions) go there")
+                    ctx.error(
+                        ref.location, "store output '\(ref.base)' can only be read as '\(ref.base).rejected'",
+                        hint: "its rejected events (version conflicts, failed expressions) go there")
                 }
             } else if let si = streamIndex[ref.base] {
                 if let port = ref.port, streams[si].sidePorts[port] == nil {
                     let ports = streams[si].sidePorts.keys.sorted()
-                    ctx.error(ref.location, "no step of stream '\(ref.base)' produces side output '\(port)'\(didYouMean(port, among: ports))",
-                              hint: "stream '\(ref.base)' has: \(quotedList(ports.map { "\(ref.base).\($0)" }, or: false))")
+                    ctx.error(
+                        ref.location,
+                        "no step of stream '\(ref.base)' produces side output '\(port)'\(didYouMean(port, among: ports))",
+                        hint: "stream '\(ref.base)' has: \(quotedList(ports.map { "\(ref.base).\($0)" }, or: false))")
                 }
             } else {
-                ctx.error(ref.location, "unknown source '\(ref.text)' in \(reader)\(didYouMean(ref.base, among: known))",
-                          hint: known.isEmpty ? nil : "sources here: \(quotedList(known.sorted(), or: false))")
+                ctx.error(
+                    ref.location, "unknown source '\(ref.text)' in \(reader)\(didYouMean(ref.base, among: known))",
+                    hint: known.isEmpty ? nil : "sources here: \(quotedList(known.sorted(), or: false))")
             }
         }
         for s in streams {
@@ -487,8 +536,9 @@ struct PipelineCompiler {
             if state[i] == 2 { return }
             if state[i] == 1 {
                 let cycle = (path + [streams[i].name]).drop { $0 != streams[i].name }
-                ctx.error(streams[i].location, "streams form a cycle: \(cycle.joined(separator: " -> "))",
-                          hint: "a stream cannot read its own output, directly or through other streams")
+                ctx.error(
+                    streams[i].location, "streams form a cycle: \(cycle.joined(separator: " -> "))",
+                    hint: "a stream cannot read its own output, directly or through other streams")
                 return
             }
             state[i] = 1
@@ -506,8 +556,10 @@ struct PipelineCompiler {
             }
             for s in streams where upstream.contains(s.name) {
                 for r in s.from where r.base == o.name {
-                    ctx.error(r.location, "stream '\(s.name)' reads '\(r.text)' but also feeds store output '\(o.name)': a cycle",
-                              hint: "read '\(r.text)' in a stream or output that does not feed '\(o.name)'")
+                    ctx.error(
+                        r.location,
+                        "stream '\(s.name)' reads '\(r.text)' but also feeds store output '\(o.name)': a cycle",
+                        hint: "read '\(r.text)' in a stream or output that does not feed '\(o.name)'")
                 }
             }
         }
@@ -524,8 +576,9 @@ struct PipelineCompiler {
             if let p = r.port, !["rejected", "late", "malformed"].contains(p) { resultsRead.insert(r.base) }
         }
         for s in streams where !resultsRead.contains(s.name) {
-            ctx.warning(s.location, "stream '\(s.name)' is not read by any output or stream",
-                        hint: "its events are counted and dropped; add it to an output's 'from'")
+            ctx.warning(
+                s.location, "stream '\(s.name)' is not read by any output or stream",
+                hint: "its events are counted and dropped; add it to an output's 'from'")
         }
         for i in inputs where !read.contains(i.name) && !shortForm {
             ctx.warning(i.location, "input '\(i.name)' is not read by any stream or output")

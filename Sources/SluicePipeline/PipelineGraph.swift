@@ -113,7 +113,8 @@ extension Pipeline {
         }
         for stream in streams {
             guard let tail = tails[stream.name] else { continue }
-            for (port, _) in stream.sidePorts.sorted(by: { $0.value < $1.value }) where !read.contains("\(stream.name).\(port)") {
+            for (port, _) in stream.sidePorts.sorted(by: { $0.value < $1.value })
+            where !read.contains("\(stream.name).\(port)") {
                 dead.append(GraphEdge(from: tail, to: "dead_letters", label: port))
             }
         }
@@ -139,7 +140,9 @@ extension Pipeline {
         var lines = ["flowchart LR"]
         for n in nodes where n.stream == nil { lines.append("    " + box(n)) }
         for stream in streams {
-            lines.append("    subgraph stream_\(stream.name.map { $0.isLetter || $0.isNumber ? String($0) : "_" }.joined())[\(text("stream " + stream.name))]")
+            lines.append(
+                "    subgraph stream_\(stream.name.map { $0.isLetter || $0.isNumber ? String($0) : "_" }.joined())[\(text("stream " + stream.name))]"
+            )
             for n in nodes where n.stream == stream.name { lines.append("        " + box(n)) }
             lines.append("    end")
         }
@@ -155,7 +158,8 @@ extension Pipeline {
 
     func dot(_ nodes: [GraphNode], _ edges: [GraphEdge]) -> String {
         func text(_ s: String) -> String {
-            "\"" + s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
+            "\""
+                + s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
                 .replacingOccurrences(of: "\n", with: "\\n") + "\""
         }
         func box(_ n: GraphNode) -> String {

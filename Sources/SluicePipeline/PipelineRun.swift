@@ -1,13 +1,14 @@
-#if canImport(Glibc)
-    import Glibc
-#elseif canImport(Darwin)
-    import Darwin
-#endif
 import SluiceConnectors
 import SluiceCore
 import SluiceJSON
 import SluiceSteps
 import SluiceStore
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 
 /// How to run a pipeline: where inputs and outputs go, and run-time switches. Mirrors the
 /// flags of `sluice run`.
@@ -137,7 +138,9 @@ public final class PipelineRun: Sendable {
 
     /// Why events went to the unread side output `name` (`main.rejected`): the reasons
     /// with their counts and first input lines. Complete after ``wait()``.
-    @usableFromInline package func deadLetterReasons(_ name: String) -> DeadLetterReasons? { deadLetterSinks[name]?.reasons }
+    @usableFromInline package func deadLetterReasons(_ name: String) -> DeadLetterReasons? {
+        deadLetterSinks[name]?.reasons
+    }
 }
 
 extension Pipeline {
@@ -155,7 +158,9 @@ extension Pipeline {
             // Dead letters on stdout would interleave with the outputs that write there.
             throw RunError(
                 isUsage: true,
-                message: "--dlq -: dead letters go to a file, not stdout (where outputs write); give a path, or /dev/stderr to see them")
+                message:
+                    "--dlq -: dead letters go to a file, not stdout (where outputs write); give a path, or /dev/stderr to see them"
+            )
         }
         let flow = Dataflow()
         if time == nil { flow.processingTimeTick = 200_000_000 }
@@ -212,7 +217,8 @@ extension Pipeline {
                 source = GenerateSource(name: input.name, spec: generator, countOverride: options.generateCount)
             } else {
                 source = FileSource(
-                    name: input.name, location: location, format: format, limits: options.limits, fieldIndex: fieldIndex,
+                    name: input.name, location: location, format: format, limits: options.limits,
+                    fieldIndex: fieldIndex,
                     duplicateKeys: options.duplicateKeys ?? input.duplicateKeys ?? .reject)
             }
             inputNodes[input.name] = flow.addSource(source, time: time?.policy() ?? .processingTime)
@@ -236,7 +242,10 @@ extension Pipeline {
                     {
                         specs = copy.steps
                     }
-                    return StepChain(specs.map { StepChain.Entry(step: $0.factory(), name: $0.name, kind: $0.kind, traits: $0.traits) })
+                    return StepChain(
+                        specs.map {
+                            StepChain.Entry(step: $0.factory(), name: $0.name, kind: $0.kind, traits: $0.traits)
+                        })
                 }
             }
             if n <= 1 {
@@ -355,7 +364,9 @@ extension Pipeline {
                 deadLetter("\(stream.name).\(name)", s.workers, port)
             }
         }
-        for (name, node) in storeNodes.sorted(by: { $0.key < $1.key }) { deadLetter("\(name).rejected", [node], SidePort.rejected) }
+        for (name, node) in storeNodes.sorted(by: { $0.key < $1.key }) {
+            deadLetter("\(name).rejected", [node], SidePort.rejected)
+        }
 
         let execution = Execution(flow, timing: options.timing)
         return PipelineRun(
@@ -366,7 +377,9 @@ extension Pipeline {
     /// Runs the pipeline to the end over in-memory inputs and returns every output,
     /// stream and side output by name (outputs under their own names). Inputs not given
     /// are empty (`generate` inputs not given run their generator). The convenience behind `sluice test` and many tests.
-    public func collect(_ inputs: [String: [InputItem]]) throws(RunError) -> (outputs: [String: [Event]], outcome: RunOutcome) {
+    public func collect(_ inputs: [String: [InputItem]]) throws(RunError) -> (
+        outputs: [String: [Event]], outcome: RunOutcome
+    ) {
         var options = RunOptions()
         options.tapAll = true
         for input in self.inputs {
@@ -400,19 +413,22 @@ extension Pipeline {
         for name in options.sources.keys.sorted() where !inputNames.contains(name) {
             throw RunError(
                 .usage,
-                "RunOptions.sources binds '\(name)', which is no input of the pipeline\(didYouMean(name, among: inputNames)) (it has: \(inputNames.joined(separator: ", ")))")
+                "RunOptions.sources binds '\(name)', which is no input of the pipeline\(didYouMean(name, among: inputNames)) (it has: \(inputNames.joined(separator: ", ")))"
+            )
         }
         for name in options.sinks.keys.sorted() where !outputNames.contains(name) {
             throw RunError(
                 .usage,
-                "RunOptions.sinks binds '\(name)', which is no output of the pipeline\(didYouMean(name, among: outputNames)) (it has: \(outputNames.joined(separator: ", ")))")
+                "RunOptions.sinks binds '\(name)', which is no output of the pipeline\(didYouMean(name, among: outputNames)) (it has: \(outputNames.joined(separator: ", ")))"
+            )
         }
         if !options.sources.isEmpty {
             for input in inputs where options.sources[input.name] == nil && inputPaths[input.name] == nil {
                 guard case .stdin = input.kind else { continue }
                 throw RunError(
                     .usage,
-                    "input '\(input.name)' is not bound: RunOptions.sources binds other inputs, and this one would read the process's standard input; bind it in RunOptions.sources, or set RunOptions.inputs[\"\(input.name)\"] = \"-\" to read standard input")
+                    "input '\(input.name)' is not bound: RunOptions.sources binds other inputs, and this one would read the process's standard input; bind it in RunOptions.sources, or set RunOptions.inputs[\"\(input.name)\"] = \"-\" to read standard input"
+                )
             }
         }
         if !options.sinks.isEmpty {
@@ -420,7 +436,8 @@ extension Pipeline {
                 guard case .stdout = output.kind else { continue }
                 throw RunError(
                     .usage,
-                    "output '\(output.name)' is not bound: RunOptions.sinks binds other outputs, and this one would write the process's standard output; bind it in RunOptions.sinks, or set RunOptions.outputs[\"\(output.name)\"] = \"-\" to write standard output")
+                    "output '\(output.name)' is not bound: RunOptions.sinks binds other outputs, and this one would write the process's standard output; bind it in RunOptions.sinks, or set RunOptions.outputs[\"\(output.name)\"] = \"-\" to write standard output"
+                )
             }
         }
     }
@@ -452,12 +469,18 @@ extension Pipeline {
     /// The nodes that append to event stores: one per `store` output that no sink of the
     /// caller's replaces, each a one-step stream whose `rejected` port is `OUTPUT.rejected`.
     /// The stores are opened (and their tables created) now, so a bad file fails the start.
-    func addStoreOutputs(_ flow: Dataflow, _ options: RunOptions, bound: [String: String]) throws(RunError) -> [String: Dataflow.NodeID] {
+    func addStoreOutputs(_ flow: Dataflow, _ options: RunOptions, bound: [String: String]) throws(RunError) -> [String:
+        Dataflow.NodeID]
+    {
         var nodes: [String: Dataflow.NodeID] = [:]
         for output in outputs {
-            guard let spec = output.store, case .store(let path) = output.kind, options.sinks[output.name] == nil else { continue }
+            guard let spec = output.store, case .store(let path) = output.kind, options.sinks[output.name] == nil else {
+                continue
+            }
             if let p = bound[output.name] {
-                throw RunError(isUsage: true, message: "output '\(output.name)' appends to the store '\(path)'; it cannot be bound to '\(p)'")
+                throw RunError(
+                    isUsage: true,
+                    message: "output '\(output.name)' appends to the store '\(path)'; it cannot be bound to '\(p)'")
             }
             let store: SQLiteEventStore
             do {
@@ -465,8 +488,12 @@ extension Pipeline {
             } catch {
                 throw RunError(isUsage: false, message: "output '\(output.name)': \(error.message)")
             }
-            nodes[output.name] = flow.addStream(name: output.name, portNames: [SidePort.rejected: "\(output.name).rejected"]) {
-                StepChain([StepChain.Entry(step: StoreAppendStep(spec: spec, store: store), name: output.name, kind: "store")])
+            nodes[output.name] = flow.addStream(
+                name: output.name, portNames: [SidePort.rejected: "\(output.name).rejected"]
+            ) {
+                StepChain([
+                    StepChain.Entry(step: StoreAppendStep(spec: spec, store: store), name: output.name, kind: "store")
+                ])
             }
         }
         return nodes
@@ -477,12 +504,20 @@ extension Pipeline {
         for (k, v) in given {
             if k.isEmpty {
                 guard names.count == 1, let only = names.first else {
-                    throw RunError(isUsage: true, message: "the pipeline has \(names.count) \(what)s (\(names.joined(separator: ", "))); write --\(what) NAME=FILE")
+                    throw RunError(
+                        isUsage: true,
+                        message:
+                            "the pipeline has \(names.count) \(what)s (\(names.joined(separator: ", "))); write --\(what) NAME=FILE"
+                    )
                 }
                 out[only] = v
             } else {
                 guard names.contains(k) else {
-                    throw RunError(isUsage: true, message: "the pipeline has no \(what) '\(k)'\(didYouMean(k, among: names)) (it has: \(names.joined(separator: ", ")))")
+                    throw RunError(
+                        isUsage: true,
+                        message:
+                            "the pipeline has no \(what) '\(k)'\(didYouMean(k, among: names)) (it has: \(names.joined(separator: ", ")))"
+                    )
                 }
                 out[k] = v
             }
@@ -539,7 +574,8 @@ final class KeyHasher {
     func hash(_ e: Event) -> UInt64 {
         if let fieldName {
             // A plain string key is hashed where the reader found it, without parsing.
-            if let (index, slot) = indexed, let h = e.withIndexedFieldBytes(slot: slot, of: index, JSONKeyHash.rawString),
+            if let (index, slot) = indexed,
+                let h = e.withIndexedFieldBytes(slot: slot, of: index, JSONKeyHash.rawString),
                 let h
             {
                 return h

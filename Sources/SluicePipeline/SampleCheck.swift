@@ -33,7 +33,8 @@ extension Pipeline {
         for stream in streams {
             guard let stats = totals.steps[stream.name], stats.count == stream.steps.count else { continue }
             let rejected = run.tapped("\(stream.name).rejected") ?? []
-            for (step, s) in zip(stream.steps, stats) where step.kind != "validate" && s.eventsIn > 0 && s.rejected == s.eventsIn {
+            for (step, s) in zip(stream.steps, stats)
+            where step.kind != "validate" && s.eventsIn > 0 && s.rejected == s.eventsIn {
                 // The messages of this step's rejections, most frequent first.
                 var reasons = DeadLetterReasons()
                 var fields = Set<String>()
@@ -51,11 +52,13 @@ extension Pipeline {
                     if !close.isEmpty {
                         hint = "no sample event has a field '\(missing)'\(close)"
                     } else if !missing.contains(".") {
-                        hint = "no sample event has a field '\(missing)'; if '\(missing)' is meant as a string, write it as a CEL string: '\"\(missing)\"'"
+                        hint =
+                            "no sample event has a field '\(missing)'; if '\(missing)' is meant as a string, write it as a CEL string: '\"\(missing)\"'"
                     }
                 }
                 found.error(
-                    step.location, "step '\(step.name)' failed on every sample event (\(s.rejected) of \(s.eventsIn)): \(top)",
+                    step.location,
+                    "step '\(step.name)' failed on every sample event (\(s.rejected) of \(s.eventsIn)): \(top)",
                     hint: hint)
             }
         }

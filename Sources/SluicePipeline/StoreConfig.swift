@@ -71,7 +71,9 @@ extension PipelineCompiler {
             return .stream(id)
         }
         guard let s = node.scalar else {
-            ctx.typeMismatch(node, expected: "'beginning', a position, a time or {stream: ID}", what: "'from' of \(what)", hint: hint)
+            ctx.typeMismatch(
+                node, expected: "'beginning', a position, a time or {stream: ID}", what: "'from' of \(what)", hint: hint
+            )
             return nil
         }
         if s.text == "beginning" { return .beginning }

@@ -41,7 +41,8 @@ enum TableLoader {
         } else if path.hasSuffix(".json") {
             fmt = .json
         } else {
-            return .failure(TableError("cannot tell the format of '\(path)' from its name; add 'format: csv|jsonl|json'"))
+            return .failure(
+                TableError("cannot tell the format of '\(path)' from its name; add 'format: csv|jsonl|json'"))
         }
         let bytes: [UInt8]
         switch FileBytes.read(path) {
@@ -78,7 +79,9 @@ enum TableLoader {
         }
         var map = CELMap(minimumCapacity: rows.count)
         for (i, row) in rows.enumerated() {
-            guard case .object(let o) = row else { return .failure(TableError("\(path): row \(i + 1) is not an object")) }
+            guard case .object(let o) = row else {
+                return .failure(TableError("\(path): row \(i + 1) is not an object"))
+            }
             guard let k = o[key], k != .null else {
                 return .failure(TableError("\(path): row \(i + 1) has no key field '\(key)'"))
             }

@@ -231,7 +231,9 @@ struct Parser {
         return add(.alternate(frame.branches))
     }
 
-    private mutating func applyRepeat(_ frame: inout Frame, last: Last, min: Int, max: Int, opStart: Int) throws(RegexError) {
+    private mutating func applyRepeat(_ frame: inout Frame, last: Last, min: Int, max: Int, opStart: Int)
+        throws(RegexError)
+    {
         let opText = text(opStart, i + (peek() == 0x3F ? 1 : 0))
         switch last {
         case .none:
@@ -370,9 +372,12 @@ struct Parser {
             !name.isEmpty
             && name.unicodeScalars.allSatisfy {
                 ClassTables.word.contains($0.value)
-                    || (ecma && ($0.value == 0x24 || $0.properties.isAlphabetic || $0.properties.numericType == .decimal))
+                    || (ecma
+                        && ($0.value == 0x24 || $0.properties.isAlphabetic || $0.properties.numericType == .decimal))
             }
-            && !(name.unicodeScalars.first.map { ClassTables.digit.contains($0.value) || $0.properties.numericType == .decimal } ?? true)
+            && !(name.unicodeScalars.first.map {
+                ClassTables.digit.contains($0.value) || $0.properties.numericType == .decimal
+            } ?? true)
         if !valid { throw err("invalid named capture group name: '\(name)'", start) }
         if !groupNames.insert(name).inserted {
             throw err("duplicate capture group name: '\(name)'", start)

@@ -293,7 +293,13 @@ struct Compiler {
                 work.append(Int(inst.out1))
             case .scalar:
                 let c = inst.arg
-                if c >= 128 { nonASCII = true } else if c < 64 { a0 |= 1 << UInt64(c) } else { a1 |= 1 << UInt64(c - 64) }
+                if c >= 128 {
+                    nonASCII = true
+                } else if c < 64 {
+                    a0 |= 1 << UInt64(c)
+                } else {
+                    a1 |= 1 << UInt64(c - 64)
+                }
             case .set:
                 let set = prog.sets[Int(inst.arg)]
                 a0 |= set.ascii0
@@ -381,7 +387,9 @@ extension Program {
     private func run(
         _ input: UnsafeBufferPointer<UInt8>, code: UnsafeBufferPointer<Inst>, sets: UnsafeBufferPointer<CompiledSet>,
         earliest: Bool,
-        lists: (UnsafeMutablePointer<Int>, UnsafeMutablePointer<Int>, UnsafeMutablePointer<Int>, UnsafeMutablePointer<Int>),
+        lists: (
+            UnsafeMutablePointer<Int>, UnsafeMutablePointer<Int>, UnsafeMutablePointer<Int>, UnsafeMutablePointer<Int>
+        ),
         marks: UnsafeMutablePointer<Int>, stack: UnsafeMutablePointer<Int>
     ) -> (Int, Int)? {
         var cPCs = lists.0

@@ -175,7 +175,8 @@ struct Compiler {
     private func compileType(_ v: JSON, at path: String) throws(SchemaError) -> Check {
         func one(_ name: JSON, at path: String) throws(SchemaError) -> (String, TypeSet) {
             guard case .string(let s) = name else {
-                throw SchemaError("type must be a type name or an array of them, not \(describeKind(name))", schemaPath: path)
+                throw SchemaError(
+                    "type must be a type name or an array of them, not \(describeKind(name))", schemaPath: path)
             }
             guard let t = TypeSet.byName.first(where: { $0.0 == s })?.1 else {
                 throw SchemaError(
@@ -240,7 +241,8 @@ struct Compiler {
         var out: [String] = []
         for (i, item) in items.enumerated() {
             guard case .string(let s) = item else {
-                throw SchemaError("\(what) must hold only strings, not \(describeKind(item))", schemaPath: path + "/" + String(i))
+                throw SchemaError(
+                    "\(what) must hold only strings, not \(describeKind(item))", schemaPath: path + "/" + String(i))
             }
             out.append(s)
         }
@@ -264,7 +266,9 @@ struct Compiler {
         return out
     }
 
-    private mutating func schemaMap(_ o: JSONObject, _ key: String, _ path: String) throws(SchemaError) -> [(String, Int)]? {
+    private mutating func schemaMap(_ o: JSONObject, _ key: String, _ path: String) throws(SchemaError) -> [(
+        String, Int
+    )]? {
         guard let v = o[key] else { return nil }
         guard case .object(let m) = v else {
             throw SchemaError("\(key) must be an object whose values are schemas", schemaPath: path + "/" + key)
@@ -296,7 +300,8 @@ struct Compiler {
             fragment = ""
         }
         if !base.isEmpty && base != rootID.map({ $0[...] }) {
-            throw SchemaError("cannot resolve $ref '\(ref)': only references inside this schema are supported", schemaPath: path)
+            throw SchemaError(
+                "cannot resolve $ref '\(ref)': only references inside this schema are supported", schemaPath: path)
         }
         guard let decoded = Pointer.percentDecode(String(fragment)) else {
             throw SchemaError("cannot resolve $ref '\(ref)': bad percent-encoding", schemaPath: path)

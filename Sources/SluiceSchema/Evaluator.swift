@@ -85,10 +85,12 @@ struct Evaluator {
             return fail("maximum", n, "\(render(v)) is greater than the maximum of \(render(bound))")
         case .exclusiveMinimum(let bound):
             guard let c = Semantics.compare(v, bound), c <= 0 else { return true }
-            return fail("exclusiveMinimum", n, "\(render(v)) is not greater than the exclusive minimum of \(render(bound))")
+            return fail(
+                "exclusiveMinimum", n, "\(render(v)) is not greater than the exclusive minimum of \(render(bound))")
         case .exclusiveMaximum(let bound):
             guard let c = Semantics.compare(v, bound), c >= 0 else { return true }
-            return fail("exclusiveMaximum", n, "\(render(v)) is not less than the exclusive maximum of \(render(bound))")
+            return fail(
+                "exclusiveMaximum", n, "\(render(v)) is not less than the exclusive maximum of \(render(bound))")
         case .multipleOf(let divisor, let decimal):
             switch v {
             case .int, .double:
@@ -103,7 +105,9 @@ struct Evaluator {
             if s.utf8.count < min || s.unicodeScalars.count < min {
                 let len = s.unicodeScalars.count
                 if len < min {
-                    return fail("minLength", n, "\(render(v)) is \(plural(len, "character")) long, shorter than the minimum length of \(min)")
+                    return fail(
+                        "minLength", n,
+                        "\(render(v)) is \(plural(len, "character")) long, shorter than the minimum length of \(min)")
                 }
             }
             return true
@@ -111,7 +115,9 @@ struct Evaluator {
             guard case .string(let s) = v, s.utf8.count > max else { return true }
             let len = s.unicodeScalars.count
             if len <= max { return true }
-            return fail("maxLength", n, "\(render(v)) is \(plural(len, "character")) long, longer than the maximum length of \(max)")
+            return fail(
+                "maxLength", n,
+                "\(render(v)) is \(plural(len, "character")) long, longer than the maximum length of \(max)")
         case .pattern(let pattern):
             guard case .string(let s) = v, !pattern.matches(s) else { return true }
             return fail("pattern", n, "\(render(v)) does not match the pattern \(render(.string(pattern.source)))")
@@ -124,13 +130,18 @@ struct Evaluator {
             return fail("maxItems", n, "array has \(plural(a.count, "item")), more than the maximum of \(max)")
         case .uniqueItems:
             guard case .array(let a) = v, let (i, j) = Semantics.firstDuplicate(a) else { return true }
-            return fail("uniqueItems", n, "array items \(i) and \(j) are equal (\(render(a[i]))), but items must be unique")
+            return fail(
+                "uniqueItems", n, "array items \(i) and \(j) are equal (\(render(a[i]))), but items must be unique")
         case .minProperties(let min):
             guard case .object(let o) = v, o.count < min else { return true }
-            return fail("minProperties", n, "object has \(plural(o.count, "property", "properties")), fewer than the minimum of \(min)")
+            return fail(
+                "minProperties", n,
+                "object has \(plural(o.count, "property", "properties")), fewer than the minimum of \(min)")
         case .maxProperties(let max):
             guard case .object(let o) = v, o.count > max else { return true }
-            return fail("maxProperties", n, "object has \(plural(o.count, "property", "properties")), more than the maximum of \(max)")
+            return fail(
+                "maxProperties", n,
+                "object has \(plural(o.count, "property", "properties")), more than the maximum of \(max)")
 
         case .required(let names):
             guard case .object(let o) = v else { return true }
@@ -145,7 +156,9 @@ struct Evaluator {
             var ok = true
             for (trigger, names) in deps where o.index(of: trigger) != nil {
                 for name in names where o.index(of: name) == nil {
-                    ok = fail("dependentRequired", n, "missing property '\(name)', which is required when '\(trigger)' is present")
+                    ok = fail(
+                        "dependentRequired", n,
+                        "missing property '\(name)', which is required when '\(trigger)' is present")
                     if !collect { return false }
                 }
             }
@@ -182,7 +195,8 @@ struct Evaluator {
                     sub = prefix[i]
                 } else if let r = rest {
                     if case .always(false) = nodes[r].kind {
-                        return fail("items", n, "array has \(plural(a.count, "item")), but only \(prefix.count) are allowed")
+                        return fail(
+                            "items", n, "array has \(plural(a.count, "item")), but only \(prefix.count) are allowed")
                             && ok
                     }
                     sub = r
@@ -206,10 +220,16 @@ struct Evaluator {
                 if matches == 0 {
                     return fail("contains", n, "array has no item that matches the contains schema")
                 }
-                return fail("minContains", n, "array has \(plural(matches, "item")) matching the contains schema, fewer than the minimum of \(min)")
+                return fail(
+                    "minContains", n,
+                    "array has \(plural(matches, "item")) matching the contains schema, fewer than the minimum of \(min)"
+                )
             }
             if let max, matches > max {
-                return fail("maxContains", n, "array has \(plural(matches, "item")) matching the contains schema, more than the maximum of \(max)")
+                return fail(
+                    "maxContains", n,
+                    "array has \(plural(matches, "item")) matching the contains schema, more than the maximum of \(max)"
+                )
             }
             return true
 
@@ -233,7 +253,10 @@ struct Evaluator {
             if matched.isEmpty {
                 return fail("oneOf", n, "\(render(v)) does not match any of the \(subs.count) schemas in oneOf")
             }
-            return fail("oneOf", n, "\(render(v)) matches \(matched.count) schemas in oneOf (\(list(matched.map(String.init), "and"))), but must match exactly one")
+            return fail(
+                "oneOf", n,
+                "\(render(v)) matches \(matched.count) schemas in oneOf (\(list(matched.map(String.init), "and"))), but must match exactly one"
+            )
         case .not(let sub):
             if !test(sub, v) { return true }
             return fail("not", n, "\(render(v)) must not match the schema in not")
@@ -300,7 +323,8 @@ struct Evaluator {
                     seen.all = true
                     return
                 }
-                for key in o.keys where app.lookup[key] != nil || app.patterns.contains(where: { $0.pattern.matches(key) }) {
+                for key in o.keys
+                where app.lookup[key] != nil || app.patterns.contains(where: { $0.pattern.matches(key) }) {
                     seen.keys.insert(key)
                 }
             case .items(let prefix, let rest):

@@ -1,12 +1,13 @@
+import SluiceCEL
+import SluiceCore
+import SluiceJSON
+import Synchronization
+
 #if canImport(Glibc)
     import Glibc
 #elseif canImport(Darwin)
     import Darwin
 #endif
-import SluiceCEL
-import SluiceCore
-import SluiceJSON
-import Synchronization
 
 /// A compiled CEL expression of a pipeline, with the source it came from. A class, so
 /// that steps holding many of them pass them around with one retain.
@@ -111,13 +112,16 @@ import Synchronization
                 context.warning(
                     expr.location(ofOffset: estimate.offset),
                     "this expression's cost grows \(power) the event's size: \(estimate.reason ?? "comprehensions nest over event data")",
-                    hint: "an event that makes one evaluation cost more than \(costLimit) (limits: cel_cost) is rejected; iterate over a bounded list, or split the work into steps")
+                    hint:
+                        "an event that makes one evaluation cost more than \(costLimit) (limits: cel_cost) is rejected; iterate over a bounded list, or split the work into steps"
+                )
             }
             return compiled
         } catch {
             var hint: String?
             if error.message.hasPrefix("unknown parameter"), let declared = declaredParams {
-                hint = declared.isEmpty
+                hint =
+                    declared.isEmpty
                     ? "the pipeline declares no parameters; add them under 'params:' (--set only overrides declared ones)"
                     : "declared parameters: \(quotedList(declared, or: false)); --set only overrides declared ones"
             } else if expr.node.scalar?.style == .plain, Self.hasUnclosedBracket(expr.source) {
@@ -166,7 +170,9 @@ import Synchronization
 
     /// Throws for the first `params.NAME` whose NAME is not declared, at its place in
     /// `source`. `has(params.NAME)` and `params["NAME"]` are tests and stay allowed.
-    @usableFromInline package static func checkParams(_ program: CELProgram, source: String, declared: [String]) throws(CELCompileError) {
+    @usableFromInline package static func checkParams(_ program: CELProgram, source: String, declared: [String])
+        throws(CELCompileError)
+    {
         let prefix = "params."
         for n in program.referencedNames where n.string.hasPrefix(prefix) {
             let rest = n.string.dropFirst(prefix.count)
@@ -206,7 +212,9 @@ import Synchronization
                 if j < s.count, s[j] == "." {
                     j += 1
                     while j < s.count, s[j] == " " || s[j] == "\n" || s[j] == "\t" { j += 1 }
-                    if j + f.count <= s.count, Array(s[j..<(j + f.count)]) == f, j + f.count == s.count || !isWord(s[j + f.count]) {
+                    if j + f.count <= s.count, Array(s[j..<(j + f.count)]) == f,
+                        j + f.count == s.count || !isWord(s[j + f.count])
+                    {
                         return i
                     }
                 }
@@ -272,7 +280,8 @@ import Synchronization
                     onlyIndexedFields = false
                 }
                 if n.id == eventName.id { continue }
-                if !n.string.contains("."), seen.insert(n.id).inserted, a.prefetchIDs.count < EventActivation.cacheSize {
+                if !n.string.contains("."), seen.insert(n.id).inserted, a.prefetchIDs.count < EventActivation.cacheSize
+                {
                     a.prefetchIDs.append(n.id)
                     a.prefetchKeys.append(Array(n.string.utf8))
                 }

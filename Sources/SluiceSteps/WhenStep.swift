@@ -9,7 +9,9 @@ import SluiceCore
     let stepName: String
     let activation: EventActivation
 
-    @usableFromInline package init(predicate: Expression, compiler: ExpressionCompiler, inner: any Step, stepName: String) {
+    @usableFromInline package init(
+        predicate: Expression, compiler: ExpressionCompiler, inner: any Step, stepName: String
+    ) {
         self.predicate = predicate
         self.inner = inner
         self.stepName = stepName

@@ -137,7 +137,9 @@ struct Statement {
 
     /// The column's text bytes, lent for the call.
     func withTextBytes<R>(_ column: Int32, _ body: (UnsafeRawBufferPointer) -> R) -> R {
-        guard let p = sqlite3_column_text(handle, column) else { return body(UnsafeRawBufferPointer(start: nil, count: 0)) }
+        guard let p = sqlite3_column_text(handle, column) else {
+            return body(UnsafeRawBufferPointer(start: nil, count: 0))
+        }
         let n = Int(sqlite3_column_bytes(handle, column))
         return body(UnsafeRawBufferPointer(start: p, count: n))
     }

@@ -108,7 +108,8 @@ package final class SQLiteEventStore: @unchecked Sendable {
                 try checkLayout(c)
             } else {
                 if try tableExists(c, "sluice_store") {
-                    throw StoreError("'\(path)' has a table 'sluice_store' but no 'events' table: it is not a Sluice event store")
+                    throw StoreError(
+                        "'\(path)' has a table 'sluice_store' but no 'events' table: it is not a Sluice event store")
                 }
                 try c.exec(schema)
             }
@@ -153,7 +154,8 @@ package final class SQLiteEventStore: @unchecked Sendable {
         s.reset()
         guard layout == Self.layout else {
             throw StoreError(
-                "\(refused): its layout is '\(layout ?? "missing")', this Sluice reads '\(Self.layout)'; use another file for the store")
+                "\(refused): its layout is '\(layout ?? "missing")', this Sluice reads '\(Self.layout)'; use another file for the store"
+            )
         }
     }
 
@@ -169,7 +171,8 @@ package final class SQLiteEventStore: @unchecked Sendable {
             var results: [AppendResult] = []
             results.reserveCapacity(batch.count)
             let exists = try c.statement("SELECT 1 FROM events WHERE event_id = ?1")
-            let insert = try c.statement("""
+            let insert = try c.statement(
+                """
                 INSERT INTO events (stream_id, stream_version, event_id, type, schema_version, event_time, data, appended_at)
                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT (event_id) DO NOTHING
                 """)
@@ -239,7 +242,8 @@ package final class SQLiteEventStore: @unchecked Sendable {
     package func read(
         _ start: ReplayStart, after: Int64, limit: Int, _ body: (StoredEventView) throws -> Void
     ) throws -> Int {
-        let columns = "position, stream_id, stream_version, event_id, type, schema_version, event_time, appended_at, data"
+        let columns =
+            "position, stream_id, stream_version, event_id, type, schema_version, event_time, appended_at, data"
         let s: Statement
         switch start {
         case .beginning:

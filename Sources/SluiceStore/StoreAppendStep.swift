@@ -67,14 +67,18 @@ package final class StoreAppendStep: Step {
                 let stream = try key(spec.stream, "stream")
                 let id = try key(spec.id, "id")
                 let type = try string(spec.type, "type")
-                let expected = try spec.expectedVersion.map { e throws(StoreReject) in try int(e, "expected_version", min: 0) }
-                let schema = try spec.schemaVersion.map { e throws(StoreReject) in try int(e, "schema_version", min: 1) } ?? 1
+                let expected = try spec.expectedVersion.map { e throws(StoreReject) in
+                    try int(e, "expected_version", min: 0)
+                }
+                let schema =
+                    try spec.schemaVersion.map { e throws(StoreReject) in try int(e, "schema_version", min: 1) } ?? 1
                 text.removeAll(keepingCapacity: true)
                 event.write(into: &text)
-                pending.append(NewEvent(
-                    streamID: stream, eventID: id, type: type, schemaVersion: schema,
-                    eventTime: event.time == Event.noTime ? currentMillis() : event.time, data: text,
-                    expectedVersion: expected))
+                pending.append(
+                    NewEvent(
+                        streamID: stream, eventID: id, type: type, schemaVersion: schema,
+                        eventTime: event.time == Event.noTime ? currentMillis() : event.time, data: text,
+                        expectedVersion: expected))
                 sources.append(i)
             } catch {
                 out.reject(event, step: spec.name, message: error.message)
@@ -107,7 +111,9 @@ package final class StoreAppendStep: Step {
         err.appendUnchecked(key: "step", value: .string(spec.name))
         err.appendUnchecked(
             key: "message",
-            value: .string("version conflict on stream '\(e.streamID)': expected version \(e.expectedVersion ?? 0), the stream is at \(actual)"))
+            value: .string(
+                "version conflict on stream '\(e.streamID)': expected version \(e.expectedVersion ?? 0), the stream is at \(actual)"
+            ))
         err.appendUnchecked(key: "stream", value: .string(e.streamID))
         err.appendUnchecked(key: "expected_version", value: .int(e.expectedVersion ?? 0))
         err.appendUnchecked(key: "actual_version", value: .int(actual))
@@ -132,7 +138,9 @@ package final class StoreAppendStep: Step {
         switch try value(e, what) {
         case .string(let s) where !s.isEmpty: return s
         case .int(let i): return String(i)
-        case let v: throw StoreReject(message: "\(what) '\(e.source)' must give a non-empty string or an integer, got \(v.kindName)")
+        case let v:
+            throw StoreReject(
+                message: "\(what) '\(e.source)' must give a non-empty string or an integer, got \(v.kindName)")
         }
     }
 
@@ -147,7 +155,9 @@ package final class StoreAppendStep: Step {
         switch try value(e, what) {
         case .int(let i) where i >= min: return i
         case .double(let d) where d == d.rounded() && d >= Double(min) && d < 9e18: return Int64(d)
-        case let v: throw StoreReject(message: "\(what) '\(e.source)' must give an integer of at least \(min), got \(v.kindName)")
+        case let v:
+            throw StoreReject(
+                message: "\(what) '\(e.source)' must give an integer of at least \(min), got \(v.kindName)")
         }
     }
 }

@@ -1,10 +1,11 @@
+import SluiceCore
+import SluiceJSON
+
 #if canImport(Glibc)
     import Glibc
 #elseif canImport(Darwin)
     import Darwin
 #endif
-import SluiceCore
-import SluiceJSON
 
 /// What a `store` input reads (docs/event-sourcing.md, "The store input").
 package struct StoreReadSpec: Sendable, Equatable {
@@ -61,7 +62,8 @@ package final class StoreSource: EventSource {
                 n = try store.read(spec.start, after: last, limit: pageSize) { row in
                     last = row.position
                     line += 1
-                    let parsed = row.withData { bytes in Result { () throws(JSONError) in try JSONParser.parse(bytes) } }
+                    let parsed = row.withData { bytes in Result { () throws(JSONError) in try JSONParser.parse(bytes) }
+                    }
                     switch parsed {
                     case .success(.object(var o)):
                         if let field = spec.metadataField {

@@ -11,7 +11,9 @@ extension PipelineRun {
         guard !dl.isEmpty else { return [] }
         let total = dl.reduce(0) { $0 + $1.count }
         let dest = deadLetterPath.map { "written to \($0)" } ?? "not written; pass --dlq FILE to keep them"
-        var lines = ["sluice: \(total) event\(total == 1 ? "" : "s") went to side outputs that nothing reads (\(dest)):"]
+        var lines = [
+            "sluice: \(total) event\(total == 1 ? "" : "s") went to side outputs that nothing reads (\(dest)):"
+        ]
         for (n, c) in dl {
             let why = deadLetterReasons(n)?.summary() ?? ""
             lines.append(why.isEmpty ? "  \(n): \(c)" : "  \(n): \(c) (\(why))")

@@ -31,7 +31,8 @@ struct ConformanceTests {
                 Issue.record("cases.jsonl line \(n + 1): \(error)")
             }
         }
-        let knownURL = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("known-failures.txt")
+        let knownURL = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent(
+            "known-failures.txt")
         let knownText = (try? String(contentsOf: knownURL, encoding: .utf8)) ?? ""
         var known: Set<String> = []
         for line in knownText.split(separator: "\n") {
@@ -49,14 +50,18 @@ struct ConformanceTests {
             total[o.file, default: 0] += 1
             if o.failure == nil { passed[o.file, default: 0] += 1 }
         }
-        var report = "CEL conformance\n" + "file".padding(toLength: 14, withPad: " ", startingAt: 0) + " passed  failed  total\n"
+        var report =
+            "CEL conformance\n" + "file".padding(toLength: 14, withPad: " ", startingAt: 0) + " passed  failed  total\n"
         for f in files {
             let p = passed[f, default: 0], t = total[f, default: 0]
-            report += f.padding(toLength: 14, withPad: " ", startingAt: 0)
+            report +=
+                f.padding(toLength: 14, withPad: " ", startingAt: 0)
                 + String(format: " %6d  %6d  %5d\n", p, t - p, t)
         }
         let allPassed = outcomes.filter { $0.failure == nil }.count
-        report += String(format: "total: %d/%d passed (%.1f%%)\n", allPassed, outcomes.count, 100.0 * Double(allPassed) / Double(outcomes.count))
+        report += String(
+            format: "total: %d/%d passed (%.1f%%)\n", allPassed, outcomes.count,
+            100.0 * Double(allPassed) / Double(outcomes.count))
         print(report)
 
         var unexpected: [String] = []
@@ -121,8 +126,12 @@ struct ConformanceTests {
             return out("condition decided \(condition), evaluation gave \(result)")
         }
         if expectsError { return out("expected an error, got \(result)") }
-        guard let expectJSON = c["expect"], let expected = decode(expectJSON) else { return out("cannot decode expect") }
-        return out(strictlyEqual(result, expected) ? nil : "got \(result) (\(result.typeName)), want \(expected) (\(expected.typeName))")
+        guard let expectJSON = c["expect"], let expected = decode(expectJSON) else {
+            return out("cannot decode expect")
+        }
+        return out(
+            strictlyEqual(result, expected)
+                ? nil : "got \(result) (\(result.typeName)), want \(expected) (\(expected.typeName))")
     }
 
     /// Decodes the `{"int": "1"}` value encoding of the conformance file.
@@ -156,7 +165,9 @@ struct ConformanceTests {
             guard let a = v.arrayValue else { return nil }
             var m = CELMap()
             for pair in a {
-                guard let kv = pair.arrayValue, kv.count == 2, let k = decode(kv[0]), let val = decode(kv[1]) else { return nil }
+                guard let kv = pair.arrayValue, kv.count == 2, let k = decode(kv[0]), let val = decode(kv[1]) else {
+                    return nil
+                }
                 m.insertOrReplace(k, val)
             }
             return .map(m)
@@ -185,7 +196,9 @@ struct ConformanceTests {
         case (.map(let x), .map(let y)):
             guard x.count == y.count else { return false }
             for (k, v) in x.entries {
-                guard let i = y.keys.firstIndex(where: { strictlyEqual($0, k) }), strictlyEqual(v, y.values[i]) else { return false }
+                guard let i = y.keys.firstIndex(where: { strictlyEqual($0, k) }), strictlyEqual(v, y.values[i]) else {
+                    return false
+                }
             }
             return true
         case (.timestamp(let x), .timestamp(let y)): return x == y

@@ -17,7 +17,7 @@ struct EnvironmentTests {
         #expect(compileError("x.field", env: env)?.message.contains("does not support field selection") == true)
         #expect(compileError("m.a + 1", env: env) == nil)
         #expect(compileError("m.a + 'b'", env: env) != nil)
-        #expect(compileError("y + 1", env: env) == nil)   // undeclared is fine by default
+        #expect(compileError("y + 1", env: env) == nil)  // undeclared is fine by default
         env.options.strictIdentifiers = true
         #expect(compileError("y + 1", env: env)?.message == "undeclared reference to 'y'")
         #expect(compileError("x + 1", env: env) == nil)

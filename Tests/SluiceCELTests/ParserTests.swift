@@ -31,7 +31,7 @@ struct ParserTests {
         let e = compileError("1 + )")
         #expect(e?.offset == 4)
         #expect(e?.formatted(source: "1 + )").hasSuffix(" | 1 + )\n | ....^") == true)
-        #expect(compileError("a.if")?.offset == nil)          // reserved words allowed as fields
+        #expect(compileError("a.if")?.offset == nil)  // reserved words allowed as fields
         #expect(compileError("if + 1")?.message.contains("reserved") == true)
         #expect(compileError("'abc")?.offset == 0)
         #expect(compileError("\"\\q\"")?.offset == 1)
@@ -68,8 +68,13 @@ struct ParserTests {
         #expect(try eval(alls, ["x": .int(2)]) == .bool(true))
         #expect(try eval(alls + " && x > 5", ["x": .int(2)]) == .bool(false))
         // Left to right still decides overflow and type errors.
-        #expect(try evalError(Array(repeating: "9223372036854775807", count: 20).joined(separator: " + ") + " - 9223372036854775807")?.contains("overflow") == true)
-        #expect(compileError(Array(repeating: "1", count: 20).joined(separator: " + ") + " + 'a'")?.message.contains("no matching overload") == true)
+        #expect(
+            try evalError(
+                Array(repeating: "9223372036854775807", count: 20).joined(separator: " + ") + " - 9223372036854775807")?
+                .contains("overflow") == true)
+        #expect(
+            compileError(Array(repeating: "1", count: 20).joined(separator: " + ") + " + 'a'")?.message.contains(
+                "no matching overload") == true)
         // Absorption works over a long chain: an error anywhere, a false anywhere.
         let absorbed = Array(repeating: "missing > 1", count: 200).joined(separator: " && ") + " && false"
         #expect(try eval(absorbed) == .bool(false))

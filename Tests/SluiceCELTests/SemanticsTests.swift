@@ -33,7 +33,8 @@ struct SemanticsTests {
         var env = CELEnvironment()
         env.options.typeCheck = false
         #expect(try evalError("'a' < 1", env: env) == "no matching overload for '_<_' applied to (string, int)")
-        #expect(try evalError("x > 1", ["x": .string("a")]) == "no matching overload for '_>_' applied to (string, int)")
+        #expect(
+            try evalError("x > 1", ["x": .string("a")]) == "no matching overload for '_>_' applied to (string, int)")
     }
 
     @Test func stringsAndSize() throws {

@@ -1,12 +1,16 @@
 import SluiceCEL
 
 /// Compiles and evaluates `source` with `bindings` (test helper).
-func eval(_ source: String, _ bindings: [String: CELValue] = [:], env: CELEnvironment = CELEnvironment()) throws -> CELValue {
+func eval(_ source: String, _ bindings: [String: CELValue] = [:], env: CELEnvironment = CELEnvironment()) throws
+    -> CELValue
+{
     try env.compile(source).evaluate(CELDictionaryActivation(bindings))
 }
 
 /// The evaluation error message for `source`, or nil when it evaluates.
-func evalError(_ source: String, _ bindings: [String: CELValue] = [:], env: CELEnvironment = CELEnvironment()) throws -> String? {
+func evalError(_ source: String, _ bindings: [String: CELValue] = [:], env: CELEnvironment = CELEnvironment()) throws
+    -> String?
+{
     let p = try env.compile(source)
     do throws(CELError) {
         _ = try p.evaluate(CELDictionaryActivation(bindings))

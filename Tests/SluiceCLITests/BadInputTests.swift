@@ -12,7 +12,9 @@ import Testing
         let input = dir.appendingPathComponent("in.jsonl")
         try Data(bytes).write(to: input)
         let dlq = dir.appendingPathComponent("dlq.jsonl")
-        let r = try CLI.run(["run", dir.appendingPathComponent("p.yaml").path, "--input", input.path, "--dlq", dlq.path])
+        let r = try CLI.run([
+            "run", dir.appendingPathComponent("p.yaml").path, "--input", input.path, "--dlq", dlq.path,
+        ])
         let dead = (try? String(contentsOf: dlq, encoding: .utf8)) ?? ""
         return (r, dead.split(separator: "\n").map(String.init))
     }
@@ -99,11 +101,13 @@ import Testing
 
     /// An output that cannot be written is a runtime failure with a clear message.
     @Test func anUnwritableOutputIsExitOne() throws {
-        let dir = try CLI.folder(["p.yaml": """
+        let dir = try CLI.folder([
+            "p.yaml": """
             inputs: { in: { stdin: {} } }
             streams: { main: { from: in } }
             outputs: { out: { from: [main], file: { path: no/such/dir/out.jsonl } } }
-            """])
+            """
+        ])
         defer { try? FileManager.default.removeItem(at: dir) }
         let r = try CLI.run(["run", dir.appendingPathComponent("p.yaml").path], stdin: "{}\n")
         #expect(r.status == 1)

@@ -76,9 +76,12 @@ import Testing
     }
 
     @Test func aFileInputIsMeasuredAndTheTableNamesEachFigure() throws {
-        let events = (1...40).map { #"{"id":\#($0),"amount":\#($0 * 20).5,"country":"US"}"# }.joined(separator: "\n") + "\n"
+        let events =
+            (1...40).map { #"{"id":\#($0),"amount":\#($0 * 20).5,"country":"US"}"# }.joined(separator: "\n") + "\n"
         let dir = try CLI.folder(["events.jsonl": events])
-        let r = try CLI.run(["bench", CLI.root.appendingPathComponent("pipelines/quickstart.yaml").path, "--input", "events.jsonl"], in: dir)
+        let r = try CLI.run(
+            ["bench", CLI.root.appendingPathComponent("pipelines/quickstart.yaml").path, "--input", "events.jsonl"],
+            in: dir)
         #expect(r.status == 0, "\(r.stderr)")
         for label in ["time:", "events:", "bytes:", "steps:", "latency:", "memory:", "allocs:"] {
             #expect(r.stdout.contains(label), "no '\(label)' line")

@@ -10,7 +10,8 @@ struct CLIResult {
 /// Runs the built `sluice` binary as a user would, in the repository root.
 enum CLI {
     /// The repository root, from this file's place in it.
-    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent()
 
     /// The binary: next to the test bundle (`.build/debug`), else under the root.
     static var binary: URL {
@@ -19,7 +20,8 @@ enum CLI {
         candidates.append(bundle.appendingPathComponent("sluice"))
         candidates.append(bundle.deletingLastPathComponent().appendingPathComponent("sluice"))
         candidates.append(root.appendingPathComponent(".build/debug/sluice"))
-        return candidates.first { FileManager.default.isExecutableFile(atPath: $0.path) } ?? candidates[candidates.count - 1]
+        return candidates.first { FileManager.default.isExecutableFile(atPath: $0.path) }
+            ?? candidates[candidates.count - 1]
     }
 
     /// Runs `sluice ARGS` with `stdin` as standard input (empty when nil).
@@ -66,7 +68,8 @@ enum CLI {
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         for (path, text) in files {
             let url = dir.appendingPathComponent(path)
-            try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+            try FileManager.default.createDirectory(
+                at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
             try text.write(to: url, atomically: true, encoding: .utf8)
         }
         return dir

@@ -13,19 +13,22 @@ import Testing
         """
 
     @Test func quickstartOverStdin() throws {
-        let r = try CLI.run(["run", "pipelines/quickstart.yaml"], stdin: """
-            {"id":1,"amount":120.5,"country":"US"}
-            {"id":2,"amount":310,"country":"US"}
-            {"id":4,"amount":1500,"country":"US"}
-            {"id":5,"amount":2000.0,"country":"DE"}
+        let r = try CLI.run(
+            ["run", "pipelines/quickstart.yaml"],
+            stdin: """
+                {"id":1,"amount":120.5,"country":"US"}
+                {"id":2,"amount":310,"country":"US"}
+                {"id":4,"amount":1500,"country":"US"}
+                {"id":5,"amount":2000.0,"country":"DE"}
 
-            """)
+                """)
         #expect(r.status == 0)
-        #expect(r.stdout == """
-            {"id":2,"amount":310,"country":"US","big":false}
-            {"id":4,"amount":1500,"country":"US","big":true}
+        #expect(
+            r.stdout == """
+                {"id":2,"amount":310,"country":"US","big":false}
+                {"id":4,"amount":1500,"country":"US","big":true}
 
-            """)
+                """)
         #expect(r.stderr == "")
     }
 
@@ -35,22 +38,33 @@ import Testing
         let r = try CLI.run(["run", "pipelines/quickstart.yaml", "--dlq", dlq], stdin: Self.orders)
         #expect(r.status == 0)
         #expect(r.stdout.split(separator: "\n").count == 2)
-        #expect(r.stderr == """
-            sluice: 2 events went to side outputs that nothing reads (written to \(dlq)):
-              in.malformed: 1 (invalid JSON: unexpected 'o' in literal 'null' (column 2): 1, first at line 3)
-              main.rejected: 1 (no such attribute: 'amount': 1, first at line 4)
+        #expect(
+            r.stderr == """
+                sluice: 2 events went to side outputs that nothing reads (written to \(dlq)):
+                  in.malformed: 1 (invalid JSON: unexpected 'o' in literal 'null' (column 2): 1, first at line 3)
+                  main.rejected: 1 (no such attribute: 'amount': 1, first at line 4)
 
-            """)
+                """)
         let lines = try String(contentsOfFile: dlq, encoding: .utf8).split(separator: "\n").sorted()
         #expect(lines.count == 2)
-        #expect(lines.contains { $0.hasPrefix(#"{"from":"in.malformed","error":{"message":"invalid JSON"#) && $0.contains(#""line":3},"raw":"not json"}"#) })
-        #expect(lines.contains(#"{"from":"main.rejected","error":{"step":"filter","message":"no such attribute: 'amount'","line":4},"event":{"id":3,"country":"US"}}"#))
+        #expect(
+            lines.contains {
+                $0.hasPrefix(#"{"from":"in.malformed","error":{"message":"invalid JSON"#)
+                    && $0.contains(#""line":3},"raw":"not json"}"#)
+            })
+        #expect(
+            lines.contains(
+                #"{"from":"main.rejected","error":{"step":"filter","message":"no such attribute: 'amount'","line":4},"event":{"id":3,"country":"US"}}"#
+            ))
     }
 
     @Test func withoutDlqTheSummarySaysHowToKeepThem() throws {
         let r = try CLI.run(["run", "pipelines/quickstart.yaml"], stdin: Self.orders)
         #expect(r.status == 0)
-        #expect(r.stderr.hasPrefix("sluice: 2 events went to side outputs that nothing reads (not written; pass --dlq FILE to keep them):"))
+        #expect(
+            r.stderr.hasPrefix(
+                "sluice: 2 events went to side outputs that nothing reads (not written; pass --dlq FILE to keep them):")
+        )
     }
 
     @Test func aMissingPipelineFileIsOneClearMessage() throws {
@@ -84,7 +98,8 @@ import Testing
 
     @Test func setOverridesAParameter() throws {
         let dir = try CLI.folder(["p.yaml": "params: { min: 10 }\nsteps:\n  - filter: amount > params.min\n"])
-        let r = try CLI.run(["run", "p.yaml", "--set", "min=100"], stdin: "{\"amount\":50}\n{\"amount\":150}\n", in: dir)
+        let r = try CLI.run(
+            ["run", "p.yaml", "--set", "min=100"], stdin: "{\"amount\":50}\n{\"amount\":150}\n", in: dir)
         #expect(r.status == 0)
         #expect(r.stdout == "{\"amount\":150}\n")
     }
@@ -92,7 +107,9 @@ import Testing
 
 @Suite struct CheckCommandTests {
     @Test func goodPipelinesPrintOk() throws {
-        let r = try CLI.run(["check", "pipelines/quickstart.yaml", "pipelines/fanout.yaml", "pipelines/versioning.yaml"])
+        let r = try CLI.run([
+            "check", "pipelines/quickstart.yaml", "pipelines/fanout.yaml", "pipelines/versioning.yaml",
+        ])
         #expect(r.status == 0)
         #expect(r.stdout == "ok: pipelines/quickstart.yaml\nok: pipelines/fanout.yaml\nok: pipelines/versioning.yaml\n")
     }
@@ -120,54 +137,57 @@ import Testing
     @Test func aPassingSuite() throws {
         let r = try CLI.run(["test", "pipelines/quickstart.yaml"])
         #expect(r.status == 0)
-        #expect(r.stdout == """
-            PASS pipelines/quickstart.yaml: big US orders pass and the very big ones are flagged
-            PASS pipelines/quickstart.yaml: an order without an amount is rejected, not lost
-            2 passed, 0 failed
+        #expect(
+            r.stdout == """
+                PASS pipelines/quickstart.yaml: big US orders pass and the very big ones are flagged
+                PASS pipelines/quickstart.yaml: an order without an amount is rejected, not lost
+                2 passed, 0 failed
 
-            """)
+                """)
     }
 
     @Test func aFailingSuiteShowsTheDiffAndFails() throws {
         let dir = try CLI.folder([
             "p.yaml": Self.pipeline,
             "p.test.yaml": """
-                tests:
-                  - name: passes
-                    input: { in: [ {amount: 11} ] }
-                    expect: { out: [ {amount: 11} ] }
-                  - name: fails
-                    input: { in: [ {amount: 11}, {amount: 12} ] }
-                    expect: { out: [ {amount: 11}, {amount: 13} ] }
+            tests:
+              - name: passes
+                input: { in: [ {amount: 11} ] }
+                expect: { out: [ {amount: 11} ] }
+              - name: fails
+                input: { in: [ {amount: 11}, {amount: 12} ] }
+                expect: { out: [ {amount: 11}, {amount: 13} ] }
 
-                """,
+            """,
         ])
         let r = try CLI.run(["test", "."], in: dir)
         #expect(r.status == 1)
-        #expect(r.stdout == """
-            PASS ./p.yaml: passes
-            FAIL ./p.yaml: fails
-              ./p.test.yaml:7:15: 'out': expected 2 events, got 2
-                --- expected
-                +++ actual
-                  {"amount":11}
-                - {"amount":13}
-                + {"amount":12}
-            1 passed, 1 failed
+        #expect(
+            r.stdout == """
+                PASS ./p.yaml: passes
+                FAIL ./p.yaml: fails
+                  ./p.test.yaml:7:15: 'out': expected 2 events, got 2
+                    --- expected
+                    +++ actual
+                      {"amount":11}
+                    - {"amount":13}
+                    + {"amount":12}
+                1 passed, 1 failed
 
-            """)
+                """)
     }
 
     @Test func aPipelineThatDoesNotCompileFails() throws {
         let dir = try CLI.folder(["p.yaml": "steps:\n  - fliter: x\ntests:\n  - { name: t, expect: {} }\n"])
         let r = try CLI.run(["test", "p.yaml"], in: dir)
         #expect(r.status == 1)
-        #expect(r.stdout == """
-            FAIL p.yaml: pipeline does not compile
-              p.yaml:2:5: error: unknown step 'fliter'; did you mean 'filter'?
-            0 passed, 1 failed
+        #expect(
+            r.stdout == """
+                FAIL p.yaml: pipeline does not compile
+                  p.yaml:2:5: error: unknown step 'fliter'; did you mean 'filter'?
+                0 passed, 1 failed
 
-            """)
+                """)
     }
 
     @Test func anEmptyFolderHasNoTests() throws {

@@ -193,7 +193,9 @@ import Testing
 
     @Test func everySubcommandHasExamples() throws {
         for command in ["run", "check", "test", "bench"] {
-            #expect(try CLI.run([command, "--help"]).stdout.contains("Examples:"), "'sluice \(command) --help' has no examples")
+            #expect(
+                try CLI.run([command, "--help"]).stdout.contains("Examples:"),
+                "'sluice \(command) --help' has no examples")
         }
     }
 }

@@ -90,7 +90,9 @@ import Testing
             return (process.terminationStatus, out, err)
         }
 
-        func windows() -> String? { try? String(contentsOf: dir.appendingPathComponent("windows.jsonl"), encoding: .utf8) }
+        func windows() -> String? {
+            try? String(contentsOf: dir.appendingPathComponent("windows.jsonl"), encoding: .utf8)
+        }
     }
 
     static let lines = (1...5).map { "{\"i\":\($0)}" }

@@ -14,18 +14,25 @@ import Testing
     @Test func setOfAnUndeclaredParameterIsAnError() throws {
         let dir = try CLI.folder(["p.yaml": Self.filter])
         defer { try? FileManager.default.removeItem(at: dir) }
-        let r = try CLI.run(["run", dir.appendingPathComponent("p.yaml").path, "--set", "treshold=5"], stdin: "{\"amount\":1}\n")
+        let r = try CLI.run(
+            ["run", dir.appendingPathComponent("p.yaml").path, "--set", "treshold=5"], stdin: "{\"amount\":1}\n")
         #expect(r.status == 2)
-        #expect(r.stderr.contains("cannot set parameter 'treshold': the pipeline declares no such parameter; did you mean 'threshold'?"))
+        #expect(
+            r.stderr.contains(
+                "cannot set parameter 'treshold': the pipeline declares no such parameter; did you mean 'threshold'?"))
         #expect(r.stdout == "")
     }
 
     @Test func checkReportsATypoInAParameter() throws {
-        let dir = try CLI.folder(["p.yaml": Self.filter.replacingOccurrences(of: "params.threshold", with: "params.treshold")])
+        let dir = try CLI.folder([
+            "p.yaml": Self.filter.replacingOccurrences(of: "params.threshold", with: "params.treshold")
+        ])
         defer { try? FileManager.default.removeItem(at: dir) }
         let r = try CLI.run(["check", dir.appendingPathComponent("p.yaml").path])
         #expect(r.status == 2)
-        #expect(r.stderr.contains("p.yaml:3:22: error: in expression: unknown parameter 'treshold'; did you mean 'threshold'?"))
+        #expect(
+            r.stderr.contains(
+                "p.yaml:3:22: error: in expression: unknown parameter 'treshold'; did you mean 'threshold'?"))
     }
 
     @Test func dlqDashIsRefusedAndCreatesNoFile() throws {
@@ -103,10 +110,10 @@ import Testing
     @Test func statsShowEventsDroppedAsInvalid() throws {
         let dir = try CLI.folder([
             "p.yaml": """
-                steps:
-                  - validate: { schema: { required: [id] }, on_invalid: drop }
+            steps:
+              - validate: { schema: { required: [id] }, on_invalid: drop }
 
-                """,
+            """
         ])
         defer { try? FileManager.default.removeItem(at: dir) }
         let r = try CLI.run(["run", "p.yaml", "--stats"], stdin: "{\"id\":1}\n{}\n{}\n", in: dir)
@@ -123,15 +130,15 @@ import Testing
     @Test func aDuplicatePatternNameIsReportedAlongWithTheStepsOtherError() throws {
         let dir = try CLI.folder([
             "p.yaml": """
-                time: { field: ts }
-                steps:
-                  - pattern:
-                      within: 10s
-                      sequence:
-                        - { name: a, where: kind == "a" }
-                        - { name: a, where: kind == }
+            time: { field: ts }
+            steps:
+              - pattern:
+                  within: 10s
+                  sequence:
+                    - { name: a, where: kind == "a" }
+                    - { name: a, where: kind == }
 
-                """,
+            """
         ])
         defer { try? FileManager.default.removeItem(at: dir) }
         let r = try CLI.run(["check", "p.yaml"], in: dir)
@@ -145,21 +152,21 @@ import Testing
     @Test func everyDeadLetterSaysWhereItCameFromAndLateEventsAreWrapped() throws {
         let dir = try CLI.folder([
             "p.yaml": """
-                time: { field: ts }
-                steps:
-                  - filter: a > 0
-                  - reorder: {}
-                  - route: { big: a > 1 }
+            time: { field: ts }
+            steps:
+              - filter: a > 0
+              - reorder: {}
+              - route: { big: a > 1 }
 
-                """,
+            """,
             "in.jsonl": """
-                {"ts":5000,"a":2}
-                {"ts":1000,"a":1}
-                nope
-                {"ts":6000}
-                {"a":1}
+            {"ts":5000,"a":2}
+            {"ts":1000,"a":1}
+            nope
+            {"ts":6000}
+            {"a":1}
 
-                """,
+            """,
         ])
         defer { try? FileManager.default.removeItem(at: dir) }
         let r = try CLI.run(["run", "p.yaml", "--input", "in.jsonl", "--dlq", "dlq.jsonl"], in: dir)
@@ -171,9 +178,18 @@ import Testing
         #expect(malformed?.hasPrefix(#"{"from":"in.malformed","error":{"message":"invalid JSON"#) == true)
         #expect(malformed?.contains(#""line":3"#) == true)
         // An event without an event time: the input line, as docs/errors.md shows.
-        #expect(dead.contains(#"{"from":"in.malformed","error":{"step":"time","message":"no field 'ts' for the event time","line":5},"event":{"a":1}}"#))
-        #expect(dead.contains(#"{"from":"main.rejected","error":{"step":"filter","message":"no such attribute: 'a'","line":4},"event":{"ts":6000}}"#))
-        #expect(dead.contains(#"{"from":"main.late","error":{"message":"late: event time behind the watermark","time":1000,"line":2},"event":{"ts":1000,"a":1}}"#))
+        #expect(
+            dead.contains(
+                #"{"from":"in.malformed","error":{"step":"time","message":"no field 'ts' for the event time","line":5},"event":{"a":1}}"#
+            ))
+        #expect(
+            dead.contains(
+                #"{"from":"main.rejected","error":{"step":"filter","message":"no such attribute: 'a'","line":4},"event":{"ts":6000}}"#
+            ))
+        #expect(
+            dead.contains(
+                #"{"from":"main.late","error":{"message":"late: event time behind the watermark","time":1000,"line":2},"event":{"ts":1000,"a":1}}"#
+            ))
         #expect(dead.contains(#"{"from":"main.big","event":{"ts":5000,"a":2}}"#))
     }
 
@@ -192,30 +208,39 @@ import Testing
     @Test func checkWithASampleReportsStepsThatFailOnEveryEvent() throws {
         let dir = try CLI.folder([
             "p.yaml": """
-                steps:
-                  - filter: amount > 100
-                  - enrich: { set: { region: eu } }
+            steps:
+              - filter: amount > 100
+              - enrich: { set: { region: eu } }
 
-                """,
+            """,
             "typo.yaml": """
-                steps:
-                  - filter: ammount > 100
+            steps:
+              - filter: ammount > 100
 
-                """,
+            """,
             "sample.jsonl": """
-                {"amount":200,"card":"1"}
-                {"amount":300,"card":"2"}
-                {"amount":50}
+            {"amount":200,"card":"1"}
+            {"amount":300,"card":"2"}
+            {"amount":50}
 
-                """,
+            """,
         ])
         defer { try? FileManager.default.removeItem(at: dir) }
         let r = try CLI.run(["check", "p.yaml", "typo.yaml", "--sample", "sample.jsonl"], in: dir)
         #expect(r.status == 2)
         #expect(r.stdout == "")
-        #expect(r.stderr.contains("p.yaml:3:5: error: step 'enrich' failed on every sample event (2 of 2): set region: no such attribute: 'eu'"))
-        #expect(r.stderr.contains(#"p.yaml:3:5: note: no sample event has a field 'eu'; if 'eu' is meant as a string, write it as a CEL string: '"eu"'"#))
-        #expect(r.stderr.contains("typo.yaml:2:5: error: step 'filter' failed on every sample event (3 of 3): no such attribute: 'ammount'"))
+        #expect(
+            r.stderr.contains(
+                "p.yaml:3:5: error: step 'enrich' failed on every sample event (2 of 2): set region: no such attribute: 'eu'"
+            ))
+        #expect(
+            r.stderr.contains(
+                #"p.yaml:3:5: note: no sample event has a field 'eu'; if 'eu' is meant as a string, write it as a CEL string: '"eu"'"#
+            ))
+        #expect(
+            r.stderr.contains(
+                "typo.yaml:2:5: error: step 'filter' failed on every sample event (3 of 3): no such attribute: 'ammount'"
+            ))
         #expect(r.stderr.contains("typo.yaml:2:5: note: no sample event has a field 'ammount'; did you mean 'amount'?"))
         // Without the sample both compile; the fixed pipeline passes with it.
         #expect(try CLI.run(["check", "p.yaml", "typo.yaml"], in: dir).status == 0)
@@ -229,10 +254,10 @@ import Testing
     @Test func checkWithASampleNeedsTheInputNamedWhenThereAreSeveral() throws {
         let dir = try CLI.folder([
             "p.yaml": """
-                inputs: { a: { stdin: {} }, b: { stdin: {} } }
-                outputs: { out: { from: [a, b], stdout: {} } }
+            inputs: { a: { stdin: {} }, b: { stdin: {} } }
+            outputs: { out: { from: [a, b], stdout: {} } }
 
-                """,
+            """,
             "s.jsonl": "{}\n",
         ])
         defer { try? FileManager.default.removeItem(at: dir) }

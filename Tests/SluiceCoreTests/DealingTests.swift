@@ -44,7 +44,8 @@ final class SlowOnFirstStep: Step {
         for i in 0..<2 {
             let step = SlowOnFirstStep(slow: i == 0)
             steps.append(step)
-            let w = flow.addStream(name: "work#\(i)", chain: StepChain([StepChain.Entry(step: step, name: "slow", kind: "slow")]))
+            let w = flow.addStream(
+                name: "work#\(i)", chain: StepChain([StepChain.Entry(step: step, name: "slow", kind: "slow")]))
             flow.connect(part, port: i, to: w)
             flow.connect(w, port: Dataflow.mainPort, to: out)
             flow.connect(w, port: SidePort.rejected, to: bad)

@@ -83,7 +83,8 @@ final class TagStep: Step {
         let out = flow.addSink(sink)
         for name in ["a", "b"] {
             let s = flow.addSource(ObjectsSource(name: name, count: count))
-            let st = flow.addStream(name: "s" + name, chain: StepChain([StepChain.Entry(step: TagStep(name), name: "tag", kind: "tag")]))
+            let st = flow.addStream(
+                name: "s" + name, chain: StepChain([StepChain.Entry(step: TagStep(name), name: "tag", kind: "tag")]))
             flow.connect(s, port: SourcePort.main, to: st)
             flow.connect(st, port: Dataflow.mainPort, to: out)
         }
@@ -121,7 +122,9 @@ final class TagStep: Step {
             var streams: [Dataflow.NodeID] = []
             for name in ["a", "b", "c"] {
                 let s = flow.addSource(ObjectsSource(name: name, count: 0))
-                let st = flow.addStream(name: "s" + name, chain: StepChain([StepChain.Entry(step: TagStep(name), name: "tag", kind: "tag")]))
+                let st = flow.addStream(
+                    name: "s" + name, chain: StepChain([StepChain.Entry(step: TagStep(name), name: "tag", kind: "tag")])
+                )
                 flow.connect(s, port: SourcePort.main, to: st)
                 streams.append(st)
             }

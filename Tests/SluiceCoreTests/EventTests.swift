@@ -107,7 +107,10 @@ import Testing
                 text.withUnsafeBytes { buf.base.copyMemory(from: $0.baseAddress!, byteCount: text.count) }
                 var e = Event(raw: buf, start: 0, count: text.count, line: i)
                 _ = e.appendNewFields(
-                    JSONObject([("tag", .string("user-\(round)-\(i)-" + String(repeating: "x", count: 40))), ("n", .int(Int64(i)))]))
+                    JSONObject([
+                        ("tag", .string("user-\(round)-\(i)-" + String(repeating: "x", count: 40))),
+                        ("n", .int(Int64(i))),
+                    ]))
                 return e
             }
         }

@@ -18,7 +18,8 @@
                 }
                 fclose(f)
             }
-            return ThreadFacts(name: name.hasSuffix("\n") ? String(name.dropLast()) : name, policy: sched_getscheduler(0))
+            return ThreadFacts(
+                name: name.hasSuffix("\n") ? String(name.dropLast()) : name, policy: sched_getscheduler(0))
         }
     }
 
@@ -57,7 +58,8 @@
             let step = FactsStep()
             let sink = FactsSink()
             let s = flow.addSource(source)
-            let mid = flow.addStream(name: "main", chain: StepChain([StepChain.Entry(step: step, name: "facts", kind: "facts")]))
+            let mid = flow.addStream(
+                name: "main", chain: StepChain([StepChain.Entry(step: step, name: "facts", kind: "facts")]))
             let k = flow.addSink(sink)
             flow.connect(s, port: SourcePort.main, to: mid)
             flow.connect(mid, port: Dataflow.mainPort, to: k)

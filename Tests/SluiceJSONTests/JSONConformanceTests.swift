@@ -72,7 +72,9 @@ struct JSONConformanceTests {
                 counts.i += 1
                 let expected = Self.acceptedImplementationDefined.contains(name)
                 if parsed != expected {
-                    failures.append("\(name): \(parsed ? "accepted" : "rejected"), recorded as \(expected ? "accepted" : "rejected")")
+                    failures.append(
+                        "\(name): \(parsed ? "accepted" : "rejected"), recorded as \(expected ? "accepted" : "rejected")"
+                    )
                 }
             }
         }

@@ -3,7 +3,9 @@ import Testing
 
 @Suite struct JSONKeyHashTests {
     @Test func equalKeysHashAlikeHoweverSpelled() throws {
-        for (a, b) in [(#""u12""#, #""\u0075\u00312""#), (#""K""#, #""\u212A""#), (#"7"#, #"7"#), (#""é""#, #""e\u0301""#)] {
+        for (a, b) in [
+            (#""u12""#, #""\u0075\u00312""#), (#""K""#, #""\u212A""#), (#"7"#, #"7"#), (#""é""#, #""e\u0301""#),
+        ] {
             let x = try JSONParser.parse(Array(a.utf8))
             let y = try JSONParser.parse(Array(b.utf8))
             #expect(x == y)

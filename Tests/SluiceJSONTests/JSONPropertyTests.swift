@@ -7,7 +7,8 @@ import Testing
 /// numbers, shorter strings) before it is reported.
 enum JSONGen {
     static let alphabet: [Unicode.Scalar] = [
-        "a", "Z", "0", " ", "\"", "\\", "/", "\n", "\t", "\u{0}", "\u{1F}", "\u{7F}", "é", "€", "😀", "\u{FFFF}", "\u{10FFFF}",
+        "a", "Z", "0", " ", "\"", "\\", "/", "\n", "\t", "\u{0}", "\u{1F}", "\u{7F}", "é", "€", "😀", "\u{FFFF}",
+        "\u{10FFFF}",
     ]
 
     static let string = Gen<Unicode.Scalar?>.element(of: alphabet).array(of: 0...12)
@@ -50,7 +51,9 @@ enum JSONGen {
     }
 
     /// Objects of `count` members with keys from ``string`` and values from `values`.
-    static func object(_ values: Generator<JSON, AnySequence<Any>>, of count: ClosedRange<Int>) -> Generator<JSON, AnySequence<Any>> {
+    static func object(_ values: Generator<JSON, AnySequence<Any>>, of count: ClosedRange<Int>) -> Generator<
+        JSON, AnySequence<Any>
+    > {
         zip(string, values).array(of: count).map { members in
             var o = JSONObject()
             for (k, v) in members { o[k] = v }

@@ -50,7 +50,8 @@ let passThrough = """
     @Test(.enabled(if: SharedSuites.available(suite)))
     func everyAcceptedFileIsOneLinePerValue() throws {
         let folder = try SharedSuites.url(Self.suite)
-        let names = try FileManager.default.contentsOfDirectory(atPath: folder.path).filter { $0.hasPrefix("y_") }.sorted()
+        let names = try FileManager.default.contentsOfDirectory(atPath: folder.path).filter { $0.hasPrefix("y_") }
+            .sorted()
         #expect(names.count == 95)
         var failures: [String] = []
         for name in names {
@@ -64,7 +65,9 @@ let passThrough = """
             }
             let line = r.lines[0]
             if line.utf8.contains(0x0D) { failures.append("\(name): carriage return in the output line") }
-            if (try? JSONParser.parse(line, maxDepth: 1024)) != expected { failures.append("\(name): \(line) is not the value read") }
+            if (try? JSONParser.parse(line, maxDepth: 1024)) != expected {
+                failures.append("\(name): \(line) is not the value read")
+            }
         }
         #expect(failures.isEmpty, "\(failures.joined(separator: "\n"))")
     }
@@ -92,10 +95,12 @@ let passThrough = """
     @Test func repeatedKeysCanBeAcceptedAndAreWrittenOnce() throws {
         let input = Array("{\"a\":1,\"b\":0,\"a\":2}\n{\"x\":{\"k\":1,\"k\":3}}\n".utf8)
         // first: Sluice reads a = 1 and writes only that.
-        let first = try runOverFile("steps:\n  - filter: \"has(event.x) || a == 1\"\n", input: input, duplicateKeys: .first)
+        let first = try runOverFile(
+            "steps:\n  - filter: \"has(event.x) || a == 1\"\n", input: input, duplicateKeys: .first)
         #expect(first.lines == [#"{"a":1,"b":0}"#, #"{"x":{"k":1}}"#])
         // last: a = 2 at a's first place, as JavaScript and Python read it.
-        let last = try runOverFile("steps:\n  - filter: \"has(event.x) || a == 2\"\n", input: input, duplicateKeys: .last)
+        let last = try runOverFile(
+            "steps:\n  - filter: \"has(event.x) || a == 2\"\n", input: input, duplicateKeys: .last)
         #expect(last.lines == [#"{"a":2,"b":0}"#, #"{"x":{"k":3}}"#])
         // The pipeline's input option does the same.
         let yaml = """

@@ -4,7 +4,9 @@ import Testing
 
 /// Reads `text` through `JSONStreamReader` from a file, with a small chunk size so that
 /// values straddle chunk boundaries.
-func readAll(_ text: [UInt8], format: JSONInputFormat, chunk: Int = 7, limits: JSONLimits = .default) throws -> (values: [String], malformed: [JSONChunk.Malformed], lines: [Int]) {
+func readAll(_ text: [UInt8], format: JSONInputFormat, chunk: Int = 7, limits: JSONLimits = .default) throws -> (
+    values: [String], malformed: [JSONChunk.Malformed], lines: [Int]
+) {
     let path = NSTemporaryDirectory() + "sluice-reader-\(UUID().uuidString)"
     _ = FileManager.default.createFile(atPath: path, contents: Data(text))
     defer { try? FileManager.default.removeItem(atPath: path) }
@@ -60,7 +62,8 @@ func readAll(_ text: [UInt8], format: JSONInputFormat, chunk: Int = 7, limits: J
     }
 
     @Test func oversizedLinesAreSkippedWithTheirStart() throws {
-        var text = Array("{\"ok\":1}\n\"".utf8) + [UInt8](repeating: UInt8(ascii: "y"), count: 5000) + Array("\"\n[2]\n".utf8)
+        var text =
+            Array("{\"ok\":1}\n\"".utf8) + [UInt8](repeating: UInt8(ascii: "y"), count: 5000) + Array("\"\n[2]\n".utf8)
         let r = try readAll(text, format: .jsonl, chunk: 64, limits: JSONLimits(maxDepth: 512, maxEventSize: 1000))
         #expect(r.values == [#"{"ok":1}"#, "[2]"])
         #expect(r.lines == [1, 3])
@@ -108,7 +111,9 @@ func readAll(_ text: [UInt8], format: JSONInputFormat, chunk: Int = 7, limits: J
             #expect(repeated("{ " + members.joined(separator: ",") + "}") == nil, "\(n) keys")
             for j in [0, n / 2, n - 1] {
                 let again = members + ["\"key\(j)\": 1"]
-                #expect(repeated("{ " + again.joined(separator: ",") + "}")?.contains("\"key\(j)\"") == true, "\(n) keys, key\(j) again")
+                #expect(
+                    repeated("{ " + again.joined(separator: ",") + "}")?.contains("\"key\(j)\"") == true,
+                    "\(n) keys, key\(j) again")
             }
         }
     }
@@ -130,7 +135,10 @@ func readAll(_ text: [UInt8], format: JSONInputFormat, chunk: Int = 7, limits: J
             if let j { members.append("\"k\(j)\":0") }
             return "{" + members.joined(separator: ",") + "}"
         }
-        let lines = [object(5, repeat: nil), object(5, repeat: 3), object(40, repeat: nil), object(40, repeat: 39), object(40, repeat: 0)]
+        let lines = [
+            object(5, repeat: nil), object(5, repeat: 3), object(40, repeat: nil), object(40, repeat: 39),
+            object(40, repeat: 0),
+        ]
         let path = NSTemporaryDirectory() + "sluice-dup-index-\(UUID().uuidString)"
         _ = FileManager.default.createFile(atPath: path, contents: Data((lines.joined(separator: "\n") + "\n").utf8))
         defer { try? FileManager.default.removeItem(atPath: path) }
@@ -169,7 +177,9 @@ func readAll(_ text: [UInt8], format: JSONInputFormat, chunk: Int = 7, limits: J
         }
         #expect(values == 2)
         #expect(rewritten == [0])
-        let parsed = try Array(#"{"a":1,"b":2,"a":3}"#.utf8).withUnsafeBytes { try JSONParser.parse($0, duplicateKeys: .last) }
+        let parsed = try Array(#"{"a":1,"b":2,"a":3}"#.utf8).withUnsafeBytes {
+            try JSONParser.parse($0, duplicateKeys: .last)
+        }
         #expect(parsed == ["a": 3, "b": 2])
     }
 }

@@ -62,7 +62,8 @@ import Testing
             var t: Int64 = 1_700_000_000_000
             for (i, (dt, jitter, user)) in events.enumerated() {
                 t += dt
-                items.append(.event(["user": .string("u\(user)"), "amount": .int(Int64(i % 17)), "ts": .int(t - jitter)]))
+                items.append(
+                    .event(["user": .string("u\(user)"), "amount": .int(Int64(i % 17)), "ts": .int(t - jitter)]))
             }
             let one = try run(items, batch: 1)
             #expect(try run(items, batch: batch) == one)

@@ -5,14 +5,17 @@ import Testing
 /// Mistakes the compiler catches before anything runs (issue 14).
 @Suite struct CompilerChecksTests {
     func errors(_ yaml: String, params: [String: String] = [:]) -> [Diagnostic] {
-        switch Result(catching: { () throws(Diagnostics) in try Pipeline.compile(yaml: yaml, file: "p.yaml", params: params) }) {
+        switch Result(catching: { () throws(Diagnostics) in
+            try Pipeline.compile(yaml: yaml, file: "p.yaml", params: params)
+        }) {
         case .success: return []
         case .failure(let d): return d.items.filter { $0.severity == .error }
         }
     }
 
     @Test func aCommaInAnUnquotedFlowValueGetsTheQuotingHint() {
-        let found = errors("""
+        let found = errors(
+            """
             steps:
               - enrich: { set: { total: items.map(i, i.price).sum() } }
             """)
@@ -22,7 +25,8 @@ import Testing
     }
 
     @Test func aQuotedExpressionWithAnErrorGetsNoQuotingHint() {
-        let found = errors("""
+        let found = errors(
+            """
             steps:
               - filter: "f(a, "
             """)
@@ -31,7 +35,8 @@ import Testing
     }
 
     @Test func aTypoInAParameterIsAnErrorWithASuggestion() {
-        let found = errors("""
+        let found = errors(
+            """
             params: { threshold: 100 }
             steps:
               - filter: amount > params.treshold
@@ -45,16 +50,20 @@ import Testing
     }
 
     @Test func declaredParametersAndTestsOfParametersCompile() {
-        #expect(errors("""
-            params: { threshold: 100, limits: { eu: 5 } }
-            steps:
-              - filter: amount > params.threshold && amount < params.limits.eu
-              - filter: has(params.other) || params["x"] == 1 || "params.nope" != ""
-            """).isEmpty)
+        #expect(
+            errors(
+                """
+                params: { threshold: 100, limits: { eu: 5 } }
+                steps:
+                  - filter: amount > params.threshold && amount < params.limits.eu
+                  - filter: has(params.other) || params["x"] == 1 || "params.nope" != ""
+                """
+            ).isEmpty)
     }
 
     @Test func aTypoInAParameterOfAGeneratedFieldIsAnError() {
-        let found = errors("""
+        let found = errors(
+            """
             params: { users: 10 }
             inputs:
               in: { generate: { count: 1, fields: { user: "random_int(1, params.usres)" } } }
@@ -75,7 +84,10 @@ import Testing
         #expect(errors(yaml, params: ["threshold": "5"]).isEmpty)
         let found = errors(yaml, params: ["treshold": "5"])
         #expect(found.count == 1)
-        #expect(found.first?.message == "cannot set parameter 'treshold': the pipeline declares no such parameter; did you mean 'threshold'?")
+        #expect(
+            found.first?.message
+                == "cannot set parameter 'treshold': the pipeline declares no such parameter; did you mean 'threshold'?"
+        )
         #expect(found.first?.location?.line == 1)
     }
 
@@ -88,7 +100,8 @@ import Testing
         let line = "  - { name: t, input: { in: [ {a: 1} ] }, expect: { out: [ {a: 1} ] } }\n"
         while text.utf8.count <= 4 << 20 { text += line }
         try text.write(toFile: path, atomically: true, encoding: .utf8)
-        guard case .failure(let d) = Result(catching: { () throws(Diagnostics) in try Pipeline.load(path: path) }) else {
+        guard case .failure(let d) = Result(catching: { () throws(Diagnostics) in try Pipeline.load(path: path) })
+        else {
             Issue.record("a file over 4 MiB loaded")
             return
         }

@@ -25,7 +25,8 @@ import Testing
         var description: String { "\(file):\(line)" }
     }
 
-    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent()
 
     /// The fenced yaml blocks of `text`, with the line of the opening fence.
     static func blocks(_ text: String, file: String) -> [Example] {
@@ -51,7 +52,8 @@ import Testing
 
     static let examples: [Example] = {
         var files = ["README.md"]
-        let docs = (try? FileManager.default.contentsOfDirectory(atPath: root.appendingPathComponent("docs").path)) ?? []
+        let docs =
+            (try? FileManager.default.contentsOfDirectory(atPath: root.appendingPathComponent("docs").path)) ?? []
         files += docs.filter { $0.hasSuffix(".md") }.sorted().map { "docs/\($0)" }
         return files.flatMap { f in
             let text = (try? String(contentsOf: root.appendingPathComponent(f), encoding: .utf8)) ?? ""
@@ -62,17 +64,22 @@ import Testing
     /// The pipeline an example stands for, by the convention above.
     static func pipeline(for text: String) -> String {
         let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
-        let indented = { (n: Int) in lines.map { $0.isEmpty ? "" : String(repeating: " ", count: n) + $0 }.joined(separator: "\n") }
+        let indented = { (n: Int) in
+            lines.map { $0.isEmpty ? "" : String(repeating: " ", count: n) + $0 }.joined(separator: "\n")
+        }
         if let first = lines.first, first.hasPrefix("# inside: ") {
             let kind = first.dropFirst("# inside: ".count).trimmingCharacters(in: .whitespaces)
             return "steps:\n  - \(kind):\n" + indented(6) + "\n"
         }
         let content = lines.first { l in !l.trimmingCharacters(in: .whitespaces).isEmpty && !l.hasPrefix("#") } ?? ""
         if content.hasPrefix("- ") { return "steps:\n" + indented(2) + "\n" }
-        let topKeys = Set(lines.compactMap { l -> String? in
-            guard let first = l.first, first != " ", first != "#", let colon = l.firstIndex(of: ":") else { return nil }
-            return String(l[..<colon])
-        })
+        let topKeys = Set(
+            lines.compactMap { l -> String? in
+                guard let first = l.first, first != " ", first != "#", let colon = l.firstIndex(of: ":") else {
+                    return nil
+                }
+                return String(l[..<colon])
+            })
         if topKeys.isDisjoint(with: ["steps", "inputs", "streams"]) { return text + "steps: []\n" }
         return text
     }
@@ -87,8 +94,11 @@ import Testing
         let yaml = Self.pipeline(for: example.text)
         let expectedError = example.text.split(separator: "\n").first { $0.hasPrefix("# error: ") }
             .map { String($0.dropFirst("# error: ".count)) }
-        let result = Result(catching: { () throws(Diagnostics) in try Pipeline.compile(
-            yaml: yaml, file: example.description, baseDirectory: Self.root.appendingPathComponent("pipelines").path) })
+        let result = Result(catching: { () throws(Diagnostics) in
+            try Pipeline.compile(
+                yaml: yaml, file: example.description, baseDirectory: Self.root.appendingPathComponent("pipelines").path
+            )
+        })
         switch result {
         case .success:
             #expect(expectedError == nil, "\(example) compiles, but is marked '# error: \(expectedError ?? "")'")
@@ -104,7 +114,8 @@ import Testing
     @Test func theWrappingConvention() {
         #expect(Self.pipeline(for: "- filter: true\n") == "steps:\n  - filter: true\n\n")
         #expect(Self.pipeline(for: "time: { field: ts }\n").hasSuffix("steps: []\n"))
-        #expect(Self.pipeline(for: "# inside: route\nbig: amount > 1\n").hasPrefix("steps:\n  - route:\n      # inside"))
+        #expect(
+            Self.pipeline(for: "# inside: route\nbig: amount > 1\n").hasPrefix("steps:\n  - route:\n      # inside"))
         #expect(Self.pipeline(for: "steps: []\n") == "steps: []\n")
     }
 }

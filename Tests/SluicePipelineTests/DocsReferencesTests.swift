@@ -6,7 +6,8 @@ import Testing
 /// Markdown link of the docs names a file that exists. The one exception is the README's
 /// "Testing" section, which says where the conformance tests look for their suites.
 @Suite struct DocsReferencesTests {
-    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent()
 
     static func files(under folder: String, suffix: String) -> [String] {
         let base = root.appendingPathComponent(folder)
@@ -19,7 +20,9 @@ import Testing
     }
 
     @Test func nothingCitesFilesOutsideTheRepository() {
-        let paths = ["README.md", "Makefile"] + Self.files(under: "docs", suffix: ".md") + Self.files(under: "Sources", suffix: ".swift")
+        let paths =
+            ["README.md", "Makefile"] + Self.files(under: "docs", suffix: ".md")
+            + Self.files(under: "Sources", suffix: ".swift")
             + Self.files(under: "pipelines", suffix: ".yaml")
         #expect(paths.count > 50)
         for path in paths {
@@ -42,11 +45,14 @@ import Testing
             while let open = rest.range(of: "](") {
                 rest = rest[open.upperBound...]
                 guard let close = rest.firstIndex(of: ")") else { break }
-                let target = String(rest[..<close]).split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? ""
+                let target =
+                    String(rest[..<close]).split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first
+                    .map(String.init) ?? ""
                 rest = rest[close...]
                 if target.isEmpty || target.contains("://") || target.hasPrefix("mailto:") { continue }
                 let full = Self.root.appendingPathComponent(dir == "." ? target : "\(dir)/\(target)").path
-                #expect(FileManager.default.fileExists(atPath: full), "\(path) links to '\(target)', which does not exist")
+                #expect(
+                    FileManager.default.fileExists(atPath: full), "\(path) links to '\(target)', which does not exist")
             }
         }
     }

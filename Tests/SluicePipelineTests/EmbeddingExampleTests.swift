@@ -28,11 +28,12 @@ func runExample() async throws -> [JSON] {
     // 1. Register the custom step so YAML can use it, with its own config checks, on a
     //    copy of the built-in registry that is passed to the compiler.
     var registry = StepRegistry.standard
-    registry.register(StepDefinition(kind: "uppercase", summary: "Upper-case a field.", keys: ["field"]) { ctx in
-        guard let config = ctx.map(), let field = config.string("field", required: true) else { return nil }
-        config.finish()
-        return { UppercaseStep(field: field) }
-    })
+    registry.register(
+        StepDefinition(kind: "uppercase", summary: "Upper-case a field.", keys: ["field"]) { ctx in
+            guard let config = ctx.map(), let field = config.string("field", required: true) else { return nil }
+            config.finish()
+            return { UppercaseStep(field: field) }
+        })
 
     // 2. Compile a pipeline from YAML text (or `Pipeline.load(path:)` for a file).
     let yaml = """
@@ -72,7 +73,8 @@ func runExample() async throws -> [JSON] {
     }
 
     @Test func exampleMatchesTheDocs() throws {
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
         let test = try String(contentsOf: URL(fileURLWithPath: #filePath), encoding: .utf8)
         let docs = try String(contentsOf: root.appendingPathComponent("docs/embedding.md"), encoding: .utf8)
         guard let b = test.range(of: "// BEGIN EXAMPLE\n"), let e = test.range(of: "// END EXAMPLE") else {

@@ -61,11 +61,14 @@ import Testing
 
     func check(_ yaml: String, kept: Int) throws {
         let p = try compile(yaml)
-        let expected = try p.collect(["in": Self.lines.compactMap { line in
-            (try? JSONParser.parse(Array(line.utf8))).map { InputItem.event($0) }
-        }])
+        let expected = try p.collect([
+            "in": Self.lines.compactMap { line in
+                (try? JSONParser.parse(Array(line.utf8))).map { InputItem.event($0) }
+            }
+        ])
         let path = NSTemporaryDirectory() + "sluice-field-index-\(UUID().uuidString).jsonl"
-        _ = FileManager.default.createFile(atPath: path, contents: Data((Self.lines.joined(separator: "\n") + "\n").utf8))
+        _ = FileManager.default.createFile(
+            atPath: path, contents: Data((Self.lines.joined(separator: "\n") + "\n").utf8))
         defer { try? FileManager.default.removeItem(atPath: path) }
         var options = RunOptions()
         options.inputs["in"] = path

@@ -36,7 +36,8 @@ import Testing
     }
 
     @Test func badFieldExpressionsAreDiagnostics() {
-        let d = diagnostics("""
+        let d = diagnostics(
+            """
             inputs:
               g: { generate: { fields: { a: "counter(" } } }
             streams: { main: { from: g } }

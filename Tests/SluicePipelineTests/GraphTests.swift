@@ -5,10 +5,7 @@ import SluicePipeline
 import Testing
 
 func compile(_ yaml: String, params: [String: String] = [:]) throws -> Pipeline {
-    switch Result(catching: { () throws(Diagnostics) in try Pipeline.compile(yaml: yaml, file: "p.yaml", params: params) }) {
-    case .success(let p): return p
-    case .failure(let d): throw d
-    }
+    try Pipeline.compile(yaml: yaml, file: "p.yaml", params: params)
 }
 
 func diagnostics(_ yaml: String) -> [String] {
@@ -22,7 +19,8 @@ func events(_ values: [JSON]) -> [InputItem] { values.map { .event($0) } }
 
 @Suite struct GraphTests {
     @Test func fanOutGivesEveryStreamEveryEventAndFanInMerges() throws {
-        let p = try compile("""
+        let p = try compile(
+            """
             inputs:
               events: { stdin: {} }
             streams:
@@ -42,13 +40,15 @@ func events(_ values: [JSON]) -> [InputItem] { values.map { .event($0) } }
         let (out, outcome) = try p.collect(["events": events(input)])
         #expect(outcome == .completed)
         #expect(out["copy"]?.map(\.value) == input)
-        #expect(Set((out["both"] ?? []).map { JSONWriter.string($0.value) }) == Set(input.map { JSONWriter.string($0) }))
+        #expect(
+            Set((out["both"] ?? []).map { JSONWriter.string($0.value) }) == Set(input.map { JSONWriter.string($0) }))
         #expect(out["big"]?.count == 90)
         #expect(out["small"]?.count == 10)
     }
 
     @Test func sideOutputsCanBeReadByStreamsAndOutputs() throws {
-        let p = try compile("""
+        let p = try compile(
+            """
             inputs:
               in: { stdin: {} }
             streams:
@@ -68,7 +68,8 @@ func events(_ values: [JSON]) -> [InputItem] { values.map { .event($0) } }
     }
 
     @Test func everyGraphMistakeIsADiagnosticWithAPlace() {
-        let d = diagnostics("""
+        let d = diagnostics(
+            """
             inputs:
               in: { stdin: {} }
             streams:
@@ -88,7 +89,8 @@ func events(_ values: [JSON]) -> [InputItem] { values.map { .event($0) } }
     }
 
     @Test func unusedStreamIsAWarning() throws {
-        let p = try compile("""
+        let p = try compile(
+            """
             inputs: { in: { stdin: {} } }
             streams:
               used: { from: in }
@@ -96,11 +98,13 @@ func events(_ values: [JSON]) -> [InputItem] { values.map { .event($0) } }
             outputs:
               out: { from: [used], stdout: {} }
             """)
-        #expect(p.warnings.items.contains { $0.severity == .warning && $0.message.contains("stream 'spare' is not read") })
+        #expect(
+            p.warnings.items.contains { $0.severity == .warning && $0.message.contains("stream 'spare' is not read") })
     }
 
     @Test func unknownKeysAndStepsGetSuggestions() {
-        let d = diagnostics("""
+        let d = diagnostics(
+            """
             steps:
               - fliter: amount > 1
               - filter: x > 1
@@ -108,8 +112,12 @@ func events(_ values: [JSON]) -> [InputItem] { values.map { .event($0) } }
             outputz: {}
             """)
         #expect(d.contains("p.yaml:2:5: error: unknown step 'fliter'; did you mean 'filter'?"))
-        #expect(d.contains { $0.hasPrefix("p.yaml:4:5: error: unknown key 'wehn'") && $0.contains("did you mean 'when'?") })
-        #expect(d.contains { $0.hasPrefix("p.yaml:5:1: error: unknown key 'outputz'") && $0.contains("did you mean 'outputs'?") })
+        #expect(
+            d.contains { $0.hasPrefix("p.yaml:4:5: error: unknown key 'wehn'") && $0.contains("did you mean 'when'?") })
+        #expect(
+            d.contains {
+                $0.hasPrefix("p.yaml:5:1: error: unknown key 'outputz'") && $0.contains("did you mean 'outputs'?")
+            })
     }
 
     @Test func paramsAndSetOverrides() throws {
@@ -126,12 +134,15 @@ func events(_ values: [JSON]) -> [InputItem] { values.map { .event($0) } }
 
 @Suite struct EventTimeTests {
     @Test func timeIsReadFromTheFieldAndBadTimesAreRejected() throws {
-        let p = try compile("""
+        let p = try compile(
+            """
             time: { field: ts, lateness: 2s }
             steps:
               - enrich: { set: { ok: true } }
             """)
-        let (out, _) = try p.collect(["in": events([["ts": 1000], ["ts": "2023-11-14T22:13:20Z"], ["nots": 1], ["ts": "yesterday"]])])
+        let (out, _) = try p.collect([
+            "in": events([["ts": 1000], ["ts": "2023-11-14T22:13:20Z"], ["nots": 1], ["ts": "yesterday"]])
+        ])
         #expect(out["out"]?.map(\.time) == [1000, 1_700_000_000_000])
         let bad = out["in.malformed"] ?? []
         #expect(bad.count == 2)
@@ -142,7 +153,8 @@ func events(_ values: [JSON]) -> [InputItem] { values.map { .event($0) } }
     }
 
     @Test func unitsConvertToMilliseconds() throws {
-        let p = try compile("""
+        let p = try compile(
+            """
             time: { field: t, unit: s }
             steps: [ { filter: "true" } ]
             """)

@@ -39,7 +39,8 @@ import Testing
     @Test func partitionsKeepPerKeyOrderAndGiveTheSameMultiset() throws {
         let p = try compile(Self.yaml)
         let parallel = try p.collect(["in": input()]).outputs["out"] ?? []
-        let serial = try compile(Self.yaml.replacingOccurrences(of: "parallelism: 4", with: "parallelism: 1"))
+        let serial =
+            try compile(Self.yaml.replacingOccurrences(of: "parallelism: 4", with: "parallelism: 1"))
             .collect(["in": input()]).outputs["out"] ?? []
         #expect(parallel.count == serial.count)
         #expect(Set(parallel.map { JSONWriter.string($0.value) }) == Set(serial.map { JSONWriter.string($0.value) }))
@@ -52,7 +53,8 @@ import Testing
     }
 
     @Test func parallelismWithoutAKeyIsAnError() {
-        let d = diagnostics("""
+        let d = diagnostics(
+            """
             inputs: { in: { stdin: {} } }
             streams:
               work: { from: in, parallelism: 2 }
@@ -63,7 +65,8 @@ import Testing
     }
 
     @Test func sideOutputsOfAllPartitionsAreMerged() throws {
-        let p = try compile("""
+        let p = try compile(
+            """
             inputs: { in: { stdin: {} } }
             streams:
               work:
@@ -76,7 +79,8 @@ import Testing
               bad: { from: [work.rejected], stdout: {} }
             """)
         let items: [InputItem] = (1...300).map { i in
-            i % 10 == 0 ? .event(["user": .string("u\(i % 7)")]) : .event(["user": .string("u\(i % 7)"), "n": .int(Int64(i))])
+            i % 10 == 0
+                ? .event(["user": .string("u\(i % 7)")]) : .event(["user": .string("u\(i % 7)"), "n": .int(Int64(i))])
         }
         let out = try p.collect(["in": items]).outputs
         #expect(out["out"]?.count == 270)

@@ -6,7 +6,8 @@ import Testing
 /// a section naming every key it accepts, and every connector kind is described.
 @Suite struct PipelineTestDocsTests {
     static func document() throws -> String {
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
         return try String(contentsOf: root.appendingPathComponent("docs/pipeline-language.md"), encoding: .utf8)
     }
 
@@ -15,14 +16,16 @@ import Testing
         let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
         guard let start = lines.firstIndex(where: { $0 == "### \(kind)" }) else { return nil }
         let rest = lines[(start + 1)...]
-        let end = rest.firstIndex { $0.hasPrefix("# ") || $0.hasPrefix("## ") || $0.hasPrefix("### ") } ?? lines.endIndex
+        let end =
+            rest.firstIndex { $0.hasPrefix("# ") || $0.hasPrefix("## ") || $0.hasPrefix("### ") } ?? lines.endIndex
         return lines[start..<end].joined(separator: "\n")
     }
 
     @Test(arguments: StepRegistry.standard.all.map(\.kind))
     func everyStepKindHasASectionWithEveryKey(kind: String) throws {
         let text = try Self.document()
-        let section = try #require(Self.section(kind, in: text), "docs/pipeline-language.md has no '### \(kind)' heading")
+        let section = try #require(
+            Self.section(kind, in: text), "docs/pipeline-language.md has no '### \(kind)' heading")
         let keys = StepRegistry.standard.definition(kind)?.keys ?? []
         for key in keys {
             #expect(section.contains("`\(key)`"), "the section of '\(kind)' does not mention its key '\(key)'")

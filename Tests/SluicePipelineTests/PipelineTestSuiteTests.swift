@@ -1,8 +1,8 @@
 import Foundation
 import SluiceJSON
 import SluicePipeline
-import Testing
 import SluiceTooling
+import Testing
 
 /// A fresh temporary folder with the given files (relative path → text).
 func scratchFolder(_ files: [String: String]) throws -> String {
@@ -35,12 +35,12 @@ let filterPipeline = """
                     expect: { out: [ {amount: 50} ] }
                 """,
             "p.test.yaml": """
-                tests:
-                  - name: params override
-                    params: { min: 100 }
-                    input: { in: [ {amount: 50}, {amount: 150} ] }
-                    expect: { out: [ {amount: 150} ] }
-                """,
+            tests:
+              - name: params override
+                params: { min: 100 }
+                input: { in: [ {amount: 50}, {amount: 150} ] }
+                expect: { out: [ {amount: 150} ] }
+            """,
         ])
         let suite = PipelineTestSuite.load(path: dir + "/p.yaml")
         #expect(suite.tests.map(\.name) == ["keeps big ones", "params override"])
@@ -63,16 +63,17 @@ let filterPipeline = """
         let results = PipelineTestSuite.load(path: dir + "/p.yaml").run()
         #expect(results.count == 1)
         #expect(results[0].passed == false)
-        #expect(results[0].report == [
-            "FAIL \(dir)/p.yaml: wrong",
-            "  \(dir)/p.yaml:7:15: 'out': expected 3 events, got 3",
-            "    --- expected",
-            "    +++ actual",
-            "      {\"amount\":11}",
-            "    - {\"amount\":14}",
-            "    + {\"amount\":12}",
-            "      {\"amount\":13}",
-        ])
+        #expect(
+            results[0].report == [
+                "FAIL \(dir)/p.yaml: wrong",
+                "  \(dir)/p.yaml:7:15: 'out': expected 3 events, got 3",
+                "    --- expected",
+                "    +++ actual",
+                "      {\"amount\":11}",
+                "    - {\"amount\":14}",
+                "    + {\"amount\":12}",
+                "      {\"amount\":13}",
+            ])
     }
 
     @Test func unknownNamesAreLocatedWithSuggestions() throws {
@@ -87,11 +88,12 @@ let filterPipeline = """
         ])
         let results = PipelineTestSuite.load(path: dir + "/p.yaml").run()
         let messages = results.first?.diagnostics.items.filter { $0.severity == .error }.map(\.description) ?? []
-        #expect(messages == [
-            "\(dir)/p.yaml:6:14: error: unknown input 'inn' in test 'typo'; did you mean 'in'?\n\(dir)/p.yaml:6:14: note: the pipeline's inputs: 'in'",
-            "\(dir)/p.yaml:7:15: error: unknown output 'outt' in test 'typo'; did you mean 'out'?\n\(dir)/p.yaml:7:15: note: a test can expect outputs, streams and side outputs: 'out', 'main', 'main.rejected' and 'in.malformed'",
-            "\(dir)/p.yaml:7:25: error: unknown output 'main.rejectd' in test 'typo'; did you mean 'main.rejected'?\n\(dir)/p.yaml:7:25: note: a test can expect outputs, streams and side outputs: 'out', 'main', 'main.rejected' and 'in.malformed'",
-        ])
+        #expect(
+            messages == [
+                "\(dir)/p.yaml:6:14: error: unknown input 'inn' in test 'typo'; did you mean 'in'?\n\(dir)/p.yaml:6:14: note: the pipeline's inputs: 'in'",
+                "\(dir)/p.yaml:7:15: error: unknown output 'outt' in test 'typo'; did you mean 'out'?\n\(dir)/p.yaml:7:15: note: a test can expect outputs, streams and side outputs: 'out', 'main', 'main.rejected' and 'in.malformed'",
+                "\(dir)/p.yaml:7:25: error: unknown output 'main.rejectd' in test 'typo'; did you mean 'main.rejected'?\n\(dir)/p.yaml:7:25: note: a test can expect outputs, streams and side outputs: 'out', 'main', 'main.rejected' and 'in.malformed'",
+            ])
     }
 
     @Test func sideOutputsAndStreamsCanBeExpected() throws {
@@ -115,29 +117,30 @@ let filterPipeline = """
     @Test func watermarksAndWrappedEvents() throws {
         let dir = try scratchFolder([
             "p.yaml": """
-                steps:
-                  - enrich: { set: { seen: true } }
-                tests:
-                  - name: watermark items are not events
-                    input: { in: [ {watermark: 5000}, {event: {watermark: 3}}, {event: 7}, 8 ] }
-                    expect: { out: [ {watermark: 3, seen: true} ], main.rejected: [ {event: 7}, {event: 8} ] }
-                    match: subset
-                """
+            steps:
+              - enrich: { set: { seen: true } }
+            tests:
+              - name: watermark items are not events
+                input: { in: [ {watermark: 5000}, {event: {watermark: 3}}, {event: 7}, 8 ] }
+                expect: { out: [ {watermark: 3, seen: true} ], main.rejected: [ {event: 7}, {event: 8} ] }
+                match: subset
+            """
         ])
         let suite = PipelineTestSuite.load(path: dir + "/p.yaml")
-        #expect(suite.tests.first?.inputItems["in"] == [.watermark(5000), .event(["watermark": 3]), .event(7), .event(8)])
+        #expect(
+            suite.tests.first?.inputItems["in"] == [.watermark(5000), .event(["watermark": 3]), .event(7), .event(8)])
         #expect(suite.run().map(\.passed) == [true])
     }
 
     @Test func aPipelineThatDoesNotCompileIsOneFailure() throws {
         let dir = try scratchFolder([
             "p.yaml": """
-                steps:
-                  - fliter: amount > 1
-                tests:
-                  - { name: a, input: {}, expect: {} }
-                  - { name: b, input: {}, expect: {} }
-                """
+            steps:
+              - fliter: amount > 1
+            tests:
+              - { name: a, input: {}, expect: {} }
+              - { name: b, input: {}, expect: {} }
+            """
         ])
         let results = PipelineTestSuite.load(path: dir + "/p.yaml").run()
         #expect(results.count == 1)
@@ -158,8 +161,12 @@ let filterPipeline = """
         ])
         let results = PipelineTestSuite.load(path: dir + "/p.yaml").run()
         #expect(results.map(\.passed) == [true, false, false, false])
-        #expect(results[1].diagnostics.items.map(\.message).contains("unknown key 'expct' in 'test 2'; did you mean 'expect'?"))
-        #expect(results[2].diagnostics.items.map(\.message).contains("expected a string for table 'users' in test 'tables', found a sequence"))
+        #expect(
+            results[1].diagnostics.items.map(\.message).contains(
+                "unknown key 'expct' in 'test 2'; did you mean 'expect'?"))
+        #expect(
+            results[2].diagnostics.items.map(\.message).contains(
+                "expected a string for table 'users' in test 'tables', found a sequence"))
         #expect(results[3].diagnostics.items.map(\.message) == ["duplicate test name 'ok'"])
     }
 
@@ -174,7 +181,9 @@ let filterPipeline = """
         ])
         let suites = PipelineTestSuite.discover([dir, dir + "/a.yaml"])
         #expect(suites.map(\.pipelinePath) == [dir + "/a.yaml", dir + "/sub/b.yaml", dir + "/sub/orphan.test.yaml"])
-        #expect(suites[2].diagnostics.items.first?.message == "test file '\(dir)/sub/orphan.test.yaml' has no pipeline '\(dir)/sub/orphan.yaml' beside it")
+        #expect(
+            suites[2].diagnostics.items.first?.message
+                == "test file '\(dir)/sub/orphan.test.yaml' has no pipeline '\(dir)/sub/orphan.yaml' beside it")
         #expect(PipelineTestSuite.discover([dir + "/sub/untested.yaml"]).map(\.isEmpty) == [true])
         #expect(PipelineTestSuite.discover([dir + "/missing.yaml"]).first?.diagnostics.hasErrors == true)
     }
@@ -198,8 +207,9 @@ let filterPipeline = """
     @Test func unorderedPairsEventsAsMultisets() {
         let e: [JSON] = [1, 2, 2]
         #expect(PipelineTestComparison.diff(expected: e, actual: [2, 1, 2], match: .exact, unordered: true) == nil)
-        #expect(PipelineTestComparison.diff(expected: e, actual: [2, 1, 1], match: .exact, unordered: true)
-            == [.init(.same, 2), .init(.same, 1), .init(.missing, 2), .init(.extra, 1)])
+        #expect(
+            PipelineTestComparison.diff(expected: e, actual: [2, 1, 1], match: .exact, unordered: true)
+                == [.init(.same, 2), .init(.same, 1), .init(.missing, 2), .init(.extra, 1)])
         // Greedy would pair {a:1} with the first actual and leave {a:1,b:1} unmatched.
         let subset = PipelineTestComparison.diff(
             expected: [["a": 1], ["b": 1]], actual: [["a": 1, "b": 1], ["a": 1]], match: .subset, unordered: true)
@@ -207,7 +217,8 @@ let filterPipeline = """
     }
 
     @Test func orderedDiffKeepsTheLongestCommonRun() {
-        let lines = PipelineTestComparison.diff(expected: [1, 2, 3, 4], actual: [1, 3, 4, 5], match: .exact, unordered: false)
+        let lines = PipelineTestComparison.diff(
+            expected: [1, 2, 3, 4], actual: [1, 3, 4, 5], match: .exact, unordered: false)
         #expect(lines?.map(\.text) == ["  1", "- 2", "  3", "  4", "+ 5"])
     }
 
@@ -215,10 +226,19 @@ let filterPipeline = """
         let expected: [JSON] = (1...20).map { JSON.int(Int64($0)) }
         var actual = expected
         actual[10] = 99
-        let lines = try #require(PipelineTestComparison.diff(expected: expected, actual: actual, match: .exact, unordered: false))
+        let lines = try #require(
+            PipelineTestComparison.diff(expected: expected, actual: actual, match: .exact, unordered: false))
         let result = PipelineTestResult(
             file: "p.yaml", name: "t",
-            mismatches: [.init(name: "out", location: .init(file: "p.yaml", line: 1, column: 1), expectedCount: 20, actualCount: 20, lines: lines)])
-        #expect(result.report.dropFirst(4) == ["      ... 7 matching events", "      8", "      9", "      10", "    - 11", "    + 99", "      12", "      13", "      14", "      ... 6 matching events"])
+            mismatches: [
+                .init(
+                    name: "out", location: .init(file: "p.yaml", line: 1, column: 1), expectedCount: 20,
+                    actualCount: 20, lines: lines)
+            ])
+        #expect(
+            result.report.dropFirst(4) == [
+                "      ... 7 matching events", "      8", "      9", "      10", "    - 11", "    + 99", "      12",
+                "      13", "      14", "      ... 6 matching events",
+            ])
     }
 }

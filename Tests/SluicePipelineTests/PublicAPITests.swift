@@ -66,9 +66,10 @@ import Testing
     @Test func aCustomTimeSensitiveStepSeesTheWatermarkMoveWithinABatch() throws {
         let seen = Seen()
         var registry = StepRegistry.standard
-        registry.register(StepDefinition(kind: "probe", summary: "Record watermarks.", traits: .usesWatermarks) { _ in
-            { WatermarkProbe(seen) }
-        })
+        registry.register(
+            StepDefinition(kind: "probe", summary: "Record watermarks.", traits: .usesWatermarks) { _ in
+                { WatermarkProbe(seen) }
+            })
         let pipeline = try Pipeline.compile(
             yaml: "time: { field: ts, lateness: 0s }\nsteps: [ { probe: {} } ]", registry: registry)
         let items = (1...5).map { InputItem.event(["ts": .int(Int64($0) * 1000)]) }

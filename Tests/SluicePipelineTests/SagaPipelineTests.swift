@@ -8,7 +8,9 @@ import Testing
 @Suite struct SagaPipelineTests {
     /// A two-step saga (`reserve`, compensated; `pay`) as a full pipeline, its commands,
     /// log and rejected events in outputs of those names; `STEPS` replaced by `extra`.
-    static func pipeline(_ sagaExtra: String = "", stepsBefore: String = "", payCommand: String = "{ op: '\"pay\"', id: id }") -> String {
+    static func pipeline(
+        _ sagaExtra: String = "", stepsBefore: String = "", payCommand: String = "{ op: '\"pay\"', id: id }"
+    ) -> String {
         """
         time: { field: ts }
         inputs: { in: { stdin: {} } }
@@ -53,20 +55,29 @@ import Testing
     }
 
     @Test func aTimeoutThatIsNotPositiveIsAnError() {
-        let zero = diagnostics(Self.pipeline().replacingOccurrences(of: "timeout: 10s\n              compensate", with: "timeout: 0s\n              compensate"))
+        let zero = diagnostics(
+            Self.pipeline().replacingOccurrences(
+                of: "timeout: 10s\n              compensate", with: "timeout: 0s\n              compensate"))
         #expect(zero.contains { $0.contains("error:") && $0.contains("timeout") }, "\(zero)")
-        let negative = diagnostics(Self.pipeline().replacingOccurrences(of: "timeout: 10s\n              compensate", with: "timeout: -5s\n              compensate"))
+        let negative = diagnostics(
+            Self.pipeline().replacingOccurrences(
+                of: "timeout: 10s\n              compensate", with: "timeout: -5s\n              compensate"))
         #expect(negative.contains { $0.contains("error:") && $0.contains("timeout") }, "\(negative)")
     }
 
     @Test func aStepWithoutATimeoutNeedsTheSagaDefault() {
-        let yaml = Self.pipeline().replacingOccurrences(of: "timeout: 10s\n              compensate", with: "compensate")
+        let yaml = Self.pipeline().replacingOccurrences(
+            of: "timeout: 10s\n              compensate", with: "compensate")
         #expect(diagnostics(yaml).contains { $0.contains("saga step 'reserve' has no 'timeout'") })
-        #expect((try? compile(Self.pipeline("          timeout: 1m").replacingOccurrences(of: "timeout: 10s\n              compensate", with: "compensate"))) != nil)
+        #expect(
+            (try? compile(
+                Self.pipeline("          timeout: 1m").replacingOccurrences(
+                    of: "timeout: 10s\n              compensate", with: "compensate"))) != nil)
     }
 
     @Test func aParallelGroupNeedsTwoSteps() {
-        let d = diagnostics("""
+        let d = diagnostics(
+            """
             time: { field: ts }
             steps:
               - saga:
@@ -97,17 +108,28 @@ import Testing
         let yaml = Self.pipeline(stepsBefore: Self.validate)
             .replacingOccurrences(of: "success: kind == \"paid\"", with: "success: event.status == \"paid\"")
         let d = diagnostics(yaml)
-        #expect(d.contains {
-            $0.contains("error: the success of saga step 'pay' reads 'status', which the schema of 'validate' does not define; it can never be true")
-        }, "\(d)")
+        #expect(
+            d.contains {
+                $0.contains(
+                    "error: the success of saga step 'pay' reads 'status', which the schema of 'validate' does not define; it can never be true"
+                )
+            }, "\(d)")
         // Fields the schema declares are fine, bare or through `event`.
-        #expect((try? compile(Self.pipeline(stepsBefore: Self.validate).replacingOccurrences(of: "success: kind == \"paid\"", with: "success: event.kind == \"paid\""))) != nil)
+        #expect(
+            (try? compile(
+                Self.pipeline(stepsBefore: Self.validate).replacingOccurrences(
+                    of: "success: kind == \"paid\"", with: "success: event.kind == \"paid\""))) != nil)
     }
 
     @Test func anOpenSchemaOnlyWarns() throws {
         let open = Self.validate.replacingOccurrences(of: "\n            additionalProperties: false", with: "")
-        let p = try compile(Self.pipeline(stepsBefore: open).replacingOccurrences(of: "success: kind == \"paid\"", with: "success: status == \"paid\""))
-        #expect(p.warnings.items.contains { $0.description.contains("warning: the success of saga step 'pay' reads 'status'") })
+        let p = try compile(
+            Self.pipeline(stepsBefore: open).replacingOccurrences(
+                of: "success: kind == \"paid\"", with: "success: status == \"paid\""))
+        #expect(
+            p.warnings.items.contains {
+                $0.description.contains("warning: the success of saga step 'pay' reads 'status'")
+            })
     }
 
     @Test func aStreamWhoseSagaOutputsAreReadIsNotReportedUnread() throws {
@@ -127,19 +149,27 @@ import Testing
     // MARK: bad input
 
     @Test func badRepliesGoToRejectedAndTheSagaGoesOn() throws {
-        let out = try compile(Self.pipeline().replacingOccurrences(of: "success: kind == \"paid\"", with: "success: kind == \"paid\" && amount > 0"))
-            .collect(["in": [
+        let out = try compile(
+            Self.pipeline().replacingOccurrences(
+                of: "success: kind == \"paid\"", with: "success: kind == \"paid\" && amount > 0")
+        )
+        .collect([
+            "in": [
                 Self.event("start", "a", 0),
                 .event(["kind": "reserved", "ts": 1]),  // no key
                 Self.event("reserved", "a", 2),
                 Self.event("paid", "a", 3),  // no amount: the condition cannot be evaluated
                 Self.event("paid", "a", 4, [("amount", .int(5))]),
-            ]]).outputs
+            ]
+        ]).outputs
         let rejected = (out["rejected"] ?? []).map { $0.value["error"]?["message"]?.stringValue ?? "" }
         #expect(rejected.count == 2)
         #expect(rejected.first == "saga: key: no such field 'id'")
         #expect(rejected.last?.hasPrefix("saga: success of step 'pay': ") == true, "\(rejected)")
-        #expect((out["log"] ?? []).map { $0.value["event"]?.stringValue ?? "" } == ["started", "step_completed", "step_completed", "completed"])
+        #expect(
+            (out["log"] ?? []).map { $0.value["event"]?.stringValue ?? "" } == [
+                "started", "step_completed", "step_completed", "completed",
+            ])
     }
 
     @Test func aCommandThatFailsFailsItsStepAndCompensates() throws {
@@ -150,7 +180,10 @@ import Testing
         #expect(log[2].hasPrefix(#"{"saga":"a","event":"step_failed","step":"pay","reason":"command: "#), "\(log)")
         #expect(log[3] == #"{"saga":"a","event":"compensating","step":"reserve"}"#)
         #expect(log[4].hasPrefix(#"{"saga":"a","event":"failed","step":"pay""#))
-        #expect((out["commands"] ?? []).map { JSONWriter.string($0.value) } == [#"{"op":"reserve","id":"a"}"#, #"{"op":"release","id":"a"}"#])
+        #expect(
+            (out["commands"] ?? []).map { JSONWriter.string($0.value) } == [
+                #"{"op":"reserve","id":"a"}"#, #"{"op":"release","id":"a"}"#,
+            ])
         #expect(out["rejected"]?.isEmpty ?? true)
     }
 
@@ -158,7 +191,8 @@ import Testing
 
     /// Runs the order-saga example over generated replies at `parallelism`; the log lines.
     func runOrders(dir: String, parallelism: Int) throws -> [String] {
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
         let yaml = try String(contentsOf: root.appendingPathComponent("pipelines/order-saga.yaml"), encoding: .utf8)
         var options = RunOptions()
         options.inputs["events"] = dir + "/in.jsonl"
@@ -206,13 +240,17 @@ import Testing
         func bySaga(_ lines: [String]) -> [String: [String]] {
             var d: [String: [String]] = [:]
             for l in lines {
-                guard case .object(let o)? = try? JSONParser.parse(Array(l.utf8)), case .string(let id)? = o["saga"] else { continue }
+                guard case .object(let o)? = try? JSONParser.parse(Array(l.utf8)), case .string(let id)? = o["saga"]
+                else { continue }
                 d[id, default: []].append(l)
             }
             return d
         }
         #expect(bySaga(parallel) == bySaga(serial))
-        let ends = serial.filter { $0.contains(#""event":"completed""#) || $0.contains(#""event":"failed""#) || $0.contains(#""event":"compensation_failed""#) }
+        let ends = serial.filter {
+            $0.contains(#""event":"completed""#) || $0.contains(#""event":"failed""#)
+                || $0.contains(#""event":"compensation_failed""#)
+        }
         #expect(ends.count == 600)
     }
 }

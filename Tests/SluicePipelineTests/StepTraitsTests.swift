@@ -15,12 +15,13 @@ import Testing
 
     func registry(_ counter: Counter, traits: StepTraits) -> StepRegistry {
         var registry = StepRegistry.standard
-        registry.register(StepDefinition(kind: "pass", summary: "Pass events on.", traits: traits) { _ in
-            {
-                counter.made.withLock { $0 += 1 }
-                return PassStep()
-            }
-        })
+        registry.register(
+            StepDefinition(kind: "pass", summary: "Pass events on.", traits: traits) { _ in
+                {
+                    counter.made.withLock { $0 += 1 }
+                    return PassStep()
+                }
+            })
         return registry
     }
 

@@ -19,7 +19,8 @@ private func lines(_ ctx: ConfigContext) -> [String] {
 
 @Suite struct YAMLConfigMapTests {
     @Test func readsValues() throws {
-        let (m, ctx) = try config("""
+        let (m, ctx) = try config(
+            """
             key: user
             within: 1m30s
             times: 3
@@ -67,7 +68,8 @@ private func lines(_ ctx: ConfigContext) -> [String] {
     }
 
     @Test func wrongTypesPointAtValues() throws {
-        let (m, ctx) = try config("""
+        let (m, ctx) = try config(
+            """
             key: [a]
             times: "3"
             within: 10
@@ -147,7 +149,8 @@ private func lines(_ ctx: ConfigContext) -> [String] {
     }
 
     @Test func stepForms() throws {
-        let (specs, ctx) = try steps("""
+        let (specs, ctx) = try steps(
+            """
             - filter: amount > 250
             - name: big
               when: country == "US"
@@ -164,7 +167,8 @@ private func lines(_ ctx: ConfigContext) -> [String] {
     }
 
     @Test func stepErrors() throws {
-        let (specs, ctx) = try steps("""
+        let (specs, ctx) = try steps(
+            """
             - fliter: x
             - filter: a
               map: b
@@ -196,7 +200,8 @@ private func lines(_ ctx: ConfigContext) -> [String] {
     }
 
     @Test func multiLineExpressionOffsets() throws {
-        let (m, _) = try config("""
+        let (m, _) = try config(
+            """
             where: >
               amount > 3 &&
               country == "US"

@@ -14,7 +14,8 @@ private func loc(_ n: YAMLNode?) -> String {
 
 @Suite struct YAMLLoaderTests {
     @Test func blockLocations() throws {
-        let (root, d) = load("""
+        let (root, d) = load(
+            """
             name: demo
             steps:
               - filter: amount > 1
@@ -82,7 +83,8 @@ private func loc(_ n: YAMLNode?) -> String {
     }
 
     @Test func offsetsInScalars() throws {
-        let (root, _) = load("""
+        let (root, _) = load(
+            """
             f: amount > 250
             g: 'it''s x'
             h: "a\\tb c"
@@ -106,7 +108,8 @@ private func loc(_ n: YAMLNode?) -> String {
         #expect(d.items.count == 1)
         #expect(
             d.items.first?.description.hasPrefix(
-                "pipelines/x.yaml:2:5: error: YAML syntax error: mapping values are not allowed in this context") == true,
+                "pipelines/x.yaml:2:5: error: YAML syntax error: mapping values are not allowed in this context")
+                == true,
             "\(d)")
     }
 
@@ -142,11 +145,13 @@ private func loc(_ n: YAMLNode?) -> String {
         let (root, d) = load("a: 1\nb: 2\na: 3\n")
         #expect(root != nil)
         #expect(d.items.count == 1)
-        #expect(d.items.first?.description == "p.yaml:3:1: error: duplicate key 'a' (first defined at line 1, column 1)")
+        #expect(
+            d.items.first?.description == "p.yaml:3:1: error: duplicate key 'a' (first defined at line 1, column 1)")
     }
 
     @Test func anchorsAndAliases() throws {
-        let (root, d) = load("""
+        let (root, d) = load(
+            """
             base: &b { x: 1, y: [1, 2] }
             copy: *b
             """)

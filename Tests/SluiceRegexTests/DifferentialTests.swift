@@ -1,7 +1,7 @@
 import Foundation
-import Testing
 import SluiceRegex
 import SluiceTestSupport
+import Testing
 
 /// Generates small patterns over {a, b, c} using only constructs whose
 /// leftmost-first semantics agree between RE2/Pike VM and backtracking
@@ -77,11 +77,15 @@ struct PatternGenerator {
                 }
                 for re in [re2, ecma] {
                     let got = re.firstMatch(in: text).map {
-                        (text.utf16.distance(from: text.startIndex, to: $0.lowerBound),
-                         text.utf16.distance(from: text.startIndex, to: $0.upperBound))
+                        (
+                            text.utf16.distance(from: text.startIndex, to: $0.lowerBound),
+                            text.utf16.distance(from: text.startIndex, to: $0.upperBound)
+                        )
                     }
                     if got.map({ "\($0)" }) != expected.map({ "\($0)" }) || re.matches(text) != (expected != nil) {
-                        failures.append("/\(pattern)/ on \"\(text)\": expected \(String(describing: expected)), got \(String(describing: got))")
+                        failures.append(
+                            "/\(pattern)/ on \"\(text)\": expected \(String(describing: expected)), got \(String(describing: got))"
+                        )
                     }
                 }
                 compared += 1
@@ -101,12 +105,17 @@ struct PatternGenerator {
             for _ in 0..<5 {
                 let text = String(gen.input().map { gen.rng.below(2) == 0 ? Character($0.uppercased()) : $0 })
                 let full = NSRange(location: 0, length: (text as NSString).length)
-                let expected = ns.firstMatch(in: text, options: [], range: full).map { "\($0.range.location),\($0.range.length)" }
+                let expected = ns.firstMatch(in: text, options: [], range: full).map {
+                    "\($0.range.location),\($0.range.length)"
+                }
                 let got = re.firstMatch(in: text).map {
                     let s = text.utf16.distance(from: text.startIndex, to: $0.lowerBound)
                     return "\(s),\(text.utf16.distance(from: $0.lowerBound, to: $0.upperBound))"
                 }
-                if got != expected { failures.append("/(?i)\(pattern)/ on \"\(text)\": expected \(expected ?? "nil"), got \(got ?? "nil")") }
+                if got != expected {
+                    failures.append(
+                        "/(?i)\(pattern)/ on \"\(text)\": expected \(expected ?? "nil"), got \(got ?? "nil")")
+                }
             }
         }
         #expect(failures.isEmpty, "\(failures.prefix(10).joined(separator: "\n"))")

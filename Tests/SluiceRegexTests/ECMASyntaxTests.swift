@@ -1,5 +1,5 @@
-import Testing
 import SluiceRegex
+import Testing
 
 @Suite struct ECMASyntaxTests {
     let e = RegexSyntax.ecma262

@@ -1,5 +1,5 @@
-import Testing
 import SluiceRegex
+import Testing
 
 @Suite struct EdgeCaseTests {
     @Test func emptyAlternativesAndGroups() {

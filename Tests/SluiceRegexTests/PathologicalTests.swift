@@ -1,5 +1,5 @@
-import Testing
 import SluiceRegex
+import Testing
 
 /// Patterns that make backtracking engines exponential or quadratic must
 /// complete (linear time); we assert the results.

@@ -1,5 +1,5 @@
-import Testing
 import SluiceRegex
+import Testing
 
 @Suite struct RE2SyntaxTests {
     @Test func literals() {

@@ -68,7 +68,8 @@ struct ConformanceTests {
                     let expected = test["valid"] == .bool(true)
                     let data = test["data"] ?? .null
                     guard let schema else {
-                        groupFailures.append("\(testDescription): schema did not compile: \(compileError.map { "\($0)" } ?? "")")
+                        groupFailures.append(
+                            "\(testDescription): schema did not compile: \(compileError.map { "\($0)" } ?? "")")
                         continue
                     }
                     let fast = schema.isValid(data)
@@ -105,7 +106,8 @@ struct ConformanceTests {
             table += "  \(String(pass).leftPad(4)) / \(String(cases).leftPad(5))  \(String(skippedCases).leftPad(7))\n"
         }
         table += "total".padding(toLength: 28, withPad: " ", startingAt: 0)
-        table += "  \(String(totalPass).leftPad(4)) / \(String(totalCases).leftPad(5))  \(String(totalSkipped).leftPad(7))\n"
+        table +=
+            "  \(String(totalPass).leftPad(4)) / \(String(totalCases).leftPad(5))  \(String(totalSkipped).leftPad(7))\n"
         print(table)
     }
 }

@@ -53,24 +53,26 @@ private func messages(_ s: JSONSchema, _ instance: String) throws -> [String] {
         let s = try schema(Self.event)
         let v = try json(##"{"amount":-5,"tags":["a","b","x","y"],"a/b":1.5,"m~n":"abc"}"##)
         let found = s.validate(v)
-        #expect(found.map(\.description) == [
-            "/: missing required property 'id'",
-            "/amount: -5 is less than the minimum of 0",
-            #"/tags/2: "x" is not one of ["a","b"]"#,
-            #"/tags/3: "y" is not one of ["a","b"]"#,
-            "/a~1b: expected integer, got number 1.5",
-            #"/m~0n: "abc" is 3 characters long, longer than the maximum length of 2"#,
-        ])
+        #expect(
+            found.map(\.description) == [
+                "/: missing required property 'id'",
+                "/amount: -5 is less than the minimum of 0",
+                #"/tags/2: "x" is not one of ["a","b"]"#,
+                #"/tags/3: "y" is not one of ["a","b"]"#,
+                "/a~1b: expected integer, got number 1.5",
+                #"/m~0n: "abc" is 3 characters long, longer than the maximum length of 2"#,
+            ])
         #expect(found.map(\.instancePath) == ["", "/amount", "/tags/2", "/tags/3", "/a~1b", "/m~0n"])
         #expect(found.map(\.keyword) == ["required", "minimum", "enum", "enum", "type", "maxLength"])
-        #expect(found.map(\.schemaPath) == [
-            "/required",
-            "/properties/amount/minimum",
-            "/properties/tags/items/enum",
-            "/properties/tags/items/enum",
-            "/properties/a~1b/type",
-            "/properties/m~0n/maxLength",
-        ])
+        #expect(
+            found.map(\.schemaPath) == [
+                "/required",
+                "/properties/amount/minimum",
+                "/properties/tags/items/enum",
+                "/properties/tags/items/enum",
+                "/properties/a~1b/type",
+                "/properties/m~0n/maxLength",
+            ])
         #expect(!s.isValid(v))
     }
 
@@ -107,7 +109,10 @@ private func messages(_ s: JSONSchema, _ instance: String) throws -> [String] {
                 #"/x: "s" must not match the schema in not"#,
                 "/closed: property 'b' is not allowed",
             ])
-        #expect(try messages(s, ##"{"l":[1,[2],1.0]}"##) == ["/l: array items 0 and 2 are equal (1), but items must be unique"])
+        #expect(
+            try messages(s, ##"{"l":[1,[2],1.0]}"##) == [
+                "/l: array items 0 and 2 are equal (1), but items must be unique"
+            ])
     }
 
     @Test func nestedViolationsInsideAllOfAndRef() throws {
@@ -117,11 +122,12 @@ private func messages(_ s: JSONSchema, _ instance: String) throws -> [String] {
              "properties": {"items": {"items": {"allOf": [{"$ref": "#/$defs/pos"}, {"maximum": 5}]}}}}
             """)
         let found = s.validate(try json(##"{"items":[1,0,9,"z"]}"##))
-        #expect(found.map(\.description) == [
-            "/items/1: 0 is less than the minimum of 1",
-            "/items/2: 9 is greater than the maximum of 5",
-            #"/items/3: expected integer, got string "z""#,
-        ])
+        #expect(
+            found.map(\.description) == [
+                "/items/1: 0 is less than the minimum of 1",
+                "/items/2: 9 is greater than the maximum of 5",
+                #"/items/3: expected integer, got string "z""#,
+            ])
         #expect(found[0].schemaPath == "/$defs/pos/minimum")
     }
 
@@ -185,20 +191,27 @@ private func messages(_ s: JSONSchema, _ instance: String) throws -> [String] {
              "contains": {"type": "integer"}}
             """)
         #expect(try messages(s, ##"{"kind":"card"}"##) == ["/: missing required property 'number'"])
-        #expect(try messages(s, ##"{"kind":"cash","a":1}"##) == [
-            "/: missing property 'b', which is required when 'a' is present",
-            "/: missing required property 'iban'",
-        ])
-        #expect(try messages(s, ##"{"kind":"card","number":1,"toolongname":1}"##) == [
-            #"/: property name "toolongname" is not allowed by propertyNames"#
-        ])
+        #expect(
+            try messages(s, ##"{"kind":"cash","a":1}"##) == [
+                "/: missing property 'b', which is required when 'a' is present",
+                "/: missing required property 'iban'",
+            ])
+        #expect(
+            try messages(s, ##"{"kind":"card","number":1,"toolongname":1}"##) == [
+                #"/: property name "toolongname" is not allowed by propertyNames"#
+            ])
         #expect(try messages(s, #"["x"]"#) == ["/: array has no item that matches the contains schema"])
     }
 
     @Test func patternsAreUnanchoredSearches() throws {
-        let s = try schema(##"{"patternProperties": {"^x-": {"type": "string"}}, "additionalProperties": false, "properties": {"id": {}}}"##)
+        let s = try schema(
+            ##"{"patternProperties": {"^x-": {"type": "string"}}, "additionalProperties": false, "properties": {"id": {}}}"##
+        )
         #expect(s.isValid(try json(##"{"id":1,"x-a":"s"}"##)))
-        #expect(try messages(s, ##"{"x-a":1,"y":2}"##) == ["/x-a: expected string, got integer 1", "/: property 'y' is not allowed"])
+        #expect(
+            try messages(s, ##"{"x-a":1,"y":2}"##) == [
+                "/x-a: expected string, got integer 1", "/: property 'y' is not allowed",
+            ])
         #expect(try schema(##"{"pattern": "b"}"##).isValid(.string("abc")))
     }
 }
@@ -207,14 +220,26 @@ private func messages(_ s: JSONSchema, _ instance: String) throws -> [String] {
     @Test func badKeywordValues() throws {
         let cases: [(String, String, String)] = [
             (##"{"type": 7}"##, "/type", "type must be a type name or an array of them, not a number"),
-            (##"{"type": "strin"}"##, "/type", "unknown type 'strin'; expected one of null, boolean, object, array, number, string, integer"),
+            (
+                ##"{"type": "strin"}"##, "/type",
+                "unknown type 'strin'; expected one of null, boolean, object, array, number, string, integer"
+            ),
             (##"{"type": ["string", 1]}"##, "/type/1", "type must be a type name or an array of them, not a number"),
             (##"{"minimum": "x"}"##, "/minimum", "minimum must be a number, not a string"),
-            (##"{"properties": {"a": {"minLength": -1}}}"##, "/properties/a/minLength", "minLength must be a non-negative integer, not -1"),
+            (
+                ##"{"properties": {"a": {"minLength": -1}}}"##, "/properties/a/minLength",
+                "minLength must be a non-negative integer, not -1"
+            ),
             (##"{"required": "id"}"##, "/required", "required must be an array of strings"),
             (##"{"multipleOf": 0}"##, "/multipleOf", "multipleOf must be greater than 0"),
-            (##"{"items": [{}]}"##, "/items", "items must be a schema; in draft 2020-12 a list of schemas goes in prefixItems"),
-            (##"{"properties": {"a/b": 3}}"##, "/properties/a~1b", "a schema must be an object or a boolean, not a number"),
+            (
+                ##"{"items": [{}]}"##, "/items",
+                "items must be a schema; in draft 2020-12 a list of schemas goes in prefixItems"
+            ),
+            (
+                ##"{"properties": {"a/b": 3}}"##, "/properties/a~1b",
+                "a schema must be an object or a boolean, not a number"
+            ),
             (##"{"anyOf": []}"##, "/anyOf", "anyOf must be a non-empty array of schemas"),
             ("[]", "", "a schema must be an object or a boolean, not an array"),
         ]
@@ -239,7 +264,8 @@ private func messages(_ s: JSONSchema, _ instance: String) throws -> [String] {
         #expect(e?.message == "cannot resolve $ref '#/$defs/missing': nothing at that location")
         let remote = try schemaError(##"{"$ref": "https://example.com/other.json"}"##)
         #expect(remote?.schemaPath == "/$ref")
-        #expect(try schemaError(##"{"$ref": "#nope"}"##)?.message == "cannot resolve $ref '#nope': no $anchor named 'nope'")
+        #expect(
+            try schemaError(##"{"$ref": "#nope"}"##)?.message == "cannot resolve $ref '#nope': no $anchor named 'nope'")
     }
 
     @Test func unknownKeywordsAndAnnotationsAreAccepted() throws {
@@ -278,10 +304,11 @@ private func messages(_ s: JSONSchema, _ instance: String) throws -> [String] {
             """)
         #expect(s.isValid(try json(##"{"v":1,"kids":[{"v":2},{"v":3,"kids":[{"v":4}]}]}"##)))
         let found = s.validate(try json(##"{"v":1,"kids":[{"v":2},{"v":3,"kids":[{"v":"x"}, {}]}]}"##))
-        #expect(found.map(\.description) == [
-            #"/kids/1/kids/0/v: expected integer, got string "x""#,
-            "/kids/1/kids/1: missing required property 'v'",
-        ])
+        #expect(
+            found.map(\.description) == [
+                #"/kids/1/kids/0/v: expected integer, got string "x""#,
+                "/kids/1/kids/1: missing required property 'v'",
+            ])
     }
 
     /// Validation recurses once per nesting level. Sluice runs steps on stage threads
@@ -314,12 +341,13 @@ private func messages(_ s: JSONSchema, _ instance: String) throws -> [String] {
              }}
             """)
         #expect(s.isValid(try json(##"{"s":"x","p":0,"n":1,"r":"y"}"##)))
-        #expect(try messages(s, ##"{"s":1,"p":-1,"n":0,"r":2}"##) == [
-            "/s: expected string, got integer 1",
-            "/p: -1 is less than the minimum of 0",
-            "/n: 0 is less than the minimum of 1",
-            "/r: expected string, got integer 2",
-        ])
+        #expect(
+            try messages(s, ##"{"s":1,"p":-1,"n":0,"r":2}"##) == [
+                "/s: expected string, got integer 1",
+                "/p: -1 is less than the minimum of 0",
+                "/n: 0 is less than the minimum of 1",
+                "/r: expected string, got integer 2",
+            ])
     }
 }
 

@@ -23,7 +23,8 @@ import Testing
     }
 
     @Test func enrichSetsRemovesRenamesInOrder() throws {
-        let h = try step("""
+        let h = try step(
+            """
             enrich:
               set: { big: amount > 1000, geo.city: '"Paris"', amount: amount * 2 }
               remove: [tmp]
@@ -48,7 +49,8 @@ import Testing
     }
 
     @Test func whenAppliesTheStepOnlyWhereItHolds() throws {
-        let h = try step("""
+        let h = try step(
+            """
             enrich: { set: { v2: true } }
             when: version == 2
             """)

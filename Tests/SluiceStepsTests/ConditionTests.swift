@@ -77,7 +77,9 @@ struct ConditionTests {
                                 #expect(lent == wantBool, "\(source) on \(o), lent")
                             } else {
                                 #expect(!(set == "true" || set == "false"), "\(source) on \(o): \(set), want \(want)")
-                                #expect(!(lent == "true" || lent == "false"), "\(source) on \(o), lent: \(lent), want \(want)")
+                                #expect(
+                                    !(lent == "true" || lent == "false"),
+                                    "\(source) on \(o), lent: \(lent), want \(want)")
                             }
                         }
                     }
@@ -91,7 +93,8 @@ struct ConditionTests {
         let activation = compiler.activation()
         let expr = try compiler.compile(source: "b == 2 && a == 1")
         let orders: [[(String, JSON)]] = [
-            [("a", 1), ("b", 2)], [("b", 2), ("a", 1)], [("c", 0), ("b", 2), ("a", 1)], [("a", 1)], [("bb", 2), ("a", 1), ("b", 2)],
+            [("a", 1), ("b", 2)], [("b", 2), ("a", 1)], [("c", 0), ("b", 2), ("a", 1)], [("a", 1)],
+            [("bb", 2), ("a", 1), ("b", 2)],
         ]
         let expected = [true, true, true, nil, true]
         for (fields, want) in zip(orders, expected) {

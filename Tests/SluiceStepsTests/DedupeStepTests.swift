@@ -147,8 +147,12 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let lines = [#"{"id":1,"ts":1}"#, #"{"id":2,"ts":2}"#, #"{"id":2,"ts":3}"#]
         try (lines.joined(separator: "\n") + "\n").write(toFile: dir + "/in.jsonl", atomically: true, encoding: .utf8)
-        guard case .success(let p) = Result(catching: { () throws(Diagnostics) in try Pipeline.compile(
-            yaml: "name: d\ntime: { field: ts }\nsteps:\n  - dedupe: { key: id, within: 1d, max_keys: 1 }\n", file: "p.yaml") })
+        guard
+            case .success(let p) = Result(catching: { () throws(Diagnostics) in
+                try Pipeline.compile(
+                    yaml: "name: d\ntime: { field: ts }\nsteps:\n  - dedupe: { key: id, within: 1d, max_keys: 1 }\n",
+                    file: "p.yaml")
+            })
         else {
             Issue.record("did not compile")
             return
@@ -166,13 +170,18 @@ import Testing
     @Test func checkWarnsWhenNothingBoundsTheKeys() throws {
         func warnings(_ yaml: String) -> [String] {
             let text = "steps:\n  - " + yaml
-            guard case .success(let p) = Result(catching: { () throws(Diagnostics) in try Pipeline.compile(yaml: text, file: "p.yaml") }) else { return ["did not compile"] }
+            guard
+                case .success(let p) = Result(catching: { () throws(Diagnostics) in
+                    try Pipeline.compile(yaml: text, file: "p.yaml")
+                })
+            else { return ["did not compile"] }
             return p.warnings.items.map(\.description)
         }
-        #expect(warnings("dedupe: { key: id, within: 10m }") == [
-            "p.yaml:2:13: warning: 'dedupe' holds every distinct key seen within 10m, with no limit on how many (its memory grows with the number of distinct keys)\n"
-                + "p.yaml:2:13: note: add 'max_keys: N' to keep at most N keys (the oldest is evicted first)",
-        ])
+        #expect(
+            warnings("dedupe: { key: id, within: 10m }") == [
+                "p.yaml:2:13: warning: 'dedupe' holds every distinct key seen within 10m, with no limit on how many (its memory grows with the number of distinct keys)\n"
+                    + "p.yaml:2:13: note: add 'max_keys: N' to keep at most N keys (the oldest is evicted first)"
+            ])
         #expect(warnings("dedupe: { key: id, within: 10m, max_keys: 1000 }").isEmpty)
     }
 
@@ -184,7 +193,13 @@ import Testing
         #expect(messages("dedupe: { key: id }") == ["missing required key 'within' in 'dedupe'"])
         #expect(messages("dedupe: { key: id, within: 0s }") == ["'within' in 'dedupe' must be longer than zero"])
         #expect(messages("dedupe: { key: id, within: 10 }").first?.hasPrefix("invalid duration '10'") == true)
-        #expect(messages("dedupe: { key: id, within: 1s, max_key: 3 }") == ["unknown key 'max_key' in 'dedupe'; did you mean 'max_keys'?"])
-        #expect(messages("dedupe: { key: id, within: 1s, max_keys: 0 }") == ["'max_keys' in 'dedupe' must be at least 1, found 0"])
+        #expect(
+            messages("dedupe: { key: id, within: 1s, max_key: 3 }") == [
+                "unknown key 'max_key' in 'dedupe'; did you mean 'max_keys'?"
+            ])
+        #expect(
+            messages("dedupe: { key: id, within: 1s, max_keys: 0 }") == [
+                "'max_keys' in 'dedupe' must be at least 1, found 0"
+            ])
     }
 }

@@ -48,7 +48,8 @@ import Testing
     }
 
     @Test(.enabled(if: enabled)) func twoStepRelaxed() throws {
-        _ = try run("""
+        _ = try run(
+            """
             key: user
             within: 10s
             sequence:
@@ -56,11 +57,13 @@ import Testing
                 where: kind == "login"
               - name: purchase
                 where: kind == "purchase" && amount > 400
-            """, events: 1_000_000) { i in (i % 3 == 0 ? "login" : "purchase", Int64((i * 7919) % 1000)) }
+            """, events: 1_000_000
+        ) { i in (i % 3 == 0 ? "login" : "purchase", Int64((i * 7919) % 1000)) }
     }
 
     @Test(.enabled(if: enabled)) func threeStepWithTimes() throws {
-        _ = try run("""
+        _ = try run(
+            """
             key: user
             within: 10s
             sequence:
@@ -71,6 +74,7 @@ import Testing
                 times: { min: 3, max: 5 }
               - name: out
                 where: kind == "logout"
-            """, events: 1_000_000) { i in ([ "login", "purchase", "purchase", "purchase", "purchase", "logout"][(i / 10_000) % 6], 1) }
+            """, events: 1_000_000
+        ) { i in (["login", "purchase", "purchase", "purchase", "purchase", "logout"][(i / 10_000) % 6], 1) }
     }
 }

@@ -11,7 +11,8 @@ import Testing
     /// `a`, then `b` any number of times up to 10 with `contiguity: any` (every subset of
     /// the b's is a partial match), then `c`, per user.
     static func anyLoop(_ limits: String) throws -> (StepHarness, PatternStep) {
-        try PatternTest.step("""
+        try PatternTest.step(
+            """
             key: user
             within: 1h
             skip: none
@@ -35,7 +36,8 @@ import Testing
         for round in 0..<7 {
             for u in 0..<keys {
                 let kind = round == 0 ? "a" : "b"
-                h.send(["kind": .string(kind), "id": .string("\(kind)\(round)-\(u)"), "user": .string("u\(u)")], time: t)
+                h.send(
+                    ["kind": .string(kind), "id": .string("\(kind)\(round)-\(u)"), "user": .string("u\(u)")], time: t)
                 t += 1
             }
             h.advance(to: t)
@@ -53,7 +55,10 @@ import Testing
         let rejected = h.sides[SidePort.rejected] ?? []
         #expect(!rejected.isEmpty)
         let message = rejected.first?.value["error"]?["message"]?.stringValue ?? ""
-        #expect(message.hasPrefix(#"pattern: the step would have more than 1000 partial matches over all keys (max_total_partial_matches); the event of key "u"#))
+        #expect(
+            message.hasPrefix(
+                #"pattern: the step would have more than 1000 partial matches over all keys (max_total_partial_matches); the event of key "u"#
+            ))
         #expect(message.hasSuffix(#"" was not matched"#))
         #expect(rejected.first?.value["event"]?["kind"] == "b")
         // What was kept still matches, and everything returns at the end.
@@ -70,7 +75,10 @@ import Testing
         #expect(peak <= 50)
         let rejected = h.sides[SidePort.rejected] ?? []
         #expect(!rejected.isEmpty)
-        #expect(rejected.first?.value["error"]?["message"] == #"pattern: the step already holds 50 events for partial matches (max_buffered_events); the event of key "u10" was not matched"#)
+        #expect(
+            rejected.first?.value["error"]?["message"]
+                == #"pattern: the step already holds 50 events for partial matches (max_buffered_events); the event of key "u10" was not matched"#
+        )
         h.advance(to: Int64.max)
         #expect(s.stateSize == 0)
     }
@@ -89,13 +97,19 @@ import Testing
         for round in 0..<7 {
             for u in 0..<20 {
                 let kind = round == 0 ? "a" : "b"
-                events.append(Event(["kind": .string(kind), "id": .string("\(kind)\(round)"), "user": .string("u\(u)")], time: Int64(events.count)))
+                events.append(
+                    Event(
+                        ["kind": .string(kind), "id": .string("\(kind)\(round)"), "user": .string("u\(u)")],
+                        time: Int64(events.count)))
             }
         }
         var sides: [(port: Int, event: Event)] = []
         _ = chain.process(events, watermark: Int64.min, sides: &sides)
         _ = chain.advance(watermark: Int64.max, sides: &sides)
-        let overBudget = sides.filter { $0.port == SidePort.rejected && ($0.event.value["error"]?["message"]?.stringValue ?? "").contains("max_total_partial_matches") }
+        let overBudget = sides.filter {
+            $0.port == SidePort.rejected
+                && ($0.event.value["error"]?["message"]?.stringValue ?? "").contains("max_total_partial_matches")
+        }
         #expect(!overBudget.isEmpty)
         #expect(overStateLimits(chain) == overBudget.count)
         #expect(chain.stats[0].rejected == overBudget.count)
@@ -115,7 +129,8 @@ import Testing
     }
 
     @Test func limitsMustBePositive() {
-        let errors = PatternTest.errors("""
+        let errors = PatternTest.errors(
+            """
             max_total_partial_matches: 0
             max_buffered_events: -1
             sequence:

@@ -11,7 +11,8 @@ import Testing
     }
 
     @Test func duplicateNames() {
-        let e = one("""
+        let e = one(
+            """
             sequence:
               - name: login
               - name: login
@@ -22,7 +23,8 @@ import Testing
     }
 
     @Test func unboundedTimesWithoutWithin() {
-        let e = one("""
+        let e = one(
+            """
             sequence:
               - name: a
                 times: { min: 2 }
@@ -33,39 +35,54 @@ import Testing
     }
 
     @Test func badValuesAndKeys() {
-        #expect(one("""
-            sequence:
-              - name: a
-                contiguity: strct
-            """)?.0 == "unknown value 'strct' for 'contiguity' in 'sequence step'; did you mean 'strict'?")
-        #expect(one("""
-            withn: 1m
-            sequence:
-              - name: a
-            """)?.0 == "unknown key 'withn' in 'pattern'; did you mean 'within'?")
-        #expect(one("""
-            skip: past_first
-            sequence:
-              - name: a
-            """)?.0 == "unknown value 'past_first' for 'skip' in 'pattern'; did you mean 'past_last'?")
-        #expect(one("""
-            sequence:
-              - name: a
-                times: { min: 3, max: 2 }
-            """)?.0 == "'max' (2) is less than 'min' (3) in 'times'")
-        #expect(one("""
-            sequence:
-              - name: a
-                times: 0
-            """)?.0 == "'times' in 'sequence step' must be between 1 and 2147483647, found 0")
-        #expect(one("""
-            sequence:
-              - name: a-b
-            """)?.0 == "pattern name 'a-b' is not an identifier; use letters, digits and '_', not starting with a digit")
-        #expect(one("""
-            sequence:
-              - where: x > 1
-            """)?.0 == "missing required key 'name' in 'sequence step'")
+        #expect(
+            one(
+                """
+                sequence:
+                  - name: a
+                    contiguity: strct
+                """)?.0 == "unknown value 'strct' for 'contiguity' in 'sequence step'; did you mean 'strict'?")
+        #expect(
+            one(
+                """
+                withn: 1m
+                sequence:
+                  - name: a
+                """)?.0 == "unknown key 'withn' in 'pattern'; did you mean 'within'?")
+        #expect(
+            one(
+                """
+                skip: past_first
+                sequence:
+                  - name: a
+                """)?.0 == "unknown value 'past_first' for 'skip' in 'pattern'; did you mean 'past_last'?")
+        #expect(
+            one(
+                """
+                sequence:
+                  - name: a
+                    times: { min: 3, max: 2 }
+                """)?.0 == "'max' (2) is less than 'min' (3) in 'times'")
+        #expect(
+            one(
+                """
+                sequence:
+                  - name: a
+                    times: 0
+                """)?.0 == "'times' in 'sequence step' must be between 1 and 2147483647, found 0")
+        #expect(
+            one(
+                """
+                sequence:
+                  - name: a-b
+                """)?.0
+                == "pattern name 'a-b' is not an identifier; use letters, digits and '_', not starting with a digit")
+        #expect(
+            one(
+                """
+                sequence:
+                  - where: x > 1
+                """)?.0 == "missing required key 'name' in 'sequence step'")
         #expect(one("within: 0s\nsequence:\n  - name: a")?.0 == "'within' in 'pattern' must be longer than zero")
         #expect(one("within: 10\nsequence:\n  - name: a")?.0.hasPrefix("invalid duration '10'") == true)
         #expect(one("sequence: []")?.0 == "'sequence' in 'pattern' is empty; add at least one step")
@@ -73,7 +90,8 @@ import Testing
     }
 
     @Test func expressionErrorsPointIntoTheExpression() {
-        let e = one("""
+        let e = one(
+            """
             sequence:
               - name: a
                 where: amount >> 1
@@ -83,7 +101,8 @@ import Testing
     }
 
     @Test func allMistakesAreReported() {
-        let all = PatternTest.errors("""
+        let all = PatternTest.errors(
+            """
             sequence:
               - name: a
               - name: a

@@ -6,7 +6,8 @@ import Testing
 /// results (see docs/patterns.md for the one place Sluice differs from the text).
 @Suite struct PatternContiguityTests {
     func ab(_ contiguity: String) throws -> [String] {
-        let (h, _) = try PatternTest.step("""
+        let (h, _) = try PatternTest.step(
+            """
             skip: none
             sequence:
               - name: a
@@ -27,7 +28,8 @@ import Testing
     }
 
     func loop(_ inner: String, c: String = "relaxed") throws -> Set<String> {
-        let (h, _) = try PatternTest.step("""
+        let (h, _) = try PatternTest.step(
+            """
             skip: none
             sequence:
               - name: a
@@ -46,11 +48,15 @@ import Testing
     }
 
     @Test func flinkLoopExampleRelaxed() throws {
-        #expect(try loop("relaxed") == ["{a b1 c}", "{a b1 b2 c}", "{a b1 b2 b3 c}", "{a b2 c}", "{a b2 b3 c}", "{a b3 c}"])
+        #expect(
+            try loop("relaxed") == ["{a b1 c}", "{a b1 b2 c}", "{a b1 b2 b3 c}", "{a b2 c}", "{a b2 b3 c}", "{a b3 c}"])
     }
 
     @Test func flinkLoopExampleAny() throws {
-        #expect(try loop("any") == ["{a b1 c}", "{a b1 b2 c}", "{a b1 b3 c}", "{a b1 b2 b3 c}", "{a b2 c}", "{a b2 b3 c}", "{a b3 c}"])
+        #expect(
+            try loop("any") == [
+                "{a b1 c}", "{a b1 b2 c}", "{a b1 b3 c}", "{a b1 b2 b3 c}", "{a b2 c}", "{a b2 b3 c}", "{a b3 c}",
+            ])
     }
 
     @Test func flinkLoopExampleStrict() throws {
@@ -61,7 +67,8 @@ import Testing
     }
 
     func consecutive(_ first: String, _ inner: String) throws -> [String] {
-        let (h, _) = try PatternTest.step("""
+        let (h, _) = try PatternTest.step(
+            """
             skip: none
             within: 1h
             sequence:
@@ -80,21 +87,28 @@ import Testing
 
     @Test func flinkConsecutiveExample() throws {
         #expect(Set(try consecutive("relaxed", "strict")) == ["{C A1 B}", "{C A1 A2 B}", "{C A1 A2 A3 B}"])
-        #expect(Set(try consecutive("relaxed", "relaxed")) == ["{C A1 B}", "{C A1 A2 B}", "{C A1 A2 A3 B}", "{C A1 A2 A3 A4 B}"])
+        #expect(
+            Set(try consecutive("relaxed", "relaxed")) == [
+                "{C A1 B}", "{C A1 A2 B}", "{C A1 A2 A3 B}", "{C A1 A2 A3 A4 B}",
+            ])
     }
 
     @Test func flinkAllowCombinationsExample() throws {
         let all = Set(try consecutive("any", "any"))
-        #expect(all == [
-            "{C A1 B}", "{C A1 A2 B}", "{C A1 A3 B}", "{C A1 A4 B}", "{C A1 A2 A3 B}", "{C A1 A2 A4 B}", "{C A1 A3 A4 B}",
-            "{C A1 A2 A3 A4 B}", "{C A2 B}", "{C A2 A3 B}", "{C A2 A4 B}", "{C A2 A3 A4 B}", "{C A3 B}", "{C A3 A4 B}", "{C A4 B}",
-        ])
+        #expect(
+            all == [
+                "{C A1 B}", "{C A1 A2 B}", "{C A1 A3 B}", "{C A1 A4 B}", "{C A1 A2 A3 B}", "{C A1 A2 A4 B}",
+                "{C A1 A3 A4 B}",
+                "{C A1 A2 A3 A4 B}", "{C A2 B}", "{C A2 A3 B}", "{C A2 A4 B}", "{C A2 A3 A4 B}", "{C A3 B}",
+                "{C A3 A4 B}", "{C A4 B}",
+            ])
         // Relaxed into the loop: the first A is the first one after C.
         #expect(Set(try consecutive("relaxed", "any")).count == 8)
     }
 
     @Test func timesDefaultsToTheStepsContiguity() throws {
-        let (h, _) = try PatternTest.step("""
+        let (h, _) = try PatternTest.step(
+            """
             sequence:
               - name: a
                 where: kind == "a"
@@ -108,7 +122,8 @@ import Testing
     }
 
     @Test func emissionOrderIsEarliestStartFirst() throws {
-        let (h, _) = try PatternTest.step("""
+        let (h, _) = try PatternTest.step(
+            """
             skip: none
             sequence:
               - name: a

@@ -5,7 +5,8 @@ import Testing
 /// `where` conditions that read earlier captures (Flink's IterativeCondition), and `emit`.
 @Suite struct PatternIterativeTests {
     @Test func specExample() throws {
-        let (h, _) = try PatternTest.step("""
+        let (h, _) = try PatternTest.step(
+            """
             key: user
             within: 10s
             sequence:
@@ -32,7 +33,8 @@ import Testing
 
     @Test func conditionOverTheLoopsOwnEvents() throws {
         // Flink's docs: accept "foo" events while the sum of prices stays below 5.
-        let (h, _) = try PatternTest.step("""
+        let (h, _) = try PatternTest.step(
+            """
             skip: none
             within: 1h
             sequence:
@@ -45,7 +47,8 @@ import Testing
                 where: kind == "e"
             """)
         let events: [JSON] = [
-            ["kind": "s", "id": "s"], ["kind": "foo", "id": "f1", "price": 1.0], ["kind": "foo", "id": "f2", "price": 2.0],
+            ["kind": "s", "id": "s"], ["kind": "foo", "id": "f1", "price": 1.0],
+            ["kind": "foo", "id": "f2", "price": 2.0],
             ["kind": "foo", "id": "f3", "price": 3.0], ["kind": "e", "id": "e"],
         ]
         for (i, e) in events.enumerated() { h.send(e, time: Int64(i)) }
@@ -53,7 +56,8 @@ import Testing
     }
 
     @Test func emitAsOneExpression() throws {
-        let (h, _) = try PatternTest.step("""
+        let (h, _) = try PatternTest.step(
+            """
             sequence:
               - name: a
                 where: kind == "a"
@@ -67,7 +71,8 @@ import Testing
     }
 
     @Test func missingFieldsDoNotMatchAndAreCounted() throws {
-        let (h, s) = try PatternTest.step("""
+        let (h, s) = try PatternTest.step(
+            """
             sequence:
               - name: big
                 where: amount > 100
@@ -82,7 +87,8 @@ import Testing
     }
 
     @Test func emitErrorRejectsTheMatch() throws {
-        let (h, _) = try PatternTest.step("""
+        let (h, _) = try PatternTest.step(
+            """
             sequence:
               - name: a
                 where: kind == "a"

@@ -12,7 +12,9 @@ import Testing
 final class NFAHarness {
     /// One element of the sequence: a step taking the events of kind `letter`, or a `not`.
     enum Element {
-        case step(String, min: Int = 1, max: Int = 1, optional: Bool = false, contiguity: Contiguity = .relaxed, inner: Contiguity? = nil, where: String? = nil)
+        case step(
+            String, min: Int = 1, max: Int = 1, optional: Bool = false, contiguity: Contiguity = .relaxed,
+            inner: Contiguity? = nil, where: String? = nil)
         case not(String, strict: Bool = false)
     }
 
@@ -23,7 +25,9 @@ final class NFAHarness {
     let evaluated: UInt64
     var keys: [String: Int] = [:]
 
-    init(_ elements: [Element], within: Int64? = nil, skip: SkipStrategy = .none, limits: PatternLimits = PatternLimits()) throws {
+    init(
+        _ elements: [Element], within: Int64? = nil, skip: SkipStrategy = .none, limits: PatternLimits = PatternLimits()
+    ) throws {
         let compiler = ExpressionCompiler()
         var states: [PatternNFA.State] = []
         var notsBefore: [[PatternNFA.Negation]] = [[]]
@@ -37,10 +41,11 @@ final class NFAHarness {
                 if expression != nil { evaluated |= 1 << UInt64(conditions.count) }
                 conditions.append(PatternNFA.Condition(expression: expression, iterative: expression != nil))
                 kinds.append(letter)
-                states.append(PatternNFA.State(
-                    name: letter, condition: conditions.count - 1, min: min, max: max, optional: optional,
-                    contiguity: contiguity, innerContiguity: inner ?? contiguity, isList: !(min == 1 && max == 1),
-                    restOptional: false))
+                states.append(
+                    PatternNFA.State(
+                        name: letter, condition: conditions.count - 1, min: min, max: max, optional: optional,
+                        contiguity: contiguity, innerContiguity: inner ?? contiguity, isList: !(min == 1 && max == 1),
+                        restOptional: false))
                 notsBefore.append([])
             case .not(let letter, let strict):
                 conditions.append(PatternNFA.Condition(expression: nil, iterative: false))
@@ -81,7 +86,8 @@ final class NFAHarness {
             if c == kind { mask |= 1 << UInt64(i) }
         }
         var takes = false
-        for st in runner.nfa.states where mask & (1 << UInt64(st.condition)) != 0 || evaluated & (1 << UInt64(st.condition)) != 0 {
+        for st in runner.nfa.states
+        where mask & (1 << UInt64(st.condition)) != 0 || evaluated & (1 << UInt64(st.condition)) != 0 {
             takes = true
         }
         var slot: Int32 = -1
@@ -150,16 +156,19 @@ final class NFAHarness {
     }
 
     @Test func contiguityOfTheFlinkTwoStepExample() throws {
-        for (contiguity, expected) in [(Contiguity.strict, [String]()), (.relaxed, ["{a b1}"]), (.any, ["{a b1}", "{a b2}"])] {
+        for (contiguity, expected) in [
+            (Contiguity.strict, [String]()), (.relaxed, ["{a b1}"]), (.any, ["{a b1}", "{a b2}"]),
+        ] {
             let h = try NFAHarness([.step("a"), .step("b", contiguity: contiguity)])
             #expect(h.run("a c b1 b2") == expected, "\(contiguity)")
         }
     }
 
     @Test func allowCombinationsGivesEverySubset() throws {
-        let h = try NFAHarness([
-            .step("C"), .step("A", min: 1, max: Int.max, contiguity: .any, inner: .any), .step("B"),
-        ], within: 3_600_000)
+        let h = try NFAHarness(
+            [
+                .step("C"), .step("A", min: 1, max: Int.max, contiguity: .any, inner: .any), .step("B"),
+            ], within: 3_600_000)
         let all = Set(h.run("C D A1 A2 A3 D A4 B"))
         #expect(all.count == 15)
         #expect(all.contains("{C A1 A3 B}") && all.contains("{C A1 A2 A3 A4 B}") && all.contains("{C A4 B}"))
@@ -177,7 +186,8 @@ final class NFAHarness {
             (.pastLast, ["{b1 b2 b3 c}"]),
         ]
         for (skip, matches) in expected {
-            let h = try NFAHarness([.step("b", min: 1, max: Int.max), .step("c", contiguity: .strict)], within: 60_000, skip: skip)
+            let h = try NFAHarness(
+                [.step("b", min: 1, max: Int.max), .step("c", contiguity: .strict)], within: 60_000, skip: skip)
             #expect(h.run("b1 b2 b3 c") == matches, "\(skip)")
         }
     }

@@ -6,7 +6,8 @@ import Testing
 /// `not`: absence between neighbours (Flink notFollowedBy / notNext) and at the end.
 @Suite struct PatternNegationTests {
     func between(_ contiguity: String, _ input: String) throws -> [String] {
-        let (h, _) = try PatternTest.step("""
+        let (h, _) = try PatternTest.step(
+            """
             sequence:
               - name: a
                 where: kind == "a"
@@ -33,7 +34,8 @@ import Testing
     }
 
     @Test func anEventMatchingBothTheNotAndTheNextStepKills() throws {
-        let (h, _) = try PatternTest.step("""
+        let (h, _) = try PatternTest.step(
+            """
             sequence:
               - name: a
                 where: kind == "a"
@@ -46,7 +48,8 @@ import Testing
     }
 
     func trailing() throws -> (StepHarness, PatternStep) {
-        try PatternTest.step("""
+        try PatternTest.step(
+            """
             key: user
             within: 10s
             sequence:
@@ -86,7 +89,8 @@ import Testing
     }
 
     @Test func patternMistakesAboutNot() {
-        let first = PatternTest.errors("""
+        let first = PatternTest.errors(
+            """
             within: 1m
             sequence:
               - not: { where: x == 1 }
@@ -96,7 +100,8 @@ import Testing
         #expect(first.first?.location?.line == 5)
         #expect(first.first?.location?.column == 11)
 
-        let afterOptional = PatternTest.errors("""
+        let afterOptional = PatternTest.errors(
+            """
             within: 1m
             sequence:
               - name: a
@@ -108,7 +113,8 @@ import Testing
         #expect(afterOptional.map(\.message) == ["'not' cannot directly follow the optional step 'b'"])
         #expect(afterOptional.first?.location?.line == 8)
 
-        let noWithin = PatternTest.errors("""
+        let noWithin = PatternTest.errors(
+            """
             sequence:
               - name: a
               - not: { where: x == 1 }
@@ -117,7 +123,8 @@ import Testing
         #expect(noWithin.first?.location?.line == 5)
         #expect(noWithin.first?.location?.column == 11)
 
-        let anyNot = PatternTest.errors("""
+        let anyNot = PatternTest.errors(
+            """
             within: 1m
             sequence:
               - name: a

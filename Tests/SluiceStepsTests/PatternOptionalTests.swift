@@ -5,7 +5,8 @@ import Testing
 /// `optional: true`: a step that may match no event.
 @Suite struct PatternOptionalTests {
     func abc(_ skip: String, _ input: String) throws -> [String] {
-        let (h, _) = try PatternTest.step("""
+        let (h, _) = try PatternTest.step(
+            """
             skip: \(skip)
             sequence:
               - name: a
@@ -29,7 +30,8 @@ import Testing
     }
 
     @Test func optionalCaptureIsLeftOutOfTheMatch() throws {
-        let (h, _) = try PatternTest.step("""
+        let (h, _) = try PatternTest.step(
+            """
             sequence:
               - name: a
                 where: kind == "a"
@@ -46,7 +48,8 @@ import Testing
     }
 
     @Test func optionalFirstStep() throws {
-        let (h, _) = try PatternTest.step("""
+        let (h, _) = try PatternTest.step(
+            """
             skip: none
             sequence:
               - name: a
@@ -60,7 +63,8 @@ import Testing
     }
 
     @Test func optionalLastStepCompletesWithoutIt() throws {
-        let (h, _) = try PatternTest.step("""
+        let (h, _) = try PatternTest.step(
+            """
             skip: none
             sequence:
               - name: a
@@ -74,7 +78,8 @@ import Testing
     }
 
     @Test func optionalLoopIsZeroOrMinToMax() throws {
-        let (h, _) = try PatternTest.step("""
+        let (h, _) = try PatternTest.step(
+            """
             skip: none
             sequence:
               - name: a

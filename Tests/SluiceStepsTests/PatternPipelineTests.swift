@@ -9,7 +9,8 @@ import Testing
 /// through their pattern step, with event time from `ts` and the watermark at the
 /// largest time seen minus `time.lateness`, as docs/pipeline-language.md ("Event time") says, until `sluice test` exists.
 @Suite struct PatternPipelineTests {
-    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().path
 
     func runTests(_ file: String, stream: String, input: String, output: String, lateness: Int64) throws {
         let path = Self.root + "/pipelines/" + file

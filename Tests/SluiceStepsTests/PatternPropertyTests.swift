@@ -27,12 +27,16 @@ struct RefPattern: CustomStringConvertible {
     var yaml: String {
         var s = "skip: \(skip)\nwithin: \(within)ms\nsequence:\n"
         for (j, st) in steps.enumerated() {
-            for n in nots[j] { s += "  - not: { where: kind == \"\(n.letter)\", contiguity: \(n.strict ? "strict" : "relaxed") }\n" }
+            for n in nots[j] {
+                s += "  - not: { where: kind == \"\(n.letter)\", contiguity: \(n.strict ? "strict" : "relaxed") }\n"
+            }
             s += "  - name: s\(j)\n    where: kind == \"\(st.letter)\"\n    contiguity: \(st.contiguity)\n"
             s += "    optional: \(st.optional)\n"
             s += "    times: { min: \(st.min)\(st.max.map { ", max: \($0)" } ?? ""), contiguity: \(st.inner) }\n"
         }
-        for n in nots[steps.count] { s += "  - not: { where: kind == \"\(n.letter)\", contiguity: \(n.strict ? "strict" : "relaxed") }\n" }
+        for n in nots[steps.count] {
+            s += "  - not: { where: kind == \"\(n.letter)\", contiguity: \(n.strict ? "strict" : "relaxed") }\n"
+        }
         return s
     }
 
@@ -63,8 +67,10 @@ struct RefPattern: CustomStringConvertible {
     static let rawSteps = zip(
         Gen.int(in: 0...2), Gen.int(in: 0...4), Gen.bool(0.25), Gen.int(in: 0...2), Gen.int(in: 0...2), Gen.bool(0.25),
         Gen.int(in: 0...1), Gen.bool
-    ).map { RawStep(letter: $0, times: $1, optional: $2, contiguity: $3, inner: $4, not: $5, notLetter: $6, notStrict: $7) }
-        .array(of: 1...3)
+    ).map {
+        RawStep(letter: $0, times: $1, optional: $2, contiguity: $3, inner: $4, not: $5, notLetter: $6, notStrict: $7)
+    }
+    .array(of: 1...3)
 
     /// The rest of a pattern: a trailing `not` (whether, strict) and `within`.
     static let rawTail = zip(Gen.bool(0.25), Gen.bool, Gen.int64(in: 3...12))
@@ -72,7 +78,9 @@ struct RefPattern: CustomStringConvertible {
     /// The pattern `raw` describes, with the given skip strategy and contiguity ("mixed":
     /// each step's own): the first step is never optional, a `not` follows only a step that
     /// is not optional, and a trailing `not` only with skip `none`.
-    static func make(_ raw: [RawStep], tail: (not: Bool, strict: Bool, within: Int64), skip: String, contiguity: String) -> RefPattern {
+    static func make(_ raw: [RawStep], tail: (not: Bool, strict: Bool, within: Int64), skip: String, contiguity: String)
+        -> RefPattern
+    {
         let letters = ["a", "b", "c"]
         var steps: [Step] = []
         var nots: [[Not]] = []
@@ -85,7 +93,10 @@ struct RefPattern: CustomStringConvertible {
                 before.append(Not(letter: ["c", "d"][r.notLetter], strict: r.notStrict))
             }
             nots.append(before)
-            steps.append(Step(letter: letters[r.letter], min: mn, max: mx, optional: j > 0 && r.optional, contiguity: c, inner: inner))
+            steps.append(
+                Step(
+                    letter: letters[r.letter], min: mn, max: mx, optional: j > 0 && r.optional, contiguity: c,
+                    inner: inner))
         }
         var trailing: [Not] = []
         if skip == "none", let last = steps.last, !last.optional, tail.not {
@@ -112,7 +123,9 @@ struct ReferenceMatcher {
     func matches() -> [[Int]] {
         var found: [Match] = []
         let n = p.steps.count
-        func skippable(_ from: Int, _ to: Int) -> Bool { (from..<to).allSatisfy { $0 >= 0 && $0 < n && p.steps[$0].optional } }
+        func skippable(_ from: Int, _ to: Int) -> Bool {
+            (from..<to).allSatisfy { $0 >= 0 && $0 < n && p.steps[$0].optional }
+        }
         func countOK(_ j: Int, _ k: Int) -> Bool { k >= p.steps[j].min && k <= (p.steps[j].max ?? Int.max) }
         func notsBetween(_ a: Int, _ b: Int) -> [RefPattern.Not] {
             var out: [RefPattern.Not] = []
@@ -238,12 +251,15 @@ struct ReferenceMatcher {
         } else {
             #expect(got.sorted() == expected.sorted(), "\(pattern)\n\(stream)")
         }
-        #expect(step.livePartialMatches == 0 && step.sharedBufferEvents == 0 && step.stateSize == 0, "\(pattern)\n\(stream)")
+        #expect(
+            step.livePartialMatches == 0 && step.sharedBufferEvents == 0 && step.stateSize == 0, "\(pattern)\n\(stream)"
+        )
     }
 
     @Test(arguments: ["strict", "relaxed", "any", "mixed"], ["past_last", "to_next", "none"])
     func matchesTheBruteForceReference(contiguity: String, skip: String) async {
-        await propertyCheck(count: 150, input: RefPattern.rawSteps, RefPattern.rawTail, Self.rawEvents) { steps, tail, events in
+        await propertyCheck(count: 150, input: RefPattern.rawSteps, RefPattern.rawTail, Self.rawEvents) {
+            steps, tail, events in
             let pattern = RefPattern.make(steps, tail: tail, skip: skip, contiguity: contiguity)
             do {
                 try compare(pattern, events)

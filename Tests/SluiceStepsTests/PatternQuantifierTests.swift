@@ -5,7 +5,8 @@ import Testing
 /// `times: N | {min, max}`: counts, lists in captures, unbounded loops.
 @Suite struct PatternQuantifierTests {
     @Test func exactTimesCapturesAList() throws {
-        let (h, _) = try PatternTest.step("""
+        let (h, _) = try PatternTest.step(
+            """
             sequence:
               - name: a
                 where: kind == "a"
@@ -22,7 +23,8 @@ import Testing
     }
 
     @Test func rangeEmitsEachLengthWithNoSkip() throws {
-        let (h, _) = try PatternTest.step("""
+        let (h, _) = try PatternTest.step(
+            """
             skip: none
             sequence:
               - name: a
@@ -36,7 +38,8 @@ import Testing
     }
 
     @Test func rangeWithPastLastEmitsTheShortestFirst() throws {
-        let (h, _) = try PatternTest.step("""
+        let (h, _) = try PatternTest.step(
+            """
             sequence:
               - name: a
                 where: kind == "a"
@@ -49,7 +52,8 @@ import Testing
     }
 
     @Test func unboundedNeedsWithinAndLoopsUntilTheNextStep() throws {
-        let (h, _) = try PatternTest.step("""
+        let (h, _) = try PatternTest.step(
+            """
             within: 1m
             skip: none
             sequence:
@@ -66,7 +70,8 @@ import Testing
     }
 
     @Test func loopingFirstStepStartsAMatchAtEachEvent() throws {
-        let (h, _) = try PatternTest.step("""
+        let (h, _) = try PatternTest.step(
+            """
             within: 1m
             skip: none
             sequence:
@@ -82,7 +87,8 @@ import Testing
     }
 
     @Test func timesOneIsASingleEventNotAList() throws {
-        let (h, _) = try PatternTest.step("""
+        let (h, _) = try PatternTest.step(
+            """
             sequence:
               - name: a
                 where: kind == "a"

@@ -5,7 +5,8 @@ import Testing
 /// After-match skip strategies: the Flink documentation's `b+ c` over `b1 b2 b3 c` table.
 @Suite struct PatternSkipTests {
     func run(_ skip: String) throws -> [String] {
-        let (h, _) = try PatternTest.step("""
+        let (h, _) = try PatternTest.step(
+            """
             skip: \(skip)
             within: 1m
             sequence:
@@ -27,7 +28,8 @@ import Testing
     }
 
     @Test func toNextDiscardsMatchesStartingWithTheSameEvent() throws {
-        let (h, _) = try PatternTest.step("""
+        let (h, _) = try PatternTest.step(
+            """
             skip: to_next
             sequence:
               - name: a
@@ -42,7 +44,8 @@ import Testing
     }
 
     @Test func pastLastIsTheDefault() throws {
-        let (h, _) = try PatternTest.step("""
+        let (h, _) = try PatternTest.step(
+            """
             sequence:
               - name: a
                 where: kind == "a"
@@ -54,7 +57,8 @@ import Testing
     }
 
     @Test func pastLastKeepsMatchesStartedAfterTheLastEvent() throws {
-        let (h, _) = try PatternTest.step("""
+        let (h, _) = try PatternTest.step(
+            """
             skip: past_last
             sequence:
               - name: a

@@ -5,7 +5,8 @@ import Testing
 /// Keys, the partial-match cap, and memory returning after the input ends.
 @Suite struct PatternStateTests {
     @Test func matchingIsPerKey() throws {
-        let (h, _) = try PatternTest.step("""
+        let (h, _) = try PatternTest.step(
+            """
             key: user
             sequence:
               - name: a
@@ -25,7 +26,8 @@ import Testing
     }
 
     @Test func keyAsExpression() throws {
-        let (h, _) = try PatternTest.step("""
+        let (h, _) = try PatternTest.step(
+            """
             key: user + "/" + string(region)
             sequence:
               - name: a
@@ -40,7 +42,8 @@ import Testing
     }
 
     @Test func capOnPartialMatchesRejectsLoudly() throws {
-        let (h, s) = try PatternTest.step("""
+        let (h, s) = try PatternTest.step(
+            """
             key: user
             max_partial_matches: 3
             sequence:
@@ -53,7 +56,10 @@ import Testing
         h.advance(to: 100_000)
         let r = h.sides[SidePort.rejected] ?? []
         #expect(r.count == 1)
-        #expect(r.first?.value["error"]?["message"] == #"pattern: key "u1" would have more than 3 partial matches (max_partial_matches); the event was not matched"#)
+        #expect(
+            r.first?.value["error"]?["message"]
+                == #"pattern: key "u1" would have more than 3 partial matches (max_partial_matches); the event was not matched"#
+        )
         #expect(r.first?.value["event"]?["id"] == "a4")
         #expect(s.livePartialMatches == 3)
         PatternTest.send(h, "b", key: "u1", start: 200_000)
@@ -61,7 +67,8 @@ import Testing
     }
 
     @Test func memoryReturnsToZeroAfterTheInputEnds() throws {
-        let (h, s) = try PatternTest.step("""
+        let (h, s) = try PatternTest.step(
+            """
             key: user
             within: 1m
             skip: none
@@ -80,7 +87,11 @@ import Testing
         var t: Int64 = 0
         for i in 0..<300 {
             let kinds = ["a", "b", "b", "c", "x", "y"]
-            h.send(["kind": .string(kinds[(i * 7 + i / 3) % kinds.count]), "id": .string("e\(i)"), "user": .string("u\(i % 5)")], time: t)
+            h.send(
+                [
+                    "kind": .string(kinds[(i * 7 + i / 3) % kinds.count]), "id": .string("e\(i)"),
+                    "user": .string("u\(i % 5)"),
+                ], time: t)
             t += 250
             if i % 17 == 0 { h.advance(to: t - 1000) }
         }
@@ -94,7 +105,8 @@ import Testing
     }
 
     @Test func sharedBufferStoresEachEventOnce() throws {
-        let (h, s) = try PatternTest.step("""
+        let (h, s) = try PatternTest.step(
+            """
             skip: none
             within: 1m
             sequence:

@@ -7,7 +7,9 @@ import Testing
 enum PatternTest {
     /// Compiles a `pattern:` step (YAML of its config, indented under `pattern:`).
     static func step(_ config: String) throws -> (StepHarness, PatternStep) {
-        let yaml = "pattern:\n" + config.split(separator: "\n", omittingEmptySubsequences: false).map { "  " + $0 }.joined(separator: "\n")
+        let yaml =
+            "pattern:\n"
+            + config.split(separator: "\n", omittingEmptySubsequences: false).map { "  " + $0 }.joined(separator: "\n")
         switch compileStep(yaml) {
         case .success(let s):
             guard let ps = s as? PatternStep else { throw PatternTestError("not a pattern step") }
@@ -18,7 +20,9 @@ enum PatternTest {
 
     /// The diagnostics of a pattern that must not compile.
     static func errors(_ config: String) -> [Diagnostic] {
-        let yaml = "pattern:\n" + config.split(separator: "\n", omittingEmptySubsequences: false).map { "  " + $0 }.joined(separator: "\n")
+        let yaml =
+            "pattern:\n"
+            + config.split(separator: "\n", omittingEmptySubsequences: false).map { "  " + $0 }.joined(separator: "\n")
         switch compileStep(yaml) {
         case .success: return []
         case .failure(let d): return d.items

@@ -5,7 +5,8 @@ import Testing
 /// `timeouts: true`: expired partial matches go to `STREAM.timeouts`.
 @Suite struct PatternTimeoutTests {
     @Test func expiredPartialMatchGoesToTimeouts() throws {
-        let (h, s) = try PatternTest.step("""
+        let (h, s) = try PatternTest.step(
+            """
             key: user
             within: 10s
             timeouts: true
@@ -24,10 +25,15 @@ import Testing
         #expect(h.sides[SidePort.timeouts] == nil)
         h.advance(to: 20000)
         let t = h.sides[SidePort.timeouts]?.map(\.value) ?? []
-        #expect(t == [[
-            "captures": ["a": ["kind": "a", "id": "a", "user": "u1"], "b": [["kind": "b", "id": "b1", "user": "u1"]]],
-            "timed_out_at": 11000, "key": "u1",
-        ]])
+        #expect(
+            t == [
+                [
+                    "captures": [
+                        "a": ["kind": "a", "id": "a", "user": "u1"], "b": [["kind": "b", "id": "b1", "user": "u1"]],
+                    ],
+                    "timed_out_at": 11000, "key": "u1",
+                ]
+            ])
         #expect(h.sides[SidePort.timeouts]?.first?.time == 11000)
         #expect(s.livePartialMatches == 0 && s.sharedBufferEvents == 0)
     }
@@ -36,7 +42,8 @@ import Testing
     /// matches started (equal start times: in arrival order), not in whatever order the
     /// deadline queue happens to hold them.
     @Test func equalDeadlinesTimeOutInStartOrder() throws {
-        let (h, _) = try PatternTest.step("""
+        let (h, _) = try PatternTest.step(
+            """
             key: user
             within: 10s
             timeouts: true
@@ -46,7 +53,9 @@ import Testing
               - name: b
                 where: kind == "b"
             """)
-        for u in ["u3", "u1", "u2", "u5", "u4"] { h.send(["kind": "a", "id": .string("a-" + u), "user": .string(u)], time: 1000) }
+        for u in ["u3", "u1", "u2", "u5", "u4"] {
+            h.send(["kind": "a", "id": .string("a-" + u), "user": .string(u)], time: 1000)
+        }
         h.send(["kind": "a", "id": "a-u0", "user": "u0"], time: 900)
         h.advance(to: 20000)
         let t = h.sides[SidePort.timeouts]?.map(\.value) ?? []
@@ -55,7 +64,8 @@ import Testing
     }
 
     @Test func noTimeoutsUnlessAsked() throws {
-        let (h, s) = try PatternTest.step("""
+        let (h, s) = try PatternTest.step(
+            """
             within: 10s
             sequence:
               - name: a
@@ -70,7 +80,8 @@ import Testing
     }
 
     @Test func everythingPendingTimesOutAtTheEndOfInput() throws {
-        let (h, s) = try PatternTest.step("""
+        let (h, s) = try PatternTest.step(
+            """
             timeouts: true
             sequence:
               - name: a
@@ -88,7 +99,8 @@ import Testing
     }
 
     @Test func oneTimeoutPerPartialMatchNotPerNFABranch() throws {
-        let (h, _) = try PatternTest.step("""
+        let (h, _) = try PatternTest.step(
+            """
             within: 10s
             timeouts: true
             sequence:

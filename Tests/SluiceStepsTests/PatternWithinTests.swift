@@ -8,7 +8,8 @@ import Testing
 /// lateness.
 @Suite struct PatternWithinTests {
     func ab() throws -> (StepHarness, PatternStep) {
-        try PatternTest.step("""
+        try PatternTest.step(
+            """
             within: 10s
             sequence:
               - name: a
@@ -28,7 +29,8 @@ import Testing
     }
 
     @Test func windowCountsFromTheFirstEventNotThePrevious() throws {
-        let (h, _) = try PatternTest.step("""
+        let (h, _) = try PatternTest.step(
+            """
             within: 10s
             sequence:
               - name: a

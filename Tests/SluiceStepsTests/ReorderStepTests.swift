@@ -61,12 +61,17 @@ import Testing
 
     @Test func checkWarnsWhenTheBufferHasNoBound() throws {
         func warnings(_ yaml: String) -> [String] {
-            guard case .success(let p) = Result(catching: { () throws(Diagnostics) in try Pipeline.compile(yaml: "steps:\n  - " + yaml, file: "p.yaml") }) else { return ["did not compile"] }
+            guard
+                case .success(let p) = Result(catching: { () throws(Diagnostics) in
+                    try Pipeline.compile(yaml: "steps:\n  - " + yaml, file: "p.yaml")
+                })
+            else { return ["did not compile"] }
             return p.warnings.items.map(\.message)
         }
-        #expect(warnings("reorder: {}") == [
-            "'reorder' buffers every event until the watermark passes it, with no limit on how many (its memory grows with the input's disorder and 'time.lateness')",
-        ])
+        #expect(
+            warnings("reorder: {}") == [
+                "'reorder' buffers every event until the watermark passes it, with no limit on how many (its memory grows with the input's disorder and 'time.lateness')"
+            ])
         #expect(warnings("reorder: { max_buffer: 10000 }").isEmpty)
     }
 
@@ -80,7 +85,9 @@ import Testing
             Issue.record("compiled")
             return
         }
-        #expect(d2.items.first { $0.severity == .error }?.message == "unknown key 'max_bufer' in 'reorder'; did you mean 'max_buffer'?")
+        #expect(
+            d2.items.first { $0.severity == .error }?.message
+                == "unknown key 'max_bufer' in 'reorder'; did you mean 'max_buffer'?")
     }
 
     /// Random arrival orders with random watermark advances (lagging the largest time

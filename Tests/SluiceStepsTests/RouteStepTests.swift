@@ -44,7 +44,8 @@ import Testing
         h.send(["amount": 5000])
         #expect(h.take().isEmpty)
         #expect(h.sides[big] == nil)
-        #expect(h.sides[SidePort.rejected]?.first?.value["error"]?["message"] == "branch 'eu': no such attribute: 'region'")
+        #expect(
+            h.sides[SidePort.rejected]?.first?.value["error"]?["message"] == "branch 'eu': no such attribute: 'region'")
         let named = try step("route: { odd: n % 2 == 1 }\nname: splitter")
         named.send(["n": "x"])
         #expect(named.sides[SidePort.rejected]?.first?.value["error"]?["step"] == "splitter")
@@ -52,7 +53,9 @@ import Testing
 
     /// The diagnostics of compiling a full pipeline.
     func pipelineErrors(_ yaml: String) -> [String] {
-        switch Result(catching: { () throws(Diagnostics) in try Pipeline.compile(yaml: yaml, file: "test.yaml", params: [:]) }) {
+        switch Result(catching: { () throws(Diagnostics) in
+            try Pipeline.compile(yaml: yaml, file: "test.yaml", params: [:])
+        }) {
         case .success: return []
         case .failure(let d): return d.items.map(\.message)
         }
@@ -80,12 +83,18 @@ import Testing
     }
 
     @Test func reservedNamesAreErrors() {
-        #expect(messages("route: { rejected: amount > 1 }") == ["'rejected' cannot be a route branch: it is the name of the stream's own side output"])
+        #expect(
+            messages("route: { rejected: amount > 1 }") == [
+                "'rejected' cannot be a route branch: it is the name of the stream's own side output"
+            ])
         #expect(messages("route: { late: amount > 1 }").count == 1)
         #expect(messages("route: { timeouts: amount > 1 }").count == 1)
-        #expect(messages("route: { exclusive: amount > 1 }") == ["'exclusive' is an option of 'route', not a branch name"])
+        #expect(
+            messages("route: { exclusive: amount > 1 }") == ["'exclusive' is an option of 'route', not a branch name"])
         #expect(messages("route: { exclusive: true }") == ["'route' needs at least one branch"])
-        #expect(messages("route: { a.b: x > 1 }") == ["route branch name 'a.b' must be a non-empty word without '.' or spaces"])
+        #expect(
+            messages("route: { a.b: x > 1 }") == [
+                "route branch name 'a.b' must be a non-empty word without '.' or spaces"
+            ])
     }
 }
-

@@ -40,9 +40,11 @@ struct RandomSaga: CustomStringConvertible {
         for _ in 0..<Int.random(in: 1...3, using: &rng) {
             var stage: [StepSpec] = []
             for _ in 0..<(Int.random(in: 0..<4, using: &rng) == 0 ? 2 : 1) {
-                stage.append(StepSpec(
-                    name: "s\(n)", timeout: Int.random(in: 20...80, using: &rng), retries: Int.random(in: 0...1, using: &rng),
-                    backoff: Int.random(in: 0...20, using: &rng), compensation: Int.random(in: 0...2, using: &rng)))
+                stage.append(
+                    StepSpec(
+                        name: "s\(n)", timeout: Int.random(in: 20...80, using: &rng),
+                        retries: Int.random(in: 0...1, using: &rng),
+                        backoff: Int.random(in: 0...20, using: &rng), compensation: Int.random(in: 0...2, using: &rng)))
                 n += 1
             }
             stages.append(stage)
@@ -71,7 +73,8 @@ struct RandomSaga: CustomStringConvertible {
     }
 
     var yaml: String {
-        var y = "time: { field: ts, lateness: \(lateness)s }\nsteps:\n  - saga:\n      key: id\n      start: kind == \"start\"\n      retention: 50s\n      steps:\n"
+        var y =
+            "time: { field: ts, lateness: \(lateness)s }\nsteps:\n  - saga:\n      key: id\n      start: kind == \"start\"\n      retention: 50s\n      steps:\n"
         for stage in stages {
             if stage.count == 1 {
                 y += stepYAML(stage[0], indent: "        ")
@@ -106,7 +109,9 @@ struct RandomSaga: CustomStringConvertible {
                 let e = JSON.object(JSONObject([("kind", .string(k)), ("id", id), ("step", .string(s))]))
                 let t = time(t0 + Int.random(in: 0...250, using: &rng))
                 evs.append((t, e))
-                if Int.random(in: 0..<5, using: &rng) == 0 { evs.append((time(Int(t / 1000) + Int.random(in: 0...5, using: &rng)), e)) }
+                if Int.random(in: 0..<5, using: &rng) == 0 {
+                    evs.append((time(Int(t / 1000) + Int.random(in: 0...5, using: &rng)), e))
+                }
             }
         }
         // A generated time unit is a second (the saga's durations are in seconds); the
@@ -230,7 +235,9 @@ enum SagaTestError: Error {
                 }
             case ("log", "completed"):
                 terminals += 1
-                if completed.count != names.count { problems.append("completed with \(completed.count) of \(names.count) steps") }
+                if completed.count != names.count {
+                    problems.append("completed with \(completed.count) of \(names.count) steps")
+                }
             case ("log", "failed"), ("log", "compensation_failed"):
                 terminals += 1
                 if !failed { problems.append("\(l) without a failed step") }
@@ -256,10 +263,13 @@ enum SagaTestError: Error {
             h.end()
             #expect(!h.out.contains { $0.port == step.compiled.latePort }, "an event within the lateness went to late")
             let by = Self.perSaga(h.out, step: step)
-            let started = Set(events.compactMap { e -> String? in
-                guard case .string("start")? = e.value["kind"], case .string(let id)? = e.value["id"] else { return nil }
-                return id
-            })
+            let started = Set(
+                events.compactMap { e -> String? in
+                    guard case .string("start")? = e.value["kind"], case .string(let id)? = e.value["id"] else {
+                        return nil
+                    }
+                    return id
+                })
             #expect(Set(by.keys) == started)
             for (id, lines) in by {
                 let p = Self.problems(lines, saga: saga)
@@ -324,7 +334,8 @@ enum SagaTestError: Error {
             }
             original.end()
             restored.end()
-            #expect(original.out.map { JSONWriter.string($0.value) } == restored.out.map { JSONWriter.string($0.value) })
+            #expect(
+                original.out.map { JSONWriter.string($0.value) } == restored.out.map { JSONWriter.string($0.value) })
             #expect(JSONWriter.string(a.snapshot()) == JSONWriter.string(b.snapshot()))
         }
     }

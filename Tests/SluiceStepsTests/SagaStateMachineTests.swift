@@ -51,17 +51,21 @@ struct SagaDriver {
         machine.start(id: .string(id), data: .object(JSONObject()), time: t, effects: &rec)
     }
 
-    mutating func reply(_ id: String, _ what: String, at t: Int64, throwing: Bool = false) -> SagaStateMachine.ReplyOutcome {
+    mutating func reply(_ id: String, _ what: String, at t: Int64, throwing: Bool = false)
+        -> SagaStateMachine.ReplyOutcome
+    {
         let plan = machine.plan
-        return machine.reply(id: .string(id), reply: .string(what), time: t, classify: { (c: SagaCondition) throws(SagaConditionError) -> Bool in
-            if throwing { throw SagaConditionError(message: "no such key 'status'") }
-            switch c {
-            case .success(let s): return what == plan.steps[s].name + ".ok"
-            case .failure(let s): return what == plan.steps[s].name + ".fail"
-            case .compensationSuccess(let s): return what == plan.steps[s].name + ".undone"
-            case .compensationFailure(let s): return what == plan.steps[s].name + ".notundone"
-            }
-        }, effects: &rec)
+        return machine.reply(
+            id: .string(id), reply: .string(what), time: t,
+            classify: { (c: SagaCondition) throws(SagaConditionError) -> Bool in
+                if throwing { throw SagaConditionError(message: "no such key 'status'") }
+                switch c {
+                case .success(let s): return what == plan.steps[s].name + ".ok"
+                case .failure(let s): return what == plan.steps[s].name + ".fail"
+                case .compensationSuccess(let s): return what == plan.steps[s].name + ".undone"
+                case .compensationFailure(let s): return what == plan.steps[s].name + ".notundone"
+                }
+            }, effects: &rec)
     }
 
     /// Fires every timer of every saga due at or before `t`, in time order.
@@ -79,14 +83,20 @@ struct SagaDriver {
     }
 }
 
-func sagaStep(_ name: String, timeout: Int64 = 100, retries: Int = 0, backoff: Int64 = 0, compensation: SagaCompensationPlan = .none) -> SagaStepPlan {
+func sagaStep(
+    _ name: String, timeout: Int64 = 100, retries: Int = 0, backoff: Int64 = 0,
+    compensation: SagaCompensationPlan = .none
+) -> SagaStepPlan {
     SagaStepPlan(name: name, timeout: timeout, retries: retries, backoff: backoff, compensation: compensation)
 }
 
 @Suite struct SagaStateMachineTests {
     /// a, b (compensated by a command not awaited), c (compensation awaited 50).
     static let plan = SagaPlan(
-        steps: [sagaStep("a", compensation: .fireAndForget), sagaStep("b", compensation: .awaited(timeout: 50)), sagaStep("c")],
+        steps: [
+            sagaStep("a", compensation: .fireAndForget), sagaStep("b", compensation: .awaited(timeout: 50)),
+            sagaStep("c"),
+        ],
         stages: [[0], [1], [2]], retention: 1000, maxSagas: 2)
 
     @Test func stepsRunOneAfterAnotherAndTheSagaCompletes() {
@@ -96,10 +106,11 @@ func sagaStep(_ name: String, timeout: Int64 = 100, retries: Int = 0, backoff: I
         #expect(d.reply("s1", "a.ok", at: 10) == .handled(slot: 0))
         #expect(d.reply("s1", "b.ok", at: 20) == .handled(slot: 0))
         #expect(d.reply("s1", "c.ok", at: 30) == .handled(slot: 0))
-        #expect(d.rec.take() == [
-            "log step_completed a@10", "cmd b#1@10", "log step_completed b@20", "cmd c#1@20",
-            "log step_completed c@30", "log completed@30",
-        ])
+        #expect(
+            d.rec.take() == [
+                "log step_completed a@10", "cmd b#1@10", "log step_completed b@20", "cmd c#1@20",
+                "log step_completed c@30", "log completed@30",
+            ])
         #expect(d.machine.running == 0 && d.machine.finished == 1)
     }
 
@@ -114,9 +125,10 @@ func sagaStep(_ name: String, timeout: Int64 = 100, retries: Int = 0, backoff: I
         // The duplicate failure does nothing; the compensation's success moves on.
         #expect(d.reply("s1", "c.fail", at: 31) == .duplicate)
         #expect(d.reply("s1", "b.undone", at: 40) == .handled(slot: 0))
-        #expect(d.rec.take() == [
-            "log compensated b@40", "log compensating a@40", "comp a@40", "log failed c failure@40",
-        ])
+        #expect(
+            d.rec.take() == [
+                "log compensated b@40", "log compensating a@40", "comp a@40", "log failed c failure@40",
+            ])
     }
 
     @Test func anAwaitedCompensationThatTimesOutEndsTheSagaBeforeTheNextOne() {
@@ -152,12 +164,17 @@ func sagaStep(_ name: String, timeout: Int64 = 100, retries: Int = 0, backoff: I
         #expect(d.reply("s1", "a.ok", at: 99) == .handled(slot: 0))
         _ = d.rec.take()
         d.advance(to: 199)  // b's deadline: 99 + 100
-        #expect(d.rec.take() == ["log step_failed b timed_out@199", "log compensating a@199", "comp a@199", "log failed b timed_out@199"])
+        #expect(
+            d.rec.take() == [
+                "log step_failed b timed_out@199", "log compensating a@199", "comp a@199", "log failed b timed_out@199",
+            ])
     }
 
     @Test func parallelStepsStartTogetherAndCompleteWhenAllSucceed() {
         let plan = SagaPlan(
-            steps: [sagaStep("p", compensation: .fireAndForget), sagaStep("q", compensation: .fireAndForget), sagaStep("r")],
+            steps: [
+                sagaStep("p", compensation: .fireAndForget), sagaStep("q", compensation: .fireAndForget), sagaStep("r"),
+            ],
             stages: [[0, 1], [2]], retention: 0, maxSagas: 10)
         var d = SagaDriver(plan)
         _ = d.start("s", at: 0)
@@ -170,7 +187,10 @@ func sagaStep(_ name: String, timeout: Int64 = 100, retries: Int = 0, backoff: I
 
     @Test func aFailedParallelStepWaitsForTheOthersThenCompensatesThoseThatSucceeded() {
         let plan = SagaPlan(
-            steps: [sagaStep("p", compensation: .fireAndForget), sagaStep("q", compensation: .fireAndForget), sagaStep("r", compensation: .fireAndForget)],
+            steps: [
+                sagaStep("p", compensation: .fireAndForget), sagaStep("q", compensation: .fireAndForget),
+                sagaStep("r", compensation: .fireAndForget),
+            ],
             stages: [[0, 1, 2]], retention: 0, maxSagas: 10)
         var d = SagaDriver(plan)
         _ = d.start("s", at: 0)
@@ -180,13 +200,16 @@ func sagaStep(_ name: String, timeout: Int64 = 100, retries: Int = 0, backoff: I
         _ = d.reply("s", "r.ok", at: 6)
         #expect(d.rec.take() == ["log step_completed r@6"])
         _ = d.reply("s", "p.ok", at: 7)
-        #expect(d.rec.take() == [
-            "log step_completed p@7", "log compensating r@7", "comp r@7", "log compensating p@7", "comp p@7", "log failed q failure@7",
-        ])
+        #expect(
+            d.rec.take() == [
+                "log step_completed p@7", "log compensating r@7", "comp r@7", "log compensating p@7", "comp p@7",
+                "log failed q failure@7",
+            ])
     }
 
     @Test func retriesResendAfterTheBackoffAndALateSuccessStillCounts() {
-        let plan = SagaPlan(steps: [sagaStep("a", timeout: 100, retries: 2, backoff: 10)], stages: [[0]], retention: 0, maxSagas: 10)
+        let plan = SagaPlan(
+            steps: [sagaStep("a", timeout: 100, retries: 2, backoff: 10)], stages: [[0]], retention: 0, maxSagas: 10)
         var d = SagaDriver(plan)
         _ = d.start("s", at: 0)
         _ = d.reply("s", "a.fail", at: 5)
@@ -201,25 +224,32 @@ func sagaStep(_ name: String, timeout: Int64 = 100, retries: Int = 0, backoff: I
     }
 
     @Test func retriesUsedUpFailTheStep() {
-        let plan = SagaPlan(steps: [sagaStep("a", timeout: 100, retries: 1, backoff: 0)], stages: [[0]], retention: 0, maxSagas: 10)
+        let plan = SagaPlan(
+            steps: [sagaStep("a", timeout: 100, retries: 1, backoff: 0)], stages: [[0]], retention: 0, maxSagas: 10)
         var d = SagaDriver(plan)
         _ = d.start("s", at: 0)
         _ = d.reply("s", "a.fail", at: 5)
         _ = d.reply("s", "a.fail", at: 6)
-        #expect(d.rec.take() == ["log started@0", "cmd a#1@0", "cmd a#2@5", "log step_failed a failure@6", "log failed a failure@6"])
+        #expect(
+            d.rec.take() == [
+                "log started@0", "cmd a#1@0", "cmd a#2@5", "log step_failed a failure@6", "log failed a failure@6",
+            ])
     }
 
     @Test func aParallelStepWaitingToRetryIsCancelledByAFailure() {
         let plan = SagaPlan(
-            steps: [sagaStep("p", retries: 3, backoff: 50), sagaStep("q")], stages: [[0, 1]], retention: 0, maxSagas: 10)
+            steps: [sagaStep("p", retries: 3, backoff: 50), sagaStep("q")], stages: [[0, 1]], retention: 0, maxSagas: 10
+        )
         var d = SagaDriver(plan)
         _ = d.start("s", at: 0)
         _ = d.reply("s", "p.fail", at: 1)
         _ = d.reply("s", "q.fail", at: 2)
-        #expect(d.rec.take() == [
-            "log started@0", "cmd p#1@0", "cmd q#1@0", "log step_failed q failure@2", "log step_failed p cancelled@2",
-            "log failed q failure@2",
-        ])
+        #expect(
+            d.rec.take() == [
+                "log started@0", "cmd p#1@0", "cmd q#1@0", "log step_failed q failure@2",
+                "log step_failed p cancelled@2",
+                "log failed q failure@2",
+            ])
     }
 
     @Test func aCommandThatCannotBeBuiltFailsItsStepAndCompensates() {
@@ -227,10 +257,12 @@ func sagaStep(_ name: String, timeout: Int64 = 100, retries: Int = 0, backoff: I
         d.rec.failingCommands = ["b"]
         _ = d.start("s1", at: 0)
         _ = d.reply("s1", "a.ok", at: 10)
-        #expect(d.rec.take() == [
-            "log started@0", "cmd a#1@0", "log step_completed a@10", "log step_failed b command: no such key 'x'@10",
-            "log compensating a@10", "comp a@10", "log failed b command: no such key 'x'@10",
-        ])
+        #expect(
+            d.rec.take() == [
+                "log started@0", "cmd a#1@0", "log step_completed a@10",
+                "log step_failed b command: no such key 'x'@10",
+                "log compensating a@10", "comp a@10", "log failed b command: no such key 'x'@10",
+            ])
     }
 
     @Test func aCompensationThatCannotBeBuiltIsACompensationFailure() {
@@ -239,7 +271,10 @@ func sagaStep(_ name: String, timeout: Int64 = 100, retries: Int = 0, backoff: I
         _ = d.start("s1", at: 0)
         _ = d.reply("s1", "a.ok", at: 10)
         _ = d.reply("s1", "b.fail", at: 20)
-        #expect(d.rec.take().suffix(2) == ["log compensating a@20", "log compensation_failed a command: no such key 'y'@20"])
+        #expect(
+            d.rec.take().suffix(2) == [
+                "log compensating a@20", "log compensation_failed a command: no such key 'y'@20",
+            ])
     }
 
     @Test func aConditionThatCannotBeEvaluatedRejectsTheReplyAndLeavesTheSaga() {
@@ -255,9 +290,12 @@ func sagaStep(_ name: String, timeout: Int64 = 100, retries: Int = 0, backoff: I
         var d = SagaDriver(Self.plan)
         #expect(d.reply("nope", "a.ok", at: 0) == .rejected("no saga 'nope' is running"))
         _ = d.start("s1", at: 0)
-        #expect(d.reply("s1", "c.ok", at: 1) == .rejected("saga 's1': a success reply for step 'c', which has not started"))
+        #expect(
+            d.reply("s1", "c.ok", at: 1) == .rejected("saga 's1': a success reply for step 'c', which has not started"))
         #expect(d.reply("s1", "zzz", at: 1) == .rejected("saga 's1': the event matches no step's success or failure"))
-        #expect(d.reply("s1", "b.undone", at: 1) == .rejected("saga 's1': a compensation reply for step 'b', which is not being compensated"))
+        #expect(
+            d.reply("s1", "b.undone", at: 1)
+                == .rejected("saga 's1': a compensation reply for step 'b', which is not being compensated"))
         _ = d.reply("s1", "a.ok", at: 2)
         #expect(d.reply("s1", "a.ok", at: 3) == .duplicate)
         #expect(d.machine.duplicates == 1)
@@ -297,9 +335,15 @@ func sagaStep(_ name: String, timeout: Int64 = 100, retries: Int = 0, backoff: I
         copy.machine = try SagaStateMachine.restore(d.machine.snapshot(), plan: Self.plan)
         for var x in [d, copy] {
             x.advance(to: 110)
-            #expect(x.rec.take() == ["log step_failed b timed_out@110", "log compensating a@110", "comp a@110", "log failed b timed_out@110"])
+            #expect(
+                x.rec.take() == [
+                    "log step_failed b timed_out@110", "log compensating a@110", "comp a@110",
+                    "log failed b timed_out@110",
+                ])
             #expect(x.reply("s2", "a.ok", at: 120) == .rejected("saga 's2' has finished (failed)"))
         }
-        #expect(throws: SagaStateMachine.SnapshotError.self) { try SagaStateMachine.restore(.object(JSONObject()), plan: Self.plan) }
+        #expect(throws: SagaStateMachine.SnapshotError.self) {
+            try SagaStateMachine.restore(.object(JSONObject()), plan: Self.plan)
+        }
     }
 }

@@ -45,7 +45,8 @@ import Testing
         var raw: Bool
         var advance: Bool
         var description: String {
-            advance ? "advance(lag \(back))" : "\(raw ? "raw" : "parsed") u\(user) amount \(amount) dt \(dt) back \(back)"
+            advance
+                ? "advance(lag \(back))" : "\(raw ? "raw" : "parsed") u\(user) amount \(amount) dt \(dt) back \(back)"
         }
     }
 
@@ -110,7 +111,10 @@ import Testing
     func aBatchGivesWhatItsEventsGiveOneByOne(_ yaml: String) async throws {
         await propertyCheck(count: 40, input: Self.ops) { ops in
             let events = ops.enumerated().filter { !$0.element.advance }.map { i, op in
-                Event(["n": .int(Int64(i)), "user": .string("u\(op.user)"), "amount": op.amount < 0 ? .null : .int(op.amount)])
+                Event([
+                    "n": .int(Int64(i)), "user": .string("u\(op.user)"),
+                    "amount": op.amount < 0 ? .null : .int(op.amount),
+                ])
             }
             let one = StepHarness(try compileStep(yaml).get())
             for e in events { one.send(e) }

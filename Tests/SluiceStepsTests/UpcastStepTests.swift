@@ -57,7 +57,8 @@ import Testing
     }
 
     @Test func aVersionExpressionThatIsNotAFieldLeavesTheEventsFieldsAlone() throws {
-        let h = try harness("""
+        let h = try harness(
+            """
             upcast:
               version: 'has(event.v) ? v : 1'
               from:
@@ -73,24 +74,36 @@ import Testing
             if case .failure(let d) = compileStep(yaml) { return d.items.map(\.description).joined(separator: "\n") }
             return ""
         }
-        #expect(errors("""
-            upcast:
-              version: v
-              from: {1: '{"a": 1}', 3: '{"a": 2}'}
-            """).contains("no map from version 2 to 3"))
-        #expect(errors("""
-            upcast:
-              version: v
-              from: {one: '{"a": 1}'}
-            """).contains("'one' is not a version"))
-        #expect(errors("""
-            upcast:
-              from: {1: '{"a": 1}'}
-            """).contains("'version'"))
-        #expect(errors("""
-            upcast:
-              version: v
-              from: {1: 'nope('}
-            """).contains("error"))
+        #expect(
+            errors(
+                """
+                upcast:
+                  version: v
+                  from: {1: '{"a": 1}', 3: '{"a": 2}'}
+                """
+            ).contains("no map from version 2 to 3"))
+        #expect(
+            errors(
+                """
+                upcast:
+                  version: v
+                  from: {one: '{"a": 1}'}
+                """
+            ).contains("'one' is not a version"))
+        #expect(
+            errors(
+                """
+                upcast:
+                  from: {1: '{"a": 1}'}
+                """
+            ).contains("'version'"))
+        #expect(
+            errors(
+                """
+                upcast:
+                  version: v
+                  from: {1: 'nope('}
+                """
+            ).contains("error"))
     }
 }

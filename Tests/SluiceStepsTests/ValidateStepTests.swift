@@ -1,12 +1,13 @@
+import SluiceCore
+import SluiceJSON
+import SluiceSteps
+import Testing
+
 #if canImport(Glibc)
     import Glibc
 #elseif canImport(Darwin)
     import Darwin
 #endif
-import SluiceCore
-import SluiceJSON
-import SluiceSteps
-import Testing
 
 /// Writes `text` to a fresh file under the temporary folder and returns its path.
 func writeTempFile(_ text: String, suffix: String = ".json") -> String {
@@ -64,7 +65,9 @@ func writeTempFile(_ text: String, suffix: String = ".json") -> String {
                 ["path": "", "keyword": "required", "message": "missing required property 'id'"],
                 ["path": "/amount", "keyword": "minimum", "message": "-5 is less than the minimum of 0"],
             ])
-        #expect(rejected["error"]?["message"] == "2 violations: /: missing required property 'id'; /amount: -5 is less than the minimum of 0")
+        #expect(
+            rejected["error"]?["message"]
+                == "2 violations: /: missing required property 'id'; /amount: -5 is less than the minimum of 0")
     }
 
     @Test func schemaFromAFile() throws {
@@ -79,7 +82,8 @@ func writeTempFile(_ text: String, suffix: String = ".json") -> String {
     }
 
     @Test func rulesAddToSchemaViolations() throws {
-        let h = try step("""
+        let h = try step(
+            """
             validate:
               schema: { type: object, required: [id] }
               rules:
@@ -105,7 +109,8 @@ func writeTempFile(_ text: String, suffix: String = ".json") -> String {
                 ["rule": "amount < 1000", "message": "no such attribute: 'amount'"],
                 ["rule": #"currency in ["EUR", "USD"]"#, "message": "unknown currency"],
             ])
-        #expect(rejected.last?.value["error"]?["message"] == "2 violations: no such attribute: 'amount'; unknown currency")
+        #expect(
+            rejected.last?.value["error"]?["message"] == "2 violations: no such attribute: 'amount'; unknown currency")
     }
 
     @Test func rulesAlone() throws {
@@ -113,7 +118,10 @@ func writeTempFile(_ text: String, suffix: String = ".json") -> String {
         h.send(["n": 5])
         h.send(["n": 50])
         #expect(h.take() == [["n": 5]])
-        #expect(h.sides[SidePort.rejected]?.first?.value["error"]?["violations"] == [["rule": "n < 10", "message": "failed: n < 10"]])
+        #expect(
+            h.sides[SidePort.rejected]?.first?.value["error"]?["violations"] == [
+                ["rule": "n < 10", "message": "failed: n < 10"]
+            ])
     }
 
     @Test func dropCountsInvalidEvents() throws {
@@ -142,14 +150,17 @@ func writeTempFile(_ text: String, suffix: String = ".json") -> String {
     @Test func neitherSchemaNorRulesIsAnError() {
         let d = diagnostics("validate: { on_invalid: drop }")
         #expect(d.first?.message == "'validate' needs a schema or rules")
-        #expect(diagnostics("validate: { schema: {}, schema_file: x.json }").first?.message
-            == "'schema' and 'schema_file' cannot be used together in 'validate'")
-        #expect(diagnostics("validate: { rules: [{expr: n > 0}], on_invalid: drops }").first?.message
-            == "unknown value 'drops' for 'on_invalid' in 'validate'; did you mean 'drop'?")
+        #expect(
+            diagnostics("validate: { schema: {}, schema_file: x.json }").first?.message
+                == "'schema' and 'schema_file' cannot be used together in 'validate'")
+        #expect(
+            diagnostics("validate: { rules: [{expr: n > 0}], on_invalid: drops }").first?.message
+                == "unknown value 'drops' for 'on_invalid' in 'validate'; did you mean 'drop'?")
     }
 
     @Test func badInlineSchemaPointsAtTheKeyword() {
-        let d = diagnostics("""
+        let d = diagnostics(
+            """
             validate:
               schema:
                 type: object
@@ -165,7 +176,8 @@ func writeTempFile(_ text: String, suffix: String = ".json") -> String {
     @Test func missingSchemaFile() {
         let d = diagnostics("validate:\n  schema_file: /nonexistent/sluice/schema.json")
         #expect(d.count == 1)
-        #expect(d.first?.message == "cannot read schema file '/nonexistent/sluice/schema.json': No such file or directory")
+        #expect(
+            d.first?.message == "cannot read schema file '/nonexistent/sluice/schema.json': No such file or directory")
         #expect(d.first?.location?.line == 3)
         #expect(d.first?.location?.column == 20)
     }

@@ -13,7 +13,9 @@ import Testing
     }
 
     /// Expects exactly one error containing `message`, at `needle` on the first line.
-    func expectError(_ yaml: String, _ message: String, at needle: String, sourceLocation: Testing.SourceLocation = #_sourceLocation) {
+    func expectError(
+        _ yaml: String, _ message: String, at needle: String, sourceLocation: Testing.SourceLocation = #_sourceLocation
+    ) {
         let errors = windowErrors(yaml)
         #expect(errors.count == 1, "\(errors)", sourceLocation: sourceLocation)
         guard let e = errors.first else { return }
@@ -43,31 +45,59 @@ import Testing
     }
 
     @Test func everyMustNotExceedSize() {
-        expectError("window: { hopping: { size: 10s, every: 1m } }", "'every' (1m) in 'hopping' is longer than 'size' (10s)", at: "1m")
-        expectError("window: { count: { size: 2, every: 5 } }", "'every' (5) in 'count' is larger than 'size' (2)", at: "5")
+        expectError(
+            "window: { hopping: { size: 10s, every: 1m } }", "'every' (1m) in 'hopping' is longer than 'size' (10s)",
+            at: "1m")
+        expectError(
+            "window: { count: { size: 2, every: 5 } }", "'every' (5) in 'count' is larger than 'size' (2)", at: "5")
         expectError("window: { hopping: { size: 1d, every: 1s } }", "at most 1000", at: "1s")
-        expectError("window: { hopping: { size: 1m, every: 10s, offset: 10s } }", "'offset' in 'hopping' must be shorter than 'every'", at: "10s }")
+        expectError(
+            "window: { hopping: { size: 1m, every: 10s, offset: 10s } }",
+            "'offset' in 'hopping' must be shorter than 'every'", at: "10s }")
     }
 
     @Test func aggregateNamesMustNotClashWithOutputFields() {
-        expectError("window: { key: user, tumbling: 1m, aggregate: { user: count() } }", "aggregate 'user' has the same name as the key field 'user'", at: "user: count")
-        expectError("window: { key: { a: x, b: y }, tumbling: 1m, aggregate: { b: count() } }", "the key field 'b'", at: "b: count")
-        expectError("window: { tumbling: 1m, aggregate: { window_end: max(t) } }", "the output field 'window_end'", at: "window_end")
+        expectError(
+            "window: { key: user, tumbling: 1m, aggregate: { user: count() } }",
+            "aggregate 'user' has the same name as the key field 'user'", at: "user: count")
+        expectError(
+            "window: { key: { a: x, b: y }, tumbling: 1m, aggregate: { b: count() } }", "the key field 'b'",
+            at: "b: count")
+        expectError(
+            "window: { tumbling: 1m, aggregate: { window_end: max(t) } }", "the output field 'window_end'",
+            at: "window_end")
     }
 
     @Test func unknownAggregateFunctionsSuggestTheClosest() {
-        expectError("window: { tumbling: 1m, aggregate: { t: summ(amount) } }", "unknown aggregate function 'summ'; did you mean 'sum'?", at: "summ")
-        expectError("window: { tumbling: 1m, aggregate: { t: amount } }", "expected an aggregate call such as 'sum(amount)'", at: "amount")
+        expectError(
+            "window: { tumbling: 1m, aggregate: { t: summ(amount) } }",
+            "unknown aggregate function 'summ'; did you mean 'sum'?", at: "summ")
+        expectError(
+            "window: { tumbling: 1m, aggregate: { t: amount } }", "expected an aggregate call such as 'sum(amount)'",
+            at: "amount")
         expectError("window: { tumbling: 1m, aggregate: { t: sum() } }", "'sum' takes 1 argument, found 0", at: "sum")
-        expectError("window: { tumbling: 1m, aggregate: { t: percentile(x) } }", "'percentile' takes 2 arguments, found 1", at: "percentile")
-        expectError("window: { tumbling: 1m, aggregate: { t: 'count(a, b)' } }", "'count' takes no argument or one, found 2", at: "count")
+        expectError(
+            "window: { tumbling: 1m, aggregate: { t: percentile(x) } }", "'percentile' takes 2 arguments, found 1",
+            at: "percentile")
+        expectError(
+            "window: { tumbling: 1m, aggregate: { t: 'count(a, b)' } }", "'count' takes no argument or one, found 2",
+            at: "count")
     }
 
     @Test func percentileMustBeBetweenZeroAndOne() {
-        expectError("window: { tumbling: 1m, aggregate: { p: 'percentile(amount, 1.5)' } }", "percentile must be between 0 and 1, found 1.5", at: "1.5")
-        expectError("window: { tumbling: 1m, aggregate: { p: 'percentile(amount, -0.1)' } }", "percentile must be between 0 and 1", at: "-0.1")
-        expectError("window: { tumbling: 1m, aggregate: { p: 'percentile(amount, high)' } }", "must be a number between 0 and 1", at: "high")
-        #expect(windowErrors("window: { tumbling: 1m, aggregate: { p: 'percentile(amount, 0)', q: 'percentile(amount, 1)' } }").isEmpty)
+        expectError(
+            "window: { tumbling: 1m, aggregate: { p: 'percentile(amount, 1.5)' } }",
+            "percentile must be between 0 and 1, found 1.5", at: "1.5")
+        expectError(
+            "window: { tumbling: 1m, aggregate: { p: 'percentile(amount, -0.1)' } }",
+            "percentile must be between 0 and 1", at: "-0.1")
+        expectError(
+            "window: { tumbling: 1m, aggregate: { p: 'percentile(amount, high)' } }",
+            "must be a number between 0 and 1", at: "high")
+        #expect(
+            windowErrors(
+                "window: { tumbling: 1m, aggregate: { p: 'percentile(amount, 0)', q: 'percentile(amount, 1)' } }"
+            ).isEmpty)
     }
 
     @Test func aCommaInAFlowMappingGetsOneErrorWithAHintToQuote() {
@@ -86,17 +116,25 @@ import Testing
     }
 
     @Test func unknownKeysGetDidYouMean() {
-        expectError("window: { tumbling: 1m, agregate: { n: count() } }", "unknown key 'agregate' in 'window'; did you mean 'aggregate'?", at: "agregate")
+        expectError(
+            "window: { tumbling: 1m, agregate: { n: count() } }",
+            "unknown key 'agregate' in 'window'; did you mean 'aggregate'?", at: "agregate")
         let errors = windowErrors("window: { hopping: { size: 1m, evry: 10s } }")
-        #expect(errors.map(\.message) == ["missing required key 'every' in 'hopping'", "unknown key 'evry' in 'hopping'; did you mean 'every'?"])
+        #expect(
+            errors.map(\.message) == [
+                "missing required key 'every' in 'hopping'", "unknown key 'evry' in 'hopping'; did you mean 'every'?",
+            ])
     }
 
     @Test func allowedLatenessDoesNotApplyToCountWindows() {
-        expectError("window: { count: 10, allowed_lateness: 1s }", "'allowed_lateness' does not apply to count windows", at: "1s")
+        expectError(
+            "window: { count: 10, allowed_lateness: 1s }", "'allowed_lateness' does not apply to count windows",
+            at: "1s")
     }
 
     @Test func everyProblemIsReportedNotOnlyTheFirst() {
-        let errors = windowErrors("""
+        let errors = windowErrors(
+            """
             window:
               key: user
               tumbling: 0s

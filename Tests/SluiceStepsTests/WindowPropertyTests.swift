@@ -83,12 +83,17 @@ import Testing
         let coverage = Coverage()
         // size, offset (below size), allowed lateness, keyed, disorder, watermark lag
         let params = zip(
-            Gen.int64(in: 1...12), Gen.int64(in: 0...11), Gen.int64(in: 0...6), Gen.bool, Gen.int64(in: 0...10), Gen.int64(in: 0...5))
+            Gen.int64(in: 1...12), Gen.int64(in: 0...11), Gen.int64(in: 0...6), Gen.bool, Gen.int64(in: 0...10),
+            Gen.int64(in: 0...5))
         await propertyCheck(count: 300, input: params, Self.stream, Self.rawOps) { p, stream, raw in
             let (size, offset, lateness, keyed) = (p.0, p.1 % p.0, p.2, p.3)
             let ops = Self.ops(raw, stream: stream, disorder: p.4, wmLag: p.5)
             let offsetText = offset > 0 ? "{size: \(size)ms, offset: \(offset)ms}" : "\(size)ms"
-            guard let step = try? makeWindow("window: {\(Self.keyLine(keyed))tumbling: \(offsetText), allowed_lateness: \(lateness)ms, aggregate: \(refAggregateYAML)}") else {
+            guard
+                let step = try? makeWindow(
+                    "window: {\(Self.keyLine(keyed))tumbling: \(offsetText), allowed_lateness: \(lateness)ms, aggregate: \(refAggregateYAML)}"
+                )
+            else {
                 Issue.record("did not compile")
                 return
             }
@@ -114,7 +119,8 @@ import Testing
             let every = (p.1 - 1) % size + 1
             let (offset, lateness, keyed) = (p.2 % every, p.3, p.4)
             let ops = Self.ops(raw, stream: stream, disorder: p.5, wmLag: p.6)
-            let yaml = "window: {\(Self.keyLine(keyed))hopping: {size: \(size)ms, every: \(every)ms, offset: \(offset)ms}, allowed_lateness: \(lateness)ms, aggregate: \(refAggregateYAML)}"
+            let yaml =
+                "window: {\(Self.keyLine(keyed))hopping: {size: \(size)ms, every: \(every)ms, offset: \(offset)ms}, allowed_lateness: \(lateness)ms, aggregate: \(refAggregateYAML)}"
             guard let step = try? makeWindow(yaml) else {
                 Issue.record("did not compile: \(yaml)")
                 return
@@ -139,7 +145,10 @@ import Testing
         await propertyCheck(count: 300, input: params, Self.stream, Self.rawOps) { p, stream, raw in
             let (gap, disorder, keyed) = p
             let ops = Self.ops(raw, stream: stream, disorder: disorder, wmLag: disorder + 2)
-            guard let step = try? makeWindow("window: {\(Self.keyLine(keyed))session: {gap: \(gap)ms}, aggregate: \(refAggregateYAML)}") else {
+            guard
+                let step = try? makeWindow(
+                    "window: {\(Self.keyLine(keyed))session: {gap: \(gap)ms}, aggregate: \(refAggregateYAML)}")
+            else {
                 Issue.record("did not compile")
                 return
             }
@@ -150,7 +159,8 @@ import Testing
             for (i, op) in ops.enumerated() {
                 guard case .event(let v, let t) = op else { continue }
                 let key = keyed ? v["k"] ?? .null : JSON.null
-                byKey[key, default: []].append(RefEvent(arrival: i, key: key, time: t, v: v["v"] ?? .null, id: Self.id(v)))
+                byKey[key, default: []].append(
+                    RefEvent(arrival: i, key: key, time: t, v: v["v"] ?? .null, id: Self.id(v)))
             }
             var sessions: [(key: JSON, start: Int64, end: Int64, events: [RefEvent])] = []
             for (key, evs) in byKey {
@@ -173,12 +183,18 @@ import Testing
                 let due = sessions.indices.filter { !emitted.contains($0) && sessions[$0].end - 1 <= w }
                     .sorted { a, b in
                         let x = sessions[a], y = sessions[b]
-                        return (x.end, x.start, x.events.map(\.arrival).min() ?? 0) < (y.end, y.start, y.events.map(\.arrival).min() ?? 0)
+                        return (x.end, x.start, x.events.map(\.arrival).min() ?? 0) < (
+                            y.end, y.start, y.events.map(\.arrival).min() ?? 0
+                        )
                     }
                 for d in due {
                     emitted.insert(d)
                     let s = sessions[d]
-                    want.append(Emission(op: i, value: refOutput(keyed: keyed, key: s.key, start: s.start, end: s.end, events: s.events, update: false)))
+                    want.append(
+                        Emission(
+                            op: i,
+                            value: refOutput(
+                                keyed: keyed, key: s.key, start: s.start, end: s.end, events: s.events, update: false)))
                 }
             }
             #expect(got.out == want)
@@ -195,7 +211,11 @@ import Testing
             let every = (p.1 - 1) % size + 1
             let keyed = p.2
             let ops = Self.ops(raw, stream: stream, disorder: 10, wmLag: 0)
-            guard let step = try? makeWindow("window: {\(Self.keyLine(keyed))count: {size: \(size), every: \(every)}, aggregate: \(refAggregateYAML)}") else {
+            guard
+                let step = try? makeWindow(
+                    "window: {\(Self.keyLine(keyed))count: {size: \(size), every: \(every)}, aggregate: \(refAggregateYAML)}"
+                )
+            else {
                 Issue.record("did not compile")
                 return
             }
@@ -203,12 +223,15 @@ import Testing
             var perKey: [JSON: [RefEvent]] = [:]
             var want: [Emission] = []
             func output(_ key: JSON, _ evs: [RefEvent]) -> JSON {
-                refOutput(keyed: keyed, key: key, start: evs.map(\.time).min() ?? 0, end: evs.map(\.time).max() ?? 0, events: evs, update: false)
+                refOutput(
+                    keyed: keyed, key: key, start: evs.map(\.time).min() ?? 0, end: evs.map(\.time).max() ?? 0,
+                    events: evs, update: false)
             }
             for (i, op) in ops.enumerated() {
                 guard case .event(let v, let t) = op else { continue }
                 let key = keyed ? v["k"] ?? .null : JSON.null
-                perKey[key, default: []].append(RefEvent(arrival: i, key: key, time: t, v: v["v"] ?? .null, id: Self.id(v)))
+                perKey[key, default: []].append(
+                    RefEvent(arrival: i, key: key, time: t, v: v["v"] ?? .null, id: Self.id(v)))
                 let evs = perKey[key] ?? []
                 // Window j holds events [j*every, j*every+size); it completes on its last one.
                 let last = Int64(evs.count - 1)

@@ -1,14 +1,15 @@
-#if canImport(Glibc)
-    import Glibc
-#elseif canImport(Darwin)
-    import Darwin
-#endif
 import PropertyBased
 import SluiceCore
 import SluiceJSON
 import Testing
 
 @testable import SluiceSteps
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 
 /// The documented error bounds of the bounded-memory aggregates (docs/windows.md):
 /// `percentile` within 1 % relative error beyond 2,048 values, `count_distinct` within a
@@ -105,7 +106,9 @@ import Testing
 
     @Test func percentileIsExactUpToTheLimitThenWithinOnePercent() throws {
         for n in [Aggregates.exactPercentileLimit, 20_000] {
-            let h = StepHarness(try makeWindow("window: { tumbling: 1h, aggregate: { p50: 'percentile(v, 0.5)', p99: 'percentile(v, 0.99)' } }"))
+            let h = StepHarness(
+                try makeWindow(
+                    "window: { tumbling: 1h, aggregate: { p50: 'percentile(v, 0.5)', p99: 'percentile(v, 0.99)' } }"))
             var rng = SplitMix64(seed: Int64(n))
             var values: [Double] = []
             for i in 0..<n {
@@ -129,7 +132,8 @@ import Testing
 
     @Test func countDistinctIsExactUpToTheLimitThenEstimated() throws {
         for n in [Aggregates.exactDistinctLimit, 50_000] {
-            let h = StepHarness(try makeWindow("window: { tumbling: 1h, aggregate: { users: count_distinct(user), n: count() } }"))
+            let h = StepHarness(
+                try makeWindow("window: { tumbling: 1h, aggregate: { users: count_distinct(user), n: count() } }"))
             for i in 0..<n {
                 h.send(["user": .string("u\(i)")], time: 1)
                 h.send(["user": .string("u\(i)")], time: 2)  // repeats do not count
@@ -146,7 +150,9 @@ import Testing
     }
 
     @Test func sessionMergesCombineSketches() throws {
-        let h = StepHarness(try makeWindow("window: { session: 10ms, aggregate: { p: 'percentile(v, 0.9)', d: count_distinct(v), n: count() } }"))
+        let h = StepHarness(
+            try makeWindow(
+                "window: { session: 10ms, aggregate: { p: 'percentile(v, 0.9)', d: count_distinct(v), n: count() } }"))
         var values: [Double] = []
         // Two sessions of 6,000 events each, far over both exact limits, bridged late.
         for i in 0..<6000 {

@@ -138,7 +138,9 @@ func refTimeWindows(
     for (i, op) in ops.enumerated() {
         switch op {
         case .event(let value, let t):
-            let e = RefEvent(arrival: i, key: keyed ? value["k"] ?? .null : .null, time: t, v: value["v"] ?? .null, id: value["id"].flatMap { if case .int(let x) = $0 { x } else { nil } } ?? -1)
+            let e = RefEvent(
+                arrival: i, key: keyed ? value["k"] ?? .null : .null, time: t, v: value["v"] ?? .null,
+                id: value["id"].flatMap { if case .int(let x) = $0 { x } else { nil } } ?? -1)
             let ws = refWindows(t, size: size, every: every, offset: offset)
                 .filter { $0.1 - 1 + lateness > wm }
                 .map { W(key: e.key, start: $0.0, end: $0.1) }

@@ -14,17 +14,19 @@ import Testing
     // MARK: Output shape and order
 
     @Test func tumblingOutputHasKeyThenBoundsThenAggregatesInOrder() throws {
-        let h = try harness("window: { key: user, tumbling: 1m, aggregate: { n: count(), total: sum(amount), top: max(amount) } }")
+        let h = try harness(
+            "window: { key: user, tumbling: 1m, aggregate: { n: count(), total: sum(amount), top: max(amount) } }")
         h.send(["user": "u1", "amount": 5], time: 1_700_000_040_000)
         h.send(["user": "u1", "amount": 7.5], time: 1_700_000_041_000)
         h.send(["user": "u2", "amount": 1], time: 1_700_000_050_000)
         h.advance(to: 1_700_000_099_998)
         #expect(h.take().isEmpty)
         h.advance(to: 1_700_000_099_999)
-        #expect(text(h.take()) == [
-            #"{"user":"u1","window_start":1700000040000,"window_end":1700000100000,"n":2,"total":12.5,"top":7.5}"#,
-            #"{"user":"u2","window_start":1700000040000,"window_end":1700000100000,"n":1,"total":1,"top":1}"#,
-        ])
+        #expect(
+            text(h.take()) == [
+                #"{"user":"u1","window_start":1700000040000,"window_end":1700000100000,"n":2,"total":12.5,"top":7.5}"#,
+                #"{"user":"u2","window_start":1700000040000,"window_end":1700000100000,"n":1,"total":1,"top":1}"#,
+            ])
         #expect(h.emitted.isEmpty)
     }
 
@@ -42,13 +44,14 @@ import Testing
         h.send(["k": "a"], time: 12)
         h.send(["k": "a"], time: 25)
         h.advance(to: .max)
-        #expect(text(h.take()) == [
-            #"{"k":"b","window_start":0,"window_end":20,"n":1}"#,
-            #"{"k":"a","window_start":0,"window_end":20,"n":1}"#,
-            #"{"k":"b","window_start":10,"window_end":30,"n":1}"#,
-            #"{"k":"a","window_start":10,"window_end":30,"n":2}"#,
-            #"{"k":"a","window_start":20,"window_end":40,"n":1}"#,
-        ])
+        #expect(
+            text(h.take()) == [
+                #"{"k":"b","window_start":0,"window_end":20,"n":1}"#,
+                #"{"k":"a","window_start":0,"window_end":20,"n":1}"#,
+                #"{"k":"b","window_start":10,"window_end":30,"n":1}"#,
+                #"{"k":"a","window_start":10,"window_end":30,"n":2}"#,
+                #"{"k":"a","window_start":20,"window_end":40,"n":1}"#,
+            ])
     }
 
     @Test func anEventAtWindowEndBelongsToTheNextWindow() throws {
@@ -58,11 +61,12 @@ import Testing
         h.send(["id": 3], time: 10)
         h.send(["id": 4], time: -1)
         h.advance(to: .max)
-        #expect(text(h.take()) == [
-            #"{"window_start":-10,"window_end":0,"ids":[4]}"#,
-            #"{"window_start":0,"window_end":10,"ids":[1,2]}"#,
-            #"{"window_start":10,"window_end":20,"ids":[3]}"#,
-        ])
+        #expect(
+            text(h.take()) == [
+                #"{"window_start":-10,"window_end":0,"ids":[4]}"#,
+                #"{"window_start":0,"window_end":10,"ids":[1,2]}"#,
+                #"{"window_start":10,"window_end":20,"ids":[3]}"#,
+            ])
     }
 
     @Test func emptyWindowsEmitNothing() throws {
@@ -71,10 +75,11 @@ import Testing
         h.advance(to: 100)
         h.send(["k": "a"], time: 105)
         h.advance(to: 1000)
-        #expect(text(h.take()) == [
-            #"{"k":"a","window_start":0,"window_end":10,"n":1}"#,
-            #"{"k":"a","window_start":100,"window_end":110,"n":1}"#,
-        ])
+        #expect(
+            text(h.take()) == [
+                #"{"k":"a","window_start":0,"window_end":10,"n":1}"#,
+                #"{"k":"a","window_start":100,"window_end":110,"n":1}"#,
+            ])
         h.advance(to: .max)
         #expect(h.take().isEmpty)
     }
@@ -84,10 +89,11 @@ import Testing
         h.send(["x": 1], time: 10_000)
         h.send(["x": 1], time: 20_000)
         h.advance(to: .max)
-        #expect(text(h.take()) == [
-            #"{"window_start":-45000,"window_end":15000,"n":1}"#,
-            #"{"window_start":15000,"window_end":75000,"n":1}"#,
-        ])
+        #expect(
+            text(h.take()) == [
+                #"{"window_start":-45000,"window_end":15000,"n":1}"#,
+                #"{"window_start":15000,"window_end":75000,"n":1}"#,
+            ])
     }
 
     @Test func keysCanBeExpressionsOrMapsOfExpressions() throws {
@@ -96,15 +102,17 @@ import Testing
         h1.advance(to: .max)
         #expect(text(h1.take()) == [#"{"key":"u-eu","window_start":0,"window_end":10,"n":1}"#])
 
-        let h2 = try harness("window: { key: { who: user, big: amount > 10 }, tumbling: 10ms, aggregate: { n: count() } }")
+        let h2 = try harness(
+            "window: { key: { who: user, big: amount > 10 }, tumbling: 10ms, aggregate: { n: count() } }")
         h2.send(["user": "u", "amount": 50], time: 1)
         h2.send(["user": "u", "amount": 5], time: 2)
         h2.send(["user": "u", "amount": 60], time: 3)
         h2.advance(to: .max)
-        #expect(text(h2.take()) == [
-            #"{"who":"u","big":true,"window_start":0,"window_end":10,"n":2}"#,
-            #"{"who":"u","big":false,"window_start":0,"window_end":10,"n":1}"#,
-        ])
+        #expect(
+            text(h2.take()) == [
+                #"{"who":"u","big":true,"window_start":0,"window_end":10,"n":2}"#,
+                #"{"who":"u","big":false,"window_start":0,"window_end":10,"n":1}"#,
+            ])
     }
 
     @Test func aMissingKeyFieldRejectsTheEvent() throws {
@@ -119,7 +127,8 @@ import Testing
     // MARK: Aggregates
 
     @Test func everyAggregate() throws {
-        let h = try harness("""
+        let h = try harness(
+            """
             window:
               tumbling: 1s
               aggregate:
@@ -182,8 +191,12 @@ import Testing
         #expect(text(h.take()) == [#"{"k":"b","window_start":0,"window_end":10,"n":1,"s":1}"#])
         let r = h.sides[SidePort.rejected] ?? []
         #expect(r.count == 1)
-        #expect(r.first?.value["error"]?["message"] == "window: s (sum(v)): integer overflow; the window's result is rejected")
-        #expect(JSONWriter.string(r.first?.value["event"] ?? .null) == #"{"k":"a","window_start":0,"window_end":10,"n":2,"s":null}"#)
+        #expect(
+            r.first?.value["error"]?["message"]
+                == "window: s (sum(v)): integer overflow; the window's result is rejected")
+        #expect(
+            JSONWriter.string(r.first?.value["event"] ?? .null)
+                == #"{"k":"a","window_start":0,"window_end":10,"n":2,"s":null}"#)
     }
 
     @Test func aNonNumberRejectsTheEventAndTheWindowGoesOn() throws {
@@ -233,11 +246,12 @@ import Testing
         for (i, x) in [JSON(2.5), 9, 1.5, 4].enumerated() { h.send(["k": "i", "x": x], time: Int64(i)) }
         for (i, x) in [JSON(2.5), "b", 0.5, .null].enumerated() { h.send(["k": "s", "x": x], time: Int64(i)) }
         h.advance(to: .max)
-        #expect(text(h.take()) == [
-            #"{"k":"d","window_start":0,"window_end":10,"lo":-1.5,"hi":7.25,"n":3}"#,
-            #"{"k":"i","window_start":0,"window_end":10,"lo":1.5,"hi":9,"n":4}"#,
-            #"{"k":"s","window_start":0,"window_end":10,"lo":0.5,"hi":"b","n":3}"#,
-        ])
+        #expect(
+            text(h.take()) == [
+                #"{"k":"d","window_start":0,"window_end":10,"lo":-1.5,"hi":7.25,"n":3}"#,
+                #"{"k":"i","window_start":0,"window_end":10,"lo":1.5,"hi":9,"n":4}"#,
+                #"{"k":"s","window_start":0,"window_end":10,"lo":0.5,"hi":"b","n":3}"#,
+            ])
     }
 
     @Test func mergedSessionsCombineMinAndMaxOfEveryKind() throws {
@@ -278,7 +292,10 @@ import Testing
         h.send(["id": 2], time: 9)
         h.send(["id": 3], time: 10)
         h.advance(to: .max)
-        #expect(text(h.take()) == [#"{"window_start":0,"window_end":10,"n":1}"#, #"{"window_start":10,"window_end":20,"n":1}"#])
+        #expect(
+            text(h.take()) == [
+                #"{"window_start":0,"window_end":10,"n":1}"#, #"{"window_start":10,"window_end":20,"n":1}"#,
+            ])
         #expect(h.sides[SidePort.late]?.map(\.value) == [["id": 2]])
     }
 
@@ -288,10 +305,11 @@ import Testing
         h.advance(to: 19)  // closes [0,20)
         h.send(["id": 2], time: 12)  // [0,20) is gone, [10,30) is open
         h.advance(to: .max)
-        #expect(text(h.take()) == [
-            #"{"window_start":0,"window_end":20,"ids":[1]}"#,
-            #"{"window_start":10,"window_end":30,"ids":[2,1]}"#,
-        ])
+        #expect(
+            text(h.take()) == [
+                #"{"window_start":0,"window_end":20,"ids":[1]}"#,
+                #"{"window_start":10,"window_end":30,"ids":[2,1]}"#,
+            ])
         #expect(h.sides[SidePort.late] == nil)
     }
 
@@ -321,10 +339,11 @@ import Testing
         h.advance(to: 18)  // [0,10) alone would have fired at 9
         #expect(h.take().isEmpty)
         h.advance(to: .max)
-        #expect(text(h.take()) == [
-            #"{"u":"a","window_start":0,"window_end":20,"n":2,"ids":[1,2]}"#,
-            #"{"u":"b","window_start":10,"window_end":40,"n":3,"ids":[4,5,3]}"#,
-        ])
+        #expect(
+            text(h.take()) == [
+                #"{"u":"a","window_start":0,"window_end":20,"n":2,"ids":[1,2]}"#,
+                #"{"u":"b","window_start":10,"window_end":40,"n":3,"ids":[4,5,3]}"#,
+            ])
     }
 
     /// A session fires when the watermark reaches `window_end - 1`, as in Flink; an event
@@ -344,7 +363,8 @@ import Testing
     /// With `allowed_lateness`, the fired session is still held, so the touching event
     /// extends it and it fires again as an update when the extended session closes.
     @Test func anEventAtTheEndOfAFiredSessionExtendsItWithinAllowedLateness() throws {
-        let h = try harness("window: { key: u, session: { gap: 10ms }, allowed_lateness: 5ms, aggregate: { n: count() } }")
+        let h = try harness(
+            "window: { key: u, session: { gap: 10ms }, allowed_lateness: 5ms, aggregate: { n: count() } }")
         h.send(["u": "a"], time: 0)
         h.advance(to: 9)
         #expect(text(h.take()) == [#"{"u":"a","window_start":0,"window_end":10,"n":1}"#])
@@ -355,7 +375,8 @@ import Testing
     }
 
     @Test func anOutOfOrderEventBridgingTwoSessionsMergesThem() throws {
-        let h = try harness("window: { key: u, session: 10ms, aggregate: { n: count(), ids: collect(id), f: first(id), l: last(id) } }")
+        let h = try harness(
+            "window: { key: u, session: 10ms, aggregate: { n: count(), ids: collect(id), f: first(id), l: last(id) } }")
         h.send(["u": "a", "id": 1], time: 0)
         h.send(["u": "a", "id": 2], time: 30)
         h.send(["u": "b", "id": 9], time: 12)
@@ -364,10 +385,11 @@ import Testing
         h.send(["u": "a", "id": 5], time: 24)  // ... and this one bridges to [30,40)
         #expect(h.step.stateSize == 2)
         h.advance(to: .max)
-        #expect(text(h.take()) == [
-            #"{"u":"b","window_start":12,"window_end":22,"n":1,"ids":[9],"f":9,"l":9}"#,
-            #"{"u":"a","window_start":0,"window_end":40,"n":5,"ids":[1,4,3,5,2],"f":1,"l":2}"#,
-        ])
+        #expect(
+            text(h.take()) == [
+                #"{"u":"b","window_start":12,"window_end":22,"n":1,"ids":[9],"f":9,"l":9}"#,
+                #"{"u":"a","window_start":0,"window_end":40,"n":5,"ids":[1,4,3,5,2],"f":1,"l":2}"#,
+            ])
     }
 
     @Test func aLateEventMergingIntoAFiredSessionReFiresItAsAnUpdate() throws {
@@ -399,10 +421,11 @@ import Testing
         h.advance(to: 1000)
         #expect(h.take().isEmpty)
         h.advance(to: .max)
-        #expect(text(h.take()) == [
-            #"{"k":"b","window_start":20,"window_end":20,"ids":[2]}"#,
-            #"{"k":"a","window_start":60,"window_end":60,"ids":[4]}"#,
-        ])
+        #expect(
+            text(h.take()) == [
+                #"{"k":"b","window_start":20,"window_end":20,"ids":[2]}"#,
+                #"{"k":"a","window_start":60,"window_end":60,"ids":[4]}"#,
+            ])
     }
 
     @Test func slidingCountWindows() throws {
@@ -461,10 +484,12 @@ import Testing
 /// The diagrams in docs/windows.md show what the step really emits (issue 14, item 10).
 @Suite struct WindowDocsDiagramTests {
     static func docsBlock(_ firstLine: String) throws -> [String] {
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
         let text = try String(contentsOf: root.appendingPathComponent("docs/windows.md"), encoding: .utf8)
         let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
-        let start = try #require(lines.firstIndex(of: firstLine), "docs/windows.md has no block starting '\(firstLine)'")
+        let start = try #require(
+            lines.firstIndex(of: firstLine), "docs/windows.md has no block starting '\(firstLine)'")
         let end = try #require(lines[start...].firstIndex(of: "```"))
         return Array(lines[start..<end])
     }
@@ -486,19 +511,23 @@ import Testing
         // "wN = [As,Bs):  x y"
         var documented: [String] = []
         for line in block {
-            guard let eq = line.range(of: " = ["), let close = line.range(of: "):", range: eq.upperBound..<line.endIndex) else { continue }
+            guard let eq = line.range(of: " = ["),
+                let close = line.range(of: "):", range: eq.upperBound..<line.endIndex)
+            else { continue }
             let bounds = line[eq.upperBound..<close.lowerBound].split(separator: ",")
             let members = line[close.upperBound...].split(separator: " ").joined(separator: " ")
             let start = try #require(Self.seconds(bounds[0])) * 1000
             let end = try #require(Self.seconds(bounds[1])) * 1000
             documented.append("[\(start),\(end)) \(members)")
         }
-        let h = StepHarness(try makeWindow("window: { hopping: {size: 10s, every: 5s}, aggregate: { ids: collect(id) } }"))
+        let h = StepHarness(
+            try makeWindow("window: { hopping: {size: 10s, every: 5s}, aggregate: { ids: collect(id) } }"))
         for e in events { h.send(["id": .string(e.name)], time: e.time) }
         h.advance(to: .max)
         let emitted = h.take().map { o -> String in
             let ids = (o["ids"]?.arrayValue ?? []).compactMap(\.stringValue).joined(separator: " ")
-            return "[\(JSONWriter.string(o["window_start"] ?? .null)),\(JSONWriter.string(o["window_end"] ?? .null))) \(ids)"
+            return
+                "[\(JSONWriter.string(o["window_start"] ?? .null)),\(JSONWriter.string(o["window_end"] ?? .null))) \(ids)"
         }
         #expect(events.count == 3)
         #expect(documented == emitted)
@@ -535,7 +564,11 @@ import Testing
         let lines = (0..<12).map { i in #"{"user":"u\#(i)","ts":\#(1_700_000_000_000 + i)}"# }
         try (lines.joined(separator: "\n") + "\n").write(toFile: dir + "/in.jsonl", atomically: true, encoding: .utf8)
         func run(_ parallelism: Int) throws -> (out: [Substring], rejected: [Substring]) {
-            guard case .success(let p) = Result(catching: { () throws(Diagnostics) in try Pipeline.compile(yaml: Self.yaml(parallelism: parallelism), file: "p.yaml") }) else {
+            guard
+                case .success(let p) = Result(catching: { () throws(Diagnostics) in
+                    try Pipeline.compile(yaml: Self.yaml(parallelism: parallelism), file: "p.yaml")
+                })
+            else {
                 Issue.record("did not compile")
                 return ([], [])
             }

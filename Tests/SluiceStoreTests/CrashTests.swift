@@ -6,13 +6,16 @@ import Testing
 /// same input completes the store with every event once.
 @Suite struct CrashTests {
     static var binary: URL {
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
         let bundle = Bundle.main.bundleURL
         let candidates = [
-            bundle.appendingPathComponent("sluice"), bundle.deletingLastPathComponent().appendingPathComponent("sluice"),
+            bundle.appendingPathComponent("sluice"),
+            bundle.deletingLastPathComponent().appendingPathComponent("sluice"),
             root.appendingPathComponent(".build/debug/sluice"),
         ]
-        return candidates.first { FileManager.default.isExecutableFile(atPath: $0.path) } ?? candidates[candidates.count - 1]
+        return candidates.first { FileManager.default.isExecutableFile(atPath: $0.path) }
+            ?? candidates[candidates.count - 1]
     }
 
     @Test func killDashNineDuringAppendsLeavesAConsistentStore() throws {
@@ -23,11 +26,13 @@ import Testing
         text.reserveCapacity(total * 48)
         for i in 1...total { text += #"{"id":"e\#(i)","order_id":"o\#(i % 997)","n":\#(i)}"# + "\n" }
         try Data(text.utf8).write(to: dir.appendingPathComponent("events.jsonl"))
-        try Data("""
+        try Data(
+            """
             inputs: { in: { file: events.jsonl } }
             outputs:
               log: { from: [in], store: { sqlite: s.db, stream: order_id, id: id, type: '"e"' } }
-            """.utf8).write(to: dir.appendingPathComponent("p.yaml"))
+            """.utf8
+        ).write(to: dir.appendingPathComponent("p.yaml"))
         let db = dir.appendingPathComponent("s.db").path
 
         func launch() throws -> Process {

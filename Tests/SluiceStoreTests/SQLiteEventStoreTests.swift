@@ -9,7 +9,9 @@ func scratchDirectory(_ tag: String) throws -> URL {
     return dir
 }
 
-func newEvent(_ stream: String, _ id: String, type: String = "placed", time: Int64 = 1000, expected: Int64? = nil) -> NewEvent {
+func newEvent(_ stream: String, _ id: String, type: String = "placed", time: Int64 = 1000, expected: Int64? = nil)
+    -> NewEvent
+{
     NewEvent(
         streamID: stream, eventID: id, type: type, schemaVersion: 1, eventTime: time,
         data: Array(#"{"id":"\#(id)","order_id":"\#(stream)"}"#.utf8), expectedVersion: expected)
@@ -21,7 +23,11 @@ func newEvent(_ stream: String, _ id: String, type: String = "placed", time: Int
         defer { try? FileManager.default.removeItem(at: dir) }
         let store = try SQLiteEventStore.openForAppend(path: dir.appendingPathComponent("s.db").path)
         let r = try store.append([newEvent("o1", "a"), newEvent("o2", "b"), newEvent("o1", "c")])
-        #expect(r == [.appended(position: 1, version: 1), .appended(position: 2, version: 1), .appended(position: 3, version: 2)])
+        #expect(
+            r == [
+                .appended(position: 1, version: 1), .appended(position: 2, version: 1),
+                .appended(position: 3, version: 2),
+            ])
         let r2 = try store.append([newEvent("o1", "d")])
         #expect(r2 == [.appended(position: 4, version: 3)])
         let all = try store.readAll()
@@ -40,7 +46,9 @@ func newEvent(_ stream: String, _ id: String, type: String = "placed", time: Int
         let store = try SQLiteEventStore.openForAppend(path: path)
         _ = try store.append([newEvent("o1", "a"), newEvent("o1", "b")])
         // Again, in a later batch, within one batch, and with an expected version.
-        let r = try store.append([newEvent("o1", "a"), newEvent("o1", "c"), newEvent("o1", "c"), newEvent("o1", "b", expected: 0)])
+        let r = try store.append([
+            newEvent("o1", "a"), newEvent("o1", "c"), newEvent("o1", "c"), newEvent("o1", "b", expected: 0),
+        ])
         #expect(r == [.duplicate, .appended(position: 3, version: 3), .duplicate, .duplicate])
         // A second connection (as a restarted run would open) sees the same.
         let again = try SQLiteEventStore.openForAppend(path: path)
@@ -58,7 +66,11 @@ func newEvent(_ stream: String, _ id: String, type: String = "placed", time: Int
             newEvent("o1", "c", expected: 1),  // fine
             newEvent("o2", "d", expected: 5),  // o2 does not exist
         ])
-        #expect(r == [.appended(position: 1, version: 1), .conflict(actual: 1), .appended(position: 2, version: 2), .conflict(actual: 0)])
+        #expect(
+            r == [
+                .appended(position: 1, version: 1), .conflict(actual: 1), .appended(position: 2, version: 2),
+                .conflict(actual: 0),
+            ])
         #expect(try store.readAll().map(\.eventID) == ["a", "c"])
     }
 
@@ -80,7 +92,12 @@ func newEvent(_ stream: String, _ id: String, type: String = "placed", time: Int
         // Paged reads keep global order.
         var seen: [Int64] = []
         var last: Int64 = 0
-        while try reader.read(.beginning, after: last, limit: 1, { seen.append($0.position); last = $0.position }) > 0 {}
+        while try reader.read(
+            .beginning, after: last, limit: 1,
+            {
+                seen.append($0.position); last = $0.position
+            }) > 0
+        {}
         #expect(seen == [1, 2, 3, 4])
     }
 
@@ -140,7 +157,9 @@ func newEvent(_ stream: String, _ id: String, type: String = "placed", time: Int
         let store = try SQLiteEventStore.openForAppend(path: path)
         _ = try store.append([newEvent("o1", "a")])
         // A trigger that fails the third insert of the next batch: the whole batch goes.
-        try runSQLite(path, """
+        try runSQLite(
+            path,
+            """
             CREATE TRIGGER fail_third BEFORE INSERT ON events WHEN NEW.event_id = 'boom'
             BEGIN SELECT RAISE(ABORT, 'disk on fire'); END;
             """)
@@ -156,7 +175,10 @@ func newEvent(_ stream: String, _ id: String, type: String = "placed", time: Int
 func runSQLite(_ path: String, _ sql: String) throws {
     let p = Process()
     p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    p.arguments = ["python3", "-c", "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.executescript(sys.argv[2]); c.commit()", path, sql]
+    p.arguments = [
+        "python3", "-c", "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.executescript(sys.argv[2]); c.commit()",
+        path, sql,
+    ]
     try p.run()
     p.waitUntilExit()
     if p.terminationStatus != 0 { throw StoreError("python3 sqlite3 failed on \(path)") }

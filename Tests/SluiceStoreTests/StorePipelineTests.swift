@@ -21,7 +21,9 @@ func compileErrors(_ yaml: String) -> [String] {
 }
 
 /// Runs `pipeline` with `events` on its input `in` and collects output `out` (if any).
-func run(_ pipeline: Pipeline, events: [JSON] = [], input: String = "in", collect names: [String] = []) throws -> (Execution.Outcome, [String: [JSON]]) {
+func run(_ pipeline: Pipeline, events: [JSON] = [], input: String = "in", collect names: [String] = []) throws -> (
+    Execution.Outcome, [String: [JSON]]
+) {
     var options = RunOptions()
     if pipeline.inputNames.contains(input) {
         options.sources[input] = MemorySource(name: input, items: events.map { .event($0) })
@@ -78,7 +80,8 @@ func order(_ id: String, _ order: String, _ type: String, amount: Int = 10, expe
     @Test func aVersionConflictGoesToRejectedWithTheActualVersion() throws {
         let dir = try scratchDirectory("conflict")
         defer { try? FileManager.default.removeItem(at: dir) }
-        let p = try compilePipeline("""
+        let p = try compilePipeline(
+            """
             inputs: { in: { stdin: {} } }
             streams: { main: { from: in } }
             outputs:
@@ -87,10 +90,12 @@ func order(_ id: String, _ order: String, _ type: String, amount: Int = 10, expe
                 store: { sqlite: orders.db, stream: order_id, id: id, type: type, expected_version: expected }
               conflicts: { from: [log.rejected], stdout: {} }
             """, in: dir)
-        let (outcome, out) = try run(p, events: [
-            order("e1", "o1", "placed", expected: 0), order("e2", "o1", "paid", expected: 0),
-            order("e3", "o1", "paid", expected: 1), order("e4", "o2", "placed", expected: 3),
-        ], collect: ["conflicts"])
+        let (outcome, out) = try run(
+            p,
+            events: [
+                order("e1", "o1", "placed", expected: 0), order("e2", "o1", "paid", expected: 0),
+                order("e3", "o1", "paid", expected: 1), order("e4", "o2", "placed", expected: 3),
+            ], collect: ["conflicts"])
         #expect(outcome == .completed)
         let rejected = out["conflicts"] ?? []
         #expect(rejected.count == 2)
@@ -108,9 +113,12 @@ func order(_ id: String, _ order: String, _ type: String, amount: Int = 10, expe
         defer { try? FileManager.default.removeItem(at: dir) }
         let p = try compilePipeline(Self.appendYAML, in: dir)
         var options = RunOptions()
-        options.sources["in"] = MemorySource(name: "in", items: [
-            .event(order("e1", "o1", "placed")), .event(["id": "e2", "type": "placed"]), .event(["id": "e3", "order_id": "o1", "type": 5]),
-        ])
+        options.sources["in"] = MemorySource(
+            name: "in",
+            items: [
+                .event(order("e1", "o1", "placed")), .event(["id": "e2", "type": "placed"]),
+                .event(["id": "e3", "order_id": "o1", "type": 5]),
+            ])
         let r = try p.start(options)
         #expect(r.wait() == .completed)
         #expect(r.deadLetters.map(\.name) == ["log.rejected"])
@@ -126,7 +134,8 @@ func order(_ id: String, _ order: String, _ type: String, amount: Int = 10, expe
         let p = try compilePipeline(Self.appendYAML, in: dir)
         _ = try run(p, events: [order("e1", "o1", "placed"), order("e2", "o2", "placed"), order("e3", "o1", "paid")])
         func replay(_ from: String) throws -> [JSON] {
-            let q = try compilePipeline("""
+            let q = try compilePipeline(
+                """
                 inputs: { history: { store: { sqlite: orders.db, from: \(from) } } }
                 outputs: { out: { from: [history], stdout: {} } }
                 """, in: dir)
@@ -153,7 +162,8 @@ func order(_ id: String, _ order: String, _ type: String, amount: Int = 10, expe
         let path = dir.appendingPathComponent("orders.db").path
         let writer = try SQLiteEventStore.openForAppend(path: path)
         _ = try writer.append([newEvent("o1", "a")])
-        let q = try compilePipeline("""
+        let q = try compilePipeline(
+            """
             inputs: { history: { store: { sqlite: orders.db, follow: true, poll: 10ms } } }
             outputs: { out: { from: [history], stdout: {} } }
             """, in: dir)
@@ -170,7 +180,9 @@ func order(_ id: String, _ order: String, _ type: String, amount: Int = 10, expe
         }
         #expect(waitFor(1))
         // A second writer: another process (python's sqlite3), then this connection again.
-        try runSQLite(path, """
+        try runSQLite(
+            path,
+            """
             INSERT INTO events (stream_id, stream_version, event_id, type, schema_version, event_time, data, appended_at)
             VALUES ('o2', 1, 'b', 'placed', 1, 5, '{"id":"b"}', 5);
             """)
@@ -182,32 +194,47 @@ func order(_ id: String, _ order: String, _ type: String, amount: Int = 10, expe
     }
 
     @Test func storeConfigMistakesAreDiagnostics() {
-        #expect(compileErrors("""
-            inputs: { in: { stdin: {} } }
-            outputs:
-              log: { from: [in], store: { sqlite: a.db, stream: order_id } }
-            """).contains { $0.contains("'id'") })
-        #expect(compileErrors("""
-            inputs: { in: { stdin: {} } }
-            outputs:
-              log: { from: [in], store: { postgres: "postgres://x", stream: s, id: id, type: type } }
-            """).contains { $0.contains("PostgreSQL stores are not supported yet") })
-        #expect(compileErrors("""
-            inputs: { h: { store: { sqlite: a.db, from: yesterday } } }
-            outputs: { out: { from: [h], stdout: {} } }
-            """).contains { $0.contains("cannot read 'yesterday'") })
-        #expect(compileErrors("""
-            inputs: { in: { stdin: {} } }
-            outputs:
-              log: { from: [in], store: { sqlite: a.db, stream: s, id: id, type: type } }
-              out: { from: [log], stdout: {} }
-            """).contains { $0.contains("can only be read as 'log.rejected'") })
-        #expect(compileErrors("""
-            inputs: { in: { stdin: {} } }
-            streams: { main: { from: [in, log.rejected] } }
-            outputs:
-              log: { from: [main], store: { sqlite: a.db, stream: s, id: id, type: type } }
-            """).contains { $0.contains("a cycle") })
+        #expect(
+            compileErrors(
+                """
+                inputs: { in: { stdin: {} } }
+                outputs:
+                  log: { from: [in], store: { sqlite: a.db, stream: order_id } }
+                """
+            ).contains { $0.contains("'id'") })
+        #expect(
+            compileErrors(
+                """
+                inputs: { in: { stdin: {} } }
+                outputs:
+                  log: { from: [in], store: { postgres: "postgres://x", stream: s, id: id, type: type } }
+                """
+            ).contains { $0.contains("PostgreSQL stores are not supported yet") })
+        #expect(
+            compileErrors(
+                """
+                inputs: { h: { store: { sqlite: a.db, from: yesterday } } }
+                outputs: { out: { from: [h], stdout: {} } }
+                """
+            ).contains { $0.contains("cannot read 'yesterday'") })
+        #expect(
+            compileErrors(
+                """
+                inputs: { in: { stdin: {} } }
+                outputs:
+                  log: { from: [in], store: { sqlite: a.db, stream: s, id: id, type: type } }
+                  out: { from: [log], stdout: {} }
+                """
+            ).contains { $0.contains("can only be read as 'log.rejected'") })
+        #expect(
+            compileErrors(
+                """
+                inputs: { in: { stdin: {} } }
+                streams: { main: { from: [in, log.rejected] } }
+                outputs:
+                  log: { from: [main], store: { sqlite: a.db, stream: s, id: id, type: type } }
+                """
+            ).contains { $0.contains("a cycle") })
     }
 
     @Test func aForeignStoreFailsTheStartWithAClearMessage() throws {

@@ -58,6 +58,8 @@ public enum SharedSuites {
 
     /// Printed the first time a suite is found missing (a lazy global runs once).
     private static let skipNotice: Void = {
-        print("Skipping the conformance tests: no suites in \(directory.path) (\(whereToPut)); with CI=true they are required.")
+        print(
+            "Skipping the conformance tests: no suites in \(directory.path) (\(whereToPut)); with CI=true they are required."
+        )
     }()
 }

@@ -7,7 +7,8 @@ func sampleLines(_ n: Int) -> [[UInt8]] {
     let types = ["click", "view", "login", "purchase", "logout"]
     let countries = ["US", "DE", "FR", "GB", "JP", "BR"]
     return (0..<n).map { i in
-        let line = #"{"id":\#(i),"type":"\#(types[i % 5])","user":"u\#(i % 1000)","amount":\#(Double(i % 100000) / 100 + 0.25),"country":"\#(countries[i % 6])","ts":\#(1_700_000_000_000 + i * 10)}"#
+        let line =
+            #"{"id":\#(i),"type":"\#(types[i % 5])","user":"u\#(i % 1000)","amount":\#(Double(i % 100000) / 100 + 0.25),"country":"\#(countries[i % 6])","ts":\#(1_700_000_000_000 + i * 10)}"#
         return Array(line.utf8)
     }
 }
@@ -65,7 +66,9 @@ let jsonBenchmarks: @Sendable () -> Void = {
     let file = sampleFile(100_000)
     Benchmark(
         benchmarkName("JSON lines read-to-write (100k events)"),
-        configuration: .init(metrics: [.throughput, .wallClock, .mallocCountTotal], scalingFactor: .one, maxDuration: .seconds(3), thresholds: gateOnAllocations)
+        configuration: .init(
+            metrics: [.throughput, .wallClock, .mallocCountTotal], scalingFactor: .one, maxDuration: .seconds(3),
+            thresholds: gateOnAllocations)
     ) { benchmark in
         let path = NSTemporaryDirectory() + "sluice-bench-\(getpid()).jsonl"
         _ = FileManager.default.createFile(atPath: path, contents: Data(file))

@@ -66,12 +66,21 @@ func makeSagaReplies(sagas n: Int, failureRate: Double) -> [Event] {
         o["ts"] = .int(ts)
         events.append(Event(.object(o), time: ts))
     }
-    func declined(_ i: Int) -> Bool { Double((UInt64(i) &* 2_654_435_761) % 4_294_967_296) / 4_294_967_296 < failureRate }
-    for i in 0..<n { add([("type", "order_placed"), ("order_id", .string("o\(i)")), ("amount", .int(Int64(i % 1000)))]) }
-    for i in 0..<n { add([("type", "order_validated"), ("order_id", .string("o\(i)"))]) }
-    for i in 0..<n { add([("type", "inventory_reserved"), ("order_id", .string("o\(i)")), ("reservation", .string("r\(i)"))]) }
+    func declined(_ i: Int) -> Bool {
+        Double((UInt64(i) &* 2_654_435_761) % 4_294_967_296) / 4_294_967_296 < failureRate
+    }
     for i in 0..<n {
-        add([("type", .string(declined(i) ? "payment_declined" : "payment_charged")), ("order_id", .string("o\(i)")), ("charge", .string("c\(i)"))])
+        add([("type", "order_placed"), ("order_id", .string("o\(i)")), ("amount", .int(Int64(i % 1000)))])
+    }
+    for i in 0..<n { add([("type", "order_validated"), ("order_id", .string("o\(i)"))]) }
+    for i in 0..<n {
+        add([("type", "inventory_reserved"), ("order_id", .string("o\(i)")), ("reservation", .string("r\(i)"))])
+    }
+    for i in 0..<n {
+        add([
+            ("type", .string(declined(i) ? "payment_declined" : "payment_charged")), ("order_id", .string("o\(i)")),
+            ("charge", .string("c\(i)")),
+        ])
     }
     for i in 0..<n where !declined(i) { add([("type", "shipment_created"), ("order_id", .string("o\(i)"))]) }
     return events

@@ -68,7 +68,8 @@ import SluiceJSON
     }
 
     /// A number (integer or float) scalar, optionally within `range`.
-    @usableFromInline package func double(_ node: YAMLNode, what: String, range: ClosedRange<Double>? = nil) -> Double? {
+    @usableFromInline package func double(_ node: YAMLNode, what: String, range: ClosedRange<Double>? = nil) -> Double?
+    {
         let d: Double
         switch node.resolved {
         case .int(let i): d = Double(i)
@@ -228,7 +229,8 @@ import SluiceJSON
         guard let chosen, let kind = chosen.key.text else {
             if candidates.isEmpty {
                 error(
-                    node.location, "a step needs a kind, found only \(quotedList(common.map { $0.key.text ?? "" }, or: false))",
+                    node.location,
+                    "a step needs a kind, found only \(quotedList(common.map { $0.key.text ?? "" }, or: false))",
                     hint: knownKinds.map { "known steps: \($0.sorted().joined(separator: ", "))" })
             } else {
                 error(

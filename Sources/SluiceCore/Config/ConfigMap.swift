@@ -104,7 +104,8 @@ public final class ConfigMap {
     }
 
     /// A duration value such as `10s` (see ``TimeSpan``).
-    @usableFromInline package func duration(_ key: String, required: Bool = false, allowZero: Bool = true) -> TimeSpan? {
+    @usableFromInline package func duration(_ key: String, required: Bool = false, allowZero: Bool = true) -> TimeSpan?
+    {
         node(key, required: required).flatMap { context.duration($0, what: describe(key), allowZero: allowZero) }
     }
 

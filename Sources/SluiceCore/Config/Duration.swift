@@ -16,7 +16,9 @@
     }
 
     /// A span of whole seconds (saturating).
-    @usableFromInline package static func seconds(_ s: Int64) -> TimeSpan { TimeSpan(milliseconds: s.multipliedSaturating(by: 1000)) }
+    @usableFromInline package static func seconds(_ s: Int64) -> TimeSpan {
+        TimeSpan(milliseconds: s.multipliedSaturating(by: 1000))
+    }
 
     /// A span of whole milliseconds (saturating).
     @usableFromInline package static func milliseconds(_ ms: Int64) -> TimeSpan { TimeSpan(milliseconds: ms) }

@@ -65,7 +65,10 @@ import Synchronization
     /// events keep ``Event/noTime`` and only the end of input advances time.
     @discardableResult
     @usableFromInline package func addSource(_ source: any EventSource, time: TimePolicy? = nil) -> NodeID {
-        nodes.append(Node(name: source.name, kind: .source(source, time), portNames: [0: source.name, 1: source.name + ".malformed"]))
+        nodes.append(
+            Node(
+                name: source.name, kind: .source(source, time),
+                portNames: [0: source.name, 1: source.name + ".malformed"]))
         return NodeID(index: nodes.count - 1)
     }
 

@@ -111,7 +111,8 @@ public enum RunOutcome: Sendable, Equatable {
             // shared sink's lock reaches it from now on.
             nonisolated(unsafe) let handed = sink
             shared[k] = SharedSink(
-                handed, producers: flow.edges.filter { $0.to.index == k }.count, sequenced: plan.sequencedSinks.contains(k))
+                handed, producers: flow.edges.filter { $0.to.index == k }.count,
+                sequenced: plan.sequencedSinks.contains(k))
         }
         // Per stream, by port, the shared sinks it writes to.
         var direct: [[Int: [SharedSink]]] = Array(repeating: [:], count: flow.nodes.count)
@@ -228,7 +229,11 @@ public enum RunOutcome: Sendable, Equatable {
     private func stopSources() {
         cancelled.store(true, ordering: .relaxed)
         // Taken once: later calls find nil and do nothing more.
-        guard let handlers = cancelHandlers.withLock({ h in defer { h = nil }; return h }) else { return }
+        guard
+            let handlers = cancelHandlers.withLock({ h in
+                defer { h = nil }; return h
+            })
+        else { return }
         for h in handlers { h() }
         if wake.write >= 0 {
             var byte: UInt8 = 1

@@ -97,7 +97,9 @@
             for k in Array(sinks) {
                 let producers = Set(flow.edges.filter { $0.to.index == k }.map(\.from.index))
                 let ok = producers.allSatisfy { p in
-                    flow.edges.filter { $0.from.index == p && $0.port == Dataflow.mainPort }.allSatisfy { sinks.contains($0.to.index) }
+                    flow.edges.filter { $0.from.index == p && $0.port == Dataflow.mainPort }.allSatisfy {
+                        sinks.contains($0.to.index)
+                    }
                 }
                 if !ok {
                     sinks.remove(k)
@@ -130,7 +132,9 @@
                 }
                 for e in flow.edges where e.from.index == w {
                     guard case .sink(let sink) = flow.nodes[e.to.index].kind, sink.writesJSONText,
-                        flow.edges.allSatisfy({ $0.to.index != e.to.index || (workers.contains($0.from.index) && $0.port == e.port) })
+                        flow.edges.allSatisfy({
+                            $0.to.index != e.to.index || (workers.contains($0.from.index) && $0.port == e.port)
+                        })
                     else {
                         ok = false
                         break

@@ -29,7 +29,8 @@ import Atomics
     @usableFromInline package let producerParker: Parker
 
     /// A ring of at least `capacity` elements (rounded up to a power of two).
-    @usableFromInline package init(capacity: Int, consumerParker: Parker = Parker(), producerParker: Parker = Parker()) {
+    @usableFromInline package init(capacity: Int, consumerParker: Parker = Parker(), producerParker: Parker = Parker())
+    {
         var c = 2
         while c < capacity { c <<= 1 }
         self.capacity = c

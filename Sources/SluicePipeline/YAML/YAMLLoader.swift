@@ -33,7 +33,9 @@ import SluiceCore
         @usableFromInline package var maxFileSize: Int
 
         /// Limits; the defaults suit pipeline files.
-        @usableFromInline package init(maxAliasExpansion: Int = 100_000, maxDepth: Int = 200, maxFileSize: Int = 4 << 20) {
+        @usableFromInline package init(
+            maxAliasExpansion: Int = 100_000, maxDepth: Int = 200, maxFileSize: Int = 4 << 20
+        ) {
             self.maxAliasExpansion = maxAliasExpansion
             self.maxDepth = maxDepth
             self.maxFileSize = maxFileSize
@@ -62,14 +64,21 @@ import SluiceCore
     }
 
     /// ``load(path:displayName:)`` with explicit limits.
-    @usableFromInline package static func load(path: String, displayName: String?, limits: Limits) -> (YAMLNode?, Diagnostics) {
+    @usableFromInline package static func load(path: String, displayName: String?, limits: Limits) -> (
+        YAMLNode?, Diagnostics
+    ) {
         let name = displayName ?? path
         var st = stat()
         let tooLarge: (Int) -> (YAMLNode?, Diagnostics) = { size in
-            (nil, Diagnostics([Diagnostic(
-                .error, at: nil,
-                "'\(name)' is \(size) bytes, larger than the \(limits.maxFileSize)-byte limit for a pipeline file",
-                hint: "a pipeline file holds the pipeline; put data in a table file ('tables:') or an input")]))
+            (
+                nil,
+                Diagnostics([
+                    Diagnostic(
+                        .error, at: nil,
+                        "'\(name)' is \(size) bytes, larger than the \(limits.maxFileSize)-byte limit for a pipeline file",
+                        hint: "a pipeline file holds the pipeline; put data in a table file ('tables:') or an input")
+                ])
+            )
         }
         if stat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG, Int(st.st_size) > limits.maxFileSize {
             return tooLarge(Int(st.st_size))
@@ -84,7 +93,9 @@ import SluiceCore
     }
 
     /// Parses raw bytes (UTF-8, or UTF-16 with a byte order mark).
-    @usableFromInline package static func load(bytes: [UInt8], file: String, limits: Limits = .default) -> (YAMLNode?, Diagnostics) {
+    @usableFromInline package static func load(bytes: [UInt8], file: String, limits: Limits = .default) -> (
+        YAMLNode?, Diagnostics
+    ) {
         var builder = Builder(bytes: bytes, file: file, limits: limits)
         let root = builder.run()
         return (root, builder.diagnostics)
@@ -221,9 +232,11 @@ private struct Builder {
             let name = string(e.data.alias.anchor) ?? ""
             guard let target = anchors[name] else {
                 if stack.contains(where: { $0.anchor == name }) {
-                    diagnostics.error(loc, "alias '*\(name)' refers to a node that contains it; recursive aliases are not supported")
+                    diagnostics.error(
+                        loc, "alias '*\(name)' refers to a node that contains it; recursive aliases are not supported")
                 } else {
-                    diagnostics.error(loc, "unknown alias '*\(name)'", hint: "define the anchor '&\(name)' before using it")
+                    diagnostics.error(
+                        loc, "unknown alias '*\(name)'", hint: "define the anchor '&\(name)' before using it")
                 }
                 return false
             }
@@ -317,8 +330,9 @@ private struct Builder {
         case YAML_MEMORY_ERROR:
             diagnostics.error(nil, "out of memory while parsing YAML")
         case YAML_READER_ERROR:
-            diagnostics.error(locationOfByte(p.problem_offset), "cannot read YAML: \(problem)",
-                              hint: "pipeline files must be UTF-8 text")
+            diagnostics.error(
+                locationOfByte(p.problem_offset), "cannot read YAML: \(problem)",
+                hint: "pipeline files must be UTF-8 text")
         default:
             let loc = location(p.problem_mark)
             var hint: String?

@@ -23,7 +23,9 @@ import SluiceJSON
     let name: String
     let activation: EventActivation
 
-    package init(sets: [(Path, Expression)], removes: [Path], renames: [(Path, Path)], compiler: ExpressionCompiler, name: String) {
+    package init(
+        sets: [(Path, Expression)], removes: [Path], renames: [(Path, Path)], compiler: ExpressionCompiler, name: String
+    ) {
         setPaths = sets.map(\.0)
         setExpressions = sets.map(\.1)
         onlyAppendsCached =
@@ -60,7 +62,11 @@ import SluiceJSON
         for i in setPaths.indices {
             if !Self.set(setPaths[i][...], values[i], in: &object) {
                 let path = setPaths[i]
-                out.reject(event, step: name, message: "set \(path.joined(separator: ".")): '\(path.dropLast().joined(separator: "."))' is not an object")
+                out.reject(
+                    event, step: name,
+                    message:
+                        "set \(path.joined(separator: ".")): '\(path.dropLast().joined(separator: "."))' is not an object"
+                )
                 return
             }
         }
@@ -129,7 +135,9 @@ import SluiceJSON
         return removed
     }
 
-    static func path(_ text: String) -> Path { text.split(separator: ".", omittingEmptySubsequences: false).map(String.init) }
+    static func path(_ text: String) -> Path {
+        text.split(separator: ".", omittingEmptySubsequences: false).map(String.init)
+    }
 
     static let definition = StepDefinition(
         kind: "enrich",
@@ -145,7 +153,9 @@ import SluiceJSON
             func checkPath(_ text: String, _ node: YAMLNode) -> Path? {
                 let p = path(text)
                 if p.contains(where: \.isEmpty) {
-                    c.error(node.location, "field name '\(text)' has an empty part", hint: "write dotted names like 'geo.city'")
+                    c.error(
+                        node.location, "field name '\(text)' has an empty part",
+                        hint: "write dotted names like 'geo.city'")
                     ok = false
                     return nil
                 }

@@ -58,7 +58,9 @@ import SluiceJSON
     @usableFromInline package private(set) var evictedCount = 0
 
     /// A deduplicator; `within` in milliseconds (more than zero).
-    @usableFromInline package init(key: Expression, within: Int64, maxKeys: Int?, latePort: Int, compiler: ExpressionCompiler, name: String) {
+    @usableFromInline package init(
+        key: Expression, within: Int64, maxKeys: Int?, latePort: Int, compiler: ExpressionCompiler, name: String
+    ) {
         self.key = key
         self.within = Swift.max(1, within)
         self.maxKeys = maxKeys
@@ -188,7 +190,10 @@ import SluiceJSON
             let latePort = ctx.sidePort(named: "late")
             let compiler = ctx.expressions
             let name = ctx.stepName
-            return { DedupeStep(key: compiled, within: ms, maxKeys: maxKeys, latePort: latePort, compiler: compiler, name: name) }
+            return {
+                DedupeStep(
+                    key: compiled, within: ms, maxKeys: maxKeys, latePort: latePort, compiler: compiler, name: name)
+            }
         }
     )
 }

@@ -197,7 +197,8 @@ final class NFARunner {
         // step takes adds partial matches only where an optional step is skipped.
         var threshold = Int64.min
         var selected = false
-        let overMatches = slot >= 0 && next.count > old.count && livePartialMatches + next.count - old.count > limits.partialMatches
+        let overMatches =
+            slot >= 0 && next.count > old.count && livePartialMatches + next.count - old.count > limits.partialMatches
         let overEvents = slot >= 0 && buffer.heldEvents >= limits.bufferedEvents
         if overMatches || overEvents {
             if !completed.isEmpty {
@@ -335,7 +336,8 @@ final class NFARunner {
             if notsKill(c, upTo: stateCount, immediate: immediate) { return }
             buffer.retain(c.node)
             if nfa.trailingAllStrict {
-                completed.append(CompletedMatch(node: c.node, startSeq: c.startSeq, lastSeq: c.lastSeq, time: current.time))
+                completed.append(
+                    CompletedMatch(node: c.node, startSeq: c.startSeq, lastSeq: c.lastSeq, time: current.time))
             } else {
                 next.append(c)
             }
@@ -393,18 +395,21 @@ final class NFARunner {
         if newCount >= st.min, st.restOptional {
             buffer.retain(node)
             if nfa.hasTrailingNots {
-                next.append(PartialMatch(
-                    step: Int32(stateCount), count: 0, lastStep: Int32(j), node: node, canProceed: false,
-                    startTime: startTime, startSeq: startSeq, lastSeq: current.seq))
+                next.append(
+                    PartialMatch(
+                        step: Int32(stateCount), count: 0, lastStep: Int32(j), node: node, canProceed: false,
+                        startTime: startTime, startSeq: startSeq, lastSeq: current.seq))
             } else {
-                completed.append(CompletedMatch(node: node, startSeq: startSeq, lastSeq: current.seq, time: current.time))
+                completed.append(
+                    CompletedMatch(node: node, startSeq: startSeq, lastSeq: current.seq, time: current.time))
             }
         }
         if !(j == stateCount - 1 && newCount >= st.max) {
             buffer.retain(node)
-            next.append(PartialMatch(
-                step: Int32(j), count: Int32(newCount), lastStep: Int32(j), node: node, canProceed: true,
-                startTime: startTime, startSeq: startSeq, lastSeq: current.seq))
+            next.append(
+                PartialMatch(
+                    step: Int32(j), count: Int32(newCount), lastStep: Int32(j), node: node, canProceed: true,
+                    startTime: startTime, startSeq: startSeq, lastSeq: current.seq))
         }
         buffer.release(node)
     }
@@ -544,7 +549,8 @@ final class NFARunner {
         let timedOutAt = { (c: PartialMatch) -> Int64 in self.nfa.within != nil ? self.deadline(c) : lastTime }
         for c in old[..<cut] where Int(c.step) == stateCount {
             buffer.retain(c.node)
-            completed.append(CompletedMatch(node: c.node, startSeq: c.startSeq, lastSeq: c.lastSeq, time: timedOutAt(c)))
+            completed.append(
+                CompletedMatch(node: c.node, startSeq: c.startSeq, lastSeq: c.lastSeq, time: timedOutAt(c)))
         }
         var threshold = Int64.min
         if !completed.isEmpty { threshold = skip.select(&completed) }

@@ -106,7 +106,8 @@ enum PatternCompiler {
         } else if m.node("within") != nil {
             ok = false
         }
-        let skip = m.oneOf("skip", ["past_last": SkipStrategy.pastLast, "to_next": .toNext, "none": .none]) ?? .pastLast
+        let skip =
+            m.oneOf("skip", ["past_last": SkipStrategy.pastLast, "to_next": .toNext, "none": .none]) ?? .pastLast
         let timeouts = m.bool("timeouts") ?? false
         var limits = PatternLimits()
         if let n = m.int("max_partial_matches", range: 1...Int(Int32.max)) { limits.partialMatchesPerKey = n }
@@ -135,7 +136,8 @@ enum PatternCompiler {
         for item in items ?? [] {
             var pairs = item.mapping ?? []
             if let not = pairs.first(where: { $0.key.text == "not" }) { pairs = not.value.mapping ?? [] }
-            guard let node = pairs.first(where: { $0.key.text == "name" })?.value, let name = node.text, !node.isNull else { continue }
+            guard let node = pairs.first(where: { $0.key.text == "name" })?.value, let name = node.text, !node.isNull
+            else { continue }
             if seen[name] != nil {
                 c.error(node.location, "duplicate pattern name '\(name)'; names must be unique")
                 ok = false
@@ -145,10 +147,14 @@ enum PatternCompiler {
         }
         for (i, el) in elements.enumerated() where el.isNot {
             if i == 0 {
-                c.error(el.node.location, "a pattern cannot start with 'not'; put a step before it", hint: "'not' means absence between two steps, or after the last one with 'within'")
+                c.error(
+                    el.node.location, "a pattern cannot start with 'not'; put a step before it",
+                    hint: "'not' means absence between two steps, or after the last one with 'within'")
                 ok = false
             } else if !elements[i - 1].isNot, elements[i - 1].optional {
-                c.error(el.node.location, "'not' cannot directly follow the optional step '\(elements[i - 1].name ?? "")'", hint: "as in Flink, a NOT pattern cannot be preceded by an optional one")
+                c.error(
+                    el.node.location, "'not' cannot directly follow the optional step '\(elements[i - 1].name ?? "")'",
+                    hint: "as in Flink, a NOT pattern cannot be preceded by an optional one")
                 ok = false
             }
         }
@@ -157,7 +163,9 @@ enum PatternCompiler {
             ok = false
         }
         if let last = elements.last, last.isNot, within == nil {
-            c.error(last.node.location, "a pattern ending in 'not' needs 'within'", hint: "add e.g. 'within: 1h': the match is emitted when the window ends with no such event")
+            c.error(
+                last.node.location, "a pattern ending in 'not' needs 'within'",
+                hint: "add e.g. 'within: 1h': the match is emitted when the window ends with no such event")
             ok = false
         }
         if within == nil {
@@ -178,7 +186,9 @@ enum PatternCompiler {
                 var fields: [(String, Expression)] = []
                 for p in pairs {
                     guard let k = p.key.text else { continue }
-                    if let e = c.expression(p.value, what: "'\(k)' in 'emit'"), let compiled = ctx.expressions.compile(e, context: c) {
+                    if let e = c.expression(p.value, what: "'\(k)' in 'emit'"),
+                        let compiled = ctx.expressions.compile(e, context: c)
+                    {
                         fields.append((k, compiled))
                     } else {
                         ok = false
@@ -213,20 +223,25 @@ enum PatternCompiler {
             let condIndex = conditions.count
             conditions.append(PatternNFA.Condition(expression: el.compiled, iterative: references(el.compiled, scope)))
             for (n, _) in pendingNots {
-                conditions.append(PatternNFA.Condition(expression: n.compiled, iterative: references(n.compiled, positiveNames)))
-                notsBefore[j].append(PatternNFA.Negation(condition: conditions.count - 1, strict: n.contiguity == .strict))
+                conditions.append(
+                    PatternNFA.Condition(expression: n.compiled, iterative: references(n.compiled, positiveNames)))
+                notsBefore[j].append(
+                    PatternNFA.Negation(condition: conditions.count - 1, strict: n.contiguity == .strict))
             }
             pendingNots = []
-            states.append(PatternNFA.State(
-                name: el.name ?? "", condition: condIndex, min: el.min,
-                max: el.max ?? Int.max, optional: el.optional, contiguity: el.contiguity,
-                innerContiguity: el.innerContiguity ?? el.contiguity, isList: isList, restOptional: false))
+            states.append(
+                PatternNFA.State(
+                    name: el.name ?? "", condition: condIndex, min: el.min,
+                    max: el.max ?? Int.max, optional: el.optional, contiguity: el.contiguity,
+                    innerContiguity: el.innerContiguity ?? el.contiguity, isList: isList, restOptional: false))
             notsBefore.append([])
             positiveNames.append(el.name ?? "")
         }
         for (n, _) in pendingNots {
-            conditions.append(PatternNFA.Condition(expression: n.compiled, iterative: references(n.compiled, positiveNames)))
-            notsBefore[states.count].append(PatternNFA.Negation(condition: conditions.count - 1, strict: n.contiguity == .strict))
+            conditions.append(
+                PatternNFA.Condition(expression: n.compiled, iterative: references(n.compiled, positiveNames)))
+            notsBefore[states.count].append(
+                PatternNFA.Negation(condition: conditions.count - 1, strict: n.contiguity == .strict))
         }
         var rest = true
         for j in states.indices.reversed() {
@@ -248,7 +263,8 @@ enum PatternCompiler {
     static func readElement(_ item: YAMLNode, ctx: StepCompileContext) -> Element? {
         let c = ctx.context
         guard let pairs = item.mapping else {
-            c.typeMismatch(item, expected: "a mapping (a step with 'name' and 'where', or 'not')", what: "an item of 'sequence'")
+            c.typeMismatch(
+                item, expected: "a mapping (a step with 'name' and 'where', or 'not')", what: "an item of 'sequence'")
             return nil
         }
         var el = Element(node: item, isNot: false)
@@ -275,7 +291,9 @@ enum PatternCompiler {
                 ok = false
             }
             if let node = inner.node("contiguity") {
-                switch c.oneOf(node, what: "'contiguity' in 'not'", choices: ["strict": Contiguity.strict, "relaxed": .relaxed]) {
+                switch c.oneOf(
+                    node, what: "'contiguity' in 'not'", choices: ["strict": Contiguity.strict, "relaxed": .relaxed])
+                {
                 case .some(let v): el.contiguity = v
                 case .none: ok = false
                 }
@@ -298,7 +316,11 @@ enum PatternCompiler {
             ok = false
         }
         if let node = m.node("contiguity") {
-            if let v = c.oneOf(node, what: "'contiguity' in 'sequence step'", choices: contiguityChoices) { el.contiguity = v } else { ok = false }
+            if let v = c.oneOf(node, what: "'contiguity' in 'sequence step'", choices: contiguityChoices) {
+                el.contiguity = v
+            } else {
+                ok = false
+            }
             el.contiguityNode = node
         }
         if let node = m.node("optional") {
@@ -311,7 +333,11 @@ enum PatternCompiler {
                     let minV = tm.int("min", required: true, range: 1...Int(Int32.max))
                     let maxV = tm.int("max", range: 1...Int(Int32.max))
                     if let cn = tm.node("contiguity") {
-                        if let v = c.oneOf(cn, what: "'contiguity' in 'times'", choices: contiguityChoices) { el.innerContiguity = v } else { ok = false }
+                        if let v = c.oneOf(cn, what: "'contiguity' in 'times'", choices: contiguityChoices) {
+                            el.innerContiguity = v
+                        } else {
+                            ok = false
+                        }
                     }
                     tm.finish()
                     if let minV {
@@ -341,7 +367,10 @@ enum PatternCompiler {
 
     static func checkName(_ name: String, _ node: YAMLNode, _ c: ConfigContext) -> Bool {
         if !isIdentifier(name) {
-            c.error(node.location, "pattern name '\(name)' is not an identifier; use letters, digits and '_', not starting with a digit", hint: "captures are variables in 'where' and 'emit'")
+            c.error(
+                node.location,
+                "pattern name '\(name)' is not an identifier; use letters, digits and '_', not starting with a digit",
+                hint: "captures are variables in 'where' and 'emit'")
             return false
         }
         if reserved.contains(name) {
@@ -353,7 +382,9 @@ enum PatternCompiler {
 
     static func isIdentifier(_ s: String) -> Bool {
         guard let f = s.unicodeScalars.first, f == "_" || (f.isASCII && f.properties.isAlphabetic) else { return false }
-        return s.unicodeScalars.allSatisfy { $0 == "_" || ($0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0))) }
+        return s.unicodeScalars.allSatisfy {
+            $0 == "_" || ($0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0)))
+        }
             && !reserved.contains(s)
     }
 
@@ -365,7 +396,8 @@ enum PatternCompiler {
     /// The step definition registered as `pattern`.
     static let definition = StepDefinition(
         kind: "pattern",
-        summary: "Match sequences of events per key in event time (CEP, as Flink CEP): steps, quantifiers, absence, within.",
+        summary:
+            "Match sequences of events per key in event time (CEP, as Flink CEP): steps, quantifiers, absence, within.",
         keys: keys,
         compile: { ctx in
             guard let compiled = compile(ctx) else { return nil }

@@ -87,7 +87,8 @@ import SluiceJSON
         captures = CaptureBuilder(buffer: runner.buffer, nfa: nfa)
         var conditions = RawColumn<ArrivalCondition>()
         for (i, c) in nfa.conditions.enumerated() where nfa.isEvaluatedOnArrival(i) {
-            conditions.append(ArrivalCondition(bit: 1 << UInt64(i), expression: c.expression.map { Unmanaged.passUnretained($0) }))
+            conditions.append(
+                ArrivalCondition(bit: 1 << UInt64(i), expression: c.expression.map { Unmanaged.passUnretained($0) }))
         }
         allOnArrival = conditions.count == nfa.conditions.count
         arrivalConditions = conditions
@@ -397,11 +398,20 @@ import SluiceJSON
             if !runner.completed.isEmpty { emitCompleted(key: k, into: &out) }
             schedule(k)
         case .overKeyLimit:
-            reject(slot, "pattern: key \(JSONWriter.string(keyValues[k])) would have more than \(pattern.limits.partialMatchesPerKey) partial matches (max_partial_matches); the event was not matched", into: &out)
+            reject(
+                slot,
+                "pattern: key \(JSONWriter.string(keyValues[k])) would have more than \(pattern.limits.partialMatchesPerKey) partial matches (max_partial_matches); the event was not matched",
+                into: &out)
         case .overPartialMatchBudget:
-            reject(slot, "pattern: the step would have more than \(pattern.limits.partialMatches) partial matches over all keys (max_total_partial_matches); the event of key \(JSONWriter.string(keyValues[k])) was not matched", into: &out)
+            reject(
+                slot,
+                "pattern: the step would have more than \(pattern.limits.partialMatches) partial matches over all keys (max_total_partial_matches); the event of key \(JSONWriter.string(keyValues[k])) was not matched",
+                into: &out)
         case .overEventBudget:
-            reject(slot, "pattern: the step already holds \(pattern.limits.bufferedEvents) events for partial matches (max_buffered_events); the event of key \(JSONWriter.string(keyValues[k])) was not matched", into: &out)
+            reject(
+                slot,
+                "pattern: the step already holds \(pattern.limits.bufferedEvents) events for partial matches (max_buffered_events); the event of key \(JSONWriter.string(keyValues[k])) was not matched",
+                into: &out)
         }
         if slot >= 0 { buffer.releaseSlot(slot) }
     }
@@ -458,7 +468,9 @@ import SluiceJSON
                     o[name] = try e.evaluateJSON(activation)
                 } catch {
                     activation.bindings = [:]
-                    out.reject(Event(captures.object(m.node), time: m.time), step: pattern.stepName, message: "emit \(name): \(error.message)")
+                    out.reject(
+                        Event(captures.object(m.node), time: m.time), step: pattern.stepName,
+                        message: "emit \(name): \(error.message)")
                     return
                 }
             }
@@ -473,7 +485,9 @@ import SluiceJSON
                 out.emit(Event(v, time: m.time))
             } catch {
                 activation.bindings = [:]
-                out.reject(Event(captures.object(m.node), time: m.time), step: pattern.stepName, message: "emit: \(error.message)")
+                out.reject(
+                    Event(captures.object(m.node), time: m.time), step: pattern.stepName,
+                    message: "emit: \(error.message)")
             }
         }
     }

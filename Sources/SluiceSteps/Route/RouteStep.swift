@@ -93,15 +93,20 @@ import SluiceCore
                 m.allow([key])
                 if RouteStep.reservedNames.contains(key) {
                     c.error(
-                        pair.key.location, "'\(key)' cannot be a route branch: it is the name of the stream's own side output",
-                        hint: "name the branch something else, e.g. '\(key)_events'; '\(ctx.streamName).\(key)' is already '\(key)'")
+                        pair.key.location,
+                        "'\(key)' cannot be a route branch: it is the name of the stream's own side output",
+                        hint:
+                            "name the branch something else, e.g. '\(key)_events'; '\(ctx.streamName).\(key)' is already '\(key)'"
+                    )
                     ok = false
                     continue
                 }
                 if key.isEmpty || key.contains(".") || key.contains(" ") {
                     c.error(
                         pair.key.location, "route branch name '\(key)' must be a non-empty word without '.' or spaces",
-                        hint: "'.' separates a stream from its side output, as in '\(ctx.streamName).\(key.isEmpty ? "NAME" : key)'")
+                        hint:
+                            "'.' separates a stream from its side output, as in '\(ctx.streamName).\(key.isEmpty ? "NAME" : key)'"
+                    )
                     ok = false
                     continue
                 }

@@ -74,8 +74,9 @@ enum SagaCompiler {
         let c = ctx.context
         var ok = true
         if !ctx.hasEventTime {
-            c.error(ctx.config.location, "'saga' needs event time: its timeouts are in event time",
-                    hint: "add a top-level 'time: {field: ts}' naming the field with the event time")
+            c.error(
+                ctx.config.location, "'saga' needs event time: its timeouts are in event time",
+                hint: "add a top-level 'time: {field: ts}' naming the field with the event time")
             ok = false
         }
         var key: SagaKey?
@@ -90,7 +91,11 @@ enum SagaCompiler {
         var start: Expression?
         if let e = m.expression("start", required: true) { start = ctx.expressions.compile(e, context: c) }
         var defaultTimeout: Int64?
-        if let t = m.duration("timeout", allowZero: false) { defaultTimeout = millis(t) } else if m.node("timeout") != nil { ok = false }
+        if let t = m.duration("timeout", allowZero: false) {
+            defaultTimeout = millis(t)
+        } else if m.node("timeout") != nil {
+            ok = false
+        }
         var retention: Int64 = 3_600_000
         if let t = m.duration("retention") { retention = millis(t) } else if m.node("retention") != nil { ok = false }
         let maxSagas = m.int("max_sagas", range: 1...Int(Int32.max)) ?? 1_000_000
@@ -140,8 +145,9 @@ enum SagaCompiler {
         var seen: [String: YAMLNode] = [:]
         for s in read {
             if let first = seen[s.plan.name] {
-                c.error(s.nameNode.location, "duplicate saga step name '\(s.plan.name)'; names must be unique",
-                        hint: "first used at line \(first.location.line)")
+                c.error(
+                    s.nameNode.location, "duplicate saga step name '\(s.plan.name)'; names must be unique",
+                    hint: "first used at line \(first.location.line)")
                 ok = false
             } else {
                 seen[s.plan.name] = s.nameNode
@@ -151,10 +157,13 @@ enum SagaCompiler {
         guard ok, allOK, let key, let start else { return nil }
         let commands = read.flatMap { r in [r.expressions.command] + (r.expressions.compensate.map { [$0] } ?? []) }
         let keepsReplies = commands.contains { c in
-            c.expressions.contains { e in e.program.referencedNames.contains { $0.string == "replies" || $0.string.hasPrefix("replies.") } }
+            c.expressions.contains { e in
+                e.program.referencedNames.contains { $0.string == "replies" || $0.string.hasPrefix("replies.") }
+            }
         }
         let plan = SagaPlan(
-            steps: read.map(\.plan), stages: stages, retention: retention, maxSagas: maxSagas, keepsReplies: keepsReplies)
+            steps: read.map(\.plan), stages: stages, retention: retention, maxSagas: maxSagas,
+            keepsReplies: keepsReplies)
         ctx.graphDetail = graphLines(plan)
         return CompiledSaga(
             plan: plan, key: key, start: start, steps: read.map(\.expressions),
@@ -166,18 +175,21 @@ enum SagaCompiler {
     /// steps joined by ` | `.
     static func graphLines(_ plan: SagaPlan) -> [String] {
         plan.stages.enumerated().map { i, stage in
-            "\(i + 1). " + stage.map { s in
-                let st = plan.steps[s]
-                switch st.compensation {
-                case .none: return st.name
-                case .fireAndForget: return st.name + " [undo]"
-                case .awaited: return st.name + " [undo, awaited]"
-                }
-            }.joined(separator: " | ")
+            "\(i + 1). "
+                + stage.map { s in
+                    let st = plan.steps[s]
+                    switch st.compensation {
+                    case .none: return st.name
+                    case .fireAndForget: return st.name + " [undo]"
+                    case .awaited: return st.name + " [undo, awaited]"
+                    }
+                }.joined(separator: " | ")
         }
     }
 
-    static func millis(_ t: TimeSpan) -> Int64 { t.nanoseconds <= 0 ? 0 : Swift.max(1, (t.nanoseconds + 999_999) / 1_000_000) }
+    static func millis(_ t: TimeSpan) -> Int64 {
+        t.nanoseconds <= 0 ? 0 : Swift.max(1, (t.nanoseconds + 999_999) / 1_000_000)
+    }
 
     /// Reads one item of `steps` (or of a `parallel` group).
     static func readStep(_ item: YAMLNode, ctx: StepCompileContext, defaultTimeout: Int64?) -> ReadStep? {
@@ -188,11 +200,15 @@ enum SagaCompiler {
         let nameNode = m.node("name", required: true)
         let name = m.string("name")
         if let nameNode, let name, !PatternCompiler.isIdentifier(name) {
-            c.error(nameNode.location, "saga step name '\(name)' is not an identifier; use letters, digits and '_', not starting with a digit",
-                    hint: "commands read earlier replies as 'replies.NAME'")
+            c.error(
+                nameNode.location,
+                "saga step name '\(name)' is not an identifier; use letters, digits and '_', not starting with a digit",
+                hint: "commands read earlier replies as 'replies.NAME'")
             ok = false
         }
-        let command = m.node("command", required: true).flatMap { readCommand($0, what: "'command' in saga step", ctx: ctx) }
+        let command = m.node("command", required: true).flatMap {
+            readCommand($0, what: "'command' in saga step", ctx: ctx)
+        }
         if m.node("command") != nil, command == nil { ok = false }
         var success: Expression?
         if let e = m.expression("success", required: true) { success = ctx.expressions.compile(e, context: c) }
@@ -209,8 +225,9 @@ enum SagaCompiler {
         } else if m.node("timeout") != nil {
             ok = false
         } else if defaultTimeout == nil, let nameNode {
-            c.error(nameNode.location, "saga step '\(name ?? "")' has no 'timeout'",
-                    hint: "give each step a 'timeout' (event time), or the saga a default 'timeout'")
+            c.error(
+                nameNode.location, "saga step '\(name ?? "")' has no 'timeout'",
+                hint: "give each step a 'timeout' (event time), or the saga a default 'timeout'")
             ok = false
         }
         var retries = 0
@@ -232,7 +249,9 @@ enum SagaCompiler {
             if let pairs = node.mapping, pairs.contains(where: { $0.key.text == "command" }) {
                 // The awaited form: {command, success, failure, timeout}.
                 if let cm = ConfigMap(node, what: "compensate", context: c) {
-                    compensate = cm.node("command").flatMap { readCommand($0, what: "'command' in 'compensate'", ctx: ctx) }
+                    compensate = cm.node("command").flatMap {
+                        readCommand($0, what: "'command' in 'compensate'", ctx: ctx)
+                    }
                     if compensate == nil { ok = false }
                     if let e = cm.expression("success", required: true) {
                         compensateSuccess = ctx.expressions.compile(e, context: c)
@@ -245,7 +264,11 @@ enum SagaCompiler {
                         ok = false
                     }
                     var t = timeout
-                    if let d = cm.duration("timeout", allowZero: false) { t = millis(d) } else if cm.node("timeout") != nil { ok = false }
+                    if let d = cm.duration("timeout", allowZero: false) {
+                        t = millis(d)
+                    } else if cm.node("timeout") != nil {
+                        ok = false
+                    }
                     compensation = .awaited(timeout: t ?? 1)
                     cm.finish()
                 } else {
@@ -260,7 +283,8 @@ enum SagaCompiler {
         }
         guard ok, let nameNode, let name, let command, let success, let timeout else { return nil }
         return ReadStep(
-            plan: SagaStepPlan(name: name, timeout: timeout, retries: retries, backoff: backoff, compensation: compensation),
+            plan: SagaStepPlan(
+                name: name, timeout: timeout, retries: retries, backoff: backoff, compensation: compensation),
             expressions: SagaStepExpressions(
                 command: command, success: success, failure: failure, compensate: compensate,
                 compensateSuccess: compensateSuccess, compensateFailure: compensateFailure),
@@ -285,7 +309,9 @@ enum SagaCompiler {
                     ok = false
                     continue
                 }
-                if let e = c.expression(p.value, what: "'\(k)' in \(what)"), let compiled = ctx.expressions.compile(e, context: c) {
+                if let e = c.expression(p.value, what: "'\(k)' in \(what)"),
+                    let compiled = ctx.expressions.compile(e, context: c)
+                {
                     names.append(k)
                     exprs.append(compiled)
                 } else {
@@ -294,7 +320,9 @@ enum SagaCompiler {
             }
             return ok ? .fields(names, exprs) : nil
         }
-        guard let e = c.expression(node, what: what), let compiled = ctx.expressions.compile(e, context: c) else { return nil }
+        guard let e = c.expression(node, what: what), let compiled = ctx.expressions.compile(e, context: c) else {
+            return nil
+        }
         return .value(compiled)
     }
 
@@ -316,13 +344,19 @@ enum SagaCompiler {
         for s in steps {
             for field in fieldsRead(s.success) where !declared.contains(field) {
                 let location = s.successNode?.location ?? s.nameNode.location
-                let message = "the success of saga step '\(s.plan.name)' reads '\(field)', which the schema of '\(validate.name ?? "validate")' does not define"
+                let message =
+                    "the success of saga step '\(s.plan.name)' reads '\(field)', which the schema of '\(validate.name ?? "validate")' does not define"
                 if closed {
-                    ctx.context.error(location, message + "; it can never be true",
-                                      hint: "the schema has 'additionalProperties: false'; declare '\(field)' in its 'properties' or fix the condition")
+                    ctx.context.error(
+                        location, message + "; it can never be true",
+                        hint:
+                            "the schema has 'additionalProperties: false'; declare '\(field)' in its 'properties' or fix the condition"
+                    )
                     ok = false
                 } else {
-                    ctx.context.warning(location, message, hint: "declare '\(field)' in the schema's 'properties', or check the spelling")
+                    ctx.context.warning(
+                        location, message,
+                        hint: "declare '\(field)' in the schema's 'properties', or check the spelling")
                 }
             }
         }

@@ -88,12 +88,14 @@ struct SagaStateMachine {
     mutating func start<E: SagaEffects>(id: JSON, data: JSON, time: Int64, effects: inout E) -> StartOutcome {
         if let s = index[id], let inst = slots[s] {
             if inst.phase == .finished {
-                return .rejected("saga \(Self.describe(id)) already ran (\(inst.outcome.rawValue)); a second start is a duplicate")
+                return .rejected(
+                    "saga \(Self.describe(id)) already ran (\(inst.outcome.rawValue)); a second start is a duplicate")
             }
             return .rejected("saga \(Self.describe(id)) is already running; a second start is a duplicate")
         }
         if running >= plan.maxSagas {
-            return .rejected("max_sagas (\(plan.maxSagas)) running sagas reached; saga \(Self.describe(id)) not started")
+            return .rejected(
+                "max_sagas (\(plan.maxSagas)) running sagas reached; saga \(Self.describe(id)) not started")
         }
         let inst = Instance(
             id: id, data: data, serial: nextSerial,
@@ -121,7 +123,8 @@ struct SagaStateMachine {
     /// reply and leaves the saga as it was (nothing changes before every test it needs
     /// has been made).
     mutating func reply<E: SagaEffects>(
-        id: JSON, reply: @autoclosure () -> JSON, time: Int64, classify: (SagaCondition) throws(SagaConditionError) -> Bool, effects: inout E
+        id: JSON, reply: @autoclosure () -> JSON, time: Int64,
+        classify: (SagaCondition) throws(SagaConditionError) -> Bool, effects: inout E
     ) -> ReplyOutcome {
         guard let slot = index[id] else {
             return .rejected("no saga \(Self.describe(id)) is running")
@@ -158,8 +161,11 @@ struct SagaStateMachine {
         case complete(Int), fail(Int), compensated(Int), compensationFailed(Int), other(ReplyOutcome)
     }
 
-    private func decide(_ slot: Int, _ classify: (SagaCondition) throws(SagaConditionError) -> Bool) throws(SagaConditionError) -> ReplyDecision {
-        guard let phase = slots[slot]?.phase, let stage = slots[slot]?.stage, let failedStep = slots[slot]?.failedStep else {
+    private func decide(_ slot: Int, _ classify: (SagaCondition) throws(SagaConditionError) -> Bool)
+        throws(SagaConditionError) -> ReplyDecision
+    {
+        guard let phase = slots[slot]?.phase, let stage = slots[slot]?.stage, let failedStep = slots[slot]?.failedStep
+        else {
             return .other(.rejected("no saga is running"))
         }
         switch phase {
@@ -236,7 +242,8 @@ struct SagaStateMachine {
             let succeeded = try classify(.compensationSuccess(s))
             let failed = try classify(.compensationFailure(s))
             if succeeded || failed {
-                return .rejected("saga \(id): a compensation reply for step '\(plan.steps[s].name)', which is not being compensated")
+                return .rejected(
+                    "saga \(id): a compensation reply for step '\(plan.steps[s].name)', which is not being compensated")
             }
         }
         return .rejected("saga \(id): the event matches no step's success or failure")
@@ -321,7 +328,9 @@ struct SagaStateMachine {
 
     /// Sends a step's command; false when it could not be built (the step then failed).
     @discardableResult
-    private mutating func send<E: SagaEffects>(_ slot: Int, step s: Int, attempt: Int, time: Int64, effects: inout E) -> Bool {
+    private mutating func send<E: SagaEffects>(_ slot: Int, step s: Int, attempt: Int, time: Int64, effects: inout E)
+        -> Bool
+    {
         guard slots[slot] != nil else { return false }
         slots[slot]?.steps[s] = .awaiting(deadline: time.sagaAdding(plan.steps[s].timeout), attempt: attempt)
         let failure: String? = slots[slot].flatMap { effects.command($0.view, step: s, attempt: attempt, time: time) }
@@ -334,7 +343,8 @@ struct SagaStateMachine {
         return true
     }
 
-    private mutating func complete<E: SagaEffects>(_ slot: Int, step s: Int, reply: JSON, time: Int64, effects: inout E) {
+    private mutating func complete<E: SagaEffects>(_ slot: Int, step s: Int, reply: JSON, time: Int64, effects: inout E)
+    {
         guard let id = slots[slot]?.id else { return }
         slots[slot]?.steps[s] = .completed
         if plan.keepsReplies { slots[slot]?.replies[s] = reply }
@@ -344,7 +354,9 @@ struct SagaStateMachine {
 
     /// An attempt failed (a failure reply or a timeout): retried when attempts are left
     /// and the saga is not already failing, else the step fails.
-    private mutating func stepFailed<E: SagaEffects>(_ slot: Int, step s: Int, reason: String, time: Int64, effects: inout E) {
+    private mutating func stepFailed<E: SagaEffects>(
+        _ slot: Int, step s: Int, reason: String, time: Int64, effects: inout E
+    ) {
         guard let failedStep = slots[slot]?.failedStep, let state = slots[slot]?.steps[s] else { return }
         if failedStep < 0, case .awaiting(_, let attempt) = state, attempt <= plan.steps[s].retries {
             let at = time.sagaAdding(plan.steps[s].backoff)
@@ -359,8 +371,12 @@ struct SagaStateMachine {
         stageMaybeDone(slot, time: time, effects: &effects)
     }
 
-    private mutating func markFailed<E: SagaEffects>(_ slot: Int, step s: Int, reason: String, time: Int64, effects: inout E) {
-        guard let id = slots[slot]?.id, let failedStep = slots[slot]?.failedStep, let stage = slots[slot]?.stage else { return }
+    private mutating func markFailed<E: SagaEffects>(
+        _ slot: Int, step s: Int, reason: String, time: Int64, effects: inout E
+    ) {
+        guard let id = slots[slot]?.id, let failedStep = slots[slot]?.failedStep, let stage = slots[slot]?.stage else {
+            return
+        }
         slots[slot]?.steps[s] = .failed
         effects.log(id, .step_failed, step: s, reason: reason, time: time)
         if failedStep < 0 {
@@ -379,7 +395,8 @@ struct SagaStateMachine {
     /// Moves on when no step of the current stage is still out: the next stage, the end,
     /// or compensation after a failure.
     private mutating func stageMaybeDone<E: SagaEffects>(_ slot: Int, time: Int64, effects: inout E) {
-        guard slots[slot]?.phase == .running, let stage = slots[slot]?.stage, let failedStep = slots[slot]?.failedStep else { return }
+        guard slots[slot]?.phase == .running, let stage = slots[slot]?.stage, let failedStep = slots[slot]?.failedStep
+        else { return }
         for s in plan.stages[stage] {
             switch slots[slot]?.steps[s] {
             case .awaiting?, .backoff?: return
@@ -475,7 +492,8 @@ extension SagaStateMachine {
                 }
             }
             let o = JSONObject([
-                ("id", inst.id), ("data", inst.data), ("serial", .int(inst.serial)), ("phase", .string(inst.phase.rawValue)),
+                ("id", inst.id), ("data", inst.data), ("serial", .int(inst.serial)),
+                ("phase", .string(inst.phase.rawValue)),
                 ("stage", .int(Int64(inst.stage))), ("steps", .array(steps)), ("replies", .array(inst.replies)),
                 ("failed_step", .int(Int64(inst.failedStep))), ("failure_reason", .string(inst.failureReason)),
                 ("compensations", .array(inst.compensations.map { .int(Int64($0)) })),
@@ -485,19 +503,24 @@ extension SagaStateMachine {
             ])
             sagas.append(.object(o))
         }
-        return .object(JSONObject([
-            ("next_serial", .int(nextSerial)), ("duplicates", .int(Int64(duplicates))), ("sagas", .array(sagas)),
-        ]))
+        return .object(
+            JSONObject([
+                ("next_serial", .int(nextSerial)), ("duplicates", .int(Int64(duplicates))), ("sagas", .array(sagas)),
+            ]))
     }
 
     /// A machine for `plan` in the state `snapshot` (from ``snapshot()``) describes.
     static func restore(_ snapshot: JSON, plan: SagaPlan) throws(SnapshotError) -> SagaStateMachine {
         func int(_ v: JSON?, _ what: String) throws(SnapshotError) -> Int64 {
-            guard case .int(let i)? = v else { throw SnapshotError(description: "saga snapshot: '\(what)' is not an integer") }
+            guard case .int(let i)? = v else {
+                throw SnapshotError(description: "saga snapshot: '\(what)' is not an integer")
+            }
             return i
         }
         func string(_ v: JSON?, _ what: String) throws(SnapshotError) -> String {
-            guard case .string(let s)? = v else { throw SnapshotError(description: "saga snapshot: '\(what)' is not a string") }
+            guard case .string(let s)? = v else {
+                throw SnapshotError(description: "saga snapshot: '\(what)' is not a string")
+            }
             return s
         }
         guard case .object(let root) = snapshot, case .array(let sagas)? = root["sagas"] else {
@@ -518,16 +541,26 @@ extension SagaStateMachine {
                 case "pending": steps.append(.pending)
                 case "completed": steps.append(.completed)
                 case "failed": steps.append(.failed)
-                case "awaiting": steps.append(.awaiting(deadline: try int(s.dropFirst().first, "steps"), attempt: Int(try int(s.last, "steps"))))
-                case "backoff": steps.append(.backoff(resendAt: try int(s.dropFirst().first, "steps"), attempt: Int(try int(s.last, "steps"))))
+                case "awaiting":
+                    steps.append(
+                        .awaiting(
+                            deadline: try int(s.dropFirst().first, "steps"), attempt: Int(try int(s.last, "steps"))))
+                case "backoff":
+                    steps.append(
+                        .backoff(
+                            resendAt: try int(s.dropFirst().first, "steps"), attempt: Int(try int(s.last, "steps"))))
                 case let other: throw SnapshotError(description: "saga snapshot: unknown step state '\(other)'")
                 }
             }
             let stage = Int(try int(o["stage"], "stage"))
-            if phase != .finished, steps.count != plan.steps.count || replies.count != plan.steps.count || !plan.stages.indices.contains(stage) {
+            if phase != .finished,
+                steps.count != plan.steps.count || replies.count != plan.steps.count
+                    || !plan.stages.indices.contains(stage)
+            {
                 throw SnapshotError(description: "saga snapshot: a saga does not fit this saga's steps")
             }
-            var inst = Instance(id: id, data: data, serial: try int(o["serial"], "serial"), steps: steps, replies: replies)
+            var inst = Instance(
+                id: id, data: data, serial: try int(o["serial"], "serial"), steps: steps, replies: replies)
             inst.phase = phase
             inst.stage = stage
             inst.failedStep = Int(try int(o["failed_step"], "failed_step"))

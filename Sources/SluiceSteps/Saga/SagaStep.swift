@@ -170,26 +170,28 @@ final class SagaStep: InPlaceStep {
         activation.event = p.event
         let steps = compiled.steps
         let act = activation
-        let outcome = machine.reply(id: p.key, reply: p.event.value, time: p.time, classify: { (c: SagaCondition) throws(SagaConditionError) -> Bool in
-            let (e, what): (Expression?, String)
-            switch c {
-            case .success(let s): (e, what) = (steps[s].success, "success")
-            case .failure(let s): (e, what) = (steps[s].failure, "failure")
-            case .compensationSuccess(let s): (e, what) = (steps[s].compensateSuccess, "compensate success")
-            case .compensationFailure(let s): (e, what) = (steps[s].compensateFailure, "compensate failure")
-            }
-            guard let e else { return false }
-            do throws(CELError) {
-                return try e.evaluateBool(act)
-            } catch {
-                let name: String
+        let outcome = machine.reply(
+            id: p.key, reply: p.event.value, time: p.time,
+            classify: { (c: SagaCondition) throws(SagaConditionError) -> Bool in
+                let (e, what): (Expression?, String)
                 switch c {
-                case .success(let s), .failure(let s), .compensationSuccess(let s), .compensationFailure(let s):
-                    name = self.compiled.plan.steps[s].name
+                case .success(let s): (e, what) = (steps[s].success, "success")
+                case .failure(let s): (e, what) = (steps[s].failure, "failure")
+                case .compensationSuccess(let s): (e, what) = (steps[s].compensateSuccess, "compensate success")
+                case .compensationFailure(let s): (e, what) = (steps[s].compensateFailure, "compensate failure")
                 }
-                throw SagaConditionError(message: "\(what) of step '\(name)': \(error.message)")
-            }
-        }, effects: &effects)
+                guard let e else { return false }
+                do throws(CELError) {
+                    return try e.evaluateBool(act)
+                } catch {
+                    let name: String
+                    switch c {
+                    case .success(let s), .failure(let s), .compensationSuccess(let s), .compensationFailure(let s):
+                        name = self.compiled.plan.steps[s].name
+                    }
+                    throw SagaConditionError(message: "\(what) of step '\(name)': \(error.message)")
+                }
+            }, effects: &effects)
         activation.event = Event(.null)
         switch outcome {
         case .handled(let slot): schedule(slot)
@@ -218,11 +220,15 @@ final class SagaStep: InPlaceStep {
         var pending: [JSON] = []
         var q = queue
         while let p = q.popMin() {
-            pending.append(.object(JSONObject([
-                ("time", .int(p.time)), ("seq", .int(p.seq)), ("key", p.key), ("start", .bool(p.isStart)), ("event", p.event.value),
-            ])))
+            pending.append(
+                .object(
+                    JSONObject([
+                        ("time", .int(p.time)), ("seq", .int(p.seq)), ("key", p.key), ("start", .bool(p.isStart)),
+                        ("event", p.event.value),
+                    ])))
         }
-        return .object(JSONObject([("machine", machine.snapshot()), ("queue", .array(pending)), ("next_seq", .int(nextSeq))]))
+        return .object(
+            JSONObject([("machine", machine.snapshot()), ("queue", .array(pending)), ("next_seq", .int(nextSeq))]))
     }
 
     /// Replaces this step's state with `snapshot`'s.
@@ -233,7 +239,8 @@ final class SagaStep: InPlaceStep {
         machine = try SagaStateMachine.restore(m, plan: compiled.plan)
         queue = EventTimeQueue<Pending>()
         for case .object(let p) in pending {
-            guard case .int(let t)? = p["time"], case .int(let s)? = p["seq"], let key = p["key"], case .bool(let start)? = p["start"],
+            guard case .int(let t)? = p["time"], case .int(let s)? = p["seq"], let key = p["key"],
+                case .bool(let start)? = p["start"],
                 let event = p["event"]
             else { throw SagaStateMachine.SnapshotError(description: "saga snapshot: a queued event is incomplete") }
             queue.push(Pending(time: t, seq: s, key: key, isStart: start, event: Event(event, time: t)))
@@ -246,7 +253,9 @@ final class SagaStep: InPlaceStep {
 
     // MARK: Effects
 
-    static let logKeys = [["saga", "event"], ["saga", "event", "reason"], ["saga", "event", "step"], ["saga", "event", "step", "reason"]]
+    static let logKeys = [
+        ["saga", "event"], ["saga", "event", "reason"], ["saga", "event", "step"], ["saga", "event", "step", "reason"],
+    ]
 
     /// Builds commands and log events from the machine's decisions.
     struct Effects: SagaEffects {
@@ -262,7 +271,8 @@ final class SagaStep: InPlaceStep {
             return build(c, binds: step.compensationBinds[s], saga, attempt: 1, time: time)
         }
 
-        mutating func build(_ command: SagaCommand, binds: Bool, _ saga: SagaView, attempt: Int, time: Int64) -> String? {
+        mutating func build(_ command: SagaCommand, binds: Bool, _ saga: SagaView, attempt: Int, time: Int64) -> String?
+        {
             let act = step.activation
             act.event = Event(saga.data)
             // `replies` and `attempt` are bound only for the commands that read them.
@@ -301,7 +311,10 @@ final class SagaStep: InPlaceStep {
             if let s { values.append(.string(step.compiled.plan.steps[s].name)) }
             if let reason { values.append(.string(reason)) }
             // One keys array per shape, shared by every log event of that shape.
-            let keys = s == nil ? (reason == nil ? SagaStep.logKeys[0] : SagaStep.logKeys[1]) : (reason == nil ? SagaStep.logKeys[2] : SagaStep.logKeys[3])
+            let keys =
+                s == nil
+                ? (reason == nil ? SagaStep.logKeys[0] : SagaStep.logKeys[1])
+                : (reason == nil ? SagaStep.logKeys[2] : SagaStep.logKeys[3])
             out.side(step.compiled.logPort, Event(.object(JSONObject(uniqueKeys: keys, values: values)), time: time))
         }
     }

@@ -38,7 +38,9 @@ package final class UpcastStep: Step {
             case .int(let i): v = i
             case .double(let d) where d == d.rounded() && abs(d) < 9e18: v = Int64(d)
             case let other:
-                out.reject(event, step: name, message: "upcast: the version '\(version.source)' is \(other.kindName), not an integer")
+                out.reject(
+                    event, step: name,
+                    message: "upcast: the version '\(version.source)' is \(other.kindName), not an integer")
                 return
             }
         } catch {
@@ -50,7 +52,9 @@ package final class UpcastStep: Step {
             return
         }
         guard v >= first && v < latest else {
-            out.reject(event, step: name, message: "upcast: unknown schema version \(v) (this step reads versions \(first) to \(latest))")
+            out.reject(
+                event, step: name,
+                message: "upcast: unknown schema version \(v) (this step reads versions \(first) to \(latest))")
             return
         }
         var e = event
@@ -60,7 +64,8 @@ package final class UpcastStep: Step {
             activation.event = e
             do {
                 guard case .object(var o) = try link.evaluateJSON(activation) else {
-                    out.reject(event, step: name, message: "upcast from version \(current): the expression must give a map")
+                    out.reject(
+                        event, step: name, message: "upcast from version \(current): the expression must give a map")
                     return
                 }
                 current += 1
@@ -83,7 +88,9 @@ package final class UpcastStep: Step {
             let versionExpr = m.expression("version", required: true)
             let fromNode = m.node("from", required: true)
             m.finish()
-            guard let versionExpr, let version = ctx.expressions.compile(versionExpr, context: ctx.context) else { return nil }
+            guard let versionExpr, let version = ctx.expressions.compile(versionExpr, context: ctx.context) else {
+                return nil
+            }
             guard let fromNode else { return nil }
             guard let pairs = fromNode.mapping, !pairs.isEmpty else {
                 ctx.context.typeMismatch(
@@ -95,7 +102,9 @@ package final class UpcastStep: Step {
             var ok = true
             for pair in pairs {
                 guard let text = pair.key.text, let n = Int64(text), n >= 0, n < Int64(Int32.max) else {
-                    ctx.error(pair.key.location, "upcast: '\(pair.key.text ?? "?")' is not a version (an integer of at least 0)")
+                    ctx.error(
+                        pair.key.location,
+                        "upcast: '\(pair.key.text ?? "?")' is not a version (an integer of at least 0)")
                     ok = false
                     continue
                 }
@@ -111,14 +120,19 @@ package final class UpcastStep: Step {
             var links: [Expression] = []
             for n in first...last {
                 guard let e = byVersion[n] else {
-                    ctx.error(fromNode.location, "upcast: no map from version \(n) to \(n + 1)",
-                              hint: "the chain runs from \(first) to \(last + 1) without gaps")
+                    ctx.error(
+                        fromNode.location, "upcast: no map from version \(n) to \(n + 1)",
+                        hint: "the chain runs from \(first) to \(last + 1) without gaps")
                     return nil
                 }
                 links.append(e)
             }
             let source = versionExpr.source
-            let isField = !source.isEmpty && source.unicodeScalars.allSatisfy { $0 == "_" || $0.properties.isAlphabetic || ("0"..."9").contains($0) }
+            let isField =
+                !source.isEmpty
+                && source.unicodeScalars.allSatisfy {
+                    $0 == "_" || $0.properties.isAlphabetic || ("0"..."9").contains($0)
+                }
                 && (source.unicodeScalars.first.map { !("0"..."9").contains($0) } ?? false)
             let name = ctx.stepName
             let field = isField ? source : nil

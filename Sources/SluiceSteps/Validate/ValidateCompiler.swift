@@ -1,11 +1,12 @@
+import SluiceCore
+import SluiceJSON
+import SluiceSchema
+
 #if canImport(Glibc)
     import Glibc
 #elseif canImport(Darwin)
     import Darwin
 #endif
-import SluiceCore
-import SluiceJSON
-import SluiceSchema
 
 /// Reads the configuration of one `validate` step.
 struct ValidateCompiler {
@@ -41,7 +42,9 @@ struct ValidateCompiler {
                     if let r = rule(item, index: i + 1) { rules.append(r) } else { ok = false }
                 }
                 if items.isEmpty {
-                    c.error(node.location, "'rules' in 'validate' is empty", hint: "write rules as '- {expr: amount >= 0, message: amount must not be negative}'")
+                    c.error(
+                        node.location, "'rules' in 'validate' is empty",
+                        hint: "write rules as '- {expr: amount >= 0, message: amount must not be negative}'")
                     ok = false
                 }
             } else {
@@ -54,14 +57,18 @@ struct ValidateCompiler {
         if ok, schema == nil, rules.isEmpty {
             c.error(
                 ctx.config.location, "'validate' needs a schema or rules",
-                hint: "give 'schema: {...}' (inline JSON Schema), 'schema_file: PATH', 'rules: [{expr: EXPR, message: TEXT}]', or a schema and rules")
+                hint:
+                    "give 'schema: {...}' (inline JSON Schema), 'schema_file: PATH', 'rules: [{expr: EXPR, message: TEXT}]', or a schema and rules"
+            )
             ok = false
         }
         guard ok else { return nil }
         let compiler = ctx.expressions
         let name = ctx.stepName
         let mode = onInvalid ?? .reject
-        return { [schema, rules] in ValidateStep(schema: schema, rules: rules, onInvalid: mode, compiler: compiler, name: name) }
+        return { [schema, rules] in
+            ValidateStep(schema: schema, rules: rules, onInvalid: mode, compiler: compiler, name: name)
+        }
     }
 
     /// One rule: `{expr: EXPR, message: TEXT}`, or just `EXPR`.
@@ -86,17 +93,22 @@ struct ValidateCompiler {
     func inlineSchema(_ node: YAMLNode) -> JSONSchema? {
         let before = c.diagnostics.items.count
         guard let json = c.json(node, what: "'schema' in 'validate'") else {
-            if c.diagnostics.items.count == before { c.error(node.location, "'schema' in 'validate' is not valid JSON") }
+            if c.diagnostics.items.count == before {
+                c.error(node.location, "'schema' in 'validate' is not valid JSON")
+            }
             return nil
         }
         do {
             return try JSONSchema(json)
         } catch {
             var hint: String?
-            if case .string = json { hint = "to read a schema from a file, write 'schema_file: \(node.text ?? "PATH")'" }
+            if case .string = json {
+                hint = "to read a schema from a file, write 'schema_file: \(node.text ?? "PATH")'"
+            }
             c.error(
                 Self.locate(error.schemaPath, in: node) ?? node.location,
-                "invalid JSON Schema at '\(error.schemaPath.isEmpty ? "/" : error.schemaPath)': \(error.message)", hint: hint)
+                "invalid JSON Schema at '\(error.schemaPath.isEmpty ? "/" : error.schemaPath)': \(error.message)",
+                hint: hint)
             return nil
         }
     }
@@ -110,7 +122,9 @@ struct ValidateCompiler {
         switch readSchemaFile(full) {
         case .success(let b): bytes = b
         case .failure(let message):
-            c.error(node.location, "cannot read schema file '\(path)': \(message)", hint: "a relative path is relative to the pipeline file")
+            c.error(
+                node.location, "cannot read schema file '\(path)': \(message)",
+                hint: "a relative path is relative to the pipeline file")
             return nil
         }
         let json: JSON
@@ -118,7 +132,9 @@ struct ValidateCompiler {
             json = try JSONParser.parse(bytes)
         } catch {
             let (line, column) = Self.lineColumn(of: error.offset, in: bytes)
-            c.error(node.location, "schema file '\(path)' is not valid JSON: \(error.message) at line \(line), column \(column)")
+            c.error(
+                node.location,
+                "schema file '\(path)' is not valid JSON: \(error.message) at line \(line), column \(column)")
             return nil
         }
         do {
@@ -126,7 +142,8 @@ struct ValidateCompiler {
         } catch {
             c.error(
                 node.location,
-                "schema file '\(path)' is not a valid JSON Schema: at '\(error.schemaPath.isEmpty ? "/" : error.schemaPath)': \(error.message)")
+                "schema file '\(path)' is not a valid JSON Schema: at '\(error.schemaPath.isEmpty ? "/" : error.schemaPath)': \(error.message)"
+            )
             return nil
         }
     }

@@ -200,7 +200,8 @@ final class DistinctBox {
 
     /// Adds one event's value (already checked with ``check(_:_:)``).
     static func add(
-        _ f: AggregateFunction, _ a: inout Accumulator, _ x: inout AccumulatorExtra, _ v: JSON, time: Int64, seq: UInt64,
+        _ f: AggregateFunction, _ a: inout Accumulator, _ x: inout AccumulatorExtra, _ v: JSON, time: Int64,
+        seq: UInt64,
         scratch: inout [UInt8]
     ) {
         if case .countAll = f {

@@ -1,9 +1,10 @@
+import SluiceJSON
+
 #if canImport(Glibc)
     import Glibc
 #elseif canImport(Darwin)
     import Darwin
 #endif
-import SluiceJSON
 
 /// A DDSketch quantile estimator (Masson, Rim, Lee 2019): values are counted in
 /// logarithmic buckets so that every quantile it returns is within relative error

@@ -1,9 +1,10 @@
+import SluiceJSON
+
 #if canImport(Glibc)
     import Glibc
 #elseif canImport(Darwin)
     import Darwin
 #endif
-import SluiceJSON
 
 /// A HyperLogLog distinct-value estimator (Flajolet et al. 2007) with the usual small-range
 /// (linear counting) correction.

@@ -41,8 +41,11 @@ extension WindowConfig {
                         continue
                     }
                     if reserved.contains(name) {
-                        let what = key.fieldNames.contains(name) ? "the key field '\(name)'" : "the output field '\(name)'"
-                        c.error(pair.key.location, "aggregate '\(name)' has the same name as \(what)", hint: "rename the aggregate")
+                        let what =
+                            key.fieldNames.contains(name) ? "the key field '\(name)'" : "the output field '\(name)'"
+                        c.error(
+                            pair.key.location, "aggregate '\(name)' has the same name as \(what)",
+                            hint: "rename the aggregate")
                         ok = false
                     }
                     guard let expr = c.expression(pair.value, what: "'\(name)' in 'aggregate'") else {
@@ -64,7 +67,8 @@ extension WindowConfig {
                             inputs.append(input)
                         }
                     }
-                    aggregates.append(WindowAggregate(name: name, function: call.function, input: index, label: call.label))
+                    aggregates.append(
+                        WindowAggregate(name: name, function: call.function, input: index, label: call.label))
                 }
             } else {
                 c.typeMismatch(
@@ -84,7 +88,9 @@ extension WindowConfig {
             if let t = c.duration(node, what: "'allowed_lateness' in 'window'") {
                 lateness = t.milliseconds
                 if case .count? = kind {
-                    c.error(node.location, "'allowed_lateness' does not apply to count windows", hint: "count windows have no event-time end, so no event is late")
+                    c.error(
+                        node.location, "'allowed_lateness' does not apply to count windows",
+                        hint: "count windows have no event-time end, so no event is late")
                     ok = false
                 }
             } else {
@@ -141,13 +147,15 @@ extension WindowConfig {
             guard let size = size ?? nil, let every = every ?? nil, let offset else { return nil }
             if every > size {
                 c.error(
-                    m.node("every")?.location, "'every' (\(TimeSpan.milliseconds(every))) in 'hopping' is longer than 'size' (\(TimeSpan.milliseconds(size)))",
+                    m.node("every")?.location,
+                    "'every' (\(TimeSpan.milliseconds(every))) in 'hopping' is longer than 'size' (\(TimeSpan.milliseconds(size)))",
                     hint: "events between windows would be lost; use 'every' <= 'size'")
                 return nil
             }
             if size / every > Int64(maxWindowsPerEvent) {
                 c.error(
-                    m.node("every")?.location, "'hopping' windows would overlap \(size / every) times; at most \(maxWindowsPerEvent) are allowed",
+                    m.node("every")?.location,
+                    "'hopping' windows would overlap \(size / every) times; at most \(maxWindowsPerEvent) are allowed",
                     hint: "each event is counted in size / every windows; make 'every' longer")
                 return nil
             }
@@ -176,7 +184,9 @@ extension WindowConfig {
             m.finish()
             guard let size, let every else { return nil }
             if every > size {
-                c.error(m.node("every")?.location, "'every' (\(every)) in 'count' is larger than 'size' (\(size))", hint: "use 'every' <= 'size'")
+                c.error(
+                    m.node("every")?.location, "'every' (\(every)) in 'count' is larger than 'size' (\(size))",
+                    hint: "use 'every' <= 'size'")
                 return nil
             }
             return .count(size: Int64(size), every: Int64(every))
@@ -203,10 +213,13 @@ extension WindowConfig {
 
     /// True when `text` is a plain field name to read directly rather than CEL.
     static func isFieldName(_ text: String, _ ctx: StepCompileContext) -> Bool {
-        guard let first = text.unicodeScalars.first, first == "_" || ("a"..."z").contains(first) || ("A"..."Z").contains(first) else {
+        guard let first = text.unicodeScalars.first,
+            first == "_" || ("a"..."z").contains(first) || ("A"..."Z").contains(first)
+        else {
             return false
         }
-        for u in text.unicodeScalars where !(u == "_" || ("a"..."z").contains(u) || ("A"..."Z").contains(u) || ("0"..."9").contains(u)) {
+        for u in text.unicodeScalars
+        where !(u == "_" || ("a"..."z").contains(u) || ("A"..."Z").contains(u) || ("0"..."9").contains(u)) {
             return false
         }
         return !celWords.contains(text) && ctx.expressions.tables[text] == nil
@@ -222,7 +235,8 @@ extension WindowConfig {
         let c = ctx.context
         if let pairs = node.mapping {
             if pairs.isEmpty {
-                c.error(node.location, "'key' in 'window' is an empty mapping", hint: "remove 'key' for one global window")
+                c.error(
+                    node.location, "'key' in 'window' is an empty mapping", hint: "remove 'key' for one global window")
                 return nil
             }
             var parts: [(name: String, input: WindowInput)] = []
@@ -368,7 +382,8 @@ extension WindowConfig {
             let pText = args[1].text
             guard let p = Double(pText), p.isFinite else {
                 c.error(
-                    expr.location(ofOffset: args[1].offset), "the second argument of 'percentile' must be a number between 0 and 1, found '\(pText)'")
+                    expr.location(ofOffset: args[1].offset),
+                    "the second argument of 'percentile' must be a number between 0 and 1, found '\(pText)'")
                 return nil
             }
             guard (0...1).contains(p) else {
@@ -380,7 +395,9 @@ extension WindowConfig {
             function = .percentile(p)
         }
         guard let arg = args.first else { return Call(function: function, input: nil, label: label) }
-        if isFieldName(arg.text, ctx) { return Call(function: function, input: (arg.text, .field(arg.text)), label: label) }
+        if isFieldName(arg.text, ctx) {
+            return Call(function: function, input: (arg.text, .field(arg.text)), label: label)
+        }
         do {
             let compiled = try ctx.expressions.compile(source: arg.text)
             return Call(function: function, input: (arg.text, .expression(compiled)), label: label)

@@ -21,7 +21,8 @@ import SluiceJSON
 
     /// A configuration built in code (YAML goes through the step definition instead).
     @usableFromInline package init(
-        kind: WindowKind, key: WindowKey, inputs: [WindowInput], aggregates: [WindowAggregate], having: Expression? = nil,
+        kind: WindowKind, key: WindowKey, inputs: [WindowInput], aggregates: [WindowAggregate],
+        having: Expression? = nil,
         allowedLateness: Int64 = 0, maxOpenWindows: Int = WindowConfig.defaultMaxOpenWindows
     ) {
         self.kind = kind

@@ -121,7 +121,9 @@ import SluiceJSON
     let usesExtras: Bool
 
     /// A state machine with nothing open.
-    @usableFromInline package init(kind: WindowKind, functions: [AggregateFunction], inputs: [Int], allowedLateness: Int64, maxOpenWindows: Int) {
+    @usableFromInline package init(
+        kind: WindowKind, functions: [AggregateFunction], inputs: [Int], allowedLateness: Int64, maxOpenWindows: Int
+    ) {
         self.kind = kind
         self.functions = functions
         needsBoxes = functions.contains { $0.needsBox }
@@ -169,7 +171,9 @@ import SluiceJSON
     /// Adds an event at `time` (epoch ms) with key `key` and the aggregate inputs `values`
     /// (already type-checked). Windows that fire at once (late updates, count windows,
     /// windows behind the watermark within `allowedLateness`) are appended to `fired`.
-    @usableFromInline package mutating func add(time: Int64, key: JSON, values: [JSON], into fired: inout [WindowResult]) -> Outcome {
+    @usableFromInline package mutating func add(
+        time: Int64, key: JSON, values: [JSON], into fired: inout [WindowResult]
+    ) -> Outcome {
         var padded = values
         if let needed = inputs.max(), padded.count <= needed {
             padded += repeatElement(JSON.null, count: needed + 1 - padded.count)
@@ -179,13 +183,16 @@ import SluiceJSON
 
     /// ``add(time:key:values:into:)`` with the inputs in a buffer that has an element
     /// for every index in ``inputs`` (the window step's own, reused for every event).
-    mutating func add(time: Int64, key: JSON, inputs values: UnsafeBufferPointer<JSON>, into fired: inout [WindowResult]) -> Outcome {
+    mutating func add(
+        time: Int64, key: JSON, inputs values: UnsafeBufferPointer<JSON>, into fired: inout [WindowResult]
+    ) -> Outcome {
         switch kind {
         case .tumbling(let size, let offset):
             guard let s = Self.alignedStart(time, size, offset), s <= Int64.max - size else { return .outOfRange }
             return addTumbling(time: time, start: s, end: s + size, key: key, values: values, into: &fired)
         case .hopping(let size, let every, let offset):
-            guard time > Int64.min + size, let last = Self.alignedStart(time, every, offset), last <= Int64.max - size else { return .outOfRange }
+            guard time > Int64.min + size, let last = Self.alignedStart(time, every, offset), last <= Int64.max - size
+            else { return .outOfRange }
             starts.removeAll(keepingCapacity: true)
             var s = last
             // Windows [s, s+size) with s <= time < s+size, latest first.
@@ -227,7 +234,10 @@ import SluiceJSON
     }
 
     /// The hot path: one window per event, usually the key's most recent one.
-    mutating func addTumbling(time: Int64, start: Int64, end: Int64, key: JSON, values: UnsafeBufferPointer<JSON>, into fired: inout [WindowResult]) -> Outcome {
+    mutating func addTumbling(
+        time: Int64, start: Int64, end: Int64, key: JSON, values: UnsafeBufferPointer<JSON>,
+        into fired: inout [WindowResult]
+    ) -> Outcome {
         if isPurged(end: end) { return .late }
         // The key's bucket remembers the window its last event went to, so an in-order
         // event of a known key reads its bucket and its accumulators, nothing else.
@@ -279,7 +289,9 @@ import SluiceJSON
         return .counted
     }
 
-    mutating func addTimed(time: Int64, size: Int64, key: JSON, values: UnsafeBufferPointer<JSON>, into fired: inout [WindowResult]) -> Outcome {
+    mutating func addTimed(
+        time: Int64, size: Int64, key: JSON, values: UnsafeBufferPointer<JSON>, into fired: inout [WindowResult]
+    ) -> Outcome {
         // Drop the windows that are already gone.
         let (wm, lateness) = (watermark, allowedLateness)
         starts.removeAll { Self.addSaturating($0 + size - 1, lateness) <= wm }
@@ -321,7 +333,9 @@ import SluiceJSON
         return .counted
     }
 
-    mutating func addSession(time: Int64, gap: Int64, key: JSON, values: UnsafeBufferPointer<JSON>, into fired: inout [WindowResult]) -> Outcome {
+    mutating func addSession(
+        time: Int64, gap: Int64, key: JSON, values: UnsafeBufferPointer<JSON>, into fired: inout [WindowResult]
+    ) -> Outcome {
         guard time <= Int64.max - gap else { return .outOfRange }
         let end = time + gap
         let (hash, print) = KeyTable.hashAndPrint(key)
@@ -381,7 +395,10 @@ import SluiceJSON
         freeSlot(from)
     }
 
-    mutating func addCount(time: Int64, size: Int64, every: Int64, key: JSON, values: UnsafeBufferPointer<JSON>, into fired: inout [WindowResult]) -> Outcome {
+    mutating func addCount(
+        time: Int64, size: Int64, every: Int64, key: JSON, values: UnsafeBufferPointer<JSON>,
+        into fired: inout [WindowResult]
+    ) -> Outcome {
         let (hash, print) = KeyTable.hashAndPrint(key)
         let existing = findKey(key, hash: hash, print: print)
         let seen = existing.map { keys[Int($0)].count } ?? 0
@@ -437,7 +454,9 @@ import SluiceJSON
         } else {
             while let top = timers.popMin(upTo: watermark) {
                 let i = Int(top.slot)
-                guard slots[i].version == top.version, slots[i].state != .free, slots[i].timer == top.time else { continue }
+                guard slots[i].version == top.version, slots[i].state != .free, slots[i].timer == top.time else {
+                    continue
+                }
                 slots[i].timer = Self.noTimer
                 let due = dueTime(i)
                 if due > top.time {
@@ -593,14 +612,17 @@ import SluiceJSON
     /// The aggregates of `slot` that ``apply(slot:values:time:seq:)`` left (bit `a` of
     /// `aggregates`), and every one from the 65th on (the general path does them all right).
     @inline(never)
-    mutating func applyGeneral(slot: Int32, aggregates: UInt64, values: UnsafeBufferPointer<JSON>, time: Int64, seq: UInt64) {
+    mutating func applyGeneral(
+        slot: Int32, aggregates: UInt64, values: UnsafeBufferPointer<JSON>, time: Int64, seq: UInt64
+    ) {
         let n = functions.count
         let base = Int(slot) * n
         for a in 0..<n where a >= 64 || aggregates & (1 << UInt64(a)) != 0 {
             let input = inputs[a]
             let v = input >= 0 ? values[input] : JSON.null
             Aggregates.add(
-                functions[a], &accumulators[base + a], &extras[base + a], v, time: time, seq: seq, scratch: &scratch.bytes)
+                functions[a], &accumulators[base + a], &extras[base + a], v, time: time, seq: seq,
+                scratch: &scratch.bytes)
         }
     }
 

@@ -139,14 +139,18 @@ import SluiceJSON
                 return
             }
         }
-        let outcome = values.withUnsafeBufferPointer { machine.add(time: p.pointee.time, key: key, inputs: $0, into: &fired) }
+        let outcome = values.withUnsafeBufferPointer {
+            machine.add(time: p.pointee.time, key: key, inputs: $0, into: &fired)
+        }
         switch outcome {
         case .counted:
             break
         case .late:
             out.side(SidePort.late, p.pointee)
         case .full:
-            out.reject(p.pointee, step: name, message: "window: max_open_windows (\(config.maxOpenWindows)) reached; event not counted")
+            out.reject(
+                p.pointee, step: name,
+                message: "window: max_open_windows (\(config.maxOpenWindows)) reached; event not counted")
         case .outOfRange:
             out.reject(p.pointee, step: name, message: "window: event time \(p.pointee.time) is out of range")
         }
@@ -173,7 +177,9 @@ import SluiceJSON
         }
         // Raw bytes: at the offsets the reader recorded, or every field in one pass; else
         // (patched, non-object) field by field.
-        if !p.pointee.offsets.isEmpty || p.pointee.withRawBytes({ JSONParser.fields(directUTF8, in: $0, into: &scanned) }) == nil {
+        if !p.pointee.offsets.isEmpty
+            || p.pointee.withRawBytes({ JSONParser.fields(directUTF8, in: $0, into: &scanned) }) == nil
+        {
             scanned.removeAll(keepingCapacity: true)
             for f in directNames { scanned.append(p.pointee.field(f)) }
         }
@@ -251,8 +257,11 @@ import SluiceJSON
         let time = isCount ? r.end : (r.end == Int64.min ? r.end : r.end - 1)
         let event = Event(.object(o), time: time)
         if !r.errors.isEmpty {
-            let what = r.errors.map { "\(config.aggregates[$0.index].name) (\(config.aggregates[$0.index].label)): \($0.message)" }
-            out.reject(event, step: name, message: "window: \(what.joined(separator: "; ")); the window's result is rejected")
+            let what = r.errors.map {
+                "\(config.aggregates[$0.index].name) (\(config.aggregates[$0.index].label)): \($0.message)"
+            }
+            out.reject(
+                event, step: name, message: "window: \(what.joined(separator: "; ")); the window's result is rejected")
             return
         }
         if let having = config.having {

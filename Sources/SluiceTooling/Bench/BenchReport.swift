@@ -1,6 +1,6 @@
-import SluicePipeline
 import SluiceCore
 import SluiceJSON
+import SluicePipeline
 
 /// The result of ``Pipeline/bench(_:)``: throughput, per-step time, latency, memory.
 package struct BenchReport: Sendable {
@@ -76,16 +76,21 @@ package struct BenchReport: Sendable {
     /// The report for people, one line per topic.
     package var lines: [String] {
         var out: [String] = []
-        out.append("pipeline:  \(pipeline) (\(source)\(warmupEvents > 0 ? ", after \(warmupEvents) warm-up events" : ""))")
+        out.append(
+            "pipeline:  \(pipeline) (\(source)\(warmupEvents > 0 ? ", after \(warmupEvents) warm-up events" : ""))")
         out.append("time:      \(fixed(seconds, 3)) s")
-        out.append("events:    in \(eventsIn) (\(human(eventsPerSecondIn))/s), out \(eventsOut) (\(human(eventsPerSecondOut))/s), side outputs \(sideEvents)")
+        out.append(
+            "events:    in \(eventsIn) (\(human(eventsPerSecondIn))/s), out \(eventsOut) (\(human(eventsPerSecondOut))/s), side outputs \(sideEvents)"
+        )
         let inText: String
         if let bytesIn, let mbs = megabytesPerSecondIn {
             inText = "\(bytesInEstimated ? "~" : "")\(fixed(Double(bytesIn) / 1e6, 1)) MB (\(fixed(mbs, 1)) MB/s)"
         } else {
             inText = "n/a"
         }
-        out.append("bytes:     in \(inText), out \(fixed(Double(bytesOut) / 1e6, 1)) MB (\(fixed(megabytesPerSecondOut, 1)) MB/s)")
+        out.append(
+            "bytes:     in \(inText), out \(fixed(Double(bytesOut) / 1e6, 1)) MB (\(fixed(megabytesPerSecondOut, 1)) MB/s)"
+        )
         if !steps.isEmpty {
             let nameWidth = steps.map { $0.stream.count + 1 + $0.step.count }.max() ?? 0
             for (i, s) in steps.enumerated() {
@@ -93,7 +98,9 @@ package struct BenchReport: Sendable {
                 let pad = String(repeating: " ", count: nameWidth - name.count)
                 let pct = fixed(s.share * 100, 1)
                 let perEvent = s.eventsIn > 0 ? fixed(Double(s.nanos) / Double(s.eventsIn), 0) : "-"
-                out.append("\(i == 0 ? "steps:     " : "           ")\(name)\(pad)  \(String(repeating: " ", count: max(0, 5 - pct.count)))\(pct)%  \(perEvent) ns/event  in \(s.eventsIn) out \(s.eventsOut)")
+                out.append(
+                    "\(i == 0 ? "steps:     " : "           ")\(name)\(pad)  \(String(repeating: " ", count: max(0, 5 - pct.count)))\(pct)%  \(perEvent) ns/event  in \(s.eventsIn) out \(s.eventsOut)"
+                )
             }
         }
         if latency.count > 0 {
@@ -104,7 +111,9 @@ package struct BenchReport: Sendable {
             out.append("latency:   n/a (no output event kept its ingest stamp)")
         }
         out.append("memory:    peak RSS \(fixed(Double(peakRSSBytes) / 1_048_576, 1)) MiB")
-        out.append("allocs:    \(allocationsPerEvent.map { fixed($0, 2) + " per event" } ?? "n/a (no malloc counter in the CLI; run the Benchmarks suite for mallocCountTotal)")")
+        out.append(
+            "allocs:    \(allocationsPerEvent.map { fixed($0, 2) + " per event" } ?? "n/a (no malloc counter in the CLI; run the Benchmarks suite for mallocCountTotal)")"
+        )
         for n in notes { out.append("note:      \(n)") }
         return out
     }
@@ -126,17 +135,20 @@ package struct BenchReport: Sendable {
         o.appendUnchecked(key: "bytes_out", value: .int(Int64(bytesOut)))
         o.appendUnchecked(key: "mb_per_sec_in", value: megabytesPerSecondIn.map { .double($0) } ?? .null)
         o.appendUnchecked(key: "mb_per_sec_out", value: .double(megabytesPerSecondOut))
-        o.appendUnchecked(key: "steps", value: .array(steps.map { s in
-            var so = JSONObject()
-            so.appendUnchecked(key: "stream", value: .string(s.stream))
-            so.appendUnchecked(key: "step", value: .string(s.step))
-            so.appendUnchecked(key: "kind", value: .string(s.kind))
-            so.appendUnchecked(key: "events_in", value: .int(Int64(s.eventsIn)))
-            so.appendUnchecked(key: "events_out", value: .int(Int64(s.eventsOut)))
-            so.appendUnchecked(key: "nanos", value: .int(Int64(clamping: s.nanos)))
-            so.appendUnchecked(key: "share", value: .double(s.share))
-            return .object(so)
-        }))
+        o.appendUnchecked(
+            key: "steps",
+            value: .array(
+                steps.map { s in
+                    var so = JSONObject()
+                    so.appendUnchecked(key: "stream", value: .string(s.stream))
+                    so.appendUnchecked(key: "step", value: .string(s.step))
+                    so.appendUnchecked(key: "kind", value: .string(s.kind))
+                    so.appendUnchecked(key: "events_in", value: .int(Int64(s.eventsIn)))
+                    so.appendUnchecked(key: "events_out", value: .int(Int64(s.eventsOut)))
+                    so.appendUnchecked(key: "nanos", value: .int(Int64(clamping: s.nanos)))
+                    so.appendUnchecked(key: "share", value: .double(s.share))
+                    return .object(so)
+                }))
         var lat = JSONObject()
         lat.appendUnchecked(key: "count", value: .int(Int64(clamping: latency.count)))
         for (_, key, q) in Self.percentiles {

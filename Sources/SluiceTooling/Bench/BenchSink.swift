@@ -1,7 +1,7 @@
-import SluicePipeline
 import Dispatch
 import SluiceCore
 import SluiceJSON
+import SluicePipeline
 
 /// The output of `sluice bench`: writes each event's JSON into a scratch buffer that is
 /// thrown away (so the figure includes the cost of serializing, as a real output pays),

@@ -1,9 +1,9 @@
-import SluicePipeline
 import Dispatch
 import SluiceCEL
 import SluiceConnectors
 import SluiceCore
 import SluiceJSON
+import SluicePipeline
 
 #if canImport(Glibc)
     import Glibc
@@ -31,7 +31,11 @@ extension Pipeline {
             if let path = bound[input.name] {
                 described.append("file \(input.name)=\(path)")
                 fileInputs.append(input.name)
-                if let b = bytesIn, let size = fileSize(path == "-" ? nil : path) { bytesIn = b + size } else { bytesIn = nil }
+                if let b = bytesIn, let size = fileSize(path == "-" ? nil : path) {
+                    bytesIn = b + size
+                } else {
+                    bytesIn = nil
+                }
                 continue
             }
             switch input.kind {
@@ -54,10 +58,14 @@ extension Pipeline {
         if emptyInputs.count == inputs.count {
             throw RunError(
                 isUsage: true,
-                message: "bench: the pipeline reads only standard input; give --input NAME=FILE (or a bare FILE), or add a 'generate' input")
+                message:
+                    "bench: the pipeline reads only standard input; give --input NAME=FILE (or a bare FILE), or add a 'generate' input"
+            )
         }
         if !emptyInputs.isEmpty {
-            notes.append("input\(emptyInputs.count == 1 ? "" : "s") \(emptyInputs.joined(separator: ", ")) (stdin) read as empty; bind with --input NAME=FILE")
+            notes.append(
+                "input\(emptyInputs.count == 1 ? "" : "s") \(emptyInputs.joined(separator: ", ")) (stdin) read as empty; bind with --input NAME=FILE"
+            )
         }
         if options.events != nil && !hasGenerate {
             notes.append("--events applies to generate inputs only; the files were read whole")
@@ -70,8 +78,10 @@ extension Pipeline {
         for name in emptyInputs { run.sources[name] = MemorySource(name: name, items: []) }
         if hasGenerate {
             // A generator without a count would never end.
-            run.generateCount = options.events ?? (inputs.contains { if case .generate(let g) = $0.kind { g.count == nil } else { false } }
-                ? BenchOptions.defaultGenerateCount : nil)
+            run.generateCount =
+                options.events
+                ?? (inputs.contains { if case .generate(let g) = $0.kind { g.count == nil } else { false } }
+                    ? BenchOptions.defaultGenerateCount : nil)
         }
 
         // Latency stamps: on for the bench runs only (the flag is process-wide).
@@ -149,7 +159,10 @@ extension Pipeline {
                 }
             }
             for s in merged {
-                shares.append(.init(stream: stream.name, step: s.name, kind: s.kind, eventsIn: s.eventsIn, eventsOut: s.eventsOut, nanos: s.nanos, share: 0))
+                shares.append(
+                    .init(
+                        stream: stream.name, step: s.name, kind: s.kind, eventsIn: s.eventsIn, eventsOut: s.eventsOut,
+                        nanos: s.nanos, share: 0))
             }
         }
         let total = shares.reduce(UInt64(0)) { $0 &+ $1.nanos }

@@ -1,9 +1,10 @@
+import SluicePipeline
+
 #if canImport(Glibc)
     import Glibc
 #elseif canImport(Darwin)
     import Darwin
 #endif
-import SluicePipeline
 
 /// The little file-system access that finding test files needs (no Foundation here).
 enum FileSystem {
@@ -57,7 +58,9 @@ extension Pipeline {
     package static func pipelineFiles(_ paths: [String]) -> [String] {
         paths.flatMap { path -> [String] in
             guard FileSystem.isDirectory(path) else { return [path] }
-            return FileSystem.yamlFiles(under: path).filter { !$0.hasSuffix(".test.yaml") && !$0.hasSuffix(".test.yml") }
+            return FileSystem.yamlFiles(under: path).filter {
+                !$0.hasSuffix(".test.yaml") && !$0.hasSuffix(".test.yml")
+            }
         }
     }
 }

@@ -1,7 +1,7 @@
-import SluicePipeline
 import SluiceConnectors
 import SluiceCore
 import SluiceJSON
+import SluicePipeline
 
 /// One test of a pipeline, as written in a `tests:` list:
 ///

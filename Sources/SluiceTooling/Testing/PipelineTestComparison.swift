@@ -1,5 +1,5 @@
-import SluicePipeline
 import SluiceJSON
+import SluicePipeline
 
 /// How `sluice test` compares expected events with actual ones, and the diff it shows
 /// when they differ.
@@ -30,7 +30,8 @@ package enum PipelineTestComparison {
     package static func diff(
         expected: [JSON], actual: [JSON], match: PipelineTestCase.Match, unordered: Bool
     ) -> [PipelineTestDiffLine]? {
-        let lines = unordered
+        let lines =
+            unordered
             ? unorderedDiff(expected: expected, actual: actual, match: match)
             : orderedDiff(expected: expected, actual: actual, match: match)
         return lines.allSatisfy { $0.kind == .same } ? nil : lines
@@ -56,7 +57,8 @@ package enum PipelineTestComparison {
         var lcs = [[Int]](repeating: [Int](repeating: 0, count: m + 1), count: n + 1)
         for i in stride(from: n - 1, through: 0, by: -1) {
             for j in stride(from: m - 1, through: 0, by: -1) {
-                lcs[i][j] = matches(expected[i], actual[j], match: match)
+                lcs[i][j] =
+                    matches(expected[i], actual[j], match: match)
                     ? lcs[i + 1][j + 1] + 1 : max(lcs[i + 1][j], lcs[i][j + 1])
             }
         }
@@ -79,7 +81,8 @@ package enum PipelineTestComparison {
         return out
     }
 
-    static func unorderedDiff(expected: [JSON], actual: [JSON], match: PipelineTestCase.Match) -> [PipelineTestDiffLine] {
+    static func unorderedDiff(expected: [JSON], actual: [JSON], match: PipelineTestCase.Match) -> [PipelineTestDiffLine]
+    {
         // Maximum bipartite matching (augmenting paths): with `subset`, a greedy pairing
         // could take an actual event that a later expected event needed.
         var owner = [Int?](repeating: nil, count: actual.count)  // actual index -> expected index
@@ -138,11 +141,12 @@ package struct PipelineTestDiffLine: Sendable, Equatable {
 
     /// `  EVENT`, `- EVENT` or `+ EVENT`, with the event as compact JSON.
     package var text: String {
-        let mark = switch kind {
-        case .same: " "
-        case .missing: "-"
-        case .extra: "+"
-        }
+        let mark =
+            switch kind {
+            case .same: " "
+            case .missing: "-"
+            case .extra: "+"
+            }
         return "\(mark) \(JSONWriter.string(event))"
     }
 }

@@ -1,7 +1,7 @@
-import SluicePipeline
 import SluiceConnectors
 import SluiceCore
 import SluiceJSON
+import SluicePipeline
 
 /// Reads a `tests:` list from the YAML tree. Every problem is a located diagnostic: those
 /// inside one test go to that test (which then fails without running), the others to
@@ -18,7 +18,8 @@ struct PipelineTestReader {
         for (i, item) in items.enumerated() {
             var test = readTest(item, index: i + 1)
             if let first = seen[test.name] {
-                test.diagnostics.error(item.location, "duplicate test name '\(test.name)'", hint: "the first is at \(first)")
+                test.diagnostics.error(
+                    item.location, "duplicate test name '\(test.name)'", hint: "the first is at \(first)")
             } else {
                 seen[test.name] = item.location
             }
@@ -52,24 +53,35 @@ struct PipelineTestReader {
         }
         if let inputNode = m.node("input") {
             for (name, location, items) in namedLists(inputNode, what: "'input' in \(what)", ctx: ctx) {
-                test.inputs.append(.init(name: name, location: location, items: items.compactMap { inputItem($0, ctx: ctx) }))
+                test.inputs.append(
+                    .init(name: name, location: location, items: items.compactMap { inputItem($0, ctx: ctx) }))
             }
         }
         if let expectNode = m.node("expect", required: true) {
             for (name, location, items) in namedLists(expectNode, what: "'expect' in \(what)", ctx: ctx) {
-                test.expectations.append(.init(name: name, location: location, events: items.compactMap { ctx.json($0, what: "an expected event") }))
+                test.expectations.append(
+                    .init(
+                        name: name, location: location,
+                        events: items.compactMap { ctx.json($0, what: "an expected event") }))
             }
         }
         test.unordered = m.bool("unordered") ?? false
-        test.match = m.oneOf("match", Dictionary(uniqueKeysWithValues: PipelineTestCase.Match.allCases.map { ($0.rawValue, $0) })) ?? .exact
+        test.match =
+            m.oneOf(
+                "match", Dictionary(uniqueKeysWithValues: PipelineTestCase.Match.allCases.map { ($0.rawValue, $0) }))
+            ?? .exact
         if let t = m.node("tables") {
             if let pairs = t.mapping {
                 for pair in pairs {
-                    guard let k = pair.key.text, let path = ctx.string(pair.value, what: "table '\(pair.key.text ?? "?")' in \(what)") else { continue }
+                    guard let k = pair.key.text,
+                        let path = ctx.string(pair.value, what: "table '\(pair.key.text ?? "?")' in \(what)")
+                    else { continue }
                     test.tables[k] = path
                 }
             } else {
-                ctx.typeMismatch(t, expected: "a mapping of table names to files", what: "'tables' in \(what)", hint: "e.g. '{users: data/test-users.csv}'")
+                ctx.typeMismatch(
+                    t, expected: "a mapping of table names to files", what: "'tables' in \(what)",
+                    hint: "e.g. '{users: data/test-users.csv}'")
             }
         }
         m.finish(allowed: testKeys)
@@ -78,9 +90,11 @@ struct PipelineTestReader {
     }
 
     /// `{NAME: [items...], ...}`; a null value is an empty list.
-    static func namedLists(_ node: YAMLNode, what: String, ctx: ConfigContext) -> [(String, SourceLocation, [YAMLNode])] {
+    static func namedLists(_ node: YAMLNode, what: String, ctx: ConfigContext) -> [(String, SourceLocation, [YAMLNode])]
+    {
         guard let pairs = node.mapping else {
-            ctx.typeMismatch(node, expected: "a mapping of names to lists of events", what: what, hint: "e.g. '{in: [{id: 1}]}'")
+            ctx.typeMismatch(
+                node, expected: "a mapping of names to lists of events", what: what, hint: "e.g. '{in: [{id: 1}]}'")
             return []
         }
         var out: [(String, SourceLocation, [YAMLNode])] = []
@@ -107,7 +121,8 @@ struct PipelineTestReader {
             case "watermark":
                 guard case .int(let ms) = value.resolved else {
                     ctx.error(
-                        value.location, "expected epoch milliseconds (an integer) for 'watermark', found \(value.describe)",
+                        value.location,
+                        "expected epoch milliseconds (an integer) for 'watermark', found \(value.describe)",
                         hint: "to send an event that has only a 'watermark' field, write '{event: {watermark: ...}}'")
                     return nil
                 }

@@ -1,5 +1,5 @@
-import SluicePipeline
 import SluiceCore
+import SluicePipeline
 
 /// The outcome of one pipeline test: passed, or why not.
 package struct PipelineTestResult: Sendable {
@@ -17,7 +17,9 @@ package struct PipelineTestResult: Sendable {
         package var lines: [PipelineTestDiffLine]
 
         /// A mismatch.
-        package init(name: String, location: SourceLocation, expectedCount: Int, actualCount: Int, lines: [PipelineTestDiffLine]) {
+        package init(
+            name: String, location: SourceLocation, expectedCount: Int, actualCount: Int, lines: [PipelineTestDiffLine]
+        ) {
             self.name = name
             self.location = location
             self.expectedCount = expectedCount
@@ -39,7 +41,10 @@ package struct PipelineTestResult: Sendable {
     package var mismatches: [Mismatch]
 
     /// A result.
-    package init(file: String, name: String, diagnostics: Diagnostics = Diagnostics(), runError: String? = nil, mismatches: [Mismatch] = []) {
+    package init(
+        file: String, name: String, diagnostics: Diagnostics = Diagnostics(), runError: String? = nil,
+        mismatches: [Mismatch] = []
+    ) {
         self.file = file
         self.name = name
         self.diagnostics = diagnostics
@@ -62,7 +67,8 @@ package struct PipelineTestResult: Sendable {
         for d in diagnostics.items { out += d.description.split(separator: "\n").map { "  \($0)" } }
         if let runError { out.append("  the run failed: \(runError)") }
         for m in mismatches {
-            out.append("  \(m.location): '\(m.name)': expected \(plural(m.expectedCount, "event")), got \(m.actualCount)")
+            out.append(
+                "  \(m.location): '\(m.name)': expected \(plural(m.expectedCount, "event")), got \(m.actualCount)")
             out.append("    --- expected")
             out.append("    +++ actual")
             out += Self.collapse(m.lines).map { "    \($0)" }

@@ -1,7 +1,7 @@
-import SluicePipeline
 import SluiceConnectors
 import SluiceCore
 import SluiceJSON
+import SluicePipeline
 import SluiceSteps
 
 /// The tests of one pipeline: those in its own `tests:` key and those in a sibling
@@ -32,7 +32,10 @@ package struct PipelineTestSuite: Sendable {
     package var diagnostics: Diagnostics
 
     /// A suite.
-    package init(pipelinePath: String, testFiles: [String] = [], tests: [PipelineTestCase] = [], diagnostics: Diagnostics = Diagnostics()) {
+    package init(
+        pipelinePath: String, testFiles: [String] = [], tests: [PipelineTestCase] = [],
+        diagnostics: Diagnostics = Diagnostics()
+    ) {
         self.pipelinePath = pipelinePath
         self.testFiles = testFiles
         self.tests = tests
@@ -53,7 +56,8 @@ package struct PipelineTestSuite: Sendable {
             guard FileSystem.exists(pipeline) else {
                 var suite = PipelineTestSuite(pipelinePath: path, testFiles: [path])
                 suite.diagnostics.error(
-                    SourceLocation(file: path, line: 1, column: 1), "test file '\(path)' has no pipeline '\(pipeline)' beside it",
+                    SourceLocation(file: path, line: 1, column: 1),
+                    "test file '\(path)' has no pipeline '\(pipeline)' beside it",
                     hint: "a file NAME.test.yaml holds the tests of NAME.yaml")
                 return suite
             }
@@ -136,7 +140,8 @@ package struct PipelineTestSuite: Sendable {
             return [PipelineTestResult(file: pipelinePath, name: "tests could not be read", diagnostics: diagnostics)]
         }
         let base: Pipeline
-        switch Result(catching: { () throws(Diagnostics) in try Pipeline.load(path: pipelinePath, registry: registry) }) {
+        switch Result(catching: { () throws(Diagnostics) in try Pipeline.load(path: pipelinePath, registry: registry) })
+        {
         case .success(let p): base = p
         case .failure(let d):
             return [PipelineTestResult(file: pipelinePath, name: "pipeline does not compile", diagnostics: d)]
@@ -149,7 +154,9 @@ package struct PipelineTestSuite: Sendable {
             if !test.params.isEmpty || !test.tables.isEmpty {
                 let dir = Pipeline.directory(of: pipelinePath)
                 let tables = test.tables.mapValues { $0.hasPrefix("/") ? $0 : dir + "/" + $0 }
-                switch Result(catching: { () throws(Diagnostics) in try Pipeline.load(path: pipelinePath, registry: registry, params: test.params, tables: tables) }) {
+                switch Result(catching: { () throws(Diagnostics) in
+                    try Pipeline.load(path: pipelinePath, registry: registry, params: test.params, tables: tables)
+                }) {
                 case .success(let p): pipeline = p
                 case .failure(let d):
                     return PipelineTestResult(file: pipelinePath, name: test.name, diagnostics: d)
@@ -175,8 +182,13 @@ package struct PipelineTestSuite: Sendable {
         }
         for e in test.expectations {
             let actual = (outputs[e.name] ?? []).map(\.value)
-            if let lines = PipelineTestComparison.diff(expected: e.events, actual: actual, match: test.match, unordered: test.unordered) {
-                result.mismatches.append(.init(name: e.name, location: e.location, expectedCount: e.events.count, actualCount: actual.count, lines: lines))
+            if let lines = PipelineTestComparison.diff(
+                expected: e.events, actual: actual, match: test.match, unordered: test.unordered)
+            {
+                result.mismatches.append(
+                    .init(
+                        name: e.name, location: e.location, expectedCount: e.events.count, actualCount: actual.count,
+                        lines: lines))
             }
         }
         return result
