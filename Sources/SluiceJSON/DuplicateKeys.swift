@@ -32,6 +32,10 @@
 /// million keys stays linear. Keys written with escapes or non-ASCII characters
 /// compare decoded, as Swift strings compare (the way ``JSONObject`` keys do), so `"a"`
 /// and `"\u0061"` are the same key.
+///
+/// One checker serves one reader, on the reader's thread, and no access to its state
+/// overlaps another (each is a plain read or write between calls), so its stored state
+/// skips the runtime's exclusivity checks, which cost a tenth of the check.
 final class DuplicateKeyChecker {
     /// A key: where its bytes start (after the quote), how many, and whether it is plain
     /// (its bytes are the key).
@@ -62,13 +66,13 @@ final class DuplicateKeyChecker {
     static let hashFrom = 16
 
     /// The hash sets of the large objects being read.
-    var tables: [Set<HashedKey>] = []
+    @exclusivity(unchecked) var tables: [Set<HashedKey>] = []
     /// Throw at the first repeated key (else note it in ``found`` and go on).
     let rejects: Bool
     /// A repeated key was seen in the value validated last.
-    var found = false
+    @exclusivity(unchecked) var found = false
     /// The first repeated key of the value validated last, as an error at its place.
-    var firstRepeated: JSONError?
+    @exclusivity(unchecked) var firstRepeated: JSONError?
 
     init(rejects: Bool) {
         self.rejects = rejects
