@@ -53,15 +53,8 @@ final class NFAHarness {
                 notsBefore[states.count].append(PatternNFA.Negation(condition: conditions.count - 1, strict: strict))
             }
         }
-        var rest = true
-        for j in states.indices.reversed() {
-            states[j].restOptional = rest
-            rest = rest && states[j].optional
-        }
-        let trailing = notsBefore[states.count]
         let nfa = PatternNFA(
-            states: states, notsBefore: notsBefore, conditions: conditions, within: within, skip: skip,
-            trailingAllStrict: !trailing.isEmpty && trailing.allSatisfy(\.strict))
+            states: states, notsBefore: notsBefore, conditions: conditions, within: within, skip: skip)
         runner = NFARunner(nfa: nfa, activation: compiler.activation(), limits: limits)
         conditionKinds = kinds
         self.evaluated = evaluated

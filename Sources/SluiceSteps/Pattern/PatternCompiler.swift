@@ -243,15 +243,8 @@ enum PatternCompiler {
             notsBefore[states.count].append(
                 PatternNFA.Negation(condition: conditions.count - 1, strict: n.contiguity == .strict))
         }
-        var rest = true
-        for j in states.indices.reversed() {
-            states[j].restOptional = rest
-            rest = rest && states[j].optional
-        }
-        let trailing = notsBefore[states.count]
         let nfa = PatternNFA(
-            states: states, notsBefore: notsBefore, conditions: conditions, within: within, skip: skip,
-            trailingAllStrict: !trailing.isEmpty && trailing.allSatisfy(\.strict))
+            states: states, notsBefore: notsBefore, conditions: conditions, within: within, skip: skip)
         return CompiledPattern(
             nfa: nfa, key: key, emit: emit, timeouts: timeouts,
             timeoutPort: timeouts ? ctx.sidePort(named: "timeouts") : SidePort.timeouts,

@@ -107,3 +107,22 @@ import SluiceCore
     /// event is matched.
     func isEvaluatedOnArrival(_ i: Int) -> Bool { i < 64 && !conditions[i].iterative }
 }
+
+extension PatternNFA {
+    /// The NFA of `states` with the negations `notsBefore`, deriving what follows from
+    /// them: each state's ``State/restOptional`` and ``trailingAllStrict``.
+    init(
+        states: [State], notsBefore: [[Negation]], conditions: [Condition], within: Int64?, skip: SkipStrategy
+    ) {
+        var states = states
+        var rest = true
+        for j in states.indices.reversed() {
+            states[j].restOptional = rest
+            rest = rest && states[j].optional
+        }
+        let trailing = notsBefore[states.count]
+        self.init(
+            states: states, notsBefore: notsBefore, conditions: conditions, within: within, skip: skip,
+            trailingAllStrict: !trailing.isEmpty && trailing.allSatisfy(\.strict))
+    }
+}
