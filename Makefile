@@ -6,7 +6,10 @@ BIN := .build/release/sluice
 .PHONY: deps build release demo test lint format check-pipelines bench compare clean
 
 # System packages: libyaml (the pipeline parser), libsqlite3 (the event store) and
-# pkg-config to find them; jq and python3 only for Benchmarks/compare.sh.
+# pkg-config to find them; jq and python3 only for Benchmarks/compare.sh. A Python
+# venv (.venv/) with prometheus_client, whose parser the observability tests check
+# /metrics with (docs/observability.md).
+VENV := .venv
 deps:
 	@if ! pkg-config --exists yaml-0.1 2>/dev/null; then \
 		echo "installing libyaml-dev and pkg-config"; \
@@ -15,6 +18,10 @@ deps:
 	@if ! pkg-config --exists sqlite3 2>/dev/null; then \
 		echo "installing libsqlite3-dev"; \
 		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq libsqlite3-dev pkg-config >/dev/null; \
+	fi
+	@if ! $(VENV)/bin/python -c 'import prometheus_client' 2>/dev/null; then \
+		echo "installing prometheus_client into $(VENV)"; \
+		python3 -m venv $(VENV) && $(VENV)/bin/python -m pip install -q 'prometheus_client>=0.20'; \
 	fi
 
 build: deps
@@ -56,4 +63,4 @@ compare: release
 	Benchmarks/compare.sh
 
 clean:
-	rm -rf .build Benchmarks/.build
+	rm -rf .build Benchmarks/.build $(VENV)

@@ -16,6 +16,12 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-atomics", from: "1.3.0"),
         .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
+        // Observability (docs/observability.md): metrics through swift-metrics, exported by
+        // swift-prometheus, served with swift-nio's HTTP/1; logs through swift-log.
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.3"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     ],
     targets: [
         .systemLibrary(
@@ -68,6 +74,21 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // `--metrics`: the HTTP endpoint (/metrics, /healthz, /ready, /tap), its Prometheus
+        // export, `sluice top`, `sluice tap`, the progress bar and structured logs.
+        .target(
+            name: "SluiceObservability",
+            dependencies: [
+                "SluicePipeline", "SluiceCore",
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
         .target(
             name: "Sluice",
             dependencies: [
@@ -78,7 +99,9 @@ let package = Package(
         .executableTarget(
             name: "SluiceCLI",
             dependencies: [
-                "Sluice", "SluiceTooling", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "Sluice", "SluiceTooling", "SluiceObservability",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict
         ),
@@ -136,5 +159,11 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(name: "SluiceCLITests", dependencies: ["SluiceCLI"], swiftSettings: strict),
+        .testTarget(
+            name: "SluiceObservabilityTests",
+            // SluiceCLI: the endpoint is also tested through the binary (`sluice run --metrics`, `top`, `tap`).
+            dependencies: ["SluiceObservability", "SluicePipeline", "SluiceCore", "SluiceJSON", "SluiceCLI"],
+            swiftSettings: strict
+        ),
     ]
 )

@@ -1,6 +1,8 @@
 import ArgumentParser
 import Dispatch
+import Logging
 import Sluice
+import SluiceObservability
 import SluiceTooling
 import Synchronization
 
@@ -12,6 +14,8 @@ import Synchronization
 
 extension JSONInputFormat: ExpressibleByArgument {}
 extension DuplicateKeyPolicy: ExpressibleByArgument {}
+extension LogFormat: ExpressibleByArgument {}
+extension Logger.Level: @retroactive ExpressibleByArgument {}
 
 struct Run: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -26,6 +30,7 @@ struct Run: ParsableCommand {
               sluice run pipelines/quickstart.yaml < pipelines/data/orders.jsonl
               sluice run fraud.yaml --input events=day1.jsonl --output alerts=alerts.jsonl
               sluice run filter.yaml --set threshold=500 --dlq rejected.jsonl < in.jsonl
+              sluice run fraud.yaml --metrics 9464 --log-format json < events.jsonl
             """
     )
 
@@ -72,6 +77,21 @@ struct Run: ParsableCommand {
             valueName: "N"))
     var parallelism: Int?
 
+    @Option(
+        help: ArgumentHelp(
+            "Serve /metrics (Prometheus), /healthz, /ready and /tap on ADDR while the run lasts: PORT (loopback), HOST:PORT or [IPV6]:PORT; port 0 picks a free one.",
+            valueName: "ADDR"))
+    var metrics: String?
+
+    @Option(help: ArgumentHelp("Structured log lines on stderr: text or json (start, stop, warnings, failures)."))
+    var logFormat: LogFormat?
+
+    @Option(
+        help: ArgumentHelp(
+            "Least level of the structured logs: trace, debug, info (the default once logs are on), notice, warning, error, critical.",
+            valueName: "level"))
+    var logLevel: Logger.Level?
+
     func validate() throws {
         if let parallelism, !(1...256).contains(parallelism) {
             throw ValidationError("--parallelism must be between 1 and 256")
@@ -89,7 +109,40 @@ struct Run: ParsableCommand {
         options.deadLetterPath = dlq
         options.timing = stats
         options.parallelism = parallelism
+        var flagAddress: MetricsAddress?
+        if let metrics {
+            switch MetricsAddress.parse(metrics) {
+            case .success(let a): flagAddress = a
+            case .failure(let e):
+                printError("sluice: --metrics: \(e)")
+                throw usageExit
+            }
+        }
+        let log = RunLog(format: logFormat, level: logLevel)
         let compiled = try loadPipeline(pipeline, params: overrides)
+
+        // The endpoint starts before any input is read: a port in use fails the run
+        // before it has done anything.
+        let address = flagAddress ?? compiled.metricsAddress
+        var server: MetricsServer?
+        var live: RunMetrics?
+        if let address {
+            let m = RunMetrics(pipeline: compiled.name, eventTime: compiled.hasEventTime)
+            do {
+                server = try MetricsServer.start(address, metrics: m, exporter: MetricsExporter(m))
+            } catch {
+                printError("sluice: \(error)")
+                log.error("metrics endpoint failed", ["address": "\(address)", "reason": "\(error)"])
+                throw runtimeFailureExit
+            }
+            live = m
+            if let server { printError("sluice: metrics on \(server.url)/metrics") }
+        } else if !stats, isatty(2) == 1 {
+            // Only for the progress bar: byte counts, no per-stage figures.
+            live = RunMetrics(pipeline: compiled.name, eventTime: compiled.hasEventTime, measuresStages: false)
+        }
+        options.metrics = live
+        defer { server?.stop() }
 
         let stop = StopSignals()
         let run: PipelineRun
@@ -97,6 +150,7 @@ struct Run: ParsableCommand {
             run = try compiled.start(options)
         } catch {
             printError("sluice: \(error.message)")
+            log.error("run did not start", ["pipeline": compiled.name, "reason": error.message])
             switch error.kind {
             case .usage: throw usageExit
             case .fileConflict: throw pipelineErrorExit
@@ -104,11 +158,25 @@ struct Run: ParsableCommand {
             }
         }
         stop.attach(run.execution)
+        log.info(
+            "run started",
+            [
+                "pipeline": compiled.name, "file": pipeline, "inputs": compiled.inputNames.joined(separator: ","),
+                "outputs": compiled.outputNames.joined(separator: ","), "metrics": server.map { $0.url } ?? "off",
+            ])
         let progress = stats ? ProgressPrinter(run.execution) : nil
+        let bar =
+            !stats && live.map { ProgressBar.shouldShow($0) } == true
+            ? live.map { m in
+                let execution = run.execution
+                return ProgressBar(m) { execution.eventsIn.load(ordering: .relaxed) }
+            } : nil
         let outcome = run.wait()
         progress?.stop()
+        bar?.stop()
         if stats { StatsTable.print(run.execution.totals) }
         for line in run.deadLetterSummary { printError(line) }
+        log.finished(run, outcome: outcome, signal: stop.received)
         if let signal = stop.received {
             let totals = run.execution.totals
             let read = totals.sourceEvents.values.reduce(0, +)

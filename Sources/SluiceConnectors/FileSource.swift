@@ -12,7 +12,7 @@ import SluiceJSON
 /// Good values become events that keep their original bytes; bad lines go to the
 /// input's `malformed` port as `{"error":{"message":...,"line":N},"raw":"..."}` and the
 /// read goes on.
-@usableFromInline package final class FileSource: EventSource {
+@usableFromInline package final class FileSource: EventSource, CountsBytes {
     /// Where to read.
     @usableFromInline package enum Location: Sendable, Equatable {
         case stdin
@@ -30,6 +30,9 @@ import SluiceJSON
     /// Fields whose places the reader records in each event while validating it (the
     /// fields the pipeline reads), or nil.
     @usableFromInline package let fieldIndex: FieldIndex?
+
+    /// Bytes read so far, added to once per read (``CountsBytes``).
+    package let byteCounter = ByteCounter()
 
     @usableFromInline package init(
         name: String, location: Location, format: JSONInputFormat = .jsonl, limits: JSONLimits = .default,
@@ -66,6 +69,7 @@ import SluiceJSON
         // A regular file never blocks, and is read without the extra call.
         var st = stat()
         let mayBlock = fstat(fd, &st) != 0 || (st.st_mode & S_IFMT) != S_IFREG
+        var counted = 0
         while !out.isCancelled {
             if mayBlock && !Self.waitReadable(fd, or: out.cancellationFD) { return }
             let chunk: JSONChunk?
@@ -73,6 +77,10 @@ import SluiceJSON
                 chunk = try reader.next()
             } catch {
                 throw SourceError("cannot read '\(label)': \(error)")
+            }
+            if reader.bytesRead > counted {
+                byteCounter.add(reader.bytesRead - counted)
+                counted = reader.bytesRead
             }
             guard let chunk else { return }
             if !chunk.values.isEmpty {
@@ -103,6 +111,24 @@ import SluiceJSON
             if !chunk.malformed.isEmpty {
                 out.emit(port: SourcePort.malformed, chunk.malformed.map { Self.malformedEvent($0, file: label) })
             }
+        }
+    }
+
+    /// The total size of the files, or of stdin when it is a regular file (`< file`);
+    /// nil for a pipe or terminal, or a file that cannot be read (the run reports that).
+    package var expectedBytes: Int? {
+        var total = 0
+        var st = stat()
+        switch location {
+        case .stdin:
+            guard fstat(0, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else { return nil }
+            return max(0, Int(st.st_size) - Int(lseek(0, 0, SEEK_CUR)))
+        case .files(let paths):
+            for p in paths {
+                guard stat(p, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else { return nil }
+                total += Int(st.st_size)
+            }
+            return total
         }
     }
 

@@ -12,7 +12,7 @@ import SluiceJSON
 /// Output is buffered and written in large blocks; the buffer is also pushed out whenever
 /// the sink has caught up with its input, so a slow trickle of events is not held back.
 /// A closed pipe (EPIPE) ends the run quietly.
-@usableFromInline package final class JSONLinesSink: EventSink {
+@usableFromInline package final class JSONLinesSink: EventSink, CountsBytes {
     /// Where to write.
     @usableFromInline package enum Target: Sendable, Equatable {
         case stdout
@@ -27,6 +27,10 @@ import SluiceJSON
     let label: String
     var buffer: [UInt8] = []
     static let flushThreshold = 256 << 10
+    /// Bytes written so far, added to once per block written (``CountsBytes``).
+    package let byteCounter = ByteCounter()
+    /// A sink reads nothing.
+    package var expectedBytes: Int? { nil }
 
     /// Opens the target now, so a bad path fails before any input is read.
     @usableFromInline package init(name: String, target: Target) throws {
@@ -82,6 +86,7 @@ import SluiceJSON
             }
             done += n
         }
+        byteCounter.add(total)
         buffer.removeAll(keepingCapacity: true)
     }
 

@@ -75,6 +75,8 @@
     /// Skipping the rest of an oversized line.
     var skipping = false
     var eof = false
+    /// Bytes read from the descriptor so far (for progress and byte counters).
+    @usableFromInline package private(set) var bytesRead = 0
 
     /// Fields whose places are recorded in each JSON-lines value's ``JSONChunk/Value/offsets``.
     @usableFromInline package let fieldIndex: FieldIndex?
@@ -117,6 +119,7 @@
         }
         let from = filled
         filled += n
+        bytesRead += n
         var chunk = JSONChunk(buffer: buffer)
         switch format {
         case .jsonl: scanLines(from: from, into: &chunk)

@@ -33,12 +33,15 @@ public final class Pipeline: Sendable {
     /// immutable objects whose reference counts every evaluation touches, and two
     /// threads touching one count for every event serialize on its cache line.
     let recompile: (@Sendable () -> Pipeline?)?
+    /// `metrics:` in the file: where `sluice run` serves its metrics endpoint.
+    package let metricsAddress: MetricsAddress?
 
     init(
         name: String, file: String, inputs: [InputSpec], streams: [StreamSpec], outputs: [OutputSpec],
         time: EventTimeSpec?, warnings: Diagnostics, fieldIndex: FieldIndex? = nil,
-        recompile: (@Sendable () -> Pipeline?)? = nil
+        recompile: (@Sendable () -> Pipeline?)? = nil, metrics: MetricsAddress? = nil
     ) {
+        self.metricsAddress = metrics
         self.name = name
         self.fieldIndex = fieldIndex
         self.recompile = recompile

@@ -16,6 +16,7 @@ import SluiceSteps
 struct PipelineCompiler {
     static let topLevelKeys = [
         "name", "description", "params", "limits", "time", "tables", "inputs", "streams", "outputs", "steps", "tests",
+        "metrics",
     ]
     static let inputKinds = ["stdin", "file", "generate", "store"]
     static let inputOptions = ["format", "duplicate_keys"]
@@ -40,6 +41,8 @@ struct PipelineCompiler {
     var shortForm = false
     var expressions: ExpressionCompiler?
     var time: EventTimeSpec?
+    /// `metrics:`, the address of the metrics endpoint (docs/observability.md).
+    var metrics: MetricsAddress?
 
     init(file: String, baseDirectory: String, registry: StepRegistry, paramOverrides: [String: String]) {
         self.file = file
@@ -74,7 +77,7 @@ struct PipelineCompiler {
         return .success(
             Pipeline(
                 name: name ?? "pipeline", file: file, inputs: inputs, streams: streams, outputs: outputs, time: time,
-                warnings: all, fieldIndex: index, recompile: recompile))
+                warnings: all, fieldIndex: index, recompile: recompile, metrics: metrics))
     }
 
     /// Reads every section and checks the graph; false when the file is not a mapping.
@@ -88,6 +91,15 @@ struct PipelineCompiler {
             params: params, tables: readTables(top), checkParams: true, costLimit: readLimits(top))
         if let presetFieldIndex { expressions?.adoptFieldIndex(presetFieldIndex) }
         if let m = top.map("time") { readTime(m) }
+        if let text = top.string("metrics"), let node = top.node("metrics") {
+            switch MetricsAddress.parse(text) {
+            case .success(let a): metrics = a
+            case .failure(let e):
+                ctx.error(
+                    node.location, "\(e.text) is not a metrics address: \(e.reason)",
+                    hint: "write PORT, HOST:PORT or [IPV6]:PORT, as in metrics: \"127.0.0.1:9464\"")
+            }
+        }
         let stepsNode = top.node("steps")
         let streamsNode = top.node("streams")
         if let stepsNode {

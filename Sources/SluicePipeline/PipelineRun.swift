@@ -39,6 +39,8 @@ public struct RunOptions: Sendable {
     public var parallelism: Int?
     /// Overrides the `count` of every `generate` input (`sluice bench --events N`).
     @usableFromInline package var generateCount: Int?
+    /// Receives live figures of the run (`--metrics`, the progress bar).
+    package var metrics: RunMetrics?
 
     public init() {}
 
@@ -368,7 +370,7 @@ extension Pipeline {
             deadLetter("\(name).rejected", [node], SidePort.rejected)
         }
 
-        let execution = Execution(flow, timing: options.timing)
+        let execution = Execution(flow, timing: options.timing, metrics: options.metrics)
         return PipelineRun(
             execution: execution, deadLetterNames: deadLetterNames, deadLetterSinks: deadLetterSinks,
             deadLetterPath: options.deadLetterPath, taps: taps)

@@ -21,6 +21,10 @@ import Testing
           graph                   Draw a pipeline's graph (Mermaid or Graphviz dot).
           test                    Run the tests written in pipelines.
           bench                   Measure a pipeline: throughput, latency, peak memory.
+          top                     Show a live table of a running pipeline (events/s per
+                                  step, side outputs, lag, backpressure).
+          tap                     Print live events flowing through a stream or side
+                                  output of a running pipeline, as JSON lines.
           version                 Print the version.
 
           See 'sluice help <subcommand>' for detailed help.
@@ -38,8 +42,9 @@ import Testing
           sluice run pipelines/quickstart.yaml < pipelines/data/orders.jsonl
           sluice run fraud.yaml --input events=day1.jsonl --output alerts=alerts.jsonl
           sluice run filter.yaml --set threshold=500 --dlq rejected.jsonl < in.jsonl
+          sluice run fraud.yaml --metrics 9464 --log-format json < events.jsonl
 
-        USAGE: sluice run <pipeline> [--input <NAME=FILE> ...] [--output <NAME=FILE> ...] [--set <KEY=VALUE> ...] [--format <format>] [--duplicate-keys <policy>] [--dlq <FILE>] [--stats] [--parallelism <N>]
+        USAGE: sluice run <pipeline> [--input <NAME=FILE> ...] [--output <NAME=FILE> ...] [--set <KEY=VALUE> ...] [--format <format>] [--duplicate-keys <policy>] [--dlq <FILE>] [--stats] [--parallelism <N>] [--metrics <ADDR>] [--log-format <log-format>] [--log-level <level>]
 
         ARGUMENTS:
           <pipeline>              The pipeline file (YAML).
@@ -66,6 +71,16 @@ import Testing
                                   per-step summary at the end.
           --parallelism <N>       Run every stream that has a 'key' in N partitions,
                                   each on its own thread (per-key order is kept).
+          --metrics <ADDR>        Serve /metrics (Prometheus), /healthz, /ready and
+                                  /tap on ADDR while the run lasts: PORT (loopback),
+                                  HOST:PORT or [IPV6]:PORT; port 0 picks a free one.
+          --log-format <log-format>
+                                  Structured log lines on stderr: text or json (start,
+                                  stop, warnings, failures). (values: text, json)
+          --log-level <level>     Least level of the structured logs: trace, debug,
+                                  info (the default once logs are on), notice, warning,
+                                  error, critical. (values: trace, debug, info, notice,
+                                  warning, error, critical)
           --version               Show the version.
           -h, --help              Show help information.
         """#
@@ -174,6 +189,58 @@ import Testing
           -h, --help              Show help information.
         """#
 
+    static let topHelp = #"""
+        OVERVIEW: Show a live table of a running pipeline (events/s per step, side
+        outputs, lag, backpressure).
+
+        URL is the endpoint of a run started with --metrics (as it printed:
+        http://127.0.0.1:9464). The table refreshes every second; on a terminal it
+        redraws in place, otherwise each table is printed after the last.
+
+        Examples:
+          sluice top http://127.0.0.1:9464
+          sluice top :9464 --once
+
+        USAGE: sluice top <url> [--once] [--interval <seconds>]
+
+        ARGUMENTS:
+          <url>                   The endpoint: http://HOST:PORT, HOST:PORT or :PORT.
+
+        OPTIONS:
+          --once                  Print one table (rates over one interval) and exit.
+          --interval <seconds>    Seconds between refreshes. (default: 1.0)
+          --version               Show the version.
+          -h, --help              Show help information.
+        """#
+
+    static let tapHelp = #"""
+        OVERVIEW: Print live events flowing through a stream or side output of a
+        running pipeline, as JSON lines.
+
+        URL is the endpoint of a run started with --metrics. Events are samples: when
+        this reader falls behind, the pipeline drops samples for it rather than slow
+        down (sluice_tap_dropped_events_total counts them). Ends at --limit, at the
+        end of the run, or on Ctrl-C.
+
+        Examples:
+          sluice tap http://127.0.0.1:9464 --stream enriched --limit 10
+          sluice tap :9464 --stream orders --side rejected
+          sluice tap :9464 --stream in --side malformed
+
+        USAGE: sluice tap <url> --stream <name> [--side <name>] [--limit <N>]
+
+        ARGUMENTS:
+          <url>                   The endpoint: http://HOST:PORT, HOST:PORT or :PORT.
+
+        OPTIONS:
+          --stream <name>         The stream (or input) to tap.
+          --side <name>           Tap this side output of the stream instead (rejected,
+                                  late, a route branch...).
+          --limit <N>             Stop after N events.
+          --version               Show the version.
+          -h, --help              Show help information.
+        """#
+
     @Test(arguments: [
         (["--help"], HelpGoldenTests.rootHelp),
         (["run", "--help"], HelpGoldenTests.runHelp),
@@ -181,6 +248,8 @@ import Testing
         (["test", "--help"], HelpGoldenTests.testHelp),
         (["bench", "--help"], HelpGoldenTests.benchHelp),
         (["version", "--help"], HelpGoldenTests.versionHelp),
+        (["top", "--help"], HelpGoldenTests.topHelp),
+        (["tap", "--help"], HelpGoldenTests.tapHelp),
     ])
     func helpMatchesTheGolden(args: [String], golden: String) throws {
         let r = try CLI.run(args)
@@ -192,7 +261,7 @@ import Testing
     }
 
     @Test func everySubcommandHasExamples() throws {
-        for command in ["run", "check", "test", "bench"] {
+        for command in ["run", "check", "test", "bench", "top", "tap"] {
             #expect(
                 try CLI.run([command, "--help"]).stdout.contains("Examples:"),
                 "'sluice \(command) --help' has no examples")

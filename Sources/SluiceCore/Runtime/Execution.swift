@@ -81,9 +81,13 @@ public enum RunOutcome: Sendable, Equatable {
     @usableFromInline package let eventsIn = ManagedAtomic<Int>(0)
     /// Events written by all sinks so far (for progress lines).
     @usableFromInline package let eventsOut = ManagedAtomic<Int>(0)
+    /// Live figures for the metrics endpoint, when it is on (docs/observability.md).
+    package let metrics: RunMetrics?
 
-    /// Starts every node of `flow` on its own thread. `timing` turns on per-step clocks.
-    @usableFromInline package init(_ flow: Dataflow, timing: Bool = false) {
+    /// Starts every node of `flow` on its own thread. `timing` turns on per-step clocks;
+    /// `metrics` receives live figures (``RunMetrics``).
+    @usableFromInline package init(_ flow: Dataflow, timing: Bool = false, metrics: RunMetrics? = nil) {
+        self.metrics = metrics
         var fds: [Int32] = [-1, -1]
         if pipe(&fds) == 0 {
             for fd in fds { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
@@ -110,9 +114,12 @@ public enum RunOutcome: Sendable, Equatable {
             // Handed over: no stage thread is started for this sink, so only the
             // shared sink's lock reaches it from now on.
             nonisolated(unsafe) let handed = sink
-            shared[k] = SharedSink(
+            let s = SharedSink(
                 handed, producers: flow.edges.filter { $0.to.index == k }.count,
                 sequenced: plan.sequencedSinks.contains(k))
+            shared[k] = s
+            metrics?.addOutput(
+                sink.name, bytes: (sink as? any CountsBytes)?.byteCounter, events: { s.state.withLock { $0.count } })
         }
         // Per stream, by port, the shared sinks it writes to.
         var direct: [[Int: [SharedSink]]] = Array(repeating: [:], count: flow.nodes.count)
@@ -129,6 +136,7 @@ public enum RunOutcome: Sendable, Equatable {
                 producerParker: producerParkers[fused[e.from.index]?.source ?? e.from.index]
             )
             inputs[e.to.index].append(ring)
+            metrics?.addEdge(from: flow.nodes[e.from.index].name, to: flow.nodes[e.to.index].name, ring: ring)
             outputs[e.from.index][e.port, default: []].append(ring)
             if case .sink = flow.nodes[e.to.index].kind { toSinks.insert(ObjectIdentifier(ring)) }
         }
@@ -157,11 +165,15 @@ public enum RunOutcome: Sendable, Equatable {
             do throws(StageThread.StartError) {
                 switch node.kind {
                 case .source(let src, let time):
+                    let counted = src as? any CountsBytes
+                    let counters = metrics?.addInput(
+                        node.name, bytes: counted?.byteCounter, expectedBytes: counted?.expectedBytes,
+                        ports: Array(node.portNames.values))
                     let h = Handoff(value: src)
                     try StageThread.start(name: "in:" + node.name, role: .io) { [self] in
                         let (ports, _, _) = io.take()
                         ports.startSplitting()
-                        runSource(h.take(), time, ports)
+                        runSource(h.take(), time, ports, counters: counters)
                         group.leave()
                     }
                 case .stream(let makeChain):
@@ -182,6 +194,7 @@ public enum RunOutcome: Sendable, Equatable {
                         group.leave()
                     }
                 case .sink(let sink):
+                    metrics?.addOutput(sink.name, bytes: (sink as? any CountsBytes)?.byteCounter)
                     let h = Handoff(value: sink)
                     try StageThread.start(name: "out:" + node.name, role: .io) { [self] in
                         let (_, inputs, _) = io.take()
@@ -196,6 +209,10 @@ public enum RunOutcome: Sendable, Equatable {
                 abandon(inputs, ports, direct: sinks)
                 group.leave()
             }
+        }
+        if let metrics {
+            metrics.setPhase(.running)
+            group.notify(queue: .global()) { metrics.setPhase(.finished) }
         }
     }
 
@@ -280,6 +297,7 @@ public enum RunOutcome: Sendable, Equatable {
             // The first failure is the one to report; a closed output does not hide it.
             if case .completed = $0 { $0 = outcome }
         }
+        if case .failed(let message) = outcome { metrics?.setPhase(.failed(message)) }
         stopSources()
     }
 

@@ -10,8 +10,11 @@ import Dispatch
     var count = 0
     var maxTime = Int64.min
     var lastWatermark = Int64.min
-    /// ``stampIngestTime`` as it was when the run started (one read, not one per batch).
+    /// ``stampIngestTime`` as it was when the run started (one read, not one per batch),
+    /// or on for the latency histograms of `--metrics`.
     let stampIngest: Bool
+    /// The input's live counters (`--metrics`), added to once per batch.
+    var counters: RunMetrics.InputCounters?
 
     /// Latency stamping for `sluice bench`: while on, sources started afterwards set
     /// ``Event/ingestNanos`` on every event they emit (one clock read per batch). Off by
@@ -22,7 +25,8 @@ import Dispatch
         self.ports = ports
         self.execution = execution
         self.time = time
-        stampIngest = SourceOutput.stampIngestTime.load(ordering: .relaxed)
+        stampIngest =
+            SourceOutput.stampIngestTime.load(ordering: .relaxed) || execution.metrics?.measuresStages == true
     }
 
     /// True when the run is being stopped: return from `run` soon.
@@ -75,6 +79,10 @@ import Dispatch
             }
             count += events.count
             execution.eventsIn.wrappingIncrement(by: events.count, ordering: .relaxed)
+            if let counters {
+                counters.events.wrappingIncrement(by: events.count, ordering: .relaxed)
+                if let taps = execution.metrics?.taps, taps.isActive { taps.offer(counters.name, events) }
+            }
             ports.send(SourcePort.main, .events(events))
         }
         if watermark > lastWatermark {
@@ -86,6 +94,10 @@ import Dispatch
     /// Sends events to a side port (``SourcePort/malformed``).
     @usableFromInline package func emit(port: Int, _ events: [Event]) {
         guard !events.isEmpty else { return }
+        if let counters, port == SourcePort.malformed {
+            counters.malformed.wrappingIncrement(by: events.count, ordering: .relaxed)
+            if let taps = execution.metrics?.taps, taps.isActive { taps.offer(counters.name + ".malformed", events) }
+        }
         ports.send(port, .events(events))
     }
 

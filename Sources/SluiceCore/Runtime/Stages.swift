@@ -34,8 +34,12 @@ extension Execution {
         }
     }
 
-    func runSource(_ source: any EventSource, _ time: TimePolicy?, _ ports: OutputPorts) {
+    func runSource(
+        _ source: any EventSource, _ time: TimePolicy?, _ ports: OutputPorts, counters: RunMetrics.InputCounters? = nil
+    ) {
         let out = SourceOutput(ports: ports, execution: self, time: time)
+        out.counters = counters
+        defer { counters?.ended.store(true, ordering: .relaxed) }
         do {
             try source.run(out)
         } catch {
@@ -55,10 +59,18 @@ extension Execution {
         var scratch: [UInt8] = []
         let mainDirect = direct[Dataflow.mainPort] ?? []
         let allDirect = direct.keys.sorted().flatMap { direct[$0] ?? [] }
+        // Live figures (`--metrics`): plain counters, published every 200 ms.
+        var meter = metrics.flatMap { $0.measuresStages ? StreamMeter($0, stage: name, portNames: ports.names) : nil }
+        var directMeters: [OutputMeter] = []
+        if let m = meter?.metrics { directMeters = mainDirect.map { OutputMeter(m, name: $0.name) } }
         // Consumed, so that encoding replaces storages in the batch itself rather than
         // in a copy of it. `seq`: the number of a dealt batch, whose output goes to
         // sinks that put batches back in order (every port then has its sinks there).
         func send(_ main: consuming [Event], seq: Int? = nil) {
+            if meter != nil {
+                meter?.sent(main, sides)
+                for i in directMeters.indices { directMeters[i].wrote(main, count: 0) }
+            }
             if let seq {
                 sendSequenced(main, seq: seq)
                 return
@@ -113,8 +125,10 @@ extension Execution {
             var merged = inputs.watermark
             switch msg {
             case .events(let events):
+                meter?.received(events)
                 send(chain.process(events, watermark: watermark, sides: &sides, stamped: timed))
             case .sequenced(let events, let seq):
+                meter?.received(events)
                 send(chain.process(events, watermark: watermark, sides: &sides, stamped: timed), seq: seq)
             case .watermark, .end:
                 break
@@ -135,7 +149,10 @@ extension Execution {
                 if watermark == Int64.max { break }
                 ports.broadcast(.watermark(watermark))
             }
+            meter?.tick(chain, watermark: watermark)
         }
+        meter?.tick(chain, watermark: watermark, force: true)
+        for i in directMeters.indices { directMeters[i].publish() }
         ports.broadcast(.end)
         for sink in allDirect { finishDirect(sink) }
         noteUnread(ports.unread)
@@ -242,6 +259,8 @@ extension Execution {
 
     func runSink(_ sink: any EventSink, _ inputs: InputMerge) {
         var count = 0
+        var meter = metrics.flatMap { $0.measuresStages ? OutputMeter($0, name: sink.name) : nil }
+        defer { meter?.publish() }
         var broken = false
         func handle(_ error: any Error) {
             broken = true
@@ -253,6 +272,7 @@ extension Execution {
             do {
                 try sink.write(events)
                 count += events.count
+                meter?.wrote(events, count: events.count)
                 eventsOut.wrappingIncrement(by: events.count, ordering: .relaxed)
             } catch {
                 handle(error)

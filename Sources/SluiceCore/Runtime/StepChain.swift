@@ -71,6 +71,9 @@ import Dispatch
     /// True when there are no steps (a pass-through stream).
     @usableFromInline package var isEmpty: Bool { steps.isEmpty }
 
+    /// Each step's open state (``Step/stateSize``), in step order.
+    @usableFromInline package var stateSizes: [Int] { steps.map(\.stateSize) }
+
     /// Open state summed over the steps.
     @usableFromInline package var stateSize: Int { steps.reduce(0) { $0 + $1.stateSize } }
 
