@@ -130,6 +130,25 @@ F3=$SECS_B
 row "fan-out" "sluice 1 stream" "$F1" "1.00x"
 row "fan-out" "sluice 3 streams" "$F3" "$(ratio "$F3" "$F1")"
 
+# The cost of --metrics (docs/observability.md): filter and W3 (tumbling window) with the
+# endpoint on, scraped every 0.2 s while they run, against the same run without it,
+# alternately (RUNS_METRICS rounds, default 5). Ratio: metered seconds / plain seconds
+# (the target is at most 1.03).
+metrics_pair() {
+    local workload=$1 yaml=$2 port
+    port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    local scrape="curl -s -o /dev/null http://127.0.0.1:$port/metrics"
+    command -v curl >/dev/null || scrape=true
+    PAIR_RUNS=${RUNS_METRICS:-5} measure_pair "$workload-metrics" \
+        "{ '$BIN' run '$P/$yaml' --metrics 127.0.0.1:$port < '$DATA' 2>/dev/null & pid=\$!; while kill -0 \$pid 2>/dev/null; do $scrape; sleep 0.2; done; wait \$pid; }" \
+        "$workload-plain" "'$BIN' run '$P/$yaml' < '$DATA'"
+    row "$workload" "sluice" "$SECS_B" "1.00x"
+    row "$workload" "sluice --metrics" "$SECS_A" "$(ratio "$SECS_A" "$SECS_B")"
+    NOTES+=("$workload --metrics: output lines $(lines "$workload-metrics") (without: $(lines "$workload-plain")); median of each round's metered/plain: ${PAIRED}x")
+}
+metrics_pair "filter" filter.yaml
+metrics_pair "W3 tumbling" window-tumbling.yaml
+
 # Peak RSS of pass-through over 10x the events (the same file read ten times).
 TEN=$((N * 10))
 /usr/bin/time -f '%e %M' -o "$WORK/time" "$BIN" run "$P/passthrough.yaml" \
@@ -141,7 +160,8 @@ echo "-------------------------- ---------------------- -------- ------------ --
 printf '%s\n' "${ROWS[@]}"
 echo
 echo "ratio: for jq and Python rows, how many times faster Sluice is (other / sluice);"
-echo "parallelism: p1 / p2 seconds (higher is better); fan-out: 3 streams / 1 (lower is better)."
+echo "parallelism: p1 / p2 seconds (higher is better); fan-out: 3 streams / 1 (lower is better);"
+echo "--metrics: metered / plain seconds (lower is better; at most 1.03 is the target)."
 echo
 printf '%s\n' "${NOTES[@]}"
 echo "peak RSS, pass-through: $((PASS_RSS / 1024)) MiB on $N events; $((TEN_RSS / 1024)) MiB on $TEN events ($TEN_SECS s, single run)"

@@ -176,7 +176,7 @@ struct Run: ParsableCommand {
         bar?.stop()
         if stats { StatsTable.print(run.execution.totals) }
         for line in run.deadLetterSummary { printError(line) }
-        log.finished(run, outcome: outcome, signal: stop.received)
+        log.finished(run, outputs: compiled.outputNames, outcome: outcome, signal: stop.received)
         if let signal = stop.received {
             let totals = run.execution.totals
             let read = totals.sourceEvents.values.reduce(0, +)

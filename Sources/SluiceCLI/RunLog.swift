@@ -26,15 +26,17 @@ struct RunLog {
     }
 
     /// The end of a run: a warning per side output whose events nothing read, then how
-    /// it ended (info, or error for a failure).
-    func finished(_ run: PipelineRun, outcome: RunOutcome, signal: Int32?) {
+    /// it ended (info, or error for a failure), with the events read and the events
+    /// written to `outputs` (dead letters not included).
+    func finished(_ run: PipelineRun, outputs: [String], outcome: RunOutcome, signal: Int32?) {
         guard logger != nil else { return }
         for (name, count) in run.deadLetters {
             warning("events went to a side output nothing reads", ["side_output": name, "events": "\(count)"])
         }
         let totals = run.execution.totals
         var meta = [
-            "read": "\(totals.sourceEvents.values.reduce(0, +))", "written": "\(totals.sinkEvents.values.reduce(0, +))",
+            "read": "\(totals.sourceEvents.values.reduce(0, +))",
+            "written": "\(outputs.reduce(0) { $0 + (totals.sinkEvents[$1] ?? 0) })",
         ]
         if let signal { meta["signal"] = "\(signal)" }
         switch outcome {

@@ -65,7 +65,17 @@ package enum TopTable {
             let d = value(after, name, labels) - value(before, name, labels)
             return seconds > 0 ? count(max(0, d) / seconds) : "-"
         }
-        func all(_ name: String) -> [PrometheusSample] { after.filter { $0.name == name } }
+        // Sorted by their labels: the registry's order changes from scrape to scrape.
+        func all(_ name: String) -> [PrometheusSample] {
+            after.filter { $0.name == name }.sorted {
+                $0.labels.sorted { $0.key < $1.key }.map(\.value).lexicographicallyPrecedes(
+                    $1.labels.sorted { $0.key < $1.key }.map(\.value))
+            }
+        }
+        func bytesCell(_ name: String, _ labels: [String: String]) -> String {
+            after.contains { s in s.name == name && labels.allSatisfy { s.labels[$0.key] == $0.value } }
+                ? bytes(value(after, name, labels)) : "-"
+        }
 
         let pipeline = all("sluice_up").first?.labels["pipeline"] ?? "?"
         let ready = value(after, "sluice_ready", [:]) == 1
@@ -91,8 +101,8 @@ package enum TopTable {
             let l = ["input": s.labels["input"] ?? ""]
             io.append([
                 "in  " + (l["input"] ?? ""), rate("sluice_input_events_total", l), count(s.value),
-                bytes(value(after, "sluice_input_bytes_total", l)),
-                count(value(after, "sluice_input_malformed_total", l)) + " malformed",
+                bytesCell("sluice_input_bytes_total", l),
+                "malformed " + count(value(after, "sluice_input_malformed_total", l)),
             ])
         }
         for s in all("sluice_output_events_total") {
@@ -101,11 +111,11 @@ package enum TopTable {
             let mean = n > 0 ? value(after, "sluice_output_latency_seconds_sum", l) / n : 0
             io.append([
                 "out " + (l["output"] ?? ""), rate("sluice_output_events_total", l), count(s.value),
-                bytes(value(after, "sluice_output_bytes_total", l)), n > 0 ? "mean " + duration(mean) : "-",
+                bytesCell("sluice_output_bytes_total", l), n > 0 ? "mean " + duration(mean) : "-",
             ])
         }
         lines.append("")
-        lines += table(io)
+        lines += table(io, textLast: true)
 
         let sides = all("sluice_side_output_events_total").filter { $0.value > 0 }
         if !sides.isEmpty {
@@ -144,15 +154,17 @@ package enum TopTable {
     }
 
     /// Columns padded to their widest cell; text left, numbers right.
-    static func table(_ rows: [[String]]) -> [String] {
+    static func table(_ rows: [[String]], textLast: Bool = false) -> [String] {
         guard let first = rows.first else { return [] }
         let widths = first.indices.map { c in rows.map { c < $0.count ? $0[c].count : 0 }.max() ?? 0 }
         return rows.map { r in
             var cells: [String] = []
             for (i, cell) in r.enumerated() {
                 let pad = String(repeating: " ", count: widths[i] - cell.count)
-                let numeric = cell.first.map { $0.isNumber || $0 == "-" } ?? false
-                cells.append(numeric && i > 0 ? pad + cell : cell + pad)
+                // Numbers right, text left (and the last column with `textLast`).
+                let numeric = cell.first?.isNumber == true || cell == "-"
+                let text = !numeric || i == 0 || (textLast && i == first.count - 1)
+                cells.append(text ? cell + pad : pad + cell)
             }
             var line = cells.joined(separator: "  ")
             while line.last == " " { line.removeLast() }

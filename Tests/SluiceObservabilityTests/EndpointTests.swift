@@ -154,7 +154,7 @@ import Testing
         #expect(lines.contains("STREAM  STEP    KIND    IN/s  OUT/s  IN  OUT  SIDE  STATE"))
         #expect(lines.contains("main    filter  filter     0      0  12    4     2      0"))
         #expect(lines.contains("main    enrich  enrich     0      0   4    4     0      0"))
-        #expect(lines.contains { $0.hasPrefix("in  in ") && $0.contains("1 malformed") })
+        #expect(lines.contains { $0.hasPrefix("in  in ") && $0.contains("malformed 1") })
         #expect(lines.contains("main.rejected         0       2"))
         #expect(lines.contains { $0.hasPrefix("in -> main ") })
         #expect(run.finish() == 0)
