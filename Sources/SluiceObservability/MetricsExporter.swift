@@ -25,20 +25,6 @@ package final class MetricsExporter: Sendable {
     /// The counters made so far and the value each was last brought to, by name and
     /// labels; the gauges and timers made so far. Also serializes scrapes.
     private let made = Mutex<Made>(Made())
-    /// Checkpoint figures, once checkpoints exist: a hook the checkpointing code calls.
-    package let checkpoints = Mutex<CheckpointFigures>(CheckpointFigures())
-
-    /// What the checkpointing code reports (docs/observability.md, "Checkpoints"): set by
-    /// it after each checkpoint; exported as `sluice_checkpoint_*` once `count > 0`.
-    package struct CheckpointFigures: Sendable {
-        package var count = 0
-        package var lastDurationSeconds = 0.0
-        package var lastSizeBytes = 0
-        /// Per broker input: messages behind the broker's end.
-        package var consumerLag: [String: Int] = [:]
-        package init() {}
-    }
-
     struct Made {
         var counters: [String: (counter: CoreMetrics.Counter, value: Int64)] = [:]
         var gauges: [String: CoreMetrics.Gauge] = [:]
@@ -156,7 +142,7 @@ package final class MetricsExporter: Sendable {
         gauge(&made, "sluice_tap_clients", [p], Double(metrics.taps.clientCount))
         count(&made, "sluice_tap_dropped_events_total", [p], metrics.taps.dropped.load(ordering: .relaxed))
 
-        let cp = checkpoints.withLock { $0 }
+        let cp = metrics.checkpoints
         if cp.count > 0 {
             count(&made, "sluice_checkpoints_total", [p], cp.count)
             gauge(&made, "sluice_checkpoint_duration_seconds", [p], cp.lastDurationSeconds)

@@ -52,7 +52,8 @@ package final class ProgressBar {
         let rate = elapsed > 0 ? Double(events) / elapsed : 0
         let eta: String
         if fraction > 0 && fraction < 1 {
-            eta = "ETA " + TopTable.duration(elapsed / fraction - elapsed)
+            let left = Int((elapsed / fraction - elapsed).rounded(.up))
+            eta = left >= 60 ? "ETA \(left / 60)m\(left % 60)s" : "ETA \(left)s"
         } else {
             eta = ""
         }

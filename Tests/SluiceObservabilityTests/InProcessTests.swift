@@ -160,3 +160,51 @@ import Testing
         #expect(value(samples, "sluice_ready") == 0)
     }
 }
+
+/// The figures the exporter reads that only some runs have: event-time lag, checkpoints.
+@Suite struct ExporterFiguresTests {
+    @Test func eventTimeLagIsTheLargestEventTimeSeenMinusTheWatermark() async throws {
+        let p = try Pipeline.compile(
+            yaml: """
+                name: timed
+                time: { field: ts, lateness: 5s }
+                steps:
+                  - filter: has(event.ts)
+                """)
+        let metrics = RunMetrics(pipeline: p.name, eventTime: p.hasEventTime)
+        #expect(metrics.eventTime)
+        let input = PushInput(name: "in")
+        var options = RunOptions()
+        options.bind(input: "in", to: input)
+        options.sinks["out"] = CollectingSink(name: "out")
+        options.metrics = metrics
+        let run = try p.start(options)
+        let exporter = MetricsExporter(metrics)
+        for t in [1000, 9000, 20000] { _ = await input.send(["ts": .int(Int64(t))]) }
+        // The watermark trails the largest event time by the lateness, 5 s.
+        let deadline = Date().addingTimeInterval(10)
+        var lag: Double?
+        while Date() < deadline {
+            lag = value(PrometheusSample.parse(exporter.render()), "sluice_watermark_lag_seconds", ["stream": "main"])
+            if lag == 5 { break }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        #expect(lag == 5)
+        input.finish()
+        #expect(await run.finished() == .completed)
+    }
+
+    @Test func checkpointFiguresAppearOnceReported() {
+        let metrics = RunMetrics(pipeline: "cp", eventTime: false)
+        let exporter = MetricsExporter(metrics)
+        #expect(!exporter.render().contains("sluice_checkpoint"))
+        metrics.recordCheckpoint(seconds: 0.25, bytes: 4096)
+        metrics.recordCheckpoint(seconds: 0.5, bytes: 8192)
+        metrics.recordConsumerLag(input: "orders", messages: 12)
+        let s = PrometheusSample.parse(exporter.render())
+        #expect(value(s, "sluice_checkpoints_total") == 2)
+        #expect(value(s, "sluice_checkpoint_duration_seconds") == 0.5)
+        #expect(value(s, "sluice_checkpoint_size_bytes") == 8192)
+        #expect(value(s, "sluice_consumer_lag", ["input": "orders"]) == 12)
+    }
+}

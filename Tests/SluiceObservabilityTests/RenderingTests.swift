@@ -73,9 +73,41 @@ import Testing
 
     @Test func progressLine() {
         let line = ProgressBar.line(read: 25, total: 100, events: 5000, elapsed: 2, width: 80)
-        #expect(line == "[##########------------------------------]  25%  2500 ev/s  ETA 6.0s")
+        #expect(line == "[##########------------------------------]  25%  2500 ev/s  ETA 6s")
         #expect(
             ProgressBar.line(read: 100, total: 100, events: 10, elapsed: 1, width: 30).hasPrefix("[##########]  100%"))
+    }
+
+    @Test func aTerminalGetsABarThatIsErasedAtTheEnd() throws {
+        // `script` (util-linux) gives the run a terminal; its output is what the terminal showed.
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/script") else {
+            if ProcessInfo.processInfo.environment["CI"] == "true" { Issue.record("script(1) is missing") }
+            return
+        }
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("sluice-obs-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let input = dir.appendingPathComponent("in.jsonl")
+        var text = ""
+        for i in 0..<150_000 {
+            text += #"{"id":\#(i),"amount":\#(i % 2000),"country":"US","note":"padding padding"}"# + "\n"
+        }
+        try text.write(to: input, atomically: true, encoding: .utf8)
+        let command =
+            "'\(LiveRun.binary.path)' run pipelines/quickstart.yaml --input '\(input.path)' --output '\(dir.path)/out.jsonl'"
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/script")
+        p.arguments = ["-qfec", command, "/dev/null"]
+        p.currentDirectoryURL = LiveRun.root
+        let out = Pipe()
+        p.standardOutput = out
+        p.standardInput = FileHandle.nullDevice
+        try p.run()
+        let shown = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        #expect(p.terminationStatus == 0)
+        #expect(shown.contains("%  ") && shown.contains(" ev/s"))
+        #expect(shown.hasSuffix("\r\u{1B}[K"))
     }
 
     @Test func logLines() {

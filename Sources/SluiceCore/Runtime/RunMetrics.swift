@@ -84,6 +84,17 @@ import Synchronization
         package var occupancy: Int { count() }
     }
 
+    /// What checkpointing reports (docs/observability.md, "Checkpoints"), exported as
+    /// `sluice_checkpoint_*` and `sluice_consumer_lag` once there is any.
+    package struct CheckpointFigures: Sendable {
+        /// Checkpoints taken.
+        package var count = 0
+        package var lastDurationSeconds = 0.0
+        package var lastSizeBytes = 0
+        /// Per broker input: messages behind the broker's end.
+        package var consumerLag: [String: Int] = [:]
+    }
+
     /// How far the run is.
     package enum Phase: Sendable, Equatable {
         case starting, running, finished
@@ -99,6 +110,7 @@ import Synchronization
         var inputs: [InputCounters] = []
         var edges: [Edge] = []
         var phase = Phase.starting
+        var checkpoints = CheckpointFigures()
         /// Stream names, each side output (`STREAM.SIDE`) and input: what can be tapped.
         var tappable = Set<String>()
     }
@@ -130,6 +142,23 @@ import Synchronization
         state.withLock { s in
             s.phase == .running && s.inputs.contains { !$0.ended.load(ordering: .relaxed) }
         }
+    }
+
+    /// What checkpointing has reported.
+    package var checkpoints: CheckpointFigures { state.withLock { $0.checkpoints } }
+
+    /// The hook for checkpointing: a checkpoint was taken, in `seconds`, of `bytes`.
+    package func recordCheckpoint(seconds: Double, bytes: Int) {
+        state.withLock { s in
+            s.checkpoints.count += 1
+            s.checkpoints.lastDurationSeconds = seconds
+            s.checkpoints.lastSizeBytes = bytes
+        }
+    }
+
+    /// The hook for broker inputs: `input` is `messages` behind its broker's end.
+    package func recordConsumerLag(input: String, messages: Int) {
+        state.withLock { $0.checkpoints.consumerLag[input] = messages }
     }
 
     /// Each output's events and bytes so far, and the latency samples since the last
@@ -242,6 +271,8 @@ struct StreamMeter {
     var sides: [Int: Int] = [:]
     var maxEventTime = Int64.min
     var last: UInt64 = 0
+    /// Something changed since the last publication.
+    var dirty = false
 
     init(_ metrics: RunMetrics, stage: String, portNames: [Int: String]) {
         self.metrics = metrics
@@ -258,6 +289,12 @@ struct StreamMeter {
         self.sideNames = sideNames
         self.tapNames = tapNames
         metrics.addStream(stage, stream: stream, ports: Array(tapNames.values))
+    }
+
+    /// The stage is about to wait for input: publishes what it has not, so that figures
+    /// do not go stale while it waits (a stage that waits has time to spare).
+    mutating func idle(_ chain: StepChain, watermark: Int64) {
+        if dirty { tick(chain, watermark: watermark, force: true) }
     }
 
     /// A batch came in: the largest event time (event time only).
@@ -285,8 +322,12 @@ struct StreamMeter {
     /// Publishes if the last publication is older than the interval (or `force`).
     mutating func tick(_ chain: StepChain, watermark: Int64, force: Bool = false) {
         let now = DispatchTime.now().uptimeNanoseconds
-        guard force || now &- last >= RunMetrics.publishInterval else { return }
+        guard force || now &- last >= RunMetrics.publishInterval else {
+            dirty = true
+            return
+        }
         last = now
+        dirty = false
         let (out, sideCounts, names, maxTime) = (eventsOut, sides, sideNames, maxEventTime)
         let steps = chain.stats
         let sizes = chain.stateSizes
@@ -310,6 +351,8 @@ struct OutputMeter {
     var events = 0
     var latencies: [UInt64] = []
     var last: UInt64 = 0
+    /// Written since the last publication.
+    var dirty = false
 
     init(_ metrics: RunMetrics, name: String) {
         self.metrics = metrics
@@ -327,11 +370,15 @@ struct OutputMeter {
             break
         }
         if oldest != UInt64.max && now > oldest { latencies.append(now - oldest) }
-        if now &- last >= RunMetrics.publishInterval { publish(now) }
+        if now &- last >= RunMetrics.publishInterval { publish(now) } else { dirty = true }
     }
+
+    /// The sink is about to wait for input: publishes what it has not.
+    mutating func idle() { if dirty { publish() } }
 
     mutating func publish(_ now: UInt64 = DispatchTime.now().uptimeNanoseconds) {
         last = now
+        dirty = false
         metrics.publish(output: name, events: events, latencies: &latencies)
         events = 0
     }

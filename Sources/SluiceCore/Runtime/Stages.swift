@@ -121,7 +121,14 @@ extension Execution {
         let timed = chain.usesWatermarks && inputs.rings.count == 1
         // Before sleeping for lack of input, push out what the shared sinks hold, as a
         // sink's own thread would when it catches up.
-        while let (_, msg) = inputs.next(tick: tick, onIdle: { for sink in allDirect { flushDirect(sink) } }) {
+        while let (_, msg) = inputs.next(
+            tick: tick,
+            onIdle: {
+                for sink in allDirect { flushDirect(sink) }
+                meter?.idle(chain, watermark: watermark)
+                for i in directMeters.indices { directMeters[i].idle() }
+            })
+        {
             var merged = inputs.watermark
             switch msg {
             case .events(let events):
@@ -267,7 +274,12 @@ extension Execution {
             if case SinkError.closed = error { fail(.outputClosed) } else { fail(.failed("\(sink.name): \(error)")) }
             inputs.closeAll()
         }
-        while !broken, case (_, let msg?)? = inputs.next(onIdle: { do { try sink.flush() } catch { handle(error) } }) {
+        while !broken,
+            case (_, let msg?)? = inputs.next(onIdle: {
+                meter?.idle()
+                do { try sink.flush() } catch { handle(error) }
+            })
+        {
             guard !broken, case .events(let events) = msg else { continue }
             do {
                 try sink.write(events)
