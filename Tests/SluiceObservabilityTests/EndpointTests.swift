@@ -112,6 +112,42 @@ import Testing
         #expect(run.stdout.split(separator: "\n").count == Self.kept)
     }
 
+    @Test func scrapingWhileEventsFlowNeitherStallsNorMiscounts() throws {
+        let run = try LiveRun(["pipelines/quickstart.yaml"])
+        let target = try run.target
+        let n = 60_000
+        var lines: [String] = []
+        lines.reserveCapacity(n)
+        for i in 0..<n { lines.append(#"{"id":\#(i),"amount":\#(i % 1000),"country":"US"}"#) }
+        let kept = (0..<n).filter { $0 % 1000 > 250 }.count
+        // Scrape as fast as the endpoint answers while the events go through.
+        nonisolated(unsafe) var scrapes = 0
+        nonisolated(unsafe) var seen: [Double] = []
+        let stop = DispatchSemaphore(value: 0)
+        let scraper = DispatchSemaphore(value: 0)
+        Thread.detachNewThread {
+            while stop.wait(timeout: .now()) == .timedOut {
+                if let body = try? HTTPClient.get(target, "/metrics") {
+                    scrapes += 1
+                    let s = PrometheusSample.parse(body)
+                    if let v = value(s, "sluice_input_events_total") { seen.append(v) }
+                }
+            }
+            scraper.signal()
+        }
+        run.write(lines)
+        _ = try run.waitFor("every event") {
+            value($0, "sluice_output_events_total", ["output": "out"]) == Double(kept)
+        }
+        stop.signal()
+        scraper.wait()
+        #expect(scrapes > 5)
+        // Counters only grow, and end at what was read.
+        #expect(seen == seen.sorted())
+        #expect(run.finish() == 0)
+        #expect(run.stdout.split(separator: "\n").count == kept)
+    }
+
     @Test func tapShowsEventsOfARunningPipeline() throws {
         let run = try LiveRun(["pipelines/quickstart.yaml"])
         let url = run.url
@@ -146,7 +182,14 @@ import Testing
     @Test func topRendersARunningPipeline() throws {
         let run = try LiveRun(["pipelines/quickstart.yaml"])
         run.write(Self.events)
-        _ = try run.waitFor("the events") { value($0, "sluice_output_events_total", ["output": "out"]) == 4 }
+        // Every figure settled, so that the rates over top's interval are 0.
+        _ = try run.waitFor("the events") { s in
+            value(s, "sluice_output_events_total", ["output": "out"]) == 4
+                && value(s, "sluice_output_events_total", ["output": "main.rejected"]) == 2
+                && value(s, "sluice_output_events_total", ["output": "in.malformed"]) == 1
+                && value(s, "sluice_step_events_in_total", ["step": "filter"]) == 12
+                && value(s, "sluice_step_events_out_total", ["step": "enrich"]) == 4
+        }
         let top = try sluice(["top", run.url, "--once", "--interval", "0.2"])
         #expect(top.status == 0)
         let lines = top.stdout.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
