@@ -120,6 +120,7 @@ struct Run: ParsableCommand {
         }
         let log = RunLog(format: logFormat, level: logLevel)
         let compiled = try loadPipeline(pipeline, params: overrides)
+        for w in compiled.warnings.items { log.warning("pipeline warning", ["diagnostic": w.description]) }
 
         // The endpoint starts before any input is read: a port in use fails the run
         // before it has done anything.

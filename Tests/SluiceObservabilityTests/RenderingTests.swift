@@ -148,5 +148,28 @@ import Testing
         let textLogs = warn.stderr.split(separator: "\n").filter { $0.contains(" warning ") || $0.contains(" info ") }
         #expect(textLogs.count == 2)
         #expect(textLogs.allSatisfy { $0.contains(" warning events went to a side output nothing reads") })
+
+        // A pipeline's compile warnings are logged too.
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("sluice-obs-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let file = dir.appendingPathComponent("unread.yaml")
+        try """
+        inputs:
+          a: { file: /dev/null }
+          b: { file: /dev/null }
+        streams:
+          s: { from: a, steps: [ { filter: "true" } ] }
+        outputs:
+          out: { from: [s], stdout: {} }
+        """.write(to: file, atomically: true, encoding: .utf8)
+        let unread = try sluice(["run", file.path, "--log-format", "json"])
+        #expect(unread.status == 0)
+        #expect(
+            unread.stderr.contains(
+                #"{"ts":"#)
+                && unread.stderr.contains(
+                    #""level":"warning","message":"pipeline warning","diagnostic":"\#(file.path):3:3: warning: input 'b' is not read by any stream or output"}"#
+                ))
     }
 }
