@@ -45,7 +45,7 @@ package enum HTTPClient {
     /// an error status).
     package static func get(_ target: Target, _ path: String) throws(Failure) -> String {
         var body: [UInt8] = []
-        let status = try stream(target, path) {
+        let status = try stream(target, path, timeoutSeconds: 30) {
             body += $0
             return true
         } onError: {
@@ -92,13 +92,20 @@ package enum HTTPClient {
     }
 
     /// Connects, sends the request, and passes the body to `body` as it arrives (to
-    /// `onError` instead when the status is not 200). Returns the status.
+    /// `onError` instead when the status is not 200). Returns the status. With
+    /// `timeoutSeconds`, a server silent that long fails the request (a tap, which may
+    /// be quiet for as long as its stream is, has none).
     @discardableResult
     static func stream(
-        _ target: Target, _ path: String, _ body: ([UInt8]) -> Bool, onError: (([UInt8]) -> Void)? = nil
+        _ target: Target, _ path: String, timeoutSeconds: Int? = nil, _ body: ([UInt8]) -> Bool,
+        onError: (([UInt8]) -> Void)? = nil
     ) throws(Failure) -> Int {
         let fd = try connect(target)
         defer { close(fd) }
+        if let timeoutSeconds {
+            var tv = timeval(tv_sec: timeoutSeconds, tv_usec: 0)
+            setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        }
         let request = Array("GET \(path) HTTP/1.0\r\nHost: \(target.host):\(target.port)\r\n\r\n".utf8)
         var sent = 0
         while sent < request.count {
@@ -115,6 +122,9 @@ package enum HTTPClient {
         while true {
             let n = buf.withUnsafeMutableBytes { recv(fd, $0.baseAddress!, $0.count, 0) }
             if n < 0 && errno == EINTR { continue }
+            if n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) {
+                throw Failure(status: status, description: "\(target.text): no answer within \(timeoutSeconds ?? 0)s")
+            }
             if n < 0 {
                 throw Failure(status: status, description: "\(target.text): \(String(cString: strerror(errno)))")
             }

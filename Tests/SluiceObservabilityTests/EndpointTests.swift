@@ -159,7 +159,7 @@ import Testing
         }
         _ = try run.waitFor("the tap client") { value($0, "sluice_tap_clients") == 1 }
         run.write(Self.events)
-        #expect(done.wait(timeout: .now() + 20) == .success)
+        #expect(done.wait(timeout: .now() + 60) == .success)
         let lines = tapped?.stdout.split(separator: "\n").map(String.init) ?? []
         #expect(tapped?.status == 0)
         #expect(

@@ -1,5 +1,8 @@
 import Foundation
+import SluiceCore
+import SluiceJSON
 import SluiceObservability
+import Synchronization
 import Testing
 
 /// A `sluice run ... --metrics 127.0.0.1:0` running in the background, fed through a
@@ -42,7 +45,7 @@ final class LiveRun {
         process.standardOutput = try FileHandle(forWritingTo: stdoutURL)
         process.standardError = try FileHandle(forWritingTo: stderrURL)
         try process.run()
-        let deadline = Date().addingTimeInterval(20)
+        let deadline = Date().addingTimeInterval(60)
         while Date() < deadline {
             if let m = stderr.firstMatch(of: /metrics on (http:\/\/127\.0\.0\.1:\d+)\/metrics/) {
                 url = String(m.1)
@@ -82,7 +85,7 @@ final class LiveRun {
 
     /// Scrapes until `done` holds for the samples (the stages publish every 200 ms).
     func waitFor(_ what: String, _ done: ([PrometheusSample]) -> Bool) throws -> [PrometheusSample] {
-        let deadline = Date().addingTimeInterval(20)
+        let deadline = Date().addingTimeInterval(60)
         var last: [PrometheusSample] = []
         while Date() < deadline {
             last = try scrape()
@@ -131,4 +134,39 @@ func sluice(_ args: [String], timeout: TimeInterval = 30) throws -> (status: Int
     if p.isRunning { p.terminate() }
     p.waitUntilExit()
     return (p.terminationStatus, String(decoding: outData, as: UTF8.self), String(decoding: errData, as: UTF8.self))
+}
+
+/// A source the test drives from its own thread: each ``send(_:)`` hands a batch to the
+/// run, ``finish()`` ends the input. Needs no task of Swift concurrency (whose two
+/// threads the other suites' blocking tests may hold for a long time).
+final class ScriptedSource: EventSource, Sendable {
+    let name: String
+    private let queue = Mutex<(batches: [[JSON]], done: Bool)>(([], false))
+    private let ready = DispatchSemaphore(value: 0)
+
+    init(name: String) { self.name = name }
+
+    func send(_ batch: [JSON]) {
+        queue.withLock { $0.batches.append(batch) }
+        ready.signal()
+    }
+
+    func finish() {
+        queue.withLock { $0.done = true }
+        ready.signal()
+    }
+
+    func run(_ out: SourceOutput) throws {
+        out.onCancel { [ready] in ready.signal() }
+        while true {
+            ready.wait()
+            if out.isCancelled { return }
+            let (batches, done) = queue.withLock { q in
+                defer { q.batches = [] }
+                return (q.batches, q.done)
+            }
+            for b in batches { out.emit(b.map { Event($0) }) }
+            if done { return }
+        }
+    }
 }

@@ -178,6 +178,7 @@ public enum RunOutcome: Sendable, Equatable {
                     }
                 case .stream(let makeChain):
                     let name = node.name
+                    if metrics?.measuresStages == true { metrics?.addStream(name, portNames: node.portNames) }
                     let tick = flow.processingTimeTick
                     let encode = plan.encoding.contains(i)
                     try StageThread.start(name: "st:" + node.name) { [self] in

@@ -199,12 +199,28 @@ import Synchronization
         state.withLock { $0.edges.append(Edge(from: from, to: to, capacity: ring.capacity, count: { ring.count })) }
     }
 
-    func addStream(_ stage: String, stream: String, ports: [String]) {
+    /// Registers a stream stage (before its thread starts, so that a tap of it is known
+    /// from the start).
+    func addStream(_ stage: String, portNames: [Int: String]) {
+        let (stream, _, tapNames) = Self.names(stage: stage, portNames: portNames)
         state.withLock {
-            $0.streams[stage] = StreamFigures(stream: stream)
+            if $0.streams[stage] == nil { $0.streams[stage] = StreamFigures(stream: stream) }
             $0.tappable.insert(stream)
-            $0.tappable.formUnion(ports)
+            $0.tappable.formUnion(tapNames.values)
         }
+    }
+
+    /// A stream stage's stream (a partition's stage is `STREAM#N`), its side ports' names
+    /// (`rejected`) and their tap names (`STREAM.rejected`).
+    static func names(stage: String, portNames: [Int: String]) -> (String, [Int: String], [Int: String]) {
+        let stream = stage.split(separator: "#").first.map(String.init) ?? stage
+        var sideNames: [Int: String] = [:]
+        var tapNames: [Int: String] = [:]
+        for (port, full) in portNames where port != Dataflow.mainPort {
+            sideNames[port] = full.hasPrefix(stream + ".") ? String(full.dropFirst(stream.count + 1)) : full
+            tapNames[port] = full
+        }
+        return (stream, sideNames, tapNames)
     }
 
     func setPhase(_ phase: Phase) {
@@ -278,17 +294,8 @@ struct StreamMeter {
         self.metrics = metrics
         self.stage = stage
         // A partition's stage is `STREAM#N`; its figures are the stream's.
-        let stream = stage.split(separator: "#").first.map(String.init) ?? stage
-        self.stream = stream
-        var sideNames: [Int: String] = [:]
-        var tapNames: [Int: String] = [:]
-        for (port, full) in portNames where port != Dataflow.mainPort {
-            sideNames[port] = full.hasPrefix(stream + ".") ? String(full.dropFirst(stream.count + 1)) : full
-            tapNames[port] = full
-        }
-        self.sideNames = sideNames
-        self.tapNames = tapNames
-        metrics.addStream(stage, stream: stream, ports: Array(tapNames.values))
+        (stream, sideNames, tapNames) = RunMetrics.names(stage: stage, portNames: portNames)
+        metrics.addStream(stage, portNames: portNames)
     }
 
     /// The stage is about to wait for input: publishes what it has not, so that figures
