@@ -75,7 +75,7 @@ package final class MetricsServer: Sendable {
             default: return String(cString: strerror(e.errnoCode))
             }
         }
-        if error is SocketAddressError {
+        if error is SocketAddressError || error is SocketAddressError.UnknownHost {
             return "the host cannot be resolved; give an IP address such as 127.0.0.1"
         }
         return "\(error)"
