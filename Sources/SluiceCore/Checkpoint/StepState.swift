@@ -128,6 +128,11 @@ package struct StateReader {
 
     package init(_ bytes: [UInt8]) { self.bytes = bytes }
 
+    /// The deepest nesting a JSON value or event in state may have: far beyond what the
+    /// readers let in (512 by default), and bounded so that damaged state cannot make
+    /// the parser recurse without end.
+    package static let maxDepth = 4096
+
     package var isAtEnd: Bool { offset >= bytes.count }
 
     package mutating func readUInt() throws(StateError) -> UInt64 {
@@ -172,7 +177,8 @@ package struct StateReader {
     package mutating func readJSON() throws(StateError) -> JSON {
         let b = try readBytes()
         do {
-            return try b.withUnsafeBytes { (raw) throws(JSONError) in try JSONParser.parse(raw, maxDepth: Int.max) }
+            return try b.withUnsafeBytes { (raw) throws(JSONError) in try JSONParser.parse(raw, maxDepth: Self.maxDepth)
+            }
         } catch {
             throw StateError("state holds malformed JSON: \(error)")
         }
@@ -182,7 +188,7 @@ package struct StateReader {
     package mutating func readEvent() throws(StateError) -> Event {
         let b = try readBytes()
         let buffer = b.withUnsafeBytes { ByteBuffer(copying: $0) }
-        if let e = JSONParser.validate(buffer.bytes(0, b.count), maxDepth: Int.max) {
+        if let e = JSONParser.validate(buffer.bytes(0, b.count), maxDepth: Self.maxDepth) {
             throw StateError("state holds a malformed event: \(e)")
         }
         var event = Event(raw: buffer, start: 0, count: b.count)

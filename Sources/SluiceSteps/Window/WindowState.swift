@@ -9,7 +9,7 @@ import SluiceJSON
 /// the values for a `key:` map, null for a global window):
 ///
 ///     key (JSON) · events counted (count windows) · window count ·
-///     per window: start · end · creation number · fired · ever fired · events (count windows) ·
+///     per window: start · length · creation number · fired · ever fired · events (count windows) ·
 ///                 per aggregate: the accumulator (and its extra state for the functions that have one)
 ///
 /// The timer queue is not saved: it is rebuilt from the windows (one timer per window at
@@ -34,7 +34,7 @@ extension WindowStateMachine {
                 for s in keys[k].windows {
                     let i = Int(s)
                     w.write(slots[i].start)
-                    w.write(slots[i].end)
+                    w.write(slots[i].end &- slots[i].start)
                     w.write(slots[i].seq)
                     w.write(slots[i].state == .fired)
                     w.write(slots[i].everFired)
@@ -83,7 +83,7 @@ extension WindowStateMachine {
             keys[Int(k)].count = Swift.min(keys[Int(k)].count &+ count, Self.maxCount)
             for _ in 0..<windows {
                 let start = try r.readInt64()
-                let end = try r.readInt64()
+                let end = start &+ (try r.readInt64())
                 let seq = try r.readUInt()
                 let fired = try r.readBool()
                 let everFired = try r.readBool()
@@ -130,17 +130,39 @@ extension WindowStateMachine {
 
     // MARK: Accumulators
 
+    /// Bits of an accumulator's header above its three flags: which fields follow.
+    enum Present {
+        static let isum: UInt64 = 8
+        static let dsum: UInt64 = 16
+        static let m2: UInt64 = 32
+        static let value: UInt64 = 64
+        static let time: UInt64 = 128
+        static let seq: UInt64 = 256
+        static let all: UInt64 = 512
+    }
+
     /// One aggregate's state in one window.
+    /// A header says which fields are not zero (null for the value); only those follow,
+    /// so that the usual accumulator (a count, a sum) takes a few bytes.
     static func write(_ f: AggregateFunction, _ a: Accumulator, _ x: AccumulatorExtra, into w: inout StateWriter) {
+        var header = UInt64(a.flags)
+        if a.isum != 0 { header |= Present.isum }
+        if a.dsum.bitPattern != 0 { header |= Present.dsum }
+        if f.usesExtra {
+            if x.m2.bitPattern != 0 { header |= Present.m2 }
+            if case .null = x.value {} else { header |= Present.value }
+            if x.time != 0 { header |= Present.time }
+            if x.seq != 0 { header |= Present.seq }
+        }
+        w.write(header)
         w.write(a.n)
-        w.write(a.isum)
-        w.write(a.dsum)
-        w.write(UInt64(a.flags))
+        if header & Present.isum != 0 { w.write(a.isum) }
+        if header & Present.dsum != 0 { w.write(a.dsum) }
         guard f.usesExtra else { return }
-        w.write(x.m2)
-        w.write(x.value)
-        w.write(x.time)
-        w.write(x.seq)
+        if header & Present.m2 != 0 { w.write(x.m2) }
+        if header & Present.value != 0 { w.write(x.value) }
+        if header & Present.time != 0 { w.write(x.time) }
+        if header & Present.seq != 0 { w.write(x.seq) }
         switch x.box {
         case nil:
             w.write(UInt64(0))
@@ -181,20 +203,20 @@ extension WindowStateMachine {
         Accumulator, AccumulatorExtra
     ) {
         var a = Accumulator()
+        let header = try r.readUInt()
         a.n = try r.readInt64()
-        a.isum = try r.readInt64()
-        a.dsum = try r.readDouble()
-        let flags = try r.readUInt()
-        guard flags < 8, (0..<maxCount).contains(a.n) else {
+        guard header < Present.all, f.usesExtra || header < Present.m2, (0..<maxCount).contains(a.n) else {
             throw StateError("window: checkpoint state has a malformed accumulator")
         }
-        a.flags = UInt8(flags)
+        a.flags = UInt8(header & 7)
+        if header & Present.isum != 0 { a.isum = try r.readInt64() }
+        if header & Present.dsum != 0 { a.dsum = try r.readDouble() }
         var x = AccumulatorExtra()
         guard f.usesExtra else { return (a, x) }
-        x.m2 = try r.readDouble()
-        x.value = try r.readJSON()
-        x.time = try r.readInt64()
-        x.seq = try r.readUInt()
+        if header & Present.m2 != 0 { x.m2 = try r.readDouble() }
+        if header & Present.value != 0 { x.value = try r.readJSON() }
+        if header & Present.time != 0 { x.time = try r.readInt64() }
+        if header & Present.seq != 0 { x.seq = try r.readUInt() }
         let tag = try r.readUInt()
         switch (tag, f) {
         case (0, _):
