@@ -54,7 +54,11 @@ package protocol StatefulStep: Step {
     /// Restores state saved by ``snapshotState()`` by one or several copies of this step
     /// (several, or a part of one, when the parallelism changed): keep the keyed entries
     /// of the groups `owns` accepts, and merge `shared` as the step defines (for a
-    /// watermark, the least).
+    /// watermark, the least). Called once, on a freshly made step, before its first
+    /// event. Counters for `--stats` in a part are taken on by the one copy that owns the
+    /// part's lowest key group with entries (group 0 when it has none), so that they are
+    /// counted once at any parallelism. A part of a version the step does not know, or
+    /// bytes that do not read back, throw, naming the step kind.
     func restoreState(_ parts: [StepState], owns: (Int) -> Bool) throws(StateError)
 }
 
