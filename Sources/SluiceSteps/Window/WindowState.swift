@@ -92,9 +92,6 @@ extension WindowStateMachine {
                 guard isCount || start < end, (0..<Self.maxCount).contains(events) else {
                     throw StateError("window: checkpoint state has a malformed window")
                 }
-                var acc: [(Accumulator, AccumulatorExtra)] = []
-                acc.reserveCapacity(n)
-                for a in 0..<n { acc.append(try Self.read(functions[a], from: &r)) }
                 if !isCount,
                     let same = keys[Int(k)].windows.first(where: {
                         slots[Int($0)].start == start && slots[Int($0)].end == end
@@ -102,8 +99,9 @@ extension WindowStateMachine {
                 {
                     let t = Int(same)
                     for a in 0..<n {
+                        let (acc, extra) = try Self.read(functions[a], from: &r)
                         Aggregates.merge(
-                            functions[a], &accumulators[t * n + a], &extras[t * n + a], acc[a].0, acc[a].1,
+                            functions[a], &accumulators[t * n + a], &extras[t * n + a], acc, extra,
                             scratch: &scratch.bytes)
                     }
                     slots[t].everFired = slots[t].everFired || everFired
@@ -115,10 +113,8 @@ extension WindowStateMachine {
                 slots[i].state = fired ? .fired : .open
                 slots[i].everFired = everFired
                 slots[i].count = events
-                for a in 0..<n {
-                    accumulators[i * n + a] = acc[a].0
-                    extras[i * n + a] = acc[a].1
-                }
+                // Read straight into the window (on an error the whole machine is dropped).
+                for a in 0..<n { (accumulators[i * n + a], extras[i * n + a]) = try Self.read(functions[a], from: &r) }
                 order.append((seq, part, s))
             }
         }
