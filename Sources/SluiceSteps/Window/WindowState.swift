@@ -13,9 +13,9 @@ import SluiceJSON
 ///                 per aggregate: the accumulator (and its extra state for the functions that have one)
 ///
 /// The timer queue is not saved: it is rebuilt from the windows (one timer per window at
-/// its due time, which fires as the lazily rescheduled timers would have). Windows are
-/// numbered again on restore in their creation order (parts merged by creation number,
-/// then part), so ties between windows that close together break as before.
+/// its due time, which fires as the lazily rescheduled timers would have). Windows keep
+/// their creation numbers; merged from several parts they are numbered again in creation
+/// order (by number, then part), so ties between windows that close together break as before.
 extension WindowStateMachine {
     /// The window step's state format version.
     static let stateVersion = 1
@@ -118,9 +118,19 @@ extension WindowStateMachine {
                 order.append((seq, part, s))
             }
         }
-        order.sort { ($0.seq, $0.part) < ($1.seq, $1.part) }
-        for (j, o) in order.enumerated() { slots[Int(o.slot)].seq = UInt64(j + 1) }
-        nextSeq = UInt64(order.count)
+        if parts.count <= 1 {
+            // One copy's windows keep their numbers.
+            var last: UInt64 = 0
+            for o in order {
+                slots[Int(o.slot)].seq = o.seq
+                last = Swift.max(last, o.seq)
+            }
+            nextSeq = last
+        } else {
+            order.sort { ($0.seq, $0.part) < ($1.seq, $1.part) }
+            for (j, o) in order.enumerated() { slots[Int(o.slot)].seq = UInt64(j + 1) }
+            nextSeq = UInt64(order.count)
+        }
         for o in order { schedule(o.slot) }
     }
 
