@@ -271,11 +271,16 @@ enum CheckpointCases {
             let b = RecordingRun(try c.make())
             try b.restore([try a.snapshot()], watermark: a.watermark)
             #expect(b.counters == a.counters)
+            // And once more, from the restored step's own snapshot.
+            let b2 = RecordingRun(try c.make())
+            try b2.restore([try b.snapshot()], watermark: b.watermark)
             for op in ops[cut...] {
                 a.run(op)
                 b.run(op)
+                b2.run(op)
             }
             #expect(Array(a.records[before...]) == b.records, "cut at \(cut) of \(ops.count)")
+            #expect(b2.records == b.records, "restored twice, cut at \(cut) of \(ops.count)")
         }
     }
 
