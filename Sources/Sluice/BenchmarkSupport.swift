@@ -138,3 +138,47 @@ extension Event {
         return try? expression.evaluateBool(activation)
     }
 }
+
+/// The first stateful step of a stream, checkpointed as the runtime does it: events in,
+/// then its state snapshot (``snapshot()``) and restored into a fresh instance
+/// (``restoreIntoFresh()``), for the checkpoint benchmarks.
+@_spi(Benchmarks) public final class BenchmarkCheckpoint {
+    let make: () -> (any Step)?
+    var step: any Step
+    var state: StepState?
+
+    /// The first step of `stream` in `pipeline` that keeps checkpointed state; nil when none does.
+    public init?(_ pipeline: Pipeline, stream: String = "main") {
+        let make = { pipeline.makeSteps(stream: stream).first { checkpointView(of: $0) != nil } }
+        guard let step = make() else { return nil }
+        self.make = make
+        self.step = step
+    }
+
+    /// Runs `events` through the step at `watermark` (outputs are dropped).
+    public func process(_ events: [Event], watermark: Int64) {
+        var out = StepOutput()
+        out.watermark = watermark
+        step.process(batch: events, into: &out)
+    }
+
+    /// The step's open state (windows, partial matches, buffered events).
+    public var stateSize: Int { step.stateSize }
+
+    /// Takes a snapshot of the step's state and returns its size in bytes.
+    public func snapshot() throws -> Int {
+        guard let view = checkpointView(of: step) else { return 0 }
+        let s = try view.snapshotState()
+        state = s
+        return s.shared.count + s.groups.values.reduce(0) { $0 + $1.count }
+    }
+
+    /// Restores the last snapshot into a fresh instance of the step, which then replaces
+    /// this one; returns the restored step's open state.
+    public func restoreIntoFresh() throws -> Int {
+        guard let state, let fresh = make(), let view = checkpointView(of: fresh) else { return 0 }
+        try view.restoreState([state], owns: { _ in true })
+        step = fresh
+        return fresh.stateSize
+    }
+}

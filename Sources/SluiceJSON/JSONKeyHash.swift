@@ -1,6 +1,7 @@
 /// A fast 64-bit hash of JSON values used as keys (window keys, partition keys),
 /// consistent with `JSON`'s `==`: equal values hash alike, whatever their spelling in the
-/// input, and alike on every thread of a process (so partitions and windows agree).
+/// input, on every thread and in every process (so partitions and windows agree, and a
+/// checkpoint's key groups name the same keys when a run resumes: docs/checkpoints.md).
 @usableFromInline package enum JSONKeyHash {
     /// A hash consistent with `JSON`'s `==`: equal values hash alike. Strings compare by
     /// canonical equivalence, so a string hashes as the bytes of its normalized form when
@@ -14,7 +15,30 @@
         case .int(let i):
             return finish(UInt64(bitPattern: i) &* 0x9E37_79B9_7F4A_7C15 ^ 0x1)
         default:
-            return finish(UInt64(bitPattern: Int64(key.hashValue)))
+            return finish(structural(key))
+        }
+    }
+
+    /// The other values (not Swift's `hashValue`, which is seeded per process): their
+    /// parts' hashes combined in order, a double by its bits (both zeros alike, as they
+    /// are equal).
+    @usableFromInline static func structural(_ key: JSON) -> UInt64 {
+        switch key {
+        case .null: return 0x6E75_6C6C
+        case .bool(let b): return b ? 0x7472_7565 : 0x6661_6C73
+        case .int, .string: return hash(key)
+        case .double(let d): return (d == 0 ? 0 : d.bitPattern) &* 0x9E37_79B9_7F4A_7C15 ^ 0x2
+        case .array(let a):
+            var h: UInt64 = 0x6172_7261_79 ^ UInt64(a.count)
+            for v in a { h = (h ^ hash(v)) &* 0x0000_0100_0000_01b3 }
+            return h
+        case .object(let o):
+            var h: UInt64 = 0x6F62_6A65_6374 ^ UInt64(o.count)
+            for (k, v) in o {
+                h = (h ^ hash(.string(k))) &* 0x0000_0100_0000_01b3
+                h = (h ^ hash(v)) &* 0x0000_0100_0000_01b3
+            }
+            return h
         }
     }
 
@@ -29,23 +53,12 @@
         return finish(h)
     }
 
-    /// Non-ASCII (or non-contiguous) strings. Only three scalars decompose canonically to
-    /// ASCII (KELVIN SIGN to `K`, GREEK QUESTION MARK to `;`, GREEK VARIA to a backtick),
-    /// so a string whose other scalars are all ASCII equals exactly the ASCII string with
-    /// those replaced, and hashes as it. Any other string equals no ASCII string.
+    /// Non-ASCII (or non-contiguous) strings: FNV-1a over the UTF-8 of their canonical
+    /// composition (NFC), as strings are equal exactly when their NFC forms are. A string
+    /// whose NFC form is ASCII (`\u{212A}` is `K`) hashes as that ASCII string does.
     @usableFromInline package static func slowStringHash(_ s: String) -> UInt64 {
         var h: UInt64 = 0xcbf2_9ce4_8422_2325
-        for u in s.unicodeScalars {
-            let b: UInt32
-            switch u.value {
-            case 0..<0x80: b = u.value
-            case 0x212A: b = 0x4B
-            case 0x037E: b = 0x3B
-            case 0x1FEF: b = 0x60
-            default: return finish(UInt64(bitPattern: Int64(s.hashValue)) ^ 0x5bd1_e995)
-            }
-            h = (h ^ UInt64(b)) &* 0x0000_0100_0000_01b3
-        }
+        for b in s._nfcCodeUnits { h = (h ^ UInt64(b)) &* 0x0000_0100_0000_01b3 }
         return finish(h)
     }
 

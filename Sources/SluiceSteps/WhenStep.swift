@@ -3,7 +3,7 @@ import SluiceCore
 
 /// Applies `inner` only to events where `when:` holds; the others pass on unchanged and
 /// in their place. An error evaluating `when:` rejects the event.
-@usableFromInline package final class WhenStep: InPlaceStep {
+@usableFromInline package final class WhenStep: InPlaceStep, WrappingStep {
     let predicate: Expression
     let inner: any Step
     let stepName: String
@@ -37,5 +37,8 @@ import SluiceCore
 
     @usableFromInline package var stateSize: Int { inner.stateSize }
     @usableFromInline package var counters: [(name: String, value: Int)] { inner.counters }
+
+    /// The inner step, whose state a checkpoint saves (``checkpointView(of:)``).
+    @usableFromInline package var wrappedStep: any Step { inner }
 
 }

@@ -81,4 +81,27 @@ import Testing
         #expect(marks == marks.sorted())
         #expect(Set(marks).count > 1, "the watermark did not move within the batch: \(marks)")
     }
+
+    /// A custom step opts in to checkpoints with `CheckpointableStep`, through `import
+    /// Sluice` alone (docs/embedding.md, "Custom steps and checkpoints").
+    final class Counter: CheckpointableStep {
+        var n: Int64 = 0
+        func process(_ event: Event, into out: inout StepOutput) {
+            n += 1
+            out.emit(event)
+        }
+        func checkpointState() throws -> JSON { ["n": .int(n)] }
+        func restoreState(_ state: JSON) throws {
+            if case .int(let v)? = state["n"] { n = v }
+        }
+    }
+
+    @Test func aCustomStepOptsInToCheckpoints() throws {
+        let a = Counter()
+        var out = StepOutput()
+        for _ in 0..<3 { a.process(Event(["x": 1]), into: &out) }
+        let b = Counter()
+        try b.restoreState(try a.checkpointState())
+        #expect(b.n == 3)
+    }
 }

@@ -6,4 +6,5 @@ let benchmarks: @Sendable () -> Void = {
     stepBenchmarks()
     sagaBenchmarks()
     runtimeBenchmarks()
+    checkpointBenchmarks()
 }

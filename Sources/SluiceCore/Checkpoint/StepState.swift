@@ -54,7 +54,11 @@ package protocol StatefulStep: Step {
     /// Restores state saved by ``snapshotState()`` by one or several copies of this step
     /// (several, or a part of one, when the parallelism changed): keep the keyed entries
     /// of the groups `owns` accepts, and merge `shared` as the step defines (for a
-    /// watermark, the least).
+    /// watermark, the least). Called once, on a freshly made step, before its first
+    /// event. Counters for `--stats` in a part are taken on by the one copy that owns the
+    /// part's lowest key group with entries (group 0 when it has none), so that they are
+    /// counted once at any parallelism. A part of a version the step does not know, or
+    /// bytes that do not read back, throw, naming the step kind.
     func restoreState(_ parts: [StepState], owns: (Int) -> Bool) throws(StateError)
 }
 
@@ -69,6 +73,8 @@ package struct StateError: Error, Sendable, CustomStringConvertible {
 /// doubles by bit pattern, length-prefixed strings and bytes, JSON as its text.
 package struct StateWriter {
     package private(set) var bytes: [UInt8] = []
+    /// Where a JSON value's text is put together before it is written with its length.
+    private var scratch: [UInt8] = []
 
     package init() {}
 
@@ -99,7 +105,24 @@ package struct StateWriter {
         bytes.append(contentsOf: b)
     }
     /// A JSON value, as its compact text.
-    package mutating func write(_ v: JSON) { write(bytes: Array(v.description.utf8)) }
+    package mutating func write(_ v: JSON) {
+        scratch.removeAll(keepingCapacity: true)
+        JSONWriter.write(v, into: &scratch)
+        write(UInt64(scratch.count))
+        bytes.append(contentsOf: scratch)
+    }
+    /// An event held in a step's state: its JSON text as it would be written out (the
+    /// original bytes when unchanged), its time, input line and watermark, so that the
+    /// restored event (``StateReader/readEvent()``) is written out byte for byte the same.
+    package mutating func write(event: Event) {
+        scratch.removeAll(keepingCapacity: true)
+        event.write(into: &scratch)
+        write(UInt64(scratch.count))
+        bytes.append(contentsOf: scratch)
+        write(event.time)
+        write(event.line)
+        write(event.watermark)
+    }
 }
 
 /// Reads what a ``StateWriter`` wrote; any overrun or malformed value throws.
@@ -108,6 +131,11 @@ package struct StateReader {
     package private(set) var offset = 0
 
     package init(_ bytes: [UInt8]) { self.bytes = bytes }
+
+    /// The deepest nesting a JSON value or event in state may have: far beyond what the
+    /// readers let in (512 by default), and bounded so that damaged state cannot make
+    /// the parser recurse without end.
+    package static let maxDepth = 4096
 
     package var isAtEnd: Bool { offset >= bytes.count }
 
@@ -151,7 +179,39 @@ package struct StateReader {
         String(decoding: try readBytes(), as: UTF8.self)
     }
     package mutating func readJSON() throws(StateError) -> JSON {
-        let b = Array(try readBytes())
-        do { return try JSONParser.parse(b) } catch { throw StateError("state holds malformed JSON: \(error)") }
+        let b = try readBytes()
+        do {
+            return try b.withUnsafeBytes { (raw) throws(JSONError) in try JSONParser.parse(raw, maxDepth: Self.maxDepth)
+            }
+        } catch {
+            throw StateError("state holds malformed JSON: \(error)")
+        }
+    }
+    /// An event written by ``StateWriter/write(event:)``: held as its text (checked to be
+    /// JSON), so that it is written out as it was.
+    package mutating func readEvent() throws(StateError) -> Event {
+        let b = try readBytes()
+        let buffer = b.withUnsafeBytes { ByteBuffer(copying: $0) }
+        if let e = JSONParser.validate(buffer.bytes(0, b.count), maxDepth: Self.maxDepth) {
+            throw StateError("state holds a malformed event: \(e)")
+        }
+        var event = Event(raw: buffer, start: 0, count: b.count)
+        event.time = try readInt64()
+        event.line = try readInt()
+        event.watermark = try readInt64()
+        return event
+    }
+    /// A count of things that follow, checked against the bytes left (each takes at least
+    /// `minBytes`), so that a corrupt count cannot make a reader reserve or loop wildly.
+    package mutating func readCount(minBytes: Int = 1) throws(StateError) -> Int {
+        let n = try readUInt()
+        guard n <= UInt64(bytes.count - offset) / UInt64(max(1, minBytes)) else {
+            throw StateError("state is truncated or malformed (a count of \(n) is too large)")
+        }
+        return Int(n)
+    }
+    /// Throws unless every byte was read.
+    package func finish() throws(StateError) {
+        guard isAtEnd else { throw StateError("state has \(bytes.count - offset) unexpected bytes at its end") }
     }
 }

@@ -53,9 +53,9 @@ import SluiceJSON
     var nextSeq: UInt64 = 0
 
     /// Repeats dropped so far.
-    @usableFromInline package private(set) var droppedCount = 0
+    @usableFromInline package internal(set) var droppedCount = 0
     /// Keys evicted early (before their period ended) to stay within `max_keys`.
-    @usableFromInline package private(set) var evictedCount = 0
+    @usableFromInline package internal(set) var evictedCount = 0
 
     /// A deduplicator; `within` in milliseconds (more than zero).
     @usableFromInline package init(

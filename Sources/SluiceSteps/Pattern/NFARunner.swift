@@ -97,9 +97,9 @@ final class NFARunner {
     @exclusivity(unchecked) var pool = RawColumn<PartialMatch>()
     @exclusivity(unchecked) var freePoolEntries = RawColumn<Int32>()
     /// Partial matches alive, over all keys.
-    @exclusivity(unchecked) private(set) var livePartialMatches = 0
+    @exclusivity(unchecked) var livePartialMatches = 0
     /// Conditions that could not be evaluated here (missing field, wrong type): no match.
-    @exclusivity(unchecked) private(set) var conditionErrors = 0
+    @exclusivity(unchecked) var conditionErrors = 0
 
     /// The matches the last call completed, in emission order, each holding its node.
     @exclusivity(unchecked) private(set) var completed: [CompletedMatch] = []

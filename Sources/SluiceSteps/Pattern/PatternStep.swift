@@ -76,7 +76,7 @@ import SluiceJSON
     /// Arrival conditions that could not be evaluated (missing field, wrong type).
     @exclusivity(unchecked) var arrivalConditionErrors = 0
     /// Matches emitted so far.
-    @exclusivity(unchecked) @usableFromInline package private(set) var matchCount = 0
+    @exclusivity(unchecked) @usableFromInline package internal(set) var matchCount = 0
 
     init(_ pattern: CompiledPattern) {
         self.pattern = pattern

@@ -234,6 +234,10 @@ final class SharedBuffer {
     @inline(__always)
     func seq(ofNode node: Int32) -> Int64 { slots[Int(nodes[Int(node)].slot)].seq }
 
+    /// The per-key sequence number of the event in `slot`.
+    @inline(__always)
+    func seq(ofSlot slot: Int32) -> Int64 { slots[Int(slot)].seq }
+
     /// The slot of a node's event.
     @inline(__always)
     func slot(ofNode node: Int32) -> Int32 { nodes[Int(node)].slot }

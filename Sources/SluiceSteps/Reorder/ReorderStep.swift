@@ -43,7 +43,7 @@ import SluiceCore
     }
 
     /// Events emitted before the watermark reached them because the buffer was full.
-    @usableFromInline package private(set) var emittedEarlyCount = 0
+    @usableFromInline package internal(set) var emittedEarlyCount = 0
 
     /// Events buffered.
     @usableFromInline package var stateSize: Int { buffer.count }

@@ -571,6 +571,12 @@ extension SagaStateMachine {
             inst.compensationDeadline = try int(o["compensation_deadline"], "compensation_deadline")
             inst.outcome = outcome
             inst.expires = try int(o["expires"], "expires")
+            // Step numbers index the plan's steps: out of range, they would not be read safely.
+            guard (-1..<plan.steps.count).contains(inst.failedStep),
+                inst.compensations.allSatisfy({ plan.steps.indices.contains($0) })
+            else {
+                throw SnapshotError(description: "saga snapshot: a step number is out of range")
+            }
             if phase == .compensating, !inst.compensations.indices.contains(inst.compensationPosition) {
                 throw SnapshotError(description: "saga snapshot: a compensation position is out of range")
             }

@@ -45,6 +45,12 @@ struct EventTimeQueue<Element: EventTimeOrdered> {
         }
     }
 
+    /// Calls `body` with every element, in no particular order (for snapshots).
+    func forEach(_ body: (Element) -> Void) {
+        for i in head..<fifo.count { body(fifo[i]) }
+        for e in heap { body(e) }
+    }
+
     /// Adds an element.
     @inline(__always)
     mutating func push(_ e: Element) {

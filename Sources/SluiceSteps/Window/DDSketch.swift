@@ -28,7 +28,7 @@ import SluiceJSON
     var negative = BucketStore()
     var zeros: Int64 = 0
     /// How many values were added.
-    @usableFromInline package private(set) var count: Int64 = 0
+    @usableFromInline package internal(set) var count: Int64 = 0
 
     /// An empty sketch with relative accuracy `alpha`.
     @usableFromInline package init(alpha: Double = 0.01) {

@@ -16,7 +16,7 @@ import SluiceJSON
     /// Bits of the hash that select a register.
     @usableFromInline package let precision: Int
     /// One register per bucket: the largest leading-zero run seen plus one.
-    @usableFromInline package private(set) var registers: [UInt8]
+    @usableFromInline package internal(set) var registers: [UInt8]
 
     /// An empty estimator with `2^precision` registers (precision 4...18).
     @usableFromInline package init(precision: Int = 14) {

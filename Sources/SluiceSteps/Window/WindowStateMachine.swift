@@ -86,9 +86,9 @@ import SluiceJSON
     @usableFromInline package let maxOpenWindows: Int
 
     /// The last watermark seen.
-    @usableFromInline package private(set) var watermark = Int64.min
+    @usableFromInline package internal(set) var watermark = Int64.min
     /// Windows open or kept for lateness.
-    @usableFromInline package private(set) var openWindows = 0
+    @usableFromInline package internal(set) var openWindows = 0
 
     /// Key → its index in `keys`.
     var keyIndex = KeyTable()
