@@ -146,6 +146,19 @@ import Synchronization
         edges.map { ($0.from.index, $0.port, $0.to.index) }
     }
 
+    /// Each node as `KIND NAME`, in the order added, for tools and tests: `source in`,
+    /// `stream work#0`, `partition work 4` (with ` dealt` when it may deal by load), `sink out`.
+    @usableFromInline package var nodeSummaries: [String] {
+        nodes.map { node in
+            switch node.kind {
+            case .source: "source \(node.name)"
+            case .stream: "stream \(node.name)"
+            case .partition(_, let n, let deals): "partition \(node.name) \(n)" + (deals ? " dealt" : "")
+            case .sink: "sink \(node.name)"
+            }
+        }
+    }
+
     /// The main output port of a stream.
     @usableFromInline package static let mainPort = -1
 }
