@@ -25,6 +25,9 @@ package struct FlowBuilder {
         package var deadLetterSinks: [String: DeadLetterSink]
         /// With ``RunOptions/tapAll``: every stream and side output, by name.
         package var taps: [String: CollectingSink]
+        /// With checkpoints: the coordinator, and the checkpoint the run resumes from.
+        package var checkpoints: CheckpointCoordinator? = nil
+        package var restored: Checkpoint? = nil
     }
 
     let pipeline: Pipeline
@@ -74,6 +77,8 @@ package struct FlowBuilder {
             }
         }
         try pipeline.checkFiles(locations, targets, deadLetterPath: options.deadLetterPath)
+        let checkpointing = try checkpointSetup(locations)
+        let restored = checkpointing?.restored
 
         var inputNodes: [String: Dataflow.NodeID] = [:]
         for input in pipeline.inputs {
@@ -98,7 +103,18 @@ package struct FlowBuilder {
                     fieldIndex: pipeline.fieldIndex,
                     duplicateKeys: options.duplicateKeys ?? input.duplicateKeys ?? .reject)
             }
-            inputNodes[input.name] = flow.addSource(source, time: pipeline.time?.policy() ?? .processingTime)
+            let node = flow.addSource(source, time: pipeline.time?.policy() ?? .processingTime)
+            inputNodes[input.name] = node
+            if let saved = restored?.sources[input.name] {
+                flow.restoredSources[node.index] = saved
+                if let position = saved.position, let source = source as? any CheckpointedSource {
+                    do throws(SourceError) {
+                        try source.resume(from: position)
+                    } catch {
+                        throw RunError(.resource, error.message)
+                    }
+                }
+            }
         }
         // A stream is one node, or with parallelism a partitioner feeding N nodes that
         // each run their own copy of the steps: `entry` is where inputs connect,
@@ -108,7 +124,18 @@ package struct FlowBuilder {
             var names: [Int: String] = [:]
             for (n, p) in stream.sidePorts { names[p] = "\(stream.name).\(n)" }
             let n = stream.key == nil ? 1 : (options.parallelism ?? stream.parallelism)
+            let old = restored?.stages(ofStream: stream.name) ?? []
             func worker(_ i: Int) -> Dataflow.NodeID {
+                defer {
+                    if checkpointing != nil {
+                        // Copy for copy at the same parallelism; else every old copy's
+                        // state, of which the copy keeps the key groups it now owns.
+                        let parts =
+                            old.count == n && old.allSatisfy({ $0.copies == n }) ? old.filter { $0.copy == i } : old
+                        flow.stages[flow.nodeSummaries.count - 1] = StageIdentity(
+                            stream: stream.name, copy: i, copies: n, keyText: stream.key?.source, restore: parts)
+                    }
+                }
                 // Built on the worker's own thread. Worker 0 uses this compilation, the
                 // others their own (see `recompile`).
                 let (steps, name, recompile) = (stream.steps, stream.name, pipeline.recompile)
@@ -121,7 +148,8 @@ package struct FlowBuilder {
                     }
                     return StepChain(
                         specs.map {
-                            StepChain.Entry(step: $0.factory(), name: $0.name, kind: $0.kind, traits: $0.traits)
+                            StepChain.Entry(
+                                step: $0.factory(), name: $0.name, kind: $0.kind, traits: $0.traits, id: $0.id)
                         })
                 }
             }
@@ -185,7 +213,8 @@ package struct FlowBuilder {
                 sink = given
             } else {
                 do {
-                    sink = try JSONLinesSink(name: output.name, target: target)
+                    sink = try JSONLinesSink(
+                        name: output.name, target: target, resumeAt: restored?.sinks[output.name])
                 } catch {
                     throw RunError(isUsage: false, message: "output '\(output.name)': \(error)")
                 }
@@ -200,13 +229,15 @@ package struct FlowBuilder {
         // Every side output nothing reads goes to the dead-letter counters (and file).
         let dlq: DeadLetterFile
         do {
-            dlq = try DeadLetterFile(path: options.deadLetterPath)
+            dlq = try DeadLetterFile(
+                path: options.deadLetterPath, resumeAt: restored?.sinks[DeadLetterCollector.sinkName])
         } catch {
             throw RunError(isUsage: false, message: "--dlq: \(error)")
         }
         var deadLetterNames: [String] = []
         var deadLetterSinks: [String: DeadLetterSink] = [:]
         var taps: [String: CollectingSink] = [:]
+        var collected: [(Dataflow.NodeID, Int, DeadLetterSink)] = []
         func deadLetter(_ name: String, _ srcs: [Dataflow.NodeID], _ port: Int) {
             if options.tapAll {
                 let tap = CollectingSink(name: name)
@@ -217,9 +248,15 @@ package struct FlowBuilder {
             }
             guard !read.contains(name) else { return }
             let sink = DeadLetterSink(port: name, file: dlq)
+            deadLetterNames.append(name)
+            if checkpointing != nil {
+                // One sink for all of them, added at the end (``DeadLetterCollector``).
+                for src in srcs { collected.append((src, port, sink)) }
+                deadLetterSinks[name] = sink
+                return
+            }
             let node = flow.addSink(sink)
             for src in srcs { flow.connect(src, port: port, to: node) }
-            deadLetterNames.append(name)
             deadLetterSinks[name] = sink
         }
         if options.tapAll {
@@ -244,6 +281,20 @@ package struct FlowBuilder {
             deadLetter("\(name).rejected", [node], SidePort.rejected)
         }
 
-        return Built(flow: flow, deadLetterNames: deadLetterNames, deadLetterSinks: deadLetterSinks, taps: taps)
+        if !collected.isEmpty {
+            let node = flow.addSink(DeadLetterCollector(file: dlq, inputs: collected.map(\.2)))
+            for (src, port, _) in collected { flow.connect(src, port: port, to: node) }
+        }
+        var built = Built(flow: flow, deadLetterNames: deadLetterNames, deadLetterSinks: deadLetterSinks, taps: taps)
+        if let checkpointing {
+            // Store outputs are one-step streams too: they take part, with no state.
+            for (i, node) in flow.nodeSummaries.enumerated() where node.hasPrefix("stream ") && flow.stages[i] == nil {
+                flow.stages[i] = StageIdentity(stream: String(node.dropFirst("stream ".count)))
+            }
+            built.checkpoints = CheckpointCoordinator(
+                config: checkpointing.config, store: checkpointing.store, after: restored?.id ?? 0, warn: options.warn)
+            built.restored = restored
+        }
+        return built
     }
 }

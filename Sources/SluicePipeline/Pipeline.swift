@@ -33,12 +33,15 @@ public final class Pipeline: Sendable {
     /// immutable objects whose reference counts every evaluation touches, and two
     /// threads touching one count for every event serialize on its cache line.
     let recompile: (@Sendable () -> Pipeline?)?
+    /// `checkpoint:` from the file.
+    let checkpoint: CheckpointSpec?
 
     init(
         name: String, file: String, inputs: [InputSpec], streams: [StreamSpec], outputs: [OutputSpec],
         time: EventTimeSpec?, warnings: Diagnostics, fieldIndex: FieldIndex? = nil,
-        recompile: (@Sendable () -> Pipeline?)? = nil
+        recompile: (@Sendable () -> Pipeline?)? = nil, checkpoint: CheckpointSpec? = nil
     ) {
+        self.checkpoint = checkpoint
         self.name = name
         self.fieldIndex = fieldIndex
         self.recompile = recompile

@@ -16,6 +16,7 @@ import SluiceSteps
 struct PipelineCompiler {
     static let topLevelKeys = [
         "name", "description", "params", "limits", "time", "tables", "inputs", "streams", "outputs", "steps", "tests",
+        "checkpoint",
     ]
     static let inputKinds = ["stdin", "file", "generate", "store"]
     static let inputOptions = ["format", "duplicate_keys"]
@@ -40,6 +41,10 @@ struct PipelineCompiler {
     var shortForm = false
     var expressions: ExpressionCompiler?
     var time: EventTimeSpec?
+    /// `checkpoint: {dir:, every:}`.
+    var checkpoint: CheckpointSpec?
+    /// Step ids given with `id:`, and where.
+    var stepIDs: [String: SourceLocation] = [:]
 
     init(file: String, baseDirectory: String, registry: StepRegistry, paramOverrides: [String: String]) {
         self.file = file
@@ -74,7 +79,7 @@ struct PipelineCompiler {
         return .success(
             Pipeline(
                 name: name ?? "pipeline", file: file, inputs: inputs, streams: streams, outputs: outputs, time: time,
-                warnings: all, fieldIndex: index, recompile: recompile))
+                warnings: all, fieldIndex: index, recompile: recompile, checkpoint: checkpoint))
     }
 
     /// Reads every section and checks the graph; false when the file is not a mapping.
@@ -88,6 +93,12 @@ struct PipelineCompiler {
             params: params, tables: readTables(top), checkParams: true, costLimit: readLimits(top))
         if let presetFieldIndex { expressions?.adoptFieldIndex(presetFieldIndex) }
         if let m = top.map("time") { readTime(m) }
+        if let m = top.map("checkpoint") {
+            if let dir = m.string("dir", required: true) {
+                checkpoint = CheckpointSpec(directory: resolve(dir), every: m.duration("every", allowZero: false))
+            }
+            m.finish(allowed: [])
+        }
         let stepsNode = top.node("steps")
         let streamsNode = top.node("streams")
         if let stepsNode {
@@ -435,7 +446,25 @@ struct PipelineCompiler {
         let kinds = registry.kinds
         var preceding: [StepSpec] = []
         for node in stepNodes {
-            guard let spec = ctx.step(node, knownKinds: kinds) else { continue }
+            guard let spec = ctx.step(node, knownKinds: kinds, commonKeys: ["when", "name", "id"]) else { continue }
+            // A stable id for checkpoints: `id:`, or the stream, position and kind.
+            var id = "\(name)[\(preceding.count)].\(spec.kind)"
+            if let p = spec.common.first(where: { $0.key.text == "id" }) {
+                if let s = ctx.string(p.value, what: "'id' of step '\(spec.kind)'") {
+                    if s.isEmpty {
+                        ctx.error(p.value.location, "the 'id' of a step must not be empty")
+                    } else if let first = stepIDs[s] {
+                        ctx.error(
+                            p.value.location, "duplicate step id '\(s)'",
+                            hint:
+                                "first used at \(first); each step's id names its state in checkpoints, so ids are unique"
+                        )
+                    } else {
+                        stepIDs[s] = p.value.location
+                    }
+                    id = s
+                }
+            }
             defer { preceding.append(spec) }
             guard let def = registry.definition(spec.kind) else { continue }
             guard let expressions else { continue }
@@ -468,7 +497,7 @@ struct PipelineCompiler {
             steps.append(
                 CompiledStep(
                     kind: spec.kind, name: spec.name ?? spec.kind, location: spec.kindLocation, factory: factory,
-                    traits: def.traits, graphDetail: sc.graphDetail))
+                    traits: def.traits, graphDetail: sc.graphDetail, id: id))
         }
         return StreamSpec(name: name, location: location, from: from, steps: steps, sidePorts: sidePorts)
     }

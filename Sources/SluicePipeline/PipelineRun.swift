@@ -39,6 +39,20 @@ public struct RunOptions: Sendable {
     public var parallelism: Int?
     /// Overrides the `count` of every `generate` input (`sluice bench --events N`).
     @usableFromInline package var generateCount: Int?
+    /// Take checkpoints in this directory and resume from the newest one found there
+    /// (`--checkpoint-dir`; docs/checkpoints.md). Overrides `checkpoint: {dir:}`.
+    public var checkpointDirectory: String?
+    /// Time between checkpoints, in seconds (`--checkpoint-every`; 10 by default).
+    public var checkpointInterval: Double?
+    /// Drop the saved state of steps the pipeline no longer has, instead of refusing to
+    /// start (`--allow-non-restored-state`).
+    public var allowNonRestoredState = false
+    /// Where warnings about checkpoints go (a damaged one skipped, one not written);
+    /// standard error by default.
+    @usableFromInline package var warn: @Sendable (String) -> Void = { message in
+        var line = Array("sluice: warning: \(message)\n".utf8)
+        _ = line.withUnsafeMutableBytes { write(2, $0.baseAddress, $0.count) }
+    }
 
     public init() {}
 
@@ -130,7 +144,8 @@ public final class PipelineRun: Sendable {
         let totals = execution.totals
         var out: [(String, Int)] = []
         for n in deadLetterNames {
-            if let c = totals.sinkEvents[n], c > 0 { out.append((n, c)) }
+            // Counted by each side output's sink (in a checkpointed run they share one node).
+            if let c = deadLetterSinks[n]?.count ?? totals.sinkEvents[n], c > 0 { out.append((n, c)) }
         }
         for (n, c) in totals.unread.sorted(by: { $0.key < $1.key }) where c > 0 { out.append((n, c)) }
         return out
@@ -163,7 +178,7 @@ extension Pipeline {
             )
         }
         let built = try FlowBuilder(pipeline: self, options: options).build()
-        let execution = Execution(built.flow, timing: options.timing)
+        let execution = Execution(built.flow, timing: options.timing, checkpoints: built.checkpoints)
         return PipelineRun(
             execution: execution, deadLetterNames: built.deadLetterNames, deadLetterSinks: built.deadLetterSinks,
             deadLetterPath: options.deadLetterPath, taps: built.taps)

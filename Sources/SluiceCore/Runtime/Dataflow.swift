@@ -53,6 +53,10 @@ import Synchronization
 
     var nodes: [Node] = []
     var edges: [Edge] = []
+    /// With checkpoints: which stream (and copy) each stream node runs, by node index.
+    package var stages: [Int: StageIdentity] = [:]
+    /// With a checkpoint restored: where each source resumes, by node index.
+    package var restoredSources: [Int: SourceSnapshot] = [:]
     /// Messages each ring holds (batches, not events).
     @usableFromInline package var ringCapacity: Int
 
@@ -161,6 +165,28 @@ import Synchronization
 
     /// The main output port of a stream.
     @usableFromInline package static let mainPort = -1
+}
+
+/// What a checkpoint needs to know of a stream node: the stream it runs, which copy of
+/// how many, its `key:` text, and the snapshots (of one or several old copies) it
+/// resumes from.
+package struct StageIdentity: Sendable {
+    package var stream: String
+    package var copy: Int
+    package var copies: Int
+    package var keyText: String?
+    /// The old copies' snapshots to restore from (empty: start empty).
+    package var restore: [StageSnapshot]
+
+    package init(
+        stream: String, copy: Int = 0, copies: Int = 1, keyText: String? = nil, restore: [StageSnapshot] = []
+    ) {
+        self.stream = stream
+        self.copy = copy
+        self.copies = copies
+        self.keyText = keyText
+        self.restore = restore
+    }
 }
 
 /// Carries a value that is not `Sendable` into a stage's closure, to be taken once, by
