@@ -251,8 +251,10 @@ package final class CheckpointCoordinator: Sendable {
         }
     }
 
-    /// Stops the timer and waits for checkpoints being written.
+    /// Stops the timer, waits for checkpoints being written, and unlocks the directory
+    /// (the run is over).
     package func stop() {
+        defer { store.unlock() }
         let ticking = state.withLock { s -> Bool in
             defer { s.ticking = false }
             return s.ticking

@@ -1,4 +1,5 @@
 import SluiceJSON
+import Synchronization
 
 #if canImport(Glibc)
     import Glibc
@@ -26,8 +27,8 @@ package final class CheckpointStore: Sendable {
     package static let keep = 3
 
     package let directory: String
-    /// The lock file's descriptor, held for the life of the store.
-    private let lockFD: Int32
+    /// The lock file's descriptor, held until ``unlock()`` (or the end of the store).
+    private let lockFD: Mutex<Int32>
 
     /// Opens (creating it if need be) and locks `directory`; throws when it cannot be
     /// created, or another run holds it.
@@ -50,10 +51,18 @@ package final class CheckpointStore: Sendable {
             }
             throw StateError("cannot lock '\(directory)/lock': \(String(cString: strerror(e)))")
         }
-        lockFD = fd
+        lockFD = Mutex(fd)
     }
 
-    deinit { _ = close(lockFD) }
+    /// Lets another run use the directory (the run is over).
+    package func unlock() {
+        lockFD.withLock { fd in
+            if fd >= 0 { _ = close(fd) }
+            fd = -1
+        }
+    }
+
+    deinit { unlock() }
 
     static func dirName(_ id: Int) -> String {
         let digits = String(id)
