@@ -59,6 +59,9 @@ import SluiceJSON
                 defer { close(fd) }
                 try read(fd: fd, label: path, file: i, out)
             }
+            if !out.isCancelled && out.checkpointing {
+                out.finished(at: Self.position(file: paths.count, path: "", offset: 0, line: 1, fd: -1))
+            }
         }
     }
 

@@ -57,6 +57,15 @@ import Dispatch
         if r > injected { sendBarriers(upTo: r, c, position()) }
     }
 
+    /// Where a ``CheckpointedSource`` that read all its input ended (``finished(at:)``).
+    var finalPosition: [UInt8]?
+
+    /// Says that the source has read all its input and would resume at `position`; it
+    /// then stands for the source in every later checkpoint.
+    package func finished(at position: [UInt8]) {
+        finalPosition = position
+    }
+
     /// The snapshot of this source at `position`.
     func snapshot(_ position: [UInt8]?) -> SourceSnapshot {
         SourceSnapshot(position: position, maxTime: maxTime, watermark: lastWatermark)

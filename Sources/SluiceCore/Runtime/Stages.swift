@@ -51,6 +51,8 @@ extension Execution {
             // it stopped). Then this source stands still in every later checkpoint.
             if isStopped { out.checkpointIfDue { nil } }
             checkpoints.sourceFinished(source.name, out.snapshot(nil))
+        } else if let checkpoints, let end = out.finalPosition {
+            checkpoints.sourceFinished(source.name, out.snapshot(end))
         }
         ports.broadcast(.end)
         noteUnread(ports.unread)
