@@ -60,6 +60,9 @@ package final class CheckpointCoordinator: Sendable {
     /// The highest checkpoint id requested; sources compare it with the last they sent
     /// (one relaxed load per batch).
     package let requested: ManagedAtomic<Int>
+    /// The id new checkpoints follow (the one restored from, or 0): every source starts
+    /// from it, so that a barrier requested before a source's thread starts is still sent.
+    package let firstAfter: Int
     private let warn: @Sendable (String) -> Void
     private let queue = DispatchQueue(label: "sluice.checkpoint.write")
     private let writes = DispatchGroup()
@@ -103,6 +106,7 @@ package final class CheckpointCoordinator: Sendable {
         self.store = store
         self.warn = warn
         requested = ManagedAtomic(after)
+        firstAfter = after
         var s = State(completed: after)
         if after > 0 { s.stats.lastID = after }
         state = Mutex(s)

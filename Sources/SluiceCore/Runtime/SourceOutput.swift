@@ -35,7 +35,7 @@ import Dispatch
         self.name = name
         self.checkpoints = checkpoints
         self.positioned = positioned
-        injected = checkpoints?.requested.load(ordering: .acquiring) ?? 0
+        injected = checkpoints?.firstAfter ?? 0
         if let restored {
             maxTime = restored.maxTime
             lastWatermark = restored.watermark
