@@ -215,6 +215,31 @@ import Testing
         #expect(second.stderr.contains("is in use by another run"))
     }
 
+    @Test func statsAndBenchReportCheckpoints() throws {
+        let dir = try CLI.folder([
+            "g.yaml": """
+            inputs:
+              in: { generate: { count: 100000, fields: { user: '"u" + string(random_int(1, 100))', n: 'random_int(1, 1000)' } } }
+            streams:
+              main: { from: in, steps: [ { filter: n > 10 } ] }
+            outputs:
+              out: { from: [main], file: out.jsonl }
+            """
+        ])
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let run = try CLI.run(
+            ["run", "g.yaml", "--checkpoint-dir", "ckpt", "--checkpoint-every", "20ms", "--stats"], in: dir)
+        #expect(run.status == 0)
+        let line = run.stderr.split(separator: "\n").first { $0.hasPrefix("checkpoints: ") } ?? ""
+        #expect(line.contains("(0 failed), p50 "))
+        #expect(!line.hasPrefix("checkpoints: 0 "), "no checkpoint was taken: \(line)")
+        let bench = try CLI.run(
+            ["bench", "g.yaml", "--events", "50000", "--checkpoint-dir", "bench-ckpt", "--checkpoint-every", "20ms"],
+            in: dir)
+        #expect(bench.status == 0)
+        #expect(bench.stdout.contains("checkpoints: "))
+    }
+
     @Test func standardInputWithCheckpointsIsRefused() throws {
         let dir = try CLI.folder(["p.yaml": "steps: [ { filter: n > 1 } ]\n"])
         defer { try? FileManager.default.removeItem(at: dir) }
