@@ -133,6 +133,24 @@ import Testing
         #expect(resumed.dlq == reference.dlq)
     }
 
+    @Test func aSeededGeneratorResumesWhereItStopped() throws {
+        let dir = try Self.folder(lines: 1)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let yaml = """
+            inputs:
+              in: { generate: { count: 30000, fields: { id: counter(), user: '"u" + string(random_int(1, 50))' } } }
+            streams:
+              main: { from: in, steps: [ { count: user } ] }
+            outputs:
+              out: { from: [main], file: out.jsonl }
+            """
+        let reference = try Self.run(yaml, in: dir, checkpoints: false, output: "ref.jsonl")
+        _ = try Self.run(yaml, in: dir, stopAfter: 8000)
+        let resumed = try Self.run(yaml, in: dir)
+        #expect(resumed.outcome == .completed)
+        #expect(resumed.out == reference.out)
+    }
+
     @Test func outputWrittenAfterTheCheckpointIsCutBackOnRestore() throws {
         let dir = try Self.folder()
         defer { try? FileManager.default.removeItem(atPath: dir) }
