@@ -50,6 +50,11 @@ public enum RunOutcome: Sendable, Equatable {
 /// have all ended advances its steps to the end of time (firing what is open) and
 /// passes the end on, unless the run was cancelled (``cancel()``), which fires nothing.
 /// The run is over when every stage's thread has finished (``wait()``).
+///
+/// With a ``CheckpointCoordinator``, checkpoint barriers (``Message/barrier(_:)``) travel
+/// the same rings: sources send them between batches, ``InputMerge`` aligns them, stream
+/// stages save their steps' state as one passes, sinks commit their output (see
+/// docs/checkpoints.md).
 @usableFromInline package final class Execution: Sendable {
     /// Whether the run is over and how it ended.
     package typealias Outcome = RunOutcome
