@@ -151,6 +151,32 @@ import Testing
         #expect(resumed.out == reference.out)
     }
 
+    @Test func twoInputsMergedIntoOneStreamAreAlignedAndResumeExactly() throws {
+        let dir = try Self.folder()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        // A second, shorter input: it ends first, and stands for itself in later checkpoints.
+        try Data((0..<3000).map { "{\"user\":\"v\($0 % 7)\",\"n\":\($0)}\n" }.joined().utf8).write(
+            to: URL(fileURLWithPath: dir + "/other.jsonl"))
+        let yaml = """
+            inputs: { in: { file: in.jsonl }, other: { file: other.jsonl } }
+            streams:
+              main:
+                from: [in, other]
+                steps:
+                  - count: user
+            outputs:
+              out: { from: [main], file: out.jsonl }
+            """
+        let reference = try Self.run(yaml, in: dir, checkpoints: false, output: "ref.jsonl")
+        _ = try Self.run(yaml, in: dir, stopAfter: 9000)
+        #expect(FileManager.default.fileExists(atPath: dir + "/ckpt/lock"))
+        let resumed = try Self.run(yaml, in: dir)
+        #expect(resumed.outcome == .completed)
+        // Two inputs interleave as they are read: the same lines, and per user the same
+        // counts (each user is in one input only, so its `seen` runs 1, 2, 3, ...).
+        #expect(Self.lines(resumed.out) == Self.lines(reference.out))
+    }
+
     @Test func outputWrittenAfterTheCheckpointIsCutBackOnRestore() throws {
         let dir = try Self.folder()
         defer { try? FileManager.default.removeItem(atPath: dir) }
