@@ -312,6 +312,23 @@ import Testing
         }
     }
 
+    @Test func checkpointInThePipelineFileTurnsCheckpointsOn() throws {
+        let dir = try Self.folder()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let yaml = "checkpoint: { dir: state, every: 20ms }\n" + Self.stateless
+        let p = try Pipeline.compile(yaml: yaml, file: dir + "/p.yaml", baseDirectory: dir)
+        var options = RunOptions()
+        options.outputs["out"] = dir + "/out.jsonl"
+        #expect(try p.start(options).wait() == .completed)
+        // Relative to the pipeline file's folder.
+        #expect(FileManager.default.fileExists(atPath: dir + "/state/lock"))
+        #expect {
+            _ = try Pipeline.compile(yaml: "checkpoint: { every: 1s, dri: x }\n" + Self.stateless)
+        } throws: { error in
+            "\(error)".contains("dir") && "\(error)".contains("dri")
+        }
+    }
+
     @Test func stepIDsMustBeUnique() {
         let yaml = """
             inputs: { in: { stdin: {} } }
