@@ -147,7 +147,7 @@ let package = Package(
         .testTarget(
             name: "SluicePipelineTests",
             dependencies: [
-                "Sluice", "SluicePipeline", "SluiceJSON", "SluiceTooling",
+                "Sluice", "SluicePipeline", "SluiceJSON", "SluiceTooling", "SluiceTestSupport",
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ],
             swiftSettings: strict

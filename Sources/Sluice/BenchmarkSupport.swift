@@ -64,7 +64,7 @@ extension Event {
     public func pop() -> [Event]? {
         switch ring.pop() {
         case .events(let es), .sequenced(let es, _): return es
-        case .watermark: return []
+        case .watermark, .barrier: return []
         case .end: return nil
         }
     }

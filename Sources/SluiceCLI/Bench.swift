@@ -54,6 +54,12 @@ struct Bench: ParsableCommand {
     @Flag(help: "Print one JSON object instead of the table.")
     var json = false
 
+    @Option(help: ArgumentHelp("Checkpoint the measured run into DIR (see docs/checkpoints.md).", valueName: "DIR"))
+    var checkpointDir: String?
+
+    @Option(help: ArgumentHelp("Time between checkpoints, such as 1s (default 10s).", valueName: "DURATION"))
+    var checkpointEvery: String?
+
     func validate() throws {
         if let events, events < 0 { throw ValidationError("--events must be 0 or more") }
         if warmup < 0 { throw ValidationError("--warmup must be 0 or more") }
@@ -70,6 +76,14 @@ struct Bench: ParsableCommand {
         options.events = events
         options.warmup = warmup
         options.parallelism = parallelism
+        options.checkpointDirectory = checkpointDir
+        if let checkpointEvery {
+            guard let span = TimeSpan(checkpointEvery), span.nanoseconds > 0 else {
+                printError("sluice: --checkpoint-every '\(checkpointEvery)' is not a positive duration such as 1s")
+                throw usageExit
+            }
+            options.checkpointInterval = Double(span.nanoseconds) / 1e9
+        }
         let compiled = try loadPipeline(pipeline, params: overrides)
 
         let report: BenchReport

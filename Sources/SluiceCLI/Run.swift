@@ -92,6 +92,18 @@ struct Run: ParsableCommand {
             valueName: "level"))
     var logLevel: Logger.Level?
 
+    @Option(
+        help: ArgumentHelp(
+            "Take checkpoints in DIR and, when it holds one, resume from the newest (see docs/checkpoints.md).",
+            valueName: "DIR"))
+    var checkpointDir: String?
+
+    @Option(help: ArgumentHelp("Time between checkpoints, such as 10s (the default) or 500ms.", valueName: "DURATION"))
+    var checkpointEvery: String?
+
+    @Flag(help: "Drop the checkpointed state of steps the pipeline no longer has instead of refusing to start.")
+    var allowNonRestoredState = false
+
     func validate() throws {
         if let parallelism, !(1...256).contains(parallelism) {
             throw ValidationError("--parallelism must be between 1 and 256")
@@ -119,6 +131,16 @@ struct Run: ParsableCommand {
             }
         }
         let log = RunLog(format: logFormat, level: logLevel)
+        options.checkpointDirectory = checkpointDir
+        options.allowNonRestoredState = allowNonRestoredState
+        if let checkpointEvery {
+            guard let span = TimeSpan(checkpointEvery), span.nanoseconds > 0 else {
+                printError(
+                    "sluice: --checkpoint-every '\(checkpointEvery)' is not a positive duration such as 10s or 500ms")
+                throw usageExit
+            }
+            options.checkpointInterval = Double(span.nanoseconds) / 1e9
+        }
         let compiled = try loadPipeline(pipeline, params: overrides)
         for w in compiled.warnings.items { log.warning("pipeline warning", ["diagnostic": w.description]) }
 
@@ -175,16 +197,25 @@ struct Run: ParsableCommand {
         let outcome = run.wait()
         progress?.stop()
         bar?.stop()
-        if stats { StatsTable.print(run.execution.totals) }
+        if stats {
+            StatsTable.print(run.execution.totals)
+            if let c = run.execution.checkpoints { StatsTable.print(c.stats) }
+        }
         for line in run.deadLetterSummary { printError(line) }
         log.finished(run, outputs: compiled.outputNames, outcome: outcome, signal: stop.received)
         if let signal = stop.received {
             let totals = run.execution.totals
             let read = totals.sourceEvents.values.reduce(0, +)
             let written = totals.sinkEvents.values.reduce(0, +)
+            let saved =
+                if let id = run.execution.checkpoints?.stats.lastID {
+                    "open state was saved in checkpoint \(id); a restart with the same --checkpoint-dir resumes there"
+                } else {
+                    "open windows were not fired"
+                }
             printError(
                 "sluice: stopped by \(signal == SIGINT ? "SIGINT" : "SIGTERM") after reading \(read) event\(read == 1 ? "" : "s"); "
-                    + "what was read was processed and written (\(written) out); open windows were not fired")
+                    + "what was read was processed and written (\(written) out); \(saved)")
             if case .failed(let message) = outcome { printError("sluice: \(message)") }
             throw ExitCode(128 + signal)
         }

@@ -72,4 +72,18 @@ enum StatsTable {
             printError("output \(sink): \(n) events")
         }
     }
+
+    /// The checkpoint line: how many, how long (p50, max), how big the last one was.
+    static func print(_ stats: CheckpointStats) {
+        printError(checkpointLine(stats))
+    }
+}
+
+/// `checkpoints: 12 (0 failed), p50 3.1ms, max 9.8ms, last 20480 bytes (id 12)`.
+func checkpointLine(_ s: CheckpointStats) -> String {
+    let ms = { (n: UInt64) in "\(Double(n / 10_000) / 100)ms" }
+    var line =
+        "checkpoints: \(s.count) (\(s.failed) failed), p50 \(ms(s.p50)), max \(ms(s.max)), last \(s.lastBytes) bytes"
+    if let id = s.lastID { line += " (id \(id))" }
+    return line
 }

@@ -8,13 +8,19 @@ import Synchronization
 @usableFromInline package final class DeadLetterFile: Sendable {
     let sink: Mutex<JSONLinesSink?>
 
-    /// A file sink for dead letters, or nil to only count them.
-    @usableFromInline package init(path: String?) throws {
+    /// A file sink for dead letters, or nil to only count them. With `resumeAt` (a
+    /// checkpoint's ``commit()``), the file is cut back to the length recorded.
+    @usableFromInline package init(path: String?, resumeAt: [UInt8]? = nil) throws {
         if let path {
-            sink = Mutex(try JSONLinesSink(name: "dlq", target: .file(path: path, append: false)))
+            sink = Mutex(try JSONLinesSink(name: "dlq", target: .file(path: path, append: false), resumeAt: resumeAt))
         } else {
             sink = Mutex(nil)
         }
+    }
+
+    /// Flushes and fsyncs the file; its length (empty without a file).
+    func commit() throws -> [UInt8] {
+        try sink.withLock { s in try s?.commit() ?? [] }
     }
 
     /// True when records are written (a path was given), not only counted.
@@ -173,4 +179,33 @@ import Synchronization
         for (k, v) in fields where k != "from" { o.appendUnchecked(key: k, value: v) }
         return Event(.object(o), line: line)
     }
+}
+
+/// In a checkpointed run, the one sink every unread side output goes to, so that one
+/// stage sees each barrier from all of them and records the `--dlq` file's length
+/// between one checkpoint's records and the next (docs/checkpoints.md). Each input (an
+/// edge into it, in order) is one side output's ``DeadLetterSink``, which counts and
+/// writes as usual.
+@usableFromInline package final class DeadLetterCollector: CheckpointedSink, InputAwareSink, Sendable {
+    @usableFromInline package static let sinkName = "dead letters"
+    @usableFromInline package var name: String { Self.sinkName }
+    let file: DeadLetterFile
+    /// The side output of each input.
+    let inputs: [DeadLetterSink]
+
+    @usableFromInline package init(file: DeadLetterFile, inputs: [DeadLetterSink]) {
+        self.file = file
+        self.inputs = inputs
+    }
+
+    @usableFromInline package func write(_ events: [Event]) throws {
+        try inputs.first?.write(events)
+    }
+
+    @usableFromInline package func write(_ events: [Event], input: Int) throws {
+        guard inputs.indices.contains(input) else { return try write(events) }
+        try inputs[input].write(events)
+    }
+
+    @usableFromInline package func commit() throws -> [UInt8] { try file.commit() }
 }

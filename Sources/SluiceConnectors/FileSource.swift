@@ -12,7 +12,7 @@ import SluiceJSON
 /// Good values become events that keep their original bytes; bad lines go to the
 /// input's `malformed` port as `{"error":{"message":...,"line":N},"raw":"..."}` and the
 /// read goes on.
-@usableFromInline package final class FileSource: EventSource, CountsBytes {
+@usableFromInline package final class FileSource: CheckpointedSource, CountsBytes {
     /// Where to read.
     @usableFromInline package enum Location: Sendable, Equatable {
         case stdin
@@ -46,24 +46,137 @@ import SluiceJSON
         self.fieldIndex = fieldIndex
     }
 
+    /// Where a restored run starts: which file of ``Location/files``, the byte offset in
+    /// it and the line number there (see ``resume(from:)``).
+    var start = (file: 0, offset: Int64(0), line: 1)
+
     @usableFromInline package func run(_ out: SourceOutput) throws {
         switch location {
         case .stdin:
-            try read(fd: 0, label: "stdin", out)
+            try read(fd: 0, label: "stdin", file: 0, out)
         case .files(let paths):
-            for path in paths {
-                if out.isCancelled { return }
+            for (i, path) in paths.enumerated() where i >= start.file {
+                if out.isCancelled { break }
                 let fd = open(path, O_RDONLY)
                 if fd < 0 { throw SourceError("cannot open '\(path)': \(String(cString: strerror(errno)))") }
                 defer { close(fd) }
-                try read(fd: fd, label: path, out)
+                try read(fd: fd, label: path, file: i, out)
+            }
+            if !out.isCancelled && out.checkpointing {
+                out.finished(at: Self.position(file: paths.count, path: "", offset: 0, line: 1, fd: -1))
             }
         }
     }
 
-    func read(fd: Int32, label: String, _ out: SourceOutput) throws {
+    /// The position as a checkpoint records it: the file's index and path, the byte
+    /// offset and line number, and CRC-32s of the file's first 4096 bytes and of the
+    /// 4096 bytes before the offset (fewer when the offset is smaller), read back with
+    /// `pread` when a barrier is due.
+    static func position(file: Int, path: String, offset: Int64, line: Int, fd: Int32) -> [UInt8] {
+        var w = StateWriter()
+        w.write(1)  // version
+        w.write(file)
+        w.write(path)
+        w.write(offset)
+        w.write(line)
+        let (head, tail) = fd >= 0 ? checksums(fd: fd, offset: offset) : (0, 0)
+        w.write(UInt64(head))
+        w.write(UInt64(tail))
+        return w.bytes
+    }
+
+    /// The checksums ``position(file:path:offset:line:fd:)`` records.
+    static func checksums(fd: Int32, offset: Int64) -> (head: UInt32, tail: UInt32) {
+        func crc(from: Int64, count: Int) -> UInt32 {
+            guard count > 0 else { return 0 }
+            var bytes = [UInt8](repeating: 0, count: count)
+            let n = bytes.withUnsafeMutableBytes { pread(fd, $0.baseAddress, count, off_t(from)) }
+            return CRC32.checksum(bytes.prefix(max(0, n)))
+        }
+        let head = crc(from: 0, count: Int(min(offset, 4096)))
+        let tailStart = max(0, offset - 4096)
+        return (head, crc(from: tailStart, count: Int(offset - tailStart)))
+    }
+
+    /// Starts at a position a checkpoint recorded, after checking that the input is the
+    /// one it read: the same file at that place in the list, at least as long as the
+    /// offset, with the same first bytes and the same bytes before the offset.
+    @usableFromInline package func resume(from position: [UInt8]) throws(SourceError) {
+        guard case .files(let paths) = location else {
+            throw SourceError("input '\(name)' reads standard input, which cannot be read again from a checkpoint")
+        }
+        var r = StateReader(position)
+        let file: Int
+        let path: String
+        let offset: Int64
+        let line: Int
+        let head: UInt64
+        let tail: UInt64
+        do throws(StateError) {
+            guard try r.readInt() == 1 else { throw StateError("unknown position version") }
+            file = try r.readInt()
+            path = try r.readString()
+            offset = try r.readInt64()
+            line = try r.readInt()
+            head = try r.readUInt()
+            tail = try r.readUInt()
+        } catch {
+            throw SourceError("input '\(name)': the checkpoint's position is unreadable (\(error.message))")
+        }
+        guard file >= 0, offset >= 0 else { throw SourceError("input '\(name)': the checkpoint's position is invalid") }
+        if path.isEmpty {
+            // Past the end of file `file - 1`: starts file `file`.
+            start = (file, 0, 1)
+            return
+        }
+        guard file < paths.count, paths[file] == path else {
+            let now = file < paths.count ? "is now '\(paths[file])'" : "no longer exists (\(paths.count) files)"
+            throw SourceError(
+                "input '\(name)' changed since the checkpoint: file \(file + 1) of its files was '\(path)' and \(now); restore with the same input files, or remove the checkpoint directory to start afresh"
+            )
+        }
+        let fd = open(path, O_RDONLY)
+        guard fd >= 0 else { throw SourceError("cannot open '\(path)': \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0 else {
+            throw SourceError("cannot stat '\(path)': \(String(cString: strerror(errno)))")
+        }
+        guard Int64(st.st_size) >= offset else {
+            throw SourceError(
+                "input '\(name)': '\(path)' is shorter (\(st.st_size) bytes) than where the checkpoint had read to (\(offset) bytes): it was truncated or replaced; restore with the same input, or remove the checkpoint directory to start afresh"
+            )
+        }
+        let sums = Self.checksums(fd: fd, offset: offset)
+        guard UInt64(sums.head) == head, UInt64(sums.tail) == tail else {
+            throw SourceError(
+                "input '\(name)': '\(path)' changed since the checkpoint (its first bytes or the bytes before offset \(offset) differ); restore with the same input, or remove the checkpoint directory to start afresh"
+            )
+        }
+        start = (file, offset, line)
+    }
+
+    func read(fd: Int32, label: String, file: Int, _ out: SourceOutput) throws {
+        var base: Int64 = 0
+        var firstLine = 1
+        if file == start.file && start.offset > 0 {
+            if lseek(fd, off_t(start.offset), SEEK_SET) < 0 {
+                throw SourceError("cannot seek in '\(label)': \(String(cString: strerror(errno)))")
+            }
+            base = start.offset
+            firstLine = start.line
+        }
         var reader = JSONStreamReader(
             fd: fd, format: format, limits: limits, fieldIndex: fieldIndex, duplicateKeys: duplicateKeys)
+        reader.startLines(at: firstLine)
+        let checkpointing = out.checkpointing
+        var atEnd = false
+        // Read to its end: a barrier due now resumes at the start of the next file.
+        defer {
+            if checkpointing && atEnd {
+                out.checkpointIfDue { Self.position(file: file + 1, path: "", offset: 0, line: 1, fd: -1) }
+            }
+        }
         // A pipe or terminal may block for as long as its writer likes: wait for it
         // beside the run's cancellation, so that a stop (SIGINT) ends the read at once.
         // A regular file never blocks, and is read without the extra call.
@@ -82,7 +195,10 @@ import SluiceJSON
                 byteCounter.add(reader.bytesRead - counted)
                 counted = reader.bytesRead
             }
-            guard let chunk else { return }
+            guard let chunk else {
+                atEnd = true
+                return
+            }
             if !chunk.values.isEmpty {
                 var events: [Event] = []
                 events.reserveCapacity(chunk.values.count)
@@ -110,6 +226,17 @@ import SluiceJSON
             }
             if !chunk.malformed.isEmpty {
                 out.emit(port: SourcePort.malformed, chunk.malformed.map { Self.malformedEvent($0, file: label) })
+            }
+            if checkpointing, let p = reader.position {
+                out.checkpointIfDue {
+                    Self.position(file: file, path: label, offset: base + p.offset, line: p.line, fd: fd)
+                }
+            }
+        }
+        if checkpointing, let p = reader.position {
+            // Stopped (or at the end): a due barrier, such as a stop's final one, goes here.
+            out.checkpointIfDue {
+                Self.position(file: file, path: label, offset: base + p.offset, line: p.line, fd: fd)
             }
         }
     }

@@ -12,7 +12,7 @@ import SluiceJSON
 /// Output is buffered and written in large blocks; the buffer is also pushed out whenever
 /// the sink has caught up with its input, so a slow trickle of events is not held back.
 /// A closed pipe (EPIPE) ends the run quietly.
-@usableFromInline package final class JSONLinesSink: EventSink, CountsBytes {
+@usableFromInline package final class JSONLinesSink: CheckpointedSink, CountsBytes {
     /// Where to write.
     @usableFromInline package enum Target: Sendable, Equatable {
         case stdout
@@ -32,8 +32,14 @@ import SluiceJSON
     /// A sink reads nothing.
     package var expectedBytes: Int? { nil }
 
-    /// Opens the target now, so a bad path fails before any input is read.
-    @usableFromInline package init(name: String, target: Target) throws {
+    /// True for a file (committed with fsync; cut back on restore).
+    let isFile: Bool
+
+    /// Opens the target now, so a bad path fails before any input is read. With
+    /// `resumeAt` (a checkpoint's ``commit()``), a file is not truncated but cut back to
+    /// the length the checkpoint recorded, and written on from there.
+    @usableFromInline package init(name: String, target: Target, resumeAt: [UInt8]? = nil) throws {
+        isFile = if case .file = target { true } else { false }
         self.name = name
         switch target {
         case .stdout:
@@ -45,10 +51,34 @@ import SluiceJSON
             ownsFD = false
             label = "stderr"
         case .file(let path, let append):
-            let flags = O_WRONLY | O_CREAT | (append ? O_APPEND : O_TRUNC)
+            var length: Int64?
+            if let resumeAt {
+                var r = StateReader(resumeAt)
+                guard let n = try? r.readInt64(), n >= 0 else {
+                    throw SinkError.failed("output '\(name)': the checkpoint's length of '\(path)' is unreadable")
+                }
+                length = n
+            }
+            let flags = O_WRONLY | O_CREAT | (length != nil ? 0 : append ? O_APPEND : O_TRUNC)
             let f = open(path, flags, 0o644)
             if f < 0 {
                 throw SinkError.failed("cannot open '\(path)' for writing: \(String(cString: strerror(errno)))")
+            }
+            if let length {
+                var st = stat()
+                if fstat(f, &st) != 0 || Int64(st.st_size) < length {
+                    _ = Glibc.close(f)
+                    throw SinkError.failed(
+                        "output '\(name)': '\(path)' is shorter (\(st.st_size) bytes) than the checkpoint recorded (\(length) bytes): it was changed since; remove the checkpoint directory to start afresh"
+                    )
+                }
+                // What was written after the checkpoint is written again by the restored run.
+                if ftruncate(f, off_t(length)) != 0 || lseek(f, 0, SEEK_END) < 0 {
+                    let e = errno
+                    _ = Glibc.close(f)
+                    throw SinkError.failed(
+                        "cannot cut '\(path)' back to \(length) bytes: \(String(cString: strerror(e)))")
+                }
             }
             fd = f
             ownsFD = true
@@ -92,6 +122,23 @@ import SluiceJSON
 
     @usableFromInline package func close() throws {
         try flush()
+    }
+
+    /// Flushes; for a file, fsyncs and returns its length (standard output and error:
+    /// nothing to record).
+    @usableFromInline package func commit() throws -> [UInt8] {
+        try flush()
+        guard isFile else { return [] }
+        if fsync(fd) != 0 {
+            throw SinkError.failed("cannot fsync '\(label)': \(String(cString: strerror(errno)))")
+        }
+        var st = stat()
+        guard fstat(fd, &st) == 0 else {
+            throw SinkError.failed("cannot stat '\(label)': \(String(cString: strerror(errno)))")
+        }
+        var w = StateWriter()
+        w.write(Int64(st.st_size))
+        return w.bytes
     }
 
     /// Writes JSON text: yes.

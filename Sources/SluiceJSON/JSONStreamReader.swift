@@ -75,8 +75,18 @@
     /// Skipping the rest of an oversized line.
     var skipping = false
     var eof = false
-    /// Bytes read from the descriptor so far (for progress and byte counters).
+    /// Bytes read from the descriptor so far (for progress, byte counters and positions).
     @usableFromInline package private(set) var bytesRead = 0
+
+    /// Where the input has been read up to, as a reader resuming it would start: the
+    /// bytes turned into values and errors so far, and the line number there. Nil in
+    /// the middle of an oversized line being skipped.
+    @usableFromInline package var position: (offset: Int64, line: Int)? {
+        skipping ? nil : (Int64(bytesRead - (filled - pending)), line)
+    }
+
+    /// Numbers lines from `line` (for a reader that resumes in the middle of an input).
+    @usableFromInline package mutating func startLines(at line: Int) { self.line = line }
 
     /// Fields whose places are recorded in each JSON-lines value's ``JSONChunk/Value/offsets``.
     @usableFromInline package let fieldIndex: FieldIndex?

@@ -123,7 +123,11 @@ final class GeneratorState: Sendable {
 }
 
 /// Runs a ``GenerateSpec``.
-final class GenerateSource: EventSource {
+///
+/// With checkpoints its position is the number of events produced: a restored run
+/// produces (and drops) that many again, so that the seeded random choices continue
+/// where they were (only `now_ms()` differs).
+final class GenerateSource: CheckpointedSource {
     let name: String
     let spec: GenerateSpec
     /// Overrides the spec's count (`sluice bench --events N`).
@@ -133,6 +137,23 @@ final class GenerateSource: EventSource {
         self.name = name
         self.spec = spec
         self.countOverride = countOverride
+    }
+
+    /// Events a restored run produces and drops before emitting (``resume(from:)``).
+    var skip = 0
+
+    func resume(from position: [UInt8]) throws(SourceError) {
+        var r = StateReader(position)
+        guard let n = try? r.readInt(), n >= 0 else {
+            throw SourceError("input '\(name)': the checkpoint's generator position is unreadable")
+        }
+        skip = n
+    }
+
+    static func position(_ produced: Int) -> [UInt8] {
+        var w = StateWriter()
+        w.write(produced)
+        return w.bytes
     }
 
     func run(_ out: SourceOutput) throws {
@@ -156,6 +177,7 @@ final class GenerateSource: EventSource {
                 }
             }
             produced += 1
+            if produced <= skip { continue }
             batch.append(Event(.object(o), line: produced))
             if batch.count >= batchSize {
                 if let rate = spec.rate {
@@ -167,8 +189,14 @@ final class GenerateSource: EventSource {
                 }
                 out.emit(batch)
                 batch.removeAll(keepingCapacity: true)
+                out.checkpointIfDue { Self.position(produced) }
             }
         }
         out.emit(batch)
+        if out.isCancelled {
+            out.checkpointIfDue { Self.position(produced) }
+        } else if out.checkpointing {
+            out.finished(at: Self.position(produced))
+        }
     }
 }

@@ -35,13 +35,17 @@ public final class Pipeline: Sendable {
     let recompile: (@Sendable () -> Pipeline?)?
     /// `metrics:` in the file: where `sluice run` serves its metrics endpoint.
     package let metricsAddress: MetricsAddress?
+    /// `checkpoint:` from the file.
+    let checkpoint: CheckpointSpec?
 
     init(
         name: String, file: String, inputs: [InputSpec], streams: [StreamSpec], outputs: [OutputSpec],
         time: EventTimeSpec?, warnings: Diagnostics, fieldIndex: FieldIndex? = nil,
-        recompile: (@Sendable () -> Pipeline?)? = nil, metrics: MetricsAddress? = nil
+        recompile: (@Sendable () -> Pipeline?)? = nil, metrics: MetricsAddress? = nil,
+        checkpoint: CheckpointSpec? = nil
     ) {
         self.metricsAddress = metrics
+        self.checkpoint = checkpoint
         self.name = name
         self.fieldIndex = fieldIndex
         self.recompile = recompile

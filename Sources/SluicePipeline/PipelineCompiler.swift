@@ -17,6 +17,7 @@ struct PipelineCompiler {
     static let topLevelKeys = [
         "name", "description", "params", "limits", "time", "tables", "inputs", "streams", "outputs", "steps", "tests",
         "metrics",
+        "checkpoint",
     ]
     static let inputKinds = ["stdin", "file", "generate", "store"]
     static let inputOptions = ["format", "duplicate_keys"]
@@ -43,6 +44,10 @@ struct PipelineCompiler {
     var time: EventTimeSpec?
     /// `metrics:`, the address of the metrics endpoint (docs/observability.md).
     var metrics: MetricsAddress?
+    /// `checkpoint: {dir:, every:}`.
+    var checkpoint: CheckpointSpec?
+    /// Step ids given with `id:`, and where.
+    var stepIDs: [String: SourceLocation] = [:]
 
     init(file: String, baseDirectory: String, registry: StepRegistry, paramOverrides: [String: String]) {
         self.file = file
@@ -77,7 +82,8 @@ struct PipelineCompiler {
         return .success(
             Pipeline(
                 name: name ?? "pipeline", file: file, inputs: inputs, streams: streams, outputs: outputs, time: time,
-                warnings: all, fieldIndex: index, recompile: recompile, metrics: metrics))
+                warnings: all, fieldIndex: index, recompile: recompile, metrics: metrics,
+                checkpoint: checkpoint))
     }
 
     /// Reads every section and checks the graph; false when the file is not a mapping.
@@ -99,6 +105,12 @@ struct PipelineCompiler {
                     node.location, "\(e.text) is not a metrics address: \(e.reason)",
                     hint: "write PORT, HOST:PORT or [IPV6]:PORT, as in metrics: \"127.0.0.1:9464\"")
             }
+        }
+        if let m = top.map("checkpoint") {
+            if let dir = m.string("dir", required: true) {
+                checkpoint = CheckpointSpec(directory: resolve(dir), every: m.duration("every", allowZero: false))
+            }
+            m.finish(allowed: [])
         }
         let stepsNode = top.node("steps")
         let streamsNode = top.node("streams")
@@ -447,7 +459,25 @@ struct PipelineCompiler {
         let kinds = registry.kinds
         var preceding: [StepSpec] = []
         for node in stepNodes {
-            guard let spec = ctx.step(node, knownKinds: kinds) else { continue }
+            guard let spec = ctx.step(node, knownKinds: kinds, commonKeys: ["when", "name", "id"]) else { continue }
+            // A stable id for checkpoints: `id:`, or the stream, position and kind.
+            var id = "\(name)[\(preceding.count)].\(spec.kind)"
+            if let p = spec.common.first(where: { $0.key.text == "id" }) {
+                if let s = ctx.string(p.value, what: "'id' of step '\(spec.kind)'") {
+                    if s.isEmpty {
+                        ctx.error(p.value.location, "the 'id' of a step must not be empty")
+                    } else if let first = stepIDs[s] {
+                        ctx.error(
+                            p.value.location, "duplicate step id '\(s)'",
+                            hint:
+                                "first used at \(first); each step's id names its state in checkpoints, so ids are unique"
+                        )
+                    } else {
+                        stepIDs[s] = p.value.location
+                    }
+                    id = s
+                }
+            }
             defer { preceding.append(spec) }
             guard let def = registry.definition(spec.kind) else { continue }
             guard let expressions else { continue }
@@ -480,7 +510,7 @@ struct PipelineCompiler {
             steps.append(
                 CompiledStep(
                     kind: spec.kind, name: spec.name ?? spec.kind, location: spec.kindLocation, factory: factory,
-                    traits: def.traits, graphDetail: sc.graphDetail))
+                    traits: def.traits, graphDetail: sc.graphDetail, id: id))
         }
         return StreamSpec(name: name, location: location, from: from, steps: steps, sidePorts: sidePorts)
     }

@@ -41,6 +41,20 @@ public struct RunOptions: Sendable {
     @usableFromInline package var generateCount: Int?
     /// Receives live figures of the run (`--metrics`, the progress bar).
     package var metrics: RunMetrics?
+    /// Take checkpoints in this directory and resume from the newest one found there
+    /// (`--checkpoint-dir`; docs/checkpoints.md). Overrides `checkpoint: {dir:}`.
+    public var checkpointDirectory: String?
+    /// Time between checkpoints, in seconds (`--checkpoint-every`; 10 by default).
+    public var checkpointInterval: Double?
+    /// Drop the saved state of steps the pipeline no longer has, instead of refusing to
+    /// start (`--allow-non-restored-state`).
+    public var allowNonRestoredState = false
+    /// Where warnings about checkpoints go (a damaged one skipped, one not written);
+    /// standard error by default.
+    @usableFromInline package var warn: @Sendable (String) -> Void = { message in
+        var line = Array("sluice: warning: \(message)\n".utf8)
+        _ = line.withUnsafeMutableBytes { write(2, $0.baseAddress, $0.count) }
+    }
 
     public init() {}
 
@@ -132,7 +146,8 @@ public final class PipelineRun: Sendable {
         let totals = execution.totals
         var out: [(String, Int)] = []
         for n in deadLetterNames {
-            if let c = totals.sinkEvents[n], c > 0 { out.append((n, c)) }
+            // Counted by each side output's sink (in a checkpointed run they share one node).
+            if let c = deadLetterSinks[n]?.count ?? totals.sinkEvents[n], c > 0 { out.append((n, c)) }
         }
         for (n, c) in totals.unread.sorted(by: { $0.key < $1.key }) where c > 0 { out.append((n, c)) }
         return out
@@ -164,216 +179,12 @@ extension Pipeline {
                     "--dlq -: dead letters go to a file, not stdout (where outputs write); give a path, or /dev/stderr to see them"
             )
         }
-        let flow = Dataflow()
-        if time == nil { flow.processingTimeTick = 200_000_000 }
-        let inputPaths = try bind(options.inputs, names: inputNames, what: "input")
-        let outputPaths = try bind(options.outputs, names: outputNames, what: "output")
-        try checkEmbedderBindings(options, inputPaths: inputPaths, outputPaths: outputPaths)
-
-        // Where each input reads (nil: a generator) and each output writes, checked for
-        // clashes before any output is opened (opening truncates).
-        var locations: [String: FileSource.Location] = [:]
-        for input in inputs where options.sources[input.name] == nil {
-            if let p = inputPaths[input.name] {
-                // Expanded like the paths of `file:` (`--input 'logs/*.jsonl'`).
-                locations[input.name] = p == "-" ? .stdin : .files(expandGlobs([p]))
-                continue
-            }
-            switch input.kind {
-            case .stdin: locations[input.name] = .stdin
-            case .files(let patterns): locations[input.name] = .files(expandGlobs(patterns))
-            case .generate, .store: break
-            }
-        }
-        var targets: [String: JSONLinesSink.Target] = [:]
-        for output in outputs where options.sinks[output.name] == nil {
-            if let p = outputPaths[output.name] {
-                targets[output.name] = p == "-" ? .stdout : .file(path: p, append: false)
-                continue
-            }
-            switch output.kind {
-            case .stdout: targets[output.name] = .stdout
-            case .stderr: targets[output.name] = .stderr
-            case .file(let path, let append): targets[output.name] = .file(path: path, append: append)
-            case .store: break  // appended by a node of its own (`addStoreOutputs`)
-            }
-        }
-        try checkFiles(locations, targets, deadLetterPath: options.deadLetterPath)
-
-        var inputNodes: [String: Dataflow.NodeID] = [:]
-        for input in inputs {
-            var generator: GenerateSpec?
-            var store: StoreReadSpec?
-            if inputPaths[input.name] == nil {
-                if case .generate(let g) = input.kind { generator = g }
-                if case .store(let s) = input.kind { store = s }
-            }
-            let location = locations[input.name] ?? .stdin
-            let format = options.format ?? input.format ?? .jsonl
-            let source: any EventSource
-            if let given = options.sources[input.name] {
-                source = given
-            } else if let store {
-                source = StoreSource(name: input.name, spec: store)
-            } else if let generator {
-                source = GenerateSource(name: input.name, spec: generator, countOverride: options.generateCount)
-            } else {
-                source = FileSource(
-                    name: input.name, location: location, format: format, limits: options.limits,
-                    fieldIndex: fieldIndex,
-                    duplicateKeys: options.duplicateKeys ?? input.duplicateKeys ?? .reject)
-            }
-            inputNodes[input.name] = flow.addSource(source, time: time?.policy() ?? .processingTime)
-        }
-        // A stream is one node, or with parallelism a partitioner feeding N nodes that
-        // each run their own copy of the steps: `entry` is where inputs connect,
-        // `workers` where outputs leave.
-        var streamNodes: [String: (entry: Dataflow.NodeID, workers: [Dataflow.NodeID], spec: StreamSpec)] = [:]
-        for stream in streams {
-            var names: [Int: String] = [:]
-            for (n, p) in stream.sidePorts { names[p] = "\(stream.name).\(n)" }
-            let n = stream.key == nil ? 1 : (options.parallelism ?? stream.parallelism)
-            func worker(_ i: Int) -> Dataflow.NodeID {
-                // Built on the worker's own thread. Worker 0 uses this compilation, the
-                // others their own (see `recompile`).
-                let (steps, name, recompile) = (stream.steps, stream.name, recompile)
-                return flow.addStream(name: n == 1 ? stream.name : "\(stream.name)#\(i)", portNames: names) {
-                    var specs = steps
-                    if i > 0, let copy = recompile?()?.streams.first(where: { $0.name == name }),
-                        copy.steps.count == specs.count
-                    {
-                        specs = copy.steps
-                    }
-                    return StepChain(
-                        specs.map {
-                            StepChain.Entry(step: $0.factory(), name: $0.name, kind: $0.kind, traits: $0.traits)
-                        })
-                }
-            }
-            if n <= 1 {
-                let node = worker(0)
-                streamNodes[stream.name] = (node, [node], stream)
-            } else if let key = stream.key {
-
-                // Steps that keep nothing between events hold no key's state, so the
-                // partitions may take whole batches by load (put back in order by the
-                // sinks): a trait of each step's definition.
-                let stateless = stream.steps.allSatisfy { $0.traits.contains(.stateless) }
-                // Made on the thread that hashes, which alone uses it.
-                let part = flow.addPartitioner(name: stream.name, count: n, dealsByLoad: stateless) {
-                    let hasher = KeyHasher(key: key, compiler: key.compiler)
-                    return { hasher.hash($0) }
-                }
-                var workers: [Dataflow.NodeID] = []
-                for i in 0..<n {
-                    let w = worker(i)
-                    flow.connect(part, port: i, to: w)
-                    workers.append(w)
-                }
-                streamNodes[stream.name] = (part, workers, stream)
-            }
-        }
-
-        let storeNodes = try addStoreOutputs(flow, options, bound: outputPaths)
-
-        func endpoints(_ ref: SourceRef) -> [(Dataflow.NodeID, Int)] {
-            if let n = storeNodes[ref.base] { return ref.port == "rejected" ? [(n, SidePort.rejected)] : [] }
-            if let n = inputNodes[ref.base] {
-                return [(n, ref.port == nil ? SourcePort.main : SourcePort.malformed)]
-            }
-            if let s = streamNodes[ref.base] {
-                guard let port = ref.port else { return s.workers.map { ($0, Dataflow.mainPort) } }
-                guard let p = s.spec.sidePorts[port] else { return [] }
-                return s.workers.map { ($0, p) }
-            }
-            return []
-        }
-
-        var read = Set<String>()
-        for stream in streams {
-            guard let node = streamNodes[stream.name]?.entry else { continue }
-            for r in stream.from {
-                for (src, port) in endpoints(r) { flow.connect(src, port: port, to: node) }
-                read.insert(r.text)
-            }
-        }
-        for output in outputs {
-            if let node = storeNodes[output.name] {
-                for r in output.from {
-                    for (src, port) in endpoints(r) { flow.connect(src, port: port, to: node) }
-                    read.insert(r.text)
-                }
-                continue
-            }
-            let target = targets[output.name] ?? .stdout
-            let sink: any EventSink
-            if let given = options.sinks[output.name] {
-                sink = given
-            } else {
-                do {
-                    sink = try JSONLinesSink(name: output.name, target: target)
-                } catch {
-                    throw RunError(isUsage: false, message: "output '\(output.name)': \(error)")
-                }
-            }
-            let node = flow.addSink(sink)
-            for r in output.from {
-                for (src, port) in endpoints(r) { flow.connect(src, port: port, to: node) }
-                read.insert(r.text)
-            }
-        }
-
-        // Every side output nothing reads goes to the dead-letter counters (and file).
-        let dlq: DeadLetterFile
-        do {
-            dlq = try DeadLetterFile(path: options.deadLetterPath)
-        } catch {
-            throw RunError(isUsage: false, message: "--dlq: \(error)")
-        }
-        var deadLetterNames: [String] = []
-        var deadLetterSinks: [String: DeadLetterSink] = [:]
-        var taps: [String: CollectingSink] = [:]
-        func deadLetter(_ name: String, _ srcs: [Dataflow.NodeID], _ port: Int) {
-            if options.tapAll {
-                let tap = CollectingSink(name: name)
-                taps[name] = tap
-                let node = flow.addSink(tap)
-                for src in srcs { flow.connect(src, port: port, to: node) }
-                return
-            }
-            guard !read.contains(name) else { return }
-            let sink = DeadLetterSink(port: name, file: dlq)
-            let node = flow.addSink(sink)
-            for src in srcs { flow.connect(src, port: port, to: node) }
-            deadLetterNames.append(name)
-            deadLetterSinks[name] = sink
-        }
-        if options.tapAll {
-            for stream in streams {
-                guard let workers = streamNodes[stream.name]?.workers else { continue }
-                let tap = CollectingSink(name: stream.name)
-                taps[stream.name] = tap
-                let node = flow.addSink(tap)
-                for w in workers { flow.connect(w, port: Dataflow.mainPort, to: node) }
-            }
-        }
-        for input in inputs {
-            if let n = inputNodes[input.name] { deadLetter("\(input.name).malformed", [n], SourcePort.malformed) }
-        }
-        for stream in streams {
-            guard let s = streamNodes[stream.name] else { continue }
-            for (name, port) in s.spec.sidePorts.sorted(by: { $0.value < $1.value }) {
-                deadLetter("\(stream.name).\(name)", s.workers, port)
-            }
-        }
-        for (name, node) in storeNodes.sorted(by: { $0.key < $1.key }) {
-            deadLetter("\(name).rejected", [node], SidePort.rejected)
-        }
-
-        let execution = Execution(flow, timing: options.timing, metrics: options.metrics)
+        let built = try FlowBuilder(pipeline: self, options: options).build()
+        let execution = Execution(built.flow, timing: options.timing, metrics: options.metrics,
+            checkpoints: built.checkpoints)
         return PipelineRun(
-            execution: execution, deadLetterNames: deadLetterNames, deadLetterSinks: deadLetterSinks,
-            deadLetterPath: options.deadLetterPath, taps: taps)
+            execution: execution, deadLetterNames: built.deadLetterNames, deadLetterSinks: built.deadLetterSinks,
+            deadLetterPath: options.deadLetterPath, taps: built.taps)
     }
 
     /// Runs the pipeline to the end over in-memory inputs and returns every output,

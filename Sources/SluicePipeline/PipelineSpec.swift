@@ -88,4 +88,14 @@ package struct CompiledStep: Sendable {
     package var traits: StepTraits = []
     /// Lines for `sluice graph` under the step's name (see `StepCompileContext.graphDetail`).
     package var graphDetail: [String] = []
+    /// The step's id in checkpoints: `id:`, or `STREAM[POSITION].KIND`.
+    package var id: String = ""
+}
+
+/// `checkpoint:` in the pipeline file.
+package struct CheckpointSpec: Sendable {
+    /// `dir:`, resolved against the pipeline file's folder.
+    package var directory: String
+    /// `every:` (10 s when absent).
+    package var every: TimeSpan?
 }

@@ -31,7 +31,10 @@ package struct StoreReadSpec: Sendable, Equatable {
 /// Each event is the stored JSON object with the stream metadata added under
 /// ``StoreReadSpec/metadataField``. A row whose data is not a JSON object goes to the
 /// input's `malformed` side output with the reason.
-package final class StoreSource: EventSource {
+///
+/// With checkpoints it records the position of the last row read (and the line count),
+/// and a restored run reads on after it.
+package final class StoreSource: CheckpointedSource {
     package let name: String
     let spec: StoreReadSpec
     /// Rows read per query (and events per batch handed downstream).
@@ -43,6 +46,25 @@ package final class StoreSource: EventSource {
         self.pageSize = max(1, pageSize)
     }
 
+    /// Where a restored run starts: after this store position, counting lines from here.
+    var resumeAfter: (position: Int64, line: Int) = (0, 0)
+
+    package func resume(from position: [UInt8]) throws(SourceError) {
+        var r = StateReader(position)
+        do throws(StateError) {
+            resumeAfter = (try r.readInt64(), try r.readInt())
+        } catch {
+            throw SourceError("input '\(name)': the checkpoint's store position is unreadable (\(error.message))")
+        }
+    }
+
+    static func position(_ last: Int64, _ line: Int) -> [UInt8] {
+        var w = StateWriter()
+        w.write(last)
+        w.write(line)
+        return w.bytes
+    }
+
     package func run(_ out: SourceOutput) throws {
         let store: SQLiteEventStore
         do {
@@ -51,8 +73,8 @@ package final class StoreSource: EventSource {
             throw SourceError("input '\(name)': \(error.message)")
         }
         defer { store.close() }
-        var last: Int64 = 0
-        var line = 0
+        var (last, line) = resumeAfter
+        defer { out.checkpointIfDue { Self.position(last, line) } }
         while !out.isCancelled {
             var batch: [Event] = []
             var bad: [Event] = []
@@ -81,8 +103,12 @@ package final class StoreSource: EventSource {
             }
             if !bad.isEmpty { out.emit(port: SourcePort.malformed, bad) }
             out.emit(batch)
+            out.checkpointIfDue { Self.position(last, line) }
             if n == pageSize { continue }
-            guard spec.follow else { return }
+            guard spec.follow else {
+                out.finished(at: Self.position(last, line))
+                return
+            }
             // Caught up: wait for appends, in short sleeps so a cancel is seen soon.
             var waited = 0
             while waited < spec.pollMillis && !out.isCancelled {

@@ -45,6 +45,7 @@ import Testing
           sluice run fraud.yaml --metrics 9464 --log-format json < events.jsonl
 
         USAGE: sluice run <pipeline> [--input <NAME=FILE> ...] [--output <NAME=FILE> ...] [--set <KEY=VALUE> ...] [--format <format>] [--duplicate-keys <policy>] [--dlq <FILE>] [--stats] [--parallelism <N>] [--metrics <ADDR>] [--log-format <log-format>] [--log-level <level>]
+        USAGE: sluice run <pipeline> [--input <NAME=FILE> ...] [--output <NAME=FILE> ...] [--set <KEY=VALUE> ...] [--format <format>] [--duplicate-keys <policy>] [--dlq <FILE>] [--stats] [--parallelism <N>] [--checkpoint-dir <DIR>] [--checkpoint-every <DURATION>] [--allow-non-restored-state]
 
         ARGUMENTS:
           <pipeline>              The pipeline file (YAML).
@@ -81,6 +82,14 @@ import Testing
                                   info (the default once logs are on), notice, warning,
                                   error, critical. (values: trace, debug, info, notice,
                                   warning, error, critical)
+          --checkpoint-dir <DIR>  Take checkpoints in DIR and, when it holds one,
+                                  resume from the newest (see docs/checkpoints.md).
+          --checkpoint-every <DURATION>
+                                  Time between checkpoints, such as 10s (the default)
+                                  or 500ms.
+          --allow-non-restored-state
+                                  Drop the checkpointed state of steps the pipeline no
+                                  longer has instead of refusing to start.
           --version               Show the version.
           -h, --help              Show help information.
         """#
@@ -160,7 +169,7 @@ import Testing
           sluice bench pipelines/quickstart.yaml --input events.jsonl --warmup 100000
           sluice bench fraud.yaml --input charges=charges.jsonl --json
 
-        USAGE: sluice bench <pipeline> [--events <N>] [--input <NAME=FILE> ...] [--warmup <N>] [--set <KEY=VALUE> ...] [--parallelism <N>] [--json]
+        USAGE: sluice bench <pipeline> [--events <N>] [--input <NAME=FILE> ...] [--warmup <N>] [--set <KEY=VALUE> ...] [--parallelism <N>] [--json] [--checkpoint-dir <DIR>] [--checkpoint-every <DURATION>]
 
         ARGUMENTS:
           <pipeline>              The pipeline file (YAML).
@@ -175,6 +184,10 @@ import Testing
           --set <KEY=VALUE>       Override parameter KEY (params.KEY in expressions).
           --parallelism <N>       Run every stream that has a 'key' in N partitions.
           --json                  Print one JSON object instead of the table.
+          --checkpoint-dir <DIR>  Checkpoint the measured run into DIR (see
+                                  docs/checkpoints.md).
+          --checkpoint-every <DURATION>
+                                  Time between checkpoints, such as 1s (default 10s).
           --version               Show the version.
           -h, --help              Show help information.
         """#

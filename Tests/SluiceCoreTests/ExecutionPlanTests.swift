@@ -72,6 +72,19 @@ import Testing
         #expect(into.count == 2 && into.allSatisfy { !plan.ringEdges.contains($0) })
     }
 
+    @Test func checkpointingGivesEverySinkItsThreadSoThatItAlignsBarriers() {
+        for deals in [false, true] {
+            let (flow, part, sink) = Self.keyed(deals: deals, sink: LinesSink())
+            let plan = ExecutionPlan(flow, checkpointing: true)
+            #expect(plan.dealers.isEmpty && plan.sequencedSinks.isEmpty && plan.sharedSinks.isEmpty)
+            #expect(plan.ownsThread(sink))
+            // Still fused: the source sends barriers into the partitions' rings itself.
+            #expect(plan.fused[part] != nil)
+            let into = flow.connections.indices.filter { flow.connections[$0].to == sink }
+            #expect(into.count == 2 && into.allSatisfy { plan.ringEdges.contains($0) })
+        }
+    }
+
     @Test func aSinkFedByOneStreamKeepsItsThread() {
         let flow = Dataflow()
         let source = flow.addSource(ObjectsSource(name: "in", count: 0))

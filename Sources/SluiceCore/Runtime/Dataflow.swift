@@ -53,6 +53,10 @@ import Synchronization
 
     var nodes: [Node] = []
     var edges: [Edge] = []
+    /// With checkpoints: which stream (and copy) each stream node runs, by node index.
+    package var stages: [Int: StageIdentity] = [:]
+    /// With a checkpoint restored: where each source resumes, by node index.
+    package var restoredSources: [Int: SourceSnapshot] = [:]
     /// Messages each ring holds (batches, not events).
     @usableFromInline package var ringCapacity: Int
 
@@ -146,8 +150,43 @@ import Synchronization
         edges.map { ($0.from.index, $0.port, $0.to.index) }
     }
 
+    /// Each node as `KIND NAME`, in the order added, for tools and tests: `source in`,
+    /// `stream work#0`, `partition work 4` (with ` dealt` when it may deal by load), `sink out`.
+    @usableFromInline package var nodeSummaries: [String] {
+        nodes.map { node in
+            switch node.kind {
+            case .source: "source \(node.name)"
+            case .stream: "stream \(node.name)"
+            case .partition(_, let n, let deals): "partition \(node.name) \(n)" + (deals ? " dealt" : "")
+            case .sink: "sink \(node.name)"
+            }
+        }
+    }
+
     /// The main output port of a stream.
     @usableFromInline package static let mainPort = -1
+}
+
+/// What a checkpoint needs to know of a stream node: the stream it runs, which copy of
+/// how many, its `key:` text, and the snapshots (of one or several old copies) it
+/// resumes from.
+package struct StageIdentity: Sendable {
+    package var stream: String
+    package var copy: Int
+    package var copies: Int
+    package var keyText: String?
+    /// The old copies' snapshots to restore from (empty: start empty).
+    package var restore: [StageSnapshot]
+
+    package init(
+        stream: String, copy: Int = 0, copies: Int = 1, keyText: String? = nil, restore: [StageSnapshot] = []
+    ) {
+        self.stream = stream
+        self.copy = copy
+        self.copies = copies
+        self.keyText = keyText
+        self.restore = restore
+    }
 }
 
 /// Carries a value that is not `Sendable` into a stage's closure, to be taken once, by

@@ -50,6 +50,11 @@ public enum RunOutcome: Sendable, Equatable {
 /// have all ended advances its steps to the end of time (firing what is open) and
 /// passes the end on, unless the run was cancelled (``cancel()``), which fires nothing.
 /// The run is over when every stage's thread has finished (``wait()``).
+///
+/// With a ``CheckpointCoordinator``, checkpoint barriers (``Message/barrier(_:)``) travel
+/// the same rings: sources send them between batches, ``InputMerge`` aligns them, stream
+/// stages save their steps' state as one passes, sinks commit their output (see
+/// docs/checkpoints.md).
 @usableFromInline package final class Execution: Sendable {
     /// Whether the run is over and how it ended.
     package typealias Outcome = RunOutcome
@@ -83,11 +88,18 @@ public enum RunOutcome: Sendable, Equatable {
     @usableFromInline package let eventsOut = ManagedAtomic<Int>(0)
     /// Live figures for the metrics endpoint, when it is on (docs/observability.md).
     package let metrics: RunMetrics?
+    /// With checkpoints: the coordinator the stages report to.
+    package let checkpoints: CheckpointCoordinator?
 
     /// Starts every node of `flow` on its own thread. `timing` turns on per-step clocks;
-    /// `metrics` receives live figures (``RunMetrics``).
-    @usableFromInline package init(_ flow: Dataflow, timing: Bool = false, metrics: RunMetrics? = nil) {
+    /// `metrics` receives live figures (``RunMetrics``). With `checkpoints`, sources send
+    /// barriers when it asks, and every source, stream stage and sink reports its part of
+    /// each checkpoint to it.
+    package init(
+        _ flow: Dataflow, timing: Bool = false, metrics: RunMetrics? = nil, checkpoints: CheckpointCoordinator? = nil
+    ) {
         self.metrics = metrics
+        self.checkpoints = checkpoints
         var fds: [Int32] = [-1, -1]
         if pipe(&fds) == 0 {
             for fd in fds { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
@@ -104,7 +116,21 @@ public enum RunOutcome: Sendable, Equatable {
         var outputs: [[Int: [SPSCRing<Message>]]] = Array(repeating: [:], count: flow.nodes.count)
         // Rings into sinks, which have no use for watermarks (see `OutputPorts.broadcast`).
         var toSinks = Set<ObjectIdentifier>()
-        let plan = ExecutionPlan(flow)
+        let plan = ExecutionPlan(flow, checkpointing: checkpoints != nil)
+        if let checkpoints {
+            var sources: [String] = []
+            var stages: [String] = []
+            var sinks: [String] = []
+            for node in flow.nodes {
+                switch node.kind {
+                case .source: sources.append(node.name)
+                case .stream: stages.append(node.name)
+                case .sink: sinks.append(node.name)
+                case .partition: break
+                }
+            }
+            checkpoints.expect(sources: sources, stages: stages, sinks: sinks)
+        }
         let fused = plan.fused
         // Sinks the streams feeding them write to themselves (see `directSinks`), and
         // each stream's list of them.
@@ -148,6 +174,7 @@ public enum RunOutcome: Sendable, Equatable {
         // happen before the sink has entered (the group would seem done, or go negative).
         let group = self.group
         for i in flow.nodes.indices where fused[i] == nil { group.enter() }
+        checkpoints?.startTimer()
         for (i, node) in flow.nodes.enumerated() {
             if fused[i] != nil { continue }
             let port = OutputPorts(rings: outputs[i], names: node.portNames, toSinks: toSinks)
@@ -170,10 +197,11 @@ public enum RunOutcome: Sendable, Equatable {
                         node.name, bytes: counted?.byteCounter, expectedBytes: counted?.expectedBytes,
                         ports: Array(node.portNames.values))
                     let h = Handoff(value: src)
+                    let restored = flow.restoredSources[i]
                     try StageThread.start(name: "in:" + node.name, role: .io) { [self] in
                         let (ports, _, _) = io.take()
                         ports.startSplitting()
-                        runSource(h.take(), time, ports, counters: counters)
+                        runSource(h.take(), time, ports, counters: counters, restored: restored)
                         group.leave()
                     }
                 case .stream(let makeChain):
@@ -181,11 +209,13 @@ public enum RunOutcome: Sendable, Equatable {
                     if metrics?.measuresStages == true { metrics?.addStream(name, portNames: node.portNames) }
                     let tick = flow.processingTimeTick
                     let encode = plan.encoding.contains(i)
+                    let identity = checkpoints == nil ? nil : flow.stages[i]
                     try StageThread.start(name: "st:" + node.name) { [self] in
                         let (ports, inputs, sinks) = io.take()
                         let chain = makeChain()
                         chain.timing = timing
-                        runStream(name, chain, inputs, ports, tick: tick, encode: encode, direct: sinks)
+                        runStream(
+                            name, chain, inputs, ports, tick: tick, encode: encode, direct: sinks, identity: identity)
                         group.leave()
                     }
                 case .partition(let makeHash, let count, _):
@@ -237,7 +267,11 @@ public enum RunOutcome: Sendable, Equatable {
     /// windows, pending timeouts and held events are dropped, not fired (as in Flink,
     /// where a cancelled job fires nothing). Safe to call from any thread, any number of
     /// times.
+    ///
+    /// With checkpoints, the sources first send the barrier of a final checkpoint (a
+    /// savepoint) where they stop, so that a restart resumes exactly there.
     @usableFromInline package func cancel() {
+        if let checkpoints, !isStopped, !isCancelled { checkpoints.requestFinal() }
         stopped.store(true, ordering: .relaxed)
         stopSources()
     }
@@ -282,12 +316,17 @@ public enum RunOutcome: Sendable, Equatable {
     /// Blocks until every node has finished; returns how the run ended.
     @usableFromInline package func wait() -> RunOutcome {
         group.wait()
+        checkpoints?.stop()
         return failure.withLock { $0 }
     }
 
-    /// Calls `body` on a Dispatch worker once every node's thread has finished.
+    /// Calls `body` on a Dispatch worker once every node's thread has finished (and
+    /// every checkpoint is written).
     @usableFromInline package func onFinish(_ body: @escaping @Sendable (RunOutcome) -> Void) {
-        group.notify(queue: .global()) { [self] in body(failure.withLock { $0 }) }
+        group.notify(queue: .global()) { [self] in
+            checkpoints?.stop()
+            body(failure.withLock { $0 })
+        }
     }
 
     /// Totals; complete after ``wait()`` returns.

@@ -12,7 +12,12 @@
 ///   several streams are written by those streams under the sink's lock, with no thread
 ///   or ring of their own;
 /// - encoding (``encodesOutput(_:node:)``): a stream whose main output goes to a sink
-///   shared with other stages encodes its events as JSON text itself, in parallel.
+///   shared with other stages encodes its events as JSON text itself, in parallel;
+/// - checkpoints (`checkpointing`): no dealing by load and no direct writes. Both let
+///   several stages write one sink without passing through a stage of the sink's own,
+///   so no one place sees a barrier from every producer and could record the sink's
+///   length between checkpoint N's output and the next; with every sink on its own
+///   thread, the sink aligns barriers like any stage (docs/checkpoints.md).
 @usableFromInline package struct ExecutionPlan {
     /// Partitioners that run on the thread of their source, by node index: the source
     /// and the source port feeding them.
@@ -31,11 +36,15 @@
     /// shared sinks (written directly).
     @usableFromInline package let ringEdges: [Int]
 
-    @usableFromInline package init(_ flow: Dataflow) {
+    @usableFromInline package init(_ flow: Dataflow, checkpointing: Bool = false) {
         let fused = Self.fusedPartitioners(flow)
         self.fused = fused
-        (dealers, sequencedSinks) = Self.dealingPartitioners(flow, fused: fused)
-        let shared = Self.directSinks(flow).union(sequencedSinks)
+        if checkpointing {
+            (dealers, sequencedSinks) = ([], [])
+        } else {
+            (dealers, sequencedSinks) = Self.dealingPartitioners(flow, fused: fused)
+        }
+        let shared = checkpointing ? [] : Self.directSinks(flow).union(sequencedSinks)
         sharedSinks = shared
         var encoding = Set<Int>()
         for (i, node) in flow.nodes.enumerated() {

@@ -98,3 +98,27 @@ extension EventSink {
     @usableFromInline package init(_ message: String) { self.message = message }
     @usableFromInline package var description: String { message }
 }
+
+/// A source that can resume where a checkpoint left it (a file): it calls
+/// ``SourceOutput/checkpointIfDue(position:)`` between batches with its position, and
+/// ``resume(from:)`` is called before ``EventSource/run(_:)`` when a run restores.
+package protocol CheckpointedSource: EventSource {
+    /// Prepares to start reading at `position` (as passed to `checkpointIfDue`), checking
+    /// that the input is still the one the checkpoint read; throws when it is not.
+    func resume(from position: [UInt8]) throws(SourceError)
+}
+
+/// A sink whose output a checkpoint can commit (a file): at each barrier it makes what
+/// it wrote durable and says where it stands (a file's length), so that a restore can
+/// cut it back there.
+package protocol CheckpointedSink: EventSink {
+    /// Flushes, makes the output durable (fsync) and returns what a restore needs.
+    func commit() throws -> [UInt8]
+}
+
+/// A sink that takes the events of several inputs and must know which one each batch
+/// came from (the dead letters of a checkpointed run, one sink for every side output).
+package protocol InputAwareSink: EventSink {
+    /// Takes `events` that arrived on input `input` (the order of the edges into the sink).
+    func write(_ events: [Event], input: Int) throws
+}

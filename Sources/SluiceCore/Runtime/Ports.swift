@@ -97,7 +97,17 @@ final class OutputPorts {
 }
 
 /// The rings a node reads, merged: takes whatever is ready, tracks each input's
-/// watermark and end.
+/// watermark and end, and aligns checkpoint barriers.
+///
+/// Alignment: an input that delivers barrier N is held (not read) until every input
+/// still open has delivered N; then the barrier is returned once, and all are read
+/// again. Every producer sends barriers in order, so the held inputs all wait on the
+/// same N; an input that ends while others are held no longer counts.
+///
+/// ```
+///  input 0:  e e e |N  (held)  e e ...
+///  input 1:  e e e e e e |N            ─▶ stage sees: e... e... N e...
+/// ```
 final class InputMerge {
     let rings: [SPSCRing<Message>]
     let parker: Parker
@@ -106,13 +116,30 @@ final class InputMerge {
     var remaining: Int
     var next = 0
     var closed = false
+    /// Inputs that delivered the barrier being aligned, and how many.
+    var held: [Bool]
+    var heldCount = 0
+    var barrier = 0
 
     init(rings: [SPSCRing<Message>], parker: Parker) {
         self.rings = rings
         self.parker = parker
         marks = Array(repeating: Int64.min, count: rings.count)
         ended = Array(repeating: false, count: rings.count)
+        held = Array(repeating: false, count: rings.count)
         remaining = rings.count
+    }
+
+    /// True when every open input has delivered the barrier being aligned.
+    private var aligned: Bool {
+        for i in rings.indices where !ended[i] && !held[i] { return false }
+        return true
+    }
+
+    /// Lets every input be read again.
+    private func release() {
+        for i in held.indices { held[i] = false }
+        heldCount = 0
     }
 
     /// The merged watermark: the least over inputs still open (+inf when all ended).
@@ -123,9 +150,14 @@ final class InputMerge {
     }
 
     func poll() -> (Int, Message)? {
+        // An input that ended may have been the last one not yet at the barrier.
+        if heldCount > 0 && aligned {
+            release()
+            return (0, .barrier(barrier))
+        }
         for k in 0..<rings.count {
             let i = (next + k) % rings.count
-            if ended[i] { continue }
+            if ended[i] || held[i] { continue }
             if let msg = rings[i].tryPop() {
                 next = (i + 1) % rings.count
                 switch msg {
@@ -133,6 +165,15 @@ final class InputMerge {
                 case .end:
                     ended[i] = true
                     remaining -= 1
+                case .barrier(let id):
+                    held[i] = true
+                    heldCount += 1
+                    barrier = id
+                    if aligned {
+                        release()
+                        return (i, msg)
+                    }
+                    continue
                 case .events, .sequenced: break
                 }
                 return (i, msg)
@@ -151,7 +192,7 @@ final class InputMerge {
             // `onIdle` may have given up on the inputs (a sink whose flush failed).
             if closed { return nil }
             parker.prepare()
-            if rings.indices.contains(where: { !ended[$0] && rings[$0].count > 0 }) {
+            if rings.indices.contains(where: { !ended[$0] && !held[$0] && rings[$0].count > 0 }) {
                 parker.cancel()
             } else if let tick {
                 if !parker.park(timeoutNanos: tick) { return (-1, nil) }

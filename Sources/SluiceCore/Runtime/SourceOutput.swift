@@ -15,18 +15,72 @@ import Dispatch
     let stampIngest: Bool
     /// The input's live counters (`--metrics`), added to once per batch.
     var counters: RunMetrics.InputCounters?
+    /// With checkpoints: the coordinator, the source's name, and the last barrier sent.
+    let checkpoints: CheckpointCoordinator?
+    let name: String
+    var injected = 0
+    /// The source sends barriers itself, with its position (``CheckpointedSource``);
+    /// otherwise ``emit(_:)`` sends them, before a batch, with no position.
+    let positioned: Bool
 
     /// Latency stamping for `sluice bench`: while on, sources started afterwards set
     /// ``Event/ingestNanos`` on every event they emit (one clock read per batch). Off by
     /// default, so ordinary runs pay nothing.
     @usableFromInline package static let stampIngestTime = ManagedAtomic<Bool>(false)
 
-    init(ports: OutputPorts, execution: Execution, time: TimePolicy?) {
+    init(
+        ports: OutputPorts, execution: Execution, time: TimePolicy?, name: String = "",
+        checkpoints: CheckpointCoordinator? = nil, positioned: Bool = false, restored: SourceSnapshot? = nil
+    ) {
         self.ports = ports
         self.execution = execution
         self.time = time
+        self.name = name
+        self.checkpoints = checkpoints
+        self.positioned = positioned
+        injected = checkpoints?.firstAfter ?? 0
+        if let restored {
+            maxTime = restored.maxTime
+            lastWatermark = restored.watermark
+        }
         stampIngest =
             SourceOutput.stampIngestTime.load(ordering: .relaxed) || execution.metrics?.measuresStages == true
+    }
+
+    /// True when the run takes checkpoints.
+    package var checkpointing: Bool { checkpoints != nil }
+
+    /// Sends the checkpoint barriers requested since the last one, if any, each with
+    /// `position()` (where a restarted source resumes to read exactly what follows).
+    /// A ``CheckpointedSource`` calls it between batches, wherever its position is
+    /// exact; it costs one atomic load when no barrier is due.
+    @inline(__always)
+    package func checkpointIfDue(position: () -> [UInt8]?) {
+        guard let c = checkpoints else { return }
+        let r = c.requested.load(ordering: .acquiring)
+        if r > injected { sendBarriers(upTo: r, c, position()) }
+    }
+
+    /// Where a ``CheckpointedSource`` that read all its input ended (``finished(at:)``).
+    var finalPosition: [UInt8]?
+
+    /// Says that the source has read all its input and would resume at `position`; it
+    /// then stands for the source in every later checkpoint.
+    package func finished(at position: [UInt8]) {
+        finalPosition = position
+    }
+
+    /// The snapshot of this source at `position`.
+    func snapshot(_ position: [UInt8]?) -> SourceSnapshot {
+        SourceSnapshot(position: position, maxTime: maxTime, watermark: lastWatermark)
+    }
+
+    private func sendBarriers(upTo r: Int, _ c: CheckpointCoordinator, _ position: [UInt8]?) {
+        while injected < r {
+            injected += 1
+            c.source(name, reached: injected, snapshot(position))
+            ports.broadcast(.barrier(injected))
+        }
     }
 
     /// True when the run is being stopped: return from `run` soon.
@@ -44,6 +98,7 @@ import Dispatch
     /// Sends good events downstream (waits while downstream is full: backpressure).
     /// Events whose time cannot be read go to ``SourcePort/malformed`` with the reason.
     @usableFromInline package func emit(_ events: consuming [Event]) {
+        if !positioned { checkpointIfDue { nil } }
         guard !events.isEmpty else { return }
         var watermark = lastWatermark
         switch time {

@@ -24,7 +24,9 @@ extension Execution {
         // Borrowed through a buffer pointer: no copy (and reference counting) per event.
         events.withUnsafeBufferPointer { batch in
             for j in batch.indices {
-                let i = Int(hash(batch[j]) % UInt64(count))
+                // By key group (``KeyGroups``), so that keyed state saved at one
+                // parallelism can be handed out again at another.
+                let i = KeyGroups.owner(ofHash: hash(batch[j]), parallelism: count)
                 target.append(i)
                 sizes[i] += 1
             }
@@ -35,15 +37,27 @@ extension Execution {
     }
 
     func runSource(
-        _ source: any EventSource, _ time: TimePolicy?, _ ports: OutputPorts, counters: RunMetrics.InputCounters? = nil
+        _ source: any EventSource, _ time: TimePolicy?, _ ports: OutputPorts,
+        counters: RunMetrics.InputCounters? = nil, restored: SourceSnapshot? = nil
     ) {
-        let out = SourceOutput(ports: ports, execution: self, time: time)
+        let positioned = source is any CheckpointedSource
+        let out = SourceOutput(
+            ports: ports, execution: self, time: time, name: source.name, checkpoints: checkpoints,
+            positioned: positioned, restored: restored)
         out.counters = counters
         defer { counters?.ended.store(true, ordering: .relaxed) }
         do {
             try source.run(out)
         } catch {
             fail(.failed("\(source.name): \(error)"))
+        }
+        if let checkpoints, !positioned {
+            // Stopped: the final checkpoint's barrier (a positioned source sent it as
+            // it stopped). Then this source stands still in every later checkpoint.
+            if isStopped { out.checkpointIfDue { nil } }
+            checkpoints.sourceFinished(source.name, out.snapshot(nil))
+        } else if let checkpoints, let end = out.finalPosition {
+            checkpoints.sourceFinished(source.name, out.snapshot(end))
         }
         ports.broadcast(.end)
         noteUnread(ports.unread)
@@ -52,9 +66,23 @@ extension Execution {
 
     func runStream(
         _ name: String, _ chain: StepChain, _ inputs: InputMerge, _ ports: OutputPorts, tick: UInt64?, encode: Bool,
-        direct: [Int: [SharedSink]]
+        direct: [Int: [SharedSink]], identity: StageIdentity? = nil
     ) {
         var watermark = Int64.min
+        if let identity, !identity.restore.isEmpty {
+            do throws(StateError) {
+                watermark = try restore(chain, inputs, identity)
+            } catch {
+                fail(.failed("stream '\(name)': cannot restore its state: \(error.message)"))
+                inputs.closeAll()
+            }
+        }
+        func snapshot() throws(StateError) -> StageSnapshot? {
+            guard let identity else { return nil }
+            return StageSnapshot(
+                stream: identity.stream, copy: identity.copy, copies: identity.copies, watermark: watermark,
+                inputMarks: inputs.marks, keyText: identity.keyText, steps: try chain.snapshot())
+        }
         var sides: [(port: Int, event: Event)] = []
         var scratch: [UInt8] = []
         let mainDirect = direct[Dataflow.mainPort] ?? []
@@ -139,6 +167,15 @@ extension Execution {
                 send(chain.process(events, watermark: watermark, sides: &sides, stamped: timed), seq: seq)
             case .watermark, .end:
                 break
+            case .barrier(let id):
+                // Aligned: everything before checkpoint `id` has been processed and sent.
+                do throws(StateError) {
+                    if let s = try snapshot() { checkpoints?.stage(name, reached: id, s) }
+                } catch {
+                    fail(.failed("stream '\(name)': cannot save its state: \(error.message)"))
+                    inputs.closeAll()
+                }
+                ports.broadcast(.barrier(id))
             case nil:
                 // An idle tick in processing-time mode: time moves on without input.
                 if merged != Int64.max { merged = max(merged, TimePolicy.nowMillis()) }
@@ -160,6 +197,7 @@ extension Execution {
         }
         meter?.tick(chain, watermark: watermark, force: true)
         for i in directMeters.indices { directMeters[i].publish() }
+        if let checkpoints, let s = try? snapshot() { checkpoints.stageFinished(name, s) }
         ports.broadcast(.end)
         for sink in allDirect { finishDirect(sink) }
         noteUnread(ports.unread)
@@ -254,6 +292,7 @@ extension Execution {
                     ports.send(i, .events(part))
                 }
             }
+            if case .barrier = msg { ports.broadcast(msg) }
             let merged = inputs.watermark
             if merged > watermark {
                 watermark = merged
@@ -274,15 +313,25 @@ extension Execution {
             if case SinkError.closed = error { fail(.outputClosed) } else { fail(.failed("\(sink.name): \(error)")) }
             inputs.closeAll()
         }
+        let byInput = sink as? any InputAwareSink
+        /// Flushes and, for a file, makes the output durable: what a checkpoint records.
+        func commit() throws -> [UInt8] {
+            try sink.flush()
+            return try (sink as? any CheckpointedSink)?.commit() ?? []
+        }
         while !broken,
-            case (_, let msg?)? = inputs.next(onIdle: {
+            case (let input, let msg?)? = inputs.next(onIdle: {
                 meter?.idle()
                 do { try sink.flush() } catch { handle(error) }
             })
         {
+            if case .barrier(let id) = msg, !broken {
+                do { checkpoints?.sink(sink.name, reached: id, try commit()) } catch { handle(error) }
+                continue
+            }
             guard !broken, case .events(let events) = msg else { continue }
             do {
-                try sink.write(events)
+                if let byInput { try byInput.write(events, input: input) } else { try sink.write(events) }
                 count += events.count
                 meter?.wrote(events, count: events.count)
                 eventsOut.wrappingIncrement(by: events.count, ordering: .relaxed)
@@ -292,6 +341,7 @@ extension Execution {
         }
         if !broken {
             do {
+                if let checkpoints { checkpoints.sinkFinished(sink.name, try commit()) }
                 try sink.flush()
                 try sink.close()
             } catch {
@@ -299,5 +349,24 @@ extension Execution {
             }
         }
         report.withLock { $0.sinkEvents[sink.name, default: 0] += count }
+    }
+}
+
+extension Execution {
+    /// Restores a stream stage from the snapshots of one or several old copies
+    /// (``StageIdentity/restore``); returns the stage's watermark.
+    func restore(_ chain: StepChain, _ inputs: InputMerge, _ identity: StageIdentity) throws(StateError) -> Int64 {
+        let parts = identity.restore
+        // The same copy of the same parallelism owns what it saved; otherwise each copy
+        // keeps the key groups it owns now.
+        let sameCopy = parts.count == 1 && parts[0].copies == identity.copies && parts[0].copy == identity.copy
+        let (copy, copies) = (identity.copy, identity.copies)
+        try chain.restore(
+            parts, owns: sameCopy ? { _ in true } : { KeyGroups.owner(ofGroup: $0, parallelism: copies) == copy })
+        // The least of the old copies' watermarks: none of them had passed it.
+        if parts.allSatisfy({ $0.inputMarks.count == inputs.marks.count }) {
+            for i in inputs.marks.indices { inputs.marks[i] = parts.map { $0.inputMarks[i] }.min() ?? Int64.min }
+        }
+        return parts.map(\.watermark).min() ?? Int64.min
     }
 }

@@ -34,15 +34,24 @@ import Dispatch
         @usableFromInline package var kind: String
         /// The traits of the step's definition.
         @usableFromInline package var traits: StepTraits
-        @usableFromInline package init(step: any Step, name: String, kind: String, traits: StepTraits = []) {
+        /// The step's id in checkpoints (`id:`, or derived from stream, position and kind).
+        @usableFromInline package var id: String
+        @usableFromInline package init(
+            step: any Step, name: String, kind: String, traits: StepTraits = [], id: String? = nil
+        ) {
             self.step = step
             self.name = name
             self.kind = kind
             self.traits = traits
+            self.id = id ?? name
         }
     }
 
     let steps: [any Step]
+    /// Each step's id and kind, and its checkpoint view (nil for a step that keeps no state).
+    let ids: [String]
+    let kinds: [String]
+    let stateful: [(any StatefulStep)?]
     /// The steps that read events in place, resolved once here (nil for the others).
     private let inPlace: [(any InPlaceStep)?]
     /// Per-step counters, in step order.
@@ -59,6 +68,9 @@ import Dispatch
 
     @usableFromInline package init(_ entries: [Entry]) {
         steps = entries.map(\.step)
+        ids = entries.map(\.id)
+        kinds = entries.map(\.kind)
+        stateful = entries.map { checkpointView(of: $0.step) }
         inPlace = entries.map { $0.step as? any InPlaceStep }
         stats = entries.map { StepStats(name: $0.name, kind: $0.kind) }
         marks = Array(repeating: Int64.min, count: entries.count)
@@ -190,5 +202,39 @@ import Dispatch
             carry = out.events
         }
         return carry
+    }
+}
+
+
+extension StepChain {
+    /// Every step as it is now: id, kind, watermark and, for stateful steps, state.
+    package func snapshot() throws(StateError) -> [StepSnapshot] {
+        var out: [StepSnapshot] = []
+        out.reserveCapacity(steps.count)
+        for i in steps.indices {
+            let view = stateful[i]
+            out.append(
+                StepSnapshot(
+                    id: ids[i], kind: kinds[i], mark: marks[i], keySource: view?.stateKeySource,
+                    state: try view?.snapshotState()))
+        }
+        return out
+    }
+
+    /// Restores every step that the snapshots of `parts` (old copies of this stream)
+    /// know by id: the least of their watermarks, and, for stateful steps, their state,
+    /// keeping the key groups `owns` accepts. Steps they do not know start empty.
+    package func restore(_ parts: [StageSnapshot], owns: (Int) -> Bool) throws(StateError) {
+        for i in steps.indices {
+            let saved = parts.compactMap { p in p.steps.first { $0.id == ids[i] } }
+            guard !saved.isEmpty else { continue }
+            marks[i] = saved.map(\.mark).min() ?? Int64.min
+            let states = saved.compactMap(\.state)
+            guard !states.isEmpty else { continue }
+            guard let view = stateful[i] else {
+                throw StateError("step '\(ids[i])' has saved state but keeps none now")
+            }
+            try view.restoreState(states, owns: owns)
+        }
     }
 }

@@ -10,6 +10,10 @@ package struct BenchOptions: Sendable {
     /// Partitions of every keyed stream, as `sluice run --parallelism`.
     package var parallelism: Int?
     /// No bindings, the generators' own counts, no warm-up.
+    /// Checkpoint the measured run into this directory (`--checkpoint-dir`), every
+    /// `checkpointInterval` seconds.
+    package var checkpointDirectory: String?
+    package var checkpointInterval: Double?
     package init() {}
 
     /// Events of a `generate` input that has no `count` when `events` is not given.

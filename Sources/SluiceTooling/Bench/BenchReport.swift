@@ -56,6 +56,8 @@ package struct BenchReport: Sendable {
     package var outcome: Execution.Outcome
     /// Remarks about how the flags were applied (an unbound stdin input read as empty, ...).
     package var notes: [String]
+    /// With `--checkpoint-dir`: the checkpoints taken.
+    package var checkpoints: CheckpointStats? = nil
 
     /// Input events per second.
     package var eventsPerSecondIn: Double { rate(Double(eventsIn)) }
@@ -110,6 +112,12 @@ package struct BenchReport: Sendable {
         } else {
             out.append("latency:   n/a (no output event kept its ingest stamp)")
         }
+        if let c = checkpoints {
+            let ms = { (n: UInt64) in fixed(Double(n) / 1e6, 1) }
+            out.append(
+                "checkpoints: \(c.count) (\(c.failed) failed), p50 \(ms(c.p50)) ms, max \(ms(c.max)) ms, last \(c.lastBytes) bytes"
+            )
+        }
         out.append("memory:    peak RSS \(fixed(Double(peakRSSBytes) / 1_048_576, 1)) MiB")
         out.append(
             "allocs:    \(allocationsPerEvent.map { fixed($0, 2) + " per event" } ?? "n/a (no malloc counter in the CLI; run the Benchmarks suite for mallocCountTotal)")"
@@ -122,6 +130,15 @@ package struct BenchReport: Sendable {
     package var json: JSON {
         var o = JSONObject()
         o.appendUnchecked(key: "pipeline", value: .string(pipeline))
+        if let c = checkpoints {
+            o.appendUnchecked(
+                key: "checkpoints",
+                value: [
+                    "count": .int(Int64(c.count)), "failed": .int(Int64(c.failed)),
+                    "p50_ms": .double(Double(c.p50) / 1e6),
+                    "max_ms": .double(Double(c.max) / 1e6), "last_bytes": .int(Int64(c.lastBytes)),
+                ])
+        }
         o.appendUnchecked(key: "source", value: .string(source))
         o.appendUnchecked(key: "warmup_events", value: .int(Int64(warmupEvents)))
         o.appendUnchecked(key: "seconds", value: .double(seconds))

@@ -119,12 +119,15 @@ extension Pipeline {
             sinks.append(s)
             run.sinks[name] = s
         }
+        run.checkpointDirectory = options.checkpointDirectory
+        run.checkpointInterval = options.checkpointInterval
         let t0 = DispatchTime.now().uptimeNanoseconds
         let measured = try start(run)
         let outcome = measured.wait()
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
 
         let totals = measured.execution.totals
+        let checkpoints = measured.execution.checkpoints?.stats
         let eventsIn = totals.sourceEvents.values.reduce(0, +)
         var latency = LatencyHistogram()
         for s in sinks { latency.merge(s.latency) }
@@ -139,7 +142,7 @@ extension Pipeline {
             sideEvents: measured.deadLetters.reduce(0) { $0 + $1.count },
             bytesIn: bytesIn, bytesInEstimated: estimated, bytesOut: sinks.reduce(0) { $0 + $1.bytes },
             steps: stepShares(totals), latency: latency, peakRSSBytes: peakResidentBytes(), allocationsPerEvent: nil,
-            outcome: outcome, notes: notes)
+            outcome: outcome, notes: notes, checkpoints: checkpoints)
     }
 
     /// Per-step time, partitions (`stream#i`) summed under their stream, in file order.
