@@ -28,12 +28,24 @@ import Synchronization
     /// Evaluates against `activation`.
     @inlinable
     package func evaluate(_ activation: some CELActivation) throws(CELError) -> CELValue {
-        try program.evaluate(activation)
+        if let a = activation as? EventActivation, a.ownFieldsLendable {
+            return try a.withOwnFieldsLent { () throws(CELError) -> CELValue in try program.evaluate(a) }
+        }
+        return try program.evaluate(activation)
     }
 
     /// Evaluates and requires a boolean.
     @inlinable
     package func evaluateBool(_ activation: some CELActivation) throws(CELError) -> Bool {
+        if let a = activation as? EventActivation, a.ownFieldsLendable {
+            return try a.withOwnFieldsLent { () throws(CELError) -> Bool in try evaluateBoolInPlace(a) }
+        }
+        return try evaluateBoolInPlace(activation)
+    }
+
+    /// ``evaluateBool(_:)`` on the activation as it is bound.
+    @inlinable
+    func evaluateBoolInPlace(_ activation: some CELActivation) throws(CELError) -> Bool {
         if let b = program.evaluateCondition(activation) { return b }
         let v = try program.evaluate(activation)
         guard case .bool(let b) = v else { throw CELError("expected a bool from '\(source)', got \(v.typeName)") }
@@ -42,7 +54,7 @@ import Synchronization
 
     /// Evaluates and converts the result to JSON.
     @usableFromInline package func evaluateJSON(_ activation: some CELActivation) throws(CELError) -> JSON {
-        try program.evaluate(activation).toJSON()
+        try evaluate(activation).toJSON()
     }
 }
 
@@ -332,8 +344,8 @@ func clockRealtimeNanos() -> UInt64 {
     /// ``withFieldsLent(_:_:_:)``), and empty at any other time. Fields of ``event`` itself
     /// are read inside ``Event/withParsedFields(_:)`` on each read. Reading a field copies
     /// neither the event nor its object, as `event.field` would.
-    @exclusivity(unchecked) var parsed = false
-    @exclusivity(unchecked) var borrowed = false
+    @exclusivity(unchecked) @usableFromInline var parsed = false
+    @exclusivity(unchecked) @usableFromInline var borrowed = false
     @exclusivity(unchecked) var fieldKeys = UnsafeBufferPointer<String>(start: nil, count: 0)
     @exclusivity(unchecked) var fieldValues = UnsafeBufferPointer<JSON>(start: nil, count: 0)
     /// Shape cache for parsed objects, by name id (see ``FieldPositionCache``).
@@ -465,6 +477,31 @@ func clockRealtimeNanos() -> UInt64 {
                 rawBytes = bytes
                 rawOffsets = offsets
             }, body)
+    }
+
+    /// Whether ``event`` is a parsed value whose fields are read in place and no other
+    /// event is lent: ``withOwnFieldsLent(_:)`` then saves work.
+    @inlinable
+    package var ownFieldsLendable: Bool { parsed && !borrowed }
+
+    /// Runs `body` with the fields of ``event`` (a parsed object) lent to the activation
+    /// for its duration, so that its field reads take them from one lending instead of
+    /// each entering ``Event/withParsedFields(_:)`` on its own. An expression's evaluation
+    /// runs inside it.
+    @usableFromInline
+    package func withOwnFieldsLent<R, E: Error>(_ body: () throws(E) -> R) throws(E) -> R {
+        var result: Result<R, E>?
+        _ = current.withParsedFields { keys, values in
+            result = withFieldsLent(keys, values) { () -> Result<R, E> in
+                do throws(E) {
+                    return .success(try body())
+                } catch {
+                    return .failure(error)
+                }
+            }
+        }
+        guard let result else { return try body() }
+        return try result.get()
     }
 
     /// Binds a lent event with `lend`, runs `body`, and binds again what was bound
