@@ -28,19 +28,29 @@ import Synchronization
     /// Evaluates against `activation`.
     @inlinable
     package func evaluate(_ activation: some CELActivation) throws(CELError) -> CELValue {
-        if let a = activation as? EventActivation, a.ownFieldsLendable {
-            return try a.withOwnFieldsLent { () throws(CELError) -> CELValue in try program.evaluate(a) }
-        }
+        if let a = activation as? EventActivation, a.ownFieldsLendable { return try evaluateLending(a) }
         return try program.evaluate(activation)
+    }
+
+    /// ``evaluate(_:)`` with the activation's own parsed event lent for the evaluation
+    /// (kept out of line, so that callers binding events otherwise stay small).
+    @usableFromInline @inline(never)
+    func evaluateLending(_ a: EventActivation) throws(CELError) -> CELValue {
+        try a.withOwnFieldsLent { () throws(CELError) -> CELValue in try program.evaluate(a) }
     }
 
     /// Evaluates and requires a boolean.
     @inlinable
     package func evaluateBool(_ activation: some CELActivation) throws(CELError) -> Bool {
-        if let a = activation as? EventActivation, a.ownFieldsLendable {
-            return try a.withOwnFieldsLent { () throws(CELError) -> Bool in try evaluateBoolInPlace(a) }
-        }
+        if let a = activation as? EventActivation, a.ownFieldsLendable { return try evaluateBoolLending(a) }
         return try evaluateBoolInPlace(activation)
+    }
+
+    /// ``evaluateBool(_:)`` with the activation's own parsed event lent for the
+    /// evaluation (out of line, as ``evaluateLending(_:)``).
+    @usableFromInline @inline(never)
+    func evaluateBoolLending(_ a: EventActivation) throws(CELError) -> Bool {
+        try a.withOwnFieldsLent { () throws(CELError) -> Bool in try evaluateBoolInPlace(a) }
     }
 
     /// ``evaluateBool(_:)`` on the activation as it is bound.
