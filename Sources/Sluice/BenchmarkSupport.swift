@@ -126,9 +126,7 @@ extension Event {
     /// cannot be bound that way.
     @inlinable
     public func evaluateInPlace(_ event: borrowing Event) -> Bool? {
-        guard activation.bindInPlace(event) else { return nil }
-        defer { activation.unbindInPlace() }
-        return try? expression.evaluateBool(activation)
+        activation.withEventInPlace(event) { try? expression.evaluateBool(activation) } ?? nil
     }
 
     /// Evaluates after setting `event` on the activation (a copy).

@@ -92,22 +92,12 @@ public struct Event: Sendable {
 
     /// Calls `body` with the keys and values of a parsed object event, in place (neither
     /// the event nor its object is copied), or returns nil for other events. The buffers
-    /// are valid while the event is alive and unchanged.
+    /// are valid only inside `body`, which must not keep them.
     @inlinable
     package func withParsedFields<R>(
         _ body: (UnsafeBufferPointer<String>, UnsafeBufferPointer<JSON>) throws -> R
     ) rethrows -> R? {
         if case .value(.object(let o)) = storage { return try o.withUnsafeFields(body) }
-        return nil
-    }
-
-    /// The keys and values of a parsed object event where they are, not retained (see
-    /// ``JSONObject/unsafeFieldPointers``), or nil for other events. Valid only while the
-    /// event is alive and unchanged, as a step's lent event is for the call
-    /// (``Step/process(at:into:)``).
-    @inlinable
-    package var unsafeParsedFields: (keys: UnsafeBufferPointer<String>, values: UnsafeBufferPointer<JSON>)? {
-        if case .value(.object(let o)) = storage { return o.unsafeFieldPointers }
         return nil
     }
 
@@ -359,10 +349,8 @@ public struct Event: Sendable {
                 empty = false
                 break
             }
-            // The fields in place. The storage may have been the last reference to
-            // them (it was consumed), so `extra` is kept alive while they are read.
-            withExtendedLifetime(extra) {
-                let (keys, values) = extra.unsafeFieldPointers
+            // The fields in place, lent for the loop.
+            extra.withUnsafeFields { keys, values in
                 for i in 0..<keys.count {
                     JSONWriter.writeKey(keys[i], first: empty, into: &out)
                     empty = false

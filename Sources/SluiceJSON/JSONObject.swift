@@ -59,22 +59,14 @@ public struct JSONObject: Sendable, Hashable {
         return try values.withUnsafeBufferPointer { try body($0[i]) }
     }
 
-    /// Calls `body` with the keys and the values, in place (no copy of either array).
+    /// Calls `body` with the keys and the values, in place (no copy of either array). The
+    /// buffers are valid only inside `body`: it must not keep them, nor anything pointing
+    /// into them, after it returns.
     @inlinable
     package func withUnsafeFields<R>(
         _ body: (UnsafeBufferPointer<String>, UnsafeBufferPointer<JSON>) throws -> R
     ) rethrows -> R {
         try keys.withUnsafeBufferPointer { k in try values.withUnsafeBufferPointer { v in try body(k, v) } }
-    }
-
-    /// The keys and the values where they are, not retained: valid only while the caller
-    /// keeps this object alive and unchanged, which it must guarantee. For hot loops that
-    /// read the fields of an object someone else owns: reading them inside
-    /// ``withUnsafeFields(_:)`` costs a retain and a release of both arrays whenever the
-    /// body writes to memory the compiler cannot tell apart from the object's.
-    @inlinable
-    package var unsafeFieldPointers: (keys: UnsafeBufferPointer<String>, values: UnsafeBufferPointer<JSON>) {
-        (keys.withUnsafeBufferPointer { $0 }, values.withUnsafeBufferPointer { $0 })
     }
 
     /// The value of `key`; setting nil removes the field, setting a new key appends it.

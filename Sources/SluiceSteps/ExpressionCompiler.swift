@@ -28,12 +28,34 @@ import Synchronization
     /// Evaluates against `activation`.
     @inlinable
     package func evaluate(_ activation: some CELActivation) throws(CELError) -> CELValue {
-        try program.evaluate(activation)
+        if let a = activation as? EventActivation, a.ownFieldsLendable { return try evaluateLending(a) }
+        return try program.evaluate(activation)
+    }
+
+    /// ``evaluate(_:)`` with the activation's own parsed event lent for the evaluation
+    /// (kept out of line, so that callers binding events otherwise stay small).
+    @usableFromInline @inline(never)
+    func evaluateLending(_ a: EventActivation) throws(CELError) -> CELValue {
+        try a.withOwnFieldsLent { () throws(CELError) -> CELValue in try program.evaluate(a) }
     }
 
     /// Evaluates and requires a boolean.
     @inlinable
     package func evaluateBool(_ activation: some CELActivation) throws(CELError) -> Bool {
+        if let a = activation as? EventActivation, a.ownFieldsLendable { return try evaluateBoolLending(a) }
+        return try evaluateBoolInPlace(activation)
+    }
+
+    /// ``evaluateBool(_:)`` with the activation's own parsed event lent for the
+    /// evaluation (out of line, as ``evaluateLending(_:)``).
+    @usableFromInline @inline(never)
+    func evaluateBoolLending(_ a: EventActivation) throws(CELError) -> Bool {
+        try a.withOwnFieldsLent { () throws(CELError) -> Bool in try evaluateBoolInPlace(a) }
+    }
+
+    /// ``evaluateBool(_:)`` on the activation as it is bound.
+    @inlinable
+    func evaluateBoolInPlace(_ activation: some CELActivation) throws(CELError) -> Bool {
         if let b = program.evaluateCondition(activation) { return b }
         let v = try program.evaluate(activation)
         guard case .bool(let b) = v else { throw CELError("expected a bool from '\(source)', got \(v.typeName)") }
@@ -42,7 +64,7 @@ import Synchronization
 
     /// Evaluates and converts the result to JSON.
     @usableFromInline package func evaluateJSON(_ activation: some CELActivation) throws(CELError) -> JSON {
-        try program.evaluate(activation).toJSON()
+        try evaluate(activation).toJSON()
     }
 }
 
@@ -299,8 +321,13 @@ func clockRealtimeNanos() -> UInt64 {
 }
 
 /// Binds one event's fields for evaluation. A step keeps one and sets ``event`` before
-/// each evaluation, or binds the event it is handling with ``withEvent(_:_:)``, so
-/// evaluating allocates no activation.
+/// each evaluation, or lends it the event it is handling for a closure with
+/// ``withEvent(_:_:)`` or ``withEventInPlace(_:_:)``, so evaluating allocates no
+/// activation.
+///
+/// A lent event is read where it is, through buffers that are valid only while the
+/// event's owner lends them; the activation holds them only for the lending closure and
+/// forgets them before it returns, so no pointer outlives the call that lent it.
 @usableFromInline package final class EventActivation: CELActivation {
     /// The event being evaluated. Setting it forgets the fields read from the last one.
     @usableFromInline package var event: Event {
@@ -321,13 +348,14 @@ func clockRealtimeNanos() -> UInt64 {
     }
     /// Where ``event`` keeps its event (allocated once, freed with the activation).
     let storage: UnsafeMutablePointer<Event>
-    /// For a parsed object event: its keys and values, read in place. They point into
-    /// the arrays of `current`'s object, which `current` keeps alive and unchanged
-    /// (it is only replaced through ``event``, which rebinds them), or during
-    /// ``withEvent(_:_:)`` into the caller's event (`borrowed`). Reading a field then
-    /// copies neither the event nor its object, as `event.field` would.
-    @exclusivity(unchecked) var parsed = false
-    @exclusivity(unchecked) var borrowed = false
+    /// Whether the bound event is a parsed value, and whether it is lent (`borrowed`):
+    /// then, for a parsed object, `fieldKeys` and `fieldValues` are its keys and values,
+    /// lent by its owner for the duration of the lending closure only (see
+    /// ``withFieldsLent(_:_:_:)``), and empty at any other time. Fields of ``event`` itself
+    /// are read inside ``Event/withParsedFields(_:)`` on each read. Reading a field copies
+    /// neither the event nor its object, as `event.field` would.
+    @exclusivity(unchecked) @usableFromInline var parsed = false
+    @exclusivity(unchecked) @usableFromInline var borrowed = false
     @exclusivity(unchecked) var fieldKeys = UnsafeBufferPointer<String>(start: nil, count: 0)
     @exclusivity(unchecked) var fieldValues = UnsafeBufferPointer<JSON>(start: nil, count: 0)
     /// Shape cache for parsed objects, by name id (see ``FieldPositionCache``).
@@ -353,12 +381,12 @@ func clockRealtimeNanos() -> UInt64 {
 
     static let cacheSize = 8
     /// Set by ``ExpressionCompiler/activation(prefetching:)`` when its expressions read
-    /// only fields the reader indexes (see ``bindRawBorrowed(_:)``).
+    /// only fields the reader indexes (see ``withEventInPlace(_:_:)``).
     @usableFromInline var rawBorrowable = false
     /// The pipeline's field index and the name id of each of its slots: a raw event read
     /// with this index tells where those fields' values start, so reading one parses just
     /// the value.
-    let readerIndex: FieldIndex
+    @usableFromInline let readerIndex: FieldIndex
     let slotIDs: [Int]
     /// Fields read together on the first miss of a raw event (see
     /// ``ExpressionCompiler/activation(prefetching:)``).
@@ -389,113 +417,150 @@ func clockRealtimeNanos() -> UInt64 {
         storage.deinitialize(count: 1).deallocate()
     }
 
-    /// Runs `body` with `event` bound for evaluation, without copying it when it is a
-    /// parsed object (a step evaluating expressions over the event it is handling saves
-    /// a copy and a destruction of the event per evaluation). Other events are bound
-    /// as by setting ``event``. Within `body`, ``event`` may still return the event it
-    /// was last set to; afterwards the activation is bound to that one again.
+    /// Runs `body` with `event` bound for evaluation, without copying it when it can be
+    /// lent in place (see ``withEventInPlace(_:_:)``); other events are bound as by
+    /// setting ``event``. Within `body`, ``event`` may still return the event it was last
+    /// set to; afterwards the activation is bound to that one again if `event` was lent.
     @inlinable
-    package func withEvent<R, E: Error>(_ event: borrowing Event, _ body: () throws(E) -> R) throws(E) -> R {
-        if bindInPlace(event) {
-            defer { unbindInPlace() }
-            return try body()
-        }
+    package func withEvent<R>(_ event: borrowing Event, _ body: () -> R) -> R {
+        if let r = withEventInPlace(event, body) { return r }
         self.event = copy event
-        return try body()
+        return body()
     }
 
-    /// Binds `event` for evaluation without copying it when it is a parsed object, and
-    /// returns true; returns false, binding nothing, for other events (set ``event``
-    /// then). The caller keeps the event alive and unchanged while it is bound: until
-    /// ``unbindInPlace()``, the next `bindInPlace`, or setting ``event``; the activation
-    /// reads its fields where they are. For batch loops, where ``withEvent(_:_:)`` would
-    /// copy the event to keep it alive across the evaluation; a loop may bind event
-    /// after event and unbind once at the end.
+    /// Runs `body` with `event` lent for evaluation in place, and returns its result: a
+    /// parsed object's fields are read where they are, and a raw event read with the
+    /// pipeline's field index by its bytes when every expression of this activation
+    /// reads only indexed fields (``rawBorrowable``). Returns nil without calling `body`
+    /// for other events (set ``event`` then). The event is bound only inside `body`;
+    /// afterwards the activation is bound to ``event`` again. A step evaluating over the
+    /// event it is handling saves a copy and a destruction of the event per evaluation.
     @inlinable
-    package func bindInPlace(_ event: borrowing Event) -> Bool {
-        if event.withParsedFields({ keys, values in bindBorrowed(keys, values) }) != nil { return true }
-        return rawBorrowable && bindRawBorrowed(event)
+    package func withEventInPlace<R>(_ event: borrowing Event, _ body: () -> R) -> R? {
+        if let r = event.withParsedFields({ keys, values in withFieldsLent(keys, values, body) }) { return r }
+        guard rawBorrowable, let view = event.rawView(for: readerIndex) else { return nil }
+        return withRawLent(view.bytes, view.offsets, body)
     }
 
-    /// ``bindInPlace(_:)`` for an event lent by pointer, as ``Step/process(at:into:)``
-    /// lends it. Passing `event.pointee` to ``bindInPlace(_:)`` copies the event (and so
-    /// retains and releases its buffers), since the compiler cannot prove that the call
-    /// leaves the pointed-to memory alone; this reads it where it is.
-    @usableFromInline package func bindInPlace(at event: UnsafePointer<Event>) -> Bool {
-        if event.pointee.withParsedFields({ keys, values in bindBorrowed(keys, values) }) != nil { return true }
-        guard rawBorrowable, let view = event.pointee.rawView(for: readerIndex) else { return false }
-        bindRawView(view.bytes, view.offsets)
-        return true
+    /// ``withEventInPlace(_:_:)`` for an event lent by pointer, as ``Step/process(at:into:)``
+    /// lends it. Passing `event.pointee` to ``withEventInPlace(_:_:)`` copies the event
+    /// (and so retains and releases its buffers), since the compiler cannot prove that
+    /// the call leaves the pointed-to memory alone; this reads it where it is.
+    @inlinable
+    package func withEventInPlace<R>(at event: UnsafePointer<Event>, _ body: () -> R) -> R? {
+        if let r = event.pointee.withParsedFields({ keys, values in withFieldsLent(keys, values, body) }) {
+            return r
+        }
+        guard rawBorrowable, let view = event.pointee.rawView(for: readerIndex) else { return nil }
+        return withRawLent(view.bytes, view.offsets, body)
     }
 
-    /// Binds a raw event by its bytes and the offsets the reader recorded, without a
-    /// copy: only for activations whose expressions read nothing but indexed fields
-    /// (``rawBorrowable``), so no read ever needs the event itself. Several stages
-    /// reading one input (fan-out) then do not all retain and release its buffer.
+    /// Runs `body` with the parsed object event whose keys and values are `keys` and
+    /// `values` bound for evaluation. For a caller already inside
+    /// ``Event/withParsedFields(_:)`` for other reasons (a key): the buffers it was lent
+    /// are forgotten before this returns, so they do not outlive its closure.
     @usableFromInline
-    func bindRawBorrowed(_ event: borrowing Event) -> Bool {
-        guard let view = event.rawView(for: readerIndex) else { return false }
-        bindRawView(view.bytes, view.offsets)
-        return true
+    package func withFieldsLent<R>(
+        _ keys: UnsafeBufferPointer<String>, _ values: UnsafeBufferPointer<JSON>, _ body: () -> R
+    ) -> R {
+        lending(
+            {
+                parsed = true
+                fieldKeys = keys
+                fieldValues = values
+                updateInPlace()
+            }, body)
     }
 
+    /// Runs `body` with a raw event bound by its bytes and the offsets the reader
+    /// recorded, without a copy: only for activations whose expressions read nothing but
+    /// indexed fields (``rawBorrowable``), so no read ever needs the event itself.
+    /// Several stages reading one input (fan-out) then do not all retain and release its
+    /// buffer.
+    @usableFromInline
+    func withRawLent<R>(_ bytes: UnsafeRawBufferPointer, _ offsets: FieldOffsets, _ body: () -> R) -> R {
+        lending(
+            {
+                parsed = false
+                inPlace = false
+                rawIndexed = true
+                rawBytes = bytes
+                rawOffsets = offsets
+            }, body)
+    }
+
+    /// Whether ``event`` is a parsed value whose fields are read in place and no other
+    /// event is lent: ``withOwnFieldsLent(_:)`` then saves work.
+    @inlinable
+    package var ownFieldsLendable: Bool { parsed && !borrowed }
+
+    /// Runs `body` with the fields of ``event`` (a parsed object) lent to the activation
+    /// for its duration, so that its field reads take them from one lending instead of
+    /// each entering ``Event/withParsedFields(_:)`` on its own. An expression's evaluation
+    /// runs inside it.
+    @usableFromInline
+    package func withOwnFieldsLent<R, E: Error>(_ body: () throws(E) -> R) throws(E) -> R {
+        var result: Result<R, E>?
+        _ = current.withParsedFields { keys, values in
+            result = withFieldsLent(keys, values) { () -> Result<R, E> in
+                do throws(E) {
+                    return .success(try body())
+                } catch {
+                    return .failure(error)
+                }
+            }
+        }
+        guard let result else { return try body() }
+        return try result.get()
+    }
+
+    /// Binds a lent event with `lend`, runs `body`, and binds again what was bound
+    /// before: ``event`` (as ``bind()`` recorded it in `own`), or, when lent inside
+    /// another lending, the event lent there.
     @inline(__always)
-    func bindRawView(_ bytes: UnsafeRawBufferPointer, _ offsets: FieldOffsets) {
+    func lending<R>(_ lend: () -> Void, _ body: () -> R) -> R {
         cacheCount = 0
-        parsed = false
+        if borrowed {
+            let outer = (parsed, fieldKeys, fieldValues, rawIndexed, rawBytes, rawOffsets)
+            lend()
+            defer {
+                cacheCount = 0
+                borrowed = true
+                (parsed, fieldKeys, fieldValues, rawIndexed, rawBytes, rawOffsets) = outer
+                updateInPlace()
+            }
+            return body()
+        }
         borrowed = true
-        inPlace = false
-        fieldKeys = UnsafeBufferPointer(start: nil, count: 0)
-        fieldValues = UnsafeBufferPointer(start: nil, count: 0)
-        rawIndexed = true
-        rawBytes = bytes
-        rawOffsets = offsets
+        lend()
+        defer {
+            cacheCount = 0
+            borrowed = false
+            parsed = own.parsed
+            fieldKeys = UnsafeBufferPointer(start: nil, count: 0)
+            fieldValues = UnsafeBufferPointer(start: nil, count: 0)
+            rawIndexed = own.rawIndexed
+            rawBytes = own.rawBytes
+            rawOffsets = own.rawOffsets
+            updateInPlace()
+        }
+        return body()
     }
 
-    /// Ends ``bindInPlace(_:)``: the activation is bound to ``event`` again.
-    @inlinable
-    package func unbindInPlace() {
-        unbindBorrowed()
-    }
-
-    @usableFromInline
-    func bindBorrowed(_ keys: UnsafeBufferPointer<String>, _ values: UnsafeBufferPointer<JSON>) {
-        cacheCount = 0
-        parsed = true
-        borrowed = true
-        fieldKeys = keys
-        fieldValues = values
-        updateInPlace()
-    }
+    /// How ``bind()`` bound ``event``, for the end of a lending to restore.
+    @exclusivity(unchecked) var own = (
+        parsed: false, rawIndexed: false, rawBytes: UnsafeRawBufferPointer(start: nil, count: 0),
+        rawOffsets: FieldOffsets()
+    )
 
     @inline(__always)
     func updateInPlace() {
         inPlace = parsed && bindings.isEmpty && !hasTables
     }
 
-    @usableFromInline
-    func unbindBorrowed() {
-        // Back to ``event``'s binding as ``bind()`` left it (``event`` does not change
-        // while another event is lent), without working it out again.
-        guard borrowed else { return }
-        cacheCount = 0
-        borrowed = false
-        parsed = own.parsed
-        fieldKeys = own.keys
-        fieldValues = own.values
-        rawIndexed = own.rawIndexed
-        rawBytes = own.rawBytes
-        rawOffsets = own.rawOffsets
-        updateInPlace()
-    }
-
-    /// How ``bind()`` bound ``event``, for ``unbindBorrowed()`` to restore.
-    @exclusivity(unchecked) var own = (
-        parsed: false, keys: UnsafeBufferPointer<String>(start: nil, count: 0),
-        values: UnsafeBufferPointer<JSON>(start: nil, count: 0), rawIndexed: false,
-        rawBytes: UnsafeRawBufferPointer(start: nil, count: 0), rawOffsets: FieldOffsets()
-    )
-
+    /// Binds ``event``. Its raw bytes belong to its buffer, which ``event`` holds, so
+    /// they are kept; its parsed fields are not (they are lent only inside
+    /// ``Event/withParsedFields(_:)``, and read there on each read).
     @inline(__always)
     func bind() {
         cacheCount = 0
@@ -508,30 +573,39 @@ func clockRealtimeNanos() -> UInt64 {
             rawIndexed = false
         }
         parsed = current.isValueBacked
-        let bound: Void? = current.withParsedFields { keys, values in
-            fieldKeys = keys
-            fieldValues = values
-        }
-        if bound == nil {
-            fieldKeys = UnsafeBufferPointer(start: nil, count: 0)
-            fieldValues = UnsafeBufferPointer(start: nil, count: 0)
-        }
-        own = (parsed, fieldKeys, fieldValues, rawIndexed, rawBytes, rawOffsets)
+        fieldKeys = UnsafeBufferPointer(start: nil, count: 0)
+        fieldValues = UnsafeBufferPointer(start: nil, count: 0)
+        own = (parsed, rawIndexed, rawBytes, rawOffsets)
         updateInPlace()
+    }
+
+    /// The value of field `name` of the bound parsed event (nil when absent, or when the
+    /// event is not an object): from the lent buffers, or from ``event`` in place.
+    @inline(__always)
+    func parsedField(_ name: CELName) -> CELValue? {
+        if borrowed {
+            guard let i = fieldIndex(name.string, id: name.id, count: name.string.utf8.count, in: fieldKeys) else {
+                return nil
+            }
+            return CELValue(json: fieldValues[i])
+        }
+        return current.withParsedFields { keys, values -> CELValue? in
+            guard let i = fieldIndex(name.string, id: name.id, count: name.string.utf8.count, in: keys) else {
+                return nil
+            }
+            return CELValue(json: values[i])
+        } ?? nil
     }
 
     /// The index of the key `key` (of `count` UTF-8 bytes, interned as `id`) among the
     /// parsed object's keys, trying where it was last found first; nil when absent.
     @inline(__always)
-    func fieldIndex(_ key: String, id: Int, count: Int) -> Int? {
-        positions.index(of: key, id: id, utf8Count: count, in: fieldKeys)
+    func fieldIndex(_ key: String, id: Int, count: Int, in keys: UnsafeBufferPointer<String>) -> Int? {
+        positions.index(of: key, id: id, utf8Count: count, in: keys)
     }
 
     @usableFromInline package func resolve(_ name: CELName) -> CELValue? {
-        if inPlace && name.id != eventID && name.id != paramsID {
-            guard let i = fieldIndex(name.string, id: name.id, count: name.string.utf8.count) else { return nil }
-            return CELValue(json: fieldValues[i])
-        }
+        if inPlace && name.id != eventID && name.id != paramsID { return parsedField(name) }
         if !bindings.isEmpty, let b = bindings[name.string] { return b }
         let id = name.id
         if id == eventID {
@@ -543,10 +617,7 @@ func clockRealtimeNanos() -> UInt64 {
         }
         if id == paramsID { return compiler.params }
         if hasTables, let t = compiler.tables[name.string] { return t }
-        if parsed {
-            guard let i = fieldIndex(name.string, id: name.id, count: name.string.utf8.count) else { return nil }
-            return CELValue(json: fieldValues[i])
-        }
+        if parsed { return parsedField(name) }
         var i = 0
         while i < cacheCount {
             if cache[i].id == id { return cache[i].value }
@@ -593,8 +664,16 @@ func clockRealtimeNanos() -> UInt64 {
     @usableFromInline package func test(_ test: CELFieldTest) -> Bool? {
         let id = test.name.id
         if inPlace && id != eventID && id != paramsID {
-            guard let i = fieldIndex(test.name.string, id: id, count: test.nameCount) else { return nil }
-            return test.evaluate(json: fieldValues[i])
+            if borrowed {
+                guard let i = fieldIndex(test.name.string, id: id, count: test.nameCount, in: fieldKeys) else {
+                    return nil
+                }
+                return test.evaluate(json: fieldValues[i])
+            }
+            return current.withParsedFields { keys, values -> Bool? in
+                guard let i = fieldIndex(test.name.string, id: id, count: test.nameCount, in: keys) else { return nil }
+                return test.evaluate(json: values[i])
+            } ?? nil
         }
         guard let v = resolve(test.name) else { return nil }
         return test.evaluate(v)

@@ -71,6 +71,12 @@ package enum ReplayStart: Sendable, Equatable {
 ///
 /// The store owns one connection and is used by one thread at a time. The first writer
 /// creates the tables; a file whose `events` table Sluice did not make is refused.
+///
+/// `@unchecked Sendable` only so that a run can open the store before it starts (to
+/// report a bad file as a usage error) and hand it to the stage that appends to it: the
+/// opening thread does not touch it afterwards, and that stage's thread alone uses it
+/// from then on (a reader opens a store of its own), so its connection is never used by
+/// two threads at once.
 package final class SQLiteEventStore: @unchecked Sendable {
     /// The marker row in `sluice_store` that says which layout the tables have.
     package static let layout = "sluice-events-1"

@@ -115,6 +115,40 @@ struct ConditionTests {
         #expect((try? expr.evaluateBool(activation)) == false)
     }
 
+    /// A lent event is bound only inside its closure: lending another one within it
+    /// binds that one, and each closure's end restores the binding around it.
+    @Test func lentEventsAreBoundOnlyInsideTheirClosures() throws {
+        let compiler = ExpressionCompiler()
+        let activation = compiler.activation()
+        let expr = try compiler.compile(source: "a")
+        func read() -> JSON? { try? expr.evaluateJSON(activation) }
+        activation.event = Event(.object(JSONObject([("a", 1)])))
+        let outer = Event(.object(JSONObject([("b", 0), ("a", 2)])))
+        let inner = Event(.object(JSONObject([("a", 3)])))
+        let seen = activation.withEventInPlace(outer) { () -> [JSON?] in
+            let before = read()
+            let nested = activation.withEventInPlace(inner) { read() }
+            return [before, nested ?? nil, read()]
+        }
+        #expect(seen == [2, 3, 2])
+        #expect(read() == 1)
+    }
+
+    /// An event that cannot be lent in place (raw, and read as a whole through `event`)
+    /// is refused without running the closure, and leaves the binding alone.
+    @Test func eventsThatCannotBeLentAreRefused() throws {
+        let compiler = ExpressionCompiler()
+        let expr = try compiler.compile(source: "event.a == 1")
+        let activation = compiler.activation(prefetching: [expr])
+        activation.event = Event(.object(JSONObject([("a", 1)])))
+        var ran = false
+        let raw = Self.rawEvent(JSONObject([("a", 2)]))
+        #expect(activation.withEventInPlace(raw) { ran = true } == nil)
+        #expect(!ran)
+        #expect((try? expr.evaluateBool(activation)) == true)
+        #expect(activation.withEvent(raw) { try? expr.evaluateBool(activation) } == false)
+    }
+
     @Test func filterBatchMatchesEventByEvent() throws {
         let step = try #require(try? compileStep(#"filter: amount > 250.0 && country == "US""#).get())
         var events: [Event] = []

@@ -6,21 +6,8 @@ import Testing
 
 @testable import SluiceSteps
 
-/// A small seeded generator, so a failing seed reproduces.
-struct PatternRNG: RandomNumberGenerator {
-    var state: UInt64
-    init(_ seed: Int64) { state = UInt64(bitPattern: seed) }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
 /// A random saga: stages of one or two steps, each with a random timeout, retries and
-/// compensation; written as YAML.
+/// compensation; written as YAML. Generated (and shrunk) by PropertyBased.
 struct RandomSaga: CustomStringConvertible {
     struct StepSpec {
         var name: String
@@ -34,22 +21,28 @@ struct RandomSaga: CustomStringConvertible {
     var lateness: Int
     var steps: [StepSpec] { stages.flatMap { $0 } }
 
-    static func random(_ rng: inout PatternRNG) -> RandomSaga {
-        var stages: [[StepSpec]] = []
+    /// One step: its timeout, retries, backoff and compensation (named in ``make(_:lateness:)``).
+    static let rawStep = zip(Gen.int(in: 20...80), Gen.int(in: 0...1), Gen.int(in: 0...20), Gen.int(in: 0...2))
+        .map { StepSpec(name: "", timeout: $0, retries: $1, backoff: $2, compensation: $3) }
+
+    /// One to three stages, a quarter of them two steps in parallel, and the lateness.
+    static let generator = zip(
+        zip(rawStep, rawStep, Gen.bool(0.25)).map { $2 ? [$0, $1] : [$0] }.array(of: 1...3), Gen.int(in: 0...30)
+    )
+    .map { make($0, lateness: $1) }
+
+    /// The saga of `stages`, its steps named `s0`, `s1`, ... in order.
+    static func make(_ stages: [[StepSpec]], lateness: Int) -> RandomSaga {
         var n = 0
-        for _ in 0..<Int.random(in: 1...3, using: &rng) {
-            var stage: [StepSpec] = []
-            for _ in 0..<(Int.random(in: 0..<4, using: &rng) == 0 ? 2 : 1) {
-                stage.append(
-                    StepSpec(
-                        name: "s\(n)", timeout: Int.random(in: 20...80, using: &rng),
-                        retries: Int.random(in: 0...1, using: &rng),
-                        backoff: Int.random(in: 0...20, using: &rng), compensation: Int.random(in: 0...2, using: &rng)))
+        let named = stages.map { stage in
+            stage.map { s in
+                var s = s
+                s.name = "s\(n)"
                 n += 1
+                return s
             }
-            stages.append(stage)
         }
-        return RandomSaga(stages: stages, lateness: Int.random(in: 0...30, using: &rng))
+        return RandomSaga(stages: named, lateness: lateness)
     }
 
     func stepYAML(_ s: StepSpec, indent: String) -> String {
@@ -88,39 +81,70 @@ struct RandomSaga: CustomStringConvertible {
 
     var description: String { yaml }
 
-    /// Random events for `sagas` sagas: a start each, then replies (some for steps not
-    /// running, some repeated), every time distinct; in arrival order, each at most
-    /// `lateness` behind the latest before it.
-    func events(_ rng: inout PatternRNG, sagas: Int) -> [(time: Int64, value: JSON)] {
+    /// Random events for `runs` (one saga each): a start each, then replies (some for
+    /// steps not running, some repeated), every time distinct; in arrival order, each at
+    /// most `lateness` behind the latest before it.
+    func events(_ runs: [SagaRun]) -> [(time: Int64, value: JSON)] {
         let kinds = ["ok", "ok", "ok", "fail", "undone", "notundone"]
-        var evs: [(Int64, JSON)] = []
+        // (time, arrival time, value); each event arrives up to the lateness after its time.
+        var evs: [(time: Int64, arrival: Int64, value: JSON)] = []
         var serial: Int64 = 0
-        func time(_ t: Int) -> Int64 {
+        let late = Int64(lateness) * 1000
+        func add(_ t: Int, delay: Int, _ e: JSON) {
             serial += 1
-            return Int64(t) * 1000 + serial
+            // A generated time unit is a second (the saga's durations are in seconds); the
+            // milliseconds keep every time distinct.
+            let time = Int64(t) * 1000 + serial
+            evs.append((time, time + late * Int64(delay) / 1000, e))
         }
-        for i in 0..<sagas {
+        for (i, run) in runs.enumerated() {
             let id = JSON.string("k\(i)")
-            let t0 = Int.random(in: 0...100, using: &rng)
-            evs.append((time(t0), .object(JSONObject([("kind", "start"), ("id", id)]))))
-            for _ in 0..<Int.random(in: 0...12, using: &rng) {
-                let s = steps[Int.random(in: 0..<steps.count, using: &rng)].name
-                let k = kinds[Int.random(in: 0..<kinds.count, using: &rng)]
-                let e = JSON.object(JSONObject([("kind", .string(k)), ("id", id), ("step", .string(s))]))
-                let t = time(t0 + Int.random(in: 0...250, using: &rng))
-                evs.append((t, e))
-                if Int.random(in: 0..<5, using: &rng) == 0 {
-                    evs.append((time(Int(t / 1000) + Int.random(in: 0...5, using: &rng)), e))
-                }
+            add(run.start, delay: run.delay, .object(JSONObject([("kind", "start"), ("id", id)])))
+            for r in run.replies {
+                let s = steps[r.step % steps.count].name
+                let e = JSON.object(JSONObject([("kind", .string(kinds[r.kind])), ("id", id), ("step", .string(s))]))
+                add(run.start + r.after, delay: r.delay, e)
+                if let again = r.repeated { add(run.start + r.after + again, delay: r.repeatDelay, e) }
             }
         }
-        // A generated time unit is a second (the saga's durations are in seconds); the
-        // milliseconds keep every time distinct.
-        evs.sort { $0.0 < $1.0 }
-        let late = Int64(lateness) * 1000
-        let jittered = evs.map { ($0, $0.0 + Int64.random(in: 0...late, using: &rng)) }
-        return jittered.sorted { $0.1 < $1.1 }.map { (time: $0.0.0, value: $0.0.1) }
+        return evs.sorted { ($0.arrival, $0.time) < ($1.arrival, $1.time) }.map { (time: $0.time, value: $0.value) }
     }
+}
+
+/// The events of one saga, as generated: the start's time (in seconds) and its replies.
+/// Each event's `delay` (0...1000) is how late it arrives, in thousandths of the lateness.
+struct SagaRun: CustomStringConvertible {
+    struct Reply {
+        /// Which step (modulo the steps), which kind (an index into the kinds), and
+        /// when, in seconds after the start.
+        var step: Int
+        var kind: Int
+        var after: Int
+        var delay: Int
+        /// Seconds after the reply that a repeat of it comes, if it is repeated.
+        var repeated: Int?
+        var repeatDelay: Int
+    }
+    var start: Int
+    var delay: Int
+    var replies: [Reply]
+    var description: String {
+        "start \(start)+\(delay): "
+            + replies.map {
+                "s\($0.step) k\($0.kind) +\($0.after)+\($0.delay) again \($0.repeated.map { "\($0)" } ?? "-")"
+            }
+            .joined(separator: ", ")
+    }
+
+    static let reply = zip(
+        Gen.int(in: 0...5), Gen.int(in: 0...5), Gen.int(in: 0...250), Gen.int(in: 0...1000), Gen.bool(0.2),
+        Gen.int(in: 0...5), Gen.int(in: 0...1000)
+    )
+    .map { Reply(step: $0, kind: $1, after: $2, delay: $3, repeated: $4 ? $5 : nil, repeatDelay: $6) }
+
+    /// One to six sagas' events, each up to twelve replies.
+    static let generator = zip(Gen.int(in: 0...100), Gen.int(in: 0...1000), reply.array(of: 0...12))
+        .map { SagaRun(start: $0, delay: $1, replies: $2) }.array(of: 1...6)
 }
 
 /// Drives a saga step like a stage: the watermark trails the latest time by the
@@ -250,10 +274,8 @@ enum SagaTestError: Error {
     }
 
     @Test func randomRepliesKeepTheSagaInvariants() async {
-        await propertyCheck(count: 200, input: Gen.int64()) { seed in
-            var rng = PatternRNG(seed)
-            let saga = RandomSaga.random(&rng)
-            let events = saga.events(&rng, sagas: Int.random(in: 1...6, using: &rng))
+        await propertyCheck(count: 200, input: RandomSaga.generator, SagaRun.generator) { saga, runs in
+            let events = saga.events(runs)
             guard let step = try? compileSaga(saga.yaml) else {
                 Issue.record("does not compile:\n\(saga.yaml)")
                 return
@@ -281,10 +303,8 @@ enum SagaTestError: Error {
 
     /// Events reordered within the lateness give what the same events in time order give.
     @Test func reorderingWithinTheLatenessChangesNothing() async {
-        await propertyCheck(count: 150, input: Gen.int64()) { seed in
-            var rng = PatternRNG(seed)
-            let saga = RandomSaga.random(&rng)
-            let events = saga.events(&rng, sagas: Int.random(in: 1...6, using: &rng))
+        await propertyCheck(count: 150, input: RandomSaga.generator, SagaRun.generator) { saga, runs in
+            let events = saga.events(runs)
             guard let a = try? compileSaga(saga.yaml), let b = try? compileSaga(saga.yaml) else { return }
             let shuffled = SagaHarness(a, lateness: Int64(saga.lateness) * 1000)
             for e in events { shuffled.send(e.value, time: e.time) }
@@ -304,12 +324,12 @@ enum SagaTestError: Error {
 
     /// A snapshot taken midway and restored into a fresh step gives the same future.
     @Test func aSnapshotRestoredIntoAFreshStepGivesTheSameFuture() async {
-        await propertyCheck(count: 150, input: Gen.int64()) { seed in
-            var rng = PatternRNG(seed)
-            let saga = RandomSaga.random(&rng)
-            let events = saga.events(&rng, sagas: Int.random(in: 1...6, using: &rng))
+        await propertyCheck(count: 150, input: RandomSaga.generator, SagaRun.generator, Gen.int(in: 0...1000)) {
+            saga, runs, cutAt in
+            let events = saga.events(runs)
             guard let a = try? compileSaga(saga.yaml), let b = try? compileSaga(saga.yaml) else { return }
-            let cut = Int.random(in: 0...events.count, using: &rng)
+            // Somewhere in the events, in thousandths of them.
+            let cut = events.count * cutAt / 1000
             let original = SagaHarness(a, lateness: Int64(saga.lateness) * 1000)
             for e in events[..<cut] { original.send(e.value, time: e.time) }
             // The snapshot goes through text, as a checkpoint file would.

@@ -7,8 +7,6 @@ import SluiceJSON
 /// nested objects (`geo.city`); `set` creates missing objects on the way. New fields are
 /// appended; existing fields keep their place.
 @usableFromInline package final class EnrichStep: InPlaceStep {
-    /// Keeps nothing between events.
-
     /// A field path split at dots.
     package typealias Path = [String]
 

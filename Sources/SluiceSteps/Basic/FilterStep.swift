@@ -4,8 +4,6 @@ import SluiceCore
 /// `filter: EXPR`: keeps the events where EXPR is true. A result that is not a bool, or
 /// an evaluation error, rejects the event.
 @usableFromInline package final class FilterStep: InPlaceStep {
-    /// Keeps nothing between events.
-
     let predicate: Expression
     let name: String
     let activation: EventActivation
@@ -27,18 +25,15 @@ import SluiceCore
     @usableFromInline package func process(batch events: [Event], into out: inout StepOutput) {
         events.withUnsafeBufferPointer { batch in
             for i in batch.indices {
-                // Rebinding replaces the last event lent, so there is one unbind per batch.
-                guard activation.bindInPlace(batch[i]) else {
+                // Decided while the event is lent, before it is read again, so that no
+                // copy of it has to live across the evaluation.
+                guard let keep = activation.withEventInPlace(batch[i], { decide() }) else {
                     process(batch[i], into: &out)
                     continue
                 }
-                // Decided before the event is read again, so that no copy of it has to
-                // live across the evaluation.
-                let keep = decide()
                 finish(batch[i], keep, &out)
             }
         }
-        activation.unbindInPlace()
     }
 
     /// The predicate on the bound event: keep it or not, or the error that rejects it.

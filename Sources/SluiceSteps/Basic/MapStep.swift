@@ -4,8 +4,6 @@ import SluiceJSON
 
 /// `map: EXPR`: replaces the event with EXPR's value, which must be a map.
 @usableFromInline package final class MapStep: InPlaceStep {
-    /// Keeps nothing between events.
-
     let expression: Expression
     let name: String
     let activation: EventActivation

@@ -72,8 +72,6 @@ import SluiceJSON
     /// Kept occurrences held (each one key and time), bounded by the watermark.
     @usableFromInline package var stateSize: Int { expiries.count }
 
-    /// Results depend on the watermark.
-
     /// Keys held.
     @usableFromInline package var keyCount: Int { seen.count }
 

@@ -115,9 +115,9 @@ final class NFARunner {
     @exclusivity(unchecked) var old: [PartialMatch] = []
     @exclusivity(unchecked) var next: [PartialMatch] = []
     @exclusivity(unchecked) var seenNodes: Set<Int32> = []
-    /// Whether `activation` is bound to the current event, and whether in place.
-    @exclusivity(unchecked) var bound = false
-    @exclusivity(unchecked) var boundInPlace = false
+    /// Whether `activation` holds a copy of the current event (one that could not be
+    /// lent in place), set by the first evaluation that needed it.
+    @exclusivity(unchecked) var copiedCurrent = false
 
     init(nfa: PatternNFA, activation: EventActivation, limits: PatternLimits) {
         self.nfa = nfa
@@ -173,7 +173,8 @@ final class NFARunner {
         let seq = keys[k].seq
         current = CurrentEvent(seq: seq, time: time, slot: slot, mask: mask, known: known)
         if slot >= 0 { buffer.setSeq(slot, seq) }
-        bound = false
+        copiedCurrent = false
+        if !activation.bindings.isEmpty { activation.bindings = [:] }
         if conditionCache.count > 64 { for i in 64..<conditionCache.count { conditionCache[i] = -1 } }
 
         loadPartialMatches(k, into: &old)
@@ -184,7 +185,6 @@ final class NFARunner {
             step: 0, count: 0, lastStep: -1, node: -1, canProceed: true, startTime: time,
             startSeq: seq, lastSeq: seq - 1)
         advance(start, isStart: true)
-        unbindCurrent()
 
         // Over a limit: keep the state as it was and say so, never drop silently.
         if next.count > limits.partialMatchesPerKey {
@@ -433,34 +433,22 @@ final class NFARunner {
 
     // MARK: Conditions
 
-    /// Binds the activation to the current event, if not yet: in place where it is in
-    /// the shared buffer when it can be, else a copy (a null event if it was not stored,
-    /// which does not happen: events are stored unless every condition is known).
+    /// Evaluates `expr` on the current event: lent in place where it is in the shared
+    /// buffer, for this evaluation only, when it can be; else on a copy bound once per
+    /// event (a null event if it was not stored, which does not happen: events are
+    /// stored unless every condition is known).
     @inline(__always)
-    func bindCurrent() {
-        if bound { return }
-        if !activation.bindings.isEmpty { activation.bindings = [:] }
-        bound = true
-        guard current.slot >= 0 else {
-            activation.event = Event(.null)
-            return
+    func evaluateOnCurrent(_ expr: Expression) -> Bool {
+        if !copiedCurrent {
+            if current.slot >= 0,
+                let r = activation.withEventInPlace(at: buffer.eventPointer(current.slot), { evaluate(expr) })
+            {
+                return r
+            }
+            copiedCurrent = true
+            activation.event = current.slot >= 0 ? buffer.eventPointer(current.slot).pointee : Event(.null)
         }
-        let e = buffer.eventPointer(current.slot)
-        if activation.bindInPlace(at: e) {
-            boundInPlace = true
-        } else {
-            activation.event = e.pointee
-        }
-    }
-
-    /// Ends ``bindCurrent()``'s lending of the current event.
-    @inline(__always)
-    func unbindCurrent() {
-        if boundInPlace {
-            activation.unbindInPlace()
-            boundInPlace = false
-        }
-        bound = false
+        return evaluate(expr)
     }
 
     /// A condition on the current event: from its arrival bits, else evaluated and cached
@@ -475,7 +463,6 @@ final class NFARunner {
     }
 
     func conditionSlow(_ i: Int, _ c: PartialMatch, target: Int) -> Bool {
-        bindCurrent()
         if !conditionIterative[i], i < 64 {
             let bit: UInt64 = 1 << UInt64(i)
             current.known |= bit
@@ -483,7 +470,7 @@ final class NFARunner {
                 current.mask |= bit
                 return true
             }
-            let r = evaluate(expr)
+            let r = evaluateOnCurrent(expr)
             if r { current.mask |= bit }
             return r
         }
@@ -494,13 +481,13 @@ final class NFARunner {
                 conditionCache[i] = 1
                 return true
             }
-            let r = evaluate(expr)
+            let r = evaluateOnCurrent(expr)
             conditionCache[i] = r ? 1 : 0
             return r
         }
         guard let expr = conditionExpressions[i] else { return true }
         activation.bindings = captures.bindings(c.node, through: target)
-        let r = evaluate(expr)
+        let r = evaluateOnCurrent(expr)
         activation.bindings = [:]
         return r
     }

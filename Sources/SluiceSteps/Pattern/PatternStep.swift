@@ -136,8 +136,6 @@ import SluiceJSON
         overStateLimits == 0 ? [] : [("over_state_limits", overStateLimits)]
     }
 
-    /// Results depend on the watermark.
-
     // MARK: Arrival
 
     /// Classifies the event (late, key), evaluates its conditions and queues it until the
@@ -165,35 +163,35 @@ import SluiceJSON
         // The slot the event would be stored in, loading while the event is read.
         buffer.prefetchFreeSlot()
         var k: Int32 = -1
-        // A parsed event's key, hashed, whose bucket is being loaded while the conditions
-        // are evaluated; found after them (see below).
-        var pendingKey: UnsafePointer<JSON>?
-        var pendingHash: UInt64 = 0
-        var pendingPrint = KeyTable.Fingerprint.inexact
-        // How `activation` holds the event: not at all, lent in place, or as a copy.
-        var bind = ActivationBinding.none
+        // Every condition that reads only the event, evaluated while it is at hand.
+        var mask: UInt64 = 0
+        var known: UInt64 = 0
+        // Whether the conditions are evaluated yet, and whether `activation` holds a copy
+        // of the event.
+        var evaluated = arrivalConditions.count == 0
+        var copied = false
         if let f = keyField {
             // Read in place (a parsed event's value is borrowed, a raw event's field is
             // found by its UTF-8 name), hashed once, and copied only for a new key.
             let utf8 = UnsafeRawBufferPointer(keyUTF8)
             let found: Int32?
-            if let (names, values) = event.pointee.unsafeParsedFields {
-                // A parsed object: its fields where they are, for the key and then for
-                // the conditions (the buffers stay valid while the stage lends the event).
-                if let i = keyPosition(f, in: names) {
-                    let v = values.baseAddress.unsafelyUnwrapped + i
-                    (pendingHash, pendingPrint) = KeyTable.hashAndPrint(v.pointee)
-                    keyTable.prefetch(hash: pendingHash)
-                    pendingKey = v
-                    found = -1
-                } else {
-                    found = nil
-                }
-                if found != nil, arrivalConditions.count > 0 {
+            if let parsedKey = event.pointee.withParsedFields({ names, values -> Int32? in
+                // A parsed object: its fields where they are, lent for this closure, for
+                // the key and then for the conditions.
+                guard let i = keyPosition(f, in: names) else { return nil }
+                let v = values.baseAddress.unsafelyUnwrapped + i
+                // Hashed, and its bucket loaded while the conditions are evaluated; found
+                // after them.
+                let (hash, print) = KeyTable.hashAndPrint(v.pointee)
+                keyTable.prefetch(hash: hash)
+                if !evaluated {
                     if !activation.bindings.isEmpty { activation.bindings = [:] }
-                    activation.bindBorrowed(names, values)
-                    bind = .inPlace
+                    (mask, known) = activation.withFieldsLent(names, values) { arrivalMask() }
+                    evaluated = true
                 }
+                return keyIndex(of: v, hash: hash, print: print)
+            }) {
+                found = parsedKey
             } else if event.pointee.isValueBacked {
                 found = nil
             } else if event.pointee.isRaw, !event.pointee.offsets.isEmpty {
@@ -201,7 +199,7 @@ import SluiceJSON
                 found = event.pointee.field(f).map { keyIndex(of: $0) }
             } else if event.pointee.isRaw, activation.bindReading(event.pointee, keys: rawKeys, into: &rawValues) {
                 // The key and the conditions' fields in one pass over the bytes.
-                bind = .copied
+                copied = true
                 found = rawValues[rawKeys.count - 1].map { keyIndex(of: $0) }
             } else if let v = event.pointee.field(utf8: utf8, f) {
                 found = keyIndex(of: v)
@@ -214,31 +212,29 @@ import SluiceJSON
             }
             k = found
         } else if let e = keyExpression {
-            bind = bindArriving(event)
-            do {
-                k = keyIndex(of: try e.evaluateJSON(activation))
-            } catch {
-                if bind == .inPlace { activation.unbindInPlace() }
+            // The key and the conditions with the event lent once.
+            let key: Result<JSON, CELError> = withArriving(event) {
+                do throws(CELError) {
+                    let key = try e.evaluateJSON(activation)
+                    if !evaluated { (mask, known) = arrivalMask() }
+                    return .success(key)
+                } catch {
+                    return .failure(error)
+                }
+            }
+            switch key {
+            case .success(let v): k = keyIndex(of: v)
+            case .failure(let error):
                 out.reject(event.pointee, step: pattern.stepName, message: "key: \(error.message)")
                 return
             }
+            evaluated = true
         } else {
             k = keyIndex(of: .null)
         }
-        // Every condition that reads only the event, while it is at hand.
-        var mask: UInt64 = 0
-        var known: UInt64 = 0
-        if arrivalConditions.count > 0 {
-            if bind == .none { bind = bindArriving(event) }
-            for i in 0..<arrivalConditions.count {
-                let c = arrivalConditions[i]
-                known |= c.bit
-                if let e = c.expression, !e._withUnsafeGuaranteedRef({ evaluate($0) }) { continue }
-                mask |= c.bit
-            }
+        if !evaluated {
+            (mask, known) = copied ? arrivalMask() : withArriving(event) { arrivalMask() }
         }
-        if bind == .inPlace { activation.unbindInPlace() }
-        if let v = pendingKey { k = keyIndex(of: v, hash: pendingHash, print: pendingPrint) }
         // Kept only if a step could take it (conditions evaluated later need it too).
         var slot: Int32 = -1
         if mask & takeMask != 0 || !allOnArrival {
@@ -249,16 +245,30 @@ import SluiceJSON
         if time <= out.watermark { drain(upTo: out.watermark, into: &out) }
     }
 
-    enum ActivationBinding { case none, inPlace, copied }
-
-    /// Binds `activation` to an arriving event: lent in place when it can be (a parsed
-    /// object, or a raw event whose conditions read only indexed fields), else copied.
+    /// Runs `body` with `activation` bound to an arriving event: lent in place when it
+    /// can be (a parsed object, or a raw event whose conditions read only indexed
+    /// fields), else copied.
     @inline(__always)
-    func bindArriving(_ event: UnsafePointer<Event>) -> ActivationBinding {
+    func withArriving<R>(_ event: UnsafePointer<Event>, _ body: () -> R) -> R {
         if !activation.bindings.isEmpty { activation.bindings = [:] }
-        if activation.bindInPlace(at: event) { return .inPlace }
+        if let r = activation.withEventInPlace(at: event, body) { return r }
         activation.event = event.pointee
-        return .copied
+        return body()
+    }
+
+    /// The arrival conditions on the bound event: which are known (`known`), and which of
+    /// those hold (`mask`).
+    @inline(__always)
+    func arrivalMask() -> (mask: UInt64, known: UInt64) {
+        var mask: UInt64 = 0
+        var known: UInt64 = 0
+        for i in 0..<arrivalConditions.count {
+            let c = arrivalConditions[i]
+            known |= c.bit
+            if let e = c.expression, !e._withUnsafeGuaranteedRef({ evaluate($0) }) { continue }
+            mask |= c.bit
+        }
+        return (mask, known)
     }
 
     @inline(__always)

@@ -99,14 +99,15 @@ final class SharedBuffer {
     /// events.
     @inline(__always)
     static func prefetchFields(of event: UnsafePointer<Event>, elements: Bool) {
-        guard let (keys, values) = event.pointee.unsafeParsedFields else { return }
         @inline(__always) func load(_ base: UnsafeRawPointer?) {
             guard let base else { return }
             sluice_prefetch(base - 32)
             if elements { sluice_prefetch(base + 32) }
         }
-        load(UnsafeRawPointer(keys.baseAddress))
-        load(UnsafeRawPointer(values.baseAddress))
+        event.pointee.withParsedFields { keys, values in
+            load(UnsafeRawPointer(keys.baseAddress))
+            load(UnsafeRawPointer(values.baseAddress))
+        }
     }
 
     /// Starts loading the slot ``addEvent(_:)`` fills next, if one is free (storing an

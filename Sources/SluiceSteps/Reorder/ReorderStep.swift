@@ -53,8 +53,6 @@ import SluiceCore
         maxBuffer == nil ? [] : [("emitted_early", emittedEarlyCount)]
     }
 
-    /// Results depend on the watermark.
-
     /// Buffers the event, or sends it to `late` when it can no longer be put in order.
     @usableFromInline package func process(_ event: Event, into out: inout StepOutput) {
         let t = event.time

@@ -9,8 +9,6 @@ import SluiceCore
 /// main output). An expression that fails, or gives something other than a bool, rejects
 /// the event, which then goes to no branch.
 @usableFromInline package final class RouteStep: InPlaceStep {
-    /// Keeps nothing between events.
-
     /// One branch: its name, side-output port and condition.
     @usableFromInline package struct Branch: Sendable {
         /// The branch name (`STREAM.NAME`).

@@ -19,8 +19,6 @@ import SluiceSchema
 /// - `stop`: goes to `rejected` as for `reject`, and the step asks the runtime to end the
 ///   run (``stopReason``).
 @usableFromInline package final class ValidateStep: InPlaceStep {
-    /// Keeps nothing between events.
-
     /// What to do with an invalid event.
     @usableFromInline package enum OnInvalid: String, Sendable {
         /// Send it to `STREAM.rejected` with its violations.

@@ -256,7 +256,7 @@ final class DistinctBox {
         }
     }
 
-    /// ``add(_:_:_:time:seq:scratch:)`` for `sum` when `v` is a number or null (true);
+    /// ``add(_:_:_:_:time:seq:scratch:)`` for `sum` when `v` is a number or null (true);
     /// false, changing nothing, for any other value.
     @inline(__always)
     static func addSum(_ a: inout Accumulator, _ v: JSON) -> Bool {

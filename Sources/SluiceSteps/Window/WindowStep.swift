@@ -89,8 +89,6 @@ import SluiceJSON
     /// Windows open or kept for allowed lateness.
     @usableFromInline package var stateSize: Int { machine.openWindows }
 
-    /// Results depend on the watermark.
-
     /// Adds the event to its windows; it may instead go to `late` (every window it belongs
     /// to is gone) or `rejected` (bad key or value, too many open windows). Windows that
     /// fire because of it (late updates, full count windows) are emitted at once.
@@ -161,8 +159,8 @@ import SluiceJSON
     /// field into `values` (a missing input reads as null). Nil when the key field is missing.
     @inline(__always)
     func readDirect(_ p: UnsafePointer<Event>) -> JSON? {
-        if let (ks, vs) = p.pointee.unsafeParsedFields {
-            // The event is lent for the call, so its fields stay put while they are read.
+        // A parsed object: its fields where they are, lent for the closure.
+        let parsed: JSON?? = p.pointee.withParsedFields { ks, vs in
             for j in 0..<directNames.count {
                 _ = positions.index(of: directNames[j], id: j, utf8Count: directCounts[j], in: ks)
             }
@@ -175,6 +173,7 @@ import SluiceJSON
             let at = positions[keySlot]
             return at >= 0 && at < vs.count ? .some(vs[at]) : .none
         }
+        if let parsed { return parsed }
         // Raw bytes: at the offsets the reader recorded, or every field in one pass; else
         // (patched, non-object) field by field.
         if !p.pointee.offsets.isEmpty
