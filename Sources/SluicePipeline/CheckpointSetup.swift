@@ -41,7 +41,8 @@ extension FlowBuilder {
             )
         }
         for stream in pipeline.streams {
-            for step in stream.steps where !step.traits.contains(.stateless) && checkpointView(of: step.factory()) == nil {
+            for step in stream.steps
+            where !step.traits.contains(.stateless) && checkpointView(of: step.factory()) == nil {
                 throw RunError(
                     .usage,
                     "\(step.location): error: step '\(step.id)' (\(step.kind) in stream '\(stream.name)') keeps state that it cannot save in a checkpoint, so a restart would lose it; run without --checkpoint-dir"

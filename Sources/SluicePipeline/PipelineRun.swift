@@ -180,7 +180,8 @@ extension Pipeline {
             )
         }
         let built = try FlowBuilder(pipeline: self, options: options).build()
-        let execution = Execution(built.flow, timing: options.timing, metrics: options.metrics,
+        let execution = Execution(
+            built.flow, timing: options.timing, metrics: options.metrics,
             checkpoints: built.checkpoints)
         return PipelineRun(
             execution: execution, deadLetterNames: built.deadLetterNames, deadLetterSinks: built.deadLetterSinks,

@@ -178,7 +178,7 @@ import Testing
         #expect(got["dlq.jsonl"] == want["dlq.jsonl"])
     }
 
-    @Test(.disabled("needs the step snapshots of branch h-ckpt-steps"))
+    @Test
     func aStatefulRunKilledTenTimesWritesExactlyWhatAnUninterruptedOneWrites() throws {
         let outputs = ["windows.jsonl", "sessions.jsonl", "journeys.jsonl"]
         let (want, got, killed) = try Self.killAndCompare(Self.stateful, outputs: outputs, parallelism: 2)

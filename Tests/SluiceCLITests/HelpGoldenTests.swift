@@ -44,8 +44,7 @@ import Testing
           sluice run filter.yaml --set threshold=500 --dlq rejected.jsonl < in.jsonl
           sluice run fraud.yaml --metrics 9464 --log-format json < events.jsonl
 
-        USAGE: sluice run <pipeline> [--input <NAME=FILE> ...] [--output <NAME=FILE> ...] [--set <KEY=VALUE> ...] [--format <format>] [--duplicate-keys <policy>] [--dlq <FILE>] [--stats] [--parallelism <N>] [--metrics <ADDR>] [--log-format <log-format>] [--log-level <level>]
-        USAGE: sluice run <pipeline> [--input <NAME=FILE> ...] [--output <NAME=FILE> ...] [--set <KEY=VALUE> ...] [--format <format>] [--duplicate-keys <policy>] [--dlq <FILE>] [--stats] [--parallelism <N>] [--checkpoint-dir <DIR>] [--checkpoint-every <DURATION>] [--allow-non-restored-state]
+        USAGE: sluice run [<options>] <pipeline>
 
         ARGUMENTS:
           <pipeline>              The pipeline file (YAML).

@@ -2,6 +2,7 @@ import PropertyBased
 import SluiceCore
 import SluiceJSON
 import SluicePipeline
+import SluiceTestSupport
 import Testing
 
 @testable import SluiceSteps
@@ -194,7 +195,7 @@ enum CheckpointCases {
     /// spacing, kept byte for byte), some parsed; watermark advances trailing the latest
     /// time; the end of input last.
     static func ops(seed: Int64) -> [CheckpointOp] {
-        var rng = PatternRNG(seed)
+        var rng = SplitMix64(seed: seed)
         let kinds = ["a", "b", "c", "a", "b", "start", "ok", "ok", "fail"]
         let nKeys = Int.random(in: 1...5, using: &rng)
         let disorder = Int64.random(in: 0...12, using: &rng)
@@ -359,7 +360,7 @@ enum CheckpointCases {
             let a = RecordingRun(try c.make())
             for op in ops.dropLast() { a.run(op) }
             let state = try a.snapshot()
-            var rng = PatternRNG(seed &* 7919)
+            var rng = SplitMix64(seed: seed &* 7919)
             for trial in 0..<25 {
                 var bad = state
                 let groups = state.groups.keys.sorted()
@@ -417,7 +418,7 @@ enum CheckpointCases {
             route: nil)
         let a = RecordingRun(try c.make())
         var ops: [CheckpointOp] = []
-        var rng = PatternRNG(42)
+        var rng = SplitMix64(seed: Int64(42))
         for i in 0..<9000 {
             let v: JSON = i % 3 == 0 ? .double(Double.random(in: -1e6...1e6, using: &rng)) : .int(Int64(i))
             ops.append(.event(Event(.object(JSONObject([("k", .string("k\(i % 2)")), ("v", v)])), time: Int64(i))))

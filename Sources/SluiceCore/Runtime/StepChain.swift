@@ -205,7 +205,6 @@ import Dispatch
     }
 }
 
-
 extension StepChain {
     /// Every step as it is now: id, kind, watermark and, for stateful steps, state.
     package func snapshot() throws(StateError) -> [StepSnapshot] {
