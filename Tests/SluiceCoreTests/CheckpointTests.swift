@@ -196,6 +196,41 @@ import Testing
         #expect(c.requestNext() == 2)
     }
 
+    /// Records the checkpoints it is told of.
+    final class Listener: CheckpointListener {
+        let ids = Mutex<[Int]>([])
+        func checkpointCompleted(_ id: Int) { ids.withLock { $0.append(id) } }
+    }
+
+    @Test func listenersHearOfACheckpointOnlyOnceItIsWritten() throws {
+        let dir = Self.tempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let store = try CheckpointStore(directory: dir)
+        let c = CheckpointCoordinator(
+            config: CheckpointConfig(directory: dir, interval: 1_000_000_000, fingerprint: "p-1"), store: store
+        ) { _ in }
+        let listener = Listener()
+        c.addListener(listener)
+        c.expect(sources: ["in"], stages: [], sinks: [])
+        let part = SourceSnapshot(position: nil, maxTime: 0, watermark: 0)
+        #expect(c.requestNext() == 1)
+        c.stop()
+        #expect(listener.ids.withLock { $0 }.isEmpty)
+        c.source("in", reached: 1, part)
+        c.stop()
+        #expect(listener.ids.withLock { $0 } == [1])
+        #expect(c.requestNext() == 2)
+        c.source("in", reached: 2, part)
+        c.stop()
+        #expect(listener.ids.withLock { $0 } == [1, 2])
+        // A checkpoint that cannot be written is not announced.
+        try FileManager.default.removeItem(atPath: dir)
+        #expect(c.requestNext() == 3)
+        c.source("in", reached: 3, part)
+        c.stop()
+        #expect(listener.ids.withLock { $0 } == [1, 2])
+    }
+
     @Test func aCheckpointThatCannotBeWrittenIsWarnedAboutAndTheRunGoesOn() throws {
         let dir = Self.tempDir()
         defer { try? FileManager.default.removeItem(atPath: dir) }

@@ -93,6 +93,8 @@ package final class CheckpointCoordinator: Sendable {
         var ticking = false
         /// A final checkpoint was asked for (``requestFinal()``): no more timed ones.
         var final = false
+        /// Told of every checkpoint once it is on disk (``addListener(_:)``).
+        var listeners: [any CheckpointListener] = []
     }
     private let state: Mutex<State>
 
@@ -119,6 +121,12 @@ package final class CheckpointCoordinator: Sendable {
             $0.expectedStages = Set(stages)
             $0.expectedSinks = Set(sinks)
         }
+    }
+
+    /// Tells `listener` of every checkpoint once it is written (sources and sinks that
+    /// commit to a broker only what a checkpoint on disk covers).
+    package func addListener(_ listener: any CheckpointListener) {
+        state.withLock { $0.listeners.append(listener) }
     }
 
     /// Starts requesting a checkpoint every interval.
@@ -242,12 +250,14 @@ package final class CheckpointCoordinator: Sendable {
             do throws(StateError) {
                 let bytes = try store.write(c)
                 let took = DispatchTime.now().uptimeNanoseconds &- started
-                state.withLock {
-                    $0.stats.count += 1
-                    $0.stats.durations.append(took)
-                    $0.stats.lastBytes = bytes
-                    $0.stats.lastID = c.id
+                let listeners = state.withLock { s -> [any CheckpointListener] in
+                    s.stats.count += 1
+                    s.stats.durations.append(took)
+                    s.stats.lastBytes = bytes
+                    s.stats.lastID = c.id
+                    return s.listeners
                 }
+                for l in listeners { l.checkpointCompleted(c.id) }
             } catch {
                 state.withLock { $0.stats.failed += 1 }
                 warn("checkpoint \(c.id) was not written: \(error.message); the run goes on")
@@ -272,4 +282,14 @@ package final class CheckpointCoordinator: Sendable {
 
     /// Figures so far.
     package var stats: CheckpointStats { state.withLock { $0.stats } }
+}
+
+/// A source or sink that acts when a checkpoint is safely on disk: a broker input commits
+/// the offsets (or acks the messages) that checkpoint covers, a transactional output
+/// commits what it wrote before the barrier. Called on the checkpoint writer's thread,
+/// in checkpoint order, only for checkpoints written; a run registers every source and
+/// sink that conforms.
+package protocol CheckpointListener: AnyObject, Sendable {
+    /// Checkpoint `id` is written: everything its barrier covers is durable.
+    func checkpointCompleted(_ id: Int)
 }

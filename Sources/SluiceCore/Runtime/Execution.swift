@@ -123,9 +123,13 @@ public enum RunOutcome: Sendable, Equatable {
             var sinks: [String] = []
             for node in flow.nodes {
                 switch node.kind {
-                case .source: sources.append(node.name)
+                case .source(let source, _):
+                    sources.append(node.name)
+                    if let l = source as? any CheckpointListener { checkpoints.addListener(l) }
                 case .stream: stages.append(node.name)
-                case .sink: sinks.append(node.name)
+                case .sink(let sink):
+                    sinks.append(node.name)
+                    if let l = sink as? any CheckpointListener { checkpoints.addListener(l) }
                 case .partition: break
                 }
             }
