@@ -19,7 +19,7 @@ struct SluiceCommand: ParsableCommand {
             2 pipeline error, 64 usage error.
             """,
         version: "sluice \(sluiceVersion)",
-        subcommands: [Run.self, Check.self, Graph.self, TestCommand.self, Bench.self, Version.self]
+        subcommands: [Run.self, Check.self, Graph.self, TestCommand.self, Bench.self, Project.self, Version.self]
     )
 
     /// Parses and runs, after turning an unknown command word (`sluice rn`) into an

@@ -19,7 +19,7 @@ struct PipelineCompiler {
     ]
     static let inputKinds = ["stdin", "file", "generate", "store"]
     static let inputOptions = ["format", "duplicate_keys"]
-    static let outputKinds = ["stdout", "stderr", "file", "store"]
+    static let outputKinds = ["stdout", "stderr", "file", "store", "project"]
 
     let file: String
     let baseDirectory: String
@@ -387,6 +387,12 @@ struct PipelineCompiler {
                     spec = OutputSpec(
                         name: name, location: pair.key.location, from: from, kind: .store(path: path), store: store)
                 }
+            case "project":
+                if let c = conf.map("project"), let (path, projection) = readProjectOutput(c, name: name) {
+                    spec = OutputSpec(
+                        name: name, location: pair.key.location, from: from, kind: .store(path: path),
+                        project: projection)
+                }
             default:
                 guard let node = conf.node("file") else { break }
                 var path: String?
@@ -487,7 +493,7 @@ struct PipelineCompiler {
         }
         // A `store` output has one side output, `OUTPUT.rejected` (version conflicts and
         // events whose stream, id or type cannot be computed).
-        let storeOutputs = Set(outputs.filter { $0.store != nil }.map(\.name))
+        let storeOutputs = Set(outputs.filter { $0.store != nil || $0.project != nil }.map(\.name))
         for o in outputs where storeOutputs.contains(o.name) {
             if inputNames.contains(o.name) || streamIndex[o.name] != nil {
                 ctx.error(

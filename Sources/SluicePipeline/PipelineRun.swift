@@ -272,7 +272,8 @@ extension Pipeline {
             }
         }
 
-        let storeNodes = try addStoreOutputs(flow, options, bound: outputPaths)
+        var storeNodes = try addStoreOutputs(flow, options, bound: outputPaths)
+        storeNodes.merge(try addProjectOutputs(flow, options, bound: outputPaths)) { a, _ in a }
 
         func endpoints(_ ref: SourceRef) -> [(Dataflow.NodeID, Int)] {
             if let n = storeNodes[ref.base] { return ref.port == "rejected" ? [(n, SidePort.rejected)] : [] }

@@ -31,7 +31,7 @@ package struct StoreReadSpec: Sendable, Equatable {
 /// Each event is the stored JSON object with the stream metadata added under
 /// ``StoreReadSpec/metadataField``. A row whose data is not a JSON object goes to the
 /// input's `malformed` side output with the reason.
-package final class StoreSource: EventSource {
+package final class StoreSource: EventSource, Sendable {
     package let name: String
     let spec: StoreReadSpec
     /// Rows read per query (and events per batch handed downstream).

@@ -21,6 +21,7 @@ import Testing
           graph                   Draw a pipeline's graph (Mermaid or Graphviz dot).
           test                    Run the tests written in pipelines.
           bench                   Measure a pipeline: throughput, latency, peak memory.
+          project                 Rebuild a pipeline's projections (read-model tables).
           version                 Print the version.
 
           See 'sluice help <subcommand>' for detailed help.

@@ -71,7 +71,10 @@ import Testing
         #expect(rejected[0]["error"]?["message"] == "unknown schema version 3 (this step has schemas for 1)")
         #expect(rejected[1]["error"]?["message"] == "the version 'schema_version' is string, not an integer")
         #expect(rejected[2]["error"]?["message"]?.stringValue?.hasPrefix("version 'schema_version': ") == true)
-        #expect(rejected[0]["error"]?["violations"] == [["version": "schema_version", "message": rejected[0]["error"]?["message"] ?? .null]])
+        #expect(
+            rejected[0]["error"]?["violations"] == [
+                ["version": "schema_version", "message": rejected[0]["error"]?["message"] ?? .null]
+            ])
     }
 
     @Test func mistakesAreReportedWhereTheyAre() {

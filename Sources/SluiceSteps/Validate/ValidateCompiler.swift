@@ -94,7 +94,8 @@ struct ValidateCompiler {
         guard let versionExpr else {
             c.error(
                 m.keyNode("schemas")?.location ?? m.location, "'schemas' in 'validate' needs 'version'",
-                hint: "'version' is the expression that gives an event's schema version, e.g. 'version: schema_version'")
+                hint: "'version' is the expression that gives an event's schema version, e.g. 'version: schema_version'"
+            )
             return nil
         }
         guard let version = ctx.expressions.compile(versionExpr, context: c) else { return nil }
@@ -108,7 +109,9 @@ struct ValidateCompiler {
         var ok = true
         for pair in pairs {
             guard let text = pair.key.text, let n = Int64(text), n >= 0 else {
-                c.error(pair.key.location, "'schemas' in 'validate': '\(pair.key.text ?? "?")' is not a version (an integer)")
+                c.error(
+                    pair.key.location,
+                    "'schemas' in 'validate': '\(pair.key.text ?? "?")' is not a version (an integer)")
                 ok = false
                 continue
             }

@@ -96,7 +96,9 @@ import SluiceSchema
                 o.appendUnchecked(key: "version", value: .string(versioned.version.source))
                 o.appendUnchecked(key: "message", value: .string(message.text))
                 out.reject(event, step: name, message: message.text, violations: [.object(o)])
-                if onInvalid == .stop, stopReason == nil { requestStop("\(name): invalid event: \(message.text)", into: &out) }
+                if onInvalid == .stop, stopReason == nil {
+                    requestStop("\(name): invalid event: \(message.text)", into: &out)
+                }
                 return
             }
         }
