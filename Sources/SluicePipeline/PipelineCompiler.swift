@@ -84,8 +84,10 @@ struct PipelineCompiler {
         _ = top.string("description")
         _ = top.node("tests")  // read by `sluice test`
         readParams(top)
+        var live: [String: any LiveTable] = [:]
+        let tables = readTables(top, live: &live)
         expressions = ExpressionCompiler(
-            params: params, tables: readTables(top), checkParams: true, costLimit: readLimits(top))
+            params: params, tables: tables, checkParams: true, costLimit: readLimits(top), liveTables: live)
         if let presetFieldIndex { expressions?.adoptFieldIndex(presetFieldIndex) }
         if let m = top.map("time") { readTime(m) }
         let stepsNode = top.node("steps")
@@ -174,7 +176,7 @@ struct PipelineCompiler {
 
     /// `tables: {NAME: {file: PATH, key: FIELD, format: csv|jsonl|json}}`, loaded now so
     /// that `sluice check` reports a missing or broken table file.
-    func readTables(_ top: ConfigMap) -> [String: CELValue] {
+    func readTables(_ top: ConfigMap, live: inout [String: any LiveTable]) -> [String: CELValue] {
         guard let m = top.map("tables") else { return [:] }
         var tables: [String: CELValue] = [:]
         for pair in m.pairs {
@@ -182,13 +184,20 @@ struct PipelineCompiler {
             m.allow([name])
             checkName(name, at: pair.key.location, what: "table")
             guard let c = ConfigMap(pair.value, what: "table '\(name)'", context: ctx) else { continue }
-            let file = c.string("file", required: true)
-            let key = c.string("key", required: true)
+            if c.contains("projection") && tableOverrides[name] == nil {
+                if let t = readProjectionTable(c, name: name) { live[name] = t }
+                continue
+            }
+            // A projection's table replaced by a file (`sluice test`): keyed by `key`, or
+            // the projection's default key column.
+            let projection = c.contains("projection")
+            if projection { c.allow(["sqlite", "refresh"]) }
+            let file = projection ? nil : c.string("file", required: true)
+            let key = c.string("key", required: !projection) ?? (projection ? "key" : nil)
             let format = c.oneOf(
                 "format", Dictionary(uniqueKeysWithValues: TableLoader.Format.allCases.map { ($0.rawValue, $0) }))
             c.finish()
-            guard let file, let key else { continue }
-            let path = tableOverrides[name] ?? resolve(file)
+            guard let key, let path = tableOverrides[name] ?? file.map(resolve) else { continue }
             switch TableLoader.load(path: path, format: format, key: key) {
             case .success(let t): tables[name] = t
             case .failure(let e):

@@ -81,6 +81,26 @@ extension PipelineCompiler {
         return (path, ProjectionSpec(name: name, table: table, key: key, position: position, rules: rules))
     }
 
+    /// `tables: {NAME: {projection: TABLE, sqlite: FILE, refresh: DURATION}}`: a projection's
+    /// table read by `lookup()`, refreshed as the projection changes (see
+    /// ``ProjectionLookupTable``). `key:` names the key column only for a `sluice test`
+    /// that replaces the table by a file.
+    func readProjectionTable(_ c: ConfigMap, name: String) -> ProjectionLookupTable? {
+        let what = "table '\(name)'"
+        let projection = c.string("projection", required: true)
+        let path = readStoreBackend(c, what: what)
+        let refresh = c.duration("refresh", allowZero: false)
+        _ = c.string("key")
+        c.finish()
+        if let projection, !ProjectionTable.isIdentifier(projection), let node = c.node("projection") {
+            ctx.error(node.location, "'projection' of \(what): '\(projection)' is not a table name")
+            return nil
+        }
+        guard let projection, let path else { return nil }
+        return ProjectionLookupTable(
+            path: path, projection: projection, refreshMillis: refresh.map { Int64($0.milliseconds) } ?? 1000)
+    }
+
     /// `columns: {NAME: TYPE, NAME: {type: TYPE, initial: VALUE}}`.
     func readProjectionColumns(_ node: YAMLNode?, keyColumn: String, what: String) -> [ProjectionColumn]? {
         guard let node else { return nil }
