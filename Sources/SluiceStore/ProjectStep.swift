@@ -73,9 +73,12 @@ package final class ProjectStep: Step {
     private(set) var ignored = 0
     private(set) var rejected = 0
 
-    /// The rows the batch touched: their values (nil: absent or deleted) and whether
-    /// they must be written.
-    var rows: [String: (values: [JSON]?, dirty: Bool)] = [:]
+    /// The rows read or written so far, by key: their values (nil: absent or deleted).
+    /// At most ``cachedRows`` are kept.
+    var rows: [String: [JSON]?] = [:]
+    /// The keys whose rows the current batch must write.
+    var dirty = Set<String>()
+    static let cachedRows = 100_000
     let initialRow: [JSON]
 
     /// A step folding into `backend`, whose stored position is `startPosition` (read by
@@ -112,6 +115,9 @@ package final class ProjectStep: Step {
         var rejects: [(Event, String)] = []
         do throws(StoreError) {
             try backend.begin()
+            // Rows read in earlier batches stay valid while no one else has written the
+            // projection (its position is still the one this step committed).
+            if try backend.position() != lastPosition || rows.count > Self.cachedRows { rows.removeAll() }
             for event in events {
                 activation.event = event
                 do throws(Reject) {
@@ -121,8 +127,8 @@ package final class ProjectStep: Step {
                     rejects.append((event, error.message))
                 }
             }
-            for (key, row) in rows where row.dirty {
-                if let values = row.values {
+            for key in dirty {
+                if case .some(.some(let values)) = rows[key] {
                     try backend.upsert(key: key, values: values)
                 } else {
                     try backend.delete(key: key)
@@ -133,12 +139,13 @@ package final class ProjectStep: Step {
         } catch {
             backend.rollback()
             rows.removeAll()
+            dirty.removeAll()
             readFailure = nil
             lastPosition = before
             out.stop("output '\(spec.name)': \(error.message)")
             return
         }
-        rows.removeAll(keepingCapacity: true)
+        dirty.removeAll(keepingCapacity: true)
         for (event, message) in rejects {
             rejected += 1
             out.reject(event, step: spec.name, message: message)
@@ -209,7 +216,7 @@ package final class ProjectStep: Step {
         }
         let current: [JSON]?
         if let cached = rows[key] {
-            current = cached.values
+            current = cached
         } else {
             do {
                 current = try backend.row(key: key)
@@ -217,11 +224,12 @@ package final class ProjectStep: Step {
                 readFailure = error
                 throw Reject(message: error.message)
             }
-            rows[key] = (current, false)
+            rows[key] = .some(current)
         }
         if rule.delete {
             if current != nil { deleted += 1 }
-            rows[key] = (nil, true)
+            rows[key] = .some(nil)
+            dirty.insert(key)
             return true
         }
         var values = current ?? initialRow
@@ -241,7 +249,8 @@ package final class ProjectStep: Step {
             }
             for (column, v) in computed { values[column] = v }
         }
-        rows[key] = (values, true)
+        rows[key] = .some(values)
+        dirty.insert(key)
         applied += 1
         return true
     }

@@ -57,27 +57,50 @@ package final class StoreSource: EventSource, Sendable {
             var batch: [Event] = []
             var bad: [Event] = []
             batch.reserveCapacity(pageSize)
+            // The page's events share one buffer of their stored bytes and stay raw: each is
+            // validated, not parsed, and the metadata is spliced in when it is written.
+            var bytes: [UInt8] = []
+            var rows: [(start: Int, count: Int, line: Int, metadata: JSONObject?)] = []
+            rows.reserveCapacity(pageSize)
             let n: Int
             do {
                 n = try store.read(spec.start, after: last, limit: pageSize) { row in
                     last = row.position
                     line += 1
-                    let parsed = row.withData { bytes in Result { () throws(JSONError) in try JSONParser.parse(bytes) }
-                    }
-                    switch parsed {
-                    case .success(.object(var o)):
-                        if let field = spec.metadataField {
-                            o[field] = .object(Self.metadata(row))
+                    let problem: String? = row.withData { data in
+                        if let e = JSONParser.validate(data) { return "stored data is not valid JSON: \(e)" }
+                        guard let first = data.first(where: { !Self.isSpace($0) }), first == UInt8(ascii: "{"),
+                            let end = data.last(where: { !Self.isSpace($0) }), end == UInt8(ascii: "}")
+                        else {
+                            let kind = (try? JSONParser.parse(data))?.kindName ?? "value"
+                            return "stored data is a JSON \(kind), not an object"
                         }
-                        batch.append(Event(.object(o), line: line))
-                    case .success(let v):
-                        bad.append(malformed(row, "stored data is a JSON \(v.kindName), not an object", line: line))
-                    case .failure(let e):
-                        bad.append(malformed(row, "stored data is not valid JSON: \(e)", line: line))
+                        let start = bytes.count
+                        bytes.append(contentsOf: data)
+                        rows.append((start, data.count, line, spec.metadataField.map { _ in Self.metadata(row) }))
+                        return nil
                     }
+                    if let problem { bad.append(malformed(row, problem, line: line)) }
                 }
             } catch let e as StoreError {
                 throw SourceError("input '\(name)': \(e.message)")
+            }
+            if !rows.isEmpty {
+                let buffer = bytes.withUnsafeBytes { ByteBuffer(copying: $0) }
+                for r in rows {
+                    var event = Event(raw: buffer, start: r.start, count: r.count, line: r.line)
+                    if let field = spec.metadataField, let m = r.metadata {
+                        var fields = JSONObject(minimumCapacity: 1)
+                        fields.appendUnchecked(key: field, value: .object(m))
+                        // A stored event that has the field already (one replayed and
+                        // appended again): replaced in the parsed event.
+                        if !event.appendNewFields(fields), case .object(var o) = event.value {
+                            o[field] = .object(m)
+                            event = Event(.object(o), line: r.line)
+                        }
+                    }
+                    batch.append(event)
+                }
             }
             if !bad.isEmpty { out.emit(port: SourcePort.malformed, bad) }
             out.emit(batch)
@@ -92,6 +115,8 @@ package final class StoreSource: EventSource, Sendable {
             }
         }
     }
+
+    static func isSpace(_ b: UInt8) -> Bool { b == 0x20 || b == 0x0A || b == 0x0D || b == 0x09 }
 
     static func metadata(_ row: StoredEventView) -> JSONObject {
         var m = JSONObject(minimumCapacity: 8)
