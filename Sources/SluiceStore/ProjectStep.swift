@@ -152,6 +152,7 @@ package final class ProjectStep: Step {
         }
     }
 
+    /// Why an event was not applied: it goes to `rejected` with this message.
     struct Reject: Error { var message: String }
     /// A database failure met while folding an event (not the event's fault): it stops
     /// the run like any other.
@@ -263,6 +264,7 @@ package final class ProjectStep: Step {
         return .map(m)
     }
 
+    /// `e` evaluated as JSON, or a rejection naming `what`.
     func value(_ e: Expression, _ what: String) throws(Reject) -> JSON {
         do {
             return try e.evaluateJSON(activation)

@@ -52,6 +52,8 @@ package final class ProjectionLookupTable: LiveTable {
     /// How many times the table was read.
     package var loads: Int { state.withLock { $0.loads } }
 
+    /// Reads the table again when the projection's position or layout moved; keeps the
+    /// last table when the file cannot be read.
     func refresh(_ s: inout State) {
         guard let (position, table) = try? s.reader.state() else {
             s.reader.close()
@@ -78,6 +80,7 @@ package final class ProjectionLookupTable: LiveTable {
     }
 }
 
+/// The monotonic clock in milliseconds.
 func monotonicMillis() -> Int64 {
     var ts = timespec()
     clock_gettime(CLOCK_MONOTONIC, &ts)

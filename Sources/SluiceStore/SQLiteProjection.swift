@@ -45,7 +45,7 @@ package final class SQLiteProjectionBackend: ProjectionBackend, @unchecked Senda
         upsertSQL =
             "INSERT INTO \(t) (\(([k] + cols).joined(separator: ", "))) VALUES (\(params)) ON CONFLICT (\(k)) DO \(update)"
         deleteSQL = "DELETE FROM \(t) WHERE \(k) = ?1"
-        try c.exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;")
+        try c.exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA cache_size=-65536;")
         try c.exec("BEGIN IMMEDIATE")
         do throws(StoreError) {
             try c.exec(Self.metaSchema)
@@ -81,6 +81,7 @@ package final class SQLiteProjectionBackend: ProjectionBackend, @unchecked Senda
         return ([first + " (key)"] + parts.dropFirst()).joined(separator: ", ")
     }
 
+    /// The layout `sluice_projections` records for the table, or nil when it has none.
     func recordedLayout() throws(StoreError) -> String? {
         let s = try connection.statement("SELECT layout FROM sluice_projections WHERE name = ?1")
         s.bind(1, table.name)
@@ -193,6 +194,7 @@ package final class SQLiteProjectionReader {
         self.name = name
     }
 
+    /// The read-only connection, opened on first use; nil while the file does not exist.
     func open() -> SQLiteConnection? {
         if let connection { return connection }
         guard access(path, F_OK) == 0, let c = try? SQLiteConnection(path: path, readOnly: true, create: false) else {
@@ -247,6 +249,7 @@ package final class SQLiteProjectionReader {
 func quoted(_ name: String) -> String { "\"" + name.replacingOccurrences(of: "\"", with: "\"\"") + "\"" }
 
 extension Statement {
+    /// Column `column` as a double.
     func double(_ column: Int32) -> Double { sqlite3_column_double(handle, column) }
 
     /// Column `column` read as a projection column of type `type`.

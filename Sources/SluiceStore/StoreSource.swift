@@ -53,15 +53,15 @@ package final class StoreSource: EventSource, Sendable {
         defer { store.close() }
         var last: Int64 = 0
         var line = 0
+        var bytes: [UInt8] = []
+        var rows: [(start: Int, count: Int, line: Int, parsed: JSONObject?)] = []
+        let fieldKeys = spec.metadataField.map { [$0] } ?? []
         while !out.isCancelled {
-            var batch: [Event] = []
             var bad: [Event] = []
-            batch.reserveCapacity(pageSize)
-            // The page's events share one buffer of their stored bytes and stay raw: each is
-            // validated, not parsed, and the metadata is spliced in when it is written.
-            var bytes: [UInt8] = []
-            var rows: [(start: Int, count: Int, line: Int, metadata: JSONObject?)] = []
-            rows.reserveCapacity(pageSize)
+            // The page's events share one buffer of their stored bytes, with the metadata
+            // written into each as JSON text: they stay raw (validated, never parsed).
+            bytes.removeAll(keepingCapacity: true)
+            rows.removeAll(keepingCapacity: true)
             let n: Int
             do {
                 n = try store.read(spec.start, after: last, limit: pageSize) { row in
@@ -69,15 +69,36 @@ package final class StoreSource: EventSource, Sendable {
                     line += 1
                     let problem: String? = row.withData { data in
                         if let e = JSONParser.validate(data) { return "stored data is not valid JSON: \(e)" }
-                        guard let first = data.first(where: { !Self.isSpace($0) }), first == UInt8(ascii: "{"),
-                            let end = data.last(where: { !Self.isSpace($0) }), end == UInt8(ascii: "}")
+                        guard let open = data.firstIndex(where: { !Self.isSpace($0) }), data[open] == UInt8(ascii: "{"),
+                            let close = data.lastIndex(where: { !Self.isSpace($0) }), data[close] == UInt8(ascii: "}")
                         else {
                             let kind = (try? JSONParser.parse(data))?.kindName ?? "value"
                             return "stored data is a JSON \(kind), not an object"
                         }
                         let start = bytes.count
-                        bytes.append(contentsOf: data)
-                        rows.append((start, data.count, line, spec.metadataField.map { _ in Self.metadata(row) }))
+                        guard let field = spec.metadataField else {
+                            bytes.append(contentsOf: data[open...close])
+                            rows.append((start, bytes.count - start, line, nil))
+                            return nil
+                        }
+                        if JSONParser.hasAnyKey(fieldKeys, in: data) {
+                            // Replayed and appended again: it has the field already, which
+                            // the parsed event replaces.
+                            guard case .object(var o)? = try? JSONParser.parse(data) else {
+                                return "stored data is not a JSON object"
+                            }
+                            o[field] = .object(Self.metadata(row))
+                            rows.append((0, 0, line, o))
+                            return nil
+                        }
+                        bytes.append(contentsOf: data[open..<close])
+                        let empty = data[(open + 1)..<close].allSatisfy(Self.isSpace)
+                        if !empty { bytes.append(UInt8(ascii: ",")) }
+                        JSONWriter.writeString(field, into: &bytes)
+                        bytes.append(UInt8(ascii: ":"))
+                        Self.writeMetadata(row, into: &bytes)
+                        bytes.append(UInt8(ascii: "}"))
+                        rows.append((start, bytes.count - start, line, nil))
                         return nil
                     }
                     if let problem { bad.append(malformed(row, problem, line: line)) }
@@ -85,21 +106,16 @@ package final class StoreSource: EventSource, Sendable {
             } catch let e as StoreError {
                 throw SourceError("input '\(name)': \(e.message)")
             }
+            var batch: [Event] = []
+            batch.reserveCapacity(rows.count)
             if !rows.isEmpty {
                 let buffer = bytes.withUnsafeBytes { ByteBuffer(copying: $0) }
                 for r in rows {
-                    var event = Event(raw: buffer, start: r.start, count: r.count, line: r.line)
-                    if let field = spec.metadataField, let m = r.metadata {
-                        var fields = JSONObject(minimumCapacity: 1)
-                        fields.appendUnchecked(key: field, value: .object(m))
-                        // A stored event that has the field already (one replayed and
-                        // appended again): replaced in the parsed event.
-                        if !event.appendNewFields(fields), case .object(var o) = event.value {
-                            o[field] = .object(m)
-                            event = Event(.object(o), line: r.line)
-                        }
+                    if let o = r.parsed {
+                        batch.append(Event(.object(o), line: r.line))
+                    } else {
+                        batch.append(Event(raw: buffer, start: r.start, count: r.count, line: r.line))
                     }
-                    batch.append(event)
                 }
             }
             if !bad.isEmpty { out.emit(port: SourcePort.malformed, bad) }
@@ -117,6 +133,35 @@ package final class StoreSource: EventSource, Sendable {
     }
 
     static func isSpace(_ b: UInt8) -> Bool { b == 0x20 || b == 0x0A || b == 0x0D || b == 0x09 }
+
+    /// ``metadata(_:)`` written as JSON text, without making the object.
+    static func writeMetadata(_ row: StoredEventView, into out: inout [UInt8]) {
+        func key(_ k: StaticString) {
+            out.append(contentsOf: UnsafeRawBufferPointer(start: k.utf8Start, count: k.utf8CodeUnitCount))
+        }
+        func text(_ column: Int32) {
+            row.statement.withTextBytes(column) {
+                JSONWriter.writeString(utf8: $0.assumingMemoryBound(to: UInt8.self), into: &out)
+            }
+        }
+        key(#"{"position":"#)
+        JSONWriter.writeInt(row.position, into: &out)
+        key(#","stream":"#)
+        text(1)
+        key(#","version":"#)
+        JSONWriter.writeInt(row.version, into: &out)
+        key(#","id":"#)
+        text(3)
+        key(#","type":"#)
+        text(4)
+        key(#","schema_version":"#)
+        JSONWriter.writeInt(row.schemaVersion, into: &out)
+        key(#","event_time":"#)
+        JSONWriter.writeInt(row.eventTime, into: &out)
+        key(#","appended_at":"#)
+        JSONWriter.writeInt(row.appendedAt, into: &out)
+        out.append(UInt8(ascii: "}"))
+    }
 
     static func metadata(_ row: StoredEventView) -> JSONObject {
         var m = JSONObject(minimumCapacity: 8)
