@@ -104,7 +104,9 @@ package final class SQLiteEventStore: @unchecked Sendable {
     package static func openForAppend(path: String) throws(StoreError) -> SQLiteEventStore {
         let c = try SQLiteConnection(path: path, readOnly: false, create: true)
         // WAL: readers never block the writer, and a commit is one append to the log.
-        try c.exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA cache_size=-65536;")
+        try c.exec(
+            "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA cache_size=-65536; PRAGMA wal_autocheckpoint=8192;"
+        )
         try c.exec("BEGIN IMMEDIATE")
         do throws(StoreError) {
             if try tableExists(c, "events") {
