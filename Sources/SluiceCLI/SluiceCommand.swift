@@ -19,7 +19,10 @@ struct SluiceCommand: ParsableCommand {
             2 pipeline error, 64 usage error.
             """,
         version: "sluice \(sluiceVersion)",
-        subcommands: [Run.self, Check.self, Graph.self, TestCommand.self, Bench.self, Top.self, Tap.self, Version.self]
+        subcommands: [
+            Run.self, Check.self, Graph.self, TestCommand.self, Bench.self, Project.self, Top.self, Tap.self,
+            Version.self,
+        ]
     )
 
     /// Parses and runs, after turning an unknown command word (`sluice rn`) into an

@@ -176,7 +176,8 @@ package struct FlowBuilder {
             }
         }
 
-        let storeNodes = try pipeline.addStoreOutputs(flow, options, bound: outputPaths)
+        var storeNodes = try pipeline.addStoreOutputs(flow, options, bound: outputPaths)
+        storeNodes.merge(try pipeline.addProjectOutputs(flow, options, bound: outputPaths)) { a, _ in a }
 
         func endpoints(_ ref: SourceRef) -> [(Dataflow.NodeID, Int)] {
             if let n = storeNodes[ref.base] { return ref.port == "rejected" ? [(n, SidePort.rejected)] : [] }

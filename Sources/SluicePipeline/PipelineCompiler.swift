@@ -21,7 +21,7 @@ struct PipelineCompiler {
     ]
     static let inputKinds = ["stdin", "file", "generate", "store"]
     static let inputOptions = ["format", "duplicate_keys"]
-    static let outputKinds = ["stdout", "stderr", "file", "store"]
+    static let outputKinds = ["stdout", "stderr", "file", "store", "project"]
 
     let file: String
     let baseDirectory: String
@@ -93,8 +93,10 @@ struct PipelineCompiler {
         _ = top.string("description")
         _ = top.node("tests")  // read by `sluice test`
         readParams(top)
+        var live: [String: any LiveTable] = [:]
+        let tables = readTables(top, live: &live)
         expressions = ExpressionCompiler(
-            params: params, tables: readTables(top), checkParams: true, costLimit: readLimits(top))
+            params: params, tables: tables, checkParams: true, costLimit: readLimits(top), liveTables: live)
         if let presetFieldIndex { expressions?.adoptFieldIndex(presetFieldIndex) }
         if let m = top.map("time") { readTime(m) }
         if let text = top.string("metrics"), let node = top.node("metrics") {
@@ -198,7 +200,7 @@ struct PipelineCompiler {
 
     /// `tables: {NAME: {file: PATH, key: FIELD, format: csv|jsonl|json}}`, loaded now so
     /// that `sluice check` reports a missing or broken table file.
-    func readTables(_ top: ConfigMap) -> [String: CELValue] {
+    func readTables(_ top: ConfigMap, live: inout [String: any LiveTable]) -> [String: CELValue] {
         guard let m = top.map("tables") else { return [:] }
         var tables: [String: CELValue] = [:]
         for pair in m.pairs {
@@ -206,13 +208,20 @@ struct PipelineCompiler {
             m.allow([name])
             checkName(name, at: pair.key.location, what: "table")
             guard let c = ConfigMap(pair.value, what: "table '\(name)'", context: ctx) else { continue }
-            let file = c.string("file", required: true)
-            let key = c.string("key", required: true)
+            if c.contains("projection") && tableOverrides[name] == nil {
+                if let t = readProjectionTable(c, name: name) { live[name] = t }
+                continue
+            }
+            // A projection's table replaced by a file (`sluice test`): keyed by `key`, or
+            // the projection's default key column.
+            let projection = c.contains("projection")
+            if projection { c.allow(["sqlite", "refresh"]) }
+            let file = projection ? nil : c.string("file", required: true)
+            let key = c.string("key", required: !projection) ?? (projection ? "key" : nil)
             let format = c.oneOf(
                 "format", Dictionary(uniqueKeysWithValues: TableLoader.Format.allCases.map { ($0.rawValue, $0) }))
             c.finish()
-            guard let file, let key else { continue }
-            let path = tableOverrides[name] ?? resolve(file)
+            guard let key, let path = tableOverrides[name] ?? file.map(resolve) else { continue }
             switch TableLoader.load(path: path, format: format, key: key) {
             case .success(let t): tables[name] = t
             case .failure(let e):
@@ -411,6 +420,12 @@ struct PipelineCompiler {
                     spec = OutputSpec(
                         name: name, location: pair.key.location, from: from, kind: .store(path: path), store: store)
                 }
+            case "project":
+                if let c = conf.map("project"), let (path, projection) = readProjectOutput(c, name: name) {
+                    spec = OutputSpec(
+                        name: name, location: pair.key.location, from: from, kind: .store(path: path),
+                        project: projection)
+                }
             default:
                 guard let node = conf.node("file") else { break }
                 var path: String?
@@ -529,7 +544,7 @@ struct PipelineCompiler {
         }
         // A `store` output has one side output, `OUTPUT.rejected` (version conflicts and
         // events whose stream, id or type cannot be computed).
-        let storeOutputs = Set(outputs.filter { $0.store != nil }.map(\.name))
+        let storeOutputs = Set(outputs.filter { $0.store != nil || $0.project != nil }.map(\.name))
         for o in outputs where storeOutputs.contains(o.name) {
             if inputNames.contains(o.name) || streamIndex[o.name] != nil {
                 ctx.error(

@@ -52,7 +52,8 @@ package struct OutputSpec: Sendable {
         case stdout
         case stderr
         case file(path: String, append: Bool)
-        /// Appends to the event store at `path`; what to append is in ``OutputSpec/store``.
+        /// Appends to the event store at `path` (what to append is in ``OutputSpec/store``),
+        /// or folds into a projection table there (``OutputSpec/project``).
         case store(path: String)
     }
 
@@ -62,6 +63,8 @@ package struct OutputSpec: Sendable {
     package var kind: Kind
     /// For a `store` output: the expressions evaluated per event.
     package var store: StoreAppendSpec? = nil
+    /// For a `project` output: the table and the rules that fold events into it.
+    package var project: ProjectionSpec? = nil
 }
 
 /// A stream: where it reads and its compiled steps.

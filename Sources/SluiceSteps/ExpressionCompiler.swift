@@ -81,6 +81,9 @@ import Synchronization
     @usableFromInline package let params: CELValue
     /// Lookup tables by name, each a map from key to row.
     @usableFromInline package let tables: [String: CELValue]
+    /// The tables among ``tables`` whose rows change during a run (read from here; their
+    /// entry in ``tables`` only marks the name as a table's).
+    @usableFromInline package let liveTables: [String: any LiveTable]
     let eventName: CELName
     let paramsName: CELName
     /// Top-level names the compiled expressions read, in first-compiled order, and the
@@ -99,7 +102,7 @@ import Synchronization
     /// `params` lacks is a compile error.
     @usableFromInline package init(
         params: JSONObject = JSONObject(), tables: [String: CELValue] = [:], checkParams: Bool = false,
-        costLimit: Int = CELOptions.defaultCostLimit
+        costLimit: Int = CELOptions.defaultCostLimit, liveTables: [String: any LiveTable] = [:]
     ) {
         var options = CELOptions()
         options.variablesShadowTypeNames = true
@@ -118,7 +121,10 @@ import Synchronization
         }
         environment = env
         self.params = CELValue(json: .object(params))
-        self.tables = tables
+        var all = tables
+        for name in liveTables.keys where all[name] == nil { all[name] = .map(CELMap(minimumCapacity: 0)) }
+        self.tables = all
+        self.liveTables = liveTables
         declaredParams = checkParams ? params.keys : nil
         eventName = env.name("event")
         paramsName = env.name("params")
@@ -280,7 +286,10 @@ import Synchronization
     @inline(__always)
     @usableFromInline package func global(_ name: CELName) -> CELValue? {
         if name.id == paramsName.id { return params }
-        if !tables.isEmpty, let t = tables[name.string] { return t }
+        if !tables.isEmpty, let t = tables[name.string] {
+            if !liveTables.isEmpty, let live = liveTables[name.string] { return live.current }
+            return t
+        }
         return nil
     }
 
@@ -616,7 +625,10 @@ func clockRealtimeNanos() -> UInt64 {
             return CELValue(json: .object(o))
         }
         if id == paramsID { return compiler.params }
-        if hasTables, let t = compiler.tables[name.string] { return t }
+        if hasTables, let t = compiler.tables[name.string] {
+            if !compiler.liveTables.isEmpty, let live = compiler.liveTables[name.string] { return live.current }
+            return t
+        }
         if parsed { return parsedField(name) }
         var i = 0
         while i < cacheCount {

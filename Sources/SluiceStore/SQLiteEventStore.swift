@@ -101,13 +101,18 @@ package final class SQLiteEventStore: @unchecked Sendable {
 
     let connection: SQLiteConnection
     package var path: String { connection.path }
+    /// Stream versions as of global position `knownAt` (see ``append(_:now:)``).
+    var knownVersions: [String: Int64] = [:]
+    var knownAt: Int64 = -1
 
     /// Opens the store at `path` for appending, creating the file and its tables when
     /// they are missing.
     package static func openForAppend(path: String) throws(StoreError) -> SQLiteEventStore {
         let c = try SQLiteConnection(path: path, readOnly: false, create: true)
         // WAL: readers never block the writer, and a commit is one append to the log.
-        try c.exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;")
+        try c.exec(
+            "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA cache_size=-65536; PRAGMA wal_autocheckpoint=8192;"
+        )
         try c.exec("BEGIN IMMEDIATE")
         do throws(StoreError) {
             if try tableExists(c, "events") {
@@ -173,7 +178,11 @@ package final class SQLiteEventStore: @unchecked Sendable {
         let c = connection
         try c.exec("BEGIN IMMEDIATE")
         do throws(StoreError) {
-            var versions: [String: Int64] = [:]
+            // The stream versions this connection knew after its last commit hold while no
+            // one else has appended since (the last position is still its own).
+            var top = try lastPosition()
+            if top != knownAt || knownVersions.count > 100_000 { knownVersions.removeAll() }
+            var versions = knownVersions
             var results: [AppendResult] = []
             results.reserveCapacity(batch.count)
             let exists = try c.statement("SELECT 1 FROM events WHERE event_id = ?1")
@@ -215,13 +224,18 @@ package final class SQLiteEventStore: @unchecked Sendable {
                     results.append(.duplicate)
                 } else {
                     versions[e.streamID] = current + 1
-                    results.append(.appended(position: c.lastInsertRowID, version: current + 1))
+                    top = c.lastInsertRowID
+                    results.append(.appended(position: top, version: current + 1))
                 }
             }
             try c.exec("COMMIT")
+            knownVersions = versions
+            knownAt = top
             return results
         } catch {
             try? c.exec("ROLLBACK")
+            knownVersions.removeAll()
+            knownAt = -1
             throw error
         }
     }

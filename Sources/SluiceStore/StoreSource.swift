@@ -1,5 +1,6 @@
 import SluiceCore
 import SluiceJSON
+import Synchronization
 
 #if canImport(Glibc)
     import Glibc
@@ -34,7 +35,7 @@ package struct StoreReadSpec: Sendable, Equatable {
 ///
 /// With checkpoints it records the position of the last row read (and the line count),
 /// and a restored run reads on after it.
-package final class StoreSource: CheckpointedSource {
+package final class StoreSource: CheckpointedSource, Sendable {
     package let name: String
     let spec: StoreReadSpec
     /// Rows read per query (and events per batch handed downstream).
@@ -47,12 +48,14 @@ package final class StoreSource: CheckpointedSource {
     }
 
     /// Where a restored run starts: after this store position, counting lines from here.
-    var resumeAfter: (position: Int64, line: Int) = (0, 0)
+    /// Set once, by ``resume(from:)``, before the source's thread starts.
+    let resumeAfter = Mutex<(position: Int64, line: Int)>((0, 0))
 
     package func resume(from position: [UInt8]) throws(SourceError) {
         var r = StateReader(position)
         do throws(StateError) {
-            resumeAfter = (try r.readInt64(), try r.readInt())
+            let after = (position: try r.readInt64(), line: try r.readInt())
+            resumeAfter.withLock { $0 = after }
         } catch {
             throw SourceError("input '\(name)': the checkpoint's store position is unreadable (\(error.message))")
         }
@@ -73,33 +76,72 @@ package final class StoreSource: CheckpointedSource {
             throw SourceError("input '\(name)': \(error.message)")
         }
         defer { store.close() }
-        var (last, line) = resumeAfter
+        var (last, line) = resumeAfter.withLock { $0 }
         defer { out.checkpointIfDue { Self.position(last, line) } }
+        var bytes: [UInt8] = []
+        var rows: [(start: Int, count: Int, line: Int, parsed: JSONObject?)] = []
+        let fieldKeys = spec.metadataField.map { [$0] } ?? []
         while !out.isCancelled {
-            var batch: [Event] = []
             var bad: [Event] = []
-            batch.reserveCapacity(pageSize)
+            // The page's events share one buffer of their stored bytes, with the metadata
+            // written into each as JSON text: they stay raw (validated, never parsed).
+            bytes.removeAll(keepingCapacity: true)
+            rows.removeAll(keepingCapacity: true)
             let n: Int
             do {
                 n = try store.read(spec.start, after: last, limit: pageSize) { row in
                     last = row.position
                     line += 1
-                    let parsed = row.withData { bytes in Result { () throws(JSONError) in try JSONParser.parse(bytes) }
-                    }
-                    switch parsed {
-                    case .success(.object(var o)):
-                        if let field = spec.metadataField {
-                            o[field] = .object(Self.metadata(row))
+                    let problem: String? = row.withData { data in
+                        if let e = JSONParser.validate(data) { return "stored data is not valid JSON: \(e)" }
+                        guard let open = data.firstIndex(where: { !Self.isSpace($0) }), data[open] == UInt8(ascii: "{"),
+                            let close = data.lastIndex(where: { !Self.isSpace($0) }), data[close] == UInt8(ascii: "}")
+                        else {
+                            let kind = (try? JSONParser.parse(data))?.kindName ?? "value"
+                            return "stored data is a JSON \(kind), not an object"
                         }
-                        batch.append(Event(.object(o), line: line))
-                    case .success(let v):
-                        bad.append(malformed(row, "stored data is a JSON \(v.kindName), not an object", line: line))
-                    case .failure(let e):
-                        bad.append(malformed(row, "stored data is not valid JSON: \(e)", line: line))
+                        let start = bytes.count
+                        guard let field = spec.metadataField else {
+                            bytes.append(contentsOf: data[open...close])
+                            rows.append((start, bytes.count - start, line, nil))
+                            return nil
+                        }
+                        if JSONParser.hasAnyKey(fieldKeys, in: data) {
+                            // Replayed and appended again: it has the field already, which
+                            // the parsed event replaces.
+                            guard case .object(var o)? = try? JSONParser.parse(data) else {
+                                return "stored data is not a JSON object"
+                            }
+                            o[field] = .object(Self.metadata(row))
+                            rows.append((0, 0, line, o))
+                            return nil
+                        }
+                        bytes.append(contentsOf: data[open..<close])
+                        let empty = data[(open + 1)..<close].allSatisfy(Self.isSpace)
+                        if !empty { bytes.append(UInt8(ascii: ",")) }
+                        JSONWriter.writeString(field, into: &bytes)
+                        bytes.append(UInt8(ascii: ":"))
+                        Self.writeMetadata(row, into: &bytes)
+                        bytes.append(UInt8(ascii: "}"))
+                        rows.append((start, bytes.count - start, line, nil))
+                        return nil
                     }
+                    if let problem { bad.append(malformed(row, problem, line: line)) }
                 }
             } catch let e as StoreError {
                 throw SourceError("input '\(name)': \(e.message)")
+            }
+            var batch: [Event] = []
+            batch.reserveCapacity(rows.count)
+            if !rows.isEmpty {
+                let buffer = bytes.withUnsafeBytes { ByteBuffer(copying: $0) }
+                for r in rows {
+                    if let o = r.parsed {
+                        batch.append(Event(.object(o), line: r.line))
+                    } else {
+                        batch.append(Event(raw: buffer, start: r.start, count: r.count, line: r.line))
+                    }
+                }
             }
             if !bad.isEmpty { out.emit(port: SourcePort.malformed, bad) }
             out.emit(batch)
@@ -117,6 +159,37 @@ package final class StoreSource: CheckpointedSource {
                 waited += step
             }
         }
+    }
+
+    static func isSpace(_ b: UInt8) -> Bool { b == 0x20 || b == 0x0A || b == 0x0D || b == 0x09 }
+
+    /// ``metadata(_:)`` written as JSON text, without making the object.
+    static func writeMetadata(_ row: StoredEventView, into out: inout [UInt8]) {
+        func key(_ k: StaticString) {
+            out.append(contentsOf: UnsafeRawBufferPointer(start: k.utf8Start, count: k.utf8CodeUnitCount))
+        }
+        func text(_ column: Int32) {
+            row.statement.withTextBytes(column) {
+                JSONWriter.writeString(utf8: $0.assumingMemoryBound(to: UInt8.self), into: &out)
+            }
+        }
+        key(#"{"position":"#)
+        JSONWriter.writeInt(row.position, into: &out)
+        key(#","stream":"#)
+        text(1)
+        key(#","version":"#)
+        JSONWriter.writeInt(row.version, into: &out)
+        key(#","id":"#)
+        text(3)
+        key(#","type":"#)
+        text(4)
+        key(#","schema_version":"#)
+        JSONWriter.writeInt(row.schemaVersion, into: &out)
+        key(#","event_time":"#)
+        JSONWriter.writeInt(row.eventTime, into: &out)
+        key(#","appended_at":"#)
+        JSONWriter.writeInt(row.appendedAt, into: &out)
+        out.append(UInt8(ascii: "}"))
     }
 
     static func metadata(_ row: StoredEventView) -> JSONObject {

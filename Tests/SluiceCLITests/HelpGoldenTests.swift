@@ -21,6 +21,7 @@ import Testing
           graph                   Draw a pipeline's graph (Mermaid or Graphviz dot).
           test                    Run the tests written in pipelines.
           bench                   Measure a pipeline: throughput, latency, peak memory.
+          project                 Rebuild a pipeline's projections (read-model tables).
           top                     Show a live table of a running pipeline (events/s per
                                   step, side outputs, lag, backpressure).
           tap                     Print live events flowing through a stream or side

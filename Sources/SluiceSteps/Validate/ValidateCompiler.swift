@@ -20,7 +20,9 @@ struct ValidateCompiler {
         guard let m = ctx.map() else { return nil }
         var ok = true
         var schema: JSONSchema?
-        switch m.exactlyOne(of: ["schema", "schema_file"], required: false) {
+        let versioned = versionedSchemas(m)
+        if versioned == nil { ok = false }
+        switch m.exactlyOne(of: ["schema", "schema_file", "schemas"], required: false) {
         case "schema":
             if let node = m.node("schema") {
                 schema = inlineSchema(node)
@@ -31,9 +33,12 @@ struct ValidateCompiler {
                 schema = fileSchema(node)
                 if schema == nil { ok = false }
             }
+        case "schemas": break
         default:
-            // Both given (reported by exactlyOne) or neither.
-            if m.contains("schema") && m.contains("schema_file") { ok = false }
+            // More than one given (reported by exactlyOne) or none.
+            if [m.contains("schema"), m.contains("schema_file"), m.contains("schemas")].filter({ $0 }).count > 1 {
+                ok = false
+            }
         }
         var rules: [ValidateStep.Rule] = []
         if let node = m.node("rules") {
@@ -54,7 +59,7 @@ struct ValidateCompiler {
         let onInvalid = m.oneOf("on_invalid", ["reject": ValidateStep.OnInvalid.reject, "drop": .drop, "stop": .stop])
         if m.node("on_invalid") != nil, onInvalid == nil { ok = false }
         m.finish()
-        if ok, schema == nil, rules.isEmpty {
+        if ok, schema == nil, rules.isEmpty, versioned??.schemas.isEmpty ?? true {
             c.error(
                 ctx.config.location, "'validate' needs a schema or rules",
                 hint:
@@ -66,9 +71,55 @@ struct ValidateCompiler {
         let compiler = ctx.expressions
         let name = ctx.stepName
         let mode = onInvalid ?? .reject
+        let byVersion = versioned ?? nil
         return { [schema, rules] in
-            ValidateStep(schema: schema, rules: rules, onInvalid: mode, compiler: compiler, name: name)
+            ValidateStep(
+                schema: schema, rules: rules, onInvalid: mode, compiler: compiler, name: name, versioned: byVersion)
         }
+    }
+
+    /// `version: EXPR` with `schemas: {N: SCHEMA | PATH, ...}`: the schema to check an
+    /// event against is the one of its version. Nil (reported) when either is wrong;
+    /// `.some(nil)` when neither is given.
+    func versionedSchemas(_ m: ConfigMap) -> ValidateStep.Versioned?? {
+        let versionExpr = m.expression("version")
+        let schemasNode = m.node("schemas")
+        guard versionExpr != nil || schemasNode != nil else { return .some(nil) }
+        guard let schemasNode else {
+            c.error(
+                m.keyNode("version")?.location ?? m.location, "'version' in 'validate' needs 'schemas'",
+                hint: "give the schema of each version: 'schemas: {1: {...}, 2: schemas/v2.json}'")
+            return nil
+        }
+        guard let versionExpr else {
+            c.error(
+                m.keyNode("schemas")?.location ?? m.location, "'schemas' in 'validate' needs 'version'",
+                hint: "'version' is the expression that gives an event's schema version, e.g. 'version: schema_version'"
+            )
+            return nil
+        }
+        guard let version = ctx.expressions.compile(versionExpr, context: c) else { return nil }
+        guard let pairs = schemasNode.mapping, !pairs.isEmpty else {
+            c.typeMismatch(
+                schemasNode, expected: "a mapping of versions to schemas", what: "'schemas' in 'validate'",
+                hint: "e.g. 'schemas: {1: {type: object, required: [id]}, 2: schemas/v2.json}'")
+            return nil
+        }
+        var schemas: [Int64: JSONSchema] = [:]
+        var ok = true
+        for pair in pairs {
+            guard let text = pair.key.text, let n = Int64(text), n >= 0 else {
+                c.error(
+                    pair.key.location,
+                    "'schemas' in 'validate': '\(pair.key.text ?? "?")' is not a version (an integer)")
+                ok = false
+                continue
+            }
+            let schema = pair.value.mapping != nil ? inlineSchema(pair.value) : fileSchema(pair.value)
+            if let schema { schemas[n] = schema } else { ok = false }
+        }
+        guard ok else { return nil }
+        return .some(ValidateStep.Versioned(version: version, schemas: schemas))
     }
 
     /// One rule: `{expr: EXPR, message: TEXT}`, or just `EXPR`.

@@ -43,7 +43,15 @@ import SluiceSchema
         }
     }
 
+    /// A schema per version: `version` gives an event's version, `schemas` the schema of
+    /// each. An event whose version is not an integer, or has no schema, is invalid.
+    @usableFromInline package struct Versioned: Sendable {
+        let version: Expression
+        let schemas: [Int64: JSONSchema]
+    }
+
     let schema: JSONSchema?
+    let versioned: Versioned?
     let rules: [Rule]
     let onInvalid: OnInvalid
     let name: String
@@ -59,8 +67,12 @@ import SluiceSchema
     @usableFromInline package private(set) var stopReason: String?
 
     /// A validator; `schema` and `rules` may not both be empty (the compiler checks this).
-    package init(schema: JSONSchema?, rules: [Rule], onInvalid: OnInvalid, compiler: ExpressionCompiler, name: String) {
+    package init(
+        schema: JSONSchema?, rules: [Rule], onInvalid: OnInvalid, compiler: ExpressionCompiler, name: String,
+        versioned: Versioned? = nil
+    ) {
         self.schema = schema
+        self.versioned = versioned
         self.rules = rules
         self.onInvalid = onInvalid
         self.name = name
@@ -71,6 +83,23 @@ import SluiceSchema
     @usableFromInline package func process(_ event: Event, into out: inout StepOutput) {
         var problems: [JSON] = []
         var summary: [String] = []
+        var schema = self.schema
+        if let versioned {
+            switch version(of: event, versioned) {
+            case .success(let s): schema = s
+            case .failure(let message):
+                // Not a content problem: the event cannot be checked at all, so it goes to
+                // `rejected` even under `on_invalid: drop`.
+                var o = JSONObject(minimumCapacity: 2)
+                o.appendUnchecked(key: "version", value: .string(versioned.version.source))
+                o.appendUnchecked(key: "message", value: .string(message.text))
+                out.reject(event, step: name, message: message.text, violations: [.object(o)])
+                if onInvalid == .stop, stopReason == nil {
+                    requestStop("\(name): invalid event: \(message.text)", into: &out)
+                }
+                return
+            }
+        }
         if let schema {
             let value = event.value
             // The fast check builds no messages; only invalid events pay for the full list.
@@ -119,6 +148,31 @@ import SluiceSchema
         }
     }
 
+    /// Why an event's version selects no schema.
+    struct VersionProblem: Error { var text: String }
+
+    /// The schema of the event's version.
+    func version(of event: Event, _ v: Versioned) -> Result<JSONSchema, VersionProblem> {
+        activation.event = event
+        let n: Int64
+        do {
+            switch try v.version.evaluateJSON(activation) {
+            case .int(let i): n = i
+            case .double(let d) where d == d.rounded() && abs(d) < 9e18: n = Int64(d)
+            case let other:
+                return .failure(
+                    VersionProblem(text: "the version '\(v.version.source)' is \(other.kindName), not an integer"))
+            }
+        } catch {
+            return .failure(VersionProblem(text: "version '\(v.version.source)': \(error.message)"))
+        }
+        guard let schema = v.schemas[n] else {
+            let known = v.schemas.keys.sorted().map(String.init).joined(separator: ", ")
+            return .failure(VersionProblem(text: "unknown schema version \(n) (this step has schemas for \(known))"))
+        }
+        return .success(schema)
+    }
+
     /// Records the stop request and asks the runtime to end the run (exit 1).
     func requestStop(_ reason: String, into out: inout StepOutput) {
         stopReason = reason
@@ -137,7 +191,7 @@ import SluiceSchema
     static let definition = StepDefinition(
         kind: "validate",
         summary: "Check events against a JSON Schema and CEL rules; reject, drop or stop on invalid ones.",
-        keys: ["schema", "schema_file", "rules", "on_invalid"],
+        keys: ["schema", "schema_file", "schemas", "version", "rules", "on_invalid"],
         compile: { ctx in ValidateCompiler(ctx).compile() }
     )
 }
