@@ -383,9 +383,9 @@ struct PipelineCompiler {
                 spec = OutputSpec(
                     name: name, location: pair.key.location, from: from, kind: kind == "stdout" ? .stdout : .stderr)
             case "store":
-                if let c = conf.map("store"), let (path, store) = readStoreOutput(c, name: name) {
+                if let c = conf.map("store"), let (location, store) = readStoreOutput(c, name: name) {
                     spec = OutputSpec(
-                        name: name, location: pair.key.location, from: from, kind: .store(path: path), store: store)
+                        name: name, location: pair.key.location, from: from, kind: .store(location), store: store)
                 }
             default:
                 guard let node = conf.node("file") else { break }

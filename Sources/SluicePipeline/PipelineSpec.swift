@@ -52,8 +52,8 @@ package struct OutputSpec: Sendable {
         case stdout
         case stderr
         case file(path: String, append: Bool)
-        /// Appends to the event store at `path`; what to append is in ``OutputSpec/store``.
-        case store(path: String)
+        /// Appends to the event store at this location; what to append is in ``OutputSpec/store``.
+        case store(StoreLocation)
     }
 
     package var name: String

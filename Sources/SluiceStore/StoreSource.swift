@@ -9,17 +9,20 @@ import SluiceJSON
 
 /// What a `store` input reads (docs/event-sourcing.md, "The store input").
 package struct StoreReadSpec: Sendable, Equatable {
-    package var path: String
+    package var location: StoreLocation
     package var start: ReplayStart
     /// Keep polling for new appends after the end.
     package var follow: Bool
-    /// Milliseconds between polls in follow mode.
+    /// The store as messages name it.
+    package var path: String { location.description }
+    /// Milliseconds between polls in follow mode (on PostgreSQL, the longest wait for a
+    /// notification before reading again).
     package var pollMillis: Int
     /// The field that receives the stream metadata, or nil for none.
     package var metadataField: String?
 
-    package init(path: String, start: ReplayStart, follow: Bool, pollMillis: Int, metadataField: String?) {
-        self.path = path
+    package init(location: StoreLocation, start: ReplayStart, follow: Bool, pollMillis: Int, metadataField: String?) {
+        self.location = location
         self.start = start
         self.follow = follow
         self.pollMillis = pollMillis
@@ -27,7 +30,8 @@ package struct StoreReadSpec: Sendable, Equatable {
     }
 }
 
-/// Replays an event store in global order, then (with `follow`) polls for new appends.
+/// Replays an event store in global order, then (with `follow`) waits for new appends
+/// (polling SQLite, or a PostgreSQL notification).
 /// Each event is the stored JSON object with the stream metadata added under
 /// ``StoreReadSpec/metadataField``. A row whose data is not a JSON object goes to the
 /// input's `malformed` side output with the reason.
@@ -44,9 +48,9 @@ package final class StoreSource: EventSource {
     }
 
     package func run(_ out: SourceOutput) throws {
-        let store: SQLiteEventStore
+        let store: any EventStoreBackend
         do {
-            store = try SQLiteEventStore.openForReading(path: spec.path)
+            store = try spec.location.openForReading(follow: spec.follow)
         } catch {
             throw SourceError("input '\(name)': \(error.message)")
         }
@@ -59,7 +63,7 @@ package final class StoreSource: EventSource {
             batch.reserveCapacity(pageSize)
             let n: Int
             do {
-                n = try store.read(spec.start, after: last, limit: pageSize) { row in
+                n = try store.replay(spec.start, after: last, limit: pageSize) { row in
                     last = row.position
                     line += 1
                     let parsed = row.withData { bytes in Result { () throws(JSONError) in try JSONParser.parse(bytes) }
@@ -83,17 +87,12 @@ package final class StoreSource: EventSource {
             out.emit(batch)
             if n == pageSize { continue }
             guard spec.follow else { return }
-            // Caught up: wait for appends, in short sleeps so a cancel is seen soon.
-            var waited = 0
-            while waited < spec.pollMillis && !out.isCancelled {
-                let step = min(20, spec.pollMillis - waited)
-                usleep(UInt32(step * 1000))
-                waited += step
-            }
+            // Caught up: wait for appends, in short steps so a cancel is seen soon.
+            store.waitForAppends(millis: spec.pollMillis) { out.isCancelled }
         }
     }
 
-    static func metadata(_ row: StoredEventView) -> JSONObject {
+    static func metadata(_ row: any StoredEventRow) -> JSONObject {
         var m = JSONObject(minimumCapacity: 8)
         m.appendUnchecked(key: "position", value: .int(row.position))
         m.appendUnchecked(key: "stream", value: .string(row.streamID))
@@ -106,7 +105,7 @@ package final class StoreSource: EventSource {
         return m
     }
 
-    func malformed(_ row: StoredEventView, _ message: String, line: Int) -> Event {
+    func malformed(_ row: any StoredEventRow, _ message: String, line: Int) -> Event {
         var err = JSONObject(minimumCapacity: 3)
         err.appendUnchecked(key: "message", value: .string("position \(row.position): \(message)"))
         err.appendUnchecked(key: "line", value: .int(Int64(line)))
