@@ -125,10 +125,14 @@ package final class PostgresEventStore: @unchecked Sendable {
             let dup = try c.exec("SELECT event_id FROM events WHERE event_id = ANY($1::text[])", [arrayLiteral(ids)])
             for i in 0..<dup.rows { stored.insert(dup.text(i, 0)) }
             var versions: [String: Int64] = [:]
+            // One index probe per stream (the last entry of its `(stream_id, stream_version)`
+            // range); a GROUP BY would read every event of every stream in the batch.
             let v = try c.exec(
-                "SELECT stream_id, MAX(stream_version) FROM events WHERE stream_id = ANY($1::text[]) GROUP BY stream_id",
-                [arrayLiteral(streams)])
-            for i in 0..<v.rows { versions[v.text(i, 0)] = v.int(i, 1) }
+                """
+                SELECT s, (SELECT stream_version FROM events WHERE stream_id = s ORDER BY stream_version DESC LIMIT 1)
+                FROM unnest($1::text[]) AS s
+                """, [arrayLiteral(streams)])
+            for i in 0..<v.rows where !v.isNull(i, 1) { versions[v.text(i, 0)] = v.int(i, 1) }
 
             var results: [AppendResult] = []
             results.reserveCapacity(batch.count)
