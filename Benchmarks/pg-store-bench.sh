@@ -75,7 +75,8 @@ t0=$(now)
 "$BIN" run "$WORK/append.yaml"
 t1=$(now)
 STORED=$("${PSQL[@]}" -d store -c "SELECT COUNT(*) FROM events")
-echo "sluice append:   $STORED of $N events in $(rate "$STORED" "$t0" "$t1")"
+COMMITS=$("${PSQL[@]}" -d postgres -c "SELECT xact_commit FROM pg_stat_database WHERE datname = 'store'")
+echo "sluice append:   $STORED of $N events in $(rate "$STORED" "$t0" "$t1") (about $COMMITS transactions)"
 
 t0=$(now)
 "$BIN" run "$WORK/replay.yaml" >/dev/null

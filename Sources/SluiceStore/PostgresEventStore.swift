@@ -36,6 +36,13 @@ package final class PostgresEventStore: @unchecked Sendable {
 
     let connection: PostgresConnection
     let listening: Bool
+    /// The streams' versions as of this connection's last commit, valid while the store's
+    /// last position is still `cachedAt` (no other writer has appended since): they save
+    /// the batch's version probes for the streams it saw before.
+    private var cachedVersions: [String: Int64] = [:]
+    private var cachedAt: Int64 = -1
+    /// Beyond this many streams the cache starts over.
+    static let versionCacheLimit = 100_000
     /// The store as messages name it (the URL without its password).
     package var name: String { connection.name }
 
@@ -113,26 +120,36 @@ package final class PostgresEventStore: @unchecked Sendable {
             "BEGIN; LOCK TABLE events IN EXCLUSIVE MODE; SELECT COALESCE(MAX(position), 0) FROM events")
         do throws(StoreError) {
             var position = start.int(0, 0)
+            // Another writer appended since our last batch: our versions may be stale.
+            if position != cachedAt || cachedVersions.count > Self.versionCacheLimit {
+                cachedVersions.removeAll(keepingCapacity: true)
+            }
+            var versions = cachedVersions
+            cachedVersions = [:]  // (so `versions` is not copied on write)
+            cachedAt = -1
             var ids: [String] = []
             var streams: [String] = []
-            var seenStream = Set<String>()
             ids.reserveCapacity(batch.count)
             for e in batch {
                 ids.append(e.eventID)
-                if seenStream.insert(e.streamID).inserted { streams.append(e.streamID) }
+                if versions[e.streamID] == nil {
+                    versions[e.streamID] = 0
+                    streams.append(e.streamID)
+                }
             }
             var stored = Set<String>()
             let dup = try c.exec("SELECT event_id FROM events WHERE event_id = ANY($1::text[])", [arrayLiteral(ids)])
             for i in 0..<dup.rows { stored.insert(dup.text(i, 0)) }
-            var versions: [String: Int64] = [:]
             // One index probe per stream (the last entry of its `(stream_id, stream_version)`
             // range); a GROUP BY would read every event of every stream in the batch.
-            let v = try c.exec(
-                """
-                SELECT s, (SELECT stream_version FROM events WHERE stream_id = s ORDER BY stream_version DESC LIMIT 1)
-                FROM unnest($1::text[]) AS s
-                """, [arrayLiteral(streams)])
-            for i in 0..<v.rows where !v.isNull(i, 1) { versions[v.text(i, 0)] = v.int(i, 1) }
+            if !streams.isEmpty {
+                let v = try c.exec(
+                    """
+                    SELECT s, (SELECT stream_version FROM events WHERE stream_id = s ORDER BY stream_version DESC LIMIT 1)
+                    FROM unnest($1::text[]) AS s
+                    """, [arrayLiteral(streams)])
+                for i in 0..<v.rows where !v.isNull(i, 1) { versions[v.text(i, 0)] = v.int(i, 1) }
+            }
 
             var results: [AppendResult] = []
             results.reserveCapacity(batch.count)
@@ -163,6 +180,8 @@ package final class PostgresEventStore: @unchecked Sendable {
                     """, copy)
             }
             try c.exec("NOTIFY \(Self.channel); COMMIT")
+            cachedVersions = versions
+            cachedAt = position
             return results
         } catch {
             _ = try? c.exec("ROLLBACK")

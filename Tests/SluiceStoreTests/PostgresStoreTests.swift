@@ -50,6 +50,29 @@ struct PostgresStoreTests {
         }
     }
 
+    /// Two connections taking turns on one stream: each sees the other's appends (its
+    /// remembered stream versions are dropped when someone else has appended).
+    @Test func interleavedWritersSeeEachOthersVersions() throws {
+        try PostgresServer.run { server in
+            let a = try PostgresEventStore.open(server.url(), forAppend: true)
+            let b = try PostgresEventStore.open(server.url(), forAppend: true)
+            defer {
+                a.close()
+                b.close()
+            }
+            #expect(try a.append([newEvent("o1", "a1")]) == [.appended(position: 1, version: 1)])
+            #expect(try a.append([newEvent("o1", "a2")]) == [.appended(position: 2, version: 2)])
+            #expect(try b.append([newEvent("o1", "b1")]) == [.appended(position: 3, version: 3)])
+            #expect(try a.append([newEvent("o1", "a3", expected: 2)]) == [.conflict(actual: 3)])
+            #expect(try a.append([newEvent("o1", "a3", expected: 3)]) == [.appended(position: 4, version: 4)])
+            #expect(
+                try b.append([newEvent("o1", "a3"), newEvent("o2", "b2")]) == [
+                    .duplicate, .appended(position: 5, version: 1),
+                ])
+            #expect(try a.append([newEvent("o2", "a4")]) == [.appended(position: 6, version: 2)])
+        }
+    }
+
     @Test func replaysFromEachKindOfStart() throws {
         try PostgresServer.run { server in
             let writer = try PostgresEventStore.open(server.url(), forAppend: true)
