@@ -83,6 +83,16 @@ t0=$(now)
 t1=$(now)
 echo "sluice replay:   $STORED events in $(rate "$STORED" "$t0" "$t1")"
 
+# The same with every commit waiting for its WAL flush (the store's default does not, like
+# SQLite's synchronous=NORMAL; docs/event-sourcing.md).
+"${PSQL[@]}" -d postgres -c "CREATE DATABASE store_sync"
+sed "s|/store\"|/store_sync?options=-csynchronous_commit%3Don\"|" "$WORK/append.yaml" >"$WORK/append-sync.yaml"
+t0=$(now)
+"$BIN" run "$WORK/append-sync.yaml"
+t1=$(now)
+SYNCED=$("${PSQL[@]}" -d store_sync -c "SELECT COUNT(*) FROM events")
+echo "sluice append, synchronous_commit=on: $SYNCED events in $(rate "$SYNCED" "$t0" "$t1")"
+
 # The ceiling: the table layout sluice made (copied from the store database), filled by COPY.
 "$BINDIR/pg_dump" -s -h 127.0.0.1 -p "$PORT" -U sluice store | "${PSQL[@]}" -d ceiling >/dev/null
 python3 - "$EVENTS" "$WORK/rows.tsv" <<'EOF'

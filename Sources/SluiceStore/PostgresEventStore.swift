@@ -60,6 +60,10 @@ package final class PostgresEventStore: @unchecked Sendable {
         let c = try PostgresConnection(url)
         // Quiet the NOTICEs of CREATE TABLE; they would go to stderr.
         try c.exec("SET client_min_messages = WARNING")
+        // Like SQLite's `synchronous=NORMAL`: a commit does not wait for its WAL flush, so a
+        // server or machine crash may lose the last fraction of a second of batches, never
+        // half of one. A connection string that sets `synchronous_commit` decides instead.
+        if forAppend && !url.contains("synchronous_commit") { try c.exec("SET synchronous_commit = off") }
         if forAppend {
             try c.exec("BEGIN; SELECT pg_advisory_xact_lock(7358314623457071)")
             do throws(StoreError) {
@@ -239,6 +243,11 @@ package final class PostgresEventStore: @unchecked Sendable {
 
     package func lastPosition() throws(StoreError) -> Int64 {
         try connection.exec("SELECT COALESCE(MAX(position), 0) FROM events").int(0, 0)
+    }
+
+    /// A server setting as this connection sees it (`SHOW`), for tests and diagnostics.
+    package func setting(_ name: String) throws(StoreError) -> String {
+        try connection.exec("SELECT current_setting($1)", [name]).text(0, 0)
     }
 
     package func close() { connection.close() }

@@ -50,6 +50,21 @@ struct PostgresStoreTests {
         }
     }
 
+    /// Appends commit without waiting for the WAL flush (SQLite's `synchronous=NORMAL`),
+    /// unless the connection string says otherwise.
+    @Test func synchronousCommitIsOffUnlessTheURLSetsIt() throws {
+        try PostgresServer.run { server in
+            let relaxed = try PostgresEventStore.open(server.url(), forAppend: true)
+            #expect(try relaxed.setting("synchronous_commit") == "off")
+            relaxed.close()
+            let strict = try PostgresEventStore.open(
+                server.url() + "?options=-csynchronous_commit%3Don", forAppend: true)
+            #expect(try strict.setting("synchronous_commit") == "on")
+            #expect(try strict.append([newEvent("o1", "a")]) == [.appended(position: 1, version: 1)])
+            strict.close()
+        }
+    }
+
     /// Two connections taking turns on one stream: each sees the other's appends (its
     /// remembered stream versions are dropped when someone else has appended).
     @Test func interleavedWritersSeeEachOthersVersions() throws {
