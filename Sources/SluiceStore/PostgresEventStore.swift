@@ -213,9 +213,16 @@ package final class PostgresEventStore: @unchecked Sendable {
                 "SELECT \(columns) FROM events WHERE position > $1 AND event_time >= $3 ORDER BY position LIMIT $2",
                 [String(after), String(limit), String(t)])
         case .stream(let id):
+            // Within a stream, versions grow with positions (both are assigned under the
+            // append lock): continuing after the last row's version walks the
+            // `(stream_id, stream_version)` index instead of sorting the stream per page
+            // (`position > $1` keeps it right for a position outside the stream).
             r = try connection.exec(
-                "SELECT \(columns) FROM events WHERE stream_id = $3 AND position > $1 ORDER BY position LIMIT $2",
-                [String(after), String(limit), id])
+                """
+                SELECT \(columns) FROM events WHERE stream_id = $3 AND position > $1 AND stream_version >
+                    COALESCE((SELECT stream_version FROM events WHERE position = $1 AND stream_id = $3), 0)
+                ORDER BY stream_version LIMIT $2
+                """, [String(after), String(limit), id])
         }
         let n = r.rows
         for i in 0..<n { try body(PostgresRow(result: r, row: i)) }

@@ -103,6 +103,17 @@ struct PostgresStoreTests {
             #expect(try reader.readAll(.time(200)).map(\.eventID) == ["b", "c", "d\t\\\n"])
             #expect(try reader.readAll(.stream("o1")).map(\.eventID) == ["a", "c"])
             #expect(try reader.readAll(.stream("none")).isEmpty)
+            // Page by page (the source's way): each page continues after the last row read.
+            var paged: [String] = []
+            var last: Int64 = 0
+            while try reader.replay(
+                .stream("o1"), after: last, limit: 1,
+                { row in
+                    paged.append(row.eventID)
+                    last = row.position
+                }) > 0
+            {}
+            #expect(paged == ["a", "c"])
             // COPY's escapes round-trip: the JSON text with its backslashes.
             #expect(try reader.readAll(.stream("o3")).first?.data == #"{"id":"\#("d\t\\\n")","order_id":"o3"}"#)
         }
