@@ -93,8 +93,12 @@ struct PostgresStoreTests {
             let writer = try PostgresEventStore.open(server.url(), forAppend: true)
             _ = try writer.append([
                 newEvent("o1", "a", time: 100), newEvent("o2", "b", time: 300), newEvent("o1", "c", time: 200),
-                newEvent("o3", "d\t\\\n", time: 400),
+                newEvent("o{3},\"", "d\t\\\n", time: 400),
             ])
+            // Quotes, braces and backslashes survive the array literals of the id and
+            // version probes.
+            #expect(try writer.append([newEvent("o{3},\"", "d\t\\\n")]) == [.duplicate])
+            #expect(try writer.streamVersion("o{3},\"") == 1)
             writer.close()
             let reader = try PostgresEventStore.open(server.url(), forAppend: false)
             defer { reader.close() }
@@ -115,7 +119,8 @@ struct PostgresStoreTests {
             {}
             #expect(paged == ["a", "c"])
             // COPY's escapes round-trip: the JSON text with its backslashes.
-            #expect(try reader.readAll(.stream("o3")).first?.data == #"{"id":"\#("d\t\\\n")","order_id":"o3"}"#)
+            #expect(
+                try reader.readAll(.stream("o{3},\"")).first?.data == #"{"id":"\#("d\t\\\n")","order_id":"o{3},""}"#)
         }
     }
 
