@@ -12,6 +12,9 @@ final class PostgresConnection {
     /// The connection string with its password hidden, for messages.
     let name: String
     private var conn: OpaquePointer?
+    /// The SQLSTATE and constraint of the last statement the server refused, if any.
+    private(set) var lastSQLState: String?
+    private(set) var lastConstraint: String?
 
     /// Connects; a failure (unreachable server, wrong password, missing database) throws
     /// libpq's reason on one line, never the password.
@@ -69,6 +72,7 @@ final class PostgresConnection {
         let status = PQresultStatus(result)
         guard status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK || status == PGRES_COPY_IN else {
             let message = oneLine(String(cString: PQresultErrorMessage(result)))
+            noteRefusal(result)
             PQclear(result)
             throw StoreError("store '\(name)': \(message)")
         }
@@ -99,11 +103,18 @@ final class PostgresConnection {
         var failure: StoreError? = sent == 1 && ended == 1 ? nil : self.failure("COPY")
         while let r = PQgetResult(c) {
             if PQresultStatus(r) != PGRES_COMMAND_OK && failure == nil {
+                noteRefusal(r)
                 failure = StoreError("store '\(name)': \(oneLine(String(cString: PQresultErrorMessage(r))))")
             }
             PQclear(r)
         }
         if let failure { throw failure }
+    }
+
+    private func noteRefusal(_ result: OpaquePointer) {
+        // 'C' and 'n': PG_DIAG_SQLSTATE and PG_DIAG_CONSTRAINT_NAME (char macros).
+        lastSQLState = PQresultErrorField(result, 67).map { String(cString: $0) }
+        lastConstraint = PQresultErrorField(result, 110).map { String(cString: $0) }
     }
 
     /// The connection's socket, for waiting on notifications.

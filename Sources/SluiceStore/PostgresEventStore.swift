@@ -43,6 +43,11 @@ package final class PostgresEventStore: @unchecked Sendable {
     private var cachedAt: Int64 = -1
     /// Beyond this many streams the cache starts over.
     static let versionCacheLimit = 100_000
+    /// Whether a batch first asks which of its event ids are stored. Off until a batch
+    /// meets a stored id (then on while batches keep meeting them): a batch of new events
+    /// goes straight to COPY, and one with a stored id fails there on the unique index,
+    /// is rolled back and is appended again with the question asked.
+    private var probeIDs = false
     /// The store as messages name it (the URL without its password).
     package var name: String { connection.name }
 
@@ -119,6 +124,24 @@ package final class PostgresEventStore: @unchecked Sendable {
 
     package func append(_ batch: [NewEvent], now: Int64 = currentMillis()) throws(StoreError) -> [AppendResult] {
         guard !batch.isEmpty else { return [] }
+        if !probeIDs {
+            do {
+                return try appendTransaction(batch, now: now, probe: false)
+            } catch {
+                guard connection.lastSQLState == "23505", connection.lastConstraint == "events_event_id_key" else {
+                    throw error
+                }
+                probeIDs = true
+            }
+        }
+        let results = try appendTransaction(batch, now: now, probe: true)
+        if !results.contains(.duplicate) { probeIDs = false }
+        return results
+    }
+
+    /// One append transaction; without `probe`, an event id stored before (of an event
+    /// without an expected version) fails the COPY.
+    func appendTransaction(_ batch: [NewEvent], now: Int64, probe: Bool) throws(StoreError) -> [AppendResult] {
         let c = connection
         let start = try c.exec(
             "BEGIN; LOCK TABLE events IN EXCLUSIVE MODE; SELECT COALESCE(MAX(position), 0) FROM events")
@@ -135,15 +158,20 @@ package final class PostgresEventStore: @unchecked Sendable {
             var streams: [String] = []
             ids.reserveCapacity(batch.count)
             for e in batch {
-                ids.append(e.eventID)
+                // Without the probe, an id stored before must still come out a duplicate
+                // (not a conflict) when the event has an expected version.
+                if probe || e.expectedVersion != nil { ids.append(e.eventID) }
                 if versions[e.streamID] == nil {
                     versions[e.streamID] = 0
                     streams.append(e.streamID)
                 }
             }
             var stored = Set<String>()
-            let dup = try c.exec("SELECT event_id FROM events WHERE event_id = ANY($1::text[])", [arrayLiteral(ids)])
-            for i in 0..<dup.rows { stored.insert(dup.text(i, 0)) }
+            if !ids.isEmpty {
+                let dup = try c.exec(
+                    "SELECT event_id FROM events WHERE event_id = ANY($1::text[])", [arrayLiteral(ids)])
+                for i in 0..<dup.rows { stored.insert(dup.text(i, 0)) }
+            }
             // One index probe per stream (the last entry of its `(stream_id, stream_version)`
             // range); a GROUP BY would read every event of every stream in the batch.
             if !streams.isEmpty {
