@@ -79,7 +79,12 @@ package final class PostgresServer: @unchecked Sendable {
                     "PostgreSQL server binaries (initdb, postgres) not found: install Debian's 'postgresql' package (make deps does)\(requiredByCI ? "; required because CI=true" : "")"
             )
         }
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("sluice-pg-\(UUID().uuidString)")
+        // /tmp rather than $TMPDIR: `nobody` must reach the folder, and the socket's path
+        // must stay under the 107 bytes a unix socket address holds.
+        let base =
+            FileManager.default.fileExists(atPath: "/tmp")
+            ? URL(fileURLWithPath: "/tmp") : FileManager.default.temporaryDirectory
+        let dir = base.appendingPathComponent("sluice-pg-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         do {
             let prefix = try runAsPrefix(owning: dir)
