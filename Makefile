@@ -5,10 +5,11 @@ BIN := .build/release/sluice
 
 .PHONY: deps build release demo test lint format check-pipelines bench compare clean
 
-# System packages: libyaml (the pipeline parser), libsqlite3 (the event store) and
-# pkg-config to find them; jq and python3 only for Benchmarks/compare.sh. A Python
-# venv (.venv/) with prometheus_client, whose parser the observability tests check
-# /metrics with (docs/observability.md).
+# System packages: libyaml (the pipeline parser), libsqlite3 and libpq (the event store's
+# backends) and pkg-config to find them; PostgreSQL's server binaries for the tests, which
+# start a throwaway server (Tests/SluiceTestSupport/PostgresServer.swift); jq and python3
+# only for Benchmarks/compare.sh. A Python venv (.venv/) with prometheus_client, whose
+# parser the observability tests check /metrics with (docs/observability.md).
 VENV := .venv
 deps:
 	@if ! pkg-config --exists yaml-0.1 2>/dev/null; then \
@@ -18,6 +19,14 @@ deps:
 	@if ! pkg-config --exists sqlite3 2>/dev/null; then \
 		echo "installing libsqlite3-dev"; \
 		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq libsqlite3-dev pkg-config >/dev/null; \
+	fi
+	@if ! pkg-config --exists libpq 2>/dev/null; then \
+		echo "installing libpq-dev"; \
+		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq libpq-dev pkg-config >/dev/null; \
+	fi
+	@if ! ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 && ! [ -x "$$(pg_config --bindir 2>/dev/null)/postgres" ]; then \
+		echo "installing postgresql (server binaries for the tests)"; \
+		$(SUDO) apt-get update -qq && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; \
 	fi
 	@if ! $(VENV)/bin/python -c 'import prometheus_client' 2>/dev/null; then \
 		echo "installing prometheus_client into $(VENV)"; \

@@ -35,6 +35,13 @@ let package = Package(
             pkgConfig: "sqlite3",
             providers: [.apt(["libsqlite3-dev"])]
         ),
+        // The event store's PostgreSQL backend: Debian's libpq, not postgres-nio, whose clean
+        // build (with swift-nio) would add minutes to every CI run.
+        .systemLibrary(
+            name: "CLibPQ",
+            pkgConfig: "libpq",
+            providers: [.apt(["libpq-dev"])]
+        ),
         // Prefetch hints for the pattern step's hot paths (Swift has no prefetch), and
         // thread names and scheduling policy for stage threads (GNU-only functions).
         .target(name: "CSluiceShims"),
@@ -55,7 +62,7 @@ let package = Package(
         .target(name: "SluiceConnectors", dependencies: ["SluiceCore", "SluiceJSON"], swiftSettings: strict),
         .target(
             name: "SluiceStore",
-            dependencies: ["CSQLite", "SluiceCore", "SluiceJSON", "SluiceCEL", "SluiceSteps"],
+            dependencies: ["CSQLite", "CLibPQ", "SluiceCore", "SluiceJSON", "SluiceCEL", "SluiceSteps"],
             swiftSettings: strict
         ),
         .target(
@@ -154,8 +161,12 @@ let package = Package(
         ),
         .testTarget(
             name: "SluiceStoreTests",
-            // SluiceCLI: the crash test runs the binary and kills it.
-            dependencies: ["SluiceStore", "SluicePipeline", "SluiceTooling", "SluiceJSON", "SluiceCore", "SluiceCLI"],
+            // SluiceCLI: the crash test runs the binary and kills it. SluiceTestSupport: the
+            // PostgreSQL server the PostgreSQL tests start.
+            dependencies: [
+                "SluiceStore", "SluicePipeline", "SluiceTooling", "SluiceJSON", "SluiceCore", "SluiceCLI",
+                "SluiceTestSupport",
+            ],
             swiftSettings: strict
         ),
         .testTarget(name: "SluiceCLITests", dependencies: ["SluiceCLI"], swiftSettings: strict),

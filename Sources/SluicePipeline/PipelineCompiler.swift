@@ -416,14 +416,14 @@ struct PipelineCompiler {
                 spec = OutputSpec(
                     name: name, location: pair.key.location, from: from, kind: kind == "stdout" ? .stdout : .stderr)
             case "store":
-                if let c = conf.map("store"), let (path, store) = readStoreOutput(c, name: name) {
+                if let c = conf.map("store"), let (location, store) = readStoreOutput(c, name: name) {
                     spec = OutputSpec(
-                        name: name, location: pair.key.location, from: from, kind: .store(path: path), store: store)
+                        name: name, location: pair.key.location, from: from, kind: .store(location), store: store)
                 }
             case "project":
                 if let c = conf.map("project"), let (path, projection) = readProjectOutput(c, name: name) {
                     spec = OutputSpec(
-                        name: name, location: pair.key.location, from: from, kind: .store(path: path),
+                        name: name, location: pair.key.location, from: from, kind: .store(.sqlite(path)),
                         project: projection)
                 }
             default:

@@ -81,7 +81,8 @@ extension Pipeline {
             case .stdout: kind = "stdout"
             case .stderr: kind = "stderr"
             case .file(let path, let append): kind = (append ? "append: " : "file: ") + path
-            case .store(let path): kind = (output.project.map { "project: \($0.table.name) in " } ?? "store: ") + path
+            case .store(let location):
+                kind = (output.project.map { "project: \($0.table.name) in " } ?? "store: ") + location.description
             }
             nodes.append(GraphNode(id: id("out", output.name), label: "\(output.name)\n\(kind)", shape: .output))
         }

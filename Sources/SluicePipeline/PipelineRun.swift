@@ -288,17 +288,18 @@ extension Pipeline {
     {
         var nodes: [String: Dataflow.NodeID] = [:]
         for output in outputs {
-            guard let spec = output.store, case .store(let path) = output.kind, options.sinks[output.name] == nil else {
+            guard let spec = output.store, case .store(let location) = output.kind, options.sinks[output.name] == nil
+            else {
                 continue
             }
             if let p = bound[output.name] {
                 throw RunError(
                     isUsage: true,
-                    message: "output '\(output.name)' appends to the store '\(path)'; it cannot be bound to '\(p)'")
+                    message: "output '\(output.name)' appends to the store '\(location)'; it cannot be bound to '\(p)'")
             }
-            let store: SQLiteEventStore
+            let store: any EventStoreBackend
             do {
-                store = try SQLiteEventStore.openForAppend(path: path)
+                store = try location.openForAppend()
             } catch {
                 throw RunError(isUsage: false, message: "output '\(output.name)': \(error.message)")
             }

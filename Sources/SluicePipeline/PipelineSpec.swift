@@ -52,9 +52,9 @@ package struct OutputSpec: Sendable {
         case stdout
         case stderr
         case file(path: String, append: Bool)
-        /// Appends to the event store at `path` (what to append is in ``OutputSpec/store``),
-        /// or folds into a projection table there (``OutputSpec/project``).
-        case store(path: String)
+        /// Appends to the event store at this location (what to append is in
+        /// ``OutputSpec/store``), or folds into a projection table there (``OutputSpec/project``).
+        case store(StoreLocation)
     }
 
     package var name: String

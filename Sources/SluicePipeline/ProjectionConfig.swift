@@ -12,7 +12,7 @@ extension PipelineCompiler {
     func readProjectOutput(_ c: ConfigMap, name: String) -> (path: String, spec: ProjectionSpec)? {
         let what = "project output '\(name)'"
         var ok = true
-        let path = readStoreBackend(c, what: what)
+        let path = readSQLiteBackend(c, what: what)
         let tableName = c.string("table", required: true)
         if let t = tableName, let node = c.node("table") {
             if !ProjectionTable.isIdentifier(t) {
@@ -88,7 +88,7 @@ extension PipelineCompiler {
     func readProjectionTable(_ c: ConfigMap, name: String) -> ProjectionLookupTable? {
         let what = "table '\(name)'"
         let projection = c.string("projection", required: true)
-        let path = readStoreBackend(c, what: what)
+        let path = readSQLiteBackend(c, what: what)
         let refresh = c.duration("refresh", allowZero: false)
         _ = c.string("key")
         c.finish()

@@ -7,7 +7,7 @@ extension Pipeline {
     /// The `project` outputs: output name, table and database file.
     package var projections: [(output: String, table: String, path: String)] {
         outputs.compactMap { o in
-            guard let p = o.project, case .store(let path) = o.kind else { return nil }
+            guard let p = o.project, case .store(.sqlite(let path)) = o.kind else { return nil }
             return (o.name, p.table.name, path)
         }
     }
@@ -22,7 +22,8 @@ extension Pipeline {
     {
         var nodes: [String: Dataflow.NodeID] = [:]
         for output in outputs {
-            guard let spec = output.project, case .store(let path) = output.kind, options.sinks[output.name] == nil
+            guard let spec = output.project, case .store(.sqlite(let path)) = output.kind,
+                options.sinks[output.name] == nil
             else {
                 continue
             }

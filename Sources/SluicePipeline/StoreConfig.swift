@@ -7,28 +7,52 @@ import SluiceStore
 /// `store:` inputs and outputs (docs/event-sourcing.md). Compiling reads only the YAML:
 /// the store file is opened when the run starts.
 extension PipelineCompiler {
-    static let storeBackends = ["sqlite", "postgres"]
-
-    /// `sqlite: FILE` (resolved against the pipeline's folder); `postgres:` is refused
-    /// with a clear message until that backend exists.
-    func readStoreBackend(_ c: ConfigMap, what: String) -> String? {
-        if let k = c.keyNode("postgres") {
-            _ = c.node("postgres")
-            ctx.error(k.location, "\(what): PostgreSQL stores are not supported yet", hint: "use 'sqlite: FILE'")
-            return nil
+    /// `sqlite: FILE` (resolved against the pipeline's folder) or `postgres: URL` (a libpq
+    /// connection string), exactly one of them.
+    func readStoreBackend(_ c: ConfigMap, what: String) -> StoreLocation? {
+        let hint = "write 'sqlite: FILE' or 'postgres: \"postgres://USER@HOST:PORT/DATABASE\"'"
+        if c.keyNode("postgres") != nil {
+            if let k = c.keyNode("sqlite") {
+                _ = c.node("sqlite")
+                ctx.error(k.location, "\(what): give either 'sqlite' or 'postgres', not both", hint: hint)
+                return nil
+            }
+            guard let url = c.string("postgres", required: true) else { return nil }
+            guard !url.isEmpty else {
+                ctx.error(
+                    c.node("postgres")?.location ?? c.location, "\(what): 'postgres' needs a connection URL", hint: hint
+                )
+                return nil
+            }
+            return .postgres(url)
         }
         guard let path = c.string("sqlite", required: true) else { return nil }
         guard !path.isEmpty else {
             ctx.error(c.node("sqlite")?.location ?? c.location, "\(what): 'sqlite' needs a file name")
             return nil
         }
-        return resolve(path)
+        return .sqlite(resolve(path))
     }
 
-    /// `store: {sqlite: FILE, from: ..., follow: BOOL, poll: DURATION, metadata: FIELD}`.
+    /// A SQLite file only (projections and their lookup tables): a PostgreSQL location is
+    /// an error saying so.
+    func readSQLiteBackend(_ c: ConfigMap, what: String) -> String? {
+        let node = c.keyNode("postgres")
+        switch readStoreBackend(c, what: what) {
+        case .sqlite(let path)?: return path
+        case .postgres?:
+            ctx.error(
+                node?.location ?? c.location, "\(what): projections are kept in SQLite only so far",
+                hint: "write 'sqlite: FILE'; the event store itself may be PostgreSQL")
+            return nil
+        case nil: return nil
+        }
+    }
+
+    /// `store: {sqlite: FILE | postgres: URL, from: ..., follow: BOOL, poll: DURATION, metadata: FIELD}`.
     func readStoreInput(_ c: ConfigMap, name: String) -> StoreReadSpec? {
         let what = "store input '\(name)'"
-        let path = readStoreBackend(c, what: what)
+        let location = readStoreBackend(c, what: what)
         var start = ReplayStart.beginning
         if let node = c.node("from") { start = readReplayStart(node, what: what) ?? .beginning }
         let follow = c.bool("follow") ?? false
@@ -49,10 +73,13 @@ extension PipelineCompiler {
         if let p = poll, p.milliseconds > 60_000 {
             ctx.error(c.node("poll")?.location ?? c.location, "'poll' of \(what) is at most 60s")
         }
-        guard let path else { return nil }
+        guard let location else { return nil }
+        // PostgreSQL notifies followers of appends: its poll is only a fallback.
+        var defaultPoll: Int64 = 100
+        if case .postgres = location { defaultPoll = 1000 }
         return StoreReadSpec(
-            path: path, start: start, follow: follow, pollMillis: Int(max(1, min(poll?.milliseconds ?? 100, 60_000))),
-            metadataField: metadata)
+            location: location, start: start, follow: follow,
+            pollMillis: Int(max(1, min(poll?.milliseconds ?? defaultPoll, 60_000))), metadataField: metadata)
     }
 
     /// `from: beginning`, `from: POSITION`, `from: "2024-05-01T00:00:00Z"` or `from: {stream: ID}`.
@@ -91,11 +118,11 @@ extension PipelineCompiler {
         return nil
     }
 
-    /// `store: {sqlite: FILE, stream: EXPR, id: EXPR, type: EXPR, expected_version: EXPR,
+    /// `store: {sqlite: FILE | postgres: URL, stream: EXPR, id: EXPR, type: EXPR, expected_version: EXPR,
     /// schema_version: EXPR}`.
-    func readStoreOutput(_ c: ConfigMap, name: String) -> (path: String, spec: StoreAppendSpec)? {
+    func readStoreOutput(_ c: ConfigMap, name: String) -> (location: StoreLocation, spec: StoreAppendSpec)? {
         let what = "store output '\(name)'"
-        let path = readStoreBackend(c, what: what)
+        let location = readStoreBackend(c, what: what)
         let stream = c.expression("stream", required: true)
         let id = c.expression("id", required: true)
         let type = c.expression("type", required: true)
@@ -104,10 +131,12 @@ extension PipelineCompiler {
         c.finish()
         guard let expressions else { return nil }
         func compile(_ e: ConfigExpression?) -> Expression? { e.flatMap { expressions.compile($0, context: ctx) } }
-        guard let path, let s = compile(stream), let i = compile(id), let t = compile(type) else { return nil }
+        guard let location, let s = compile(stream), let i = compile(id), let t = compile(type) else { return nil }
         let ev = compile(expected)
         let sv = compile(schema)
         if (expected != nil && ev == nil) || (schema != nil && sv == nil) { return nil }
-        return (path, StoreAppendSpec(name: name, stream: s, id: i, type: t, expectedVersion: ev, schemaVersion: sv))
+        return (
+            location, StoreAppendSpec(name: name, stream: s, id: i, type: t, expectedVersion: ev, schemaVersion: sv)
+        )
     }
 }

@@ -33,13 +33,13 @@ package struct StoreAppendSpec: Sendable {
 /// of the failed batch written.
 package final class StoreAppendStep: Step {
     let spec: StoreAppendSpec
-    let store: SQLiteEventStore
+    let store: any EventStoreBackend
     let activation: EventActivation
     private(set) var appended = 0
     private(set) var duplicates = 0
     private(set) var conflicts = 0
 
-    package init(spec: StoreAppendSpec, store: SQLiteEventStore) {
+    package init(spec: StoreAppendSpec, store: any EventStoreBackend) {
         self.spec = spec
         self.store = store
         var all = [spec.stream, spec.id, spec.type]
@@ -86,7 +86,7 @@ package final class StoreAppendStep: Step {
         }
         let results: [AppendResult]
         do {
-            results = try store.append(pending)
+            results = try store.append(pending, now: currentMillis())
         } catch {
             out.stop("output '\(spec.name)': \(error.message)")
             return

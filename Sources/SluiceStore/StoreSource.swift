@@ -10,17 +10,20 @@ import Synchronization
 
 /// What a `store` input reads (docs/event-sourcing.md, "The store input").
 package struct StoreReadSpec: Sendable, Equatable {
-    package var path: String
+    package var location: StoreLocation
     package var start: ReplayStart
     /// Keep polling for new appends after the end.
     package var follow: Bool
-    /// Milliseconds between polls in follow mode.
+    /// The store as messages name it.
+    package var path: String { location.description }
+    /// Milliseconds between polls in follow mode (on PostgreSQL, the longest wait for a
+    /// notification before reading again).
     package var pollMillis: Int
     /// The field that receives the stream metadata, or nil for none.
     package var metadataField: String?
 
-    package init(path: String, start: ReplayStart, follow: Bool, pollMillis: Int, metadataField: String?) {
-        self.path = path
+    package init(location: StoreLocation, start: ReplayStart, follow: Bool, pollMillis: Int, metadataField: String?) {
+        self.location = location
         self.start = start
         self.follow = follow
         self.pollMillis = pollMillis
@@ -28,7 +31,8 @@ package struct StoreReadSpec: Sendable, Equatable {
     }
 }
 
-/// Replays an event store in global order, then (with `follow`) polls for new appends.
+/// Replays an event store in global order, then (with `follow`) waits for new appends
+/// (polling SQLite, or a PostgreSQL notification).
 /// Each event is the stored JSON object with the stream metadata added under
 /// ``StoreReadSpec/metadataField``. A row whose data is not a JSON object goes to the
 /// input's `malformed` side output with the reason.
@@ -69,9 +73,9 @@ package final class StoreSource: CheckpointedSource, Sendable {
     }
 
     package func run(_ out: SourceOutput) throws {
-        let store: SQLiteEventStore
+        let store: any EventStoreBackend
         do {
-            store = try SQLiteEventStore.openForReading(path: spec.path)
+            store = try spec.location.openForReading(follow: spec.follow)
         } catch {
             throw SourceError("input '\(name)': \(error.message)")
         }
@@ -89,7 +93,7 @@ package final class StoreSource: CheckpointedSource, Sendable {
             rows.removeAll(keepingCapacity: true)
             let n: Int
             do {
-                n = try store.read(spec.start, after: last, limit: pageSize) { row in
+                n = try store.replay(spec.start, after: last, limit: pageSize) { row in
                     last = row.position
                     line += 1
                     let problem: String? = row.withData { data in
@@ -151,38 +155,39 @@ package final class StoreSource: CheckpointedSource, Sendable {
                 out.finished(at: Self.position(last, line))
                 return
             }
-            // Caught up: wait for appends, in short sleeps so a cancel is seen soon.
-            var waited = 0
-            while waited < spec.pollMillis && !out.isCancelled {
-                let step = min(20, spec.pollMillis - waited)
-                usleep(UInt32(step * 1000))
-                waited += step
-            }
+            // Caught up: wait for appends, in short steps so a cancel is seen soon.
+            store.waitForAppends(millis: spec.pollMillis) { out.isCancelled }
         }
     }
 
     static func isSpace(_ b: UInt8) -> Bool { b == 0x20 || b == 0x0A || b == 0x0D || b == 0x09 }
 
-    /// ``metadata(_:)`` written as JSON text, without making the object.
-    static func writeMetadata(_ row: StoredEventView, into out: inout [UInt8]) {
+    /// ``metadata(_:)`` written as JSON text, without making the object (a SQLite row's
+    /// text columns are copied from the statement, without making strings).
+    static func writeMetadata(_ row: any StoredEventRow, into out: inout [UInt8]) {
+        let view = row as? StoredEventView
         func key(_ k: StaticString) {
             out.append(contentsOf: UnsafeRawBufferPointer(start: k.utf8Start, count: k.utf8CodeUnitCount))
         }
-        func text(_ column: Int32) {
-            row.statement.withTextBytes(column) {
-                JSONWriter.writeString(utf8: $0.assumingMemoryBound(to: UInt8.self), into: &out)
+        func text(_ column: Int32, _ value: (any StoredEventRow) -> String) {
+            if let view {
+                view.statement.withTextBytes(column) {
+                    JSONWriter.writeString(utf8: $0.assumingMemoryBound(to: UInt8.self), into: &out)
+                }
+            } else {
+                JSONWriter.writeString(value(row), into: &out)
             }
         }
         key(#"{"position":"#)
         JSONWriter.writeInt(row.position, into: &out)
         key(#","stream":"#)
-        text(1)
+        text(1) { $0.streamID }
         key(#","version":"#)
         JSONWriter.writeInt(row.version, into: &out)
         key(#","id":"#)
-        text(3)
+        text(3) { $0.eventID }
         key(#","type":"#)
-        text(4)
+        text(4) { $0.type }
         key(#","schema_version":"#)
         JSONWriter.writeInt(row.schemaVersion, into: &out)
         key(#","event_time":"#)
@@ -192,7 +197,7 @@ package final class StoreSource: CheckpointedSource, Sendable {
         out.append(UInt8(ascii: "}"))
     }
 
-    static func metadata(_ row: StoredEventView) -> JSONObject {
+    static func metadata(_ row: any StoredEventRow) -> JSONObject {
         var m = JSONObject(minimumCapacity: 8)
         m.appendUnchecked(key: "position", value: .int(row.position))
         m.appendUnchecked(key: "stream", value: .string(row.streamID))
@@ -205,7 +210,7 @@ package final class StoreSource: CheckpointedSource, Sendable {
         return m
     }
 
-    func malformed(_ row: StoredEventView, _ message: String, line: Int) -> Event {
+    func malformed(_ row: any StoredEventRow, _ message: String, line: Int) -> Event {
         var err = JSONObject(minimumCapacity: 3)
         err.appendUnchecked(key: "message", value: .string("position \(row.position): \(message)"))
         err.appendUnchecked(key: "line", value: .int(Int64(line)))

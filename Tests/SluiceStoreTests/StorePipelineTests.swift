@@ -205,14 +205,6 @@ func order(_ id: String, _ order: String, _ type: String, amount: Int = 10, expe
         #expect(
             compileErrors(
                 """
-                inputs: { in: { stdin: {} } }
-                outputs:
-                  log: { from: [in], store: { postgres: "postgres://x", stream: s, id: id, type: type } }
-                """
-            ).contains { $0.contains("PostgreSQL stores are not supported yet") })
-        #expect(
-            compileErrors(
-                """
                 inputs: { h: { store: { sqlite: a.db, from: yesterday } } }
                 outputs: { out: { from: [h], stdout: {} } }
                 """
