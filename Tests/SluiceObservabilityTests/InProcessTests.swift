@@ -208,4 +208,34 @@ import Testing
         #expect(value(s, "sluice_checkpoint_size_bytes") == 8192)
         #expect(value(s, "sluice_consumer_lag", ["input": "orders"]) == 12)
     }
+
+    @Test func aCheckpointedRunReportsItsCheckpoints() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("sluice-obs-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let lines = (0..<400_000).map { "{\"n\":\($0)}" }.joined(separator: "\n") + "\n"
+        try lines.write(toFile: dir + "/in.jsonl", atomically: true, encoding: .utf8)
+        let p = try Pipeline.compile(
+            yaml: """
+                name: counted
+                inputs: { in: { file: \(dir)/in.jsonl } }
+                streams:
+                  main: { from: in, steps: [ { filter: n % 2 == 0 } ] }
+                outputs:
+                  out: { from: [main], file: \(dir)/out.jsonl }
+                """)
+        let metrics = RunMetrics(pipeline: p.name, eventTime: false)
+        var options = RunOptions()
+        options.metrics = metrics
+        options.checkpointDirectory = dir + "/ckpt"
+        options.checkpointInterval = 0.001
+        let run = try p.start(options)
+        #expect(run.wait() == .completed)
+        let taken = run.execution.checkpoints?.stats.count ?? 0
+        #expect(taken > 0)
+        // Every checkpoint written, and only those, reached the metrics.
+        #expect(metrics.checkpoints.count == taken)
+        let s = PrometheusSample.parse(MetricsExporter(metrics).render())
+        #expect(value(s, "sluice_checkpoints_total") == Double(taken))
+    }
 }

@@ -95,6 +95,8 @@ package final class CheckpointCoordinator: Sendable {
         var final = false
         /// Told of every checkpoint once it is on disk (``addListener(_:)``).
         var listeners: [any CheckpointListener] = []
+        /// Told how long each checkpoint took and its size (``onWritten(_:)``).
+        var figures: [@Sendable (_ seconds: Double, _ bytes: Int) -> Void] = []
     }
     private let state: Mutex<State>
 
@@ -127,6 +129,12 @@ package final class CheckpointCoordinator: Sendable {
     /// commit to a broker only what a checkpoint on disk covers).
     package func addListener(_ listener: any CheckpointListener) {
         state.withLock { $0.listeners.append(listener) }
+    }
+
+    /// Calls `body` with the duration (seconds, from the barrier's request to the files
+    /// on disk) and size of every checkpoint written: the metrics endpoint's figures.
+    package func onWritten(_ body: @escaping @Sendable (_ seconds: Double, _ bytes: Int) -> Void) {
+        state.withLock { $0.figures.append(body) }
     }
 
     /// Starts requesting a checkpoint every interval.
@@ -250,13 +258,14 @@ package final class CheckpointCoordinator: Sendable {
             do throws(StateError) {
                 let bytes = try store.write(c)
                 let took = DispatchTime.now().uptimeNanoseconds &- started
-                let listeners = state.withLock { s -> [any CheckpointListener] in
+                let (listeners, figures) = state.withLock { s in
                     s.stats.count += 1
                     s.stats.durations.append(took)
                     s.stats.lastBytes = bytes
                     s.stats.lastID = c.id
-                    return s.listeners
+                    return (s.listeners, s.figures)
                 }
+                for f in figures { f(Double(took) / 1e9, bytes) }
                 for l in listeners { l.checkpointCompleted(c.id) }
             } catch {
                 state.withLock { $0.stats.failed += 1 }

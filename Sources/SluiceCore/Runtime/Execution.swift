@@ -134,6 +134,9 @@ public enum RunOutcome: Sendable, Equatable {
                 }
             }
             checkpoints.expect(sources: sources, stages: stages, sinks: sinks)
+            if let metrics {
+                checkpoints.onWritten { seconds, bytes in metrics.recordCheckpoint(seconds: seconds, bytes: bytes) }
+            }
         }
         let fused = plan.fused
         // Sinks the streams feeding them write to themselves (see `directSinks`), and
