@@ -49,6 +49,7 @@ extension Pipeline {
             case .files(let paths): kind = "file: " + paths.joined(separator: ", ")
             case .generate: kind = "generate"
             case .store(let s): kind = "store: " + s.path
+            case .kafka(let k): kind = "kafka: " + k.topics.joined(separator: ", ")
             }
             nodes.append(GraphNode(id: id("in", input.name), label: "\(input.name)\n\(kind)", shape: .input))
         }
@@ -82,6 +83,7 @@ extension Pipeline {
             case .stderr: kind = "stderr"
             case .file(let path, let append): kind = (append ? "append: " : "file: ") + path
             case .store(let path): kind = "store: " + path
+            case .kafka(let topic): kind = "kafka: " + topic
             }
             nodes.append(GraphNode(id: id("out", output.name), label: "\(output.name)\n\(kind)", shape: .output))
         }

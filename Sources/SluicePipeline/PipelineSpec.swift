@@ -1,5 +1,6 @@
 import SluiceCore
 import SluiceJSON
+import SluiceKafka
 import SluiceSteps
 import SluiceStore
 
@@ -36,6 +37,8 @@ package struct InputSpec: Sendable {
         case generate(GenerateSpec)
         /// Replays an event store (docs/event-sourcing.md).
         case store(StoreReadSpec)
+        /// Reads Kafka topics in a consumer group (docs/kafka.md).
+        case kafka(KafkaInputSpec)
     }
 
     package var name: String
@@ -54,6 +57,8 @@ package struct OutputSpec: Sendable {
         case file(path: String, append: Bool)
         /// Appends to the event store at `path`; what to append is in ``OutputSpec/store``.
         case store(path: String)
+        /// Produces to a Kafka topic; the settings are in ``OutputSpec/kafka``.
+        case kafka(topic: String)
     }
 
     package var name: String
@@ -62,6 +67,8 @@ package struct OutputSpec: Sendable {
     package var kind: Kind
     /// For a `store` output: the expressions evaluated per event.
     package var store: StoreAppendSpec? = nil
+    /// For a `kafka` output: brokers, topic, key and client options.
+    package var kafka: KafkaOutputSpec? = nil
 }
 
 /// A stream: where it reads and its compiled steps.
