@@ -32,7 +32,8 @@ import os
 from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 b = os.environ['BROKERS']
-for f in AdminClient({'bootstrap.servers': b}).create_topics([NewTopic('bench', num_partitions=4, replication_factor=1)]).values(): f.result(10)
+a = AdminClient({'bootstrap.servers': b})
+for f in a.create_topics([NewTopic('bench', num_partitions=4, replication_factor=1)]).values(): f.result(10)
 p = Producer({'bootstrap.servers': b, 'linger.ms': 5})
 for i in range($N):
     p.produce('bench', b'{"id":%d,"user":"u%d","type":"purchase","amount":%d.5,"country":"US","ts":1700000000000}' % (i, i % 1000, i % 997))
@@ -59,7 +60,7 @@ YAML
     t0=$(now)
     "$BIN" run "$WORK/p.yaml" 2>/dev/null &
     SPID=$!
-    while [ "$(wc -l <"$WORK/out.jsonl" 2>/dev/null || echo 0)" -lt "$N" ]; do sleep 0.02; done
+    while [ "$( (wc -l <"$WORK/out.jsonl") 2>/dev/null || echo 0)" -lt "$N" ]; do sleep 0.02; done
     t1=$(now)
     kill -TERM $SPID; wait $SPID || true
     echo "round $r sluice: $(rate "$t0" "$t1") (includes the group join)"
