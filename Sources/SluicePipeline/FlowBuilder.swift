@@ -1,6 +1,7 @@
 import SluiceConnectors
 import SluiceCore
 import SluiceJSON
+import SluiceKafka
 import SluiceSteps
 import SluiceStore
 
@@ -60,7 +61,7 @@ package struct FlowBuilder {
             switch input.kind {
             case .stdin: locations[input.name] = .stdin
             case .files(let patterns): locations[input.name] = .files(expandGlobs(patterns))
-            case .generate, .store: break
+            case .generate, .store, .kafka: break
             }
         }
         var targets: [String: JSONLinesSink.Target] = [:]
@@ -74,6 +75,7 @@ package struct FlowBuilder {
             case .stderr: targets[output.name] = .stderr
             case .file(let path, let append): targets[output.name] = .file(path: path, append: append)
             case .store: break  // appended by a node of its own (`addStoreOutputs`)
+            case .kafka: break
             }
         }
         try pipeline.checkFiles(locations, targets, deadLetterPath: options.deadLetterPath)
@@ -84,15 +86,19 @@ package struct FlowBuilder {
         for input in pipeline.inputs {
             var generator: GenerateSpec?
             var store: StoreReadSpec?
+            var kafka: KafkaInputSpec?
             if inputPaths[input.name] == nil {
                 if case .generate(let g) = input.kind { generator = g }
                 if case .store(let s) = input.kind { store = s }
+                if case .kafka(let k) = input.kind { kafka = k }
             }
             let location = locations[input.name] ?? .stdin
             let format = options.format ?? input.format ?? .jsonl
             let source: any EventSource
             if let given = options.sources[input.name] {
                 source = given
+            } else if let kafka {
+                source = KafkaSource(name: input.name, spec: kafka, maxDepth: options.limits.maxDepth)
             } else if let store {
                 source = StoreSource(name: input.name, spec: store)
             } else if let generator {
@@ -212,6 +218,12 @@ package struct FlowBuilder {
             let sink: any EventSink
             if let given = options.sinks[output.name] {
                 sink = given
+            } else if let kafka = output.kafka, outputPaths[output.name] == nil {
+                do throws(KafkaError) {
+                    sink = try KafkaSink(name: output.name, spec: kafka)
+                } catch {
+                    throw RunError(.resource, "output '\(output.name)': \(error.message)")
+                }
             } else {
                 do {
                     sink = try JSONLinesSink(

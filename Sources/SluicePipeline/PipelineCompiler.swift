@@ -19,9 +19,9 @@ struct PipelineCompiler {
         "metrics",
         "checkpoint",
     ]
-    static let inputKinds = ["stdin", "file", "generate", "store"]
+    static let inputKinds = ["stdin", "file", "generate", "store", "kafka"]
     static let inputOptions = ["format", "duplicate_keys"]
-    static let outputKinds = ["stdout", "stderr", "file", "store", "project"]
+    static let outputKinds = ["stdout", "stderr", "file", "store", "project", "kafka"]
 
     let file: String
     let baseDirectory: String
@@ -285,6 +285,10 @@ struct PipelineCompiler {
                 if let c = conf.map("store"), let s = readStoreInput(c, name: name) {
                     spec = InputSpec(name: name, location: pair.key.location, kind: .store(s), format: nil)
                 }
+            case "kafka":
+                if let c = conf.map("kafka"), let k = readKafkaInput(c, name: name) {
+                    spec = InputSpec(name: name, location: pair.key.location, kind: .kafka(k), format: nil)
+                }
             default:
                 if let paths = readFilePaths(conf.node("file"), what: "file") {
                     spec = InputSpec(name: name, location: pair.key.location, kind: .files(paths), format: format)
@@ -425,6 +429,11 @@ struct PipelineCompiler {
                     spec = OutputSpec(
                         name: name, location: pair.key.location, from: from, kind: .store(.sqlite(path)),
                         project: projection)
+                }
+            case "kafka":
+                if let c = conf.map("kafka"), let k = readKafkaOutput(c, name: name) {
+                    spec = OutputSpec(
+                        name: name, location: pair.key.location, from: from, kind: .kafka(topic: k.topic), kafka: k)
                 }
             default:
                 guard let node = conf.node("file") else { break }

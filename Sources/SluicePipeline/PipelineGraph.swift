@@ -49,6 +49,7 @@ extension Pipeline {
             case .files(let paths): kind = "file: " + paths.joined(separator: ", ")
             case .generate: kind = "generate"
             case .store(let s): kind = "store: " + s.path
+            case .kafka(let k): kind = "kafka: " + k.topics.joined(separator: ", ")
             }
             nodes.append(GraphNode(id: id("in", input.name), label: "\(input.name)\n\(kind)", shape: .input))
         }
@@ -83,6 +84,7 @@ extension Pipeline {
             case .file(let path, let append): kind = (append ? "append: " : "file: ") + path
             case .store(let location):
                 kind = (output.project.map { "project: \($0.table.name) in " } ?? "store: ") + location.description
+            case .kafka(let topic): kind = "kafka: " + topic
             }
             nodes.append(GraphNode(id: id("out", output.name), label: "\(output.name)\n\(kind)", shape: .output))
         }

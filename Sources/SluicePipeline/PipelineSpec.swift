@@ -1,5 +1,6 @@
 import SluiceCore
 import SluiceJSON
+import SluiceKafka
 import SluiceSteps
 import SluiceStore
 
@@ -36,6 +37,8 @@ package struct InputSpec: Sendable {
         case generate(GenerateSpec)
         /// Replays an event store (docs/event-sourcing.md).
         case store(StoreReadSpec)
+        /// Reads Kafka topics in a consumer group (docs/kafka.md).
+        case kafka(KafkaInputSpec)
     }
 
     package var name: String
@@ -55,6 +58,8 @@ package struct OutputSpec: Sendable {
         /// Appends to the event store at this location (what to append is in
         /// ``OutputSpec/store``), or folds into a projection table there (``OutputSpec/project``).
         case store(StoreLocation)
+        /// Produces to a Kafka topic; the settings are in ``OutputSpec/kafka``.
+        case kafka(topic: String)
     }
 
     package var name: String
@@ -65,6 +70,8 @@ package struct OutputSpec: Sendable {
     package var store: StoreAppendSpec? = nil
     /// For a `project` output: the table and the rules that fold events into it.
     package var project: ProjectionSpec? = nil
+    /// For a `kafka` output: brokers, topic, key and client options.
+    package var kafka: KafkaOutputSpec? = nil
 }
 
 /// A stream: where it reads and its compiled steps.

@@ -72,6 +72,8 @@ public enum RunOutcome: Sendable, Equatable {
     }
 
     let group = DispatchGroup()
+    /// Sources to tell when the run is over (``RunEndListener``).
+    let endListeners: [any RunEndListener]
     private let cancelled = ManagedAtomic<Bool>(false)
     /// ``cancel()`` was called: the end of input does not fire what is open.
     private let stopped = ManagedAtomic<Bool>(false)
@@ -117,6 +119,10 @@ public enum RunOutcome: Sendable, Equatable {
         // Rings into sinks, which have no use for watermarks (see `OutputPorts.broadcast`).
         var toSinks = Set<ObjectIdentifier>()
         let plan = ExecutionPlan(flow, checkpointing: checkpoints != nil)
+        endListeners = flow.nodes.compactMap { node in
+            if case .source(let source, _) = node.kind { return source as? any RunEndListener }
+            return nil
+        }
         if let checkpoints {
             var sources: [String] = []
             var stages: [String] = []
@@ -324,7 +330,14 @@ public enum RunOutcome: Sendable, Equatable {
     @usableFromInline package func wait() -> RunOutcome {
         group.wait()
         checkpoints?.stop()
-        return failure.withLock { $0 }
+        let outcome = failure.withLock { $0 }
+        tellEndListeners(outcome)
+        return outcome
+    }
+
+    /// Tells the sources that listen (``RunEndListener``) that every node has finished.
+    func tellEndListeners(_ outcome: RunOutcome) {
+        for l in endListeners { l.runEnded(outcome) }
     }
 
     /// Calls `body` on a Dispatch worker once every node's thread has finished (and
@@ -332,7 +345,9 @@ public enum RunOutcome: Sendable, Equatable {
     @usableFromInline package func onFinish(_ body: @escaping @Sendable (RunOutcome) -> Void) {
         group.notify(queue: .global()) { [self] in
             checkpoints?.stop()
-            body(failure.withLock { $0 })
+            let outcome = failure.withLock { $0 }
+            tellEndListeners(outcome)
+            body(outcome)
         }
     }
 

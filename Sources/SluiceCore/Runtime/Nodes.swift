@@ -122,3 +122,11 @@ package protocol InputAwareSink: EventSink {
     /// Takes `events` that arrived on input `input` (the order of the edges into the sink).
     func write(_ events: [Event], input: Int) throws
 }
+
+/// A source that acts once every node of the run has finished, every output included
+/// (flushed and closed): a broker input without checkpoints commits there what it read,
+/// since all of it has been written. Called once, from the thread that waits for the run.
+package protocol RunEndListener: AnyObject, Sendable {
+    /// The run is over; `outcome` says how it ended.
+    func runEnded(_ outcome: RunOutcome)
+}

@@ -61,6 +61,16 @@ import Dispatch
         if r > injected { sendBarriers(upTo: r, c, position()) }
     }
 
+    /// ``checkpointIfDue(position:)`` for a source that must know which barrier its
+    /// position goes with (a broker input commits that position when the checkpoint is
+    /// written): `position` gets the id of the last barrier it is sent with.
+    @inline(__always)
+    package func checkpointIfDue(positionAt position: (_ barrier: Int) -> [UInt8]?) {
+        guard let c = checkpoints else { return }
+        let r = c.requested.load(ordering: .acquiring)
+        if r > injected { sendBarriers(upTo: r, c, position(r)) }
+    }
+
     /// Where a ``CheckpointedSource`` that read all its input ended (``finished(at:)``).
     var finalPosition: [UInt8]?
 

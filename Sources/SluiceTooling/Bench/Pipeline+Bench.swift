@@ -49,6 +49,8 @@ extension Pipeline {
                 }
             case .store(let s):
                 described.append("store \(input.name)=\(s.path)")
+            case .kafka(let k):
+                described.append("kafka \(input.name)=\(k.topics.joined(separator: ","))")
             case .generate(let g):
                 hasGenerate = true
                 let n = options.events ?? g.count ?? BenchOptions.defaultGenerateCount

