@@ -912,6 +912,26 @@ struct Cursor {
         throw JSONError("unterminated string", offset: pos)
     }
 
+    /// The offset of the first byte at or after `start` (at most ``end``) that is not an
+    /// ASCII digit. Eight bytes at a time: each byte is xored with `0`, so digits become
+    /// 0 to 9; adding 0x76 sets a byte's high bit from 10 up, and a byte from 0x80 up is
+    /// flagged as it is. A carry out of a byte only comes from a flagged byte and only
+    /// reaches higher ones, so the lowest flagged byte is exact. A timestamp's 13 digits
+    /// take two loads instead of thirteen compares.
+    @inline(__always)
+    func digitsEnd(from start: Int) -> Int {
+        var p = start
+        let raw = UnsafeRawPointer(base)
+        while p &+ 8 <= end {
+            let x = raw.loadUnaligned(fromByteOffset: p, as: UInt64.self) ^ 0x3030_3030_3030_3030
+            let flagged = ((x &+ 0x7676_7676_7676_7676) | x) & 0x8080_8080_8080_8080
+            if flagged != 0 { return p &+ (flagged.trailingZeroBitCount &>> 3) }
+            p &+= 8
+        }
+        while p < end, base[p] &- 0x30 < 10 { p &+= 1 }
+        return p
+    }
+
     mutating func skipNumber() throws(JSONError) {
         let start = pos
         if base[pos] == UInt8(ascii: "-") { pos += 1 }
@@ -922,20 +942,20 @@ struct Cursor {
                 throw JSONError("leading zero in a number", offset: pos)
             }
         } else {
-            while pos < end, base[pos] >= 0x30 && base[pos] <= 0x39 { pos += 1 }
+            pos = digitsEnd(from: pos &+ 1)
         }
         var simple = true
         if pos < end, base[pos] == UInt8(ascii: ".") {
             pos += 1
             guard pos < end, base[pos] >= 0x30 && base[pos] <= 0x39 else { throw unexpected("after '.' in a number") }
-            while pos < end, base[pos] >= 0x30 && base[pos] <= 0x39 { pos += 1 }
+            pos = digitsEnd(from: pos &+ 1)
         }
         if pos < end, base[pos] == UInt8(ascii: "e") || base[pos] == UInt8(ascii: "E") {
             simple = false
             pos += 1
             if pos < end, base[pos] == UInt8(ascii: "+") || base[pos] == UInt8(ascii: "-") { pos += 1 }
             guard pos < end, base[pos] >= 0x30 && base[pos] <= 0x39 else { throw unexpected("in a number's exponent") }
-            while pos < end, base[pos] >= 0x30 && base[pos] <= 0x39 { pos += 1 }
+            pos = digitsEnd(from: pos &+ 1)
         }
         // Only an exponent can push a double out of range; check those the slow way so
         // that validation and parsing agree.
