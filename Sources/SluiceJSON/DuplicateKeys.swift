@@ -116,23 +116,38 @@ final class DuplicateKeyChecker {
     func add(
         _ base: UnsafePointer<UInt8>, start: Int, count: Int, plain: Bool, frame: inout Frame, end: Int
     ) throws(JSONError) {
-        frame.keyCount &+= 1
-        if plain, !frame.slow, frame.keyCount <= Self.hashFrom {
-            let h = (Self.tag(base, start, count, end: end) &* 0x9E37_79B9_7F4A_7C15) &>> 57
-            let bit: UInt64 = 1 &<< (h & 63)
-            if h < 64 {
-                if frame.low & bit != 0 {
-                    try compareWithEarlier(base, Key(start: start, count: count, plain: true), frame, end: end)
-                }
-                frame.low |= bit
-            } else {
-                if frame.high & bit != 0 {
-                    try compareWithEarlier(base, Key(start: start, count: count, plain: true), frame, end: end)
-                }
-                frame.high |= bit
-            }
+        if plain {
+            try addPlain(
+                base, tag: Self.tag(base, start, count, end: end), start: start, count: count, frame: &frame, end: end)
         } else {
-            try addOther(base, Key(start: start, count: count, plain: plain), frame: &frame, end: end)
+            frame.keyCount &+= 1
+            try addOther(base, Key(start: start, count: count, plain: false), frame: &frame, end: end)
+        }
+    }
+
+    /// ``add(_:start:count:plain:frame:end:)`` of a plain key whose ``tag(_:_:_:end:)``
+    /// is known (the validator has its bytes in a register already).
+    @inline(__always)
+    func addPlain(
+        _ base: UnsafePointer<UInt8>, tag: UInt64, start: Int, count: Int, frame: inout Frame, end: Int
+    ) throws(JSONError) {
+        frame.keyCount &+= 1
+        guard !frame.slow, frame.keyCount <= Self.hashFrom else {
+            try addOther(base, Key(start: start, count: count, plain: true), frame: &frame, end: end)
+            return
+        }
+        let h = (tag &* 0x9E37_79B9_7F4A_7C15) &>> 57
+        let bit: UInt64 = 1 &<< (h & 63)
+        if h < 64 {
+            if frame.low & bit != 0 {
+                try compareWithEarlier(base, Key(start: start, count: count, plain: true), frame, end: end)
+            }
+            frame.low |= bit
+        } else {
+            if frame.high & bit != 0 {
+                try compareWithEarlier(base, Key(start: start, count: count, plain: true), frame, end: end)
+            }
+            frame.high |= bit
         }
     }
 

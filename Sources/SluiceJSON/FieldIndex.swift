@@ -186,9 +186,14 @@ extension Cursor {
                 let keyStart = pos + 1
                 let keyCount: Int
                 if let checker = duplicates {
-                    let plain = try skipKey()
-                    keyCount = pos - 1 - keyStart
-                    try checker.add(base, start: keyStart, count: keyCount, plain: plain, frame: &frame, end: end)
+                    if let tag = skipShortPlainKey() {
+                        keyCount = pos &- 1 &- keyStart
+                        try checker.addPlain(base, tag: tag, start: keyStart, count: keyCount, frame: &frame, end: end)
+                    } else {
+                        let plain = try skipKey()
+                        keyCount = pos &- 1 &- keyStart
+                        try checker.add(base, start: keyStart, count: keyCount, plain: plain, frame: &frame, end: end)
+                    }
                 } else {
                     try skipString()
                     keyCount = pos - 1 - keyStart

@@ -353,26 +353,48 @@ struct Cursor {
         }
     }
 
+    /// The high bit of each byte of `w` (eight string bytes) that is not a plain string
+    /// byte: a byte flags when it is a quote or backslash, below 0x20 (a control
+    /// character) or 0x80 and above (UTF-8 to validate). The lowest flagged byte is exact;
+    /// bytes above it may be flagged spuriously, which only ends a fast path early.
+    @inline(__always)
+    static func specialBytes(_ w: UInt64) -> UInt64 {
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let quote = w ^ (ones &* 0x22)
+        let backslash = w ^ (ones &* 0x5C)
+        let special =
+            ((quote &- ones) & ~quote) | ((backslash &- ones) & ~backslash)
+            | ((w &- (ones &* 0x20)) & ~w) | w
+        return special & 0x8080_8080_8080_8080
+    }
+
+    /// At an object key's opening quote: steps over a plain key of fewer than eight
+    /// bytes (nearly every key of an event) with one load, and returns its bytes,
+    /// zero-padded (the repeated-key checker's tag for it). Nil, with `pos` unchanged,
+    /// for any other key, which ``skipKey()`` then reads.
+    @inline(__always)
+    mutating func skipShortPlainKey() -> UInt64? {
+        let start = pos &+ 1
+        guard start &+ 8 <= end else { return nil }
+        let w = UnsafeRawPointer(base).loadUnaligned(fromByteOffset: start, as: UInt64.self)
+        let hit = Self.specialBytes(w)
+        guard hit != 0 else { return nil }
+        let n = hit.trailingZeroBitCount &>> 3
+        // The lowest flagged byte is exact: when it is the closing quote, every byte
+        // before it is plain.
+        guard base[start &+ n] == UInt8(ascii: "\"") else { return nil }
+        pos = start &+ n &+ 1
+        return w & ((1 &<< (UInt64(truncatingIfNeeded: n) &<< 3)) &- 1)
+    }
+
     /// Advances `pos` past plain string bytes: printable ASCII other than `"` and `\\`.
     /// Eight bytes at a time while they are all plain (a string body is mostly such
     /// bytes), then stops at the first byte that needs a closer look, or near the end.
     @inline(__always)
     mutating func skipPlainStringBytes() {
-        let ones: UInt64 = 0x0101_0101_0101_0101
-        let highs: UInt64 = 0x8080_8080_8080_8080
         let raw = UnsafeRawPointer(base)
         while pos + 8 <= end {
-            let w = raw.loadUnaligned(fromByteOffset: pos, as: UInt64.self)
-            let quote = w ^ (ones &* 0x22)
-            let backslash = w ^ (ones &* 0x5C)
-            // A byte flags when it is 0 after the xor (the quote or backslash), below
-            // 0x20 (a control character) or 0x80 and above (UTF-8 to validate). The lowest
-            // flagged byte is exact; bytes above it may be flagged spuriously, which
-            // only ends the fast path early.
-            let special =
-                ((quote &- ones) & ~quote) | ((backslash &- ones) & ~backslash)
-                | ((w &- (ones &* 0x20)) & ~w) | w
-            let hit = special & highs
+            let hit = Self.specialBytes(raw.loadUnaligned(fromByteOffset: pos, as: UInt64.self))
             if hit != 0 {
                 pos += hit.trailingZeroBitCount >> 3
                 return
@@ -747,9 +769,15 @@ struct Cursor {
                 guard pos < end, base[pos] == UInt8(ascii: "\"") else {
                     throw unexpected("where an object key was expected")
                 }
-                let keyStart = pos + 1
-                let plain = try skipKey()
-                try checker.add(base, start: keyStart, count: pos - 1 - keyStart, plain: plain, frame: &frame, end: end)
+                let keyStart = pos &+ 1
+                if let tag = skipShortPlainKey() {
+                    try checker.addPlain(
+                        base, tag: tag, start: keyStart, count: pos &- 1 &- keyStart, frame: &frame, end: end)
+                } else {
+                    let plain = try skipKey()
+                    try checker.add(
+                        base, start: keyStart, count: pos &- 1 &- keyStart, plain: plain, frame: &frame, end: end)
+                }
                 try skipColon()
                 try skipValue(depth: depth + 1)
                 if try !skipMemberEnd() { return }
@@ -912,6 +940,26 @@ struct Cursor {
         throw JSONError("unterminated string", offset: pos)
     }
 
+    /// The offset of the first byte at or after `start` (at most ``end``) that is not an
+    /// ASCII digit. Eight bytes at a time: each byte is xored with `0`, so digits become
+    /// 0 to 9; adding 0x76 sets a byte's high bit from 10 up, and a byte from 0x80 up is
+    /// flagged as it is. A carry out of a byte only comes from a flagged byte and only
+    /// reaches higher ones, so the lowest flagged byte is exact. A timestamp's 13 digits
+    /// take two loads instead of thirteen compares.
+    @inline(__always)
+    func digitsEnd(from start: Int) -> Int {
+        var p = start
+        let raw = UnsafeRawPointer(base)
+        while p &+ 8 <= end {
+            let x = raw.loadUnaligned(fromByteOffset: p, as: UInt64.self) ^ 0x3030_3030_3030_3030
+            let flagged = ((x &+ 0x7676_7676_7676_7676) | x) & 0x8080_8080_8080_8080
+            if flagged != 0 { return p &+ (flagged.trailingZeroBitCount &>> 3) }
+            p &+= 8
+        }
+        while p < end, base[p] &- 0x30 < 10 { p &+= 1 }
+        return p
+    }
+
     mutating func skipNumber() throws(JSONError) {
         let start = pos
         if base[pos] == UInt8(ascii: "-") { pos += 1 }
@@ -922,20 +970,20 @@ struct Cursor {
                 throw JSONError("leading zero in a number", offset: pos)
             }
         } else {
-            while pos < end, base[pos] >= 0x30 && base[pos] <= 0x39 { pos += 1 }
+            pos = digitsEnd(from: pos &+ 1)
         }
         var simple = true
         if pos < end, base[pos] == UInt8(ascii: ".") {
             pos += 1
             guard pos < end, base[pos] >= 0x30 && base[pos] <= 0x39 else { throw unexpected("after '.' in a number") }
-            while pos < end, base[pos] >= 0x30 && base[pos] <= 0x39 { pos += 1 }
+            pos = digitsEnd(from: pos &+ 1)
         }
         if pos < end, base[pos] == UInt8(ascii: "e") || base[pos] == UInt8(ascii: "E") {
             simple = false
             pos += 1
             if pos < end, base[pos] == UInt8(ascii: "+") || base[pos] == UInt8(ascii: "-") { pos += 1 }
             guard pos < end, base[pos] >= 0x30 && base[pos] <= 0x39 else { throw unexpected("in a number's exponent") }
-            while pos < end, base[pos] >= 0x30 && base[pos] <= 0x39 { pos += 1 }
+            pos = digitsEnd(from: pos &+ 1)
         }
         // Only an exponent can push a double out of range; check those the slow way so
         // that validation and parsing agree.

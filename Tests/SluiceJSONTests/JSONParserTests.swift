@@ -13,6 +13,42 @@ import Testing
         #expect(try JSONParser.parse("123456789012345678901234567890") == .double(1.2345678901234568e29))
     }
 
+    /// Validation steps over a number's digits eight bytes at a time: wherever a run of
+    /// digits ends (before, at or after an eight-byte boundary, near the end of the text),
+    /// the byte after it is judged exactly as parsing judges it.
+    @Test func digitRunsEndAtTheRightByte() {
+        let after: [(String, Bool)] = [
+            (" ", true), (",1", true), ("0", true), ("9", true), ("/", false), (":", false), ("a", false),
+            ("é", false), ("\u{7F}", false), ("\u{0}", false),
+        ]
+        for digits in 1...20 {
+            let run = String(repeating: "7", count: digits)
+            // (Exponents of zero and negative ones: a large exponent of 1 is out of range.)
+            for form in [run, "-" + run, "0." + run, "0e" + run, "1.5E-" + run, run + "." + run] {
+                for (tail, valid) in after {
+                    for padding in 0...9 {
+                        // The number inside an array, shifted by `padding` spaces.
+                        let text = "[" + String(repeating: " ", count: padding) + form + tail + "]"
+                        let bytes = Array(text.utf8)
+                        let error = bytes.withUnsafeBytes { JSONParser.validate($0) }
+                        let parses = (try? JSONParser.parse(text)) != nil
+                        #expect((error == nil) == valid, "\(text)")
+                        #expect(parses == valid, "\(text)")
+                    }
+                }
+                // At the very end of the text, and cut short by it.
+                let whole = Array(form.utf8)
+                #expect(whole.withUnsafeBytes { JSONParser.validate($0) } == nil, "\(form)")
+                #expect(
+                    whole.withUnsafeBytes { JSONParser.scanPrefix($0, from: 0) } == .incomplete, "\(form)")
+                let spaced = Array((form + " ").utf8)
+                #expect(
+                    spaced.withUnsafeBytes { JSONParser.scanPrefix($0, from: 0) } == .complete(end: whole.count),
+                    "\(form)")
+            }
+        }
+    }
+
     @Test func writerPrintsShortestForms() {
         #expect(JSONWriter.string(.double(12.5)) == "12.5")
         #expect(JSONWriter.string(.double(5)) == "5.0")

@@ -118,6 +118,27 @@ func readAll(_ text: [UInt8], format: JSONInputFormat, chunk: Int = 7, limits: J
         }
     }
 
+    @Test func shortKeysAreReadInOneLoadAndStillCompared() {
+        // Keys under eight bytes are stepped over with one load when eight bytes follow
+        // them; others, and keys too close to the end, byte by byte. A repeat is found
+        // whichever way each of the two was read, at every length around the boundary.
+        for n in 0...10 {
+            let key = String("abcdefghijk".prefix(n))
+            let longer = key + "z"
+            for tail in ["", ",\"pad\":\"" + String(repeating: "p", count: 20) + "\""] {
+                #expect(repeated("{\"\(key)\":1,\"\(key)\":2\(tail)}")?.contains("\"\(key)\"") == true, "\(n)")
+                #expect(repeated("{\"\(key)\":1,\"\(longer)\":2\(tail)}") == nil, "\(n)")
+                #expect(repeated("{\"\(longer)\":1,\"\(key)\":2\(tail)}") == nil, "\(n)")
+                // The same key spelled with an escape after the plain one, and before it.
+                if n > 0 {
+                    let escaped = "\\u00" + String(key.utf8.first ?? 0, radix: 16) + key.dropFirst()
+                    #expect(repeated("{\"\(key)\":1,\"\(escaped)\":2\(tail)}") != nil, "\(n)")
+                    #expect(repeated("{\"\(escaped)\":1,\"\(key)\":2\(tail)}") != nil, "\(n)")
+                }
+            }
+        }
+    }
+
     @Test func largeObjectsAreCheckedInLinearTime() {
         var many = (0..<50_000).map { "\"k\($0)\":\($0)" }
         #expect(repeated("{" + many.joined(separator: ",") + "}") == nil)
