@@ -8,6 +8,8 @@
     @usableFromInline let plan: ConditionPlan?
     /// `plan`, unretained (a plain word, so reading it from a program costs no retain).
     @usableFromInline let planRef: Unmanaged<ConditionPlan>?
+    /// The value of an expression that is a constant (folded when compiled), else nil.
+    package var constantValue: CELValue? { constant }
     /// The variable names the expression may look up, in first-use order.
     @usableFromInline package let referencedNames: [CELName]
     /// The statically inferred result type (`"bool"`, `"dyn"`...).

@@ -56,7 +56,7 @@ struct SagaDriver {
     {
         let plan = machine.plan
         return machine.reply(
-            id: .string(id), reply: .string(what), time: t,
+            id: .string(id), reply: { _ in .string(what) }, time: t,
             classify: { (c: SagaCondition) throws(SagaConditionError) -> Bool in
                 if throwing { throw SagaConditionError(message: "no such key 'status'") }
                 switch c {

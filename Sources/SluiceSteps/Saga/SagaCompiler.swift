@@ -53,6 +53,119 @@ struct CompiledSaga: Sendable {
     var latePort: Int
     var stepName: String
     var compiler: ExpressionCompiler
+    /// What a running saga keeps of its start event and replies.
+    var kept: SagaKept
+}
+
+/// What a running saga keeps of its start event and of its steps' success replies: only
+/// what its commands can read, so that a million running sagas do not hold a million
+/// whole events. Commands read the start event by field name (a field whose name they
+/// never mention is never read) or whole (`event`), and replies by
+/// `replies.NAME.FIELD` (or whole, `replies.NAME`, `replies[...]`).
+struct SagaKept: Sendable, Equatable {
+    enum Part: Sendable, Equatable {
+        /// Nothing is read: nothing is kept.
+        case nothing
+        case whole
+        /// Only these top-level fields are read (of an object; anything else is kept whole).
+        case fields([String])
+    }
+    /// Of the start event.
+    var data: Part
+    /// Of each step's success reply.
+    var replies: [Part]
+
+    init(data: Part, replies: [Part]) {
+        self.data = data
+        self.replies = replies
+    }
+
+    /// What `commands` (every command and compensation expression of a saga whose steps
+    /// are named `steps`) read.
+    init(commands: [Expression], steps: [String], eventName: CELName) {
+        var names: [String] = []
+        var whole = false
+        for e in commands {
+            for n in e.program.referencedNames {
+                if n.id == eventName.id { whole = true }
+                if !names.contains(n.string) { names.append(n.string) }
+            }
+        }
+        data = whole ? .whole : .fields(names)
+        var replies = Array(repeating: Part.nothing, count: steps.count)
+        var allWhole = false
+        for e in commands {
+            guard let paths = CELSelectionPaths.paths(of: "replies", in: e.source) else {
+                allWhole = true
+                break
+            }
+            for p in paths {
+                guard let name = p.first else {
+                    allWhole = true
+                    break
+                }
+                guard let s = steps.firstIndex(of: name) else { continue }
+                if p.count == 1 {
+                    replies[s] = .whole
+                    continue
+                }
+                switch replies[s] {
+                case .whole: break
+                case .nothing: replies[s] = .fields([p[1]])
+                case .fields(let fs): if !fs.contains(p[1]) { replies[s] = .fields(fs + [p[1]]) }
+                }
+            }
+        }
+        self.replies = allWhole ? Array(repeating: .whole, count: steps.count) : replies
+    }
+
+    /// `part` of `event`: for `.fields`, an object of those of the fields it has (in the
+    /// order listed; commands read them by name only). `keys` is the keys array of the
+    /// last object made for this part: an object of the same keys shares it, so a
+    /// million sagas hold one keys array, not a million.
+    static func project(_ event: Event, _ part: Part, keys: inout [String]) -> JSON {
+        switch part {
+        case .nothing: return .null
+        case .whole: return event.value
+        case .fields(let fields):
+            guard isObject(event) else { return event.value }
+            var values: [JSON] = []
+            values.reserveCapacity(fields.count)
+            // Whether the fields found so far are the first of `keys` (else `present`).
+            var same = true
+            var present: [String] = []
+            for f in fields {
+                guard let v = event.field(f) else { continue }
+                if same {
+                    if values.count < keys.count && keys[values.count] == f {
+                        values.append(v)
+                        continue
+                    }
+                    same = false
+                    present = Array(keys[..<values.count])
+                }
+                values.append(v)
+                present.append(f)
+            }
+            if !same || values.count != keys.count {
+                keys = same ? Array(keys[..<values.count]) : present
+            }
+            return .object(JSONObject(uniqueKeys: keys, values: values))
+        }
+    }
+
+    /// Whether `event` is a JSON object, without parsing it.
+    static func isObject(_ event: Event) -> Bool {
+        if let raw = event.withRawBytes({ b -> Bool in
+            for c in b where c != 0x20 && c != 0x09 && c != 0x0A && c != 0x0D { return c == UInt8(ascii: "{") }
+            return false
+        }) {
+            return raw
+        }
+        if event.isValueBacked { return event.parsedObject != nil }
+        // A patched event is an object with fields added.
+        return true
+    }
 }
 
 /// Reads and checks the `saga:` configuration (docs/sagas.md).
@@ -156,19 +269,17 @@ enum SagaCompiler {
         if !checkAgainstSchema(read, ctx: ctx) { ok = false }
         guard ok, allOK, let key, let start else { return nil }
         let commands = read.flatMap { r in [r.expressions.command] + (r.expressions.compensate.map { [$0] } ?? []) }
-        let keepsReplies = commands.contains { c in
-            c.expressions.contains { e in
-                e.program.referencedNames.contains { $0.string == "replies" || $0.string.hasPrefix("replies.") }
-            }
-        }
+        let kept = SagaKept(
+            commands: commands.flatMap(\.expressions), steps: read.map(\.plan.name),
+            eventName: ctx.expressions.eventName)
         let plan = SagaPlan(
             steps: read.map(\.plan), stages: stages, retention: retention, maxSagas: maxSagas,
-            keepsReplies: keepsReplies)
+            keepsReplies: kept.replies.contains { $0 != .nothing })
         ctx.graphDetail = graphLines(plan)
         return CompiledSaga(
             plan: plan, key: key, start: start, steps: read.map(\.expressions),
             commandsPort: ctx.sidePort(named: "commands"), logPort: ctx.sidePort(named: "log"),
-            latePort: ctx.sidePort(named: "late"), stepName: ctx.stepName, compiler: ctx.expressions)
+            latePort: ctx.sidePort(named: "late"), stepName: ctx.stepName, compiler: ctx.expressions, kept: kept)
     }
 
     /// One line per stage for `sluice graph`: `2. reserve_inventory [undo]`, parallel

@@ -73,8 +73,9 @@ struct SagaView {
     var id: JSON
     /// The event that started the saga.
     var data: JSON
-    /// Per step, its success reply (`null` until it completed).
-    var replies: [JSON]
+    /// Per step, its kept success reply (`null` until it completed, or when not kept;
+    /// empty when none is kept).
+    var replies: ArraySlice<JSON>
 }
 
 /// Where the state machine sends what it decides. Building a command may fail (a CEL

@@ -95,7 +95,7 @@ extension SagaStep: StatefulStep {
         }
         nextSeq = Int64(waiting.count)
         timers = EventTimeQueue<Timer>()
-        scheduled = Array(repeating: Self.unscheduled, count: machine.slots.count)
-        for slot in machine.slots.indices { schedule(slot) }
+        scheduled = Array(repeating: Self.unscheduled, count: machine.slotCount)
+        for slot in 0..<machine.slotCount { schedule(slot) }
     }
 }

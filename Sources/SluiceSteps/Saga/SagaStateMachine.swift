@@ -23,8 +23,9 @@ struct SagaStateMachine {
 
     enum StepState: Equatable, Sendable {
         case pending
-        case awaiting(deadline: Int64, attempt: Int)
-        case backoff(resendAt: Int64, attempt: Int)
+        // `Int32` attempts (retry `times` is at most 1,000): 16 bytes a state, not 24.
+        case awaiting(deadline: Int64, attempt: Int32)
+        case backoff(resendAt: Int64, attempt: Int32)
         case completed
         case failed
     }
@@ -36,8 +37,6 @@ struct SagaStateMachine {
         var serial: Int64
         var phase: Phase = .running
         var stage = 0
-        var steps: [StepState]
-        var replies: [JSON]
         /// The first step that failed (-1: none) and why.
         var failedStep = -1
         var failureReason = ""
@@ -48,8 +47,16 @@ struct SagaStateMachine {
         /// For a finished saga: how it ended and when it is forgotten.
         var outcome: SagaLogKind = .started
         var expires = Int64.max
+        /// False for a free slot.
+        var live = true
 
-        var view: SagaView { SagaView(id: id, data: data, replies: replies) }
+        /// What a free slot holds.
+        static let free: Instance = {
+            var i = Instance(id: .null, data: .null, serial: -1)
+            i.live = false
+            return i
+        }()
+
     }
 
     enum StartOutcome: Equatable {
@@ -65,7 +72,20 @@ struct SagaStateMachine {
         case rejected(String)
     }
 
-    private(set) var slots: [Instance?] = []
+    /// The sagas by slot, free slots not ``Instance/live``. Not optionals: a field of a
+    /// saga is then read and written in place (optional chaining into an array element
+    /// copied the whole saga on each access).
+    private(set) var records: [Instance] = []
+    /// The sagas by slot, nil for free slots (for tests; copies every saga).
+    var slots: [Instance?] { records.map { $0.live ? $0 : nil } }
+    /// The number of slots, free or not.
+    var slotCount: Int { records.count }
+    /// The state of step `s` of the saga in slot `i` at `i * plan.steps.count + s` (one
+    /// flat column, not an array per saga); `.pending` for free slots and finished sagas.
+    private(set) var stepStates: [StepState] = []
+    /// Kept success replies (``SagaPlan/keepsReplies``), laid out as ``stepStates``;
+    /// `null` for none.
+    private(set) var replyValues: [JSON] = []
     private var free: [Int] = []
     private(set) var index: [JSON: Int] = [:]
     private(set) var running = 0
@@ -77,16 +97,46 @@ struct SagaStateMachine {
     init(plan: SagaPlan) { self.plan = plan }
 
     /// The start order of the saga in `slot`, without copying it (nil: none).
-    func serial(_ slot: Int) -> Int64? { slot < slots.count ? slots[slot]?.serial : nil }
+    func serial(_ slot: Int) -> Int64? { slot < records.count && records[slot].live ? records[slot].serial : nil }
+
+    /// Room in the step columns for one more slot.
+    private mutating func appendColumns() {
+        stepStates.append(contentsOf: repeatElement(.pending, count: plan.steps.count))
+        if plan.keepsReplies { replyValues.append(contentsOf: repeatElement(.null, count: plan.steps.count)) }
+    }
 
     /// The phase of the saga in `slot`, without copying it (nil: none).
-    func phase(_ slot: Int) -> Phase? { slot < slots.count ? slots[slot]?.phase : nil }
+    func phase(_ slot: Int) -> Phase? { slot < records.count && records[slot].live ? records[slot].phase : nil }
+
+    /// The state of step `s` of the saga in `slot`.
+    @inline(__always)
+    func state(_ slot: Int, _ s: Int) -> StepState { stepStates[slot &* plan.steps.count &+ s] }
+
+    @inline(__always)
+    mutating func setState(_ slot: Int, _ s: Int, _ st: StepState) { stepStates[slot &* plan.steps.count &+ s] = st }
+
+    /// What commands of the saga in `slot` are built from.
+    func view(_ slot: Int) -> SagaView {
+        let n = plan.steps.count
+        return SagaView(
+            id: records[slot].id, data: records[slot].data,
+            replies: plan.keepsReplies ? replyValues[slot * n..<(slot + 1) * n] : [])
+    }
+
+    /// Empties the step columns of `slot` (a new saga there, or one that finished).
+    private mutating func clearColumns(_ slot: Int) {
+        let n = plan.steps.count
+        for i in slot * n..<(slot + 1) * n {
+            stepStates[i] = .pending
+            if plan.keepsReplies { replyValues[i] = .null }
+        }
+    }
 
     // MARK: Transitions
 
     /// A start event for saga `id` at `time`, whose event is `data`.
     mutating func start<E: SagaEffects>(id: JSON, data: JSON, time: Int64, effects: inout E) -> StartOutcome {
-        if let s = index[id], let inst = slots[s] {
+        if let s = index[id], case let inst = records[s], inst.live {
             if inst.phase == .finished {
                 return .rejected(
                     "saga \(Self.describe(id)) already ran (\(inst.outcome.rawValue)); a second start is a duplicate")
@@ -97,18 +147,17 @@ struct SagaStateMachine {
             return .rejected(
                 "max_sagas (\(plan.maxSagas)) running sagas reached; saga \(Self.describe(id)) not started")
         }
-        let inst = Instance(
-            id: id, data: data, serial: nextSerial,
-            steps: Array(repeating: .pending, count: plan.steps.count),
-            replies: Array(repeating: .null, count: plan.steps.count))
+        let inst = Instance(id: id, data: data, serial: nextSerial)
         nextSerial += 1
         let slot: Int
         if let f = free.popLast() {
             slot = f
-            slots[f] = inst
+            records[f] = inst
+            clearColumns(slot)
         } else {
-            slot = slots.count
-            slots.append(inst)
+            slot = records.count
+            records.append(inst)
+            appendColumns()
         }
         index[id] = slot
         running += 1
@@ -118,12 +167,12 @@ struct SagaStateMachine {
     }
 
     /// An event for saga `id` that is not a start: a reply, recognised by testing the
-    /// conditions `classify` evaluates; `reply` (read only when it completes a step) is
-    /// kept for `replies.NAME` in later commands. A condition that cannot be evaluated rejects the
-    /// reply and leaves the saga as it was (nothing changes before every test it needs
+    /// conditions `classify` evaluates; `reply(step)` (called only when it completes a
+    /// step whose reply is kept) is kept for `replies.NAME` in later commands. A
+    /// condition that cannot be evaluated rejects the reply and leaves the saga as it was (nothing changes before every test it needs
     /// has been made).
     mutating func reply<E: SagaEffects>(
-        id: JSON, reply: @autoclosure () -> JSON, time: Int64,
+        id: JSON, reply: (Int) -> JSON, time: Int64,
         classify: (SagaCondition) throws(SagaConditionError) -> Bool, effects: inout E
     ) -> ReplyOutcome {
         guard let slot = index[id] else {
@@ -139,13 +188,13 @@ struct SagaStateMachine {
         }
         switch decision {
         case .complete(let s):
-            complete(slot, step: s, reply: plan.keepsReplies ? reply() : .null, time: time, effects: &effects)
+            complete(slot, step: s, reply: plan.keepsReplies ? reply(s) : .null, time: time, effects: &effects)
         case .fail(let s):
             stepFailed(slot, step: s, reason: "failure", time: time, effects: &effects)
         case .compensated(let s):
             effects.log(id, .compensated, step: s, reason: nil, time: time)
-            slots[slot]?.compensationPosition += 1
-            slots[slot]?.compensationDeadline = Int64.max
+            records[slot].compensationPosition += 1
+            records[slot].compensationDeadline = Int64.max
             nextCompensation(slot, time: time, effects: &effects)
         case .compensationFailed(let s):
             finish(slot, .compensation_failed, step: s, reason: "failure", time: time, effects: &effects)
@@ -164,18 +213,18 @@ struct SagaStateMachine {
     private func decide(_ slot: Int, _ classify: (SagaCondition) throws(SagaConditionError) -> Bool)
         throws(SagaConditionError) -> ReplyDecision
     {
-        guard let phase = slots[slot]?.phase, let stage = slots[slot]?.stage, let failedStep = slots[slot]?.failedStep
-        else {
-            return .other(.rejected("no saga is running"))
-        }
+        guard records[slot].live else { return .other(.rejected("no saga is running")) }
+        let phase = records[slot].phase
+        let stage = records[slot].stage
+        let failedStep = records[slot].failedStep
         switch phase {
         case .finished:
-            guard let inst = slots[slot] else { return .other(.rejected("no saga is running")) }
+            let inst = records[slot]
             return .other(.rejected("saga \(Self.describe(inst.id)) has finished (\(inst.outcome.rawValue))"))
         case .running:
             let failing = failedStep >= 0
             for s in plan.stages[stage] {
-                switch slots[slot]?.steps[s] ?? .pending {
+                switch state(slot, s) {
                 case .awaiting:
                     if try classify(.success(s)) { return .complete(s) }
                     if try classify(.failure(s)) { return .fail(s) }
@@ -186,20 +235,20 @@ struct SagaStateMachine {
                     break
                 }
             }
-            guard let inst = slots[slot] else { return .other(.rejected("no saga is running")) }
-            return .other(try classifyOther(inst, classify))
+            let inst = records[slot]
+            return .other(try classifyOther(slot, inst, classify))
         case .compensating:
-            guard let inst = slots[slot] else { return .other(.rejected("no saga is running")) }
+            let inst = records[slot]
             let s = inst.compensations[inst.compensationPosition]
             if try classify(.compensationSuccess(s)) { return .compensated(s) }
             if try classify(.compensationFailure(s)) { return .compensationFailed(s) }
-            return .other(try classifyOther(inst, classify))
+            return .other(try classifyOther(slot, inst, classify))
         }
     }
 
     /// A reply that is not for what the saga awaits: a duplicate, or a reason to reject.
     private func classifyOther(
-        _ inst: Instance, _ classify: (SagaCondition) throws(SagaConditionError) -> Bool
+        _ slot: Int, _ inst: Instance, _ classify: (SagaCondition) throws(SagaConditionError) -> Bool
     ) throws(SagaConditionError) -> ReplyOutcome {
         let id = Self.describe(inst.id)
         if inst.phase == .compensating {
@@ -213,7 +262,7 @@ struct SagaStateMachine {
         for s in plan.steps.indices {
             let name = plan.steps[s].name
             if try classify(.success(s)) {
-                switch inst.steps[s] {
+                switch state(slot, s) {
                 case .completed:
                     return .duplicate
                 case .pending:
@@ -225,7 +274,7 @@ struct SagaStateMachine {
                 }
             }
             if try classify(.failure(s)) {
-                switch inst.steps[s] {
+                switch state(slot, s) {
                 case .failed, .backoff:
                     return .duplicate
                 case .pending:
@@ -252,15 +301,16 @@ struct SagaStateMachine {
     /// The earliest event time at which the saga in `slot` has something to do
     /// (`Int64.max`: nothing).
     func nextDeadline(slot: Int) -> Int64 {
-        guard slot < slots.count, let phase = slots[slot]?.phase else { return Int64.max }
+        guard slot < records.count, records[slot].live else { return Int64.max }
+        let phase = records[slot].phase
         switch phase {
-        case .finished: return slots[slot]?.expires ?? Int64.max
-        case .compensating: return slots[slot]?.compensationDeadline ?? Int64.max
+        case .finished: return records[slot].expires
+        case .compensating: return records[slot].compensationDeadline
         case .running:
             var d = Int64.max
-            guard let stage = slots[slot]?.stage else { return d }
+            let stage = records[slot].stage
             for s in plan.stages[stage] {
-                switch slots[slot]?.steps[s] ?? .pending {
+                switch state(slot, s) {
                 case .awaiting(let t, _): d = min(d, t)
                 case .backoff(let t, _): d = min(d, t)
                 default: break
@@ -280,7 +330,7 @@ struct SagaStateMachine {
             switch due {
             case .forget(let id):
                 index[id] = nil
-                slots[slot] = nil
+                records[slot] = .free
                 free.append(slot)
                 finished -= 1
                 return true
@@ -301,15 +351,16 @@ struct SagaStateMachine {
     /// The timer of the saga in `slot` due at `d`: the first in declared order among
     /// steps due at the same time.
     private func dueTimer(_ slot: Int, at d: Int64) -> DueTimer? {
-        guard let inst = slots[slot] else { return nil }
+        guard records[slot].live else { return nil }
+        let inst = records[slot]
         switch inst.phase {
         case .finished: return .forget(inst.id)
         case .compensating: return .compensationTimeout(inst.compensations[inst.compensationPosition])
         case .running:
             for s in plan.stages[inst.stage] {
-                switch inst.steps[s] {
+                switch state(slot, s) {
                 case .awaiting(let t, _) where t == d: return .stepTimeout(s)
-                case .backoff(let t, let attempt) where t == d: return .resend(s, attempt: attempt)
+                case .backoff(let t, let attempt) where t == d: return .resend(s, attempt: Int(attempt))
                 default: continue
                 }
             }
@@ -320,7 +371,8 @@ struct SagaStateMachine {
     // MARK: Internals
 
     private mutating func startStage<E: SagaEffects>(_ slot: Int, time: Int64, effects: inout E) {
-        guard let stage = slots[slot]?.stage else { return }
+        guard records[slot].live else { return }
+        let stage = records[slot].stage
         for s in plan.stages[stage] {
             if !send(slot, step: s, attempt: 1, time: time, effects: &effects) { return }
         }
@@ -331,9 +383,10 @@ struct SagaStateMachine {
     private mutating func send<E: SagaEffects>(_ slot: Int, step s: Int, attempt: Int, time: Int64, effects: inout E)
         -> Bool
     {
-        guard slots[slot] != nil else { return false }
-        slots[slot]?.steps[s] = .awaiting(deadline: time.sagaAdding(plan.steps[s].timeout), attempt: attempt)
-        let failure: String? = slots[slot].flatMap { effects.command($0.view, step: s, attempt: attempt, time: time) }
+        guard records[slot].live else { return false }
+        setState(
+            slot, s, .awaiting(deadline: time.sagaAdding(plan.steps[s].timeout), attempt: Int32(clamping: attempt)))
+        let failure = effects.command(view(slot), step: s, attempt: attempt, time: time)
         if let error = failure {
             // No retry: the same command fails the same way.
             markFailed(slot, step: s, reason: "command: \(error)", time: time, effects: &effects)
@@ -345,9 +398,10 @@ struct SagaStateMachine {
 
     private mutating func complete<E: SagaEffects>(_ slot: Int, step s: Int, reply: JSON, time: Int64, effects: inout E)
     {
-        guard let id = slots[slot]?.id else { return }
-        slots[slot]?.steps[s] = .completed
-        if plan.keepsReplies { slots[slot]?.replies[s] = reply }
+        guard records[slot].live else { return }
+        let id = records[slot].id
+        setState(slot, s, .completed)
+        if plan.keepsReplies { replyValues[slot * plan.steps.count + s] = reply }
         effects.log(id, .step_completed, step: s, reason: nil, time: time)
         stageMaybeDone(slot, time: time, effects: &effects)
     }
@@ -357,13 +411,16 @@ struct SagaStateMachine {
     private mutating func stepFailed<E: SagaEffects>(
         _ slot: Int, step s: Int, reason: String, time: Int64, effects: inout E
     ) {
-        guard let failedStep = slots[slot]?.failedStep, let state = slots[slot]?.steps[s] else { return }
-        if failedStep < 0, case .awaiting(_, let attempt) = state, attempt <= plan.steps[s].retries {
+        guard records[slot].live else { return }
+        let failedStep = records[slot].failedStep
+        let current = state(slot, s)
+        if failedStep < 0, case .awaiting(_, let a) = current, Int(a) <= plan.steps[s].retries {
+            let attempt = Int(a)
             let at = time.sagaAdding(plan.steps[s].backoff)
             if at <= time {
                 send(slot, step: s, attempt: attempt + 1, time: time, effects: &effects)
             } else {
-                slots[slot]?.steps[s] = .backoff(resendAt: at, attempt: attempt + 1)
+                setState(slot, s, .backoff(resendAt: at, attempt: Int32(clamping: attempt + 1)))
             }
             return
         }
@@ -374,18 +431,19 @@ struct SagaStateMachine {
     private mutating func markFailed<E: SagaEffects>(
         _ slot: Int, step s: Int, reason: String, time: Int64, effects: inout E
     ) {
-        guard let id = slots[slot]?.id, let failedStep = slots[slot]?.failedStep, let stage = slots[slot]?.stage else {
-            return
-        }
-        slots[slot]?.steps[s] = .failed
+        guard records[slot].live else { return }
+        let id = records[slot].id
+        let failedStep = records[slot].failedStep
+        let stage = records[slot].stage
+        setState(slot, s, .failed)
         effects.log(id, .step_failed, step: s, reason: reason, time: time)
         if failedStep < 0 {
-            slots[slot]?.failedStep = s
-            slots[slot]?.failureReason = reason
+            records[slot].failedStep = s
+            records[slot].failureReason = reason
             // Steps of the stage waiting to be re-sent are not: no command after a failure.
             for m in plan.stages[stage] where m != s {
-                if case .backoff? = slots[slot]?.steps[m] {
-                    slots[slot]?.steps[m] = .failed
+                if case .backoff = state(slot, m) {
+                    setState(slot, m, .failed)
                     effects.log(id, .step_failed, step: m, reason: "cancelled", time: time)
                 }
             }
@@ -395,25 +453,26 @@ struct SagaStateMachine {
     /// Moves on when no step of the current stage is still out: the next stage, the end,
     /// or compensation after a failure.
     private mutating func stageMaybeDone<E: SagaEffects>(_ slot: Int, time: Int64, effects: inout E) {
-        guard slots[slot]?.phase == .running, let stage = slots[slot]?.stage, let failedStep = slots[slot]?.failedStep
-        else { return }
+        guard records[slot].live, records[slot].phase == .running else { return }
+        let stage = records[slot].stage
+        let failedStep = records[slot].failedStep
         for s in plan.stages[stage] {
-            switch slots[slot]?.steps[s] {
-            case .awaiting?, .backoff?: return
+            switch state(slot, s) {
+            case .awaiting, .backoff: return
             default: continue
             }
         }
         if failedStep >= 0 {
             // Every completed step with a compensation, last first.
             let compensations = plan.steps.indices.reversed().filter {
-                slots[slot]?.steps[$0] == .completed && plan.steps[$0].compensation != .none
+                state(slot, $0) == .completed && plan.steps[$0].compensation != .none
             }
-            slots[slot]?.compensations = compensations
-            slots[slot]?.compensationPosition = 0
-            slots[slot]?.phase = .compensating
+            records[slot].compensations = compensations
+            records[slot].compensationPosition = 0
+            records[slot].phase = .compensating
             nextCompensation(slot, time: time, effects: &effects)
         } else if stage + 1 < plan.stages.count {
-            slots[slot]?.stage += 1
+            records[slot].stage += 1
             startStage(slot, time: time, effects: &effects)
         } else {
             finish(slot, .completed, step: nil, reason: nil, time: time, effects: &effects)
@@ -423,23 +482,24 @@ struct SagaStateMachine {
     /// Emits compensations from the current position until one must be awaited, or the
     /// saga ends as `failed`.
     private mutating func nextCompensation<E: SagaEffects>(_ slot: Int, time: Int64, effects: inout E) {
-        while let inst = slots[slot], inst.phase == .compensating {
+        while records[slot].live, records[slot].phase == .compensating {
+            let inst = records[slot]
             guard inst.compensationPosition < inst.compensations.count else {
                 finish(slot, .failed, step: inst.failedStep, reason: inst.failureReason, time: time, effects: &effects)
                 return
             }
             let s = inst.compensations[inst.compensationPosition]
             effects.log(inst.id, .compensating, step: s, reason: nil, time: time)
-            if let error = effects.compensation(inst.view, step: s, time: time) {
+            if let error = effects.compensation(view(slot), step: s, time: time) {
                 finish(slot, .compensation_failed, step: s, reason: "command: \(error)", time: time, effects: &effects)
                 return
             }
             switch plan.steps[s].compensation {
             case .awaited(let timeout):
-                slots[slot]?.compensationDeadline = time.sagaAdding(timeout)
+                records[slot].compensationDeadline = time.sagaAdding(timeout)
                 return
             default:
-                slots[slot]?.compensationPosition += 1
+                records[slot].compensationPosition += 1
             }
         }
     }
@@ -447,17 +507,17 @@ struct SagaStateMachine {
     private mutating func finish<E: SagaEffects>(
         _ slot: Int, _ outcome: SagaLogKind, step: Int?, reason: String?, time: Int64, effects: inout E
     ) {
-        guard let id = slots[slot]?.id else { return }
+        guard records[slot].live else { return }
+        let id = records[slot].id
         effects.log(id, outcome, step: step, reason: reason, time: time)
-        slots[slot]?.phase = .finished
-        slots[slot]?.outcome = outcome
-        slots[slot]?.expires = time.sagaAdding(plan.retention)
-        slots[slot]?.compensationDeadline = Int64.max
+        records[slot].phase = .finished
+        records[slot].outcome = outcome
+        records[slot].expires = time.sagaAdding(plan.retention)
+        records[slot].compensationDeadline = Int64.max
         // What only a running saga needs is let go now.
-        slots[slot]?.data = .null
-        slots[slot]?.replies = []
-        slots[slot]?.steps = []
-        slots[slot]?.compensations = []
+        records[slot].data = .null
+        records[slot].compensations = []
+        clearColumns(slot)
         running -= 1
         finished += 1
     }
@@ -481,8 +541,16 @@ extension SagaStateMachine {
     /// gives a machine whose future is the same as this one's.
     func snapshot() -> JSON {
         var sagas: [JSON] = []
-        for case let inst? in slots {
-            let steps: [JSON] = inst.steps.map { st in
+        let n = plan.steps.count
+        for (slot, inst) in records.enumerated() {
+            guard inst.live else { continue }
+            let finished = inst.phase == .finished
+            let states = finished ? [] : stepStates[slot * n..<(slot + 1) * n]
+            let replies: [JSON] =
+                finished
+                ? []
+                : plan.keepsReplies ? Array(replyValues[slot * n..<(slot + 1) * n]) : Array(repeating: .null, count: n)
+            let steps: [JSON] = states.map { st in
                 switch st {
                 case .pending: return ["pending"]
                 case .awaiting(let d, let a): return [.string("awaiting"), .int(d), .int(Int64(a))]
@@ -494,7 +562,7 @@ extension SagaStateMachine {
             let o = JSONObject([
                 ("id", inst.id), ("data", inst.data), ("serial", .int(inst.serial)),
                 ("phase", .string(inst.phase.rawValue)),
-                ("stage", .int(Int64(inst.stage))), ("steps", .array(steps)), ("replies", .array(inst.replies)),
+                ("stage", .int(Int64(inst.stage))), ("steps", .array(steps)), ("replies", .array(replies)),
                 ("failed_step", .int(Int64(inst.failedStep))), ("failure_reason", .string(inst.failureReason)),
                 ("compensations", .array(inst.compensations.map { .int(Int64($0)) })),
                 ("compensation_position", .int(Int64(inst.compensationPosition))),
@@ -544,11 +612,13 @@ extension SagaStateMachine {
                 case "awaiting":
                     steps.append(
                         .awaiting(
-                            deadline: try int(s.dropFirst().first, "steps"), attempt: Int(try int(s.last, "steps"))))
+                            deadline: try int(s.dropFirst().first, "steps"),
+                            attempt: Int32(clamping: try int(s.last, "steps"))))
                 case "backoff":
                     steps.append(
                         .backoff(
-                            resendAt: try int(s.dropFirst().first, "steps"), attempt: Int(try int(s.last, "steps"))))
+                            resendAt: try int(s.dropFirst().first, "steps"),
+                            attempt: Int32(clamping: try int(s.last, "steps"))))
                 case let other: throw SnapshotError(description: "saga snapshot: unknown step state '\(other)'")
                 }
             }
@@ -559,8 +629,7 @@ extension SagaStateMachine {
             {
                 throw SnapshotError(description: "saga snapshot: a saga does not fit this saga's steps")
             }
-            var inst = Instance(
-                id: id, data: data, serial: try int(o["serial"], "serial"), steps: steps, replies: replies)
+            var inst = Instance(id: id, data: data, serial: try int(o["serial"], "serial"))
             inst.phase = phase
             inst.stage = stage
             inst.failedStep = Int(try int(o["failed_step"], "failed_step"))
@@ -580,8 +649,16 @@ extension SagaStateMachine {
             if phase == .compensating, !inst.compensations.indices.contains(inst.compensationPosition) {
                 throw SnapshotError(description: "saga snapshot: a compensation position is out of range")
             }
-            m.index[id] = m.slots.count
-            m.slots.append(inst)
+            let slot = m.records.count
+            m.index[id] = slot
+            m.records.append(inst)
+            m.appendColumns()
+            if phase != .finished {
+                for s in steps.indices {
+                    m.setState(slot, s, steps[s])
+                    if plan.keepsReplies { m.replyValues[slot * plan.steps.count + s] = replies[s] }
+                }
+            }
             if phase == .finished { m.finished += 1 } else { m.running += 1 }
         }
         return m

@@ -44,16 +44,60 @@ final class SagaStep: InPlaceStep {
     var scheduled: [Int64] = []
     static let unscheduled = Int64.min
 
+    /// The keys of the last start event (per step: success reply) kept, shared by the
+    /// next one of the same keys (``SagaKept/project(_:_:keys:)``).
+    var dataKeys: [String] = []
+    var replyKeys: [[String]]
+
     /// Per step: whether its command (compensation) reads `replies` or `attempt`.
     let commandBinds: [Bool]
     let compensationBinds: [Bool]
+    /// How a field of a command object is made: by CEL, or without it.
+    enum CommandPart {
+        case cel
+        /// The expression is this field name of the start event alone (``plainFields(_:_:)``).
+        case field(String)
+        /// The expression is a constant: this value.
+        case constant(JSON)
+    }
+    /// Per step, per field of its command (compensation) object, how it is made.
+    let commandFields: [[CommandPart]]
+    let compensationFields: [[CommandPart]]
 
     init(_ compiled: CompiledSaga) {
         self.compiled = compiled
         commandBinds = compiled.steps.map(\.command.readsBindings)
         compensationBinds = compiled.steps.map { $0.compensate?.readsBindings ?? false }
+        commandFields = compiled.steps.map { Self.plainFields($0.command, compiled.compiler) }
+        compensationFields = compiled.steps.map { $0.compensate.map { Self.plainFields($0, compiled.compiler) } ?? [] }
         machine = SagaStateMachine(plan: compiled.plan)
+        replyKeys = Array(repeating: [], count: compiled.steps.count)
         activation = compiled.compiler.activation()
+    }
+
+    /// For each field of a `.fields` command, the name of the start event's field its
+    /// expression reads when the expression is that name alone and nothing else could
+    /// answer to it (not `event`, `params`, a table, `replies` or `attempt`): its value is
+    /// then the start event's field as it is, read without CEL when present.
+    /// Constants are taken once, here.
+    static func plainFields(_ command: SagaCommand, _ compiler: ExpressionCompiler) -> [CommandPart] {
+        guard case .fields(_, let exprs) = command else { return [] }
+        return exprs.map { e in
+            if let c = e.program.constantValue, let v = try? c.toJSON() { return .constant(v) }
+            let name = e.source
+            guard let first = name.utf8.first,
+                first == UInt8(ascii: "_")
+                    || (first | 0x20) >= UInt8(ascii: "a") && (first | 0x20) <= UInt8(ascii: "z"),
+                name.utf8.allSatisfy({ c in
+                    c == UInt8(ascii: "_") || (c >= UInt8(ascii: "0") && c <= UInt8(ascii: "9"))
+                        || ((c | 0x20) >= UInt8(ascii: "a") && (c | 0x20) <= UInt8(ascii: "z"))
+                }),
+                !["event", "params", "replies", "attempt", "true", "false", "null"].contains(name),
+                compiler.tables[name] == nil,
+                e.program.referencedNames.map(\.string) == [name]
+            else { return .cel }
+            return .field(name)
+        }
     }
 
     /// Running and retained sagas, and events waiting for the watermark.
@@ -102,7 +146,6 @@ final class SagaStep: InPlaceStep {
             out.reject(event, step: compiled.stepName, message: "saga: start: \(error.message)")
             return
         }
-        activation.event = Event(.null)
         let pending = Pending(time: time, seq: nextSeq, key: key, isStart: isStart, event: event)
         nextSeq += 1
         if queue.isEmpty && time <= out.watermark {
@@ -112,11 +155,19 @@ final class SagaStep: InPlaceStep {
             var effects = Effects(step: self)
             swap(&effects.out, &out)
             defer { swap(&effects.out, &out) }
-            drain(upTo: time, effects: &effects)
-            handle(pending, effects: &effects)
+            if let t = timers.min, t.deadline <= time {
+                activation.event = Event(.null)
+                drain(upTo: time, effects: &effects)
+                handle(pending, effects: &effects)
+            } else {
+                // No deadline first: the event is still bound, with the fields the key
+                // and start read, for the conditions.
+                handle(pending, bound: true, effects: &effects)
+            }
             drain(upTo: watermark, effects: &effects)
             return
         }
+        activation.event = Event(.null)
         queue.push(pending)
         if time <= out.watermark { drain(upTo: out.watermark, into: &out) }
     }
@@ -153,9 +204,13 @@ final class SagaStep: InPlaceStep {
         }
     }
 
-    func handle(_ p: Pending, effects: inout Effects) {
+    /// Takes one event: starts a saga or hands a reply to the machine. `bound`: the
+    /// activation is already bound to the event.
+    func handle(_ p: Pending, bound: Bool = false, effects: inout Effects) {
         if p.isStart {
-            switch machine.start(id: p.key, data: p.event.value, time: p.time, effects: &effects) {
+            if bound { activation.event = Event(.null) }
+            let data = SagaKept.project(p.event, compiled.kept.data, keys: &dataKeys)
+            switch machine.start(id: p.key, data: data, time: p.time, effects: &effects) {
             case .started(let slot):
                 if slot >= scheduled.count {
                     scheduled.append(contentsOf: repeatElement(Self.unscheduled, count: slot + 1 - scheduled.count))
@@ -167,11 +222,13 @@ final class SagaStep: InPlaceStep {
             }
             return
         }
-        activation.event = p.event
+        if !bound { activation.event = p.event }
         let steps = compiled.steps
         let act = activation
+        let kept = compiled.kept
         let outcome = machine.reply(
-            id: p.key, reply: p.event.value, time: p.time,
+            id: p.key, reply: { s in SagaKept.project(p.event, kept.replies[s], keys: &self.replyKeys[s]) },
+            time: p.time,
             classify: { (c: SagaCondition) throws(SagaConditionError) -> Bool in
                 let (e, what): (Expression?, String)
                 switch c {
@@ -247,8 +304,8 @@ final class SagaStep: InPlaceStep {
         }
         nextSeq = seq
         timers = EventTimeQueue<Timer>()
-        scheduled = Array(repeating: Self.unscheduled, count: machine.slots.count)
-        for slot in machine.slots.indices { schedule(slot) }
+        scheduled = Array(repeating: Self.unscheduled, count: machine.slotCount)
+        for slot in 0..<machine.slotCount { schedule(slot) }
     }
 
     // MARK: Effects
@@ -263,29 +320,40 @@ final class SagaStep: InPlaceStep {
         var out = StepOutput()
 
         mutating func command(_ saga: SagaView, step s: Int, attempt: Int, time: Int64) -> String? {
-            build(step.compiled.steps[s].command, binds: step.commandBinds[s], saga, attempt: attempt, time: time)
+            build(
+                step.compiled.steps[s].command, binds: step.commandBinds[s], plain: step.commandFields[s], saga,
+                attempt: attempt, time: time)
         }
 
         mutating func compensation(_ saga: SagaView, step s: Int, time: Int64) -> String? {
             guard let c = step.compiled.steps[s].compensate else { return nil }
-            return build(c, binds: step.compensationBinds[s], saga, attempt: 1, time: time)
+            return build(
+                c, binds: step.compensationBinds[s], plain: step.compensationFields[s], saga, attempt: 1, time: time)
         }
 
-        mutating func build(_ command: SagaCommand, binds: Bool, _ saga: SagaView, attempt: Int, time: Int64) -> String?
-        {
+        mutating func build(
+            _ command: SagaCommand, binds: Bool, plain: [CommandPart], _ saga: SagaView, attempt: Int, time: Int64
+        ) -> String? {
             let act = step.activation
-            act.event = Event(saga.data)
-            // `replies` and `attempt` are bound only for the commands that read them.
-            if binds {
-                var replies = CELMap(minimumCapacity: saga.replies.count)
-                for (i, r) in saga.replies.enumerated() where r != .null {
-                    replies.insertOrReplace(.string(step.compiled.plan.steps[i].name), CELValue(json: r))
-                }
-                act.bindings = ["replies": .map(replies), "attempt": .int(Int64(attempt))]
-            }
+            // The activation is bound on the first expression that needs CEL.
+            var bound = false
             defer {
-                if binds { act.bindings = [:] }
-                act.event = Event(.null)
+                if bound {
+                    if binds { act.bindings = [:] }
+                    act.event = Event(.null)
+                }
+            }
+            func bind() {
+                bound = true
+                act.event = Event(saga.data)
+                // `replies` and `attempt` are bound only for the commands that read them.
+                if binds {
+                    var replies = CELMap(minimumCapacity: saga.replies.count)
+                    for (i, r) in saga.replies.enumerated() where r != .null {
+                        replies.insertOrReplace(.string(step.compiled.plan.steps[i].name), CELValue(json: r))
+                    }
+                    act.bindings = ["replies": .map(replies), "attempt": .int(Int64(attempt))]
+                }
             }
             let value: JSON
             do {
@@ -293,9 +361,30 @@ final class SagaStep: InPlaceStep {
                 case .fields(let names, let exprs):
                     var values: [JSON] = []
                     values.reserveCapacity(exprs.count)
-                    for e in exprs { values.append(try e.evaluateJSON(act)) }
+                    for i in exprs.indices {
+                        // A field name alone, present with a string, integer or boolean
+                        // value: CEL would give that value back as it is.
+                        switch plain[i] {
+                        case .constant(let v):
+                            values.append(v)
+                            continue
+                        case .field(let f):
+                            if case .object(let o) = saga.data, let v = o[f] {
+                                switch v {
+                                case .string, .int, .bool:
+                                    values.append(v)
+                                    continue
+                                default: break
+                                }
+                            }
+                        case .cel: break
+                        }
+                        if !bound { bind() }
+                        values.append(try exprs[i].evaluateJSON(act))
+                    }
                     value = .object(JSONObject(uniqueKeys: names, values: values))
                 case .value(let e):
+                    bind()
                     value = try e.evaluateJSON(act)
                 }
             } catch {
@@ -306,8 +395,11 @@ final class SagaStep: InPlaceStep {
         }
 
         mutating func log(_ saga: JSON, _ kind: SagaLogKind, step s: Int?, reason: String?, time: Int64) {
-            var values: [JSON] = [saga, .string(kind.rawValue)]
-            values.reserveCapacity(4)
+            // One allocation: an array literal then `reserveCapacity` would make two.
+            var values: [JSON] = []
+            values.reserveCapacity(2 + (s == nil ? 0 : 1) + (reason == nil ? 0 : 1))
+            values.append(saga)
+            values.append(.string(kind.rawValue))
             if let s { values.append(.string(step.compiled.plan.steps[s].name)) }
             if let reason { values.append(.string(reason)) }
             // One keys array per shape, shared by every log event of that shape.
