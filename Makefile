@@ -5,8 +5,9 @@ BIN := .build/release/sluice
 
 .PHONY: deps build release demo test lint format check-pipelines bench compare clean
 
-# System packages: libyaml (the pipeline parser), libsqlite3 (the event store) and
-# pkg-config to find them; jq and python3 only for Benchmarks/compare.sh. A Python
+# System packages: libyaml (the pipeline parser), libsqlite3 (the event store),
+# librabbitmq (the rabbitmq connector; rabbitmq-server for its tests) and pkg-config to
+# find them; jq and python3 only for Benchmarks/compare.sh. A Python
 # venv (.venv/) with prometheus_client, whose parser the observability tests check
 # /metrics with (docs/observability.md).
 VENV := .venv
@@ -18,6 +19,10 @@ deps:
 	@if ! pkg-config --exists sqlite3 2>/dev/null; then \
 		echo "installing libsqlite3-dev"; \
 		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq libsqlite3-dev pkg-config >/dev/null; \
+	fi
+	@if ! pkg-config --exists librabbitmq 2>/dev/null || [ ! -x /usr/lib/rabbitmq/bin/rabbitmq-server ]; then \
+		echo "installing librabbitmq-dev and rabbitmq-server (not started: the tests start their own)"; \
+		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq librabbitmq-dev rabbitmq-server >/dev/null; \
 	fi
 	@if ! $(VENV)/bin/python -c 'import prometheus_client' 2>/dev/null; then \
 		echo "installing prometheus_client into $(VENV)"; \

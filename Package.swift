@@ -35,6 +35,12 @@ let package = Package(
             pkgConfig: "sqlite3",
             providers: [.apt(["libsqlite3-dev"])]
         ),
+        // RabbitMQ inputs and outputs (docs/rabbitmq.md), over Debian's librabbitmq (rabbitmq-c).
+        .systemLibrary(
+            name: "CRabbitMQ",
+            pkgConfig: "librabbitmq",
+            providers: [.apt(["librabbitmq-dev"])]
+        ),
         // Prefetch hints for the pattern step's hot paths (Swift has no prefetch), and
         // thread names and scheduling policy for stage threads (GNU-only functions).
         .target(name: "CSluiceShims"),
@@ -54,6 +60,8 @@ let package = Package(
         ),
         .target(name: "SluiceConnectors", dependencies: ["SluiceCore", "SluiceJSON"], swiftSettings: strict),
         .target(
+            name: "SluiceRabbitMQ", dependencies: ["CRabbitMQ", "SluiceCore", "SluiceJSON"], swiftSettings: strict),
+        .target(
             name: "SluiceStore",
             dependencies: ["CSQLite", "SluiceCore", "SluiceJSON", "SluiceCEL", "SluiceSteps"],
             swiftSettings: strict
@@ -62,6 +70,7 @@ let package = Package(
             name: "SluicePipeline",
             dependencies: [
                 "CYAML", "SluiceCore", "SluiceJSON", "SluiceCEL", "SluiceSteps", "SluiceConnectors", "SluiceStore",
+                "SluiceRabbitMQ",
             ],
             swiftSettings: strict
         ),
@@ -163,6 +172,12 @@ let package = Package(
             name: "SluiceObservabilityTests",
             // SluiceCLI: the endpoint is also tested through the binary (`sluice run --metrics`, `top`, `tap`).
             dependencies: ["SluiceObservability", "SluicePipeline", "SluiceCore", "SluiceJSON", "SluiceCLI"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "SluiceRabbitMQTests",
+            // SluiceCLI: the crash test runs the binary and kills it.
+            dependencies: ["SluiceRabbitMQ", "SluicePipeline", "SluiceCore", "SluiceJSON", "SluiceCLI"],
             swiftSettings: strict
         ),
     ]

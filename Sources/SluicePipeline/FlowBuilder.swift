@@ -1,6 +1,7 @@
 import SluiceConnectors
 import SluiceCore
 import SluiceJSON
+import SluiceRabbitMQ
 import SluiceSteps
 import SluiceStore
 
@@ -60,7 +61,7 @@ package struct FlowBuilder {
             switch input.kind {
             case .stdin: locations[input.name] = .stdin
             case .files(let patterns): locations[input.name] = .files(expandGlobs(patterns))
-            case .generate, .store: break
+            case .generate, .store, .rabbitmq: break
             }
         }
         var targets: [String: JSONLinesSink.Target] = [:]
@@ -74,6 +75,7 @@ package struct FlowBuilder {
             case .stderr: targets[output.name] = .stderr
             case .file(let path, let append): targets[output.name] = .file(path: path, append: append)
             case .store: break  // appended by a node of its own (`addStoreOutputs`)
+            case .rabbitmq: break  // published by a `RabbitMQSink`
             }
         }
         try pipeline.checkFiles(locations, targets, deadLetterPath: options.deadLetterPath)
@@ -84,15 +86,26 @@ package struct FlowBuilder {
         for input in pipeline.inputs {
             var generator: GenerateSpec?
             var store: StoreReadSpec?
+            var rabbitmq: RabbitMQInputConfig?
             if inputPaths[input.name] == nil {
                 if case .generate(let g) = input.kind { generator = g }
                 if case .store(let s) = input.kind { store = s }
+                if case .rabbitmq(let r) = input.kind { rabbitmq = r }
             }
             let location = locations[input.name] ?? .stdin
             let format = options.format ?? input.format ?? .jsonl
             let source: any EventSource
             if let given = options.sources[input.name] {
                 source = given
+            } else if let rabbitmq {
+                // Deliveries are acked when a checkpoint covering their results is on disk.
+                guard checkpointing != nil else {
+                    throw RunError(
+                        .usage,
+                        "input '\(input.name)' (rabbitmq) acks a message only once a checkpoint covers what it produced: run with --checkpoint-dir DIR (or 'checkpoint: {dir: DIR}' in the pipeline)"
+                    )
+                }
+                source = RabbitMQSource(name: input.name, config: rabbitmq)
             } else if let store {
                 source = StoreSource(name: input.name, spec: store)
             } else if let generator {
@@ -211,6 +224,8 @@ package struct FlowBuilder {
             let sink: any EventSink
             if let given = options.sinks[output.name] {
                 sink = given
+            } else if let r = output.rabbitmq, outputPaths[output.name] == nil {
+                sink = r.makeSink(name: output.name)
             } else {
                 do {
                     sink = try JSONLinesSink(

@@ -19,9 +19,9 @@ struct PipelineCompiler {
         "metrics",
         "checkpoint",
     ]
-    static let inputKinds = ["stdin", "file", "generate", "store"]
+    static let inputKinds = ["stdin", "file", "generate", "store", "rabbitmq"]
     static let inputOptions = ["format", "duplicate_keys"]
-    static let outputKinds = ["stdout", "stderr", "file", "store"]
+    static let outputKinds = ["stdout", "stderr", "file", "store", "rabbitmq"]
 
     let file: String
     let baseDirectory: String
@@ -276,6 +276,10 @@ struct PipelineCompiler {
                 if let c = conf.map("store"), let s = readStoreInput(c, name: name) {
                     spec = InputSpec(name: name, location: pair.key.location, kind: .store(s), format: nil)
                 }
+            case "rabbitmq":
+                if let c = conf.map("rabbitmq"), let r = readRabbitMQInput(c) {
+                    spec = InputSpec(name: name, location: pair.key.location, kind: .rabbitmq(r), format: nil)
+                }
             default:
                 if let paths = readFilePaths(conf.node("file"), what: "file") {
                     spec = InputSpec(name: name, location: pair.key.location, kind: .files(paths), format: format)
@@ -410,6 +414,11 @@ struct PipelineCompiler {
                 if let c = conf.map("store"), let (path, store) = readStoreOutput(c, name: name) {
                     spec = OutputSpec(
                         name: name, location: pair.key.location, from: from, kind: .store(path: path), store: store)
+                }
+            case "rabbitmq":
+                if let c = conf.map("rabbitmq"), let r = readRabbitMQOutput(c, name: name) {
+                    spec = OutputSpec(
+                        name: name, location: pair.key.location, from: from, kind: .rabbitmq, rabbitmq: r)
                 }
             default:
                 guard let node = conf.node("file") else { break }

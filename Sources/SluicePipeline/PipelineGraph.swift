@@ -49,6 +49,7 @@ extension Pipeline {
             case .files(let paths): kind = "file: " + paths.joined(separator: ", ")
             case .generate: kind = "generate"
             case .store(let s): kind = "store: " + s.path
+            case .rabbitmq(let r): kind = "rabbitmq: " + r.queue
             }
             nodes.append(GraphNode(id: id("in", input.name), label: "\(input.name)\n\(kind)", shape: .input))
         }
@@ -82,6 +83,7 @@ extension Pipeline {
             case .stderr: kind = "stderr"
             case .file(let path, let append): kind = (append ? "append: " : "file: ") + path
             case .store(let path): kind = "store: " + path
+            case .rabbitmq: kind = "rabbitmq: " + (output.rabbitmq?.config.exchange ?? "")
             }
             nodes.append(GraphNode(id: id("out", output.name), label: "\(output.name)\n\(kind)", shape: .output))
         }

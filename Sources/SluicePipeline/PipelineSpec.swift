@@ -1,5 +1,6 @@
 import SluiceCore
 import SluiceJSON
+import SluiceRabbitMQ
 import SluiceSteps
 import SluiceStore
 
@@ -36,6 +37,8 @@ package struct InputSpec: Sendable {
         case generate(GenerateSpec)
         /// Replays an event store (docs/event-sourcing.md).
         case store(StoreReadSpec)
+        /// Consumes a RabbitMQ queue (docs/rabbitmq.md).
+        case rabbitmq(RabbitMQInputConfig)
     }
 
     package var name: String
@@ -54,6 +57,8 @@ package struct OutputSpec: Sendable {
         case file(path: String, append: Bool)
         /// Appends to the event store at `path`; what to append is in ``OutputSpec/store``.
         case store(path: String)
+        /// Publishes to a RabbitMQ exchange; how is in ``OutputSpec/rabbitmq``.
+        case rabbitmq
     }
 
     package var name: String
@@ -62,6 +67,8 @@ package struct OutputSpec: Sendable {
     package var kind: Kind
     /// For a `store` output: the expressions evaluated per event.
     package var store: StoreAppendSpec? = nil
+    /// For a `rabbitmq` output: the connection and the expressions evaluated per event.
+    package var rabbitmq: RabbitMQOutputSpec? = nil
 }
 
 /// A stream: where it reads and its compiled steps.

@@ -49,6 +49,8 @@ extension Pipeline {
                 }
             case .store(let s):
                 described.append("store \(input.name)=\(s.path)")
+            case .rabbitmq(let r):
+                described.append("rabbitmq \(input.name)=\(r.queue)")
             case .generate(let g):
                 hasGenerate = true
                 let n = options.events ?? g.count ?? BenchOptions.defaultGenerateCount
