@@ -240,7 +240,7 @@ import Testing
         #expect(err.contains("were not taken by the broker"))
     }
 
-    @Test func wrongCredentialsAndNoCheckpointsAreClearErrors() throws {
+    @Test func wrongCredentialsMissingQueueAndNoCheckpointsAreClearErrors() throws {
         guard let broker = try RabbitBroker.get() else { return }
         let bad = broker.url.replacingOccurrences(of: "guest:guest", with: "guest:wrong")
         let dir = try folder(
@@ -258,6 +258,21 @@ import Testing
         let err = (try? String(contentsOf: dir.appendingPathComponent("err"), encoding: .utf8)) ?? ""
         #expect(err.contains("cannot log in to amqp://guest@127.0.0.1:\(broker.port)/ as 'guest'"))
         #expect(!err.contains("guest:wrong"))
+
+        // The right login, a queue that does not exist (and no topology to declare it).
+        try Data(
+            """
+            inputs:
+              orders: { rabbitmq: { url: "\(broker.url)", queue: no-such-queue } }
+            outputs:
+              out: { from: [orders], file: out.jsonl }
+            """.utf8
+        ).write(to: dir.appendingPathComponent("p.yaml"))
+        let missing = try launch(dir, ["--checkpoint-dir", dir.appendingPathComponent("ckpt2").path])
+        missing.waitUntilExit()
+        #expect(missing.terminationStatus == 1)
+        let err3 = (try? String(contentsOf: dir.appendingPathComponent("err"), encoding: .utf8)) ?? ""
+        #expect(err3.contains("queue 'no-such-queue' cannot be used: the broker closed the channel: 404 NOT_FOUND"))
 
         let unchecked = try launch(dir, [])
         unchecked.waitUntilExit()
