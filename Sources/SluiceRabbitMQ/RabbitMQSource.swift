@@ -2,6 +2,10 @@ import SluiceCore
 import SluiceJSON
 import Synchronization
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// How a `rabbitmq` input connects and what it declares (docs/rabbitmq.md).
 package struct RabbitMQInputConfig: Sendable, Equatable {
     /// `amqp://user:password@host:port/vhost`.
@@ -80,7 +84,7 @@ package final class RabbitMQSource: EventSource, CheckpointListener, @unchecked 
     }
 
     package func run(_ out: SourceOutput) throws {
-        let conn: AMQPConnection
+        var conn: AMQPConnection
         do {
             conn = try connect()
         } catch {
@@ -98,39 +102,74 @@ package final class RabbitMQSource: EventSource, CheckpointListener, @unchecked 
             }
         }
         while !out.isCancelled {
-            try ackDue(conn)
-            var good: [Event] = []
-            var bad: [Event] = []
-            var newest = lastTag
-            // While deliveries wait for their checkpoint, look again soon to ack them.
-            let waiting = acks.withLock { $0.acked } < lastTag
-            if var d = try conn.next(timeoutMs: waiting ? 10 : 100) {
-                while true {
-                    newest = d.deliveryTag
-                    switch decode(d) {
-                    case .event(let e): good.append(e)
-                    case .malformed(let e): bad.append(e)
+            do throws(AMQPError) {
+                try ackDue(conn)
+                var good: [Event] = []
+                var bad: [Event] = []
+                var newest = lastTag
+                // While deliveries wait for their checkpoint, look again soon to ack them.
+                let waiting = acks.withLock { $0.acked } < lastTag
+                if var d = try conn.next(timeoutMs: waiting ? 10 : 100) {
+                    while true {
+                        newest = d.deliveryTag
+                        switch decode(d) {
+                        case .event(let e): good.append(e)
+                        case .malformed(let e): bad.append(e)
+                        }
+                        if good.count + bad.count >= 256 { break }
+                        guard let n = try conn.next(timeoutMs: 0) else { break }
+                        d = n
                     }
-                    if good.count + bad.count >= 256 { break }
-                    guard let n = try conn.next(timeoutMs: 0) else { break }
-                    d = n
                 }
-            }
-            let before = out.lastBarrier
-            out.emit(good)
-            if out.lastBarrier > before {
-                let entry = (out.lastBarrier, lastTag)
-                acks.withLock { $0.covered.append(entry) }
-            }
-            out.emit(port: SourcePort.malformed, bad)
-            lastTag = newest
-            let acked = acks.withLock { $0.ackUpTo }
-            if lastTag > acked && lastTag - max(acked, requestedAt) >= window {
-                // A full window stops the broker: ask for the checkpoint that lets it be acked.
-                out.requestCheckpoint()
-                requestedAt = lastTag
+                let before = out.lastBarrier
+                out.emit(good)
+                if out.lastBarrier > before {
+                    let entry = (out.lastBarrier, lastTag)
+                    acks.withLock { $0.covered.append(entry) }
+                }
+                out.emit(port: SourcePort.malformed, bad)
+                lastTag = newest
+                let acked = acks.withLock { $0.ackUpTo }
+                if lastTag > acked && lastTag - max(acked, requestedAt) >= window {
+                    // A full window stops the broker: ask for the checkpoint that lets it be acked.
+                    out.requestCheckpoint()
+                    requestedAt = lastTag
+                }
+            } catch {
+                // The connection is gone (a broker restart, a network failure): the broker
+                // redelivers what was not acked, on a new connection whose delivery tags
+                // start again at 1, so the old tags are forgotten.
+                guard let fresh = try reconnect(conn, after: error, out) else { return }
+                conn = fresh
+                lastTag = 0
+                requestedAt = 0
             }
         }
+    }
+
+    /// Connects again with backoff (0.1 s doubling to 2 s) until it works or the run is
+    /// cancelled (nil); a refused login ends the run.
+    func reconnect(_ old: AMQPConnection, after error: AMQPError, _ out: SourceOutput) throws -> AMQPConnection? {
+        old.abandon()
+        acks.withLock { a in
+            a.connection = nil
+            a.covered = []
+            a.ackUpTo = 0
+            a.acked = 0
+        }
+        var delay: UInt32 = 100_000
+        while !out.isCancelled {
+            usleep(delay)
+            do throws(AMQPError) {
+                let conn = try connect()
+                acks.withLock { $0.connection = conn }
+                return conn
+            } catch {
+                if error.isLogin { throw SourceError("input '\(name)': \(error.message)") }
+                delay = min(delay * 2, 2_000_000)
+            }
+        }
+        return nil
     }
 
     /// Acks what the checkpoints written so far cover (on the source's thread).

@@ -48,9 +48,9 @@ import Testing
         return text.split(separator: "\n").compactMap { try? JSONParser.parse(Array($0.utf8)) }
     }
 
-    /// Waits until `done()` or 30 s; true when it came.
-    func wait(_ done: () -> Bool) -> Bool {
-        let deadline = Date().addingTimeInterval(30)
+    /// Waits until `done()` or `seconds`; true when it came.
+    func wait(seconds: Double = 30, _ done: () -> Bool) -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
         while !done() {
             if Date() > deadline { return false }
             usleep(20_000)
@@ -108,13 +108,16 @@ import Testing
             """)
         defer { try? FileManager.default.removeItem(at: dir) }
         let test = try broker.connect()
+        // The run declares the same topology; declaring it first makes the publishes below
+        // independent of when the run gets to its bindings.
+        try test.declareExchange("shop", type: "topic", durable: true)
+        try test.declareQueue("route-orders", durable: true)
+        try test.bind(queue: "route-orders", exchange: "shop", pattern: "orders.*.created")
         try test.declareExchange("alerts", type: "topic", durable: true)
         try test.declareQueue("route-seen", durable: true)
         try test.bind(queue: "route-seen", exchange: "alerts", pattern: "alerts.#")
         let run = try launch(
             dir, ["--checkpoint-dir", dir.appendingPathComponent("ckpt").path, "--checkpoint-every", "200ms"])
-        // The run declares the topology; wait for it before publishing.
-        #expect(wait { (try? broker.connect().messageCount("route-orders")) != nil })
         for i in 0..<40 {
             let created = i % 2 == 0
             try publish(
@@ -180,6 +183,49 @@ import Testing
         #expect(ids.values.allSatisfy { $0 == 1 })
         #expect(all.contains { $0["amqp"]?["redelivered"] == .bool(true) })
         #expect(try broker.connect().messageCount("kill-orders") == 0)
+    }
+
+    /// Publishes `n` messages to `queue` with confirms, so that they outlive a broker kill.
+    func publishConfirmed(_ conn: AMQPConnection, queue: String, _ range: Range<Int>) throws {
+        try conn.confirmSelect()
+        var confirmed: UInt64 = 0
+        for i in range { try publish(conn, exchange: "", key: queue, #"{"n":\#(i)}"#, id: "m\(i)") }
+        while confirmed < UInt64(range.count) {
+            guard let e = try conn.nextPublishEvent(timeoutMs: 10_000) else { break }
+            if case .ack(let tag, _) = e { confirmed = max(confirmed, tag) }
+        }
+        #expect(confirmed == UInt64(range.count))
+    }
+
+    @Test func theRunReconnectsAfterABrokerRestart() throws {
+        guard let broker = try RabbitBroker.get() else { return }
+        let dir = try folder(
+            "restart",
+            """
+            inputs:
+              orders: { rabbitmq: { url: "\(broker.url)", queue: restart-orders, prefetch: 100 } }
+            outputs:
+              out: { from: [orders], file: out.jsonl }
+            """)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let out = dir.appendingPathComponent("out.jsonl")
+        func seen() -> Set<JSON> { Set(lines(out).compactMap { $0["n"] }) }
+        var test = try broker.connect()
+        try test.declareQueue("restart-orders", durable: true)
+        try publishConfirmed(test, queue: "restart-orders", 0..<500)
+        let run = try launch(
+            dir, ["--checkpoint-dir", dir.appendingPathComponent("ckpt").path, "--checkpoint-every", "200ms"])
+        #expect(wait { seen().count == 500 })
+        test.close()
+        broker.stop()
+        try broker.start()
+        test = try broker.connect()
+        try publishConfirmed(test, queue: "restart-orders", 500..<1000)
+        // The run reconnects with backoff (at most 2 s apart) once the broker is back.
+        #expect(wait(seconds: 60) { seen().count == 1000 })
+        #expect(wait { (try? broker.connect().messageCount("restart-orders")) == 0 })
+        #expect(run.isRunning)
+        #expect(stop(run) == 143)
     }
 
     @Test func nonJSONMessageGoesToMalformedAndIsAcked() throws {
