@@ -11,9 +11,13 @@ package struct AMQPError: Error, Sendable, CustomStringConvertible {
     package var message: String
     /// True when the broker refused the login (wrong user name or password, unknown vhost).
     package var isLogin = false
-    package init(_ message: String, isLogin: Bool = false) {
+    /// True when the broker refused an operation and closed the channel (a queue that
+    /// does not exist, a redeclare with other arguments): connecting again will not help.
+    package var isRefused = false
+    package init(_ message: String, isLogin: Bool = false, isRefused: Bool = false) {
         self.message = message
         self.isLogin = isLogin
+        self.isRefused = isRefused
     }
     package var description: String { message }
 }
@@ -175,7 +179,8 @@ package final class AMQPConnection: @unchecked Sendable {
         if r.reply_type == AMQP_RESPONSE_NORMAL { return }
         let message = "\(what): \(Self.describe(r))"
         closed(by: r)
-        throw AMQPError(message)
+        throw AMQPError(
+            message, isRefused: r.reply_type == AMQP_RESPONSE_SERVER_EXCEPTION && r.reply.id == 0x0014_0028)
     }
 
     /// Answers a close from the broker (which librabbitmq leaves to the caller) and notes

@@ -148,7 +148,8 @@ package final class RabbitMQSource: EventSource, CheckpointListener, @unchecked 
     }
 
     /// Connects again with backoff (0.1 s doubling to 2 s) until it works or the run is
-    /// cancelled (nil); a refused login ends the run.
+    /// cancelled (nil); a refused login, or a queue or topology the broker refuses, ends
+    /// the run.
     func reconnect(_ old: AMQPConnection, after error: AMQPError, _ out: SourceOutput) throws -> AMQPConnection? {
         old.abandon()
         acks.withLock { a in
@@ -165,7 +166,7 @@ package final class RabbitMQSource: EventSource, CheckpointListener, @unchecked 
                 acks.withLock { $0.connection = conn }
                 return conn
             } catch {
-                if error.isLogin { throw SourceError("input '\(name)': \(error.message)") }
+                if error.isLogin || error.isRefused { throw SourceError("input '\(name)': \(error.message)") }
                 delay = min(delay * 2, 2_000_000)
             }
         }

@@ -123,6 +123,7 @@ final class RabbitBroker: Sendable {
             while kill -0 \(getpid()) 2>/dev/null && [ ! -e \(dir)/stop ]; do sleep 1; done
             if [ -s \(pidFile) ]; then kill -9 $(cat \(pidFile)) 2>/dev/null; fi
             kill -9 $server 2>/dev/null
+            sleep 1
             epmd -port \(epmdPort) -kill >/dev/null 2>&1
             """
         try? FileManager.default.removeItem(atPath: dir + "/stop")
