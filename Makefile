@@ -6,7 +6,8 @@ BIN := .build/release/sluice
 .PHONY: deps build release demo test lint format check-pipelines bench compare clean
 
 # System packages: libyaml (the pipeline parser), libsqlite3 and libpq (the event store's
-# backends), librdkafka (Kafka inputs and outputs) and pkg-config to find them;
+# backends), librdkafka (Kafka inputs and outputs), librabbitmq (the rabbitmq connector;
+# rabbitmq-server for its tests) and pkg-config to find them;
 # PostgreSQL's server binaries for the tests, which start a throwaway server
 # (Tests/SluiceTestSupport/PostgresServer.swift); jq and python3 only for
 # Benchmarks/compare.sh. A Python venv (.venv/) with prometheus_client, whose parser the
@@ -30,6 +31,10 @@ deps:
 	@if ! ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 && ! [ -x "$$(pg_config --bindir 2>/dev/null)/postgres" ]; then \
 		echo "installing postgresql (server binaries for the tests)"; \
 		$(SUDO) apt-get update -qq && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; \
+	fi
+	@if ! pkg-config --exists librabbitmq 2>/dev/null || [ ! -x /usr/lib/rabbitmq/bin/rabbitmq-server ]; then \
+		echo "installing librabbitmq-dev and rabbitmq-server (not started: the tests start their own)"; \
+		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq librabbitmq-dev rabbitmq-server >/dev/null; \
 	fi
 	@if ! $(VENV)/bin/python -c 'import prometheus_client' 2>/dev/null; then \
 		echo "installing prometheus_client into $(VENV)"; \

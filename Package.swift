@@ -48,6 +48,12 @@ let package = Package(
             pkgConfig: "rdkafka",
             providers: [.apt(["librdkafka-dev"])]
         ),
+        // RabbitMQ inputs and outputs (docs/rabbitmq.md), over Debian's librabbitmq (rabbitmq-c).
+        .systemLibrary(
+            name: "CRabbitMQ",
+            pkgConfig: "librabbitmq",
+            providers: [.apt(["librabbitmq-dev"])]
+        ),
         // Prefetch hints for the pattern step's hot paths (Swift has no prefetch), and
         // thread names and scheduling policy for stage threads (GNU-only functions).
         .target(name: "CSluiceShims"),
@@ -67,6 +73,8 @@ let package = Package(
         ),
         .target(name: "SluiceConnectors", dependencies: ["SluiceCore", "SluiceJSON"], swiftSettings: strict),
         .target(
+            name: "SluiceRabbitMQ", dependencies: ["CRabbitMQ", "SluiceCore", "SluiceJSON"], swiftSettings: strict),
+        .target(
             name: "SluiceStore",
             dependencies: ["CSQLite", "CLibPQ", "SluiceCore", "SluiceJSON", "SluiceCEL", "SluiceSteps"],
             swiftSettings: strict
@@ -80,6 +88,7 @@ let package = Package(
             dependencies: [
                 "CYAML", "SluiceCore", "SluiceJSON", "SluiceCEL", "SluiceSteps", "SluiceConnectors", "SluiceStore",
                 "SluiceKafka",
+                "SluiceRabbitMQ",
             ],
             swiftSettings: strict
         ),
@@ -191,6 +200,12 @@ let package = Package(
             name: "SluiceObservabilityTests",
             // SluiceCLI: the endpoint is also tested through the binary (`sluice run --metrics`, `top`, `tap`).
             dependencies: ["SluiceObservability", "SluicePipeline", "SluiceCore", "SluiceJSON", "SluiceCLI"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "SluiceRabbitMQTests",
+            // SluiceCLI: the crash test runs the binary and kills it.
+            dependencies: ["SluiceRabbitMQ", "SluicePipeline", "SluiceCore", "SluiceJSON", "SluiceCLI"],
             swiftSettings: strict
         ),
     ]

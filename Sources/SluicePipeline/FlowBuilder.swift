@@ -2,6 +2,7 @@ import SluiceConnectors
 import SluiceCore
 import SluiceJSON
 import SluiceKafka
+import SluiceRabbitMQ
 import SluiceSteps
 import SluiceStore
 
@@ -61,7 +62,7 @@ package struct FlowBuilder {
             switch input.kind {
             case .stdin: locations[input.name] = .stdin
             case .files(let patterns): locations[input.name] = .files(expandGlobs(patterns))
-            case .generate, .store, .kafka: break
+            case .generate, .store, .kafka, .rabbitmq: break
             }
         }
         var targets: [String: JSONLinesSink.Target] = [:]
@@ -76,6 +77,7 @@ package struct FlowBuilder {
             case .file(let path, let append): targets[output.name] = .file(path: path, append: append)
             case .store: break  // appended by a node of its own (`addStoreOutputs`)
             case .kafka: break
+            case .rabbitmq: break  // published by a `RabbitMQSink`
             }
         }
         try pipeline.checkFiles(locations, targets, deadLetterPath: options.deadLetterPath)
@@ -87,10 +89,12 @@ package struct FlowBuilder {
             var generator: GenerateSpec?
             var store: StoreReadSpec?
             var kafka: KafkaInputSpec?
+            var rabbitmq: RabbitMQInputConfig?
             if inputPaths[input.name] == nil {
                 if case .generate(let g) = input.kind { generator = g }
                 if case .store(let s) = input.kind { store = s }
                 if case .kafka(let k) = input.kind { kafka = k }
+                if case .rabbitmq(let r) = input.kind { rabbitmq = r }
             }
             let location = locations[input.name] ?? .stdin
             let format = options.format ?? input.format ?? .jsonl
@@ -99,6 +103,15 @@ package struct FlowBuilder {
                 source = given
             } else if let kafka {
                 source = KafkaSource(name: input.name, spec: kafka, maxDepth: options.limits.maxDepth)
+            } else if let rabbitmq {
+                // Deliveries are acked when a checkpoint covering their results is on disk.
+                guard checkpointing != nil else {
+                    throw RunError(
+                        .usage,
+                        "input '\(input.name)' (rabbitmq) acks a message only once a checkpoint covers what it produced: run with --checkpoint-dir DIR (or 'checkpoint: {dir: DIR}' in the pipeline)"
+                    )
+                }
+                source = RabbitMQSource(name: input.name, config: rabbitmq)
             } else if let store {
                 source = StoreSource(name: input.name, spec: store)
             } else if let generator {
@@ -224,6 +237,8 @@ package struct FlowBuilder {
                 } catch {
                     throw RunError(.resource, "output '\(output.name)': \(error.message)")
                 }
+            } else if let r = output.rabbitmq, outputPaths[output.name] == nil {
+                sink = r.makeSink(name: output.name)
             } else {
                 do {
                     sink = try JSONLinesSink(

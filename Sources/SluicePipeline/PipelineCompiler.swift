@@ -19,9 +19,9 @@ struct PipelineCompiler {
         "metrics",
         "checkpoint",
     ]
-    static let inputKinds = ["stdin", "file", "generate", "store", "kafka"]
+    static let inputKinds = ["stdin", "file", "generate", "store", "kafka", "rabbitmq"]
     static let inputOptions = ["format", "duplicate_keys"]
-    static let outputKinds = ["stdout", "stderr", "file", "store", "project", "kafka"]
+    static let outputKinds = ["stdout", "stderr", "file", "store", "project", "kafka", "rabbitmq"]
 
     let file: String
     let baseDirectory: String
@@ -289,6 +289,10 @@ struct PipelineCompiler {
                 if let c = conf.map("kafka"), let k = readKafkaInput(c, name: name) {
                     spec = InputSpec(name: name, location: pair.key.location, kind: .kafka(k), format: nil)
                 }
+            case "rabbitmq":
+                if let c = conf.map("rabbitmq"), let r = readRabbitMQInput(c) {
+                    spec = InputSpec(name: name, location: pair.key.location, kind: .rabbitmq(r), format: nil)
+                }
             default:
                 if let paths = readFilePaths(conf.node("file"), what: "file") {
                     spec = InputSpec(name: name, location: pair.key.location, kind: .files(paths), format: format)
@@ -434,6 +438,11 @@ struct PipelineCompiler {
                 if let c = conf.map("kafka"), let k = readKafkaOutput(c, name: name) {
                     spec = OutputSpec(
                         name: name, location: pair.key.location, from: from, kind: .kafka(topic: k.topic), kafka: k)
+                }
+            case "rabbitmq":
+                if let c = conf.map("rabbitmq"), let r = readRabbitMQOutput(c, name: name) {
+                    spec = OutputSpec(
+                        name: name, location: pair.key.location, from: from, kind: .rabbitmq, rabbitmq: r)
                 }
             default:
                 guard let node = conf.node("file") else { break }

@@ -50,6 +50,7 @@ extension Pipeline {
             case .generate: kind = "generate"
             case .store(let s): kind = "store: " + s.path
             case .kafka(let k): kind = "kafka: " + k.topics.joined(separator: ", ")
+            case .rabbitmq(let r): kind = "rabbitmq: " + r.queue
             }
             nodes.append(GraphNode(id: id("in", input.name), label: "\(input.name)\n\(kind)", shape: .input))
         }
@@ -85,6 +86,7 @@ extension Pipeline {
             case .store(let location):
                 kind = (output.project.map { "project: \($0.table.name) in " } ?? "store: ") + location.description
             case .kafka(let topic): kind = "kafka: " + topic
+            case .rabbitmq: kind = "rabbitmq: " + (output.rabbitmq?.config.exchange ?? "")
             }
             nodes.append(GraphNode(id: id("out", output.name), label: "\(output.name)\n\(kind)", shape: .output))
         }

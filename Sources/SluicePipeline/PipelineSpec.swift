@@ -1,6 +1,7 @@
 import SluiceCore
 import SluiceJSON
 import SluiceKafka
+import SluiceRabbitMQ
 import SluiceSteps
 import SluiceStore
 
@@ -39,6 +40,8 @@ package struct InputSpec: Sendable {
         case store(StoreReadSpec)
         /// Reads Kafka topics in a consumer group (docs/kafka.md).
         case kafka(KafkaInputSpec)
+        /// Consumes a RabbitMQ queue (docs/rabbitmq.md).
+        case rabbitmq(RabbitMQInputConfig)
     }
 
     package var name: String
@@ -60,6 +63,8 @@ package struct OutputSpec: Sendable {
         case store(StoreLocation)
         /// Produces to a Kafka topic; the settings are in ``OutputSpec/kafka``.
         case kafka(topic: String)
+        /// Publishes to a RabbitMQ exchange; how is in ``OutputSpec/rabbitmq``.
+        case rabbitmq
     }
 
     package var name: String
@@ -72,6 +77,8 @@ package struct OutputSpec: Sendable {
     package var project: ProjectionSpec? = nil
     /// For a `kafka` output: brokers, topic, key and client options.
     package var kafka: KafkaOutputSpec? = nil
+    /// For a `rabbitmq` output: the connection and the expressions evaluated per event.
+    package var rabbitmq: RabbitMQOutputSpec? = nil
 }
 
 /// A stream: where it reads and its compiled steps.

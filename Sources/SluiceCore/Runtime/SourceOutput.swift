@@ -71,6 +71,13 @@ import Dispatch
         if r > injected { sendBarriers(upTo: r, c, position(r)) }
     }
 
+    /// The last checkpoint barrier this source sent (0: none yet in this run).
+    package var lastBarrier: Int { injected }
+
+    /// Asks for a checkpoint now, unless one is in flight: for a source whose input
+    /// stalls until a checkpoint lets it acknowledge what it read (a broker's window).
+    package func requestCheckpoint() { checkpoints?.requestNext() }
+
     /// Where a ``CheckpointedSource`` that read all its input ended (``finished(at:)``).
     var finalPosition: [UInt8]?
 

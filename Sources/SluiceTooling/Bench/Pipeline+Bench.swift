@@ -51,6 +51,8 @@ extension Pipeline {
                 described.append("store \(input.name)=\(s.path)")
             case .kafka(let k):
                 described.append("kafka \(input.name)=\(k.topics.joined(separator: ","))")
+            case .rabbitmq(let r):
+                described.append("rabbitmq \(input.name)=\(r.queue)")
             case .generate(let g):
                 hasGenerate = true
                 let n = options.events ?? g.count ?? BenchOptions.defaultGenerateCount

@@ -1,0 +1,329 @@
+import Foundation
+import SluiceJSON
+import SluiceRabbitMQ
+import Testing
+
+/// The `rabbitmq` input and output against a real broker (``RabbitBroker``), through the
+/// `sluice` binary: routing, acks only after checkpoints, SIGKILL and restart, returned
+/// messages, malformed bodies, and wrong credentials.
+@Suite(.serialized) struct RabbitMQTests {
+    static var binary: URL {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
+        let bundle = Bundle.main.bundleURL
+        let candidates = [
+            bundle.appendingPathComponent("sluice"),
+            bundle.deletingLastPathComponent().appendingPathComponent("sluice"),
+            root.appendingPathComponent(".build/debug/sluice"),
+        ]
+        return candidates.first { FileManager.default.isExecutableFile(atPath: $0.path) }
+            ?? candidates[candidates.count - 1]
+    }
+
+    /// A fresh folder with `p.yaml` holding `yaml`.
+    func folder(_ name: String, _ yaml: String) throws -> URL {
+        let dir = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent(
+            "sluice-rmq-\(name)-\(getpid())")
+        try? FileManager.default.removeItem(at: dir)
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        try Data(yaml.utf8).write(to: dir.appendingPathComponent("p.yaml"))
+        return dir
+    }
+
+    /// Starts `sluice run p.yaml ARGS` in `dir`, stderr to `dir/err`.
+    func launch(_ dir: URL, _ args: [String]) throws -> Process {
+        let p = Process()
+        p.executableURL = Self.binary
+        p.currentDirectoryURL = dir
+        p.arguments = ["run", dir.appendingPathComponent("p.yaml").path] + args
+        p.standardOutput = FileHandle.nullDevice
+        _ = FileManager.default.createFile(atPath: dir.appendingPathComponent("err").path, contents: nil)
+        p.standardError = try FileHandle(forWritingTo: dir.appendingPathComponent("err"))
+        try p.run()
+        return p
+    }
+
+    func lines(_ url: URL) -> [JSON] {
+        guard let text = try? String(contentsOf: url, encoding: .utf8) else { return [] }
+        return text.split(separator: "\n").compactMap { try? JSONParser.parse(Array($0.utf8)) }
+    }
+
+    /// Waits until `done()` or `seconds`; true when it came.
+    func wait(seconds: Double = 30, _ done: () -> Bool) -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        while !done() {
+            if Date() > deadline { return false }
+            usleep(20_000)
+        }
+        return true
+    }
+
+    /// SIGTERM (a stop with a final checkpoint) and the exit status.
+    func stop(_ p: Process) -> Int32 {
+        kill(p.processIdentifier, SIGTERM)
+        p.waitUntilExit()
+        return p.terminationStatus
+    }
+
+    func publish(_ conn: AMQPConnection, exchange: String, key: String, _ body: String, id: String? = nil) throws {
+        try Array(body.utf8).withUnsafeBytes { b in
+            try conn.publish(
+                exchange: exchange, routingKey: key, body: b, persistent: true, contentType: nil, messageID: id,
+                mandatory: false)
+        }
+    }
+
+    /// Receives what `queue` holds within a short wait (acked).
+    func drain(_ conn: AMQPConnection, _ queue: String, expecting n: Int) throws -> [AMQPDelivery] {
+        try conn.consume(queue, prefetch: 1000, tag: "")
+        var got: [AMQPDelivery] = []
+        let deadline = Date().addingTimeInterval(20)
+        while got.count < n && Date() < deadline {
+            if let d = try conn.next(timeoutMs: 200) {
+                got.append(d)
+                try conn.ack(d.deliveryTag, multiple: false)
+            }
+        }
+        return got
+    }
+
+    @Test func topicRoutingIntoAPipelineAndOutToAnExchange() throws {
+        guard let broker = try RabbitBroker.get() else { return }
+        let dir = try folder(
+            "route",
+            """
+            inputs:
+              orders:
+                rabbitmq:
+                  url: "\(broker.url)"
+                  queue: route-orders
+                  prefetch: 100
+                  topology: { exchange: shop, type: topic, bindings: ["orders.*.created"] }
+            streams:
+              big: { from: orders, steps: [ { filter: amount > 100 } ] }
+            outputs:
+              alerts:
+                from: [big]
+                rabbitmq: { url: "\(broker.url)", exchange: alerts, declare: topic, routing_key: "'alerts.' + country" }
+            """)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let test = try broker.connect()
+        // The run declares the same topology; declaring it first makes the publishes below
+        // independent of when the run gets to its bindings.
+        try test.declareExchange("shop", type: "topic", durable: true)
+        try test.declareQueue("route-orders", durable: true)
+        try test.bind(queue: "route-orders", exchange: "shop", pattern: "orders.*.created")
+        try test.declareExchange("alerts", type: "topic", durable: true)
+        try test.declareQueue("route-seen", durable: true)
+        try test.bind(queue: "route-seen", exchange: "alerts", pattern: "alerts.#")
+        let run = try launch(
+            dir, ["--checkpoint-dir", dir.appendingPathComponent("ckpt").path, "--checkpoint-every", "200ms"])
+        for i in 0..<40 {
+            let created = i % 2 == 0
+            try publish(
+                test, exchange: "shop", key: created ? "orders.de.created" : "orders.de.cancelled",
+                #"{"n":\#(i),"amount":\#(i * 10),"country":"\#(i % 4 == 0 ? "de" : "fr")"}"#)
+        }
+        // Created (even n) and over 100 (n > 10): 12, 14, ..., 38.
+        let seen = try drain(test, "route-seen", expecting: 14)
+        #expect(seen.count == 14)
+        for d in seen {
+            let v = try JSONParser.parse(d.body)
+            guard case .int(let n)? = v["n"] else { continue }
+            #expect(n % 2 == 0 && n > 10)
+            #expect(d.routingKey == (n % 4 == 0 ? "alerts.de" : "alerts.fr"))
+            #expect(v["amqp"]?["routing_key"] == .string("orders.de.created"))
+        }
+        // Everything consumed was acked once a checkpoint covered it.
+        #expect(wait { (try? broker.connect().messageCount("route-orders")) == 0 })
+        #expect(stop(run) == 143)
+        let after = try broker.connect()
+        #expect(try after.messageCount("route-orders") == 0)
+    }
+
+    @Test func sigkillWithUnackedMessagesLosesNothing() throws {
+        guard let broker = try RabbitBroker.get() else { return }
+        let dir = try folder(
+            "kill",
+            """
+            inputs:
+              orders:
+                rabbitmq: { url: "\(broker.url)", queue: kill-orders, prefetch: 200 }
+            streams:
+              main: { from: orders, steps: [ { dedupe: { key: amqp.message_id, within: 1h } } ] }
+            outputs:
+              out: { from: [main], file: out.jsonl }
+            """)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let test = try broker.connect()
+        try test.declareQueue("kill-orders", durable: true)
+        let total = 3000
+        for i in 0..<total {
+            try publish(test, exchange: "", key: "kill-orders", #"{"n":\#(i)}"#, id: "m\(i)")
+        }
+        // The publisher sends a few twice (a retry after a lost confirm): dedupe drops them.
+        for i in stride(from: 0, to: total, by: 100) {
+            try publish(test, exchange: "", key: "kill-orders", #"{"n":\#(i)}"#, id: "m\(i)")
+        }
+        let out = dir.appendingPathComponent("out.jsonl")
+        let args = ["--checkpoint-dir", dir.appendingPathComponent("ckpt").path, "--checkpoint-every", "300ms"]
+        let first = try launch(dir, args)
+        #expect(wait { lines(out).count > 0 })
+        kill(first.processIdentifier, SIGKILL)
+        first.waitUntilExit()
+
+        let second = try launch(dir, args)
+        #expect(wait { Set(lines(out).compactMap { $0["n"] }).count == total })
+        #expect(wait { (try? broker.connect().messageCount("kill-orders")) == 0 })
+        #expect(stop(second) == 143)
+        let all = lines(out)
+        var ids: [String: Int] = [:]
+        for e in all { if case .string(let id)? = e["amqp"]?["message_id"] { ids[id, default: 0] += 1 } }
+        #expect(ids.count == total)
+        #expect(ids.values.allSatisfy { $0 == 1 })
+        #expect(all.contains { $0["amqp"]?["redelivered"] == .bool(true) })
+        #expect(try broker.connect().messageCount("kill-orders") == 0)
+    }
+
+    /// Publishes `n` messages to `queue` with confirms, so that they outlive a broker kill.
+    func publishConfirmed(_ conn: AMQPConnection, queue: String, _ range: Range<Int>) throws {
+        try conn.confirmSelect()
+        var confirmed: UInt64 = 0
+        for i in range { try publish(conn, exchange: "", key: queue, #"{"n":\#(i)}"#, id: "m\(i)") }
+        while confirmed < UInt64(range.count) {
+            guard let e = try conn.nextPublishEvent(timeoutMs: 10_000) else { break }
+            if case .ack(let tag, _) = e { confirmed = max(confirmed, tag) }
+        }
+        #expect(confirmed == UInt64(range.count))
+    }
+
+    @Test func theRunReconnectsAfterABrokerRestart() throws {
+        guard let broker = try RabbitBroker.get() else { return }
+        let dir = try folder(
+            "restart",
+            """
+            inputs:
+              orders: { rabbitmq: { url: "\(broker.url)", queue: restart-orders, prefetch: 100 } }
+            outputs:
+              out: { from: [orders], file: out.jsonl }
+            """)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let out = dir.appendingPathComponent("out.jsonl")
+        func seen() -> Set<JSON> { Set(lines(out).compactMap { $0["n"] }) }
+        var test = try broker.connect()
+        try test.declareQueue("restart-orders", durable: true)
+        try publishConfirmed(test, queue: "restart-orders", 0..<500)
+        let run = try launch(
+            dir, ["--checkpoint-dir", dir.appendingPathComponent("ckpt").path, "--checkpoint-every", "200ms"])
+        #expect(wait { seen().count == 500 })
+        test.close()
+        broker.stop()
+        try broker.start()
+        test = try broker.connect()
+        try publishConfirmed(test, queue: "restart-orders", 500..<1000)
+        // The run reconnects with backoff (at most 2 s apart) once the broker is back.
+        #expect(wait(seconds: 60) { seen().count == 1000 })
+        #expect(wait { (try? broker.connect().messageCount("restart-orders")) == 0 })
+        #expect(run.isRunning)
+        #expect(stop(run) == 143)
+    }
+
+    @Test func nonJSONMessageGoesToMalformedAndIsAcked() throws {
+        guard let broker = try RabbitBroker.get() else { return }
+        let dir = try folder(
+            "bad",
+            """
+            inputs:
+              orders: { rabbitmq: { url: "\(broker.url)", queue: bad-orders } }
+            outputs:
+              out: { from: [orders], file: out.jsonl }
+              bad: { from: [orders.malformed], file: bad.jsonl }
+            """)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let test = try broker.connect()
+        try test.declareQueue("bad-orders", durable: true)
+        try publish(test, exchange: "", key: "bad-orders", #"{"ok":1}"#)
+        try publish(test, exchange: "", key: "bad-orders", "not json at all")
+        let run = try launch(
+            dir, ["--checkpoint-dir", dir.appendingPathComponent("ckpt").path, "--checkpoint-every", "200ms"])
+        #expect(wait { lines(dir.appendingPathComponent("bad.jsonl")).count == 1 })
+        #expect(wait { (try? broker.connect().messageCount("bad-orders")) == 0 })
+        #expect(stop(run) == 143)
+        let bad = lines(dir.appendingPathComponent("bad.jsonl"))
+        #expect(bad.first?["raw"] == .string("not json at all"))
+        #expect(lines(dir.appendingPathComponent("out.jsonl")).count == 1)
+        #expect(try broker.connect().messageCount("bad-orders") == 0)
+    }
+
+    @Test func unroutablePublishIsReported() throws {
+        guard let broker = try RabbitBroker.get() else { return }
+        let yaml = """
+            inputs:
+              in: { file: in.jsonl }
+            outputs:
+              out:
+                from: [in]
+                rabbitmq: { url: "\(broker.url)", exchange: nowhere, declare: topic, routing_key: "'k.' + string(n)", returned: returned.jsonl }
+            """
+        let dir = try folder("unroutable", yaml)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try Data(#"{"n":1}\#n{"n":2}\#n"#.utf8).write(to: dir.appendingPathComponent("in.jsonl"))
+        let run = try launch(dir, [])
+        run.waitUntilExit()
+        #expect(run.terminationStatus == 0)
+        let returned = lines(dir.appendingPathComponent("returned.jsonl"))
+        #expect(returned.count == 2)
+        #expect(returned.first?["error"]?["routing_key"] == .string("k.1"))
+        #expect(returned.first?["event"]?["n"] == .int(1))
+
+        // Without `returned:`, the run fails and says so.
+        try Data(yaml.replacingOccurrences(of: ", returned: returned.jsonl", with: "").utf8).write(
+            to: dir.appendingPathComponent("p.yaml"))
+        let failing = try launch(dir, [])
+        failing.waitUntilExit()
+        #expect(failing.terminationStatus == 1)
+        let err = (try? String(contentsOf: dir.appendingPathComponent("err"), encoding: .utf8)) ?? ""
+        #expect(err.contains("were not taken by the broker"))
+    }
+
+    @Test func wrongCredentialsMissingQueueAndNoCheckpointsAreClearErrors() throws {
+        guard let broker = try RabbitBroker.get() else { return }
+        let bad = broker.url.replacingOccurrences(of: "guest:guest", with: "guest:wrong")
+        let dir = try folder(
+            "login",
+            """
+            inputs:
+              orders: { rabbitmq: { url: "\(bad)", queue: login-orders } }
+            outputs:
+              out: { from: [orders], file: out.jsonl }
+            """)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let run = try launch(dir, ["--checkpoint-dir", dir.appendingPathComponent("ckpt").path])
+        run.waitUntilExit()
+        #expect(run.terminationStatus == 1)
+        let err = (try? String(contentsOf: dir.appendingPathComponent("err"), encoding: .utf8)) ?? ""
+        #expect(err.contains("cannot log in to amqp://guest@127.0.0.1:\(broker.port)/ as 'guest'"))
+        #expect(!err.contains("guest:wrong"))
+
+        // The right login, a queue that does not exist (and no topology to declare it).
+        try Data(
+            """
+            inputs:
+              orders: { rabbitmq: { url: "\(broker.url)", queue: no-such-queue } }
+            outputs:
+              out: { from: [orders], file: out.jsonl }
+            """.utf8
+        ).write(to: dir.appendingPathComponent("p.yaml"))
+        let missing = try launch(dir, ["--checkpoint-dir", dir.appendingPathComponent("ckpt2").path])
+        missing.waitUntilExit()
+        #expect(missing.terminationStatus == 1)
+        let err3 = (try? String(contentsOf: dir.appendingPathComponent("err"), encoding: .utf8)) ?? ""
+        #expect(err3.contains("queue 'no-such-queue' cannot be used: the broker closed the channel: 404 NOT_FOUND"))
+
+        let unchecked = try launch(dir, [])
+        unchecked.waitUntilExit()
+        #expect(unchecked.terminationStatus == 64)
+        let err2 = (try? String(contentsOf: dir.appendingPathComponent("err"), encoding: .utf8)) ?? ""
+        #expect(err2.contains("acks a message only once a checkpoint covers what it produced"))
+    }
+}
