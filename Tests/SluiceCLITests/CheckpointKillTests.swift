@@ -124,8 +124,13 @@ import Testing
         defer { try? FileManager.default.removeItem(at: dir) }
         try events(eventCount).write(to: dir.appendingPathComponent("in.jsonl"), atomically: true, encoding: .utf8)
         let common = ["--parallelism", "\(parallelism)", "--dlq", "dlq.jsonl"]
+        let began = DispatchTime.now().uptimeNanoseconds
         let reference = try start(dir, common)
         reference.waitUntilExit()
+        // The kills land within the first sixth of an uninterrupted run's time each, so a
+        // fast machine is killed as often as a slow one (each restart resumes, so a run
+        // never gets through more than a sixth before the next kill).
+        let whole = max(DispatchTime.now().uptimeNanoseconds - began, 300_000_000) / 1000
         #expect(reference.terminationStatus == 0)
         var want: [String: Data] = [:]
         for name in outputs + ["dlq.jsonl"] {
@@ -138,7 +143,7 @@ import Testing
         for _ in 0..<kills {
             let p = try start(dir, args)
             // Somewhere between start-up and well into the run.
-            usleep(UInt32.random(in: 150_000...900_000, using: &rng))
+            usleep(UInt32(clamping: UInt64.random(in: (whole / 20)...(whole / 6), using: &rng)))
             guard p.isRunning else {
                 p.waitUntilExit()
                 break

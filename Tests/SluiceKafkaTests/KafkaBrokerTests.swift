@@ -167,7 +167,7 @@ import Testing
         guard let broker = try broker() else { return }
         defer { broker.stop() }
         try broker.createTopic("events", partitions: 4)
-        let total = 20_000
+        let total = 60_000
         try broker.produce("events", (0..<total).map { #"{"id":\#($0),"user":"u\#($0 % 13)"}"# })
         let dir = try folder(
             """
@@ -183,8 +183,8 @@ import Testing
         let args = ["run", "p.yaml", "--checkpoint-dir", "ck", "--checkpoint-every", "100ms"]
         let first = try launch(args, in: dir, broker)
         _ = waitForLines(out, 2000, while: first)
-        // Let a checkpoint or two be taken, then kill without warning.
-        usleep(300_000)
+        // Let a checkpoint be taken, then kill without warning, well before the end.
+        usleep(120_000)
         kill(first.processIdentifier, SIGKILL)
         first.waitUntilExit()
         #expect(lines(out).count < total, "the first run should not have read everything before the kill")
