@@ -882,22 +882,29 @@ struct Cursor {
             if b == UInt8(ascii: "\\") {
                 pos += 1
                 guard pos < end else { break }
-                switch base[pos] {
-                case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"), UInt8(ascii: "b"),
-                    UInt8(ascii: "f"), UInt8(ascii: "n"), UInt8(ascii: "r"), UInt8(ascii: "t"):
-                    pos += 1
-                case UInt8(ascii: "u"):
-                    pos += 1
-                    _ = try hex4()
-                default:
-                    throw JSONError("invalid escape in string", offset: pos - 1)
-                }
+                try skipEscape()
                 continue
             }
             if b < 0x20 { throw JSONError("control character in string (must be escaped)", offset: pos) }
             if b < 0x80 { pos += 1 } else { _ = try utf8Length() }
         }
         throw JSONError("unterminated string", offset: pos)
+    }
+
+    /// Steps over the escape whose letter is at `pos` (just after its backslash), checking
+    /// it: the shared part of ``skipString()`` and ``skipKey()``.
+    @inline(__always)
+    mutating func skipEscape() throws(JSONError) {
+        switch base[pos] {
+        case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"), UInt8(ascii: "b"),
+            UInt8(ascii: "f"), UInt8(ascii: "n"), UInt8(ascii: "r"), UInt8(ascii: "t"):
+            pos += 1
+        case UInt8(ascii: "u"):
+            pos += 1
+            _ = try hex4()
+        default:
+            throw JSONError("invalid escape in string", offset: pos - 1)
+        }
     }
 
     /// ``skipString()`` that also says whether the string is plain (no escape, all
@@ -917,16 +924,7 @@ struct Cursor {
                 plain = false
                 pos += 1
                 guard pos < end else { break }
-                switch base[pos] {
-                case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"), UInt8(ascii: "b"),
-                    UInt8(ascii: "f"), UInt8(ascii: "n"), UInt8(ascii: "r"), UInt8(ascii: "t"):
-                    pos += 1
-                case UInt8(ascii: "u"):
-                    pos += 1
-                    _ = try hex4()
-                default:
-                    throw JSONError("invalid escape in string", offset: pos - 1)
-                }
+                try skipEscape()
                 continue
             }
             if b < 0x20 { throw JSONError("control character in string (must be escaped)", offset: pos) }
