@@ -195,17 +195,21 @@ let package = Package(
             dependencies: ["SluiceKafka", "SluicePipeline", "SluiceTestSupport", "SluiceJSON", "SluiceCLI"],
             swiftSettings: strict
         ),
-        .testTarget(name: "SluiceCLITests", dependencies: ["SluiceCLI"], swiftSettings: strict),
+        .testTarget(name: "SluiceCLITests", dependencies: ["SluiceCLI", "SluiceTestSupport"], swiftSettings: strict),
         .testTarget(
             name: "SluiceObservabilityTests",
             // SluiceCLI: the endpoint is also tested through the binary (`sluice run --metrics`, `top`, `tap`).
-            dependencies: ["SluiceObservability", "SluicePipeline", "SluiceCore", "SluiceJSON", "SluiceCLI"],
+            dependencies: [
+                "SluiceObservability", "SluicePipeline", "SluiceCore", "SluiceJSON", "SluiceCLI", "SluiceTestSupport",
+            ],
             swiftSettings: strict
         ),
         .testTarget(
             name: "SluiceRabbitMQTests",
             // SluiceCLI: the crash test runs the binary and kills it.
-            dependencies: ["SluiceRabbitMQ", "SluicePipeline", "SluiceCore", "SluiceJSON", "SluiceCLI"],
+            dependencies: [
+                "SluiceRabbitMQ", "SluicePipeline", "SluiceCore", "SluiceJSON", "SluiceCLI", "SluiceTestSupport",
+            ],
             swiftSettings: strict
         ),
     ]

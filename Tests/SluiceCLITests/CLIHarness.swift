@@ -1,4 +1,5 @@
 import Foundation
+import SluiceTestSupport
 
 /// What a run of the `sluice` binary did.
 struct CLIResult {
@@ -10,19 +11,10 @@ struct CLIResult {
 /// Runs the built `sluice` binary as a user would, in the repository root.
 enum CLI {
     /// The repository root, from this file's place in it.
-    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent()
+    static let root = SluiceBinary.root
 
     /// The binary: next to the test bundle (`.build/debug`), else under the root.
-    static var binary: URL {
-        var candidates: [URL] = []
-        let bundle = Bundle.main.bundleURL
-        candidates.append(bundle.appendingPathComponent("sluice"))
-        candidates.append(bundle.deletingLastPathComponent().appendingPathComponent("sluice"))
-        candidates.append(root.appendingPathComponent(".build/debug/sluice"))
-        return candidates.first { FileManager.default.isExecutableFile(atPath: $0.path) }
-            ?? candidates[candidates.count - 1]
-    }
+    static var binary: URL { SluiceBinary.url }
 
     /// Runs `sluice ARGS` with `stdin` as standard input (empty when nil).
     static func run(_ args: [String], stdin: String? = nil, in directory: URL? = nil) throws -> CLIResult {

@@ -2,25 +2,17 @@ import Foundation
 import SluiceCore
 import SluiceJSON
 import SluiceObservability
+import SluiceTestSupport
 import Synchronization
 import Testing
 
 /// A `sluice run ... --metrics 127.0.0.1:0` running in the background, fed through a
 /// pipe the test writes, on a free loopback port (the one the run printed).
 final class LiveRun {
-    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent()
+    static let root = SluiceBinary.root
 
     /// The built binary, next to the test bundle or under .build/debug.
-    static var binary: URL {
-        let bundle = Bundle.main.bundleURL
-        let candidates = [
-            bundle.appendingPathComponent("sluice"),
-            bundle.deletingLastPathComponent().appendingPathComponent("sluice"),
-            root.appendingPathComponent(".build/debug/sluice"),
-        ]
-        return candidates.first { FileManager.default.isExecutableFile(atPath: $0.path) } ?? candidates[2]
-    }
+    static var binary: URL { SluiceBinary.url }
 
     let process = Process()
     let stdin = Pipe()

@@ -1,24 +1,14 @@
 import Foundation
 import SluiceJSON
 import SluiceRabbitMQ
+import SluiceTestSupport
 import Testing
 
 /// The `rabbitmq` input and output against a real broker (``RabbitBroker``), through the
 /// `sluice` binary: routing, acks only after checkpoints, SIGKILL and restart, returned
 /// messages, malformed bodies, and wrong credentials.
 @Suite(.serialized) struct RabbitMQTests {
-    static var binary: URL {
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent()
-        let bundle = Bundle.main.bundleURL
-        let candidates = [
-            bundle.appendingPathComponent("sluice"),
-            bundle.deletingLastPathComponent().appendingPathComponent("sluice"),
-            root.appendingPathComponent(".build/debug/sluice"),
-        ]
-        return candidates.first { FileManager.default.isExecutableFile(atPath: $0.path) }
-            ?? candidates[candidates.count - 1]
-    }
+    static var binary: URL { SluiceBinary.url }
 
     /// A fresh folder with `p.yaml` holding `yaml`.
     func folder(_ name: String, _ yaml: String) throws -> URL {

@@ -1,22 +1,12 @@
 import Foundation
 import SluiceStore
+import SluiceTestSupport
 import Testing
 
 /// `kill -9` in the middle of an append run leaves whole batches, and a second run of the
 /// same input completes the store with every event once.
 @Suite struct CrashTests {
-    static var binary: URL {
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent()
-        let bundle = Bundle.main.bundleURL
-        let candidates = [
-            bundle.appendingPathComponent("sluice"),
-            bundle.deletingLastPathComponent().appendingPathComponent("sluice"),
-            root.appendingPathComponent(".build/debug/sluice"),
-        ]
-        return candidates.first { FileManager.default.isExecutableFile(atPath: $0.path) }
-            ?? candidates[candidates.count - 1]
-    }
+    static var binary: URL { SluiceBinary.url }
 
     @Test func killDashNineDuringAppendsLeavesAConsistentStore() throws {
         let dir = try scratchDirectory("crash")

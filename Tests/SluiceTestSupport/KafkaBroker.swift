@@ -34,16 +34,7 @@ package final class KafkaBroker: @unchecked Sendable {
     }
 
     /// The sluice binary the tests run.
-    package static var binary: URL {
-        let bundle = Bundle.main.bundleURL
-        let candidates = [
-            bundle.appendingPathComponent("sluice"),
-            bundle.deletingLastPathComponent().appendingPathComponent("sluice"),
-            root.appendingPathComponent(".build/debug/sluice"),
-        ]
-        return candidates.first { FileManager.default.isExecutableFile(atPath: $0.path) }
-            ?? candidates[candidates.count - 1]
-    }
+    package static var binary: URL { SluiceBinary.url }
 
     /// True under CI (`CI=true`), where a missing broker fails the test instead of skipping it.
     package static var required: Bool { ProcessInfo.processInfo.environment["CI"] == "true" }
