@@ -148,8 +148,10 @@ package final class RabbitMQSource: EventSource, CheckpointListener, @unchecked 
     }
 
     /// Connects again with backoff (0.1 s doubling to 2 s) until it works or the run is
-    /// cancelled (nil); a refused login, or a queue or topology the broker refuses, ends
-    /// the run.
+    /// cancelled (nil). A restarting broker accepts connections before it accepts logins
+    /// and while it still recovers its queues, so a refused login or a refused queue is
+    /// retried too; only when it lasts ``refusalGrace`` does it end the run. Each new
+    /// reason is written to stderr once.
     func reconnect(_ old: AMQPConnection, after error: AMQPError, _ out: SourceOutput) throws -> AMQPConnection? {
         old.abandon()
         acks.withLock { a in
@@ -158,20 +160,39 @@ package final class RabbitMQSource: EventSource, CheckpointListener, @unchecked 
             a.ackUpTo = 0
             a.acked = 0
         }
+        rabbitWarn("input '\(name)': connection lost (\(error.message)); reconnecting")
         var delay: UInt32 = 100_000
+        var lastReason = ""
+        var refusedSince: ContinuousClock.Instant?
         while !out.isCancelled {
             usleep(delay)
             do throws(AMQPError) {
                 let conn = try connect()
                 acks.withLock { $0.connection = conn }
+                rabbitWarn("input '\(name)': reconnected")
                 return conn
             } catch {
-                if error.isLogin || error.isRefused { throw SourceError("input '\(name)': \(error.message)") }
+                if error.message != lastReason {
+                    lastReason = error.message
+                    rabbitWarn("input '\(name)': reconnecting failed: \(error.message); retrying")
+                }
+                if error.isLogin || error.isRefused {
+                    let since = refusedSince ?? .now
+                    refusedSince = since
+                    if ContinuousClock.now - since > Self.refusalGrace {
+                        throw SourceError("input '\(name)': \(error.message)")
+                    }
+                } else {
+                    refusedSince = nil
+                }
                 delay = min(delay * 2, 2_000_000)
             }
         }
         return nil
     }
+
+    /// How long a refused login or queue may last while reconnecting before the run ends.
+    static let refusalGrace = Duration.seconds(60)
 
     /// Acks what the checkpoints written so far cover (on the source's thread).
     func ackDue(_ conn: AMQPConnection) throws(AMQPError) {
@@ -238,4 +259,11 @@ package final class RabbitMQSource: EventSource, CheckpointListener, @unchecked 
         o.appendUnchecked(key: "raw", value: .string(String(decoding: d.body.prefix(4096), as: UTF8.self)))
         return Event(.object(o))
     }
+}
+
+/// Writes `sluice: TEXT` as one line to standard error (not through glibc's `stderr`,
+/// which Swift 6 does not allow).
+func rabbitWarn(_ text: String) {
+    var bytes = Array(("sluice: " + text + "\n").utf8)
+    _ = bytes.withUnsafeMutableBytes { write(2, $0.baseAddress, $0.count) }
 }

@@ -216,9 +216,11 @@ import Testing
         test = try broker.connect()
         try publishConfirmed(test, queue: "restart-orders", 500..<1000)
         // The run reconnects with backoff (at most 2 s apart) once the broker is back.
-        #expect(wait(seconds: 60) { seen().count == 1000 })
-        #expect(wait { (try? broker.connect().messageCount("restart-orders")) == 0 })
-        #expect(run.isRunning)
+        let err = dir.appendingPathComponent("err")
+        func errText() -> Comment { Comment(rawValue: (try? String(contentsOf: err, encoding: .utf8)) ?? "") }
+        #expect(wait(seconds: 90) { seen().count == 1000 }, errText())
+        #expect(wait { (try? broker.connect().messageCount("restart-orders")) == 0 }, errText())
+        #expect(run.isRunning, errText())
         #expect(stop(run) == 143)
     }
 
