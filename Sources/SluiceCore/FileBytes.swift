@@ -29,3 +29,10 @@
         }
     }
 }
+
+/// Writes `sluice: TEXT` as one line to standard error with one `write` (not through
+/// glibc's `stderr`, which Swift 6 does not allow): the connectors' warnings and notes.
+package func warnLine(_ text: String) {
+    var bytes = Array(("sluice: " + text + "\n").utf8)
+    _ = bytes.withUnsafeMutableBytes { write(2, $0.baseAddress, $0.count) }
+}

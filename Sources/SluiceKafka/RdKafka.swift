@@ -85,13 +85,6 @@ func checkReachable(_ rk: OpaquePointer, brokers: String, topics: [String], time
     }
 }
 
-/// Writes a line to standard error (not through glibc's `stderr`, which Swift 6 does
-/// not allow).
-func warnLine(_ text: String) {
-    var bytes = Array(("sluice: " + text + "\n").utf8)
-    _ = bytes.withUnsafeMutableBytes { write(2, $0.baseAddress, $0.count) }
-}
-
 /// Where a consumer starts reading a partition with no position of its own.
 package enum KafkaStart: String, Sendable, CaseIterable {
     /// The group's committed offset; the beginning where there is none.

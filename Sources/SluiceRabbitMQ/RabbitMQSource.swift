@@ -160,7 +160,7 @@ package final class RabbitMQSource: EventSource, CheckpointListener, @unchecked 
             a.ackUpTo = 0
             a.acked = 0
         }
-        rabbitWarn("input '\(name)': connection lost (\(error.message)); reconnecting")
+        warnLine("input '\(name)': connection lost (\(error.message)); reconnecting")
         var delay: UInt32 = 100_000
         var lastReason = ""
         var refusedSince: ContinuousClock.Instant?
@@ -169,12 +169,12 @@ package final class RabbitMQSource: EventSource, CheckpointListener, @unchecked 
             do throws(AMQPError) {
                 let conn = try connect()
                 acks.withLock { $0.connection = conn }
-                rabbitWarn("input '\(name)': reconnected")
+                warnLine("input '\(name)': reconnected")
                 return conn
             } catch {
                 if error.message != lastReason {
                     lastReason = error.message
-                    rabbitWarn("input '\(name)': reconnecting failed: \(error.message); retrying")
+                    warnLine("input '\(name)': reconnecting failed: \(error.message); retrying")
                 }
                 if error.isLogin || error.isRefused {
                     let since = refusedSince ?? .now
@@ -259,11 +259,4 @@ package final class RabbitMQSource: EventSource, CheckpointListener, @unchecked 
         o.appendUnchecked(key: "raw", value: .string(String(decoding: d.body.prefix(4096), as: UTF8.self)))
         return Event(.object(o))
     }
-}
-
-/// Writes `sluice: TEXT` as one line to standard error (not through glibc's `stderr`,
-/// which Swift 6 does not allow).
-func rabbitWarn(_ text: String) {
-    var bytes = Array(("sluice: " + text + "\n").utf8)
-    _ = bytes.withUnsafeMutableBytes { write(2, $0.baseAddress, $0.count) }
 }
