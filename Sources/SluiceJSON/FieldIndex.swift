@@ -173,7 +173,10 @@ extension Cursor {
         var missing = keyCountTotal
         var escaped = false
         var frame = DuplicateKeyChecker.Frame(open: pos - 1)
-        defer { duplicates?.leave(frame) }
+        // Read once: a class reference loaded from `self` in the loop would be retained
+        // and released for every key.
+        let checker = duplicates
+        defer { checker?.leave(frame) }
         skipWhitespace()
         if pos < end && base[pos] == UInt8(ascii: "}") {
             pos += 1
@@ -185,7 +188,7 @@ extension Cursor {
                 }
                 let keyStart = pos + 1
                 let keyCount: Int
-                if let checker = duplicates {
+                if let checker {
                     if let tag = skipShortPlainKey() {
                         keyCount = pos &- 1 &- keyStart
                         try checker.addPlain(base, tag: tag, start: keyStart, count: keyCount, frame: &frame, end: end)

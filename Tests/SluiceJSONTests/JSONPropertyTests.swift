@@ -114,6 +114,27 @@ enum JSONGen {
             #expect(String(decoding: out, as: UTF8.self) == "x" + expected)
         }
     }
+
+    /// Whole numbers take a shortcut of their own: the same text as `description`, on
+    /// both sides of 2^53 (where the description switches to an exponent), for zero and
+    /// negative zero, and for random whole numbers of every size.
+    @Test func wholeNumbersPrintAsTheirDescription() async {
+        let edges: [Double] = [
+            0, -0.0, 1, -1, 9, 10, 14593, 1e15, 9_007_199_254_740_991, 9_007_199_254_740_992,
+            -9_007_199_254_740_992, 9_007_199_254_740_994, 1e16, -1e16, 1e17, 1e300, 0.5, -0.5,
+        ]
+        func text(_ d: Double) -> String {
+            var out: [UInt8] = []
+            JSONWriter.writeDouble(d, into: &out)
+            return String(decoding: out, as: UTF8.self)
+        }
+        for d in edges { #expect(text(d) == d.description, "\(d)") }
+        await propertyCheck(count: 2000, input: Gen.uint64()) { bits in
+            // A whole number of 0 to 63 significant bits, of either sign.
+            let d = Double(Int64(bitPattern: bits) >> Int64(bits % 64))
+            #expect(text(d) == d.description)
+        }
+    }
 }
 
 @Suite struct MultiFieldScanTests {

@@ -81,26 +81,67 @@ import SluiceJSON
         out.emit(e)
     }
 
-    /// The fast path: evaluate on the raw event and splice the new fields in, without
-    /// parsing the event. False (nothing emitted) when a field already exists, so the
-    /// general path must keep the field's place.
-    func appendToRaw(_ event: Event, into out: inout StepOutput) -> Bool {
-        activation.event = event
+    /// The fast path for an event lent by pointer (as stages drive steps): the
+    /// expressions read the event where it is (``EventActivation/withEventInPlace(at:_:)``),
+    /// and only the event that is emitted is copied. Other events, and events that
+    /// already have one of the fields, take ``process(_:into:)``.
+    @usableFromInline package func process(at event: UnsafePointer<Event>, into out: inout StepOutput) {
+        guard onlyAppendsCached && !event.pointee.isValueBacked,
+            let result = activation.withEventInPlace(at: event, { evaluateSets() })
+        else {
+            process(event.pointee, into: &out)
+            return
+        }
+        switch result {
+        case .success(let values):
+            var e = event.pointee
+            if e.appendNewFields(JSONObject(uniqueKeys: setKeys, values: values)) {
+                out.emit(consume e)
+            } else {
+                process(event.pointee, into: &out)
+            }
+        case .failure(let failure):
+            out.reject(event.pointee, step: name, message: "set \(setKeys[failure.index]): \(failure.error.message)")
+        }
+    }
+
+    /// Which `set` expression failed, and why.
+    struct SetFailure: Error {
+        var index: Int
+        var error: CELError
+    }
+
+    /// The values of the `set` expressions on the bound event, in order, or the first
+    /// that fails.
+    @inline(__always)
+    func evaluateSets() -> Result<[JSON], SetFailure> {
         var values: [JSON] = []
         values.reserveCapacity(setExpressions.count)
         for i in setExpressions.indices {
-            do {
+            do throws(CELError) {
                 values.append(try setExpressions[i].evaluateJSON(activation))
             } catch {
-                activation.event = Event(.null)
-                out.reject(event, step: name, message: "set \(setKeys[i]): \(error.message)")
-                return true
+                return .failure(SetFailure(index: i, error: error))
             }
         }
+        return .success(values)
+    }
+
+    /// The fast path for an event passed by value: evaluate on the raw event and splice
+    /// the new fields in, without parsing the event. False (nothing emitted) when a field
+    /// already exists, so the general path must keep the field's place.
+    func appendToRaw(_ event: Event, into out: inout StepOutput) -> Bool {
+        activation.event = event
+        let result = evaluateSets()
         activation.event = Event(.null)
-        var e = event
-        guard e.appendNewFields(JSONObject(uniqueKeys: setKeys, values: values)) else { return false }
-        out.emit(consume e)
+        switch result {
+        case .success(let values):
+            var e = event
+            guard e.appendNewFields(JSONObject(uniqueKeys: setKeys, values: values)) else { return false }
+            out.emit(consume e)
+        case .failure(let failure):
+            out.reject(event, step: name, message: "set \(setKeys[failure.index]): \(failure.error.message)")
+        }
         return true
     }
 
