@@ -90,10 +90,16 @@ import SluiceJSON
     deinit { if ownsFD { _ = Glibc.close(fd) } }
 
     @usableFromInline package func write(_ events: [Event]) throws {
+        // The buffer is taken into a local for the loop: every access to a class's
+        // stored array is checked for exclusivity at run time (about 80 instructions),
+        // which would otherwise be once per event.
+        var out: [UInt8] = []
+        swap(&out, &buffer)
+        defer { swap(&out, &buffer) }
         for e in events {
-            e.write(into: &buffer)
-            buffer.append(0x0A)
-            if buffer.count >= Self.flushThreshold { try flush() }
+            e.write(into: &out)
+            out.append(0x0A)
+            if out.count >= Self.flushThreshold { try flush(&out) }
         }
     }
 
@@ -103,6 +109,11 @@ import SluiceJSON
     }
 
     @usableFromInline package func flush() throws {
+        try flush(&buffer)
+    }
+
+    /// Writes `buffer` out and empties it (keeping its capacity).
+    func flush(_ buffer: inout [UInt8]) throws {
         var done = 0
         let total = buffer.count
         while done < total {
