@@ -391,7 +391,7 @@ func clockRealtimeNanos() -> UInt64 {
     static let cacheSize = 8
     /// Set by ``ExpressionCompiler/activation(prefetching:)`` when its expressions read
     /// only fields the reader indexes (see ``withEventInPlace(_:_:)``).
-    @usableFromInline var rawBorrowable = false
+    @exclusivity(unchecked) @usableFromInline var rawBorrowable = false
     /// The pipeline's field index and the name id of each of its slots: a raw event read
     /// with this index tells where those fields' values start, so reading one parses just
     /// the value.
