@@ -125,6 +125,7 @@ package final class KafkaSource: CheckpointedSource, CheckpointListener, RunEndL
         var read: [TopicPartition: Int64] = [:]
         var fatal: String?
         var warned = Set<String>()
+        var lagReported: UInt64 = 0
         while !out.isCancelled {
             values.removeAll(keepingCapacity: true)
             spans.removeAll(keepingCapacity: true)
@@ -168,6 +169,7 @@ package final class KafkaSource: CheckpointedSource, CheckpointListener, RunEndL
                 }
             }
             if checkpointing { barrierIfDue(out) }
+            reportLag(consumer, out, last: &lagReported)
         }
         if checkpointing { barrierIfDue(out) }
     }

@@ -29,6 +29,8 @@ package final class MetricsExporter: Sendable {
         var counters: [String: (counter: CoreMetrics.Counter, value: Int64)] = [:]
         var gauges: [String: CoreMetrics.Gauge] = [:]
         var timers: [String: CoreMetrics.Timer] = [:]
+        /// The `sluice_consumer_lag` gauges exported by the last scrape.
+        var lagKeys = Set<String>()
     }
 
     package init(_ metrics: RunMetrics) {
@@ -147,9 +149,19 @@ package final class MetricsExporter: Sendable {
             count(&made, "sluice_checkpoints_total", [p], cp.count)
             gauge(&made, "sluice_checkpoint_duration_seconds", [p], cp.lastDurationSeconds)
             gauge(&made, "sluice_checkpoint_size_bytes", [p], Double(cp.lastSizeBytes))
-            for (input, lag) in cp.consumerLag.sorted(by: { $0.key < $1.key }) {
-                gauge(&made, "sluice_consumer_lag", [p, ("input", input)], Double(lag))
+        }
+
+        // Consumer lag per broker input and partition; a partition the input no longer
+        // reads (a rebalance gave it to another member) leaves the output.
+        var lagKeys = Set<String>()
+        for (input, partitions) in metrics.consumerLag.sorted(by: { $0.key < $1.key }) {
+            for tp in partitions {
+                let l = [p, ("input", input), ("topic", tp.topic), ("partition", String(tp.partition))]
+                gauge(&made, "sluice_consumer_lag", l, Double(tp.messages))
+                lagKeys.insert(key("sluice_consumer_lag", l))
             }
         }
+        for k in made.lagKeys.subtracting(lagKeys) { made.gauges.removeValue(forKey: k)?.destroy() }
+        made.lagKeys = lagKeys
     }
 }

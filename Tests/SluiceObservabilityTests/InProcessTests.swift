@@ -201,12 +201,31 @@ import Testing
         #expect(!exporter.render().contains("sluice_checkpoint"))
         metrics.recordCheckpoint(seconds: 0.25, bytes: 4096)
         metrics.recordCheckpoint(seconds: 0.5, bytes: 8192)
-        metrics.recordConsumerLag(input: "orders", messages: 12)
         let s = PrometheusSample.parse(exporter.render())
         #expect(value(s, "sluice_checkpoints_total") == 2)
         #expect(value(s, "sluice_checkpoint_duration_seconds") == 0.5)
         #expect(value(s, "sluice_checkpoint_size_bytes") == 8192)
-        #expect(value(s, "sluice_consumer_lag", ["input": "orders"]) == 12)
+    }
+
+    @Test func consumerLagIsPerPartitionAndLeavesWithThePartition() {
+        let metrics = RunMetrics(pipeline: "lag", eventTime: false)
+        let exporter = MetricsExporter(metrics)
+        #expect(!exporter.render().contains("sluice_consumer_lag"))
+        // Reported without any checkpoint: lag does not wait for checkpointing.
+        metrics.recordConsumerLag(
+            input: "orders",
+            partitions: [
+                .init(topic: "orders", partition: 0, messages: 12), .init(topic: "orders", partition: 1, messages: 0),
+            ])
+        var s = PrometheusSample.parse(exporter.render())
+        #expect(value(s, "sluice_consumer_lag", ["input": "orders", "topic": "orders", "partition": "0"]) == 12)
+        #expect(value(s, "sluice_consumer_lag", ["input": "orders", "topic": "orders", "partition": "1"]) == 0)
+        #expect(!exporter.render().contains("sluice_checkpoints_total"))
+        // Partition 0 went to another member of the group: its series goes.
+        metrics.recordConsumerLag(input: "orders", partitions: [.init(topic: "orders", partition: 1, messages: 3)])
+        s = PrometheusSample.parse(exporter.render())
+        #expect(value(s, "sluice_consumer_lag", ["partition": "0"]) == nil)
+        #expect(value(s, "sluice_consumer_lag", ["input": "orders", "topic": "orders", "partition": "1"]) == 3)
     }
 
     @Test func aCheckpointedRunReportsItsCheckpoints() throws {

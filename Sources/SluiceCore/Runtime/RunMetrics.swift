@@ -85,14 +85,27 @@ import Synchronization
     }
 
     /// What checkpointing reports (docs/observability.md, "Checkpoints"), exported as
-    /// `sluice_checkpoint_*` and `sluice_consumer_lag` once there is any.
+    /// `sluice_checkpoint_*` once there is any.
     package struct CheckpointFigures: Sendable {
         /// Checkpoints taken.
         package var count = 0
         package var lastDurationSeconds = 0.0
         package var lastSizeBytes = 0
-        /// Per broker input: messages behind the broker's end.
-        package var consumerLag: [String: Int] = [:]
+    }
+
+    /// How far one partition a broker input reads is behind the broker's end of it,
+    /// exported as `sluice_consumer_lag`.
+    package struct PartitionLag: Sendable, Equatable {
+        package var topic: String
+        package var partition: Int32
+        /// Messages behind: the partition's high watermark minus the next offset to read.
+        package var messages: Int
+
+        package init(topic: String, partition: Int32, messages: Int) {
+            self.topic = topic
+            self.partition = partition
+            self.messages = messages
+        }
     }
 
     /// How far the run is.
@@ -111,6 +124,8 @@ import Synchronization
         var edges: [Edge] = []
         var phase = Phase.starting
         var checkpoints = CheckpointFigures()
+        /// Per broker input, the partitions it was last assigned and their lag.
+        var consumerLag: [String: [PartitionLag]] = [:]
         /// Stream names, each side output (`STREAM.SIDE`) and input: what can be tapped.
         var tappable = Set<String>()
     }
@@ -156,9 +171,14 @@ import Synchronization
         }
     }
 
-    /// The hook for broker inputs: `input` is `messages` behind its broker's end.
-    package func recordConsumerLag(input: String, messages: Int) {
-        state.withLock { $0.checkpoints.consumerLag[input] = messages }
+    /// Each broker input's partitions and how far behind each is, by input name.
+    package var consumerLag: [String: [PartitionLag]] { state.withLock { $0.consumerLag } }
+
+    /// The hook for broker inputs: the partitions `input` reads now and how far behind the
+    /// broker's end each is (replacing what it reported before, so a partition it no
+    /// longer reads goes away).
+    package func recordConsumerLag(input: String, partitions: [PartitionLag]) {
+        state.withLock { $0.consumerLag[input] = partitions }
     }
 
     /// Each output's events and bytes so far, and the latency samples since the last

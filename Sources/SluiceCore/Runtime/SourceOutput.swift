@@ -100,6 +100,17 @@ import Dispatch
         }
     }
 
+    /// True when the run exports live figures (`--metrics`): a broker input then reports
+    /// its consumer lag through ``consumerLag(_:)``.
+    package var measuresConsumerLag: Bool { counters != nil && execution.metrics?.measuresStages == true }
+
+    /// Reports how far behind the broker's end each partition this input reads is (the
+    /// partitions it reads now; `sluice_consumer_lag`). Call at most about once a second.
+    package func consumerLag(_ partitions: [RunMetrics.PartitionLag]) {
+        guard let counters, let metrics = execution.metrics else { return }
+        metrics.recordConsumerLag(input: counters.name, partitions: partitions)
+    }
+
     /// True when the run is being stopped: return from `run` soon.
     @usableFromInline package var isCancelled: Bool { execution.isCancelled }
 
