@@ -10,7 +10,7 @@ import Testing
 /// The real binary, killed with SIGKILL at random moments while it checkpoints, and
 /// restarted each time: the final output and dead-letter file are byte-identical to an
 /// uninterrupted run (docs/checkpoints.md). Also the lock file, stdin and SIGTERM.
-@Suite(.serialized, .timeLimit(.minutes(5))) struct CheckpointKillTests {
+@Suite(.serialized, .timeLimit(.minutes(10))) struct CheckpointKillTests {
     /// Events in the kill tests: 1,000,000 in an optimised build; 200,000 in a debug
     /// build, whose binary is several times slower, so the test stays near a minute.
     static var eventCount: Int {
