@@ -35,8 +35,10 @@ package struct RabbitMQInputConfig: Sendable, Equatable {
 
 /// Consumes a RabbitMQ queue. Every delivery is acked only when a checkpoint that covers
 /// everything it produced is on disk (``checkpointCompleted(_:)``), in batches with
-/// `multiple`; the run must take checkpoints. A body that is not JSON goes to the
-/// input's `malformed` port, and is acked like any other delivery.
+/// `multiple`; in a run without checkpoints, the barriers of flush-only rounds
+/// (``CheckpointCoordinator/flushOnly``) ack it once every output has made its results
+/// durable. A body that is not JSON goes to the input's `malformed` port, and is acked
+/// like any other delivery.
 package final class RabbitMQSource: EventSource, CheckpointListener, @unchecked Sendable {
     package let name: String
     package let config: RabbitMQInputConfig
