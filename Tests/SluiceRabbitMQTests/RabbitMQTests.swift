@@ -321,6 +321,10 @@ import Testing
     /// SIGKILL cut short, with the next run's first line appended to it, still counts.
     func numbers(_ url: URL) -> [Int] {
         guard let text = try? String(contentsOf: url, encoding: .utf8) else { return [] }
+        return numbers(text: text)
+    }
+
+    func numbers(text: String) -> [Int] {
         var out: [Int] = []
         for part in text.components(separatedBy: "{\"n\":").dropFirst() {
             let digits = part.prefix { $0.isNumber }
@@ -369,5 +373,76 @@ import Testing
         #expect(missing.isEmpty, "missing: \(missing.prefix(50)) of \(missing.count)")
         // The stop acked everything it wrote: nothing comes back.
         #expect(try broker.connect().messageCount("flush-orders") == 0)
+    }
+
+    /// What a reader thread got from a pipe so far.
+    final class Collected: @unchecked Sendable {
+        let lock = NSLock()
+        var data = Data()
+        var text: String { lock.withLock { String(decoding: data, as: UTF8.self) } }
+        func add(_ d: Data) { lock.withLock { data.append(d) } }
+    }
+
+    @Test func prefetchHoldsTheConsumerBackBehindASlowOutput() throws {
+        guard let broker = try RabbitBroker.get() else { return }
+        let prefetch = 100
+        let total = 1500
+        let dir = try folder(
+            "slow",
+            """
+            inputs:
+              orders: { rabbitmq: { url: "\(broker.url)", queue: slow-orders, prefetch: \(prefetch) } }
+            outputs:
+              out: { from: [orders], stdout: {} }
+            """)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let test = try broker.connect()
+        try test.declareQueue("slow-orders", durable: true)
+        // 4 KB bodies: few fit in the pipe, which nobody reads yet (a stalled output).
+        let pad = String(repeating: "x", count: 4000)
+        try publishConfirmed(test, queue: "slow-orders", 0..<total, body: { #"{"n":\#($0),"pad":"\#(pad)"}"# })
+        let stdout = Pipe()
+        let run = Process()
+        run.executableURL = Self.binary
+        run.currentDirectoryURL = dir
+        run.arguments = ["run", dir.appendingPathComponent("p.yaml").path]
+        run.standardOutput = stdout
+        run.standardError = FileHandle.nullDevice
+        try run.run()
+        try? stdout.fileHandleForWriting.close()
+        // F_GETPIPE_SZ: how many bytes the stalled output could write before blocking.
+        let capacity = Int(fcntl(stdout.fileHandleForReading.fileDescriptor, 1032))
+        #expect(capacity > 0)
+        // Taken off the queue: the unacked window, and at most what the pipe took (the
+        // only messages whose results were written, so the only ones that can be acked).
+        let bound = prefetch + max(capacity, 0) / pad.count + 1
+        func taken() -> Int? { (try? broker.connect().messageCount("slow-orders")).map { total - $0 } }
+        #expect(wait(seconds: 60) { (taken() ?? 0) >= prefetch })
+        var most = 0
+        for _ in 0..<30 {
+            if let t = taken() { most = max(most, t) }
+            usleep(100_000)
+        }
+        #expect(most <= bound, "\(most) messages taken off the queue, more than \(bound)")
+        #expect(run.isRunning)
+
+        // The output catches up: everything arrives, and the queue drains.
+        let got = Collected()
+        let reader = stdout.fileHandleForReading
+        let done = DispatchSemaphore(value: 0)
+        DispatchQueue.global().async {
+            while true {
+                let d = reader.availableData
+                if d.isEmpty { break }
+                got.add(d)
+            }
+            done.signal()
+        }
+        #expect(wait(seconds: 90) { Set(numbers(text: got.text)).count == total })
+        #expect(wait { (try? broker.connect().messageCount("slow-orders")) == 0 })
+        #expect(stop(run) == 143)
+        _ = done.wait(timeout: .now() + 30)
+        let missing = Set(0..<total).subtracting(numbers(text: got.text)).sorted()
+        #expect(missing.isEmpty, "missing: \(missing.prefix(50)) of \(missing.count)")
     }
 }
