@@ -411,7 +411,9 @@ package final class AMQPConnection: @unchecked Sendable {
                 reply.reply = frame.payload.method
                 let message = Self.describe(reply)
                 closed(by: reply)
-                throw AMQPError(message)
+                // A closed channel is the broker refusing what was published (an exchange
+                // that does not exist): connecting again will not help.
+                throw AMQPError(message, isRefused: frame.payload.method.id == 0x0014_0028)
             default:
                 continue
             }

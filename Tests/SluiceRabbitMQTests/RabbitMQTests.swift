@@ -445,4 +445,57 @@ import Testing
         let missing = Set(0..<total).subtracting(numbers(text: got.text)).sorted()
         #expect(missing.isEmpty, "missing: \(missing.prefix(50)) of \(missing.count)")
     }
+
+    @Test func theOutputReconnectsAfterABrokerRestartAndPublishesAgain() throws {
+        guard let broker = try RabbitBroker.get() else { return }
+        let dir = try folder(
+            "outrestart",
+            """
+            inputs:
+              in: { stdin: {} }
+            outputs:
+              out:
+                from: [in]
+                rabbitmq: { url: "\(broker.url)", exchange: "", routing_key: "'outrestart-seen'", message_id: "'m' + string(n)" }
+            """)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        var test = try broker.connect()
+        try test.declareQueue("outrestart-seen", durable: true)
+        let stdin = Pipe()
+        let run = Process()
+        run.executableURL = Self.binary
+        run.currentDirectoryURL = dir
+        run.arguments = ["run", dir.appendingPathComponent("p.yaml").path]
+        run.standardInput = stdin
+        run.standardOutput = FileHandle.nullDevice
+        _ = FileManager.default.createFile(atPath: dir.appendingPathComponent("err").path, contents: nil)
+        run.standardError = try FileHandle(forWritingTo: dir.appendingPathComponent("err"))
+        try run.run()
+        func send(_ range: Range<Int>) throws {
+            let lines = range.map { #"{"n":\#($0),"k":"v"}"# + "\n" }.joined()
+            try stdin.fileHandleForWriting.write(contentsOf: Data(lines.utf8))
+        }
+        try send(0..<300)
+        #expect(wait(seconds: 60) { (try? broker.connect().messageCount("outrestart-seen")) == 300 })
+        test.close()
+        broker.stop()
+        try broker.start()
+        // Published on the lost connection first: the output connects again and
+        // publishes what the broker did not confirm.
+        try send(300..<600)
+        try stdin.fileHandleForWriting.close()
+        #expect(wait(seconds: 120) { !run.isRunning })
+        if run.isRunning { _ = stop(run) }
+        run.waitUntilExit()
+        let err = (try? String(contentsOf: dir.appendingPathComponent("err"), encoding: .utf8)) ?? ""
+        #expect(run.terminationStatus == 0, "\(err)")
+        test = try broker.connect()
+        let count = try test.messageCount("outrestart-seen")
+        // At least once: a message whose confirm the restart lost is there twice.
+        #expect(count >= 600)
+        let seen = try drain(test, "outrestart-seen", expecting: count)
+        let ids = Set(seen.compactMap { $0.messageID })
+        let missing = Set((0..<600).map { "m\($0)" }).subtracting(ids).sorted()
+        #expect(missing.isEmpty, "missing: \(missing.prefix(50)) of \(missing.count)")
+    }
 }
