@@ -20,6 +20,8 @@ package struct RabbitMQInputConfig: Sendable, Equatable {
     package var declareQueue = false
     /// Routing patterns binding the queue to ``exchange``.
     package var bindings: [String] = []
+    /// The queue's arguments when it is declared (`x-dead-letter-exchange`, `x-message-ttl`, ...).
+    package var queueArguments: [String: AMQPArgument] = [:]
     /// At most this many unacked deliveries (the broker's QoS window).
     package var prefetch = 500
     /// The consumer tag (empty: the broker picks one).
@@ -74,7 +76,7 @@ package final class RabbitMQSource: EventSource, CheckpointListener, @unchecked 
             try conn.declareExchange(exchange, type: config.exchangeType, durable: true)
         }
         if config.declareQueue {
-            try conn.declareQueue(config.queue, durable: true)
+            try conn.declareQueue(config.queue, durable: true, arguments: config.queueArguments)
         } else {
             try conn.checkQueue(config.queue)
         }

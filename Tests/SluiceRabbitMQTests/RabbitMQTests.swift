@@ -498,4 +498,60 @@ import Testing
         let missing = Set((0..<600).map { "m\($0)" }).subtracting(ids).sorted()
         #expect(missing.isEmpty, "missing: \(missing.prefix(50)) of \(missing.count)")
     }
+
+    @Test func rejectedEventsAndBrokerDeadLettersReachADeadLetterExchange() throws {
+        guard let broker = try RabbitBroker.get() else { return }
+        let dir = try folder(
+            "dlx",
+            """
+            inputs:
+              orders:
+                rabbitmq:
+                  url: "\(broker.url)"
+                  queue: dlx-orders
+                  topology:
+                    exchange: dlx-shop
+                    bindings: ["orders.#"]
+                    arguments: { x-dead-letter-exchange: dlx, x-max-length: 5 }
+            streams:
+              clean:
+                from: orders
+                steps:
+                  - validate: { schema: { type: object, required: [id] } }
+            outputs:
+              out: { from: [clean], file: out.jsonl }
+              dlq:
+                from: [clean.rejected]
+                rabbitmq: { url: "\(broker.url)", exchange: dlx, declare: topic, routing_key: "'rejected'" }
+            """)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let test = try broker.connect()
+        try test.declareExchange("dlx", type: "topic", durable: true)
+        try test.declareQueue("dlx-seen", durable: true)
+        try test.bind(queue: "dlx-seen", exchange: "dlx", pattern: "#")
+        try test.declareExchange("dlx-shop", type: "topic", durable: true)
+        let run = try launch(dir, [])
+        // The run declares the queue with its arguments.
+        #expect(wait(seconds: 60) { (try? broker.connect().checkQueue("dlx-orders")) != nil })
+        for (i, body) in [#"{"id":1}"#, #"{"no_id":2}"#, #"{"id":3}"#, #"{"no_id":4}"#].enumerated() {
+            try publish(test, exchange: "dlx-shop", key: "orders.de.\(i)", body)
+        }
+        #expect(wait { lines(dir.appendingPathComponent("out.jsonl")).count == 2 })
+        #expect(wait { (try? broker.connect().messageCount("dlx-seen")) == 2 })
+        #expect(wait { (try? broker.connect().messageCount("dlx-orders")) == 0 })
+        #expect(stop(run) == 143)
+
+        // Nobody consumes now: the broker dead-letters what overflows the 5-message queue.
+        for i in 0..<8 { try publish(test, exchange: "dlx-shop", key: "orders.fr.\(i)", #"{"id":\#(i)}"#) }
+        #expect(wait { (try? broker.connect().messageCount("dlx-seen")) == 5 })
+        let seen = try drain(broker.connect(), "dlx-seen", expecting: 5)
+        let rejected = seen.filter { $0.routingKey == "rejected" }
+        #expect(rejected.count == 2)
+        for d in rejected { #expect(String(decoding: d.body, as: UTF8.self).contains("no_id")) }
+        // Dropped from the head of the queue, with their own routing keys and x-death.
+        let dropped = seen.filter { $0.routingKey != "rejected" }
+        #expect(dropped.map(\.routingKey).sorted() == ["orders.fr.0", "orders.fr.1", "orders.fr.2"])
+        #expect(dropped.allSatisfy { $0.headers["x-death"] != nil })
+        #expect(try broker.connect().messageCount("dlx-orders") == 5)
+    }
 }
