@@ -5,7 +5,10 @@
 # confirmed), on one broker started here (free loopback ports, state in a temporary
 # folder, stopped at exit). The two sides run alternately (C S C S C S) so that a shared
 # machine's drift hits both; each prints messages/s, and the medians and their ratio end
-# the report.
+# the report. Each round also times the broker alone, the same way: the fill (persistent
+# publishes confirmed 1000 at a time) and a drain (consume with batched acks, publishing
+# nothing), its ceilings for each half of the job; and Sluice without checkpoints (acks
+# after its output's confirms, docs/rabbitmq.md).
 #
 #   make release && Benchmarks/rabbitmq/compare.sh [MESSAGES]   # default 200000
 #   SLUICE=path/to/sluice PREFETCH=1000 RUNS=3 CHECKPOINT_EVERY=1s Benchmarks/rabbitmq/compare.sh
@@ -59,18 +62,20 @@ YAML
 
 now() { date +%s.%N; }
 rate() { python3 -c "print(round($N / ($2 - $1)))"; }
-c_rates=(); s_rates=()
-for r in $(seq "$RUNS"); do
+c_rates=(); s_rates=(); n_rates=(); f_rates=(); d_rates=()
+# Fills the queue (timed: the publish ceiling).
+fill() {
   "$LOOP" "$PORT" setup bench bench-x
-  "$LOOP" "$PORT" fill bench "$N"
-  t0=$(now); "$LOOP" "$PORT" move bench bench-x "$N" "$PREFETCH"; t1=$(now)
-  c_rates+=("$(rate "$t0" "$t1")")
-
-  "$LOOP" "$PORT" setup bench bench-x
-  "$LOOP" "$PORT" fill bench "$N"
+  local t0 t1
+  t0=$(now); "$LOOP" "$PORT" fill bench "$N"; t1=$(now)
+  f_rates+=("$(rate "$t0" "$t1")")
+}
+# Sluice's pass-through with ARGS until bench-out holds N; its rate in LAST.
+sluice() {
+  local t0 t1
   rm -rf "$WORK/ckpt"
   t0=$(now)
-  "$BIN" run "$WORK/p.yaml" --checkpoint-dir "$WORK/ckpt" --checkpoint-every "$EVERY" 2> "$WORK/sluice.err" &
+  "$BIN" run "$WORK/p.yaml" "$@" 2> "$WORK/sluice.err" &
   SLUICE_PID=$!
   until [ "$("$LOOP" "$PORT" count bench-out)" -ge "$N" ]; do
     kill -0 "$SLUICE_PID" 2>/dev/null || { cat "$WORK/sluice.err" >&2; exit 1; }
@@ -78,10 +83,29 @@ for r in $(seq "$RUNS"); do
   done
   t1=$(now)
   kill -TERM "$SLUICE_PID"; wait "$SLUICE_PID" || true; SLUICE_PID=
-  s_rates+=("$(rate "$t0" "$t1")")
-  echo "round $r: librabbitmq loop ${c_rates[-1]} msg/s, sluice ${s_rates[-1]} msg/s"
+  LAST=$(rate "$t0" "$t1")
+}
+for r in $(seq "$RUNS"); do
+  fill
+  t0=$(now); "$LOOP" "$PORT" move bench bench-x "$N" "$PREFETCH"; t1=$(now)
+  c_rates+=("$(rate "$t0" "$t1")")
+
+  fill
+  sluice --checkpoint-dir "$WORK/ckpt" --checkpoint-every "$EVERY"
+  s_rates+=("$LAST")
+
+  fill
+  sluice
+  n_rates+=("$LAST")
+
+  fill
+  t0=$(now); "$LOOP" "$PORT" drain bench "$N" "$PREFETCH"; t1=$(now)
+  d_rates+=("$(rate "$t0" "$t1")")
+  echo "round $r: librabbitmq loop ${c_rates[-1]} msg/s, sluice ${s_rates[-1]} msg/s (checkpoints), ${n_rates[-1]} msg/s (none); broker: publish ${f_rates[-1]}, drain ${d_rates[-1]} msg/s"
 done
 median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-C=$(median "${c_rates[@]}"); S=$(median "${s_rates[@]}")
+C=$(median "${c_rates[@]}"); S=$(median "${s_rates[@]}"); X=$(median "${n_rates[@]}")
+F=$(median "${f_rates[@]}"); D=$(median "${d_rates[@]}")
 echo "messages $N, prefetch $PREFETCH, checkpoints every $EVERY"
-echo "median: librabbitmq loop $C msg/s, sluice $S msg/s, sluice/loop $(python3 -c "print(f'{$S / $C:.0%}')")"
+echo "median: librabbitmq loop $C msg/s, sluice $S msg/s with checkpoints ($(python3 -c "print(f'{$S / $C:.0%}')") of the loop), $X msg/s without ($(python3 -c "print(f'{$X / $C:.0%}')"))"
+echo "median broker ceilings: publish (confirmed) $F msg/s, consume (batched acks) $D msg/s"

@@ -10,6 +10,8 @@
 //   loop PORT move QUEUE EXCHANGE N PREFETCH   consume N, publish each to EXCHANGE
 //                                   (two connections, as Sluice's input and output have:
 //                                   confirms and deliveries do not share one)
+//   loop PORT drain QUEUE N PREFETCH  consume N and ack them half a window at a time,
+//                                   publishing nothing: the broker's consume ceiling
 #include <amqp.h>
 #include <amqp_framing.h>
 #include <amqp_tcp_socket.h>
@@ -131,6 +133,27 @@ int main(int argc, char **argv) {
             if (++pending >= prefetch / 2 || i == n - 1) {
                 wait_confirms(p, &confirmed, published);
                 amqp_basic_ack(c, 1, lastDelivery, 1);
+                pending = 0;
+            }
+        }
+        return 0;
+    }
+    if (strcmp(mode, "drain") == 0 && argc == 6) {
+        long n = atol(argv[4]);
+        int prefetch = atoi(argv[5]);
+        amqp_basic_qos(c, 1, 0, (uint16_t)prefetch, 0);
+        die("qos", amqp_get_rpc_reply(c));
+        amqp_basic_consume(c, 1, amqp_cstring_bytes(queue), amqp_empty_bytes, 0, 0, 0, amqp_empty_table);
+        die("consume", amqp_get_rpc_reply(c));
+        long pending = 0;
+        for (long i = 0; i < n; i++) {
+            amqp_envelope_t e;
+            amqp_maybe_release_buffers(c);
+            die("consume", amqp_consume_message(c, &e, NULL, 0));
+            uint64_t tag = e.delivery_tag;
+            amqp_destroy_envelope(&e);
+            if (++pending >= prefetch / 2 || i == n - 1) {
+                amqp_basic_ack(c, 1, tag, 1);
                 pending = 0;
             }
         }

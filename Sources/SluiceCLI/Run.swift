@@ -199,7 +199,7 @@ struct Run: ParsableCommand {
         bar?.stop()
         if stats {
             StatsTable.print(run.execution.totals)
-            if let c = run.execution.checkpoints { StatsTable.print(c.stats) }
+            if let c = run.execution.checkpoints, !c.flushOnly { StatsTable.print(c.stats) }
         }
         for line in run.deadLetterSummary { printError(line) }
         log.finished(run, outputs: compiled.outputNames, outcome: outcome, signal: stop.received)

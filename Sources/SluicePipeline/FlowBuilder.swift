@@ -34,6 +34,10 @@ package struct FlowBuilder {
 
     let pipeline: Pipeline
     let options: RunOptions
+    /// How often a run without checkpoints whose input acks after durable output (a
+    /// `rabbitmq` input) makes its outputs durable: 200 ms, in nanoseconds. The input
+    /// also asks for a round when half its prefetch window waits.
+    static let flushOnlyInterval: UInt64 = 200_000_000
 
     package init(pipeline: Pipeline, options: RunOptions) {
         self.pipeline = pipeline
@@ -85,6 +89,9 @@ package struct FlowBuilder {
         let restored = checkpointing?.restored
 
         var inputNodes: [String: Dataflow.NodeID] = [:]
+        // An input that acks what the outputs have made durable: without checkpoints,
+        // the run still sends barriers, which only flush (``flushOnlyInterval``).
+        var acksAfterFlush = false
         for input in pipeline.inputs {
             var generator: GenerateSpec?
             var store: StoreReadSpec?
@@ -104,14 +111,10 @@ package struct FlowBuilder {
             } else if let kafka {
                 source = KafkaSource(name: input.name, spec: kafka, maxDepth: options.limits.maxDepth)
             } else if let rabbitmq {
-                // Deliveries are acked when a checkpoint covering their results is on disk.
-                guard checkpointing != nil else {
-                    throw RunError(
-                        .usage,
-                        "input '\(input.name)' (rabbitmq) acks a message only once a checkpoint covers what it produced: run with --checkpoint-dir DIR (or 'checkpoint: {dir: DIR}' in the pipeline)"
-                    )
-                }
+                // Deliveries are acked when a checkpoint covering their results is on disk,
+                // or without checkpoints, when every output has made them durable.
                 source = RabbitMQSource(name: input.name, config: rabbitmq)
+                acksAfterFlush = true
             } else if let store {
                 source = StoreSource(name: input.name, spec: store)
             } else if let generator {
@@ -322,6 +325,11 @@ package struct FlowBuilder {
             built.checkpoints = CheckpointCoordinator(
                 config: checkpointing.config, store: checkpointing.store, after: restored?.id ?? 0, warn: options.warn)
             built.restored = restored
+        } else if acksAfterFlush {
+            built.checkpoints = CheckpointCoordinator(
+                config: CheckpointConfig(
+                    directory: "", interval: Self.flushOnlyInterval, fingerprint: pipeline.fingerprint),
+                store: nil, warn: options.warn)
         }
         return built
     }

@@ -39,21 +39,22 @@ package struct RabbitMQOutputSpec: Sendable {
 /// `rabbitmq:` inputs and outputs (docs/rabbitmq.md). Compiling reads only the YAML: the
 /// broker is connected to when the run starts.
 extension PipelineCompiler {
-    /// `rabbitmq: {url, queue, prefetch, consumer_tag, metadata, topology: {exchange, type, bindings}}`.
+    /// `rabbitmq: {url, queue, prefetch, consumer_tag, metadata, topology: {exchange, type, bindings, arguments}}`.
     func readRabbitMQInput(_ c: ConfigMap) -> RabbitMQInputConfig? {
         let url = c.string("url", required: true)
         let queue = c.string("queue", required: true)
         let prefetch = c.int("prefetch", range: 1...65535)
         let tag = c.string("consumer_tag")
         let metadata = c.bool("metadata")
-        var topology: (exchange: String, type: String, bindings: [String])?
+        var topology: (exchange: String, type: String, bindings: [String], arguments: [String: AMQPArgument])?
         if let t = c.map("topology") {
             let exchange = t.string("exchange", required: true)
             let type = t.oneOf(
                 "type", ["topic": "topic", "direct": "direct", "fanout": "fanout", "headers": "headers"])
             let bindings = t.stringList("bindings") ?? []
+            let arguments = queueArguments(t)
             t.finish()
-            if let exchange { topology = (exchange, type ?? "topic", bindings) }
+            if let exchange, let arguments { topology = (exchange, type ?? "topic", bindings, arguments) }
         }
         c.finish()
         if let url, case .failure(let e) = AMQPAddress.parse(url), let node = c.node("url") {
@@ -69,9 +70,37 @@ extension PipelineCompiler {
             r.exchange = topology.exchange
             r.exchangeType = topology.type
             r.bindings = topology.bindings
+            r.queueArguments = topology.arguments
             r.declareQueue = true
         }
         return r
+    }
+
+    /// `arguments: {x-dead-letter-exchange: dlx, x-message-ttl: 60000}`: the queue's
+    /// arguments, each a string, an integer or a boolean; nil after an error.
+    func queueArguments(_ t: ConfigMap) -> [String: AMQPArgument]? {
+        guard let value = t.json("arguments") else { return [:] }
+        let location = t.node("arguments")?.location ?? t.location
+        guard case .object(let o) = value else {
+            ctx.error(
+                location,
+                "'arguments' in 'topology' must be a mapping of queue arguments, e.g. {x-dead-letter-exchange: dlx}")
+            return nil
+        }
+        var out: [String: AMQPArgument] = [:]
+        for (key, v) in o {
+            switch v {
+            case .string(let s): out[key] = .string(s)
+            case .int(let n): out[key] = .int(n)
+            case .bool(let b): out[key] = .bool(b)
+            default:
+                ctx.error(
+                    location,
+                    "queue argument '\(key)' in 'topology' must be a string, an integer or a boolean, found \(v)")
+                return nil
+            }
+        }
+        return out
     }
 
     /// `rabbitmq: {url, exchange, routing_key, declare, persistent, content_type, message_id, mandatory, returned}`.

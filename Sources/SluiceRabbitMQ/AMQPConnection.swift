@@ -60,6 +60,13 @@ package struct AMQPAddress: Sendable, Equatable {
     package var display: String { "amqp://\(user)@\(host):\(port)/\(vhost == "/" ? "" : vhost)" }
 }
 
+/// A value in an AMQP arguments table (a queue's `x-dead-letter-exchange`, `x-message-ttl`).
+package enum AMQPArgument: Sendable, Equatable {
+    case string(String)
+    case int(Int64)
+    case bool(Bool)
+}
+
 /// One delivery from a queue: the body and the metadata expressions can read.
 package struct AMQPDelivery {
     package var body: [UInt8]
@@ -230,12 +237,51 @@ package final class AMQPConnection: @unchecked Sendable {
         try check("cannot declare exchange '\(name)'")
     }
 
-    /// Declares a queue.
-    package func declareQueue(_ name: String, durable: Bool) throws(AMQPError) {
+    /// Declares a queue, with `arguments` (`x-dead-letter-exchange`, ...).
+    package func declareQueue(
+        _ name: String, durable: Bool, arguments: [String: AMQPArgument] = [:]
+    ) throws(AMQPError) {
         try withBytes(name) { (n: amqp_bytes_t) throws(AMQPError) in
-            amqp_queue_declare(conn, 1, n, 0, durable ? 1 : 0, 0, 0, amqp_empty_table)
+            Self.withTable(arguments) { table in
+                _ = amqp_queue_declare(conn, 1, n, 0, durable ? 1 : 0, 0, 0, table)
+            }
         }
         try check("cannot declare queue '\(name)'")
+    }
+
+    /// Calls `body` with `arguments` as an AMQP table (keys in order), valid during the call.
+    static func withTable(_ arguments: [String: AMQPArgument], _ body: (amqp_table_t) -> Void) {
+        guard !arguments.isEmpty else { return body(amqp_empty_table) }
+        var owned: [UnsafeMutableRawPointer] = []
+        defer { for p in owned { p.deallocate() } }
+        func bytes(_ s: String) -> amqp_bytes_t {
+            let u = Array(s.utf8)
+            let p = UnsafeMutableRawPointer.allocate(byteCount: max(u.count, 1), alignment: 1)
+            owned.append(p)
+            u.withUnsafeBytes { b in
+                if let base = b.baseAddress { p.copyMemory(from: base, byteCount: b.count) }
+            }
+            return amqp_bytes_t(len: u.count, bytes: p)
+        }
+        let sorted = arguments.sorted { $0.key < $1.key }
+        let entries = UnsafeMutablePointer<amqp_table_entry_t>.allocate(capacity: sorted.count)
+        defer { entries.deallocate() }
+        for (i, (key, argument)) in sorted.enumerated() {
+            var value = amqp_field_value_t()
+            switch argument {
+            case .string(let s):
+                value.kind = UInt8(ascii: "S")
+                value.value.bytes = bytes(s)
+            case .int(let n):
+                value.kind = UInt8(ascii: "l")
+                value.value.i64 = n
+            case .bool(let b):
+                value.kind = UInt8(ascii: "t")
+                value.value.boolean = b ? 1 : 0
+            }
+            (entries + i).initialize(to: amqp_table_entry_t(key: bytes(key), value: value))
+        }
+        body(amqp_table_t(num_entries: Int32(sorted.count), entries: entries))
     }
 
     /// Checks that a queue exists (a passive declare).
@@ -411,7 +457,9 @@ package final class AMQPConnection: @unchecked Sendable {
                 reply.reply = frame.payload.method
                 let message = Self.describe(reply)
                 closed(by: reply)
-                throw AMQPError(message)
+                // A closed channel is the broker refusing what was published (an exchange
+                // that does not exist): connecting again will not help.
+                throw AMQPError(message, isRefused: frame.payload.method.id == 0x0014_0028)
             default:
                 continue
             }

@@ -1,3 +1,4 @@
+import Dispatch
 import SluiceCore
 import SluiceJSON
 
@@ -36,7 +37,20 @@ package struct RabbitMQOutputConfig: Sendable {
 /// A message the broker returns (unroutable, with `mandatory`) or nacks is written to
 /// ``RabbitMQOutputConfig/returnedPath``, or fails the run when there is none: never
 /// dropped silently.
+///
+/// A lost connection (a broker restart, a network failure) is opened again with backoff
+/// (``reconnect(after:)``), and every message not confirmed yet is published again on it:
+/// at-least-once, never a failed run for a broker that comes back within
+/// ``reconnectLimit`` seconds.
 package final class RabbitMQSink: CheckpointedSink {
+    /// A published message kept until the broker confirms it, to publish it again after
+    /// a lost connection.
+    struct Unconfirmed {
+        var body: [UInt8]
+        var key: String
+        var id: String?
+    }
+
     package let name: String
     let config: RabbitMQOutputConfig
     /// The routing key of an event, or why there is none.
@@ -44,8 +58,8 @@ package final class RabbitMQSink: CheckpointedSink {
     /// The message id of an event, or nil.
     let messageID: ((Event) -> String?)?
     var conn: AMQPConnection?
-    /// Published, not yet confirmed: delivery tag → the body and routing key.
-    var unconfirmed: [UInt64: (body: [UInt8], key: String)] = [:]
+    /// Published, not yet confirmed: delivery tag → the message.
+    var unconfirmed: [UInt64: Unconfirmed] = [:]
     var nextTag: UInt64 = 1
     /// Reported messages (returned, nacked, without a routing key), as JSON lines.
     var failures: [UInt8] = []
@@ -54,28 +68,41 @@ package final class RabbitMQSink: CheckpointedSink {
     /// Counts for tests and stats.
     package private(set) var published = 0
     package private(set) var confirmed = 0
+    /// Connections opened again after one was lost.
+    package private(set) var reconnects = 0
+    /// How long a lost connection is tried again before the run fails, in seconds.
+    let reconnectLimit: Double
 
     package init(
         name: String, config: RabbitMQOutputConfig, routingKey: @escaping (Event) -> Result<String, AMQPError>,
-        messageID: ((Event) -> String?)? = nil
+        messageID: ((Event) -> String?)? = nil, reconnectLimit: Double = 120
     ) {
         self.name = name
         self.config = config
         self.routingKey = routingKey
         self.messageID = messageID
+        self.reconnectLimit = reconnectLimit
     }
 
+    /// Connects, declares the exchange if asked, and turns on confirms.
+    func open() throws(AMQPError) -> AMQPConnection {
+        let address: AMQPAddress
+        switch AMQPAddress.parse(config.url) {
+        case .success(let a): address = a
+        case .failure(let e): throw e
+        }
+        let c = try AMQPConnection(address)
+        if let type = config.declareType { try c.declareExchange(config.exchange, type: type, durable: true) }
+        try c.confirmSelect()
+        return c
+    }
+
+    /// The connection, opened on first use (a failure then ends the run at once: wrong
+    /// credentials, no broker).
     func connection() throws -> AMQPConnection {
         if let conn { return conn }
         do throws(AMQPError) {
-            let address: AMQPAddress
-            switch AMQPAddress.parse(config.url) {
-            case .success(let a): address = a
-            case .failure(let e): throw e
-            }
-            let c = try AMQPConnection(address)
-            if let type = config.declareType { try c.declareExchange(config.exchange, type: type, durable: true) }
-            try c.confirmSelect()
+            let c = try open()
             conn = c
             return c
         } catch {
@@ -83,8 +110,67 @@ package final class RabbitMQSink: CheckpointedSink {
         }
     }
 
+    /// After `error` lost the connection: connects again with backoff (0.1 s doubling to
+    /// 2 s) and publishes every unconfirmed message again, in the order first published.
+    /// Logins the broker refuses while it starts are tried again too; a channel the broker
+    /// closes (an exchange it refuses), or no connection within ``reconnectLimit``
+    /// seconds, fails the run.
+    func reconnect(after error: AMQPError) throws -> AMQPConnection {
+        if error.isRefused { throw SinkError.failed("output '\(name)': \(error.message)") }
+        conn?.abandon()
+        conn = nil
+        let waiting = unconfirmed.keys.sorted().compactMap { unconfirmed[$0] }
+        let deadline = DispatchTime.now().uptimeNanoseconds + UInt64(reconnectLimit * 1e9)
+        var delay: UInt32 = 100_000
+        var last = error
+        while DispatchTime.now().uptimeNanoseconds < deadline {
+            usleep(delay)
+            delay = min(delay * 2, 2_000_000)
+            var c: AMQPConnection?
+            do throws(AMQPError) {
+                let fresh = try open()
+                c = fresh
+                // Delivery tags start again at 1 on the new channel.
+                var again: [UInt64: Unconfirmed] = [:]
+                var tag: UInt64 = 1
+                for m in waiting {
+                    try publish(fresh, m)
+                    again[tag] = m
+                    tag += 1
+                }
+                unconfirmed = again
+                nextTag = tag
+                conn = fresh
+                reconnects += 1
+                return fresh
+            } catch {
+                c?.abandon()
+                if error.isRefused { throw SinkError.failed("output '\(name)': \(error.message)") }
+                last = error
+            }
+        }
+        throw SinkError.failed(
+            "output '\(name)': lost the connection (\(error.message)) and could not publish again within \(Int(reconnectLimit))s: \(last.message)"
+        )
+    }
+
+    /// Publishes one message on `c` (no wait for the broker).
+    func publish(_ c: AMQPConnection, _ m: Unconfirmed) throws(AMQPError) {
+        let sent = m.body.withUnsafeBytes { (b: UnsafeRawBufferPointer) -> AMQPError? in
+            do throws(AMQPError) {
+                try c.publish(
+                    exchange: config.exchange, routingKey: m.key, body: b, persistent: config.persistent,
+                    contentType: config.contentType, messageID: m.id, mandatory: config.mandatory)
+                return nil
+            } catch {
+                return error
+            }
+        }
+        if let sent { throw sent }
+    }
+
     package func write(_ events: [Event]) throws {
-        let c = try connection()
+        var c = try connection()
         var body: [UInt8] = []
         for e in events {
             body.removeAll(keepingCapacity: true)
@@ -96,36 +182,36 @@ package final class RabbitMQSink: CheckpointedSink {
                 report(body: body, exchange: config.exchange, key: "", reason: "no routing key: \(why.message)")
                 continue
             }
-            let id = messageID?(e)
-            let sent = body.withUnsafeBytes { (b: UnsafeRawBufferPointer) -> AMQPError? in
-                do throws(AMQPError) {
-                    try c.publish(
-                        exchange: config.exchange, routingKey: key, body: b, persistent: config.persistent,
-                        contentType: config.contentType, messageID: id, mandatory: config.mandatory)
-                    return nil
-                } catch {
-                    return error
-                }
+            let m = Unconfirmed(body: body, key: key, id: messageID?(e))
+            do throws(AMQPError) {
+                try publish(c, m)
+                unconfirmed[nextTag] = m
+                nextTag += 1
+            } catch {
+                // Published again with the unconfirmed ones, on the new connection.
+                unconfirmed[UInt64.max] = m
+                c = try reconnect(after: error)
             }
-            if let sent { throw SinkError.failed("output '\(name)': \(sent.message)") }
-            unconfirmed[nextTag] = (body, key)
-            nextTag += 1
             published += 1
             // Take what the broker has sent back so far, without waiting.
-            if unconfirmed.count > 10_000 { try drain(c, wait: true, until: 5_000) } else { try drain(c, wait: false) }
+            if unconfirmed.count > 10_000 { try drain(wait: true, until: 5_000) } else { try drain(wait: false) }
+            c = try connection()
         }
     }
 
     /// Reads confirms and returns: all of them (`wait`) until at most `until` are
-    /// unconfirmed, or only those already there.
-    func drain(_ c: AMQPConnection, wait: Bool, until: Int = 0) throws {
+    /// unconfirmed, or only those already there. A lost connection is opened again
+    /// (``reconnect(after:)``), and the messages published again are waited for.
+    func drain(wait: Bool, until: Int = 0) throws {
+        guard var c = conn else { return }
         while true {
             if wait && unconfirmed.count <= until { return }
             let event: AMQPPublishEvent?
             do throws(AMQPError) {
                 event = try c.nextPublishEvent(timeoutMs: wait ? 30_000 : 0)
             } catch {
-                throw SinkError.failed("output '\(name)': \(error.message)")
+                c = try reconnect(after: error)
+                continue
             }
             guard let event else {
                 if wait {
@@ -148,7 +234,7 @@ package final class RabbitMQSink: CheckpointedSink {
     }
 
     /// Removes the messages a confirm settles.
-    func settle(_ tag: UInt64, multiple: Bool) -> [(body: [UInt8], key: String)] {
+    func settle(_ tag: UInt64, multiple: Bool) -> [Unconfirmed] {
         if !multiple { return unconfirmed.removeValue(forKey: tag).map { [$0] } ?? [] }
         let done = unconfirmed.keys.filter { $0 <= tag }.sorted()
         return done.compactMap { unconfirmed.removeValue(forKey: $0) }
@@ -179,7 +265,7 @@ package final class RabbitMQSink: CheckpointedSink {
             )
         }
         if returnedFD < 0 {
-            returnedFD = open(path, O_WRONLY | O_CREAT | O_APPEND, 0o644)
+            returnedFD = Glibc.open(path, O_WRONLY | O_CREAT | O_APPEND, 0o644)
             if returnedFD < 0 {
                 throw SinkError.failed("output '\(name)': cannot open '\(path)': \(String(cString: strerror(errno)))")
             }
@@ -195,8 +281,7 @@ package final class RabbitMQSink: CheckpointedSink {
     }
 
     package func flush() throws {
-        guard let c = conn else { return }
-        try drain(c, wait: true)
+        try drain(wait: true)
         try writeFailures()
     }
 

@@ -20,6 +20,8 @@ package struct RabbitMQInputConfig: Sendable, Equatable {
     package var declareQueue = false
     /// Routing patterns binding the queue to ``exchange``.
     package var bindings: [String] = []
+    /// The queue's arguments when it is declared (`x-dead-letter-exchange`, `x-message-ttl`, ...).
+    package var queueArguments: [String: AMQPArgument] = [:]
     /// At most this many unacked deliveries (the broker's QoS window).
     package var prefetch = 500
     /// The consumer tag (empty: the broker picks one).
@@ -35,8 +37,10 @@ package struct RabbitMQInputConfig: Sendable, Equatable {
 
 /// Consumes a RabbitMQ queue. Every delivery is acked only when a checkpoint that covers
 /// everything it produced is on disk (``checkpointCompleted(_:)``), in batches with
-/// `multiple`; the run must take checkpoints. A body that is not JSON goes to the
-/// input's `malformed` port, and is acked like any other delivery.
+/// `multiple`; in a run without checkpoints, the barriers of flush-only rounds
+/// (``CheckpointCoordinator/flushOnly``) ack it once every output has made its results
+/// durable. A body that is not JSON goes to the input's `malformed` port, and is acked
+/// like any other delivery.
 package final class RabbitMQSource: EventSource, CheckpointListener, @unchecked Sendable {
     package let name: String
     package let config: RabbitMQInputConfig
@@ -72,7 +76,7 @@ package final class RabbitMQSource: EventSource, CheckpointListener, @unchecked 
             try conn.declareExchange(exchange, type: config.exchangeType, durable: true)
         }
         if config.declareQueue {
-            try conn.declareQueue(config.queue, durable: true)
+            try conn.declareQueue(config.queue, durable: true, arguments: config.queueArguments)
         } else {
             try conn.checkQueue(config.queue)
         }

@@ -67,4 +67,39 @@ import Testing
         #expect(try AMQPAddress.parse("amqp://h/shop").get().vhost == "shop")
         #expect(throws: AMQPError.self) { try AMQPAddress.parse("amqps://h/").get() }
     }
+
+    @Test func queueArgumentsCompileAndBadOnesAreReported() throws {
+        let p = try Pipeline.compile(
+            yaml: """
+                inputs:
+                  orders:
+                    rabbitmq:
+                      url: amqp://127.0.0.1/
+                      queue: orders
+                      topology: { exchange: shop, arguments: { x-dead-letter-exchange: dlx, x-message-ttl: 60000, x-single-active-consumer: true } }
+                outputs:
+                  out: { from: [orders], stdout: {} }
+                """, file: "p.yaml", baseDirectory: NSTemporaryDirectory())
+        guard case .rabbitmq(let r)? = p.inputs.first?.kind else {
+            Issue.record("not a rabbitmq input")
+            return
+        }
+        #expect(
+            r.queueArguments == [
+                "x-dead-letter-exchange": .string("dlx"), "x-message-ttl": .int(60000),
+                "x-single-active-consumer": .bool(true),
+            ])
+        let text = diagnostics(
+            """
+            inputs:
+              orders:
+                rabbitmq: { url: "amqp://127.0.0.1/", queue: q, topology: { exchange: shop, arguments: { x-max-length: [1] } } }
+            outputs:
+              out: { from: [orders], stdout: {} }
+            """)
+        #expect(
+            text.contains(
+                "p.yaml:3:92: error: queue argument 'x-max-length' in 'topology' must be a string, an integer or a boolean"
+            ))
+    }
 }

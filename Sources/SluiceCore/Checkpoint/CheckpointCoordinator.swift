@@ -54,9 +54,15 @@ package struct CheckpointStats: Sendable, Equatable {
 /// A participant whose input has ended sends its final part once, which stands for it
 /// in every later checkpoint. At most one checkpoint is in flight: the timer requests
 /// the next only once the previous one is complete.
+///
+/// Without a store (``flushOnly``) the same barriers make every output durable and
+/// nothing is written: a round is complete once every source and sink has passed its
+/// barrier (stream stages save nothing), and then the listeners are told. A broker input
+/// of a run without `--checkpoint-dir` acks that way what the outputs have made durable.
 package final class CheckpointCoordinator: Sendable {
     package let config: CheckpointConfig
-    let store: CheckpointStore
+    /// Where checkpoints go; nil: rounds only flush the outputs (``flushOnly``).
+    let store: CheckpointStore?
     /// The highest checkpoint id requested; sources compare it with the last they sent
     /// (one relaxed load per batch).
     package let requested: ManagedAtomic<Int>
@@ -100,10 +106,11 @@ package final class CheckpointCoordinator: Sendable {
     }
     private let state: Mutex<State>
 
-    /// A coordinator writing to `store`; new checkpoint ids follow `after` (the id
-    /// restored from, or 0). `warn` reports a checkpoint that could not be written.
+    /// A coordinator writing to `store` (nil: flush-only rounds, nothing written); new
+    /// checkpoint ids follow `after` (the id restored from, or 0). `warn` reports a
+    /// checkpoint that could not be written.
     package init(
-        config: CheckpointConfig, store: CheckpointStore, after: Int = 0,
+        config: CheckpointConfig, store: CheckpointStore?, after: Int = 0,
         warn: @escaping @Sendable (String) -> Void
     ) {
         self.config = config
@@ -116,8 +123,13 @@ package final class CheckpointCoordinator: Sendable {
         state = Mutex(s)
     }
 
-    /// The participants every checkpoint waits for (by node name).
+    /// True when rounds only make the outputs durable and write no checkpoint.
+    package var flushOnly: Bool { store == nil }
+
+    /// The participants every checkpoint waits for (by node name). Flush-only rounds do
+    /// not wait for stream stages, which save nothing then.
     package func expect(sources: [String], stages: [String], sinks: [String]) {
+        let stages = store == nil ? [] : stages
         state.withLock {
             $0.expectedSources = Set(sources)
             $0.expectedStages = Set(stages)
@@ -255,6 +267,12 @@ package final class CheckpointCoordinator: Sendable {
         writes.enter()
         queue.async { [self] in
             defer { writes.leave() }
+            guard let store else {
+                // Flush-only: every output has made what came before the barrier durable.
+                let listeners = state.withLock { $0.listeners }
+                for l in listeners { l.checkpointCompleted(c.id) }
+                return
+            }
             do throws(StateError) {
                 let bytes = try store.write(c)
                 let took = DispatchTime.now().uptimeNanoseconds &- started
@@ -277,7 +295,7 @@ package final class CheckpointCoordinator: Sendable {
     /// Stops the timer, waits for checkpoints being written, and unlocks the directory
     /// (the run is over).
     package func stop() {
-        defer { store.unlock() }
+        defer { store?.unlock() }
         let ticking = state.withLock { s -> Bool in
             defer { s.ticking = false }
             return s.ticking
@@ -296,8 +314,9 @@ package final class CheckpointCoordinator: Sendable {
 /// A source or sink that acts when a checkpoint is safely on disk: a broker input commits
 /// the offsets (or acks the messages) that checkpoint covers, a transactional output
 /// commits what it wrote before the barrier. Called on the checkpoint writer's thread,
-/// in checkpoint order, only for checkpoints written; a run registers every source and
-/// sink that conforms.
+/// in checkpoint order, only for checkpoints written (or, ``CheckpointCoordinator/flushOnly``,
+/// rounds every output has made durable); a run registers every source and sink that
+/// conforms.
 package protocol CheckpointListener: AnyObject, Sendable {
     /// Checkpoint `id` is written: everything its barrier covers is durable.
     func checkpointCompleted(_ id: Int)

@@ -131,7 +131,7 @@ extension Pipeline {
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
 
         let totals = measured.execution.totals
-        let checkpoints = measured.execution.checkpoints?.stats
+        let checkpoints = measured.execution.checkpoints.flatMap { $0.flushOnly ? nil : $0.stats }
         let eventsIn = totals.sourceEvents.values.reduce(0, +)
         var latency = LatencyHistogram()
         for s in sinks { latency.merge(s.latency) }
