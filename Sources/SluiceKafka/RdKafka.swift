@@ -297,34 +297,40 @@ package final class KafkaConsumer: @unchecked Sendable {
     }
 }
 
-/// What the delivery reports of a producer said so far.
-final class DeliveryReports: Sendable {
-    struct State {
-        var failed = 0
-        var firstError: String?
-    }
-    let state = Mutex(State())
+/// The delivery reports of a producer, in the order librdkafka served them: each
+/// message's id (the number ``KafkaProducer/produce(topic:value:key:headers:id:)`` was
+/// given) and, when it failed for good, librdkafka's reason. librdkafka calls back on
+/// the thread that polls the producer (``KafkaProducer/serve()``, ``KafkaProducer/flush()``,
+/// a full queue in `produce`), which is the producer's owner: no lock.
+final class DeliveryReports {
+    var done: [(id: UInt, error: rd_kafka_resp_err_t)] = []
 }
 
 private let deliveryCallback:
     @convention(c) (OpaquePointer?, UnsafePointer<rd_kafka_message_t>?, UnsafeMutableRawPointer?) -> Void = {
         _, m, opaque in
-        guard let m, let opaque, m.pointee.err != RD_KAFKA_RESP_ERR_NO_ERROR else { return }
+        guard let m, let opaque else { return }
         let reports = Unmanaged<DeliveryReports>.fromOpaque(opaque).takeUnretainedValue()
-        let text = errorText(m.pointee.err)
-        reports.state.withLock {
-            $0.failed += 1
-            if $0.firstError == nil { $0.firstError = text }
-        }
+        reports.done.append((UInt(bitPattern: m.pointee._private), m.pointee.err))
     }
 
-/// A producer (idempotent, `acks=all` unless the client options say otherwise) whose
-/// delivery reports are counted.
+/// One header of a message to produce: a name and its bytes.
+package struct KafkaHeader: Sendable, Equatable {
+    package var name: String
+    package var value: [UInt8]
+    package init(_ name: String, _ value: [UInt8]) {
+        self.name = name
+        self.value = value
+    }
+}
+
+/// A producer (idempotent, `acks=all` unless the client options say otherwise). Each
+/// message carries an id; its delivery report (success, or the reason it failed after
+/// librdkafka's retries) comes back with that id in ``takeReports()``.
 package final class KafkaProducer: @unchecked Sendable {
-    // Used from the sink's thread only (librdkafka's handle is thread-safe besides).
+    // Used from its owner's thread only (librdkafka's handle is thread-safe besides).
     let rk: OpaquePointer
     let reports = DeliveryReports()
-    var topics: [String: OpaquePointer] = [:]
 
     package init(brokers: String, client: [(String, String)], connectTimeoutMs: Int32) throws(KafkaError) {
         var settings: [(String, String)] = [
@@ -343,28 +349,29 @@ package final class KafkaProducer: @unchecked Sendable {
         }
     }
 
-    /// Queues one message (copied); waits while librdkafka's queue is full.
-    package func produce(topic: String, value: UnsafeRawBufferPointer, key: UnsafeRawBufferPointer?) throws(KafkaError)
-    {
-        let rkt: OpaquePointer
-        if let t = topics[topic] {
-            rkt = t
-        } else {
-            guard let t = rd_kafka_topic_new(rk, topic, nil) else {
-                throw KafkaError("topic '\(topic)': \(errorText(rd_kafka_last_error()))")
-            }
-            topics[topic] = t
-            rkt = t
-        }
+    /// Queues one message (copied) to `topic`, with `id` for its delivery report; waits
+    /// while librdkafka's queue is full. Returns librdkafka's reason when it refuses the
+    /// message outright (too large, an invalid topic name); the message then has no report.
+    package func produce(
+        topic: String, value: UnsafeRawBufferPointer, key: UnsafeRawBufferPointer?, headers: [KafkaHeader], id: UInt
+    ) -> KafkaProduceError? {
         while true {
-            let r = rd_kafka_produce(
-                rkt, Int32(RD_KAFKA_PARTITION_UA), RD_KAFKA_MSG_F_COPY,
-                UnsafeMutableRawPointer(mutating: value.baseAddress),
-                value.count, key?.baseAddress, key?.count ?? 0, nil)
-            if r == 0 { return }
-            let err = rd_kafka_last_error()
+            var list: OpaquePointer?
+            if !headers.isEmpty {
+                list = rd_kafka_headers_new(headers.count)
+                for h in headers {
+                    _ = h.value.withUnsafeBytes { v in
+                        rd_kafka_header_add(list, h.name, -1, v.baseAddress, v.count)
+                    }
+                }
+            }
+            let err = sluice_rd_kafka_produce(
+                rk, topic, value.baseAddress, value.count, key?.baseAddress, key?.count ?? 0, list,
+                UnsafeMutableRawPointer(bitPattern: id))
+            if err == RD_KAFKA_RESP_ERR_NO_ERROR { return nil }
+            if let list { rd_kafka_headers_destroy(list) }
             guard err == RD_KAFKA_RESP_ERR__QUEUE_FULL else {
-                throw KafkaError("cannot produce to topic '\(topic)': \(errorText(err))")
+                return KafkaProduceError(code: err, fatal: err == RD_KAFKA_RESP_ERR__FATAL)
             }
             _ = rd_kafka_poll(rk, 50)
         }
@@ -374,22 +381,38 @@ package final class KafkaProducer: @unchecked Sendable {
     package func serve() { _ = rd_kafka_poll(rk, 0) }
 
     /// Waits until every queued message is delivered or failed for good (librdkafka
-    /// retries until `message.timeout.ms`); throws when any failed since the last call.
-    package func flush() throws(KafkaError) {
+    /// retries until `message.timeout.ms`).
+    package func flush() {
         while rd_kafka_outq_len(rk) > 0 { _ = rd_kafka_flush(rk, 1000) }
-        let s = reports.state.withLock { s -> DeliveryReports.State in
-            defer { s = DeliveryReports.State() }
-            return s
-        }
-        if s.failed > 0 {
-            throw KafkaError("\(s.failed) messages could not be delivered: \(s.firstError ?? "unknown error")")
+    }
+
+    /// The delivery reports served since the last call: each message's id, and for one
+    /// that failed for good the reason (nil: delivered).
+    package func takeReports() -> [(id: UInt, error: KafkaProduceError?)] {
+        guard !reports.done.isEmpty else { return [] }
+        defer { reports.done.removeAll(keepingCapacity: true) }
+        return reports.done.map { r in
+            (
+                r.id,
+                r.error == RD_KAFKA_RESP_ERR_NO_ERROR ? nil : KafkaProduceError(code: r.error, fatal: isFatal(r.error))
+            )
         }
     }
 
-    /// Frees the client (after ``flush()``).
-    package func close() {
-        for t in topics.values { rd_kafka_topic_destroy(t) }
-        topics = [:]
-        rd_kafka_destroy(rk)
+    /// True when `code` is a fatal error of the producer (idempotence broken): it
+    /// produces nothing more.
+    func isFatal(_ code: rd_kafka_resp_err_t) -> Bool {
+        code == RD_KAFKA_RESP_ERR__FATAL || rd_kafka_fatal_error(rk, nil, 0) != RD_KAFKA_RESP_ERR_NO_ERROR
     }
+
+    /// Frees the client (after ``flush()``).
+    package func close() { rd_kafka_destroy(rk) }
+}
+
+/// Why a message could not be produced or delivered.
+package struct KafkaProduceError: Error, Sendable, CustomStringConvertible {
+    let code: rd_kafka_resp_err_t
+    /// The producer can produce nothing more (its fatal error state).
+    package let fatal: Bool
+    package var description: String { errorText(code) }
 }

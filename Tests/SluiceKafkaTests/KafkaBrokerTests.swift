@@ -203,6 +203,68 @@ import Testing
         #expect(committed.reduce(0, +) == total, "\(committed)")
     }
 
+    @Test func messagesThatCannotBeDeliveredGoToTheOutputsRejectedWithTheReason() throws {
+        guard let broker = try broker() else { return }
+        defer { broker.stop() }
+        try broker.createTopic("good", partitions: 1)
+        let pad = String(repeating: "x", count: 2000)
+        let dir = try folder(
+            """
+            inputs:
+              in: { file: in.jsonl }
+            outputs:
+              out:
+                from: [in]
+                kafka: { brokers: "\(broker.address)", topic: { expr: t }, key: string(id),
+                         client: { message.max.bytes: 1000, message.timeout.ms: 20000 } }
+              failed: { from: [out.rejected], file: failed.jsonl }
+            """)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        // 1 and 5 go through; 2 names a topic the broker refuses (a delivery report after
+        // librdkafka's retries), 3 is larger than message.max.bytes (refused at once), 4
+        // has no topic.
+        let events = [
+            #"{"id":1,"t":"good"}"#, #"{"id":2,"t":"bad topic!"}"#, #"{"id":3,"t":"good","pad":"\#(pad)"}"#,
+            #"{"id":4}"#, #"{"id":5,"t":"good"}"#,
+        ]
+        try Data((events.joined(separator: "\n") + "\n").utf8).write(to: dir.appendingPathComponent("in.jsonl"))
+        let run = try launch(["run", "p.yaml"], in: dir, broker)
+        run.waitUntilExit()
+        let err = lines(dir.appendingPathComponent("err.txt"))
+        #expect(run.terminationStatus == 0, "\(err)")
+        let failed = lines(dir.appendingPathComponent("failed.jsonl"))
+        #expect(failed.count == 3, "\(failed)")
+        let byID = Dictionary(failed.map { (Self.id($0) ?? -1, $0) }, uniquingKeysWith: { a, _ in a })
+        #expect(
+            byID[2]?.contains(#""message":"delivery failed: Broker: Invalid topic","topic":"bad topic!""#) == true,
+            "\(failed)")
+        #expect(
+            byID[3]?.contains(#""message":"cannot produce: Broker: Message size too large","topic":"good""#) == true,
+            "\(failed)")
+        #expect(byID[4]?.contains(#""message":"topic 't': "#) == true, "\(failed)")
+        #expect(failed.allSatisfy { $0.hasPrefix(#"{"error":{"step":"out","#) && $0.contains(#""event":{"id":"#) })
+        let out = try broker.consumeAll("good", count: 2)
+        #expect(out.map(\.key).sorted() == ["1", "5"], "\(out)")
+
+        // Read by nothing, with checkpoints: counted and written to --dlq like any
+        // unread side output.
+        try Data(
+            String(decoding: try Data(contentsOf: dir.appendingPathComponent("p.yaml")), as: UTF8.self)
+                .replacingOccurrences(of: "  failed: { from: [out.rejected], file: failed.jsonl }", with: "").utf8
+        ).write(to: dir.appendingPathComponent("p.yaml"))
+        let again = try launch(
+            ["run", "p.yaml", "--checkpoint-dir", "ck", "--checkpoint-every", "100ms", "--dlq", "dlq.jsonl"], in: dir,
+            broker)
+        again.waitUntilExit()
+        let err2 = lines(dir.appendingPathComponent("err.txt")).joined(separator: "\n")
+        #expect(again.terminationStatus == 0, "\(err2)")
+        #expect(err2.contains("out.rejected: 3"), "\(err2)")
+        let dlq = lines(dir.appendingPathComponent("dlq.jsonl"))
+        #expect(
+            dlq.count == 3 && dlq.allSatisfy { $0.hasPrefix(#"{"from":"out.rejected","error":{"step":"out","#) },
+            "\(dlq)")
+    }
+
     @Test func anUnreachableBrokerFailsTheStartWithAClearErrorAfterABoundedRetry() throws {
         let port = try KafkaBroker.freePort()
         let dir = try folder(

@@ -50,6 +50,37 @@ import Testing
         #expect(text.contains("'topic'"), "\(text)")
     }
 
+    @Test func aTopicPerEventAndTheRejectedSideOutputOfAKafkaOutput() throws {
+        let p = try Pipeline.compile(
+            yaml: """
+                inputs:
+                  events: { file: in.jsonl }
+                outputs:
+                  out: { from: [events], kafka: { brokers: "h:1", topic: { expr: "'orders-' + region" } } }
+                  failed: { from: [out.rejected], file: failed.jsonl }
+                """)
+        #expect(p.graph(format: .dot).contains("kafka: {expr: 'orders-' + region}"))
+        let e = errors(
+            """
+            inputs:
+              events: { file: in.jsonl }
+            outputs:
+              out: { from: [events], kafka: { brokers: "h:1", topic: "bad topic" } }
+              other: { from: [events], kafka: { brokers: "h:1", topic: { expr: "region +" } } }
+              third: { from: [events], kafka: { brokers: "h:1", topic: { exp: region } } }
+              good: { from: [events], kafka: { brokers: "h:1", topic: fine.topic_1 } }
+              wrong: { from: [good], file: x.jsonl }
+              self: { from: [self.rejected], kafka: { brokers: "h:1", topic: t } }
+            """)
+        let text = e.joined(separator: "\n")
+        #expect(
+            text.contains("p.yaml:4:58: error: kafka output 'out': 'bad topic' is not a Kafka topic name"), "\(text)")
+        #expect(text.contains("p.yaml:5:"), "\(text)")
+        #expect(text.contains("p.yaml:6:") && text.contains("unknown key 'exp'"), "\(text)")
+        #expect(text.contains("p.yaml:8:19: error: kafka output 'good' can only be read as 'good.rejected'"), "\(text)")
+        #expect(text.contains("kafka output 'self' reads its own 'self.rejected'"), "\(text)")
+    }
+
     @Test func theCheckpointPositionRoundTrips() throws {
         let source = KafkaSource(name: "in", spec: KafkaInputSpec(brokers: "h:1", topics: ["t"], group: "g"))
         try source.resume(from: KafkaSource.encode([TopicPartition("t", 0): 5, TopicPartition("t", 3): 70]))
