@@ -12,7 +12,7 @@ package struct KafkaInputSpec: Sendable, Equatable {
     package var start: KafkaStart
     /// `client:` settings, passed to librdkafka as they are (TLS, SASL, timeouts...).
     package var client: [String: String]
-    /// `metadata: FIELD`: adds `{topic, partition, offset, timestamp, key}` to each event
+    /// `metadata: FIELD`: adds `{topic, partition, offset, timestamp, key, headers}` to each event
     /// under that field; nil adds nothing (the event is the message value as it is).
     package var metadata: String?
     /// How long to try reaching the brokers at start (`connect_timeout`).
@@ -210,8 +210,8 @@ package final class KafkaSource: CheckpointedSource, CheckpointListener, RunEndL
         consumer.close()
     }
 
-    /// The message as an object with `{topic, partition, offset, timestamp, key}` added
-    /// under `field`.
+    /// The message as an object with `{topic, partition, offset, timestamp, key, headers}`
+    /// added under `field`; a key or header value that is not UTF-8 makes it malformed.
     static func withMetadata(_ m: KafkaMessage, field: String, maxDepth: Int) -> Result<Event, SourceError> {
         let value: JSON
         do {
@@ -222,7 +222,7 @@ package final class KafkaSource: CheckpointedSource, CheckpointListener, RunEndL
         guard case .object(var o) = value else {
             return .failure(SourceError("not a JSON object (metadata goes into a field of an object)"))
         }
-        var meta = JSONObject(minimumCapacity: 5)
+        var meta = JSONObject(minimumCapacity: 6)
         meta.appendUnchecked(key: "topic", value: .string(m.topic))
         meta.appendUnchecked(key: "partition", value: .int(Int64(m.partition)))
         meta.appendUnchecked(key: "offset", value: .int(m.offset))
@@ -235,6 +235,19 @@ package final class KafkaSource: CheckpointedSource, CheckpointListener, RunEndL
             key = .string(s)
         }
         meta.appendUnchecked(key: "key", value: key)
+        var headers = JSONObject()
+        for h in m.headers() {
+            guard let name = h.name else { return .failure(SourceError("a header name is not UTF-8")) }
+            var v = JSON.null
+            if let b = h.value {
+                guard let s = String(validating: b, as: UTF8.self) else {
+                    return .failure(SourceError("the value of header '\(name)' is not UTF-8"))
+                }
+                v = .string(s)
+            }
+            headers[name] = v
+        }
+        meta.appendUnchecked(key: "headers", value: .object(headers))
         o[field] = .object(meta)
         return .success(Event(.object(o)))
     }

@@ -172,6 +172,30 @@ package struct KafkaMessage {
     package var timestamp: Int64?
     package var key: UnsafeRawBufferPointer?
     package var value: UnsafeRawBufferPointer
+    /// librdkafka's message, for ``headers()``.
+    let handle: UnsafeMutablePointer<rd_kafka_message_t>
+
+    /// The message's headers in order, a null value as nil; valid only during the call.
+    /// A name that is not UTF-8 comes as nil.
+    package func headers() -> [(name: String?, value: UnsafeRawBufferPointer?)] {
+        var list: OpaquePointer?
+        guard rd_kafka_message_headers(handle, &list) == RD_KAFKA_RESP_ERR_NO_ERROR, let list else { return [] }
+        var out: [(name: String?, value: UnsafeRawBufferPointer?)] = []
+        var i = 0
+        while true {
+            var name: UnsafePointer<CChar>?
+            var value: UnsafeRawPointer?
+            var size = 0
+            guard rd_kafka_header_get_all(list, i, &name, &value, &size) == RD_KAFKA_RESP_ERR_NO_ERROR else { break }
+            out.append(
+                (
+                    name.flatMap { String(validatingCString: $0) },
+                    value.map { UnsafeRawBufferPointer(start: $0, count: size) }
+                ))
+            i += 1
+        }
+        return out
+    }
 }
 
 /// A consumer in a group (librdkafka's high-level consumer), with offsets committed only
@@ -269,7 +293,8 @@ package final class KafkaConsumer: @unchecked Sendable {
                     topic: topic, partition: msg.partition, offset: msg.offset,
                     timestamp: type == RD_KAFKA_TIMESTAMP_NOT_AVAILABLE ? nil : ts,
                     key: msg.key.map { UnsafeRawBufferPointer(start: $0, count: msg.key_len) },
-                    value: UnsafeRawBufferPointer(start: msg.payload, count: msg.payload == nil ? 0 : msg.len)))
+                    value: UnsafeRawBufferPointer(start: msg.payload, count: msg.payload == nil ? 0 : msg.len),
+                    handle: m))
         }
         return n
     }

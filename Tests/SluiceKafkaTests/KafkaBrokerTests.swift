@@ -265,6 +265,71 @@ import Testing
             "\(dlq)")
     }
 
+    @Test func headersReachExpressionsAndAreWrittenFromExpressions() throws {
+        guard let broker = try broker() else { return }
+        defer { broker.stop() }
+        try broker.createTopic("in", partitions: 1)
+        try broker.createTopic("out", partitions: 1)
+        try broker.python(
+            """
+            import os
+            from confluent_kafka import Producer
+            p = Producer({'bootstrap.servers': os.environ['BROKERS']})
+            p.produce('in', b'{"id":1}', headers=[('trace', b't-1'), ('n', b'7'), ('n', b'8'), ('empty', None)])
+            p.produce('in', b'{"id":2}', headers=[('trace', b'\\xff\\xfe')])
+            p.produce('in', b'{"id":3}')
+            p.flush(30)
+            """)
+        let dir = try folder(
+            """
+            inputs:
+              in: { kafka: { brokers: "\(broker.address)", topics: [in], group: h, metadata: kafka, \(Self.client) } }
+            outputs:
+              out:
+                from: [in]
+                kafka: { brokers: "\(broker.address)", topic: out, key: string(id),
+                         headers: { trace: kafka.headers.trace, id: id, n: "int(kafka.headers.n) * 2" } }
+              seen: { from: [in], file: seen.jsonl }
+              bad: { from: [in.malformed], file: bad.jsonl }
+            """)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let run = try launch(["run", "p.yaml"], in: dir, broker)
+        let seen = dir.appendingPathComponent("seen.jsonl")
+        #expect(waitForLines(seen, 2, while: run) == 2)
+        let bad = dir.appendingPathComponent("bad.jsonl")
+        #expect(waitForLines(bad, 1, while: run) == 1)
+        // Headers as an object of strings (a repeated name: the last; a null value: null).
+        let first = lines(seen).first ?? ""
+        #expect(first.contains(#""headers":{"trace":"t-1","n":"8","empty":null}}"#), "\(first)")
+        #expect(lines(seen).last?.contains(#""headers":{}}"#) == true, "\(lines(seen))")
+        #expect(
+            lines(bad).first?.contains(
+                #"{"error":{"message":"the value of header 'trace' is not UTF-8","topic":"in","partition":0,"offset":1}"#
+            )
+                == true, "\(lines(bad))")
+        let got = try broker.python(
+            """
+            import os, time, json
+            from confluent_kafka import Consumer
+            c = Consumer({'bootstrap.servers': os.environ['BROKERS'], 'group.id': 'hc', 'auto.offset.reset': 'earliest',
+                          'session.timeout.ms': 6000})
+            c.subscribe(['out'])
+            got, end = [], time.time() + 30
+            while len(got) < 2 and time.time() < end:
+                m = c.poll(0.2)
+                if m is None or m.error(): continue
+                got.append(json.dumps([m.key().decode(), [[k, v.decode()] for k, v in (m.headers() or [])]]))
+            c.close()
+            print('\\n'.join(got))
+            """)
+        #expect(stop(run) == 143)
+        // A header whose expression fails (no 'trace', no 'n' in the third) is left out.
+        #expect(
+            got.split(separator: "\n").map(String.init) == [
+                #"["1", [["trace", "t-1"], ["id", "1"], ["n", "16"]]]"#, #"["3", [["id", "3"]]]"#,
+            ], "\(got)")
+    }
+
     @Test func anUnreachableBrokerFailsTheStartWithAClearErrorAfterABoundedRetry() throws {
         let port = try KafkaBroker.freePort()
         let dir = try folder(

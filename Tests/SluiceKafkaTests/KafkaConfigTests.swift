@@ -81,6 +81,20 @@ import Testing
         #expect(text.contains("kafka output 'self' reads its own 'self.rejected'"), "\(text)")
     }
 
+    @Test func headersAreExpressionsCheckedAtCompileTime() {
+        let e = errors(
+            """
+            inputs:
+              events: { file: in.jsonl }
+            outputs:
+              out: { from: [events], kafka: { brokers: "h:1", topic: t, headers: { trace: "a +", "": x, m: { a: 1 } } } }
+            """)
+        let text = e.joined(separator: "\n")
+        #expect(text.contains("p.yaml:4:83: error: in expression"), "\(text)")
+        #expect(text.contains("kafka output 'out': a header name is empty"), "\(text)")
+        #expect(text.contains("header 'm' of kafka output 'out'"), "\(text)")
+    }
+
     @Test func theCheckpointPositionRoundTrips() throws {
         let source = KafkaSource(name: "in", spec: KafkaInputSpec(brokers: "h:1", topics: ["t"], group: "g"))
         try source.resume(from: KafkaSource.encode([TopicPartition("t", 0): 5, TopicPartition("t", 3): 70]))
