@@ -330,6 +330,49 @@ import Testing
             ], "\(got)")
     }
 
+    @Test func aTopicPerEventAndSideOutputsToADeadLetterTopic() throws {
+        guard let broker = try broker() else { return }
+        defer { broker.stop() }
+        for t in ["orders", "region-eu", "region-us", "dead-letters"] { try broker.createTopic(t, partitions: 1) }
+        try broker.produce(
+            "orders",
+            [
+                #"{"id":1,"region":"eu","amount":5}"#, "not json", #"{"id":2,"region":"us","amount":7}"#,
+                #"{"id":3,"region":"eu"}"#, #"{"id":4,"region":"eu","amount":1}"#,
+            ])
+        let dir = try folder(
+            """
+            inputs:
+              orders: { kafka: { brokers: "\(broker.address)", topics: [orders], group: d, \(Self.client) } }
+            streams:
+              main: { from: orders, steps: [ { filter: amount > 0 } ] }
+            outputs:
+              byRegion:
+                from: [main]
+                kafka: { brokers: "\(broker.address)", topic: { expr: "'region-' + region" }, key: string(id) }
+              dlq: { from: [orders.malformed, main.rejected], kafka: { brokers: "\(broker.address)", topic: dead-letters } }
+            """)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let run = try launch(["run", "p.yaml"], in: dir, broker)
+        let dead = try broker.consumeAll("dead-letters", count: 2, seconds: 30)
+        let eu = try broker.consumeAll("region-eu", count: 2, seconds: 10)
+        let us = try broker.consumeAll("region-us", count: 1, seconds: 10)
+        #expect(stop(run) == 143, "\(lines(dir.appendingPathComponent("err.txt")))")
+        #expect(eu.map(\.key).sorted() == ["1", "4"], "\(eu)")
+        #expect(us.map(\.key) == ["2"], "\(us)")
+        // The malformed message with its partition and offset, the rejected event with the
+        // step's reason.
+        let values = dead.map(\.value).sorted()
+        #expect(values.count == 2, "\(dead)")
+        #expect(
+            values.first?.hasPrefix(#"{"error":{"message":"not JSON: "#) == true
+                && values.first?.contains(#""topic":"orders","partition":0,"offset":1},"raw":"not json"}"#) == true,
+            "\(values)")
+        #expect(
+            values.last?.hasPrefix(#"{"error":{"step":"filter","message":"#) == true
+                && values.last?.hasSuffix(#""event":{"id":3,"region":"eu"}}"#) == true, "\(values)")
+    }
+
     @Test func anUnreachableBrokerFailsTheStartWithAClearErrorAfterABoundedRetry() throws {
         let port = try KafkaBroker.freePort()
         let dir = try folder(
