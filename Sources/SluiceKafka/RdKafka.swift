@@ -93,11 +93,14 @@ func warnLine(_ text: String) {
 }
 
 /// Where a consumer starts reading a partition with no position of its own.
-package enum KafkaStart: String, Sendable, CaseIterable {
+package enum KafkaStart: Sendable, Equatable {
     /// The group's committed offset; the beginning where there is none.
     case committed
     case earliest
     case latest
+    /// The first message whose timestamp is at or after this time (epoch ms), found with
+    /// librdkafka's `offsetsForTimes`; the end of a partition with none that late.
+    case timestamp(Int64)
 }
 
 /// The group member's side of a rebalance: sets the offsets of newly assigned
@@ -106,6 +109,11 @@ final class RebalanceHandler: Sendable {
     let start: KafkaStart
     /// Positions restored from a checkpoint, each used once.
     let restored: Mutex<[TopicPartition: Int64]>
+    /// With ``KafkaStart/timestamp(_:)``: the partitions sought by time that have not yet
+    /// given a message at or after the time. Until they do, earlier messages are skipped:
+    /// a broker with a coarse time index (tansu answers with the first offset) may seek
+    /// to an earlier one.
+    let seekingTime = Mutex(Set<TopicPartition>())
     /// Called with the partitions taken away, before they go (to commit them).
     let onRevoke: @Sendable ([TopicPartition]) -> Void
 
@@ -116,7 +124,8 @@ final class RebalanceHandler: Sendable {
         self.onRevoke = onRevoke
     }
 
-    func assign(_ list: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>) {
+    func assign(_ rk: OpaquePointer, _ list: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>) {
+        var byTime: [Int] = []
         restored.withLock { saved in
             for i in 0..<Int(list.pointee.cnt) {
                 let e = list.pointee.elems + i
@@ -130,7 +139,64 @@ final class RebalanceHandler: Sendable {
                 case .committed: break
                 case .earliest: e.pointee.offset = Int64(RD_KAFKA_OFFSET_BEGINNING)
                 case .latest: e.pointee.offset = Int64(RD_KAFKA_OFFSET_END)
+                case .timestamp: byTime.append(i)
                 }
+            }
+        }
+        if case .timestamp(let ms) = start, !byTime.isEmpty {
+            seek(rk, list, byTime, toTime: ms)
+            seekingTime.withLock { set in
+                for i in byTime {
+                    let e = list.pointee.elems + i
+                    if let name = e.pointee.topic {
+                        set.insert(TopicPartition(String(cString: name), e.pointee.partition))
+                    }
+                }
+            }
+        }
+    }
+
+    /// True when a message of `tp` with timestamp `ms` comes before the start time of a
+    /// partition sought by time (see ``seekingTime``); the first that does not ends the
+    /// skipping for that partition.
+    func skips(_ tp: TopicPartition, _ ms: Int64?) -> Bool {
+        guard case .timestamp(let start) = self.start else { return false }
+        return seekingTime.withLock { set in
+            guard set.contains(tp) else { return false }
+            if let ms, ms < start { return true }
+            set.remove(tp)
+            return false
+        }
+    }
+
+    /// Sets the offsets of `list`'s entries at `indices` to the first message at or after
+    /// `ms` (the end where there is none). When the brokers cannot say, those partitions
+    /// start at the beginning, with a warning: nothing is skipped.
+    func seek(
+        _ rk: OpaquePointer, _ list: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>, _ indices: [Int],
+        toTime ms: Int64
+    ) {
+        let query = rd_kafka_topic_partition_list_new(Int32(indices.count))
+        defer { rd_kafka_topic_partition_list_destroy(query) }
+        for i in indices {
+            let e = list.pointee.elems + i
+            if let q = rd_kafka_topic_partition_list_add(query, e.pointee.topic, e.pointee.partition) {
+                q.pointee.offset = ms
+            }
+        }
+        let err = rd_kafka_offsets_for_times(rk, query, 10_000)
+        for i in indices {
+            let e = list.pointee.elems + i
+            let q = rd_kafka_topic_partition_list_find(query, e.pointee.topic, e.pointee.partition)
+            if err == RD_KAFKA_RESP_ERR_NO_ERROR, let q, q.pointee.err == RD_KAFKA_RESP_ERR_NO_ERROR {
+                e.pointee.offset = q.pointee.offset >= 0 ? q.pointee.offset : Int64(RD_KAFKA_OFFSET_END)
+            } else {
+                let reason = errorText(err != RD_KAFKA_RESP_ERR_NO_ERROR ? err : q?.pointee.err ?? err)
+                let topic = e.pointee.topic.map { String(cString: $0) } ?? "?"
+                warnLine(
+                    "Kafka: cannot find the offset of time \(ms) in \(topic)/\(e.pointee.partition) (\(reason)); reading it from the beginning"
+                )
+                e.pointee.offset = Int64(RD_KAFKA_OFFSET_BEGINNING)
             }
         }
     }
@@ -142,6 +208,7 @@ final class RebalanceHandler: Sendable {
             let e = list.pointee.elems + i
             if let name = e.pointee.topic { tps.append(TopicPartition(String(cString: name), e.pointee.partition)) }
         }
+        seekingTime.withLock { set in for tp in tps { set.remove(tp) } }
         onRevoke(tps)
     }
 }
@@ -154,7 +221,7 @@ private let rebalanceCallback:
         guard let rk, let opaque else { return }
         let h = Unmanaged<RebalanceHandler>.fromOpaque(opaque).takeUnretainedValue()
         if err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS, let list {
-            h.assign(list)
+            h.assign(rk, list)
             _ = rd_kafka_assign(rk, list)
         } else {
             h.revoke(list)
@@ -288,6 +355,10 @@ package final class KafkaConsumer: @unchecked Sendable {
             }
             var type = RD_KAFKA_TIMESTAMP_NOT_AVAILABLE
             let ts = rd_kafka_message_timestamp(m, &type)
+            if handler.skips(TopicPartition(topic, msg.partition), type == RD_KAFKA_TIMESTAMP_NOT_AVAILABLE ? nil : ts)
+            {
+                continue
+            }
             body(
                 KafkaMessage(
                     topic: topic, partition: msg.partition, offset: msg.offset,

@@ -1,3 +1,4 @@
+import SluiceCEL
 import SluiceCore
 import SluiceKafka
 import SluiceSteps
@@ -36,6 +37,27 @@ extension PipelineCompiler {
         return Int32(clamping: max(1, d.milliseconds))
     }
 
+    /// `start: committed | earliest | latest | {timestamp: RFC 3339}` (committed when absent).
+    func readKafkaStart(_ c: ConfigMap, what: String) -> KafkaStart {
+        guard let node = c.node("start") else { return .committed }
+        guard node.mapping != nil else {
+            return c.oneOf("start", ["committed": KafkaStart.committed, "earliest": .earliest, "latest": .latest])
+                ?? .committed
+        }
+        guard let m = ConfigMap(node, what: "start", context: ctx) else { return .committed }
+        defer { m.finish() }
+        guard let text = m.string("timestamp", required: true), let t = m.node("timestamp") else { return .committed }
+        do {
+            let ts = try CELTimestamp(parsing: text)
+            return .timestamp(ts.seconds * 1000 + Int64(ts.nanos) / 1_000_000)
+        } catch {
+            ctx.error(
+                t.location, "\(what): start timestamp '\(text)' is not an RFC 3339 time",
+                hint: "e.g. 'start: {timestamp: \"2026-12-01T00:00:00Z\"}'")
+            return .committed
+        }
+    }
+
     /// `kafka: {brokers, topics, group, start, metadata, connect_timeout, client}`.
     func readKafkaInput(_ c: ConfigMap, name: String) -> KafkaInputSpec? {
         let what = "kafka input '\(name)'"
@@ -48,9 +70,7 @@ extension PipelineCompiler {
         if group?.isEmpty == true {
             ctx.error(c.node("group")?.location ?? c.location, "\(what): 'group' is empty")
         }
-        let start =
-            c.oneOf(
-                "start", Dictionary(uniqueKeysWithValues: KafkaStart.allCases.map { ($0.rawValue, $0) })) ?? .committed
+        let start = readKafkaStart(c, what: what)
         let metadata = c.string("metadata")
         let timeout = readConnectTimeout(c)
         let client = readClientOptions(c, what: what)

@@ -373,6 +373,38 @@ import Testing
                 && values.last?.hasSuffix(#""event":{"id":3,"region":"eu"}}"#) == true, "\(values)")
     }
 
+    @Test func startAtATimestampSeeksEachPartitionToItsFirstMessageThatLate() throws {
+        guard let broker = try broker() else { return }
+        defer { broker.stop() }
+        try broker.createTopic("timed", partitions: 2)
+        // 20 messages a second apart from 2026-12-01T00:00:00Z, spread over 2 partitions.
+        try broker.python(
+            """
+            import os
+            from confluent_kafka import Producer
+            p = Producer({'bootstrap.servers': os.environ['BROKERS']})
+            for i in range(20):
+                p.produce('timed', b'{"id":%d}' % i, partition=i % 2, timestamp=1796083200000 + i * 1000)
+            p.flush(30)
+            """)
+        let dir = try folder(
+            """
+            inputs:
+              timed: { kafka: { brokers: "\(broker.address)", topics: [timed], group: ts,
+                                start: { timestamp: "2026-12-01T00:00:12.500Z" }, \(Self.client) } }
+            outputs:
+              out: { from: [timed], file: out.jsonl }
+            """)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let run = try launch(["run", "p.yaml"], in: dir, broker)
+        let out = dir.appendingPathComponent("out.jsonl")
+        #expect(waitForLines(out, 7, seconds: 60, while: run) == 7)
+        usleep(500_000)
+        #expect(stop(run) == 143, "\(lines(dir.appendingPathComponent("err.txt")))")
+        #expect(Set(lines(out).compactMap(Self.id)) == Set(13..<20), "\(lines(out))")
+        #expect(lines(out).count == 7)
+    }
+
     @Test func anUnreachableBrokerFailsTheStartWithAClearErrorAfterABoundedRetry() throws {
         let port = try KafkaBroker.freePort()
         let dir = try folder(

@@ -95,6 +95,32 @@ import Testing
         #expect(text.contains("header 'm' of kafka output 'out'"), "\(text)")
     }
 
+    @Test func startAtATimestamp() throws {
+        let p = try Pipeline.compile(
+            yaml: """
+                inputs:
+                  events: { kafka: { brokers: "h:1", topics: [t], group: g, start: { timestamp: "2026-12-01T01:00:00+01:00" } } }
+                outputs:
+                  out: { from: [events], stdout: {} }
+                """)
+        #expect(p.inputNames == ["events"])
+        let e = errors(
+            """
+            inputs:
+              a: { kafka: { brokers: "h:1", topics: [t], group: g, start: { timestamp: "yesterday" } } }
+              b: { kafka: { brokers: "h:1", topics: [t], group: g, start: { time: 5 } } }
+              c: { kafka: { brokers: "h:1", topics: [t], group: g, start: timestamp } }
+            outputs:
+              out: { from: [a, b, c], stdout: {} }
+            """)
+        let text = e.joined(separator: "\n")
+        #expect(
+            text.contains("p.yaml:2:76: error: kafka input 'a': start timestamp 'yesterday' is not an RFC 3339 time"),
+            "\(text)")
+        #expect(text.contains("p.yaml:3:") && text.contains("unknown key 'time' in 'start'"), "\(text)")
+        #expect(text.contains("p.yaml:4:") && text.contains("timestamp"), "\(text)")
+    }
+
     @Test func theCheckpointPositionRoundTrips() throws {
         let source = KafkaSource(name: "in", spec: KafkaInputSpec(brokers: "h:1", topics: ["t"], group: "g"))
         try source.resume(from: KafkaSource.encode([TopicPartition("t", 0): 5, TopicPartition("t", 3): 70]))
