@@ -46,6 +46,8 @@ package final class KafkaSource: CheckpointedSource, CheckpointListener, RunEndL
     package let name: String
     let spec: KafkaInputSpec
     let maxDepth: Int
+    /// A message larger than this (bytes) goes to `malformed`, as an oversized line of a file.
+    let maxEventSize: Int
     package var restored: [TopicPartition: Int64] = [:]
 
     struct Shared {
@@ -58,7 +60,10 @@ package final class KafkaSource: CheckpointedSource, CheckpointListener, RunEndL
     }
     let shared = Mutex(Shared())
 
-    package init(name: String, spec: KafkaInputSpec, maxDepth: Int = 512) {
+    package init(
+        name: String, spec: KafkaInputSpec, maxDepth: Int = 512, maxEventSize: Int = JSONLimits.default.maxEventSize
+    ) {
+        self.maxEventSize = maxEventSize
         self.name = name
         self.spec = spec
         self.maxDepth = maxDepth
@@ -133,7 +138,9 @@ package final class KafkaSource: CheckpointedSource, CheckpointListener, RunEndL
             read.removeAll(keepingCapacity: true)
             let n = consumer.poll(timeoutMs: 100) { m in
                 read[TopicPartition(m.topic, m.partition)] = m.offset + 1
-                if let field = metadata {
+                if m.value.count > maxEventSize {
+                    bad.append(Self.malformed(m, reason: "event larger than the \(maxEventSize)-byte limit"))
+                } else if let field = metadata {
                     switch Self.withMetadata(m, field: field, maxDepth: maxDepth) {
                     case .success(let e): parsed.append(e)
                     case .failure(let reason): bad.append(Self.malformed(m, reason: reason.message))
@@ -252,16 +259,21 @@ package final class KafkaSource: CheckpointedSource, CheckpointListener, RunEndL
         return .success(Event(.object(o)))
     }
 
-    /// `{"error": {message, topic, partition, offset}, "raw": VALUE AS TEXT}`.
+    /// `{"error": {message, topic, partition, offset[, truncated]}, "raw": VALUE AS TEXT}`,
+    /// the text cut to the first ``JSONStreamReader/rawLimit`` bytes as for a file's lines.
     static func malformed(_ m: KafkaMessage, reason: String) -> Event {
-        var err = JSONObject(minimumCapacity: 4)
+        let limit = JSONStreamReader.rawLimit
+        var err = JSONObject(minimumCapacity: 5)
         err.appendUnchecked(key: "message", value: .string(reason))
         err.appendUnchecked(key: "topic", value: .string(m.topic))
         err.appendUnchecked(key: "partition", value: .int(Int64(m.partition)))
         err.appendUnchecked(key: "offset", value: .int(m.offset))
+        if m.value.count > limit { err.appendUnchecked(key: "truncated", value: .bool(true)) }
         var o = JSONObject(minimumCapacity: 2)
         o.appendUnchecked(key: "error", value: .object(err))
-        o.appendUnchecked(key: "raw", value: .string(String(decoding: m.value, as: UTF8.self)))
+        o.appendUnchecked(
+            key: "raw",
+            value: .string(String(decoding: UnsafeRawBufferPointer(rebasing: m.value.prefix(limit)), as: UTF8.self)))
         return Event(.object(o))
     }
 }

@@ -102,7 +102,9 @@ package struct FlowBuilder {
             if let given = options.sources[input.name] {
                 source = given
             } else if let kafka {
-                source = KafkaSource(name: input.name, spec: kafka, maxDepth: options.limits.maxDepth)
+                source = KafkaSource(
+                    name: input.name, spec: kafka, maxDepth: options.limits.maxDepth,
+                    maxEventSize: options.limits.maxEventSize)
             } else if let rabbitmq {
                 // Deliveries are acked when a checkpoint covering their results is on disk.
                 guard checkpointing != nil else {

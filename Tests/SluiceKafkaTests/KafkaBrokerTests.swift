@@ -405,6 +405,74 @@ import Testing
         #expect(lines(out).count == 7)
     }
 
+    @Test func aKeyThatIsNotUTF8AndAnOversizedMessageGoToMalformed() throws {
+        guard let broker = try broker() else { return }
+        defer { broker.stop() }
+        try broker.createTopic("raw", partitions: 1)
+        // 17 MiB: over the 16 MiB event limit that a file's lines have too.
+        try broker.python(
+            """
+            import os
+            from confluent_kafka import Producer
+            p = Producer({'bootstrap.servers': os.environ['BROKERS'], 'message.max.bytes': 40000000})
+            p.produce('raw', b'{"id":1}', key=b'\\xff\\xfe')
+            p.produce('raw', b'{"id":2,"pad":"' + b'x' * (17 << 20) + b'"}', key=b'big')
+            p.produce('raw', b'{"id":3}', key=b'ok')
+            p.flush(60)
+            """)
+        let dir = try folder(
+            """
+            inputs:
+              raw: { kafka: { brokers: "\(broker.address)", topics: [raw], group: r, metadata: kafka, \(Self.client) } }
+            outputs:
+              good: { from: [raw], file: good.jsonl }
+              bad: { from: [raw.malformed], file: bad.jsonl }
+            """)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let run = try launch(["run", "p.yaml"], in: dir, broker)
+        let good = dir.appendingPathComponent("good.jsonl")
+        let bad = dir.appendingPathComponent("bad.jsonl")
+        #expect(waitForLines(good, 1, seconds: 60, while: run) == 1)
+        #expect(waitForLines(bad, 2, seconds: 60, while: run) == 2)
+        #expect(stop(run) == 143, "\(lines(dir.appendingPathComponent("err.txt")))")
+        #expect(lines(good).first?.hasPrefix(#"{"id":3,"kafka":{"topic":"raw","partition":0,"offset":2,"#) == true)
+        let records = lines(bad)
+        #expect(
+            records.first?.hasPrefix(
+                #"{"error":{"message":"the message key is not UTF-8","topic":"raw","partition":0,"offset":0},"raw":"{\"id\":1}"}"#
+            )
+                == true, "\(records)")
+        // The oversized one: its reason and the first 1 KiB of its text.
+        let big = records.last ?? ""
+        #expect(
+            big.hasPrefix(
+                #"{"error":{"message":"event larger than the 16777216-byte limit","topic":"raw","partition":0,"offset":1,"truncated":true},"raw":"{\"id\":2,"#
+            ),
+            "\(big.prefix(300))")
+        #expect(big.count < 1200)
+    }
+
+    @Test func aMissingTopicFailsTheStartWithAClearError() throws {
+        guard let broker = try broker() else { return }
+        defer { broker.stop() }
+        let dir = try folder(
+            """
+            inputs:
+              in: { kafka: { brokers: "\(broker.address)", topics: [nope], group: g, connect_timeout: 5s } }
+            outputs:
+              out: { from: [in], stdout: {} }
+            """)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let run = try launch(["run", "p.yaml"], in: dir, broker)
+        run.waitUntilExit()
+        let err = lines(dir.appendingPathComponent("err.txt")).joined(separator: "\n")
+        #expect(run.terminationStatus == 1, "\(err)")
+        #expect(
+            err.contains(
+                "input 'in': topic 'nope' does not exist on the Kafka brokers '\(broker.address)'; create it first"),
+            "\(err)")
+    }
+
     @Test func anUnreachableBrokerFailsTheStartWithAClearErrorAfterABoundedRetry() throws {
         let port = try KafkaBroker.freePort()
         let dir = try folder(
