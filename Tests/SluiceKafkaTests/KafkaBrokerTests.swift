@@ -473,6 +473,49 @@ import Testing
             "\(err)")
     }
 
+    @Test func theBrokerKilledAndRestartedMidRunTheRunWaitsAndGoesOnLosingNothing() throws {
+        guard let broker = try KafkaBroker.startPersistent() else {
+            if KafkaBroker.required { Issue.record("tansu or moto is not installed in .venv (run `make deps`)") }
+            return
+        }
+        defer { broker.stop() }
+        try broker.createTopic("in", partitions: 2)
+        try broker.createTopic("out", partitions: 2)
+        let message = { (i: Int) in #"{"id":\#(i)}"# }
+        try broker.produce("in", (0..<1000).map(message))
+        let dir = try folder(
+            """
+            inputs:
+              in: { kafka: { brokers: "\(broker.address)", topics: [in], group: k, \(Self.client) } }
+            outputs:
+              out: { from: [in], kafka: { brokers: "\(broker.address)", topic: out, key: string(id) } }
+              seen: { from: [in], file: seen.jsonl }
+            """)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let run = try launch(["run", "p.yaml"], in: dir, broker)
+        let seen = dir.appendingPathComponent("seen.jsonl")
+        #expect(waitForLines(seen, 1000, seconds: 60, while: run) >= 1000)
+        // Down without warning, up again on the same port a moment later, with its data.
+        broker.kill()
+        usleep(1_000_000)
+        #expect(run.isRunning, "\(lines(dir.appendingPathComponent("err.txt")))")
+        try broker.restart()
+        try broker.produce("in", (1000..<2000).map(message))
+        // The run reconnects on its own and reads what came after the restart; what it
+        // had produced before is still there, and what it produces now arrives.
+        #expect(
+            waitForLines(seen, 2000, seconds: 120, while: run) >= 2000,
+            "\(lines(dir.appendingPathComponent("err.txt")))")
+        #expect(run.isRunning)
+        #expect(stop(run) == 143, "\(lines(dir.appendingPathComponent("err.txt")))")
+        // The output went to Kafka with the same events as the file (repeats included).
+        let out = try broker.consumeAll("out", count: lines(seen).count, seconds: 60)
+        // Every id, once or more (at-least-once: a rejoin may read again from the
+        // committed offsets, which this run commits only at its end).
+        #expect(Set(lines(seen).compactMap(Self.id)) == Set(0..<2000))
+        #expect(Set(out.map(\.key)) == Set((0..<2000).map(String.init)), "\(out.count)")
+    }
+
     @Test func anUnreachableBrokerFailsTheStartWithAClearErrorAfterABoundedRetry() throws {
         let port = try KafkaBroker.freePort()
         let dir = try folder(
