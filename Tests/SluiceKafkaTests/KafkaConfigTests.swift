@@ -59,7 +59,9 @@ import Testing
                   out: { from: [events], kafka: { brokers: "h:1", topic: { expr: "'orders-' + region" } } }
                   failed: { from: [out.rejected], file: failed.jsonl }
                 """)
-        #expect(p.graph(format: .dot).contains("kafka: {expr: 'orders-' + region}"))
+        let graph = p.graph(format: .dot)
+        #expect(graph.contains("kafka: {expr: 'orders-' + region}"))
+        #expect(graph.contains(#"out_out -> out_failed [label="rejected", style=dashed];"#), "\(graph)")
         let e = errors(
             """
             inputs:
