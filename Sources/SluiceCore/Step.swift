@@ -55,6 +55,17 @@ extension Step {
     public var counters: [(name: String, value: Int)] { [] }
 }
 
+/// A step that hands work to something outside the run and hears back later (a Kafka
+/// output's messages and their delivery reports): before a checkpoint barrier passes its
+/// stream, and once when the stream stops (its input ended, or the run was stopped), the
+/// stage calls ``drain(into:)``, which waits for that work and emits what it learnt (the
+/// events that failed, to `rejected`), so that a checkpoint covers them and none is lost
+/// at the end.
+package protocol DrainingStep: Step {
+    /// Waits for the work handed out so far and emits its outcome.
+    func drain(into out: inout StepOutput)
+}
+
 /// A step on a hot path that reads events where they are instead of taking a copy
 /// (built-in steps only). The runtime finds out once, when it builds a stream's chain,
 /// whether a step is one; it then lends events in place, event by event, to

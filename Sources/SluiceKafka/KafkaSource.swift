@@ -12,7 +12,7 @@ package struct KafkaInputSpec: Sendable, Equatable {
     package var start: KafkaStart
     /// `client:` settings, passed to librdkafka as they are (TLS, SASL, timeouts...).
     package var client: [String: String]
-    /// `metadata: FIELD`: adds `{topic, partition, offset, timestamp, key}` to each event
+    /// `metadata: FIELD`: adds `{topic, partition, offset, timestamp, key, headers}` to each event
     /// under that field; nil adds nothing (the event is the message value as it is).
     package var metadata: String?
     /// How long to try reaching the brokers at start (`connect_timeout`).
@@ -46,6 +46,8 @@ package final class KafkaSource: CheckpointedSource, CheckpointListener, RunEndL
     package let name: String
     let spec: KafkaInputSpec
     let maxDepth: Int
+    /// A message larger than this (bytes) goes to `malformed`, as an oversized line of a file.
+    let maxEventSize: Int
     package var restored: [TopicPartition: Int64] = [:]
 
     struct Shared {
@@ -58,7 +60,10 @@ package final class KafkaSource: CheckpointedSource, CheckpointListener, RunEndL
     }
     let shared = Mutex(Shared())
 
-    package init(name: String, spec: KafkaInputSpec, maxDepth: Int = 512) {
+    package init(
+        name: String, spec: KafkaInputSpec, maxDepth: Int = 512, maxEventSize: Int = JSONLimits.default.maxEventSize
+    ) {
+        self.maxEventSize = maxEventSize
         self.name = name
         self.spec = spec
         self.maxDepth = maxDepth
@@ -134,7 +139,9 @@ package final class KafkaSource: CheckpointedSource, CheckpointListener, RunEndL
             read.removeAll(keepingCapacity: true)
             let n = consumer.poll(timeoutMs: 100) { m in
                 read[TopicPartition(m.topic, m.partition)] = m.offset + 1
-                if let field = metadata {
+                if m.value.count > maxEventSize {
+                    bad.append(Self.malformed(m, reason: "event larger than the \(maxEventSize)-byte limit"))
+                } else if let field = metadata {
                     switch Self.withMetadata(m, field: field, maxDepth: maxDepth) {
                     case .success(let e): parsed.append(e)
                     case .failure(let reason): bad.append(Self.malformed(m, reason: reason.message))
@@ -212,8 +219,8 @@ package final class KafkaSource: CheckpointedSource, CheckpointListener, RunEndL
         consumer.close()
     }
 
-    /// The message as an object with `{topic, partition, offset, timestamp, key}` added
-    /// under `field`.
+    /// The message as an object with `{topic, partition, offset, timestamp, key, headers}`
+    /// added under `field`; a key or header value that is not UTF-8 makes it malformed.
     static func withMetadata(_ m: KafkaMessage, field: String, maxDepth: Int) -> Result<Event, SourceError> {
         let value: JSON
         do {
@@ -224,7 +231,7 @@ package final class KafkaSource: CheckpointedSource, CheckpointListener, RunEndL
         guard case .object(var o) = value else {
             return .failure(SourceError("not a JSON object (metadata goes into a field of an object)"))
         }
-        var meta = JSONObject(minimumCapacity: 5)
+        var meta = JSONObject(minimumCapacity: 6)
         meta.appendUnchecked(key: "topic", value: .string(m.topic))
         meta.appendUnchecked(key: "partition", value: .int(Int64(m.partition)))
         meta.appendUnchecked(key: "offset", value: .int(m.offset))
@@ -237,20 +244,38 @@ package final class KafkaSource: CheckpointedSource, CheckpointListener, RunEndL
             key = .string(s)
         }
         meta.appendUnchecked(key: "key", value: key)
+        var headers = JSONObject()
+        for h in m.headers() {
+            guard let name = h.name else { return .failure(SourceError("a header name is not UTF-8")) }
+            var v = JSON.null
+            if let b = h.value {
+                guard let s = String(validating: b, as: UTF8.self) else {
+                    return .failure(SourceError("the value of header '\(name)' is not UTF-8"))
+                }
+                v = .string(s)
+            }
+            headers[name] = v
+        }
+        meta.appendUnchecked(key: "headers", value: .object(headers))
         o[field] = .object(meta)
         return .success(Event(.object(o)))
     }
 
-    /// `{"error": {message, topic, partition, offset}, "raw": VALUE AS TEXT}`.
+    /// `{"error": {message, topic, partition, offset[, truncated]}, "raw": VALUE AS TEXT}`,
+    /// the text cut to the first ``JSONStreamReader/rawLimit`` bytes as for a file's lines.
     static func malformed(_ m: KafkaMessage, reason: String) -> Event {
-        var err = JSONObject(minimumCapacity: 4)
+        let limit = JSONStreamReader.rawLimit
+        var err = JSONObject(minimumCapacity: 5)
         err.appendUnchecked(key: "message", value: .string(reason))
         err.appendUnchecked(key: "topic", value: .string(m.topic))
         err.appendUnchecked(key: "partition", value: .int(Int64(m.partition)))
         err.appendUnchecked(key: "offset", value: .int(m.offset))
+        if m.value.count > limit { err.appendUnchecked(key: "truncated", value: .bool(true)) }
         var o = JSONObject(minimumCapacity: 2)
         o.appendUnchecked(key: "error", value: .object(err))
-        o.appendUnchecked(key: "raw", value: .string(String(decoding: m.value, as: UTF8.self)))
+        o.appendUnchecked(
+            key: "raw",
+            value: .string(String(decoding: UnsafeRawBufferPointer(rebasing: m.value.prefix(limit)), as: UTF8.self)))
         return Event(.object(o))
     }
 }

@@ -86,11 +86,14 @@ func checkReachable(_ rk: OpaquePointer, brokers: String, topics: [String], time
 }
 
 /// Where a consumer starts reading a partition with no position of its own.
-package enum KafkaStart: String, Sendable, CaseIterable {
+package enum KafkaStart: Sendable, Equatable {
     /// The group's committed offset; the beginning where there is none.
     case committed
     case earliest
     case latest
+    /// The first message whose timestamp is at or after this time (epoch ms), found with
+    /// librdkafka's `offsetsForTimes`; the end of a partition with none that late.
+    case timestamp(Int64)
 }
 
 /// The group member's side of a rebalance: sets the offsets of newly assigned
@@ -99,6 +102,11 @@ final class RebalanceHandler: Sendable {
     let start: KafkaStart
     /// Positions restored from a checkpoint, each used once.
     let restored: Mutex<[TopicPartition: Int64]>
+    /// With ``KafkaStart/timestamp(_:)``: the partitions sought by time that have not yet
+    /// given a message at or after the time. Until they do, earlier messages are skipped:
+    /// a broker with a coarse time index (tansu answers with the first offset) may seek
+    /// to an earlier one.
+    let seekingTime = Mutex(Set<TopicPartition>())
     /// Called with the partitions taken away, before they go (to commit them).
     let onRevoke: @Sendable ([TopicPartition]) -> Void
 
@@ -109,7 +117,8 @@ final class RebalanceHandler: Sendable {
         self.onRevoke = onRevoke
     }
 
-    func assign(_ list: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>) {
+    func assign(_ rk: OpaquePointer, _ list: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>) {
+        var byTime: [Int] = []
         restored.withLock { saved in
             for i in 0..<Int(list.pointee.cnt) {
                 let e = list.pointee.elems + i
@@ -123,7 +132,64 @@ final class RebalanceHandler: Sendable {
                 case .committed: break
                 case .earliest: e.pointee.offset = Int64(RD_KAFKA_OFFSET_BEGINNING)
                 case .latest: e.pointee.offset = Int64(RD_KAFKA_OFFSET_END)
+                case .timestamp: byTime.append(i)
                 }
+            }
+        }
+        if case .timestamp(let ms) = start, !byTime.isEmpty {
+            seek(rk, list, byTime, toTime: ms)
+            seekingTime.withLock { set in
+                for i in byTime {
+                    let e = list.pointee.elems + i
+                    if let name = e.pointee.topic {
+                        set.insert(TopicPartition(String(cString: name), e.pointee.partition))
+                    }
+                }
+            }
+        }
+    }
+
+    /// True when a message of `tp` with timestamp `ms` comes before the start time of a
+    /// partition sought by time (see ``seekingTime``); the first that does not ends the
+    /// skipping for that partition.
+    func skips(_ tp: TopicPartition, _ ms: Int64?) -> Bool {
+        guard case .timestamp(let start) = self.start else { return false }
+        return seekingTime.withLock { set in
+            guard set.contains(tp) else { return false }
+            if let ms, ms < start { return true }
+            set.remove(tp)
+            return false
+        }
+    }
+
+    /// Sets the offsets of `list`'s entries at `indices` to the first message at or after
+    /// `ms` (the end where there is none). When the brokers cannot say, those partitions
+    /// start at the beginning, with a warning: nothing is skipped.
+    func seek(
+        _ rk: OpaquePointer, _ list: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>, _ indices: [Int],
+        toTime ms: Int64
+    ) {
+        let query = rd_kafka_topic_partition_list_new(Int32(indices.count))
+        defer { rd_kafka_topic_partition_list_destroy(query) }
+        for i in indices {
+            let e = list.pointee.elems + i
+            if let q = rd_kafka_topic_partition_list_add(query, e.pointee.topic, e.pointee.partition) {
+                q.pointee.offset = ms
+            }
+        }
+        let err = rd_kafka_offsets_for_times(rk, query, 10_000)
+        for i in indices {
+            let e = list.pointee.elems + i
+            let q = rd_kafka_topic_partition_list_find(query, e.pointee.topic, e.pointee.partition)
+            if err == RD_KAFKA_RESP_ERR_NO_ERROR, let q, q.pointee.err == RD_KAFKA_RESP_ERR_NO_ERROR {
+                e.pointee.offset = q.pointee.offset >= 0 ? q.pointee.offset : Int64(RD_KAFKA_OFFSET_END)
+            } else {
+                let reason = errorText(err != RD_KAFKA_RESP_ERR_NO_ERROR ? err : q?.pointee.err ?? err)
+                let topic = e.pointee.topic.map { String(cString: $0) } ?? "?"
+                warnLine(
+                    "Kafka: cannot find the offset of time \(ms) in \(topic)/\(e.pointee.partition) (\(reason)); reading it from the beginning"
+                )
+                e.pointee.offset = Int64(RD_KAFKA_OFFSET_BEGINNING)
             }
         }
     }
@@ -135,6 +201,7 @@ final class RebalanceHandler: Sendable {
             let e = list.pointee.elems + i
             if let name = e.pointee.topic { tps.append(TopicPartition(String(cString: name), e.pointee.partition)) }
         }
+        seekingTime.withLock { set in for tp in tps { set.remove(tp) } }
         onRevoke(tps)
     }
 }
@@ -147,7 +214,7 @@ private let rebalanceCallback:
         guard let rk, let opaque else { return }
         let h = Unmanaged<RebalanceHandler>.fromOpaque(opaque).takeUnretainedValue()
         if err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS, let list {
-            h.assign(list)
+            h.assign(rk, list)
             _ = rd_kafka_assign(rk, list)
         } else {
             h.revoke(list)
@@ -165,6 +232,30 @@ package struct KafkaMessage {
     package var timestamp: Int64?
     package var key: UnsafeRawBufferPointer?
     package var value: UnsafeRawBufferPointer
+    /// librdkafka's message, for ``headers()``.
+    let handle: UnsafeMutablePointer<rd_kafka_message_t>
+
+    /// The message's headers in order, a null value as nil; valid only during the call.
+    /// A name that is not UTF-8 comes as nil.
+    package func headers() -> [(name: String?, value: UnsafeRawBufferPointer?)] {
+        var list: OpaquePointer?
+        guard rd_kafka_message_headers(handle, &list) == RD_KAFKA_RESP_ERR_NO_ERROR, let list else { return [] }
+        var out: [(name: String?, value: UnsafeRawBufferPointer?)] = []
+        var i = 0
+        while true {
+            var name: UnsafePointer<CChar>?
+            var value: UnsafeRawPointer?
+            var size = 0
+            guard rd_kafka_header_get_all(list, i, &name, &value, &size) == RD_KAFKA_RESP_ERR_NO_ERROR else { break }
+            out.append(
+                (
+                    name.flatMap { String(validatingCString: $0) },
+                    value.map { UnsafeRawBufferPointer(start: $0, count: size) }
+                ))
+            i += 1
+        }
+        return out
+    }
 }
 
 /// A consumer in a group (librdkafka's high-level consumer), with offsets committed only
@@ -257,12 +348,17 @@ package final class KafkaConsumer: @unchecked Sendable {
             }
             var type = RD_KAFKA_TIMESTAMP_NOT_AVAILABLE
             let ts = rd_kafka_message_timestamp(m, &type)
+            if handler.skips(TopicPartition(topic, msg.partition), type == RD_KAFKA_TIMESTAMP_NOT_AVAILABLE ? nil : ts)
+            {
+                continue
+            }
             body(
                 KafkaMessage(
                     topic: topic, partition: msg.partition, offset: msg.offset,
                     timestamp: type == RD_KAFKA_TIMESTAMP_NOT_AVAILABLE ? nil : ts,
                     key: msg.key.map { UnsafeRawBufferPointer(start: $0, count: msg.key_len) },
-                    value: UnsafeRawBufferPointer(start: msg.payload, count: msg.payload == nil ? 0 : msg.len)))
+                    value: UnsafeRawBufferPointer(start: msg.payload, count: msg.payload == nil ? 0 : msg.len),
+                    handle: m))
         }
         return n
     }
@@ -290,34 +386,40 @@ package final class KafkaConsumer: @unchecked Sendable {
     }
 }
 
-/// What the delivery reports of a producer said so far.
-final class DeliveryReports: Sendable {
-    struct State {
-        var failed = 0
-        var firstError: String?
-    }
-    let state = Mutex(State())
+/// The delivery reports of a producer, in the order librdkafka served them: each
+/// message's id (the number ``KafkaProducer/produce(topic:value:key:headers:id:)`` was
+/// given) and, when it failed for good, librdkafka's reason. librdkafka calls back on
+/// the thread that polls the producer (``KafkaProducer/serve()``, ``KafkaProducer/flush()``,
+/// a full queue in `produce`), which is the producer's owner: no lock.
+final class DeliveryReports {
+    var done: [(id: UInt, error: rd_kafka_resp_err_t)] = []
 }
 
 private let deliveryCallback:
     @convention(c) (OpaquePointer?, UnsafePointer<rd_kafka_message_t>?, UnsafeMutableRawPointer?) -> Void = {
         _, m, opaque in
-        guard let m, let opaque, m.pointee.err != RD_KAFKA_RESP_ERR_NO_ERROR else { return }
+        guard let m, let opaque else { return }
         let reports = Unmanaged<DeliveryReports>.fromOpaque(opaque).takeUnretainedValue()
-        let text = errorText(m.pointee.err)
-        reports.state.withLock {
-            $0.failed += 1
-            if $0.firstError == nil { $0.firstError = text }
-        }
+        reports.done.append((UInt(bitPattern: m.pointee._private), m.pointee.err))
     }
 
-/// A producer (idempotent, `acks=all` unless the client options say otherwise) whose
-/// delivery reports are counted.
+/// One header of a message to produce: a name and its bytes.
+package struct KafkaHeader: Sendable, Equatable {
+    package var name: String
+    package var value: [UInt8]
+    package init(_ name: String, _ value: [UInt8]) {
+        self.name = name
+        self.value = value
+    }
+}
+
+/// A producer (idempotent, `acks=all` unless the client options say otherwise). Each
+/// message carries an id; its delivery report (success, or the reason it failed after
+/// librdkafka's retries) comes back with that id in ``takeReports()``.
 package final class KafkaProducer: @unchecked Sendable {
-    // Used from the sink's thread only (librdkafka's handle is thread-safe besides).
+    // Used from its owner's thread only (librdkafka's handle is thread-safe besides).
     let rk: OpaquePointer
     let reports = DeliveryReports()
-    var topics: [String: OpaquePointer] = [:]
 
     package init(brokers: String, client: [(String, String)], connectTimeoutMs: Int32) throws(KafkaError) {
         var settings: [(String, String)] = [
@@ -336,28 +438,29 @@ package final class KafkaProducer: @unchecked Sendable {
         }
     }
 
-    /// Queues one message (copied); waits while librdkafka's queue is full.
-    package func produce(topic: String, value: UnsafeRawBufferPointer, key: UnsafeRawBufferPointer?) throws(KafkaError)
-    {
-        let rkt: OpaquePointer
-        if let t = topics[topic] {
-            rkt = t
-        } else {
-            guard let t = rd_kafka_topic_new(rk, topic, nil) else {
-                throw KafkaError("topic '\(topic)': \(errorText(rd_kafka_last_error()))")
-            }
-            topics[topic] = t
-            rkt = t
-        }
+    /// Queues one message (copied) to `topic`, with `id` for its delivery report; waits
+    /// while librdkafka's queue is full. Returns librdkafka's reason when it refuses the
+    /// message outright (too large, an invalid topic name); the message then has no report.
+    package func produce(
+        topic: String, value: UnsafeRawBufferPointer, key: UnsafeRawBufferPointer?, headers: [KafkaHeader], id: UInt
+    ) -> KafkaProduceError? {
         while true {
-            let r = rd_kafka_produce(
-                rkt, Int32(RD_KAFKA_PARTITION_UA), RD_KAFKA_MSG_F_COPY,
-                UnsafeMutableRawPointer(mutating: value.baseAddress),
-                value.count, key?.baseAddress, key?.count ?? 0, nil)
-            if r == 0 { return }
-            let err = rd_kafka_last_error()
+            var list: OpaquePointer?
+            if !headers.isEmpty {
+                list = rd_kafka_headers_new(headers.count)
+                for h in headers {
+                    _ = h.value.withUnsafeBytes { v in
+                        rd_kafka_header_add(list, h.name, -1, v.baseAddress, v.count)
+                    }
+                }
+            }
+            let err = sluice_rd_kafka_produce(
+                rk, topic, value.baseAddress, value.count, key?.baseAddress, key?.count ?? 0, list,
+                UnsafeMutableRawPointer(bitPattern: id))
+            if err == RD_KAFKA_RESP_ERR_NO_ERROR { return nil }
+            if let list { rd_kafka_headers_destroy(list) }
             guard err == RD_KAFKA_RESP_ERR__QUEUE_FULL else {
-                throw KafkaError("cannot produce to topic '\(topic)': \(errorText(err))")
+                return KafkaProduceError(code: err, fatal: err == RD_KAFKA_RESP_ERR__FATAL)
             }
             _ = rd_kafka_poll(rk, 50)
         }
@@ -367,22 +470,38 @@ package final class KafkaProducer: @unchecked Sendable {
     package func serve() { _ = rd_kafka_poll(rk, 0) }
 
     /// Waits until every queued message is delivered or failed for good (librdkafka
-    /// retries until `message.timeout.ms`); throws when any failed since the last call.
-    package func flush() throws(KafkaError) {
+    /// retries until `message.timeout.ms`).
+    package func flush() {
         while rd_kafka_outq_len(rk) > 0 { _ = rd_kafka_flush(rk, 1000) }
-        let s = reports.state.withLock { s -> DeliveryReports.State in
-            defer { s = DeliveryReports.State() }
-            return s
-        }
-        if s.failed > 0 {
-            throw KafkaError("\(s.failed) messages could not be delivered: \(s.firstError ?? "unknown error")")
+    }
+
+    /// The delivery reports served since the last call: each message's id, and for one
+    /// that failed for good the reason (nil: delivered).
+    package func takeReports() -> [(id: UInt, error: KafkaProduceError?)] {
+        guard !reports.done.isEmpty else { return [] }
+        defer { reports.done.removeAll(keepingCapacity: true) }
+        return reports.done.map { r in
+            (
+                r.id,
+                r.error == RD_KAFKA_RESP_ERR_NO_ERROR ? nil : KafkaProduceError(code: r.error, fatal: isFatal(r.error))
+            )
         }
     }
 
-    /// Frees the client (after ``flush()``).
-    package func close() {
-        for t in topics.values { rd_kafka_topic_destroy(t) }
-        topics = [:]
-        rd_kafka_destroy(rk)
+    /// True when `code` is a fatal error of the producer (idempotence broken): it
+    /// produces nothing more.
+    func isFatal(_ code: rd_kafka_resp_err_t) -> Bool {
+        code == RD_KAFKA_RESP_ERR__FATAL || rd_kafka_fatal_error(rk, nil, 0) != RD_KAFKA_RESP_ERR_NO_ERROR
     }
+
+    /// Frees the client (after ``flush()``).
+    package func close() { rd_kafka_destroy(rk) }
+}
+
+/// Why a message could not be produced or delivered.
+package struct KafkaProduceError: Error, Sendable, CustomStringConvertible {
+    let code: rd_kafka_resp_err_t
+    /// The producer can produce nothing more (its fatal error state).
+    package let fatal: Bool
+    package var description: String { errorText(code) }
 }

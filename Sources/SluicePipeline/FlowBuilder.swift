@@ -109,7 +109,9 @@ package struct FlowBuilder {
             if let given = options.sources[input.name] {
                 source = given
             } else if let kafka {
-                source = KafkaSource(name: input.name, spec: kafka, maxDepth: options.limits.maxDepth)
+                source = KafkaSource(
+                    name: input.name, spec: kafka, maxDepth: options.limits.maxDepth,
+                    maxEventSize: options.limits.maxEventSize)
             } else if let rabbitmq {
                 // Deliveries are acked when a checkpoint covering their results is on disk,
                 // or without checkpoints, when every output has made them durable.
@@ -200,6 +202,7 @@ package struct FlowBuilder {
 
         var storeNodes = try pipeline.addStoreOutputs(flow, options, bound: outputPaths)
         storeNodes.merge(try pipeline.addProjectOutputs(flow, options, bound: outputPaths)) { a, _ in a }
+        storeNodes.merge(try pipeline.addKafkaOutputs(flow, options, bound: outputPaths)) { a, _ in a }
 
         func endpoints(_ ref: SourceRef) -> [(Dataflow.NodeID, Int)] {
             if let n = storeNodes[ref.base] { return ref.port == "rejected" ? [(n, SidePort.rejected)] : [] }
@@ -234,12 +237,6 @@ package struct FlowBuilder {
             let sink: any EventSink
             if let given = options.sinks[output.name] {
                 sink = given
-            } else if let kafka = output.kafka, outputPaths[output.name] == nil {
-                do throws(KafkaError) {
-                    sink = try KafkaSink(name: output.name, spec: kafka)
-                } catch {
-                    throw RunError(.resource, "output '\(output.name)': \(error.message)")
-                }
             } else if let r = output.rabbitmq, outputPaths[output.name] == nil {
                 sink = r.makeSink(name: output.name)
             } else {

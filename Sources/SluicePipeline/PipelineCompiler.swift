@@ -437,7 +437,7 @@ struct PipelineCompiler {
             case "kafka":
                 if let c = conf.map("kafka"), let k = readKafkaOutput(c, name: name) {
                     spec = OutputSpec(
-                        name: name, location: pair.key.location, from: from, kind: .kafka(topic: k.topic), kafka: k)
+                        name: name, location: pair.key.location, from: from, kind: .kafka(topic: k.topicText), kafka: k)
                 }
             case "rabbitmq":
                 if let c = conf.map("rabbitmq"), let r = readRabbitMQOutput(c, name: name) {
@@ -561,12 +561,16 @@ struct PipelineCompiler {
             streamIndex[s.name] = i
         }
         // A `store` output has one side output, `OUTPUT.rejected` (version conflicts and
-        // events whose stream, id or type cannot be computed).
-        let storeOutputs = Set(outputs.filter { $0.store != nil || $0.project != nil }.map(\.name))
+        // events whose stream, id or type cannot be computed); so has a `kafka` output
+        // (messages that could not be delivered).
+        let storeOutputs = Set(outputs.filter { $0.store != nil || $0.project != nil || $0.kafka != nil }.map(\.name))
+        func noun(_ name: String) -> String {
+            outputs.contains { $0.name == name && $0.kafka != nil } ? "kafka output" : "store output"
+        }
         for o in outputs where storeOutputs.contains(o.name) {
             if inputNames.contains(o.name) || streamIndex[o.name] != nil {
                 ctx.error(
-                    o.location, "store output '\(o.name)' has the same name as an input or stream",
+                    o.location, "\(noun(o.name)) '\(o.name)' has the same name as an input or stream",
                     hint: "its side output is read as '\(o.name).rejected', so the name must be free")
             }
         }
@@ -582,8 +586,10 @@ struct PipelineCompiler {
             } else if storeOutputs.contains(ref.base), streamIndex[ref.base] == nil {
                 if ref.port != "rejected" {
                     ctx.error(
-                        ref.location, "store output '\(ref.base)' can only be read as '\(ref.base).rejected'",
-                        hint: "its rejected events (version conflicts, failed expressions) go there")
+                        ref.location, "\(noun(ref.base)) '\(ref.base)' can only be read as '\(ref.base).rejected'",
+                        hint: noun(ref.base) == "kafka output"
+                            ? "the events it could not deliver go there"
+                            : "its rejected events (version conflicts, failed expressions) go there")
                 }
             } else if let si = streamIndex[ref.base] {
                 if let port = ref.port, streams[si].sidePorts[port] == nil {
@@ -623,6 +629,11 @@ struct PipelineCompiler {
         for i in streams.indices { visit(i, []) }
         // Through a store output: a stream that reads `OUT.rejected` cannot also feed OUT.
         for o in outputs where storeOutputs.contains(o.name) {
+            for r in o.from where r.base == o.name {
+                ctx.error(
+                    r.location, "\(noun(o.name)) '\(o.name)' reads its own '\(r.text)': a cycle",
+                    hint: "read '\(r.text)' in another output")
+            }
             var upstream = Set<String>()
             var todo = o.from.map(\.base)
             while let n = todo.popLast() {
@@ -633,7 +644,7 @@ struct PipelineCompiler {
                 for r in s.from where r.base == o.name {
                     ctx.error(
                         r.location,
-                        "stream '\(s.name)' reads '\(r.text)' but also feeds store output '\(o.name)': a cycle",
+                        "stream '\(s.name)' reads '\(r.text)' but also feeds \(noun(o.name)) '\(o.name)': a cycle",
                         hint: "read '\(r.text)' in a stream or output that does not feed '\(o.name)'")
                 }
             }

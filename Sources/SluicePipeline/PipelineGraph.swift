@@ -94,6 +94,10 @@ extension Pipeline {
         func source(_ ref: SourceRef) -> (String, String?)? {
             if inputs.contains(where: { $0.name == ref.base }) { return (id("in", ref.base), ref.port) }
             if let t = tails[ref.base] { return (t, ref.port) }
+            // `OUTPUT.rejected` of a store or kafka output.
+            if ref.port != nil, outputs.contains(where: { $0.name == ref.base && $0.rejectsToSideOutput }) {
+                return (id("out", ref.base), ref.port)
+            }
             return nil
         }
         for stream in streams {
@@ -122,6 +126,9 @@ extension Pipeline {
             where !read.contains("\(stream.name).\(port)") {
                 dead.append(GraphEdge(from: tail, to: "dead_letters", label: port))
             }
+        }
+        for output in outputs where output.rejectsToSideOutput && !read.contains("\(output.name).rejected") {
+            dead.append(GraphEdge(from: id("out", output.name), to: "dead_letters", label: "rejected"))
         }
         if !dead.isEmpty {
             nodes.append(GraphNode(id: "dead_letters", label: "dead letters\n(counted; --dlq)", shape: .deadLetters))
@@ -195,4 +202,10 @@ extension Pipeline {
         lines.append("}")
         return lines.joined(separator: "\n") + "\n"
     }
+}
+
+extension OutputSpec {
+    /// True for the outputs with a side output `OUTPUT.rejected`: `store`, `project` and
+    /// `kafka` (events they could not write).
+    var rejectsToSideOutput: Bool { store != nil || project != nil || kafka != nil }
 }

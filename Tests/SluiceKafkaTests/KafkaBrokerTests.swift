@@ -203,6 +203,361 @@ import Testing
         #expect(committed.reduce(0, +) == total, "\(committed)")
     }
 
+    @Test func messagesThatCannotBeDeliveredGoToTheOutputsRejectedWithTheReason() throws {
+        guard let broker = try broker() else { return }
+        defer { broker.stop() }
+        try broker.createTopic("good", partitions: 1)
+        let pad = String(repeating: "x", count: 2000)
+        let dir = try folder(
+            """
+            inputs:
+              in: { file: in.jsonl }
+            outputs:
+              out:
+                from: [in]
+                kafka: { brokers: "\(broker.address)", topic: { expr: t }, key: string(id),
+                         client: { message.max.bytes: 1000, message.timeout.ms: 20000 } }
+              failed: { from: [out.rejected], file: failed.jsonl }
+            """)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        // 1 and 5 go through; 2 names a topic the broker refuses (a delivery report after
+        // librdkafka's retries), 3 is larger than message.max.bytes (refused at once), 4
+        // has no topic.
+        let events = [
+            #"{"id":1,"t":"good"}"#, #"{"id":2,"t":"bad topic!"}"#, #"{"id":3,"t":"good","pad":"\#(pad)"}"#,
+            #"{"id":4}"#, #"{"id":5,"t":"good"}"#,
+        ]
+        try Data((events.joined(separator: "\n") + "\n").utf8).write(to: dir.appendingPathComponent("in.jsonl"))
+        let run = try launch(["run", "p.yaml"], in: dir, broker)
+        run.waitUntilExit()
+        let err = lines(dir.appendingPathComponent("err.txt"))
+        #expect(run.terminationStatus == 0, "\(err)")
+        let failed = lines(dir.appendingPathComponent("failed.jsonl"))
+        #expect(failed.count == 3, "\(failed)")
+        let byID = Dictionary(failed.map { (Self.id($0) ?? -1, $0) }, uniquingKeysWith: { a, _ in a })
+        // Usually the broker's delivery report; librdkafka may also refuse it at once when
+        // it has already learnt that the topic is unknown.
+        #expect(
+            byID[2]?.contains(#""message":"delivery failed: Broker: Invalid topic","topic":"bad topic!""#) == true
+                || byID[2]?.contains(#""message":"cannot produce: Local: Unknown topic","topic":"bad topic!""#) == true,
+            "\(failed)")
+        #expect(
+            byID[3]?.contains(#""message":"cannot produce: Broker: Message size too large","topic":"good""#) == true,
+            "\(failed)")
+        #expect(byID[4]?.contains(#""message":"topic 't': "#) == true, "\(failed)")
+        #expect(failed.allSatisfy { $0.hasPrefix(#"{"error":{"step":"out","#) && $0.contains(#""event":{"id":"#) })
+        let out = try broker.consumeAll("good", count: 2)
+        #expect(out.map(\.key).sorted() == ["1", "5"], "\(out)")
+
+        // Read by nothing, with checkpoints: counted and written to --dlq like any
+        // unread side output.
+        try Data(
+            String(decoding: try Data(contentsOf: dir.appendingPathComponent("p.yaml")), as: UTF8.self)
+                .replacingOccurrences(of: "  failed: { from: [out.rejected], file: failed.jsonl }", with: "").utf8
+        ).write(to: dir.appendingPathComponent("p.yaml"))
+        let again = try launch(
+            ["run", "p.yaml", "--checkpoint-dir", "ck", "--checkpoint-every", "100ms", "--dlq", "dlq.jsonl"], in: dir,
+            broker)
+        again.waitUntilExit()
+        let err2 = lines(dir.appendingPathComponent("err.txt")).joined(separator: "\n")
+        #expect(again.terminationStatus == 0, "\(err2)")
+        #expect(err2.contains("out.rejected: 3"), "\(err2)")
+        let dlq = lines(dir.appendingPathComponent("dlq.jsonl"))
+        #expect(
+            dlq.count == 3 && dlq.allSatisfy { $0.hasPrefix(#"{"from":"out.rejected","error":{"step":"out","#) },
+            "\(dlq)")
+    }
+
+    @Test func aMessageTimedOutWhileTheBrokerIsDownGoesToRejected() throws {
+        guard let broker = try broker() else { return }
+        defer { broker.stop() }
+        try broker.createTopic("t", partitions: 1)
+        let dir = try folder(
+            """
+            inputs:
+              in: { stdin: {} }
+            outputs:
+              out: { from: [in], kafka: { brokers: "\(broker.address)", topic: t, client: { message.timeout.ms: 3000 } } }
+              failed: { from: [out.rejected], file: failed.jsonl }
+            """)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let p = Process()
+        p.executableURL = KafkaBroker.binary
+        p.arguments = ["run", "p.yaml"]
+        p.currentDirectoryURL = dir
+        p.environment = broker.environment
+        let input = Pipe()
+        p.standardInput = input
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        // One delivered while the broker is up; then the broker goes, and the next
+        // message times out in librdkafka's queue: its delivery report fails.
+        input.fileHandleForWriting.write(Data(#"{"id":1}"#.utf8 + [0x0A]))
+        #expect(try broker.consumeAll("t", count: 1, seconds: 60).count == 1)
+        broker.stop()
+        input.fileHandleForWriting.write(Data(#"{"id":2}"#.utf8 + [0x0A]))
+        try input.fileHandleForWriting.close()
+        p.waitUntilExit()
+        #expect(p.terminationStatus == 0)
+        let failed = lines(dir.appendingPathComponent("failed.jsonl"))
+        #expect(
+            failed == [
+                #"{"error":{"step":"out","message":"delivery failed: Local: Message timed out","topic":"t"},"event":{"id":2}}"#
+            ], "\(failed)")
+    }
+
+    @Test func headersReachExpressionsAndAreWrittenFromExpressions() throws {
+        guard let broker = try broker() else { return }
+        defer { broker.stop() }
+        try broker.createTopic("in", partitions: 1)
+        try broker.createTopic("out", partitions: 1)
+        try broker.python(
+            """
+            import os
+            from confluent_kafka import Producer
+            p = Producer({'bootstrap.servers': os.environ['BROKERS']})
+            p.produce('in', b'{"id":1}', headers=[('trace', b't-1'), ('n', b'7'), ('n', b'8'), ('empty', None)])
+            p.produce('in', b'{"id":2}', headers=[('trace', b'\\xff\\xfe')])
+            p.produce('in', b'{"id":3}')
+            p.flush(30)
+            """)
+        let dir = try folder(
+            """
+            inputs:
+              in: { kafka: { brokers: "\(broker.address)", topics: [in], group: h, metadata: kafka, \(Self.client) } }
+            outputs:
+              out:
+                from: [in]
+                kafka: { brokers: "\(broker.address)", topic: out, key: string(id),
+                         headers: { trace: kafka.headers.trace, id: id, n: "int(kafka.headers.n) * 2" } }
+              seen: { from: [in], file: seen.jsonl }
+              bad: { from: [in.malformed], file: bad.jsonl }
+            """)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let run = try launch(["run", "p.yaml"], in: dir, broker)
+        let seen = dir.appendingPathComponent("seen.jsonl")
+        #expect(waitForLines(seen, 2, while: run) == 2)
+        let bad = dir.appendingPathComponent("bad.jsonl")
+        #expect(waitForLines(bad, 1, while: run) == 1)
+        // Headers as an object of strings (a repeated name: the last; a null value: null).
+        let first = lines(seen).first ?? ""
+        #expect(first.contains(#""headers":{"trace":"t-1","n":"8","empty":null}}"#), "\(first)")
+        #expect(lines(seen).last?.contains(#""headers":{}}"#) == true, "\(lines(seen))")
+        #expect(
+            lines(bad).first?.contains(
+                #"{"error":{"message":"the value of header 'trace' is not UTF-8","topic":"in","partition":0,"offset":1}"#
+            )
+                == true, "\(lines(bad))")
+        let got = try broker.python(
+            """
+            import os, time, json
+            from confluent_kafka import Consumer
+            c = Consumer({'bootstrap.servers': os.environ['BROKERS'], 'group.id': 'hc', 'auto.offset.reset': 'earliest',
+                          'session.timeout.ms': 6000})
+            c.subscribe(['out'])
+            got, end = [], time.time() + 30
+            while len(got) < 2 and time.time() < end:
+                m = c.poll(0.2)
+                if m is None or m.error(): continue
+                got.append(json.dumps([m.key().decode(), [[k, v.decode()] for k, v in (m.headers() or [])]]))
+            c.close()
+            print('\\n'.join(got))
+            """)
+        #expect(stop(run) == 143)
+        // A header whose expression fails (no 'trace', no 'n' in the third) is left out.
+        #expect(
+            got.split(separator: "\n").map(String.init) == [
+                #"["1", [["trace", "t-1"], ["id", "1"], ["n", "16"]]]"#, #"["3", [["id", "3"]]]"#,
+            ], "\(got)")
+    }
+
+    @Test func aTopicPerEventAndSideOutputsToADeadLetterTopic() throws {
+        guard let broker = try broker() else { return }
+        defer { broker.stop() }
+        for t in ["orders", "region-eu", "region-us", "dead-letters"] { try broker.createTopic(t, partitions: 1) }
+        try broker.produce(
+            "orders",
+            [
+                #"{"id":1,"region":"eu","amount":5}"#, "not json", #"{"id":2,"region":"us","amount":7}"#,
+                #"{"id":3,"region":"eu"}"#, #"{"id":4,"region":"eu","amount":1}"#,
+            ])
+        let dir = try folder(
+            """
+            inputs:
+              orders: { kafka: { brokers: "\(broker.address)", topics: [orders], group: d, \(Self.client) } }
+            streams:
+              main: { from: orders, steps: [ { filter: amount > 0 } ] }
+            outputs:
+              byRegion:
+                from: [main]
+                kafka: { brokers: "\(broker.address)", topic: { expr: "'region-' + region" }, key: string(id) }
+              dlq: { from: [orders.malformed, main.rejected], kafka: { brokers: "\(broker.address)", topic: dead-letters } }
+            """)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let run = try launch(["run", "p.yaml"], in: dir, broker)
+        let dead = try broker.consumeAll("dead-letters", count: 2, seconds: 30)
+        let eu = try broker.consumeAll("region-eu", count: 2, seconds: 10)
+        let us = try broker.consumeAll("region-us", count: 1, seconds: 10)
+        #expect(stop(run) == 143, "\(lines(dir.appendingPathComponent("err.txt")))")
+        #expect(eu.map(\.key).sorted() == ["1", "4"], "\(eu)")
+        #expect(us.map(\.key) == ["2"], "\(us)")
+        // The malformed message with its partition and offset, the rejected event with the
+        // step's reason.
+        let values = dead.map(\.value).sorted()
+        #expect(values.count == 2, "\(dead)")
+        #expect(
+            values.first?.hasPrefix(#"{"error":{"message":"not JSON: "#) == true
+                && values.first?.contains(#""topic":"orders","partition":0,"offset":1},"raw":"not json"}"#) == true,
+            "\(values)")
+        #expect(
+            values.last?.hasPrefix(#"{"error":{"step":"filter","message":"#) == true
+                && values.last?.hasSuffix(#""event":{"id":3,"region":"eu"}}"#) == true, "\(values)")
+    }
+
+    @Test func startAtATimestampSeeksEachPartitionToItsFirstMessageThatLate() throws {
+        guard let broker = try broker() else { return }
+        defer { broker.stop() }
+        try broker.createTopic("timed", partitions: 2)
+        // 20 messages a second apart from 2026-12-01T00:00:00Z, spread over 2 partitions.
+        try broker.python(
+            """
+            import os
+            from confluent_kafka import Producer
+            p = Producer({'bootstrap.servers': os.environ['BROKERS']})
+            for i in range(20):
+                p.produce('timed', b'{"id":%d}' % i, partition=i % 2, timestamp=1796083200000 + i * 1000)
+            p.flush(30)
+            """)
+        let dir = try folder(
+            """
+            inputs:
+              timed: { kafka: { brokers: "\(broker.address)", topics: [timed], group: ts,
+                                start: { timestamp: "2026-12-01T00:00:12.500Z" }, \(Self.client) } }
+            outputs:
+              out: { from: [timed], file: out.jsonl }
+            """)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let run = try launch(["run", "p.yaml"], in: dir, broker)
+        let out = dir.appendingPathComponent("out.jsonl")
+        #expect(waitForLines(out, 7, seconds: 60, while: run) == 7)
+        usleep(500_000)
+        #expect(stop(run) == 143, "\(lines(dir.appendingPathComponent("err.txt")))")
+        #expect(Set(lines(out).compactMap(Self.id)) == Set(13..<20), "\(lines(out))")
+        #expect(lines(out).count == 7)
+    }
+
+    @Test func aKeyThatIsNotUTF8AndAnOversizedMessageGoToMalformed() throws {
+        guard let broker = try broker() else { return }
+        defer { broker.stop() }
+        try broker.createTopic("raw", partitions: 1)
+        // 17 MiB: over the 16 MiB event limit that a file's lines have too.
+        try broker.python(
+            """
+            import os
+            from confluent_kafka import Producer
+            p = Producer({'bootstrap.servers': os.environ['BROKERS'], 'message.max.bytes': 40000000})
+            p.produce('raw', b'{"id":1}', key=b'\\xff\\xfe')
+            p.produce('raw', b'{"id":2,"pad":"' + b'x' * (17 << 20) + b'"}', key=b'big')
+            p.produce('raw', b'{"id":3}', key=b'ok')
+            p.flush(60)
+            """)
+        let dir = try folder(
+            """
+            inputs:
+              raw: { kafka: { brokers: "\(broker.address)", topics: [raw], group: r, metadata: kafka, \(Self.client) } }
+            outputs:
+              good: { from: [raw], file: good.jsonl }
+              bad: { from: [raw.malformed], file: bad.jsonl }
+            """)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let run = try launch(["run", "p.yaml"], in: dir, broker)
+        let good = dir.appendingPathComponent("good.jsonl")
+        let bad = dir.appendingPathComponent("bad.jsonl")
+        #expect(waitForLines(good, 1, seconds: 60, while: run) == 1)
+        #expect(waitForLines(bad, 2, seconds: 60, while: run) == 2)
+        #expect(stop(run) == 143, "\(lines(dir.appendingPathComponent("err.txt")))")
+        #expect(lines(good).first?.hasPrefix(#"{"id":3,"kafka":{"topic":"raw","partition":0,"offset":2,"#) == true)
+        let records = lines(bad)
+        #expect(
+            records.first?.hasPrefix(
+                #"{"error":{"message":"the message key is not UTF-8","topic":"raw","partition":0,"offset":0},"raw":"{\"id\":1}"}"#
+            )
+                == true, "\(records)")
+        // The oversized one: its reason and the first 1 KiB of its text.
+        let big = records.last ?? ""
+        #expect(
+            big.hasPrefix(
+                #"{"error":{"message":"event larger than the 16777216-byte limit","topic":"raw","partition":0,"offset":1,"truncated":true},"raw":"{\"id\":2,"#
+            ),
+            "\(big.prefix(300))")
+        #expect(big.count < 1200)
+    }
+
+    @Test func aMissingTopicFailsTheStartWithAClearError() throws {
+        guard let broker = try broker() else { return }
+        defer { broker.stop() }
+        let dir = try folder(
+            """
+            inputs:
+              in: { kafka: { brokers: "\(broker.address)", topics: [nope], group: g, connect_timeout: 5s } }
+            outputs:
+              out: { from: [in], stdout: {} }
+            """)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let run = try launch(["run", "p.yaml"], in: dir, broker)
+        run.waitUntilExit()
+        let err = lines(dir.appendingPathComponent("err.txt")).joined(separator: "\n")
+        #expect(run.terminationStatus == 1, "\(err)")
+        #expect(
+            err.contains(
+                "input 'in': topic 'nope' does not exist on the Kafka brokers '\(broker.address)'; create it first"),
+            "\(err)")
+    }
+
+    @Test func theBrokerKilledAndRestartedMidRunTheRunWaitsAndGoesOnLosingNothing() throws {
+        guard let broker = try KafkaBroker.startPersistent() else {
+            if KafkaBroker.required { Issue.record("tansu or moto is not installed in .venv (run `make deps`)") }
+            return
+        }
+        defer { broker.stop() }
+        try broker.createTopic("in", partitions: 2)
+        try broker.createTopic("out", partitions: 2)
+        let message = { (i: Int) in #"{"id":\#(i)}"# }
+        try broker.produce("in", (0..<1000).map(message))
+        let dir = try folder(
+            """
+            inputs:
+              in: { kafka: { brokers: "\(broker.address)", topics: [in], group: k, \(Self.client) } }
+            outputs:
+              out: { from: [in], kafka: { brokers: "\(broker.address)", topic: out, key: string(id) } }
+              seen: { from: [in], file: seen.jsonl }
+            """)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let run = try launch(["run", "p.yaml"], in: dir, broker)
+        let seen = dir.appendingPathComponent("seen.jsonl")
+        #expect(waitForLines(seen, 1000, seconds: 60, while: run) >= 1000)
+        // Down without warning, up again on the same port a moment later, with its data.
+        broker.kill()
+        usleep(1_000_000)
+        #expect(run.isRunning, "\(lines(dir.appendingPathComponent("err.txt")))")
+        try broker.restart()
+        try broker.produce("in", (1000..<2000).map(message))
+        // The run reconnects on its own and reads what came after the restart; what it
+        // had produced before is still there, and what it produces now arrives.
+        #expect(
+            waitForLines(seen, 2000, seconds: 120, while: run) >= 2000,
+            "\(lines(dir.appendingPathComponent("err.txt")))")
+        #expect(run.isRunning)
+        #expect(stop(run) == 143, "\(lines(dir.appendingPathComponent("err.txt")))")
+        // The output went to Kafka with the same events as the file (repeats included).
+        let out = try broker.consumeAll("out", count: lines(seen).count, seconds: 60)
+        // Every id, once or more (at-least-once: a rejoin may read again from the
+        // committed offsets, which this run commits only at its end).
+        #expect(Set(lines(seen).compactMap(Self.id)) == Set(0..<2000))
+        #expect(Set(out.map(\.key)) == Set((0..<2000).map(String.init)), "\(out.count)")
+    }
+
     @Test func anUnreachableBrokerFailsTheStartWithAClearErrorAfterABoundedRetry() throws {
         let port = try KafkaBroker.freePort()
         let dir = try folder(

@@ -50,6 +50,79 @@ import Testing
         #expect(text.contains("'topic'"), "\(text)")
     }
 
+    @Test func aTopicPerEventAndTheRejectedSideOutputOfAKafkaOutput() throws {
+        let p = try Pipeline.compile(
+            yaml: """
+                inputs:
+                  events: { file: in.jsonl }
+                outputs:
+                  out: { from: [events], kafka: { brokers: "h:1", topic: { expr: "'orders-' + region" } } }
+                  failed: { from: [out.rejected], file: failed.jsonl }
+                """)
+        let graph = p.graph(format: .dot)
+        #expect(graph.contains("kafka: {expr: 'orders-' + region}"))
+        #expect(graph.contains(#"out_out -> out_failed [label="rejected", style=dashed];"#), "\(graph)")
+        let e = errors(
+            """
+            inputs:
+              events: { file: in.jsonl }
+            outputs:
+              out: { from: [events], kafka: { brokers: "h:1", topic: "bad topic" } }
+              other: { from: [events], kafka: { brokers: "h:1", topic: { expr: "region +" } } }
+              third: { from: [events], kafka: { brokers: "h:1", topic: { exp: region } } }
+              good: { from: [events], kafka: { brokers: "h:1", topic: fine.topic_1 } }
+              wrong: { from: [good], file: x.jsonl }
+              self: { from: [self.rejected], kafka: { brokers: "h:1", topic: t } }
+            """)
+        let text = e.joined(separator: "\n")
+        #expect(
+            text.contains("p.yaml:4:58: error: kafka output 'out': 'bad topic' is not a Kafka topic name"), "\(text)")
+        #expect(text.contains("p.yaml:5:"), "\(text)")
+        #expect(text.contains("p.yaml:6:") && text.contains("unknown key 'exp'"), "\(text)")
+        #expect(text.contains("p.yaml:8:19: error: kafka output 'good' can only be read as 'good.rejected'"), "\(text)")
+        #expect(text.contains("kafka output 'self' reads its own 'self.rejected'"), "\(text)")
+    }
+
+    @Test func headersAreExpressionsCheckedAtCompileTime() {
+        let e = errors(
+            """
+            inputs:
+              events: { file: in.jsonl }
+            outputs:
+              out: { from: [events], kafka: { brokers: "h:1", topic: t, headers: { trace: "a +", "": x, m: { a: 1 } } } }
+            """)
+        let text = e.joined(separator: "\n")
+        #expect(text.contains("p.yaml:4:83: error: in expression"), "\(text)")
+        #expect(text.contains("kafka output 'out': a header name is empty"), "\(text)")
+        #expect(text.contains("header 'm' of kafka output 'out'"), "\(text)")
+    }
+
+    @Test func startAtATimestamp() throws {
+        let p = try Pipeline.compile(
+            yaml: """
+                inputs:
+                  events: { kafka: { brokers: "h:1", topics: [t], group: g, start: { timestamp: "2026-12-01T01:00:00+01:00" } } }
+                outputs:
+                  out: { from: [events], stdout: {} }
+                """)
+        #expect(p.inputNames == ["events"])
+        let e = errors(
+            """
+            inputs:
+              a: { kafka: { brokers: "h:1", topics: [t], group: g, start: { timestamp: "yesterday" } } }
+              b: { kafka: { brokers: "h:1", topics: [t], group: g, start: { time: 5 } } }
+              c: { kafka: { brokers: "h:1", topics: [t], group: g, start: timestamp } }
+            outputs:
+              out: { from: [a, b, c], stdout: {} }
+            """)
+        let text = e.joined(separator: "\n")
+        #expect(
+            text.contains("p.yaml:2:76: error: kafka input 'a': start timestamp 'yesterday' is not an RFC 3339 time"),
+            "\(text)")
+        #expect(text.contains("p.yaml:3:") && text.contains("unknown key 'time' in 'start'"), "\(text)")
+        #expect(text.contains("p.yaml:4:") && text.contains("timestamp"), "\(text)")
+    }
+
     @Test func theCheckpointPositionRoundTrips() throws {
         let source = KafkaSource(name: "in", spec: KafkaInputSpec(brokers: "h:1", topics: ["t"], group: "g"))
         try source.resume(from: KafkaSource.encode([TopicPartition("t", 0): 5, TopicPartition("t", 3): 70]))

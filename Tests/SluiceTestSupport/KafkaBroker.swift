@@ -14,13 +14,24 @@ import Foundation
 /// (same soname and ABI): ``environment`` puts a folder holding it as `librdkafka.so.1`
 /// first on `LD_LIBRARY_PATH`. ``python(_:)`` runs a script with confluent-kafka (topics,
 /// producing, reading back, committed offsets).
+///
+/// A persistent broker (``startPersistent()``) keeps its data in a bucket of moto's S3
+/// server (also in `.venv/`, started and stopped with it), so that ``kill()`` then
+/// ``restart()`` on the same port loses nothing, as a real Kafka broker restarting would.
 package final class KafkaBroker: @unchecked Sendable {
-    // Set once in `init`; `process` is only stopped through `stop()`, under `lock`.
+    // Set in `init`; `process` is replaced by `restart()` and stopped through `stop()`,
+    // both under `lock`.
     package let port: Int
-    let process: Process
+    var process: Process
     let directory: URL
     let libraries: URL
     let pythonPath: String
+    let tansuPath: String
+    /// tansu's `--storage-engine` and the environment it runs in.
+    let storage: String
+    let tansuEnvironment: [String: String]?
+    /// moto's S3 server, for a persistent broker.
+    let s3: Process?
     let lock = NSLock()
     var stopped = false
 
@@ -64,7 +75,16 @@ package final class KafkaBroker: @unchecked Sendable {
         return try KafkaBroker(found)
     }
 
-    init(_ found: (tansu: String, library: String, python: String)) throws {
+    /// Starts a broker whose data survives ``kill()`` and ``restart()``; nil when tansu or
+    /// moto is not installed (run `make deps`).
+    package static func startPersistent() throws -> KafkaBroker? {
+        guard let found = installed() else { return nil }
+        let moto = URL(fileURLWithPath: found.python).deletingLastPathComponent().appendingPathComponent("moto_server")
+        guard FileManager.default.isExecutableFile(atPath: moto.path) else { return nil }
+        return try KafkaBroker(found, moto: moto)
+    }
+
+    init(_ found: (tansu: String, library: String, python: String), moto: URL? = nil) throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent(
             "sluice-kafka-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
         libraries = directory.appendingPathComponent("lib")
@@ -72,28 +92,114 @@ package final class KafkaBroker: @unchecked Sendable {
         try FileManager.default.createSymbolicLink(
             atPath: libraries.appendingPathComponent("librdkafka.so.1").path, withDestinationPath: found.library)
         pythonPath = found.python
+        tansuPath = found.tansu
         port = try Self.freePort()
+        var s3Port = 0
+        if let moto {
+            // A bucket in moto's S3 server, which tansu reaches with these settings.
+            s3Port = try Self.freePort()
+            let m = Process()
+            m.executableURL = moto
+            m.arguments = ["-H", "127.0.0.1", "-p", "\(s3Port)"]
+            m.currentDirectoryURL = directory
+            m.standardOutput = FileHandle.nullDevice
+            m.standardError = FileHandle.nullDevice
+            try m.run()
+            s3 = m
+            var env = ProcessInfo.processInfo.environment
+            env["AWS_ACCESS_KEY_ID"] = "test"
+            env["AWS_SECRET_ACCESS_KEY"] = "test"
+            env["AWS_DEFAULT_REGION"] = "us-east-1"
+            env["AWS_ENDPOINT"] = "http://127.0.0.1:\(s3Port)"
+            env["AWS_ALLOW_HTTP"] = "true"
+            tansuEnvironment = env
+            storage = "s3://tansu/"
+        } else {
+            s3 = nil
+            tansuEnvironment = nil
+            storage = "memory://tansu/"
+        }
+        process = Process()
+        if s3 != nil {
+            // moto takes a second or more to start under load.
+            guard Self.waitForPort(s3Port, 60) else {
+                stop()
+                throw BrokerError("moto's S3 server did not start within 60 s")
+            }
+            do {
+                try python(
+                    """
+                    import os, urllib.request
+                    urllib.request.urlopen(urllib.request.Request(os.environ['AWS_ENDPOINT'] + '/tansu', method='PUT'))
+                    """, environment: tansuEnvironment)
+            } catch {
+                stop()
+                throw error
+            }
+        }
+        do {
+            process = try launchTansu()
+        } catch {
+            stop()
+            throw error
+        }
+        // Ready when the port accepts a connection (about 0.1 s).
+        if Self.waitForPort(port, 30) { return }
+        stop()
+        throw BrokerError("tansu did not open port \(port) within 30 s")
+    }
+
+    deinit { stop() }
+
+    /// Starts tansu on ``port``.
+    func launchTansu() throws -> Process {
         let p = Process()
-        p.executableURL = URL(fileURLWithPath: found.tansu)
+        p.executableURL = URL(fileURLWithPath: tansuPath)
         p.arguments = [
             "broker", "--listener-url", "tcp://127.0.0.1:\(port)", "--advertised-listener-url",
-            "tcp://127.0.0.1:\(port)", "--storage-engine", "memory://tansu/",
+            "tcp://127.0.0.1:\(port)", "--storage-engine", storage,
         ]
+        if let tansuEnvironment { p.environment = tansuEnvironment }
         p.currentDirectoryURL = directory
         p.standardOutput = FileHandle.nullDevice
         p.standardError = FileHandle.nullDevice
         try p.run()
-        process = p
-        // Ready when the port accepts a connection (about 0.1 s).
-        for _ in 0..<200 {
-            if Self.accepts(port) { return }
-            usleep(25_000)
-        }
-        stop()
-        throw BrokerError("tansu did not open port \(port) within 5 s")
+        return p
     }
 
-    deinit { stop() }
+    /// True once `port` accepts a connection, false after `seconds`.
+    static func waitForPort(_ port: Int, _ seconds: Double) -> Bool {
+        let end = Date().addingTimeInterval(seconds)
+        while Date() < end {
+            if accepts(port) { return true }
+            usleep(25_000)
+        }
+        return false
+    }
+
+    /// Kills the broker without warning (SIGKILL) and waits for it to be gone.
+    package func kill() {
+        lock.lock()
+        defer { lock.unlock() }
+        if process.isRunning {
+            Glibc.kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+        }
+    }
+
+    /// Starts the broker again on the same port (after ``kill()``); a persistent broker
+    /// has its topics, messages and committed offsets back. Waits up to 60 s for the port.
+    package func restart() throws {
+        lock.lock()
+        guard !stopped else {
+            lock.unlock()
+            throw BrokerError("the broker was stopped")
+        }
+        let p = try launchTansu()
+        process = p
+        lock.unlock()
+        guard Self.waitForPort(port, 60) else { throw BrokerError("tansu did not open port \(port) again within 60 s") }
+    }
 
     /// SIGTERM to the broker, then waits for it; removes its folder.
     package func stop() {
@@ -101,12 +207,12 @@ package final class KafkaBroker: @unchecked Sendable {
         defer { lock.unlock() }
         guard !stopped else { return }
         stopped = true
-        if process.isRunning {
+        for p in [process, s3].compactMap({ $0 }) where p.isRunning {
             // tansu may wait for connections to close after SIGTERM: SIGKILL after 2 s.
-            kill(process.processIdentifier, SIGTERM)
-            for _ in 0..<40 where process.isRunning { usleep(50_000) }
-            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-            process.waitUntilExit()
+            Glibc.kill(p.processIdentifier, SIGTERM)
+            for _ in 0..<40 where p.isRunning { usleep(50_000) }
+            if p.isRunning { Glibc.kill(p.processIdentifier, SIGKILL) }
+            p.waitUntilExit()
         }
         try? FileManager.default.removeItem(at: directory)
     }
@@ -122,11 +228,11 @@ package final class KafkaBroker: @unchecked Sendable {
     /// Runs a Python script (with `confluent_kafka`; `BROKERS` in its environment) and
     /// returns its standard output; throws with its standard error when it fails.
     @discardableResult
-    package func python(_ script: String) throws -> String {
+    package func python(_ script: String, environment: [String: String]? = nil) throws -> String {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: pythonPath)
         p.arguments = ["-c", script]
-        p.environment = environment
+        p.environment = environment ?? self.environment
         let out = Pipe()
         let err = Pipe()
         p.standardOutput = out

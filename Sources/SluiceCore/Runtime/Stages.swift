@@ -168,7 +168,9 @@ extension Execution {
             case .watermark, .end:
                 break
             case .barrier(let id):
-                // Aligned: everything before checkpoint `id` has been processed and sent.
+                // Aligned: everything before checkpoint `id` has been processed and sent
+                // (and what steps handed outside has come back).
+                if chain.drains { send(chain.drain(sides: &sides)) }
                 do throws(StateError) {
                     if let s = try snapshot() { checkpoints?.stage(name, reached: id, s) }
                 } catch {
@@ -194,6 +196,10 @@ extension Execution {
                 ports.broadcast(.watermark(watermark))
             }
             meter?.tick(chain, watermark: watermark)
+        }
+        if chain.drains {
+            send(chain.drain(sides: &sides))
+            if let stop = chain.stopRequested { fail(.failed("stream '\(name)', step \(stop)")) }
         }
         meter?.tick(chain, watermark: watermark, force: true)
         for i in directMeters.indices { directMeters[i].publish() }

@@ -52,6 +52,9 @@ import Dispatch
     let ids: [String]
     let kinds: [String]
     let stateful: [(any StatefulStep)?]
+    /// True when a step is a ``DrainingStep`` (the stage then drains the chain at barriers
+    /// and at the end).
+    package let drains: Bool
     /// The steps that read events in place, resolved once here (nil for the others).
     private let inPlace: [(any InPlaceStep)?]
     /// Per-step counters, in step order.
@@ -71,6 +74,7 @@ import Dispatch
         ids = entries.map(\.id)
         kinds = entries.map(\.kind)
         stateful = entries.map { checkpointView(of: $0.step) }
+        drains = entries.contains { $0.step is any DrainingStep }
         inPlace = entries.map { $0.step as? any InPlaceStep }
         stats = entries.map { StepStats(name: $0.name, kind: $0.kind) }
         marks = Array(repeating: Int64.min, count: entries.count)
@@ -198,6 +202,31 @@ import Dispatch
             stats[i].rejected += out.rejectedCount
             stats[i].dropped += out.droppedCount
             for s in out.sides where s.port == SidePort.late { stats[i].late += 1 }
+            sides.append(contentsOf: out.sides)
+            carry = out.events
+        }
+        return carry
+    }
+}
+
+extension StepChain {
+    /// Lets every ``DrainingStep`` finish its outside work (before a barrier, and at the
+    /// end); what a step emits flows through the steps after it.
+    package func drain(sides: inout [(port: Int, event: Event)]) -> [Event] {
+        var carry: [Event] = []
+        for i in steps.indices {
+            let draining = steps[i] as? any DrainingStep
+            guard draining != nil || !carry.isEmpty else { continue }
+            var out = StepOutput()
+            out.watermark = marks[i]
+            for e in carry { steps[i].process(e, into: &out) }
+            stats[i].eventsIn += carry.count
+            draining?.drain(into: &out)
+            stats[i].counters = steps[i].counters
+            if let s = out.stopRequested, stopRequested == nil { stopRequested = "\(stats[i].name): \(s)" }
+            stats[i].eventsOut += out.events.count
+            stats[i].sideOut += out.sides.count
+            stats[i].rejected += out.rejectedCount
             sides.append(contentsOf: out.sides)
             carry = out.events
         }
