@@ -1,4 +1,5 @@
 import CRdKafka
+import SluiceCore
 import Synchronization
 
 #if canImport(Glibc)
