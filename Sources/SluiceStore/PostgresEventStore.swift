@@ -307,6 +307,9 @@ struct PostgresRow: StoredEventRow {
     var eventTime: Int64 { result.int(row, 6) }
     var appendedAt: Int64 { result.int(row, 7) }
     func withData<R>(_ body: (UnsafeRawBufferPointer) -> R) -> R { result.withBytes(row, 8, body) }
+    func withText<R>(_ column: StoredTextColumn, _ body: (UnsafeRawBufferPointer) -> R) -> R {
+        result.withBytes(row, Int(column.rawValue), body)
+    }
 }
 
 /// A PostgreSQL array literal of text values: `{"a","b\"c"}`.

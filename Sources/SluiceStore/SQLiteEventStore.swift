@@ -458,6 +458,9 @@ package struct StoredEventView {
     package var appendedAt: Int64 { statement.int(7) }
     /// The event's JSON text, lent for the call.
     package func withData<R>(_ body: (UnsafeRawBufferPointer) -> R) -> R { statement.withTextBytes(8, body) }
+    package func withText<R>(_ column: StoredTextColumn, _ body: (UnsafeRawBufferPointer) -> R) -> R {
+        statement.withTextBytes(column.rawValue, body)
+    }
 
     package var event: StoredEvent {
         StoredEvent(

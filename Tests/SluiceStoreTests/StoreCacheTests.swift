@@ -150,6 +150,13 @@ import Testing
                 streamID: "s", eventID: "e2", type: "t", eventTime: 6,
                 data: Array(#"{"id":"e2","_store":{"position":99}}"#.utf8)),
             NewEvent(streamID: "s", eventID: "e3", type: "t", eventTime: 7, data: Array(#" {"id":"e3"} "#.utf8)),
+            // The key spelled with an escape, and the key's text inside a value only.
+            NewEvent(
+                streamID: "s", eventID: "e4", type: "t", eventTime: 8,
+                data: Array(#"{"id":"e4","\u005fstore":{"position":99}}"#.utf8)),
+            NewEvent(
+                streamID: "s", eventID: "e5", type: "t", eventTime: 9,
+                data: Array(#"{"id":"e5","note":"\"_store\""}"#.utf8)),
         ])
         store.close()
         let p = try compilePipeline(
@@ -160,9 +167,10 @@ import Testing
         let (outcome, out) = try run(p, collect: ["out"])
         #expect(outcome == .completed)
         let events = out["out"] ?? []
-        #expect(events.map { $0["id"] } == ["e1", "e2", "e3"])
-        #expect(events.map { $0["_store"]?["position"] } == [1, 2, 3])
-        #expect(events.map { $0["_store"]?["event_time"] } == [5, 6, 7])
+        #expect(events.map { $0["id"] } == ["e1", "e2", "e3", "e4", "e5"])
+        #expect(events.map { $0["_store"]?["position"] } == [1, 2, 3, 4, 5])
+        #expect(events.map { $0["_store"]?["event_time"] } == [5, 6, 7, 8, 9])
+        #expect(events.map { $0["_store"]?["stream"] } == ["s", "s", "s", "s", "s"])
     }
 
     /// Stored data that is not a JSON object goes to `INPUT.malformed` with its position.
