@@ -166,6 +166,37 @@ package final class StoreSource: CheckpointedSource, Sendable {
     /// ``metadata(_:)`` written as JSON text, without making the object: the row's text
     /// columns are copied from the row, without making strings.
     static func writeMetadata(_ row: any StoredEventRow, into out: inout [UInt8]) {
+        // The usual metadata (short texts that need no escapes) is written into a stack
+        // buffer and appended at once; anything else takes the general way below.
+        let written = withUnsafeTemporaryAllocation(of: UInt8.self, capacity: MetadataWriter.capacity) {
+            buffer -> Bool in
+            guard let base = buffer.baseAddress else { return false }
+            var w = MetadataWriter(base: base)
+            w.put(#"{"position":"#)
+            w.int(row.position)
+            w.put(#","stream":"#)
+            guard row.withText(.streamID, { w.plainString($0) }) else { return false }
+            w.put(#","version":"#)
+            w.int(row.version)
+            w.put(#","id":"#)
+            guard row.withText(.eventID, { w.plainString($0) }) else { return false }
+            w.put(#","type":"#)
+            guard row.withText(.type, { w.plainString($0) }) else { return false }
+            w.put(#","schema_version":"#)
+            w.int(row.schemaVersion)
+            w.put(#","event_time":"#)
+            w.int(row.eventTime)
+            w.put(#","appended_at":"#)
+            w.int(row.appendedAt)
+            w.put("}")
+            out.append(contentsOf: UnsafeBufferPointer(start: base, count: w.count))
+            return true
+        }
+        if !written { writeMetadataEscaped(row, into: &out) }
+    }
+
+    /// ``writeMetadata(_:into:)`` for texts that are long or need escapes.
+    static func writeMetadataEscaped(_ row: any StoredEventRow, into out: inout [UInt8]) {
         func text(_ column: StoredTextColumn) {
             row.withText(column) { JSONWriter.writeString(utf8: $0.assumingMemoryBound(to: UInt8.self), into: &out) }
         }
@@ -186,6 +217,60 @@ package final class StoreSource: CheckpointedSource, Sendable {
         out.append(contentsOf: Keys.appendedAt)
         JSONWriter.writeInt(row.appendedAt, into: &out)
         out.append(UInt8(ascii: "}"))
+    }
+
+    /// Writes the metadata into a fixed buffer of ``capacity`` bytes: 160 for the keys and
+    /// five integers of at most 20 characters, the rest for the three texts.
+    struct MetadataWriter {
+        static let capacity = 512
+        /// The longest text written here; longer ones take the general way.
+        static let maxText = 100
+        let base: UnsafeMutablePointer<UInt8>
+        var count = 0
+
+        init(base: UnsafeMutablePointer<UInt8>) { self.base = base }
+
+        mutating func put(_ s: StaticString) {
+            (base + count).update(from: s.utf8Start, count: s.utf8CodeUnitCount)
+            count += s.utf8CodeUnitCount
+        }
+
+        mutating func int(_ value: Int64) {
+            var mag = value.magnitude
+            if value < 0 {
+                base[count] = UInt8(ascii: "-")
+                count += 1
+            }
+            var digits = 1
+            var rest = mag / 10
+            while rest > 0 {
+                digits += 1
+                rest /= 10
+            }
+            var i = count + digits
+            count = i
+            repeat {
+                i -= 1
+                base[i] = UInt8(truncatingIfNeeded: mag % 10) + 0x30
+                mag /= 10
+            } while mag > 0
+        }
+
+        /// Writes `text` in quotes when it is ASCII that needs no escapes and fits; false
+        /// otherwise (the general way escapes it and checks its UTF-8).
+        mutating func plainString(_ text: UnsafeRawBufferPointer) -> Bool {
+            guard text.count <= Self.maxText else { return false }
+            for b in text where b < 0x20 || b >= 0x80 || b == UInt8(ascii: "\"") || b == UInt8(ascii: "\\") {
+                return false
+            }
+            base[count] = UInt8(ascii: "\"")
+            if let from = text.baseAddress {
+                UnsafeMutableRawPointer(base + count + 1).copyMemory(from: from, byteCount: text.count)
+            }
+            count += text.count + 2
+            base[count - 1] = UInt8(ascii: "\"")
+            return true
+        }
     }
 
     /// The metadata's keys as JSON text, each with its punctuation.

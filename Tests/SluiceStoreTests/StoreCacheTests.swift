@@ -1,4 +1,5 @@
 import Foundation
+import SluiceJSON
 import SluiceStore
 import Testing
 
@@ -143,6 +144,7 @@ import Testing
         let dir = try scratchDirectory("meta")
         defer { try? FileManager.default.removeItem(at: dir) }
         let path = dir.appendingPathComponent("orders.db").path
+        let longType = String(repeating: "t", count: 120)
         let store = try SQLiteEventStore.openForAppend(path: path)
         _ = try store.append([
             NewEvent(streamID: "s", eventID: "e1", type: "t", eventTime: 5, data: Array(#"{"id":"e1"}"#.utf8)),
@@ -157,6 +159,10 @@ import Testing
             NewEvent(
                 streamID: "s", eventID: "e5", type: "t", eventTime: 9,
                 data: Array(#"{"id":"e5","note":"\"_store\""}"#.utf8)),
+            // Metadata texts that need escapes, or are not ASCII, or are long.
+            NewEvent(
+                streamID: "q\"s\\", eventID: "é6", type: longType, eventTime: 10,
+                data: Array(#"{"id":"e6"}"#.utf8)),
         ])
         store.close()
         let p = try compilePipeline(
@@ -167,10 +173,13 @@ import Testing
         let (outcome, out) = try run(p, collect: ["out"])
         #expect(outcome == .completed)
         let events = out["out"] ?? []
-        #expect(events.map { $0["id"] } == ["e1", "e2", "e3", "e4", "e5"])
-        #expect(events.map { $0["_store"]?["position"] } == [1, 2, 3, 4, 5])
-        #expect(events.map { $0["_store"]?["event_time"] } == [5, 6, 7, 8, 9])
-        #expect(events.map { $0["_store"]?["stream"] } == ["s", "s", "s", "s", "s"])
+        #expect(events.map { $0["id"] } == ["e1", "e2", "e3", "e4", "e5", "e6"])
+        #expect(events.map { $0["_store"]?["position"] } == [1, 2, 3, 4, 5, 6])
+        #expect(events.map { $0["_store"]?["event_time"] } == [5, 6, 7, 8, 9, 10])
+        #expect(events.map { $0["_store"]?["stream"] } == ["s", "s", "s", "s", "s", "q\"s\\"])
+        #expect(events.last?["_store"]?["id"] == "é6")
+        #expect(events.last?["_store"]?["type"] == .string(longType))
+        #expect(events.first?["_store"]?["type"] == "t")
     }
 
     /// Stored data that is not a JSON object goes to `INPUT.malformed` with its position.
