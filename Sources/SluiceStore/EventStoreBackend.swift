@@ -92,6 +92,15 @@ package protocol StoredEventRow {
     var appendedAt: Int64 { get }
     /// The event's JSON text, lent for the call.
     func withData<R>(_ body: (UnsafeRawBufferPointer) -> R) -> R
+    /// A text column's UTF-8 bytes, lent for the call (no String made).
+    func withText<R>(_ column: StoredTextColumn, _ body: (UnsafeRawBufferPointer) -> R) -> R
+}
+
+/// The text columns of a stored event, numbered as both backends select them.
+package enum StoredTextColumn: Int32, Sendable {
+    case streamID = 1
+    case eventID = 3
+    case type = 4
 }
 
 extension StoredEventRow {

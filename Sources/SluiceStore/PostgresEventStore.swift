@@ -5,7 +5,7 @@
 #endif
 
 /// An event store in a PostgreSQL database (docs/event-sourcing.md, "PostgreSQL"): the
-/// SQLite store's table layout with PostgreSQL's types, shared by several processes.
+/// first SQLite table layout with PostgreSQL's types, shared by several processes.
 ///
 /// Every append transaction takes `LOCK TABLE events IN EXCLUSIVE MODE` (readers are not
 /// blocked) and numbers its events from `MAX(position) + 1`. So positions are assigned in
@@ -13,6 +13,10 @@
 /// every event before it: a follower reading `position > N` cannot skip a slower
 /// transaction's events, as it could with a sequence.
 package final class PostgresEventStore: @unchecked Sendable {
+    /// The marker row in `sluice_store`: the first SQLite layout, which PostgreSQL keeps
+    /// (docs/event-sourcing.md, "PostgreSQL").
+    package static let layout = "sluice-events-1"
+
     /// The channel every append transaction notifies on commit; followers listen to it.
     static let channel = "sluice_events"
 
@@ -31,7 +35,7 @@ package final class PostgresEventStore: @unchecked Sendable {
             UNIQUE (stream_id, stream_version)
         );
         CREATE INDEX events_event_time ON events (event_time);
-        INSERT INTO sluice_store (key, value) VALUES ('layout', '\(SQLiteEventStore.layout)');
+        INSERT INTO sluice_store (key, value) VALUES ('layout', '\(layout)');
         """
 
     let connection: PostgresConnection
@@ -115,9 +119,9 @@ package final class PostgresEventStore: @unchecked Sendable {
         }
         let r = try c.exec("SELECT value FROM sluice_store WHERE key = 'layout'")
         let layout = r.rows > 0 ? r.text(0, 0) : nil
-        guard layout == SQLiteEventStore.layout else {
+        guard layout == Self.layout else {
             throw StoreError(
-                "\(refused): its layout is '\(layout ?? "missing")', this Sluice reads '\(SQLiteEventStore.layout)'; use another database for the store"
+                "\(refused): its layout is '\(layout ?? "missing")', this Sluice reads '\(Self.layout)'; use another database for the store"
             )
         }
     }
@@ -303,6 +307,9 @@ struct PostgresRow: StoredEventRow {
     var eventTime: Int64 { result.int(row, 6) }
     var appendedAt: Int64 { result.int(row, 7) }
     func withData<R>(_ body: (UnsafeRawBufferPointer) -> R) -> R { result.withBytes(row, 8, body) }
+    func withText<R>(_ column: StoredTextColumn, _ body: (UnsafeRawBufferPointer) -> R) -> R {
+        result.withBytes(row, Int(column.rawValue), body)
+    }
 }
 
 /// A PostgreSQL array literal of text values: `{"a","b\"c"}`.

@@ -79,10 +79,16 @@ package enum ReplayStart: Sendable, Equatable {
 /// two threads at once.
 package final class SQLiteEventStore: @unchecked Sendable {
     /// The marker row in `sluice_store` that says which layout the tables have.
-    package static let layout = "sluice-events-1"
+    package static let layout = "sluice-events-2"
+    /// The layout of stores made before the `sluice_streams` table (migrated by the first
+    /// `store` output that opens one; readable as it is).
+    package static let layoutBefore = "sluice-events-1"
+    /// Events per segment of `events_stream`, the stream index: its key starts with
+    /// `position / segment`, so appends touch only the newest segment's pages.
+    package static let segment: Int64 = 8192
 
-    package static let schema = """
-        CREATE TABLE sluice_store (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    /// The `events` table, its indexes and the `sluice_streams` table of ``layout``.
+    static let eventsSchema = """
         CREATE TABLE events (
             position INTEGER PRIMARY KEY,
             stream_id TEXT NOT NULL,
@@ -92,21 +98,49 @@ package final class SQLiteEventStore: @unchecked Sendable {
             schema_version INTEGER NOT NULL,
             event_time INTEGER NOT NULL,
             data TEXT NOT NULL,
-            appended_at INTEGER NOT NULL,
-            UNIQUE (stream_id, stream_version)
+            appended_at INTEGER NOT NULL
         );
+        CREATE TABLE sluice_streams (stream_id TEXT PRIMARY KEY, version INTEGER NOT NULL) WITHOUT ROWID;
+        """
+    static let indexes = """
+        CREATE INDEX events_stream ON events (position / \(segment), stream_id);
         CREATE INDEX events_event_time ON events (event_time);
-        INSERT INTO sluice_store (key, value) VALUES ('layout', '\(layout)');
+        """
+
+    package static let schema = """
+        CREATE TABLE sluice_store (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+        \(eventsSchema)
+        \(indexes)
+        INSERT INTO sluice_store (key, value) VALUES ('layout', '\(layout)'), ('streams_at', 0);
+        """
+
+    /// Brings a store of ``layoutBefore`` to ``layout`` in the caller's transaction: the
+    /// `events` table copied without its `UNIQUE (stream_id, stream_version)` index, the
+    /// segmented stream index and the `sluice_streams` table filled from the events.
+    static let migration = """
+        ALTER TABLE events RENAME TO sluice_events_before;
+        DROP INDEX events_event_time;
+        \(eventsSchema)
+        INSERT INTO events SELECT position, stream_id, stream_version, event_id, type, schema_version, event_time, data,
+            appended_at FROM sluice_events_before ORDER BY position;
+        DROP TABLE sluice_events_before;
+        \(indexes)
+        INSERT INTO sluice_streams (stream_id, version) SELECT stream_id, MAX(stream_version) FROM events GROUP BY stream_id;
+        INSERT INTO sluice_store (key, value) VALUES ('streams_at', (SELECT COALESCE(MAX(position), 0) FROM events));
+        UPDATE sluice_store SET value = '\(layout)' WHERE key = 'layout';
         """
 
     let connection: SQLiteConnection
+    /// The file's layout: ``layout``, or ``layoutBefore`` for a store opened for reading
+    /// that no output has migrated yet.
+    let fileLayout: String
     package var path: String { connection.path }
     /// Stream versions as of global position `knownAt` (see ``append(_:now:)``).
     var knownVersions: [String: Int64] = [:]
     var knownAt: Int64 = -1
 
     /// Opens the store at `path` for appending, creating the file and its tables when
-    /// they are missing.
+    /// they are missing, and migrating a store of ``layoutBefore``.
     package static func openForAppend(path: String) throws(StoreError) -> SQLiteEventStore {
         let c = try SQLiteConnection(path: path, readOnly: false, create: true)
         // WAL: readers never block the writer, and a commit is one append to the log.
@@ -116,7 +150,7 @@ package final class SQLiteEventStore: @unchecked Sendable {
         try c.exec("BEGIN IMMEDIATE")
         do throws(StoreError) {
             if try tableExists(c, "events") {
-                try checkLayout(c)
+                if try checkLayout(c) == layoutBefore { try c.exec(migration) }
             } else {
                 if try tableExists(c, "sluice_store") {
                     throw StoreError(
@@ -129,7 +163,7 @@ package final class SQLiteEventStore: @unchecked Sendable {
             try? c.exec("ROLLBACK")
             throw error
         }
-        return SQLiteEventStore(connection: c)
+        return SQLiteEventStore(connection: c, layout: layout)
     }
 
     /// Opens an existing store at `path` for reading.
@@ -141,11 +175,13 @@ package final class SQLiteEventStore: @unchecked Sendable {
         guard try tableExists(c, "events") else {
             throw StoreError("'\(path)' is not a Sluice event store: it has no 'events' table")
         }
-        try checkLayout(c)
-        return SQLiteEventStore(connection: c)
+        return SQLiteEventStore(connection: c, layout: try checkLayout(c))
     }
 
-    init(connection: SQLiteConnection) { self.connection = connection }
+    init(connection: SQLiteConnection, layout: String) {
+        self.connection = connection
+        self.fileLayout = layout
+    }
 
     static func tableExists(_ c: SQLiteConnection, _ name: String) throws(StoreError) -> Bool {
         let s = try c.statement("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1")
@@ -155,7 +191,8 @@ package final class SQLiteEventStore: @unchecked Sendable {
         return found
     }
 
-    static func checkLayout(_ c: SQLiteConnection) throws(StoreError) {
+    /// The store's layout, ``layout`` or ``layoutBefore``; any other is refused.
+    static func checkLayout(_ c: SQLiteConnection) throws(StoreError) -> String {
         let refused = "'\(c.path)' has an 'events' table that Sluice did not make"
         guard try tableExists(c, "sluice_store") else {
             throw StoreError("\(refused) (no 'sluice_store' marker table); use another file for the store")
@@ -163,11 +200,12 @@ package final class SQLiteEventStore: @unchecked Sendable {
         let s = try c.statement("SELECT value FROM sluice_store WHERE key = 'layout'")
         let layout = try s.step() ? s.text(0) : nil
         s.reset()
-        guard layout == Self.layout else {
+        guard let layout, layout == Self.layout || layout == Self.layoutBefore else {
             throw StoreError(
                 "\(refused): its layout is '\(layout ?? "missing")', this Sluice reads '\(Self.layout)'; use another file for the store"
             )
         }
+        return layout
     }
 
     /// Appends `batch` in one transaction: all of it is stored or (on an error) none of it.
@@ -181,8 +219,13 @@ package final class SQLiteEventStore: @unchecked Sendable {
             // The stream versions this connection knew after its last commit hold while no
             // one else has appended since (the last position is still its own).
             var top = try lastPosition()
-            if top != knownAt || knownVersions.count > 100_000 { knownVersions.removeAll() }
+            if top != knownAt || knownVersions.count > 100_000 {
+                knownVersions.removeAll()
+                try catchUpStreams(to: top)
+            }
             var versions = knownVersions
+            // The streams this batch appended to, with their new versions.
+            var changed: [String: Int64] = [:]
             var results: [AppendResult] = []
             results.reserveCapacity(batch.count)
             let exists = try c.statement("SELECT 1 FROM events WHERE event_id = ?1")
@@ -203,7 +246,7 @@ package final class SQLiteEventStore: @unchecked Sendable {
                     }
                 }
                 let current: Int64
-                if let v = versions[e.streamID] { current = v } else { current = try streamVersion(e.streamID) }
+                if let v = versions[e.streamID] { current = v } else { current = try recordedVersion(e.streamID) }
                 if let expected = e.expectedVersion, expected != current {
                     versions[e.streamID] = current
                     results.append(.conflict(actual: current))
@@ -224,10 +267,12 @@ package final class SQLiteEventStore: @unchecked Sendable {
                     results.append(.duplicate)
                 } else {
                     versions[e.streamID] = current + 1
+                    changed[e.streamID] = current + 1
                     top = c.lastInsertRowID
                     results.append(.appended(position: top, version: current + 1))
                 }
             }
+            if !changed.isEmpty { try recordStreams(changed, at: top) }
             try c.exec("COMMIT")
             knownVersions = versions
             knownAt = top
@@ -240,13 +285,73 @@ package final class SQLiteEventStore: @unchecked Sendable {
         }
     }
 
-    /// The stream's current version: its number of events, 0 when it has none.
-    package func streamVersion(_ stream: String) throws(StoreError) -> Int64 {
-        let s = try connection.statement("SELECT MAX(stream_version) FROM events WHERE stream_id = ?1")
+    /// Writes the streams' versions to `sluice_streams`, which then holds every event up to
+    /// position `at` (in the append's transaction).
+    func recordStreams(_ changed: [String: Int64], at position: Int64) throws(StoreError) {
+        let up = try connection.statement(
+            "INSERT INTO sluice_streams (stream_id, version) VALUES (?1, ?2) ON CONFLICT (stream_id) DO UPDATE SET version = MAX(version, excluded.version)"
+        )
+        for (stream, version) in changed {
+            up.reset()
+            up.bind(1, stream)
+            up.bind(2, version)
+            try up.run()
+        }
+        let mark = try connection.statement("UPDATE sluice_store SET value = ?1 WHERE key = 'streams_at'")
+        mark.bind(1, position)
+        try mark.run()
+    }
+
+    /// Folds events appended by something other than this connection (another process,
+    /// `sqlite3` in a shell) after `streams_at` into `sluice_streams`, so that versions are
+    /// counted from every stored event (in the append's transaction).
+    func catchUpStreams(to top: Int64) throws(StoreError) {
+        let recorded = try streamsAt()
+        guard top > recorded else { return }
+        let s = try connection.statement(
+            "SELECT stream_id, MAX(stream_version) FROM events WHERE position > ?1 GROUP BY stream_id")
+        s.bind(1, recorded)
+        var found: [String: Int64] = [:]
+        while try s.step() { found[s.text(0)] = s.int(1) }
+        s.reset()
+        try recordStreams(found, at: top)
+    }
+
+    /// The position up to which `sluice_streams` holds the stream versions.
+    func streamsAt() throws(StoreError) -> Int64 {
+        let s = try connection.statement("SELECT CAST(value AS INTEGER) FROM sluice_store WHERE key = 'streams_at'")
+        defer { s.reset() }
+        guard try s.step() else { return 0 }
+        return s.int(0)
+    }
+
+    /// The stream's version as `sluice_streams` records it (0 when it has none).
+    func recordedVersion(_ stream: String) throws(StoreError) -> Int64 {
+        let s = try connection.statement("SELECT version FROM sluice_streams WHERE stream_id = ?1")
         s.bind(1, stream)
         defer { s.reset() }
-        guard try s.step(), !s.isNull(0) else { return 0 }
+        guard try s.step() else { return 0 }
         return s.int(0)
+    }
+
+    /// The stream's current version: its number of events, 0 when it has none.
+    package func streamVersion(_ stream: String) throws(StoreError) -> Int64 {
+        if fileLayout == Self.layoutBefore {
+            let s = try connection.statement("SELECT MAX(stream_version) FROM events WHERE stream_id = ?1")
+            s.bind(1, stream)
+            defer { s.reset() }
+            guard try s.step(), !s.isNull(0) else { return 0 }
+            return s.int(0)
+        }
+        // `sluice_streams`, and any events appended after it was last brought up to date by
+        // something other than Sluice.
+        let s = try connection.statement(
+            "SELECT MAX(stream_version) FROM events WHERE position > ?2 AND stream_id = ?1")
+        s.bind(1, stream)
+        s.bind(2, try streamsAt())
+        defer { s.reset() }
+        let later = try s.step() && !s.isNull(0) ? s.int(0) : 0
+        return max(later, try recordedVersion(stream))
     }
 
     /// The highest global position (0 for an empty store).
@@ -277,11 +382,13 @@ package final class SQLiteEventStore: @unchecked Sendable {
                 "SELECT \(columns) FROM events WHERE position > ?1 AND event_time >= ?3 ORDER BY position LIMIT ?2")
             s.bind(1, after)
             s.bind(3, t)
-        case .stream(let id):
+        case .stream(let id) where fileLayout == Self.layoutBefore:
             s = try connection.statement(
                 "SELECT \(columns) FROM events WHERE stream_id = ?3 AND position > ?1 ORDER BY position LIMIT ?2")
             s.bind(1, after)
             s.bind(3, id)
+        case .stream(let id):
+            return try readStream(id, after: after, limit: limit, columns: columns, body)
         }
         s.bind(2, Int64(limit))
         defer { s.reset() }
@@ -289,6 +396,35 @@ package final class SQLiteEventStore: @unchecked Sendable {
         while try s.step() {
             try body(StoredEventView(statement: s))
             n += 1
+        }
+        return n
+    }
+
+    /// One stream's events after `after`: the stream index is searched segment by
+    /// segment (`position / segment`), from `after`'s segment to the last one.
+    func readStream(
+        _ id: String, after: Int64, limit: Int, columns: String, _ body: (StoredEventView) throws -> Void
+    ) throws -> Int {
+        let last = try lastPosition()
+        let s = try connection.statement(
+            """
+            SELECT \(columns) FROM events WHERE position / \(Self.segment) = ?4 AND stream_id = ?3 AND position > ?1
+            ORDER BY position LIMIT ?2
+            """)
+        defer { s.reset() }
+        var n = 0
+        var segment = max(after + 1, 0) / Self.segment
+        while n < limit && segment <= last / Self.segment {
+            s.reset()
+            s.bind(1, after)
+            s.bind(2, Int64(limit - n))
+            s.bind(3, id)
+            s.bind(4, segment)
+            while try s.step() {
+                try body(StoredEventView(statement: s))
+                n += 1
+            }
+            segment += 1
         }
         return n
     }
@@ -322,6 +458,9 @@ package struct StoredEventView {
     package var appendedAt: Int64 { statement.int(7) }
     /// The event's JSON text, lent for the call.
     package func withData<R>(_ body: (UnsafeRawBufferPointer) -> R) -> R { statement.withTextBytes(8, body) }
+    package func withText<R>(_ column: StoredTextColumn, _ body: (UnsafeRawBufferPointer) -> R) -> R {
+        statement.withTextBytes(column.rawValue, body)
+    }
 
     package var event: StoredEvent {
         StoredEvent(

@@ -85,6 +85,7 @@ package final class StoreSource: CheckpointedSource, Sendable {
         var bytes: [UInt8] = []
         var rows: [(start: Int, count: Int, line: Int, parsed: JSONObject?)] = []
         let fieldKeys = spec.metadataField.map { [$0] } ?? []
+        let quotedField = spec.metadataField.map { Array("\"\($0)\"".utf8) } ?? []
         while !out.isCancelled {
             var bad: [Event] = []
             // The page's events share one buffer of their stored bytes, with the metadata
@@ -110,7 +111,7 @@ package final class StoreSource: CheckpointedSource, Sendable {
                             rows.append((start, bytes.count - start, line, nil))
                             return nil
                         }
-                        if JSONParser.hasAnyKey(fieldKeys, in: data) {
+                        if Self.mayHaveKey(quotedField, in: data) && JSONParser.hasAnyKey(fieldKeys, in: data) {
                             // Replayed and appended again: it has the field already, which
                             // the parsed event replaces.
                             guard case .object(var o)? = try? JSONParser.parse(data) else {
@@ -162,39 +163,150 @@ package final class StoreSource: CheckpointedSource, Sendable {
 
     static func isSpace(_ b: UInt8) -> Bool { b == 0x20 || b == 0x0A || b == 0x0D || b == 0x09 }
 
-    /// ``metadata(_:)`` written as JSON text, without making the object (a SQLite row's
-    /// text columns are copied from the statement, without making strings).
+    /// ``metadata(_:)`` written as JSON text, without making the object: the row's text
+    /// columns are copied from the row, without making strings.
     static func writeMetadata(_ row: any StoredEventRow, into out: inout [UInt8]) {
-        let view = row as? StoredEventView
-        func key(_ k: StaticString) {
-            out.append(contentsOf: UnsafeRawBufferPointer(start: k.utf8Start, count: k.utf8CodeUnitCount))
+        // The usual metadata (short texts that need no escapes) is written into a stack
+        // buffer and appended at once; anything else takes the general way below.
+        let written = withUnsafeTemporaryAllocation(of: UInt8.self, capacity: MetadataWriter.capacity) {
+            buffer -> Bool in
+            guard let base = buffer.baseAddress else { return false }
+            var w = MetadataWriter(base: base)
+            w.put(#"{"position":"#)
+            w.int(row.position)
+            w.put(#","stream":"#)
+            guard row.withText(.streamID, { w.plainString($0) }) else { return false }
+            w.put(#","version":"#)
+            w.int(row.version)
+            w.put(#","id":"#)
+            guard row.withText(.eventID, { w.plainString($0) }) else { return false }
+            w.put(#","type":"#)
+            guard row.withText(.type, { w.plainString($0) }) else { return false }
+            w.put(#","schema_version":"#)
+            w.int(row.schemaVersion)
+            w.put(#","event_time":"#)
+            w.int(row.eventTime)
+            w.put(#","appended_at":"#)
+            w.int(row.appendedAt)
+            w.put("}")
+            out.append(contentsOf: UnsafeBufferPointer(start: base, count: w.count))
+            return true
         }
-        func text(_ column: Int32, _ value: (any StoredEventRow) -> String) {
-            if let view {
-                view.statement.withTextBytes(column) {
-                    JSONWriter.writeString(utf8: $0.assumingMemoryBound(to: UInt8.self), into: &out)
-                }
-            } else {
-                JSONWriter.writeString(value(row), into: &out)
-            }
+        if !written { writeMetadataEscaped(row, into: &out) }
+    }
+
+    /// ``writeMetadata(_:into:)`` for texts that are long or need escapes.
+    static func writeMetadataEscaped(_ row: any StoredEventRow, into out: inout [UInt8]) {
+        func text(_ column: StoredTextColumn) {
+            row.withText(column) { JSONWriter.writeString(utf8: $0.assumingMemoryBound(to: UInt8.self), into: &out) }
         }
-        key(#"{"position":"#)
+        out.append(contentsOf: Keys.position)
         JSONWriter.writeInt(row.position, into: &out)
-        key(#","stream":"#)
-        text(1) { $0.streamID }
-        key(#","version":"#)
+        out.append(contentsOf: Keys.stream)
+        text(.streamID)
+        out.append(contentsOf: Keys.version)
         JSONWriter.writeInt(row.version, into: &out)
-        key(#","id":"#)
-        text(3) { $0.eventID }
-        key(#","type":"#)
-        text(4) { $0.type }
-        key(#","schema_version":"#)
+        out.append(contentsOf: Keys.id)
+        text(.eventID)
+        out.append(contentsOf: Keys.type)
+        text(.type)
+        out.append(contentsOf: Keys.schemaVersion)
         JSONWriter.writeInt(row.schemaVersion, into: &out)
-        key(#","event_time":"#)
+        out.append(contentsOf: Keys.eventTime)
         JSONWriter.writeInt(row.eventTime, into: &out)
-        key(#","appended_at":"#)
+        out.append(contentsOf: Keys.appendedAt)
         JSONWriter.writeInt(row.appendedAt, into: &out)
         out.append(UInt8(ascii: "}"))
+    }
+
+    /// Writes the metadata into a fixed buffer of ``capacity`` bytes: 160 for the keys and
+    /// five integers of at most 20 characters, the rest for the three texts.
+    struct MetadataWriter {
+        static let capacity = 512
+        /// The longest text written here; longer ones take the general way.
+        static let maxText = 100
+        let base: UnsafeMutablePointer<UInt8>
+        var count = 0
+
+        init(base: UnsafeMutablePointer<UInt8>) { self.base = base }
+
+        mutating func put(_ s: StaticString) {
+            (base + count).update(from: s.utf8Start, count: s.utf8CodeUnitCount)
+            count += s.utf8CodeUnitCount
+        }
+
+        mutating func int(_ value: Int64) {
+            var mag = value.magnitude
+            if value < 0 {
+                base[count] = UInt8(ascii: "-")
+                count += 1
+            }
+            var digits = 1
+            var rest = mag / 10
+            while rest > 0 {
+                digits += 1
+                rest /= 10
+            }
+            var i = count + digits
+            count = i
+            repeat {
+                i -= 1
+                base[i] = UInt8(truncatingIfNeeded: mag % 10) + 0x30
+                mag /= 10
+            } while mag > 0
+        }
+
+        /// Writes `text` in quotes when it is ASCII that needs no escapes and fits; false
+        /// otherwise (the general way escapes it and checks its UTF-8).
+        mutating func plainString(_ text: UnsafeRawBufferPointer) -> Bool {
+            guard text.count <= Self.maxText else { return false }
+            for b in text where b < 0x20 || b >= 0x80 || b == UInt8(ascii: "\"") || b == UInt8(ascii: "\\") {
+                return false
+            }
+            base[count] = UInt8(ascii: "\"")
+            if let from = text.baseAddress {
+                UnsafeMutableRawPointer(base + count + 1).copyMemory(from: from, byteCount: text.count)
+            }
+            count += text.count + 2
+            base[count - 1] = UInt8(ascii: "\"")
+            return true
+        }
+    }
+
+    /// The metadata's keys as JSON text, each with its punctuation.
+    enum Keys {
+        static let position = Array(#"{"position":"#.utf8)
+        static let stream = Array(#","stream":"#.utf8)
+        static let version = Array(#","version":"#.utf8)
+        static let id = Array(#","id":"#.utf8)
+        static let type = Array(#","type":"#.utf8)
+        static let schemaVersion = Array(#","schema_version":"#.utf8)
+        static let eventTime = Array(#","event_time":"#.utf8)
+        static let appendedAt = Array(#","appended_at":"#.utf8)
+    }
+
+    /// Whether `data` may have the top-level key `quotedKey` (the key in quotes): false
+    /// for certain when the quoted key occurs nowhere and no escape could spell it
+    /// otherwise, a quick search that spares most rows the exact check.
+    static func mayHaveKey(_ quotedKey: [UInt8], in data: UnsafeRawBufferPointer) -> Bool {
+        guard let base = data.baseAddress, !data.isEmpty else { return false }
+        if memchr(base, Int32(UInt8(ascii: "\\")), data.count) != nil { return true }
+        // Search for the key's first character (rarer than the quote before it) and
+        // compare the key around each hit.
+        let n = quotedKey.count
+        guard n >= 3, data.count >= n else { return false }
+        return quotedKey.withUnsafeBytes { key in
+            guard let k = key.baseAddress else { return false }
+            var from = 1
+            while from <= data.count - n + 1,
+                let hit = memchr(base + from, Int32(quotedKey[1]), data.count - n + 2 - from)
+            {
+                let at = base.distance(to: UnsafeRawPointer(hit)) - 1
+                if memcmp(base + at, k, n) == 0 { return true }
+                from = at + 2
+            }
+            return false
+        }
     }
 
     static func metadata(_ row: any StoredEventRow) -> JSONObject {
