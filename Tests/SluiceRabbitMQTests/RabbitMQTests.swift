@@ -213,6 +213,9 @@ import Testing
             dir, ["--checkpoint-dir", dir.appendingPathComponent("ckpt").path, "--checkpoint-every", "200ms"])
         #expect(wait { seen().count == 500 })
         test.close()
+        // The broker writes a queue's declaration to disk through a buffer that it
+        // flushes within 2 s: a SIGKILL sooner can lose a queue declared just before.
+        Thread.sleep(forTimeInterval: 3)
         broker.stop()
         try broker.start()
         test = try broker.connect()
@@ -480,6 +483,9 @@ import Testing
         try send(0..<300)
         #expect(wait(seconds: 60) { (try? broker.connect().messageCount("outrestart-seen")) == 300 })
         test.close()
+        // The broker writes a queue's declaration to disk through a buffer that it
+        // flushes within 2 s: a SIGKILL sooner can lose a queue declared just before.
+        Thread.sleep(forTimeInterval: 3)
         broker.stop()
         try broker.start()
         // Published on the lost connection first: the output connects again and
