@@ -17,11 +17,14 @@ package struct KafkaInputSpec: Sendable, Equatable {
     package var metadata: String?
     /// How long to try reaching the brokers at start (`connect_timeout`).
     package var connectTimeoutMs: Int32
+    /// `idle_timeout`: with event time, a partition silent this long (ms) no longer holds
+    /// the input's watermark back; nil: a silent partition holds it until it has events.
+    package var idleTimeoutMs: Int64?
 
     package init(
         brokers: String, topics: [String], group: String, start: KafkaStart = .committed,
         client: [String: String] = [:],
-        metadata: String? = nil, connectTimeoutMs: Int32 = 10_000
+        metadata: String? = nil, connectTimeoutMs: Int32 = 10_000, idleTimeoutMs: Int64? = nil
     ) {
         self.brokers = brokers
         self.topics = topics
@@ -30,6 +33,7 @@ package struct KafkaInputSpec: Sendable, Equatable {
         self.client = client
         self.metadata = metadata
         self.connectTimeoutMs = connectTimeoutMs
+        self.idleTimeoutMs = idleTimeoutMs
     }
 }
 
@@ -55,6 +59,8 @@ package final class KafkaSource: CheckpointedSource, CheckpointListener, RunEndL
         /// Positions sent with barriers, by barrier id, not yet committed.
         var barriers: [(id: Int, positions: [TopicPartition: Int64])] = []
         var checkpointing = false
+        /// Assignments (true) and revocations (false) since the run loop last looked.
+        var rebalances: [(assigned: Bool, partitions: [TopicPartition])] = []
     }
     let shared = Mutex(Shared())
 
@@ -108,8 +114,12 @@ package final class KafkaSource: CheckpointedSource, CheckpointListener, RunEndL
                 connectTimeoutMs: spec.connectTimeoutMs, batchSize: 1024,
                 onRevoke: { [weak self] tps in
                     // Read on by another member now: no longer this run's to commit.
-                    self?.shared.withLock { s in for tp in tps { s.positions[tp] = nil } }
-                })
+                    self?.shared.withLock { s in
+                        for tp in tps { s.positions[tp] = nil }
+                        s.rebalances.append((false, tps))
+                    }
+                },
+                onAssign: { [weak self] tps in self?.shared.withLock { $0.rebalances.append((true, tps)) } })
         } catch {
             throw SourceError("input '\(name)': \(error.message)")
         }
@@ -118,6 +128,18 @@ package final class KafkaSource: CheckpointedSource, CheckpointListener, RunEndL
             $0.checkpointing = checkpointing
         }
         let metadata = spec.metadata
+        // Event time per partition: each partition is a split of the input's watermark.
+        out.useSplits(idleTimeout: spec.idleTimeoutMs)
+        let perPartition = out.usesSplits
+        var splitIDs: [TopicPartition: Int] = [:]
+        func split(_ tp: TopicPartition) -> Int {
+            if let id = splitIDs[tp] { return id }
+            let id = splitIDs.count
+            splitIDs[tp] = id
+            return id
+        }
+        var parsedSplits: [Int] = []
+        var spanSplits: [Int] = []
         var values: [UInt8] = []
         var spans: [(start: Int, count: Int)] = []
         var parsed: [Event] = []
@@ -131,11 +153,16 @@ package final class KafkaSource: CheckpointedSource, CheckpointListener, RunEndL
             parsed.removeAll(keepingCapacity: true)
             bad.removeAll(keepingCapacity: true)
             read.removeAll(keepingCapacity: true)
+            parsedSplits.removeAll(keepingCapacity: true)
+            spanSplits.removeAll(keepingCapacity: true)
             let n = consumer.poll(timeoutMs: 100) { m in
-                read[TopicPartition(m.topic, m.partition)] = m.offset + 1
+                let tp = TopicPartition(m.topic, m.partition)
+                read[tp] = m.offset + 1
                 if let field = metadata {
                     switch Self.withMetadata(m, field: field, maxDepth: maxDepth) {
-                    case .success(let e): parsed.append(e)
+                    case .success(let e):
+                        parsed.append(e)
+                        if perPartition { parsedSplits.append(split(tp)) }
                     case .failure(let reason): bad.append(Self.malformed(m, reason: reason.message))
                     }
                 } else if let err = JSONParser.validate(m.value, maxDepth: maxDepth) {
@@ -143,6 +170,7 @@ package final class KafkaSource: CheckpointedSource, CheckpointListener, RunEndL
                 } else {
                     spans.append((values.count, m.value.count))
                     values.append(contentsOf: m.value)
+                    if perPartition { spanSplits.append(split(tp)) }
                 }
             } onError: { isFatal, text in
                 if isFatal {
@@ -161,11 +189,27 @@ package final class KafkaSource: CheckpointedSource, CheckpointListener, RunEndL
                     }
                     for s in spans { events.append(Event(raw: buffer, start: s.start, count: s.count)) }
                 }
-                out.emit(events)
+                if perPartition {
+                    out.emit(events, splits: parsedSplits + spanSplits)
+                } else {
+                    out.emit(events)
+                }
                 out.emit(port: SourcePort.malformed, bad)
                 if !read.isEmpty {
                     shared.withLock { s in for (tp, o) in read { s.positions[tp] = o } }
                 }
+            }
+            // After the batch: its messages came before the rebalance that ended it.
+            let changes = shared.withLock { s in
+                defer { s.rebalances.removeAll() }
+                return s.rebalances
+            }
+            if perPartition {
+                for c in changes {
+                    let ids = c.partitions.map(split)
+                    if c.assigned { out.assignSplits(ids) } else { out.revokeSplits(ids) }
+                }
+                out.idle()
             }
             if checkpointing { barrierIfDue(out) }
         }

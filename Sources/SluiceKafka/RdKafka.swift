@@ -108,20 +108,27 @@ final class RebalanceHandler: Sendable {
     let restored: Mutex<[TopicPartition: Int64]>
     /// Called with the partitions taken away, before they go (to commit them).
     let onRevoke: @Sendable ([TopicPartition]) -> Void
+    /// Called with the partitions assigned, before they are read.
+    let onAssign: @Sendable ([TopicPartition]) -> Void
 
-    init(start: KafkaStart, restored: [TopicPartition: Int64], onRevoke: @escaping @Sendable ([TopicPartition]) -> Void)
-    {
+    init(
+        start: KafkaStart, restored: [TopicPartition: Int64], onRevoke: @escaping @Sendable ([TopicPartition]) -> Void,
+        onAssign: @escaping @Sendable ([TopicPartition]) -> Void = { _ in }
+    ) {
         self.start = start
         self.restored = Mutex(restored)
         self.onRevoke = onRevoke
+        self.onAssign = onAssign
     }
 
     func assign(_ list: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>) {
+        var tps: [TopicPartition] = []
         restored.withLock { saved in
             for i in 0..<Int(list.pointee.cnt) {
                 let e = list.pointee.elems + i
                 guard let name = e.pointee.topic else { continue }
                 let tp = TopicPartition(String(cString: name), e.pointee.partition)
+                tps.append(tp)
                 if let o = saved.removeValue(forKey: tp) {
                     e.pointee.offset = o
                     continue
@@ -133,6 +140,7 @@ final class RebalanceHandler: Sendable {
                 }
             }
         }
+        onAssign(tps)
     }
 
     func revoke(_ list: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>?) {
@@ -190,7 +198,8 @@ package final class KafkaConsumer: @unchecked Sendable {
     package init(
         brokers: String, group: String, topics: [String], start: KafkaStart, client: [(String, String)],
         restored: [TopicPartition: Int64], connectTimeoutMs: Int32, batchSize: Int,
-        onRevoke: @escaping @Sendable ([TopicPartition]) -> Void
+        onRevoke: @escaping @Sendable ([TopicPartition]) -> Void,
+        onAssign: @escaping @Sendable ([TopicPartition]) -> Void = { _ in }
     ) throws(KafkaError) {
         var settings: [(String, String)] = [
             ("bootstrap.servers", brokers), ("group.id", group), ("enable.auto.commit", "false"),
@@ -198,7 +207,7 @@ package final class KafkaConsumer: @unchecked Sendable {
         ]
         settings += client
         let conf = try makeConfiguration(settings)
-        handler = RebalanceHandler(start: start, restored: restored, onRevoke: onRevoke)
+        handler = RebalanceHandler(start: start, restored: restored, onRevoke: onRevoke, onAssign: onAssign)
         rd_kafka_conf_set_opaque(conf, Unmanaged.passUnretained(handler).toOpaque())
         rd_kafka_conf_set_rebalance_cb(conf, rebalanceCallback)
         rk = try makeClient(RD_KAFKA_CONSUMER, conf)

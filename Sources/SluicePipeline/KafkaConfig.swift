@@ -36,7 +36,7 @@ extension PipelineCompiler {
         return Int32(clamping: max(1, d.milliseconds))
     }
 
-    /// `kafka: {brokers, topics, group, start, metadata, connect_timeout, client}`.
+    /// `kafka: {brokers, topics, group, start, metadata, connect_timeout, idle_timeout, client}`.
     func readKafkaInput(_ c: ConfigMap, name: String) -> KafkaInputSpec? {
         let what = "kafka input '\(name)'"
         let brokers = readBrokers(c, what: what)
@@ -53,13 +53,20 @@ extension PipelineCompiler {
                 "start", Dictionary(uniqueKeysWithValues: KafkaStart.allCases.map { ($0.rawValue, $0) })) ?? .committed
         let metadata = c.string("metadata")
         let timeout = readConnectTimeout(c)
+        let idle = c.duration("idle_timeout", allowZero: false).map { max(1, $0.milliseconds) }
+        if idle != nil, time == nil {
+            ctx.warning(
+                c.node("idle_timeout")?.location ?? c.location,
+                "\(what): 'idle_timeout' has no effect without event time",
+                hint: "it lets a silent partition stop holding the watermark back; add 'time: { field: ... }'")
+        }
         let client = readClientOptions(c, what: what)
         c.finish()
         guard let brokers, let topics, !topics.isEmpty, !topics.contains(where: \.isEmpty), let group, !group.isEmpty
         else { return nil }
         return KafkaInputSpec(
             brokers: brokers, topics: topics, group: group, start: start, client: client, metadata: metadata,
-            connectTimeoutMs: timeout)
+            connectTimeoutMs: timeout, idleTimeoutMs: idle)
     }
 
     /// `kafka: {brokers, topic, key, connect_timeout, client}`.

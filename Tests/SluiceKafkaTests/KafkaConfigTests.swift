@@ -50,6 +50,52 @@ import Testing
         #expect(text.contains("'topic'"), "\(text)")
     }
 
+    @Test func idleTimeoutIsADurationAndWarnsWithoutEventTime() throws {
+        let e = errors(
+            """
+            time: { field: ts }
+            inputs:
+              events: { kafka: { brokers: "h:1", topics: [t], group: g, idle_timeout: soon } }
+            outputs:
+              out: { from: [events], stdout: {} }
+            """)
+        #expect(e.joined().contains("p.yaml:3:") && e.joined().contains("invalid duration 'soon'"), "\(e)")
+        let zero = errors(
+            """
+            time: { field: ts }
+            inputs:
+              events: { kafka: { brokers: "h:1", topics: [t], group: g, idle_timeout: 0s } }
+            outputs:
+              out: { from: [events], stdout: {} }
+            """)
+        #expect(zero.joined().contains("must be longer than zero"), "\(zero)")
+        let timed = try Pipeline.compile(
+            yaml: """
+                time: { field: ts }
+                inputs:
+                  events: { kafka: { brokers: "h:1", topics: [t], group: g, idle_timeout: 1500ms } }
+                outputs:
+                  out: { from: [events], stdout: {} }
+                """)
+        guard case .kafka(let spec) = timed.inputs.first?.kind else {
+            Issue.record("not a kafka input")
+            return
+        }
+        #expect(spec.idleTimeoutMs == 1500)
+        #expect(timed.warnings.items.isEmpty)
+        let untimed = try Pipeline.compile(
+            yaml: """
+                inputs:
+                  events: { kafka: { brokers: "h:1", topics: [t], group: g, idle_timeout: 5s } }
+                outputs:
+                  out: { from: [events], stdout: {} }
+                """, file: "p.yaml")
+        #expect(
+            untimed.warnings.items.map(\.description).contains {
+                $0.contains("p.yaml:2:") && $0.contains("'idle_timeout' has no effect without event time")
+            }, "\(untimed.warnings.items)")
+    }
+
     @Test func theCheckpointPositionRoundTrips() throws {
         let source = KafkaSource(name: "in", spec: KafkaInputSpec(brokers: "h:1", topics: ["t"], group: "g"))
         try source.resume(from: KafkaSource.encode([TopicPartition("t", 0): 5, TopicPartition("t", 3): 70]))

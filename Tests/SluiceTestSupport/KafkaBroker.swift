@@ -153,10 +153,10 @@ package final class KafkaBroker: @unchecked Sendable {
             """)
     }
 
-    /// Produces `lines` (one message each, keyed by `key(i)` when given) to `topic` and
-    /// returns where each went, as `partition:offset`.
+    /// Produces `lines` (one message each, keyed by its index) to `topic`, all to
+    /// `partition` when given, and returns where each went, as `partition:offset`.
     @discardableResult
-    package func produce(_ topic: String, _ lines: [String]) throws -> [String] {
+    package func produce(_ topic: String, _ lines: [String], partition: Int? = nil) throws -> [String] {
         let file = directory.appendingPathComponent("produce-\(UInt32.random(in: 0...UInt32.max)).txt")
         try Data(lines.joined(separator: "\n").utf8).write(to: file)
         let out = try python(
@@ -172,7 +172,7 @@ package final class KafkaBroker: @unchecked Sendable {
                     where[i] = '%d:%d' % (msg.partition(), msg.offset())
                 return cb
             for i, l in enumerate(lines):
-                p.produce('\(topic)', l, key=str(i).encode(), on_delivery=report(i))
+                p.produce('\(topic)', l, key=str(i).encode(), on_delivery=report(i)\(partition.map { ", partition=\($0)" } ?? ""))
                 if i % 1000 == 0: p.poll(0)
             p.flush(30)
             print('\\n'.join(where))
