@@ -2,6 +2,12 @@ import SluiceCore
 import SluiceJSON
 import Synchronization
 
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
 /// `inputs: {NAME: {kafka: {...}}}` as the pipeline wrote it (docs/kafka.md).
 package struct KafkaInputSpec: Sendable, Equatable {
     /// `bootstrap.servers`: `host:port[,host:port...]`.
@@ -20,6 +26,12 @@ package struct KafkaInputSpec: Sendable, Equatable {
     /// `idle_timeout`: with event time, a partition silent this long (ms) no longer holds
     /// the input's watermark back; nil: a silent partition holds it until it has events.
     package var idleTimeoutMs: Int64?
+    /// `scale_out: true`: each process of the group runs every partition it is assigned
+    /// in a process of its own, with its own checkpoints and files (docs/kafka.md,
+    /// "Scale-out").
+    package var scaleOut = false
+    /// Set in such a partition's process: the one partition it reads, outside the group.
+    package var partition: KafkaPartitionRun?
 
     package init(
         brokers: String, topics: [String], group: String, start: KafkaStart = .committed,
@@ -35,6 +47,33 @@ package struct KafkaInputSpec: Sendable, Equatable {
         self.connectTimeoutMs = connectTimeoutMs
         self.idleTimeoutMs = idleTimeoutMs
     }
+}
+
+/// The partition that one process of a scale-out member runs, and the member that started
+/// it (docs/kafka.md, "Scale-out"). It travels from the member to the process in the
+/// environment variable ``KafkaPartitionRun/environmentName``, as `PID:PARTITION:TOPIC`.
+package struct KafkaPartitionRun: Sendable, Equatable {
+    package static let environmentName = "SLUICE_KAFKA_PARTITION"
+    package var partition: TopicPartition
+    /// The member's process id: once it is gone, the partition's process stops at once.
+    package var parent: Int32
+
+    package init(partition: TopicPartition, parent: Int32) {
+        self.partition = partition
+        self.parent = parent
+    }
+
+    /// Reads `PID:PARTITION:TOPIC`; nil when it is not that.
+    package init?(environment text: String) {
+        let parts = text.split(separator: ":", maxSplits: 2, omittingEmptySubsequences: false)
+        guard parts.count == 3, let pid = Int32(parts[0]), let p = Int32(parts[1]), p >= 0, !parts[2].isEmpty else {
+            return nil
+        }
+        self.init(partition: TopicPartition(String(parts[2]), p), parent: pid)
+    }
+
+    /// The environment variable's value.
+    package var environment: String { "\(parent):\(partition.partition):\(partition.topic)" }
 }
 
 /// Reads JSON events from Kafka topics as a member of a consumer group.
@@ -112,6 +151,7 @@ package final class KafkaSource: CheckpointedSource, CheckpointListener, RunEndL
                 brokers: spec.brokers, group: spec.group, topics: spec.topics, start: spec.start,
                 client: spec.client.sorted { $0.key < $1.key }, restored: restored,
                 connectTimeoutMs: spec.connectTimeoutMs, batchSize: 1024,
+                membership: spec.partition.map { .partition($0.partition) } ?? .member,
                 onRevoke: { [weak self] tps in
                     // Read on by another member now: no longer this run's to commit.
                     self?.shared.withLock { s in
@@ -126,6 +166,10 @@ package final class KafkaSource: CheckpointedSource, CheckpointListener, RunEndL
         shared.withLock {
             $0.consumer = consumer
             $0.checkpointing = checkpointing
+            // A partition's process reads its partition from the restored offset on: that
+            // is its position until it reads more, so a checkpoint taken before its next
+            // message (say it is stopped while the partition is quiet) keeps it.
+            if let tp = spec.partition?.partition, let o = restored[tp] { $0.positions[tp] = o }
         }
         let metadata = spec.metadata
         // Event time per partition: each partition is a split of the input's watermark.
@@ -147,7 +191,11 @@ package final class KafkaSource: CheckpointedSource, CheckpointListener, RunEndL
         var read: [TopicPartition: Int64] = [:]
         var fatal: String?
         var warned = Set<String>()
+        let parent = spec.partition?.parent
         while !out.isCancelled {
+            // A partition's process whose member was killed stops as if killed too: the
+            // partition's next owner resumes it from its last checkpoint.
+            if let parent, getppid() != parent { kill(getpid(), SIGKILL) }
             values.removeAll(keepingCapacity: true)
             spans.removeAll(keepingCapacity: true)
             parsed.removeAll(keepingCapacity: true)
@@ -229,6 +277,9 @@ package final class KafkaSource: CheckpointedSource, CheckpointListener, RunEndL
 
     /// Commits the offsets of the newest barrier that checkpoint `id` covers.
     package func checkpointCompleted(_ id: Int) {
+        // A partition's process is not a member of the group, which would refuse its
+        // commits; its position is in its checkpoints.
+        guard spec.partition == nil else { return }
         let (consumer, offsets) = shared.withLock { s -> (KafkaConsumer?, [TopicPartition: Int64]?) in
             let covered = s.barriers.last { $0.id <= id }?.positions
             s.barriers.removeAll { $0.id <= id }

@@ -36,7 +36,7 @@ extension PipelineCompiler {
         return Int32(clamping: max(1, d.milliseconds))
     }
 
-    /// `kafka: {brokers, topics, group, start, metadata, connect_timeout, idle_timeout, client}`.
+    /// `kafka: {brokers, topics, group, start, metadata, connect_timeout, idle_timeout, scale_out, client}`.
     func readKafkaInput(_ c: ConfigMap, name: String) -> KafkaInputSpec? {
         let what = "kafka input '\(name)'"
         let brokers = readBrokers(c, what: what)
@@ -60,13 +60,16 @@ extension PipelineCompiler {
                 "\(what): 'idle_timeout' has no effect without event time",
                 hint: "it lets a silent partition stop holding the watermark back; add 'time: { field: ... }'")
         }
+        let scaleOut = c.bool("scale_out") ?? false
         let client = readClientOptions(c, what: what)
         c.finish()
         guard let brokers, let topics, !topics.isEmpty, !topics.contains(where: \.isEmpty), let group, !group.isEmpty
         else { return nil }
-        return KafkaInputSpec(
+        var spec = KafkaInputSpec(
             brokers: brokers, topics: topics, group: group, start: start, client: client, metadata: metadata,
             connectTimeoutMs: timeout, idleTimeoutMs: idle)
+        spec.scaleOut = scaleOut
+        return spec
     }
 
     /// `kafka: {brokers, topic, key, connect_timeout, client}`.

@@ -102,4 +102,57 @@ import Testing
         #expect(source.restored == [TopicPartition("t", 0): 5, TopicPartition("t", 3): 70])
         #expect(throws: (any Error).self) { try source.resume(from: [9, 9]) }
     }
+
+    @Test func scaleOutMustBeTheOnlyInputAndGivesEachPartitionItsOwnCheckpointsAndFiles() throws {
+        let e = errors(
+            """
+            inputs:
+              events: { kafka: { brokers: "h:1", topics: [t], group: g, scale_out: true } }
+              more: { file: more.jsonl }
+            outputs:
+              out: { from: [events, more], stdout: {} }
+            """)
+        #expect(e.joined().contains("p.yaml:2:") && e.joined().contains("must be the pipeline's only input"), "\(e)")
+        #expect(
+            errors(
+                """
+                inputs:
+                  events: { kafka: { brokers: "h:1", topics: [t], group: g, scale_out: maybe } }
+                outputs:
+                  out: { from: [events], stdout: {} }
+                """
+            ).joined().contains("scale_out"))
+
+        let p = try Pipeline.compile(
+            yaml: """
+                inputs:
+                  events: { kafka: { brokers: "h:1", topics: [t], group: g, scale_out: true } }
+                outputs:
+                  out: { from: [events], file: out/all.jsonl }
+                  raw: { from: [events], file: raw }
+                  echo: { from: [events], stdout: {} }
+                """)
+        #expect(p.scaleOutInput?.name == "events")
+        // Without a shared checkpoint directory the state could not move: refused.
+        #expect(throws: RunError.self) { try p.scaleOutDirectory(RunOptions()) }
+        var options = RunOptions()
+        options.checkpointDirectory = "ck"
+        options.deadLetterPath = "dlq.jsonl"
+        options.outputs = ["raw": "elsewhere/raw.txt"]
+        let run = try p.partitionOptions(options, environment: "4242:3:t")
+        #expect(run.checkpointDirectory == "ck/partitions/t-3")
+        #expect(run.outputs == ["out": "./out/all.t-3.jsonl", "raw": "elsewhere/raw.t-3.txt"])
+        #expect(run.deadLetterPath == "dlq.t-3.jsonl")
+        #expect(run.kafkaPartition == KafkaPartitionRun(partition: TopicPartition("t", 3), parent: 4242))
+        #expect(throws: RunError.self) { try p.partitionOptions(options, environment: "3:t") }
+        #expect(
+            try Pipeline.compile(
+                yaml: """
+                    inputs:
+                      events: { kafka: { brokers: "h:1", topics: [t], group: g } }
+                    outputs:
+                      out: { from: [events], stdout: {} }
+                    """
+            ).scaleOutInput == nil)
+    }
 }

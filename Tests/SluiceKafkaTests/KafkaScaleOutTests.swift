@@ -1,0 +1,181 @@
+import Foundation
+import SluiceTestSupport
+import Testing
+
+/// `scale_out: true` against a real broker (tansu): several `sluice run` processes in one
+/// group share the partitions, and a partition's window state follows it to whichever
+/// process is assigned it. Skips without tansu, fails under `CI=true`.
+@Suite(.serialized) struct KafkaScaleOutTests {
+    static let client = "client: { session.timeout.ms: 6000, heartbeat.interval.ms: 500 }"
+
+    /// A scratch folder with `p.yaml` holding `yaml`.
+    func folder(_ yaml: String) throws -> URL {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "sluice-kscale-test-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        try Data(yaml.utf8).write(to: dir.appendingPathComponent("p.yaml"))
+        return dir
+    }
+
+    /// Starts `sluice ARGS` in `dir` with the broker's environment; stderr goes to `err`.
+    func launch(_ args: [String], in dir: URL, _ broker: KafkaBroker, err: String) throws -> Process {
+        let p = Process()
+        p.executableURL = KafkaBroker.binary
+        p.arguments = args
+        p.currentDirectoryURL = dir
+        p.environment = broker.environment
+        p.standardOutput = FileHandle.nullDevice
+        let url = dir.appendingPathComponent(err)
+        _ = FileManager.default.createFile(atPath: url.path, contents: nil)
+        p.standardError = try FileHandle(forWritingTo: url)
+        try p.run()
+        return p
+    }
+
+    func text(_ url: URL) -> String {
+        (try? Data(contentsOf: url)).map { String(decoding: $0, as: UTF8.self) } ?? ""
+    }
+
+    func lines(_ url: URL) -> [String] { text(url).split(separator: "\n").map(String.init) }
+
+    /// The lines of every `NAME.clicks-P.jsonl` in `dir`.
+    func partitionLines(_ dir: URL, _ name: String) -> [String] {
+        (0..<4).flatMap { lines(dir.appendingPathComponent("\(name).clicks-\($0).jsonl")) }
+    }
+
+    /// The partitions a member's log says it runs now ("running" less "stopped").
+    func running(_ log: URL) -> Set<String> {
+        var now = Set<String>()
+        for l in lines(log) {
+            guard let r = l.range(of: "partition clicks-") else { continue }
+            let p = String(l[r.upperBound...].prefix { $0.isNumber })
+            if l.contains("running partition") {
+                now.insert(p)
+            } else if l.contains("stopped partition") {
+                now.remove(p)
+            }
+        }
+        return now
+    }
+
+    /// Waits until `condition` holds, for at most `seconds`.
+    func wait(_ seconds: Double, _ condition: () -> Bool) -> Bool {
+        let end = Date().addingTimeInterval(seconds)
+        while Date() < end {
+            if condition() { return true }
+            usleep(100_000)
+        }
+        return condition()
+    }
+
+    func stop(_ p: Process) -> Int32 {
+        if p.isRunning { kill(p.processIdentifier, SIGTERM) }
+        p.waitUntilExit()
+        return p.terminationStatus
+    }
+
+    @Test func twoProcessesSplitThePartitionsAndAKilledOnesWindowStateMovesToTheSurvivor() throws {
+        guard let broker = try KafkaBroker.start() else {
+            if KafkaBroker.required { Issue.record("tansu is not installed in .venv (run `make deps`)") }
+            return
+        }
+        defer { broker.stop() }
+        try broker.createTopic("clicks", partitions: 4)
+        // Users u0..u7, user k on partition k % 4 (the topic is partitioned by the
+        // pipeline's key); one click per user every 5 s for 4 minutes, in time order per
+        // partition, then one late click per partition that closes them all.
+        let t0 = 1_700_000_040_000
+        func clicks(_ p: Int, seconds: Range<Int>) -> [String] {
+            seconds.filter { $0 % 5 == 0 }.flatMap { s in
+                [p, p + 4].map { #"{"user":"u\#($0)","ts":\#(t0 + s * 1000)}"# }
+            }
+        }
+        func produce(_ seconds: Range<Int>, closing: Bool = false) throws {
+            for p in 0..<4 {
+                var batch = clicks(p, seconds: seconds)
+                if closing { batch.append(#"{"user":"z\#(p)","ts":\#(t0 + 600_000)}"#) }
+                try broker.produce("clicks", batch, partition: p)
+            }
+        }
+        // Phase 1: minute 0 and half of minute 1.
+        try produce(0..<90)
+        func pipeline(group: String, scaleOut: Bool) -> String {
+            """
+            time: { field: ts }
+            inputs:
+              clicks: { kafka: { brokers: "\(broker.address)", topics: [clicks], group: \(group),
+                                 \(scaleOut ? "scale_out: true," : "") \(Self.client) } }
+            streams:
+              counts:
+                from: clicks
+                steps:
+                  - window: { key: user, tumbling: 1m, aggregate: { n: count() } }
+            outputs:
+              seen: { from: [clicks], file: seen.jsonl }
+              out: { from: [counts], file: out.jsonl }
+            """
+        }
+        let dir = try folder(pipeline(group: "scaled", scaleOut: true))
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let args = ["run", "p.yaml", "--checkpoint-dir", "ck", "--checkpoint-every", "100ms"]
+        let a = try launch(args, in: dir, broker, err: "a.txt")
+        let b = try launch(args, in: dir, broker, err: "b.txt")
+        defer {
+            for p in [a, b] where p.isRunning { kill(p.processIdentifier, SIGKILL) }
+        }
+        let aLog = dir.appendingPathComponent("a.txt")
+        let bLog = dir.appendingPathComponent("b.txt")
+        func logs() -> String { "a: \(text(aLog))\nb: \(text(bLog))" }
+
+        // Both get partitions, and together they run all four, each once.
+        let split = wait(90) {
+            let (ra, rb) = (running(aLog), running(bLog))
+            return !ra.isEmpty && !rb.isEmpty && ra.isDisjoint(with: rb) && ra.union(rb).count == 4
+        }
+        #expect(split, "\(logs())")
+        let phase1 = 4 * 2 * 18
+        #expect(wait(60) { partitionLines(dir, "seen").count == phase1 }, "\(logs())")
+        // Let a checkpoint cover it, then kill A without warning: its partitions' processes
+        // go with it.
+        usleep(1_000_000)
+        let aHad = running(aLog)
+        kill(a.processIdentifier, SIGKILL)
+        a.waitUntilExit()
+
+        // Phase 2a: the rest of minute 1 and minute 2. B is assigned A's partitions and
+        // resumes them from their checkpoints, open minute-1 windows included.
+        try produce(90..<180)
+        #expect(wait(90) { running(bLog).count == 4 }, "\(logs())")
+        #expect(wait(60) { partitionLines(dir, "seen").count == 4 * 2 * 36 }, "\(logs())")
+
+        // A comes back and takes some partitions back from B (each with its state), then
+        // phase 2b: minute 3 and the closing clicks.
+        let a2 = try launch(args, in: dir, broker, err: "a2.txt")
+        defer { if a2.isRunning { kill(a2.processIdentifier, SIGKILL) } }
+        let a2Log = dir.appendingPathComponent("a2.txt")
+        #expect(wait(90) { !running(a2Log).isEmpty && running(a2Log).union(running(bLog)).count == 4 }, "\(logs())")
+        try produce(180..<240, closing: true)
+        #expect(wait(90) { partitionLines(dir, "out").count >= 32 }, "\(logs())\na2: \(text(a2Log))")
+        usleep(500_000)
+        #expect(stop(a2) == 143, "\(text(a2Log))")
+        #expect(stop(b) == 143, "\(text(bLog))")
+        #expect(!aHad.isEmpty)
+
+        // Each user's minute counted once, whole: 12 clicks.
+        let scaled = partitionLines(dir, "out").sorted()
+        #expect(scaled.count == 32, "\(scaled)")
+        #expect(scaled.allSatisfy { $0.contains(#""n":12"#) }, "\(scaled)")
+        #expect(partitionLines(dir, "seen").count == 4 * 2 * 48 + 4)
+
+        // The same as one process over the same input.
+        let single = try folder(pipeline(group: "single", scaleOut: false))
+        defer { try? FileManager.default.removeItem(at: single) }
+        let one = try launch(["run", "p.yaml"], in: single, broker, err: "err.txt")
+        defer { if one.isRunning { kill(one.processIdentifier, SIGKILL) } }
+        let out = single.appendingPathComponent("out.jsonl")
+        #expect(wait(60) { lines(out).count >= 32 }, "\(text(single.appendingPathComponent("err.txt")))")
+        usleep(300_000)
+        #expect(stop(one) == 143)
+        #expect(lines(out).sorted() == scaled)
+    }
+}
