@@ -100,6 +100,11 @@ package final class KafkaSource: CheckpointedSource, CheckpointListener, RunEndL
         var checkpointing = false
         /// Assignments (true) and revocations (false) since the run loop last looked.
         var rebalances: [(assigned: Bool, partitions: [TopicPartition])] = []
+        /// Restored offsets of partitions not assigned yet. A partition assigned at its
+        /// restored offset is at that position until it reads more, so a checkpoint taken
+        /// before its next message (a quiet partition) still records it, instead of
+        /// leaving the partition to the group's offset or `start` on the next restore.
+        var unassigned: [TopicPartition: Int64] = [:]
     }
     let shared = Mutex(Shared())
 
@@ -145,6 +150,7 @@ package final class KafkaSource: CheckpointedSource, CheckpointListener, RunEndL
 
     package func run(_ out: SourceOutput) throws {
         let checkpointing = out.checkpointing
+        shared.withLock { $0.unassigned = restored }
         let consumer: KafkaConsumer
         do throws(KafkaError) {
             consumer = try KafkaConsumer(
@@ -159,17 +165,18 @@ package final class KafkaSource: CheckpointedSource, CheckpointListener, RunEndL
                         s.rebalances.append((false, tps))
                     }
                 },
-                onAssign: { [weak self] tps in self?.shared.withLock { $0.rebalances.append((true, tps)) } })
+                onAssign: { [weak self] tps in
+                    self?.shared.withLock { s in
+                        for tp in tps { if let o = s.unassigned.removeValue(forKey: tp) { s.positions[tp] = o } }
+                        s.rebalances.append((true, tps))
+                    }
+                })
         } catch {
             throw SourceError("input '\(name)': \(error.message)")
         }
         shared.withLock {
             $0.consumer = consumer
             $0.checkpointing = checkpointing
-            // A partition's process reads its partition from the restored offset on: that
-            // is its position until it reads more, so a checkpoint taken before its next
-            // message (say it is stopped while the partition is quiet) keeps it.
-            if let tp = spec.partition?.partition, let o = restored[tp] { $0.positions[tp] = o }
         }
         let metadata = spec.metadata
         // Event time per partition: each partition is a split of the input's watermark.

@@ -179,3 +179,52 @@ import Testing
         #expect(lines(out).sorted() == scaled)
     }
 }
+
+/// Restoring a checkpoint when some partition stays quiet afterwards.
+@Suite(.serialized) struct KafkaQuietPartitionRestoreTests {
+    @Test func aPartitionQuietSinceTheRestoreKeepsItsOffsetInLaterCheckpoints() throws {
+        let t = KafkaScaleOutTests()
+        guard let broker = try KafkaBroker.start() else {
+            if KafkaBroker.required { Issue.record("tansu is not installed in .venv (run `make deps`)") }
+            return
+        }
+        defer { broker.stop() }
+        try broker.createTopic("quiet", partitions: 2)
+        func events(_ ids: Range<Int>) -> [String] { ids.map { #"{"id":\#($0)}"# } }
+        try broker.produce("quiet", events(0..<100), partition: 0)
+        try broker.produce("quiet", events(100..<200), partition: 1)
+        // `start: earliest`: a partition without a checkpointed offset starts at its beginning.
+        let dir = try t.folder(
+            """
+            inputs:
+              in: { kafka: { brokers: "\(broker.address)", topics: [quiet], group: q, start: earliest,
+                             \(KafkaScaleOutTests.client) } }
+            outputs:
+              out: { from: [in], file: out.jsonl }
+            """)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let out = dir.appendingPathComponent("out.jsonl")
+        let args = ["run", "p.yaml", "--checkpoint-dir", "ck", "--checkpoint-every", "100ms"]
+        let first = try t.launch(args, in: dir, broker, err: "err1.txt")
+        #expect(t.wait(60) { t.lines(out).count >= 200 }, "\(t.text(dir.appendingPathComponent("err1.txt")))")
+        #expect(t.stop(first) == 143)
+
+        // Restored; only partition 0 gets messages; checkpoints are taken; killed.
+        let second = try t.launch(args, in: dir, broker, err: "err2.txt")
+        try broker.produce("quiet", events(200..<250), partition: 0)
+        #expect(t.wait(60) { t.lines(out).count >= 250 }, "\(t.text(dir.appendingPathComponent("err2.txt")))")
+        usleep(1_000_000)
+        kill(second.processIdentifier, SIGKILL)
+        second.waitUntilExit()
+
+        // Partition 1 resumes where it was, not at its beginning.
+        let third = try t.launch(args, in: dir, broker, err: "err3.txt")
+        try broker.produce("quiet", events(250..<260), partition: 1)
+        #expect(t.wait(60) { t.lines(out).count >= 260 }, "\(t.text(dir.appendingPathComponent("err3.txt")))")
+        usleep(1_000_000)
+        #expect(t.stop(third) == 143)
+        let ids = t.lines(out).compactMap(KafkaBrokerTests.id)
+        #expect(ids.count == 260)
+        #expect(Set(ids) == Set(0..<260))
+    }
+}
