@@ -129,23 +129,28 @@ package final class KafkaSource: CheckpointedSource, CheckpointListener, RunEndL
     }
 
     package func resume(from position: [UInt8]) throws(SourceError) {
-        var r = StateReader(position)
-        var out: [TopicPartition: Int64] = [:]
         do throws(StateError) {
-            guard try r.readInt() == 1 else { throw StateError("unknown position version") }
-            let n = try r.readInt()
-            guard n >= 0, n <= 1_000_000 else { throw StateError("invalid partition count") }
-            for _ in 0..<n {
-                let topic = try r.readString()
-                let partition = try r.readInt()
-                let offset = try r.readInt64()
-                guard let p = Int32(exactly: partition), offset >= 0 else { throw StateError("invalid partition") }
-                out[TopicPartition(topic, p)] = offset
-            }
+            restored = try Self.decode(position)
         } catch {
             throw SourceError("input '\(name)': the checkpoint's Kafka offsets are unreadable (\(error.message))")
         }
-        restored = out
+    }
+
+    /// The offsets of a position that ``encode(_:)`` wrote.
+    package static func decode(_ position: [UInt8]) throws(StateError) -> [TopicPartition: Int64] {
+        var r = StateReader(position)
+        var out: [TopicPartition: Int64] = [:]
+        guard try r.readInt() == 1 else { throw StateError("unknown position version") }
+        let n = try r.readInt()
+        guard n >= 0, n <= 1_000_000 else { throw StateError("invalid partition count") }
+        for _ in 0..<n {
+            let topic = try r.readString()
+            let partition = try r.readInt()
+            let offset = try r.readInt64()
+            guard let p = Int32(exactly: partition), offset >= 0 else { throw StateError("invalid partition") }
+            out[TopicPartition(topic, p)] = offset
+        }
+        return out
     }
 
     package func run(_ out: SourceOutput) throws {

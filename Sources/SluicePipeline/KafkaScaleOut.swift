@@ -1,3 +1,4 @@
+import SluiceCore
 import SluiceKafka
 import Synchronization
 
@@ -104,6 +105,10 @@ package final class KafkaScaleOutMember {
     let arguments: [String]
     /// Each running partition's process.
     var children: [TopicPartition: pid_t] = [:]
+    /// Per partition, the checkpoint whose offset was last committed to the group.
+    var committed: [TopicPartition: Int] = [:]
+    /// Commit failures already reported (each once).
+    var warned = Set<String>()
     /// Assignments (true) and revocations (false) since the loop last looked, as the
     /// rebalance callbacks report them.
     final class Changes: Sendable {
@@ -137,17 +142,23 @@ package final class KafkaScaleOutMember {
             return "input '\(input)': \(error.message)"
         }
         defer {
-            stop(Array(children.keys), why: "the run stops")
+            let running = Array(children.keys)
+            stop(running, why: "the run stops")
+            commit(running, consumer)
             consumer.close()
         }
-        var warned = Set<String>()
         var fatal: String?
+        var lastCommit = ContinuousClock.now
         while !stopRequested() {
+            if ContinuousClock.now - lastCommit > .seconds(1) {
+                commit(Array(children.keys), consumer)
+                lastCommit = ContinuousClock.now
+            }
             _ = consumer.poll(timeoutMs: 100) { _ in
             } onError: { isFatal, text in
                 if isFatal {
                     fatal = fatal ?? text
-                } else if warned.insert(text).inserted {
+                } else if self.warned.insert(text).inserted {
                     note("Kafka: \(text) (librdkafka retries)")
                 }
             }
@@ -221,6 +232,30 @@ package final class KafkaScaleOutMember {
             children[tp] = nil
             note("stopped partition \(tp.topic)-\(tp.partition) (\(why))")
         }
+    }
+
+    /// Commits to the group, for each of `partitions`, the offset of the newest checkpoint
+    /// its process wrote, when it has not been committed yet: the group's offsets follow
+    /// the checkpoints, as a single run's do. (The processes cannot commit themselves:
+    /// they are not members of the group.)
+    func commit(_ partitions: [TopicPartition], _ consumer: KafkaConsumer) {
+        var offsets: [TopicPartition: Int64] = [:]
+        var ids: [TopicPartition: Int] = [:]
+        for tp in partitions {
+            let store = CheckpointStore(reading: directory + "/partitions/\(tp.topic)-\(tp.partition)")
+            guard let id = store.ids().first, id != committed[tp],
+                let c = try? store.read(id), let position = c.sources[input]?.position,
+                let o = (try? KafkaSource.decode(position))?[tp]
+            else { continue }
+            offsets[tp] = o
+            ids[tp] = id
+        }
+        guard !offsets.isEmpty else { return }
+        if let err = consumer.commit(offsets, async: false) {
+            if warned.insert(err).inserted { note("committing the partitions' checkpointed offsets failed: \(err)") }
+            return
+        }
+        committed.merge(ids) { _, new in new }
     }
 
     func note(_ text: String) {

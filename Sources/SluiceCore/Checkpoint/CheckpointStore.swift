@@ -59,6 +59,15 @@ package final class CheckpointStore: Sendable {
         lockFD = Mutex(fd)
     }
 
+    /// Opens `directory` to read its checkpoints while another run holds it (a
+    /// checkpoint is complete once it has its name, and never changes after): how a
+    /// scale-out Kafka member reads the offsets its partitions' processes checkpointed.
+    /// Reading may fail while that run removes an old checkpoint; try again later.
+    package init(reading directory: String) {
+        self.directory = directory
+        lockFD = Mutex(-1)
+    }
+
     /// Lets another run use the directory (the run is over).
     package func unlock() {
         lockFD.withLock { fd in
