@@ -210,8 +210,20 @@ package final class KafkaScaleOutMember {
             for p in argv { free(p) }
             for p in envp { free(p) }
         }
+        // In a process group of its own, so that a Ctrl-C at the terminal reaches the
+        // member only, which then stops each partition's process once (a second signal
+        // would make it exit before its last checkpoint).
+        #if canImport(Glibc)
+            var attributes = posix_spawnattr_t()
+        #else
+            var attributes: posix_spawnattr_t?
+        #endif
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETPGROUP))
+        posix_spawnattr_setpgroup(&attributes, 0)
         var pid: pid_t = 0
-        let err = posix_spawn(&pid, path, nil, nil, argv, envp)
+        let err = posix_spawn(&pid, path, nil, &attributes, argv, envp)
         guard err == 0 else {
             return
                 "input '\(input)': cannot start the process for partition \(tp.topic)-\(tp.partition): \(String(cString: strerror(err)))"
