@@ -57,6 +57,9 @@ package struct KafkaPartitionRun: Sendable, Equatable {
     package var partition: TopicPartition
     /// The member's process id: once it is gone, the partition's process stops at once.
     package var parent: Int32
+    /// `DIR/partitions`, where each partition's process records the message keys it sees
+    /// (``PartitionKeys``); nil records none.
+    package var keysDirectory: String?
 
     package init(partition: TopicPartition, parent: Int32) {
         self.partition = partition
@@ -204,6 +207,10 @@ package final class KafkaSource: CheckpointedSource, CheckpointListener, RunEndL
         var fatal: String?
         var warned = Set<String>()
         let parent = spec.partition?.parent
+        let own = spec.partition.map { "\($0.partition.topic)-\($0.partition.partition)" } ?? ""
+        let keys = spec.partition?.keysDirectory.map { PartitionKeys(directory: $0, own: own) }
+        var keysSynced = ContinuousClock.now
+        var keysWarned = false
         while !out.isCancelled {
             // A partition's process whose member was killed stops as if killed too: the
             // partition's next owner resumes it from its last checkpoint.
@@ -218,6 +225,7 @@ package final class KafkaSource: CheckpointedSource, CheckpointListener, RunEndL
             let n = consumer.poll(timeoutMs: 100) { m in
                 let tp = TopicPartition(m.topic, m.partition)
                 read[tp] = m.offset + 1
+                if let keys, let k = m.key { keys.see(k) }
                 if let field = metadata {
                     switch Self.withMetadata(m, field: field, maxDepth: maxDepth) {
                     case .success(let e):
@@ -272,8 +280,26 @@ package final class KafkaSource: CheckpointedSource, CheckpointListener, RunEndL
                 out.idle()
             }
             if checkpointing { barrierIfDue(out) }
+            if let keys, ContinuousClock.now - keysSynced > .seconds(1) {
+                keys.sync()
+                keysSynced = ContinuousClock.now
+                if !keysWarned, keys.shared > 0 {
+                    keysWarned = true
+                    warnLine(
+                        "input '\(name)': partition \(own) has events whose message key was also seen on partition \(keys.firstOther ?? "?"): scale_out keeps each partition's state apart, so such a key's state is split (the topic must be partitioned by the pipeline's key)"
+                    )
+                }
+            }
         }
         if checkpointing { barrierIfDue(out) }
+        if let keys {
+            keys.sync()
+            if keys.shared > 0 {
+                warnLine(
+                    "input '\(name)': partition \(own): \(keys.shared) event\(keys.shared == 1 ? "" : "s") had a message key also seen on another partition"
+                )
+            }
+        }
     }
 
     /// Sends the barriers due with the offsets read so far, and keeps them to commit when

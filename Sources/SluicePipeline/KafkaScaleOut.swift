@@ -60,6 +60,8 @@ extension Pipeline {
         }
         o.outputs = bound
         o.deadLetterPath = options.deadLetterPath.map { Self.partitioned($0, name) }
+        var run = run
+        run.keysDirectory = try scaleOutDirectory(options) + "/partitions"
         o.kafkaPartition = run
         return o
     }

@@ -143,7 +143,9 @@ import Testing
         #expect(run.checkpointDirectory == "ck/partitions/t-3")
         #expect(run.outputs == ["out": "./out/all.t-3.jsonl", "raw": "elsewhere/raw.t-3.txt"])
         #expect(run.deadLetterPath == "dlq.t-3.jsonl")
-        #expect(run.kafkaPartition == KafkaPartitionRun(partition: TopicPartition("t", 3), parent: 4242))
+        #expect(run.kafkaPartition?.partition == TopicPartition("t", 3))
+        #expect(run.kafkaPartition?.parent == 4242)
+        #expect(run.kafkaPartition?.keysDirectory == "ck/partitions")
         #expect(throws: RunError.self) { try p.partitionOptions(options, environment: "3:t") }
         #expect(
             try Pipeline.compile(

@@ -85,16 +85,17 @@ import Testing
         // pipeline's key); one click per user every 5 s for 4 minutes, in time order per
         // partition, then one late click per partition that closes them all.
         let t0 = 1_700_000_040_000
-        func clicks(_ p: Int, seconds: Range<Int>) -> [String] {
+        func clicks(_ p: Int, seconds: Range<Int>) -> [(user: String, line: String)] {
             seconds.filter { $0 % 5 == 0 }.flatMap { s in
-                [p, p + 4].map { #"{"user":"u\#($0)","ts":\#(t0 + s * 1000)}"# }
+                [p, p + 4].map { ("u\($0)", #"{"user":"u\#($0)","ts":\#(t0 + s * 1000)}"#) }
             }
         }
+        // Each message keyed by its user.
         func produce(_ seconds: Range<Int>, closing: Bool = false) throws {
             for p in 0..<4 {
                 var batch = clicks(p, seconds: seconds)
-                if closing { batch.append(#"{"user":"z\#(p)","ts":\#(t0 + 600_000)}"#) }
-                try broker.produce("clicks", batch, partition: p)
+                if closing { batch.append(("z\(p)", #"{"user":"z\#(p)","ts":\#(t0 + 600_000)}"#)) }
+                try broker.produce("clicks", batch.map(\.line), partition: p, keys: batch.map(\.user))
             }
         }
         // Phase 1: minute 0 and half of minute 1.
@@ -167,6 +168,8 @@ import Testing
         #expect(stop(a2) == 143, "\(text(a2Log))")
         #expect(stop(b) == 143, "\(text(bLog))")
         #expect(!aHad.isEmpty)
+        // Each key on one partition: no warning about keys seen on two.
+        #expect(!logs().contains("also seen") && !text(a2Log).contains("also seen"), "\(logs())")
 
         // Each user's minute counted once, whole: 12 clicks.
         let scaled = partitionLines(dir, "out").sorted()
@@ -184,6 +187,47 @@ import Testing
         usleep(300_000)
         #expect(stop(one) == 143)
         #expect(lines(out).sorted() == scaled)
+    }
+}
+
+extension KafkaScaleOutTests {
+    @Test func eventsWhoseKeyIsAlsoOnAnotherPartitionAreCountedAndWarnedAbout() throws {
+        guard let broker = try KafkaBroker.start() else {
+            if KafkaBroker.required { Issue.record("tansu is not installed in .venv (run `make deps`)") }
+            return
+        }
+        defer { broker.stop() }
+        try broker.createTopic("clicks", partitions: 2)
+        // Key "both" on both partitions (3 events each); the other keys on one.
+        func events(_ p: Int) -> [String] { (0..<10).map { #"{"id":"\#(p)-\#($0)"}"# } }
+        func keys(_ p: Int) -> [String] { (0..<10).map { $0 < 3 ? "both" : "k\(p)-\($0)" } }
+        for p in 0..<2 { try broker.produce("clicks", events(p), partition: p, keys: keys(p)) }
+        let dir = try folder(
+            """
+            inputs:
+              clicks: { kafka: { brokers: "\(broker.address)", topics: [clicks], group: k, scale_out: true,
+                                 \(Self.client) } }
+            outputs:
+              seen: { from: [clicks], file: seen.jsonl }
+            """)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let run = try launch(["run", "p.yaml", "--checkpoint-dir", "ck"], in: dir, broker, err: "err.txt")
+        defer { if run.isRunning { kill(run.processIdentifier, SIGKILL) } }
+        let log = dir.appendingPathComponent("err.txt")
+        #expect(wait(60) { partitionLines(dir, "seen").count == 20 }, "\(text(log))")
+        // Within a second or two, each partition's process learns the other's keys.
+        #expect(wait(30) { text(log).contains("message key was also seen on partition") }, "\(text(log))")
+        usleep(2_500_000)
+        #expect(stop(run) == 143)
+        // At their end, each partition's process says how many of its events had such a
+        // key: 3 and 3.
+        let counts = lines(log).compactMap { l -> Int? in
+            guard let r = l.range(of: #"partition clicks-\d: "#, options: .regularExpression),
+                l.contains("had a message key also seen on another partition")
+            else { return nil }
+            return Int(l[r.upperBound...].prefix { $0.isNumber })
+        }
+        #expect(counts == [3, 3], "\(text(log))")
     }
 }
 
