@@ -144,9 +144,29 @@ struct Run: ParsableCommand {
         let compiled = try loadPipeline(pipeline, params: overrides)
         for w in compiled.warnings.items { log.warning("pipeline warning", ["diagnostic": w.description]) }
 
+        // A scale-out Kafka input: this run is a member of the group, and each partition
+        // it is assigned runs in a process of its own (this command again, told its
+        // partition in the environment).
+        var partitionProcess = false
+        if compiled.scaleOutInput != nil {
+            if let text = getenv(Pipeline.partitionEnvironmentName).map({ String(cString: $0) }) {
+                do {
+                    options = try compiled.partitionOptions(options, environment: text)
+                } catch {
+                    printError("sluice: \(error.message)")
+                    throw usageExit
+                }
+                partitionProcess = true
+            } else {
+                try runScaleOutMember(compiled, options: options)
+                return
+            }
+        }
+
         // The endpoint starts before any input is read: a port in use fails the run
-        // before it has done anything.
-        let address = flagAddress ?? compiled.metricsAddress
+        // before it has done anything. (A scale-out partition's process serves none: its
+        // siblings would want the same port.)
+        let address = partitionProcess ? nil : flagAddress ?? compiled.metricsAddress
         var server: MetricsServer?
         var live: RunMetrics?
         if let address {
@@ -226,6 +246,22 @@ struct Run: ParsableCommand {
             printError("sluice: \(message)")
             throw runtimeFailureExit
         }
+    }
+}
+
+extension Run {
+    /// Takes part in the group of a `scale_out` Kafka input, running each partition it is
+    /// assigned in a process of its own, until SIGTERM or SIGINT (exit 128 + the signal)
+    /// or a failure (exit 1).
+    func runScaleOutMember(_ compiled: Pipeline, options: RunOptions) throws {
+        let stop = StopSignals()
+        do {
+            try compiled.runScaleOutMember(options, arguments: CommandLine.arguments) { stop.received != nil }
+        } catch {
+            printError("sluice: \(error.message)")
+            throw error.kind == .usage ? usageExit : runtimeFailureExit
+        }
+        if let signal = stop.received { throw ExitCode(128 + signal) }
     }
 }
 

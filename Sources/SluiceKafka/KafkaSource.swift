@@ -2,6 +2,12 @@ import SluiceCore
 import SluiceJSON
 import Synchronization
 
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
 /// `inputs: {NAME: {kafka: {...}}}` as the pipeline wrote it (docs/kafka.md).
 package struct KafkaInputSpec: Sendable, Equatable {
     /// `bootstrap.servers`: `host:port[,host:port...]`.
@@ -17,11 +23,20 @@ package struct KafkaInputSpec: Sendable, Equatable {
     package var metadata: String?
     /// How long to try reaching the brokers at start (`connect_timeout`).
     package var connectTimeoutMs: Int32
+    /// `idle_timeout`: with event time, a partition silent this long (ms) no longer holds
+    /// the input's watermark back; nil: a silent partition holds it until it has events.
+    package var idleTimeoutMs: Int64?
+    /// `scale_out: true`: each process of the group runs every partition it is assigned
+    /// in a process of its own, with its own checkpoints and files (docs/kafka.md,
+    /// "Scale-out").
+    package var scaleOut = false
+    /// Set in such a partition's process: the one partition it reads, outside the group.
+    package var partition: KafkaPartitionRun?
 
     package init(
         brokers: String, topics: [String], group: String, start: KafkaStart = .committed,
         client: [String: String] = [:],
-        metadata: String? = nil, connectTimeoutMs: Int32 = 10_000
+        metadata: String? = nil, connectTimeoutMs: Int32 = 10_000, idleTimeoutMs: Int64? = nil
     ) {
         self.brokers = brokers
         self.topics = topics
@@ -30,7 +45,38 @@ package struct KafkaInputSpec: Sendable, Equatable {
         self.client = client
         self.metadata = metadata
         self.connectTimeoutMs = connectTimeoutMs
+        self.idleTimeoutMs = idleTimeoutMs
     }
+}
+
+/// The partition that one process of a scale-out member runs, and the member that started
+/// it (docs/kafka.md, "Scale-out"). It travels from the member to the process in the
+/// environment variable ``KafkaPartitionRun/environmentName``, as `PID:PARTITION:TOPIC`.
+package struct KafkaPartitionRun: Sendable, Equatable {
+    package static let environmentName = "SLUICE_KAFKA_PARTITION"
+    package var partition: TopicPartition
+    /// The member's process id: once it is gone, the partition's process stops at once.
+    package var parent: Int32
+    /// `DIR/partitions`, where each partition's process records the message keys it sees
+    /// (``PartitionKeys``); nil records none.
+    package var keysDirectory: String?
+
+    package init(partition: TopicPartition, parent: Int32) {
+        self.partition = partition
+        self.parent = parent
+    }
+
+    /// Reads `PID:PARTITION:TOPIC`; nil when it is not that.
+    package init?(environment text: String) {
+        let parts = text.split(separator: ":", maxSplits: 2, omittingEmptySubsequences: false)
+        guard parts.count == 3, let pid = Int32(parts[0]), let p = Int32(parts[1]), p >= 0, !parts[2].isEmpty else {
+            return nil
+        }
+        self.init(partition: TopicPartition(String(parts[2]), p), parent: pid)
+    }
+
+    /// The environment variable's value.
+    package var environment: String { "\(parent):\(partition.partition):\(partition.topic)" }
 }
 
 /// Reads JSON events from Kafka topics as a member of a consumer group.
@@ -57,6 +103,13 @@ package final class KafkaSource: CheckpointedSource, CheckpointListener, RunEndL
         /// Positions sent with barriers, by barrier id, not yet committed.
         var barriers: [(id: Int, positions: [TopicPartition: Int64])] = []
         var checkpointing = false
+        /// Assignments (true) and revocations (false) since the run loop last looked.
+        var rebalances: [(assigned: Bool, partitions: [TopicPartition])] = []
+        /// Restored offsets of partitions not assigned yet. A partition assigned at its
+        /// restored offset is at that position until it reads more, so a checkpoint taken
+        /// before its next message (a quiet partition) still records it, instead of
+        /// leaving the partition to the group's offset or `start` on the next restore.
+        var unassigned: [TopicPartition: Int64] = [:]
     }
     let shared = Mutex(Shared())
 
@@ -84,36 +137,52 @@ package final class KafkaSource: CheckpointedSource, CheckpointListener, RunEndL
     }
 
     package func resume(from position: [UInt8]) throws(SourceError) {
-        var r = StateReader(position)
-        var out: [TopicPartition: Int64] = [:]
         do throws(StateError) {
-            guard try r.readInt() == 1 else { throw StateError("unknown position version") }
-            let n = try r.readInt()
-            guard n >= 0, n <= 1_000_000 else { throw StateError("invalid partition count") }
-            for _ in 0..<n {
-                let topic = try r.readString()
-                let partition = try r.readInt()
-                let offset = try r.readInt64()
-                guard let p = Int32(exactly: partition), offset >= 0 else { throw StateError("invalid partition") }
-                out[TopicPartition(topic, p)] = offset
-            }
+            restored = try Self.decode(position)
         } catch {
             throw SourceError("input '\(name)': the checkpoint's Kafka offsets are unreadable (\(error.message))")
         }
-        restored = out
+    }
+
+    /// The offsets of a position that ``encode(_:)`` wrote.
+    package static func decode(_ position: [UInt8]) throws(StateError) -> [TopicPartition: Int64] {
+        var r = StateReader(position)
+        var out: [TopicPartition: Int64] = [:]
+        guard try r.readInt() == 1 else { throw StateError("unknown position version") }
+        let n = try r.readInt()
+        guard n >= 0, n <= 1_000_000 else { throw StateError("invalid partition count") }
+        for _ in 0..<n {
+            let topic = try r.readString()
+            let partition = try r.readInt()
+            let offset = try r.readInt64()
+            guard let p = Int32(exactly: partition), offset >= 0 else { throw StateError("invalid partition") }
+            out[TopicPartition(topic, p)] = offset
+        }
+        return out
     }
 
     package func run(_ out: SourceOutput) throws {
         let checkpointing = out.checkpointing
+        shared.withLock { $0.unassigned = restored }
         let consumer: KafkaConsumer
         do throws(KafkaError) {
             consumer = try KafkaConsumer(
                 brokers: spec.brokers, group: spec.group, topics: spec.topics, start: spec.start,
                 client: spec.client.sorted { $0.key < $1.key }, restored: restored,
                 connectTimeoutMs: spec.connectTimeoutMs, batchSize: 1024,
+                membership: spec.partition.map { .partition($0.partition) } ?? .member,
                 onRevoke: { [weak self] tps in
                     // Read on by another member now: no longer this run's to commit.
-                    self?.shared.withLock { s in for tp in tps { s.positions[tp] = nil } }
+                    self?.shared.withLock { s in
+                        for tp in tps { s.positions[tp] = nil }
+                        s.rebalances.append((false, tps))
+                    }
+                },
+                onAssign: { [weak self] tps in
+                    self?.shared.withLock { s in
+                        for tp in tps { if let o = s.unassigned.removeValue(forKey: tp) { s.positions[tp] = o } }
+                        s.rebalances.append((true, tps))
+                    }
                 })
         } catch {
             throw SourceError("input '\(name)': \(error.message)")
@@ -123,6 +192,18 @@ package final class KafkaSource: CheckpointedSource, CheckpointListener, RunEndL
             $0.checkpointing = checkpointing
         }
         let metadata = spec.metadata
+        // Event time per partition: each partition is a split of the input's watermark.
+        out.useSplits(idleTimeout: spec.idleTimeoutMs)
+        let perPartition = out.usesSplits
+        var splitIDs: [TopicPartition: Int] = [:]
+        func split(_ tp: TopicPartition) -> Int {
+            if let id = splitIDs[tp] { return id }
+            let id = splitIDs.count
+            splitIDs[tp] = id
+            return id
+        }
+        var parsedSplits: [Int] = []
+        var spanSplits: [Int] = []
         var values: [UInt8] = []
         var spans: [(start: Int, count: Int)] = []
         var parsed: [Event] = []
@@ -131,19 +212,33 @@ package final class KafkaSource: CheckpointedSource, CheckpointListener, RunEndL
         var fatal: String?
         var warned = Set<String>()
         var lagReported: UInt64 = 0
+        let parent = spec.partition?.parent
+        let own = spec.partition.map { "\($0.partition.topic)-\($0.partition.partition)" } ?? ""
+        let keys = spec.partition?.keysDirectory.map { PartitionKeys(directory: $0, own: own) }
+        var keysSynced = ContinuousClock.now
+        var keysWarned = false
         while !out.isCancelled {
+            // A partition's process whose member was killed stops as if killed too: the
+            // partition's next owner resumes it from its last checkpoint.
+            if let parent, getppid() != parent { kill(getpid(), SIGKILL) }
             values.removeAll(keepingCapacity: true)
             spans.removeAll(keepingCapacity: true)
             parsed.removeAll(keepingCapacity: true)
             bad.removeAll(keepingCapacity: true)
             read.removeAll(keepingCapacity: true)
+            parsedSplits.removeAll(keepingCapacity: true)
+            spanSplits.removeAll(keepingCapacity: true)
             let n = consumer.poll(timeoutMs: 100) { m in
-                read[TopicPartition(m.topic, m.partition)] = m.offset + 1
+                let tp = TopicPartition(m.topic, m.partition)
+                read[tp] = m.offset + 1
+                if let keys, let k = m.key { keys.see(k) }
                 if m.value.count > maxEventSize {
                     bad.append(Self.malformed(m, reason: "event larger than the \(maxEventSize)-byte limit"))
                 } else if let field = metadata {
                     switch Self.withMetadata(m, field: field, maxDepth: maxDepth) {
-                    case .success(let e): parsed.append(e)
+                    case .success(let e):
+                        parsed.append(e)
+                        if perPartition { parsedSplits.append(split(tp)) }
                     case .failure(let reason): bad.append(Self.malformed(m, reason: reason.message))
                     }
                 } else if let err = JSONParser.validate(m.value, maxDepth: maxDepth) {
@@ -151,6 +246,7 @@ package final class KafkaSource: CheckpointedSource, CheckpointListener, RunEndL
                 } else {
                     spans.append((values.count, m.value.count))
                     values.append(contentsOf: m.value)
+                    if perPartition { spanSplits.append(split(tp)) }
                 }
             } onError: { isFatal, text in
                 if isFatal {
@@ -169,16 +265,50 @@ package final class KafkaSource: CheckpointedSource, CheckpointListener, RunEndL
                     }
                     for s in spans { events.append(Event(raw: buffer, start: s.start, count: s.count)) }
                 }
-                out.emit(events)
+                if perPartition {
+                    out.emit(events, splits: parsedSplits + spanSplits)
+                } else {
+                    out.emit(events)
+                }
                 out.emit(port: SourcePort.malformed, bad)
                 if !read.isEmpty {
                     shared.withLock { s in for (tp, o) in read { s.positions[tp] = o } }
                 }
             }
+            // After the batch: its messages came before the rebalance that ended it.
+            let changes = shared.withLock { s in
+                defer { s.rebalances.removeAll() }
+                return s.rebalances
+            }
+            if perPartition {
+                for c in changes {
+                    let ids = c.partitions.map(split)
+                    if c.assigned { out.assignSplits(ids) } else { out.revokeSplits(ids) }
+                }
+                out.idle()
+            }
             if checkpointing { barrierIfDue(out) }
             reportLag(consumer, out, last: &lagReported)
+            if let keys, ContinuousClock.now - keysSynced > .seconds(1) {
+                keys.sync()
+                keysSynced = ContinuousClock.now
+                if !keysWarned, keys.shared > 0 {
+                    keysWarned = true
+                    warnLine(
+                        "input '\(name)': partition \(own) has events whose message key was also seen on partition \(keys.firstOther ?? "?"): scale_out keeps each partition's state apart, so such a key's state is split (the topic must be partitioned by the pipeline's key)"
+                    )
+                }
+            }
         }
         if checkpointing { barrierIfDue(out) }
+        if let keys {
+            keys.sync()
+            if keys.shared > 0 {
+                warnLine(
+                    "input '\(name)': partition \(own): \(keys.shared) event\(keys.shared == 1 ? "" : "s") had a message key also seen on another partition"
+                )
+            }
+        }
     }
 
     /// Sends the barriers due with the offsets read so far, and keeps them to commit when
@@ -194,6 +324,9 @@ package final class KafkaSource: CheckpointedSource, CheckpointListener, RunEndL
 
     /// Commits the offsets of the newest barrier that checkpoint `id` covers.
     package func checkpointCompleted(_ id: Int) {
+        // A partition's process is not a member of the group, which would refuse its
+        // commits; its position is in its checkpoints.
+        guard spec.partition == nil else { return }
         let (consumer, offsets) = shared.withLock { s -> (KafkaConsumer?, [TopicPartition: Int64]?) in
             let covered = s.barriers.last { $0.id <= id }?.positions
             s.barriers.removeAll { $0.id <= id }

@@ -95,6 +95,18 @@ package enum KafkaStart: Sendable, Equatable {
     /// The first message whose timestamp is at or after this time (epoch ms), found with
     /// librdkafka's `offsetsForTimes`; the end of a partition with none that late.
     case timestamp(Int64)
+
+    /// librdkafka's logical offset for this start (the group's committed offset, the
+    /// beginning or the end).
+    var offset: Int64 {
+        switch self {
+        case .committed: Int64(RD_KAFKA_OFFSET_INVALID)
+        case .earliest: Int64(RD_KAFKA_OFFSET_BEGINNING)
+        case .latest: Int64(RD_KAFKA_OFFSET_END)
+        // Sought by time where a group assigns it (see RebalanceHandler.assign).
+        case .timestamp: Int64(RD_KAFKA_OFFSET_BEGINNING)
+        }
+    }
 }
 
 /// The group member's side of a rebalance: sets the offsets of newly assigned
@@ -110,21 +122,32 @@ final class RebalanceHandler: Sendable {
     let seekingTime = Mutex(Set<TopicPartition>())
     /// Called with the partitions taken away, before they go (to commit them).
     let onRevoke: @Sendable ([TopicPartition]) -> Void
+    /// Called with the partitions assigned, before they are read.
+    let onAssign: @Sendable ([TopicPartition]) -> Void
+    /// Pause every partition as soon as it is assigned: the member of a scale-out group
+    /// (``KafkaConsumer/Membership/paused``) takes part in the group and reads nothing.
+    let pauses: Bool
 
-    init(start: KafkaStart, restored: [TopicPartition: Int64], onRevoke: @escaping @Sendable ([TopicPartition]) -> Void)
-    {
+    init(
+        start: KafkaStart, restored: [TopicPartition: Int64], onRevoke: @escaping @Sendable ([TopicPartition]) -> Void,
+        onAssign: @escaping @Sendable ([TopicPartition]) -> Void = { _ in }, pauses: Bool = false
+    ) {
         self.start = start
         self.restored = Mutex(restored)
         self.onRevoke = onRevoke
+        self.onAssign = onAssign
+        self.pauses = pauses
     }
 
     func assign(_ rk: OpaquePointer, _ list: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>) {
         var byTime: [Int] = []
+        var tps: [TopicPartition] = []
         restored.withLock { saved in
             for i in 0..<Int(list.pointee.cnt) {
                 let e = list.pointee.elems + i
                 guard let name = e.pointee.topic else { continue }
                 let tp = TopicPartition(String(cString: name), e.pointee.partition)
+                tps.append(tp)
                 if let o = saved.removeValue(forKey: tp) {
                     e.pointee.offset = o
                     continue
@@ -148,6 +171,7 @@ final class RebalanceHandler: Sendable {
                 }
             }
         }
+        onAssign(tps)
     }
 
     /// True when a message of `tp` with timestamp `ms` comes before the start time of a
@@ -217,6 +241,7 @@ private let rebalanceCallback:
         if err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS, let list {
             h.assign(rk, list)
             _ = rd_kafka_assign(rk, list)
+            if h.pauses { _ = rd_kafka_pause_partitions(rk, list) }
         } else {
             h.revoke(list)
             _ = rd_kafka_assign(rk, nil)
@@ -270,12 +295,27 @@ package final class KafkaConsumer: @unchecked Sendable {
     var batch: [UnsafeMutablePointer<rd_kafka_message_t>?]
     let closed = Mutex(false)
 
+    /// How the consumer gets its partitions.
+    package enum Membership: Sendable, Equatable {
+        /// As a member of the group, reading what the group assigns it.
+        case member
+        /// As a member of the group that pauses what it is assigned and reads nothing:
+        /// the scale-out member, which runs each partition in a process of its own.
+        case paused
+        /// Not a member: reads exactly this partition (the group is used for its committed
+        /// offset only); the process running one partition of a scale-out member.
+        case partition(TopicPartition)
+    }
+
     /// Connects (checking within `connectTimeoutMs` that the brokers answer and the
-    /// topics exist) and subscribes to `topics`.
+    /// topics exist) and subscribes to `topics` (or, for ``Membership/partition(_:)``,
+    /// assigns that partition at its restored offset, else per `start`).
     package init(
         brokers: String, group: String, topics: [String], start: KafkaStart, client: [(String, String)],
         restored: [TopicPartition: Int64], connectTimeoutMs: Int32, batchSize: Int,
-        onRevoke: @escaping @Sendable ([TopicPartition]) -> Void
+        membership: Membership = .member,
+        onRevoke: @escaping @Sendable ([TopicPartition]) -> Void,
+        onAssign: @escaping @Sendable ([TopicPartition]) -> Void = { _ in }
     ) throws(KafkaError) {
         var settings: [(String, String)] = [
             ("bootstrap.servers", brokers), ("group.id", group), ("enable.auto.commit", "false"),
@@ -283,7 +323,8 @@ package final class KafkaConsumer: @unchecked Sendable {
         ]
         settings += client
         let conf = try makeConfiguration(settings)
-        handler = RebalanceHandler(start: start, restored: restored, onRevoke: onRevoke)
+        handler = RebalanceHandler(
+            start: start, restored: restored, onRevoke: onRevoke, onAssign: onAssign, pauses: membership == .paused)
         rd_kafka_conf_set_opaque(conf, Unmanaged.passUnretained(handler).toOpaque())
         rd_kafka_conf_set_rebalance_cb(conf, rebalanceCallback)
         rk = try makeClient(RD_KAFKA_CONSUMER, conf)
@@ -300,6 +341,21 @@ package final class KafkaConsumer: @unchecked Sendable {
             throw KafkaError("cannot get the consumer queue")
         }
         queue = q
+        if case .partition(let tp) = membership {
+            let list = rd_kafka_topic_partition_list_new(1)
+            if let e = rd_kafka_topic_partition_list_add(list, tp.topic, tp.partition) {
+                e.pointee.offset = restored[tp] ?? start.offset
+            }
+            let err = rd_kafka_assign(rk, list)
+            rd_kafka_topic_partition_list_destroy(list)
+            if err != RD_KAFKA_RESP_ERR_NO_ERROR {
+                rd_kafka_queue_destroy(q)
+                rd_kafka_destroy(rk)
+                throw KafkaError("cannot assign \(tp.topic)-\(tp.partition): \(errorText(err))")
+            }
+            onAssign([tp])
+            return
+        }
         let list = rd_kafka_topic_partition_list_new(Int32(topics.count))
         for t in topics { _ = rd_kafka_topic_partition_list_add(list, t, Int32(RD_KAFKA_PARTITION_UA)) }
         let err = rd_kafka_subscribe(rk, list)

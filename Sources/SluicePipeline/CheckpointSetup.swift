@@ -51,7 +51,7 @@ extension FlowBuilder {
         }
         let store: CheckpointStore
         do throws(StateError) {
-            store = try CheckpointStore(directory: directory)
+            store = try CheckpointStore(directory: directory, waitSeconds: options.kafkaPartition == nil ? 0 : 60)
         } catch {
             throw RunError(.resource, error.message)
         }

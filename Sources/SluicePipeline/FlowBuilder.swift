@@ -100,7 +100,10 @@ package struct FlowBuilder {
             if inputPaths[input.name] == nil {
                 if case .generate(let g) = input.kind { generator = g }
                 if case .store(let s) = input.kind { store = s }
-                if case .kafka(let k) = input.kind { kafka = k }
+                if case .kafka(var k) = input.kind {
+                    k.partition = options.kafkaPartition
+                    kafka = k
+                }
                 if case .rabbitmq(let r) = input.kind { rabbitmq = r }
             }
             let location = locations[input.name] ?? .stdin

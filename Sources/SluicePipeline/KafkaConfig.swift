@@ -58,7 +58,7 @@ extension PipelineCompiler {
         }
     }
 
-    /// `kafka: {brokers, topics, group, start, metadata, connect_timeout, client}`.
+    /// `kafka: {brokers, topics, group, start, metadata, connect_timeout, idle_timeout, scale_out, client}`.
     func readKafkaInput(_ c: ConfigMap, name: String) -> KafkaInputSpec? {
         let what = "kafka input '\(name)'"
         let brokers = readBrokers(c, what: what)
@@ -73,13 +73,31 @@ extension PipelineCompiler {
         let start = readKafkaStart(c, what: what)
         let metadata = c.string("metadata")
         let timeout = readConnectTimeout(c)
+        let idle = c.duration("idle_timeout", allowZero: false).map { max(1, $0.milliseconds) }
+        if idle != nil, time == nil {
+            ctx.warning(
+                c.node("idle_timeout")?.location ?? c.location,
+                "\(what): 'idle_timeout' has no effect without event time",
+                hint: "it lets a silent partition stop holding the watermark back; add 'time: { field: ... }'")
+        }
+        let scaleOut = c.bool("scale_out") ?? false
+        if scaleOut, case .timestamp = start {
+            ctx.error(
+                c.node("start")?.location ?? c.location,
+                "\(what): 'start: {timestamp: ...}' cannot be used with 'scale_out'",
+                hint:
+                    "each partition's process starts from its checkpoint or the group's offset; use 'earliest', 'latest' or 'committed'"
+            )
+        }
         let client = readClientOptions(c, what: what)
         c.finish()
         guard let brokers, let topics, !topics.isEmpty, !topics.contains(where: \.isEmpty), let group, !group.isEmpty
         else { return nil }
-        return KafkaInputSpec(
+        var spec = KafkaInputSpec(
             brokers: brokers, topics: topics, group: group, start: start, client: client, metadata: metadata,
-            connectTimeoutMs: timeout)
+            connectTimeoutMs: timeout, idleTimeoutMs: idle)
+        spec.scaleOut = scaleOut
+        return spec
     }
 
     /// Why `name` cannot be a Kafka topic (the broker's rule: at most 249 of letters,

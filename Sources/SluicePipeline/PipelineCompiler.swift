@@ -302,6 +302,16 @@ struct PipelineCompiler {
             spec?.duplicateKeys = duplicateKeys
             if let spec { inputs.append(spec) }
         }
+        // Each partition of a scale-out input runs as a pipeline of its own: another
+        // input would be read whole by every one of them.
+        for input in inputs where inputs.count > 1 {
+            if case .kafka(let k) = input.kind, k.scaleOut {
+                ctx.error(
+                    input.location,
+                    "kafka input '\(input.name)' has 'scale_out: true', which runs each of its partitions as a pipeline of its own, so it must be the pipeline's only input",
+                    hint: "run the other inputs in a pipeline of their own")
+            }
+        }
     }
 
     func readGenerate(_ c: ConfigMap) -> GenerateSpec? {

@@ -1,6 +1,7 @@
 import SluiceConnectors
 import SluiceCore
 import SluiceJSON
+import SluiceKafka
 import SluiceSteps
 import SluiceStore
 
@@ -49,6 +50,11 @@ public struct RunOptions: Sendable {
     /// Drop the saved state of steps the pipeline no longer has, instead of refusing to
     /// start (`--allow-non-restored-state`).
     public var allowNonRestoredState = false
+    /// Set in the process that runs one partition of a scale-out Kafka input
+    /// (docs/kafka.md, "Scale-out"): that input reads only this partition, and the
+    /// checkpoint directory, held by the partition's previous owner until it has written
+    /// its last checkpoint, is waited for instead of refused.
+    package var kafkaPartition: KafkaPartitionRun?
     /// Where warnings about checkpoints go (a damaged one skipped, one not written);
     /// standard error by default.
     @usableFromInline package var warn: @Sendable (String) -> Void = { message in

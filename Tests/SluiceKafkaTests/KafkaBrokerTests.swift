@@ -163,6 +163,58 @@ import Testing
             out.allSatisfy { $0.value.contains(#""n":20"#) && $0.value.contains(#""user":"\#($0.key)""#) }, "\(out)")
     }
 
+    @Test func aSilentPartitionHoldsTheWatermarkBackUnlessIdleTimeoutLetsItGo() throws {
+        guard let broker = try broker() else { return }
+        defer { broker.stop() }
+        // Events of minute 0 and one of minute 2 (which closes minute 0), all on
+        // partition 0; partition 1 stays silent.
+        let minute0 = (0..<10).map { #"{"user":"u","ts":\#(1_700_000_040_000 + $0 * 1000)}"# }
+        let closing = #"{"user":"u","ts":1700000160000}"#
+        func pipeline(_ topic: String, idle: String) -> String {
+            """
+            time: { field: ts }
+            inputs:
+              clicks: { kafka: { brokers: "\(broker.address)", topics: [\(topic)], group: g-\(topic), \(idle)
+                                 \(Self.client) } }
+            streams:
+              counts:
+                from: clicks
+                steps:
+                  - window: { key: user, tumbling: 1m, aggregate: { n: count() } }
+            outputs:
+              seen: { from: [clicks], file: seen.jsonl }
+              out: { from: [counts], file: out.jsonl }
+            """
+        }
+
+        // Without idle_timeout: every event is read, yet the window stays open while
+        // partition 1 has nothing; its first event (of minute 2) lets minute 0 close.
+        try broker.createTopic("held", partitions: 2)
+        try broker.produce("held", minute0 + [closing], partition: 0)
+        let held = try folder(pipeline("held", idle: ""))
+        defer { try? FileManager.default.removeItem(at: held) }
+        let first = try launch(["run", "p.yaml"], in: held, broker)
+        #expect(waitForLines(held.appendingPathComponent("seen.jsonl"), 11, seconds: 90, while: first) == 11)
+        usleep(3_000_000)
+        #expect(lines(held.appendingPathComponent("out.jsonl")).isEmpty)
+        try broker.produce("held", [closing], partition: 1)
+        #expect(waitForLines(held.appendingPathComponent("out.jsonl"), 1, seconds: 60, while: first) == 1)
+        #expect(stop(first) == 143, "\(lines(held.appendingPathComponent("err.txt")))")
+        #expect(lines(held.appendingPathComponent("out.jsonl")).first?.contains(#""n":10"#) == true)
+
+        // With idle_timeout: partition 1, silent for 1 s, no longer counts, and minute 0
+        // closes on partition 0's events alone.
+        try broker.createTopic("idle", partitions: 2)
+        try broker.produce("idle", minute0 + [closing], partition: 0)
+        let idle = try folder(pipeline("idle", idle: "idle_timeout: 1s,"))
+        defer { try? FileManager.default.removeItem(at: idle) }
+        let second = try launch(["run", "p.yaml"], in: idle, broker)
+        #expect(waitForLines(idle.appendingPathComponent("out.jsonl"), 1, seconds: 90, while: second) == 1)
+        #expect(stop(second) == 143, "\(lines(idle.appendingPathComponent("err.txt")))")
+        let out = lines(idle.appendingPathComponent("out.jsonl"))
+        #expect(out.first?.contains(#""n":10"#) == true, "\(out)")
+    }
+
     @Test func killedMidRunAndRestartedFromItsCheckpointLosesAndRepeatsNothing() throws {
         guard let broker = try broker() else { return }
         defer { broker.stop() }

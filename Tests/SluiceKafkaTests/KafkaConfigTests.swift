@@ -129,4 +129,117 @@ import Testing
         #expect(source.restored == [TopicPartition("t", 0): 5, TopicPartition("t", 3): 70])
         #expect(throws: (any Error).self) { try source.resume(from: [9, 9]) }
     }
+
+    @Test func idleTimeoutIsADurationAndWarnsWithoutEventTime() throws {
+        let e = errors(
+            """
+            time: { field: ts }
+            inputs:
+              events: { kafka: { brokers: "h:1", topics: [t], group: g, idle_timeout: soon } }
+            outputs:
+              out: { from: [events], stdout: {} }
+            """)
+        #expect(e.joined().contains("p.yaml:3:") && e.joined().contains("invalid duration 'soon'"), "\(e)")
+        let zero = errors(
+            """
+            time: { field: ts }
+            inputs:
+              events: { kafka: { brokers: "h:1", topics: [t], group: g, idle_timeout: 0s } }
+            outputs:
+              out: { from: [events], stdout: {} }
+            """)
+        #expect(zero.joined().contains("must be longer than zero"), "\(zero)")
+        let timed = try Pipeline.compile(
+            yaml: """
+                time: { field: ts }
+                inputs:
+                  events: { kafka: { brokers: "h:1", topics: [t], group: g, idle_timeout: 1500ms } }
+                outputs:
+                  out: { from: [events], stdout: {} }
+                """)
+        guard case .kafka(let spec) = timed.inputs.first?.kind else {
+            Issue.record("not a kafka input")
+            return
+        }
+        #expect(spec.idleTimeoutMs == 1500)
+        #expect(timed.warnings.items.isEmpty)
+        let untimed = try Pipeline.compile(
+            yaml: """
+                inputs:
+                  events: { kafka: { brokers: "h:1", topics: [t], group: g, idle_timeout: 5s } }
+                outputs:
+                  out: { from: [events], stdout: {} }
+                """, file: "p.yaml")
+        #expect(
+            untimed.warnings.items.map(\.description).contains {
+                $0.contains("p.yaml:2:") && $0.contains("'idle_timeout' has no effect without event time")
+            }, "\(untimed.warnings.items)")
+    }
+
+    @Test func scaleOutMustBeTheOnlyInputAndGivesEachPartitionItsOwnCheckpointsAndFiles() throws {
+        let e = errors(
+            """
+            inputs:
+              events: { kafka: { brokers: "h:1", topics: [t], group: g, scale_out: true } }
+              more: { file: more.jsonl }
+            outputs:
+              out: { from: [events, more], stdout: {} }
+            """)
+        #expect(e.joined().contains("p.yaml:2:") && e.joined().contains("must be the pipeline's only input"), "\(e)")
+        #expect(
+            errors(
+                """
+                inputs:
+                  events: { kafka: { brokers: "h:1", topics: [t], group: g, scale_out: maybe } }
+                outputs:
+                  out: { from: [events], stdout: {} }
+                """
+            ).joined().contains("scale_out"))
+
+        let p = try Pipeline.compile(
+            yaml: """
+                inputs:
+                  events: { kafka: { brokers: "h:1", topics: [t], group: g, scale_out: true } }
+                outputs:
+                  out: { from: [events], file: out/all.jsonl }
+                  raw: { from: [events], file: raw }
+                  echo: { from: [events], stdout: {} }
+                """)
+        #expect(p.scaleOutInput?.name == "events")
+        // Without a shared checkpoint directory the state could not move: refused.
+        #expect(throws: RunError.self) { try p.scaleOutDirectory(RunOptions()) }
+        var options = RunOptions()
+        options.checkpointDirectory = "ck"
+        options.deadLetterPath = "dlq.jsonl"
+        options.outputs = ["raw": "elsewhere/raw.txt"]
+        let run = try p.partitionOptions(options, environment: "4242:3:t")
+        #expect(run.checkpointDirectory == "ck/partitions/t-3")
+        #expect(run.outputs == ["out": "./out/all.t-3.jsonl", "raw": "elsewhere/raw.t-3.txt"])
+        #expect(run.deadLetterPath == "dlq.t-3.jsonl")
+        #expect(run.kafkaPartition?.partition == TopicPartition("t", 3))
+        #expect(run.kafkaPartition?.parent == 4242)
+        #expect(run.kafkaPartition?.keysDirectory == "ck/partitions")
+        #expect(throws: RunError.self) { try p.partitionOptions(options, environment: "3:t") }
+        #expect(
+            try Pipeline.compile(
+                yaml: """
+                    inputs:
+                      events: { kafka: { brokers: "h:1", topics: [t], group: g } }
+                    outputs:
+                      out: { from: [events], stdout: {} }
+                    """
+            ).scaleOutInput == nil)
+    }
+
+    @Test func scaleOutCannotStartAtATimestamp() {
+        let text = errors(
+            """
+            inputs:
+              events: { kafka: { brokers: "h:1", topics: [t], group: g, scale_out: true, start: { timestamp: "2026-12-01T00:00:00Z" } } }
+            outputs:
+              out: { from: [events], file: out.jsonl }
+            """
+        ).joined(separator: "\n")
+        #expect(text.contains("'start: {timestamp: ...}' cannot be used with 'scale_out'"), "\(text)")
+    }
 }

@@ -259,18 +259,24 @@ package final class KafkaBroker: @unchecked Sendable {
             """)
     }
 
-    /// Produces `lines` (one message each, keyed by `key(i)` when given) to `topic` and
-    /// returns where each went, as `partition:offset`.
+    /// Produces `lines` (one message each, keyed by its index, or by `keys` when given)
+    /// to `topic`, all to `partition` when given, and returns where each went, as
+    /// `partition:offset`.
     @discardableResult
-    package func produce(_ topic: String, _ lines: [String]) throws -> [String] {
+    package func produce(_ topic: String, _ lines: [String], partition: Int? = nil, keys: [String]? = nil) throws
+        -> [String]
+    {
         let file = directory.appendingPathComponent("produce-\(UInt32.random(in: 0...UInt32.max)).txt")
         try Data(lines.joined(separator: "\n").utf8).write(to: file)
+        let keyFile = file.appendingPathExtension("keys")
+        try Data((keys ?? lines.indices.map { String($0) }).joined(separator: "\n").utf8).write(to: keyFile)
         let out = try python(
             """
             import os
             from confluent_kafka import Producer
             p = Producer({'bootstrap.servers': os.environ['BROKERS'], 'linger.ms': 5})
             lines = open('\(file.path)', 'rb').read().split(b'\\n')
+            keys = open('\(keyFile.path)', 'rb').read().split(b'\\n')
             where = [None] * len(lines)
             def report(i):
                 def cb(err, msg):
@@ -278,12 +284,13 @@ package final class KafkaBroker: @unchecked Sendable {
                     where[i] = '%d:%d' % (msg.partition(), msg.offset())
                 return cb
             for i, l in enumerate(lines):
-                p.produce('\(topic)', l, key=str(i).encode(), on_delivery=report(i))
+                p.produce('\(topic)', l, key=keys[i], on_delivery=report(i)\(partition.map { ", partition=\($0)" } ?? ""))
                 if i % 1000 == 0: p.poll(0)
             p.flush(30)
             print('\\n'.join(where))
             """)
         try? FileManager.default.removeItem(at: file)
+        try? FileManager.default.removeItem(at: keyFile)
         return out.split(separator: "\n").map(String.init)
     }
 

@@ -31,8 +31,8 @@ package final class CheckpointStore: Sendable {
     private let lockFD: Mutex<Int32>
 
     /// Opens (creating it if need be) and locks `directory`; throws when it cannot be
-    /// created, or another run holds it.
-    package init(directory: String) throws(StateError) {
+    /// created, or another run holds it (for longer than `waitSeconds`).
+    package init(directory: String, waitSeconds: Double = 0) throws(StateError) {
         self.directory = directory
         if mkdir(directory, 0o755) != 0 && errno != EEXIST {
             throw StateError("cannot create checkpoint directory '\(directory)': \(String(cString: strerror(errno)))")
@@ -40,6 +40,11 @@ package final class CheckpointStore: Sendable {
         let fd = open(directory + "/lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
         if fd < 0 {
             throw StateError("cannot open '\(directory)/lock': \(String(cString: strerror(errno)))")
+        }
+        var waited = 0.0
+        while flock(fd, LOCK_EX | LOCK_NB) != 0 && errno == EWOULDBLOCK && waited < waitSeconds {
+            usleep(100_000)
+            waited += 0.1
         }
         if flock(fd, LOCK_EX | LOCK_NB) != 0 {
             let e = errno
@@ -52,6 +57,15 @@ package final class CheckpointStore: Sendable {
             throw StateError("cannot lock '\(directory)/lock': \(String(cString: strerror(e)))")
         }
         lockFD = Mutex(fd)
+    }
+
+    /// Opens `directory` to read its checkpoints while another run holds it (a
+    /// checkpoint is complete once it has its name, and never changes after): how a
+    /// scale-out Kafka member reads the offsets its partitions' processes checkpointed.
+    /// Reading may fail while that run removes an old checkpoint; try again later.
+    package init(reading directory: String) {
+        self.directory = directory
+        lockFD = Mutex(-1)
     }
 
     /// Lets another run use the directory (the run is over).

@@ -155,6 +155,11 @@ import Dispatch
             if !bad.isEmpty { emit(port: SourcePort.malformed, bad) }
             if maxTime != Int64.min { watermark = maxTime &- lateness }
         }
+        hand(events, watermark: watermark)
+    }
+
+    /// Sends stamped events on and the watermark when it moved.
+    private func hand(_ events: consuming [Event], watermark: Int64) {
         if !events.isEmpty {
             if stampIngest {
                 let now = DispatchTime.now().uptimeNanoseconds
@@ -172,6 +177,90 @@ import Dispatch
             lastWatermark = watermark
             ports.broadcast(.watermark(watermark))
         }
+    }
+
+    /// Per-split watermarks, for a partitioned source with event time
+    /// (``useSplits(idleTimeout:)``).
+    var splits: SplitWatermarks?
+
+    /// A monotonic clock in milliseconds, for split idleness.
+    static func monotonicMillis() -> Int64 { Int64(DispatchTime.now().uptimeNanoseconds / 1_000_000) }
+
+    /// Makes the watermark the least over the source's splits (a Kafka input's
+    /// partitions) instead of over all its events, leaving out splits silent for
+    /// `idleTimeout` ms (nil: never). Only with event time; otherwise it does nothing.
+    /// The source then says which splits it reads (``assignSplits(_:)``,
+    /// ``revokeSplits(_:)``), emits with ``emit(_:splits:)``, and calls ``idle()`` when
+    /// it has nothing to emit for a while.
+    package func useSplits(idleTimeout: Int64?) {
+        guard case .eventTime = time else { return }
+        splits = SplitWatermarks(idleTimeout: idleTimeout)
+    }
+
+    /// True when the watermark is per split (``useSplits(idleTimeout:)`` with event time).
+    package var usesSplits: Bool { splits != nil }
+
+    /// Splits the source reads from now on.
+    package func assignSplits(_ ids: [Int]) {
+        guard splits != nil else { return }
+        splits?.assign(ids, now: Self.monotonicMillis())
+        advanceSplitWatermark()
+    }
+
+    /// Splits the source no longer reads (another reader has them now).
+    package func revokeSplits(_ ids: [Int]) {
+        guard splits != nil else { return }
+        splits?.revoke(ids, now: Self.monotonicMillis())
+        advanceSplitWatermark()
+    }
+
+    /// With per-split watermarks, lets time pass: a split silent for the idle timeout is
+    /// left out, which may move the watermark. The source calls it between polls.
+    package func idle() {
+        guard splits?.idleTimeout != nil else { return }
+        splits?.recompute(now: Self.monotonicMillis())
+        advanceSplitWatermark()
+    }
+
+    /// Sends the watermark the splits' minimum gives, when it moved.
+    private func advanceSplitWatermark() {
+        guard case .eventTime(_, let lateness) = time, let m = splits?.merged, m != Int64.min else { return }
+        watermark(m &- lateness)
+    }
+
+    /// ``emit(_:)`` for a source with splits: `ids[i]` is the split `events[i]` came
+    /// from. With per-split watermarks, each event's time counts for its split, and the
+    /// watermark is the least over the active splits less `lateness`.
+    package func emit(_ events: consuming [Event], splits ids: [Int]) {
+        guard splits != nil, case .eventTime(let assign, let lateness) = time, ids.count == events.count else {
+            emit(events)
+            return
+        }
+        if !positioned { checkpointIfDue { nil } }
+        guard !events.isEmpty else { return }
+        let now = Self.monotonicMillis()
+        var watermark = lastWatermark
+        if let m = splits?.recompute(now: now), m != Int64.min { watermark = max(watermark, m &- lateness) }
+        var bad: [Event] = []
+        var kept = 0
+        for i in events.indices {
+            switch assign(events[i]) {
+            case .success(let t):
+                events[i].time = t
+                events[i].watermark = watermark
+                if t > maxTime { maxTime = t }
+                if let m = splits?.observe(ids[i], time: t, now: now), m != Int64.min {
+                    watermark = max(watermark, m &- lateness)
+                }
+                if kept != i { events[kept] = events[i] }
+                kept += 1
+            case .failure(let e):
+                bad.append(Event.wrapError(events[i], step: "time", message: e.message, line: events[i].line))
+            }
+        }
+        events.removeLast(events.count - kept)
+        if !bad.isEmpty { emit(port: SourcePort.malformed, bad) }
+        hand(events, watermark: watermark)
     }
 
     /// Sends events to a side port (``SourcePort/malformed``).
