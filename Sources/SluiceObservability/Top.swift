@@ -146,6 +146,27 @@ package enum TopTable {
             lines.append("")
             lines += table(lag)
         }
+        // Broker inputs: messages each partition has that the run has not read yet.
+        var behind: [[String]] = [["CONSUMER LAG", "PARTITION", "MESSAGES", "CHANGE/s"]]
+        let partitions = all("sluice_consumer_lag").sorted {
+            let a = $0.labels
+            let b = $1.labels
+            return (a["input"] ?? "", a["topic"] ?? "", Int(a["partition"] ?? "") ?? 0)
+                < (b["input"] ?? "", b["topic"] ?? "", Int(b["partition"] ?? "") ?? 0)
+        }
+        for s in partitions {
+            let l = s.labels.filter { ["input", "topic", "partition"].contains($0.key) }
+            let was = before.first { b in b.name == "sluice_consumer_lag" && l.allSatisfy { k, v in b.labels[k] == v } }
+            let change = was.map { (s.value - $0.value) / max(seconds, 0.001) }
+            behind.append([
+                "\(l["input"] ?? "") \(l["topic"] ?? "")", l["partition"] ?? "", count(s.value),
+                change.map { ($0 > 0 ? "+" : $0 < 0 ? "-" : "") + count(abs($0)) } ?? "-",
+            ])
+        }
+        if behind.count > 1 {
+            lines.append("")
+            lines += table(behind, textLast: true)
+        }
         if rings.count > 1 {
             lines.append("")
             lines += table(rings)

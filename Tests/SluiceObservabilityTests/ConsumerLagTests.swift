@@ -91,6 +91,23 @@ import Testing
         let lag = Self.lag(behind).values.reduce(0, +)
         #expect(lag > 0 && lag <= Double(total), "\(Self.lag(behind))")
 
+        // `sluice top` shows the lag per partition while the input is behind.
+        let top = Process()
+        top.executableURL = KafkaBroker.binary
+        top.arguments = ["top", url, "--once", "--interval", "0.5"]
+        let topOut = Pipe()
+        top.standardOutput = topOut
+        top.standardError = FileHandle.nullDevice
+        try top.run()
+        let table = String(decoding: topOut.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        top.waitUntilExit()
+        #expect(top.terminationStatus == 0)
+        let lagRows = table.split(separator: "\n").filter { $0.hasPrefix("events events") }
+        #expect(table.contains("CONSUMER LAG") && table.contains("MESSAGES  CHANGE/s"), "\(table)")
+        // A partition appears once the input has read from it; the blocked output may
+        // have stopped it before the second.
+        #expect((1...2).contains(lagRows.count), "\(table)")
+
         // Drain stdout: the run reads the rest, and the lag of both partitions falls to 0.
         nonisolated(unsafe) var lines = 0
         let reader = DispatchGroup()

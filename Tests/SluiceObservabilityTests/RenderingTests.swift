@@ -14,6 +14,8 @@ import Testing
         sluice_step_events_out_total{pipeline="demo",stream="main",step="big",kind="filter"} 400
         sluice_input_events_total{pipeline="demo",input="in"} 1000
         sluice_output_events_total{pipeline="demo",output="out"} 400
+        sluice_consumer_lag{pipeline="demo",input="orders",topic="t",partition="10"} 500
+        sluice_consumer_lag{pipeline="demo",input="orders",topic="t",partition="2"} 100
         """)
     static let after = PrometheusSample.parse(
         """
@@ -39,6 +41,9 @@ import Testing
         sluice_ring_capacity{pipeline="demo",from="in",to="main"} 16.0
         sluice_ring_occupancy{pipeline="demo",from="main",to="out"} 2.0
         sluice_ring_capacity{pipeline="demo",from="main",to="out"} 16.0
+        sluice_consumer_lag{pipeline="demo",input="orders",topic="t",partition="10"} 100
+        sluice_consumer_lag{pipeline="demo",input="orders",topic="t",partition="2"} 120
+        sluice_consumer_lag{pipeline="demo",input="orders",topic="t",partition="3"} 0
         """)
 
     @Test func topTableSnapshot() {
@@ -58,6 +63,11 @@ import Testing
 
             STREAM  WATERMARK LAG
             main          250.0ms
+
+            CONSUMER LAG  PARTITION  MESSAGES  CHANGE/s
+            orders t              2       120  +10
+            orders t              3         0  -
+            orders t             10       100  -200
 
             RING                              QUEUED  OF
             in -> main  (full: backpressure)      16  16
