@@ -148,15 +148,19 @@ metrics_pair() {
 }
 metrics_pair "filter" filter.yaml
 metrics_pair "W3 tumbling" window-tumbling.yaml
-# Checkpoints every second against none, on the tumbling-window workload (W3); both
-# read the file as an input (stdin cannot be checkpointed), and each checkpointed run
-# starts with an empty directory (else it would resume from the last one). Ratio:
-# checkpointed seconds / plain seconds (docs/checkpoints.md; the aim is under 1.10x).
+# Checkpoints against none, on the tumbling-window workload (W3); both read the file as
+# an input (stdin cannot be checkpointed), and each checkpointed run starts with an empty
+# directory (else it would resume from the last one). The aim (docs/checkpoints.md) is
+# under 1.10x for a checkpoint every second; a million events take about half a second,
+# so that interval would take no checkpoint at all: the runs checkpoint every 100 ms
+# (CHECKPOINT_EVERY), ten times as often, and the checkpoint count is in the notes.
+# Ratio: checkpointed seconds / plain seconds.
+EVERY=${CHECKPOINT_EVERY:-100ms}
 measure_pair "w3-plain" "'$BIN' run '$P/window-tumbling.yaml' --input '$DATA'" \
-    "w3-checkpoint" "rm -rf '$WORK/ckpt' && '$BIN' run '$P/window-tumbling.yaml' --input '$DATA' --checkpoint-dir '$WORK/ckpt' --checkpoint-every 1s"
+    "w3-checkpoint" "rm -rf '$WORK/ckpt' && '$BIN' run '$P/window-tumbling.yaml' --input '$DATA' --checkpoint-dir '$WORK/ckpt' --checkpoint-every $EVERY --stats 2>'$WORK/w3-checkpoint.stats'"
 row "window tumbling 1m" "sluice no checkpoints" "$SECS_A" "1.00x"
-row "window tumbling 1m" "sluice checkpoint 1s" "$SECS_B" "$(ratio "$SECS_B" "$SECS_A")"
-NOTES+=("checkpoints: output lines plain $(lines w3-plain), checkpointed $(lines w3-checkpoint); peak RSS $((RSS_A / 1024)) MiB against $((RSS_B / 1024)) MiB ($(ratio "$RSS_B" "$RSS_A")); median of each round's plain/checkpointed ${PAIRED}x")
+row "window tumbling 1m" "sluice checkpoint $EVERY" "$SECS_B" "$(ratio "$SECS_B" "$SECS_A")"
+NOTES+=("checkpoints: output lines plain $(lines w3-plain), checkpointed $(lines w3-checkpoint); peak RSS $((RSS_A / 1024)) MiB against $((RSS_B / 1024)) MiB ($(ratio "$RSS_B" "$RSS_A")); median of each round's plain/checkpointed ${PAIRED}x; last run: $(grep -m1 '^checkpoints:' "$WORK/w3-checkpoint.stats" || echo 'no checkpoint line')")
 
 # Peak RSS of pass-through over 10x the events (the same file read ten times).
 TEN=$((N * 10))
