@@ -82,33 +82,44 @@ package final class StoreSource: CheckpointedSource, Sendable {
         defer { store.close() }
         var (last, line) = resumeAfter.withLock { $0 }
         defer { out.checkpointIfDue { Self.position(last, line) } }
-        var bytes: [UInt8] = []
+        // The page's events share one buffer of their stored bytes, with the metadata
+        // written into each as JSON text: they stay raw (validated, never parsed). Each
+        // row's bytes are copied once, from SQLite's page straight into that buffer.
+        var page = PageBytes(capacity: 1 << 16)
         var rows: [(start: Int, count: Int, line: Int, parsed: JSONObject?)] = []
         let fieldKeys = spec.metadataField.map { [$0] } ?? []
         let quotedField = spec.metadataField.map { Array("\"\($0)\"".utf8) } ?? []
+        // `"field":`, written after each event's last member.
+        var fieldPrefix: [UInt8] = []
+        if let field = spec.metadataField {
+            JSONWriter.writeString(field, into: &fieldPrefix)
+            fieldPrefix.append(UInt8(ascii: ":"))
+        }
+        var escaped: [UInt8] = []
         while !out.isCancelled {
             var bad: [Event] = []
-            // The page's events share one buffer of their stored bytes, with the metadata
-            // written into each as JSON text: they stay raw (validated, never parsed).
-            bytes.removeAll(keepingCapacity: true)
             rows.removeAll(keepingCapacity: true)
             let n: Int
             do {
                 n = try store.replay(spec.start, after: last, limit: pageSize) { row in
-                    last = row.position
+                    let position = row.position
+                    last = position
                     line += 1
+                    // Rows the store output wrote with Sluice's serializer are valid JSON
+                    // (the store marks them); any other row is validated here.
+                    let trusted = row.dataIsValidJSON
                     let problem: String? = row.withData { data in
-                        if let e = JSONParser.validate(data) { return "stored data is not valid JSON: \(e)" }
+                        if !trusted, let e = JSONParser.validate(data) { return "stored data is not valid JSON: \(e)" }
                         guard let open = data.firstIndex(where: { !Self.isSpace($0) }), data[open] == UInt8(ascii: "{"),
                             let close = data.lastIndex(where: { !Self.isSpace($0) }), data[close] == UInt8(ascii: "}")
                         else {
                             let kind = (try? JSONParser.parse(data))?.kindName ?? "value"
                             return "stored data is a JSON \(kind), not an object"
                         }
-                        let start = bytes.count
+                        let start = page.count
                         guard let field = spec.metadataField else {
-                            bytes.append(contentsOf: data[open...close])
-                            rows.append((start, bytes.count - start, line, nil))
+                            page.append(UnsafeRawBufferPointer(rebasing: data[open...close]))
+                            rows.append((start, page.count - start, line, nil))
                             return nil
                         }
                         if Self.mayHaveKey(quotedField, in: data) && JSONParser.hasAnyKey(fieldKeys, in: data) {
@@ -121,14 +132,23 @@ package final class StoreSource: CheckpointedSource, Sendable {
                             rows.append((0, 0, line, o))
                             return nil
                         }
-                        bytes.append(contentsOf: data[open..<close])
+                        page.reserve(close - open + 2 + fieldPrefix.count + MetadataWriter.capacity)
+                        page.append(UnsafeRawBufferPointer(rebasing: data[open..<close]))
                         let empty = data[(open + 1)..<close].allSatisfy(Self.isSpace)
-                        if !empty { bytes.append(UInt8(ascii: ",")) }
-                        JSONWriter.writeString(field, into: &bytes)
-                        bytes.append(UInt8(ascii: ":"))
-                        Self.writeMetadata(row, into: &bytes)
-                        bytes.append(UInt8(ascii: "}"))
-                        rows.append((start, bytes.count - start, line, nil))
+                        if !empty { page.append(UInt8(ascii: ",")) }
+                        page.append(fieldPrefix)
+                        // The usual metadata (short texts that need no escapes) is written
+                        // in place; anything else takes the general way.
+                        var w = MetadataWriter(base: page.end)
+                        if Self.writeMetadata(row, position: position, into: &w) {
+                            page.count += w.count
+                        } else {
+                            escaped.removeAll(keepingCapacity: true)
+                            Self.writeMetadataEscaped(row, into: &escaped)
+                            page.append(escaped)
+                        }
+                        page.append(UInt8(ascii: "}"))
+                        rows.append((start, page.count - start, line, nil))
                         return nil
                     }
                     if let problem { bad.append(malformed(row, problem, line: line)) }
@@ -139,7 +159,7 @@ package final class StoreSource: CheckpointedSource, Sendable {
             var batch: [Event] = []
             batch.reserveCapacity(rows.count)
             if !rows.isEmpty {
-                let buffer = bytes.withUnsafeBytes { ByteBuffer(copying: $0) }
+                let buffer = page.buffer
                 for r in rows {
                     if let o = r.parsed {
                         batch.append(Event(.object(o), line: r.line))
@@ -147,6 +167,11 @@ package final class StoreSource: CheckpointedSource, Sendable {
                         batch.append(Event(raw: buffer, start: r.start, count: r.count, line: r.line))
                     }
                 }
+                // The events keep this buffer; the next page gets a new one, about this
+                // page's size.
+                page = PageBytes(capacity: max(1 << 16, page.count + page.count / 8))
+            } else {
+                page.count = 0
             }
             if !bad.isEmpty { out.emit(port: SourcePort.malformed, bad) }
             out.emit(batch)
@@ -163,39 +188,32 @@ package final class StoreSource: CheckpointedSource, Sendable {
 
     static func isSpace(_ b: UInt8) -> Bool { b == 0x20 || b == 0x0A || b == 0x0D || b == 0x09 }
 
-    /// ``metadata(_:)`` written as JSON text, without making the object: the row's text
-    /// columns are copied from the row, without making strings.
-    static func writeMetadata(_ row: any StoredEventRow, into out: inout [UInt8]) {
-        // The usual metadata (short texts that need no escapes) is written into a stack
-        // buffer and appended at once; anything else takes the general way below.
-        let written = withUnsafeTemporaryAllocation(of: UInt8.self, capacity: MetadataWriter.capacity) {
-            buffer -> Bool in
-            guard let base = buffer.baseAddress else { return false }
-            var w = MetadataWriter(base: base)
-            w.put(#"{"position":"#)
-            w.int(row.position)
-            w.put(#","stream":"#)
-            guard row.withText(.streamID, { w.plainString($0) }) else { return false }
-            w.put(#","version":"#)
-            w.int(row.version)
-            w.put(#","id":"#)
-            guard row.withText(.eventID, { w.plainString($0) }) else { return false }
-            w.put(#","type":"#)
-            guard row.withText(.type, { w.plainString($0) }) else { return false }
-            w.put(#","schema_version":"#)
-            w.int(row.schemaVersion)
-            w.put(#","event_time":"#)
-            w.int(row.eventTime)
-            w.put(#","appended_at":"#)
-            w.int(row.appendedAt)
-            w.put("}")
-            out.append(contentsOf: UnsafeBufferPointer(start: base, count: w.count))
-            return true
-        }
-        if !written { writeMetadataEscaped(row, into: &out) }
+    /// ``metadata(_:)`` written as JSON text into `w` (which has room for
+    /// ``MetadataWriter/capacity`` bytes), without making the object: the row's text
+    /// columns are copied from the row, without making strings. False when a text is
+    /// long or needs escapes: then ``writeMetadataEscaped(_:into:)`` writes it.
+    static func writeMetadata(_ row: any StoredEventRow, position: Int64, into w: inout MetadataWriter) -> Bool {
+        w.put(#"{"position":"#)
+        w.int(position)
+        w.put(#","stream":"#)
+        guard row.withText(.streamID, { w.plainString($0) }) else { return false }
+        w.put(#","version":"#)
+        w.int(row.version)
+        w.put(#","id":"#)
+        guard row.withText(.eventID, { w.plainString($0) }) else { return false }
+        w.put(#","type":"#)
+        guard row.withText(.type, { w.plainString($0) }) else { return false }
+        w.put(#","schema_version":"#)
+        w.int(row.schemaVersion)
+        w.put(#","event_time":"#)
+        w.int(row.eventTime)
+        w.put(#","appended_at":"#)
+        w.int(row.appendedAt)
+        w.put("}")
+        return true
     }
 
-    /// ``writeMetadata(_:into:)`` for texts that are long or need escapes.
+    /// ``writeMetadata(_:position:into:)`` for texts that are long or need escapes.
     static func writeMetadataEscaped(_ row: any StoredEventRow, into out: inout [UInt8]) {
         func text(_ column: StoredTextColumn) {
             row.withText(column) { JSONWriter.writeString(utf8: $0.assumingMemoryBound(to: UInt8.self), into: &out) }
@@ -270,6 +288,46 @@ package final class StoreSource: CheckpointedSource, Sendable {
             count += text.count + 2
             base[count - 1] = UInt8(ascii: "\"")
             return true
+        }
+    }
+
+    /// A page's bytes, written straight into the buffer its events will share: room is
+    /// made before each row (a larger buffer, the bytes so far copied once, when needed).
+    struct PageBytes {
+        private(set) var buffer: ByteBuffer
+        /// The bytes written so far.
+        var count = 0
+
+        init(capacity: Int) {
+            buffer = ByteBuffer(capacity: capacity)
+            buffer.base.bindMemory(to: UInt8.self, capacity: buffer.capacity)
+        }
+
+        /// The first byte not written yet (``reserve(_:)`` first).
+        var end: UnsafeMutablePointer<UInt8> { (buffer.base + count).assumingMemoryBound(to: UInt8.self) }
+
+        /// Makes room for `n` more bytes.
+        mutating func reserve(_ n: Int) {
+            guard count + n > buffer.capacity else { return }
+            let bigger = ByteBuffer(capacity: max(buffer.capacity * 2, count + n))
+            bigger.base.bindMemory(to: UInt8.self, capacity: bigger.capacity)
+            bigger.base.copyMemory(from: buffer.base, byteCount: count)
+            buffer = bigger
+        }
+
+        mutating func append(_ bytes: UnsafeRawBufferPointer) {
+            guard let from = bytes.baseAddress, !bytes.isEmpty else { return }
+            reserve(bytes.count)
+            (buffer.base + count).copyMemory(from: from, byteCount: bytes.count)
+            count += bytes.count
+        }
+
+        mutating func append(_ bytes: [UInt8]) { bytes.withUnsafeBytes { append($0) } }
+
+        mutating func append(_ byte: UInt8) {
+            reserve(1)
+            buffer.base.storeBytes(of: byte, toByteOffset: count, as: UInt8.self)
+            count += 1
         }
     }
 
