@@ -80,87 +80,28 @@ package final class StoreSource: CheckpointedSource, Sendable {
             throw SourceError("input '\(name)': \(error.message)")
         }
         defer { store.close() }
-        var (last, line) = resumeAfter.withLock { $0 }
-        defer { out.checkpointIfDue { Self.position(last, line) } }
-        // The page's events share one buffer of their stored bytes, with the metadata
-        // written into each as JSON text: they stay raw (validated, never parsed). Each
-        // row's bytes are copied once, from SQLite's page straight into that buffer.
-        var page = PageBytes(capacity: 1 << 16)
-        var rows: [(start: Int, count: Int, line: Int, parsed: JSONObject?)] = []
-        let fieldKeys = spec.metadataField.map { [$0] } ?? []
-        let quotedField = spec.metadataField.map { Array("\"\($0)\"".utf8) } ?? []
-        // `"field":`, written after each event's last member.
-        var fieldPrefix: [UInt8] = []
-        if let field = spec.metadataField {
-            JSONWriter.writeString(field, into: &fieldPrefix)
-            fieldPrefix.append(UInt8(ascii: ":"))
-        }
-        var escaped: [UInt8] = []
+        var reader = PageReader(metadataField: spec.metadataField)
+        (reader.last, reader.line) = resumeAfter.withLock { $0 }
+        defer { out.checkpointIfDue { Self.position(reader.last, reader.line) } }
         while !out.isCancelled {
-            var bad: [Event] = []
-            rows.removeAll(keepingCapacity: true)
+            reader.bad.removeAll()
+            reader.rows.removeAll(keepingCapacity: true)
             let n: Int
             do {
-                n = try store.replay(spec.start, after: last, limit: pageSize) { row in
-                    let position = row.position
-                    last = position
-                    line += 1
-                    // Rows the store output wrote with Sluice's serializer are valid JSON
-                    // (the store marks them); any other row is validated here.
-                    let trusted = row.dataIsValidJSON
-                    let problem: String? = row.withData { data in
-                        if !trusted, let e = JSONParser.validate(data) { return "stored data is not valid JSON: \(e)" }
-                        guard let open = data.firstIndex(where: { !Self.isSpace($0) }), data[open] == UInt8(ascii: "{"),
-                            let close = data.lastIndex(where: { !Self.isSpace($0) }), data[close] == UInt8(ascii: "}")
-                        else {
-                            let kind = (try? JSONParser.parse(data))?.kindName ?? "value"
-                            return "stored data is a JSON \(kind), not an object"
-                        }
-                        let start = page.count
-                        guard let field = spec.metadataField else {
-                            page.append(UnsafeRawBufferPointer(rebasing: data[open...close]))
-                            rows.append((start, page.count - start, line, nil))
-                            return nil
-                        }
-                        if Self.mayHaveKey(quotedField, in: data) && JSONParser.hasAnyKey(fieldKeys, in: data) {
-                            // Replayed and appended again: it has the field already, which
-                            // the parsed event replaces.
-                            guard case .object(var o)? = try? JSONParser.parse(data) else {
-                                return "stored data is not a JSON object"
-                            }
-                            o[field] = .object(Self.metadata(row))
-                            rows.append((0, 0, line, o))
-                            return nil
-                        }
-                        page.reserve(close - open + 2 + fieldPrefix.count + MetadataWriter.capacity)
-                        page.append(UnsafeRawBufferPointer(rebasing: data[open..<close]))
-                        let empty = data[(open + 1)..<close].allSatisfy(Self.isSpace)
-                        if !empty { page.append(UInt8(ascii: ",")) }
-                        page.append(fieldPrefix)
-                        // The usual metadata (short texts that need no escapes) is written
-                        // in place; anything else takes the general way.
-                        var w = MetadataWriter(base: page.end)
-                        if Self.writeMetadata(row, position: position, into: &w) {
-                            page.count += w.count
-                        } else {
-                            escaped.removeAll(keepingCapacity: true)
-                            Self.writeMetadataEscaped(row, into: &escaped)
-                            page.append(escaped)
-                        }
-                        page.append(UInt8(ascii: "}"))
-                        rows.append((start, page.count - start, line, nil))
-                        return nil
-                    }
-                    if let problem { bad.append(malformed(row, problem, line: line)) }
+                // SQLite's rows are read as their own type, without an existential.
+                if let sqlite = store as? SQLiteEventStore {
+                    n = try sqlite.read(spec.start, after: reader.last, limit: pageSize) { reader.add($0) }
+                } else {
+                    n = try store.replay(spec.start, after: reader.last, limit: pageSize) { reader.add($0) }
                 }
             } catch let e as StoreError {
                 throw SourceError("input '\(name)': \(e.message)")
             }
             var batch: [Event] = []
-            batch.reserveCapacity(rows.count)
-            if !rows.isEmpty {
-                let buffer = page.buffer
-                for r in rows {
+            batch.reserveCapacity(reader.rows.count)
+            if !reader.rows.isEmpty {
+                let buffer = reader.page.buffer
+                for r in reader.rows {
                     if let o = r.parsed {
                         batch.append(Event(.object(o), line: r.line))
                     } else {
@@ -169,20 +110,105 @@ package final class StoreSource: CheckpointedSource, Sendable {
                 }
                 // The events keep this buffer; the next page gets a new one, about this
                 // page's size.
-                page = PageBytes(capacity: max(1 << 16, page.count + page.count / 8))
+                reader.page = PageBytes(capacity: max(1 << 16, reader.page.count + reader.page.count / 8))
             } else {
-                page.count = 0
+                reader.page.count = 0
             }
-            if !bad.isEmpty { out.emit(port: SourcePort.malformed, bad) }
+            if !reader.bad.isEmpty { out.emit(port: SourcePort.malformed, reader.bad) }
             out.emit(batch)
-            out.checkpointIfDue { Self.position(last, line) }
+            out.checkpointIfDue { Self.position(reader.last, reader.line) }
             if n == pageSize { continue }
             guard spec.follow else {
-                out.finished(at: Self.position(last, line))
+                out.finished(at: Self.position(reader.last, reader.line))
                 return
             }
             // Caught up: wait for appends, in short steps so a cancel is seen soon.
             store.waitForAppends(millis: spec.pollMillis) { out.isCancelled }
+        }
+    }
+
+    /// Turns the rows of a page into events. The page's events share one buffer of their
+    /// stored bytes, with the metadata written into each as JSON text: they stay raw
+    /// (validated, never parsed). Each row's bytes are copied once, from the store's row
+    /// straight into that buffer.
+    struct PageReader {
+        let metadataField: String?
+        let fieldKeys: [String]
+        let quotedField: [UInt8]
+        /// `"field":`, written after each event's last member.
+        let fieldPrefix: [UInt8]
+        var page = PageBytes(capacity: 1 << 16)
+        var rows: [(start: Int, count: Int, line: Int, parsed: JSONObject?)] = []
+        var bad: [Event] = []
+        var escaped: [UInt8] = []
+        /// The position of the last row read, and the rows counted so far.
+        var last: Int64 = 0
+        var line = 0
+
+        init(metadataField: String?) {
+            self.metadataField = metadataField
+            fieldKeys = metadataField.map { [$0] } ?? []
+            quotedField = metadataField.map { Array("\"\($0)\"".utf8) } ?? []
+            var prefix: [UInt8] = []
+            if let field = metadataField {
+                JSONWriter.writeString(field, into: &prefix)
+                prefix.append(UInt8(ascii: ":"))
+            }
+            fieldPrefix = prefix
+        }
+
+        /// Adds one row: to ``rows`` (its bytes to ``page``), or to ``bad``.
+        mutating func add<Row: StoredEventRow>(_ row: Row) {
+            let position = row.position
+            last = position
+            line += 1
+            // Rows the store output wrote with Sluice's serializer are valid JSON
+            // (the store marks them); any other row is validated here.
+            let trusted = row.dataIsValidJSON
+            let problem: String? = row.withData { data in
+                if !trusted, let e = JSONParser.validate(data) { return "stored data is not valid JSON: \(e)" }
+                guard let open = data.firstIndex(where: { !StoreSource.isSpace($0) }), data[open] == UInt8(ascii: "{"),
+                    let close = data.lastIndex(where: { !StoreSource.isSpace($0) }), data[close] == UInt8(ascii: "}")
+                else {
+                    let kind = (try? JSONParser.parse(data))?.kindName ?? "value"
+                    return "stored data is a JSON \(kind), not an object"
+                }
+                let start = page.count
+                guard let field = metadataField else {
+                    page.append(UnsafeRawBufferPointer(rebasing: data[open...close]))
+                    rows.append((start, page.count - start, line, nil))
+                    return nil
+                }
+                if StoreSource.mayHaveKey(quotedField, in: data) && JSONParser.hasAnyKey(fieldKeys, in: data) {
+                    // Replayed and appended again: it has the field already, which
+                    // the parsed event replaces.
+                    guard case .object(var o)? = try? JSONParser.parse(data) else {
+                        return "stored data is not a JSON object"
+                    }
+                    o[field] = .object(StoreSource.metadata(row))
+                    rows.append((0, 0, line, o))
+                    return nil
+                }
+                page.reserve(close - open + 2 + fieldPrefix.count + MetadataWriter.capacity)
+                page.append(UnsafeRawBufferPointer(rebasing: data[open..<close]))
+                let empty = data[(open + 1)..<close].allSatisfy(StoreSource.isSpace)
+                if !empty { page.append(UInt8(ascii: ",")) }
+                page.append(fieldPrefix)
+                // The usual metadata (short texts that need no escapes) is written
+                // in place; anything else takes the general way.
+                var w = MetadataWriter(base: page.end)
+                if StoreSource.writeMetadata(row, position: position, into: &w) {
+                    page.count += w.count
+                } else {
+                    escaped.removeAll(keepingCapacity: true)
+                    StoreSource.writeMetadataEscaped(row, into: &escaped)
+                    page.append(escaped)
+                }
+                page.append(UInt8(ascii: "}"))
+                rows.append((start, page.count - start, line, nil))
+                return nil
+            }
+            if let problem { bad.append(StoreSource.malformed(row, problem, line: line)) }
         }
     }
 
@@ -192,7 +218,7 @@ package final class StoreSource: CheckpointedSource, Sendable {
     /// ``MetadataWriter/capacity`` bytes), without making the object: the row's text
     /// columns are copied from the row, without making strings. False when a text is
     /// long or needs escapes: then ``writeMetadataEscaped(_:into:)`` writes it.
-    static func writeMetadata(_ row: any StoredEventRow, position: Int64, into w: inout MetadataWriter) -> Bool {
+    static func writeMetadata<Row: StoredEventRow>(_ row: Row, position: Int64, into w: inout MetadataWriter) -> Bool {
         w.put(#"{"position":"#)
         w.int(position)
         w.put(#","stream":"#)
@@ -214,7 +240,7 @@ package final class StoreSource: CheckpointedSource, Sendable {
     }
 
     /// ``writeMetadata(_:position:into:)`` for texts that are long or need escapes.
-    static func writeMetadataEscaped(_ row: any StoredEventRow, into out: inout [UInt8]) {
+    static func writeMetadataEscaped<Row: StoredEventRow>(_ row: Row, into out: inout [UInt8]) {
         func text(_ column: StoredTextColumn) {
             row.withText(column) { JSONWriter.writeString(utf8: $0.assumingMemoryBound(to: UInt8.self), into: &out) }
         }
@@ -248,30 +274,48 @@ package final class StoreSource: CheckpointedSource, Sendable {
 
         init(base: UnsafeMutablePointer<UInt8>) { self.base = base }
 
+        @inline(__always)
         mutating func put(_ s: StaticString) {
             (base + count).update(from: s.utf8Start, count: s.utf8CodeUnitCount)
             count += s.utf8CodeUnitCount
         }
 
+        /// The two-digit numbers 00 to 99, one after the other.
+        static let digitPairs: StaticString =
+            "00010203040506070809101112131415161718192021222324252627282930313233343536373839404142434445464748495051525354555657585960616263646566676869707172737475767778798081828384858687888990919293949596979899"
+        /// 10^0 to 10^19.
+        static let powersOfTen: [UInt64] = (0...19).map { n in (0..<n).reduce(1) { p, _ in p * 10 } }
+
+        /// Writes `value` in decimal, two digits per division, from the last.
+        @inline(__always)
         mutating func int(_ value: Int64) {
             var mag = value.magnitude
             if value < 0 {
                 base[count] = UInt8(ascii: "-")
                 count += 1
             }
-            var digits = 1
-            var rest = mag / 10
-            while rest > 0 {
-                digits += 1
-                rest /= 10
-            }
+            // The digit count from the bit length: `t` (bits × log10(2), rounded down,
+            // 0...19) is the count or one short of it, and one comparison settles which.
+            let bits = UInt64.bitWidth - (mag | 1).leadingZeroBitCount
+            let t = (bits &* 1233) >> 12
+            let digits = max(1, mag >= Self.powersOfTen[t] ? t + 1 : t)
             var i = count + digits
             count = i
-            repeat {
-                i -= 1
-                base[i] = UInt8(truncatingIfNeeded: mag % 10) + 0x30
-                mag /= 10
-            } while mag > 0
+            let pairs = Self.digitPairs.utf8Start
+            while mag >= 100 {
+                let pair = Int(truncatingIfNeeded: mag % 100) &* 2
+                mag /= 100
+                i -= 2
+                base[i] = pairs[pair]
+                base[i + 1] = pairs[pair + 1]
+            }
+            if mag >= 10 {
+                let pair = Int(truncatingIfNeeded: mag) &* 2
+                base[i - 2] = pairs[pair]
+                base[i - 1] = pairs[pair + 1]
+            } else {
+                base[i - 1] = UInt8(truncatingIfNeeded: mag) &+ 0x30
+            }
         }
 
         /// Writes `text` in quotes when it is ASCII that needs no escapes and fits; false
@@ -367,7 +411,7 @@ package final class StoreSource: CheckpointedSource, Sendable {
         }
     }
 
-    static func metadata(_ row: any StoredEventRow) -> JSONObject {
+    static func metadata<Row: StoredEventRow>(_ row: Row) -> JSONObject {
         var m = JSONObject(minimumCapacity: 8)
         m.appendUnchecked(key: "position", value: .int(row.position))
         m.appendUnchecked(key: "stream", value: .string(row.streamID))
@@ -380,7 +424,7 @@ package final class StoreSource: CheckpointedSource, Sendable {
         return m
     }
 
-    func malformed(_ row: any StoredEventRow, _ message: String, line: Int) -> Event {
+    static func malformed<Row: StoredEventRow>(_ row: Row, _ message: String, line: Int) -> Event {
         var err = JSONObject(minimumCapacity: 3)
         err.appendUnchecked(key: "message", value: .string("position \(row.position): \(message)"))
         err.appendUnchecked(key: "line", value: .int(Int64(line)))
