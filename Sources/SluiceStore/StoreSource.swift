@@ -320,14 +320,18 @@ package final class StoreSource: CheckpointedSource, Sendable {
 
         /// Writes `text` in quotes when it is ASCII that needs no escapes and fits; false
         /// otherwise (the general way escapes it and checks its UTF-8).
+        /// The text is copied as it is checked, in one pass; on false ``count`` has not
+        /// moved, so what was copied is overwritten.
+        @inline(__always)
         mutating func plainString(_ text: UnsafeRawBufferPointer) -> Bool {
             guard text.count <= Self.maxText else { return false }
-            for b in text where b < 0x20 || b >= 0x80 || b == UInt8(ascii: "\"") || b == UInt8(ascii: "\\") {
-                return false
-            }
             base[count] = UInt8(ascii: "\"")
-            if let from = text.baseAddress {
-                UnsafeMutableRawPointer(base + count + 1).copyMemory(from: from, byteCount: text.count)
+            let to = base + count + 1
+            for i in 0..<text.count {
+                let b = text[i]
+                // Below 0x20 (wrapped) or 0x80 and above, a quote or a backslash.
+                if b &- 0x20 >= 0x60 || b == UInt8(ascii: "\"") || b == UInt8(ascii: "\\") { return false }
+                to[i] = b
             }
             count += text.count + 2
             base[count - 1] = UInt8(ascii: "\"")
@@ -351,14 +355,19 @@ package final class StoreSource: CheckpointedSource, Sendable {
         var end: UnsafeMutablePointer<UInt8> { (buffer.base + count).assumingMemoryBound(to: UInt8.self) }
 
         /// Makes room for `n` more bytes.
+        @inline(__always)
         mutating func reserve(_ n: Int) {
-            guard count + n > buffer.capacity else { return }
+            if count + n > buffer.capacity { grow(n) }
+        }
+
+        mutating func grow(_ n: Int) {
             let bigger = ByteBuffer(capacity: max(buffer.capacity * 2, count + n))
             bigger.base.bindMemory(to: UInt8.self, capacity: bigger.capacity)
             bigger.base.copyMemory(from: buffer.base, byteCount: count)
             buffer = bigger
         }
 
+        @inline(__always)
         mutating func append(_ bytes: UnsafeRawBufferPointer) {
             guard let from = bytes.baseAddress, !bytes.isEmpty else { return }
             reserve(bytes.count)
@@ -368,6 +377,7 @@ package final class StoreSource: CheckpointedSource, Sendable {
 
         mutating func append(_ bytes: [UInt8]) { bytes.withUnsafeBytes { append($0) } }
 
+        @inline(__always)
         mutating func append(_ byte: UInt8) {
             reserve(1)
             buffer.base.storeBytes(of: byte, toByteOffset: count, as: UInt8.self)

@@ -236,6 +236,44 @@ import Testing
         #expect(events.first?["_store"]?["type"] == "t")
     }
 
+    /// The metadata's integers are written right whatever their size and sign (a row
+    /// written by another program may hold any).
+    @Test func metadataIntegersOfEverySizeAndSign() throws {
+        let dir = try scratchDirectory("ints")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = dir.appendingPathComponent("orders.db").path
+        let store = try SQLiteEventStore.openForAppend(path: path)
+        store.close()
+        let values: [Int64] = [
+            0, 1, 9, 10, 99, 100, 999, 1000, 1_796_647_472_139, 9_999_999_999_999, 10_000_000_000_000,
+            999_999_999_999_999_999, 1_000_000_000_000_000_000, Int64.max, -1, -10, -99, -100, Int64.min,
+        ]
+        var sql = ""
+        for (i, v) in values.enumerated() {
+            sql += """
+                INSERT INTO events (stream_id, stream_version, event_id, type, schema_version, event_time, data, appended_at)
+                VALUES ('s', \(v), 'e\(i)', 't', \(v), \(v), '{}', \(v));
+
+                """
+        }
+        try runSQLite(path, sql)
+        let p = try compilePipeline(
+            """
+            inputs: { history: { store: { sqlite: orders.db } } }
+            outputs: { out: { from: [history], stdout: {} } }
+            """, in: dir)
+        let (outcome, out) = try run(p, collect: ["out"])
+        #expect(outcome == .completed)
+        let events = out["out"] ?? []
+        #expect(events.count == values.count)
+        for (e, v) in zip(events, values) {
+            for key in ["version", "schema_version", "event_time", "appended_at"] {
+                #expect(e["_store"]?[key] == .int(v), "\(key) of \(v)")
+            }
+        }
+        #expect(events.map { $0["_store"]?["position"] } == (1...values.count).map { .int(Int64($0)) })
+    }
+
     /// Stored data that is not a JSON object goes to `INPUT.malformed` with its position.
     @Test func storedDataThatIsNotAnObjectIsMalformed() throws {
         let dir = try scratchDirectory("malformed")
