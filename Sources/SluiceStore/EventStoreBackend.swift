@@ -90,6 +90,9 @@ package protocol StoredEventRow {
     var schemaVersion: Int64 { get }
     var eventTime: Int64 { get }
     var appendedAt: Int64 { get }
+    /// True when the store knows that Sluice's own serializer wrote the data (valid JSON),
+    /// so a replay need not validate it; false when it does not know.
+    var dataIsValidJSON: Bool { get }
     /// The event's JSON text, lent for the call.
     func withData<R>(_ body: (UnsafeRawBufferPointer) -> R) -> R
     /// A text column's UTF-8 bytes, lent for the call (no String made).

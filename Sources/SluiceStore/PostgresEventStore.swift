@@ -306,6 +306,8 @@ struct PostgresRow: StoredEventRow {
     var schemaVersion: Int64 { result.int(row, 5) }
     var eventTime: Int64 { result.int(row, 6) }
     var appendedAt: Int64 { result.int(row, 7) }
+    /// The PostgreSQL layout has no mark for rows Sluice serialised: every row is validated.
+    var dataIsValidJSON: Bool { false }
     func withData<R>(_ body: (UnsafeRawBufferPointer) -> R) -> R { result.withBytes(row, 8, body) }
     func withText<R>(_ column: StoredTextColumn, _ body: (UnsafeRawBufferPointer) -> R) -> R {
         result.withBytes(row, Int(column.rawValue), body)

@@ -14,13 +14,17 @@ package struct NewEvent: Sendable {
     package var eventTime: Int64
     /// The event as JSON text.
     package var data: [UInt8]
+    /// Whether `data` is the text of an event written by Sluice's own serializer
+    /// (`Event.write(into:)`), hence valid JSON: the store marks the row (`data_valid`) and
+    /// a replay skips validating it. False for bytes from anywhere else.
+    package var serialized: Bool
     /// When set, the stream must be at exactly this version before the append
     /// (0: the stream must not exist yet).
     package var expectedVersion: Int64?
 
     package init(
         streamID: String, eventID: String, type: String, schemaVersion: Int64 = 1, eventTime: Int64, data: [UInt8],
-        expectedVersion: Int64? = nil
+        expectedVersion: Int64? = nil, serialized: Bool = false
     ) {
         self.streamID = streamID
         self.eventID = eventID
@@ -29,6 +33,7 @@ package struct NewEvent: Sendable {
         self.eventTime = eventTime
         self.data = data
         self.expectedVersion = expectedVersion
+        self.serialized = serialized
     }
 }
 
@@ -79,7 +84,10 @@ package enum ReplayStart: Sendable, Equatable {
 /// two threads at once.
 package final class SQLiteEventStore: @unchecked Sendable {
     /// The marker row in `sluice_store` that says which layout the tables have.
-    package static let layout = "sluice-events-2"
+    package static let layout = "sluice-events-3"
+    /// The layout of stores made before the `data_valid` column (migrated by the first
+    /// `store` output that opens one; readable as it is, every row validated).
+    package static let layout2 = "sluice-events-2"
     /// The layout of stores made before the `sluice_streams` table (migrated by the first
     /// `store` output that opens one; readable as it is).
     package static let layoutBefore = "sluice-events-1"
@@ -98,13 +106,23 @@ package final class SQLiteEventStore: @unchecked Sendable {
             schema_version INTEGER NOT NULL,
             event_time INTEGER NOT NULL,
             data TEXT NOT NULL,
-            appended_at INTEGER NOT NULL
+            appended_at INTEGER NOT NULL,
+            data_valid INTEGER NOT NULL DEFAULT 0
         );
         CREATE TABLE sluice_streams (stream_id TEXT PRIMARY KEY, version INTEGER NOT NULL) WITHOUT ROWID;
         """
     static let indexes = """
         CREATE INDEX events_stream ON events (position / \(segment), stream_id);
         CREATE INDEX events_event_time ON events (event_time);
+        \(dataTrigger)
+        """
+
+    /// `data_valid` is 1 only on rows whose `data` a `store` output wrote with Sluice's
+    /// serializer; a statement that changes `data` afterwards clears it, so the row is
+    /// validated again on replay. (A row inserted by anything else has the default, 0.)
+    static let dataTrigger = """
+        CREATE TRIGGER events_data_changed AFTER UPDATE OF data ON events WHEN new.data_valid != 0
+        BEGIN UPDATE events SET data_valid = 0 WHERE position = new.position; END;
         """
 
     package static let schema = """
@@ -114,6 +132,15 @@ package final class SQLiteEventStore: @unchecked Sendable {
         INSERT INTO sluice_store (key, value) VALUES ('layout', '\(layout)'), ('streams_at', 0);
         """
 
+    /// Brings a store of ``layout2`` to ``layout`` in the caller's transaction: the
+    /// `data_valid` column (0 on every existing row: who wrote them is not known, so they
+    /// are validated on replay as before) and the trigger that clears it.
+    static let migration2 = """
+        ALTER TABLE events ADD COLUMN data_valid INTEGER NOT NULL DEFAULT 0;
+        \(dataTrigger)
+        UPDATE sluice_store SET value = '\(layout)' WHERE key = 'layout';
+        """
+
     /// Brings a store of ``layoutBefore`` to ``layout`` in the caller's transaction: the
     /// `events` table copied without its `UNIQUE (stream_id, stream_version)` index, the
     /// segmented stream index and the `sluice_streams` table filled from the events.
@@ -121,7 +148,8 @@ package final class SQLiteEventStore: @unchecked Sendable {
         ALTER TABLE events RENAME TO sluice_events_before;
         DROP INDEX events_event_time;
         \(eventsSchema)
-        INSERT INTO events SELECT position, stream_id, stream_version, event_id, type, schema_version, event_time, data,
+        INSERT INTO events (position, stream_id, stream_version, event_id, type, schema_version, event_time, data,
+            appended_at) SELECT position, stream_id, stream_version, event_id, type, schema_version, event_time, data,
             appended_at FROM sluice_events_before ORDER BY position;
         DROP TABLE sluice_events_before;
         \(indexes)
@@ -131,8 +159,8 @@ package final class SQLiteEventStore: @unchecked Sendable {
         """
 
     let connection: SQLiteConnection
-    /// The file's layout: ``layout``, or ``layoutBefore`` for a store opened for reading
-    /// that no output has migrated yet.
+    /// The file's layout: ``layout``, or ``layout2`` or ``layoutBefore`` for a store opened
+    /// for reading that no output has migrated yet.
     let fileLayout: String
     package var path: String { connection.path }
     /// Stream versions as of global position `knownAt` (see ``append(_:now:)``).
@@ -150,7 +178,11 @@ package final class SQLiteEventStore: @unchecked Sendable {
         try c.exec("BEGIN IMMEDIATE")
         do throws(StoreError) {
             if try tableExists(c, "events") {
-                if try checkLayout(c) == layoutBefore { try c.exec(migration) }
+                switch try checkLayout(c) {
+                case layoutBefore: try c.exec(migration)
+                case layout2: try c.exec(migration2)
+                default: break
+                }
             } else {
                 if try tableExists(c, "sluice_store") {
                     throw StoreError(
@@ -191,7 +223,7 @@ package final class SQLiteEventStore: @unchecked Sendable {
         return found
     }
 
-    /// The store's layout, ``layout`` or ``layoutBefore``; any other is refused.
+    /// The store's layout, ``layout``, ``layout2`` or ``layoutBefore``; any other is refused.
     static func checkLayout(_ c: SQLiteConnection) throws(StoreError) -> String {
         let refused = "'\(c.path)' has an 'events' table that Sluice did not make"
         guard try tableExists(c, "sluice_store") else {
@@ -200,7 +232,7 @@ package final class SQLiteEventStore: @unchecked Sendable {
         let s = try c.statement("SELECT value FROM sluice_store WHERE key = 'layout'")
         let layout = try s.step() ? s.text(0) : nil
         s.reset()
-        guard let layout, layout == Self.layout || layout == Self.layoutBefore else {
+        guard let layout, layout == Self.layout || layout == Self.layout2 || layout == Self.layoutBefore else {
             throw StoreError(
                 "\(refused): its layout is '\(layout ?? "missing")', this Sluice reads '\(Self.layout)'; use another file for the store"
             )
@@ -231,8 +263,9 @@ package final class SQLiteEventStore: @unchecked Sendable {
             let exists = try c.statement("SELECT 1 FROM events WHERE event_id = ?1")
             let insert = try c.statement(
                 """
-                INSERT INTO events (stream_id, stream_version, event_id, type, schema_version, event_time, data, appended_at)
-                VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT (event_id) DO NOTHING
+                INSERT INTO events (
+                    stream_id, stream_version, event_id, type, schema_version, event_time, data, appended_at, data_valid)
+                VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT (event_id) DO NOTHING
                 """)
             for e in batch {
                 if e.expectedVersion != nil {
@@ -261,6 +294,7 @@ package final class SQLiteEventStore: @unchecked Sendable {
                 insert.bind(6, e.eventTime)
                 insert.bind(7, bytes: e.data)
                 insert.bind(8, now)
+                insert.bind(9, e.serialized ? 1 : 0)
                 try insert.run()
                 if c.changes == 0 {
                     versions[e.streamID] = current
@@ -367,8 +401,10 @@ package final class SQLiteEventStore: @unchecked Sendable {
     package func read(
         _ start: ReplayStart, after: Int64, limit: Int, _ body: (StoredEventView) throws -> Void
     ) throws -> Int {
+        // Stores of older layouts have no `data_valid`: every row is validated.
         let columns =
-            "position, stream_id, stream_version, event_id, type, schema_version, event_time, appended_at, data"
+            "position, stream_id, stream_version, event_id, type, schema_version, event_time, appended_at, data, "
+            + (fileLayout == Self.layout ? "data_valid" : "0")
         let s: Statement
         switch start {
         case .beginning:
@@ -456,6 +492,8 @@ package struct StoredEventView {
     package var schemaVersion: Int64 { statement.int(5) }
     package var eventTime: Int64 { statement.int(6) }
     package var appendedAt: Int64 { statement.int(7) }
+    /// Whether the store's own serializer wrote `data` (the row's `data_valid`).
+    package var dataIsValidJSON: Bool { statement.int(9) == 1 }
     /// The event's JSON text, lent for the call.
     package func withData<R>(_ body: (UnsafeRawBufferPointer) -> R) -> R { statement.withTextBytes(8, body) }
     package func withText<R>(_ column: StoredTextColumn, _ body: (UnsafeRawBufferPointer) -> R) -> R {

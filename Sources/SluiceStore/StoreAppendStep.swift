@@ -78,7 +78,7 @@ package final class StoreAppendStep: Step {
                     NewEvent(
                         streamID: stream, eventID: id, type: type, schemaVersion: schema,
                         eventTime: event.time == Event.noTime ? currentMillis() : event.time, data: text,
-                        expectedVersion: expected))
+                        expectedVersion: expected, serialized: true))
                 sources.append(i)
             } catch {
                 out.reject(event, step: spec.name, message: error.message)

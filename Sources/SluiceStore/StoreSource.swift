@@ -80,80 +80,46 @@ package final class StoreSource: CheckpointedSource, Sendable {
             throw SourceError("input '\(name)': \(error.message)")
         }
         defer { store.close() }
-        var (last, line) = resumeAfter.withLock { $0 }
-        defer { out.checkpointIfDue { Self.position(last, line) } }
-        var bytes: [UInt8] = []
-        var rows: [(start: Int, count: Int, line: Int, parsed: JSONObject?)] = []
-        let fieldKeys = spec.metadataField.map { [$0] } ?? []
-        let quotedField = spec.metadataField.map { Array("\"\($0)\"".utf8) } ?? []
+        var reader = PageReader(metadataField: spec.metadataField)
+        (reader.last, reader.line) = resumeAfter.withLock { $0 }
+        defer { out.checkpointIfDue { Self.position(reader.last, reader.line) } }
         while !out.isCancelled {
-            var bad: [Event] = []
-            // The page's events share one buffer of their stored bytes, with the metadata
-            // written into each as JSON text: they stay raw (validated, never parsed).
-            bytes.removeAll(keepingCapacity: true)
-            rows.removeAll(keepingCapacity: true)
+            reader.bad.removeAll()
+            reader.rows.removeAll(keepingCapacity: true)
             let n: Int
             do {
-                n = try store.replay(spec.start, after: last, limit: pageSize) { row in
-                    last = row.position
-                    line += 1
-                    let problem: String? = row.withData { data in
-                        if let e = JSONParser.validate(data) { return "stored data is not valid JSON: \(e)" }
-                        guard let open = data.firstIndex(where: { !Self.isSpace($0) }), data[open] == UInt8(ascii: "{"),
-                            let close = data.lastIndex(where: { !Self.isSpace($0) }), data[close] == UInt8(ascii: "}")
-                        else {
-                            let kind = (try? JSONParser.parse(data))?.kindName ?? "value"
-                            return "stored data is a JSON \(kind), not an object"
-                        }
-                        let start = bytes.count
-                        guard let field = spec.metadataField else {
-                            bytes.append(contentsOf: data[open...close])
-                            rows.append((start, bytes.count - start, line, nil))
-                            return nil
-                        }
-                        if Self.mayHaveKey(quotedField, in: data) && JSONParser.hasAnyKey(fieldKeys, in: data) {
-                            // Replayed and appended again: it has the field already, which
-                            // the parsed event replaces.
-                            guard case .object(var o)? = try? JSONParser.parse(data) else {
-                                return "stored data is not a JSON object"
-                            }
-                            o[field] = .object(Self.metadata(row))
-                            rows.append((0, 0, line, o))
-                            return nil
-                        }
-                        bytes.append(contentsOf: data[open..<close])
-                        let empty = data[(open + 1)..<close].allSatisfy(Self.isSpace)
-                        if !empty { bytes.append(UInt8(ascii: ",")) }
-                        JSONWriter.writeString(field, into: &bytes)
-                        bytes.append(UInt8(ascii: ":"))
-                        Self.writeMetadata(row, into: &bytes)
-                        bytes.append(UInt8(ascii: "}"))
-                        rows.append((start, bytes.count - start, line, nil))
-                        return nil
-                    }
-                    if let problem { bad.append(malformed(row, problem, line: line)) }
+                // SQLite's rows are read as their own type, without an existential.
+                if let sqlite = store as? SQLiteEventStore {
+                    n = try sqlite.read(spec.start, after: reader.last, limit: pageSize) { reader.add($0) }
+                } else {
+                    n = try store.replay(spec.start, after: reader.last, limit: pageSize) { reader.add($0) }
                 }
             } catch let e as StoreError {
                 throw SourceError("input '\(name)': \(e.message)")
             }
             var batch: [Event] = []
-            batch.reserveCapacity(rows.count)
-            if !rows.isEmpty {
-                let buffer = bytes.withUnsafeBytes { ByteBuffer(copying: $0) }
-                for r in rows {
+            batch.reserveCapacity(reader.rows.count)
+            if !reader.rows.isEmpty {
+                let buffer = reader.page.buffer
+                for r in reader.rows {
                     if let o = r.parsed {
                         batch.append(Event(.object(o), line: r.line))
                     } else {
                         batch.append(Event(raw: buffer, start: r.start, count: r.count, line: r.line))
                     }
                 }
+                // The events keep this buffer; the next page gets a new one, about this
+                // page's size.
+                reader.page = PageBytes(capacity: max(1 << 16, reader.page.count + reader.page.count / 8))
+            } else {
+                reader.page.count = 0
             }
-            if !bad.isEmpty { out.emit(port: SourcePort.malformed, bad) }
+            if !reader.bad.isEmpty { out.emit(port: SourcePort.malformed, reader.bad) }
             out.emit(batch)
-            out.checkpointIfDue { Self.position(last, line) }
+            out.checkpointIfDue { Self.position(reader.last, reader.line) }
             if n == pageSize { continue }
             guard spec.follow else {
-                out.finished(at: Self.position(last, line))
+                out.finished(at: Self.position(reader.last, reader.line))
                 return
             }
             // Caught up: wait for appends, in short steps so a cancel is seen soon.
@@ -161,42 +127,120 @@ package final class StoreSource: CheckpointedSource, Sendable {
         }
     }
 
-    static func isSpace(_ b: UInt8) -> Bool { b == 0x20 || b == 0x0A || b == 0x0D || b == 0x09 }
+    /// Turns the rows of a page into events. The page's events share one buffer of their
+    /// stored bytes, with the metadata written into each as JSON text: they stay raw
+    /// (validated, never parsed). Each row's bytes are copied once, from the store's row
+    /// straight into that buffer.
+    struct PageReader {
+        let metadataField: String?
+        let fieldKeys: [String]
+        let quotedField: [UInt8]
+        /// `"field":`, written after each event's last member.
+        let fieldPrefix: [UInt8]
+        var page = PageBytes(capacity: 1 << 16)
+        var rows: [(start: Int, count: Int, line: Int, parsed: JSONObject?)] = []
+        var bad: [Event] = []
+        var escaped: [UInt8] = []
+        /// The position of the last row read, and the rows counted so far.
+        var last: Int64 = 0
+        var line = 0
 
-    /// ``metadata(_:)`` written as JSON text, without making the object: the row's text
-    /// columns are copied from the row, without making strings.
-    static func writeMetadata(_ row: any StoredEventRow, into out: inout [UInt8]) {
-        // The usual metadata (short texts that need no escapes) is written into a stack
-        // buffer and appended at once; anything else takes the general way below.
-        let written = withUnsafeTemporaryAllocation(of: UInt8.self, capacity: MetadataWriter.capacity) {
-            buffer -> Bool in
-            guard let base = buffer.baseAddress else { return false }
-            var w = MetadataWriter(base: base)
-            w.put(#"{"position":"#)
-            w.int(row.position)
-            w.put(#","stream":"#)
-            guard row.withText(.streamID, { w.plainString($0) }) else { return false }
-            w.put(#","version":"#)
-            w.int(row.version)
-            w.put(#","id":"#)
-            guard row.withText(.eventID, { w.plainString($0) }) else { return false }
-            w.put(#","type":"#)
-            guard row.withText(.type, { w.plainString($0) }) else { return false }
-            w.put(#","schema_version":"#)
-            w.int(row.schemaVersion)
-            w.put(#","event_time":"#)
-            w.int(row.eventTime)
-            w.put(#","appended_at":"#)
-            w.int(row.appendedAt)
-            w.put("}")
-            out.append(contentsOf: UnsafeBufferPointer(start: base, count: w.count))
-            return true
+        init(metadataField: String?) {
+            self.metadataField = metadataField
+            fieldKeys = metadataField.map { [$0] } ?? []
+            quotedField = metadataField.map { Array("\"\($0)\"".utf8) } ?? []
+            var prefix: [UInt8] = []
+            if let field = metadataField {
+                JSONWriter.writeString(field, into: &prefix)
+                prefix.append(UInt8(ascii: ":"))
+            }
+            fieldPrefix = prefix
         }
-        if !written { writeMetadataEscaped(row, into: &out) }
+
+        /// Adds one row: to ``rows`` (its bytes to ``page``), or to ``bad``.
+        mutating func add<Row: StoredEventRow>(_ row: Row) {
+            let position = row.position
+            last = position
+            line += 1
+            // Rows the store output wrote with Sluice's serializer are valid JSON
+            // (the store marks them); any other row is validated here.
+            let trusted = row.dataIsValidJSON
+            let problem: String? = row.withData { data in
+                if !trusted, let e = JSONParser.validate(data) { return "stored data is not valid JSON: \(e)" }
+                guard let open = data.firstIndex(where: { !StoreSource.isSpace($0) }), data[open] == UInt8(ascii: "{"),
+                    let close = data.lastIndex(where: { !StoreSource.isSpace($0) }), data[close] == UInt8(ascii: "}")
+                else {
+                    let kind = (try? JSONParser.parse(data))?.kindName ?? "value"
+                    return "stored data is a JSON \(kind), not an object"
+                }
+                let start = page.count
+                guard let field = metadataField else {
+                    page.append(UnsafeRawBufferPointer(rebasing: data[open...close]))
+                    rows.append((start, page.count - start, line, nil))
+                    return nil
+                }
+                if StoreSource.mayHaveKey(quotedField, in: data) && JSONParser.hasAnyKey(fieldKeys, in: data) {
+                    // Replayed and appended again: it has the field already, which
+                    // the parsed event replaces.
+                    guard case .object(var o)? = try? JSONParser.parse(data) else {
+                        return "stored data is not a JSON object"
+                    }
+                    o[field] = .object(StoreSource.metadata(row))
+                    rows.append((0, 0, line, o))
+                    return nil
+                }
+                page.reserve(close - open + 2 + fieldPrefix.count + MetadataWriter.capacity)
+                page.append(UnsafeRawBufferPointer(rebasing: data[open..<close]))
+                let empty = data[(open + 1)..<close].allSatisfy(StoreSource.isSpace)
+                if !empty { page.append(UInt8(ascii: ",")) }
+                page.append(fieldPrefix)
+                // The usual metadata (short texts that need no escapes) is written
+                // in place; anything else takes the general way.
+                var w = MetadataWriter(base: page.end)
+                if StoreSource.writeMetadata(row, position: position, into: &w) {
+                    page.count += w.count
+                } else {
+                    escaped.removeAll(keepingCapacity: true)
+                    StoreSource.writeMetadataEscaped(row, into: &escaped)
+                    page.append(escaped)
+                }
+                page.append(UInt8(ascii: "}"))
+                rows.append((start, page.count - start, line, nil))
+                return nil
+            }
+            if let problem { bad.append(StoreSource.malformed(row, problem, line: line)) }
+        }
     }
 
-    /// ``writeMetadata(_:into:)`` for texts that are long or need escapes.
-    static func writeMetadataEscaped(_ row: any StoredEventRow, into out: inout [UInt8]) {
+    static func isSpace(_ b: UInt8) -> Bool { b == 0x20 || b == 0x0A || b == 0x0D || b == 0x09 }
+
+    /// ``metadata(_:)`` written as JSON text into `w` (which has room for
+    /// ``MetadataWriter/capacity`` bytes), without making the object: the row's text
+    /// columns are copied from the row, without making strings. False when a text is
+    /// long or needs escapes: then ``writeMetadataEscaped(_:into:)`` writes it.
+    static func writeMetadata<Row: StoredEventRow>(_ row: Row, position: Int64, into w: inout MetadataWriter) -> Bool {
+        w.put(#"{"position":"#)
+        w.int(position)
+        w.put(#","stream":"#)
+        guard row.withText(.streamID, { w.plainString($0) }) else { return false }
+        w.put(#","version":"#)
+        w.int(row.version)
+        w.put(#","id":"#)
+        guard row.withText(.eventID, { w.plainString($0) }) else { return false }
+        w.put(#","type":"#)
+        guard row.withText(.type, { w.plainString($0) }) else { return false }
+        w.put(#","schema_version":"#)
+        w.int(row.schemaVersion)
+        w.put(#","event_time":"#)
+        w.int(row.eventTime)
+        w.put(#","appended_at":"#)
+        w.int(row.appendedAt)
+        w.put("}")
+        return true
+    }
+
+    /// ``writeMetadata(_:position:into:)`` for texts that are long or need escapes.
+    static func writeMetadataEscaped<Row: StoredEventRow>(_ row: Row, into out: inout [UInt8]) {
         func text(_ column: StoredTextColumn) {
             row.withText(column) { JSONWriter.writeString(utf8: $0.assumingMemoryBound(to: UInt8.self), into: &out) }
         }
@@ -230,46 +274,114 @@ package final class StoreSource: CheckpointedSource, Sendable {
 
         init(base: UnsafeMutablePointer<UInt8>) { self.base = base }
 
+        @inline(__always)
         mutating func put(_ s: StaticString) {
             (base + count).update(from: s.utf8Start, count: s.utf8CodeUnitCount)
             count += s.utf8CodeUnitCount
         }
 
+        /// The two-digit numbers 00 to 99, one after the other.
+        static let digitPairs: StaticString =
+            "00010203040506070809101112131415161718192021222324252627282930313233343536373839404142434445464748495051525354555657585960616263646566676869707172737475767778798081828384858687888990919293949596979899"
+        /// 10^0 to 10^19.
+        static let powersOfTen: [UInt64] = (0...19).map { n in (0..<n).reduce(1) { p, _ in p * 10 } }
+
+        /// Writes `value` in decimal, two digits per division, from the last.
+        @inline(__always)
         mutating func int(_ value: Int64) {
             var mag = value.magnitude
             if value < 0 {
                 base[count] = UInt8(ascii: "-")
                 count += 1
             }
-            var digits = 1
-            var rest = mag / 10
-            while rest > 0 {
-                digits += 1
-                rest /= 10
-            }
+            // The digit count from the bit length: `t` (bits × log10(2), rounded down,
+            // 0...19) is the count or one short of it, and one comparison settles which.
+            let bits = UInt64.bitWidth - (mag | 1).leadingZeroBitCount
+            let t = (bits &* 1233) >> 12
+            let digits = max(1, mag >= Self.powersOfTen[t] ? t + 1 : t)
             var i = count + digits
             count = i
-            repeat {
-                i -= 1
-                base[i] = UInt8(truncatingIfNeeded: mag % 10) + 0x30
-                mag /= 10
-            } while mag > 0
+            let pairs = Self.digitPairs.utf8Start
+            while mag >= 100 {
+                let pair = Int(truncatingIfNeeded: mag % 100) &* 2
+                mag /= 100
+                i -= 2
+                base[i] = pairs[pair]
+                base[i + 1] = pairs[pair + 1]
+            }
+            if mag >= 10 {
+                let pair = Int(truncatingIfNeeded: mag) &* 2
+                base[i - 2] = pairs[pair]
+                base[i - 1] = pairs[pair + 1]
+            } else {
+                base[i - 1] = UInt8(truncatingIfNeeded: mag) &+ 0x30
+            }
         }
 
         /// Writes `text` in quotes when it is ASCII that needs no escapes and fits; false
         /// otherwise (the general way escapes it and checks its UTF-8).
+        /// The text is copied as it is checked, in one pass; on false ``count`` has not
+        /// moved, so what was copied is overwritten.
+        @inline(__always)
         mutating func plainString(_ text: UnsafeRawBufferPointer) -> Bool {
             guard text.count <= Self.maxText else { return false }
-            for b in text where b < 0x20 || b >= 0x80 || b == UInt8(ascii: "\"") || b == UInt8(ascii: "\\") {
-                return false
-            }
             base[count] = UInt8(ascii: "\"")
-            if let from = text.baseAddress {
-                UnsafeMutableRawPointer(base + count + 1).copyMemory(from: from, byteCount: text.count)
+            let to = base + count + 1
+            for i in 0..<text.count {
+                let b = text[i]
+                // Below 0x20 (wrapped) or 0x80 and above, a quote or a backslash.
+                if b &- 0x20 >= 0x60 || b == UInt8(ascii: "\"") || b == UInt8(ascii: "\\") { return false }
+                to[i] = b
             }
             count += text.count + 2
             base[count - 1] = UInt8(ascii: "\"")
             return true
+        }
+    }
+
+    /// A page's bytes, written straight into the buffer its events will share: room is
+    /// made before each row (a larger buffer, the bytes so far copied once, when needed).
+    struct PageBytes {
+        private(set) var buffer: ByteBuffer
+        /// The bytes written so far.
+        var count = 0
+
+        init(capacity: Int) {
+            buffer = ByteBuffer(capacity: capacity)
+            buffer.base.bindMemory(to: UInt8.self, capacity: buffer.capacity)
+        }
+
+        /// The first byte not written yet (``reserve(_:)`` first).
+        var end: UnsafeMutablePointer<UInt8> { (buffer.base + count).assumingMemoryBound(to: UInt8.self) }
+
+        /// Makes room for `n` more bytes.
+        @inline(__always)
+        mutating func reserve(_ n: Int) {
+            if count + n > buffer.capacity { grow(n) }
+        }
+
+        mutating func grow(_ n: Int) {
+            let bigger = ByteBuffer(capacity: max(buffer.capacity * 2, count + n))
+            bigger.base.bindMemory(to: UInt8.self, capacity: bigger.capacity)
+            bigger.base.copyMemory(from: buffer.base, byteCount: count)
+            buffer = bigger
+        }
+
+        @inline(__always)
+        mutating func append(_ bytes: UnsafeRawBufferPointer) {
+            guard let from = bytes.baseAddress, !bytes.isEmpty else { return }
+            reserve(bytes.count)
+            (buffer.base + count).copyMemory(from: from, byteCount: bytes.count)
+            count += bytes.count
+        }
+
+        mutating func append(_ bytes: [UInt8]) { bytes.withUnsafeBytes { append($0) } }
+
+        @inline(__always)
+        mutating func append(_ byte: UInt8) {
+            reserve(1)
+            buffer.base.storeBytes(of: byte, toByteOffset: count, as: UInt8.self)
+            count += 1
         }
     }
 
@@ -309,7 +421,7 @@ package final class StoreSource: CheckpointedSource, Sendable {
         }
     }
 
-    static func metadata(_ row: any StoredEventRow) -> JSONObject {
+    static func metadata<Row: StoredEventRow>(_ row: Row) -> JSONObject {
         var m = JSONObject(minimumCapacity: 8)
         m.appendUnchecked(key: "position", value: .int(row.position))
         m.appendUnchecked(key: "stream", value: .string(row.streamID))
@@ -322,7 +434,7 @@ package final class StoreSource: CheckpointedSource, Sendable {
         return m
     }
 
-    func malformed(_ row: any StoredEventRow, _ message: String, line: Int) -> Event {
+    static func malformed<Row: StoredEventRow>(_ row: Row, _ message: String, line: Int) -> Event {
         var err = JSONObject(minimumCapacity: 3)
         err.appendUnchecked(key: "message", value: .string("position \(row.position): \(message)"))
         err.appendUnchecked(key: "line", value: .int(Int64(line)))

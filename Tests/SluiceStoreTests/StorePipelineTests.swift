@@ -77,6 +77,43 @@ func order(_ id: String, _ order: String, _ type: String, amount: Int = 10, expe
         #expect(try JSONParser.parse(stored[0].data) == events[0])
     }
 
+    /// Rows the store output wrote are marked valid JSON and not validated on replay; a row
+    /// written by anything else, or whose data was changed afterwards, is validated and
+    /// goes to `malformed` when it is not JSON.
+    @Test func onlyRowsTheStoreOutputWroteSkipValidation() throws {
+        let dir = try scratchDirectory("valid")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = dir.appendingPathComponent("orders.db").path
+        let p = try compilePipeline(Self.appendYAML, in: dir)
+        let (outcome, _) = try run(p, events: [order("e1", "o1", "placed"), order("e2", "o2", "placed")])
+        #expect(outcome == .completed)
+        #expect(try querySQLite(path, "SELECT group_concat(data_valid, ',') FROM events") == ["1,1"])
+        try runSQLite(
+            path,
+            """
+            INSERT INTO events (stream_id, stream_version, event_id, type, schema_version, event_time, data, appended_at)
+            VALUES ('o3', 1, 'e3', 'placed', 1, 5, '{"id":"e3",}', 5), ('o3', 2, 'e4', 'placed', 1, 5, '{"id":"e4"}', 5);
+            UPDATE events SET data = '{"id":"e2"' WHERE event_id = 'e2';
+            """)
+        #expect(
+            try querySQLite(
+                path, "SELECT group_concat(data_valid, ',') FROM (SELECT data_valid FROM events ORDER BY position)")
+                == ["1,0,0,0"])
+        let replay = try compilePipeline(
+            """
+            inputs: { history: { store: { sqlite: orders.db } } }
+            outputs:
+              out: { from: [history], stdout: {} }
+              bad: { from: [history.malformed], stdout: {} }
+            """, in: dir)
+        let (again, out) = try run(replay, collect: ["out", "bad"])
+        #expect(again == .completed)
+        #expect(out["out"]?.map { $0["id"] } == ["e1", "e4"])
+        #expect(out["bad"]?.map { $0["raw"] } == [#"{"id":"e2""#, #"{"id":"e3",}"#])
+        #expect(
+            out["bad"]?.allSatisfy { $0["error"]?["message"]?.stringValue?.contains("not valid JSON") == true } == true)
+    }
+
     @Test func aVersionConflictGoesToRejectedWithTheActualVersion() throws {
         let dir = try scratchDirectory("conflict")
         defer { try? FileManager.default.removeItem(at: dir) }
