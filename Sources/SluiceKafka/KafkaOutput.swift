@@ -63,9 +63,12 @@ package final class KafkaOutputStep: DrainingStep {
     let spec: KafkaOutputSpec
     let producer: KafkaProducer
     let activation: EventActivation?
-    /// Events produced and not yet reported, by message id, with their topic.
-    var inFlight: [UInt: (event: Event, topic: String)] = [:]
-    var nextID: UInt = 1
+    /// Events produced and not yet reported, with their topic, in slots: a message's id
+    /// is its slot's index + 1. A slot is reused once its report came (``free``), so a
+    /// report finds its event without hashing, and the table grows no larger than the
+    /// most messages in flight at once.
+    var inFlight: [(event: Event, topic: String)?] = []
+    var free: [Int] = []
     var scratch: [UInt8] = []
     var keyBytes: [UInt8] = []
     private(set) var produced = 0
@@ -118,8 +121,9 @@ package final class KafkaOutputStep: DrainingStep {
             e.write(into: &scratch)
             let hasKey = key(of: e)
             let headers = self.headers()
-            let id = nextID
-            nextID &+= 1
+            let slot = free.popLast() ?? inFlight.count
+            if slot == inFlight.count { inFlight.append(nil) }
+            let id = UInt(slot + 1)
             let refused = scratch.withUnsafeBytes { v in
                 hasKey
                     ? keyBytes.withUnsafeBytes { k in
@@ -127,11 +131,13 @@ package final class KafkaOutputStep: DrainingStep {
                     } : producer.produce(topic: topic, value: v, key: nil, headers: headers, id: id)
             }
             if let refused {
+                // Refused outright: no report will come for this id.
+                free.append(slot)
                 reject(e, "cannot produce: \(refused)", topic: topic, &out)
                 if refused.fatal { out.stop("output '\(name)': the Kafka producer failed for good: \(refused)") }
                 continue
             }
-            inFlight[id] = (e, topic)
+            inFlight[slot] = (e, topic)
             produced += 1
         }
         producer.serve()
@@ -154,7 +160,10 @@ package final class KafkaOutputStep: DrainingStep {
     /// to `rejected` with the reason.
     func collect(into out: inout StepOutput) {
         for r in producer.takeReports() {
-            guard let (event, topic) = inFlight.removeValue(forKey: r.id) else { continue }
+            let slot = Int(r.id) - 1
+            guard inFlight.indices.contains(slot), let (event, topic) = inFlight[slot] else { continue }
+            inFlight[slot] = nil
+            free.append(slot)
             guard let error = r.error else { continue }
             produced -= 1
             reject(event, "delivery failed: \(error)", topic: topic, &out)

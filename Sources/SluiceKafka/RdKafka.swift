@@ -367,14 +367,23 @@ package final class KafkaConsumer: @unchecked Sendable {
         }
     }
 
-    /// Waits up to `timeoutMs` for messages and hands each (at most `max`) to `body`.
-    /// Errors librdkafka reports in place of a message go to `onError` (code, text).
+    /// Waits up to `timeoutMs` for a first message, then hands it and every other one
+    /// already there (at most the batch size) to `body`. Errors librdkafka reports in
+    /// place of a message go to `onError` (code, text).
     /// Returns how many messages and errors came.
     package func poll(
         timeoutMs: Int32, _ body: (KafkaMessage) -> Void, onError: (_ fatal: Bool, _ text: String) -> Void
     ) -> Int {
-        let n = batch.withUnsafeMutableBufferPointer { b in
-            rd_kafka_consume_batch_queue(queue, Int32(timeoutMs), b.baseAddress, b.count)
+        // rd_kafka_consume_batch_queue returns only once the batch is full or the timeout
+        // has passed, which held a partial batch (a topic's tail, a slow trickle) for the
+        // whole timeout. So: what is there now; when that is nothing, wait for one
+        // message, then take what else came with it.
+        let n = batch.withUnsafeMutableBufferPointer { b -> Int in
+            guard let base = b.baseAddress else { return 0 }
+            let now = rd_kafka_consume_batch_queue(queue, 0, base, b.count)
+            guard now == 0 else { return now }
+            guard rd_kafka_consume_batch_queue(queue, timeoutMs, base, 1) == 1 else { return 0 }
+            return 1 + max(0, rd_kafka_consume_batch_queue(queue, 0, base + 1, b.count - 1))
         }
         guard n > 0 else { return 0 }
         for i in 0..<n {
