@@ -228,9 +228,20 @@ package final class KafkaSource: CheckpointedSource, CheckpointListener, RunEndL
             read.removeAll(keepingCapacity: true)
             parsedSplits.removeAll(keepingCapacity: true)
             spanSplits.removeAll(keepingCapacity: true)
+            // Messages come in runs of one partition: the next offset of each is noted in
+            // `read` once per run, not hashed into it once per message.
+            var run: TopicPartition?
+            var runNext: Int64 = 0
             let n = consumer.poll(timeoutMs: 100) { m in
-                let tp = TopicPartition(m.topic, m.partition)
-                read[tp] = m.offset + 1
+                let tp: TopicPartition
+                if let r = run, r.partition == m.partition, r.topic == m.topic {
+                    tp = r
+                } else {
+                    if let r = run { read[r] = runNext }
+                    tp = TopicPartition(m.topic, m.partition)
+                    run = tp
+                }
+                runNext = m.offset + 1
                 if let keys, let k = m.key { keys.see(k) }
                 if m.value.count > maxEventSize {
                     bad.append(Self.malformed(m, reason: "event larger than the \(maxEventSize)-byte limit"))
@@ -255,6 +266,7 @@ package final class KafkaSource: CheckpointedSource, CheckpointListener, RunEndL
                     warnLine("input '\(name)': Kafka: \(text) (librdkafka retries)")
                 }
             }
+            if let r = run { read[r] = runNext }
             if let fatal { throw SourceError("input '\(name)': Kafka: \(fatal)") }
             if n > 0 {
                 var events = parsed
