@@ -51,17 +51,53 @@
             out.append(UInt8(value) + 0x30)
             return
         }
-        var mag = value.magnitude
-        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { buf in
-            var i = 20
-            while mag > 0 {
-                i -= 1
-                buf[i] = UInt8(mag % 10) + 0x30
-                mag /= 10
-            }
-            if value < 0 { out.append(UInt8(ascii: "-")) }
-            out.append(contentsOf: UnsafeBufferPointer(rebasing: buf[i..<20]))
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: maxIntLength) { buf in
+            guard let base = buf.baseAddress else { return }
+            out.append(contentsOf: UnsafeBufferPointer(start: base, count: writeInt(value, at: base)))
         }
+    }
+
+    /// The most bytes a decimal `Int64` takes (`-9223372036854775808`).
+    package static let maxIntLength = 20
+
+    /// The two-digit numbers 00 to 99, one after the other.
+    static let digitPairs: StaticString =
+        "00010203040506070809101112131415161718192021222324252627282930313233343536373839404142434445464748495051525354555657585960616263646566676869707172737475767778798081828384858687888990919293949596979899"
+    /// 10^0 to 10^19.
+    static let powersOfTen: [UInt64] = (0...19).map { n in (0..<n).reduce(1) { p, _ in p * 10 } }
+
+    /// Writes `value` in decimal at `out`, which has room for ``maxIntLength`` bytes, two
+    /// digits per division from the last; returns how many bytes it wrote.
+    @inline(__always)
+    package static func writeInt(_ value: Int64, at out: UnsafeMutablePointer<UInt8>) -> Int {
+        var mag = value.magnitude
+        var sign = 0
+        if value < 0 {
+            out[0] = UInt8(ascii: "-")
+            sign = 1
+        }
+        // The digit count from the bit length: `t` (bits × log10(2), rounded down, 0...19)
+        // is the count or one short of it, and one comparison settles which.
+        let bits = UInt64.bitWidth - (mag | 1).leadingZeroBitCount
+        let t = (bits &* 1233) >> 12
+        let digits = max(1, mag >= powersOfTen[t] ? t + 1 : t)
+        var i = sign + digits
+        let pairs = digitPairs.utf8Start
+        while mag >= 100 {
+            let pair = Int(truncatingIfNeeded: mag % 100) &* 2
+            mag /= 100
+            i -= 2
+            out[i] = pairs[pair]
+            out[i + 1] = pairs[pair + 1]
+        }
+        if mag >= 10 {
+            let pair = Int(truncatingIfNeeded: mag) &* 2
+            out[i - 2] = pairs[pair]
+            out[i - 1] = pairs[pair + 1]
+        } else {
+            out[i - 1] = UInt8(truncatingIfNeeded: mag) &+ 0x30
+        }
+        return sign + digits
     }
 
     /// Appends a double in shortest round-trip form (`12.5`, `1e+20`, `5.0`), or `null`.

@@ -280,42 +280,10 @@ package final class StoreSource: CheckpointedSource, Sendable {
             count += s.utf8CodeUnitCount
         }
 
-        /// The two-digit numbers 00 to 99, one after the other.
-        static let digitPairs: StaticString =
-            "00010203040506070809101112131415161718192021222324252627282930313233343536373839404142434445464748495051525354555657585960616263646566676869707172737475767778798081828384858687888990919293949596979899"
-        /// 10^0 to 10^19.
-        static let powersOfTen: [UInt64] = (0...19).map { n in (0..<n).reduce(1) { p, _ in p * 10 } }
-
-        /// Writes `value` in decimal, two digits per division, from the last.
+        /// Writes `value` in decimal (``JSONWriter/writeInt(_:at:)``).
         @inline(__always)
         mutating func int(_ value: Int64) {
-            var mag = value.magnitude
-            if value < 0 {
-                base[count] = UInt8(ascii: "-")
-                count += 1
-            }
-            // The digit count from the bit length: `t` (bits × log10(2), rounded down,
-            // 0...19) is the count or one short of it, and one comparison settles which.
-            let bits = UInt64.bitWidth - (mag | 1).leadingZeroBitCount
-            let t = (bits &* 1233) >> 12
-            let digits = max(1, mag >= Self.powersOfTen[t] ? t + 1 : t)
-            var i = count + digits
-            count = i
-            let pairs = Self.digitPairs.utf8Start
-            while mag >= 100 {
-                let pair = Int(truncatingIfNeeded: mag % 100) &* 2
-                mag /= 100
-                i -= 2
-                base[i] = pairs[pair]
-                base[i + 1] = pairs[pair + 1]
-            }
-            if mag >= 10 {
-                let pair = Int(truncatingIfNeeded: mag) &* 2
-                base[i - 2] = pairs[pair]
-                base[i - 1] = pairs[pair + 1]
-            } else {
-                base[i - 1] = UInt8(truncatingIfNeeded: mag) &+ 0x30
-            }
+            count += JSONWriter.writeInt(value, at: base + count)
         }
 
         /// Writes `text` in quotes when it is ASCII that needs no escapes and fits; false

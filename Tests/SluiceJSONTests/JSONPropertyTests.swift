@@ -135,6 +135,28 @@ enum JSONGen {
             #expect(text(d) == d.description)
         }
     }
+
+    /// Integers (one writer for events and the store's metadata) print as their
+    /// description: at every digit-count boundary, both signs, and at random.
+    @Test func integersPrintAsTheirDescription() async {
+        var edges: [Int64] = [0, Int64.max, Int64.min, Int64.min + 1]
+        var p: Int64 = 1
+        for _ in 0..<19 {
+            edges += [p - 1, p, p + 1, -(p - 1), -p, -(p + 1)]
+            if p <= Int64.max / 10 { p *= 10 }
+        }
+        func text(_ v: Int64) -> String {
+            var out: [UInt8] = []
+            JSONWriter.writeInt(v, into: &out)
+            return String(decoding: out, as: UTF8.self)
+        }
+        for v in edges { #expect(text(v) == v.description, "\(v)") }
+        await propertyCheck(count: 2000, input: Gen.uint64()) { bits in
+            // 0 to 63 significant bits, of either sign.
+            let v = Int64(bitPattern: bits) >> Int64(bits % 64)
+            #expect(text(v) == v.description)
+        }
+    }
 }
 
 @Suite struct MultiFieldScanTests {
