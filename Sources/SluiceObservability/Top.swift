@@ -58,8 +58,11 @@ package enum TopTable {
     package static func render(
         before: [PrometheusSample], after: [PrometheusSample], seconds: Double, url: String
     ) -> [String] {
+        func sample(_ s: [PrometheusSample], _ name: String, _ labels: [String: String]) -> PrometheusSample? {
+            s.first { sample in sample.name == name && labels.allSatisfy { k, v in sample.labels[k] == v } }
+        }
         func value(_ s: [PrometheusSample], _ name: String, _ labels: [String: String]) -> Double {
-            s.first { sample in sample.name == name && labels.allSatisfy { k, v in sample.labels[k] == v } }?.value ?? 0
+            sample(s, name, labels)?.value ?? 0
         }
         func rate(_ name: String, _ labels: [String: String]) -> String {
             let d = value(after, name, labels) - value(before, name, labels)
@@ -73,8 +76,7 @@ package enum TopTable {
             }
         }
         func bytesCell(_ name: String, _ labels: [String: String]) -> String {
-            after.contains { s in s.name == name && labels.allSatisfy { s.labels[$0.key] == $0.value } }
-                ? bytes(value(after, name, labels)) : "-"
+            sample(after, name, labels).map { bytes($0.value) } ?? "-"
         }
 
         let pipeline = all("sluice_up").first?.labels["pipeline"] ?? "?"
@@ -156,8 +158,7 @@ package enum TopTable {
         }
         for s in partitions {
             let l = s.labels.filter { ["input", "topic", "partition"].contains($0.key) }
-            let was = before.first { b in b.name == "sluice_consumer_lag" && l.allSatisfy { k, v in b.labels[k] == v } }
-            let change = was.map { (s.value - $0.value) / max(seconds, 0.001) }
+            let change = sample(before, "sluice_consumer_lag", l).map { (s.value - $0.value) / max(seconds, 0.001) }
             behind.append([
                 "\(l["input"] ?? "") \(l["topic"] ?? "")", l["partition"] ?? "", count(s.value),
                 change.map { ($0 > 0 ? "+" : $0 < 0 ? "-" : "") + count(abs($0)) } ?? "-",

@@ -92,16 +92,9 @@ import Testing
         #expect(lag > 0 && lag <= Double(total), "\(Self.lag(behind))")
 
         // `sluice top` shows the lag per partition while the input is behind.
-        let top = Process()
-        top.executableURL = KafkaBroker.binary
-        top.arguments = ["top", url, "--once", "--interval", "0.5"]
-        let topOut = Pipe()
-        top.standardOutput = topOut
-        top.standardError = FileHandle.nullDevice
-        try top.run()
-        let table = String(decoding: topOut.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        top.waitUntilExit()
-        #expect(top.terminationStatus == 0)
+        let top = try sluice(["top", url, "--once", "--interval", "0.5"])
+        #expect(top.status == 0, "\(top.stderr)")
+        let table = top.stdout
         let lagRows = table.split(separator: "\n").filter { $0.hasPrefix("events events") }
         #expect(table.contains("CONSUMER LAG") && table.contains("MESSAGES  CHANGE/s"), "\(table)")
         // A partition appears once the input has read from it; the blocked output may
