@@ -10,6 +10,10 @@
     @usableFromInline let planRef: Unmanaged<ConditionPlan>?
     /// The value of an expression that is a constant (folded when compiled), else nil.
     package var constantValue: CELValue? { constant }
+    /// For a map literal with distinct string-literal keys, its entries with each value
+    /// compiled on its own (see ``CELEnvironment/mapFields(_:)``): a step that writes
+    /// the map as JSON evaluates the values one by one instead of building the map.
+    @usableFromInline package internal(set) var mapFields: [(key: String, program: CELProgram)]?
     /// The variable names the expression may look up, in first-use order.
     @usableFromInline package let referencedNames: [CELName]
     /// The statically inferred result type (`"bool"`, `"dyn"`...).

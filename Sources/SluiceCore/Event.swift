@@ -155,6 +155,75 @@ public struct Event: Sendable {
         }
     }
 
+    /// This raw object event with `members` appended after its last member, as one raw
+    /// event whose bytes are a copy of the original ones with the new members spliced in
+    /// before the closing brace (the text ``Storage/patched`` writes), held in `arena`.
+    /// `members` is the compact text of one or more object members (`"k":v,"k2":w`) for
+    /// keys the event does not have; `valueStarts` gives, for each new field the reader
+    /// indexes, its slot and where its value starts in `members`, so the new event's
+    /// offsets cover it. Nil, changing nothing, for an event that is not a raw object.
+    ///
+    /// The result is an ordinary raw event: sinks copy its bytes, and later steps read
+    /// its fields (the new ones included) by their offsets, as they do an input event's.
+    package func appendingMembers(
+        _ members: UnsafeRawBufferPointer, valueStarts: UnsafeBufferPointer<(slot: Int, start: Int)>,
+        arena: inout ByteArena
+    ) -> Event? {
+        guard case .raw(let buf, let start, let count) = storage, count >= 2, members.count > 0 else { return nil }
+        let src = UnsafeRawPointer(buf.base + start)
+        guard src.load(as: UInt8.self) == UInt8(ascii: "{"),
+            src.load(fromByteOffset: count - 1, as: UInt8.self) == UInt8(ascii: "}")
+        else { return nil }
+        // A comma after the last member, unless there is none (`{}`, `{ }`).
+        var empty = true
+        var i = 1
+        while i < count - 1 {
+            let b = src.load(fromByteOffset: i, as: UInt8.self)
+            if !(b == 0x20 || b == 0x09 || b == 0x0A || b == 0x0D) {
+                empty = false
+                break
+            }
+            i += 1
+        }
+        let head = count - 1 + (empty ? 0 : 1)
+        let total = head + members.count + 1
+        // Offsets are 32-bit (see FieldOffsets).
+        guard total <= Int(UInt32.max) - 2, let membersBase = members.baseAddress else { return nil }
+        let (dest, at) = arena.reserve(total, indexedLike: buf)
+        let p = dest.base + at
+        p.copyMemory(from: src, byteCount: count - 1)
+        if !empty { p.storeBytes(of: UInt8(ascii: ","), toByteOffset: count - 1, as: UInt8.self) }
+        (p + head).copyMemory(from: membersBase, byteCount: members.count)
+        p.storeBytes(of: UInt8(ascii: "}"), toByteOffset: total - 1, as: UInt8.self)
+        var e = Event(raw: dest, start: at, count: total, line: line, offsets: offsets)
+        if !offsets.isEmpty {
+            for v in valueStarts { e.offsets.record(v.slot, offset: head + v.start) }
+        }
+        e.time = time
+        e.watermark = watermark
+        e.ingestNanos = ingestNanos
+        return e
+    }
+
+    /// This event with its value replaced by the JSON text `text` (valid, compact), as a
+    /// raw event whose bytes are cut from `arena`, with `newOffsets` as its field offsets
+    /// (recorded for the field index of this event's buffer, or empty). Nil, changing
+    /// nothing, when this event is not raw (the caller then sets a value).
+    package func replacingValue(
+        withText text: UnsafeRawBufferPointer, offsets newOffsets: FieldOffsets, arena: inout ByteArena
+    ) -> Event? {
+        guard case .raw(let buf, _, _) = storage, let base = text.baseAddress, text.count > 0,
+            text.count <= Int(UInt32.max) - 2
+        else { return nil }
+        let (dest, at) = arena.reserve(text.count, indexedLike: buf)
+        (dest.base + at).copyMemory(from: base, byteCount: text.count)
+        var e = Event(raw: dest, start: at, count: text.count, line: line, offsets: newOffsets)
+        e.time = time
+        e.watermark = watermark
+        e.ingestNanos = ingestNanos
+        return e
+    }
+
     /// Whether the original bytes have a top-level field named by one of `keys`: from
     /// the reader's offsets when they cover every key, else by a scan.
     @usableFromInline

@@ -20,6 +20,18 @@ import SluiceJSON
     let renames: [(Path, Path)]
     let name: String
     let activation: EventActivation
+    /// For the text fast path (``appendAsText(_:)``): each set field's slot in the
+    /// reader's field index (-1 when not indexed), and its member text up to the value
+    /// (`"key":`, after a comma from the second field on).
+    let setSlots: [Int]
+    let memberKeys: [[UInt8]]
+    /// The new fields' text for the event at hand, and where each indexed value starts
+    /// in it; kept from event to event for their capacity. Only this step's stage
+    /// touches them, one event at a time.
+    @exclusivity(unchecked) var scratch: [UInt8] = []
+    @exclusivity(unchecked) var valueStarts: [(slot: Int, start: Int)] = []
+    /// Where the enriched events' bytes are cut from.
+    @exclusivity(unchecked) var arena = ByteArena()
 
     package init(
         sets: [(Path, Expression)], removes: [Path], renames: [(Path, Path)], compiler: ExpressionCompiler, name: String
@@ -34,6 +46,14 @@ import SluiceJSON
         self.renames = renames
         self.name = name
         activation = compiler.activation(prefetching: sets.map(\.1))
+        let index = activation.readerIndex
+        let keys = sets.map { $0.0.first ?? "" }
+        setSlots = keys.map { index.slot(of: $0) ?? -1 }
+        memberKeys = keys.indices.map { i in
+            var text: [UInt8] = []
+            JSONWriter.writeKey(keys[i], first: i == 0, into: &text)
+            return text
+        }
     }
 
     @usableFromInline package func process(_ event: Event, into out: inout StepOutput) {
@@ -83,26 +103,82 @@ import SluiceJSON
 
     /// The fast path for an event lent by pointer (as stages drive steps): the
     /// expressions read the event where it is (``EventActivation/withEventInPlace(at:_:)``),
-    /// and only the event that is emitted is copied. Other events, and events that
-    /// already have one of the fields, take ``process(_:into:)``.
+    /// and the emitted event is the original bytes with the new fields' text appended,
+    /// in one copy (``Event/appendingMembers(_:valueStarts:arena:)``). Other events,
+    /// events that already have one of the fields, and values that are lists or maps
+    /// take ``process(_:into:)``.
     @usableFromInline package func process(at event: UnsafePointer<Event>, into out: inout StepOutput) {
         guard onlyAppendsCached && !event.pointee.isValueBacked,
-            let result = activation.withEventInPlace(at: event, { evaluateSets() })
+            let result = activation.withEventInPlace(at: event, { appendAsText(event) })
         else {
             process(event.pointee, into: &out)
             return
         }
         switch result {
-        case .success(let values):
-            var e = event.pointee
-            if e.appendNewFields(JSONObject(uniqueKeys: setKeys, values: values)) {
-                out.emit(consume e)
-            } else {
-                process(event.pointee, into: &out)
-            }
-        case .failure(let failure):
+        case .appended(let e): out.emit(consume e)
+        case .failed(let failure):
             out.reject(event.pointee, step: name, message: "set \(setKeys[failure.index]): \(failure.error.message)")
+        case .general: process(event.pointee, into: &out)
         }
+    }
+
+    /// What ``appendAsText(_:)`` made of an event.
+    enum Appended {
+        /// The event with its new fields.
+        case appended(Event)
+        /// A `set` expression failed.
+        case failed(SetFailure)
+        /// Not for this path (a field exists, a value is a list or a map, the event is
+        /// not an object): the general path handles the event.
+        case general
+    }
+
+    /// Evaluates the `set` expressions on the bound raw event and writes each field's
+    /// `"key":value` text into ``scratch``, then appends that to a copy of the event's
+    /// bytes. A bool-valued condition (`amount > 250.0`) is decided by its flat plan
+    /// without building a value; the others are converted to JSON as
+    /// ``Expression/evaluateJSON(_:)`` does, in the same order, so the same errors win.
+    func appendAsText(_ event: UnsafePointer<Event>) -> Appended {
+        scratch.removeAll(keepingCapacity: true)
+        valueStarts.removeAll(keepingCapacity: true)
+        for i in setExpressions.indices {
+            let expression = setExpressions[i]
+            let value: JSON
+            if let b = expression.program.evaluateCondition(activation) {
+                value = .bool(b)
+            } else {
+                do throws(CELError) {
+                    value = try expression.evaluateJSON(activation)
+                } catch {
+                    return .failed(SetFailure(index: i, error: error))
+                }
+            }
+            switch value {
+            case .array, .object: return .general
+            default: break
+            }
+            scratch.append(contentsOf: memberKeys[i])
+            if setSlots[i] >= 0 { valueStarts.append((setSlots[i], scratch.count)) }
+            JSONWriter.write(value, into: &scratch)
+        }
+        // The fields must be new: the reader recorded whether they are, else a scan.
+        let offsets = event.pointee.offsets
+        var scan = false
+        for s in setSlots {
+            switch offsets[s] {
+            case .absent: continue
+            case .offset: return .general
+            case .unknown: scan = true
+            }
+        }
+        if scan, event.pointee.withRawBytes({ JSONParser.hasAnyKey(setKeys, in: $0) }) != false { return .general }
+        let e = scratch.withUnsafeBytes { members in
+            valueStarts.withUnsafeBufferPointer { starts in
+                event.pointee.appendingMembers(members, valueStarts: starts, arena: &arena)
+            }
+        }
+        guard let e else { return .general }
+        return .appended(e)
     }
 
     /// Which `set` expression failed, and why.
