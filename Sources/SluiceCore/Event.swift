@@ -155,25 +155,46 @@ public struct Event: Sendable {
         }
     }
 
-    /// This raw object event with `members` appended after its last member, as one raw
-    /// event whose bytes are a copy of the original ones with the new members spliced in
-    /// before the closing brace (the text ``Storage/patched`` writes), held in `arena`.
-    /// `members` is the compact text of one or more object members (`"k":v,"k2":w`) for
-    /// keys the event does not have; `valueStarts` gives, for each new field the reader
-    /// indexes, its slot and where its value starts in `members`, so the new event's
-    /// offsets cover it. Nil, changing nothing, for an event that is not a raw object.
-    ///
-    /// The result is an ordinary raw event: sinks copy its bytes, and later steps read
-    /// its fields (the new ones included) by their offsets, as they do an input event's.
+    /// This raw object event with `members` appended after its last member (see
+    /// ``emitAppending(membersUpTo:arena:into:_:)``); `valueStarts` gives, for each new
+    /// field the reader indexes, its slot and where its value starts in `members`. Nil
+    /// when this is not a raw object.
     package func appendingMembers(
         _ members: UnsafeRawBufferPointer, valueStarts: UnsafeBufferPointer<(slot: Int, start: Int)>,
         arena: inout ByteArena
     ) -> Event? {
-        guard case .raw(let buf, let start, let count) = storage, count >= 2, members.count > 0 else { return nil }
+        guard let source = members.baseAddress, members.count > 0 else { return nil }
+        var out = StepOutput()
+        let done = emitAppending(membersUpTo: members.count, arena: &arena, into: &out) { p, start, offsets in
+            UnsafeMutableRawPointer(p).copyMemory(from: source, byteCount: members.count)
+            for v in valueStarts { offsets.record(v.slot, offset: start + v.start) }
+            return members.count
+        }
+        return done ? out.events.first : nil
+    }
+
+    /// Emits to `out` this raw object event with new members appended after its last
+    /// one, as one raw event: a copy of the original bytes with the members' text
+    /// spliced in before the closing brace (the text ``Storage/patched`` writes), cut
+    /// from `arena`, keeping the event's time, line and field offsets. The result is an
+    /// ordinary raw event: sinks copy its bytes, and later steps read its fields, the
+    /// new ones included, as they read an input event's.
+    ///
+    /// `writeMembers` writes the members' text (`"k":v,"k2":w`, at least one member,
+    /// none of whose keys the event has) at the pointer it is given, at most `bound`
+    /// bytes, and returns how many it wrote. It is also given where the members start in
+    /// the new event and the event's field offsets, to record where the new fields'
+    /// values are (kept only when the event has offsets). Returns false, emitting and
+    /// calling nothing, when this is not a raw object.
+    package func emitAppending(
+        membersUpTo bound: Int, arena: inout ByteArena, into out: inout StepOutput,
+        _ writeMembers: (UnsafeMutablePointer<UInt8>, _ start: Int, _ offsets: inout FieldOffsets) -> Int
+    ) -> Bool {
+        guard case .raw(let buf, let start, let count) = storage, count >= 2, bound > 0 else { return false }
         let src = UnsafeRawPointer(buf.base + start)
         guard src.load(as: UInt8.self) == UInt8(ascii: "{"),
             src.load(fromByteOffset: count - 1, as: UInt8.self) == UInt8(ascii: "}")
-        else { return nil }
+        else { return false }
         // A comma after the last member, unless there is none (`{}`, `{ }`).
         var empty = true
         var i = 1
@@ -186,42 +207,47 @@ public struct Event: Sendable {
             i += 1
         }
         let head = count - 1 + (empty ? 0 : 1)
-        let total = head + members.count + 1
         // Offsets are 32-bit (see FieldOffsets).
-        guard total <= Int(UInt32.max) - 2, let membersBase = members.baseAddress else { return nil }
-        let (dest, at) = arena.reserve(total, indexedLike: buf)
-        let p = dest.base + at
-        p.copyMemory(from: src, byteCount: count - 1)
-        if !empty { p.storeBytes(of: UInt8(ascii: ","), toByteOffset: count - 1, as: UInt8.self) }
-        (p + head).copyMemory(from: membersBase, byteCount: members.count)
-        p.storeBytes(of: UInt8(ascii: "}"), toByteOffset: total - 1, as: UInt8.self)
-        var e = Event(raw: dest, start: at, count: total, line: line, offsets: offsets)
-        if !offsets.isEmpty {
-            for v in valueStarts { e.offsets.record(v.slot, offset: head + v.start) }
-        }
+        guard head + bound + 1 <= Int(UInt32.max) - 2 else { return false }
+        let (dest, at) = arena.reserve(head + bound + 1, indexedLike: buf)
+        let p = (dest.base + at).assumingMemoryBound(to: UInt8.self)
+        UnsafeMutableRawPointer(p).copyMemory(from: src, byteCount: count - 1)
+        if !empty { p[count - 1] = UInt8(ascii: ",") }
+        var newOffsets = offsets
+        let n = min(bound, max(0, writeMembers(p + head, head, &newOffsets)))
+        p[head + n] = UInt8(ascii: "}")
+        arena.giveBack(bound - n, of: dest)
+        var e = Event(raw: dest, start: at, count: head + n + 1, line: line, offsets: offsets.isEmpty ? offsets : newOffsets)
         e.time = time
         e.watermark = watermark
         e.ingestNanos = ingestNanos
-        return e
+        out.emit(consume e)
+        return true
     }
 
-    /// This event with its value replaced by the JSON text `text` (valid, compact), as a
-    /// raw event whose bytes are cut from `arena`, with `newOffsets` as its field offsets
-    /// (recorded for the field index of this event's buffer, or empty). Nil, changing
-    /// nothing, when this event is not raw (the caller then sets a value).
-    package func replacingValue(
-        withText text: UnsafeRawBufferPointer, offsets newOffsets: FieldOffsets, arena: inout ByteArena
-    ) -> Event? {
-        guard case .raw(let buf, _, _) = storage, let base = text.baseAddress, text.count > 0,
-            text.count <= Int(UInt32.max) - 2
-        else { return nil }
-        let (dest, at) = arena.reserve(text.count, indexedLike: buf)
-        (dest.base + at).copyMemory(from: base, byteCount: text.count)
-        var e = Event(raw: dest, start: at, count: text.count, line: line, offsets: newOffsets)
+    /// Emits to `out` this event with its value replaced by JSON text that `write`
+    /// writes (valid and compact, at most `bound` bytes, at least one) at the pointer it
+    /// is given, returning how many bytes it wrote: a raw event whose bytes are cut from
+    /// `arena`, with the offsets `write` records (for the field index of this event's
+    /// buffer; it is given no offsets recorded, and they are kept only when this event
+    /// has offsets). Returns false, emitting and calling nothing, when this event is not
+    /// raw (the caller then sets a value).
+    package func emitReplacing(
+        textUpTo bound: Int, arena: inout ByteArena, into out: inout StepOutput,
+        _ write: (UnsafeMutablePointer<UInt8>, _ offsets: inout FieldOffsets) -> Int
+    ) -> Bool {
+        guard case .raw(let buf, _, _) = storage, bound > 0, bound <= Int(UInt32.max) - 2 else { return false }
+        let (dest, at) = arena.reserve(bound, indexedLike: buf)
+        let p = (dest.base + at).assumingMemoryBound(to: UInt8.self)
+        var newOffsets = FieldOffsets()
+        let n = min(bound, max(0, write(p, &newOffsets)))
+        arena.giveBack(bound - n, of: dest)
+        var e = Event(raw: dest, start: at, count: n, line: line, offsets: offsets.isEmpty ? offsets : newOffsets)
         e.time = time
         e.watermark = watermark
         e.ingestNanos = ingestNanos
-        return e
+        out.emit(consume e)
+        return true
     }
 
     /// Whether the original bytes have a top-level field named by one of `keys`: from

@@ -90,4 +90,10 @@ package struct ByteArena {
         used = count
         return (c, 0)
     }
+
+    /// Gives back the last `count` bytes of the room just reserved in `buffer` (nothing
+    /// was written there, nor handed out), for a caller that reserved an upper bound.
+    package mutating func giveBack(_ count: Int, of buffer: ByteBuffer) {
+        if let c = chunk, c === buffer { used -= count }
+    }
 }

@@ -8,19 +8,23 @@ import SluiceJSON
     let name: String
     let activation: EventActivation
     /// When EXPR is a map literal with distinct string keys (`{"id": id, "big": amount >
-    /// 250.0}`): its keys' text up to each value (`{"id":`, `,"big":`), each value as an
-    /// expression of its own, and each key's slot in the reader's field index (-1 when
+    /// 250.0}`): each value as an expression of its own (unretained: `fieldExpressions`
+    /// holds them), its key's text up to the value (`{"id":`, `,"big":`) back to back
+    /// with where each ends, and its key's slot in the reader's field index (-1 when
     /// not indexed). The new event is then written as text, without building the map
-    /// (see ``writeAsText(_:)``).
-    let fieldKeys: [[UInt8]]
+    /// (see ``writeAsText(_:into:)``).
     let fieldExpressions: [Expression]
+    let fieldRefs: [Unmanaged<Expression>]
+    let fieldCount: Int
+    let keyBytes: [UInt8]
+    let keyEnds: [Int]
     let fieldSlots: [Int]
     /// The slot count of the reader's field index.
     let slotCount: Int
-    /// The values and the text of the event at hand, kept for their capacity; only this
-    /// step's stage touches them, one event at a time.
-    @exclusivity(unchecked) var values: [CELValue] = []
-    @exclusivity(unchecked) var scratch: [UInt8] = []
+    /// The values of the event at hand, and their JSON, one per field, kept from event
+    /// to event. Only this step's stage touches them, one event at a time.
+    let values: UnsafeMutablePointer<CELValue>
+    let jsons: UnsafeMutablePointer<JSON>
     /// Where the new events' bytes are cut from.
     @exclusivity(unchecked) var arena = ByteArena()
 
@@ -30,14 +34,29 @@ import SluiceJSON
         activation = compiler.activation(prefetching: [expression])
         let fields = expression.program.mapFields ?? []
         let index = activation.readerIndex
-        fieldKeys = fields.indices.map { i in
-            var text: [UInt8] = i == 0 ? [UInt8(ascii: "{")] : []
+        var text: [UInt8] = []
+        var ends: [Int] = []
+        for i in fields.indices {
+            if i == 0 { text.append(UInt8(ascii: "{")) }
             JSONWriter.writeKey(fields[i].key, first: i == 0, into: &text)
-            return text
+            ends.append(text.count)
         }
+        keyBytes = text
+        keyEnds = ends
         fieldExpressions = fields.map { Expression(program: $0.program, source: expression.source, compiler: compiler) }
+        fieldRefs = fieldExpressions.map { Unmanaged.passUnretained($0) }
+        fieldCount = fields.count
         fieldSlots = fields.map { index.slot(of: $0.key) ?? -1 }
         slotCount = index.keys.count
+        values = .allocate(capacity: max(1, fields.count))
+        values.initialize(repeating: .null, count: max(1, fields.count))
+        jsons = .allocate(capacity: max(1, fields.count))
+        jsons.initialize(repeating: .null, count: max(1, fields.count))
+    }
+
+    deinit {
+        values.deinitialize(count: max(1, fieldCount)).deallocate()
+        jsons.deinitialize(count: max(1, fieldCount)).deallocate()
     }
 
     @usableFromInline package func process(_ event: Event, into out: inout StepOutput) {
@@ -61,59 +80,76 @@ import SluiceJSON
     /// with the places of the reader's indexed fields recorded, so later steps read them
     /// as they read an input event's. Anything else takes ``process(_:into:)``.
     @usableFromInline package func process(at event: UnsafePointer<Event>, into out: inout StepOutput) {
-        guard !fieldExpressions.isEmpty && !event.pointee.isValueBacked,
-            let result = activation.withEventInPlace(at: event, { writeAsText(event) })
+        guard fieldCount > 0 && !event.pointee.isValueBacked,
+            let status = activation.withEventInPlace(at: event, { writeAsText(event, into: &out) })
         else {
             process(event.pointee, into: &out)
             return
         }
-        switch result {
-        case .success(let e?): out.emit(consume e)
-        case .success(nil): process(event.pointee, into: &out)
-        case .failure(let error): out.reject(event.pointee, step: name, message: error.message)
+        switch status {
+        case .emitted: return
+        case .failed(let error): out.reject(event.pointee, step: name, message: error.message)
+        case .general: process(event.pointee, into: &out)
         }
     }
 
-    /// The new event for the bound raw event, or nil when a value is a list or a map
-    /// (left to the general path), or the error the map's evaluation gives: the values
-    /// are evaluated in order, then converted to JSON in order, as evaluating the map
-    /// and converting it does.
-    func writeAsText(_ event: UnsafePointer<Event>) -> Result<Event?, CELError> {
-        values.removeAll(keepingCapacity: true)
-        for expression in fieldExpressions {
-            if let b = expression.program.evaluateCondition(activation) {
-                values.append(.bool(b))
+    /// What ``writeAsText(_:into:)`` did with an event.
+    enum WriteStatus {
+        /// It emitted the new event.
+        case emitted
+        /// The map's evaluation failed.
+        case failed(CELError)
+        /// Nothing: a value is a list or a map (or the event is not raw), and the
+        /// general path handles the event.
+        case general
+    }
+
+    /// Evaluates the values on the bound raw event in order, then converts them to JSON
+    /// in order, as evaluating the map and converting it does (so the same error wins),
+    /// and emits the object's text as a raw event.
+    func writeAsText(_ event: UnsafePointer<Event>, into out: inout StepOutput) -> WriteStatus {
+        for i in 0..<fieldCount {
+            if let b = fieldRefs[i]._withUnsafeGuaranteedRef({ $0.program.evaluateCondition(activation) }) {
+                values[i] = .bool(b)
                 continue
             }
+            let result = fieldRefs[i]._withUnsafeGuaranteedRef { e in
+                Result { () throws(CELError) -> CELValue in try e.evaluate(activation) }
+            }
+            switch result {
+            case .success(let v): values[i] = v
+            case .failure(let error): return .failed(error)
+            }
+        }
+        var bound = keyBytes.count + 1
+        for i in 0..<fieldCount {
             do throws(CELError) {
-                values.append(try expression.evaluate(activation))
+                jsons[i] = try values[i].toJSON()
             } catch {
-                return .failure(error)
+                return .failed(error)
+            }
+            guard let b = JSONWriter.scalarBound(jsons[i]) else { return .general }
+            bound &+= b
+        }
+        let emitted = keyBytes.withUnsafeBufferPointer { keys in
+            event.pointee.emitReplacing(textUpTo: bound, arena: &arena, into: &out) { p, offsets in
+                guard let keyBase = keys.baseAddress else { return 0 }
+                for s in 0..<slotCount { offsets.recordAbsent(s) }
+                var n = 0
+                var k = 0
+                for i in 0..<fieldCount {
+                    let end = keyEnds[i]
+                    (p + n).update(from: keyBase + k, count: end - k)
+                    n += end - k
+                    k = end
+                    if fieldSlots[i] >= 0 { offsets.record(fieldSlots[i], offset: n) }
+                    n += JSONWriter.write(jsons[i], at: p + n)
+                }
+                p[n] = UInt8(ascii: "}")
+                return n + 1
             }
         }
-        scratch.removeAll(keepingCapacity: true)
-        var offsets = FieldOffsets()
-        for s in 0..<slotCount { offsets.recordAbsent(s) }
-        for i in values.indices {
-            let json: JSON
-            do throws(CELError) {
-                json = try values[i].toJSON()
-            } catch {
-                return .failure(error)
-            }
-            switch json {
-            case .array, .object: return .success(nil)
-            default: break
-            }
-            scratch.append(contentsOf: fieldKeys[i])
-            if fieldSlots[i] >= 0 { offsets.record(fieldSlots[i], offset: scratch.count) }
-            JSONWriter.write(json, into: &scratch)
-        }
-        scratch.append(UInt8(ascii: "}"))
-        let e = scratch.withUnsafeBytes { text in
-            event.pointee.replacingValue(withText: text, offsets: offsets, arena: &arena)
-        }
-        return .success(e)
+        return emitted ? .emitted : .general
     }
 
     static let definition = StepDefinition(
