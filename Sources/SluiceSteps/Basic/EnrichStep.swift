@@ -147,7 +147,7 @@ import SluiceJSON
     }
 
     /// Evaluates the `set` expressions on the bound raw event, then emits a copy of its
-    /// bytes with `"key":value` appended for each (``Event/emitAppending(membersUpTo:arena:into:_:)``),
+    /// bytes with `"key":value` appended for each (``Event/emitAppending(to:membersUpTo:arena:into:_:)``),
     /// recording where the indexed new fields are. A bool-valued condition
     /// (`amount > 250.0`) is decided by its flat plan without building a value; the
     /// others are converted to JSON as ``Expression/evaluateJSON(_:)`` does, in the same
@@ -174,8 +174,9 @@ import SluiceJSON
         }
         // The fields must be new: the reader recorded whether they are, else a scan.
         var scan = false
+        let offsets = event.pointee.offsets
         for i in 0..<setCount {
-            switch event.pointee.offsets[setSlots[i]] {
+            switch offsets[setSlots[i]] {
             case .absent: continue
             case .offset: return .general
             case .unknown: scan = true
@@ -183,7 +184,7 @@ import SluiceJSON
         }
         if scan, event.pointee.withRawBytes({ JSONParser.hasAnyKey(setKeys, in: $0) }) != false { return .general }
         let emitted = memberKeyBytes.withUnsafeBufferPointer { keys in
-            event.pointee.emitAppending(membersUpTo: bound, arena: &arena, into: &out) { p, start, offsets in
+            Event.emitAppending(to: event, membersUpTo: bound, arena: &arena, into: &out) { p, start, offsets in
                 guard let keyBase = keys.baseAddress else { return 0 }
                 var n = 0
                 var k = 0

@@ -132,7 +132,7 @@ import SluiceJSON
             bound &+= b
         }
         let emitted = keyBytes.withUnsafeBufferPointer { keys in
-            event.pointee.emitReplacing(textUpTo: bound, arena: &arena, into: &out) { p, offsets in
+            Event.emitReplacing(event, textUpTo: bound, arena: &arena, into: &out) { p, offsets in
                 guard let keyBase = keys.baseAddress else { return 0 }
                 for s in 0..<slotCount { offsets.recordAbsent(s) }
                 var n = 0
