@@ -167,7 +167,7 @@ public struct Event: Sendable {
         var out = StepOutput()
         let done = withUnsafePointer(to: self) { me in
             Event.emitAppending(to: me, membersUpTo: members.count, arena: &arena, into: &out) { p, start, offsets in
-            UnsafeMutableRawPointer(p).copyMemory(from: source, byteCount: members.count)
+                UnsafeMutableRawPointer(p).copyMemory(from: source, byteCount: members.count)
                 for v in valueStarts { offsets.record(v.slot, offset: start + v.start) }
                 return members.count
             }

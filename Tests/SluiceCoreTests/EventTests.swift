@@ -225,7 +225,9 @@ import Testing
         for bad in ["[1]", "1", #""{}""#] {
             let e = raw(bad)
             let made = text.withUnsafeBytes { t in
-                [(slot: Int, start: Int)]().withUnsafeBufferPointer { e.appendingMembers(t, valueStarts: $0, arena: &arena) }
+                [(slot: Int, start: Int)]().withUnsafeBufferPointer {
+                    e.appendingMembers(t, valueStarts: $0, arena: &arena)
+                }
             }
             #expect(made == nil)
         }
@@ -238,7 +240,9 @@ import Testing
         var made: [(Event, String)] = []
         for i in 0..<300 {
             let object = i % 7 == 0 ? #"{"long":""# + String(repeating: "x", count: i) + #""}"# : #"{"i":\#(i)}"#
-            let fields: [(String, JSON)] = [("n", .int(Int64(i))), ("s", .string(String(repeating: "y", count: i % 5)))]
+            let fields: [(String, JSON)] = [
+                ("n", .int(Int64(i))), ("s", .string(String(repeating: "y", count: i % 5))),
+            ]
             var patched = raw(object)
             _ = patched.appendNewFields(JSONObject(fields))
             let (text, starts) = members(fields, index: nil)

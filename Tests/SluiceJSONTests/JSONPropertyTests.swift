@@ -171,7 +171,10 @@ enum JSONGen {
         defer { p.deallocate() }
         let n = JSONWriter.write(v, at: p)
         #expect(n <= bound)
-        return (String(decoding: array, as: UTF8.self), String(decoding: UnsafeBufferPointer(start: p, count: n), as: UTF8.self))
+        return (
+            String(decoding: array, as: UTF8.self),
+            String(decoding: UnsafeBufferPointer(start: p, count: n), as: UTF8.self)
+        )
     }
 
     @Test func scalarsWriteTheSameTextAtAPointer() async {
@@ -191,7 +194,9 @@ enum JSONGen {
             #expect(a == b)
             let (c, d) = both(.int(Int64(bitPattern: bits) >> Int64(bits % 64)))
             #expect(c == d)
-            let scalars = (0..<Int(bits % 12)).map { i in Unicode.Scalar(UInt8(truncatingIfNeeded: bits >> (i * 5)) & 0x7F) }
+            let scalars = (0..<Int(bits % 12)).map { i in
+                Unicode.Scalar(UInt8(truncatingIfNeeded: bits >> (i * 5)) & 0x7F)
+            }
             let (e, f) = both(.string(String(String.UnicodeScalarView(scalars))))
             #expect(e == f)
         }

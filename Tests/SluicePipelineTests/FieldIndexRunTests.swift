@@ -107,7 +107,8 @@ import Testing
             if next(12) == 0 { members.append(#""half":[1,{"x":null}]"#) }
             if next(6) == 0 { members.swapAt(0, members.count - 1) }
             let spaced = next(8) == 0
-            lines.append(spaced ? "{ " + members.joined(separator: " , ") + " }" : "{" + members.joined(separator: ",") + "}")
+            lines.append(
+                spaced ? "{ " + members.joined(separator: " , ") + " }" : "{" + members.joined(separator: ",") + "}")
             compact.append(!spaced)
         }
         lines.append("{}")
@@ -124,8 +125,10 @@ import Testing
         // Events whose input line was compact are written as the parsed events are.
         let compactIDs = Set(lines.indices.filter { compact[$0] }.map { Int64($0) })
         func written(_ events: [Event]) -> [String] {
-            events.filter { e in e.value["id"].map { if case .int(let i) = $0 { compactIDs.contains(i) } else { false } } ?? false }
-                .map(\.description).sorted()
+            events.filter { e in
+                e.value["id"].map { if case .int(let i) = $0 { compactIDs.contains(i) } else { false } } ?? false
+            }
+            .map(\.description).sorted()
         }
         #expect(written(out) == written(expected.outputs["out"] ?? []))
         #expect(written(out2) == written(expected.outputs["out2"] ?? []))
