@@ -60,6 +60,7 @@
             resultTypeName: node.type.description, costLimit: compiler.usesCost ? options.costLimit : nil,
             costEstimate: CostEstimator.estimate(ast))
         if node.constant == nil, !compiler.usesCost { program.mapFields = try mapFields(ast) }
+        if node.constant == nil { program.variable = node.variable }
         return program
     }
 
@@ -78,13 +79,11 @@
             let node = try compiler.compile(v)
             guard !compiler.usesCost else { return nil }
             let condition = node.condition ?? (node.variable != nil ? node.asCondition : nil)
-            fields.append(
-                (
-                    key,
-                    CELProgram(
-                        root: node.eval, constant: node.constant, condition: condition, names: compiler.referenced,
-                        resultTypeName: node.type.description)
-                ))
+            var program = CELProgram(
+                root: node.eval, constant: node.constant, condition: condition, names: compiler.referenced,
+                resultTypeName: node.type.description)
+            if node.constant == nil { program.variable = node.variable }
+            fields.append((key, program))
         }
         return fields
     }

@@ -69,13 +69,14 @@ import Testing
           main:
             from: in
             steps:
-              - enrich: { set: { big: amount > 250.0, amount_cents: int(amount * 100.0), tag: 'user + "!"' } }
+              - enrich:
+                  set: { big: amount > 250.0, amount_cents: int(amount * 100.0), uid: user, tag: 'user + "!"' }
               - filter: big || amount_cents % 3 == 0 || tag == "u3!"
-              - enrich: { set: { half: double(amount_cents) / 2.0, again: big, user: 'tag + "?"' } }
+              - enrich: { set: { half: double(amount_cents) / 2.0, again: big, user: 'tag + "?"', who: user } }
           mapped:
             from: in
             steps:
-              - map: '{"id": id, "big": amount > 250.0, "amount_cents": int(amount * 100.0), "u": user}'
+              - map: '{"id": id, "big": amount > 250.0, "amount_cents": int(amount * 100.0), "u": user, "a": amount}'
               - filter: big || amount_cents % 2 == 0 || u == "u3"
               - enrich: { set: { c2: amount_cents + 1 } }
         outputs:
@@ -102,6 +103,7 @@ import Testing
             case 2: members.append(#""amount":\#(next(100_000))"#)
             default: members.append(#""amount":\#(JSONWriter.string(.double(Double(next(100_000)) / 100)))"#)
             }
+            if next(15) == 0 { members.remove(at: 1) }  // no user: `"u": user` fails
             if next(10) == 0 { members.append(#""big":"already""#) }
             if next(10) == 0 { members.append(#""tag":"t\"q\\""#) }
             if next(12) == 0 { members.append(#""half":[1,{"x":null}]"#) }

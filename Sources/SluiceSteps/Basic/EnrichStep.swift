@@ -30,6 +30,9 @@ import SluiceJSON
     /// `setExpressions`, unretained (that array holds them), and their count.
     let setRefs: [Unmanaged<Expression>]
     let setCount: Int
+    /// For each `set` expression that is a bare variable, its name (see
+    /// ``CELProgram/variable``).
+    let setVariables: [CELName?]
     /// The values of the event at hand, one per `set` expression, kept from event to
     /// event. Only this step's stage touches them, one event at a time.
     let values: UnsafeMutablePointer<JSON>
@@ -62,6 +65,7 @@ import SluiceJSON
         memberKeyEnds = ends
         setRefs = setExpressions.map { Unmanaged.passUnretained($0) }
         setCount = sets.count
+        setVariables = sets.map { $0.1.program.variable }
         values = .allocate(capacity: max(1, sets.count))
         values.initialize(repeating: .null, count: max(1, sets.count))
     }
@@ -156,6 +160,20 @@ import SluiceJSON
         var bound = 0
         for i in 0..<setCount {
             let value: JSON
+            if let name = setVariables[i] {
+                // A bare variable: what evaluating it does, without its truth test.
+                guard let v = activation.resolve(name) else {
+                    return .failed(SetFailure(index: i, error: CELProgram.noSuchAttribute(name)))
+                }
+                switch Result(catching: { () throws(CELError) -> JSON in try v.toJSON() }) {
+                case .success(let j): value = j
+                case .failure(let error): return .failed(SetFailure(index: i, error: error))
+                }
+                guard let b = JSONWriter.scalarBound(value) else { return .general }
+                values[i] = value
+                bound &+= b &+ memberKeyEnds[i] &- (i == 0 ? 0 : memberKeyEnds[i - 1])
+                continue
+            }
             let decided = setRefs[i]._withUnsafeGuaranteedRef { $0.program.evaluateCondition(activation) }
             if let b = decided {
                 value = .bool(b)

@@ -19,6 +19,9 @@ import SluiceJSON
     let keyBytes: [UInt8]
     let keyEnds: [Int]
     let fieldSlots: [Int]
+    /// For each value that is a bare variable (`"u": user`), its name, resolved directly
+    /// (see ``CELProgram/variable``).
+    let fieldVariables: [CELName?]
     /// The slot count of the reader's field index.
     let slotCount: Int
     /// The values of the event at hand, and their JSON, one per field, kept from event
@@ -47,6 +50,7 @@ import SluiceJSON
         fieldRefs = fieldExpressions.map { Unmanaged.passUnretained($0) }
         fieldCount = fields.count
         fieldSlots = fields.map { index.slot(of: $0.key) ?? -1 }
+        fieldVariables = fields.map { $0.program.variable }
         slotCount = index.keys.count
         values = .allocate(capacity: max(1, fields.count))
         values.initialize(repeating: .null, count: max(1, fields.count))
@@ -109,6 +113,11 @@ import SluiceJSON
     /// and emits the object's text as a raw event.
     func writeAsText(_ event: UnsafePointer<Event>, into out: inout StepOutput) -> WriteStatus {
         for i in 0..<fieldCount {
+            if let name = fieldVariables[i] {
+                guard let v = activation.resolve(name) else { return .failed(CELProgram.noSuchAttribute(name)) }
+                values[i] = v
+                continue
+            }
             if let b = fieldRefs[i]._withUnsafeGuaranteedRef({ $0.program.evaluateCondition(activation) }) {
                 values[i] = .bool(b)
                 continue
