@@ -55,9 +55,36 @@
         // A bare variable is a condition too (a truth test); other nodes only in the
         // shapes the compiler marked.
         let condition = node.condition ?? (node.variable != nil ? node.asCondition : nil)
-        return CELProgram(
+        var program = CELProgram(
             root: node.eval, constant: node.constant, condition: condition, names: compiler.referenced,
             resultTypeName: node.type.description, costLimit: compiler.usesCost ? options.costLimit : nil,
             costEstimate: CostEstimator.estimate(ast))
+        if node.constant == nil, !compiler.usesCost { program.mapFields = try mapFields(ast) }
+        if node.constant == nil { program.variable = node.variable }
+        return program
+    }
+
+    /// For a map literal whose keys are distinct string literals (`{"id": id, "big":
+    /// amount > 250.0}`), its entries, each value compiled as a program of its own;
+    /// nil for anything else. Evaluating the values in order gives what the map holds,
+    /// and the first error the map's evaluation would give (its keys are constants, and
+    /// distinct, so building it cannot fail otherwise).
+    func mapFields(_ ast: Expr) throws(CELCompileError) -> [(key: String, program: CELProgram)]? {
+        guard case .map(let entries) = ast.kind, !entries.isEmpty else { return nil }
+        var seen = Set<String>()
+        var fields: [(key: String, program: CELProgram)] = []
+        for (k, v) in entries {
+            guard case .literal(.string(let key)) = k.kind, seen.insert(key).inserted else { return nil }
+            var compiler = Compiler(env: self)
+            let node = try compiler.compile(v)
+            guard !compiler.usesCost else { return nil }
+            let condition = node.condition ?? (node.variable != nil ? node.asCondition : nil)
+            var program = CELProgram(
+                root: node.eval, constant: node.constant, condition: condition, names: compiler.referenced,
+                resultTypeName: node.type.description)
+            if node.constant == nil { program.variable = node.variable }
+            fields.append((key, program))
+        }
+        return fields
     }
 }

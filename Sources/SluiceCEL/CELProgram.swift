@@ -10,6 +10,20 @@
     @usableFromInline let planRef: Unmanaged<ConditionPlan>?
     /// The value of an expression that is a constant (folded when compiled), else nil.
     package var constantValue: CELValue? { constant }
+    /// For a map literal with distinct string-literal keys, its entries with each value
+    /// compiled on its own (see ``CELEnvironment/mapFields(_:)``): a step that writes
+    /// the map as JSON evaluates the values one by one instead of building the map.
+    @usableFromInline package internal(set) var mapFields: [(key: String, program: CELProgram)]?
+    /// For an expression that is one bare variable (`user`), its name: a step may
+    /// resolve it itself, which is what evaluating does (an absent one is the error
+    /// ``noSuchAttribute(_:)``), without the truth test its condition plan would try
+    /// first.
+    @usableFromInline package internal(set) var variable: CELName?
+
+    /// The error evaluating a bare variable gives when the activation has no such name.
+    package static func noSuchAttribute(_ name: CELName) -> CELError {
+        CELError("no such attribute: '\(name.string)'")
+    }
     /// The variable names the expression may look up, in first-use order.
     @usableFromInline package let referencedNames: [CELName]
     /// The statically inferred result type (`"bool"`, `"dyn"`...).

@@ -276,7 +276,7 @@ struct Compiler {
             var node = Node(
                 eval: { f throws(CELError) in
                     if let v = f.activation.resolve(name) { return v }
-                    throw CELError("no such attribute: '\(name.string)'")
+                    throw CELProgram.noSuchAttribute(name)
                 }, type: type)
             node.variable = name
             return node

@@ -96,10 +96,15 @@ import SluiceJSON
         var out: [UInt8] = []
         swap(&out, &buffer)
         defer { swap(&out, &buffer) }
-        for e in events {
-            e.write(into: &out)
-            out.append(0x0A)
-            if out.count >= Self.flushThreshold { try flush(&out) }
+        // Each event is read where it is in the batch (`for e in events` would copy it,
+        // retaining and releasing its buffer).
+        try events.withUnsafeBufferPointer { batch in
+            guard let base = batch.baseAddress else { return }
+            for i in 0..<batch.count {
+                Event.write(at: base + i, into: &out)
+                out.append(0x0A)
+                if out.count >= Self.flushThreshold { try flush(&out) }
+            }
         }
     }
 

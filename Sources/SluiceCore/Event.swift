@@ -155,6 +155,118 @@ public struct Event: Sendable {
         }
     }
 
+    /// This raw object event with `members` appended after its last member (see
+    /// ``emitAppending(to:membersUpTo:arena:into:_:)``); `valueStarts` gives, for each new
+    /// field the reader indexes, its slot and where its value starts in `members`. Nil
+    /// when this is not a raw object.
+    package func appendingMembers(
+        _ members: UnsafeRawBufferPointer, valueStarts: UnsafeBufferPointer<(slot: Int, start: Int)>,
+        arena: inout ByteArena
+    ) -> Event? {
+        guard let source = members.baseAddress, members.count > 0 else { return nil }
+        var out = StepOutput()
+        let done = withUnsafePointer(to: self) { me in
+            Event.emitAppending(to: me, membersUpTo: members.count, arena: &arena, into: &out) { p, start, offsets in
+                UnsafeMutableRawPointer(p).copyMemory(from: source, byteCount: members.count)
+                for v in valueStarts { offsets.record(v.slot, offset: start + v.start) }
+                return members.count
+            }
+        }
+        return done ? out.events.first : nil
+    }
+
+    /// Emits to `out` the raw object event at `event` with new members appended after
+    /// its last one, as one raw event: a copy of the original bytes with the members' text
+    /// spliced in before the closing brace (the text ``Storage/patched`` writes), cut
+    /// from `arena`, keeping the event's time, line and field offsets. The result is an
+    /// ordinary raw event: sinks copy its bytes, and later steps read its fields, the
+    /// new ones included, as they read an input event's.
+    ///
+    /// `writeMembers` writes the members' text (`"k":v,"k2":w`, at least one member,
+    /// none of whose keys the event has) at the pointer it is given, at most `bound`
+    /// bytes, and returns how many it wrote. It is also given where the members start in
+    /// the new event and the event's field offsets, to record where the new fields'
+    /// values are (kept only when the event has offsets). Returns false, emitting and
+    /// calling nothing, when this is not a raw object.
+    ///
+    /// Takes the event by pointer, as steps are lent it: calling a method on
+    /// `event.pointee` would copy the event first.
+    package static func emitAppending(
+        to event: UnsafePointer<Event>, membersUpTo bound: Int, arena: inout ByteArena, into out: inout StepOutput,
+        _ writeMembers: (UnsafeMutablePointer<UInt8>, _ start: Int, _ offsets: inout FieldOffsets) -> Int
+    ) -> Bool {
+        guard case .raw(let buf, let start, let count) = event.pointee.storage, count >= 2, bound > 0 else {
+            return false
+        }
+        let src = UnsafeRawPointer(buf.base + start)
+        guard src.load(as: UInt8.self) == UInt8(ascii: "{"),
+            src.load(fromByteOffset: count - 1, as: UInt8.self) == UInt8(ascii: "}")
+        else { return false }
+        // A comma after the last member, unless there is none (`{}`, `{ }`).
+        var empty = true
+        var i = 1
+        while i < count - 1 {
+            let b = src.load(fromByteOffset: i, as: UInt8.self)
+            if !(b == 0x20 || b == 0x09 || b == 0x0A || b == 0x0D) {
+                empty = false
+                break
+            }
+            i += 1
+        }
+        let head = count - 1 + (empty ? 0 : 1)
+        // Offsets are 32-bit (see FieldOffsets).
+        guard head + bound + 1 <= Int(UInt32.max) - 2 else { return false }
+        let (dest, at) = arena.reserve(head + bound + 1, indexedLike: buf)
+        let p = (dest.base + at).assumingMemoryBound(to: UInt8.self)
+        UnsafeMutableRawPointer(p).copyMemory(from: src, byteCount: count - 1)
+        if !empty { p[count - 1] = UInt8(ascii: ",") }
+        let offsets = event.pointee.offsets
+        var newOffsets = offsets
+        let n = min(bound, max(0, writeMembers(p + head, head, &newOffsets)))
+        p[head + n] = UInt8(ascii: "}")
+        arena.giveBack(bound - n, of: dest)
+        out.emit(
+            Event(
+                raw: dest, start: at, count: head + n + 1, offsets: offsets.isEmpty ? offsets : newOffsets,
+                as: event))
+        return true
+    }
+
+    /// An event over `buffer[start ..< start+count]` with `offsets`, and the time, line,
+    /// watermark and ingest time of `other` (which it replaces).
+    init(raw buffer: ByteBuffer, start: Int, count: Int, offsets: FieldOffsets, as other: UnsafePointer<Event>) {
+        storage = .raw(buffer, start: start, count: count)
+        time = other.pointee.time
+        line = other.pointee.line
+        watermark = other.pointee.watermark
+        ingestNanos = other.pointee.ingestNanos
+        self.offsets = offsets
+    }
+
+    /// Emits to `out` the event at `event` with its value replaced by JSON text that `write`
+    /// writes (valid and compact, at most `bound` bytes, at least one) at the pointer it
+    /// is given, returning how many bytes it wrote: a raw event whose bytes are cut from
+    /// `arena`, with the offsets `write` records (for the field index of this event's
+    /// buffer; it is given no offsets recorded, and they are kept only when this event
+    /// has offsets). Returns false, emitting and calling nothing, when this event is not
+    /// raw (the caller then sets a value).
+    package static func emitReplacing(
+        _ event: UnsafePointer<Event>, textUpTo bound: Int, arena: inout ByteArena, into out: inout StepOutput,
+        _ write: (UnsafeMutablePointer<UInt8>, _ offsets: inout FieldOffsets) -> Int
+    ) -> Bool {
+        guard case .raw(let buf, _, _) = event.pointee.storage, bound > 0, bound <= Int(UInt32.max) - 2 else {
+            return false
+        }
+        let (dest, at) = arena.reserve(bound, indexedLike: buf)
+        let p = (dest.base + at).assumingMemoryBound(to: UInt8.self)
+        var newOffsets = FieldOffsets()
+        let n = min(bound, max(0, write(p, &newOffsets)))
+        arena.giveBack(bound - n, of: dest)
+        let keep = !event.pointee.offsets.isEmpty
+        out.emit(Event(raw: dest, start: at, count: n, offsets: keep ? newOffsets : FieldOffsets(), as: event))
+        return true
+    }
+
     /// Whether the original bytes have a top-level field named by one of `keys`: from
     /// the reader's offsets when they cover every key, else by a scan.
     @usableFromInline
@@ -331,6 +443,18 @@ public struct Event: Sendable {
     @inlinable
     package func write(into out: inout [UInt8]) {
         Self.write(storage, into: &out)
+    }
+
+    /// ``write(into:)`` of the event at `event`, read where it is: a raw event's bytes
+    /// are appended without reference counting, where calling ``write(into:)`` on
+    /// `event.pointee` would copy the event first.
+    @inlinable
+    package static func write(at event: UnsafePointer<Event>, into out: inout [UInt8]) {
+        if let (bytes, count) = event.pointee.unsafeRawPlace {
+            out.append(contentsOf: UnsafeRawBufferPointer(start: bytes, count: count))
+        } else {
+            event.pointee.write(into: &out)
+        }
     }
 
     /// ``write(into:)`` of an event's storage.

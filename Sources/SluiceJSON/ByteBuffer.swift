@@ -1,8 +1,9 @@
 /// An immutable block of bytes shared by the events read from it.
 ///
 /// A reader fills one buffer per chunk it reads and hands out events that point into it,
-/// so a chunk of thousands of events costs one allocation. The buffer is never written
-/// after it is shared, which is what makes it safe to send across stages.
+/// so a chunk of thousands of events costs one allocation. Bytes an event points to are
+/// never written after the event is shared, which is what makes it safe to send across
+/// stages (a ``ByteArena`` writes the rest of its chunk after handing out the start).
 @usableFromInline package final class ByteBuffer: @unchecked Sendable {
     /// Start of the bytes.
     @usableFromInline package let base: UnsafeMutableRawPointer
@@ -52,5 +53,47 @@
     @inlinable
     package func bytes(_ start: Int, _ count: Int) -> UnsafeRawBufferPointer {
         UnsafeRawBufferPointer(start: base + start, count: count)
+    }
+}
+
+/// Bytes for events that steps build (an `enrich` appending fields to a raw event), cut
+/// from shared chunks so that an event costs no allocation of its own.
+///
+/// Each chunk is a ``ByteBuffer`` that the events cut from it hold, as events read from
+/// input hold the reader's chunk. The arena hands out each range once and writes only
+/// ranges it has not handed out yet: bytes an event points to are never written again,
+/// so the events can cross stages as input events do. A chunk carries the field index
+/// of the events whose bytes it holds, so that their recorded offsets stay valid.
+/// Owned by one step, used from its stage's thread only.
+package struct ByteArena {
+    /// The chunk being filled and how much of it is handed out.
+    var chunk: ByteBuffer?
+    var used = 0
+    /// The size of a chunk; a request over a quarter of it gets a buffer of its own.
+    let chunkSize: Int
+
+    package init(chunkSize: Int = 64 * 1024) {
+        self.chunkSize = max(16, chunkSize)
+    }
+
+    /// Room for `count` bytes in a buffer whose field index is `like`'s: the buffer and
+    /// where the room starts. The caller writes the bytes before sharing them.
+    package mutating func reserve(_ count: Int, indexedLike like: ByteBuffer) -> (ByteBuffer, Int) {
+        if let c = chunk, c.capacity - used >= count, c.indexRef?.toOpaque() == like.indexRef?.toOpaque() {
+            let at = used
+            used += count
+            return (c, at)
+        }
+        if count > chunkSize / 4 { return (ByteBuffer(capacity: count, fieldIndex: like.fieldIndex), 0) }
+        let c = ByteBuffer(capacity: chunkSize, fieldIndex: like.fieldIndex)
+        chunk = c
+        used = count
+        return (c, 0)
+    }
+
+    /// Gives back the last `count` bytes of the room just reserved in `buffer` (nothing
+    /// was written there, nor handed out), for a caller that reserved an upper bound.
+    package mutating func giveBack(_ count: Int, of buffer: ByteBuffer) {
+        if let c = chunk, c === buffer { used -= count }
     }
 }

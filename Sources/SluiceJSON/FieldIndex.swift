@@ -118,8 +118,14 @@
     @inlinable
     package var isEmpty: Bool { packed == .zero }
 
+    /// Records that the value of `slot`'s field starts at `offset` (below
+    /// `UInt32.max - 2`).
     @inline(__always)
-    mutating func record(_ slot: Int, offset: Int) { packed[slot] = UInt32(truncatingIfNeeded: offset + 2) }
+    package mutating func record(_ slot: Int, offset: Int) { packed[slot] = UInt32(truncatingIfNeeded: offset + 2) }
+
+    /// Records that the object has no field of `slot`'s name.
+    @inline(__always)
+    package mutating func recordAbsent(_ slot: Int) { packed[slot] = 1 }
 }
 
 extension JSONParser {

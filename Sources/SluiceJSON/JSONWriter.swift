@@ -126,6 +126,113 @@
         swap(&sink.bytes, &out)
     }
 
+    /// The most bytes ``write(_:at:)`` writes for `value`, or nil for an array or an
+    /// object (which it does not write): a double's shortest form takes at most 24 bytes,
+    /// a string at most six per byte (`\u00XX`) and its quotes.
+    @inlinable
+    package static func scalarBound(_ value: JSON) -> Int? {
+        switch value {
+        case .string(let s): return s.utf8.count &* 6 &+ 2
+        case .array, .object: return nil
+        default: return 32
+        }
+    }
+
+    /// Writes `value` (not an array or object; see ``scalarBound(_:)``) at `out`, which
+    /// has room for ``scalarBound(_:)`` bytes, as ``write(_:into:)`` would append it;
+    /// returns how many bytes it wrote.
+    package static func write(_ value: JSON, at out: UnsafeMutablePointer<UInt8>) -> Int {
+        switch value {
+        case .null: return copyStatic("null", to: out)
+        case .bool(let b): return copyStatic(b ? "true" : "false", to: out)
+        case .int(let i): return writeInt(i, at: out)
+        case .double(let d):
+            guard d.isFinite else { return copyStatic("null", to: out) }
+            // As in writeDouble(_:into:).
+            if d.magnitude <= 9_007_199_254_740_992.0, let whole = Int64(exactly: d), whole != 0 || d.sign == .plus {
+                let n = writeInt(whole, at: out)
+                return n + copyStatic(".0", to: out + n)
+            }
+            var sink = PointerSink(base: out, capacity: 32)
+            d.write(to: &sink)
+            return sink.count
+        case .string(var s): return s.withUTF8 { writeString(utf8: $0, at: out) }
+        case .array, .object: return 0
+        }
+    }
+
+    @inline(__always)
+    static func copyStatic(_ s: StaticString, to out: UnsafeMutablePointer<UInt8>) -> Int {
+        out.update(from: s.utf8Start, count: s.utf8CodeUnitCount)
+        return s.utf8CodeUnitCount
+    }
+
+    /// Writes a JSON string literal for valid UTF-8 `bytes` at `out` (room for six bytes
+    /// per byte and two); returns how many bytes it wrote.
+    static func writeString(utf8 bytes: UnsafeBufferPointer<UInt8>, at out: UnsafeMutablePointer<UInt8>) -> Int {
+        out[0] = UInt8(ascii: "\"")
+        var n = 1
+        var runStart = 0
+        for i in 0..<bytes.count {
+            let b = bytes[i]
+            if b >= 0x20 && b != 0x22 && b != 0x5C { continue }
+            if i > runStart, let base = bytes.baseAddress {
+                (out + n).update(from: base + runStart, count: i - runStart)
+                n += i - runStart
+            }
+            runStart = i + 1
+            out[n] = UInt8(ascii: "\\")
+            n += 1
+            switch b {
+            case 0x22: out[n] = 0x22
+            case 0x5C: out[n] = 0x5C
+            case 0x0A: out[n] = UInt8(ascii: "n")
+            case 0x0D: out[n] = UInt8(ascii: "r")
+            case 0x09: out[n] = UInt8(ascii: "t")
+            case 0x08: out[n] = UInt8(ascii: "b")
+            case 0x0C: out[n] = UInt8(ascii: "f")
+            default:
+                out[n] = UInt8(ascii: "u")
+                out[n + 1] = UInt8(ascii: "0")
+                out[n + 2] = UInt8(ascii: "0")
+                out[n + 3] = hexDigit(b >> 4)
+                out[n + 4] = hexDigit(b & 0xF)
+                n += 4
+            }
+            n += 1
+        }
+        if runStart < bytes.count, let base = bytes.baseAddress {
+            (out + n).update(from: base + runStart, count: bytes.count - runStart)
+            n += bytes.count - runStart
+        }
+        out[n] = UInt8(ascii: "\"")
+        return n + 1
+    }
+
+    /// Collects what a number writes of itself at a pointer (at most `capacity` bytes;
+    /// more is dropped, which a double's shortest form never needs).
+    struct PointerSink: TextOutputStream {
+        let base: UnsafeMutablePointer<UInt8>
+        let capacity: Int
+        var count = 0
+        init(base: UnsafeMutablePointer<UInt8>, capacity: Int) {
+            self.base = base
+            self.capacity = capacity
+        }
+        mutating func write(_ string: String) {
+            for b in string.utf8 where count < capacity {
+                base[count] = b
+                count += 1
+            }
+        }
+        mutating func _writeASCII(_ buffer: UnsafeBufferPointer<UInt8>) {
+            guard let src = buffer.baseAddress else { return }
+            let n = min(buffer.count, capacity - count)
+            (base + count).update(from: src, count: n)
+            count += n
+        }
+    }
+
     /// Collects what a number writes of itself, straight into a byte array.
     struct ASCIISink: TextOutputStream {
         var bytes: [UInt8] = []

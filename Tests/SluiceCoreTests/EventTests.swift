@@ -134,3 +134,123 @@ import Testing
         #expect(Event.encoded([]).isEmpty)
     }
 }
+
+/// ``Event/appendingMembers(_:valueStarts:arena:)`` (enrich's text fast path) against
+/// ``Event/appendNewFields(_:)`` (the patched event it replaces): the same text, the same
+/// value, the same fields, and offsets that point at the new values.
+@Suite struct EventAppendMembersTests {
+    static let objects = [
+        #"{"a":1}"#, "{}", "{ }", "{\n}", #"{"a": 1 , "b" : [1,{"c":2}] }"#, #"{"q":"x\"}y","w":null}"#,
+        #"{"amount":12.5,"user":"u1","t":[]}"#,
+    ]
+    static let fields: [[(String, JSON)]] = [
+        [("big", .bool(true))],
+        [("big", .bool(false)), ("cents", .double(1250.0)), ("n", .int(-3))],
+        [("s", .string("q\"\\\n\u{1}é")), ("z", .null), ("d", .double(0.1)), ("m", .int(Int64.min))],
+    ]
+
+    func raw(_ text: String, index: FieldIndex? = nil) -> Event {
+        let bytes = Array(text.utf8)
+        let buf = ByteBuffer(capacity: bytes.count, fieldIndex: index)
+        bytes.withUnsafeBytes { buf.base.copyMemory(from: $0.baseAddress!, byteCount: bytes.count) }
+        var offsets = FieldOffsets()
+        if let index {
+            #expect(JSONParser.validate(buf.bytes(0, bytes.count), index: index, offsets: &offsets) == nil)
+        }
+        var e = Event(raw: buf, start: 0, count: bytes.count, line: 7, offsets: offsets)
+        e.time = 42
+        e.watermark = 40
+        return e
+    }
+
+    /// The members' text and where each value starts in it.
+    func members(_ fields: [(String, JSON)], index: FieldIndex?) -> ([UInt8], [(slot: Int, start: Int)]) {
+        var text: [UInt8] = []
+        var starts: [(slot: Int, start: Int)] = []
+        for (i, (k, v)) in fields.enumerated() {
+            JSONWriter.writeKey(k, first: i == 0, into: &text)
+            if let slot = index?.slot(of: k) { starts.append((slot, text.count)) }
+            JSONWriter.write(v, into: &text)
+        }
+        return (text, starts)
+    }
+
+    @Test func appendedTextIsWhatThePatchedEventWrites() {
+        let index = FieldIndex(["amount", "big", "cents", "s", "d", "a"])
+        for object in Self.objects {
+            for fields in Self.fields {
+                for idx in [nil, index] {
+                    var arena = ByteArena(chunkSize: 64)
+                    var patched = raw(object, index: idx)
+                    let source = raw(object, index: idx)
+                    let appended = patched.appendNewFields(JSONObject(fields))
+                    #expect(appended)
+                    let (text, starts) = members(fields, index: idx)
+                    let made = text.withUnsafeBytes { t in
+                        starts.withUnsafeBufferPointer { source.appendingMembers(t, valueStarts: $0, arena: &arena) }
+                    }
+                    guard let made else {
+                        Issue.record("not appended: \(object)")
+                        continue
+                    }
+                    #expect(made.description == patched.description)
+                    #expect(made.value == patched.value)
+                    #expect(made.isRaw)
+                    #expect((made.time, made.watermark, made.line) == (42, 40, 7))
+                    for (k, v) in fields { #expect(made.field(k) == v) }
+                    if let idx, let view = made.rawView(for: idx) {
+                        for (k, v) in fields {
+                            guard let slot = idx.slot(of: k) else { continue }
+                            guard case .offset(let o) = view.offsets[slot] else {
+                                Issue.record("\(k) not recorded in \(made)")
+                                continue
+                            }
+                            #expect(JSONParser.value(at: o, in: view.bytes) == v)
+                        }
+                        // The original fields keep their places.
+                        if let slot = idx.slot(of: "a"), case .offset(let o) = view.offsets[slot] {
+                            #expect(JSONParser.value(at: o, in: view.bytes) == made.value["a"])
+                        }
+                    } else if idx != nil {
+                        Issue.record("the appended event lost its index: \(object)")
+                    }
+                }
+            }
+        }
+    }
+
+    @Test func nonObjectsAreRefused() {
+        var arena = ByteArena()
+        let text = Array(#""big":true"#.utf8)
+        for bad in ["[1]", "1", #""{}""#] {
+            let e = raw(bad)
+            let made = text.withUnsafeBytes { t in
+                [(slot: Int, start: Int)]().withUnsafeBufferPointer {
+                    e.appendingMembers(t, valueStarts: $0, arena: &arena)
+                }
+            }
+            #expect(made == nil)
+        }
+    }
+
+    /// Events cut from one arena keep their bytes however many follow: the arena writes
+    /// only bytes it has not handed out, and a large event gets a buffer of its own.
+    @Test func arenaEventsKeepTheirBytes() {
+        var arena = ByteArena(chunkSize: 256)
+        var made: [(Event, String)] = []
+        for i in 0..<300 {
+            let object = i % 7 == 0 ? #"{"long":""# + String(repeating: "x", count: i) + #""}"# : #"{"i":\#(i)}"#
+            let fields: [(String, JSON)] = [
+                ("n", .int(Int64(i))), ("s", .string(String(repeating: "y", count: i % 5))),
+            ]
+            var patched = raw(object)
+            _ = patched.appendNewFields(JSONObject(fields))
+            let (text, starts) = members(fields, index: nil)
+            let e = text.withUnsafeBytes { t in
+                starts.withUnsafeBufferPointer { raw(object).appendingMembers(t, valueStarts: $0, arena: &arena) }
+            }
+            if let e { made.append((e, patched.description)) } else { Issue.record("not appended: \(object)") }
+        }
+        for (e, expected) in made { #expect(e.description == expected) }
+    }
+}

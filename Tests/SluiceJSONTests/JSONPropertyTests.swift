@@ -159,6 +159,50 @@ enum JSONGen {
     }
 }
 
+/// ``JSONWriter/write(_:at:)`` (enrich and map write new fields straight into an
+/// event's bytes) against ``JSONWriter/write(_:into:)``: the same text for every scalar,
+/// within ``JSONWriter/scalarBound(_:)``.
+@Suite struct PointerWriterTests {
+    func both(_ v: JSON) -> (String, String) {
+        var array: [UInt8] = []
+        JSONWriter.write(v, into: &array)
+        guard let bound = JSONWriter.scalarBound(v) else { return ("", "no bound") }
+        let p = UnsafeMutablePointer<UInt8>.allocate(capacity: bound)
+        defer { p.deallocate() }
+        let n = JSONWriter.write(v, at: p)
+        #expect(n <= bound)
+        return (
+            String(decoding: array, as: UTF8.self),
+            String(decoding: UnsafeBufferPointer(start: p, count: n), as: UTF8.self)
+        )
+    }
+
+    @Test func scalarsWriteTheSameTextAtAPointer() async {
+        let fixed: [JSON] = [
+            .null, true, false, 0, -1, .int(Int64.min), .int(Int64.max), 0.0, -0.0, 1e300, -2.2250738585072014e-308,
+            .double(.infinity), .double(.nan), 12345.000000000002, "", "plain", "q\"\\\n\r\t\u{8}\u{c}\u{1}\u{1f}é😀",
+            .string(String(repeating: "\u{1}", count: 40)),
+        ]
+        for v in fixed {
+            let (a, b) = both(v)
+            #expect(a == b, "\(v)")
+        }
+        #expect(JSONWriter.scalarBound([1, 2]) == nil)
+        #expect(JSONWriter.scalarBound(["a": 1]) == nil)
+        await propertyCheck(count: 2000, input: Gen.uint64()) { bits in
+            let (a, b) = both(.double(Double(bitPattern: bits)))
+            #expect(a == b)
+            let (c, d) = both(.int(Int64(bitPattern: bits) >> Int64(bits % 64)))
+            #expect(c == d)
+            let scalars = (0..<Int(bits % 12)).map { i in
+                Unicode.Scalar(UInt8(truncatingIfNeeded: bits >> (i * 5)) & 0x7F)
+            }
+            let (e, f) = both(.string(String(String.UnicodeScalarView(scalars))))
+            #expect(e == f)
+        }
+    }
+}
+
 @Suite struct MultiFieldScanTests {
     @Test func manyFieldsInOnePassMatchFullParse() async {
         await propertyCheck(count: 500, input: JSONGen.numberedObject(depth: 3)) { o in

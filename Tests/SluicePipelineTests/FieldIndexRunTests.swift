@@ -59,6 +59,103 @@ import Testing
         try check(Self.fanOut, kept: 16)
     }
 
+    /// Enrich appends its fields to a copy of the event's bytes and map writes its map
+    /// as text (both recording where the indexed fields are): later steps must read the
+    /// new fields, a `set` of a field the event has must replace it where it is, and the
+    /// output must be the text the parsed events give (for compact lines, the same bytes).
+    static let appendAndMap = """
+        inputs: { in: { stdin: {} } }
+        streams:
+          main:
+            from: in
+            steps:
+              - enrich:
+                  set: { big: amount > 250.0, amount_cents: int(amount * 100.0), uid: user, tag: 'user + "!"' }
+              - filter: big || amount_cents % 3 == 0 || tag == "u3!"
+              - enrich: { set: { half: double(amount_cents) / 2.0, again: big, user: 'tag + "?"', who: user } }
+          mapped:
+            from: in
+            steps:
+              - map: '{"id": id, "big": amount > 250.0, "amount_cents": int(amount * 100.0), "u": user, "a": amount}'
+              - filter: big || amount_cents % 2 == 0 || u == "u3"
+              - enrich: { set: { c2: amount_cents + 1 } }
+        outputs:
+          out: { from: [main], stdout: {} }
+          out2: { from: [mapped], stdout: {} }
+          bad: { from: [main.rejected, mapped.rejected], stdout: {} }
+        """
+
+    @Test func appendedAndMappedEventsMatchParsedEvents() throws {
+        // Deterministic pseudo-random events: compact, with the enriched fields present
+        // now and then, odd whitespace, escaped strings, missing or non-number amounts.
+        var seed: UInt64 = 0x9E37_79B9_7F4A_7C15
+        func next(_ n: Int) -> Int {
+            seed = seed &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return Int((seed >> 33) % UInt64(n))
+        }
+        var lines: [String] = []
+        var compact: [Bool] = []
+        for i in 0..<400 {
+            var members = [#""id":\#(i)"#, #""user":"u\#(next(5))""#]
+            switch next(8) {
+            case 0: break
+            case 1: members.append(#""amount":"12""#)
+            case 2: members.append(#""amount":\#(next(100_000))"#)
+            default: members.append(#""amount":\#(JSONWriter.string(.double(Double(next(100_000)) / 100)))"#)
+            }
+            if next(15) == 0 { members.remove(at: 1) }  // no user: `"u": user` fails
+            if next(10) == 0 { members.append(#""big":"already""#) }
+            if next(10) == 0 { members.append(#""tag":"t\"q\\""#) }
+            if next(12) == 0 { members.append(#""half":[1,{"x":null}]"#) }
+            if next(6) == 0 { members.swapAt(0, members.count - 1) }
+            let spaced = next(8) == 0
+            lines.append(
+                spaced ? "{ " + members.joined(separator: " , ") + " }" : "{" + members.joined(separator: ",") + "}")
+            compact.append(!spaced)
+        }
+        lines.append("{}")
+        compact.append(true)
+        let p = try compile(Self.appendAndMap)
+        let expected = try p.collect([
+            "in": lines.map { InputItem.event(try! JSONParser.parse(Array($0.utf8))) }
+        ])
+        let (out, out2, bad) = try runFile(p, lines)
+        #expect(texts(out) == texts(expected.outputs["out"] ?? []))
+        #expect(texts(out2) == texts(expected.outputs["out2"] ?? []))
+        #expect(texts(bad) == texts(expected.outputs["bad"] ?? []))
+        #expect(out.count > 100 && out2.count > 100 && bad.count > 10)
+        // Events whose input line was compact are written as the parsed events are.
+        let compactIDs = Set(lines.indices.filter { compact[$0] }.map { Int64($0) })
+        func written(_ events: [Event]) -> [String] {
+            events.filter { e in
+                e.value["id"].map { if case .int(let i) = $0 { compactIDs.contains(i) } else { false } } ?? false
+            }
+            .map(\.description).sorted()
+        }
+        #expect(written(out) == written(expected.outputs["out"] ?? []))
+        #expect(written(out2) == written(expected.outputs["out2"] ?? []))
+        // A set of a field the event has keeps its place: `user` stays second.
+        if let e = out.first(where: { !compactIDs.isEmpty && $0.value["id"] == 1 }) {
+            #expect(e.value.objectValue?.keys.prefix(2) == ["id", "user"])
+        }
+    }
+
+    /// Runs `lines` through `p` from a file (so the reader indexes fields): out, out2, bad.
+    func runFile(_ p: Pipeline, _ lines: [String]) throws -> ([Event], [Event], [Event]) {
+        let path = NSTemporaryDirectory() + "sluice-field-index-\(UUID().uuidString).jsonl"
+        _ = FileManager.default.createFile(atPath: path, contents: Data((lines.joined(separator: "\n") + "\n").utf8))
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        var options = RunOptions()
+        options.inputs["in"] = path
+        let out = CollectingSink(name: "out")
+        let out2 = CollectingSink(name: "out2")
+        let bad = CollectingSink(name: "bad")
+        options.sinks = ["out": out, "out2": out2, "bad": bad]
+        let run = try p.start(options)
+        #expect(run.wait() == .completed)
+        return (out.events, out2.events, bad.events)
+    }
+
     func check(_ yaml: String, kept: Int) throws {
         let p = try compile(yaml)
         let expected = try p.collect([

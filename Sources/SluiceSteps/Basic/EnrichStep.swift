@@ -20,6 +20,24 @@ import SluiceJSON
     let renames: [(Path, Path)]
     let name: String
     let activation: EventActivation
+    /// For the text fast path (``appendAsText(_:into:)``): each set field's slot in the
+    /// reader's field index (-1 when not indexed), and its member text up to the value
+    /// (`"key":`, after a comma from the second field on), back to back, with where each
+    /// ends.
+    let setSlots: [Int]
+    let memberKeyBytes: [UInt8]
+    let memberKeyEnds: [Int]
+    /// `setExpressions`, unretained (that array holds them), and their count.
+    let setRefs: [Unmanaged<Expression>]
+    let setCount: Int
+    /// For each `set` expression that is a bare variable, its name (see
+    /// ``CELProgram/variable``).
+    let setVariables: [CELName?]
+    /// The values of the event at hand, one per `set` expression, kept from event to
+    /// event. Only this step's stage touches them, one event at a time.
+    let values: UnsafeMutablePointer<JSON>
+    /// Where the enriched events' bytes are cut from.
+    @exclusivity(unchecked) var arena = ByteArena()
 
     package init(
         sets: [(Path, Expression)], removes: [Path], renames: [(Path, Path)], compiler: ExpressionCompiler, name: String
@@ -34,6 +52,26 @@ import SluiceJSON
         self.renames = renames
         self.name = name
         activation = compiler.activation(prefetching: sets.map(\.1))
+        let index = activation.readerIndex
+        let keys = sets.map { $0.0.first ?? "" }
+        setSlots = keys.map { index.slot(of: $0) ?? -1 }
+        var text: [UInt8] = []
+        var ends: [Int] = []
+        for i in keys.indices {
+            JSONWriter.writeKey(keys[i], first: i == 0, into: &text)
+            ends.append(text.count)
+        }
+        memberKeyBytes = text
+        memberKeyEnds = ends
+        setRefs = setExpressions.map { Unmanaged.passUnretained($0) }
+        setCount = sets.count
+        setVariables = sets.map { $0.1.program.variable }
+        values = .allocate(capacity: max(1, sets.count))
+        values.initialize(repeating: .null, count: max(1, sets.count))
+    }
+
+    deinit {
+        values.deinitialize(count: max(1, setCount)).deallocate()
     }
 
     @usableFromInline package func process(_ event: Event, into out: inout StepOutput) {
@@ -83,26 +121,103 @@ import SluiceJSON
 
     /// The fast path for an event lent by pointer (as stages drive steps): the
     /// expressions read the event where it is (``EventActivation/withEventInPlace(at:_:)``),
-    /// and only the event that is emitted is copied. Other events, and events that
-    /// already have one of the fields, take ``process(_:into:)``.
+    /// and the emitted event is the original bytes with the new fields' text appended,
+    /// in one copy (``appendAsText(_:into:)``). Other events, events that already have
+    /// one of the fields, and values that are lists or maps take ``process(_:into:)``.
     @usableFromInline package func process(at event: UnsafePointer<Event>, into out: inout StepOutput) {
         guard onlyAppendsCached && !event.pointee.isValueBacked,
-            let result = activation.withEventInPlace(at: event, { evaluateSets() })
+            let status = activation.withEventInPlace(at: event, { appendAsText(event, into: &out) })
         else {
             process(event.pointee, into: &out)
             return
         }
-        switch result {
-        case .success(let values):
-            var e = event.pointee
-            if e.appendNewFields(JSONObject(uniqueKeys: setKeys, values: values)) {
-                out.emit(consume e)
-            } else {
-                process(event.pointee, into: &out)
-            }
-        case .failure(let failure):
+        switch status {
+        case .emitted: return
+        case .failed(let failure):
             out.reject(event.pointee, step: name, message: "set \(setKeys[failure.index]): \(failure.error.message)")
+        case .general: process(event.pointee, into: &out)
         }
+    }
+
+    /// What ``appendAsText(_:into:)`` did with an event.
+    enum AppendStatus {
+        /// It emitted the event with its new fields.
+        case emitted
+        /// A `set` expression failed.
+        case failed(SetFailure)
+        /// Nothing: the event is not for this path (a field exists, a value is a list or
+        /// a map, the event is not an object), and the general path handles it.
+        case general
+    }
+
+    /// Evaluates the `set` expressions on the bound raw event, then emits a copy of its
+    /// bytes with `"key":value` appended for each (``Event/emitAppending(to:membersUpTo:arena:into:_:)``),
+    /// recording where the indexed new fields are. A bool-valued condition
+    /// (`amount > 250.0`) is decided by its flat plan without building a value; the
+    /// others are converted to JSON as ``Expression/evaluateJSON(_:)`` does, in the same
+    /// order, so the same errors win.
+    func appendAsText(_ event: UnsafePointer<Event>, into out: inout StepOutput) -> AppendStatus {
+        var bound = 0
+        for i in 0..<setCount {
+            let value: JSON
+            if let name = setVariables[i] {
+                // A bare variable: what evaluating it does, without its truth test.
+                guard let v = activation.resolve(name) else {
+                    return .failed(SetFailure(index: i, error: CELProgram.noSuchAttribute(name)))
+                }
+                switch Result(catching: { () throws(CELError) -> JSON in try v.toJSON() }) {
+                case .success(let j): value = j
+                case .failure(let error): return .failed(SetFailure(index: i, error: error))
+                }
+                guard let b = JSONWriter.scalarBound(value) else { return .general }
+                values[i] = value
+                bound &+= b &+ memberKeyEnds[i] &- (i == 0 ? 0 : memberKeyEnds[i - 1])
+                continue
+            }
+            let decided = setRefs[i]._withUnsafeGuaranteedRef { $0.program.evaluateCondition(activation) }
+            if let b = decided {
+                value = .bool(b)
+            } else {
+                let result = setRefs[i]._withUnsafeGuaranteedRef { e in
+                    Result { () throws(CELError) -> JSON in try e.evaluateJSON(activation) }
+                }
+                switch result {
+                case .success(let v): value = v
+                case .failure(let error): return .failed(SetFailure(index: i, error: error))
+                }
+            }
+            guard let b = JSONWriter.scalarBound(value) else { return .general }
+            values[i] = value
+            bound &+= b &+ memberKeyEnds[i] &- (i == 0 ? 0 : memberKeyEnds[i - 1])
+        }
+        // The fields must be new: the reader recorded whether they are, else a scan.
+        var scan = false
+        let offsets = event.pointee.offsets
+        for i in 0..<setCount {
+            switch offsets[setSlots[i]] {
+            case .absent: continue
+            case .offset: return .general
+            case .unknown: scan = true
+            }
+        }
+        if scan, event.pointee.withRawBytes({ JSONParser.hasAnyKey(setKeys, in: $0) }) != false { return .general }
+        let emitted = memberKeyBytes.withUnsafeBufferPointer { keys in
+            Event.emitAppending(to: event, membersUpTo: bound, arena: &arena, into: &out) { p, start, offsets in
+                guard let keyBase = keys.baseAddress else { return 0 }
+                var n = 0
+                var k = 0
+                for i in 0..<setCount {
+                    let end = memberKeyEnds[i]
+                    (p + n).update(from: keyBase + k, count: end - k)
+                    n += end - k
+                    k = end
+                    if setSlots[i] >= 0 { offsets.record(setSlots[i], offset: start + n) }
+                    n += JSONWriter.write(values[i], at: p + n)
+                }
+                return n
+            }
+        }
+        return emitted ? .emitted : .general
     }
 
     /// Which `set` expression failed, and why.

@@ -7,11 +7,60 @@ import SluiceJSON
     let expression: Expression
     let name: String
     let activation: EventActivation
+    /// When EXPR is a map literal with distinct string keys (`{"id": id, "big": amount >
+    /// 250.0}`): each value as an expression of its own (unretained: `fieldExpressions`
+    /// holds them), its key's text up to the value (`{"id":`, `,"big":`) back to back
+    /// with where each ends, and its key's slot in the reader's field index (-1 when
+    /// not indexed). The new event is then written as text, without building the map
+    /// (see ``writeAsText(_:into:)``).
+    let fieldExpressions: [Expression]
+    let fieldRefs: [Unmanaged<Expression>]
+    let fieldCount: Int
+    let keyBytes: [UInt8]
+    let keyEnds: [Int]
+    let fieldSlots: [Int]
+    /// For each value that is a bare variable (`"u": user`), its name, resolved directly
+    /// (see ``CELProgram/variable``).
+    let fieldVariables: [CELName?]
+    /// The slot count of the reader's field index.
+    let slotCount: Int
+    /// The values of the event at hand, and their JSON, one per field, kept from event
+    /// to event. Only this step's stage touches them, one event at a time.
+    let values: UnsafeMutablePointer<CELValue>
+    let jsons: UnsafeMutablePointer<JSON>
+    /// Where the new events' bytes are cut from.
+    @exclusivity(unchecked) var arena = ByteArena()
 
     @usableFromInline package init(expression: Expression, compiler: ExpressionCompiler, name: String) {
         self.expression = expression
         self.name = name
         activation = compiler.activation(prefetching: [expression])
+        let fields = expression.program.mapFields ?? []
+        let index = activation.readerIndex
+        var text: [UInt8] = []
+        var ends: [Int] = []
+        for i in fields.indices {
+            if i == 0 { text.append(UInt8(ascii: "{")) }
+            JSONWriter.writeKey(fields[i].key, first: i == 0, into: &text)
+            ends.append(text.count)
+        }
+        keyBytes = text
+        keyEnds = ends
+        fieldExpressions = fields.map { Expression(program: $0.program, source: expression.source, compiler: compiler) }
+        fieldRefs = fieldExpressions.map { Unmanaged.passUnretained($0) }
+        fieldCount = fields.count
+        fieldSlots = fields.map { index.slot(of: $0.key) ?? -1 }
+        fieldVariables = fields.map { $0.program.variable }
+        slotCount = index.keys.count
+        values = .allocate(capacity: max(1, fields.count))
+        values.initialize(repeating: .null, count: max(1, fields.count))
+        jsons = .allocate(capacity: max(1, fields.count))
+        jsons.initialize(repeating: .null, count: max(1, fields.count))
+    }
+
+    deinit {
+        values.deinitialize(count: max(1, fieldCount)).deallocate()
+        jsons.deinitialize(count: max(1, fieldCount)).deallocate()
     }
 
     @usableFromInline package func process(_ event: Event, into out: inout StepOutput) {
@@ -28,6 +77,88 @@ import SluiceJSON
         } catch {
             out.reject(event, step: name, message: error.message)
         }
+    }
+
+    /// The fast path for a raw event lent by pointer when EXPR is a map literal: the
+    /// values are read from the event where it is, and the new event is its JSON text,
+    /// with the places of the reader's indexed fields recorded, so later steps read them
+    /// as they read an input event's. Anything else takes ``process(_:into:)``.
+    @usableFromInline package func process(at event: UnsafePointer<Event>, into out: inout StepOutput) {
+        guard fieldCount > 0 && !event.pointee.isValueBacked,
+            let status = activation.withEventInPlace(at: event, { writeAsText(event, into: &out) })
+        else {
+            process(event.pointee, into: &out)
+            return
+        }
+        switch status {
+        case .emitted: return
+        case .failed(let error): out.reject(event.pointee, step: name, message: error.message)
+        case .general: process(event.pointee, into: &out)
+        }
+    }
+
+    /// What ``writeAsText(_:into:)`` did with an event.
+    enum WriteStatus {
+        /// It emitted the new event.
+        case emitted
+        /// The map's evaluation failed.
+        case failed(CELError)
+        /// Nothing: a value is a list or a map (or the event is not raw), and the
+        /// general path handles the event.
+        case general
+    }
+
+    /// Evaluates the values on the bound raw event in order, then converts them to JSON
+    /// in order, as evaluating the map and converting it does (so the same error wins),
+    /// and emits the object's text as a raw event.
+    func writeAsText(_ event: UnsafePointer<Event>, into out: inout StepOutput) -> WriteStatus {
+        for i in 0..<fieldCount {
+            if let name = fieldVariables[i] {
+                guard let v = activation.resolve(name) else { return .failed(CELProgram.noSuchAttribute(name)) }
+                values[i] = v
+                continue
+            }
+            if let b = fieldRefs[i]._withUnsafeGuaranteedRef({ $0.program.evaluateCondition(activation) }) {
+                values[i] = .bool(b)
+                continue
+            }
+            let result = fieldRefs[i]._withUnsafeGuaranteedRef { e in
+                Result { () throws(CELError) -> CELValue in try e.evaluate(activation) }
+            }
+            switch result {
+            case .success(let v): values[i] = v
+            case .failure(let error): return .failed(error)
+            }
+        }
+        var bound = keyBytes.count + 1
+        for i in 0..<fieldCount {
+            do throws(CELError) {
+                jsons[i] = try values[i].toJSON()
+            } catch {
+                return .failed(error)
+            }
+            guard let b = JSONWriter.scalarBound(jsons[i]) else { return .general }
+            bound &+= b
+        }
+        let emitted = keyBytes.withUnsafeBufferPointer { keys in
+            Event.emitReplacing(event, textUpTo: bound, arena: &arena, into: &out) { p, offsets in
+                guard let keyBase = keys.baseAddress else { return 0 }
+                for s in 0..<slotCount { offsets.recordAbsent(s) }
+                var n = 0
+                var k = 0
+                for i in 0..<fieldCount {
+                    let end = keyEnds[i]
+                    (p + n).update(from: keyBase + k, count: end - k)
+                    n += end - k
+                    k = end
+                    if fieldSlots[i] >= 0 { offsets.record(fieldSlots[i], offset: n) }
+                    n += JSONWriter.write(jsons[i], at: p + n)
+                }
+                p[n] = UInt8(ascii: "}")
+                return n + 1
+            }
+        }
+        return emitted ? .emitted : .general
     }
 
     static let definition = StepDefinition(
