@@ -81,6 +81,18 @@
         guard let planRef else { return nil }
         return planRef._withUnsafeGuaranteedRef { $0.run(activation) }
     }
+
+    /// When the whole expression is one test `NAME == "TEXT"` of a variable against an
+    /// ASCII string (`type == "order_placed"`): the variable and the string. For such an
+    /// expression, a string value `v` of the variable gives exactly
+    /// `v.utf8.count == text.utf8.count && v == text` (``CELFieldTest/evaluate(json:)``);
+    /// any other value (absent, not a string) is left to ``evaluateBool(_:)``.
+    package var asciiEquality: (name: CELName, text: String)? {
+        guard let plan, plan.tests.count == 1, case .test = plan.ops[0], plan.ops.count == 1 else { return nil }
+        let t = plan.tests[0]
+        guard t.op == .equal, case .ascii = t.literal else { return nil }
+        return (t.name, t.text)
+    }
 }
 
 /// What closures see during one evaluation: the activation and the comprehension
