@@ -22,7 +22,8 @@
     @usableFromInline package let costEstimate: CELCostEstimate
 
     init(
-        root: @escaping Eval, constant: CELValue?, condition: Condition? = nil, names: [CELName],
+        root: @escaping Eval, constant: CELValue?, condition: Condition? = nil,
+        asciiEquality: (name: CELName, text: String)? = nil, names: [CELName],
         resultTypeName: String,
         costLimit: Int? = nil, costEstimate: CELCostEstimate = CELCostEstimate()
     ) {
@@ -33,6 +34,7 @@
         plan =
             constant == nil && costLimit == nil ? condition.flatMap { $0.isSpecialised ? ConditionPlan($0) : nil } : nil
         planRef = plan.map { Unmanaged.passUnretained($0) }
+        self.asciiEquality = constant == nil && costLimit == nil ? asciiEquality : nil
         self.referencedNames = names
         self.resultTypeName = resultTypeName
         self.costLimit = constant == nil ? costLimit : nil
@@ -82,17 +84,13 @@
         return planRef._withUnsafeGuaranteedRef { $0.run(activation) }
     }
 
-    /// When the whole expression is one test `NAME == "TEXT"` of a variable against an
-    /// ASCII string (`type == "order_placed"`): the variable and the string. For such an
-    /// expression, a string value `v` of the variable gives exactly
-    /// `v.utf8.count == text.utf8.count && v == text` (``CELFieldTest/evaluate(json:)``);
-    /// any other value (absent, not a string) is left to ``evaluateBool(_:)``.
-    package var asciiEquality: (name: CELName, text: String)? {
-        guard let plan, plan.tests.count == 1, case .test = plan.ops[0], plan.ops.count == 1 else { return nil }
-        let t = plan.tests[0]
-        guard t.op == .equal, case .ascii = t.literal else { return nil }
-        return (t.name, t.text)
-    }
+    /// When the whole expression is `NAME == "TEXT"` (either way round) of a name and an
+    /// ASCII string (`type == "order_placed"`): the name and the string. Whenever the
+    /// activation has a string value `v` for the name, the expression is exactly
+    /// `v.utf8.count == text.utf8.count && v == text`; any other value (absent, not a
+    /// string) is left to ``evaluateBool(_:)``. Also for a name that shadows a type name
+    /// (`type`), which is not a plain variable (absent, it is the type).
+    package let asciiEquality: (name: CELName, text: String)?
 }
 
 /// What closures see during one evaluation: the activation and the comprehension

@@ -2,7 +2,9 @@
 ///
 /// A reader fills one buffer per chunk it reads and hands out events that point into it,
 /// so a chunk of thousands of events costs one allocation. The buffer is never written
-/// after it is shared, which is what makes it safe to send across stages.
+/// after it is shared, which is what makes it safe to send across stages. (A writer that
+/// fills a buffer piece by piece, such as the saga step's `TextArena`, writes only past
+/// every byte it has handed out, so no shared byte changes either.)
 @usableFromInline package final class ByteBuffer: @unchecked Sendable {
     /// Start of the bytes.
     @usableFromInline package let base: UnsafeMutableRawPointer

@@ -100,6 +100,7 @@ import Testing
                       command: { c: '"a"' }
                       success: SUCCESS
                       failure: kind == "a_failed"
+                      timeout: 1m
             """
         func step(_ start: String, _ success: String) throws -> SagaStep {
             try compileSaga(

@@ -53,6 +53,11 @@ final class SagaStep: InPlaceStep {
     /// next one of the same keys (``SagaKept/project(_:_:keys:)``).
     var dataKeys: [String] = []
     var replyKeys: [[String]]
+    /// The fields kept of the start event and of each reply, as UTF-8 (nil: not `.fields`),
+    /// for reading them from a raw event in one pass; and that pass's buffer.
+    let dataUTF8: [[UInt8]]?
+    let replyUTF8: [[[UInt8]]?]
+    var projectScratch: [JSON?] = []
 
     /// Per step: whether its command (compensation) reads `replies` or `attempt`.
     let commandBinds: [Bool]
@@ -139,6 +144,12 @@ final class SagaStep: InPlaceStep {
         compensationFields = compiled.steps.map { $0.compensate.map { Self.plainFields($0, compiled.compiler) } ?? [] }
         machine = SagaStateMachine(plan: compiled.plan)
         replyKeys = Array(repeating: [], count: compiled.steps.count)
+        func utf8(_ part: SagaKept.Part) -> [[UInt8]]? {
+            guard case .fields(let fs) = part else { return nil }
+            return fs.map { Array($0.utf8) }
+        }
+        dataUTF8 = utf8(compiled.kept.data)
+        replyUTF8 = compiled.kept.replies.map(utf8)
         activation = compiled.compiler.activation()
         logKindText = SagaLogKind.allCases.map { k in
             var t = Array(#","event":"#.utf8)
@@ -319,7 +330,8 @@ final class SagaStep: InPlaceStep {
     /// when the machine asks for another.
     func handle(_ p: Pending, effects: inout Effects) {
         if p.isStart {
-            let data = SagaKept.project(p.event, compiled.kept.data, keys: &dataKeys)
+            let data = SagaKept.project(
+                p.event, compiled.kept.data, keys: &dataKeys, utf8: dataUTF8, scratch: &projectScratch)
             switch machine.start(id: p.key, data: data, time: p.time, effects: &effects) {
             case .started(let slot):
                 if slot >= scheduled.count {
@@ -337,7 +349,12 @@ final class SagaStep: InPlaceStep {
         let kept = compiled.kept
         var bound = false
         let outcome = machine.reply(
-            id: p.key, reply: { s in SagaKept.project(p.event, kept.replies[s], keys: &self.replyKeys[s]) },
+            id: p.key,
+            reply: { s in
+                SagaKept.project(
+                    p.event, kept.replies[s], keys: &self.replyKeys[s], utf8: self.replyUTF8[s],
+                    scratch: &self.projectScratch)
+            },
             time: p.time,
             classify: { (c: SagaCondition) throws(SagaConditionError) -> Bool in
                 if let bit = Self.conditionBit(c), p.known & bit != 0 { return p.holds & bit != 0 }
@@ -436,6 +453,9 @@ final class SagaStep: InPlaceStep {
         var count: Int
     }
 
+    /// Where the text of log events and commands is kept once made into events.
+    var arena = TextArena()
+
     /// Parts of the log events' text: per ``SagaLogKind`` (in `allCases` order),
     /// `{"saga":` is written, then the id, then `,"event":"KIND"`; per step, `,"step":"NAME"`.
     let logKindText: [[UInt8]]
@@ -482,12 +502,13 @@ final class SagaStep: InPlaceStep {
             if text.count >= Self.flushBytes { finishText() }
         }
 
-        /// Replaces the placeholders with events over the text written, in one buffer.
+        /// Replaces the placeholders with events over the text written, copied to the
+        /// step's ``TextArena``.
         mutating func finishText() {
             guard !spans.isEmpty else { return }
-            let buffer = text.withUnsafeBytes { ByteBuffer(copying: $0) }
+            let (buffer, at) = text.withUnsafeBytes { step.arena.store($0) }
             for s in spans {
-                var e = Event(raw: buffer, start: s.start, count: s.count)
+                var e = Event(raw: buffer, start: at + s.start, count: s.count)
                 e.time = out.sides[s.side].event.time
                 out.sides[s.side].event = e
             }
@@ -614,5 +635,39 @@ extension SagaLogKind {
         case .failed: 6
         case .compensation_failed: 7
         }
+    }
+}
+
+/// Blocks of bytes that a step's made events point into: each call's text is copied to
+/// the end of the current block, and a new block is started when it is full, so that an
+/// event costs no allocation of its own (a call that makes two log events would otherwise
+/// allocate a buffer for them).
+///
+/// A block is written only past every byte already handed out: the events made before
+/// read bytes that never change again (they reach other threads through the stage's
+/// queues, after the write), as ``ByteBuffer`` requires of shared bytes.
+struct TextArena {
+    static let blockSize = 1 << 16
+    private var block: ByteBuffer?
+    private var used = 0
+
+    /// Copies `bytes` in; the block holding them and where they start.
+    mutating func store(_ bytes: UnsafeRawBufferPointer) -> (ByteBuffer, Int) {
+        let n = bytes.count
+        if let b = block, n <= b.capacity - used, let src = bytes.baseAddress {
+            let at = used
+            (b.base + at).copyMemory(from: src, byteCount: n)
+            used += n
+            return (b, at)
+        }
+        if n > Self.blockSize / 4 {
+            // Large: a buffer of its own, the current block kept for what follows.
+            return (ByteBuffer(copying: bytes), 0)
+        }
+        let b = ByteBuffer(capacity: Self.blockSize)
+        if let src = bytes.baseAddress, n > 0 { b.base.copyMemory(from: src, byteCount: n) }
+        block = b
+        used = n
+        return (b, 0)
     }
 }
