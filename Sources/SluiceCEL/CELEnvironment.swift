@@ -56,7 +56,8 @@
         // shapes the compiler marked.
         let condition = node.condition ?? (node.variable != nil ? node.asCondition : nil)
         var program = CELProgram(
-            root: node.eval, constant: node.constant, condition: condition, names: compiler.referenced,
+            root: node.eval, constant: node.constant, condition: condition, asciiEquality: node.asciiEquality,
+            names: compiler.referenced,
             resultTypeName: node.type.description, costLimit: compiler.usesCost ? options.costLimit : nil,
             costEstimate: CostEstimator.estimate(ast))
         if node.constant == nil, !compiler.usesCost { program.mapFields = try mapFields(ast) }

@@ -36,7 +36,8 @@
     @usableFromInline package let costEstimate: CELCostEstimate
 
     init(
-        root: @escaping Eval, constant: CELValue?, condition: Condition? = nil, names: [CELName],
+        root: @escaping Eval, constant: CELValue?, condition: Condition? = nil,
+        asciiEquality: (name: CELName, text: String)? = nil, names: [CELName],
         resultTypeName: String,
         costLimit: Int? = nil, costEstimate: CELCostEstimate = CELCostEstimate()
     ) {
@@ -47,6 +48,7 @@
         plan =
             constant == nil && costLimit == nil ? condition.flatMap { $0.isSpecialised ? ConditionPlan($0) : nil } : nil
         planRef = plan.map { Unmanaged.passUnretained($0) }
+        self.asciiEquality = constant == nil && costLimit == nil ? asciiEquality : nil
         self.referencedNames = names
         self.resultTypeName = resultTypeName
         self.costLimit = constant == nil ? costLimit : nil
@@ -95,6 +97,14 @@
         guard let planRef else { return nil }
         return planRef._withUnsafeGuaranteedRef { $0.run(activation) }
     }
+
+    /// When the whole expression is `NAME == "TEXT"` (either way round) of a name and an
+    /// ASCII string (`type == "order_placed"`): the name and the string. Whenever the
+    /// activation has a string value `v` for the name, the expression is exactly
+    /// `v.utf8.count == text.utf8.count && v == text`; any other value (absent, not a
+    /// string) is left to ``evaluateBool(_:)``. Also for a name that shadows a type name
+    /// (`type`), which is not a plain variable (absent, it is the type).
+    package let asciiEquality: (name: CELName, text: String)?
 }
 
 /// What closures see during one evaluation: the activation and the comprehension

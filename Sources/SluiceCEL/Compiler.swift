@@ -6,6 +6,13 @@ struct Node {
     /// Set when the node just reads one activation variable, so parents can inline the
     /// lookup instead of calling a nested closure (each closure call costs a retain).
     var variable: CELName? = nil
+    /// Set when the node's value is the activation's value of this name whenever the
+    /// activation has one (a variable, or a name that shadows a type name, whose value
+    /// is the type when the activation has none).
+    var resolvedName: CELName? = nil
+    /// Set when the node is `NAME == "TEXT"` (either way round) of a node with
+    /// ``resolvedName`` and an ASCII string (``CELProgram/asciiEquality``).
+    var asciiEquality: (name: CELName, text: String)? = nil
     /// Set when the node is a condition of a shape ``Condition`` decides without building
     /// values (comparisons of a variable with a constant, `&&`, `||`, `!`).
     var condition: Condition? = nil
@@ -183,6 +190,7 @@ struct Compiler {
         // Parents that inline the lookup do so for comparisons with constants, which
         // cost no more than the constant's size.
         m.variable = n.variable
+        m.resolvedName = n.resolvedName
         return m
     }
 
@@ -261,7 +269,9 @@ struct Compiler {
         if let t = CELType.denotable[full] {
             guard env.options.variablesShadowTypeNames, parts.count == 1 else { return .constant(.type(t)) }
             let name = intern(full)
-            return Node(eval: { f throws(CELError) in f.activation.resolve(name) ?? .type(t) }, type: .dyn)
+            var node = Node(eval: { f throws(CELError) in f.activation.resolve(name) ?? .type(t) }, type: .dyn)
+            node.resolvedName = name
+            return node
         }
         if env.options.strictIdentifiers {
             throw CELCompileError("undeclared reference to '\(full)'", offset: offset)
@@ -279,6 +289,7 @@ struct Compiler {
                     throw CELProgram.noSuchAttribute(name)
                 }, type: type)
             node.variable = name
+            node.resolvedName = name
             return node
         }
         return Node(

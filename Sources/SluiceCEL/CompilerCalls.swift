@@ -247,6 +247,13 @@ extension Compiler {
         }
         if l.constant != nil && r.constant != nil { return fold(ev, .bool) }
         var node = Node(eval: ev, type: .bool)
+        if isEq {
+            if let name = l.resolvedName, case .string(let c)? = r.constant, c.utf8.allSatisfy({ $0 < 0x80 }) {
+                node.asciiEquality = (name, c)
+            } else if let name = r.resolvedName, case .string(let c)? = l.constant, c.utf8.allSatisfy({ $0 < 0x80 }) {
+                node.asciiEquality = (name, c)
+            }
+        }
         // CEL equality is symmetric, so `"US" == country` is `country == "US"`.
         if let name = l.variable, let c = r.constant {
             node.condition = .test(CELFieldTest(name, isEq ? .equal : .notEqual, c))

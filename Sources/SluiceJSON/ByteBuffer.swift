@@ -79,13 +79,31 @@ package struct ByteArena {
     /// Room for `count` bytes in a buffer whose field index is `like`'s: the buffer and
     /// where the room starts. The caller writes the bytes before sharing them.
     package mutating func reserve(_ count: Int, indexedLike like: ByteBuffer) -> (ByteBuffer, Int) {
-        if let c = chunk, c.capacity - used >= count, c.indexRef?.toOpaque() == like.indexRef?.toOpaque() {
+        reserve(count, fieldIndex: like.fieldIndex, indexRef: like.indexRef?.toOpaque())
+    }
+
+    /// Copies `bytes` into a buffer without a field index (the text of events a step
+    /// makes from scratch, as the saga step's commands and log events): the buffer
+    /// holding them and where they start.
+    package mutating func store(_ bytes: UnsafeRawBufferPointer) -> (ByteBuffer, Int) {
+        let (buffer, at) = reserve(bytes.count, fieldIndex: nil, indexRef: nil)
+        if let src = bytes.baseAddress, bytes.count > 0 {
+            (buffer.base + at).copyMemory(from: src, byteCount: bytes.count)
+        }
+        return (buffer, at)
+    }
+
+    @inline(__always)
+    mutating func reserve(_ count: Int, fieldIndex: FieldIndex?, indexRef: UnsafeMutableRawPointer?) -> (
+        ByteBuffer, Int
+    ) {
+        if let c = chunk, c.capacity - used >= count, c.indexRef?.toOpaque() == indexRef {
             let at = used
             used += count
             return (c, at)
         }
-        if count > chunkSize / 4 { return (ByteBuffer(capacity: count, fieldIndex: like.fieldIndex), 0) }
-        let c = ByteBuffer(capacity: chunkSize, fieldIndex: like.fieldIndex)
+        if count > chunkSize / 4 { return (ByteBuffer(capacity: count, fieldIndex: fieldIndex), 0) }
+        let c = ByteBuffer(capacity: chunkSize, fieldIndex: fieldIndex)
         chunk = c
         used = count
         return (c, 0)

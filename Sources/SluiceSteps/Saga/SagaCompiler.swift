@@ -124,18 +124,33 @@ struct SagaKept: Sendable, Equatable {
     /// last object made for this part: an object of the same keys shares it, so a
     /// million sagas hold one keys array, not a million.
     static func project(_ event: Event, _ part: Part, keys: inout [String]) -> JSON {
+        var scratch: [JSON?] = []
+        return project(event, part, keys: &keys, utf8: nil, scratch: &scratch)
+    }
+
+    /// ``project(_:_:keys:)`` reading the fields of a raw event in one pass over its
+    /// bytes: `utf8` is the part's fields as UTF-8, `scratch` a buffer kept for the next call.
+    static func project(
+        _ event: Event, _ part: Part, keys: inout [String], utf8: [[UInt8]]?, scratch: inout [JSON?]
+    ) -> JSON {
         switch part {
         case .nothing: return .null
         case .whole: return event.value
         case .fields(let fields):
             guard isObject(event) else { return event.value }
+            // One scan of a raw event's bytes for every field (the first of duplicate
+            // keys, as `field` reads it).
+            var scanned = false
+            if let u = utf8, u.count == fields.count {
+                scanned = event.withRawBytes { JSONParser.fields(u, in: $0, into: &scratch) } != nil
+            }
             var values: [JSON] = []
             values.reserveCapacity(fields.count)
             // Whether the fields found so far are the first of `keys` (else `present`).
             var same = true
             var present: [String] = []
-            for f in fields {
-                guard let v = event.field(f) else { continue }
+            for (i, f) in fields.enumerated() {
+                guard let v = scanned ? scratch[i] : event.field(f) else { continue }
                 if same {
                     if values.count < keys.count && keys[values.count] == f {
                         values.append(v)

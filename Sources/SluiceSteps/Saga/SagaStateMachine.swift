@@ -87,7 +87,8 @@ struct SagaStateMachine {
     /// `null` for none.
     private(set) var replyValues: [JSON] = []
     private var free: [Int] = []
-    private(set) var index: [JSON: Int] = [:]
+    /// Saga id → slot, for the live slots.
+    private(set) var index = SagaIndex()
     private(set) var running = 0
     private(set) var finished = 0
     private(set) var nextSerial: Int64 = 0
@@ -95,6 +96,12 @@ struct SagaStateMachine {
     private(set) var duplicates = 0
 
     init(plan: SagaPlan) { self.plan = plan }
+
+    /// The slot of saga `id`, whose ``SagaIndex/hash(_:)`` is `hash` (nil: none).
+    @inline(__always)
+    func slot(of id: JSON, hash: UInt32) -> Int? {
+        index.find(hash: hash) { records[$0].id == id }
+    }
 
     /// The start order of the saga in `slot`, without copying it (nil: none).
     func serial(_ slot: Int) -> Int64? { slot < records.count && records[slot].live ? records[slot].serial : nil }
@@ -136,7 +143,8 @@ struct SagaStateMachine {
 
     /// A start event for saga `id` at `time`, whose event is `data`.
     mutating func start<E: SagaEffects>(id: JSON, data: JSON, time: Int64, effects: inout E) -> StartOutcome {
-        if let s = index[id], case let inst = records[s], inst.live {
+        let hash = SagaIndex.hash(id)
+        if let s = slot(of: id, hash: hash), case let inst = records[s], inst.live {
             if inst.phase == .finished {
                 return .rejected(
                     "saga \(Self.describe(id)) already ran (\(inst.outcome.rawValue)); a second start is a duplicate")
@@ -159,7 +167,7 @@ struct SagaStateMachine {
             records.append(inst)
             appendColumns()
         }
-        index[id] = slot
+        index.insert(hash: hash, slot: slot)
         running += 1
         effects.log(id, .started, step: nil, reason: nil, time: time)
         startStage(slot, time: time, effects: &effects)
@@ -175,7 +183,7 @@ struct SagaStateMachine {
         id: JSON, reply: (Int) -> JSON, time: Int64,
         classify: (SagaCondition) throws(SagaConditionError) -> Bool, effects: inout E
     ) -> ReplyOutcome {
-        guard let slot = index[id] else {
+        guard let slot = slot(of: id, hash: SagaIndex.hash(id)) else {
             return .rejected("no saga \(Self.describe(id)) is running")
         }
         // Decided on a copy of the saga that is gone before anything changes: a copy
@@ -329,7 +337,7 @@ struct SagaStateMachine {
             guard d <= limit, let due = dueTimer(slot, at: d) else { return false }
             switch due {
             case .forget(let id):
-                index[id] = nil
+                index.remove(hash: SagaIndex.hash(id), slot: slot)
                 records[slot] = .free
                 free.append(slot)
                 finished -= 1
@@ -650,7 +658,10 @@ extension SagaStateMachine {
                 throw SnapshotError(description: "saga snapshot: a compensation position is out of range")
             }
             let slot = m.records.count
-            m.index[id] = slot
+            // A repeated id replaces the earlier one, as in a dictionary.
+            let hash = SagaIndex.hash(id)
+            if let earlier = m.slot(of: id, hash: hash) { m.index.remove(hash: hash, slot: earlier) }
+            m.index.insert(hash: hash, slot: slot)
             m.records.append(inst)
             m.appendColumns()
             if phase != .finished {

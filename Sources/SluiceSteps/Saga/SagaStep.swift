@@ -23,6 +23,11 @@ final class SagaStep: InPlaceStep {
         var key: JSON
         var isStart: Bool
         var event: Event
+        /// The conditions decided on arrival (``Discriminator``), one bit per condition
+        /// (``conditionBit(_:)``), and which of them hold; the others are evaluated with
+        /// the event bound when the machine asks for them.
+        var known: UInt64 = 0
+        var holds: UInt64 = 0
 
         func before(_ o: Pending) -> Bool { time != o.time ? time < o.time : seq < o.seq }
     }
@@ -48,6 +53,11 @@ final class SagaStep: InPlaceStep {
     /// next one of the same keys (``SagaKept/project(_:_:keys:)``).
     var dataKeys: [String] = []
     var replyKeys: [[String]]
+    /// The fields kept of the start event and of each reply, as UTF-8 (nil: not `.fields`),
+    /// for reading them from a raw event in one pass; and that pass's buffer.
+    let dataUTF8: [[UInt8]]?
+    let replyUTF8: [[[UInt8]]?]
+    var projectScratch: [JSON?] = []
 
     /// Per step: whether its command (compensation) reads `replies` or `attempt`.
     let commandBinds: [Bool]
@@ -64,15 +74,95 @@ final class SagaStep: InPlaceStep {
     let commandFields: [[CommandPart]]
     let compensationFields: [[CommandPart]]
 
+    /// The conditions that test one plain field against an ASCII string
+    /// (`type == "order_validated"`), decided together on arrival from one read of the
+    /// field: when the start condition is of that shape, it and every step's success,
+    /// failure and compensation condition of that shape on the same field. On a string
+    /// value of the field they are never evaluated through CEL; any other value (absent,
+    /// not a string), and conditions of other shapes, are left to CEL as before.
+    struct Discriminator {
+        /// The field read.
+        var field: String
+        /// Per distinct string: the conditions it makes true (bits, ``conditionBit(_:)``)
+        /// and whether it makes the start condition true.
+        var texts: [(text: String, utf8Count: Int, holds: UInt64, starts: Bool)]
+        /// The step conditions decided this way.
+        var known: UInt64
+    }
+    /// Nil: every condition is evaluated through CEL (as tests compare).
+    var discriminator: Discriminator?
+
+    /// The bit of a condition in ``Pending/known`` and ``Pending/holds``; nil past 64.
+    @inline(__always)
+    static func conditionBit(_ c: SagaCondition) -> UInt64? {
+        let i: Int
+        switch c {
+        case .success(let s): i = 4 &* s
+        case .failure(let s): i = 4 &* s &+ 1
+        case .compensationSuccess(let s): i = 4 &* s &+ 2
+        case .compensationFailure(let s): i = 4 &* s &+ 3
+        }
+        return i < 64 ? 1 << UInt64(i) : nil
+    }
+
+    /// The discriminator of `compiled`'s conditions, or nil when its start condition is
+    /// not a test of a plain field against an ASCII string.
+    static func discriminator(_ compiled: CompiledSaga) -> Discriminator? {
+        let compiler = compiled.compiler
+        // A name the activation could answer other than with the event's field is not plain.
+        guard let (field, startText) = compiled.start.program.asciiEquality, field.id != compiler.eventName.id,
+            field.id != compiler.paramsName.id, compiler.tables[field.string] == nil, !field.string.contains("."),
+            !["replies", "attempt"].contains(field.string)
+        else { return nil }
+        var texts: [(text: String, utf8Count: Int, holds: UInt64, starts: Bool)] = [
+            (startText, startText.utf8.count, 0, true)
+        ]
+        var known: UInt64 = 0
+        func add(_ c: SagaCondition, _ e: Expression?) {
+            guard let e, let bit = conditionBit(c), let (name, text) = e.program.asciiEquality, name.id == field.id
+            else { return }
+            let i = texts.firstIndex { $0.text == text } ?? texts.count
+            if i == texts.count { texts.append((text, text.utf8.count, 0, false)) }
+            texts[i].holds |= bit
+            known |= bit
+        }
+        for (s, e) in compiled.steps.enumerated() {
+            add(.success(s), e.success)
+            add(.failure(s), e.failure)
+            add(.compensationSuccess(s), e.compensateSuccess)
+            add(.compensationFailure(s), e.compensateFailure)
+        }
+        return Discriminator(field: field.string, texts: texts, known: known)
+    }
+
     init(_ compiled: CompiledSaga) {
         self.compiled = compiled
+        discriminator = Self.discriminator(compiled)
         commandBinds = compiled.steps.map(\.command.readsBindings)
         compensationBinds = compiled.steps.map { $0.compensate?.readsBindings ?? false }
         commandFields = compiled.steps.map { Self.plainFields($0.command, compiled.compiler) }
         compensationFields = compiled.steps.map { $0.compensate.map { Self.plainFields($0, compiled.compiler) } ?? [] }
         machine = SagaStateMachine(plan: compiled.plan)
         replyKeys = Array(repeating: [], count: compiled.steps.count)
+        func utf8(_ part: SagaKept.Part) -> [[UInt8]]? {
+            guard case .fields(let fs) = part else { return nil }
+            return fs.map { Array($0.utf8) }
+        }
+        dataUTF8 = utf8(compiled.kept.data)
+        replyUTF8 = compiled.kept.replies.map(utf8)
         activation = compiled.compiler.activation()
+        logKindText = SagaLogKind.allCases.map { k in
+            var t = Array(#","event":"#.utf8)
+            JSONWriter.writeString(k.rawValue, into: &t)
+            return t
+        }
+        logStepText = compiled.plan.steps.map { st in
+            var t = Array(#","step":"#.utf8)
+            JSONWriter.writeString(st.name, into: &t)
+            return t
+        }
+        commandKeyText = compiled.steps.map { Self.keyText($0.command) }
+        compensationKeyText = compiled.steps.map { $0.compensate.map { Self.keyText($0) } ?? [] }
     }
 
     /// For each field of a `.fields` command, the name of the start event's field its
@@ -119,17 +209,33 @@ final class SagaStep: InPlaceStep {
             out.side(compiled.latePort, event)
             return
         }
-        activation.event = event
+        // The conditions on one field, from one read of it.
+        var known: UInt64 = 0
+        var holds: UInt64 = 0
+        var startDecided: Bool?
+        if let d = discriminator, case .string(let v)? = event.field(d.field) {
+            known = d.known
+            startDecided = false
+            let n = v.utf8.count
+            for t in d.texts where t.utf8Count == n && t.text == v {
+                holds = t.holds
+                startDecided = t.starts
+                break
+            }
+        }
+        // The activation is bound only for what the discriminator did not decide.
+        var bound = false
         let key: JSON
         switch compiled.key {
         case .field(let f):
             guard let v = event.field(f) else {
-                activation.event = Event(.null)
                 out.reject(event, step: compiled.stepName, message: "saga: key: no such field '\(f)'")
                 return
             }
             key = v
         case .expression(let e):
+            activation.event = event
+            bound = true
             do {
                 key = try e.evaluateJSON(activation)
             } catch {
@@ -139,35 +245,38 @@ final class SagaStep: InPlaceStep {
             }
         }
         let isStart: Bool
-        do {
-            isStart = try compiled.start.evaluateBool(activation)
-        } catch {
-            activation.event = Event(.null)
-            out.reject(event, step: compiled.stepName, message: "saga: start: \(error.message)")
-            return
+        if let startDecided {
+            isStart = startDecided
+        } else {
+            if !bound {
+                activation.event = event
+                bound = true
+            }
+            do {
+                isStart = try compiled.start.evaluateBool(activation)
+            } catch {
+                activation.event = Event(.null)
+                out.reject(event, step: compiled.stepName, message: "saga: start: \(error.message)")
+                return
+            }
         }
-        let pending = Pending(time: time, seq: nextSeq, key: key, isStart: isStart, event: event)
+        if bound { activation.event = Event(.null) }
+        let pending = Pending(
+            time: time, seq: nextSeq, key: key, isStart: isStart, event: event, known: known, holds: holds)
         nextSeq += 1
         if queue.isEmpty && time <= out.watermark {
             // Nothing waits before it: taken now, as the queue would give it (after the
             // deadlines at or before its time), without a trip through the queue.
             let watermark = out.watermark
-            var effects = Effects(step: self)
-            swap(&effects.out, &out)
-            defer { swap(&effects.out, &out) }
-            if let t = timers.min, t.deadline <= time {
-                activation.event = Event(.null)
-                drain(upTo: time, effects: &effects)
+            withEffects(&out) { effects in
+                if let t = timers.min, t.deadline <= time {
+                    drain(upTo: time, effects: &effects)
+                }
                 handle(pending, effects: &effects)
-            } else {
-                // No deadline first: the event is still bound, with the fields the key
-                // and start read, for the conditions.
-                handle(pending, bound: true, effects: &effects)
+                drain(upTo: watermark, effects: &effects)
             }
-            drain(upTo: watermark, effects: &effects)
             return
         }
-        activation.event = Event(.null)
         queue.push(pending)
         if time <= out.watermark { drain(upTo: out.watermark, into: &out) }
     }
@@ -179,10 +288,22 @@ final class SagaStep: InPlaceStep {
     /// Takes queued events and due deadlines up to `limit` in event-time order; a
     /// deadline goes before an event at the same time (a reply at the deadline is late).
     func drain(upTo limit: Int64, into out: inout StepOutput) {
+        withEffects(&out) { drain(upTo: limit, effects: &$0) }
+    }
+
+    /// Runs `body` with effects writing to `out`, then turns the text of the log events
+    /// and commands it wrote into events (``Effects/finishText()``).
+    @inline(__always)
+    func withEffects(_ out: inout StepOutput, _ body: (inout Effects) -> Void) {
         var effects = Effects(step: self)
         swap(&effects.out, &out)
-        defer { swap(&effects.out, &out) }
-        drain(upTo: limit, effects: &effects)
+        swap(&effects.text, &text)
+        swap(&effects.spans, &textSpans)
+        body(&effects)
+        effects.finishText()
+        swap(&effects.out, &out)
+        swap(&effects.text, &text)
+        swap(&effects.spans, &textSpans)
     }
 
     func drain(upTo limit: Int64, effects: inout Effects) {
@@ -204,12 +325,13 @@ final class SagaStep: InPlaceStep {
         }
     }
 
-    /// Takes one event: starts a saga or hands a reply to the machine. `bound`: the
-    /// activation is already bound to the event.
-    func handle(_ p: Pending, bound: Bool = false, effects: inout Effects) {
+    /// Takes one event: starts a saga or hands a reply to the machine. The conditions
+    /// decided on arrival are read from `p`; the activation is bound to the event only
+    /// when the machine asks for another.
+    func handle(_ p: Pending, effects: inout Effects) {
         if p.isStart {
-            if bound { activation.event = Event(.null) }
-            let data = SagaKept.project(p.event, compiled.kept.data, keys: &dataKeys)
+            let data = SagaKept.project(
+                p.event, compiled.kept.data, keys: &dataKeys, utf8: dataUTF8, scratch: &projectScratch)
             switch machine.start(id: p.key, data: data, time: p.time, effects: &effects) {
             case .started(let slot):
                 if slot >= scheduled.count {
@@ -222,14 +344,20 @@ final class SagaStep: InPlaceStep {
             }
             return
         }
-        if !bound { activation.event = p.event }
         let steps = compiled.steps
         let act = activation
         let kept = compiled.kept
+        var bound = false
         let outcome = machine.reply(
-            id: p.key, reply: { s in SagaKept.project(p.event, kept.replies[s], keys: &self.replyKeys[s]) },
+            id: p.key,
+            reply: { s in
+                SagaKept.project(
+                    p.event, kept.replies[s], keys: &self.replyKeys[s], utf8: self.replyUTF8[s],
+                    scratch: &self.projectScratch)
+            },
             time: p.time,
             classify: { (c: SagaCondition) throws(SagaConditionError) -> Bool in
+                if let bit = Self.conditionBit(c), p.known & bit != 0 { return p.holds & bit != 0 }
                 let (e, what): (Expression?, String)
                 switch c {
                 case .success(let s): (e, what) = (steps[s].success, "success")
@@ -238,6 +366,10 @@ final class SagaStep: InPlaceStep {
                 case .compensationFailure(let s): (e, what) = (steps[s].compensateFailure, "compensate failure")
                 }
                 guard let e else { return false }
+                if !bound {
+                    act.event = p.event
+                    bound = true
+                }
                 do throws(CELError) {
                     return try e.evaluateBool(act)
                 } catch {
@@ -249,7 +381,7 @@ final class SagaStep: InPlaceStep {
                     throw SagaConditionError(message: "\(what) of step '\(name)': \(error.message)")
                 }
             }, effects: &effects)
-        activation.event = Event(.null)
+        if bound { activation.event = Event(.null) }
         switch outcome {
         case .handled(let slot): schedule(slot)
         case .duplicate: break
@@ -310,29 +442,100 @@ final class SagaStep: InPlaceStep {
 
     // MARK: Effects
 
-    static let logKeys = [
-        ["saga", "event"], ["saga", "event", "reason"], ["saga", "event", "step"], ["saga", "event", "step", "reason"],
-    ]
+    /// The text of log events and commands written by the ``Effects`` of one call (kept
+    /// for its capacity), and where each one's place in `out.sides` is.
+    var text: [UInt8] = []
+    var textSpans: [TextSpan] = []
+    struct TextSpan {
+        /// The index in ``StepOutput/sides`` of the event's placeholder.
+        var side: Int
+        var start: Int
+        var count: Int
+    }
+
+    /// Where the text of log events and commands is kept once made into events.
+    var arena = ByteArena()
+
+    /// Parts of the log events' text: per ``SagaLogKind`` (in `allCases` order),
+    /// `{"saga":` is written, then the id, then `,"event":"KIND"`; per step, `,"step":"NAME"`.
+    let logKindText: [[UInt8]]
+    let logStepText: [[UInt8]]
+    static let logSagaKey = Array(#"{"saga":"#.utf8)
+    static let logReasonKey = Array(#","reason":"#.utf8)
+    /// Per step, per field of its command (compensation) object, the text before the
+    /// field's value: `{"NAME":` for the first, `,"NAME":` for the others.
+    let commandKeyText: [[[UInt8]]]
+    let compensationKeyText: [[[UInt8]]]
+
+    static func keyText(_ command: SagaCommand) -> [[UInt8]] {
+        guard case .fields(let names, _) = command else { return [] }
+        return names.enumerated().map { i, n in
+            var t: [UInt8] = i == 0 ? [UInt8(ascii: "{")] : []
+            JSONWriter.writeKey(n, first: i == 0, into: &t)
+            return t
+        }
+    }
 
     /// Builds commands and log events from the machine's decisions.
+    ///
+    /// Log events and `.fields` commands are written as JSON text, exactly as
+    /// ``JSONWriter`` writes the objects they stand for (keys in order), into ``text``;
+    /// `out` gets a placeholder for each, replaced by ``finishText()`` with an event over
+    /// its bytes, all of one call's events sharing one buffer. So making one costs no
+    /// allocation, and a sink copies its bytes instead of encoding an object.
     struct Effects: SagaEffects {
         unowned let step: SagaStep
         var out = StepOutput()
+        var text: [UInt8] = []
+        var spans: [TextSpan] = []
+
+        /// Text written past this is turned into events at once, so that a call that
+        /// makes very many events (the end of input firing every timeout) does not hold
+        /// them all in one buffer.
+        static let flushBytes = 1 << 20
+
+        /// Sends the text from `start` on to side `port` (as a placeholder for now).
+        @inline(__always)
+        mutating func sideText(_ port: Int, from start: Int, time: Int64) {
+            out.side(port, Event(.null, time: time))
+            spans.append(TextSpan(side: out.sides.count - 1, start: start, count: text.count - start))
+            if text.count >= Self.flushBytes { finishText() }
+        }
+
+        /// Replaces the placeholders with events over the text written, copied to the
+        /// step's ``ByteArena``.
+        mutating func finishText() {
+            guard !spans.isEmpty else { return }
+            let (buffer, at) = text.withUnsafeBytes { step.arena.store($0) }
+            for s in spans {
+                var e = Event(raw: buffer, start: at + s.start, count: s.count)
+                e.time = out.sides[s.side].event.time
+                out.sides[s.side].event = e
+            }
+            spans.removeAll(keepingCapacity: true)
+            if text.capacity > Self.flushBytes * 2 {
+                text = []
+            } else {
+                text.removeAll(keepingCapacity: true)
+            }
+        }
 
         mutating func command(_ saga: SagaView, step s: Int, attempt: Int, time: Int64) -> String? {
             build(
-                step.compiled.steps[s].command, binds: step.commandBinds[s], plain: step.commandFields[s], saga,
-                attempt: attempt, time: time)
+                step.compiled.steps[s].command, binds: step.commandBinds[s], plain: step.commandFields[s],
+                keys: step.commandKeyText[s], saga, attempt: attempt, time: time)
         }
 
         mutating func compensation(_ saga: SagaView, step s: Int, time: Int64) -> String? {
             guard let c = step.compiled.steps[s].compensate else { return nil }
             return build(
-                c, binds: step.compensationBinds[s], plain: step.compensationFields[s], saga, attempt: 1, time: time)
+                c, binds: step.compensationBinds[s], plain: step.compensationFields[s],
+                keys: step.compensationKeyText[s], saga, attempt: 1, time: time)
         }
 
         mutating func build(
-            _ command: SagaCommand, binds: Bool, plain: [CommandPart], _ saga: SagaView, attempt: Int, time: Int64
+            _ command: SagaCommand, binds: Bool, plain: [CommandPart], keys: [[UInt8]], _ saga: SagaView,
+            attempt: Int, time: Int64
         ) -> String? {
             let act = step.activation
             // The activation is bound on the first expression that needs CEL.
@@ -355,24 +558,23 @@ final class SagaStep: InPlaceStep {
                     act.bindings = ["replies": .map(replies), "attempt": .int(Int64(attempt))]
                 }
             }
-            let value: JSON
-            do {
-                switch command {
-                case .fields(let names, let exprs):
-                    var values: [JSON] = []
-                    values.reserveCapacity(exprs.count)
+            switch command {
+            case .fields(_, let exprs):
+                let start = text.count
+                do {
                     for i in exprs.indices {
+                        text.append(contentsOf: keys[i])
                         // A field name alone, present with a string, integer or boolean
                         // value: CEL would give that value back as it is.
                         switch plain[i] {
                         case .constant(let v):
-                            values.append(v)
+                            JSONWriter.write(v, into: &text)
                             continue
                         case .field(let f):
                             if case .object(let o) = saga.data, let v = o[f] {
                                 switch v {
                                 case .string, .int, .bool:
-                                    values.append(v)
+                                    JSONWriter.write(v, into: &text)
                                     continue
                                 default: break
                                 }
@@ -380,34 +582,58 @@ final class SagaStep: InPlaceStep {
                         case .cel: break
                         }
                         if !bound { bind() }
-                        values.append(try exprs[i].evaluateJSON(act))
+                        JSONWriter.write(try exprs[i].evaluateJSON(act), into: &text)
                     }
-                    value = .object(JSONObject(uniqueKeys: names, values: values))
-                case .value(let e):
+                } catch {
+                    text.removeSubrange(start...)
+                    return error.message
+                }
+                // An object of no fields (not written by the loop) is `{}`.
+                if exprs.isEmpty { text.append(UInt8(ascii: "{")) }
+                text.append(UInt8(ascii: "}"))
+                sideText(step.compiled.commandsPort, from: start, time: time)
+            case .value(let e):
+                let value: JSON
+                do {
                     bind()
                     value = try e.evaluateJSON(act)
+                } catch {
+                    return error.message
                 }
-            } catch {
-                return error.message
+                out.side(step.compiled.commandsPort, Event(value, time: time))
             }
-            out.side(step.compiled.commandsPort, Event(value, time: time))
             return nil
         }
 
         mutating func log(_ saga: JSON, _ kind: SagaLogKind, step s: Int?, reason: String?, time: Int64) {
-            // One allocation: an array literal then `reserveCapacity` would make two.
-            var values: [JSON] = []
-            values.reserveCapacity(2 + (s == nil ? 0 : 1) + (reason == nil ? 0 : 1))
-            values.append(saga)
-            values.append(.string(kind.rawValue))
-            if let s { values.append(.string(step.compiled.plan.steps[s].name)) }
-            if let reason { values.append(.string(reason)) }
-            // One keys array per shape, shared by every log event of that shape.
-            let keys =
-                s == nil
-                ? (reason == nil ? SagaStep.logKeys[0] : SagaStep.logKeys[1])
-                : (reason == nil ? SagaStep.logKeys[2] : SagaStep.logKeys[3])
-            out.side(step.compiled.logPort, Event(.object(JSONObject(uniqueKeys: keys, values: values)), time: time))
+            // {"saga":ID,"event":KIND[,"step":NAME][,"reason":TEXT]}
+            let start = text.count
+            text.append(contentsOf: SagaStep.logSagaKey)
+            JSONWriter.write(saga, into: &text)
+            text.append(contentsOf: step.logKindText[kind.index])
+            if let s { text.append(contentsOf: step.logStepText[s]) }
+            if let reason {
+                text.append(contentsOf: SagaStep.logReasonKey)
+                JSONWriter.writeString(reason, into: &text)
+            }
+            text.append(UInt8(ascii: "}"))
+            sideText(step.compiled.logPort, from: start, time: time)
+        }
+    }
+}
+
+extension SagaLogKind {
+    /// The kind's position in `allCases`.
+    var index: Int {
+        switch self {
+        case .started: 0
+        case .step_completed: 1
+        case .step_failed: 2
+        case .compensating: 3
+        case .compensated: 4
+        case .completed: 5
+        case .failed: 6
+        case .compensation_failed: 7
         }
     }
 }

@@ -1,0 +1,94 @@
+import SluiceJSON
+
+/// Saga id → slot of a ``SagaStateMachine``: an open-addressing hash table (linear
+/// probing, backward-shift deletion) of 8-byte buckets, each a slot and its id's 32-bit
+/// hash; the ids themselves stay in the machine's records, which the caller compares
+/// against.
+///
+/// It replaces a `Dictionary<JSON, Int>`, which hashed every reply's id with a freshly
+/// seeded SipHash and took about three times the memory per saga; ``JSONKeyHash`` hashes
+/// a short ASCII id with a few multiplications, consistently with `JSON`'s `==`.
+struct SagaIndex {
+    struct Bucket {
+        var hash: UInt32
+        /// The slot; -1 when the bucket is empty.
+        var slot: Int32
+    }
+
+    private var buckets: [Bucket]
+    private var mask: Int
+    /// Ids stored.
+    private(set) var count = 0
+
+    init() {
+        buckets = Array(repeating: Bucket(hash: 0, slot: -1), count: 16)
+        mask = 15
+    }
+
+    /// The hash of `id` the table uses (equal ids hash alike).
+    @inline(__always)
+    static func hash(_ id: JSON) -> UInt32 {
+        let h = JSONKeyHash.hash(id)
+        return UInt32(truncatingIfNeeded: h ^ (h >> 32))
+    }
+
+    /// The slot of the id with hash `hash` for which `matches(slot)` holds, or nil.
+    @inline(__always)
+    func find(hash: UInt32, _ matches: (Int) -> Bool) -> Int? {
+        buckets.withUnsafeBufferPointer { b in
+            var i = Int(hash) & mask
+            while true {
+                let e = b[i]
+                if e.slot < 0 { return nil }
+                if e.hash == hash && matches(Int(e.slot)) { return Int(e.slot) }
+                i = (i + 1) & mask
+            }
+        }
+    }
+
+    /// Adds `slot` for an id with hash `hash` (the id must not be present).
+    mutating func insert(hash: UInt32, slot: Int) {
+        if (count + 1) * 2 > buckets.count { grow() }
+        place(Bucket(hash: hash, slot: Int32(truncatingIfNeeded: slot)))
+        count += 1
+    }
+
+    private mutating func place(_ e: Bucket) {
+        var i = Int(e.hash) & mask
+        while buckets[i].slot >= 0 { i = (i + 1) & mask }
+        buckets[i] = e
+    }
+
+    /// Removes `slot`, stored for an id with hash `hash` (nothing when it is not there).
+    mutating func remove(hash: UInt32, slot: Int) {
+        var i = Int(hash) & mask
+        while true {
+            let s = buckets[i].slot
+            if s < 0 { return }
+            if Int(s) == slot { break }
+            i = (i + 1) & mask
+        }
+        count -= 1
+        // Backward shift: move later entries of the probe run into the hole unless their
+        // home bucket lies cyclically in (hole, entry].
+        var j = i
+        while true {
+            j = (j + 1) & mask
+            if buckets[j].slot < 0 { break }
+            let home = Int(buckets[j].hash) & mask
+            let stays = i <= j ? (i < home && home <= j) : (i < home || home <= j)
+            if stays { continue }
+            buckets[i] = buckets[j]
+            i = j
+        }
+        buckets[i].slot = -1
+    }
+
+    private mutating func grow() {
+        let old = buckets
+        let n = old.count * 2
+        buckets = Array(repeating: Bucket(hash: 0, slot: -1), count: n)
+        mask = n - 1
+        for e in old where e.slot >= 0 { place(e) }
+    }
+}
