@@ -145,9 +145,17 @@ package final class StoreAppendStep: DrainingStep {
         if events.count < Self.overlapMinimum { collect(into: &out) }
     }
 
-    /// Waits for the append in flight, if any, and emits its outcome.
+    /// Waits for the append in flight, if any, and emits its outcome; then lets the store
+    /// write what it keeps for later (SQLite's stream versions).
     package func drain(into out: inout StepOutput) {
         collect(into: &out)
+        guard !failed else { return }
+        do {
+            try store.flush()
+        } catch {
+            failed = true
+            out.stop("output '\(spec.name)': \(error.message)")
+        }
     }
 
     func collect(into out: inout StepOutput) {

@@ -247,6 +247,45 @@ extension SQLiteEventStoreTests {
         for (stream, v) in versions { #expect(try stores[1].streamVersion(stream) == v) }
     }
 
+    /// `sluice_streams` takes a connection's stream versions every
+    /// `SQLiteEventStore.recordEvery` events and at `flush()`; until then another
+    /// connection counts them in from `events`, so no version is assigned twice.
+    @Test func unrecordedStreamVersionsAreCountedInByOtherConnections() throws {
+        let dir = try scratchDirectory("unrecorded")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = dir.appendingPathComponent("s.db").path
+        let a = try SQLiteEventStore.openForAppend(path: path)
+        _ = try a.append([newEvent("o1", "a1"), newEvent("o2", "a2"), newEvent("o1", "a3")])
+        _ = try a.append([newEvent("o1", "a4")])
+        // Not written yet: streams_at is still 0.
+        #expect(try querySQLite(path, "SELECT value FROM sluice_store WHERE key = 'streams_at'") == ["0"])
+        #expect(try a.streamVersion("o1") == 3)
+        let b = try SQLiteEventStore.openForAppend(path: path)
+        #expect(try b.streamVersion("o1") == 3)
+        #expect(try b.append([newEvent("o1", "b1")]) == [.appended(position: 5, version: 4)])
+        // A's flush after B appended is skipped (B's append counted A's events in).
+        try a.flush()
+        #expect(try a.append([newEvent("o1", "a5"), newEvent("o2", "a6")]) == [
+            .appended(position: 6, version: 5), .appended(position: 7, version: 2),
+        ])
+        try a.flush()
+        #expect(
+            try querySQLite(
+                path,
+                """
+                SELECT value FROM sluice_store WHERE key = 'streams_at';
+                SELECT group_concat(stream_id || '=' || version, ',') FROM (SELECT * FROM sluice_streams ORDER BY 1);
+                """) == ["7", "o1=5,o2=2"])
+        // A long run writes them as it goes.
+        let many = (0..<Int(SQLiteEventStore.recordEvery) + 10).map { newEvent("s\($0 % 3)", "m\($0)") }
+        for start in stride(from: 0, to: many.count, by: 5000) {
+            _ = try a.append(Array(many[start..<min(start + 5000, many.count)]))
+        }
+        let at = try querySQLite(path, "SELECT value FROM sluice_store WHERE key = 'streams_at'")
+        #expect(at.first.flatMap { Int64($0) }.map { $0 >= SQLiteEventStore.recordEvery } == true)
+        #expect(try b.append([newEvent("s0", "b2")]) == [.appended(position: 7 + Int64(many.count) + 1, version: Int64((many.count + 2) / 3) + 1)])
+    }
+
     /// A failure in the middle of a multi-row INSERT (here a trigger's, for the 40th event of
     /// a run) rolls the whole batch back, as one by one.
     @Test func aFailedMultiRowInsertLeavesNothingBehind() throws {
