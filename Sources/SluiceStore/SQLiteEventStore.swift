@@ -168,13 +168,14 @@ package final class SQLiteEventStore: @unchecked Sendable {
     /// Stream versions as of global position `knownAt` (see ``append(_:now:)``).
     var knownVersions: [String: Int64] = [:]
     var knownAt: Int64 = -1
-    /// The stream versions this connection appended after `sluice_streams` last took them
-    /// in (its `streams_at`, ``recordedAt``). They are written in the transaction of the
-    /// batch that reaches ``recordEvery`` events past it, and by ``flush()``; until then,
-    /// another connection counts them in from `events` (`catchUpStreams`), as it does
-    /// events other programs inserted. Writing every batch's streams (some 500 upserts per
-    /// batch of 720 events over 1,000 streams) took 15% of an append's instructions.
-    var unrecorded: [String: Int64] = [:]
+    /// The position up to which `sluice_streams` holds this connection's appends (its
+    /// `streams_at`). The versions of later appends are in ``knownVersions`` only, until
+    /// the batch that reaches ``recordEvery`` events past it, or ``flush()``, writes them
+    /// (all of ``knownVersions``: writing a version it already holds changes nothing);
+    /// until then, another connection counts them in from `events` (`catchUpStreams`), as
+    /// it does events other programs inserted. Writing every batch's streams (some 500
+    /// upserts per batch of 720 events over 1,000 streams) took 15% of an append's
+    /// instructions.
     var recordedAt: Int64 = 0
     /// Events appended between writes of `sluice_streams` (at most, plus one batch).
     package static let recordEvery: Int64 = 65_536
@@ -274,12 +275,10 @@ package final class SQLiteEventStore: @unchecked Sendable {
                 // The catch-up counts in every event after `streams_at`, this
                 // connection's unrecorded ones too.
                 knownVersions.removeAll()
-                unrecorded.removeAll()
                 recordedAt = try catchUpStreams(to: top)
             }
-            var state = AppendState(versions: knownVersions, top: top, changed: unrecorded)
+            var state = AppendState(versions: knownVersions, top: top)
             knownVersions = [:]
-            unrecorded = [:]
             state.results.reserveCapacity(batch.count)
             var i = 0
             // Until a run meets a stored event id: after that, the rest of the batch goes
@@ -305,21 +304,16 @@ package final class SQLiteEventStore: @unchecked Sendable {
                 try appendOne(batch[i], now: now, &state)
                 i += 1
             }
-            let record = !state.changed.isEmpty && state.top - recordedAt >= Self.recordEvery
-            if record { try recordStreams(state.changed, at: state.top) }
+            let record = state.top - recordedAt >= Self.recordEvery
+            if record { try recordStreams(state.versions, at: state.top) }
             try c.exec("COMMIT")
             knownVersions = state.versions
             knownAt = state.top
-            if record {
-                recordedAt = state.top
-            } else {
-                unrecorded = state.changed
-            }
+            if record { recordedAt = state.top }
             return state.results
         } catch {
             try? c.exec("ROLLBACK")
             knownVersions.removeAll()
-            unrecorded.removeAll()
             knownAt = -1
             throw error
         }
@@ -331,9 +325,6 @@ package final class SQLiteEventStore: @unchecked Sendable {
         var versions: [String: Int64]
         /// The last position assigned.
         var top: Int64
-        /// The streams appended to since `sluice_streams` was written (``unrecorded``),
-        /// this batch's included, with their new versions.
-        var changed: [String: Int64]
         var results: [AppendResult] = []
     }
 
@@ -383,7 +374,6 @@ package final class SQLiteEventStore: @unchecked Sendable {
             state.results.append(.duplicate)
         } else {
             state.versions[e.streamID] = current + 1
-            state.changed[e.streamID] = current + 1
             state.top = c.lastInsertRowID
             state.results.append(.appended(position: state.top, version: current + 1))
         }
@@ -435,57 +425,76 @@ package final class SQLiteEventStore: @unchecked Sendable {
             insert = try c.statement(Self.runInsertSQL(rows: rows))
             runInserts[rows] = insert
         }
-        // Versions first (a stream new to this connection costs a lookup), then the texts
-        // of all rows into one buffer, so that SQLite need not copy each.
-        runVersions.removeAll(keepingCapacity: true)
-        runOffsets.removeAll(keepingCapacity: true)
-        runText.removeAll(keepingCapacity: true)
-        var size = 0
-        for k in range {
-            let e = batch[k]
-            let current = try currentVersion(e.streamID, &state)
-            runVersions.append(current)
-            state.versions[e.streamID] = current + 1
-            size += e.streamID.utf8.count + e.eventID.utf8.count + e.type.utf8.count + e.data.count
+        // The buffers, taken out of the store for the call (a class's stored arrays are
+        // checked for exclusive access on every use).
+        var versions = runVersions
+        var offsets = runOffsets
+        var text = runText
+        runVersions = []
+        runOffsets = []
+        runText = []
+        defer {
+            runVersions = versions
+            runOffsets = offsets
+            runText = text
         }
-        runText.reserveCapacity(size)
-        for k in range {
-            let e = batch[k]
-            runOffsets.append(runText.count)
-            runText.append(contentsOf: e.streamID.utf8)
-            runOffsets.append(runText.count)
-            runText.append(contentsOf: e.eventID.utf8)
-            runOffsets.append(runText.count)
-            runText.append(contentsOf: e.type.utf8)
-            runOffsets.append(runText.count)
-            runText.append(contentsOf: e.data)
-        }
-        runOffsets.append(runText.count)
-        let rc = runText.withUnsafeBufferPointer { text -> Int32 in
-            // An empty buffer has no address; every row has a stream id, so it is not empty.
-            guard let base = text.baseAddress else { return SQLITE_MISUSE }
-            insert.bind(1, now)
-            var o = 0
-            for (j, k) in range.enumerated() {
-                let e = batch[k]
-                let p = Int32(2 + 8 * j)
-                insert.bindStatic(p, base + runOffsets[o], count: runOffsets[o + 1] - runOffsets[o])
-                insert.bind(p + 1, runVersions[j] + 1)
-                insert.bindStatic(p + 2, base + runOffsets[o + 1], count: runOffsets[o + 2] - runOffsets[o + 1])
-                insert.bindStatic(p + 3, base + runOffsets[o + 2], count: runOffsets[o + 3] - runOffsets[o + 2])
-                insert.bind(p + 4, e.schemaVersion)
-                insert.bind(p + 5, e.eventTime)
-                insert.bindStatic(p + 6, base + runOffsets[o + 3], count: runOffsets[o + 4] - runOffsets[o + 3])
-                insert.bind(p + 7, e.serialized ? 1 : 0)
-                o += 4
+        versions.removeAll(keepingCapacity: true)
+        offsets.removeAll(keepingCapacity: true)
+        text.removeAll(keepingCapacity: true)
+        let rc = try batch.withUnsafeBufferPointer { (all) throws(StoreError) -> Int32 in
+            let events = UnsafeBufferPointer(rebasing: all[range])
+            // Versions first (a stream new to this connection costs a lookup), then the
+            // texts of all rows into one buffer, so that SQLite need not copy each.
+            var size = 0
+            for e in events {
+                if let i = state.versions.index(forKey: e.streamID) {
+                    let current = state.versions.values[i]
+                    versions.append(current)
+                    state.versions.values[i] = current + 1
+                } else {
+                    let current = try recordedVersion(e.streamID)
+                    versions.append(current)
+                    state.versions[e.streamID] = current + 1
+                }
+                size += e.streamID.utf8.count + e.eventID.utf8.count + e.type.utf8.count + e.data.count
             }
-            let rc = insert.runResult()
-            insert.clearBindings()
-            return rc
+            text.reserveCapacity(size)
+            for e in events {
+                offsets.append(text.count)
+                text.append(contentsOf: e.streamID.utf8)
+                offsets.append(text.count)
+                text.append(contentsOf: e.eventID.utf8)
+                offsets.append(text.count)
+                text.append(contentsOf: e.type.utf8)
+                offsets.append(text.count)
+                text.append(contentsOf: e.data)
+            }
+            offsets.append(text.count)
+            return text.withUnsafeBufferPointer { bytes -> Int32 in
+                // An empty buffer has no address; every row has a stream id, so it is not empty.
+                guard let base = bytes.baseAddress else { return SQLITE_MISUSE }
+                insert.bind(1, now)
+                var o = 0
+                for (j, e) in events.enumerated() {
+                    let p = Int32(2 + 8 * j)
+                    insert.bindStatic(p, base + offsets[o], count: offsets[o + 1] - offsets[o])
+                    insert.bind(p + 1, versions[j] + 1)
+                    insert.bindStatic(p + 2, base + offsets[o + 1], count: offsets[o + 2] - offsets[o + 1])
+                    insert.bindStatic(p + 3, base + offsets[o + 2], count: offsets[o + 3] - offsets[o + 2])
+                    insert.bind(p + 4, e.schemaVersion)
+                    insert.bind(p + 5, e.eventTime)
+                    insert.bindStatic(p + 6, base + offsets[o + 3], count: offsets[o + 4] - offsets[o + 3])
+                    insert.bind(p + 7, e.serialized ? 1 : 0)
+                    o += 4
+                }
+                let rc = insert.runResult()
+                insert.clearBindings()
+                return rc
+            }
         }
         if rc == SQLITE_CONSTRAINT && c.inTransaction {
             // A stored (or repeated) event id: SQLite undid the statement; undo the versions.
-            for (j, k) in range.enumerated().reversed() { state.versions[batch[k].streamID] = runVersions[j] }
+            for (j, k) in range.enumerated().reversed() { state.versions[batch[k].streamID] = versions[j] }
             return false
         }
         guard rc == SQLITE_DONE else { throw c.failure("cannot append") }
@@ -493,10 +502,8 @@ package final class SQLiteEventStore: @unchecked Sendable {
         guard c.changes == rows, c.lastInsertRowID == state.top + Int64(rows) else {
             throw StoreError("store '\(c.path)': appended rows did not get consecutive positions after \(state.top)")
         }
-        for (j, k) in range.enumerated() {
-            let version = runVersions[j] + 1
-            state.changed[batch[k].streamID] = version
-            state.results.append(.appended(position: state.top + 1 + Int64(j), version: version))
+        for j in 0..<rows {
+            state.results.append(.appended(position: state.top + 1 + Int64(j), version: versions[j] + 1))
         }
         state.top += Int64(rows)
         return true
@@ -523,17 +530,16 @@ package final class SQLiteEventStore: @unchecked Sendable {
     /// hold yet (the store output calls it at checkpoints and at the end of its input).
     /// Skipped when another connection has appended since: its appends count them in.
     package func flush() throws(StoreError) {
-        guard !unrecorded.isEmpty, knownAt >= 0 else { return }
+        guard knownAt > recordedAt else { return }
         let c = connection
         try c.exec("BEGIN IMMEDIATE")
         do throws(StoreError) {
-            if try lastPosition() == knownAt { try recordStreams(unrecorded, at: knownAt) }
+            if try lastPosition() == knownAt { try recordStreams(knownVersions, at: knownAt) }
             try c.exec("COMMIT")
         } catch {
             try? c.exec("ROLLBACK")
             throw error
         }
-        unrecorded.removeAll()
         recordedAt = knownAt
     }
 
