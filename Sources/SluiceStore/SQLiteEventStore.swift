@@ -380,9 +380,10 @@ package final class SQLiteEventStore: @unchecked Sendable {
     }
 
     /// Events per multi-row `INSERT`. Each statement step opens its cursors (the table and
-    /// its three indexes) and runs the statement's set-up once for all of its rows; 32
-    /// rows measured a little faster than 16, and more rows change little.
-    static let rowsPerInsert = 32
+    /// its three indexes) and runs the statement's set-up once for all of its rows; in a C
+    /// program inserting 100,000 events, 64 rows a statement took 4% fewer instructions than
+    /// 32 (and 32 about 17% fewer than one).
+    static let rowsPerInsert = 64
 
     /// The multi-row `INSERT` for each row count, made on first use.
     var runInserts: [Statement?] = Array(repeating: nil, count: rowsPerInsert + 1)
