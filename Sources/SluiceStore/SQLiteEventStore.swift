@@ -405,7 +405,8 @@ package final class SQLiteEventStore: @unchecked Sendable {
             """
         for k in 0..<rows {
             let b = 2 + 8 * k
-            sql += "\(k == 0 ? " " : ", ")(?\(b), ?\(b + 1), ?\(b + 2), ?\(b + 3), ?\(b + 4), ?\(b + 5), ?\(b + 6), ?1, ?\(b + 7))"
+            sql +=
+                "\(k == 0 ? " " : ", ")(?\(b), ?\(b + 1), ?\(b + 2), ?\(b + 3), ?\(b + 4), ?\(b + 5), ?\(b + 6), ?1, ?\(b + 7))"
         }
         return sql
     }

@@ -265,9 +265,10 @@ extension SQLiteEventStoreTests {
         #expect(try b.append([newEvent("o1", "b1")]) == [.appended(position: 5, version: 4)])
         // A's flush after B appended is skipped (B's append counted A's events in).
         try a.flush()
-        #expect(try a.append([newEvent("o1", "a5"), newEvent("o2", "a6")]) == [
-            .appended(position: 6, version: 5), .appended(position: 7, version: 2),
-        ])
+        #expect(
+            try a.append([newEvent("o1", "a5"), newEvent("o2", "a6")]) == [
+                .appended(position: 6, version: 5), .appended(position: 7, version: 2),
+            ])
         try a.flush()
         #expect(
             try querySQLite(
@@ -283,7 +284,10 @@ extension SQLiteEventStoreTests {
         }
         let at = try querySQLite(path, "SELECT value FROM sluice_store WHERE key = 'streams_at'")
         #expect(at.first.flatMap { Int64($0) }.map { $0 >= SQLiteEventStore.recordEvery } == true)
-        #expect(try b.append([newEvent("s0", "b2")]) == [.appended(position: 7 + Int64(many.count) + 1, version: Int64((many.count + 2) / 3) + 1)])
+        #expect(
+            try b.append([newEvent("s0", "b2")]) == [
+                .appended(position: 7 + Int64(many.count) + 1, version: Int64((many.count + 2) / 3) + 1)
+            ])
     }
 
     /// A failure in the middle of a multi-row INSERT (here a trigger's, for the 40th event of
