@@ -62,10 +62,17 @@ package protocol EventStoreBackend: AnyObject, Sendable {
     /// The highest global position, 0 for an empty store.
     func lastPosition() throws(StoreError) -> Int64
 
+    /// Writes whatever the backend keeps for later that is not the events themselves
+    /// (SQLite: the stream versions for `sluice_streams`). Called by the store output at
+    /// checkpoints and at the end of its input; the default does nothing.
+    func flush() throws(StoreError)
+
     func close()
 }
 
 extension EventStoreBackend {
+    package func flush() throws(StoreError) {}
+
     /// Every event matching `start`, in global order (for tests and small stores).
     package func readAll(_ start: ReplayStart = .beginning) throws -> [StoredEvent] {
         var out: [StoredEvent] = []

@@ -8,6 +8,12 @@ package struct StoreError: Error, Sendable, CustomStringConvertible {
     package var description: String { message }
 }
 
+/// SQLite's memory statistics turned off, once, before the process's first connection
+/// (`SQLITE_CONFIG_MEMSTATUS`): Sluice never reads them, and keeping them costs a
+/// process-wide mutex around every allocation SQLite makes (an append makes several per
+/// event). False when SQLite was already initialized, which changes nothing else.
+private let memoryStatisticsOff: Bool = sluice_sqlite3_disable_memstatus() == SQLITE_OK
+
 /// One SQLite connection with its prepared statements. Not thread-safe: one thread uses it
 /// at a time (the stage that appends, or the source that reads). No SQLite type leaves
 /// this file.
@@ -19,6 +25,7 @@ final class SQLiteConnection {
     /// Opens `path`; `create` makes the file when it is missing.
     init(path: String, readOnly: Bool, create: Bool) throws(StoreError) {
         self.path = path
+        _ = memoryStatisticsOff
         var flags = readOnly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE
         if create && !readOnly { flags |= SQLITE_OPEN_CREATE }
         flags |= SQLITE_OPEN_NOMUTEX
@@ -73,6 +80,10 @@ final class SQLiteConnection {
         return Statement(handle: s, connection: self)
     }
 
+    /// True while a transaction is open (SQLite rolls one back by itself after some
+    /// errors, such as a full disk).
+    var inTransaction: Bool { db.map { sqlite3_get_autocommit($0) == 0 } ?? false }
+
     var changes: Int { db.map { Int(sqlite3_changes($0)) } ?? 0 }
     var lastInsertRowID: Int64 { db.map { sqlite3_last_insert_rowid($0) } ?? 0 }
 }
@@ -106,6 +117,27 @@ struct Statement {
             }
         }
         if bytes.isEmpty { _ = sluice_sqlite3_bind_text(handle, index, "", 0) }
+    }
+
+    /// Binds `count` bytes at `text` as text without copying them: they must stay valid
+    /// and unchanged until the statement has been stepped and ``clearBindings()`` called.
+    func bindStatic(_ index: Int32, _ text: UnsafePointer<UInt8>, count: Int) {
+        text.withMemoryRebound(to: CChar.self, capacity: count) {
+            _ = sluice_sqlite3_bind_text_static(handle, index, $0, Int32(count))
+        }
+    }
+
+    /// Sets every parameter back to NULL (so that none points at bytes bound without a copy).
+    func clearBindings() { sqlite3_clear_bindings(handle) }
+
+    /// Steps a statement that returns no rows to its end and resets it, returning SQLite's
+    /// result: `SQLITE_DONE`, or the error (`SQLITE_CONSTRAINT` for a unique key already
+    /// taken).
+    func runResult() -> Int32 {
+        var rc = sqlite3_step(handle)
+        while rc == SQLITE_ROW { rc = sqlite3_step(handle) }
+        sqlite3_reset(handle)
+        return rc
     }
 
     /// Steps once: true when a row is ready, false when done.

@@ -1,3 +1,5 @@
+import CSQLite
+
 #if canImport(Glibc)
     import Glibc
 #elseif canImport(Darwin)
@@ -166,14 +168,28 @@ package final class SQLiteEventStore: @unchecked Sendable {
     /// Stream versions as of global position `knownAt` (see ``append(_:now:)``).
     var knownVersions: [String: Int64] = [:]
     var knownAt: Int64 = -1
+    /// The position up to which `sluice_streams` holds this connection's appends (its
+    /// `streams_at`). The versions of later appends are in ``knownVersions`` only, until
+    /// the batch that reaches ``recordEvery`` events past it, or ``flush()``, writes them
+    /// (all of ``knownVersions``: writing a version it already holds changes nothing);
+    /// until then, another connection counts them in from `events` (`catchUpStreams`), as
+    /// it does events other programs inserted. Writing every batch's streams (some 500
+    /// upserts per batch of 720 events over 1,000 streams) took 15% of an append's
+    /// instructions.
+    var recordedAt: Int64 = 0
+    /// Events appended between writes of `sluice_streams` (at most, plus one batch).
+    package static let recordEvery: Int64 = 65_536
 
     /// Opens the store at `path` for appending, creating the file and its tables when
     /// they are missing, and migrating a store of ``layoutBefore``.
     package static func openForAppend(path: String) throws(StoreError) -> SQLiteEventStore {
         let c = try SQLiteConnection(path: path, readOnly: false, create: true)
         // WAL: readers never block the writer, and a commit is one append to the log.
+        // temp_store=MEMORY: a multi-row INSERT keeps the pages it changes in a statement
+        // journal (to undo itself when an event id is taken), in memory rather than a
+        // temporary file past 64 KiB.
         try c.exec(
-            "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA cache_size=-65536; PRAGMA wal_autocheckpoint=8192;"
+            "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA cache_size=-65536; PRAGMA wal_autocheckpoint=8192; PRAGMA temp_store=MEMORY;"
         )
         try c.exec("BEGIN IMMEDIATE")
         do throws(StoreError) {
@@ -243,6 +259,10 @@ package final class SQLiteEventStore: @unchecked Sendable {
     /// Appends `batch` in one transaction: all of it is stored or (on an error) none of it.
     /// Duplicates (by event id) and version conflicts write nothing for that event and
     /// are reported in its result; the other events are appended.
+    ///
+    /// Runs of events without `expected_version` go in with one multi-row `INSERT` per
+    /// ``rowsPerInsert`` events (see ``insertRun(_:_:now:_:)``); an event with one, and
+    /// every event of a run that met a stored event id, goes in alone.
     package func append(_ batch: [NewEvent], now: Int64 = currentMillis()) throws(StoreError) -> [AppendResult] {
         guard !batch.isEmpty else { return [] }
         let c = connection
@@ -250,73 +270,245 @@ package final class SQLiteEventStore: @unchecked Sendable {
         do throws(StoreError) {
             // The stream versions this connection knew after its last commit hold while no
             // one else has appended since (the last position is still its own).
-            var top = try lastPosition()
+            let top = try lastPosition()
             if top != knownAt || knownVersions.count > 100_000 {
+                // The catch-up counts in every event after `streams_at`, this
+                // connection's unrecorded ones too.
                 knownVersions.removeAll()
-                try catchUpStreams(to: top)
+                recordedAt = try catchUpStreams(to: top)
             }
-            var versions = knownVersions
-            // The streams this batch appended to, with their new versions.
-            var changed: [String: Int64] = [:]
-            var results: [AppendResult] = []
-            results.reserveCapacity(batch.count)
-            let exists = try c.statement("SELECT 1 FROM events WHERE event_id = ?1")
-            let insert = try c.statement(
-                """
-                INSERT INTO events (
-                    stream_id, stream_version, event_id, type, schema_version, event_time, data, appended_at, data_valid)
-                VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT (event_id) DO NOTHING
-                """)
-            for e in batch {
-                if e.expectedVersion != nil {
-                    exists.reset()
-                    exists.bind(1, e.eventID)
-                    let dup = try exists.step()
-                    exists.reset()
-                    if dup {
-                        results.append(.duplicate)
-                        continue
+            var state = AppendState(versions: knownVersions, top: top)
+            knownVersions = [:]
+            state.results.reserveCapacity(batch.count)
+            var i = 0
+            // Until a run meets a stored event id: after that, the rest of the batch goes
+            // event by event (a re-run of stored input would otherwise fail every run).
+            var runs = true
+            while i < batch.count {
+                var end = i
+                if runs {
+                    while end < batch.count && end - i < Self.rowsPerInsert && batch[end].expectedVersion == nil {
+                        end += 1
                     }
                 }
-                let current: Int64
-                if let v = versions[e.streamID] { current = v } else { current = try recordedVersion(e.streamID) }
-                if let expected = e.expectedVersion, expected != current {
-                    versions[e.streamID] = current
-                    results.append(.conflict(actual: current))
+                if end - i >= 2 {
+                    if try insertRun(batch, i..<end, now: now, &state) {
+                        i = end
+                        continue
+                    }
+                    runs = false
+                    for k in i..<end { try appendOne(batch[k], now: now, &state) }
+                    i = end
                     continue
                 }
-                insert.reset()
-                insert.bind(1, e.streamID)
-                insert.bind(2, current + 1)
-                insert.bind(3, e.eventID)
-                insert.bind(4, e.type)
-                insert.bind(5, e.schemaVersion)
-                insert.bind(6, e.eventTime)
-                insert.bind(7, bytes: e.data)
-                insert.bind(8, now)
-                insert.bind(9, e.serialized ? 1 : 0)
-                try insert.run()
-                if c.changes == 0 {
-                    versions[e.streamID] = current
-                    results.append(.duplicate)
-                } else {
-                    versions[e.streamID] = current + 1
-                    changed[e.streamID] = current + 1
-                    top = c.lastInsertRowID
-                    results.append(.appended(position: top, version: current + 1))
-                }
+                try appendOne(batch[i], now: now, &state)
+                i += 1
             }
-            if !changed.isEmpty { try recordStreams(changed, at: top) }
+            let record = state.top - recordedAt >= Self.recordEvery
+            if record { try recordStreams(state.versions, at: state.top) }
             try c.exec("COMMIT")
-            knownVersions = versions
-            knownAt = top
-            return results
+            knownVersions = state.versions
+            knownAt = state.top
+            if record { recordedAt = state.top }
+            return state.results
         } catch {
             try? c.exec("ROLLBACK")
             knownVersions.removeAll()
             knownAt = -1
             throw error
         }
+    }
+
+    /// What an append has done so far in its transaction.
+    struct AppendState {
+        /// Each stream's version as of this point of the batch (those looked up so far).
+        var versions: [String: Int64]
+        /// The last position assigned.
+        var top: Int64
+        var results: [AppendResult] = []
+    }
+
+    /// The stream's version at this point of the append.
+    func currentVersion(_ stream: String, _ state: inout AppendState) throws(StoreError) -> Int64 {
+        if let v = state.versions[stream] { return v }
+        return try recordedVersion(stream)
+    }
+
+    /// Appends one event with the one-row statement, which skips a stored event id.
+    func appendOne(_ e: NewEvent, now: Int64, _ state: inout AppendState) throws(StoreError) {
+        let c = connection
+        if e.expectedVersion != nil {
+            let exists = try c.statement("SELECT 1 FROM events WHERE event_id = ?1")
+            exists.bind(1, e.eventID)
+            let dup = try exists.step()
+            exists.reset()
+            if dup {
+                state.results.append(.duplicate)
+                return
+            }
+        }
+        let current = try currentVersion(e.streamID, &state)
+        if let expected = e.expectedVersion, expected != current {
+            state.versions[e.streamID] = current
+            state.results.append(.conflict(actual: current))
+            return
+        }
+        let insert = try c.statement(
+            """
+            INSERT INTO events (
+                stream_id, stream_version, event_id, type, schema_version, event_time, data, appended_at, data_valid)
+            VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT (event_id) DO NOTHING
+            """)
+        insert.bind(1, e.streamID)
+        insert.bind(2, current + 1)
+        insert.bind(3, e.eventID)
+        insert.bind(4, e.type)
+        insert.bind(5, e.schemaVersion)
+        insert.bind(6, e.eventTime)
+        insert.bind(7, bytes: e.data)
+        insert.bind(8, now)
+        insert.bind(9, e.serialized ? 1 : 0)
+        try insert.run()
+        if c.changes == 0 {
+            state.versions[e.streamID] = current
+            state.results.append(.duplicate)
+        } else {
+            state.versions[e.streamID] = current + 1
+            state.top = c.lastInsertRowID
+            state.results.append(.appended(position: state.top, version: current + 1))
+        }
+    }
+
+    /// Events per multi-row `INSERT`. Each statement step opens its cursors (the table and
+    /// its three indexes) and runs the statement's set-up once for all of its rows; in a C
+    /// program inserting 100,000 events, 64 rows a statement took 4% fewer instructions than
+    /// 32 (and 32 about 17% fewer than one).
+    static let rowsPerInsert = 64
+
+    /// The multi-row `INSERT` for each row count, made on first use.
+    var runInserts: [Statement?] = Array(repeating: nil, count: rowsPerInsert + 1)
+    /// The text of the rows a multi-row `INSERT` is inserting, bound without a copy.
+    var runText: [UInt8] = []
+    /// Where each row's texts start in ``runText``, and each row's version before it.
+    var runOffsets: [Int] = []
+    var runVersions: [Int64] = []
+
+    /// `INSERT INTO events ... VALUES (...), (...), ...` for `rows` rows: `?1` is
+    /// `appended_at`, the same for all; row `k` has parameters `?(2+8k)` to `?(9+8k)`.
+    /// No `ON CONFLICT` clause: a stored event id fails the whole statement, which SQLite
+    /// then undoes (the transaction stays open).
+    static func runInsertSQL(rows: Int) -> String {
+        var sql = """
+            INSERT INTO events (
+                stream_id, stream_version, event_id, type, schema_version, event_time, data, appended_at, data_valid)
+            VALUES
+            """
+        for k in 0..<rows {
+            let b = 2 + 8 * k
+            sql +=
+                "\(k == 0 ? " " : ", ")(?\(b), ?\(b + 1), ?\(b + 2), ?\(b + 3), ?\(b + 4), ?\(b + 5), ?\(b + 6), ?1, ?\(b + 7))"
+        }
+        return sql
+    }
+
+    /// Inserts `batch[range]` (events without `expected_version`) with one statement.
+    /// Returns false, having written nothing and left `state` as it was, when one of the
+    /// event ids is stored already (or repeats within the range): the caller then appends
+    /// them one by one, which skips the duplicates.
+    func insertRun(_ batch: [NewEvent], _ range: Range<Int>, now: Int64, _ state: inout AppendState)
+        throws(StoreError) -> Bool
+    {
+        let c = connection
+        let rows = range.count
+        let insert: Statement
+        if let s = runInserts[rows] {
+            insert = s
+        } else {
+            insert = try c.statement(Self.runInsertSQL(rows: rows))
+            runInserts[rows] = insert
+        }
+        // The buffers, taken out of the store for the call (a class's stored arrays are
+        // checked for exclusive access on every use).
+        var versions = runVersions
+        var offsets = runOffsets
+        var text = runText
+        runVersions = []
+        runOffsets = []
+        runText = []
+        defer {
+            runVersions = versions
+            runOffsets = offsets
+            runText = text
+        }
+        versions.removeAll(keepingCapacity: true)
+        offsets.removeAll(keepingCapacity: true)
+        text.removeAll(keepingCapacity: true)
+        let rc = try batch.withUnsafeBufferPointer { (all) throws(StoreError) -> Int32 in
+            let events = UnsafeBufferPointer(rebasing: all[range])
+            // Versions first (a stream new to this connection costs a lookup), then the
+            // texts of all rows into one buffer, so that SQLite need not copy each.
+            var size = 0
+            for e in events {
+                if let i = state.versions.index(forKey: e.streamID) {
+                    let current = state.versions.values[i]
+                    versions.append(current)
+                    state.versions.values[i] = current + 1
+                } else {
+                    let current = try recordedVersion(e.streamID)
+                    versions.append(current)
+                    state.versions[e.streamID] = current + 1
+                }
+                size += e.streamID.utf8.count + e.eventID.utf8.count + e.type.utf8.count + e.data.count
+            }
+            text.reserveCapacity(size)
+            for e in events {
+                offsets.append(text.count)
+                text.append(contentsOf: e.streamID.utf8)
+                offsets.append(text.count)
+                text.append(contentsOf: e.eventID.utf8)
+                offsets.append(text.count)
+                text.append(contentsOf: e.type.utf8)
+                offsets.append(text.count)
+                text.append(contentsOf: e.data)
+            }
+            offsets.append(text.count)
+            return text.withUnsafeBufferPointer { bytes -> Int32 in
+                // An empty buffer has no address; every row has a stream id, so it is not empty.
+                guard let base = bytes.baseAddress else { return SQLITE_MISUSE }
+                insert.bind(1, now)
+                var o = 0
+                for (j, e) in events.enumerated() {
+                    let p = Int32(2 + 8 * j)
+                    insert.bindStatic(p, base + offsets[o], count: offsets[o + 1] - offsets[o])
+                    insert.bind(p + 1, versions[j] + 1)
+                    insert.bindStatic(p + 2, base + offsets[o + 1], count: offsets[o + 2] - offsets[o + 1])
+                    insert.bindStatic(p + 3, base + offsets[o + 2], count: offsets[o + 3] - offsets[o + 2])
+                    insert.bind(p + 4, e.schemaVersion)
+                    insert.bind(p + 5, e.eventTime)
+                    insert.bindStatic(p + 6, base + offsets[o + 3], count: offsets[o + 4] - offsets[o + 3])
+                    insert.bind(p + 7, e.serialized ? 1 : 0)
+                    o += 4
+                }
+                let rc = insert.runResult()
+                insert.clearBindings()
+                return rc
+            }
+        }
+        if rc == SQLITE_CONSTRAINT && c.inTransaction {
+            // A stored (or repeated) event id: SQLite undid the statement; undo the versions.
+            for (j, k) in range.enumerated().reversed() { state.versions[batch[k].streamID] = versions[j] }
+            return false
+        }
+        guard rc == SQLITE_DONE else { throw c.failure("cannot append") }
+        // The table's rowids: each row is given the highest one plus one, in order.
+        guard c.changes == rows, c.lastInsertRowID == state.top + Int64(rows) else {
+            throw StoreError("store '\(c.path)': appended rows did not get consecutive positions after \(state.top)")
+        }
+        for j in 0..<rows {
+            state.results.append(.appended(position: state.top + 1 + Int64(j), version: versions[j] + 1))
+        }
+        state.top += Int64(rows)
+        return true
     }
 
     /// Writes the streams' versions to `sluice_streams`, which then holds every event up to
@@ -336,12 +528,29 @@ package final class SQLiteEventStore: @unchecked Sendable {
         try mark.run()
     }
 
-    /// Folds events appended by something other than this connection (another process,
-    /// `sqlite3` in a shell) after `streams_at` into `sluice_streams`, so that versions are
-    /// counted from every stored event (in the append's transaction).
-    func catchUpStreams(to top: Int64) throws(StoreError) {
+    /// Writes the stream versions this connection appended that `sluice_streams` does not
+    /// hold yet (the store output calls it at checkpoints and at the end of its input).
+    /// Skipped when another connection has appended since: its appends count them in.
+    package func flush() throws(StoreError) {
+        guard knownAt > recordedAt else { return }
+        let c = connection
+        try c.exec("BEGIN IMMEDIATE")
+        do throws(StoreError) {
+            if try lastPosition() == knownAt { try recordStreams(knownVersions, at: knownAt) }
+            try c.exec("COMMIT")
+        } catch {
+            try? c.exec("ROLLBACK")
+            throw error
+        }
+        recordedAt = knownAt
+    }
+
+    /// Folds events appended after `streams_at` (by another connection, another process,
+    /// `sqlite3` in a shell) into `sluice_streams`, so that versions are counted from every
+    /// stored event (in the append's transaction). Returns the new `streams_at`.
+    func catchUpStreams(to top: Int64) throws(StoreError) -> Int64 {
         let recorded = try streamsAt()
-        guard top > recorded else { return }
+        guard top > recorded else { return recorded }
         let s = try connection.statement(
             "SELECT stream_id, MAX(stream_version) FROM events WHERE position > ?1 GROUP BY stream_id")
         s.bind(1, recorded)
@@ -349,6 +558,7 @@ package final class SQLiteEventStore: @unchecked Sendable {
         while try s.step() { found[s.text(0)] = s.int(1) }
         s.reset()
         try recordStreams(found, at: top)
+        return top
     }
 
     /// The position up to which `sluice_streams` holds the stream versions.

@@ -1,3 +1,4 @@
+import Dispatch
 import SluiceCEL
 import SluiceCore
 import SluiceJSON
@@ -30,14 +31,49 @@ package struct StoreAppendSpec: Sendable {
 /// transaction. Events whose expressions fail, and appends whose `expected_version` does
 /// not match, go to the `rejected` side output (`OUTPUT.rejected`); an event already
 /// stored (same id) is skipped and counted. A store failure stops the run, with nothing
-/// of the failed batch written.
-package final class StoreAppendStep: Step {
+/// of the failed batch written (nor of any batch after it).
+///
+/// Appends run on a queue of their own, so that the store's work on one batch overlaps
+/// the expressions and serialisation of the next: a batch of ``overlapMinimum`` events or
+/// more is handed to the queue and committed there at once, and what came of it (its
+/// rejected events and conflicts, in the order they would have had) is emitted when the
+/// stage hands over the next batch, or drains (before a checkpoint barrier, and at the
+/// end). A smaller batch (a slow input) is waited for, its outcome emitted with it. The
+/// store is used by one thread at a time: the queue's, one append after another.
+package final class StoreAppendStep: DrainingStep {
     let spec: StoreAppendSpec
     let store: any EventStoreBackend
     let activation: EventActivation
     private(set) var appended = 0
     private(set) var duplicates = 0
     private(set) var conflicts = 0
+
+    /// Batches of at least this many events are appended while the next is prepared.
+    static let overlapMinimum = 64
+
+    /// The batch being appended on ``queue``, whose outcome is not emitted yet.
+    private var inFlight: InFlight?
+    /// Set when an append failed: nothing more is appended.
+    private var failed = false
+    private let queue = DispatchQueue(label: "sluice.store-append")
+
+    /// An append handed to the queue: its events, as `process` prepared them, and its result.
+    struct InFlight {
+        var events: [Event]
+        /// The index in `events` of each of `pending`'s events.
+        var sources: [Int]
+        var pending: [NewEvent]
+        /// Events whose expressions failed (index in `events`, message), in order.
+        var rejects: [(Int, String)]
+        var outcome: Outcome
+    }
+
+    /// The result of an append, written on the queue before `done` is signalled and read
+    /// by the stage after waiting for it.
+    final class Outcome: @unchecked Sendable {
+        var result: Result<[AppendResult], StoreError> = .success([])
+        let done = DispatchSemaphore(value: 0)
+    }
 
     package init(spec: StoreAppendSpec, store: any EventStoreBackend) {
         self.spec = spec
@@ -59,7 +95,9 @@ package final class StoreAppendStep: Step {
     package func process(batch events: [Event], into out: inout StepOutput) {
         var pending: [NewEvent] = []
         var sources: [Int] = []
+        var rejects: [(Int, String)] = []
         pending.reserveCapacity(events.count)
+        sources.reserveCapacity(events.count)
         var text: [UInt8] = []
         for (i, event) in events.enumerated() {
             activation.event = event
@@ -81,24 +119,70 @@ package final class StoreAppendStep: Step {
                         expectedVersion: expected, serialized: true))
                 sources.append(i)
             } catch {
-                out.reject(event, step: spec.name, message: error.message)
+                rejects.append((i, error.message))
             }
         }
-        let results: [AppendResult]
-        do {
-            results = try store.append(pending, now: currentMillis())
-        } catch {
-            out.stop("output '\(spec.name)': \(error.message)")
+        // The previous batch's outcome comes first, as it would have without the overlap.
+        collect(into: &out)
+        let batch = InFlight(events: events, sources: sources, pending: pending, rejects: rejects, outcome: Outcome())
+        guard !failed, !pending.isEmpty else {
+            emit(batch, [], into: &out)
             return
         }
+        let store = self.store
+        let outcome = batch.outcome
+        let now = currentMillis()
+        let events = pending
+        queue.async {
+            do throws(StoreError) {
+                outcome.result = .success(try store.append(events, now: now))
+            } catch {
+                outcome.result = .failure(error)
+            }
+            outcome.done.signal()
+        }
+        inFlight = batch
+        if events.count < Self.overlapMinimum { collect(into: &out) }
+    }
+
+    /// Waits for the append in flight, if any, and emits its outcome; then lets the store
+    /// write what it keeps for later (SQLite's stream versions).
+    package func drain(into out: inout StepOutput) {
+        collect(into: &out)
+        guard !failed else { return }
+        do {
+            try store.flush()
+        } catch {
+            failed = true
+            out.stop("output '\(spec.name)': \(error.message)")
+        }
+    }
+
+    func collect(into out: inout StepOutput) {
+        guard let batch = inFlight else { return }
+        inFlight = nil
+        batch.outcome.done.wait()
+        switch batch.outcome.result {
+        case .success(let results):
+            emit(batch, results, into: &out)
+        case .failure(let error):
+            failed = true
+            emit(batch, [], into: &out)
+            out.stop("output '\(spec.name)': \(error.message)")
+        }
+    }
+
+    /// A batch's rejected events, then its conflicts, and its counts.
+    func emit(_ batch: InFlight, _ results: [AppendResult], into out: inout StepOutput) {
+        for (i, message) in batch.rejects { out.reject(batch.events[i], step: spec.name, message: message) }
         for (k, r) in results.enumerated() {
             switch r {
             case .appended: appended += 1
             case .duplicate: duplicates += 1
             case .conflict(let actual):
                 conflicts += 1
-                let e = pending[k]
-                out.sides.append((SidePort.rejected, conflictEvent(events[sources[k]], e, actual: actual)))
+                let e = batch.pending[k]
+                out.sides.append((SidePort.rejected, conflictEvent(batch.events[batch.sources[k]], e, actual: actual)))
                 out.rejectedCount += 1
             }
         }

@@ -1,5 +1,6 @@
 import Foundation
 import SluiceStore
+import SluiceTestSupport
 import Testing
 
 /// A fresh folder under the system temp dir, removed by the caller.
@@ -167,6 +168,147 @@ func newEvent(_ stream: String, _ id: String, type: String = "placed", time: Int
             _ = try store.append([newEvent("o1", "b"), newEvent("o2", "c"), newEvent("o1", "boom")])
         }
         #expect(try store.readAll().map(\.eventID) == ["a"])
+        #expect(try store.append([newEvent("o1", "b")]) == [.appended(position: 2, version: 2)])
+    }
+}
+
+extension SQLiteEventStoreTests {
+    /// Appends go in as multi-row INSERTs for runs of events without an expected version
+    /// and one by one otherwise (and after a run meets a stored id): random batches, with
+    /// repeated and stored ids, expected versions right and wrong, and batches from a
+    /// second connection in between, give what appending event by event gives (a model).
+    @Test func multiRowAppendsMatchAppendingOneByOne() throws {
+        let dir = try scratchDirectory("multirow")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = dir.appendingPathComponent("s.db").path
+        let stores = [try SQLiteEventStore.openForAppend(path: path), try SQLiteEventStore.openForAppend(path: path)]
+        var rng = SplitMix64(seed: UInt64(19))
+        // The model: stored ids, each stream's version, the last position, every append.
+        var stored: Set<String> = []
+        var versions: [String: Int64] = [:]
+        var position: Int64 = 0
+        var log: [(id: String, stream: String, version: Int64)] = []
+        var nextID = 0
+        for round in 0..<60 {
+            let size = Int(rng.next() % 150)
+            var batch: [NewEvent] = []
+            for _ in 0..<size {
+                let stream = "s\(rng.next() % 12)"
+                let id: String
+                if !log.isEmpty && rng.next() % 20 == 0 {
+                    id = log[Int(rng.next() % UInt64(log.count))].id  // stored before
+                } else if nextID > 0 && rng.next() % 40 == 0 {
+                    id = "e\(nextID - 1)"  // maybe repeated within the batch
+                } else {
+                    id = "e\(nextID)"
+                    nextID += 1
+                }
+                var expected: Int64? = nil
+                if rng.next() % 10 == 0 {
+                    let v = versions[stream] ?? 0
+                    expected = rng.next() % 2 == 0 ? v : v + 1
+                }
+                batch.append(newEvent(stream, id, time: Int64(round), expected: expected))
+            }
+            // What appending one event at a time gives.
+            var want: [AppendResult] = []
+            var batchVersions = versions
+            var batchStored = stored
+            var batchLog: [(id: String, stream: String, version: Int64)] = []
+            var batchPosition = position
+            for e in batch {
+                let current = batchVersions[e.streamID] ?? 0
+                if e.expectedVersion != nil && batchStored.contains(e.eventID) {
+                    want.append(.duplicate)
+                } else if let x = e.expectedVersion, x != current {
+                    want.append(.conflict(actual: current))
+                } else if batchStored.contains(e.eventID) {
+                    want.append(.duplicate)
+                } else {
+                    batchPosition += 1
+                    batchVersions[e.streamID] = current + 1
+                    batchStored.insert(e.eventID)
+                    batchLog.append((e.eventID, e.streamID, current + 1))
+                    want.append(.appended(position: batchPosition, version: current + 1))
+                }
+            }
+            let got = try stores[Int(rng.next() % 2)].append(batch, now: 5)
+            #expect(got == want, "round \(round)")
+            versions = batchVersions
+            stored = batchStored
+            position = batchPosition
+            log += batchLog
+        }
+        let all = try stores[0].readAll()
+        #expect(all.map(\.eventID) == log.map(\.id))
+        #expect(all.map(\.streamID) == log.map(\.stream))
+        #expect(all.map(\.version) == log.map(\.version))
+        #expect(all.map(\.position) == Array(1...position))
+        for (stream, v) in versions { #expect(try stores[1].streamVersion(stream) == v) }
+    }
+
+    /// `sluice_streams` takes a connection's stream versions every
+    /// `SQLiteEventStore.recordEvery` events and at `flush()`; until then another
+    /// connection counts them in from `events`, so no version is assigned twice.
+    @Test func unrecordedStreamVersionsAreCountedInByOtherConnections() throws {
+        let dir = try scratchDirectory("unrecorded")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = dir.appendingPathComponent("s.db").path
+        let a = try SQLiteEventStore.openForAppend(path: path)
+        _ = try a.append([newEvent("o1", "a1"), newEvent("o2", "a2"), newEvent("o1", "a3")])
+        _ = try a.append([newEvent("o1", "a4")])
+        // Not written yet: streams_at is still 0.
+        #expect(try querySQLite(path, "SELECT value FROM sluice_store WHERE key = 'streams_at'") == ["0"])
+        #expect(try a.streamVersion("o1") == 3)
+        let b = try SQLiteEventStore.openForAppend(path: path)
+        #expect(try b.streamVersion("o1") == 3)
+        #expect(try b.append([newEvent("o1", "b1")]) == [.appended(position: 5, version: 4)])
+        // A's flush after B appended is skipped (B's append counted A's events in).
+        try a.flush()
+        #expect(
+            try a.append([newEvent("o1", "a5"), newEvent("o2", "a6")]) == [
+                .appended(position: 6, version: 5), .appended(position: 7, version: 2),
+            ])
+        try a.flush()
+        #expect(
+            try querySQLite(
+                path,
+                """
+                SELECT value FROM sluice_store WHERE key = 'streams_at';
+                SELECT group_concat(stream_id || '=' || version, ',') FROM (SELECT * FROM sluice_streams ORDER BY 1);
+                """) == ["7", "o1=5,o2=2"])
+        // A long run writes them as it goes.
+        let many = (0..<Int(SQLiteEventStore.recordEvery) + 10).map { newEvent("s\($0 % 3)", "m\($0)") }
+        for start in stride(from: 0, to: many.count, by: 5000) {
+            _ = try a.append(Array(many[start..<min(start + 5000, many.count)]))
+        }
+        let at = try querySQLite(path, "SELECT value FROM sluice_store WHERE key = 'streams_at'")
+        #expect(at.first.flatMap { Int64($0) }.map { $0 >= SQLiteEventStore.recordEvery } == true)
+        #expect(
+            try b.append([newEvent("s0", "b2")]) == [
+                .appended(position: 7 + Int64(many.count) + 1, version: Int64((many.count + 2) / 3) + 1)
+            ])
+    }
+
+    /// A failure in the middle of a multi-row INSERT (here a trigger's, for the 40th event of
+    /// a run) rolls the whole batch back, as one by one.
+    @Test func aFailedMultiRowInsertLeavesNothingBehind() throws {
+        let dir = try scratchDirectory("multirow-atomic")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = dir.appendingPathComponent("s.db").path
+        let store = try SQLiteEventStore.openForAppend(path: path)
+        _ = try store.append([newEvent("o1", "a")])
+        try runSQLite(
+            path,
+            """
+            CREATE TRIGGER fail_boom BEFORE INSERT ON events WHEN NEW.event_id = 'boom'
+            BEGIN SELECT RAISE(ABORT, 'disk on fire'); END;
+            """)
+        var batch = (0..<100).map { newEvent("o\($0 % 7)", "x\($0)") }
+        batch[40] = newEvent("o1", "boom")
+        #expect(throws: StoreError.self) { _ = try store.append(batch) }
+        #expect(try store.readAll().map(\.eventID) == ["a"])
+        #expect(try store.streamVersion("o1") == 1)
         #expect(try store.append([newEvent("o1", "b")]) == [.appended(position: 2, version: 2)])
     }
 }

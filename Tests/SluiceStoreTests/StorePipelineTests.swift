@@ -145,6 +145,58 @@ func order(_ id: String, _ order: String, _ type: String, amount: Int = 10, expe
         #expect(stored.map(\.eventID) == ["e1", "e3"])
     }
 
+    /// Batches of 512 are appended while the next is prepared: their rejected events
+    /// (expression failures, then version conflicts, in each batch) still come out in
+    /// input order, each once, and the store holds what appending one by one would have.
+    @Test func overlappedBatchesRejectInInputOrder() throws {
+        let dir = try scratchDirectory("overlap")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let p = try compilePipeline(
+            """
+            inputs: { in: { stdin: {} } }
+            streams: { main: { from: in } }
+            outputs:
+              log:
+                from: [main]
+                store: { sqlite: orders.db, stream: order_id, id: id, type: type, expected_version: expected }
+              rejected: { from: [log.rejected], stdout: {} }
+            """, in: dir)
+        var events: [JSON] = []
+        var versions: [String: Int] = [:]
+        var wantFailed: [String] = []
+        var wantConflicts: [String] = []
+        var wantStored: [String] = []
+        for i in 0..<2000 {
+            let id = "e\(i)"
+            let stream = "o\(i % 50)"
+            let v = versions[stream] ?? 0
+            if i % 97 == 5 {
+                events.append(["id": .string(id), "type": "placed", "expected": .int(Int64(v))])  // no order_id
+                wantFailed.append(id)
+            } else if i % 101 == 7 {
+                events.append(order(id, stream, "placed", expected: v + 1))
+                wantConflicts.append(id)
+            } else {
+                events.append(order(id, stream, "placed", expected: v))
+                versions[stream] = v + 1
+                wantStored.append(id)
+            }
+        }
+        let (outcome, out) = try run(p, events: events, collect: ["rejected"])
+        #expect(outcome == .completed)
+        var failed: [String] = []
+        var conflicts: [String] = []
+        for r in out["rejected"] ?? [] {
+            guard case .string(let id)? = r["event"]?["id"] else { continue }
+            if r["error"]?["actual_version"] != nil { conflicts.append(id) } else { failed.append(id) }
+        }
+        #expect(failed == wantFailed)
+        #expect(conflicts == wantConflicts)
+        #expect((out["rejected"] ?? []).count == wantFailed.count + wantConflicts.count)
+        let stored = try SQLiteEventStore.openForReading(path: dir.appendingPathComponent("orders.db").path).readAll()
+        #expect(stored.map(\.eventID) == wantStored)
+    }
+
     @Test func eventsWhoseExpressionsFailAreRejectedNotStored() throws {
         let dir = try scratchDirectory("bad")
         defer { try? FileManager.default.removeItem(at: dir) }
