@@ -14,6 +14,11 @@ let package = Package(
     ],
     targets: [
         .executableTarget(
+            name: "CallgrindDriver",
+            dependencies: [.product(name: "Sluice", package: "Sluice")],
+            path: "CallgrindDriver"
+        ),
+        .executableTarget(
             name: "SluiceBenchmarks",
             dependencies: [
                 .product(name: "Benchmark", package: "benchmark"),
@@ -22,6 +27,6 @@ let package = Package(
             ],
             path: "Benchmarks/SluiceBenchmarks",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
-        )
+        ),
     ]
 )
