@@ -2,9 +2,12 @@
 
 // A driver for counting instructions (callgrind) of the in-process step benchmarks
 // without package-benchmark's harness, which valgrind cannot run. Same events, same
-// `Driver` as StepBenchmarks.swift. Usage: CallgrindDriver window|pattern|pattern1k EVENTS
-// One pass over the events first (warm-up: keys and windows exist), then EVENTS events
-// inside `measuredRun` (`valgrind --tool=callgrind --toggle-collect='*measuredRun*'`).
+// `Driver` as StepBenchmarks.swift. Usage: CallgrindDriver window|pattern|pattern1k EVENTS [WARM]
+// WARM events first (default: one pass over the events, so keys and windows exist), then
+// EVENTS events inside `measuredRun` (`valgrind --tool=callgrind
+// --toggle-collect='*measuredRun*'`). `window 40000` measures only events that close no
+// window: the events' minutes end at the 40,000th, 100,000th, ... event, and a minute
+// closes 2,000 events (the lateness) later.
 
 let timeHeader = "time: { field: ts, lateness: 2s }\n"
 func pattern(_ steps: [String]) -> String {
@@ -15,6 +18,8 @@ func pattern(_ steps: [String]) -> String {
 let args = CommandLine.arguments
 let which = args.count > 1 ? args[1] : "window"
 let n = args.count > 2 ? Int(args[2]) ?? 200_000 : 200_000
+/// Events run before the measured ones (default: one pass over the events).
+let warm = args.count > 3 ? Int(args[3]) : nil
 
 let yaml: String
 let events: [Event]
@@ -41,7 +46,7 @@ default:
 }
 
 let driver = Driver(yaml, events: events)
-var total = driver.run(events.count)
+var total = driver.run(warm ?? events.count)
 
 @inline(never)
 func measuredRun(_ d: Driver, _ n: Int) -> Int { d.run(n) }

@@ -189,14 +189,25 @@ struct KeyTable {
     /// their count in the top byte. (Whether they are ASCII is the caller's check.)
     @inline(__always)
     static func shortPrint(_ bytes: UnsafeBufferPointer<UInt8>) -> Fingerprint {
-        var words: (UInt64, UInt64) = (0, 0)
         let n = bytes.count
-        if n > 0, let base = bytes.baseAddress {
-            withUnsafeMutableBytes(of: &words) { w in
-                w.baseAddress.unsafelyUnwrapped.copyMemory(from: base, byteCount: n)
-            }
+        guard n > 0, let base = bytes.baseAddress else { return Fingerprint(low: 0, high: 0) }
+        // Two overlapping loads inside the bytes (no call to memcpy, nothing read past
+        // them); the bytes they share land on the same bits.
+        let p = UnsafeRawPointer(base)
+        var low: UInt64 = 0
+        var high: UInt64 = 0
+        if n >= 8 {
+            low = UInt64(littleEndian: p.loadUnaligned(as: UInt64.self))
+            // Bytes n-8..<n; bytes 8..<n (none when n == 8: a shift by 64 gives 0) to bit 0.
+            high = UInt64(littleEndian: p.loadUnaligned(fromByteOffset: n - 8, as: UInt64.self)) >> (8 * UInt64(16 - n))
+        } else if n >= 4 {
+            let a = UInt64(UInt32(littleEndian: p.loadUnaligned(as: UInt32.self)))
+            let b = UInt64(UInt32(littleEndian: p.loadUnaligned(fromByteOffset: n - 4, as: UInt32.self)))
+            low = a | b << (8 * UInt64(n - 4))
+        } else {
+            for i in 0..<n { low |= UInt64(base[i]) << (8 * UInt64(i)) }
         }
-        return Fingerprint(low: UInt64(littleEndian: words.0), high: UInt64(littleEndian: words.1) | UInt64(n) << 56)
+        return Fingerprint(low: low, high: high | UInt64(n) << 56)
     }
 
     /// The hash of a short ASCII string, from its fingerprint.
