@@ -16,7 +16,9 @@ let package = Package(
         .executableTarget(
             name: "CallgrindDriver",
             dependencies: [.product(name: "Sluice", package: "Sluice")],
-            path: "CallgrindDriver"
+            // Not under a folder named Benchmarks: package-benchmark runs every executable
+            // target there as a benchmark.
+            path: "Tools/CallgrindDriver"
         ),
         .executableTarget(
             name: "SluiceBenchmarks",

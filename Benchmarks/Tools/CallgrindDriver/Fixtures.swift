@@ -1,7 +1,7 @@
 @_spi(Benchmarks) import Sluice
-// The events and the `Driver` of Benchmarks/SluiceBenchmarks/Fixtures.swift (makeEvents,
-// makePatternEvents, makeChain, Driver), copied: a target cannot share another's
-// sources, and this one must not link package-benchmark. Keep the two in step.
+// The events and the `Driver` of the suite's Benchmarks/SluiceBenchmarks/Fixtures.swift
+// (makeEvents, makePatternEvents, makeChain, Driver), copied: a target cannot share
+// another's sources, and this one must not link package-benchmark. Keep them in step.
 
 func makeEvents(_ n: Int, users: Int = 1000, stepMillis: Int64 = 10) -> [Event] {
     let types = ["click", "view", "login", "purchase", "logout"]
