@@ -14,6 +14,13 @@ let package = Package(
     ],
     targets: [
         .executableTarget(
+            name: "CallgrindDriver",
+            dependencies: [.product(name: "Sluice", package: "Sluice")],
+            // Not under a folder named Benchmarks: package-benchmark runs every executable
+            // target there as a benchmark.
+            path: "Tools/CallgrindDriver"
+        ),
+        .executableTarget(
             name: "SluiceBenchmarks",
             dependencies: [
                 .product(name: "Benchmark", package: "benchmark"),
@@ -22,6 +29,6 @@ let package = Package(
             ],
             path: "Benchmarks/SluiceBenchmarks",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
-        )
+        ),
     ]
 )

@@ -101,6 +101,30 @@ public struct Event: Sendable {
         return nil
     }
 
+    /// ``withParsedFields(_:)`` for an event lent by pointer (as ``Step/process(at:into:)``
+    /// lends it), read where it is. `event.pointee.withParsedFields` copies the object
+    /// (a retain and a release of each of its two arrays, about 120 instructions), as the
+    /// compiler cannot prove that `body` leaves the pointed-to memory alone; through an
+    /// exclusive access (``withParsedFieldsExclusive(_:)``, which writes nothing) it
+    /// borrows them. The caller promises what ``InPlaceStep`` promises: the event stays
+    /// valid and unchanged for the call.
+    @inlinable @inline(__always)
+    package static func withParsedFields<R>(
+        at event: UnsafePointer<Event>, _ body: (UnsafeBufferPointer<String>, UnsafeBufferPointer<JSON>) throws -> R
+    ) rethrows -> R? {
+        try UnsafeMutablePointer(mutating: event).pointee.withParsedFieldsExclusive(body)
+    }
+
+    /// ``withParsedFields(_:)`` under an exclusive access: reads only (see
+    /// ``withParsedFields(at:_:)``).
+    @inlinable @inline(__always)
+    package mutating func withParsedFieldsExclusive<R>(
+        _ body: (UnsafeBufferPointer<String>, UnsafeBufferPointer<JSON>) throws -> R
+    ) rethrows -> R? {
+        if case .value(.object(let o)) = storage { return try o.withUnsafeFields(body) }
+        return nil
+    }
+
     /// The whole value, parsed on demand (the event is not changed; see ``materialize()``).
     @inlinable
     public var value: JSON {

@@ -85,6 +85,13 @@ package protocol DrainingStep: Step {
     /// Must not change anything; the default does nothing. Stages call it for
     /// time-sensitive steps, which they drive event by event.
     func prefetch(upcoming event: UnsafePointer<Event>)
+    /// Runs a stamped batch (each event carries the source's watermark just before it,
+    /// ``Event/watermark``): for each event, advances to its watermark when that is above
+    /// `mark` (and raises `mark`), then handles the event in place, hinting at the events
+    /// two places on. The default (``runStamped(_:mark:into:)``) is what a stage did
+    /// event by event; a step on a hot path implements it by calling that same function,
+    /// so that it is specialized for the step and its per-event calls are direct.
+    func process(stamped batch: UnsafeBufferPointer<Event>, mark: inout Int64, into out: inout StepOutput)
 }
 
 extension InPlaceStep {
@@ -99,6 +106,29 @@ extension InPlaceStep {
         process(event.pointee, into: &out)
     }
     @usableFromInline package func prefetch(upcoming event: UnsafePointer<Event>) {}
+    @usableFromInline package func process(
+        stamped batch: UnsafeBufferPointer<Event>, mark: inout Int64, into out: inout StepOutput
+    ) {
+        runStamped(batch, mark: &mark, into: &out)
+    }
+
+    /// ``process(stamped:mark:into:)``'s loop.
+    @inlinable @inline(__always)
+    package func runStamped(_ batch: UnsafeBufferPointer<Event>, mark: inout Int64, into out: inout StepOutput) {
+        guard let base = batch.baseAddress else { return }
+        let ahead = 2
+        for j in 0..<min(ahead, batch.count) { prefetch(upcoming: base + j) }
+        for j in batch.indices {
+            if j + ahead < batch.count { prefetch(upcoming: base + j + ahead) }
+            let m = base[j].watermark
+            if m > mark {
+                mark = m
+                out.watermark = m
+                advance(watermark: m, into: &out)
+            }
+            process(at: base + j, into: &out)
+        }
+    }
 }
 
 /// The side outputs every stream has, at fixed port numbers; route branches and custom

@@ -457,7 +457,7 @@ func clockRealtimeNanos() -> UInt64 {
     /// the call leaves the pointed-to memory alone; this reads it where it is.
     @inlinable
     package func withEventInPlace<R>(at event: UnsafePointer<Event>, _ body: () -> R) -> R? {
-        if let r = event.pointee.withParsedFields({ keys, values in withFieldsLent(keys, values, body) }) {
+        if let r = Event.withParsedFields(at: event, { keys, values in withFieldsLent(keys, values, body) }) {
             return r
         }
         guard rawBorrowable, let view = event.pointee.rawView(for: readerIndex) else { return nil }

@@ -15,10 +15,53 @@ import Testing
             (.string("\u{C5}"), .string("\u{212B}")),  // ANGSTROM SIGN
             (.double(0.0), .double(-0.0)),
             (.array([.string("K"), 1]), .array([.string("\u{212A}"), 1])),
+            // Short ASCII keys hash by their two words, longer ones byte by byte: a
+            // non-ASCII spelling must land on the same side of the 15-byte line.
+            (.string("abcdefghijklmnK"), .string("abcdefghijklmn\u{212A}")),
+            (.string("abcdefghijklmnoK"), .string("abcdefghijklmno\u{212A}")),
+            (.string("abcdefgK"), .string("abcdefg\u{212A}")),
+            (.string("abcdefghK"), .string("abcdefgh\u{212A}")),
+            (.string(""), .string(String(decoding: [UInt8](), as: UTF8.self))),
         ]
         for (a, b) in pairs {
             #expect(a == b)
             #expect(KeyTable.hash(a) == KeyTable.hash(b), "\(a) and \(b)")
+        }
+    }
+
+    /// Random strings spelled two ways from canonically equivalent pieces (so equal), of
+    /// every length around the 15-byte line: their hashes are equal; and fingerprints,
+    /// when both are exact, are equal exactly when the strings are.
+    @Test func hashesAndFingerprintsAgreeWithEquality() {
+        let classes: [[String]] = [
+            ["a"], ["z"], ["0"], ["K", "\u{212A}"], ["\u{E9}", "e\u{301}"], ["\u{C5}", "\u{212B}", "A\u{30A}"],
+            [";", "\u{037E}"],
+        ]
+        var rng = SystemRandomNumberGenerator()
+        var spelled: [(String, String)] = []
+        for _ in 0..<5000 {
+            var a = ""
+            var b = ""
+            for _ in 0..<Int.random(in: 0...20, using: &rng) {
+                let c = classes.randomElement(using: &rng) ?? ["a"]
+                a += c.randomElement(using: &rng) ?? "a"
+                b += c.randomElement(using: &rng) ?? "a"
+            }
+            spelled.append((a, b))
+        }
+        for (a, b) in spelled {
+            #expect(a == b)
+            let (ha, pa) = KeyTable.hashAndPrint(.string(a))
+            let (hb, pb) = KeyTable.hashAndPrint(.string(b))
+            #expect(ha == hb, "\(a.unicodeScalars.map(\.value)) and \(b.unicodeScalars.map(\.value))")
+            if pa.isExact && pb.isExact { #expect(pa == pb) }
+        }
+        for _ in 0..<20_000 {
+            let a = spelled.randomElement(using: &rng)?.0 ?? ""
+            let b = spelled.randomElement(using: &rng)?.1 ?? ""
+            let pa = KeyTable.hashAndPrint(.string(a)).1
+            let pb = KeyTable.hashAndPrint(.string(b)).1
+            if pa.isExact && pb.isExact { #expect((pa == pb) == (a == b)) }
         }
     }
 

@@ -127,18 +127,8 @@ import Dispatch
                 current.withUnsafeBufferPointer { batch in
                     guard let base = batch.baseAddress else { return }
                     if let step = inPlace[i] {
-                        let ahead = 2
-                        for j in 0..<min(ahead, batch.count) { step.prefetch(upcoming: base + j) }
-                        for j in batch.indices {
-                            if j + ahead < batch.count { step.prefetch(upcoming: base + j + ahead) }
-                            let m = base[j].watermark
-                            if m > mark {
-                                mark = m
-                                out.watermark = m
-                                step.advance(watermark: m, into: &out)
-                            }
-                            step.process(at: base + j, into: &out)
-                        }
+                        // One call per batch: the step's loop makes direct calls per event.
+                        step.process(stamped: batch, mark: &mark, into: &out)
                     } else {
                         for j in batch.indices {
                             let m = base[j].watermark

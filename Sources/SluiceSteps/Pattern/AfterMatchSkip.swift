@@ -103,7 +103,7 @@ struct AfterMatchSkip {
 
     /// Removes the partial matches of `list` that started at or before `threshold`,
     /// letting go of their nodes.
-    func prune(_ list: inout [PartialMatch], upTo threshold: Int64) {
+    mutating func prune(_ list: inout [PartialMatch], upTo threshold: Int64) {
         var w = 0
         for i in list.indices {
             if list[i].startSeq <= threshold {

@@ -77,6 +77,8 @@ final class NFARunner {
     let conditionIterative: [Bool]
     /// Whether the gap before each state (and after the last) has `not`s.
     let gapHasNots: [Bool]
+    /// Whether any gap has `not`s (else ``notsKill(_:upTo:immediate:)`` is never asked).
+    let hasNots: Bool
     /// Bits of the conditions that could start a match.
     let startMask: UInt64
     /// Whether every condition that could start a match is evaluated on arrival, so an
@@ -132,6 +134,7 @@ final class NFARunner {
         conditionExpressions = nfa.conditions.map(\.expression)
         conditionIterative = nfa.conditions.map(\.iterative)
         gapHasNots = nfa.notsBefore.map { !$0.isEmpty }
+        hasNots = gapHasNots.contains(true)
         conditionCache = Array(repeating: -1, count: nfa.conditions.count)
         let starts = Set(nfa.startStates.map { nfa.states[$0].condition })
         var mask: UInt64 = 0
@@ -333,7 +336,7 @@ final class NFARunner {
         var j = Int(c.step)
         if j == stateCount {
             // Only trailing `not`s are pending.
-            if notsKill(c, upTo: stateCount, immediate: immediate) { return }
+            if hasNots, notsKill(c, upTo: stateCount, immediate: immediate) { return }
             buffer.retain(c.node)
             if nfa.trailingAllStrict {
                 completed.append(
@@ -346,7 +349,7 @@ final class NFARunner {
         var kj = Int(c.count)
         var first = true
         while true {
-            if kj == 0, notsKill(c, upTo: j, immediate: immediate) { return }
+            if kj == 0, hasNots, notsKill(c, upTo: j, immediate: immediate) { return }
             let st = states[j]
             let contiguity = kj == 0 ? st.contiguity : st.innerContiguity
             if kj < st.max {

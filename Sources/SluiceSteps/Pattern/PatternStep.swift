@@ -151,6 +151,13 @@ import SluiceJSON
         SharedBuffer.prefetchFields(of: event, elements: true)
     }
 
+    /// A stamped batch (see ``InPlaceStep/process(stamped:mark:into:)``), with direct calls per event.
+    @usableFromInline package func process(
+        stamped batch: UnsafeBufferPointer<Event>, mark: inout Int64, into out: inout StepOutput
+    ) {
+        runStamped(batch, mark: &mark, into: &out)
+    }
+
     /// ``process(_:into:)`` on the event where it is (see ``Step/process(at:into:)``): the
     /// event is read in place, and copied once, into the shared buffer, only when a step
     /// could take it.
@@ -175,22 +182,25 @@ import SluiceJSON
             // found by its UTF-8 name), hashed once, and copied only for a new key.
             let utf8 = UnsafeRawBufferPointer(keyUTF8)
             let found: Int32?
-            if let parsedKey = event.pointee.withParsedFields({ names, values -> Int32? in
-                // A parsed object: its fields where they are, lent for this closure, for
-                // the key and then for the conditions.
-                guard let i = keyPosition(f, in: names) else { return nil }
-                let v = values.baseAddress.unsafelyUnwrapped + i
-                // Hashed, and its bucket loaded while the conditions are evaluated; found
-                // after them.
-                let (hash, print) = KeyTable.hashAndPrint(v.pointee)
-                keyTable.prefetch(hash: hash)
-                if !evaluated {
-                    if !activation.bindings.isEmpty { activation.bindings = [:] }
-                    (mask, known) = activation.withFieldsLent(names, values) { arrivalMask() }
-                    evaluated = true
-                }
-                return keyIndex(of: v, hash: hash, print: print)
-            }) {
+            if let parsedKey = Event.withParsedFields(
+                at: event,
+                { names, values -> Int32? in
+                    // A parsed object: its fields where they are, lent for this closure, for
+                    // the key and then for the conditions.
+                    guard let i = keyPosition(f, in: names) else { return nil }
+                    let v = values.baseAddress.unsafelyUnwrapped + i
+                    // Hashed, and its bucket loaded while the conditions are evaluated; found
+                    // after them.
+                    let (hash, print) = KeyTable.hashAndPrint(v.pointee)
+                    keyTable.prefetch(hash: hash)
+                    if !evaluated {
+                        if !activation.bindings.isEmpty { activation.bindings = [:] }
+                        (mask, known) = activation.withFieldsLent(names, values) { arrivalMask() }
+                        evaluated = true
+                    }
+                    return keyIndex(of: v, hash: hash, print: print)
+                })
+            {
                 found = parsedKey
             } else if event.pointee.isValueBacked {
                 found = nil

@@ -104,7 +104,7 @@ final class SharedBuffer {
             sluice_prefetch(base - 32)
             if elements { sluice_prefetch(base + 32) }
         }
-        event.pointee.withParsedFields { keys, values in
+        Event.withParsedFields(at: event) { keys, values in
             load(UnsafeRawPointer(keys.baseAddress))
             load(UnsafeRawPointer(values.baseAddress))
         }

@@ -20,6 +20,9 @@ struct KeyTable {
 
         var isExact: Bool { high >> 56 != 0xFF }
 
+        /// For a fingerprint of string bytes (``KeyTable/shortPrint(_:)``): whether they are ASCII.
+        var isASCII: Bool { (low | (high & 0x00FF_FFFF_FFFF_FFFF)) & 0x8080_8080_8080_8080 == 0 }
+
         /// True when a bucket holding key `k` with hash `bucketHash` and fingerprint
         /// `bucketPrint` holds the key looked up (`hash`, `print`): by the fingerprints
         /// when both are exact, else by asking `matches`.
@@ -153,32 +156,85 @@ struct KeyTable {
 
     // MARK: Hashing
 
-    /// ``hash(_:)`` and the key's ``Fingerprint``.
+    /// The key's hash in this table and its ``Fingerprint``. Equal keys hash alike: an
+    /// ASCII string of up to 15 bytes hashes its fingerprint's two words (read with two
+    /// loads, not byte by byte), a longer ASCII string its bytes (FNV-1a), and any other
+    /// string its canonical composition (NFC) the same way, so a string equal to a short
+    /// ASCII one (`"\u{212A}"` is `"K"`) hashes as that one does. Other keys hash as
+    /// ``JSONKeyHash/hash(_:)`` does. The hash is the table's own: nothing outside the
+    /// process sees it.
     @inline(__always)
     static func hashAndPrint(_ key: JSON) -> (UInt64, Fingerprint) {
         switch key {
         case .string(let s):
             let r = s.utf8.withContiguousStorageIfAvailable { bytes -> (UInt64, Fingerprint)? in
-                guard let h = JSONKeyHash.asciiHash(bytes) else { return nil }
-                guard bytes.count <= 15 else { return (h, .inexact) }
-                var low: UInt64 = 0
-                var high: UInt64 = 0
-                for (i, b) in bytes.enumerated() {
-                    if i < 8 { low |= UInt64(b) << (8 * UInt64(i)) } else { high |= UInt64(b) << (8 * UInt64(i - 8)) }
+                if bytes.count <= 15 {
+                    let print = shortPrint(bytes)
+                    guard print.isASCII else { return nil }
+                    return (shortHash(print), print)
                 }
-                return (h, Fingerprint(low: low, high: high | UInt64(bytes.count) << 56))
+                guard let h = JSONKeyHash.asciiHash(bytes) else { return nil }
+                return (h, .inexact)
             }
             if let r, let r { return r }
-            return (JSONKeyHash.slowStringHash(s), .inexact)
+            return (slowStringHash(s), .inexact)
         case .int(let i):
-            return (hash(key), Fingerprint(low: UInt64(bitPattern: i), high: Fingerprint.integerTag))
+            return (JSONKeyHash.hash(key), Fingerprint(low: UInt64(bitPattern: i), high: Fingerprint.integerTag))
         default:
-            return (hash(key), .inexact)
+            return (JSONKeyHash.hash(key), .inexact)
         }
     }
 
-    /// ``JSONKeyHash/hash(_:)``: equal keys hash alike.
+    /// The fingerprint of up to 15 bytes: their bytes (little-endian, low word first) and
+    /// their count in the top byte. (Whether they are ASCII is the caller's check.)
     @inline(__always)
-    static func hash(_ key: JSON) -> UInt64 { JSONKeyHash.hash(key) }
+    static func shortPrint(_ bytes: UnsafeBufferPointer<UInt8>) -> Fingerprint {
+        let n = bytes.count
+        guard n > 0, let base = bytes.baseAddress else { return Fingerprint(low: 0, high: 0) }
+        // Two overlapping loads inside the bytes (no call to memcpy, nothing read past
+        // them); the bytes they share land on the same bits.
+        let p = UnsafeRawPointer(base)
+        var low: UInt64 = 0
+        var high: UInt64 = 0
+        if n >= 8 {
+            low = UInt64(littleEndian: p.loadUnaligned(as: UInt64.self))
+            // Bytes n-8..<n; bytes 8..<n (none when n == 8: a shift by 64 gives 0) to bit 0.
+            high = UInt64(littleEndian: p.loadUnaligned(fromByteOffset: n - 8, as: UInt64.self)) >> (8 * UInt64(16 - n))
+        } else if n >= 4 {
+            let a = UInt64(UInt32(littleEndian: p.loadUnaligned(as: UInt32.self)))
+            let b = UInt64(UInt32(littleEndian: p.loadUnaligned(fromByteOffset: n - 4, as: UInt32.self)))
+            low = a | b << (8 * UInt64(n - 4))
+        } else {
+            for i in 0..<n { low |= UInt64(base[i]) << (8 * UInt64(i)) }
+        }
+        return Fingerprint(low: low, high: high | UInt64(n) << 56)
+    }
+
+    /// The hash of a short ASCII string, from its fingerprint.
+    @inline(__always)
+    static func shortHash(_ print: Fingerprint) -> UInt64 {
+        var h = print.low &* 0x9E37_79B9_7F4A_7C15 ^ print.high
+        h ^= h >> 29
+        h = h &* 0xBF58_476D_1CE4_E5B9
+        h ^= h >> 32
+        return h
+    }
+
+    /// A string that is not ASCII (or not contiguous): hashed as its NFC form, which is
+    /// what it compares equal by; as ``shortHash(_:)`` when that form is short ASCII.
+    static func slowStringHash(_ s: String) -> UInt64 {
+        let nfc = Array(s._nfcCodeUnits)
+        return nfc.withUnsafeBufferPointer { bytes in
+            if bytes.count <= 15 {
+                let print = shortPrint(bytes)
+                if print.isASCII { return shortHash(print) }
+            }
+            return JSONKeyHash.slowStringHash(s)
+        }
+    }
+
+    /// ``hashAndPrint(_:)``'s hash: equal keys hash alike.
+    @inline(__always)
+    static func hash(_ key: JSON) -> UInt64 { hashAndPrint(key).0 }
 
 }

@@ -27,7 +27,9 @@ extension WindowStateMachine {
     func snapshot(into groups: inout GroupedStateWriter) -> StateWriter {
         let n = functions.count
         for k in keys.indices where !keys[k].windows.isEmpty {
-            groups.entry(ofHash: keys[k].hash) { w in
+            // The key's group by the routing hash (`JSONKeyHash`), which a restore at
+            // another parallelism splits by; `keys[k].hash` is the key table's own.
+            groups.entry(ofHash: JSONKeyHash.hash(keys[k].key)) { w in
                 w.write(keys[k].key)
                 w.write(keys[k].count)
                 w.write(UInt64(keys[k].windows.count))

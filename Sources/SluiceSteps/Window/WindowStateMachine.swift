@@ -49,7 +49,7 @@ import SluiceJSON
 
     struct KeyState {
         var key: JSON = .null
-        /// ``KeyTable/hash(_:)`` of `key`.
+        /// ``KeyTable/hashAndPrint(_:)``'s hash of `key`.
         var hash: UInt64 = 0
         /// The key's windows that are open or fired (not purged).
         var windows: [Int32] = []
@@ -107,8 +107,14 @@ import SluiceJSON
     var freeSlots: [Int32] = []
     /// Timers (those of in-order events are pushed in order, and push and pop in O(1)).
     var timers = EventTimeQueue<Timer>()
+    /// The time of `timers`' first timer (`Int64.max`: none), so that a watermark that
+    /// closes nothing is told apart without looking into the queue.
+    var earliestTimer = Int64.max
     var nextSeq: UInt64 = 0
     var arrivals: UInt64 = 0
+    /// Tumbling windows: the bounds of the last event's window (empty until one comes).
+    var tumblingStart: Int64 = 1
+    var tumblingEnd: Int64 = 0
     /// A reusable buffer for ``StableHash`` (in a box, so that aggregates can use it while
     /// the accumulators are borrowed).
     let scratch = ScratchBytes()
@@ -117,6 +123,8 @@ import SluiceJSON
 
     /// True when some aggregate keeps its values in a box (made when a window opens).
     let needsBoxes: Bool
+    /// True for count windows.
+    let isCountKind: Bool
     /// True when some aggregate uses its ``AccumulatorExtra``.
     let usesExtras: Bool
 
@@ -125,6 +133,7 @@ import SluiceJSON
         kind: WindowKind, functions: [AggregateFunction], inputs: [Int], allowedLateness: Int64, maxOpenWindows: Int
     ) {
         self.kind = kind
+        if case .count = kind { isCountKind = true } else { isCountKind = false }
         self.functions = functions
         needsBoxes = functions.contains { $0.needsBox }
         usesExtras = functions.contains { $0.usesExtra }
@@ -141,8 +150,15 @@ import SluiceJSON
     /// The key-table bucket of `key` (its ``KeyTable/hashAndPrint(_:)`` is `hash`, `print`), or nil.
     @inline(__always)
     func findBucket(_ key: JSON, hash: UInt64, print: KeyTable.Fingerprint) -> Int? {
+        withUnsafePointer(to: key) { findBucket(at: $0, hash: hash, print: print) }
+    }
+
+    /// ``findBucket(_:hash:print:)`` for the key at `key` (not copied: the comparison
+    /// closure captures the pointer).
+    @inline(__always)
+    func findBucket(at key: UnsafePointer<JSON>, hash: UInt64, print: KeyTable.Fingerprint) -> Int? {
         keys.withUnsafeBufferPointer { keys in
-            keyIndex.findBucket(hash: hash, print: print) { Self.same(keys[Int($0)].key, key) }
+            keyIndex.findBucket(hash: hash, print: print) { Self.same(keys[Int($0)].key, key.pointee) }
         }
     }
 
@@ -150,6 +166,12 @@ import SluiceJSON
     @inline(__always)
     func findKey(_ key: JSON, hash: UInt64, print: KeyTable.Fingerprint) -> Int32? {
         findBucket(key, hash: hash, print: print).map { keyIndex[bucket: $0].key }
+    }
+
+    /// ``findKey(_:hash:print:)`` for the key at `key`.
+    @inline(__always)
+    func findKey(at key: UnsafePointer<JSON>, hash: UInt64, print: KeyTable.Fingerprint) -> Int32? {
+        findBucket(at: key, hash: hash, print: print).map { keyIndex[bucket: $0].key }
     }
 
     /// `a == b`, with strings and integers (the usual keys) compared without copying.
@@ -178,17 +200,37 @@ import SluiceJSON
         if let needed = inputs.max(), padded.count <= needed {
             padded += repeatElement(JSON.null, count: needed + 1 - padded.count)
         }
-        return padded.withUnsafeBufferPointer { add(time: time, key: key, inputs: $0, into: &fired) }
+        return padded.withUnsafeBufferPointer { values in
+            withUnsafeTemporaryAllocation(of: UnsafePointer<JSON>.self, capacity: max(1, values.count)) { pointers in
+                for i in values.indices { pointers[i] = values.baseAddress.unsafelyUnwrapped + i }
+                return withUnsafePointer(to: key) { key in
+                    add(
+                        time: time, key: key, inputs: UnsafePointer(pointers.baseAddress.unsafelyUnwrapped),
+                        into: &fired)
+                }
+            }
+        }
     }
 
-    /// ``add(time:key:values:into:)`` with the inputs in a buffer that has an element
-    /// for every index in ``inputs`` (the window step's own, reused for every event).
+    /// ``add(time:key:values:into:)`` with the key and the inputs where they are: `values`
+    /// points to a pointer for every index in ``inputs`` (the window step's own table,
+    /// reused for every event), so nothing is copied unless a new key is stored.
+    @inline(__always)
     mutating func add(
-        time: Int64, key: JSON, inputs values: UnsafeBufferPointer<JSON>, into fired: inout [WindowResult]
+        time: Int64, key: UnsafePointer<JSON>, inputs values: UnsafePointer<UnsafePointer<JSON>>,
+        into fired: inout [WindowResult]
     ) -> Outcome {
+        // The tumbling window of the last event, when this one falls in it too (nearly
+        // always): no division, and its bounds are known to be in range.
+        if time >= tumblingStart, time < tumblingEnd {
+            return addTumbling(
+                time: time, start: tumblingStart, end: tumblingEnd, key: key, values: values, into: &fired)
+        }
         switch kind {
         case .tumbling(let size, let offset):
             guard let s = Self.alignedStart(time, size, offset), s <= Int64.max - size else { return .outOfRange }
+            tumblingStart = s
+            tumblingEnd = s + size
             return addTumbling(time: time, start: s, end: s + size, key: key, values: values, into: &fired)
         case .hopping(let size, let every, let offset):
             guard time > Int64.min + size, let last = Self.alignedStart(time, every, offset), last <= Int64.max - size
@@ -235,16 +277,16 @@ import SluiceJSON
 
     /// The hot path: one window per event, usually the key's most recent one.
     mutating func addTumbling(
-        time: Int64, start: Int64, end: Int64, key: JSON, values: UnsafeBufferPointer<JSON>,
+        time: Int64, start: Int64, end: Int64, key: UnsafePointer<JSON>, values: UnsafePointer<UnsafePointer<JSON>>,
         into fired: inout [WindowResult]
     ) -> Outcome {
         if isPurged(end: end) { return .late }
         // The key's bucket remembers the window its last event went to, so an in-order
         // event of a known key reads its bucket and its accumulators, nothing else.
-        let (hash, print) = KeyTable.hashAndPrint(key)
+        let (hash, print) = KeyTable.hashAndPrint(key.pointee)
         var k: Int32 = -1
         var slot: Int32 = -1
-        let found = findBucket(key, hash: hash, print: print)
+        let found = findBucket(at: key, hash: hash, print: print)
         if let b = found {
             let bucket = keyIndex[bucket: b]
             k = bucket.key
@@ -267,7 +309,7 @@ import SluiceJSON
             if let found {
                 b = found
             } else {
-                (k, b) = makeKey(key, hash: hash, print: print)
+                (k, b) = makeKey(key.pointee, hash: hash, print: print)
             }
             slot = makeSlot(key: k, start: start, end: end)
             schedule(slot)
@@ -290,14 +332,15 @@ import SluiceJSON
     }
 
     mutating func addTimed(
-        time: Int64, size: Int64, key: JSON, values: UnsafeBufferPointer<JSON>, into fired: inout [WindowResult]
+        time: Int64, size: Int64, key: UnsafePointer<JSON>, values: UnsafePointer<UnsafePointer<JSON>>,
+        into fired: inout [WindowResult]
     ) -> Outcome {
         // Drop the windows that are already gone.
         let (wm, lateness) = (watermark, allowedLateness)
         starts.removeAll { Self.addSaturating($0 + size - 1, lateness) <= wm }
         if starts.isEmpty { return .late }
-        let (hash, print) = KeyTable.hashAndPrint(key)
-        let existing = findKey(key, hash: hash, print: print)
+        let (hash, print) = KeyTable.hashAndPrint(key.pointee)
+        let existing = findKey(at: key, hash: hash, print: print)
         var needed = 0
         if let k = existing {
             let ws = keys[Int(k)].windows
@@ -308,7 +351,7 @@ import SluiceJSON
         if needed > 0, openWindows + needed > maxOpenWindows { return .full }
         arrivals &+= 1
         let seq = arrivals
-        let k = existing ?? makeKey(key, hash: hash, print: print).key
+        let k = existing ?? makeKey(key.pointee, hash: hash, print: print).key
         touched.removeAll(keepingCapacity: true)
         for s in starts {
             var slot: Int32 = -1
@@ -334,12 +377,13 @@ import SluiceJSON
     }
 
     mutating func addSession(
-        time: Int64, gap: Int64, key: JSON, values: UnsafeBufferPointer<JSON>, into fired: inout [WindowResult]
+        time: Int64, gap: Int64, key: UnsafePointer<JSON>, values: UnsafePointer<UnsafePointer<JSON>>,
+        into fired: inout [WindowResult]
     ) -> Outcome {
         guard time <= Int64.max - gap else { return .outOfRange }
         let end = time + gap
-        let (hash, print) = KeyTable.hashAndPrint(key)
-        let existing = findKey(key, hash: hash, print: print)
+        let (hash, print) = KeyTable.hashAndPrint(key.pointee)
+        let existing = findKey(at: key, hash: hash, print: print)
         var target: Int32 = -1
         if let k = existing {
             // Every session of the key that overlaps or touches [time, time+gap) merges into
@@ -359,7 +403,8 @@ import SluiceJSON
         if target < 0 {
             if isPurged(end: end) { return .late }
             if openWindows + 1 > maxOpenWindows { return .full }
-            target = makeSlot(key: existing ?? makeKey(key, hash: hash, print: print).key, start: time, end: end)
+            target = makeSlot(
+                key: existing ?? makeKey(key.pointee, hash: hash, print: print).key, start: time, end: end)
         }
         arrivals &+= 1
         let t = Int(target)
@@ -396,16 +441,16 @@ import SluiceJSON
     }
 
     mutating func addCount(
-        time: Int64, size: Int64, every: Int64, key: JSON, values: UnsafeBufferPointer<JSON>,
+        time: Int64, size: Int64, every: Int64, key: UnsafePointer<JSON>, values: UnsafePointer<UnsafePointer<JSON>>,
         into fired: inout [WindowResult]
     ) -> Outcome {
-        let (hash, print) = KeyTable.hashAndPrint(key)
-        let existing = findKey(key, hash: hash, print: print)
+        let (hash, print) = KeyTable.hashAndPrint(key.pointee)
+        let existing = findKey(at: key, hash: hash, print: print)
         let seen = existing.map { keys[Int($0)].count } ?? 0
         let opens = seen % every == 0
         if opens, openWindows + 1 > maxOpenWindows { return .full }
         arrivals &+= 1
-        let k = existing ?? makeKey(key, hash: hash, print: print).key
+        let k = existing ?? makeKey(key.pointee, hash: hash, print: print).key
         if opens { _ = makeSlot(key: k, start: time, end: time) }
         keys[Int(k)].count += 1
         touched.removeAll(keepingCapacity: true)
@@ -436,13 +481,22 @@ import SluiceJSON
     /// of every window it closes to `fired`, ordered by window end, then start, then
     /// creation (the key's first event in that window). `Int64.max` closes everything,
     /// including partial count windows.
+    /// Moves the watermark to `watermark` when that closes nothing (true); false when
+    /// ``advance(to:into:)`` has work to do.
+    @inline(__always)
+    mutating func advanceClosingNothing(to watermark: Int64) -> Bool {
+        if watermark <= self.watermark { return true }
+        if isCountKind || earliestTimer <= watermark { return false }
+        self.watermark = watermark
+        return true
+    }
+
     @usableFromInline package mutating func advance(to watermark: Int64, into fired: inout [WindowResult]) {
         guard watermark > self.watermark else { return }
         self.watermark = watermark
-        let isCount: Bool
-        if case .count = kind { isCount = true } else { isCount = false }
+        let isCount = isCountKind
         // Nearly every watermark closes nothing.
-        if !isCount, (timers.min?.time ?? Int64.max) > watermark { return }
+        if !isCount, earliestTimer > watermark { return }
         touched.removeAll(keepingCapacity: true)
         var toFree: [Int32] = []
         if isCount {
@@ -477,6 +531,7 @@ import SluiceJSON
                     toFree.append(top.slot)
                 }
             }
+            earliestTimer = timers.min?.time ?? Int64.max
         }
         emitTouched(into: &fired)
         for s in toFree { freeSlot(s) }
@@ -498,6 +553,7 @@ import SluiceJSON
         if slots[i].timer == Self.noTimer || due < slots[i].timer {
             slots[i].timer = due
             timers.push(Timer(time: due, seq: slots[i].seq, slot: slot, version: slots[i].version))
+            if due < earliestTimer { earliestTimer = due }
         }
     }
 
@@ -577,7 +633,7 @@ import SluiceJSON
     /// numbers are done in place here; the rest (and any value those cannot take) in
     /// ``applyGeneral(slot:aggregates:values:time:seq:)``.
     @inline(__always)
-    mutating func apply(slot: Int32, values: UnsafeBufferPointer<JSON>, time: Int64, seq: UInt64) {
+    mutating func apply(slot: Int32, values: UnsafePointer<UnsafePointer<JSON>>, time: Int64, seq: UInt64) {
         let n = plan.count
         let base = Int(slot) * n
         let steps = planSteps
@@ -591,15 +647,15 @@ import SluiceJSON
                     acc[i].n += 1
                     continue
                 case .count:
-                    if case .null = values[step.input] { continue }
+                    if case .null = values[step.input].pointee { continue }
                     acc[i].n += 1
                     continue
                 case .sum:
-                    if Aggregates.addSum(&acc[i], values[step.input]) { continue }
+                    if Aggregates.addSum(&acc[i], values[step.input].pointee) { continue }
                 case .max:
-                    if Aggregates.addMinMax(&acc[i], values[step.input], max: true) { continue }
+                    if Aggregates.addMinMax(&acc[i], values[step.input].pointee, max: true) { continue }
                 case .min:
-                    if Aggregates.addMinMax(&acc[i], values[step.input], max: false) { continue }
+                    if Aggregates.addMinMax(&acc[i], values[step.input].pointee, max: false) { continue }
                 case .general:
                     break
                 }
@@ -613,13 +669,13 @@ import SluiceJSON
     /// `aggregates`), and every one from the 65th on (the general path does them all right).
     @inline(never)
     mutating func applyGeneral(
-        slot: Int32, aggregates: UInt64, values: UnsafeBufferPointer<JSON>, time: Int64, seq: UInt64
+        slot: Int32, aggregates: UInt64, values: UnsafePointer<UnsafePointer<JSON>>, time: Int64, seq: UInt64
     ) {
         let n = functions.count
         let base = Int(slot) * n
         for a in 0..<n where a >= 64 || aggregates & (1 << UInt64(a)) != 0 {
             let input = inputs[a]
-            let v = input >= 0 ? values[input] : JSON.null
+            let v = input >= 0 ? values[input].pointee : JSON.null
             Aggregates.add(
                 functions[a], &accumulators[base + a], &extras[base + a], v, time: time, seq: seq,
                 scratch: &scratch.bytes)

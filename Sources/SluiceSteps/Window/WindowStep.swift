@@ -41,6 +41,14 @@ import SluiceJSON
     /// The aggregate inputs of the event being added, one per input.
     @exclusivity(unchecked) var values: [JSON]
     @exclusivity(unchecked) var fired: [WindowResult] = []
+    /// Where the state machine reads each aggregate input of the event being added: an
+    /// element of a parsed event's values (read in place, not copied) or of `values`.
+    let inputPointers: UnsafeMutablePointer<UnsafePointer<JSON>>
+    /// `numeric`, in memory of its own (read per event without retaining an array).
+    let numericPairs: UnsafeMutablePointer<(aggregate: Int, input: Int)>
+    let numericCount: Int
+    /// A null, for a missing input or a global key.
+    let nullValue: UnsafeMutablePointer<JSON>
     /// The names of the output fields, shared by every result event (its keys array is
     /// one reference, not a copy per event); with `update` appended for re-fired windows.
     let outputKeys: [String]
@@ -81,9 +89,23 @@ import SluiceJSON
         directCounts = names.map(\.utf8.count)
         positions = FieldPositionCache(capacity: names.count)
         values = Array(repeating: .null, count: config.inputs.count)
+        numericCount = numeric.count
+        numericPairs = .allocate(capacity: max(1, numeric.count))
+        numericPairs.initialize(from: numeric, count: numeric.count)
+        nullValue = .allocate(capacity: 1)
+        nullValue.initialize(to: .null)
+        inputPointers = .allocate(capacity: max(1, config.inputs.count))
+        inputPointers.initialize(repeating: UnsafePointer(nullValue), count: max(1, config.inputs.count))
         let keys = config.key.fieldNames + ["window_start", "window_end"] + config.aggregates.map(\.name)
         outputKeys = keys
         outputKeysUpdate = keys + ["update"]
+    }
+
+    deinit {
+        inputPointers.deallocate()
+        numericPairs.deallocate()
+        nullValue.deinitialize(count: 1)
+        nullValue.deallocate()
     }
 
     /// Windows open or kept for allowed lateness.
@@ -96,50 +118,98 @@ import SluiceJSON
         withUnsafePointer(to: event) { process(at: $0, into: &out) }
     }
 
+    /// A stamped batch (see ``InPlaceStep/process(stamped:mark:into:)``), with direct calls per event.
+    @usableFromInline package func process(
+        stamped batch: UnsafeBufferPointer<Event>, mark: inout Int64, into out: inout StepOutput
+    ) {
+        runStamped(batch, mark: &mark, into: &out)
+    }
+
     /// ``process(_:into:)`` on the event where it is (see ``Step/process(at:into:)``).
     @usableFromInline package func process(at p: UnsafePointer<Event>, into out: inout StepOutput) {
         if !isCount, p.pointee.time == Event.noTime {
             out.reject(p.pointee, step: name, message: "window: the event has no time")
             return
         }
-        let key: JSON
         if direct {
-            guard let k = readDirect(p) else {
-                let f = keyField ?? ""
-                out.reject(p.pointee, step: name, message: "window: key '\(f)': no such field '\(f)'")
+            // A parsed object: the key and the inputs are read where they are, in the
+            // object's values, lent for the closure.
+            let done: Bool? = Event.withParsedFields(at: p) { ks, vs in
+                for j in 0..<directNames.count {
+                    _ = positions.index(of: directNames[j], id: j, utf8Count: directCounts[j], in: ks)
+                }
+                let base = vs.baseAddress.unsafelyUnwrapped
+                let null = UnsafePointer(nullValue)
+                for i in 0..<inputSlots.count {
+                    let at = positions[inputSlots[i]]
+                    inputPointers[i] = at >= 0 && at < vs.count ? base + at : null
+                }
+                if keySlot < 0 {
+                    add(p, key: null, into: &out)
+                    return true
+                }
+                let at = positions[keySlot]
+                guard at >= 0 && at < vs.count else { return false }
+                add(p, key: base + at, into: &out)
+                return true
+            }
+            if let done {
+                if !done { rejectMissingKey(p, into: &out) }
                 return
             }
-            key = k
-        } else {
-            guard let k = readKey(p.pointee, &out) else { return }
-            key = k
-            for i in 0..<inputFields.count {
-                if let f = inputFields[i] {
-                    values[i] = p.pointee.field(f) ?? .null
-                } else if let e = inputExpressions[i] {
-                    activation.event = p.pointee
-                    do {
-                        values[i] = try e.evaluateJSON(activation)
-                    } catch {
-                        let label = config.aggregates.first { $0.input == i }?.label ?? e.source
-                        out.reject(p.pointee, step: name, message: "window: \(label): \(error.message)")
-                        return
-                    }
+            guard let key = readRaw(p) else {
+                rejectMissingKey(p, into: &out)
+                return
+            }
+            pointToValues()
+            withUnsafePointer(to: key) { add(p, key: $0, into: &out) }
+            return
+        }
+        guard let key = readKey(p.pointee, &out) else { return }
+        for i in 0..<inputFields.count {
+            if let f = inputFields[i] {
+                values[i] = p.pointee.field(f) ?? .null
+            } else if let e = inputExpressions[i] {
+                activation.event = p.pointee
+                do {
+                    values[i] = try e.evaluateJSON(activation)
+                } catch {
+                    let label = config.aggregates.first { $0.input == i }?.label ?? e.source
+                    out.reject(p.pointee, step: name, message: "window: \(label): \(error.message)")
+                    return
                 }
             }
         }
-        for (a, input) in numeric {
-            switch values[input] {
+        pointToValues()
+        withUnsafePointer(to: key) { add(p, key: $0, into: &out) }
+    }
+
+    /// Points ``inputPointers`` at ``values``.
+    func pointToValues() {
+        values.withUnsafeBufferPointer { vs in
+            for i in vs.indices { inputPointers[i] = vs.baseAddress.unsafelyUnwrapped + i }
+        }
+    }
+
+    func rejectMissingKey(_ p: UnsafePointer<Event>, into out: inout StepOutput) {
+        let f = keyField ?? ""
+        out.reject(p.pointee, step: name, message: "window: key '\(f)': no such field '\(f)'")
+    }
+
+    /// Checks the event's inputs (at ``inputPointers``) and adds it with key `key`.
+    @inline(__always)
+    func add(_ p: UnsafePointer<Event>, key: UnsafePointer<JSON>, into out: inout StepOutput) {
+        for n in 0..<numericCount {
+            let (a, input) = numericPairs[n]
+            switch inputPointers[input].pointee {
             case .int, .double, .null: continue
             default:
-                let problem = Aggregates.check(config.aggregates[a].function, values[input]) ?? ""
+                let problem = Aggregates.check(config.aggregates[a].function, inputPointers[input].pointee) ?? ""
                 out.reject(p.pointee, step: name, message: "window: \(config.aggregates[a].label): \(problem)")
                 return
             }
         }
-        let outcome = values.withUnsafeBufferPointer {
-            machine.add(time: p.pointee.time, key: key, inputs: $0, into: &fired)
-        }
+        let outcome = machine.add(time: p.pointee.time, key: key, inputs: inputPointers, into: &fired)
         switch outcome {
         case .counted:
             break
@@ -155,25 +225,10 @@ import SluiceJSON
         if !fired.isEmpty { flush(into: &out) }
     }
 
-    /// The direct path: reads the key field (null for a global window) and every input
-    /// field into `values` (a missing input reads as null). Nil when the key field is missing.
-    @inline(__always)
-    func readDirect(_ p: UnsafePointer<Event>) -> JSON? {
-        // A parsed object: its fields where they are, lent for the closure.
-        let parsed: JSON?? = p.pointee.withParsedFields { ks, vs in
-            for j in 0..<directNames.count {
-                _ = positions.index(of: directNames[j], id: j, utf8Count: directCounts[j], in: ks)
-            }
-            for i in 0..<inputSlots.count {
-                let at = positions[inputSlots[i]]
-                values[i] = at >= 0 && at < vs.count ? vs[at] : .null
-            }
-            // (JSON is `ExpressibleByNilLiteral`: spelled out, so neither means the other.)
-            if keySlot < 0 { return .some(JSON.null) }
-            let at = positions[keySlot]
-            return at >= 0 && at < vs.count ? .some(vs[at]) : .none
-        }
-        if let parsed { return parsed }
+    /// The direct path for an event that is not a parsed object: reads the key field
+    /// (null for a global window) and every input field into `values` (a missing input
+    /// reads as null). Nil when the key field is missing.
+    func readRaw(_ p: UnsafePointer<Event>) -> JSON? {
         // Raw bytes: at the offsets the reader recorded, or every field in one pass; else
         // (patched, non-object) field by field.
         if !p.pointee.offsets.isEmpty
@@ -225,6 +280,7 @@ import SluiceJSON
 
     /// Emits every window the watermark closes, in the order docs/windows.md gives.
     @usableFromInline package func advance(watermark: Int64, into out: inout StepOutput) {
+        if machine.advanceClosingNothing(to: watermark) { return }
         machine.advance(to: watermark, into: &fired)
         flush(into: &out)
     }
