@@ -13,9 +13,15 @@ let package = Package(
         .package(url: "https://github.com/ordo-one/benchmark", from: "1.38.1", traits: ["MallocInterposer"]),
     ],
     targets: [
+        // The events and stage driver both executables run (Fixtures/).
+        .target(
+            name: "BenchmarkFixtures",
+            dependencies: [.product(name: "Sluice", package: "Sluice")],
+            path: "Fixtures"
+        ),
         .executableTarget(
             name: "CallgrindDriver",
-            dependencies: [.product(name: "Sluice", package: "Sluice")],
+            dependencies: ["BenchmarkFixtures", .product(name: "Sluice", package: "Sluice")],
             // Not under a folder named Benchmarks: package-benchmark runs every executable
             // target there as a benchmark.
             path: "Tools/CallgrindDriver"
@@ -24,6 +30,7 @@ let package = Package(
             name: "SluiceBenchmarks",
             dependencies: [
                 .product(name: "Benchmark", package: "benchmark"),
+                "BenchmarkFixtures",
                 // Internals come through the façade under SPI (`@_spi(Benchmarks) import Sluice`).
                 .product(name: "Sluice", package: "Sluice"),
             ],

@@ -1,4 +1,5 @@
 import Benchmark
+import BenchmarkFixtures
 @_spi(Benchmarks) import Sluice
 
 /// The saga step (issue 20): the replies of 1,000,000 concurrent order sagas, made as

@@ -1,4 +1,5 @@
 import Benchmark
+import BenchmarkFixtures
 @_spi(Benchmarks) import Sluice
 
 /// One benchmark per step kind, windows per kind and patterns per contiguity, each

@@ -1,3 +1,4 @@
+import BenchmarkFixtures
 @_spi(Benchmarks) import Sluice
 
 // A driver for counting instructions (callgrind) of the in-process step benchmarks

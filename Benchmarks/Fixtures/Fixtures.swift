@@ -1,9 +1,12 @@
 @_spi(Benchmarks) import Sluice
-// The events and the `Driver` of the suite's Benchmarks/SluiceBenchmarks/Fixtures.swift
-// (makeEvents, makePatternEvents, makeChain, Driver), copied: a target cannot share
-// another's sources, and this one must not link package-benchmark. Keep them in step.
 
-func makeEvents(_ n: Int, users: Int = 1000, stepMillis: Int64 = 10) -> [Event] {
+// The events and the stage driver of the in-process step benchmarks, shared by the
+// package-benchmark suite (Benchmarks/SluiceBenchmarks) and the callgrind driver
+// (Tools/CallgrindDriver), which must not link package-benchmark.
+
+/// Deterministic events like gen_events.py's, parsed (so steps see `.value` events),
+/// with event time set. `users` keys; `stepMillis` between consecutive events.
+package func makeEvents(_ n: Int, users: Int = 1000, stepMillis: Int64 = 10) -> [Event] {
     let types = ["click", "view", "login", "purchase", "logout"]
     let countries = ["US", "DE", "FR", "GB", "JP", "BR"]
     var rng: UInt64 = 42
@@ -31,7 +34,7 @@ func makeEvents(_ n: Int, users: Int = 1000, stepMillis: Int64 = 10) -> [Event] 
 /// pre-parsed `{"user", "kind", "amount"}` events over 10,000 users, ten events per
 /// millisecond (so each user has an event a second), event time set. `kinds(i)` gives
 /// event `i`'s kind and amount.
-func makePatternEvents(_ n: Int, kinds: (Int) -> (String, Int64)) -> [Event] {
+package func makePatternEvents(_ n: Int, kinds: (Int) -> (String, Int64)) -> [Event] {
     (0..<n).map { i in
         let (kind, amount) = kinds(i)
         var o = JSONObject(minimumCapacity: 3)
@@ -43,7 +46,7 @@ func makePatternEvents(_ n: Int, kinds: (Int) -> (String, Int64)) -> [Event] {
 }
 
 /// The steps of a one-stream pipeline, as a chain the way a stage runs them.
-func makeChain(_ yaml: String) -> BenchmarkChain {
+package func makeChain(_ yaml: String) -> BenchmarkChain {
     do {
         return BenchmarkChain(try Pipeline.compile(yaml: yaml))
     } catch {
@@ -52,7 +55,7 @@ func makeChain(_ yaml: String) -> BenchmarkChain {
     }
 }
 
-final class Driver {
+package final class Driver {
     let chain: BenchmarkChain
     var batches: [[Event]]
     let span: Int64
@@ -64,7 +67,7 @@ final class Driver {
     var maxTime = Int64.min
     var sides: [(port: Int, event: Event)] = []
 
-    init(_ yaml: String, events: [Event], lateness: Int64 = 2000) {
+    package init(_ yaml: String, events: [Event], lateness: Int64 = 2000) {
         chain = makeChain(yaml)
         timed = chain.usesWatermarks
         self.lateness = lateness
@@ -82,7 +85,7 @@ final class Driver {
     }
 
     /// Runs at least `events` events; returns how many came out.
-    func run(_ events: Int) -> Int {
+    package func run(_ events: Int) -> Int {
         var done = 0
         var out = 0
         while done < events {
