@@ -11,36 +11,7 @@ import Testing
     /// `saga` with every step's conditions a single `kind == "..."` test, so that the
     /// discriminator decides them all.
     static func yaml(_ saga: RandomSaga) -> String {
-        var y = "time: { field: ts, lateness: \(saga.lateness)s }\nsteps:\n  - saga:\n"
-        y += "      key: id\n      start: kind == \"start\"\n      retention: 50s\n      steps:\n"
-        func step(_ s: RandomSaga.StepSpec, _ indent: String) -> String {
-            var y = "\(indent)- name: \(s.name)\n"
-            y += "\(indent)  command: { cmd: '\"\(s.name)\"', id: id, attempt: attempt }\n"
-            y += "\(indent)  success: kind == \"ok_\(s.name)\"\n"
-            y += "\(indent)  failure: kind == \"fail_\(s.name)\"\n"
-            y += "\(indent)  timeout: \(s.timeout)s\n"
-            if s.retries > 0 { y += "\(indent)  retry: { times: \(s.retries), backoff: \(s.backoff)s }\n" }
-            switch s.compensation {
-            case 1: y += "\(indent)  compensate: { comp: '\"\(s.name)\"', id: id }\n"
-            case 2:
-                y += "\(indent)  compensate:\n"
-                y += "\(indent)    command: { comp: '\"\(s.name)\"', id: id, got: replies }\n"
-                y += "\(indent)    success: kind == \"undone_\(s.name)\"\n"
-                y += "\(indent)    failure: kind == \"notundone_\(s.name)\"\n"
-                y += "\(indent)    timeout: 30s\n"
-            default: break
-            }
-            return y
-        }
-        for stage in saga.stages {
-            if stage.count == 1 {
-                y += step(stage[0], "        ")
-            } else {
-                y += "        - parallel:\n"
-                for s in stage { y += step(s, "            ") }
-            }
-        }
-        return y
+        saga.pipeline(reply: { "kind == \"\($0)_\($1)\"" }, awaitedReads: ", got: replies")
     }
 
     /// The generated events with `kind` and `step` folded into one `kind` (`ok_s1`), and

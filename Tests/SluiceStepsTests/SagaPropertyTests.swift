@@ -45,35 +45,45 @@ struct RandomSaga: CustomStringConvertible {
         return RandomSaga(stages: named, lateness: lateness)
     }
 
-    func stepYAML(_ s: StepSpec, indent: String) -> String {
+    /// The condition recognising a reply of `kind` (`ok`, `fail`, `undone`, `notundone`)
+    /// to step `step`, as the saga's YAML writes it.
+    typealias ReplyCondition = (_ kind: String, _ step: String) -> String
+
+    func stepYAML(_ s: StepSpec, indent: String, reply: ReplyCondition, awaitedReads: String) -> String {
         var y = "\(indent)- name: \(s.name)\n"
         y += "\(indent)  command: { cmd: '\"\(s.name)\"', id: id, attempt: attempt }\n"
-        y += "\(indent)  success: kind == \"ok\" && step == \"\(s.name)\"\n"
-        y += "\(indent)  failure: kind == \"fail\" && step == \"\(s.name)\"\n"
+        y += "\(indent)  success: \(reply("ok", s.name))\n"
+        y += "\(indent)  failure: \(reply("fail", s.name))\n"
         y += "\(indent)  timeout: \(s.timeout)s\n"
         if s.retries > 0 { y += "\(indent)  retry: { times: \(s.retries), backoff: \(s.backoff)s }\n" }
         switch s.compensation {
         case 1: y += "\(indent)  compensate: { comp: '\"\(s.name)\"', id: id }\n"
         case 2:
             y += "\(indent)  compensate:\n"
-            y += "\(indent)    command: { comp: '\"\(s.name)\"', id: id }\n"
-            y += "\(indent)    success: kind == \"undone\" && step == \"\(s.name)\"\n"
-            y += "\(indent)    failure: kind == \"notundone\" && step == \"\(s.name)\"\n"
+            y += "\(indent)    command: { comp: '\"\(s.name)\"', id: id\(awaitedReads) }\n"
+            y += "\(indent)    success: \(reply("undone", s.name))\n"
+            y += "\(indent)    failure: \(reply("notundone", s.name))\n"
             y += "\(indent)    timeout: 30s\n"
         default: break
         }
         return y
     }
 
-    var yaml: String {
+    var yaml: String { pipeline() }
+
+    /// The saga's pipeline. `reply` writes its reply conditions (by default `kind` and
+    /// `step` tested apart); `awaitedReads` is added to awaited compensations' commands.
+    func pipeline(
+        reply: ReplyCondition = { "kind == \"\($0)\" && step == \"\($1)\"" }, awaitedReads: String = ""
+    ) -> String {
         var y =
             "time: { field: ts, lateness: \(lateness)s }\nsteps:\n  - saga:\n      key: id\n      start: kind == \"start\"\n      retention: 50s\n      steps:\n"
         for stage in stages {
             if stage.count == 1 {
-                y += stepYAML(stage[0], indent: "        ")
+                y += stepYAML(stage[0], indent: "        ", reply: reply, awaitedReads: awaitedReads)
             } else {
                 y += "        - parallel:\n"
-                for s in stage { y += stepYAML(s, indent: "            ") }
+                for s in stage { y += stepYAML(s, indent: "            ", reply: reply, awaitedReads: awaitedReads) }
             }
         }
         return y
