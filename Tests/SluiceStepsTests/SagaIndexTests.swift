@@ -7,9 +7,10 @@ import Testing
 /// ``SagaIndex`` against a dictionary: random starts and forgets of ids, some of them
 /// colliding on purpose (few distinct ids, and ids of different JSON kinds).
 @Suite struct SagaIndexTests {
-    static let ids: [JSON] = (0..<40).map { JSON.string("o\($0)") } + (0..<10).map { JSON.int(Int64($0)) } + [
-        .double(2.5), .bool(true), .null, .string("é"), .array([.int(1)]), .object(JSONObject([("a", .int(1))])),
-    ]
+    static let ids: [JSON] =
+        (0..<40).map { JSON.string("o\($0)") } + (0..<10).map { JSON.int(Int64($0)) } + [
+            .double(2.5), .bool(true), .null, .string("é"), .array([.int(1)]), .object(JSONObject([("a", .int(1))])),
+        ]
 
     @Test func behavesAsADictionary() async {
         let op = zip(Gen.int(in: 0...(Self.ids.count - 1)), Gen.bool(0.4))
