@@ -72,7 +72,7 @@ test: deps lint
 
 # The tree is formatted by the toolchain's swift-format with the checked-in .swift-format;
 # `make format` rewrites it, `make lint` (part of `make test`) fails on any difference.
-FORMATTED := Sources Tests Benchmarks/Benchmarks Package.swift Benchmarks/Package.swift
+FORMATTED := Sources Tests Benchmarks/Benchmarks Benchmarks/Fixtures Benchmarks/Tools Package.swift Benchmarks/Package.swift
 lint:
 	$(SWIFT) format lint --strict --recursive --parallel $(FORMATTED)
 
