@@ -179,26 +179,6 @@ public struct Event: Sendable {
         }
     }
 
-    /// This raw object event with `members` appended after its last member (see
-    /// ``emitAppending(to:membersUpTo:arena:into:_:)``); `valueStarts` gives, for each new
-    /// field the reader indexes, its slot and where its value starts in `members`. Nil
-    /// when this is not a raw object.
-    package func appendingMembers(
-        _ members: UnsafeRawBufferPointer, valueStarts: UnsafeBufferPointer<(slot: Int, start: Int)>,
-        arena: inout ByteArena
-    ) -> Event? {
-        guard let source = members.baseAddress, members.count > 0 else { return nil }
-        var out = StepOutput()
-        let done = withUnsafePointer(to: self) { me in
-            Event.emitAppending(to: me, membersUpTo: members.count, arena: &arena, into: &out) { p, start, offsets in
-                UnsafeMutableRawPointer(p).copyMemory(from: source, byteCount: members.count)
-                for v in valueStarts { offsets.record(v.slot, offset: start + v.start) }
-                return members.count
-            }
-        }
-        return done ? out.events.first : nil
-    }
-
     /// Emits to `out` the raw object event at `event` with new members appended after
     /// its last one, as one raw event: a copy of the original bytes with the members' text
     /// spliced in before the closing brace (the text ``Storage/patched`` writes), cut

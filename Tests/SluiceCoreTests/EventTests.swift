@@ -254,3 +254,25 @@ import Testing
         for (e, expected) in made { #expect(e.description == expected) }
     }
 }
+
+extension Event {
+    /// For these tests: this raw object event with `members` appended after its last member (see
+    /// ``emitAppending(to:membersUpTo:arena:into:_:)``); `valueStarts` gives, for each new
+    /// field the reader indexes, its slot and where its value starts in `members`. Nil
+    /// when this is not a raw object.
+    func appendingMembers(
+        _ members: UnsafeRawBufferPointer, valueStarts: UnsafeBufferPointer<(slot: Int, start: Int)>,
+        arena: inout ByteArena
+    ) -> Event? {
+        guard let source = members.baseAddress, members.count > 0 else { return nil }
+        var out = StepOutput()
+        let done = withUnsafePointer(to: self) { me in
+            Event.emitAppending(to: me, membersUpTo: members.count, arena: &arena, into: &out) { p, start, offsets in
+                UnsafeMutableRawPointer(p).copyMemory(from: source, byteCount: members.count)
+                for v in valueStarts { offsets.record(v.slot, offset: start + v.start) }
+                return members.count
+            }
+        }
+        return done ? out.events.first : nil
+    }
+}

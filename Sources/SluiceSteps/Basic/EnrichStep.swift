@@ -20,13 +20,9 @@ import SluiceJSON
     let renames: [(Path, Path)]
     let name: String
     let activation: EventActivation
-    /// For the text fast path (``appendAsText(_:into:)``): each set field's slot in the
-    /// reader's field index (-1 when not indexed), and its member text up to the value
-    /// (`"key":`, after a comma from the second field on), back to back, with where each
-    /// ends.
-    let setSlots: [Int]
-    let memberKeyBytes: [UInt8]
-    let memberKeyEnds: [Int]
+    /// For the text fast path (``appendAsText(_:into:)``): the set fields' keys as text,
+    /// and their slots in the reader's field index.
+    let members: MemberText
     /// `setExpressions`, unretained (that array holds them), and their count.
     let setRefs: [Unmanaged<Expression>]
     let setCount: Int
@@ -52,17 +48,8 @@ import SluiceJSON
         self.renames = renames
         self.name = name
         activation = compiler.activation(prefetching: sets.map(\.1))
-        let index = activation.readerIndex
-        let keys = sets.map { $0.0.first ?? "" }
-        setSlots = keys.map { index.slot(of: $0) ?? -1 }
-        var text: [UInt8] = []
-        var ends: [Int] = []
-        for i in keys.indices {
-            JSONWriter.writeKey(keys[i], first: i == 0, into: &text)
-            ends.append(text.count)
-        }
-        memberKeyBytes = text
-        memberKeyEnds = ends
+        members = MemberText(
+            keys: sets.map { $0.0.first ?? "" }, opensObject: false, index: activation.readerIndex)
         setRefs = setExpressions.map { Unmanaged.passUnretained($0) }
         setCount = sets.count
         setVariables = sets.map { $0.1.program.variable }
@@ -157,7 +144,7 @@ import SluiceJSON
     /// others are converted to JSON as ``Expression/evaluateJSON(_:)`` does, in the same
     /// order, so the same errors win.
     func appendAsText(_ event: UnsafePointer<Event>, into out: inout StepOutput) -> AppendStatus {
-        var bound = 0
+        var bound = members.keyBytes.count
         for i in 0..<setCount {
             let value: JSON
             if let name = setVariables[i] {
@@ -169,13 +156,7 @@ import SluiceJSON
                 case .success(let j): value = j
                 case .failure(let error): return .failed(SetFailure(index: i, error: error))
                 }
-                guard let b = JSONWriter.scalarBound(value) else { return .general }
-                values[i] = value
-                bound &+= b &+ memberKeyEnds[i] &- (i == 0 ? 0 : memberKeyEnds[i - 1])
-                continue
-            }
-            let decided = setRefs[i]._withUnsafeGuaranteedRef { $0.program.evaluateCondition(activation) }
-            if let b = decided {
+            } else if let b = setRefs[i]._withUnsafeGuaranteedRef({ $0.program.evaluateCondition(activation) }) {
                 value = .bool(b)
             } else {
                 let result = setRefs[i]._withUnsafeGuaranteedRef { e in
@@ -188,34 +169,22 @@ import SluiceJSON
             }
             guard let b = JSONWriter.scalarBound(value) else { return .general }
             values[i] = value
-            bound &+= b &+ memberKeyEnds[i] &- (i == 0 ? 0 : memberKeyEnds[i - 1])
+            bound &+= b
         }
         // The fields must be new: the reader recorded whether they are, else a scan.
         var scan = false
         let offsets = event.pointee.offsets
         for i in 0..<setCount {
-            switch offsets[setSlots[i]] {
+            switch offsets[members.slots[i]] {
             case .absent: continue
             case .offset: return .general
             case .unknown: scan = true
             }
         }
         if scan, event.pointee.withRawBytes({ JSONParser.hasAnyKey(setKeys, in: $0) }) != false { return .general }
-        let emitted = memberKeyBytes.withUnsafeBufferPointer { keys in
-            Event.emitAppending(to: event, membersUpTo: bound, arena: &arena, into: &out) { p, start, offsets in
-                guard let keyBase = keys.baseAddress else { return 0 }
-                var n = 0
-                var k = 0
-                for i in 0..<setCount {
-                    let end = memberKeyEnds[i]
-                    (p + n).update(from: keyBase + k, count: end - k)
-                    n += end - k
-                    k = end
-                    if setSlots[i] >= 0 { offsets.record(setSlots[i], offset: start + n) }
-                    n += JSONWriter.write(values[i], at: p + n)
-                }
-                return n
-            }
+        let emitted = Event.emitAppending(to: event, membersUpTo: bound, arena: &arena, into: &out) {
+            p, start, offsets in
+            members.write(values, at: p, start: start, offsets: &offsets)
         }
         return emitted ? .emitted : .general
     }

@@ -9,16 +9,13 @@ import SluiceJSON
     let activation: EventActivation
     /// When EXPR is a map literal with distinct string keys (`{"id": id, "big": amount >
     /// 250.0}`): each value as an expression of its own (unretained: `fieldExpressions`
-    /// holds them), its key's text up to the value (`{"id":`, `,"big":`) back to back
-    /// with where each ends, and its key's slot in the reader's field index (-1 when
-    /// not indexed). The new event is then written as text, without building the map
-    /// (see ``writeAsText(_:into:)``).
+    /// holds them), and the keys as text (`{"id":`, `,"big":`) with their slots in the
+    /// reader's field index. The new event is then written as text, without building
+    /// the map (see ``writeAsText(_:into:)``).
     let fieldExpressions: [Expression]
     let fieldRefs: [Unmanaged<Expression>]
     let fieldCount: Int
-    let keyBytes: [UInt8]
-    let keyEnds: [Int]
-    let fieldSlots: [Int]
+    let members: MemberText
     /// For each value that is a bare variable (`"u": user`), its name, resolved directly
     /// (see ``CELProgram/variable``).
     let fieldVariables: [CELName?]
@@ -37,19 +34,10 @@ import SluiceJSON
         activation = compiler.activation(prefetching: [expression])
         let fields = expression.program.mapFields ?? []
         let index = activation.readerIndex
-        var text: [UInt8] = []
-        var ends: [Int] = []
-        for i in fields.indices {
-            if i == 0 { text.append(UInt8(ascii: "{")) }
-            JSONWriter.writeKey(fields[i].key, first: i == 0, into: &text)
-            ends.append(text.count)
-        }
-        keyBytes = text
-        keyEnds = ends
+        members = MemberText(keys: fields.map(\.key), opensObject: true, index: index)
         fieldExpressions = fields.map { Expression(program: $0.program, source: expression.source, compiler: compiler) }
         fieldRefs = fieldExpressions.map { Unmanaged.passUnretained($0) }
         fieldCount = fields.count
-        fieldSlots = fields.map { index.slot(of: $0.key) ?? -1 }
         fieldVariables = fields.map { $0.program.variable }
         slotCount = index.keys.count
         values = .allocate(capacity: max(1, fields.count))
@@ -130,7 +118,7 @@ import SluiceJSON
             case .failure(let error): return .failed(error)
             }
         }
-        var bound = keyBytes.count + 1
+        var bound = members.keyBytes.count + 1
         for i in 0..<fieldCount {
             do throws(CELError) {
                 jsons[i] = try values[i].toJSON()
@@ -140,23 +128,11 @@ import SluiceJSON
             guard let b = JSONWriter.scalarBound(jsons[i]) else { return .general }
             bound &+= b
         }
-        let emitted = keyBytes.withUnsafeBufferPointer { keys in
-            Event.emitReplacing(event, textUpTo: bound, arena: &arena, into: &out) { p, offsets in
-                guard let keyBase = keys.baseAddress else { return 0 }
-                for s in 0..<slotCount { offsets.recordAbsent(s) }
-                var n = 0
-                var k = 0
-                for i in 0..<fieldCount {
-                    let end = keyEnds[i]
-                    (p + n).update(from: keyBase + k, count: end - k)
-                    n += end - k
-                    k = end
-                    if fieldSlots[i] >= 0 { offsets.record(fieldSlots[i], offset: n) }
-                    n += JSONWriter.write(jsons[i], at: p + n)
-                }
-                p[n] = UInt8(ascii: "}")
-                return n + 1
-            }
+        let emitted = Event.emitReplacing(event, textUpTo: bound, arena: &arena, into: &out) { p, offsets in
+            for s in 0..<slotCount { offsets.recordAbsent(s) }
+            let n = members.write(jsons, at: p, start: 0, offsets: &offsets)
+            p[n] = UInt8(ascii: "}")
+            return n + 1
         }
         return emitted ? .emitted : .general
     }
