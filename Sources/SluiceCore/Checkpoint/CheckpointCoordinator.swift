@@ -158,9 +158,18 @@ package final class CheckpointCoordinator: Sendable {
         }
         guard !started else { return }
         ticks.enter()
-        DispatchQueue.global().async { [self] in
+        let tick: @Sendable () -> Void = { [self] in
             defer { ticks.leave() }
             while stopTicking.wait(timeout: .now() + .nanoseconds(interval)) == .timedOut { requestNext() }
+        }
+        // A thread of its own, as stages have: the loop blocks for the whole run, and on a
+        // worker of Dispatch's global pool (as wide as the machine has cores) it held one
+        // hostage, and waited for one to start, which other blocking work (other runs in
+        // the same process) could take for the whole of this run: no checkpoint at all.
+        do throws(StageThread.StartError) {
+            try StageThread.start(name: "checkpoint-timer", role: .io, tick)
+        } catch {
+            DispatchQueue.global().async(execute: tick)
         }
     }
 
