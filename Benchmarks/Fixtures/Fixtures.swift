@@ -55,6 +55,11 @@ package func makeChain(_ yaml: String) -> BenchmarkChain {
     }
 }
 
+/// `events` cut into batches of `size`, as a stage hands them to its steps.
+package func batched(_ events: [Event], size: Int = 512) -> [[Event]] {
+    stride(from: 0, to: events.count, by: size).map { Array(events[$0..<min($0 + size, events.count)]) }
+}
+
 package final class Driver {
     let chain: BenchmarkChain
     var batches: [[Event]]
@@ -71,13 +76,7 @@ package final class Driver {
         chain = makeChain(yaml)
         timed = chain.usesWatermarks
         self.lateness = lateness
-        var bs: [[Event]] = []
-        var i = 0
-        while i < events.count {
-            bs.append(Array(events[i..<min(i + 512, events.count)]))
-            i += 512
-        }
-        batches = bs
+        batches = batched(events)
         let first = events.first?.time ?? 0
         let last = events.last?.time ?? 0
         span = last - first + (events.count > 1 ? (last - first) / Int64(events.count - 1) : 1)

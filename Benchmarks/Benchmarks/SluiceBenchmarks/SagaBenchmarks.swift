@@ -101,13 +101,7 @@ final class SagaReplay {
     init(_ yaml: String, events: [Event]) {
         self.yaml = yaml
         chain = makeChain(yaml)
-        var bs: [[Event]] = []
-        var i = 0
-        while i < events.count {
-            bs.append(Array(events[i..<min(i + 512, events.count)]))
-            i += 512
-        }
-        batches = bs
+        batches = batched(events)
         sides.reserveCapacity(4096)
     }
 
