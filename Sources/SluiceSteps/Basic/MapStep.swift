@@ -110,6 +110,10 @@ import SluiceJSON
                 values[i] = .bool(b)
                 continue
             }
+            if let n = fieldRefs[i]._withUnsafeGuaranteedRef({ $0.program.evaluateNumber(activation) }) {
+                values[i] = n
+                continue
+            }
             let result = fieldRefs[i]._withUnsafeGuaranteedRef { e in
                 Result { () throws(CELError) -> CELValue in try e.evaluate(activation) }
             }
