@@ -184,7 +184,9 @@
             i += 1
             while i < n {
                 let b = base[i]
-                if b == UInt8(ascii: "\"") { return UnsafeRawBufferPointer(start: base + offset, count: i + 1 - offset) }
+                if b == UInt8(ascii: "\"") {
+                    return UnsafeRawBufferPointer(start: base + offset, count: i + 1 - offset)
+                }
                 if b == UInt8(ascii: "\\") || b >= 0x80 || b < 0x20 { return nil }
                 i += 1
             }

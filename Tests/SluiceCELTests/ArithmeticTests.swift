@@ -44,7 +44,10 @@ struct ArithmeticTests {
                     let full = Result { () throws(CELError) -> CELValue in try program.evaluate(activation) }
                     switch full {
                     case .success(let v):
-                        #expect(Self.same(v, number), "\(source) with amount \(String(describing: amount)), y \(String(describing: y)): plan \(number), evaluation \(v)")
+                        #expect(
+                            Self.same(v, number),
+                            "\(source) with amount \(String(describing: amount)), y \(String(describing: y)): plan \(number), evaluation \(v)"
+                        )
                     case .failure(let e):
                         Issue.record("\(source): plan gave \(number), evaluation failed: \(e.message)")
                     }
@@ -70,8 +73,10 @@ struct ArithmeticTests {
                 let activation = CELDictionaryActivation(["amount": random(), "y": random()])
                 guard let number = program.evaluateNumber(activation) else { continue }
                 switch Result(catching: { () throws(CELError) -> CELValue in try program.evaluate(activation) }) {
-                case .success(let v): #expect(Self.same(v, number), "\(source) on \(activation.values): \(number) vs \(v)")
-                case .failure(let e): Issue.record("\(source) on \(activation.values): plan \(number), error \(e.message)")
+                case .success(let v):
+                    #expect(Self.same(v, number), "\(source) on \(activation.values): \(number) vs \(v)")
+                case .failure(let e):
+                    Issue.record("\(source) on \(activation.values): plan \(number), error \(e.message)")
                 }
             }
         }

@@ -263,7 +263,9 @@ import Testing
         let (text, starts) = members(fields, index: nil)
         func make(_ i: Int) -> Event? {
             text.withUnsafeBytes { t in
-                starts.withUnsafeBufferPointer { raw(#"{"i":\#(i)}"#).appendingMembers(t, valueStarts: $0, arena: &arena) }
+                starts.withUnsafeBufferPointer {
+                    raw(#"{"i":\#(i)}"#).appendingMembers(t, valueStarts: $0, arena: &arena)
+                }
             }
         }
         var kept: [Event] = []

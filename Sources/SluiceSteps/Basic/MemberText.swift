@@ -64,7 +64,8 @@ struct MemberText {
                 k = end
                 if slots[i] >= 0 { offsets.record(slots[i], offset: start + n) }
                 if let text = texts[i] {
-                    UnsafeMutableRawPointer(p + n).copyMemory(from: text.baseAddress ?? UnsafeRawPointer(p), byteCount: text.count)
+                    UnsafeMutableRawPointer(p + n).copyMemory(
+                        from: text.baseAddress ?? UnsafeRawPointer(p), byteCount: text.count)
                     n += text.count
                 } else {
                     n += JSONWriter.write(values[i], at: p + n)
