@@ -56,7 +56,8 @@
         // shapes the compiler marked.
         let condition = node.condition ?? (node.variable != nil ? node.asCondition : nil)
         var program = CELProgram(
-            root: node.eval, constant: node.constant, condition: condition, asciiEquality: node.asciiEquality,
+            root: node.eval, constant: node.constant, condition: condition, arithmetic: node.arithmetic,
+            asciiEquality: node.asciiEquality,
             names: compiler.referenced,
             resultTypeName: node.type.description, costLimit: compiler.usesCost ? options.costLimit : nil,
             costEstimate: CostEstimator.estimate(ast))
@@ -81,7 +82,8 @@
             guard !compiler.usesCost else { return nil }
             let condition = node.condition ?? (node.variable != nil ? node.asCondition : nil)
             var program = CELProgram(
-                root: node.eval, constant: node.constant, condition: condition, names: compiler.referenced,
+                root: node.eval, constant: node.constant, condition: condition, arithmetic: node.arithmetic,
+                names: compiler.referenced,
                 resultTypeName: node.type.description)
             if node.constant == nil { program.variable = node.variable }
             fields.append((key, program))

@@ -8,6 +8,10 @@
     @usableFromInline let plan: ConditionPlan?
     /// `plan`, unretained (a plain word, so reading it from a program costs no retain).
     @usableFromInline let planRef: Unmanaged<ConditionPlan>?
+    /// For arithmetic of the shapes ``Arithmetic`` covers: its flat form.
+    @usableFromInline let arithmetic: ArithmeticPlan?
+    /// `arithmetic`, unretained.
+    @usableFromInline let arithmeticRef: Unmanaged<ArithmeticPlan>?
     /// The value of an expression that is a constant (folded when compiled), else nil.
     package var constantValue: CELValue? { constant }
     /// For a map literal with distinct string-literal keys, its entries with each value
@@ -36,7 +40,7 @@
     @usableFromInline package let costEstimate: CELCostEstimate
 
     init(
-        root: @escaping Eval, constant: CELValue?, condition: Condition? = nil,
+        root: @escaping Eval, constant: CELValue?, condition: Condition? = nil, arithmetic: Arithmetic? = nil,
         asciiEquality: (name: CELName, text: String)? = nil, names: [CELName],
         resultTypeName: String,
         costLimit: Int? = nil, costEstimate: CELCostEstimate = CELCostEstimate()
@@ -48,6 +52,8 @@
         plan =
             constant == nil && costLimit == nil ? condition.flatMap { $0.isSpecialised ? ConditionPlan($0) : nil } : nil
         planRef = plan.map { Unmanaged.passUnretained($0) }
+        self.arithmetic = constant == nil && costLimit == nil ? arithmetic.map { ArithmeticPlan($0) } : nil
+        arithmeticRef = self.arithmetic.map { Unmanaged.passUnretained($0) }
         self.asciiEquality = constant == nil && costLimit == nil ? asciiEquality : nil
         self.referencedNames = names
         self.resultTypeName = resultTypeName
@@ -97,6 +103,21 @@
         guard let planRef else { return nil }
         return planRef._withUnsafeGuaranteedRef { $0.run(activation) }
     }
+
+    /// The expression's value when it is arithmetic that can be computed without
+    /// building values (`int(amount * 100.0)`: `+`, `-`, `*`, `/`, `int()` and `double()`
+    /// over variables and numeric constants), an int or a double; nil when it must be
+    /// evaluated with ``evaluate(_:)`` (another shape, or an error such as an absent
+    /// variable, mixed types or an overflow, which ``evaluate(_:)`` then reports). A
+    /// non-nil answer is always the one ``evaluate(_:)`` would give.
+    @inlinable
+    package func evaluateNumber(_ activation: some CELActivation) -> CELValue? {
+        guard let arithmeticRef else { return nil }
+        return arithmeticRef._withUnsafeGuaranteedRef { $0.run(activation) }
+    }
+
+    /// Whether ``evaluateNumber(_:)`` can give a value.
+    package var hasArithmetic: Bool { arithmetic != nil }
 
     /// When the whole expression is `NAME == "TEXT"` (either way round) of a name and an
     /// ASCII string (`type == "order_placed"`): the name and the string. Whenever the

@@ -16,6 +16,10 @@ struct Node {
     /// Set when the node is a condition of a shape ``Condition`` decides without building
     /// values (comparisons of a variable with a constant, `&&`, `||`, `!`).
     var condition: Condition? = nil
+    /// Set when the node is arithmetic of a shape ``Arithmetic`` computes without
+    /// building values (`+`, `-`, `*`, `/`, `int()`, `double()` over variables and
+    /// numeric constants).
+    var arithmetic: Arithmetic? = nil
 
     static func constant(_ v: CELValue) -> Node {
         Node(eval: { _ in v }, constant: v, type: CheckType(of: v))

@@ -74,7 +74,23 @@ extension Compiler {
         if function == "@in", let name = l.variable, let c = r.constant {
             node.condition = .test(CELFieldTest(name, .within, c))
         }
+        if node.constant == nil, let op = Self.arithmeticOperator(function), let a = l.asArithmetic,
+            let b = r.asArithmetic
+        {
+            node.arithmetic = .binary(op, a, b)
+        }
         return node
+    }
+
+    /// The operator ``ArithmeticPlan`` computes for `function`, if any.
+    static func arithmeticOperator(_ function: String) -> ArithmeticPlan.Operator? {
+        switch function {
+        case "_+_": return .add
+        case "_-_": return .subtract
+        case "_*_": return .multiply
+        case "_/_": return .divide
+        default: return nil
+        }
     }
 
     static func operatorFunction(_ function: String) -> @Sendable (CELValue, CELValue) throws(CELError) -> CELValue {

@@ -113,7 +113,13 @@ extension Compiler {
                 return try build(f)
             }
         }
-        let node = Node(eval: ev, type: type)
+        var node = Node(eval: ev, type: type)
+        // The builtin `int()` and `double()` of arithmetic (a host function is not pure).
+        if def.pure, !receiver, nodes.count == 1, function == "int" || function == "double",
+            let a = nodes[0].asArithmetic
+        {
+            node.arithmetic = function == "int" ? .toInt(a) : .toDouble(a)
+        }
         return def.pure && Self.builders.contains(function) ? meteredResult(node) : node
     }
 

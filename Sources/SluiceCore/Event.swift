@@ -199,9 +199,37 @@ public struct Event: Sendable {
         to event: UnsafePointer<Event>, membersUpTo bound: Int, arena: inout ByteArena, into out: inout StepOutput,
         _ writeMembers: (UnsafeMutablePointer<UInt8>, _ start: Int, _ offsets: inout FieldOffsets) -> Int
     ) -> Bool {
-        guard case .raw(let buf, let start, let count) = event.pointee.storage, count >= 2, bound > 0 else {
-            return false
+        guard let (place, start, count) = rawPlace(at: event), count >= 2, bound > 0 else { return false }
+        return place._withUnsafeGuaranteedRef { buf in
+            emitAppending(to: event, buf, start, count, membersUpTo: bound, arena: &arena, into: &out, writeMembers)
         }
+    }
+
+    /// The buffer (unretained), start and count of the raw event at `event`, or nil.
+    /// Matching `event.pointee.storage` copies the buffer reference (a retain and a
+    /// release, on a count the reader's thread also changes); through an exclusive
+    /// access, which reads only, the compiler borrows it (see ``withParsedFields(at:_:)``).
+    /// The buffer is valid while the event is, which the caller lends.
+    @inlinable @inline(__always)
+    package static func rawPlace(at event: UnsafePointer<Event>) -> (Unmanaged<ByteBuffer>, Int, Int)? {
+        UnsafeMutablePointer(mutating: event).pointee.rawPlaceExclusive()
+    }
+
+    /// ``rawPlace(at:)`` under an exclusive access: reads only.
+    @inlinable @inline(__always)
+    package mutating func rawPlaceExclusive() -> (Unmanaged<ByteBuffer>, Int, Int)? {
+        if case .raw(let buf, let start, let count) = storage { return (Unmanaged.passUnretained(buf), start, count) }
+        return nil
+    }
+
+    /// ``emitAppending(to:membersUpTo:arena:into:_:)`` on the raw event's bytes,
+    /// `buf[start ..< start+count]`.
+    @inline(__always)
+    static func emitAppending(
+        to event: UnsafePointer<Event>, _ buf: ByteBuffer, _ start: Int, _ count: Int, membersUpTo bound: Int,
+        arena: inout ByteArena, into out: inout StepOutput,
+        _ writeMembers: (UnsafeMutablePointer<UInt8>, _ start: Int, _ offsets: inout FieldOffsets) -> Int
+    ) -> Bool {
         let src = UnsafeRawPointer(buf.base + start)
         guard src.load(as: UInt8.self) == UInt8(ascii: "{"),
             src.load(fromByteOffset: count - 1, as: UInt8.self) == UInt8(ascii: "}")
@@ -258,10 +286,10 @@ public struct Event: Sendable {
         _ event: UnsafePointer<Event>, textUpTo bound: Int, arena: inout ByteArena, into out: inout StepOutput,
         _ write: (UnsafeMutablePointer<UInt8>, _ offsets: inout FieldOffsets) -> Int
     ) -> Bool {
-        guard case .raw(let buf, _, _) = event.pointee.storage, bound > 0, bound <= Int(UInt32.max) - 2 else {
+        guard let (place, _, _) = rawPlace(at: event), bound > 0, bound <= Int(UInt32.max) - 2 else {
             return false
         }
-        let (dest, at) = arena.reserve(bound, indexedLike: buf)
+        let (dest, at) = place._withUnsafeGuaranteedRef { arena.reserve(bound, indexedLike: $0) }
         let p = (dest.base + at).assumingMemoryBound(to: UInt8.self)
         var newOffsets = FieldOffsets()
         let n = min(bound, max(0, write(p, &newOffsets)))
@@ -331,6 +359,18 @@ public struct Event: Sendable {
             }
         }
         return JSONParser.field(key, in: bytes)
+    }
+
+    /// ``rawView(for:)`` of the event at `event`, read where it is (no copy of its buffer
+    /// reference; see ``rawPlace(at:)``).
+    @inlinable
+    package static func rawView(at event: UnsafePointer<Event>, for index: FieldIndex) -> (
+        bytes: UnsafeRawBufferPointer, offsets: FieldOffsets
+    )? {
+        guard !event.pointee.offsets.isEmpty, let (place, start, count) = rawPlace(at: event) else { return nil }
+        return place._withUnsafeGuaranteedRef { buf in
+            buf.isIndexed(by: index) ? (buf.bytes(start, count), event.pointee.offsets) : nil
+        }
     }
 
     /// The original bytes and recorded offsets of a raw event read with `index`, or nil

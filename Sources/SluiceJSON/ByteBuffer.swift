@@ -65,21 +65,42 @@
 /// so the events can cross stages as input events do. A chunk carries the field index
 /// of the events whose bytes it holds, so that their recorded offsets stay valid.
 /// Owned by one step, used from its stage's thread only.
+///
+/// Filled chunks are kept (the last ``spareCount``) and filled again once no event holds
+/// them any more: the events are written and released downstream, on another thread, a
+/// few batches later. Allocating each chunk afresh cost a `malloc` here and a `free`
+/// there (on this thread's malloc arena, under its lock), and, as the allocator gave the
+/// freed chunks back to the system, a page fault for each of a chunk's 16 pages when it
+/// was first written.
 package struct ByteArena {
     /// The chunk being filled and how much of it is handed out.
     var chunk: ByteBuffer?
     var used = 0
     /// The size of a chunk; a request over a quarter of it gets a buffer of its own.
     let chunkSize: Int
+    /// Filled chunks, oldest at `nextSpare`, reused when only this arena holds them.
+    var spares: [ByteBuffer?]
+    var nextSpare = 0
+    /// How many filled chunks are kept for reuse: more than the batches that can wait
+    /// between a stage and the next (a ring of 16), each about a chunk.
+    static let spareCount = 24
 
     package init(chunkSize: Int = 64 * 1024) {
         self.chunkSize = max(16, chunkSize)
+        spares = Array(repeating: nil, count: Self.spareCount)
     }
 
     /// Room for `count` bytes in a buffer whose field index is `like`'s: the buffer and
     /// where the room starts. The caller writes the bytes before sharing them.
     package mutating func reserve(_ count: Int, indexedLike like: ByteBuffer) -> (ByteBuffer, Int) {
-        reserve(count, fieldIndex: like.fieldIndex, indexRef: like.indexRef?.toOpaque())
+        // `like.fieldIndex` (a retain and a release) only for a new chunk.
+        let ref = like.indexRef?.toOpaque()
+        if let c = chunk, c.capacity - used >= count, c.indexRef?.toOpaque() == ref {
+            let at = used
+            used += count
+            return (c, at)
+        }
+        return reserve(count, fieldIndex: like.fieldIndex, indexRef: ref)
     }
 
     /// Copies `bytes` into a buffer without a field index (the text of events a step
@@ -103,10 +124,29 @@ package struct ByteArena {
             return (c, at)
         }
         if count > chunkSize / 4 { return (ByteBuffer(capacity: count, fieldIndex: fieldIndex), 0) }
-        let c = ByteBuffer(capacity: chunkSize, fieldIndex: fieldIndex)
+        let c = nextChunk(fieldIndex: fieldIndex, indexRef: indexRef)
         chunk = c
         used = count
         return (c, 0)
+    }
+
+    /// A chunk to fill next: the oldest spare when no event holds it any more and it
+    /// carries the same field index, else a new one. The chunk just filled takes the
+    /// oldest spare's place.
+    mutating func nextChunk(fieldIndex: FieldIndex?, indexRef: UnsafeMutableRawPointer?) -> ByteBuffer {
+        let slot = nextSpare
+        nextSpare = slot + 1 == spares.count ? 0 : slot + 1
+        var reused: ByteBuffer?
+        if var oldest = spares[slot] {
+            spares[slot] = nil
+            // Only `oldest` holds it now: every event cut from it is gone, and the
+            // threads that read those events released them after their last read.
+            if isKnownUniquelyReferenced(&oldest), oldest.indexRef?.toOpaque() == indexRef {
+                reused = oldest
+            }
+        }
+        spares[slot] = chunk
+        return reused ?? ByteBuffer(capacity: chunkSize, fieldIndex: fieldIndex)
     }
 
     /// Gives back the last `count` bytes of the room just reserved in `buffer` (nothing

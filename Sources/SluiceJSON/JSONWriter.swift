@@ -161,6 +161,55 @@
         }
     }
 
+    /// The text of the scalar that starts at `offset` in `bytes` (valid JSON, as a reader
+    /// validated it) when it is exactly what ``write(_:at:)`` writes for the value it
+    /// parses to, so a step can copy it instead of parsing and writing it again: an
+    /// ASCII string without escapes, an integer of one to 18 digits (not `-0`, which
+    /// writes `0`), `true`, `false` or `null`. Nil for anything else (a double, whose
+    /// text need not be the shortest, a string with escapes or other than ASCII, an
+    /// array or an object).
+    package static func verbatimScalar(at offset: Int, in bytes: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer? {
+        guard offset >= 0, offset < bytes.count, let base = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self)
+        else { return nil }
+        let n = bytes.count
+        var i = offset
+        func literal(_ s: StaticString) -> UnsafeRawBufferPointer? {
+            let k = s.utf8CodeUnitCount
+            guard n - offset >= k else { return nil }
+            for j in 0..<k where base[offset + j] != s.utf8Start[j] { return nil }
+            return UnsafeRawBufferPointer(start: base + offset, count: k)
+        }
+        switch base[i] {
+        case UInt8(ascii: "\""):
+            i += 1
+            while i < n {
+                let b = base[i]
+                if b == UInt8(ascii: "\"") {
+                    return UnsafeRawBufferPointer(start: base + offset, count: i + 1 - offset)
+                }
+                if b == UInt8(ascii: "\\") || b >= 0x80 || b < 0x20 { return nil }
+                i += 1
+            }
+            return nil
+        case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"):
+            if base[i] == UInt8(ascii: "-") { i += 1 }
+            let digits = i
+            while i < n, base[i] >= UInt8(ascii: "0"), base[i] <= UInt8(ascii: "9") { i += 1 }
+            let count = i - digits
+            guard count >= 1, count <= 18 else { return nil }
+            // A leading zero only as the whole number, unsigned.
+            if base[digits] == UInt8(ascii: "0") && (count > 1 || digits > offset) { return nil }
+            if i < n, base[i] == UInt8(ascii: ".") || base[i] == UInt8(ascii: "e") || base[i] == UInt8(ascii: "E") {
+                return nil
+            }
+            return UnsafeRawBufferPointer(start: base + offset, count: i - offset)
+        case UInt8(ascii: "t"): return literal("true")
+        case UInt8(ascii: "f"): return literal("false")
+        case UInt8(ascii: "n"): return literal("null")
+        default: return nil
+        }
+    }
+
     @inline(__always)
     static func copyStatic(_ s: StaticString, to out: UnsafeMutablePointer<UInt8>) -> Int {
         out.update(from: s.utf8Start, count: s.utf8CodeUnitCount)

@@ -371,8 +371,10 @@ func clockRealtimeNanos() -> UInt64 {
     @exclusivity(unchecked) var positions = FieldPositionCache()
     /// Fields already read from this raw event, by name id: several expressions of one
     /// step (or one expression reading a field twice) scan the raw bytes once. The first
-    /// `cacheCount` entries are valid, so forgetting them is one store.
-    @exclusivity(unchecked) var cache: [(id: Int, value: CELValue?)]
+    /// `cacheCount` entries are valid, so forgetting them is one store. Kept in memory
+    /// of its own (``cacheSize`` entries, freed with the activation): as an array, each
+    /// read was bounds-checked and each write checked the array's uniqueness.
+    let cache: UnsafeMutablePointer<(id: Int, value: CELValue?)>
     @exclusivity(unchecked) var cacheCount = 0
     /// Extra names bound for this evaluation (pattern captures), looked up first.
     @exclusivity(unchecked) @usableFromInline package var bindings: [String: CELValue] = [:] {
@@ -412,7 +414,8 @@ func clockRealtimeNanos() -> UInt64 {
         slotIDs = readerIndex.keys.map { compiler.environment.name($0).id }
         storage = .allocate(capacity: 1)
         storage.initialize(to: Event(.null))
-        cache = Array(repeating: (-1, nil), count: Self.cacheSize)
+        cache = .allocate(capacity: Self.cacheSize)
+        cache.initialize(repeating: (-1, nil), count: Self.cacheSize)
         bind()
     }
 
@@ -424,6 +427,7 @@ func clockRealtimeNanos() -> UInt64 {
 
     deinit {
         storage.deinitialize(count: 1).deallocate()
+        cache.deinitialize(count: Self.cacheSize).deallocate()
     }
 
     /// Runs `body` with `event` bound for evaluation, without copying it when it can be
@@ -460,7 +464,7 @@ func clockRealtimeNanos() -> UInt64 {
         if let r = Event.withParsedFields(at: event, { keys, values in withFieldsLent(keys, values, body) }) {
             return r
         }
-        guard rawBorrowable, let view = event.pointee.rawView(for: readerIndex) else { return nil }
+        guard rawBorrowable, let view = Event.rawView(at: event, for: readerIndex) else { return nil }
         return withRawLent(view.bytes, view.offsets, body)
     }
 
@@ -659,6 +663,28 @@ func clockRealtimeNanos() -> UInt64 {
             return cache[k].value
         }
         return cached(id, current.field(name.string).map { CELValue(json: $0) })
+    }
+
+    /// The text of field `name` of the bound raw event when it is exactly the JSON text
+    /// of the value ``resolve(_:)`` gives (``JSONWriter/verbatimScalar(at:in:)``: an ASCII
+    /// string without escapes, an integer, a bool, null), or nil (then resolve it). Only
+    /// where ``resolve(_:)`` reads the field from the raw bytes at the reader's offset, so
+    /// a step writing the value as read (`map: '{"user": user}'`) may copy the text
+    /// instead. Valid while the event is bound.
+    func verbatimScalar(_ name: CELName) -> UnsafeRawBufferPointer? {
+        let id = name.id
+        guard rawIndexed, !parsed, !inPlace, bindings.isEmpty, !hasTables, id != eventID, id != paramsID else {
+            return nil
+        }
+        var slot = 0
+        while slot < slotIDs.count {
+            if slotIDs[slot] == id {
+                guard case .offset(let o) = rawOffsets[slot] else { return nil }
+                return JSONWriter.verbatimScalar(at: o, in: rawBytes)
+            }
+            slot += 1
+        }
+        return nil
     }
 
     /// Caches the value of field `id` for this event and returns it.

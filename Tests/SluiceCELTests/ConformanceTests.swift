@@ -115,15 +115,21 @@ struct ConformanceTests {
         let activation = CELDictionaryActivation(bindings)
         // The in-place condition path must agree with evaluation wherever it answers.
         let condition = program.evaluateCondition(activation)
+        // So must the arithmetic path.
+        let number = program.evaluateNumber(activation)
         let result: CELValue
         do throws(CELError) {
             result = try program.evaluate(activation)
         } catch {
             if let condition { return out("condition decided \(condition), evaluation failed: \(error.message)") }
+            if let number { return out("arithmetic gave \(number), evaluation failed: \(error.message)") }
             return out(expectsError ? nil : "evaluation error: \(error.message)")
         }
         if let condition, !strictlyEqual(result, .bool(condition)) {
             return out("condition decided \(condition), evaluation gave \(result)")
+        }
+        if let number, !strictlyEqual(result, number) {
+            return out("arithmetic gave \(number), evaluation gave \(result)")
         }
         if expectsError { return out("expected an error, got \(result)") }
         guard let expectJSON = c["expect"], let expected = decode(expectJSON) else {

@@ -253,6 +253,33 @@ import Testing
         }
         for (e, expected) in made { #expect(e.description == expected) }
     }
+
+    /// A chunk is filled again once no event holds it (the events were written and
+    /// dropped), and never while one does: events kept alive keep their bytes, events
+    /// made afterwards in a reused chunk have theirs.
+    @Test func arenaReusesChunksNoEventHolds() {
+        var arena = ByteArena(chunkSize: 256)
+        let fields: [(String, JSON)] = [("n", .int(7))]
+        let (text, starts) = members(fields, index: nil)
+        func make(_ i: Int) -> Event? {
+            text.withUnsafeBytes { t in
+                starts.withUnsafeBufferPointer {
+                    raw(#"{"i":\#(i)}"#).appendingMembers(t, valueStarts: $0, arena: &arena)
+                }
+            }
+        }
+        var kept: [Event] = []
+        for i in 0..<4000 {
+            guard let e = make(i) else {
+                Issue.record("not appended: \(i)")
+                continue
+            }
+            #expect(e.description == #"{"i":\#(i),"n":7}"#)
+            // Every hundredth event is kept: its chunk must not be reused.
+            if i % 100 == 0 { kept.append(e) }
+        }
+        for (k, e) in kept.enumerated() { #expect(e.description == #"{"i":\#(k * 100),"n":7}"#) }
+    }
 }
 
 extension Event {

@@ -203,6 +203,48 @@ enum JSONGen {
     }
 }
 
+/// ``JSONWriter/verbatimScalar(at:in:)`` (map copies such a value's text instead of
+/// parsing and writing it): whenever it gives a text, that text is what writing the
+/// parsed value gives; and it gives one for plain strings, integers and literals.
+@Suite struct VerbatimScalarTests {
+    /// The verbatim text of the first value of the object `{"v":TEXT}`, and what writing
+    /// that value gives.
+    func check(_ text: String) -> (verbatim: String?, written: String) {
+        let object = Array(("{\"v\":" + text + ",\"w\":1}").utf8)
+        return object.withUnsafeBytes { bytes in
+            let verbatim = JSONWriter.verbatimScalar(at: 5, in: bytes).map { String(decoding: $0, as: UTF8.self) }
+            let value = (try? JSONParser.parse(bytes))?["v"] ?? .null
+            return (verbatim, JSONWriter.string(value))
+        }
+    }
+
+    @Test func verbatimTextIsWhatWritingGives() async {
+        let texts = [
+            #""plain""#, #""""#, #""with \"quote\"""#, #""tab\t""#, #""\u0041""#, #""é""#, #""a/b""#, "0", "-0", "7",
+            "-12", "123456789012345678", "1234567890123456789", "-9223372036854775808", "9223372036854775807",
+            "99999999999999999999", "1.0", "1.5", "1e3", "1E3", "-0.0", "true", "false", "null", "[1]", "{\"a\":1}",
+        ]
+        for t in texts {
+            let (v, w) = check(t)
+            if let v { #expect(v == w, "\(t): verbatim \(v), written \(w)") }
+        }
+        for t in [#""plain""#, #""""#, #""a/b""#, "0", "7", "-12", "123456789012345678", "true", "false", "null"] {
+            #expect(check(t).verbatim == t, "\(t)")
+        }
+        await propertyCheck(count: 2000, input: Gen.uint64()) { bits in
+            let n = Int64(bitPattern: bits) >> Int64(bits % 64)
+            let (v, w) = check(String(n))
+            if let v { #expect(v == w) }
+            let scalars = (0..<Int(bits % 12)).map { i in
+                Unicode.Scalar(UInt8(truncatingIfNeeded: bits >> (i * 5)) & 0x7F)
+            }
+            let s = JSONWriter.string(.string(String(String.UnicodeScalarView(scalars))))
+            let (x, y) = check(s)
+            if let x { #expect(x == y, "\(s)") }
+        }
+    }
+}
+
 @Suite struct MultiFieldScanTests {
     @Test func manyFieldsInOnePassMatchFullParse() async {
         await propertyCheck(count: 500, input: JSONGen.numberedObject(depth: 3)) { o in

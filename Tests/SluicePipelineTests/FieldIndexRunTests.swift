@@ -99,9 +99,17 @@ import Testing
             var members = [#""id":\#(i)"#, #""user":"u\#(next(5))""#]
             switch next(8) {
             case 0: break
-            case 1: members.append(#""amount":"12""#)
+            case 1: members.append([#""amount":"12""#, #""amount":-0"#, #""amount":2.50e1"#][next(3)])
             case 2: members.append(#""amount":\#(next(100_000))"#)
             default: members.append(#""amount":\#(JSONWriter.string(.double(Double(next(100_000)) / 100)))"#)
+            }
+            // Values map copies as their text, and values whose text is not what
+            // writing them gives (escapes, non-ASCII; `-0` and a double's long form
+            // among the amounts).
+            switch next(12) {
+            case 0: members[1] = #""user":"\u0075\#(next(5))""#
+            case 1: members[1] = #""user":"ü\#(next(5))""#
+            default: break
             }
             if next(15) == 0 { members.remove(at: 1) }  // no user: `"u": user` fails
             if next(10) == 0 { members.append(#""big":"already""#) }

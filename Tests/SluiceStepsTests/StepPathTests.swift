@@ -14,6 +14,10 @@ import Testing
     static let steps = [
         "filter: amount > 50",
         #"map: '{"u": user, "a": amount * 2}'"#,
+        // Values copied as their text (user, n), arithmetic by its plan (c, d), on
+        // amounts that may be missing or null.
+        #"map: '{"u": user, "n": n, "c": int(double(amount) * 1.5), "d": amount / 3 - n}'"#,
+        "enrich: { set: { c: int(double(amount) * 1.5), d: amount - 7, h: double(amount) / 2.0 } }",
         "enrich: { set: { big: amount > 50, who: user }, remove: [n] }",
         "enrich: { set: { seen: true } }\nwhen: n % 2 == 0",
         "validate: { rules: [ { expr: amount > 10, message: small } ] }",

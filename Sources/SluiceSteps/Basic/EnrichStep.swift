@@ -142,7 +142,8 @@ import SluiceJSON
     /// recording where the indexed new fields are. A bool-valued condition
     /// (`amount > 250.0`) is decided by its flat plan without building a value; the
     /// others are converted to JSON as ``Expression/evaluateJSON(_:)`` does, in the same
-    /// order, so the same errors win.
+    /// order, so the same errors win. Arithmetic (`int(amount * 100.0)`) is computed by
+    /// its flat plan (``CELProgram/evaluateNumber(_:)``) when it can be.
     func appendAsText(_ event: UnsafePointer<Event>, into out: inout StepOutput) -> AppendStatus {
         var bound = members.keyBytes.count
         for i in 0..<setCount {
@@ -158,6 +159,12 @@ import SluiceJSON
                 }
             } else if let b = setRefs[i]._withUnsafeGuaranteedRef({ $0.program.evaluateCondition(activation) }) {
                 value = .bool(b)
+            } else if let n = setRefs[i]._withUnsafeGuaranteedRef({ $0.program.evaluateNumber(activation) })
+                .flatMap(Self.finiteJSON)
+            {
+                // Arithmetic (`int(amount * 100.0)`) by its flat plan; a non-finite double
+                // is left to the full evaluation, whose conversion to JSON reports it.
+                value = n
             } else {
                 let result = setRefs[i]._withUnsafeGuaranteedRef { e in
                     Result { () throws(CELError) -> JSON in try e.evaluateJSON(activation) }
@@ -187,6 +194,16 @@ import SluiceJSON
             members.write(values, at: p, start: start, offsets: &offsets)
         }
         return emitted ? .emitted : .general
+    }
+
+    /// An int, or a finite double, as JSON (what `toJSON` gives it); nil otherwise.
+    @inline(__always)
+    static func finiteJSON(_ v: CELValue) -> JSON? {
+        switch v {
+        case .int(let i): return .int(i)
+        case .double(let d) where d.isFinite: return .double(d)
+        default: return nil
+        }
     }
 
     /// Which `set` expression failed, and why.

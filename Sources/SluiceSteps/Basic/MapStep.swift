@@ -25,6 +25,10 @@ import SluiceJSON
     /// to event. Only this step's stage touches them, one event at a time.
     let values: UnsafeMutablePointer<CELValue>
     let jsons: UnsafeMutablePointer<JSON>
+    /// For each bare variable whose value's text in the event is what writing the value
+    /// gives (``EventActivation/verbatimScalar(_:)``), that text, copied as it is; else
+    /// nil. Valid only while the event is lent.
+    let texts: UnsafeMutablePointer<UnsafeRawBufferPointer?>
     /// Where the new events' bytes are cut from.
     @exclusivity(unchecked) var arena = ByteArena()
 
@@ -44,11 +48,14 @@ import SluiceJSON
         values.initialize(repeating: .null, count: max(1, fields.count))
         jsons = .allocate(capacity: max(1, fields.count))
         jsons.initialize(repeating: .null, count: max(1, fields.count))
+        texts = .allocate(capacity: max(1, fields.count))
+        texts.initialize(repeating: nil, count: max(1, fields.count))
     }
 
     deinit {
         values.deinitialize(count: max(1, fieldCount)).deallocate()
         jsons.deinitialize(count: max(1, fieldCount)).deallocate()
+        texts.deinitialize(count: max(1, fieldCount)).deallocate()
     }
 
     @usableFromInline package func process(_ event: Event, into out: inout StepOutput) {
@@ -101,13 +108,23 @@ import SluiceJSON
     /// and emits the object's text as a raw event.
     func writeAsText(_ event: UnsafePointer<Event>, into out: inout StepOutput) -> WriteStatus {
         for i in 0..<fieldCount {
+            texts[i] = nil
             if let name = fieldVariables[i] {
+                // A value that cannot fail and whose text is the event's: copied as is.
+                if let text = activation.verbatimScalar(name) {
+                    texts[i] = text
+                    continue
+                }
                 guard let v = activation.resolve(name) else { return .failed(CELProgram.noSuchAttribute(name)) }
                 values[i] = v
                 continue
             }
             if let b = fieldRefs[i]._withUnsafeGuaranteedRef({ $0.program.evaluateCondition(activation) }) {
                 values[i] = .bool(b)
+                continue
+            }
+            if let n = fieldRefs[i]._withUnsafeGuaranteedRef({ $0.program.evaluateNumber(activation) }) {
+                values[i] = n
                 continue
             }
             let result = fieldRefs[i]._withUnsafeGuaranteedRef { e in
@@ -120,6 +137,10 @@ import SluiceJSON
         }
         var bound = members.keyBytes.count + 1
         for i in 0..<fieldCount {
+            if let text = texts[i] {
+                bound &+= text.count
+                continue
+            }
             do throws(CELError) {
                 jsons[i] = try values[i].toJSON()
             } catch {
@@ -130,7 +151,7 @@ import SluiceJSON
         }
         let emitted = Event.emitReplacing(event, textUpTo: bound, arena: &arena, into: &out) { p, offsets in
             for s in 0..<slotCount { offsets.recordAbsent(s) }
-            let n = members.write(jsons, at: p, start: 0, offsets: &offsets)
+            let n = members.write(jsons, texts: texts, at: p, start: 0, offsets: &offsets)
             p[n] = UInt8(ascii: "}")
             return n + 1
         }

@@ -45,4 +45,33 @@ struct MemberText {
             return n
         }
     }
+
+    /// ``write(_:at:start:offsets:)`` with some values given as their text: where
+    /// `texts[i]` is not nil, it is copied as the value, and `values[i]` is not read.
+    @inline(__always)
+    func write(
+        _ values: UnsafePointer<JSON>, texts: UnsafePointer<UnsafeRawBufferPointer?>, at p: UnsafeMutablePointer<UInt8>,
+        start: Int, offsets: inout FieldOffsets
+    ) -> Int {
+        keyBytes.withUnsafeBufferPointer { keys in
+            guard let keyBase = keys.baseAddress else { return 0 }
+            var n = 0
+            var k = 0
+            for i in keyEnds.indices {
+                let end = keyEnds[i]
+                (p + n).update(from: keyBase + k, count: end - k)
+                n += end - k
+                k = end
+                if slots[i] >= 0 { offsets.record(slots[i], offset: start + n) }
+                if let text = texts[i] {
+                    UnsafeMutableRawPointer(p + n).copyMemory(
+                        from: text.baseAddress ?? UnsafeRawPointer(p), byteCount: text.count)
+                    n += text.count
+                } else {
+                    n += JSONWriter.write(values[i], at: p + n)
+                }
+            }
+            return n
+        }
+    }
 }
