@@ -81,8 +81,11 @@ final class DuplicateKeyChecker {
     /// Prepares for the next value.
     @inline(__always)
     func reset() {
-        found = false
-        firstRepeated = nil
+        // Only a value with a repeated key sets these (most have none).
+        if found {
+            found = false
+            firstRepeated = nil
+        }
         if !tables.isEmpty { tables.removeAll(keepingCapacity: true) }
     }
 

@@ -30,6 +30,9 @@
     let spans: UnsafeMutablePointer<Int>
     /// `keys.count`, stored so hot paths need not touch the array.
     let slotCount: Int
+    /// Each name's bytes as a ``DuplicateKeyChecker`` tag (the first eight, zero-padded),
+    /// so that a plain key under eight bytes is compared with a name in one instruction.
+    let tags: UnsafeMutablePointer<UInt64>
 
     /// An index of the first ``capacity`` distinct names of `keys`.
     @usableFromInline package init(_ keys: [String]) {
@@ -40,20 +43,25 @@
         let total = seen.reduce(0) { $0 + $1.utf8.count }
         bytes = .allocate(capacity: max(1, total))
         spans = .allocate(capacity: 2 * max(1, seen.count))
+        tags = .allocate(capacity: max(1, seen.count))
         var at = 0
         for (i, k) in seen.enumerated() {
             spans[2 * i] = at
             spans[2 * i + 1] = k.utf8.count
-            for b in k.utf8 {
+            var tag: UInt64 = 0
+            for (j, b) in k.utf8.enumerated() {
                 bytes[at] = b
                 at += 1
+                if j < 8 { tag |= UInt64(b) << (8 * UInt64(j)) }
             }
+            tags[i] = tag
         }
     }
 
     deinit {
         bytes.deallocate()
         spans.deallocate()
+        tags.deallocate()
     }
 
     /// The slot of `key`, or nil when it is not indexed. Compares bytes in the index's
@@ -65,6 +73,22 @@
         }
         if let found { return found >= 0 ? found : nil }
         return keys.firstIndex(of: key)
+    }
+
+    /// ``slot(matching:count:unrecordedIn:)`` of a key whose ``DuplicateKeyChecker``
+    /// tag is `tag`: a key under eight bytes is told by its tag and length alone.
+    @inline(__always)
+    func slot(matchingPlain key: UnsafePointer<UInt8>, count: Int, tag: UInt64, unrecordedIn offsets: FieldOffsets)
+        -> Int
+    {
+        guard count < 8 else { return slot(matching: key, count: count, unrecordedIn: offsets) }
+        var i = 0
+        let n = slotCount
+        while i < n {
+            if tags[i] == tag, spans[2 &* i &+ 1] == count, offsets.packed[i] == 0 { return i }
+            i &+= 1
+        }
+        return -1
     }
 
     /// The slot whose name is the `count` bytes at `key` (not yet recorded in

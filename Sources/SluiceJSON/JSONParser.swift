@@ -945,7 +945,11 @@ struct Cursor {
     /// reaches higher ones, so the lowest flagged byte is exact. A timestamp's 13 digits
     /// take two loads instead of thirteen compares.
     @inline(__always)
-    func digitsEnd(from start: Int) -> Int {
+    func digitsEnd(from start: Int) -> Int { Self.digitsEnd(base, from: start, end) }
+
+    /// ``digitsEnd(from:)`` of the text at `base` ending at `end`.
+    @inline(__always)
+    static func digitsEnd(_ base: UnsafePointer<UInt8>, from start: Int, _ end: Int) -> Int {
         var p = start
         let raw = UnsafeRawPointer(base)
         while p &+ 8 <= end {

@@ -75,6 +75,8 @@
     /// Skipping the rest of an oversized line.
     var skipping = false
     var eof = false
+    /// Values the last read gave (how much room the next chunk's array is given).
+    var lastValueCount = 0
     /// Bytes read from the descriptor so far (for progress, byte counters and positions).
     @usableFromInline package private(set) var bytesRead = 0
 
@@ -131,10 +133,14 @@
         filled += n
         bytesRead += n
         var chunk = JSONChunk(buffer: buffer)
+        // Room for as many values as the last read gave, and a little more: growing the
+        // array from empty copied it ten times a chunk (about 70 instructions a value).
+        chunk.values.reserveCapacity(lastValueCount &+ lastValueCount &>> 3 &+ 4)
         switch format {
         case .jsonl: scanLines(from: from, into: &chunk)
         case .json: scanValues(into: &chunk)
         }
+        lastValueCount = chunk.values.count
         return chunk
     }
 
@@ -211,6 +217,22 @@
             return
         }
         var offsets = FieldOffsets()
+        // Nearly every line is a flat object, which the fast path accepts on its own;
+        // anything else, valid or not, is read again by the general path below.
+        let flat =
+            if let indexRef = buffer.indexRef {
+                indexRef._withUnsafeGuaranteedRef {
+                    JSONParser.validateFlat(
+                        bytes, maxDepth: limits.maxDepth, index: $0, offsets: &offsets, checker: checker)
+                }
+            } else {
+                JSONParser.validateFlat(
+                    bytes, maxDepth: limits.maxDepth, index: nil, offsets: &offsets, checker: checker)
+            }
+        if flat {
+            chunk.values.append(JSONChunk.Value(start: s, count: e - s, line: line, offsets: offsets))
+            return
+        }
         let error =
             if let indexRef = buffer.indexRef {
                 // At +0: the buffer holds the index.

@@ -61,6 +61,13 @@ struct JSONConformanceTests {
             // The validator used by the readers must agree with the parser on every file.
             let valid = bytes.withUnsafeBytes { JSONParser.validate($0) == nil }
             if valid != parsed { failures.append("\(name): parse=\(parsed) validate=\(valid)") }
+            // The reader's flat-object fast path accepts nothing the validator rejects.
+            for index in [nil, FieldIndex(["a", "b"])] {
+                var offsets = FieldOffsets()
+                if bytes.withUnsafeBytes({ JSONParser.validateFlat($0, index: index, offsets: &offsets) }), !valid {
+                    failures.append("\(name): accepted by the flat-object fast path")
+                }
+            }
             switch name.prefix(2) {
             case "y_":
                 counts.y += 1
