@@ -126,7 +126,7 @@ let package = Package(
         .executableTarget(
             name: "SluiceCLI",
             dependencies: [
-                "Sluice", "SluiceTooling", "SluiceObservability",
+                "Sluice", "SluiceTooling", "SluiceObservability", "CSluiceShims",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

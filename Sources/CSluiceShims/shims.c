@@ -6,6 +6,9 @@
 #include <sched.h>
 #include <string.h>
 #endif
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include "shims.h"
 
 void sluice_thread_setup(const char *name, int io) {
@@ -21,5 +24,15 @@ void sluice_thread_setup(const char *name, int io) {
 #else
     (void)name;
     (void)io;
+#endif
+}
+
+void sluice_malloc_keep_freed(unsigned long keep, unsigned long mmap_from) {
+#ifdef __GLIBC__
+    (void)mallopt(M_TRIM_THRESHOLD, (int)keep);
+    (void)mallopt(M_MMAP_THRESHOLD, (int)mmap_from);
+#else
+    (void)keep;
+    (void)mmap_from;
 #endif
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CSluiceShims
 import Sluice
 import SluiceTooling
 
@@ -28,6 +29,12 @@ struct SluiceCommand: ParsableCommand {
     /// Parses and runs, after turning an unknown command word (`sluice rn`) into an
     /// error with a suggestion; ArgumentParser would only say "unexpected argument".
     static func main() {
+        // Buffers of events are allocated on one thread and freed on another, a batch
+        // later; glibc gave the freed ones back to the system at once (its trim
+        // threshold starts at 128 KiB), so every new buffer faulted its pages in again:
+        // about 10% of a run's CPU. Keep up to 64 MiB of freed memory instead, and take
+        // blocks under 8 MiB from the heap (docs/performance.md, issue 22).
+        sluice_malloc_keep_freed(64 << 20, 8 << 20)
         let args = Array(CommandLine.arguments.dropFirst())
         if let first = args.first, !first.hasPrefix("-") {
             let names =

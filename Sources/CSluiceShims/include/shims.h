@@ -18,4 +18,10 @@ static inline __attribute__((always_inline)) void sluice_prefetch_write(const vo
 /// functions and macros that Swift's Glibc module does not export.)
 void sluice_thread_setup(const char *name, int io);
 
+/// Asks glibc's allocator to keep up to `keep` bytes of freed memory instead of giving
+/// it back to the system (`M_TRIM_THRESHOLD`), and to take blocks under `mmap_from`
+/// bytes from its heaps rather than from `mmap` (`M_MMAP_THRESHOLD`). A hint for the
+/// command line's process only: a no-op off glibc.
+void sluice_malloc_keep_freed(unsigned long keep, unsigned long mmap_from);
+
 #endif
