@@ -95,8 +95,8 @@ final class TimeReader: @unchecked Sendable {
         if let name = spec.fieldName {
             // A plain integer (epoch milliseconds, usually) is read where the reader
             // found it, without a search by name or a general parse.
-            if let (index, slot) = indexed, let v = event.withIndexedFieldBytes(slot: slot, of: index, Self.plainInteger),
-                let v
+            if let (index, slot) = indexed,
+                let v = event.withIndexedFieldBytes(slot: slot, of: index, Self.plainInteger), let v
             {
                 return spec.millis(.int(v))
             }

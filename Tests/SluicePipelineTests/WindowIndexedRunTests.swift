@@ -75,7 +75,9 @@ import Testing
             }
             if next(30) == 0 { members.append(#""ts":1"#) }  // a repeated key: the first counts
             if next(5) == 0 { members.swapAt(0, members.count - 1) }
-            lines.append(next(8) == 0 ? "{ " + members.joined(separator: " , ") + " }" : "{" + members.joined(separator: ",") + "}")
+            let spaced = next(8) == 0
+            lines.append(
+                spaced ? "{ " + members.joined(separator: " , ") + " }" : "{" + members.joined(separator: ",") + "}")
         }
         let p = try compile(Self.pipeline(window))
         let expected = try p.collect([

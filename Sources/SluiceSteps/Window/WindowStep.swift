@@ -223,7 +223,7 @@ import SluiceJSON
     /// (the caller reads the event another way).
     @inline(__always)
     func addIndexed(_ p: UnsafePointer<Event>, into out: inout StepOutput) -> Bool? {
-        guard let (bytes, offsets) = Event.rawView(at: p, for: readerIndex) else { return nil }
+        guard let (bytes, offsets) = Event.windowRawView(at: p, for: readerIndex) else { return nil }
         let count = bytes.count
         for i in 0..<inputSlots.count {
             switch offsets[indexSlots[inputSlots[i]]] {
@@ -271,7 +271,8 @@ import SluiceJSON
             let quotes = UInt64(Self.matches(lo, 0x22)) | UInt64(Self.matches(hi, 0x22)) << 8
             guard quotes != 0 else { return nil }
             n = quotes.trailingZeroBitCount
-            let bad = UInt64(Self.matches(lo, 0x5C) | Self.high(lo)) | UInt64(Self.matches(hi, 0x5C) | Self.high(hi)) << 8
+            let badLow = UInt64(Self.matches(lo, 0x5C) | Self.high(lo))
+            let bad = badLow | UInt64(Self.matches(hi, 0x5C) | Self.high(hi)) << 8
             if bad & ((1 << UInt64(n)) - 1) != 0 { return nil }
         } else {
             var i = start
@@ -493,14 +494,16 @@ extension Event {
     /// `event.pointee` copies the event: a retain and a release of its buffer), under an
     /// exclusive access that writes nothing; see ``withParsedFields(at:_:)``.
     @inline(__always)
-    static func rawView(at event: UnsafePointer<Event>, for index: FieldIndex) -> (
+    fileprivate static func windowRawView(at event: UnsafePointer<Event>, for index: FieldIndex) -> (
         bytes: UnsafeRawBufferPointer, offsets: FieldOffsets
     )? {
-        UnsafeMutablePointer(mutating: event).pointee.rawViewExclusive(for: index)
+        UnsafeMutablePointer(mutating: event).pointee.windowRawViewExclusive(for: index)
     }
 
     @inline(__always)
-    mutating func rawViewExclusive(for index: FieldIndex) -> (bytes: UnsafeRawBufferPointer, offsets: FieldOffsets)? {
+    fileprivate mutating func windowRawViewExclusive(for index: FieldIndex) -> (
+        bytes: UnsafeRawBufferPointer, offsets: FieldOffsets
+    )? {
         rawView(for: index)
     }
 }
