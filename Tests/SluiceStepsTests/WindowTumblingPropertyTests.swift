@@ -62,3 +62,38 @@ import Testing
         }
     }
 }
+
+/// A tumbling key whose window closed stays in the key table (idle) until the next
+/// watermark that closes windows: found again if its next event comes before, removed
+/// then if not. Neither is visible in the results or in ``WindowStateMachine/openKeys``.
+@Suite struct WindowIdleKeyTests {
+    @Test func idleKeysAreReusedOrRemovedAtTheNextClosingWatermark() {
+        var m = WindowStateMachine(
+            kind: .tumbling(size: 10, offset: 0), functions: [.countAll], inputs: [-1], allowedLateness: 0,
+            maxOpenWindows: 100)
+        var fired: [WindowResult] = []
+        func add(_ key: String, _ t: Int64) {
+            #expect(m.add(time: t, key: .string(key), values: [], into: &fired) == .counted)
+        }
+        for k in ["a", "b", "c"] { add(k, 1) }
+        #expect(m.openKeys == 3)
+        m.advance(to: 9, into: &fired)  // [0, 10) closes: a, b and c go idle
+        #expect(fired.map(\.key) == [.string("a"), .string("b"), .string("c")])
+        #expect(m.openKeys == 0 && m.openWindows == 0 && m.keyIndex.count == 3)
+        fired.removeAll()
+        add("a", 12)  // back before the next closing watermark: the same key index
+        #expect(m.openKeys == 1 && m.keyIndex.count == 3)
+        m.advance(to: 19, into: &fired)  // b and c, idle since the last one, go; a goes idle
+        #expect(fired.map(\.key) == [.string("a")] && fired.first?.values == [.int(1)])
+        #expect(m.openKeys == 0 && m.keyIndex.count == 1)
+        fired.removeAll()
+        add("b", 25)
+        add("a", 26)
+        m.advance(to: 29, into: &fired)
+        #expect(fired.map(\.key) == [.string("b"), .string("a")])
+        #expect(fired.map(\.values) == [[.int(1)], [.int(1)]])
+        #expect(m.openKeys == 0 && m.keyIndex.count == 2)
+        m.advance(to: 100, into: &fired)  // nothing to close: the idle keys stay
+        #expect(m.keyIndex.count == 2)
+    }
+}

@@ -3,7 +3,7 @@ import BenchmarkFixtures
 
 // A driver for counting instructions (callgrind) of the in-process step benchmarks
 // without package-benchmark's harness, which valgrind cannot run. Same events, same
-// `Driver` as StepBenchmarks.swift. Usage: CallgrindDriver window|pattern|pattern1k EVENTS [WARM]
+// `Driver` as StepBenchmarks.swift. Usage: CallgrindDriver window|session|pattern|pattern1k EVENTS [WARM]
 // WARM events first (default: one pass over the events, so keys and windows exist), then
 // EVENTS events inside `measuredRun` (`valgrind --tool=callgrind
 // --toggle-collect='*measuredRun*'`). `window 40000` measures only events that close no
@@ -36,6 +36,14 @@ case "pattern1k":
         #"{ name: login, where: type == "login" }"#,
         #"{ name: buy, where: type == "purchase" && amount > 400.0, contiguity: relaxed }"#,
     ])
+    events = makeEvents(20_000)
+case "session":
+    // As StepBenchmarks' "window session": 1,000 keys, an event every 10 ms.
+    yaml =
+        timeHeader + """
+            steps:
+              - window: { key: user, session: { gap: 30s }, aggregate: { n: count(), total: sum(amount) } }
+            """
     events = makeEvents(20_000)
 default:
     yaml =

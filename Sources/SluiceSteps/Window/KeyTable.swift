@@ -16,9 +16,22 @@ struct KeyTable {
         var high: UInt64
 
         static let inexact = Fingerprint(low: 0, high: 0xFF << 56)
+        /// Not a fingerprint: a key not hashed yet (``WindowStateMachine/KeyRef``).
+        static let unhashed = Fingerprint(low: 0, high: 0xFE << 56)
         static let integerTag: UInt64 = 0x80 << 56
 
         var isExact: Bool { high >> 56 != 0xFF }
+
+        /// The string of a fingerprint of string bytes (``KeyTable/shortPrint(_:)``).
+        var shortString: String {
+            let n = Int(high >> 56 & 0x0F)
+            return String(unsafeUninitializedCapacity: n) { out in
+                for i in 0..<n {
+                    out[i] = UInt8(truncatingIfNeeded: i < 8 ? low >> (8 * UInt64(i)) : high >> (8 * UInt64(i - 8)))
+                }
+                return n
+            }
+        }
 
         /// For a fingerprint of string bytes (``KeyTable/shortPrint(_:)``): whether they are ASCII.
         var isASCII: Bool { (low | (high & 0x00FF_FFFF_FFFF_FFFF)) & 0x8080_8080_8080_8080 == 0 }

@@ -329,6 +329,7 @@ extension WindowStep: StatefulStep {
         var fresh = WindowStateMachine(
             kind: config.kind, functions: config.aggregates.map(\.function), inputs: config.aggregates.map(\.input),
             allowedLateness: config.allowedLateness, maxOpenWindows: config.maxOpenWindows)
+        fresh.resultPrefix = machine.resultPrefix
         try fresh.restore(parts, owns: owns)
         machine = fresh
     }

@@ -55,6 +55,8 @@ import SluiceJSON
         var windows: [Int32] = []
         /// Count windows: events of this key so far.
         var count: Int64 = 0
+        /// No windows, but kept in the key table for a while (see ``idleKeys``).
+        var idle = false
     }
 
     /// A timer. Timers pop by time, then by the window's creation order, so the
@@ -120,6 +122,16 @@ import SluiceJSON
     let scratch = ScratchBytes()
     var starts: [Int64] = []
     var touched: [(slot: Int32, update: Bool)] = []
+    /// Tumbling windows: keys whose last window closed are kept (key, index, bucket) until
+    /// the next watermark that closes windows, so that a key with events in every window
+    /// (the usual case) is not removed and made again each time. These are the keys made
+    /// idle since that last happened; ``evictIdleKeys()`` removes those still idle.
+    var idleKeys: [Int32] = []
+    var idleCount = 0
+    let keepsIdleKeys: Bool
+    /// Nulls put before the aggregates in every ``WindowResult/values``: a window step
+    /// sets this to the number of fields (the key's, the bounds) it writes there.
+    @usableFromInline package var resultPrefix = 0
 
     /// True when some aggregate keeps its values in a box (made when a window opens).
     let needsBoxes: Bool
@@ -134,6 +146,7 @@ import SluiceJSON
     ) {
         self.kind = kind
         if case .count = kind { isCountKind = true } else { isCountKind = false }
+        if case .tumbling = kind { keepsIdleKeys = true } else { keepsIdleKeys = false }
         self.functions = functions
         needsBoxes = functions.contains { $0.needsBox }
         usesExtras = functions.contains { $0.usesExtra }
@@ -145,20 +158,73 @@ import SluiceJSON
     }
 
     /// Number of distinct keys with open windows.
-    @usableFromInline package var openKeys: Int { keyIndex.count }
+    @usableFromInline package var openKeys: Int { keyIndex.count - idleCount }
+
+    /// A key being added: its ``KeyTable/hashAndPrint(_:)`` hash and fingerprint, and the
+    /// key where it is, or nil when the key is the short ASCII string that its exact
+    /// fingerprint holds (read from an event's bytes: a value is made only when the key
+    /// is stored, or compared with a stored key that has no exact fingerprint).
+    struct KeyRef {
+        var hash: UInt64
+        var print: KeyTable.Fingerprint
+        var value: UnsafePointer<JSON>?
+
+        @inline(__always)
+        init(hash: UInt64, print: KeyTable.Fingerprint, value: UnsafePointer<JSON>?) {
+            self.hash = hash
+            self.print = print
+            self.value = value
+        }
+
+        /// The key at `key` (not copied), not hashed yet: the machine hashes it
+        /// (``hashed()``) where it looks it up.
+        @inline(__always)
+        init(at key: UnsafePointer<JSON>) {
+            hash = 0
+            print = .unhashed
+            value = key
+        }
+
+        /// This key with its hash and fingerprint.
+        @inline(__always)
+        func hashed() -> KeyRef {
+            guard print == .unhashed, let value else { return self }
+            let (hash, print) = KeyTable.hashAndPrint(value.pointee)
+            return KeyRef(hash: hash, print: print, value: value)
+        }
+
+        /// The short ASCII string whose fingerprint is `print` (exact, from
+        /// ``KeyTable/shortPrint(_:)``) and hash `hash`.
+        @inline(__always)
+        init(hash: UInt64, shortString print: KeyTable.Fingerprint) {
+            self.hash = hash
+            self.print = print
+            value = nil
+        }
+
+        /// The key as a value.
+        var json: JSON { value?.pointee ?? .string(print.shortString) }
+
+        /// True when `stored` is this key.
+        @inline(__always)
+        func isKey(_ stored: JSON) -> Bool {
+            if let value { return WindowStateMachine.same(stored, value.pointee) }
+            return WindowStateMachine.same(stored, json)
+        }
+    }
 
     /// The key-table bucket of `key` (its ``KeyTable/hashAndPrint(_:)`` is `hash`, `print`), or nil.
     @inline(__always)
     func findBucket(_ key: JSON, hash: UInt64, print: KeyTable.Fingerprint) -> Int? {
-        withUnsafePointer(to: key) { findBucket(at: $0, hash: hash, print: print) }
+        withUnsafePointer(to: key) { findBucket(KeyRef(hash: hash, print: print, value: $0)) }
     }
 
-    /// ``findBucket(_:hash:print:)`` for the key at `key` (not copied: the comparison
-    /// closure captures the pointer).
+    /// ``findBucket(_:hash:print:)`` for the key `key` (not copied: the comparison
+    /// closure captures it, and is called only when the fingerprints cannot decide).
     @inline(__always)
-    func findBucket(at key: UnsafePointer<JSON>, hash: UInt64, print: KeyTable.Fingerprint) -> Int? {
+    func findBucket(_ key: KeyRef) -> Int? {
         keys.withUnsafeBufferPointer { keys in
-            keyIndex.findBucket(hash: hash, print: print) { Self.same(keys[Int($0)].key, key.pointee) }
+            keyIndex.findBucket(hash: key.hash, print: key.print) { key.isKey(keys[Int($0)].key) }
         }
     }
 
@@ -168,10 +234,10 @@ import SluiceJSON
         findBucket(key, hash: hash, print: print).map { keyIndex[bucket: $0].key }
     }
 
-    /// ``findKey(_:hash:print:)`` for the key at `key`.
+    /// ``findKey(_:hash:print:)`` for `key`.
     @inline(__always)
-    func findKey(at key: UnsafePointer<JSON>, hash: UInt64, print: KeyTable.Fingerprint) -> Int32? {
-        findBucket(at: key, hash: hash, print: print).map { keyIndex[bucket: $0].key }
+    func findKey(_ key: KeyRef) -> Int32? {
+        findBucket(key).map { keyIndex[bucket: $0].key }
     }
 
     /// `a == b`, with strings and integers (the usual keys) compared without copying.
@@ -205,7 +271,7 @@ import SluiceJSON
                 for i in values.indices { pointers[i] = values.baseAddress.unsafelyUnwrapped + i }
                 return withUnsafePointer(to: key) { key in
                     add(
-                        time: time, key: key, inputs: UnsafePointer(pointers.baseAddress.unsafelyUnwrapped),
+                        time: time, key: KeyRef(at: key), inputs: UnsafePointer(pointers.baseAddress.unsafelyUnwrapped),
                         into: &fired)
                 }
             }
@@ -217,7 +283,7 @@ import SluiceJSON
     /// reused for every event), so nothing is copied unless a new key is stored.
     @inline(__always)
     mutating func add(
-        time: Int64, key: UnsafePointer<JSON>, inputs values: UnsafePointer<UnsafePointer<JSON>>,
+        time: Int64, key: KeyRef, inputs values: UnsafePointer<UnsafePointer<JSON>>,
         into fired: inout [WindowResult]
     ) -> Outcome {
         // The tumbling window of the last event, when this one falls in it too (nearly
@@ -277,16 +343,16 @@ import SluiceJSON
 
     /// The hot path: one window per event, usually the key's most recent one.
     mutating func addTumbling(
-        time: Int64, start: Int64, end: Int64, key: UnsafePointer<JSON>, values: UnsafePointer<UnsafePointer<JSON>>,
+        time: Int64, start: Int64, end: Int64, key: KeyRef, values: UnsafePointer<UnsafePointer<JSON>>,
         into fired: inout [WindowResult]
     ) -> Outcome {
+        let key = key.hashed()
         if isPurged(end: end) { return .late }
         // The key's bucket remembers the window its last event went to, so an in-order
         // event of a known key reads its bucket and its accumulators, nothing else.
-        let (hash, print) = KeyTable.hashAndPrint(key.pointee)
         var k: Int32 = -1
         var slot: Int32 = -1
-        let found = findBucket(at: key, hash: hash, print: print)
+        let found = findBucket(key)
         if let b = found {
             let bucket = keyIndex[bucket: b]
             k = bucket.key
@@ -309,7 +375,7 @@ import SluiceJSON
             if let found {
                 b = found
             } else {
-                (k, b) = makeKey(key.pointee, hash: hash, print: print)
+                (k, b) = makeKey(key.json, hash: key.hash, print: key.print)
             }
             slot = makeSlot(key: k, start: start, end: end)
             schedule(slot)
@@ -332,15 +398,15 @@ import SluiceJSON
     }
 
     mutating func addTimed(
-        time: Int64, size: Int64, key: UnsafePointer<JSON>, values: UnsafePointer<UnsafePointer<JSON>>,
+        time: Int64, size: Int64, key: KeyRef, values: UnsafePointer<UnsafePointer<JSON>>,
         into fired: inout [WindowResult]
     ) -> Outcome {
+        let key = key.hashed()
         // Drop the windows that are already gone.
         let (wm, lateness) = (watermark, allowedLateness)
         starts.removeAll { Self.addSaturating($0 + size - 1, lateness) <= wm }
         if starts.isEmpty { return .late }
-        let (hash, print) = KeyTable.hashAndPrint(key.pointee)
-        let existing = findKey(at: key, hash: hash, print: print)
+        let existing = findKey(key)
         var needed = 0
         if let k = existing {
             let ws = keys[Int(k)].windows
@@ -351,7 +417,7 @@ import SluiceJSON
         if needed > 0, openWindows + needed > maxOpenWindows { return .full }
         arrivals &+= 1
         let seq = arrivals
-        let k = existing ?? makeKey(key.pointee, hash: hash, print: print).key
+        let k = existing ?? makeKey(key.json, hash: key.hash, print: key.print).key
         touched.removeAll(keepingCapacity: true)
         for s in starts {
             var slot: Int32 = -1
@@ -377,24 +443,36 @@ import SluiceJSON
     }
 
     mutating func addSession(
-        time: Int64, gap: Int64, key: UnsafePointer<JSON>, values: UnsafePointer<UnsafePointer<JSON>>,
+        time: Int64, gap: Int64, key: KeyRef, values: UnsafePointer<UnsafePointer<JSON>>,
         into fired: inout [WindowResult]
     ) -> Outcome {
+        let key = key.hashed()
         guard time <= Int64.max - gap else { return .outOfRange }
         let end = time + gap
-        let (hash, print) = KeyTable.hashAndPrint(key.pointee)
-        let existing = findKey(at: key, hash: hash, print: print)
+        let existing = findKey(key)
         var target: Int32 = -1
         if let k = existing {
             // Every session of the key that overlaps or touches [time, time+gap) merges into
             // the oldest, as in Flink (`TimeWindow.intersects`) and Kafka Streams: an event
             // exactly `gap` after a session's last one extends it.
-            var overlapping: [Int32] = []
-            for w in keys[Int(k)].windows {
-                let s = slots[Int(w)]
-                if s.start <= end && time <= s.end { overlapping.append(w) }
+            // Usually one session overlaps (the key's current one): found without
+            // making an array.
+            var overlaps = 0
+            keys[Int(k)].windows.withUnsafeBufferPointer { ws in
+                for w in ws {
+                    let s = slots[Int(w)]
+                    if s.start <= end && time <= s.end {
+                        overlaps += 1
+                        target = w
+                    }
+                }
             }
-            if !overlapping.isEmpty {
+            if overlaps > 1 {
+                var overlapping: [Int32] = []
+                for w in keys[Int(k)].windows {
+                    let s = slots[Int(w)]
+                    if s.start <= end && time <= s.end { overlapping.append(w) }
+                }
                 overlapping.sort { slots[Int($0)].seq < slots[Int($1)].seq }
                 target = overlapping[0]
                 for other in overlapping.dropFirst() { mergeSlot(other, into: target) }
@@ -404,23 +482,24 @@ import SluiceJSON
             if isPurged(end: end) { return .late }
             if openWindows + 1 > maxOpenWindows { return .full }
             target = makeSlot(
-                key: existing ?? makeKey(key.pointee, hash: hash, print: print).key, start: time, end: end)
+                key: existing ?? makeKey(key.json, hash: key.hash, print: key.print).key, start: time, end: end)
         }
         arrivals &+= 1
         let t = Int(target)
         slots[t].start = min(slots[t].start, time)
         slots[t].end = max(slots[t].end, end)
         apply(slot: target, values: values, time: time, seq: arrivals)
-        touched.removeAll(keepingCapacity: true)
         if slots[t].end - 1 <= watermark {
+            touched.removeAll(keepingCapacity: true)
             touched.append((target, slots[t].everFired))
             slots[t].state = .fired
             slots[t].everFired = true
+            schedule(target)
+            emitTouched(into: &fired)
         } else {
             slots[t].state = .open
+            schedule(target)
         }
-        schedule(target)
-        emitTouched(into: &fired)
         return .counted
     }
 
@@ -441,16 +520,16 @@ import SluiceJSON
     }
 
     mutating func addCount(
-        time: Int64, size: Int64, every: Int64, key: UnsafePointer<JSON>, values: UnsafePointer<UnsafePointer<JSON>>,
+        time: Int64, size: Int64, every: Int64, key: KeyRef, values: UnsafePointer<UnsafePointer<JSON>>,
         into fired: inout [WindowResult]
     ) -> Outcome {
-        let (hash, print) = KeyTable.hashAndPrint(key.pointee)
-        let existing = findKey(at: key, hash: hash, print: print)
+        let key = key.hashed()
+        let existing = findKey(key)
         let seen = existing.map { keys[Int($0)].count } ?? 0
         let opens = seen % every == 0
         if opens, openWindows + 1 > maxOpenWindows { return .full }
         arrivals &+= 1
-        let k = existing ?? makeKey(key.pointee, hash: hash, print: print).key
+        let k = existing ?? makeKey(key.json, hash: key.hash, print: key.print).key
         if opens { _ = makeSlot(key: k, start: time, end: time) }
         keys[Int(k)].count += 1
         touched.removeAll(keepingCapacity: true)
@@ -499,6 +578,7 @@ import SluiceJSON
         if !isCount, earliestTimer > watermark { return }
         touched.removeAll(keepingCapacity: true)
         var toFree: [Int32] = []
+        if !idleKeys.isEmpty { evictIdleKeys() }
         if isCount {
             guard watermark == Int64.max else { return }
             for i in slots.indices where slots[i].state != .free {
@@ -597,6 +677,10 @@ import SluiceJSON
             key: key, start: start, end: end, seq: nextSeq, version: slots[i].version, state: .open, everFired: false,
             timer: Self.noTimer, count: 0)
         keys[Int(key)].windows.append(s)
+        if keys[Int(key)].idle {
+            keys[Int(key)].idle = false
+            idleCount -= 1
+        }
         openWindows += 1
         return s
     }
@@ -617,16 +701,39 @@ import SluiceJSON
         }
         let k = Int(slots[i].key)
         if let w = keys[k].windows.firstIndex(of: slot) { keys[k].windows.remove(at: w) }
-        if keys[k].windows.isEmpty {
-            keyIndex.remove(hash: keys[k].hash, Int32(k))
-            keys[k].key = .null
-            keys[k].count = 0
-            freeKeys.append(Int32(k))
+        if keys[k].windows.isEmpty && !keepsIdleKeys {
+            removeKey(k)
         } else {
             keyIndex.forgetLast(hash: keys[k].hash, Int32(k), slot: slot)
+            if keys[k].windows.isEmpty {
+                keys[k].idle = true
+                idleCount += 1
+                idleKeys.append(Int32(k))
+            }
         }
         freeSlots.append(slot)
         openWindows -= 1
+    }
+
+    /// Removes key `k`, which has no windows.
+    mutating func removeKey(_ k: Int) {
+        keyIndex.remove(hash: keys[k].hash, Int32(k))
+        keys[k].key = .null
+        keys[k].count = 0
+        freeKeys.append(Int32(k))
+    }
+
+    /// Removes the keys in ``idleKeys`` that are still idle (no event since their last
+    /// window closed).
+    mutating func evictIdleKeys() {
+        for k32 in idleKeys {
+            let k = Int(k32)
+            guard keys[k].idle else { continue }
+            keys[k].idle = false
+            idleCount -= 1
+            removeKey(k)
+        }
+        idleKeys.removeAll(keepingCapacity: true)
     }
 
     /// Adds an event's inputs to the accumulators of `slot`. The common aggregates over
@@ -701,10 +808,14 @@ import SluiceJSON
             }
         }
         let n = functions.count
+        let prefix = resultPrefix
         for (slot, update) in touched {
             let i = Int(slot)
             var values: [JSON] = []
-            values.reserveCapacity(n)
+            // Room for the fields a window step puts first and for `update`, so that
+            // the step makes its event of this array, not of a copy.
+            values.reserveCapacity(prefix + n + 1)
+            for _ in 0..<prefix { values.append(.null) }
             var errors: [(index: Int, message: String)] = []
             accumulators.withUnsafeBufferPointer { acc in
                 for a in 0..<n {

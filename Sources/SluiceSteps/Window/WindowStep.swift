@@ -49,6 +49,17 @@ import SluiceJSON
     let numericCount: Int
     /// A null, for a missing input or a global key.
     let nullValue: UnsafeMutablePointer<JSON>
+    /// The pipeline's field index (see ``FieldIndex``) and, for each of `directNames`,
+    /// its slot there (-1: not indexed): a raw event read with that index tells where
+    /// the key's and the inputs' values start, so each is read without a search.
+    let readerIndex: FieldIndex
+    let indexSlots: UnsafeMutablePointer<Int>
+    /// True when the direct path's every field is indexed.
+    let indexed: Bool
+    /// The aggregate inputs of a raw event read by index, one per input, and a key read
+    /// from one that is not a short plain string.
+    let rawValues: UnsafeMutablePointer<JSON>
+    let rawKey: UnsafeMutablePointer<JSON>
     /// The names of the output fields, shared by every result event (its keys array is
     /// one reference, not a copy per event); with `update` appended for re-fired windows.
     let outputKeys: [String]
@@ -62,6 +73,8 @@ import SluiceJSON
         machine = WindowStateMachine(
             kind: config.kind, functions: config.aggregates.map(\.function), inputs: config.aggregates.map(\.input),
             allowedLateness: config.allowedLateness, maxOpenWindows: config.maxOpenWindows)
+        // The key's fields and the bounds go before the aggregates (see `emit`).
+        machine.resultPrefix = config.key.fieldNames.count + 2
         if case .count = config.kind { isCount = true } else { isCount = false }
         if case .single(_, .field(let f)) = config.key { keyField = f } else { keyField = nil }
         inputFields = config.inputs.map { if case .field(let f) = $0 { f } else { nil } }
@@ -96,12 +109,27 @@ import SluiceJSON
         nullValue.initialize(to: .null)
         inputPointers = .allocate(capacity: max(1, config.inputs.count))
         inputPointers.initialize(repeating: UnsafePointer(nullValue), count: max(1, config.inputs.count))
+        let index = compiler.fieldIndex
+        readerIndex = index
+        let slots = names.map { index.slot(of: $0) ?? -1 }
+        indexSlots = .allocate(capacity: max(1, slots.count))
+        indexSlots.initialize(from: slots, count: slots.count)
+        indexed = direct && slots.allSatisfy { $0 >= 0 }
+        rawValues = .allocate(capacity: max(1, config.inputs.count))
+        rawValues.initialize(repeating: .null, count: max(1, config.inputs.count))
+        rawKey = .allocate(capacity: 1)
+        rawKey.initialize(to: .null)
         let keys = config.key.fieldNames + ["window_start", "window_end"] + config.aggregates.map(\.name)
         outputKeys = keys
         outputKeysUpdate = keys + ["update"]
     }
 
     deinit {
+        indexSlots.deallocate()
+        rawValues.deinitialize(count: max(1, config.inputs.count))
+        rawValues.deallocate()
+        rawKey.deinitialize(count: 1)
+        rawKey.deallocate()
         inputPointers.deallocate()
         numericPairs.deallocate()
         nullValue.deinitialize(count: 1)
@@ -145,15 +173,19 @@ import SluiceJSON
                     inputPointers[i] = at >= 0 && at < vs.count ? base + at : null
                 }
                 if keySlot < 0 {
-                    add(p, key: null, into: &out)
+                    add(p, key: .init(at: null), into: &out)
                     return true
                 }
                 let at = positions[keySlot]
                 guard at >= 0 && at < vs.count else { return false }
-                add(p, key: base + at, into: &out)
+                add(p, key: .init(at: base + at), into: &out)
                 return true
             }
             if let done {
+                if !done { rejectMissingKey(p, into: &out) }
+                return
+            }
+            if indexed, let done = addIndexed(p, into: &out) {
                 if !done { rejectMissingKey(p, into: &out) }
                 return
             }
@@ -162,7 +194,7 @@ import SluiceJSON
                 return
             }
             pointToValues()
-            withUnsafePointer(to: key) { add(p, key: $0, into: &out) }
+            withUnsafePointer(to: key) { add(p, key: .init(at: $0), into: &out) }
             return
         }
         guard let key = readKey(p.pointee, &out) else { return }
@@ -181,7 +213,102 @@ import SluiceJSON
             }
         }
         pointToValues()
-        withUnsafePointer(to: key) { add(p, key: $0, into: &out) }
+        withUnsafePointer(to: key) { add(p, key: .init(at: $0), into: &out) }
+    }
+
+    /// The direct path for a raw event read with ``readerIndex``: the key and the inputs
+    /// are read at their recorded offsets, and a key that is a short plain string is
+    /// hashed from its bytes, not made into a value. True when the event was added (or
+    /// rejected), false when its key is missing, nil when an offset was not recorded
+    /// (the caller reads the event another way).
+    @inline(__always)
+    func addIndexed(_ p: UnsafePointer<Event>, into out: inout StepOutput) -> Bool? {
+        guard let (bytes, offsets) = Event.windowRawView(at: p, for: readerIndex) else { return nil }
+        let count = bytes.count
+        for i in 0..<inputSlots.count {
+            switch offsets[indexSlots[inputSlots[i]]] {
+            case .absent: rawValues[i] = .null
+            case .offset(let o): rawValues[i] = JSONParser.value(at: o, in: bytes) ?? .null
+            case .unknown: return nil
+            }
+            inputPointers[i] = UnsafePointer(rawValues + i)
+        }
+        if keySlot < 0 {
+            add(p, key: .init(at: nullValue), into: &out)
+            return true
+        }
+        let o: Int
+        switch offsets[indexSlots[keySlot]] {
+        case .absent: return false
+        case .offset(let at): o = at
+        case .unknown: return nil
+        }
+        if let key = Self.shortStringKey(at: o, in: bytes) {
+            add(p, key: key, into: &out)
+            return true
+        }
+        guard o < count, let key = JSONParser.value(at: o, in: bytes) else { return false }
+        rawKey.pointee = key
+        add(p, key: .init(at: rawKey), into: &out)
+        return true
+    }
+
+    /// The key of the JSON string at `o` in `bytes` when it is short (up to 15 bytes),
+    /// ASCII and has no escapes, hashed from its bytes; nil otherwise. The same hash and
+    /// fingerprint as ``KeyTable/hashAndPrint(_:)`` of the string's value.
+    @inline(__always)
+    static func shortStringKey(at o: Int, in bytes: UnsafeRawBufferPointer) -> WindowStateMachine.KeyRef? {
+        guard let base = bytes.baseAddress, o >= 0, o < bytes.count, bytes[o] == UInt8(ascii: "\"") else {
+            return nil
+        }
+        let start = o + 1
+        var n = -1
+        if start + 16 <= bytes.count {
+            // Sixteen bytes at once: the first quote, and no backslash or non-ASCII byte
+            // before it.
+            let lo = UInt64(littleEndian: base.loadUnaligned(fromByteOffset: start, as: UInt64.self))
+            let hi = UInt64(littleEndian: base.loadUnaligned(fromByteOffset: start + 8, as: UInt64.self))
+            let quotes = UInt64(Self.matches(lo, 0x22)) | UInt64(Self.matches(hi, 0x22)) << 8
+            guard quotes != 0 else { return nil }
+            n = quotes.trailingZeroBitCount
+            let badLow = UInt64(Self.matches(lo, 0x5C) | Self.high(lo))
+            let bad = badLow | UInt64(Self.matches(hi, 0x5C) | Self.high(hi)) << 8
+            if bad & ((1 << UInt64(n)) - 1) != 0 { return nil }
+        } else {
+            var i = start
+            while i < min(bytes.count, start + 16) {
+                let b = bytes[i]
+                if b == UInt8(ascii: "\"") {
+                    n = i - start
+                    break
+                }
+                if b == UInt8(ascii: "\\") || b >= 0x80 { return nil }
+                i += 1
+            }
+            if n < 0 { return nil }
+        }
+        let print = KeyTable.shortPrint(
+            UnsafeBufferPointer(start: base.assumingMemoryBound(to: UInt8.self) + start, count: n))
+        return .init(hash: KeyTable.shortHash(print), shortString: print)
+    }
+
+    /// A bit per byte of `word` (bit `i` for byte `i`) that equals `byte`.
+    @inline(__always)
+    static func matches(_ word: UInt64, _ byte: UInt8) -> UInt8 {
+        let x = word ^ (0x0101_0101_0101_0101 &* UInt64(byte))
+        // A zero byte of x has its high bit set here (exact: no borrow crosses bytes).
+        let zero = ~(((x & 0x7F7F_7F7F_7F7F_7F7F) &+ 0x7F7F_7F7F_7F7F_7F7F) | x) & 0x8080_8080_8080_8080
+        return gather(zero)
+    }
+
+    /// A bit per byte of `word` whose high bit is set.
+    @inline(__always)
+    static func high(_ word: UInt64) -> UInt8 { gather(word & 0x8080_8080_8080_8080) }
+
+    /// The high bits of the eight bytes of `bits` (only high bits set) as one byte.
+    @inline(__always)
+    static func gather(_ bits: UInt64) -> UInt8 {
+        UInt8(truncatingIfNeeded: ((bits >> 7) &* 0x0102_0408_1020_4080) >> 56)
     }
 
     /// Points ``inputPointers`` at ``values``.
@@ -198,7 +325,7 @@ import SluiceJSON
 
     /// Checks the event's inputs (at ``inputPointers``) and adds it with key `key`.
     @inline(__always)
-    func add(_ p: UnsafePointer<Event>, key: UnsafePointer<JSON>, into out: inout StepOutput) {
+    func add(_ p: UnsafePointer<Event>, key: WindowStateMachine.KeyRef, into out: inout StepOutput) {
         for n in 0..<numericCount {
             let (a, input) = numericPairs[n]
             switch inputPointers[input].pointee {
@@ -288,23 +415,33 @@ import SluiceJSON
     /// Emits the fired windows as events.
     func flush(into out: inout StepOutput) {
         if fired.isEmpty { return }
-        for r in fired { emit(r, into: &out) }
+        for j in fired.indices {
+            // The result's values (with room for the key and bounds, `resultPrefix`)
+            // become the event's: moved out, not copied.
+            var values: [JSON] = []
+            swap(&values, &fired[j].values)
+            emit(fired[j], values: values, into: &out)
+        }
         fired.removeAll(keepingCapacity: true)
     }
 
-    func emit(_ r: WindowResult, into out: inout StepOutput) {
-        var values: [JSON] = []
-        values.reserveCapacity(outputKeysUpdate.count)
+    /// Emits `r` as an event; `values` is `r.values`, its first ``WindowStateMachine/resultPrefix``
+    /// places free for the key's fields and the bounds.
+    func emit(_ r: borrowing WindowResult, values: consuming [JSON], into out: inout StepOutput) {
+        var values = values
+        var at = 0
         switch config.key {
         case .global: break
-        case .single: values.append(r.key)
+        case .single:
+            values[0] = r.key
+            at = 1
         case .named(let parts):
             let ks = r.key.arrayValue ?? []
-            for i in parts.indices { values.append(i < ks.count ? ks[i] : .null) }
+            for i in parts.indices { values[i] = i < ks.count ? ks[i] : .null }
+            at = parts.count
         }
-        values.append(r.start == Event.noTime ? .null : .int(r.start))
-        values.append(r.end == Event.noTime ? .null : .int(r.end))
-        values.append(contentsOf: r.values)
+        values[at] = r.start == Event.noTime ? .null : .int(r.start)
+        values[at + 1] = r.end == Event.noTime ? .null : .int(r.end)
         if r.update { values.append(true) }
         let o = JSONObject(uniqueKeys: r.update ? outputKeysUpdate : outputKeys, values: values)
         // Results carry the last instant of their window as event time (as Flink's do), so a
@@ -350,4 +487,23 @@ import SluiceJSON
             return { WindowStep(config: config, compiler: compiler, name: name) }
         }
     )
+}
+
+extension Event {
+    /// ``rawView(for:)`` of the event at `event`, read where it is (calling it on
+    /// `event.pointee` copies the event: a retain and a release of its buffer), under an
+    /// exclusive access that writes nothing; see ``withParsedFields(at:_:)``.
+    @inline(__always)
+    fileprivate static func windowRawView(at event: UnsafePointer<Event>, for index: FieldIndex) -> (
+        bytes: UnsafeRawBufferPointer, offsets: FieldOffsets
+    )? {
+        UnsafeMutablePointer(mutating: event).pointee.windowRawViewExclusive(for: index)
+    }
+
+    @inline(__always)
+    fileprivate mutating func windowRawViewExclusive(for index: FieldIndex) -> (
+        bytes: UnsafeRawBufferPointer, offsets: FieldOffsets
+    )? {
+        rawView(for: index)
+    }
 }
