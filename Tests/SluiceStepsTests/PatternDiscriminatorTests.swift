@@ -23,7 +23,8 @@ import Testing
         timeouts: true
         sequence:
           - { name: s0, where: kind == "a" || kind == "b" }
-          - { name: s1, where: kind == "ab" && kind == "b" }
+          - { name: s1, where: 'kind == "ab" && (kind == "ab" || n > 1)' }
+          - not: { where: kind == "x" && kind == "ba" }
           - { name: s2, where: 'kind == "b" && (n > 1 || kind == "c")' }
         """,
         """
