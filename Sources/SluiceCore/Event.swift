@@ -90,21 +90,6 @@ public struct Event: Sendable {
         return nil
     }
 
-    /// ``parsedObject`` of an event lent by pointer, read where it is: only the object
-    /// is copied (through `pointee`, the whole event was copied first and then
-    /// released). See ``withParsedFields(at:_:)`` for the exclusive access.
-    @inlinable @inline(__always)
-    package static func parsedObject(at event: UnsafePointer<Event>) -> JSONObject? {
-        UnsafeMutablePointer(mutating: event).pointee.parsedObjectExclusive()
-    }
-
-    /// ``parsedObject`` under an exclusive access: reads only (see ``parsedObject(at:)``).
-    @inlinable @inline(__always)
-    package mutating func parsedObjectExclusive() -> JSONObject? {
-        if case .value(.object(let o)) = storage { return o }
-        return nil
-    }
-
     /// Calls `body` with the keys and values of a parsed object event, in place (neither
     /// the event nor its object is copied), or returns nil for other events. The buffers
     /// are valid only inside `body`, which must not keep them.

@@ -227,7 +227,7 @@ final class SharedBuffer {
     @inline(never)
     func value(ofNode node: Int32) -> JSON {
         let e = eventPointer(ofNode: node)
-        if let o = Event.parsedObject(at: e) { return .object(o) }
+        if let o = e.pointee.parsedObject { return .object(o) }
         return e.pointee.value
     }
 
