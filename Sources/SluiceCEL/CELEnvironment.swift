@@ -63,6 +63,7 @@
             costEstimate: CostEstimator.estimate(ast))
         if node.constant == nil, !compiler.usesCost { program.mapFields = try mapFields(ast) }
         if node.constant == nil { program.variable = node.variable }
+        if node.constant == nil, !compiler.usesCost { program.asciiGuards = node.guards }
         return program
     }
 

@@ -126,6 +126,13 @@
     /// string) is left to ``evaluateBool(_:)``. Also for a name that shadows a type name
     /// (`type`), which is not a plain variable (absent, it is the type).
     package let asciiEquality: (name: CELName, text: String)?
+    /// Tests `NAME == "TEXT"` of a name and an ASCII string that the expression is false
+    /// without: the expression itself when it is one (``asciiEquality``), or operands of
+    /// an `&&` chain. Whenever the activation has a string value `v` for a guard's name
+    /// that is not its text (`v.utf8.count != text.utf8.count || v != text`), the
+    /// expression is false (`&&` absorbs any error of the other operands). Empty for a
+    /// constant or metered expression.
+    package internal(set) var asciiGuards: [(name: CELName, text: String)] = []
 }
 
 /// What closures see during one evaluation: the activation and the comprehension

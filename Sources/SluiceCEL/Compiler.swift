@@ -13,6 +13,10 @@ struct Node {
     /// Set when the node is `NAME == "TEXT"` (either way round) of a node with
     /// ``resolvedName`` and an ASCII string (``CELProgram/asciiEquality``).
     var asciiEquality: (name: CELName, text: String)? = nil
+    /// Set on an `&&` chain: the ``asciiEquality`` of its operands (``CELProgram/asciiGuards``).
+    var asciiGuards: [(name: CELName, text: String)] = []
+    /// ``asciiEquality`` as a guard, or the guards of an `&&` chain.
+    var guards: [(name: CELName, text: String)] { asciiEquality.map { [$0] } ?? asciiGuards }
     /// Set when the node is a condition of a shape ``Condition`` decides without building
     /// values (comparisons of a variable with a constant, `&&`, `||`, `!`).
     var condition: Condition? = nil

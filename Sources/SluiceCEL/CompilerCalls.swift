@@ -197,6 +197,7 @@ extension Compiler {
         var node = Node(eval: ev, type: .bool)
         let parts = Condition.flatten(isAnd, [l.asCondition, r.asCondition])
         node.condition = isAnd ? .all(parts) : .any(parts)
+        if isAnd { node.asciiGuards = l.guards + r.guards }
         return node
     }
 

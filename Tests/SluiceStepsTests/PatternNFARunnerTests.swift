@@ -118,7 +118,9 @@ final class NFAHarness {
 
     func takeCompleted() -> [String] {
         var out: [String] = []
-        for m in runner.completed { out.append(PatternTest.ids(runner.captures.object(m.node))) }
+        for i in 0..<runner.completed.count {
+            out.append(PatternTest.ids(runner.captures.object(runner.completed[i].node)))
+        }
         runner.releaseCompleted()
         return out
     }

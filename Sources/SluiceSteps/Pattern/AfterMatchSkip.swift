@@ -17,6 +17,7 @@ struct AfterMatchSkip {
     var pathSeqs: [Int64] = []
     var pathStarts: [Int] = []
     var order: [Int] = []
+    var startSeqs: [Int64] = []
     var sorted: [CompletedMatch] = []
 
     init(_ strategy: SkipStrategy, buffer: SharedBuffer) {
@@ -27,7 +28,7 @@ struct AfterMatchSkip {
     /// Orders `completed` for emission and removes the matches the strategy skips
     /// (letting go of their nodes); returns the threshold: partial matches that started
     /// at or before it are to be discarded (`Int64.min`: none).
-    mutating func select(_ completed: inout [CompletedMatch]) -> Int64 {
+    mutating func select(_ completed: inout RawColumn<CompletedMatch>) -> Int64 {
         if completed.count > 1 {
             // Stable insertion sort by start (few matches, no allocation); only matches
             // that start alike need the comparison of their paths below, which this
@@ -51,7 +52,7 @@ struct AfterMatchSkip {
         var threshold = Int64.min
         if strategy == .none { return threshold }
         var kept = 0
-        for i in completed.indices {
+        for i in 0..<completed.count {
             let m = completed[i]
             if m.startSeq <= threshold {
                 buffer.release(m.node)
@@ -71,20 +72,23 @@ struct AfterMatchSkip {
 
     /// Orders `completed` by start, then by the sequence numbers of their paths
     /// (lexicographically), then by position.
-    mutating func sortByPath(_ completed: inout [CompletedMatch]) {
+    mutating func sortByPath(_ completed: inout RawColumn<CompletedMatch>) {
         pathSeqs.removeAll(keepingCapacity: true)
         pathStarts.removeAll(keepingCapacity: true)
-        for m in completed {
+        startSeqs.removeAll(keepingCapacity: true)
+        for i in 0..<completed.count {
+            let m = completed[i]
+            startSeqs.append(m.startSeq)
             buffer.path(m.node, into: &path)
             pathStarts.append(pathSeqs.count)
             for e in path { pathSeqs.append(buffer.seq(ofNode: e.node)) }
         }
         pathStarts.append(pathSeqs.count)
         order.removeAll(keepingCapacity: true)
-        order.append(contentsOf: completed.indices)
-        let seqs = pathSeqs, starts = pathStarts
+        order.append(contentsOf: 0..<completed.count)
+        let seqs = pathSeqs, starts = pathStarts, first = startSeqs
         order.sort { a, b in
-            if completed[a].startSeq != completed[b].startSeq { return completed[a].startSeq < completed[b].startSeq }
+            if first[a] != first[b] { return first[a] < first[b] }
             var i = starts[a]
             var j = starts[b]
             let ea = starts[a + 1], eb = starts[b + 1]
@@ -98,14 +102,14 @@ struct AfterMatchSkip {
         }
         sorted.removeAll(keepingCapacity: true)
         for i in order { sorted.append(completed[i]) }
-        swap(&completed, &sorted)
+        for i in sorted.indices { completed[i] = sorted[i] }
     }
 
     /// Removes the partial matches of `list` that started at or before `threshold`,
     /// letting go of their nodes.
-    mutating func prune(_ list: inout [PartialMatch], upTo threshold: Int64) {
+    mutating func prune(_ list: inout RawColumn<PartialMatch>, upTo threshold: Int64) {
         var w = 0
-        for i in list.indices {
+        for i in 0..<list.count {
             if list[i].startSeq <= threshold {
                 buffer.release(list[i].node)
             } else {

@@ -61,13 +61,30 @@ struct CaptureBuilder {
             j -= 1
         }
         guard nd < 0, j < 0 else { return nil }
-        var values = [JSON](repeating: .null, count: count)
-        values.withUnsafeMutableBufferPointer { v in
-            nd = node
-            for i in stride(from: count - 1, through: 0, by: -1) {
-                v[i] = buffer.value(ofNode: nd)
-                nd = buffer.prev(ofNode: nd)
+        // Two or three steps (the usual patterns) as an array literal: its storage is
+        // allocated directly, where `Array(repeating:count:)` goes through the standard
+        // library's unspecialized allocation and looks up the storage class's metadata
+        // at run time (about 700 instructions a match).
+        let values: [JSON]
+        switch count {
+        case 2:
+            let second = buffer.value(ofNode: node)
+            values = [buffer.value(ofNode: buffer.prev(ofNode: node)), second]
+        case 3:
+            let third = buffer.value(ofNode: node)
+            let p = buffer.prev(ofNode: node)
+            let second = buffer.value(ofNode: p)
+            values = [buffer.value(ofNode: buffer.prev(ofNode: p)), second, third]
+        default:
+            var v = [JSON](repeating: .null, count: count)
+            v.withUnsafeMutableBufferPointer { v in
+                nd = node
+                for i in stride(from: count - 1, through: 0, by: -1) {
+                    v[i] = buffer.value(ofNode: nd)
+                    nd = buffer.prev(ofNode: nd)
+                }
             }
+            values = v
         }
         return JSONObject(uniqueKeys: names, values: values)
     }

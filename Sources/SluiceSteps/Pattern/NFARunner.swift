@@ -104,7 +104,7 @@ final class NFARunner {
     @exclusivity(unchecked) var conditionErrors = 0
 
     /// The matches the last call completed, in emission order, each holding its node.
-    @exclusivity(unchecked) private(set) var completed: [CompletedMatch] = []
+    @exclusivity(unchecked) private(set) var completed = RawColumn<CompletedMatch>()
     /// The partial matches the last ``expire(key:upTo:lastTime:collectTimeouts:)`` timed
     /// out (with `collectTimeouts`), each holding its node; one per distinct path.
     @exclusivity(unchecked) private(set) var timedOut: [TimedOut] = []
@@ -113,9 +113,10 @@ final class NFARunner {
     @exclusivity(unchecked) var current = CurrentEvent()
     /// Results of conditions 64 and up (the others go to `current.mask`/`current.known`).
     @exclusivity(unchecked) var conditionCache: [Int8]
-    /// The key's partial matches before the event, and after it.
-    @exclusivity(unchecked) var old: [PartialMatch] = []
-    @exclusivity(unchecked) var next: [PartialMatch] = []
+    /// The key's partial matches before the event, and after it: columns owned by the
+    /// runner, emptied and refilled per event (no uniqueness check per append).
+    @exclusivity(unchecked) var old = RawColumn<PartialMatch>()
+    @exclusivity(unchecked) var next = RawColumn<PartialMatch>()
     @exclusivity(unchecked) var seenNodes: Set<Int32> = []
     /// Whether `activation` holds a copy of the current event (one that could not be
     /// lent in place), set by the first evaluation that needed it.
@@ -181,8 +182,10 @@ final class NFARunner {
         if conditionCache.count > 64 { for i in 64..<conditionCache.count { conditionCache[i] = -1 } }
 
         loadPartialMatches(k, into: &old)
-        for i in old.indices {
-            advance(old[i], isStart: false)
+        var o = 0
+        while o < old.count {
+            advance(old[o], isStart: false)
+            o += 1
         }
         let start = PartialMatch(
             step: 0, count: 0, lastStep: -1, node: -1, canProceed: true, startTime: time,
@@ -224,7 +227,7 @@ final class NFARunner {
             i += 1
         }
         let before = old.count
-        clearScratch(&old)
+        old.removeAll()
 
         if !completed.isEmpty {
             if !selected { threshold = skip.select(&completed) }
@@ -232,7 +235,7 @@ final class NFARunner {
         }
         livePartialMatches += next.count - before
         storePartialMatches(k, &next)
-        clearScratch(&next)
+        next.removeAll()
         return .advanced
     }
 
@@ -240,24 +243,28 @@ final class NFARunner {
     /// after `threshold`).
     func kept(above threshold: Int64) -> Int {
         var n = 0
-        for c in next where c.startSeq > threshold { n += 1 }
+        for i in 0..<next.count where next[i].startSeq > threshold { n += 1 }
         return n
     }
 
     /// Whether a new partial match that the skip strategy keeps holds the event in `slot`.
     func holds(_ slot: Int32, above threshold: Int64) -> Bool {
-        next.contains { $0.startSeq > threshold && $0.node >= 0 && buffer.slot(ofNode: $0.node) == slot }
+        for i in 0..<next.count {
+            let c = next[i]
+            if c.startSeq > threshold, c.node >= 0, buffer.slot(ofNode: c.node) == slot { return true }
+        }
+        return false
     }
 
     /// Undoes ``process(key:time:slot:mask:known:)`` before it changed the key's state:
     /// lets go of what the event made and puts the key's partial matches back.
     func rollBack(_ k: Int) {
-        for c in next { buffer.release(c.node) }
-        for m in completed { buffer.release(m.node) }
-        next.removeAll(keepingCapacity: true)
-        completed.removeAll(keepingCapacity: true)
+        for i in 0..<next.count { buffer.release(next[i].node) }
+        for i in 0..<completed.count { buffer.release(completed[i].node) }
+        next.removeAll()
+        completed.removeAll()
         storePartialMatches(k, &old)
-        old.removeAll(keepingCapacity: true)
+        old.removeAll()
     }
 
     /// Lets go of ``completed`` once the caller has emitted them.
@@ -268,7 +275,7 @@ final class NFARunner {
             buffer.release(completed[i].node)
             i += 1
         }
-        clearScratch(&completed)
+        completed.removeAll()
     }
 
     /// Lets go of ``timedOut`` once the caller has written them.
@@ -277,21 +284,9 @@ final class NFARunner {
         timedOut.removeAll(keepingCapacity: true)
     }
 
-    /// Empties a per-event scratch array, keeping its storage. It usually holds a match
-    /// or two, which removing one by one costs less than `removeAll(keepingCapacity:)`
-    /// (a generic range replacement); longer ones go at once.
-    @inline(__always)
-    func clearScratch<T: BitwiseCopyable>(_ a: inout [T]) {
-        if a.count > 4 {
-            a.removeAll(keepingCapacity: true)
-            return
-        }
-        while !a.isEmpty { a.removeLast() }
-    }
-
     /// Moves key `k`'s partial matches, oldest first, out of the pool into `list` (empty).
     @inline(__always)
-    func loadPartialMatches(_ k: Int, into list: inout [PartialMatch]) {
+    func loadPartialMatches(_ k: Int, into list: inout RawColumn<PartialMatch>) {
         guard keys[k].hasPartialMatches else { return }
         list.append(keys[k].first)
         var i = keys[k].first.link
@@ -305,9 +300,9 @@ final class NFARunner {
     }
 
     /// Makes `list` key `k`'s partial matches (it has none in the pool). `list` is
-    /// only read: passed `inout` so that the runner's scratch array is not retained.
+    /// only read (`inout`: a column cannot be copied).
     @inline(__always)
-    func storePartialMatches(_ k: Int, _ list: inout [PartialMatch]) {
+    func storePartialMatches(_ k: Int, _ list: inout RawColumn<PartialMatch>) {
         guard !list.isEmpty else {
             keys[k].first.step = -1
             return
@@ -531,13 +526,14 @@ final class NFARunner {
         loadPartialMatches(k, into: &old)
         defer {
             storePartialMatches(k, &old)
-            clearScratch(&old)
+            old.removeAll()
         }
         var cut = 0
         while cut < old.count, deadline(old[cut]) <= limit { cut += 1 }
         guard cut > 0 else { return }
         let timedOutAt = { (c: PartialMatch) -> Int64 in self.nfa.within != nil ? self.deadline(c) : lastTime }
-        for c in old[..<cut] where Int(c.step) == stateCount {
+        for i in 0..<cut where Int(old[i].step) == stateCount {
+            let c = old[i]
             buffer.retain(c.node)
             completed.append(
                 CompletedMatch(node: c.node, startSeq: c.startSeq, lastSeq: c.lastSeq, time: timedOutAt(c)))
@@ -546,13 +542,14 @@ final class NFARunner {
         if !completed.isEmpty { threshold = skip.select(&completed) }
         if collectTimeouts {
             seenNodes.removeAll(keepingCapacity: true)
-            for c in old[..<cut] where Int(c.step) != stateCount && c.startSeq > threshold {
+            for i in 0..<cut where Int(old[i].step) != stateCount && old[i].startSeq > threshold {
+                let c = old[i]
                 guard seenNodes.insert(c.node).inserted else { continue }
                 buffer.retain(c.node)
                 timedOut.append(TimedOut(node: c.node, time: timedOutAt(c)))
             }
         }
-        for c in old[..<cut] { buffer.release(c.node) }
+        for i in 0..<cut { buffer.release(old[i].node) }
         old.removeFirst(cut)
         livePartialMatches -= cut
         if threshold > Int64.min {

@@ -245,12 +245,13 @@ extension PatternStep: StatefulStep {
                 nodeIDs.append(
                     buffer.addNode(slot: slotIDs[n.slot], step: n.step, prev: n.prev < 0 ? -1 : nodeIDs[n.prev]))
             }
-            var matches = key.matches
-            for i in matches.indices {
-                let local = Int(matches[i].node)
-                matches[i].node = local < 0 ? -1 : nodeIDs[local]
-                matches[i].link = -1
-                buffer.retain(matches[i].node)
+            var matches = RawColumn<PartialMatch>()
+            for var m in key.matches {
+                let local = Int(m.node)
+                m.node = local < 0 ? -1 : nodeIDs[local]
+                m.link = -1
+                buffer.retain(m.node)
+                matches.append(m)
             }
             // The holds taken while building go: what is left are the partial matches'
             // and the later nodes'.

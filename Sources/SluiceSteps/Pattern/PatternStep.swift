@@ -39,6 +39,23 @@ import SluiceJSON
         var bit: UInt64
         var expression: Unmanaged<Expression>?
     }
+    /// The bits of every arrival condition.
+    let arrivalBits: UInt64
+    /// Arrival conditions decided from one field's string without CEL (see
+    /// ``PatternDiscriminator``). Nil: every arrival condition is evaluated through CEL
+    /// (as tests compare).
+    package var discriminator: PatternDiscriminator? {
+        didSet { discriminatorRef = discriminator.map { Unmanaged.passUnretained($0) } }
+    }
+    /// ``discriminator``, unretained (read per event without a retain).
+    @exclusivity(unchecked) var discriminatorRef: Unmanaged<PatternDiscriminator>?
+    /// The field index whose offsets raw events are read by (tests make such events).
+    package var readerIndex: FieldIndex { activation.readerIndex }
+    /// Where the discriminator's field was in the last parsed object.
+    @exclusivity(unchecked) var discriminatorHint = 0
+    /// The discriminator's field's slot in the reader's field index (-1: not indexed), for
+    /// raw events.
+    let discriminatorSlot: Int
     /// Bits of the positive steps' conditions (the ones that take events).
     let takeMask: UInt64
     /// Whether every condition is evaluated on arrival (none reads captures, fewer than
@@ -91,6 +108,17 @@ import SluiceJSON
                 ArrivalCondition(bit: 1 << UInt64(i), expression: c.expression.map { Unmanaged.passUnretained($0) }))
         }
         allOnArrival = conditions.count == nfa.conditions.count
+        var bits: UInt64 = 0
+        for i in 0..<conditions.count { bits |= conditions[i].bit }
+        arrivalBits = bits
+        let d = PatternDiscriminator(
+            nfa.conditions.enumerated().compactMap { i, c in
+                nfa.isEvaluatedOnArrival(i) ? (1 << UInt64(i), c.expression) : nil
+            }, compiler: pattern.compiler)
+        discriminator = d
+        discriminatorRef = d.map { Unmanaged.passUnretained($0) }
+        let indexed = activation.readerIndex.keys
+        discriminatorSlot = d.flatMap { indexed.firstIndex(of: $0.field) } ?? -1
         arrivalConditions = conditions
         var take: UInt64 = 0
         for st in nfa.states where st.condition < 64 { take |= 1 << UInt64(st.condition) }
@@ -194,8 +222,21 @@ import SluiceJSON
                     let (hash, print) = KeyTable.hashAndPrint(v.pointee)
                     keyTable.prefetch(hash: hash)
                     if !evaluated {
-                        if !activation.bindings.isEmpty { activation.bindings = [:] }
-                        (mask, known) = activation.withFieldsLent(names, values) { arrivalMask() }
+                        // What one field's string decides, then the rest through CEL.
+                        if let d = discriminatorRef {
+                            d._withUnsafeGuaranteedRef { d in
+                                if let i = d.position(in: names, hint: &discriminatorHint) {
+                                    (mask, known) = d.decide(values.baseAddress.unsafelyUnwrapped + i)
+                                }
+                            }
+                        }
+                        if known != arrivalBits {
+                            if !activation.bindings.isEmpty { activation.bindings = [:] }
+                            let decided = known
+                            let (m, k) = activation.withFieldsLent(names, values) { arrivalMask(skipping: decided) }
+                            mask |= m
+                            known |= k
+                        }
                         evaluated = true
                     }
                     return keyIndex(of: v, hash: hash, print: print)
@@ -243,7 +284,21 @@ import SluiceJSON
             k = keyIndex(of: .null)
         }
         if !evaluated {
-            (mask, known) = copied ? arrivalMask() : withArriving(event) { arrivalMask() }
+            // A raw event's discriminating field where the reader noted it, then the rest.
+            if !copied, discriminatorSlot >= 0, let d = discriminatorRef,
+                let view = event.pointee.rawView(for: activation.readerIndex),
+                case .offset(let o) = view.offsets[discriminatorSlot], let v = JSONParser.value(at: o, in: view.bytes)
+            {
+                (mask, known) = withUnsafePointer(to: v) { p in d._withUnsafeGuaranteedRef { $0.decide(p) } }
+            }
+            if known != arrivalBits {
+                let decided = known
+                let (m, k) =
+                    copied
+                    ? arrivalMask(skipping: decided) : withArriving(event) { arrivalMask(skipping: decided) }
+                mask |= m
+                known |= k
+            }
         }
         // Kept only if a step could take it (conditions evaluated later need it too).
         var slot: Int32 = -1
@@ -266,14 +321,15 @@ import SluiceJSON
         return body()
     }
 
-    /// The arrival conditions on the bound event: which are known (`known`), and which of
-    /// those hold (`mask`).
+    /// The arrival conditions on the bound event but those in `decided`: which are known
+    /// (`known`), and which of those hold (`mask`).
     @inline(__always)
-    func arrivalMask() -> (mask: UInt64, known: UInt64) {
+    func arrivalMask(skipping decided: UInt64 = 0) -> (mask: UInt64, known: UInt64) {
         var mask: UInt64 = 0
         var known: UInt64 = 0
         for i in 0..<arrivalConditions.count {
             let c = arrivalConditions[i]
+            if c.bit & decided != 0 { continue }
             known |= c.bit
             if let e = c.expression, !e._withUnsafeGuaranteedRef({ evaluate($0) }) { continue }
             mask |= c.bit

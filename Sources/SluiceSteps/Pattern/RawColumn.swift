@@ -75,3 +75,32 @@ struct RawColumn<T>: ~Copyable {
         base.deallocate()
     }
 }
+
+/// A column of plain values (nothing to release) as a reusable scratch list: the
+/// runner's per-event lists of partial matches and completed matches, emptied and
+/// refilled per event without a uniqueness check per append (as an `Array` stored in
+/// a class pays).
+extension RawColumn where T: BitwiseCopyable {
+    var isEmpty: Bool {
+        @inline(__always) get { count == 0 }
+    }
+
+    /// Empties the column, keeping its storage.
+    @inline(__always)
+    mutating func removeAll() { count = 0 }
+
+    /// Removes the last `n` elements (`n <= count`).
+    @inline(__always)
+    mutating func removeLast(_ n: Int) {
+        assert(n >= 0 && n <= count)
+        count -= n
+    }
+
+    /// Removes the first `n` elements (`n <= count`), moving the others to the front.
+    mutating func removeFirst(_ n: Int) {
+        assert(n >= 0 && n <= count)
+        guard n > 0 else { return }
+        (base).update(from: base + n, count: count - n)
+        count -= n
+    }
+}
