@@ -5,6 +5,7 @@ import Foundation
 // A driver for counting instructions (callgrind) of the in-process step benchmarks
 // without package-benchmark's harness, which valgrind cannot run. Same events, same
 // `Driver` as StepBenchmarks.swift. Usage: CallgrindDriver window|pattern|pattern1k EVENTS [WARM]
+// (or `saga`, below).
 // WARM events first (default: one pass over the events, so keys and windows exist), then
 // EVENTS events inside `measuredRun` (`valgrind --tool=callgrind
 // --toggle-collect='*measuredRun*'`). `window 40000` measures only events that close no
