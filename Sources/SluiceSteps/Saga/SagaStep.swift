@@ -15,8 +15,8 @@ import SluiceJSON
 /// The state it changes per event is `@exclusivity(unchecked)`, as in ``WindowStep``: a
 /// step is driven by one thread at a time, and no access to one of these overlaps
 /// another to the same one (the effects and closures the machine calls reach other
-/// properties), so the run-time check of each access (about 6% of the step's
-/// instructions) guards nothing.
+/// properties), so the run-time check of each access (a tenth of the instructions of
+/// the saga benchmark: 230M of 2,245M) guards nothing.
 final class SagaStep: InPlaceStep {
     let compiled: CompiledSaga
     @exclusivity(unchecked) var machine: SagaStateMachine
