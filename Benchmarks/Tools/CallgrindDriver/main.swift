@@ -1,9 +1,11 @@
 import BenchmarkFixtures
+import Foundation
 @_spi(Benchmarks) import Sluice
 
 // A driver for counting instructions (callgrind) of the in-process step benchmarks
 // without package-benchmark's harness, which valgrind cannot run. Same events, same
 // `Driver` as StepBenchmarks.swift. Usage: CallgrindDriver window|session|pattern|pattern1k EVENTS [WARM]
+// (or `saga`, below).
 // WARM events first (default: one pass over the events, so keys and windows exist), then
 // EVENTS events inside `measuredRun` (`valgrind --tool=callgrind
 // --toggle-collect='*measuredRun*'`). `window 40000` measures only events that close no
@@ -18,6 +20,29 @@ func pattern(_ steps: [String]) -> String {
 
 let args = CommandLine.arguments
 let which = args.count > 1 ? args[1] : "window"
+
+// `CallgrindDriver saga SAGAS [RATE] [PASSES]`: the saga benchmark's events
+// (SagaBenchmarks.swift) for SAGAS concurrent sagas, payments declined at RATE (default
+// 0.1), PASSES passes over them (default 1; 0 runs only the setup, for subtracting it
+// from `perf stat` counts) inside `measuredRun`, each pass from no sagas. Prints the
+// time per event of the measured passes.
+if which == "saga" {
+    let sagas = args.count > 2 ? Int(args[2]) ?? 40_000 : 40_000
+    let rate = args.count > 3 ? Double(args[3]) ?? 0.1 : 0.1
+    let passes = args.count > 4 ? Int(args[4]) ?? 1 : 1
+    let events = makeSagaReplies(sagas: sagas, failureRate: rate)
+    let replay = SagaReplay(sagaBenchmarkYAML, events: events)
+    @inline(never)
+    func measuredRun(_ r: SagaReplay, _ n: Int) -> Int { r.run(n) }
+    let clock = ContinuousClock()
+    let start = clock.now
+    let made = measuredRun(replay, events.count * passes)
+    let elapsed = clock.now - start
+    let ns = Double(elapsed.components.seconds) * 1e9 + Double(elapsed.components.attoseconds) / 1e9
+    let perEvent = events.isEmpty || passes == 0 ? 0 : ns / Double(events.count * passes)
+    print("saga", sagas, "sagas,", events.count * passes, "events, out:", made, "ns/event:", Int(perEvent))
+    exit(0)
+}
 let n = args.count > 2 ? Int(args[2]) ?? 200_000 : 200_000
 /// Events run before the measured ones (default: one pass over the events).
 let warm = args.count > 3 ? Int(args[3]) : nil

@@ -1,3 +1,4 @@
+import CSluiceShims
 import SluiceJSON
 
 /// Saga id → slot of a ``SagaStateMachine``: an open-addressing hash table (linear
@@ -43,6 +44,34 @@ struct SagaIndex {
                 if e.hash == hash && matches(Int(e.slot)) { return Int(e.slot) }
                 i = (i + 1) & mask
             }
+        }
+    }
+
+    // MARK: Prefetching (hints only, see `SagaStep.prefetchAhead()`)
+
+    /// Starts loading the bucket where a lookup of `hash` begins.
+    @inline(__always)
+    func prefetch(hash: UInt32) {
+        buckets.withUnsafeBufferPointer { b in
+            guard let base = b.baseAddress else { return }
+            sluice_prefetch(base + (Int(hash) & mask))
+        }
+    }
+
+    /// The slot of the first of the few buckets from `hash`'s home that has that hash,
+    /// without comparing ids (so perhaps another id's), or -1: where to start loading
+    /// a saga's state before it is looked up.
+    @inline(__always)
+    func probableSlot(hash: UInt32) -> Int {
+        buckets.withUnsafeBufferPointer { b in
+            var i = Int(hash) & mask
+            for _ in 0..<4 {
+                let e = b[i]
+                if e.slot < 0 { return -1 }
+                if e.hash == hash { return Int(e.slot) }
+                i = (i + 1) & mask
+            }
+            return -1
         }
     }
 

@@ -1,3 +1,4 @@
+import CSluiceShims
 import SluiceJSON
 
 /// The state of every saga of a `saga:` step, and the transitions of docs/sagas.md.
@@ -35,6 +36,9 @@ struct SagaStateMachine {
         var data: JSON
         /// Start order, for a deterministic order among timers due at the same time.
         var serial: Int64
+        /// False for a free slot. Beside the phase, which every reply reads with it: on the
+        /// record's first cache line.
+        var live = true
         var phase: Phase = .running
         var stage = 0
         /// The first step that failed (-1: none) and why.
@@ -47,8 +51,6 @@ struct SagaStateMachine {
         /// For a finished saga: how it ended and when it is forgotten.
         var outcome: SagaLogKind = .started
         var expires = Int64.max
-        /// False for a free slot.
-        var live = true
 
         /// What a free slot holds.
         static let free: Instance = {
@@ -139,11 +141,95 @@ struct SagaStateMachine {
         }
     }
 
+    // MARK: Prefetching (hints only, see `SagaStep.prefetchAhead()`)
+
+    // `mutating` though they write nothing: called on the step's `machine`, a
+    // non-mutating method got a copy of the whole machine (a retain and a release of
+    // each of its arrays, about 230 instructions); a mutating one reads it in place.
+
+    /// Starts loading the index bucket where saga ids of hash `hash` are looked up.
+    @inline(__always)
+    mutating func prefetchIndex(hash: UInt32) { index.prefetch(hash: hash) }
+
+    /// The slot a saga id of hash `hash` probably has (``SagaIndex/probableSlot(hash:)``;
+    /// reads the bucket ``prefetchIndex(hash:)`` asked for), or -1.
+    @inline(__always)
+    mutating func probableSlot(hash: UInt32) -> Int { index.probableSlot(hash: hash) }
+
+    /// Starts loading the lines of `bytes` bytes from `p` on.
+    @inline(__always)
+    static func prefetch(_ p: UnsafeRawPointer, bytes: Int) {
+        var line = 0
+        while line < bytes {
+            sluice_prefetch(p + line)
+            line &+= 64
+        }
+        sluice_prefetch(p + (bytes &- 1))
+    }
+
+    /// Starts loading what a reply to the saga in `slot` reads first: its record and its
+    /// step states and kept replies.
+    @inline(__always)
+    mutating func prefetch(slot: Int) {
+        guard slot >= 0, slot < records.count else { return }
+        records.withUnsafeBufferPointer { b in
+            guard let base = b.baseAddress else { return }
+            Self.prefetch(UnsafeRawPointer(base + slot), bytes: MemoryLayout<Instance>.size)
+        }
+        let n = plan.steps.count
+        stepStates.withUnsafeBufferPointer { b in
+            guard let base = b.baseAddress, slot &* n &+ n <= b.count else { return }
+            Self.prefetch(UnsafeRawPointer(base + slot &* n), bytes: n &* MemoryLayout<StepState>.stride)
+        }
+        if plan.keepsReplies {
+            replyValues.withUnsafeBufferPointer { b in
+                guard let base = b.baseAddress, slot &* n &+ n <= b.count else { return }
+                Self.prefetch(UnsafeRawPointer(base + slot &* n), bytes: n &* MemoryLayout<JSON>.stride)
+            }
+        }
+    }
+
+    /// Starts loading the values of the saga in `slot`'s start data and kept replies,
+    /// when they are objects (what its commands read, and what letting them go writes).
+    /// Reads the record and the kept replies: ask for them first (``prefetch(slot:)``).
+    @inline(__always)
+    mutating func prefetchValues(slot: Int) {
+        guard slot >= 0, slot < records.count, let offset = Self.dataOffset else {
+            return
+        }
+        records.withUnsafeBufferPointer { b in
+            guard let base = b.baseAddress else { return }
+            Self.prefetchFields((UnsafeRawPointer(base + slot) + offset).assumingMemoryBound(to: JSON.self))
+        }
+        guard plan.keepsReplies else { return }
+        let n = plan.steps.count
+        replyValues.withUnsafeBufferPointer { b in
+            guard let base = b.baseAddress, slot &* n &+ n <= b.count else { return }
+            for i in slot &* n..<slot &* n &+ n { Self.prefetchFields(base + i) }
+        }
+    }
+
+    /// Where ``Instance/data`` is in a record.
+    static let dataOffset = MemoryLayout<Instance>.offset(of: \Instance.data)
+
+    /// Starts loading the array of an object's values: its header (where the reference
+    /// count is, the 32 bytes before the first element) and its elements.
+    @inline(__always)
+    static func prefetchFields(_ value: UnsafePointer<JSON>) {
+        UnsafeMutablePointer(mutating: value).pointee.withObjectFieldsExclusive { _, values in
+            guard let v = values.baseAddress else { return }
+            prefetch(UnsafeRawPointer(v) - 32, bytes: 32 &+ values.count &* MemoryLayout<JSON>.stride)
+        }
+    }
+
     // MARK: Transitions
 
     /// A start event for saga `id` at `time`, whose event is `data`.
-    mutating func start<E: SagaEffects>(id: JSON, data: JSON, time: Int64, effects: inout E) -> StartOutcome {
-        let hash = SagaIndex.hash(id)
+    /// `hash` is `id`'s ``SagaIndex/hash(_:)`` when the caller has it.
+    mutating func start<E: SagaEffects>(
+        id: JSON, hash: UInt32? = nil, data: JSON, time: Int64, effects: inout E
+    ) -> StartOutcome {
+        let hash = hash ?? SagaIndex.hash(id)
         if let s = slot(of: id, hash: hash), case let inst = records[s], inst.live {
             if inst.phase == .finished {
                 return .rejected(
@@ -180,10 +266,10 @@ struct SagaStateMachine {
     /// condition that cannot be evaluated rejects the reply and leaves the saga as it was (nothing changes before every test it needs
     /// has been made).
     mutating func reply<E: SagaEffects>(
-        id: JSON, reply: (Int) -> JSON, time: Int64,
+        id: JSON, hash: UInt32? = nil, reply: (Int) -> JSON, time: Int64,
         classify: (SagaCondition) throws(SagaConditionError) -> Bool, effects: inout E
     ) -> ReplyOutcome {
-        guard let slot = slot(of: id, hash: SagaIndex.hash(id)) else {
+        guard let slot = slot(of: id, hash: hash ?? SagaIndex.hash(id)) else {
             return .rejected("no saga \(Self.describe(id)) is running")
         }
         // Decided on a copy of the saga that is gone before anything changes: a copy
@@ -673,5 +759,18 @@ extension SagaStateMachine {
             if phase == .finished { m.finished += 1 } else { m.running += 1 }
         }
         return m
+    }
+}
+
+extension JSON {
+    /// The keys and values of this object lent to `body`, read where they are (no retain
+    /// or release of either array), or nil when it is not an object. As
+    /// `Event.withParsedFieldsExclusive(_:)`: called through a pointer, `pointee` would
+    /// copy the object; through an exclusive access that writes nothing it is borrowed.
+    @inline(__always)
+    fileprivate mutating func withObjectFieldsExclusive(
+        _ body: (UnsafeBufferPointer<String>, UnsafeBufferPointer<JSON>) -> Void
+    ) {
+        if case .object(let o) = self { o.withUnsafeFields(body) }
     }
 }

@@ -45,6 +45,18 @@ struct EventTimeQueue<Element: EventTimeOrdered> {
         }
     }
 
+    /// ``min``'s time, read where the element is (``min`` copies it: for an element
+    /// that holds references, a retain and a release of each).
+    var minTime: Int64? {
+        @inline(__always) get {
+            if head < fifo.count {
+                if !heap.isEmpty, heap[0].before(fifo[head]) { return heap[0].time }
+                return fifo[head].time
+            }
+            return heap.isEmpty ? nil : heap[0].time
+        }
+    }
+
     /// Calls `body` with every element, in no particular order (for snapshots).
     func forEach(_ body: (Element) -> Void) {
         for i in head..<fifo.count { body(fifo[i]) }
@@ -101,6 +113,15 @@ struct EventTimeQueue<Element: EventTimeOrdered> {
     func inOrder(ahead d: Int) -> Element? {
         guard heap.isEmpty, head + d < fifo.count else { return nil }
         return fifo[head + d]
+    }
+
+    /// What `read` reads of ``inOrder(ahead:)``, the element lent where it is: not copied,
+    /// so what it holds is not retained or released (a borrowing closure parameter
+    /// still copied it). `read` must not keep the pointer.
+    @inline(__always)
+    func inOrder<R>(ahead d: Int, _ read: (UnsafePointer<Element>) -> R) -> R? {
+        guard heap.isEmpty, head + d < fifo.count else { return nil }
+        return fifo.withUnsafeBufferPointer { b in b.baseAddress.map { read($0 + (head + d)) } }
     }
 
     /// Removes every element.
