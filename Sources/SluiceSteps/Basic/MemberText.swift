@@ -30,20 +30,7 @@ struct MemberText {
     func write(
         _ values: UnsafePointer<JSON>, at p: UnsafeMutablePointer<UInt8>, start: Int, offsets: inout FieldOffsets
     ) -> Int {
-        keyBytes.withUnsafeBufferPointer { keys in
-            guard let keyBase = keys.baseAddress else { return 0 }
-            var n = 0
-            var k = 0
-            for i in keyEnds.indices {
-                let end = keyEnds[i]
-                (p + n).update(from: keyBase + k, count: end - k)
-                n += end - k
-                k = end
-                if slots[i] >= 0 { offsets.record(slots[i], offset: start + n) }
-                n += JSONWriter.write(values[i], at: p + n)
-            }
-            return n
-        }
+        writeMembers(at: p, start: start, offsets: &offsets) { i, at in JSONWriter.write(values[i], at: at) }
     }
 
     /// ``write(_:at:start:offsets:)`` with some values given as their text: where
@@ -52,6 +39,21 @@ struct MemberText {
     func write(
         _ values: UnsafePointer<JSON>, texts: UnsafePointer<UnsafeRawBufferPointer?>, at p: UnsafeMutablePointer<UInt8>,
         start: Int, offsets: inout FieldOffsets
+    ) -> Int {
+        writeMembers(at: p, start: start, offsets: &offsets) { i, at in
+            guard let text = texts[i] else { return JSONWriter.write(values[i], at: at) }
+            UnsafeMutableRawPointer(at).copyMemory(
+                from: text.baseAddress ?? UnsafeRawPointer(at), byteCount: text.count)
+            return text.count
+        }
+    }
+
+    /// The members' loop: each key's text, its offset recorded when indexed, then the
+    /// `i`th value as `writeValue(i, at)` writes it (returning its byte count).
+    @inline(__always)
+    func writeMembers(
+        at p: UnsafeMutablePointer<UInt8>, start: Int, offsets: inout FieldOffsets,
+        _ writeValue: (_ i: Int, _ at: UnsafeMutablePointer<UInt8>) -> Int
     ) -> Int {
         keyBytes.withUnsafeBufferPointer { keys in
             guard let keyBase = keys.baseAddress else { return 0 }
@@ -63,13 +65,7 @@ struct MemberText {
                 n += end - k
                 k = end
                 if slots[i] >= 0 { offsets.record(slots[i], offset: start + n) }
-                if let text = texts[i] {
-                    UnsafeMutableRawPointer(p + n).copyMemory(
-                        from: text.baseAddress ?? UnsafeRawPointer(p), byteCount: text.count)
-                    n += text.count
-                } else {
-                    n += JSONWriter.write(values[i], at: p + n)
-                }
+                n += writeValue(i, p + n)
             }
             return n
         }
