@@ -204,6 +204,14 @@
         )
     }
 
+    /// `body` with the buffer's field index (nil without one), lent at +0: the buffer
+    /// holds the index, so no retain and release per line.
+    @inline(__always)
+    func withFieldIndex<R>(_ body: (FieldIndex?) -> R) -> R {
+        guard let indexRef = buffer.indexRef else { return body(nil) }
+        return indexRef._withUnsafeGuaranteedRef { body($0) }
+    }
+
     mutating func lineValue(start: Int, end: Int, into chunk: inout JSONChunk) {
         let base = buffer.base.assumingMemoryBound(to: UInt8.self)
         var s = start
@@ -219,30 +227,21 @@
         var offsets = FieldOffsets()
         // Nearly every line is a flat object, which the fast path accepts on its own;
         // anything else, valid or not, is read again by the general path below.
-        let flat =
-            if let indexRef = buffer.indexRef {
-                indexRef._withUnsafeGuaranteedRef {
-                    JSONParser.validateFlat(
-                        bytes, maxDepth: limits.maxDepth, index: $0, offsets: &offsets, checker: checker)
-                }
-            } else {
-                JSONParser.validateFlat(
-                    bytes, maxDepth: limits.maxDepth, index: nil, offsets: &offsets, checker: checker)
-            }
+        let flat = withFieldIndex {
+            JSONParser.validateFlat(bytes, maxDepth: limits.maxDepth, index: $0, offsets: &offsets, checker: checker)
+        }
         if flat {
             chunk.values.append(JSONChunk.Value(start: s, count: e - s, line: line, offsets: offsets))
             return
         }
-        let error =
-            if let indexRef = buffer.indexRef {
-                // At +0: the buffer holds the index.
-                indexRef._withUnsafeGuaranteedRef {
-                    JSONParser.validate(
-                        bytes, maxDepth: limits.maxDepth, index: $0, offsets: &offsets, checker: checker)
-                }
+        let error = withFieldIndex { index in
+            if let index {
+                JSONParser.validate(
+                    bytes, maxDepth: limits.maxDepth, index: index, offsets: &offsets, checker: checker)
             } else {
                 JSONParser.validate(bytes, maxDepth: limits.maxDepth, checker: checker)
             }
+        }
         if let err = error ?? repeatedKeyError() {
             chunk.malformed.append(
                 JSONChunk.Malformed(

@@ -10,10 +10,14 @@ import SluiceJSON
 /// seeded SipHash and took about three times the memory per saga; ``JSONKeyHash`` hashes
 /// a short ASCII id with a few multiplications, consistently with `JSON`'s `==`.
 struct SagaIndex {
-    struct Bucket {
+    struct Bucket: LinearProbeBucket {
         var hash: UInt32
         /// The slot; -1 when the bucket is empty.
         var slot: Int32
+
+        var isEmpty: Bool { slot < 0 }
+        var probeHash: Int { Int(hash) }
+        mutating func empty() { slot = -1 }
     }
 
     private var buckets: [Bucket]
@@ -98,19 +102,7 @@ struct SagaIndex {
             i = (i + 1) & mask
         }
         count -= 1
-        // Backward shift: move later entries of the probe run into the hole unless their
-        // home bucket lies cyclically in (hole, entry].
-        var j = i
-        while true {
-            j = (j + 1) & mask
-            if buckets[j].slot < 0 { break }
-            let home = Int(buckets[j].hash) & mask
-            let stays = i <= j ? (i < home && home <= j) : (i < home || home <= j)
-            if stays { continue }
-            buckets[i] = buckets[j]
-            i = j
-        }
-        buckets[i].slot = -1
+        buckets.removeShifting(at: i, mask: mask)
     }
 
     private mutating func grow() {

@@ -53,7 +53,7 @@ struct KeyTable {
     /// A bucket: a key index (-1 when empty), its hash and fingerprint, and the window
     /// its last event went to (the tumbling fast path), side by side so that an in-order
     /// event of a known key reads one bucket and then its accumulators.
-    struct Bucket {
+    struct Bucket: LinearProbeBucket {
         var hash: UInt64
         var print: Fingerprint
         var key: Int32
@@ -66,6 +66,10 @@ struct KeyTable {
             self.print = print
             self.key = key
         }
+
+        var isEmpty: Bool { key < 0 }
+        var probeHash: Int { Int(truncatingIfNeeded: hash) }
+        mutating func empty() { key = -1 }
     }
 
     private var buckets: [Bucket]
@@ -142,21 +146,9 @@ struct KeyTable {
 
     /// Removes key index `k`, stored with hash `hash`.
     mutating func remove(hash: UInt64, _ k: Int32) {
-        guard var i = bucket(ofKey: k, hash: hash) else { return }
+        guard let i = bucket(ofKey: k, hash: hash) else { return }
         count -= 1
-        // Backward shift: move later entries of the probe run into the hole unless their
-        // home bucket lies cyclically in (hole, entry].
-        var j = i
-        while true {
-            j = (j + 1) & mask
-            if buckets[j].key < 0 { break }
-            let home = Int(truncatingIfNeeded: buckets[j].hash) & mask
-            let stays = i <= j ? (i < home && home <= j) : (i < home || home <= j)
-            if stays { continue }
-            buckets[i] = buckets[j]
-            i = j
-        }
-        buckets[i].key = -1
+        buckets.removeShifting(at: i, mask: mask)
     }
 
     private mutating func grow() {
