@@ -150,18 +150,8 @@ import Testing
 
     /// Runs `lines` through `p` from a file (so the reader indexes fields): out, out2, bad.
     func runFile(_ p: Pipeline, _ lines: [String]) throws -> ([Event], [Event], [Event]) {
-        let path = NSTemporaryDirectory() + "sluice-field-index-\(UUID().uuidString).jsonl"
-        _ = FileManager.default.createFile(atPath: path, contents: Data((lines.joined(separator: "\n") + "\n").utf8))
-        defer { try? FileManager.default.removeItem(atPath: path) }
-        var options = RunOptions()
-        options.inputs["in"] = path
-        let out = CollectingSink(name: "out")
-        let out2 = CollectingSink(name: "out2")
-        let bad = CollectingSink(name: "bad")
-        options.sinks = ["out": out, "out2": out2, "bad": bad]
-        let run = try p.start(options)
-        #expect(run.wait() == .completed)
-        return (out.events, out2.events, bad.events)
+        let got = try runFromFile(p, lines, outputs: ["out", "out2", "bad"])
+        return (got["out"] ?? [], got["out2"] ?? [], got["bad"] ?? [])
     }
 
     func check(_ yaml: String, kept: Int) throws {
@@ -171,21 +161,30 @@ import Testing
                 (try? JSONParser.parse(Array(line.utf8))).map { InputItem.event($0) }
             }
         ])
-        let path = NSTemporaryDirectory() + "sluice-field-index-\(UUID().uuidString).jsonl"
-        _ = FileManager.default.createFile(
-            atPath: path, contents: Data((Self.lines.joined(separator: "\n") + "\n").utf8))
-        defer { try? FileManager.default.removeItem(atPath: path) }
-        var options = RunOptions()
-        options.inputs["in"] = path
         // Line e repeats a key: accepted with the first value, as the parsed events have it.
-        options.duplicateKeys = .first
-        let out = CollectingSink(name: "out")
-        let bad = CollectingSink(name: "bad")
-        options.sinks = ["out": out, "bad": bad]
-        let run = try p.start(options)
-        #expect(run.wait() == .completed)
-        #expect(texts(out.events) == texts(expected.outputs["out"] ?? []))
-        #expect(texts(bad.events) == texts(expected.outputs["bad"] ?? []))
-        #expect(out.events.count == kept)
+        let got = try runFromFile(p, Self.lines, outputs: ["out", "bad"], duplicateKeys: .first)
+        let out = got["out"] ?? []
+        #expect(texts(out) == texts(expected.outputs["out"] ?? []))
+        #expect(texts(got["bad"] ?? []) == texts(expected.outputs["bad"] ?? []))
+        #expect(out.count == kept)
     }
+}
+
+/// Runs `lines` through `p` from a file, so that the reader indexes fields as it does for
+/// `sluice run` (`pipeline.collect` hands over parsed events): the events each output of
+/// `outputs` received, by name. The run must complete.
+func runFromFile(
+    _ p: Pipeline, _ lines: [String], outputs: [String], duplicateKeys: DuplicateKeyPolicy? = nil
+) throws -> [String: [Event]] {
+    let path = NSTemporaryDirectory() + "sluice-indexed-run-\(UUID().uuidString).jsonl"
+    _ = FileManager.default.createFile(atPath: path, contents: Data((lines.joined(separator: "\n") + "\n").utf8))
+    defer { try? FileManager.default.removeItem(atPath: path) }
+    var options = RunOptions()
+    options.inputs["in"] = path
+    options.duplicateKeys = duplicateKeys
+    let sinks = outputs.map { CollectingSink(name: $0) }
+    options.sinks = Dictionary(uniqueKeysWithValues: zip(outputs, sinks.map { $0 as any EventSink & Sendable }))
+    let run = try p.start(options)
+    #expect(run.wait() == .completed)
+    return Dictionary(uniqueKeysWithValues: zip(outputs, sinks.map(\.events)))
 }

@@ -93,18 +93,7 @@ import Testing
 
     /// Runs `lines` through `p` from a file (so the reader indexes fields): out, late, bad.
     func runFile(_ p: Pipeline, _ lines: [String]) throws -> ([Event], [Event], [Event]) {
-        let path = NSTemporaryDirectory() + "sluice-window-index-\(UUID().uuidString).jsonl"
-        _ = FileManager.default.createFile(atPath: path, contents: Data((lines.joined(separator: "\n") + "\n").utf8))
-        defer { try? FileManager.default.removeItem(atPath: path) }
-        var options = RunOptions()
-        options.inputs["in"] = path
-        options.duplicateKeys = .first
-        let out = CollectingSink(name: "out")
-        let late = CollectingSink(name: "late")
-        let bad = CollectingSink(name: "bad")
-        options.sinks = ["out": out, "late": late, "bad": bad]
-        let run = try p.start(options)
-        #expect(run.wait() == .completed)
-        return (out.events, late.events, bad.events)
+        let got = try runFromFile(p, lines, outputs: ["out", "late", "bad"], duplicateKeys: .first)
+        return (got["out"] ?? [], got["late"] ?? [], got["bad"] ?? [])
     }
 }

@@ -154,16 +154,8 @@ func newEvent(_ stream: String, _ id: String, type: String = "placed", time: Int
     @Test func aFailedBatchLeavesNothingBehind() throws {
         let dir = try scratchDirectory("atomic")
         defer { try? FileManager.default.removeItem(at: dir) }
-        let path = dir.appendingPathComponent("s.db").path
-        let store = try SQLiteEventStore.openForAppend(path: path)
-        _ = try store.append([newEvent("o1", "a")])
-        // A trigger that fails the third insert of the next batch: the whole batch goes.
-        try runSQLite(
-            path,
-            """
-            CREATE TRIGGER fail_third BEFORE INSERT ON events WHEN NEW.event_id = 'boom'
-            BEGIN SELECT RAISE(ABORT, 'disk on fire'); END;
-            """)
+        // The trigger fails the third insert of the next batch: the whole batch goes.
+        let store = try storeFailingOnBoom(in: dir)
         #expect(throws: StoreError.self) {
             _ = try store.append([newEvent("o1", "b"), newEvent("o2", "c"), newEvent("o1", "boom")])
         }
@@ -295,15 +287,7 @@ extension SQLiteEventStoreTests {
     @Test func aFailedMultiRowInsertLeavesNothingBehind() throws {
         let dir = try scratchDirectory("multirow-atomic")
         defer { try? FileManager.default.removeItem(at: dir) }
-        let path = dir.appendingPathComponent("s.db").path
-        let store = try SQLiteEventStore.openForAppend(path: path)
-        _ = try store.append([newEvent("o1", "a")])
-        try runSQLite(
-            path,
-            """
-            CREATE TRIGGER fail_boom BEFORE INSERT ON events WHEN NEW.event_id = 'boom'
-            BEGIN SELECT RAISE(ABORT, 'disk on fire'); END;
-            """)
+        let store = try storeFailingOnBoom(in: dir)
         var batch = (0..<100).map { newEvent("o\($0 % 7)", "x\($0)") }
         batch[40] = newEvent("o1", "boom")
         #expect(throws: StoreError.self) { _ = try store.append(batch) }
@@ -311,6 +295,21 @@ extension SQLiteEventStoreTests {
         #expect(try store.streamVersion("o1") == 1)
         #expect(try store.append([newEvent("o1", "b")]) == [.appended(position: 2, version: 2)])
     }
+}
+
+/// A store in `dir` holding one event, `a` of stream `o1`, whose `events` table has a
+/// trigger that fails the insert of any event with id `boom` (as a full disk would).
+func storeFailingOnBoom(in dir: URL) throws -> SQLiteEventStore {
+    let path = dir.appendingPathComponent("s.db").path
+    let store = try SQLiteEventStore.openForAppend(path: path)
+    _ = try store.append([newEvent("o1", "a")])
+    try runSQLite(
+        path,
+        """
+        CREATE TRIGGER fail_boom BEFORE INSERT ON events WHEN NEW.event_id = 'boom'
+        BEGIN SELECT RAISE(ABORT, 'disk on fire'); END;
+        """)
+    return store
 }
 
 /// Runs SQL on `path` with the sqlite3 module of Python (a second, independent writer).

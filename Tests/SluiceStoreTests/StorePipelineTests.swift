@@ -117,16 +117,7 @@ func order(_ id: String, _ order: String, _ type: String, amount: Int = 10, expe
     @Test func aVersionConflictGoesToRejectedWithTheActualVersion() throws {
         let dir = try scratchDirectory("conflict")
         defer { try? FileManager.default.removeItem(at: dir) }
-        let p = try compilePipeline(
-            """
-            inputs: { in: { stdin: {} } }
-            streams: { main: { from: in } }
-            outputs:
-              log:
-                from: [main]
-                store: { sqlite: orders.db, stream: order_id, id: id, type: type, expected_version: expected }
-              conflicts: { from: [log.rejected], stdout: {} }
-            """, in: dir)
+        let p = try versionedStorePipeline(rejectedTo: "conflicts", in: dir)
         let (outcome, out) = try run(
             p,
             events: [
@@ -151,16 +142,7 @@ func order(_ id: String, _ order: String, _ type: String, amount: Int = 10, expe
     @Test func overlappedBatchesRejectInInputOrder() throws {
         let dir = try scratchDirectory("overlap")
         defer { try? FileManager.default.removeItem(at: dir) }
-        let p = try compilePipeline(
-            """
-            inputs: { in: { stdin: {} } }
-            streams: { main: { from: in } }
-            outputs:
-              log:
-                from: [main]
-                store: { sqlite: orders.db, stream: order_id, id: id, type: type, expected_version: expected }
-              rejected: { from: [log.rejected], stdout: {} }
-            """, in: dir)
+        let p = try versionedStorePipeline(rejectedTo: "rejected", in: dir)
         var events: [JSON] = []
         var versions: [String: Int] = [:]
         var wantFailed: [String] = []
@@ -351,4 +333,19 @@ func order(_ id: String, _ order: String, _ type: String, amount: Int = 10, expe
         #expect(outcome == .completed)
         #expect(out["log"]?.map { $0.value["id"] } == ["e1"])
     }
+}
+
+/// stdin into `orders.db`, streams by `order_id`, with `expected` as each event's expected
+/// version; the store's rejected events go to stdout under the output `rejectedTo`.
+func versionedStorePipeline(rejectedTo name: String, in dir: URL) throws -> Pipeline {
+    try compilePipeline(
+        """
+        inputs: { in: { stdin: {} } }
+        streams: { main: { from: in } }
+        outputs:
+          log:
+            from: [main]
+            store: { sqlite: orders.db, stream: order_id, id: id, type: type, expected_version: expected }
+          \(name): { from: [log.rejected], stdout: {} }
+        """, in: dir)
 }
