@@ -161,13 +161,17 @@ import Synchronization
         }
     }
 
+    /// Whether the activation answers `name` with the event's own top-level field of that
+    /// name: not `event`, `params`, a table or a dotted name.
+    func answersWithEventField(_ name: CELName) -> Bool {
+        name.id != eventName.id && name.id != paramsName.id && tables[name.string] == nil && !name.string.contains(".")
+    }
+
     /// Compiles CEL source.
     @usableFromInline package func compile(source: String) throws(CELCompileError) -> Expression {
         let program = try environment.compile(source)
         if let declared = declaredParams { try Self.checkParams(program, source: source, declared: declared) }
-        let names = program.referencedNames.filter { n in
-            n.id != eventName.id && n.id != paramsName.id && tables[n.string] == nil && !n.string.contains(".")
-        }.map(\.string)
+        let names = program.referencedNames.filter(answersWithEventField).map(\.string)
         if !names.isEmpty { noteFieldsRead(names) }
         return Expression(program: program, source: source, compiler: self)
     }

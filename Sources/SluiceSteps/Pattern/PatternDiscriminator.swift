@@ -35,8 +35,7 @@ package final class PatternDiscriminator {
     /// condition tests a plain field against an ASCII string.
     init?(_ conditions: [(bit: UInt64, expression: Expression?)], compiler: ExpressionCompiler) {
         func plain(_ name: CELName) -> Bool {
-            name.id != compiler.eventName.id && name.id != compiler.paramsName.id && compiler.tables[name.string] == nil
-                && !name.string.contains(".") && !name.string.isEmpty && name.string.utf8.allSatisfy { $0 < 0x80 }
+            compiler.answersWithEventField(name) && !name.string.isEmpty && name.string.utf8.allSatisfy { $0 < 0x80 }
         }
         guard
             let name = conditions.lazy.compactMap({ $0.expression?.program.asciiGuards.first { plain($0.name) }?.name })

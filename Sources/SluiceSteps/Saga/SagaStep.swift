@@ -133,8 +133,7 @@ final class SagaStep: InPlaceStep {
     static func discriminator(_ compiled: CompiledSaga) -> Discriminator? {
         let compiler = compiled.compiler
         // A name the activation could answer other than with the event's field is not plain.
-        guard let (field, startText) = compiled.start.program.asciiEquality, field.id != compiler.eventName.id,
-            field.id != compiler.paramsName.id, compiler.tables[field.string] == nil, !field.string.contains("."),
+        guard let (field, startText) = compiled.start.program.asciiEquality, compiler.answersWithEventField(field),
             !["replies", "attempt"].contains(field.string)
         else { return nil }
         var texts: [(text: String, utf8Count: Int, holds: UInt64, starts: Bool)] = [
