@@ -62,6 +62,25 @@ final class ArithmeticPlan: @unchecked Sendable {
     /// The most numbers on the stack at once.
     @usableFromInline let depth: Int
 
+    /// A plan of one variable, alone or under one operator with one constant, and at most
+    /// one conversion after (`int(amount * 100.0)`, `amount - 1`, `double(n)`), is run
+    /// without the stack, its loop and the dispatch on each operation: the same steps,
+    /// in the same order (``runGeneral(_:)`` is the reference; `ArithmeticTests` compares
+    /// both with full evaluation).
+    @usableFromInline
+    enum Shape { case general, variable, variableFirst, constantFirst }
+
+    @usableFromInline
+    enum Conversion { case none, toInt, toDouble }
+
+    @usableFromInline let shape: Shape
+    /// For a shaped plan: its variable (a stored `let`, so passing it to `resolve`
+    /// retains nothing), its operator and constant, and its conversion.
+    @usableFromInline let variable: CELName
+    @usableFromInline let shapeOperator: Operator
+    @usableFromInline let shapeConstant: Number
+    @usableFromInline let conversion: Conversion
+
     init(_ arithmetic: Arithmetic) {
         var ops: [Op] = []
         var names: [CELName] = []
@@ -105,6 +124,46 @@ final class ArithmeticPlan: @unchecked Sendable {
         _ = self.ops.initialize(from: ops)
         self.names = names
         self.depth = max(1, depth)
+        // The shapes run without the stack: [load] or [load, c, op] or [c, load, op],
+        // then at most one conversion.
+        var body = ops[...]
+        var conversion = Conversion.none
+        switch body.last {
+        case .toInt?:
+            conversion = .toInt
+            body = body.dropLast()
+        case .toDouble?:
+            conversion = .toDouble
+            body = body.dropLast()
+        default: break
+        }
+        func constant(_ op: Op) -> Number? {
+            switch op {
+            case .int(let i): return .int(i)
+            case .double(let d): return .double(d)
+            default: return nil
+            }
+        }
+        var shape = Shape.general
+        var shapeOperator = Operator.add
+        var shapeConstant = Number.int(0)
+        let b = Array(body)
+        if names.count == 1 {
+            if b.count == 1, case .load = b[0] {
+                shape = .variable
+            } else if b.count == 3, case .binary(let op) = b[2] {
+                if case .load = b[0], let c = constant(b[1]) {
+                    (shape, shapeOperator, shapeConstant) = (.variableFirst, op, c)
+                } else if case .load = b[1], let c = constant(b[0]) {
+                    (shape, shapeOperator, shapeConstant) = (.constantFirst, op, c)
+                }
+            }
+        }
+        self.shape = shape
+        self.variable = names.first ?? CELName(string: "", id: -1)
+        self.shapeOperator = shapeOperator
+        self.shapeConstant = shapeConstant
+        self.conversion = shape == .general ? .none : conversion
     }
 
     deinit { ops.deallocate() }
@@ -114,6 +173,52 @@ final class ArithmeticPlan: @unchecked Sendable {
     /// its `resolve` without dynamic dispatch.
     @inlinable
     func run<A: CELActivation>(_ activation: A) -> CELValue? {
+        if shape == .general { return runGeneral(activation) }
+        let x: Number
+        switch activation.resolve(variable) {
+        case .int(let v)?: x = .int(v)
+        case .double(let v)?: x = .double(v)
+        default: return nil
+        }
+        var r: Number
+        switch shape {
+        case .variableFirst:
+            guard let v = Self.apply(shapeOperator, x, shapeConstant) else { return nil }
+            r = v
+        case .constantFirst:
+            guard let v = Self.apply(shapeOperator, shapeConstant, x) else { return nil }
+            r = v
+        case .variable, .general: r = x
+        }
+        switch conversion {
+        case .none: break
+        case .toInt:
+            guard let v = Self.toInt(r) else { return nil }
+            r = v
+        case .toDouble:
+            if case .int(let i) = r { r = .double(Double(i)) }
+        }
+        switch r {
+        case .int(let v): return .int(v)
+        case .double(let v): return .double(v)
+        }
+    }
+
+    /// `int()` of a number on the stack, nil out of range.
+    @inlinable @inline(__always)
+    static func toInt(_ n: Number) -> Number? {
+        switch n {
+        case .int: return n
+        case .double(let d):
+            // Conversions.toInt's range: both ends exclusive; NaN fails both.
+            guard d > -9.223372036854775808e18, d < 9.223372036854775807e18 else { return nil }
+            return .int(Int64(d))
+        }
+    }
+
+    /// ``run(_:)`` for any plan: its operations in order over a stack.
+    @inlinable
+    func runGeneral<A: CELActivation>(_ activation: A) -> CELValue? {
         withUnsafeTemporaryAllocation(of: Number.self, capacity: depth) { stack -> CELValue? in
             guard let s = stack.baseAddress else { return nil }
             var n = 0
@@ -137,13 +242,8 @@ final class ArithmeticPlan: @unchecked Sendable {
                     guard let r = Self.apply(op, s[n - 1], s[n]) else { return nil }
                     s[n - 1] = r
                 case .toInt:
-                    switch s[n - 1] {
-                    case .int: break
-                    case .double(let d):
-                        // Conversions.toInt's range: both ends exclusive; NaN fails both.
-                        guard d > -9.223372036854775808e18, d < 9.223372036854775807e18 else { return nil }
-                        s[n - 1] = .int(Int64(d))
-                    }
+                    guard let v = Self.toInt(s[n - 1]) else { return nil }
+                    s[n - 1] = v
                 case .toDouble:
                     if case .int(let x) = s[n - 1] { s[n - 1] = .double(Double(x)) }
                 }

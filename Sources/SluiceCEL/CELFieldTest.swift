@@ -107,6 +107,23 @@ import SluiceJSON
         }
     }
 
+    /// ``evaluate(_:)``, with the common cases of ``evaluate(json:)`` inlined: a number
+    /// compared with a number constant, an ASCII constant compared for equality with a
+    /// string. The same comparisons as there (`CELValue(json:)` gives these values the
+    /// same cases), so the same answers as ``evaluate(_:)``; `FieldTestTests` checks
+    /// both on every kind of value.
+    @inlinable @inline(__always)
+    package func evaluate(inline value: CELValue) -> Bool? {
+        switch (literal, value) {
+        case (.double(let c), .double(let d)): return compare(d, c)
+        case (.double(let c), .int(let i)): return compare(Double(i), c)
+        case (.int(let c), .int(let i)): return compare(i, c)
+        case (.int(let c), .double(let d)): return compare(d, Double(c))
+        case (.ascii(let count), .string(let s)): return (s.utf8.count == count && s == text) == (op == .equal)
+        default: return evaluate(value)
+        }
+    }
+
     /// ``evaluate(json:)`` beyond the common cases.
     @usableFromInline
     func evaluateOther(json value: JSON) -> Bool? {

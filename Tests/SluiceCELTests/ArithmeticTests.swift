@@ -18,6 +18,9 @@ struct ArithmeticTests {
         "double(amount) * 2.0", "int(amount)", "double(amount)", "int(amount / 3.0) + 1", "(amount + y) * (amount - y)",
         "int(double(y) * amount)", "amount * 100", "1.5 * amount", "int(amount * 100.0) / y", "y / 0", "amount + 2u",
         "int(y) - 9223372036854775807", "amount * amount * amount",
+        // One variable and one constant, with one conversion or none: run without the stack.
+        "amount - 1.5", "100 - amount", "2.0 / amount", "amount / 2", "int(2.5 * amount)", "double(amount * 3)",
+        "int(amount - 0.5)", "double(100 - amount)", "int(int(amount))", "amount * -1",
     ]
 
     /// The same value: same kind, same bits for doubles (so -0.0 and 0.0 differ, and NaN

@@ -79,10 +79,25 @@ import Testing
               - map: '{"id": id, "big": amount > 250.0, "amount_cents": int(amount * 100.0), "u": user, "a": amount}'
               - filter: big || amount_cents % 2 == 0 || u == "u3"
               - enrich: { set: { c2: amount_cents + 1 } }
+          odd:
+            from: in
+            steps:
+              # An infinite value (a conversion error) before a failing read (an evaluation
+              # error, which wins), a list (not a scalar), strings and doubles.
+              - map: '{"inf": amount * 10.0, "u": user, "h": half}'
+          odd2:
+            from: in
+            steps:
+              - map: '{"d": amount / 3.0, "b": !(amount > 1.0), "u": user, "i": id, "s": user + "!", "n": -id}'
+          oddEnrich:
+            from: in
+            steps:
+              - enrich: { set: { inf: amount * 10.0, u2: user, d: amount / 3.0, s: 'user + "!"' } }
         outputs:
           out: { from: [main], stdout: {} }
           out2: { from: [mapped], stdout: {} }
-          bad: { from: [main.rejected, mapped.rejected], stdout: {} }
+          out3: { from: [odd, odd2, oddEnrich], stdout: {} }
+          bad: { from: [main.rejected, mapped.rejected, odd.rejected, odd2.rejected, oddEnrich.rejected], stdout: {} }
         """
 
     @Test func appendedAndMappedEventsMatchParsedEvents() throws {
@@ -99,7 +114,13 @@ import Testing
             var members = [#""id":\#(i)"#, #""user":"u\#(next(5))""#]
             switch next(8) {
             case 0: break
-            case 1: members.append([#""amount":"12""#, #""amount":-0"#, #""amount":2.50e1"#][next(3)])
+            case 1:
+                let odd = [
+                    #""amount":"12""#, #""amount":-0"#, #""amount":2.50e1"#, #""amount":0.05"#, #""amount":-0.0"#,
+                    #""amount":1e2"#, #""amount":9999999999999999.5"#, #""amount":123456789012345678"#,
+                    #""amount":250.00000000000001"#, #""amount":1e308"#,
+                ]
+                members.append(odd[next(odd.count)])
             case 2: members.append(#""amount":\#(next(100_000))"#)
             default: members.append(#""amount":\#(JSONWriter.string(.double(Double(next(100_000)) / 100)))"#)
             }
@@ -127,9 +148,12 @@ import Testing
         let expected = try p.collect([
             "in": lines.map { InputItem.event(try! JSONParser.parse(Array($0.utf8))) }
         ])
-        let (out, out2, bad) = try runFile(p, lines)
+        let got = try runFromFile(p, lines, outputs: ["out", "out2", "out3", "bad"])
+        let (out, out2, out3, bad) = (got["out"] ?? [], got["out2"] ?? [], got["out3"] ?? [], got["bad"] ?? [])
         #expect(texts(out) == texts(expected.outputs["out"] ?? []))
         #expect(texts(out2) == texts(expected.outputs["out2"] ?? []))
+        #expect(texts(out3) == texts(expected.outputs["out3"] ?? []))
+        #expect(out3.count > 300)
         #expect(texts(bad) == texts(expected.outputs["bad"] ?? []))
         #expect(out.count > 100 && out2.count > 100 && bad.count > 10)
         // Events whose input line was compact are written as the parsed events are.
@@ -146,12 +170,6 @@ import Testing
         if let e = out.first(where: { !compactIDs.isEmpty && $0.value["id"] == 1 }) {
             #expect(e.value.objectValue?.keys.prefix(2) == ["id", "user"])
         }
-    }
-
-    /// Runs `lines` through `p` from a file (so the reader indexes fields): out, out2, bad.
-    func runFile(_ p: Pipeline, _ lines: [String]) throws -> ([Event], [Event], [Event]) {
-        let got = try runFromFile(p, lines, outputs: ["out", "out2", "bad"])
-        return (got["out"] ?? [], got["out2"] ?? [], got["bad"] ?? [])
     }
 
     func check(_ yaml: String, kept: Int) throws {

@@ -88,6 +88,70 @@ struct ConditionTests {
         }
     }
 
+    /// Raw events read with the pipeline's field index, as a file input reads them:
+    /// fields are parsed at their recorded offsets (short numbers without the parser's
+    /// general loop, `JSONParser.shortNumber`), tests compare them inline
+    /// (`CELFieldTest.evaluate(inline:)`) and arithmetic runs by its plan. Every answer
+    /// must be the one the same event gives parsed.
+    @Test func indexedRawAnswersAgreeWithParsedEvents() throws {
+        let compiler = ExpressionCompiler()
+        let index = FieldIndex(["amount", "country", "flag"])
+        compiler.adoptFieldIndex(index)
+        let activation = compiler.activation()
+        let amounts = [
+            "0", "-0", "-0.0", "250", "250.0", "250.00", "249.99", "250.5", "250.0000000000001", "1e2", "2.5e2",
+            "0.05", "0.29", "145.93", "-145.93", "999999999999999", "9999999999999999", "123456789012345678",
+            "9223372036854775807", "-9223372036854775808", "1234567890123.456", "\"250\"", "null", "true", "[250]",
+        ]
+        let countries = [#""US""#, #""DE""#, #""U\u0053""#, #""é""#, "1", "null"]
+        let arithmetic = try ["int(amount * 100.0)", "amount * 100.0", "amount + 1", "1.5 * amount", "int(amount)"].map
+        {
+            try compiler.compile(source: $0)
+        }
+        let conditions = try Self.expressions.map { try compiler.compile(source: $0) }
+        for amount in amounts {
+            for country in countries {
+                for flag in ["true", "1"] {
+                    let text = #"{"amount":\#(amount),"country":\#(country),"flag":\#(flag)}"#
+                    let bytes = Array(text.utf8)
+                    let buf = ByteBuffer(capacity: bytes.count, fieldIndex: index)
+                    bytes.withUnsafeBytes { buf.base.copyMemory(from: $0.baseAddress!, byteCount: bytes.count) }
+                    var offsets = FieldOffsets()
+                    #expect(JSONParser.validate(buf.bytes(0, bytes.count), index: index, offsets: &offsets) == nil)
+                    let raw = Event(raw: buf, start: 0, count: bytes.count, line: 1, offsets: offsets)
+                    let parsed = Event(try JSONParser.parse(bytes))
+                    for expr in conditions {
+                        activation.event = parsed
+                        let want = Self.reference(expr, activation)
+                        activation.event = raw
+                        #expect(Self.reference(expr, activation) == want, "\(expr.source) on \(text)")
+                        if let b = expr.program.evaluateCondition(activation) {
+                            #expect("\(b)" == want, "\(expr.source) on \(text): condition \(b), evaluation \(want)")
+                        }
+                        let lent = activation.withEventInPlace(raw) { Self.viaCondition(expr, activation) }
+                        if want == "true" || want == "false" {
+                            #expect(lent == nil || lent == want, "\(expr.source) on \(text), lent")
+                        }
+                    }
+                    for expr in arithmetic {
+                        activation.event = parsed
+                        let want = try? expr.program.evaluate(activation)
+                        activation.event = raw
+                        guard let got = expr.program.evaluateNumber(activation) else { continue }
+                        switch (got, want) {
+                        case (.int(let x), .int(let y)?): #expect(x == y, "\(expr.source) on \(text)")
+                        case (.double(let x), .double(let y)?):
+                            #expect(x.bitPattern == y.bitPattern, "\(expr.source) on \(text): \(x) vs \(y)")
+                        default:
+                            Issue.record(
+                                "\(expr.source) on \(text): plan \(got), evaluation \(String(describing: want))")
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     @Test func fieldsAreFoundWhateverTheKeyOrder() throws {
         let compiler = ExpressionCompiler()
         let activation = compiler.activation()

@@ -32,6 +32,12 @@ import SluiceJSON
     /// The values of the event at hand, one per `set` expression, kept from event to
     /// event. Only this step's stage touches them, one event at a time.
     let values: UnsafeMutablePointer<JSON>
+    /// The values as ``appendAsText(_:into:)`` writes them, one per `set` expression
+    /// (`.json` for one held in `values`).
+    let memberValues: UnsafeMutablePointer<MemberValue>
+    /// Whether each `set` expression is a bare variable (`setVariables[i] != nil`, read
+    /// without copying the name).
+    let setIsVariable: [Bool]
     /// Where the enriched events' bytes are cut from.
     @exclusivity(unchecked) var arena = ByteArena()
 
@@ -55,10 +61,14 @@ import SluiceJSON
         setVariables = sets.map { $0.1.program.variable }
         values = .allocate(capacity: max(1, sets.count))
         values.initialize(repeating: .null, count: max(1, sets.count))
+        memberValues = .allocate(capacity: max(1, sets.count))
+        memberValues.initialize(repeating: .null, count: max(1, sets.count))
+        setIsVariable = setVariables.map { $0 != nil }
     }
 
     deinit {
         values.deinitialize(count: max(1, setCount)).deallocate()
+        memberValues.deinitialize(count: max(1, setCount)).deallocate()
     }
 
     @usableFromInline package func process(_ event: Event, into out: inout StepOutput) {
@@ -147,35 +157,52 @@ import SluiceJSON
     func appendAsText(_ event: UnsafePointer<Event>, into out: inout StepOutput) -> AppendStatus {
         var bound = members.keyBytes.count
         for i in 0..<setCount {
-            let value: JSON
-            if let name = setVariables[i] {
-                // A bare variable: what evaluating it does, without its truth test.
-                guard let v = activation.resolve(name) else {
-                    return .failed(SetFailure(index: i, error: CELProgram.noSuchAttribute(name)))
-                }
-                switch Result(catching: { () throws(CELError) -> JSON in try v.toJSON() }) {
-                case .success(let j): value = j
-                case .failure(let error): return .failed(SetFailure(index: i, error: error))
+            let member: MemberValue
+            if setIsVariable[i], let name = setVariables[i] {
+                // A bare variable: what evaluating it does, without its truth test; its
+                // text copied as it is when that is what writing its value gives.
+                if let text = activation.verbatimScalar(name) {
+                    member = .text(text)
+                } else {
+                    guard let v = activation.resolve(name) else {
+                        return .failed(SetFailure(index: i, error: CELProgram.noSuchAttribute(name)))
+                    }
+                    if let m = MemberValue(v) {
+                        member = m
+                    } else {
+                        switch Result(catching: { () throws(CELError) -> JSON in try v.toJSON() }) {
+                        case .success(let j): values[i] = j
+                        case .failure(let error): return .failed(SetFailure(index: i, error: error))
+                        }
+                        member = .json
+                    }
                 }
             } else if let b = setRefs[i]._withUnsafeGuaranteedRef({ $0.program.evaluateCondition(activation) }) {
-                value = .bool(b)
-            } else if let n = setRefs[i]._withUnsafeGuaranteedRef({ $0.program.evaluateNumber(activation) })
-                .flatMap(Self.finiteJSON)
+                member = .bool(b)
+            } else if let n = setRefs[i]._withUnsafeGuaranteedRef({ $0.program.evaluateNumber(activation) }),
+                let m = MemberValue(n)
             {
                 // Arithmetic (`int(amount * 100.0)`) by its flat plan; a non-finite double
                 // is left to the full evaluation, whose conversion to JSON reports it.
-                value = n
+                member = m
             } else {
                 let result = setRefs[i]._withUnsafeGuaranteedRef { e in
                     Result { () throws(CELError) -> JSON in try e.evaluateJSON(activation) }
                 }
                 switch result {
-                case .success(let v): value = v
+                case .success(.null): member = .null
+                case .success(.bool(let b)): member = .bool(b)
+                case .success(.int(let v)): member = .int(v)
+                // Finite: conversion to JSON reports the others.
+                case .success(.double(let d)): member = .double(d)
+                case .success(let v):
+                    values[i] = v
+                    member = .json
                 case .failure(let error): return .failed(SetFailure(index: i, error: error))
                 }
             }
-            guard let b = JSONWriter.scalarBound(value) else { return .general }
-            values[i] = value
+            guard let b = member.bound(json: values[i]) else { return .general }
+            memberValues[i] = member
             bound &+= b
         }
         // The fields must be new: the reader recorded whether they are, else a scan.
@@ -191,19 +218,9 @@ import SluiceJSON
         if scan, event.pointee.withRawBytes({ JSONParser.hasAnyKey(setKeys, in: $0) }) != false { return .general }
         let emitted = Event.emitAppending(to: event, membersUpTo: bound, arena: &arena, into: &out) {
             p, start, offsets in
-            members.write(values, at: p, start: start, offsets: &offsets)
+            members.write(memberValues, json: values, at: p, start: start, offsets: &offsets)
         }
         return emitted ? .emitted : .general
-    }
-
-    /// An int, or a finite double, as JSON (what `toJSON` gives it); nil otherwise.
-    @inline(__always)
-    static func finiteJSON(_ v: CELValue) -> JSON? {
-        switch v {
-        case .int(let i): return .int(i)
-        case .double(let d) where d.isFinite: return .double(d)
-        default: return nil
-        }
     }
 
     /// Which `set` expression failed, and why.

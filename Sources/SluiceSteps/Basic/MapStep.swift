@@ -21,14 +21,14 @@ import SluiceJSON
     let fieldVariables: [CELName?]
     /// The slot count of the reader's field index.
     let slotCount: Int
-    /// The values of the event at hand, and their JSON, one per field, kept from event
+    /// Whether each value is a bare variable (`fieldVariables[i] != nil`, read without
+    /// copying the name).
+    let fieldIsVariable: [Bool]
+    /// The values of the event at hand as ``writeAsText(_:into:)`` writes them, and the
+    /// JSON of those that are not plain scalars (`.json`), one per field, kept from event
     /// to event. Only this step's stage touches them, one event at a time.
-    let values: UnsafeMutablePointer<CELValue>
+    let memberValues: UnsafeMutablePointer<MemberValue>
     let jsons: UnsafeMutablePointer<JSON>
-    /// For each bare variable whose value's text in the event is what writing the value
-    /// gives (``EventActivation/verbatimScalar(_:)``), that text, copied as it is; else
-    /// nil. Valid only while the event is lent.
-    let texts: UnsafeMutablePointer<UnsafeRawBufferPointer?>
     /// Where the new events' bytes are cut from.
     @exclusivity(unchecked) var arena = ByteArena()
 
@@ -44,18 +44,16 @@ import SluiceJSON
         fieldCount = fields.count
         fieldVariables = fields.map { $0.program.variable }
         slotCount = index.keys.count
-        values = .allocate(capacity: max(1, fields.count))
-        values.initialize(repeating: .null, count: max(1, fields.count))
+        fieldIsVariable = fieldVariables.map { $0 != nil }
+        memberValues = .allocate(capacity: max(1, fields.count))
+        memberValues.initialize(repeating: .null, count: max(1, fields.count))
         jsons = .allocate(capacity: max(1, fields.count))
         jsons.initialize(repeating: .null, count: max(1, fields.count))
-        texts = .allocate(capacity: max(1, fields.count))
-        texts.initialize(repeating: nil, count: max(1, fields.count))
     }
 
     deinit {
-        values.deinitialize(count: max(1, fieldCount)).deallocate()
+        memberValues.deinitialize(count: max(1, fieldCount)).deallocate()
         jsons.deinitialize(count: max(1, fieldCount)).deallocate()
-        texts.deinitialize(count: max(1, fieldCount)).deallocate()
     }
 
     @usableFromInline package func process(_ event: Event, into out: inout StepOutput) {
@@ -103,55 +101,65 @@ import SluiceJSON
         case general
     }
 
-    /// Evaluates the values on the bound raw event in order, then converts them to JSON
-    /// in order, as evaluating the map and converting it does (so the same error wins),
-    /// and emits the object's text as a raw event.
+    /// Evaluates the values on the bound raw event in order and emits the object's text
+    /// as a raw event. As evaluating the whole map and then converting it to JSON does,
+    /// an evaluation error wins over any conversion error (an earlier value's NaN, say),
+    /// and among conversions the first in order decides: a value that is not a plain
+    /// scalar is converted as it is met, and what its conversion gives is kept, and
+    /// returned only once every value has been evaluated.
     func writeAsText(_ event: UnsafePointer<Event>, into out: inout StepOutput) -> WriteStatus {
-        for i in 0..<fieldCount {
-            texts[i] = nil
-            if let name = fieldVariables[i] {
-                // A value that cannot fail and whose text is the event's: copied as is.
-                if let text = activation.verbatimScalar(name) {
-                    texts[i] = text
-                    continue
-                }
-                guard let v = activation.resolve(name) else { return .failed(CELProgram.noSuchAttribute(name)) }
-                values[i] = v
-                continue
-            }
-            if let b = fieldRefs[i]._withUnsafeGuaranteedRef({ $0.program.evaluateCondition(activation) }) {
-                values[i] = .bool(b)
-                continue
-            }
-            if let n = fieldRefs[i]._withUnsafeGuaranteedRef({ $0.program.evaluateNumber(activation) }) {
-                values[i] = n
-                continue
-            }
-            let result = fieldRefs[i]._withUnsafeGuaranteedRef { e in
-                Result { () throws(CELError) -> CELValue in try e.evaluate(activation) }
-            }
-            switch result {
-            case .success(let v): values[i] = v
-            case .failure(let error): return .failed(error)
-            }
-        }
+        var deferred: WriteStatus?
         var bound = members.keyBytes.count + 1
         for i in 0..<fieldCount {
-            if let text = texts[i] {
-                bound &+= text.count
+            let v: CELValue
+            if fieldIsVariable[i], let name = fieldVariables[i] {
+                // A value that cannot fail and whose text is the event's: copied as is.
+                if let text = activation.verbatimScalar(name) {
+                    memberValues[i] = .text(text)
+                    bound &+= text.count
+                    continue
+                }
+                guard let r = activation.resolve(name) else { return .failed(CELProgram.noSuchAttribute(name)) }
+                v = r
+            } else if let b = fieldRefs[i]._withUnsafeGuaranteedRef({ $0.program.evaluateCondition(activation) }) {
+                memberValues[i] = .bool(b)
+                bound &+= 32
+                continue
+            } else if let n = fieldRefs[i]._withUnsafeGuaranteedRef({ $0.program.evaluateNumber(activation) }) {
+                v = n
+            } else {
+                let result = fieldRefs[i]._withUnsafeGuaranteedRef { e in
+                    Result { () throws(CELError) -> CELValue in try e.evaluate(activation) }
+                }
+                switch result {
+                case .success(let r): v = r
+                case .failure(let error): return .failed(error)
+                }
+            }
+            if let m = MemberValue(v) {
+                memberValues[i] = m
+                bound &+= 32
                 continue
             }
+            // An earlier value's conversion decides already, unless an evaluation fails.
+            if deferred != nil { continue }
             do throws(CELError) {
-                jsons[i] = try values[i].toJSON()
+                jsons[i] = try v.toJSON()
             } catch {
-                return .failed(error)
+                deferred = .failed(error)
+                continue
             }
-            guard let b = JSONWriter.scalarBound(jsons[i]) else { return .general }
+            guard let b = JSONWriter.scalarBound(jsons[i]) else {
+                deferred = .general
+                continue
+            }
+            memberValues[i] = .json
             bound &+= b
         }
+        if let deferred { return deferred }
         let emitted = Event.emitReplacing(event, textUpTo: bound, arena: &arena, into: &out) { p, offsets in
             for s in 0..<slotCount { offsets.recordAbsent(s) }
-            let n = members.write(jsons, texts: texts, at: p, start: 0, offsets: &offsets)
+            let n = members.write(memberValues, json: jsons, at: p, start: 0, offsets: &offsets)
             p[n] = UInt8(ascii: "}")
             return n + 1
         }

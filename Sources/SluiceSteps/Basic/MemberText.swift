@@ -1,3 +1,4 @@
+import SluiceCEL
 import SluiceJSON
 
 /// The members that `enrich` appends and `map` writes as text, `"key":value` after
@@ -22,29 +23,29 @@ struct MemberText {
         slots = keys.map { index.slot(of: $0) ?? -1 }
     }
 
-    /// Writes each key's text and `values[i]` (scalars, whose text
-    /// ``JSONWriter/scalarBound(_:)`` bounds: at most `keyBytes.count` plus those bounds)
-    /// at `p`, recording in `offsets` where each indexed value starts, `start` being
-    /// where `p` is in the event's bytes. Returns how many bytes it wrote.
+    /// Writes each key's text and the value `members[i]` stands for (scalars, whose
+    /// text ``MemberValue/bound(json:)`` bounds: at most `keyBytes.count` plus those
+    /// bounds) at `p`, recording in `offsets` where each indexed value starts, `start`
+    /// being where `p` is in the event's bytes. Returns how many bytes it wrote. Each
+    /// value is written as ``JSONWriter/write(_:at:)`` writes the JSON scalar it stands
+    /// for, a `.text` copied as it is, and a `.json` from `json[i]`.
     @inline(__always)
     func write(
-        _ values: UnsafePointer<JSON>, at p: UnsafeMutablePointer<UInt8>, start: Int, offsets: inout FieldOffsets
-    ) -> Int {
-        writeMembers(at: p, start: start, offsets: &offsets) { i, at in JSONWriter.write(values[i], at: at) }
-    }
-
-    /// ``write(_:at:start:offsets:)`` with some values given as their text: where
-    /// `texts[i]` is not nil, it is copied as the value, and `values[i]` is not read.
-    @inline(__always)
-    func write(
-        _ values: UnsafePointer<JSON>, texts: UnsafePointer<UnsafeRawBufferPointer?>, at p: UnsafeMutablePointer<UInt8>,
+        _ members: UnsafePointer<MemberValue>, json: UnsafePointer<JSON>, at p: UnsafeMutablePointer<UInt8>,
         start: Int, offsets: inout FieldOffsets
     ) -> Int {
         writeMembers(at: p, start: start, offsets: &offsets) { i, at in
-            guard let text = texts[i] else { return JSONWriter.write(values[i], at: at) }
-            UnsafeMutableRawPointer(at).copyMemory(
-                from: text.baseAddress ?? UnsafeRawPointer(at), byteCount: text.count)
-            return text.count
+            switch members[i] {
+            case .text(let text):
+                UnsafeMutableRawPointer(at).copyMemory(
+                    from: text.baseAddress ?? UnsafeRawPointer(at), byteCount: text.count)
+                return text.count
+            case .null: return JSONWriter.write(.null, at: at)
+            case .bool(let b): return JSONWriter.write(.bool(b), at: at)
+            case .int(let v): return JSONWriter.write(.int(v), at: at)
+            case .double(let d): return JSONWriter.write(.double(d), at: at)
+            case .json: return JSONWriter.write(json[i], at: at)
+            }
         }
     }
 
@@ -68,6 +69,47 @@ struct MemberText {
                 n += writeValue(i, p + n)
             }
             return n
+        }
+    }
+}
+
+/// A member's value as the text paths of `enrich` and `map` keep it between evaluating
+/// and writing: plain words for the common scalars, so keeping one per field copies and
+/// releases nothing (a ``JSON`` or ``CELValue`` slot is an outlined copy and destruction
+/// per assignment). What ``MemberText/write(_:json:at:start:offsets:)`` writes for each
+/// is exactly what ``JSONWriter/write(_:at:)`` writes for the JSON scalar it stands for.
+enum MemberValue {
+    /// The value's text in the event, copied as it is (see
+    /// ``EventActivation/verbatimScalar(_:)``); valid while the event is lent.
+    case text(UnsafeRawBufferPointer)
+    case null
+    case bool(Bool)
+    case int(Int64)
+    /// Finite (a non-finite double is an error to report, not a value to write).
+    case double(Double)
+    /// Anything else (a string): held in the step's JSON slot for this member.
+    case json
+
+    /// The scalar `v` as a member value, or nil (a string, a list, a map, a non-finite
+    /// double: those take the JSON slot, or an error).
+    @inline(__always)
+    init?(_ v: CELValue) {
+        switch v {
+        case .null: self = .null
+        case .bool(let b): self = .bool(b)
+        case .int(let i): self = .int(i)
+        case .double(let d) where d.isFinite: self = .double(d)
+        default: return nil
+        }
+    }
+
+    /// The most bytes writing it takes (``JSONWriter/scalarBound(_:)`` for the scalars).
+    @inline(__always)
+    func bound(json: JSON) -> Int? {
+        switch self {
+        case .text(let t): return t.count
+        case .json: return JSONWriter.scalarBound(json)
+        default: return 32
         }
     }
 }
