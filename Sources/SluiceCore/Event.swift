@@ -363,7 +363,7 @@ public struct Event: Sendable {
 
     /// ``rawView(for:)`` of the event at `event`, read where it is (no copy of its buffer
     /// reference; see ``rawPlace(at:)``).
-    @inlinable
+    @inlinable @inline(__always)
     package static func rawView(at event: UnsafePointer<Event>, for index: FieldIndex) -> (
         bytes: UnsafeRawBufferPointer, offsets: FieldOffsets
     )? {

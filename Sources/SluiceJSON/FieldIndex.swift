@@ -129,7 +129,7 @@
     }
 
     /// The entry of `slot` (unknown for slots past ``FieldIndex/capacity``).
-    @inlinable
+    @inlinable @inline(__always)
     package subscript(slot: Int) -> Entry {
         guard slot >= 0, slot < FieldIndex.capacity else { return .unknown }
         let v = packed[slot]

@@ -91,6 +91,51 @@ import Testing
         #expect(out.count > 100 && bad.count > 10)
     }
 
+    /// The source reads an indexed integer time itself (`IndexedTime`), in every unit;
+    /// times and malformed events must be those of the same events given parsed, which
+    /// `assign` reads: overflowing seconds, fractions, exponents, strings, missing times.
+    @Test(arguments: ["s", "ms", "us", "ns"])
+    func indexedTimeMatchesParsedEvents(unit: String) throws {
+        let p = try compile(
+            """
+            inputs: { in: { stdin: {} } }
+            time: { field: ts, unit: \(unit), lateness: 1s }
+            streams:
+              main:
+                from: in
+                steps: [ { filter: "true" } ]
+            outputs:
+              out: { from: [main], stdout: {} }
+              bad: { from: [in.malformed], stdout: {} }
+            """)
+        let times = [
+            "1699999998701", "-1699999998701", "0", "-0", "17", "-999", "1234567", "9223372036854775",
+            "-9223372036854776",
+            "922337203685477580", "999999999999999999", "1.5", "-2.25", "17e2", "\"2024-01-01T00:00:00Z\"", "\"x\"",
+            "null",
+        ]
+        var lines: [String] = []
+        for (i, t) in times.enumerated() {
+            lines.append(#"{"id":\#(i),"ts":\#(t)}"#)
+            lines.append(#"{"ts":\#(t),"id":\#(i)}"#)
+            lines.append(#"{ "id" : \#(i) , "ts" : \#(t) }"#)
+        }
+        lines.append(#"{"id":99}"#)
+        let expected = try p.collect(["in": lines.map { InputItem.event(try! JSONParser.parse(Array($0.utf8))) }])
+        let got = try runFromFile(p, lines, outputs: ["out", "bad"])
+        func stamped(_ events: [Event]) -> [String] { events.map { "\(JSONWriter.string($0.value)) @\($0.time)" } }
+        #expect(stamped(got["out"] ?? []) == stamped(expected.outputs["out"] ?? []))
+        // The file's dead letters also carry their line: compared without it.
+        func dead(_ events: [Event]) -> [String] {
+            events.map { e in
+                let message = e.value["error"]?["message"].map { JSONWriter.string($0) } ?? "?"
+                return message + " " + (e.value["event"].map { JSONWriter.string($0) } ?? "?")
+            }.sorted()
+        }
+        #expect(dead(got["bad"] ?? []) == dead(expected.outputs["bad"] ?? []))
+        #expect((got["out"] ?? []).count > 20 && (got["bad"] ?? []).count >= 4)
+    }
+
     /// Runs `lines` through `p` from a file (so the reader indexes fields): out, late, bad.
     func runFile(_ p: Pipeline, _ lines: [String]) throws -> ([Event], [Event], [Event]) {
         let got = try runFromFile(p, lines, outputs: ["out", "late", "bad"], duplicateKeys: .first)

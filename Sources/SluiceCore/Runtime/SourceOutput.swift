@@ -136,21 +136,37 @@ import Dispatch
             let now = TimePolicy.nowMillis()
             for i in events.indices { events[i].time = now }
             watermark = now
-        case .eventTime(let assign, let lateness):
+        case .eventTime(let assign, let lateness, let indexed):
             var bad: [Event] = []
             var kept = 0
-            for i in events.indices {
-                switch assign(events[i]) {
-                case .success(let t):
-                    events[i].time = t
-                    events[i].watermark = maxTime == Int64.min ? lastWatermark : max(lastWatermark, maxTime &- lateness)
+            var maxTime = self.maxTime
+            let lastWatermark = self.lastWatermark
+            // In place: each event read and stamped where it is (no copy of it for
+            // `assign`, no uniqueness check per write).
+            events.withUnsafeMutableBufferPointer { batch in
+                guard let base = batch.baseAddress else { return }
+                for i in 0..<batch.count {
+                    let p = base + i
+                    let t: Int64
+                    if let indexed, let v = indexed.millis(of: p) {
+                        t = v
+                    } else {
+                        switch assign(p.pointee) {
+                        case .success(let v): t = v
+                        case .failure(let e):
+                            bad.append(
+                                Event.wrapError(p.pointee, step: "time", message: e.message, line: p.pointee.line))
+                            continue
+                        }
+                    }
+                    p.pointee.time = t
+                    p.pointee.watermark = maxTime == Int64.min ? lastWatermark : max(lastWatermark, maxTime &- lateness)
                     if t > maxTime { maxTime = t }
-                    if kept != i { events[kept] = events[i] }
+                    if kept != i { (base + kept).pointee = p.pointee }
                     kept += 1
-                case .failure(let e):
-                    bad.append(Event.wrapError(events[i], step: "time", message: e.message, line: events[i].line))
                 }
             }
+            self.maxTime = maxTime
             events.removeLast(events.count - kept)
             if !bad.isEmpty { emit(port: SourcePort.malformed, bad) }
             if maxTime != Int64.min { watermark = maxTime &- lateness }
@@ -224,7 +240,7 @@ import Dispatch
 
     /// Sends the watermark the splits' minimum gives, when it moved.
     private func advanceSplitWatermark() {
-        guard case .eventTime(_, let lateness) = time, let m = splits?.merged, m != Int64.min else { return }
+        guard case .eventTime(_, let lateness, _) = time, let m = splits?.merged, m != Int64.min else { return }
         watermark(m &- lateness)
     }
 
@@ -232,7 +248,7 @@ import Dispatch
     /// from. With per-split watermarks, each event's time counts for its split, and the
     /// watermark is the least over the active splits less `lateness`.
     package func emit(_ events: consuming [Event], splits ids: [Int]) {
-        guard splits != nil, case .eventTime(let assign, let lateness) = time, ids.count == events.count else {
+        guard splits != nil, case .eventTime(let assign, let lateness, _) = time, ids.count == events.count else {
             emit(events)
             return
         }

@@ -223,12 +223,14 @@ import SluiceJSON
     /// (the caller reads the event another way).
     @inline(__always)
     func addIndexed(_ p: UnsafePointer<Event>, into out: inout StepOutput) -> Bool? {
-        guard let (bytes, offsets) = Event.windowRawView(at: p, for: readerIndex) else { return nil }
+        guard let (bytes, offsets) = Event.rawView(at: p, for: readerIndex) else { return nil }
         let count = bytes.count
         for i in 0..<inputSlots.count {
             switch offsets[indexSlots[inputSlots[i]]] {
             case .absent: rawValues[i] = .null
-            case .offset(let o): rawValues[i] = JSONParser.value(at: o, in: bytes) ?? .null
+            case .offset(let o):
+                // A plain number (the usual input) is read in one pass, without the parser.
+                rawValues[i] = JSONParser.plainNumber(at: o, in: bytes) ?? JSONParser.value(at: o, in: bytes) ?? .null
             case .unknown: return nil
             }
             inputPointers[i] = UnsafePointer(rawValues + i)
@@ -487,23 +489,4 @@ import SluiceJSON
             return { WindowStep(config: config, compiler: compiler, name: name) }
         }
     )
-}
-
-extension Event {
-    /// ``rawView(for:)`` of the event at `event`, read where it is (calling it on
-    /// `event.pointee` copies the event: a retain and a release of its buffer), under an
-    /// exclusive access that writes nothing; see ``withParsedFields(at:_:)``.
-    @inline(__always)
-    fileprivate static func windowRawView(at event: UnsafePointer<Event>, for index: FieldIndex) -> (
-        bytes: UnsafeRawBufferPointer, offsets: FieldOffsets
-    )? {
-        UnsafeMutablePointer(mutating: event).pointee.windowRawViewExclusive(for: index)
-    }
-
-    @inline(__always)
-    fileprivate mutating func windowRawViewExclusive(for index: FieldIndex) -> (
-        bytes: UnsafeRawBufferPointer, offsets: FieldOffsets
-    )? {
-        rawView(for: index)
-    }
 }
