@@ -275,27 +275,20 @@ final class SagaStep: InPlaceStep {
     // MARK: Step
 
     func process(_ event: Event, into out: inout StepOutput) {
-        withUnsafePointer(to: event) { process(at: $0, into: &out) }
-    }
-
-    /// ``process(_:into:)`` on the event where it is (``InPlaceStep``): read in place, and
-    /// copied once, into ``waiting``, when it is queued (the default copied it on entry
-    /// as well, a retain and a release of each buffer it holds).
-    func process(at event: UnsafePointer<Event>, into out: inout StepOutput) {
-        let time = event.pointee.time
+        let time = event.time
         if time == Event.noTime {
-            out.reject(event.pointee, step: compiled.stepName, message: "saga: the event has no time")
+            out.reject(event, step: compiled.stepName, message: "saga: the event has no time")
             return
         }
         if time < out.watermark {
-            out.side(compiled.latePort, event.pointee)
+            out.side(compiled.latePort, event)
             return
         }
         // The conditions on one field, from one read of it.
         var known: UInt64 = 0
         var holds: UInt64 = 0
         var startDecided: Bool?
-        if let d = discriminator, case .string(let v)? = event.pointee.field(d.field) {
+        if let d = discriminator, case .string(let v)? = event.field(d.field) {
             known = d.known
             startDecided = false
             let n = v.utf8.count
@@ -310,19 +303,19 @@ final class SagaStep: InPlaceStep {
         let key: JSON
         switch compiled.key {
         case .field(let f):
-            guard let v = event.pointee.field(f) else {
-                out.reject(event.pointee, step: compiled.stepName, message: "saga: key: no such field '\(f)'")
+            guard let v = event.field(f) else {
+                out.reject(event, step: compiled.stepName, message: "saga: key: no such field '\(f)'")
                 return
             }
             key = v
         case .expression(let e):
-            activation.event = event.pointee
+            activation.event = event
             bound = true
             do {
                 key = try e.evaluateJSON(activation)
             } catch {
                 activation.event = Event(.null)
-                out.reject(event.pointee, step: compiled.stepName, message: "saga: key: \(error.message)")
+                out.reject(event, step: compiled.stepName, message: "saga: key: \(error.message)")
                 return
             }
         }
@@ -331,14 +324,14 @@ final class SagaStep: InPlaceStep {
             isStart = startDecided
         } else {
             if !bound {
-                activation.event = event.pointee
+                activation.event = event
                 bound = true
             }
             do {
                 isStart = try compiled.start.evaluateBool(activation)
             } catch {
                 activation.event = Event(.null)
-                out.reject(event.pointee, step: compiled.stepName, message: "saga: start: \(error.message)")
+                out.reject(event, step: compiled.stepName, message: "saga: start: \(error.message)")
                 return
             }
         }
@@ -354,12 +347,12 @@ final class SagaStep: InPlaceStep {
                 if let t = timers.min, t.deadline <= time {
                     drain(upTo: time, effects: &effects)
                 }
-                handle(pending, key: key, event: event.pointee, effects: &effects)
+                handle(pending, key: key, event: event, effects: &effects)
                 drain(upTo: watermark, effects: &effects)
             }
             return
         }
-        enqueue(pending, key: key, event: event.pointee)
+        enqueue(pending, key: key, event: event)
         if time <= out.watermark { drain(upTo: out.watermark, into: &out) }
     }
 
