@@ -68,14 +68,25 @@ enum SagaLogKind: String, Sendable, CaseIterable {
     var isTerminal: Bool { self == .completed || self == .failed || self == .compensation_failed }
 }
 
-/// What a running saga holds that commands are built from.
+/// What a running saga holds that commands are built from, lent where the machine keeps
+/// it (nothing copied, retained or released to make one): valid only during the call
+/// it is passed to, which must not keep it.
 struct SagaView {
-    var id: JSON
-    /// The event that started the saga.
-    var data: JSON
+    /// What was kept of the event that started the saga.
+    var data: UnsafePointer<JSON>
     /// Per step, its kept success reply (`null` until it completed, or when not kept;
     /// empty when none is kept).
-    var replies: ArraySlice<JSON>
+    var replies: UnsafeBufferPointer<JSON>
+
+    /// The start data's field `name` when the data is an object that has it, read in
+    /// place: `body` is called with the value (lent where it is) and its result returned.
+    @inline(__always)
+    func withDataField<R>(_ name: String, _ body: (JSON) -> R?) -> R? {
+        UnsafeMutablePointer(mutating: data).pointee.withObjectFieldsExclusive { keys, values in
+            for i in keys.indices where keys[i] == name { return body(values[i]) }
+            return nil
+        }
+    }
 }
 
 /// Where the state machine sends what it decides. Building a command may fail (a CEL

@@ -34,13 +34,14 @@ extension SagaStep: StatefulStep {
             }
         }
         queue.forEach { p in
-            groups.entry(ofHash: JSONKeyHash.hash(p.key)) { w in
+            let e = waitingEntry(p)
+            groups.entry(ofHash: JSONKeyHash.hash(e.key)) { w in
                 w.write(UInt64(1))
                 w.write(p.time)
                 w.write(p.seq)
-                w.write(p.key)
+                w.write(e.key)
                 w.write(p.isStart)
-                w.write(event: p.event)
+                w.write(event: e.event)
             }
         }
         var shared = StateWriter()
@@ -63,7 +64,7 @@ extension SagaStep: StatefulStep {
             if StepStateRestore.countsCounters(home: home, owns: owns) { duplicates &+= d }
         }
         var sagas: [JSON] = []
-        var waiting: [(part: Int, pending: Pending)] = []
+        var waiting: [(part: Int, pending: Pending, key: JSON, event: Event)] = []
         try StepStateRestore.forEachOwnedGroup(parts, owns: owns) { (part, r) throws(StateError) in
             switch try r.readUInt() {
             case 0:
@@ -74,7 +75,8 @@ extension SagaStep: StatefulStep {
                 let key = try r.readJSON()
                 let isStart = try r.readBool()
                 let event = try r.readEvent()
-                waiting.append((part, Pending(time: time, seq: seq, key: key, isStart: isStart, event: event)))
+                waiting.append(
+                    (part, Pending(time: time, seq: seq, hash: SagaIndex.hash(key), isStart: isStart), key, event))
             case let tag:
                 throw StateError("saga: checkpoint state has an entry of unknown kind \(tag)")
             }
@@ -87,11 +89,11 @@ extension SagaStep: StatefulStep {
             throw StateError("saga: \(error.description)")
         }
         waiting.sort { ($0.pending.seq, $0.part) < ($1.pending.seq, $1.part) }
-        queue = EventTimeQueue<Pending>()
+        clearQueue()
         for (i, w) in waiting.enumerated() {
             var p = w.pending
             p.seq = Int64(i)
-            queue.push(p)
+            enqueue(p, key: w.key, event: w.event)
         }
         nextSeq = Int64(waiting.count)
         timers = EventTimeQueue<Timer>()

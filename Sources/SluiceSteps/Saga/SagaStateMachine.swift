@@ -124,12 +124,38 @@ struct SagaStateMachine {
     @inline(__always)
     mutating func setState(_ slot: Int, _ s: Int, _ st: StepState) { stepStates[slot &* plan.steps.count &+ s] = st }
 
-    /// What commands of the saga in `slot` are built from.
-    func view(_ slot: Int) -> SagaView {
+    /// Calls `body` with what commands of the saga in `slot` are built from, lent where
+    /// it is (a copy, as this was, retained and released the start data, the kept
+    /// replies' column and the id for every command). `body` must not change the machine.
+    @inline(__always)
+    private mutating func withView<R>(_ slot: Int, _ body: (SagaView) -> R) -> R {
         let n = plan.steps.count
-        return SagaView(
-            id: records[slot].id, data: records[slot].data,
-            replies: plan.keepsReplies ? replyValues[slot * n..<(slot + 1) * n] : [])
+        let keeps = plan.keepsReplies
+        guard let offset = Self.dataOffset else {
+            // Not reached (`data` is a stored property): a copy then.
+            var data = records[slot].data
+            return withUnsafePointer(to: &data) { d in
+                replyValues.withUnsafeBufferPointer { vb in
+                    body(SagaView(data: d, replies: Self.replies(vb, slot: slot, n: n, keeps: keeps)))
+                }
+            }
+        }
+        return records.withUnsafeBufferPointer { rb in
+            let data = (UnsafeRawPointer(rb.baseAddress.unsafelyUnwrapped + slot) + offset)
+                .assumingMemoryBound(to: JSON.self)
+            return replyValues.withUnsafeBufferPointer { vb in
+                body(SagaView(data: data, replies: Self.replies(vb, slot: slot, n: n, keeps: keeps)))
+            }
+        }
+    }
+
+    /// The kept replies of `slot` in the reply column `column` (empty when none are kept).
+    @inline(__always)
+    private static func replies(_ column: UnsafeBufferPointer<JSON>, slot: Int, n: Int, keeps: Bool)
+        -> UnsafeBufferPointer<JSON>
+    {
+        guard keeps, slot &* n &+ n <= column.count else { return UnsafeBufferPointer(start: nil, count: 0) }
+        return UnsafeBufferPointer(rebasing: column[slot &* n..<slot &* n &+ n])
     }
 
     /// Empties the step columns of `slot` (a new saga there, or one that finished).
@@ -216,9 +242,10 @@ struct SagaStateMachine {
     /// count is, the 32 bytes before the first element) and its elements.
     @inline(__always)
     static func prefetchFields(_ value: UnsafePointer<JSON>) {
-        UnsafeMutablePointer(mutating: value).pointee.withObjectFieldsExclusive { _, values in
-            guard let v = values.baseAddress else { return }
+        _ = UnsafeMutablePointer(mutating: value).pointee.withObjectFieldsExclusive { _, values -> Void? in
+            guard let v = values.baseAddress else { return nil }
             prefetch(UnsafeRawPointer(v) - 32, bytes: 32 &+ values.count &* MemoryLayout<JSON>.stride)
+            return ()
         }
     }
 
@@ -480,7 +507,7 @@ struct SagaStateMachine {
         guard records[slot].live else { return false }
         setState(
             slot, s, .awaiting(deadline: time.sagaAdding(plan.steps[s].timeout), attempt: Int32(clamping: attempt)))
-        let failure = effects.command(view(slot), step: s, attempt: attempt, time: time)
+        let failure = withView(slot) { effects.command($0, step: s, attempt: attempt, time: time) }
         if let error = failure {
             // No retry: the same command fails the same way.
             markFailed(slot, step: s, reason: "command: \(error)", time: time, effects: &effects)
@@ -584,7 +611,7 @@ struct SagaStateMachine {
             }
             let s = inst.compensations[inst.compensationPosition]
             effects.log(inst.id, .compensating, step: s, reason: nil, time: time)
-            if let error = effects.compensation(view(slot), step: s, time: time) {
+            if let error = withView(slot, { effects.compensation($0, step: s, time: time) }) {
                 finish(slot, .compensation_failed, step: s, reason: "command: \(error)", time: time, effects: &effects)
                 return
             }
@@ -768,9 +795,10 @@ extension JSON {
     /// `Event.withParsedFieldsExclusive(_:)`: called through a pointer, `pointee` would
     /// copy the object; through an exclusive access that writes nothing it is borrowed.
     @inline(__always)
-    fileprivate mutating func withObjectFieldsExclusive(
-        _ body: (UnsafeBufferPointer<String>, UnsafeBufferPointer<JSON>) -> Void
-    ) {
-        if case .object(let o) = self { o.withUnsafeFields(body) }
+    mutating func withObjectFieldsExclusive<R>(
+        _ body: (UnsafeBufferPointer<String>, UnsafeBufferPointer<JSON>) -> R?
+    ) -> R? {
+        if case .object(let o) = self { return o.withUnsafeFields(body) }
+        return nil
     }
 }

@@ -22,38 +22,78 @@ final class SagaStep: InPlaceStep {
     @exclusivity(unchecked) var machine: SagaStateMachine
     let activation: EventActivation
 
-    /// An event waiting for the watermark, with what was read from it on arrival.
-    /// Released in event-time order, equal times in arrival order (`seq`).
+    /// An event waiting for the watermark, with what was read from it on arrival: a plain
+    /// record naming the event's place in ``waiting`` (as the pattern step's
+    /// `QueuedEvent`), so that queueing it moves a few integers and never retains or
+    /// releases the event or its key. Released in event-time order, equal times in
+    /// arrival order (`seq`).
     struct Pending: EventTimeOrdered {
         var time: Int64
         var seq: Int64
-        var key: JSON
-        var isStart: Bool
-        var event: Event
         /// The conditions decided on arrival (``Discriminator``), one bit per condition
         /// (``conditionBit(_:)``), and which of them hold; the others are evaluated with
         /// the event bound when the machine asks for them.
         var known: UInt64 = 0
         var holds: UInt64 = 0
-        /// `key`'s ``SagaIndex/hash(_:)``, taken on arrival: for looking the saga up, and
-        /// for loading its state a few events ahead (``prefetchAhead()``).
+        /// The key's ``SagaIndex/hash(_:)``, taken on arrival: for looking the saga up,
+        /// and for loading its state a few events ahead (``prefetchAhead()``).
         var hash: UInt32
-
-        init(
-            time: Int64, seq: Int64, key: JSON, isStart: Bool, event: Event, known: UInt64 = 0, holds: UInt64 = 0
-        ) {
-            self.time = time
-            self.seq = seq
-            self.key = key
-            self.isStart = isStart
-            self.event = event
-            self.known = known
-            self.holds = holds
-            hash = SagaIndex.hash(key)
-        }
+        /// The event and its key in ``waiting`` (-1: not stored, handled at once).
+        var slot: Int32 = -1
+        var isStart: Bool
 
         func before(_ o: Pending) -> Bool { time != o.time ? time < o.time : seq < o.seq }
     }
+
+    /// A queued event and its key, in ``waiting`` while its ``Pending`` entry is queued.
+    struct Waiting {
+        var key: JSON
+        var event: Event
+    }
+    /// The events of the queued entries, by ``Pending/slot``; freed places are reused
+    /// last-freed first (``waitingFree``), so the few in use stay in cache.
+    @exclusivity(unchecked) var waiting: [Waiting] = []
+    @exclusivity(unchecked) var waitingFree: [Int32] = []
+
+    /// Queues `event` (its key `key`) for the watermark.
+    func enqueue(_ p: Pending, key: JSON, event: Event) {
+        var p = p
+        let w = Waiting(key: key, event: event)
+        if let f = waitingFree.popLast() {
+            p.slot = f
+            waiting[Int(f)] = w
+        } else {
+            p.slot = Int32(waiting.count)
+            waiting.append(w)
+        }
+        queue.push(p)
+    }
+
+    /// Takes the event and key of a popped entry out of ``waiting``, leaving a value that
+    /// holds no references in its place (moved out: no retain or release).
+    @inline(__always)
+    func takeWaiting(_ slot: Int32) -> Waiting {
+        let i = Int(slot)
+        let w = waiting.withUnsafeMutableBufferPointer { b in
+            let e = b.baseAddress.unsafelyUnwrapped + i
+            let w = e.move()
+            e.initialize(to: Waiting(key: .null, event: Event(.null)))
+            return w
+        }
+        waitingFree.append(slot)
+        return w
+    }
+
+    /// The event and key of a queued entry (for snapshots).
+    func waitingEntry(_ p: Pending) -> Waiting { waiting[Int(p.slot)] }
+
+    /// Empties the queue and its events.
+    func clearQueue() {
+        queue = EventTimeQueue<Pending>()
+        waiting = []
+        waitingFree = []
+    }
+
     @exclusivity(unchecked) var queue = EventTimeQueue<Pending>()
     @exclusivity(unchecked) var nextSeq: Int64 = 0
 
@@ -82,9 +122,6 @@ final class SagaStep: InPlaceStep {
     let replyUTF8: [[[UInt8]]?]
     @exclusivity(unchecked) var projectScratch: [JSON?] = []
 
-    /// Per step: whether its command (compensation) reads `replies` or `attempt`.
-    let commandBinds: [Bool]
-    let compensationBinds: [Bool]
     /// How a field of a command object is made: by CEL, or without it.
     enum CommandPart {
         case cel
@@ -93,9 +130,29 @@ final class SagaStep: InPlaceStep {
         /// The expression is a constant: this value.
         case constant(JSON)
     }
-    /// Per step, per field of its command (compensation) object, how it is made.
-    let commandFields: [[CommandPart]]
-    let compensationFields: [[CommandPart]]
+    /// How one step's command (or compensation) is made, behind one reference: making a
+    /// command reads it through that one (copying its parts out of arrays of arrays, as
+    /// this did, cost a retain and a release of each per command).
+    final class CommandPlan: Sendable {
+        let command: SagaCommand
+        /// Whether it reads `replies` or `attempt`.
+        let binds: Bool
+        /// Per field of a command object, how it is made.
+        let plain: [CommandPart]
+        /// Per field of a command object, the text before the field's value: `{"NAME":`
+        /// for the first, `,"NAME":` for the others.
+        let keys: [[UInt8]]
+
+        init(_ command: SagaCommand, _ compiler: ExpressionCompiler) {
+            self.command = command
+            binds = command.readsBindings
+            plain = SagaStep.plainFields(command, compiler)
+            keys = SagaStep.keyText(command)
+        }
+    }
+    /// Per step, its command's plan, and its compensation's (nil: none).
+    let commandPlans: [CommandPlan]
+    let compensationPlans: [CommandPlan?]
 
     /// The conditions that test one plain field against an ASCII string
     /// (`type == "order_validated"`), decided together on arrival from one read of the
@@ -160,10 +217,8 @@ final class SagaStep: InPlaceStep {
     init(_ compiled: CompiledSaga) {
         self.compiled = compiled
         discriminator = Self.discriminator(compiled)
-        commandBinds = compiled.steps.map(\.command.readsBindings)
-        compensationBinds = compiled.steps.map { $0.compensate?.readsBindings ?? false }
-        commandFields = compiled.steps.map { Self.plainFields($0.command, compiled.compiler) }
-        compensationFields = compiled.steps.map { $0.compensate.map { Self.plainFields($0, compiled.compiler) } ?? [] }
+        commandPlans = compiled.steps.map { CommandPlan($0.command, compiled.compiler) }
+        compensationPlans = compiled.steps.map { $0.compensate.map { CommandPlan($0, compiled.compiler) } }
         machine = SagaStateMachine(plan: compiled.plan)
         replyKeys = Array(repeating: [], count: compiled.steps.count)
         func utf8(_ part: SagaKept.Part) -> [[UInt8]]? {
@@ -183,8 +238,6 @@ final class SagaStep: InPlaceStep {
             JSONWriter.writeString(st.name, into: &t)
             return t
         }
-        commandKeyText = compiled.steps.map { Self.keyText($0.command) }
-        compensationKeyText = compiled.steps.map { $0.compensate.map { Self.keyText($0) } ?? [] }
     }
 
     /// For each field of a `.fields` command, the name of the start event's field its
@@ -284,7 +337,7 @@ final class SagaStep: InPlaceStep {
         }
         if bound { activation.event = Event(.null) }
         let pending = Pending(
-            time: time, seq: nextSeq, key: key, isStart: isStart, event: event, known: known, holds: holds)
+            time: time, seq: nextSeq, known: known, holds: holds, hash: SagaIndex.hash(key), isStart: isStart)
         nextSeq += 1
         if queue.isEmpty && time <= out.watermark {
             // Nothing waits before it: taken now, as the queue would give it (after the
@@ -294,12 +347,12 @@ final class SagaStep: InPlaceStep {
                 if let t = timers.min, t.deadline <= time {
                     drain(upTo: time, effects: &effects)
                 }
-                handle(pending, effects: &effects)
+                handle(pending, key: key, event: event, effects: &effects)
                 drain(upTo: watermark, effects: &effects)
             }
             return
         }
-        queue.push(pending)
+        enqueue(pending, key: key, event: event)
         if time <= out.watermark { drain(upTo: out.watermark, into: &out) }
     }
 
@@ -344,7 +397,8 @@ final class SagaStep: InPlaceStep {
             }
             guard let te, te <= limit, let p = queue.popMin() else { return }
             prefetchAhead()
-            handle(p, effects: &effects)
+            let w = takeWaiting(p.slot)
+            handle(p, key: w.key, event: w.event, effects: &effects)
         }
     }
 
@@ -381,11 +435,11 @@ final class SagaStep: InPlaceStep {
     /// Takes one event: starts a saga or hands a reply to the machine. The conditions
     /// decided on arrival are read from `p`; the activation is bound to the event only
     /// when the machine asks for another.
-    func handle(_ p: Pending, effects: inout Effects) {
+    func handle(_ p: Pending, key: JSON, event: Event, effects: inout Effects) {
         if p.isStart {
             let data = SagaKept.project(
-                p.event, compiled.kept.data, keys: &dataKeys, utf8: dataUTF8, scratch: &projectScratch)
-            switch machine.start(id: p.key, hash: p.hash, data: data, time: p.time, effects: &effects) {
+                event, compiled.kept.data, keys: &dataKeys, utf8: dataUTF8, scratch: &projectScratch)
+            switch machine.start(id: key, hash: p.hash, data: data, time: p.time, effects: &effects) {
             case .started(let slot):
                 if slot >= scheduled.count {
                     scheduled.append(contentsOf: repeatElement(Self.unscheduled, count: slot + 1 - scheduled.count))
@@ -393,24 +447,25 @@ final class SagaStep: InPlaceStep {
                 scheduled[slot] = Self.unscheduled
                 schedule(slot)
             case .rejected(let reason):
-                effects.out.reject(p.event, step: compiled.stepName, message: "saga: " + reason)
+                effects.out.reject(event, step: compiled.stepName, message: "saga: " + reason)
             }
             return
         }
-        let steps = compiled.steps
-        let act = activation
-        let kept = compiled.kept
+        // What only CEL needs is read in the closures' slow paths (copies of the step's
+        // arrays, taken here, cost a retain and a release each per reply).
         var bound = false
         let outcome = machine.reply(
-            id: p.key, hash: p.hash,
+            id: key, hash: p.hash,
             reply: { s in
                 SagaKept.project(
-                    p.event, kept.replies[s], keys: &self.replyKeys[s], utf8: self.replyUTF8[s],
+                    event, self.compiled.kept.replies[s], keys: &self.replyKeys[s], utf8: self.replyUTF8[s],
                     scratch: &self.projectScratch)
             },
             time: p.time,
             classify: { (c: SagaCondition) throws(SagaConditionError) -> Bool in
                 if let bit = Self.conditionBit(c), p.known & bit != 0 { return p.holds & bit != 0 }
+                let steps = self.compiled.steps
+                let act = self.activation
                 let (e, what): (Expression?, String)
                 switch c {
                 case .success(let s): (e, what) = (steps[s].success, "success")
@@ -420,7 +475,7 @@ final class SagaStep: InPlaceStep {
                 }
                 guard let e else { return false }
                 if !bound {
-                    act.event = p.event
+                    act.event = event
                     bound = true
                 }
                 do throws(CELError) {
@@ -438,7 +493,7 @@ final class SagaStep: InPlaceStep {
         switch outcome {
         case .handled(let slot): schedule(slot)
         case .duplicate: break
-        case .rejected(let reason): effects.out.reject(p.event, step: compiled.stepName, message: "saga: " + reason)
+        case .rejected(let reason): effects.out.reject(event, step: compiled.stepName, message: "saga: " + reason)
         }
     }
 
@@ -462,11 +517,12 @@ final class SagaStep: InPlaceStep {
         var pending: [JSON] = []
         var q = queue
         while let p = q.popMin() {
+            let w = waitingEntry(p)
             pending.append(
                 .object(
                     JSONObject([
-                        ("time", .int(p.time)), ("seq", .int(p.seq)), ("key", p.key), ("start", .bool(p.isStart)),
-                        ("event", p.event.value),
+                        ("time", .int(p.time)), ("seq", .int(p.seq)), ("key", w.key), ("start", .bool(p.isStart)),
+                        ("event", w.event.value),
                     ])))
         }
         return .object(
@@ -479,13 +535,15 @@ final class SagaStep: InPlaceStep {
             case .int(let seq)? = o["next_seq"]
         else { throw SagaStateMachine.SnapshotError(description: "saga snapshot: not a saga step's snapshot") }
         machine = try SagaStateMachine.restore(m, plan: compiled.plan)
-        queue = EventTimeQueue<Pending>()
+        clearQueue()
         for case .object(let p) in pending {
             guard case .int(let t)? = p["time"], case .int(let s)? = p["seq"], let key = p["key"],
                 case .bool(let start)? = p["start"],
                 let event = p["event"]
             else { throw SagaStateMachine.SnapshotError(description: "saga snapshot: a queued event is incomplete") }
-            queue.push(Pending(time: t, seq: s, key: key, isStart: start, event: Event(event, time: t)))
+            enqueue(
+                Pending(time: t, seq: s, hash: SagaIndex.hash(key), isStart: start), key: key,
+                event: Event(event, time: t))
         }
         nextSeq = seq
         timers = EventTimeQueue<Timer>()
@@ -515,11 +573,6 @@ final class SagaStep: InPlaceStep {
     let logStepText: [[UInt8]]
     static let logSagaKey = Array(#"{"saga":"#.utf8)
     static let logReasonKey = Array(#","reason":"#.utf8)
-    /// Per step, per field of its command (compensation) object, the text before the
-    /// field's value: `{"NAME":` for the first, `,"NAME":` for the others.
-    let commandKeyText: [[[UInt8]]]
-    let compensationKeyText: [[[UInt8]]]
-
     static func keyText(_ command: SagaCommand) -> [[UInt8]] {
         guard case .fields(let names, _) = command else { return [] }
         return names.enumerated().map { i, n in
@@ -576,22 +629,16 @@ final class SagaStep: InPlaceStep {
         }
 
         mutating func command(_ saga: SagaView, step s: Int, attempt: Int, time: Int64) -> String? {
-            build(
-                step.compiled.steps[s].command, binds: step.commandBinds[s], plain: step.commandFields[s],
-                keys: step.commandKeyText[s], saga, attempt: attempt, time: time)
+            build(step.commandPlans[s], saga, attempt: attempt, time: time)
         }
 
         mutating func compensation(_ saga: SagaView, step s: Int, time: Int64) -> String? {
-            guard let c = step.compiled.steps[s].compensate else { return nil }
-            return build(
-                c, binds: step.compensationBinds[s], plain: step.compensationFields[s],
-                keys: step.compensationKeyText[s], saga, attempt: 1, time: time)
+            guard let c = step.compensationPlans[s] else { return nil }
+            return build(c, saga, attempt: 1, time: time)
         }
 
-        mutating func build(
-            _ command: SagaCommand, binds: Bool, plain: [CommandPart], keys: [[UInt8]], _ saga: SagaView,
-            attempt: Int, time: Int64
-        ) -> String? {
+        mutating func build(_ plan: CommandPlan, _ saga: SagaView, attempt: Int, time: Int64) -> String? {
+            let binds = plan.binds
             let act = step.activation
             // The activation is bound on the first expression that needs CEL.
             var bound = false
@@ -603,7 +650,7 @@ final class SagaStep: InPlaceStep {
             }
             func bind() {
                 bound = true
-                act.event = Event(saga.data)
+                act.event = Event(saga.data.pointee)
                 // `replies` and `attempt` are bound only for the commands that read them.
                 if binds {
                     var replies = CELMap(minimumCapacity: saga.replies.count)
@@ -613,27 +660,28 @@ final class SagaStep: InPlaceStep {
                     act.bindings = ["replies": .map(replies), "attempt": .int(Int64(attempt))]
                 }
             }
-            switch command {
+            switch plan.command {
             case .fields(_, let exprs):
                 let start = text.count
                 do {
                     for i in exprs.indices {
-                        text.append(contentsOf: keys[i])
+                        text.append(contentsOf: plan.keys[i])
                         // A field name alone, present with a string, integer or boolean
                         // value: CEL would give that value back as it is.
-                        switch plain[i] {
+                        switch plan.plain[i] {
                         case .constant(let v):
                             JSONWriter.write(v, into: &text)
                             continue
                         case .field(let f):
-                            if case .object(let o) = saga.data, let v = o[f] {
+                            let written = saga.withDataField(f) { (v: JSON) -> Bool? in
                                 switch v {
                                 case .string, .int, .bool:
                                     JSONWriter.write(v, into: &text)
-                                    continue
-                                default: break
+                                    return true
+                                default: return nil
                                 }
                             }
+                            if written != nil { continue }
                         case .cel: break
                         }
                         if !bound { bind() }
