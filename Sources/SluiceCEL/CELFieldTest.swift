@@ -96,15 +96,14 @@ import SluiceJSON
     /// Inlined, so that the common cases read the value where the caller keeps it.
     @inlinable @inline(__always)
     package func evaluate(json value: JSON) -> Bool? {
-        switch (literal, value) {
-        // An int compares with a double as converted to double (see Ops.compareIntDouble).
-        case (.double(let c), .double(let d)): return compare(d, c)
-        case (.double(let c), .int(let i)): return compare(Double(i), c)
-        case (.int(let c), .int(let i)): return compare(i, c)
-        case (.int(let c), .double(let d)): return compare(d, Double(c))
-        case (.ascii(let count), .string(let s)): return (s.utf8.count == count && s == text) == (op == .equal)
-        default: return evaluateOther(json: value)
+        let answer: Bool?
+        switch value {
+        case .double(let d): answer = common(double: d)
+        case .int(let i): answer = common(int: i)
+        case .string(let s): answer = common(string: s)
+        default: answer = nil
         }
+        return answer ?? evaluateOther(json: value)
     }
 
     /// ``evaluate(_:)``, with the common cases of ``evaluate(json:)`` inlined: a number
@@ -114,14 +113,42 @@ import SluiceJSON
     /// both on every kind of value.
     @inlinable @inline(__always)
     package func evaluate(inline value: CELValue) -> Bool? {
-        switch (literal, value) {
-        case (.double(let c), .double(let d)): return compare(d, c)
-        case (.double(let c), .int(let i)): return compare(Double(i), c)
-        case (.int(let c), .int(let i)): return compare(i, c)
-        case (.int(let c), .double(let d)): return compare(d, Double(c))
-        case (.ascii(let count), .string(let s)): return (s.utf8.count == count && s == text) == (op == .equal)
-        default: return evaluate(value)
+        let answer: Bool?
+        switch value {
+        case .double(let d): answer = common(double: d)
+        case .int(let i): answer = common(int: i)
+        case .string(let s): answer = common(string: s)
+        default: answer = nil
         }
+        return answer ?? evaluate(value)
+    }
+
+    /// The common cases, shared by ``evaluate(json:)`` and ``evaluate(inline:)``: a number
+    /// against a number constant (an int compares with a double as converted to double,
+    /// see Ops.compareIntDouble), ASCII text for equality. Nil where the constant is of
+    /// another kind (the caller then takes the general path).
+    @inlinable @inline(__always)
+    func common(double d: Double) -> Bool? {
+        switch literal {
+        case .double(let c): return compare(d, c)
+        case .int(let c): return compare(d, Double(c))
+        default: return nil
+        }
+    }
+
+    @inlinable @inline(__always)
+    func common(int i: Int64) -> Bool? {
+        switch literal {
+        case .double(let c): return compare(Double(i), c)
+        case .int(let c): return compare(i, c)
+        default: return nil
+        }
+    }
+
+    @inlinable @inline(__always)
+    func common(string s: String) -> Bool? {
+        guard case .ascii(let count) = literal else { return nil }
+        return (s.utf8.count == count && s == text) == (op == .equal)
     }
 
     /// ``evaluate(json:)`` beyond the common cases.

@@ -1,8 +1,8 @@
 import SluiceJSON
 import Testing
 
-/// `JSONParser.plainNumber(at:in:)` and `plainInteger(_:)` are the window's and the event
-/// time's fast readers: whenever they answer, the answer must be the parser's, bit for
+/// `JSONParser.shortNumber(at:in:)` (the window's, the expressions' and map's) and
+/// `plainInteger(_:)` (the event time's) are fast readers: whenever they answer, the answer must be the parser's, bit for
 /// bit (a double's sign and rounding included); anything else they leave to the parser.
 @Suite struct PlainNumberTests {
     /// Number spellings on both sides of each line the fast reader draws: signs, zeros,
@@ -17,7 +17,7 @@ import Testing
 
     func parsed(_ text: String) -> (JSON?, JSON?) {
         let bytes = Array(text.utf8)
-        return bytes.withUnsafeBytes { b in (JSONParser.plainNumber(at: 0, in: b), JSONParser.value(at: 0, in: b)) }
+        return bytes.withUnsafeBytes { b in (JSONParser.shortNumber(at: 0, in: b), JSONParser.value(at: 0, in: b)) }
     }
 
     static func same(_ a: JSON, _ b: JSON) -> Bool {

@@ -230,7 +230,7 @@ import SluiceJSON
             case .absent: rawValues[i] = .null
             case .offset(let o):
                 // A plain number (the usual input) is read in one pass, without the parser.
-                rawValues[i] = JSONParser.plainNumber(at: o, in: bytes) ?? JSONParser.value(at: o, in: bytes) ?? .null
+                rawValues[i] = JSONParser.shortNumber(at: o, in: bytes) ?? JSONParser.value(at: o, in: bytes) ?? .null
             case .unknown: return nil
             }
             inputPointers[i] = UnsafePointer(rawValues + i)
