@@ -64,7 +64,29 @@
         if node.constant == nil, !compiler.usesCost { program.mapFields = try mapFields(ast) }
         if node.constant == nil { program.variable = node.variable }
         if node.constant == nil, !compiler.usesCost { program.asciiGuards = node.guards }
+        if node.constant == nil, !compiler.usesCost { program.selection = node.selection }
+        if node.constant == nil, !compiler.usesCost { program.guardedRest = guardedRest(ast) }
         return program
+    }
+
+    /// ``CELProgram/guardedRest`` of `ast`: an `&&` of two operands, one of them an
+    /// ASCII equality, the other compiled as a program of its own; nil for anything else.
+    func guardedRest(_ ast: Expr) -> GuardedRest? {
+        guard case .call(nil, "_&&_", let args) = ast.kind, args.count == 2 else { return nil }
+        func part(_ e: Expr) -> (node: Node, program: CELProgram)? {
+            var compiler = Compiler(env: self)
+            guard let node = try? compiler.compile(e), !compiler.usesCost, node.constant == nil else { return nil }
+            let condition = node.condition ?? (node.variable != nil ? node.asCondition : nil)
+            var program = CELProgram(
+                root: node.eval, constant: node.constant, condition: condition, arithmetic: node.arithmetic,
+                asciiEquality: node.asciiEquality, names: compiler.referenced, resultTypeName: node.type.description)
+            program.variable = node.variable
+            return (node, program)
+        }
+        guard let l = part(args[0]), let r = part(args[1]) else { return nil }
+        if let (name, text) = l.node.asciiEquality { return GuardedRest(name: name, text: text, rest: r.program) }
+        if let (name, text) = r.node.asciiEquality { return GuardedRest(name: name, text: text, rest: l.program) }
+        return nil
     }
 
     /// For a map literal whose keys are distinct string literals (`{"id": id, "big":

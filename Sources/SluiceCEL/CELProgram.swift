@@ -133,6 +133,31 @@
     /// expression is false (`&&` absorbs any error of the other operands). Empty for a
     /// constant or metered expression.
     package internal(set) var asciiGuards: [(name: CELName, text: String)] = []
+    /// When the whole expression is `NAME.FIELD`, a name not declared and no container:
+    /// evaluating it gives the activation's value of `whole` (the dotted name `NAME.FIELD`)
+    /// when it has one, else field `field` of its value of `variable` (`NAME`), which is
+    /// an error when the activation has neither or that value has no such field. Nil for
+    /// anything else, a constant or a metered expression.
+    package internal(set) var selection: (whole: CELName, variable: CELName, field: String)?
+    /// When the whole expression is `GUARD && REST` (either way round) where `GUARD` is an
+    /// ``asciiEquality``: that guard and `REST` compiled on its own. Whenever the guard
+    /// holds (the activation's value of its name is the string `text`), the expression's
+    /// result is exactly `REST`'s: `true && x` is `x`, its value, error or non-bool.
+    /// Nil for any other shape, a constant or a metered expression.
+    package internal(set) var guardedRest: GuardedRest?
+}
+
+/// ``CELProgram/guardedRest``: a guard (`name == "text"`) and the rest of an `&&`.
+package final class GuardedRest: Sendable {
+    package let name: CELName
+    package let text: String
+    package let rest: CELProgram
+
+    init(name: CELName, text: String, rest: CELProgram) {
+        self.name = name
+        self.text = text
+        self.rest = rest
+    }
 }
 
 /// What closures see during one evaluation: the activation and the comprehension

@@ -13,6 +13,9 @@ struct Node {
     /// Set when the node is `NAME == "TEXT"` (either way round) of a node with
     /// ``resolvedName`` and an ASCII string (``CELProgram/asciiEquality``).
     var asciiEquality: (name: CELName, text: String)? = nil
+    /// Set when the node is `NAME.FIELD` read as the activation's value of `NAME.FIELD`
+    /// if it has one, else field `FIELD` of its value of `NAME` (``CELProgram/selection``).
+    var selection: (whole: CELName, variable: CELName, field: String)? = nil
     /// Set on an `&&` chain: the ``asciiEquality`` of its operands (``CELProgram/asciiGuards``).
     var asciiGuards: [(name: CELName, text: String)] = []
     /// ``asciiEquality`` as a guard, or the guards of an `&&` chain.
@@ -285,7 +288,11 @@ struct Compiler {
             throw CELCompileError("undeclared reference to '\(full)'", offset: offset)
         }
         let resolved = candidates.map { (intern($0.name), $0.rest) }
-        return variableNode(resolved, full: full, type: .dyn)
+        var node = variableNode(resolved, full: full, type: .dyn)
+        if resolved.count == 2, resolved[0].1.isEmpty, resolved[1].1.count == 1 {
+            node.selection = (resolved[0].0, resolved[1].0, resolved[1].1[0])
+        }
+        return node
     }
 
     func variableNode(_ candidates: [(CELName, [String])], full: String, type: CheckType) -> Node {

@@ -50,6 +50,12 @@ import Testing
         .string("a"), .string("b"), .string("c"), .string("ab"), .string("ba"), .string("x"), .string("K"),
         .string("\u{212A}"), .string("é"), .string("e\u{301}"), .int(1), .null, .bool(true),
     ]
+    /// Keys: short plain strings, one of 15 and one of 16 bytes, ones with an escape or
+    /// non-ASCII (the Kelvin sign equals `K`), empty, and not strings.
+    static let users: [JSON] = [
+        .string("u0"), .string("u1"), .string("u2"), .string("K"), .string("\u{212A}"), .string("abcdefghijklmno"),
+        .string("abcdefghijklmnop"), .string("a\"b"), .string(""), .int(7), .string("é"),
+    ]
     static let numbers: [JSON?] = [.int(0), .int(2), .int(5), .double(3.5), .string("7"), .null, nil]
 
     /// `o` as a reader makes it: its bytes, with the offsets of `index`'s fields.
@@ -71,6 +77,8 @@ import Testing
         let (slow, slowStep) = try PatternTest.step(config)
         #expect(fastStep.discriminator != nil)
         slowStep.discriminator = nil
+        // Raw short keys hashed from their bytes, against keys made into values first.
+        slowStep.rawShortKeys = false
         var rng: UInt64 = 0x5EED &+ UInt64(c)
         func next(_ n: Int) -> Int {
             rng = rng &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
@@ -84,7 +92,8 @@ import Testing
             let shape = next(4)
             if shape == 0 { o[c == 2 ? "type" : "kind"] = kind }
             o["id"] = .int(Int64(i))
-            o["user"] = .string("u\(next(3))")
+            // Mostly three plain keys (so that matches complete), sometimes the others.
+            o["user"] = next(4) == 0 ? Self.users[next(Self.users.count)] : .string("u\(next(3))")
             if let n = Self.numbers[next(Self.numbers.count)] { o["n"] = n }
             if shape == 1 || shape == 2 { o[c == 2 ? "type" : "kind"] = kind }
             t += Int64(next(700)) - 100
@@ -102,6 +111,83 @@ import Testing
         #expect(!fast.emitted.isEmpty)
         #expect(fast.sides.mapValues { $0.map(\.value) } == slow.sides.mapValues { $0.map(\.value) })
         #expect(fastStep.conditionErrors == slowStep.conditionErrors)
+    }
+
+    /// `emit` fields that each read a capture's field, written from the captured events
+    /// directly, against the same fields through CEL: values of every JSON kind (lists
+    /// and objects, which CEL converts), absent fields, a skipped optional step, and
+    /// a last event with a field named like a whole selection (`s0.user`), which CEL
+    /// reads first.
+    @Test(arguments: [false, true])
+    func sameEmitWithAndWithoutDirectFields(raw: Bool) throws {
+        let config = """
+            key: user
+            within: 5s
+            emit: { u: s0.user, n: s2.n, k: s0.kind, w: s2.w, m: s1.n, id: s0.id }
+            sequence:
+              - { name: s0, where: kind == "a" }
+              - { name: s1, where: kind == "c", optional: true }
+              - { name: s2, where: kind == "b" }
+            """
+        let (fast, fastStep) = try PatternTest.step(config)
+        let (slow, slowStep) = try PatternTest.step(config)
+        #expect(fastStep.emitsSelectedFields)
+        slowStep.directEmit = false
+        let ws: [JSON?] = [
+            .int(1), .double(2.5), .string("é"), .bool(false), .null, .array([.int(1), .string("x")]),
+            .object(JSONObject([("a", .int(1)), ("b", .array([]))])), nil,
+        ]
+        var rng: UInt64 = 0xE417
+        func next(_ n: Int) -> Int {
+            rng = rng &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return Int((rng >> 33) % UInt64(n))
+        }
+        var t: Int64 = 1000
+        for i in 0..<3000 {
+            var o = JSONObject()
+            o["kind"] = .string(["a", "b", "c", "x"][next(4)])
+            o["id"] = .int(Int64(i))
+            o["user"] = .string("u\(next(3))")
+            if let n = Self.numbers[next(Self.numbers.count)] { o["n"] = n }
+            if let w = ws[next(ws.count)] { o["w"] = w }
+            if next(20) == 0 { o["s0.user"] = .string("dotted") }
+            t += Int64(next(700)) - 100
+            fast.send(raw ? Self.raw(o, time: t, index: fastStep.readerIndex) : Event(.object(o), time: t))
+            slow.send(raw ? Self.raw(o, time: t, index: slowStep.readerIndex) : Event(.object(o), time: t))
+            if i % 100 == 99 {
+                fast.advance(to: t - 1500)
+                slow.advance(to: t - 1500)
+            }
+        }
+        fast.advance(to: Int64.max)
+        slow.advance(to: Int64.max)
+        #expect(fast.emitted.map(\.value) == slow.emitted.map(\.value))
+        #expect(fast.emitted.count > 50)
+        #expect(fast.sides.mapValues { $0.map(\.value) } == slow.sides.mapValues { $0.map(\.value) })
+        #expect(!(fast.sides[SidePort.rejected] ?? []).isEmpty)
+        #expect(fastStep.matchCount == slowStep.matchCount)
+    }
+
+    @Test func noDirectEmitForOtherShapes() throws {
+        for emit in ["{ u: s0.user, t: s1 }", "{ u: s0.user.x }", "{ u: size(s0) }", "{ u: s9.user }"] {
+            let (_, s) = try PatternTest.step(
+                """
+                key: user
+                emit: \(emit)
+                sequence:
+                  - { name: s0, where: kind == "a" }
+                  - { name: s1, where: kind == "b", times: 2 }
+                """)
+            #expect(!s.emitsSelectedFields, "\(emit)")
+        }
+        let (_, list) = try PatternTest.step(
+            """
+            emit: { u: s1.user }
+            sequence:
+              - { name: s0, where: kind == "a" }
+              - { name: s1, where: kind == "b", times: 2 }
+            """)
+        #expect(!list.emitsSelectedFields)
     }
 
     @Test func noDiscriminatorWithoutAStringEquality() throws {

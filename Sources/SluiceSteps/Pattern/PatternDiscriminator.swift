@@ -23,6 +23,9 @@ package final class PatternDiscriminator {
         var exact: UInt64
         /// Conditions with `field == text` under `&&`: false when the field is not `text`.
         var guarded: UInt64
+        /// The text's ``KeyTable/shortPrint(_:)`` when it has up to 15 bytes (exact: the
+        /// texts are ASCII), else nil.
+        var print: KeyTable.Fingerprint?
     }
 
     let field: String
@@ -45,7 +48,9 @@ package final class PatternDiscriminator {
         var exact: UInt64 = 0
         func entry(_ text: String) -> Int {
             if let i = texts.firstIndex(where: { $0.text == text }) { return i }
-            texts.append(Text(text: text, utf8Count: text.utf8.count, exact: 0, guarded: 0))
+            let bytes = Array(text.utf8)
+            let print = bytes.count <= 15 ? bytes.withUnsafeBufferPointer { KeyTable.shortPrint($0) } : nil
+            texts.append(Text(text: text, utf8Count: bytes.count, exact: 0, guarded: 0, print: print))
             return texts.count - 1
         }
         for (bit, e) in conditions {
@@ -76,23 +81,53 @@ package final class PatternDiscriminator {
         return nil
     }
 
-    /// The conditions the field's value `value` decides (`known`) and which of those hold
-    /// (`mask`): none unless it is a string.
+    /// ``decide(_:)`` of a string of up to 15 ASCII bytes, none an escape, given by their
+    /// ``KeyTable/shortPrint(_:)`` `print`: such a string equals a text exactly when their
+    /// bytes are equal (an ASCII string is its own canonical form), and a text of more
+    /// than 15 bytes is never equal to it.
     @inline(__always)
-    func decide(_ value: UnsafePointer<JSON>) -> (mask: UInt64, known: UInt64) {
-        guard case .string(let s) = value.pointee else { return (0, 0) }
-        let n = s.utf8.count
+    func decide(shortPrint print: KeyTable.Fingerprint) -> (mask: UInt64, known: UInt64, held: Int) {
         var mask: UInt64 = 0
         var failed: UInt64 = 0
+        var held = -1
         texts.withUnsafeBufferPointer { texts in
-            for t in texts {
-                if t.utf8Count == n && t.text == s {
+            for i in texts.indices {
+                let t = texts[i]
+                if t.print == print {
                     mask |= t.exact
+                    held = i
                 } else {
                     failed |= t.guarded
                 }
             }
         }
-        return (mask, exact | failed)
+        return (mask, exact | failed, held)
     }
+
+    /// The conditions the field's value `value` decides (`known`) and which of those hold
+    /// (`mask`): none unless it is a string; and which text it is (`held`, -1: none), so
+    /// that a condition `field == text && rest` is decided by `rest` alone.
+    @inline(__always)
+    func decide(_ value: UnsafePointer<JSON>) -> (mask: UInt64, known: UInt64, held: Int) {
+        guard case .string(let s) = value.pointee else { return (0, 0, -1) }
+        let n = s.utf8.count
+        var mask: UInt64 = 0
+        var failed: UInt64 = 0
+        var held = -1
+        texts.withUnsafeBufferPointer { texts in
+            for i in texts.indices {
+                let t = texts[i]
+                if t.utf8Count == n && t.text == s {
+                    mask |= t.exact
+                    held = i
+                } else {
+                    failed |= t.guarded
+                }
+            }
+        }
+        return (mask, exact | failed, held)
+    }
+
+    /// The index of `text` among the texts, or nil.
+    func index(of text: String) -> Int? { texts.firstIndex { $0.text == text } }
 }

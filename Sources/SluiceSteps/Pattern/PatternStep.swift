@@ -38,7 +38,14 @@ import SluiceJSON
     struct ArrivalCondition {
         var bit: UInt64
         var expression: Unmanaged<Expression>?
+        /// For `field == text && rest` (``CELProgram/guardedRest``) on the
+        /// discriminator's field: the text's index in the discriminator (-1: none), and
+        /// `rest`, which decides the condition when the field is that text.
+        var restText = -1
+        var rest: Unmanaged<Expression>?
     }
+    /// The `rest` expressions of ``arrivalConditions`` (which hold them unretained).
+    let restExpressions: [Expression]
     /// The bits of every arrival condition.
     let arrivalBits: UInt64
     /// Arrival conditions decided from one field's string without CEL (see
@@ -74,6 +81,12 @@ import SluiceJSON
     @exclusivity(unchecked) var rawValues: [JSON?] = []
     /// Where the key field was in the last parsed object.
     @exclusivity(unchecked) var keyHint = 0
+    /// The key field's slot in the reader's field index (-1: not indexed, or no key
+    /// field), for raw events.
+    let keySlot: Int
+    /// Whether a raw event's key that is a short plain string is hashed from its bytes
+    /// (``WindowStep/shortStringKey(at:in:)``), not made into a value first (tests compare).
+    @exclusivity(unchecked) package var rawShortKeys = true
     /// Key value → key index (the runner's and ``keyValues``' index).
     @exclusivity(unchecked) var keyTable = PatternKeyTable()
     /// The value of each key, by key index.
@@ -94,6 +107,46 @@ import SluiceJSON
     @exclusivity(unchecked) var arrivalConditionErrors = 0
     /// Matches emitted so far.
     @exclusivity(unchecked) @usableFromInline package internal(set) var matchCount = 0
+
+    /// For `emit` fields that each read one field of a capture (`login.user`): per output
+    /// field, its name, the step whose event it reads, that event's field, and the dotted
+    /// name the expression would read first (see ``emitSelected(_:_:into:)``). Nil for any
+    /// other `emit`, or with ``directEmit`` off.
+    let selectedFields: [SelectedField]?
+    struct SelectedField {
+        var name: String
+        var step: Int
+        var field: String
+        var whole: String
+        var wholeUTF8: [UInt8]
+    }
+
+    /// False when the raw event text `bytes` has no field named `name` (UTF-8) for sure:
+    /// `name` is ASCII and not empty, the text is all ASCII without escapes (so a key
+    /// equal to `name` is written as its bytes) and `name`'s bytes occur nowhere in it.
+    /// True otherwise, and for a parsed event (nil): then look the field up.
+    static func mayHave(_ name: [UInt8], in bytes: UnsafeRawBufferPointer?) -> Bool {
+        guard let bytes, let first = name.first, name.allSatisfy({ $0 < 0x80 }) else { return true }
+        var found = false
+        for i in 0..<bytes.count {
+            let b = bytes[i]
+            if b >= 0x80 || b == UInt8(ascii: "\\") { return true }
+            if !found, b == first, i + name.count <= bytes.count {
+                var j = 1
+                while j < name.count, bytes[i + j] == name[j] { j += 1 }
+                if j == name.count { found = true }
+            }
+        }
+        return found
+    }
+
+    /// Whether ``selectedFields`` is set (for tests).
+    package var emitsSelectedFields: Bool { selectedFields != nil }
+    /// Whether matches whose `emit` fields all read a capture's field are written from
+    /// the captured events directly (``selectedFields``), not through CEL (tests compare).
+    @exclusivity(unchecked) package var directEmit = true
+    /// The events of a match's path by step (-1: none), reused per match.
+    @exclusivity(unchecked) var pathNodes: [Int32] = []
 
     init(_ pattern: CompiledPattern) {
         self.pattern = pattern
@@ -117,8 +170,22 @@ import SluiceJSON
             }, compiler: pattern.compiler)
         discriminator = d
         discriminatorRef = d.map { Unmanaged.passUnretained($0) }
+        var rests: [Expression] = []
+        if let d {
+            for i in 0..<conditions.count {
+                guard let e = conditions[i].expression?.takeUnretainedValue(), let g = e.program.guardedRest,
+                    g.name.string == d.field, let t = d.index(of: g.text)
+                else { continue }
+                let rest = Expression(program: g.rest, source: e.source, compiler: e.compiler)
+                rests.append(rest)
+                conditions[i].restText = t
+                conditions[i].rest = Unmanaged.passUnretained(rest)
+            }
+        }
+        restExpressions = rests
         let indexed = activation.readerIndex.keys
         discriminatorSlot = d.flatMap { indexed.firstIndex(of: $0.field) } ?? -1
+        if case .field(let f) = pattern.key { keySlot = indexed.firstIndex(of: f) ?? -1 } else { keySlot = -1 }
         arrivalConditions = conditions
         var take: UInt64 = 0
         for st in nfa.states where st.condition < 64 { take |= 1 << UInt64(st.condition) }
@@ -138,7 +205,33 @@ import SluiceJSON
         if case .field(let f) = pattern.key { keyName = Array(f.utf8) }
         rawKeys = keyName.isEmpty ? [] : activation.prefetchedKeys + [keyName]
         keyUTF8 = UnsafeMutableRawBufferPointer.allocate(byteCount: max(1, keyName.count), alignment: 1)
+        selectedFields = Self.selectedFields(pattern)
+        pathNodes = Array(repeating: -1, count: nfa.states.count)
         keyName.withUnsafeBytes { keyUTF8.copyMemory(from: $0) }
+    }
+
+    /// ``selectedFields`` of `pattern`, or nil. Each `emit` field must be `NAME.FIELD` of
+    /// a step that takes one event (not a list), named by no other step, where neither
+    /// `NAME.FIELD` nor `NAME` is a table: then the expression reads the capture's
+    /// binding (a map of the captured event's fields) unless the match's last event,
+    /// which the activation holds, has a field named `NAME.FIELD` (checked per match).
+    static func selectedFields(_ pattern: CompiledPattern) -> [SelectedField]? {
+        guard case .fields(let fields) = pattern.emit, !fields.isEmpty else { return nil }
+        let states = pattern.nfa.states
+        var out: [SelectedField] = []
+        for (name, e) in fields {
+            guard let sel = e.program.selection else { return nil }
+            let variable = sel.variable.string
+            let whole = sel.whole.string
+            let steps = states.indices.filter { states[$0].name == variable }
+            guard steps.count == 1, !states[steps[0]].isList, !states.contains(where: { $0.name == whole }),
+                pattern.compiler.tables[whole] == nil, pattern.compiler.tables[variable] == nil,
+                variable != "event", variable != "params"
+            else { return nil }
+            out.append(
+                SelectedField(name: name, step: steps[0], field: sel.field, whole: whole, wholeUTF8: Array(whole.utf8)))
+        }
+        return out
     }
 
     deinit {
@@ -203,6 +296,10 @@ import SluiceJSON
         var known: UInt64 = 0
         // Whether the conditions are evaluated yet, and whether `activation` holds a copy
         // of the event.
+        // Which discriminator text the event's field is (-1: none).
+        var held = -1
+        // A raw event's bytes and offsets, once looked up.
+        var rawView: (bytes: UnsafeRawBufferPointer, offsets: FieldOffsets)? = nil
         var evaluated = arrivalConditions.count == 0
         var copied = false
         if let f = keyField {
@@ -226,14 +323,17 @@ import SluiceJSON
                         if let d = discriminatorRef {
                             d._withUnsafeGuaranteedRef { d in
                                 if let i = d.position(in: names, hint: &discriminatorHint) {
-                                    (mask, known) = d.decide(values.baseAddress.unsafelyUnwrapped + i)
+                                    (mask, known, held) = d.decide(values.baseAddress.unsafelyUnwrapped + i)
                                 }
                             }
                         }
                         if known != arrivalBits {
                             if !activation.bindings.isEmpty { activation.bindings = [:] }
                             let decided = known
-                            let (m, k) = activation.withFieldsLent(names, values) { arrivalMask(skipping: decided) }
+                            let h = held
+                            let (m, k) = activation.withFieldsLent(names, values) {
+                                arrivalMask(skipping: decided, held: h)
+                            }
                             mask |= m
                             known |= k
                         }
@@ -245,6 +345,12 @@ import SluiceJSON
                 found = parsedKey
             } else if event.pointee.isValueBacked {
                 found = nil
+            } else if rawShortKeys, keySlot >= 0, let view = Event.rawView(at: event, for: activation.readerIndex),
+                case .offset(let o) = view.offsets[keySlot], let key = WindowStep.shortStringKey(at: o, in: view.bytes)
+            {
+                // A short plain string key where the reader noted it: hashed from its bytes.
+                rawView = view
+                found = keyIndex(hash: key.hash, shortPrint: key.print)
             } else if event.pointee.isRaw, !event.pointee.offsets.isEmpty {
                 // The reader noted where the key and the conditions' fields are.
                 found = event.pointee.field(f).map { keyIndex(of: $0) }
@@ -286,16 +392,25 @@ import SluiceJSON
         if !evaluated {
             // A raw event's discriminating field where the reader noted it, then the rest.
             if !copied, discriminatorSlot >= 0, let d = discriminatorRef,
-                let view = event.pointee.rawView(for: activation.readerIndex),
-                case .offset(let o) = view.offsets[discriminatorSlot], let v = JSONParser.value(at: o, in: view.bytes)
+                let view = rawView ?? Event.rawView(at: event, for: activation.readerIndex),
+                case .offset(let o) = view.offsets[discriminatorSlot]
             {
-                (mask, known) = withUnsafePointer(to: v) { p in d._withUnsafeGuaranteedRef { $0.decide(p) } }
+                // A short plain string compared by its bytes; anything else as a value.
+                if let text = WindowStep.shortStringKey(at: o, in: view.bytes) {
+                    (mask, known, held) = d._withUnsafeGuaranteedRef { $0.decide(shortPrint: text.print) }
+                } else if let v = JSONParser.value(at: o, in: view.bytes) {
+                    (mask, known, held) = withUnsafePointer(to: v) { p in
+                        d._withUnsafeGuaranteedRef { $0.decide(p) }
+                    }
+                }
             }
             if known != arrivalBits {
                 let decided = known
+                let h = held
                 let (m, k) =
                     copied
-                    ? arrivalMask(skipping: decided) : withArriving(event) { arrivalMask(skipping: decided) }
+                    ? arrivalMask(skipping: decided, held: h)
+                    : withArriving(event) { arrivalMask(skipping: decided, held: h) }
                 mask |= m
                 known |= k
             }
@@ -322,16 +437,19 @@ import SluiceJSON
     }
 
     /// The arrival conditions on the bound event but those in `decided`: which are known
-    /// (`known`), and which of those hold (`mask`).
+    /// (`known`), and which of those hold (`mask`). `held`: the discriminator's text the
+    /// event's field is (-1: none), whose guarded conditions are decided by their rest.
     @inline(__always)
-    func arrivalMask(skipping decided: UInt64 = 0) -> (mask: UInt64, known: UInt64) {
+    func arrivalMask(skipping decided: UInt64 = 0, held: Int = -1) -> (mask: UInt64, known: UInt64) {
         var mask: UInt64 = 0
         var known: UInt64 = 0
         for i in 0..<arrivalConditions.count {
             let c = arrivalConditions[i]
             if c.bit & decided != 0 { continue }
             known |= c.bit
-            if let e = c.expression, !e._withUnsafeGuaranteedRef({ evaluate($0) }) { continue }
+            // The guard holds (the discriminator's field is its text): the rest decides.
+            let e = held >= 0 && c.restText == held ? c.rest : c.expression
+            if let e, !e._withUnsafeGuaranteedRef({ evaluate($0) }) { continue }
             mask |= c.bit
         }
         return (mask, known)
@@ -380,6 +498,19 @@ import SluiceJSON
     static func sameKey(_ a: UnsafePointer<JSON>, _ b: UnsafePointer<JSON>) -> Bool {
         if case .string(let x) = a.pointee, case .string(let y) = b.pointee { return x == y }
         return a.pointee == b.pointee
+    }
+
+    /// The index of the short ASCII string key whose hash and fingerprint (its bytes) are
+    /// `hash` and `print`, as ``KeyTable/hashAndPrint(_:)`` gives them; added if new.
+    @inline(__always)
+    func keyIndex(hash: UInt64, shortPrint print: KeyTable.Fingerprint) -> Int32 {
+        if let i = keyTable.find(hash: hash, print: print, { keyValues[Int($0)] == .string(print.shortString) }) {
+            return i
+        }
+        let k = runner.addKey()
+        keyValues.append(.string(print.shortString))
+        keyTable.insert(hash: hash, print: print, k)
+        return k
     }
 
     /// The index of key `value`, added if new.
@@ -530,12 +661,47 @@ import SluiceJSON
         runner.releaseCompleted()
     }
 
+    /// Emits match `m` from its captured events' fields, as the `emit` fields
+    /// (``selectedFields``) would give through CEL: true when it did; false, having
+    /// written nothing, when CEL must decide (a step without an event, a field that is
+    /// absent or not a plain value, or a last event with a field named like a whole
+    /// selection), and then the caller evaluates the expressions. Through CEL a capture
+    /// is the map of its event's fields, and a plain JSON value (null, bool, number,
+    /// string) read from that map converts back to itself; the reader lets no object
+    /// have two equal keys, so the map and the event agree on every field.
+    func emitSelected(_ m: CompletedMatch, _ selected: [SelectedField], into out: inout StepOutput) -> Bool {
+        for j in pathNodes.indices { pathNodes[j] = -1 }
+        var n = m.node
+        while n >= 0 {
+            pathNodes[buffer.step(ofNode: n)] = n
+            n = buffer.prev(ofNode: n)
+        }
+        let last = buffer.eventPointer(ofNode: m.node)
+        let lastBytes = Event.rawView(at: last, for: activation.readerIndex)?.bytes
+        var o = JSONObject(minimumCapacity: selected.count)
+        for s in selected {
+            let node = pathNodes[s.step]
+            guard node >= 0, !Self.mayHave(s.wholeUTF8, in: lastBytes) || last.pointee.field(s.whole) == nil,
+                let v = buffer.eventPointer(ofNode: node).pointee.field(s.field)
+            else { return false }
+            switch v {
+            case .null, .bool, .int, .string: break
+            case .double(let d): guard d.isFinite else { return false }
+            case .array, .object: return false
+            }
+            o[s.name] = v
+        }
+        out.emit(Event(.object(o), time: m.time))
+        return true
+    }
+
     func emitMatch(_ m: CompletedMatch, into out: inout StepOutput) {
         matchCount += 1
         switch pattern.emit {
         case .captures:
             out.emit(Event(captures.object(m.node), time: m.time))
         case .fields(let fields):
+            if directEmit, let selected = selectedFields, emitSelected(m, selected, into: &out) { return }
             activation.bindings = captures.bindings(m.node, through: runner.stateCount)
             activation.event = buffer.event(ofNode: m.node)
             var o = JSONObject(minimumCapacity: fields.count)
