@@ -113,14 +113,12 @@ import SluiceJSON
     /// both on every kind of value.
     @inlinable @inline(__always)
     package func evaluate(inline value: CELValue) -> Bool? {
-        let answer: Bool?
         switch value {
-        case .double(let d): answer = common(double: d)
-        case .int(let i): answer = common(int: i)
-        case .string(let s): answer = common(string: s)
-        default: answer = nil
+        case .double(let d): return common(double: d) ?? evaluate(value)
+        case .int(let i): return common(int: i) ?? evaluate(value)
+        case .string(let s): return common(string: s) ?? evaluate(value)
+        default: return evaluate(value)
         }
-        return answer ?? evaluate(value)
     }
 
     /// The common cases, shared by ``evaluate(json:)`` and ``evaluate(inline:)``: a number

@@ -70,6 +70,21 @@ import Testing
         return e
     }
 
+    /// Sends `o` at `time` to both steps, raw (each read with its step's field index, as a
+    /// reader makes them) or parsed, and moves both watermarks on every 100th event.
+    static func send(
+        _ o: JSONObject, time t: Int64, number i: Int, raw: Bool, to a: (StepHarness, PatternStep),
+        and b: (StepHarness, PatternStep)
+    ) {
+        for (harness, step) in [a, b] {
+            harness.send(raw ? Self.raw(o, time: t, index: step.readerIndex) : Event(.object(o), time: t))
+        }
+        if i % 100 == 99 {
+            a.0.advance(to: t - 1500)
+            b.0.advance(to: t - 1500)
+        }
+    }
+
     @Test(arguments: 0..<4, [false, true])
     func sameResultsWithAndWithoutTheDiscriminator(_ c: Int, raw: Bool) throws {
         let config = Self.configs[c]
@@ -79,11 +94,8 @@ import Testing
         slowStep.discriminator = nil
         // Raw short keys hashed from their bytes, against keys made into values first.
         slowStep.rawShortKeys = false
-        var rng: UInt64 = 0x5EED &+ UInt64(c)
-        func next(_ n: Int) -> Int {
-            rng = rng &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
-            return Int((rng >> 33) % UInt64(n))
-        }
+        var rng = SplitMix64(seed: 0x5EED &+ UInt64(c))
+        func next(_ n: Int) -> Int { rng.below(n) }
         var t: Int64 = 1000
         for i in 0..<3000 {
             var o = JSONObject()
@@ -97,13 +109,7 @@ import Testing
             if let n = Self.numbers[next(Self.numbers.count)] { o["n"] = n }
             if shape == 1 || shape == 2 { o[c == 2 ? "type" : "kind"] = kind }
             t += Int64(next(700)) - 100
-            // Raw events, each read with its step's field index, as a reader makes them.
-            fast.send(raw ? Self.raw(o, time: t, index: fastStep.readerIndex) : Event(.object(o), time: t))
-            slow.send(raw ? Self.raw(o, time: t, index: slowStep.readerIndex) : Event(.object(o), time: t))
-            if i % 100 == 99 {
-                fast.advance(to: t - 1500)
-                slow.advance(to: t - 1500)
-            }
+            Self.send(o, time: t, number: i, raw: raw, to: (fast, fastStep), and: (slow, slowStep))
         }
         fast.advance(to: Int64.max)
         slow.advance(to: Int64.max)
@@ -137,11 +143,8 @@ import Testing
             .int(1), .double(2.5), .string("é"), .bool(false), .null, .array([.int(1), .string("x")]),
             .object(JSONObject([("a", .int(1)), ("b", .array([]))])), nil,
         ]
-        var rng: UInt64 = 0xE417
-        func next(_ n: Int) -> Int {
-            rng = rng &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
-            return Int((rng >> 33) % UInt64(n))
-        }
+        var rng = SplitMix64(seed: UInt64(0xE417))
+        func next(_ n: Int) -> Int { rng.below(n) }
         var t: Int64 = 1000
         for i in 0..<3000 {
             var o = JSONObject()
@@ -152,12 +155,7 @@ import Testing
             if let w = ws[next(ws.count)] { o["w"] = w }
             if next(20) == 0 { o["s0.user"] = .string("dotted") }
             t += Int64(next(700)) - 100
-            fast.send(raw ? Self.raw(o, time: t, index: fastStep.readerIndex) : Event(.object(o), time: t))
-            slow.send(raw ? Self.raw(o, time: t, index: slowStep.readerIndex) : Event(.object(o), time: t))
-            if i % 100 == 99 {
-                fast.advance(to: t - 1500)
-                slow.advance(to: t - 1500)
-            }
+            Self.send(o, time: t, number: i, raw: raw, to: (fast, fastStep), and: (slow, slowStep))
         }
         fast.advance(to: Int64.max)
         slow.advance(to: Int64.max)

@@ -87,21 +87,7 @@ package final class PatternDiscriminator {
     /// than 15 bytes is never equal to it.
     @inline(__always)
     func decide(shortPrint print: KeyTable.Fingerprint) -> (mask: UInt64, known: UInt64, held: Int) {
-        var mask: UInt64 = 0
-        var failed: UInt64 = 0
-        var held = -1
-        texts.withUnsafeBufferPointer { texts in
-            for i in texts.indices {
-                let t = texts[i]
-                if t.print == print {
-                    mask |= t.exact
-                    held = i
-                } else {
-                    failed |= t.guarded
-                }
-            }
-        }
-        return (mask, exact | failed, held)
+        decide { $0.print == print }
     }
 
     /// The conditions the field's value `value` decides (`known`) and which of those hold
@@ -111,13 +97,20 @@ package final class PatternDiscriminator {
     func decide(_ value: UnsafePointer<JSON>) -> (mask: UInt64, known: UInt64, held: Int) {
         guard case .string(let s) = value.pointee else { return (0, 0, -1) }
         let n = s.utf8.count
+        return decide { $0.utf8Count == n && $0.text == s }
+    }
+
+    /// The conditions decided by which text `equals` holds for (at most one: the texts
+    /// are distinct), for the two ``decide`` above.
+    @inline(__always)
+    func decide(where equals: (Text) -> Bool) -> (mask: UInt64, known: UInt64, held: Int) {
         var mask: UInt64 = 0
         var failed: UInt64 = 0
         var held = -1
         texts.withUnsafeBufferPointer { texts in
             for i in texts.indices {
                 let t = texts[i]
-                if t.utf8Count == n && t.text == s {
+                if equals(t) {
                     mask |= t.exact
                     held = i
                 } else {
