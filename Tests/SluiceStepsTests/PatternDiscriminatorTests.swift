@@ -94,8 +94,11 @@ import Testing
         slowStep.discriminator = nil
         // Raw short keys hashed from their bytes, against keys made into values first.
         slowStep.rawShortKeys = false
-        var rng = SplitMix64(seed: 0x5EED &+ UInt64(c))
-        func next(_ n: Int) -> Int { rng.below(n) }
+        var rng: UInt64 = 0x5EED &+ UInt64(c)
+        func next(_ n: Int) -> Int {
+            rng = rng &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return Int((rng >> 33) % UInt64(n))
+        }
         var t: Int64 = 1000
         for i in 0..<3000 {
             var o = JSONObject()
