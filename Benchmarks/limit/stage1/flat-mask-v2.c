@@ -5,6 +5,7 @@
 #include <emmintrin.h>
 #endif
 #include "shims.h"
+#include "common.h"
 
 typedef unsigned __int128 u128;
 
@@ -38,8 +39,6 @@ static inline int classify_bytes(const unsigned char *p, size_t from, size_t to,
 static inline int classify(const unsigned char *p, size_t n, struct masks *m) {
 #if defined(__SSE2__)
     if (n >= 16) {
-        const __m128i space = _mm_set1_epi8(0x20);
-        const __m128i backslash = _mm_set1_epi8('\\');
         const __m128i quote = _mm_set1_epi8('"');
         const __m128i colon = _mm_set1_epi8(':');
         const __m128i comma = _mm_set1_epi8(',');
@@ -49,16 +48,9 @@ static inline int classify(const unsigned char *p, size_t n, struct masks *m) {
         uint16_t q[FLAT_MAX_BYTES / 16] = {0}, c[FLAT_MAX_BYTES / 16] = {0};
         uint16_t k[FLAT_MAX_BYTES / 16] = {0}, b[FLAT_MAX_BYTES / 16] = {0};
         for (size_t o = 0; o < n; o += 16) {
-            size_t at = o;
-            unsigned shift = 0;
-            if (o + 16 > n) {
-                at = n - 16;
-                shift = (unsigned)(o - at);
-            }
-            __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(p + at));
-            // Signed: below 0x20 is a control byte or (negative) one from 0x80.
-            __m128i bad = _mm_or_si128(_mm_cmpgt_epi8(space, v), _mm_cmpeq_epi8(v, backslash));
-            if ((unsigned)_mm_movemask_epi8(bad) >> shift) return 0;
+            __m128i v;
+            unsigned shift;
+            if (!step16(p, n, o, &v, &shift)) return 0;
             size_t w = o >> 4;
             q[w] = (uint16_t)((unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, quote)) >> shift);
             c[w] = (uint16_t)((unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, colon)) >> shift);
@@ -96,27 +88,6 @@ static inline u128 prefix_xor(u128 x) {
     return ((u128)hi << 64) | lo;
 }
 
-static inline uint64_t load8(const unsigned char *p) {
-    uint64_t w;
-    memcpy(&w, p, 8);
-    return w;
-}
-
-/// A key's bit in the repeated-key filter: from its first and last eight bytes (or
-/// fewer) and its length. Equal keys get equal bits; a set bit is checked exactly.
-static inline unsigned key_bit(const unsigned char *p, size_t start, size_t count, size_t n) {
-    uint64_t h;
-    if (count >= 8) {
-        h = load8(p + start) ^ (load8(p + start + count - 8) * 0xFF51AFD7ED558CCDull);
-    } else if (start + 8 <= n) {
-        h = count == 0 ? 0 : load8(p + start) & (~(uint64_t)0 >> (64 - 8 * count));
-    } else {
-        h = 0;
-        for (size_t i = 0; i < count; i++) h |= (uint64_t)p[start + i] << (8 * i);
-    }
-    h = (h + count) * 0x9E3779B97F4A7C15ull;
-    return (unsigned)(h >> 58);
-}
 
 /// Whether p[s..<e] is a number without exponent or `true`, `false` or `null` (p[e] is
 /// a ',' or the closing '}', which ends every digit run).

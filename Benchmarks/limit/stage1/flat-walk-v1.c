@@ -5,6 +5,7 @@
 #include <emmintrin.h>
 #endif
 #include "shims.h"
+#include "common.h"
 
 /// Sets in `quotes` (one bit a byte, (n + 63) / 64 words, zeroed by the caller) the
 /// bytes of p[from..<to] that are '"'; false when one of them is a control byte, a
@@ -24,20 +25,11 @@ static inline int scan_bytes(const unsigned char *p, size_t from, size_t to, uin
 static inline int scan_line(const unsigned char *p, size_t n, uint64_t *quotes) {
 #if defined(__SSE2__)
     if (n >= 16) {
-        const __m128i space = _mm_set1_epi8(0x20);
-        const __m128i backslash = _mm_set1_epi8('\\');
         const __m128i quote = _mm_set1_epi8('"');
         for (size_t o = 0; o < n; o += 16) {
-            size_t at = o;
-            unsigned shift = 0;
-            if (o + 16 > n) {
-                at = n - 16;
-                shift = (unsigned)(o - at);
-            }
-            __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(p + at));
-            // Signed: below 0x20 is a control byte or (negative) one from 0x80.
-            __m128i bad = _mm_or_si128(_mm_cmpgt_epi8(space, v), _mm_cmpeq_epi8(v, backslash));
-            if (_mm_movemask_epi8(bad) >> shift) return 0;
+            __m128i v;
+            unsigned shift;
+            if (!step16(p, n, o, &v, &shift)) return 0;
             uint64_t q = (uint64_t)((unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, quote)) >> shift);
             quotes[o >> 6] |= q << (o & 63);
         }
@@ -59,27 +51,6 @@ static inline size_t next_quote(const uint64_t *quotes, size_t words, size_t fro
     return (w << 6) + (size_t)__builtin_ctzll(bits);
 }
 
-static inline uint64_t load8(const unsigned char *p) {
-    uint64_t w;
-    memcpy(&w, p, 8);
-    return w;
-}
-
-/// A key's bit in the repeated-key filter: from its first and last eight bytes (or
-/// fewer) and its length. Equal keys get equal bits; a set bit is checked exactly.
-static inline unsigned key_bit(const unsigned char *p, size_t start, size_t count, size_t n) {
-    uint64_t h;
-    if (count >= 8) {
-        h = load8(p + start) ^ (load8(p + start + count - 8) * 0xFF51AFD7ED558CCDull);
-    } else if (start + 8 <= n) {
-        h = count == 0 ? 0 : load8(p + start) & (~(uint64_t)0 >> (64 - 8 * count));
-    } else {
-        h = 0;
-        for (size_t i = 0; i < count; i++) h |= (uint64_t)p[start + i] << (8 * i);
-    }
-    h = (h + count) * 0x9E3779B97F4A7C15ull;
-    return (unsigned)(h >> 58);
-}
 
 int sluice_flat_object(const unsigned char *p, size_t n, uint32_t *members) {
     if (n < 2 || n > SLUICE_FLAT_MAX_BYTES || p[0] != '{' || p[n - 1] != '}') return -1;
