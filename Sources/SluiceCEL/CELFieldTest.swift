@@ -43,6 +43,12 @@ import SluiceJSON
     @usableFromInline let literal: Literal
     /// The constant when it is an ASCII string compared with `==` or `!=`.
     @usableFromInline let text: String
+    /// ``text``'s bytes when JSON writes them as they are (no `"`, `\\` or control
+    /// byte), so that a string's raw text can be compared with them byte for byte
+    /// (``evaluate(rawAt:in:)``); empty otherwise, and unused.
+    @usableFromInline let plainText: [UInt8]
+    /// Whether ``evaluate(rawAt:in:)`` can answer: a number constant, or ``plainText``.
+    @usableFromInline package let rawComparable: Bool
 
     init(_ name: CELName, _ op: Operator, _ constant: CELValue) {
         self.name = name
@@ -61,6 +67,13 @@ import SluiceJSON
         default: literal = .other
         }
         self.text = text
+        let plain = text.utf8.allSatisfy { $0 >= 0x20 && $0 != UInt8(ascii: "\"") && $0 != UInt8(ascii: "\\") }
+        plainText = plain ? Array(text.utf8) : []
+        switch literal {
+        case .double, .int: rawComparable = true
+        case .ascii: rawComparable = plain
+        case .other: rawComparable = false
+        }
     }
 
     /// `name OP constant` for a relational operator; `flipped` for `constant OP name`.
@@ -147,6 +160,58 @@ import SluiceJSON
     func common(string s: String) -> Bool? {
         guard case .ascii(let count) = literal else { return nil }
         return (s.utf8.count == count && s == text) == (op == .equal)
+    }
+
+    /// The test applied to the JSON value that starts at `offset` of `bytes` (validated
+    /// text, as a reader recorded the offset), read where it is: a short plain number
+    /// (``JSONParser/shortNumber(at:in:)``) against a number constant, or a string without
+    /// escapes against ``plainText``. `.some(answer)` when it can tell, the same answer
+    /// as ``evaluate(json:)`` on the parsed value; nil when it cannot (another kind of
+    /// value or constant, escapes, a long number), and the caller then parses the value.
+    ///
+    /// A string's bytes are compared with the constant's: without escapes its text is its
+    /// bytes, and an ASCII constant equals a string exactly when their bytes are equal
+    /// (``Literal/ascii(count:)``). When the closing quote sits right after as many bytes
+    /// as the constant has, the answer holds even if escapes come first: an escaped
+    /// string decodes to fewer bytes than its text, or holds a `"` (which the constant
+    /// does not) when that quote is escaped. `ConditionTests` checks it against parsed
+    /// events.
+    @inlinable
+    package func evaluate(rawAt offset: Int, in bytes: UnsafeRawBufferPointer) -> Bool?? {
+        guard rawComparable, offset < bytes.count else { return nil }
+        switch literal {
+        case .double, .int:
+            guard let v = JSONParser.shortNumber(at: offset, in: bytes) else { return nil }
+            switch v {
+            case .double(let d): return .some(common(double: d))
+            case .int(let i): return .some(common(int: i))
+            default: return nil
+            }
+        case .ascii(let count):
+            guard bytes[offset] == UInt8(ascii: "\"") else { return nil }
+            let start = offset &+ 1
+            let close = start &+ count
+            let equal: Bool
+            if close < bytes.count && bytes[close] == UInt8(ascii: "\"") {
+                var i = 0
+                while i < count && bytes[start &+ i] == plainText[i] { i &+= 1 }
+                equal = i == count
+            } else {
+                // Another length: unequal unless escapes make up the difference.
+                var i = start
+                while i < bytes.count {
+                    let b = bytes[i]
+                    if b == UInt8(ascii: "\"") { break }
+                    if b == UInt8(ascii: "\\") { return nil }
+                    i &+= 1
+                }
+                guard i < bytes.count else { return nil }
+                equal = false
+            }
+            return .some(equal == (op == .equal))
+        case .other:
+            return nil
+        }
     }
 
     /// ``evaluate(json:)`` beyond the common cases.

@@ -722,8 +722,33 @@ func clockRealtimeNanos() -> UInt64 {
                 return test.evaluate(json: values[i])
             } ?? nil
         }
+        if rawIndexed && !parsed && test.rawComparable, let answer = rawTest(test) { return answer }
         guard let v = resolve(test.name) else { return nil }
         return test.evaluate(inline: v)
+    }
+
+    /// `test` on the bound raw event's field at the offset the reader recorded, read
+    /// where it is (``CELFieldTest/evaluate(rawAt:in:)``): no value is made or cached.
+    /// Nil where ``resolve(_:)`` would not read the field there first (a binding, a
+    /// table, the event or params, a field the index does not hold or could not place),
+    /// or where the test cannot tell without parsing; `.some(nil)` for an absent field,
+    /// as ``resolve(_:)`` gives nil for it.
+    @inline(__always)
+    func rawTest(_ test: CELFieldTest) -> Bool?? {
+        let id = test.name.id
+        guard bindings.isEmpty, !hasTables, id != eventID, id != paramsID else { return nil }
+        var slot = 0
+        while slot < slotIDs.count {
+            if slotIDs[slot] == id {
+                switch rawOffsets[slot] {
+                case .absent: return .some(nil)
+                case .offset(let o): return test.evaluate(rawAt: o, in: rawBytes)
+                case .unknown: return nil
+                }
+            }
+            slot += 1
+        }
+        return nil
     }
 }
 

@@ -22,7 +22,8 @@ struct ConditionTests {
         "amount > 250.0 && country == \"US\"", "amount > 250.0 || country == \"US\"",
         "!(amount > 250.0) && (country == \"US\" || flag)", "missing > 1 && country == \"US\"",
         "country == \"US\" || missing", "size(country) == 2 && amount > 0", "amount > 250.0 && event.flag == true",
-        "amount == null", "country == [\"US\"]",
+        "amount == null", "country == [\"US\"]", "country == \"\"", "country != \"U/S\"",
+        "country == \"U\\\"S\"", "country == \"K\"", "country == \"U\"", "amount > 250 && country != \"USA\"",
     ]
 
     /// `o` as an event still in its bytes, as a reader makes it.
@@ -103,7 +104,13 @@ struct ConditionTests {
             "0.05", "0.29", "145.93", "-145.93", "999999999999999", "9999999999999999", "123456789012345678",
             "9223372036854775807", "-9223372036854775808", "1234567890123.456", "\"250\"", "null", "true", "[250]",
         ]
-        let countries = [#""US""#, #""DE""#, #""U\u0053""#, #""é""#, "1", "null"]
+        // Strings whose raw text is compared with the constant's bytes: escapes that
+        // decode to the constant or not, an escaped quote where the constant's would
+        // close, other lengths, non-ASCII text (the Kelvin sign is canonically `K`).
+        let countries = [
+            #""US""#, #""DE""#, #""U\u0053""#, #""é""#, "1", "null", #""""#, #""U""#, #""USA""#, #""U\"""#,
+            #""U\"S""#, #""\\US""#, #""U\/S""#, #""U/S""#, #""K""#, "\"\u{212A}\"", #""\u212A""#, #""\u0055\u0053""#,
+        ]
         let arithmetic = try ["int(amount * 100.0)", "amount * 100.0", "amount + 1", "1.5 * amount", "int(amount)"].map
         {
             try compiler.compile(source: $0)
