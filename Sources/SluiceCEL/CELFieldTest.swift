@@ -45,9 +45,10 @@ import SluiceJSON
     @usableFromInline let text: String
     /// ``text``'s bytes when JSON writes them as they are (no `"`, `\\` or control
     /// byte), so that a string's raw text can be compared with them byte for byte
-    /// (``evaluate(rawAt:in:)``); empty otherwise, and unused.
+    /// (``evaluate(rawStringAt:in:)``); empty otherwise, and unused.
     @usableFromInline let plainText: [UInt8]
-    /// Whether ``evaluate(rawAt:in:)`` can answer: a number constant, or ``plainText``.
+    /// Whether a raw event's field can be tested where it is: a number constant (read
+    /// as a short number), or ``plainText`` (``evaluate(rawStringAt:in:)``).
     @usableFromInline package let rawComparable: Bool
 
     init(_ name: CELName, _ op: Operator, _ constant: CELValue) {
@@ -162,12 +163,21 @@ import SluiceJSON
         return (s.utf8.count == count && s == text) == (op == .equal)
     }
 
-    /// The test applied to the JSON value that starts at `offset` of `bytes` (validated
-    /// text, as a reader recorded the offset), read where it is: a short plain number
-    /// (``JSONParser/shortNumber(at:in:)``) against a number constant, or a string without
-    /// escapes against ``plainText``. `.some(answer)` when it can tell, the same answer
-    /// as ``evaluate(json:)`` on the parsed value; nil when it cannot (another kind of
-    /// value or constant, escapes, a long number), and the caller then parses the value.
+    /// Whether the constant is a number (compared with numbers by ``evaluate(inline:)``
+    /// without the general path).
+    @inlinable
+    package var comparesNumbers: Bool {
+        switch literal {
+        case .double, .int: return true
+        default: return false
+        }
+    }
+
+    /// The test applied to the JSON string that starts at `offset` of `bytes` (validated
+    /// text, as a reader recorded the offset), read where it is: `.some(answer)` when the
+    /// constant is ``plainText`` and the string has no escapes, the same answer as
+    /// ``evaluate(json:)`` on the parsed value; nil when it cannot tell (another kind of
+    /// value or constant, escapes), and the caller then parses the value.
     ///
     /// A string's bytes are compared with the constant's: without escapes its text is its
     /// bytes, and an ASCII constant equals a string exactly when their bytes are equal
@@ -177,41 +187,30 @@ import SluiceJSON
     /// does not) when that quote is escaped. `ConditionTests` checks it against parsed
     /// events.
     @inlinable
-    package func evaluate(rawAt offset: Int, in bytes: UnsafeRawBufferPointer) -> Bool?? {
-        guard rawComparable, offset < bytes.count else { return nil }
-        switch literal {
-        case .double, .int:
-            guard let v = JSONParser.shortNumber(at: offset, in: bytes) else { return nil }
-            switch v {
-            case .double(let d): return .some(common(double: d))
-            case .int(let i): return .some(common(int: i))
-            default: return nil
+    package func evaluate(rawStringAt offset: Int, in bytes: UnsafeRawBufferPointer) -> Bool?? {
+        guard case .ascii(let count) = literal, rawComparable, offset < bytes.count,
+            bytes[offset] == UInt8(ascii: "\"")
+        else { return nil }
+        let start = offset &+ 1
+        let close = start &+ count
+        let equal: Bool
+        if close < bytes.count && bytes[close] == UInt8(ascii: "\"") {
+            var i = 0
+            while i < count && bytes[start &+ i] == plainText[i] { i &+= 1 }
+            equal = i == count
+        } else {
+            // Another length: unequal unless escapes make up the difference.
+            var i = start
+            while i < bytes.count {
+                let b = bytes[i]
+                if b == UInt8(ascii: "\"") { break }
+                if b == UInt8(ascii: "\\") { return nil }
+                i &+= 1
             }
-        case .ascii(let count):
-            guard bytes[offset] == UInt8(ascii: "\"") else { return nil }
-            let start = offset &+ 1
-            let close = start &+ count
-            let equal: Bool
-            if close < bytes.count && bytes[close] == UInt8(ascii: "\"") {
-                var i = 0
-                while i < count && bytes[start &+ i] == plainText[i] { i &+= 1 }
-                equal = i == count
-            } else {
-                // Another length: unequal unless escapes make up the difference.
-                var i = start
-                while i < bytes.count {
-                    let b = bytes[i]
-                    if b == UInt8(ascii: "\"") { break }
-                    if b == UInt8(ascii: "\\") { return nil }
-                    i &+= 1
-                }
-                guard i < bytes.count else { return nil }
-                equal = false
-            }
-            return .some(equal == (op == .equal))
-        case .other:
-            return nil
+            guard i < bytes.count else { return nil }
+            equal = false
         }
+        return .some(equal == (op == .equal))
     }
 
     /// ``evaluate(json:)`` beyond the common cases.

@@ -728,21 +728,39 @@ func clockRealtimeNanos() -> UInt64 {
     }
 
     /// `test` on the bound raw event's field at the offset the reader recorded, read
-    /// where it is (``CELFieldTest/evaluate(rawAt:in:)``): no value is made or cached.
-    /// Nil where ``resolve(_:)`` would not read the field there first (a binding, a
-    /// table, the event or params, a field the index does not hold or could not place),
-    /// or where the test cannot tell without parsing; `.some(nil)` for an absent field,
-    /// as ``resolve(_:)`` gives nil for it.
+    /// where it is: a string compared by its bytes (``CELFieldTest/evaluate(rawStringAt:in:)``,
+    /// no value made), a short number read and cached as ``resolve(_:)`` would. Nil where
+    /// ``resolve(_:)`` would not read the field there (a binding, a table, the event or
+    /// params, a field the index does not hold or could not place), or where the test
+    /// cannot tell without parsing; `.some(nil)` for an absent field, as ``resolve(_:)``
+    /// gives nil for it.
     @inline(__always)
     func rawTest(_ test: CELFieldTest) -> Bool?? {
         let id = test.name.id
         guard bindings.isEmpty, !hasTables, id != eventID, id != paramsID else { return nil }
+        var i = 0
+        while i < cacheCount {
+            if cache[i].id == id {
+                guard let v = cache[i].value else { return .some(nil) }
+                return .some(test.evaluate(inline: v))
+            }
+            i += 1
+        }
         var slot = 0
         while slot < slotIDs.count {
             if slotIDs[slot] == id {
                 switch rawOffsets[slot] {
-                case .absent: return .some(nil)
-                case .offset(let o): return test.evaluate(rawAt: o, in: rawBytes)
+                case .absent:
+                    _ = cached(id, nil)
+                    return .some(nil)
+                case .offset(let o):
+                    if test.comparesNumbers {
+                        guard let n = JSONParser.shortNumber(at: o, in: rawBytes) else { return nil }
+                        let v = CELValue(json: n)
+                        _ = cached(id, v)
+                        return .some(test.evaluate(inline: v))
+                    }
+                    return test.evaluate(rawStringAt: o, in: rawBytes)
                 case .unknown: return nil
                 }
             }
