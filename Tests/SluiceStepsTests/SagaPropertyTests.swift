@@ -169,11 +169,14 @@ final class SagaHarness {
     /// it waits in the step's queue; false: the watermark it raises, so an event at the
     /// watermark is taken at once.
     let stampBefore: Bool
+    /// True: events are sent as their JSON text (raw), not as parsed values.
+    let raw: Bool
 
-    init(_ step: SagaStep, lateness: Int64, stampBefore: Bool = false) {
+    init(_ step: SagaStep, lateness: Int64, stampBefore: Bool = false, raw: Bool = false) {
         self.step = step
         self.lateness = lateness
         self.stampBefore = stampBefore
+        self.raw = raw
     }
 
     func send(_ value: JSON, time: Int64) {
@@ -187,7 +190,16 @@ final class SagaHarness {
             obj["ts"] = .int(time)
             v = .object(obj)
         }
-        step.process(Event(v, time: time), into: &o)
+        if raw {
+            // As a reader makes it: the event's bytes, read by the step's raw paths.
+            let text = Array(JSONWriter.string(v).utf8)
+            let buffer = text.withUnsafeBytes { ByteBuffer(copying: $0) }
+            var e = Event(raw: buffer, start: 0, count: text.count)
+            e.time = time
+            step.process(e, into: &o)
+        } else {
+            step.process(Event(v, time: time), into: &o)
+        }
         step.advance(watermark: watermark, into: &o)
         for (p, e) in o.sides { out.append((p, e.value)) }
     }

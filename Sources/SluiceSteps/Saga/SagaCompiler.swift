@@ -125,18 +125,28 @@ struct SagaKept: Sendable, Equatable {
     /// million sagas hold one keys array, not a million.
     static func project(_ event: Event, _ part: Part, keys: inout [String]) -> JSON {
         var scratch: [JSON?] = []
-        return project(event, part, keys: &keys, utf8: nil, scratch: &scratch)
+        var guesses: [Int] = []
+        return project(event, part, keys: &keys, utf8: nil, scratch: &scratch, guesses: &guesses)
     }
 
     /// ``project(_:_:keys:)`` reading the fields of a raw event in one pass over its
-    /// bytes: `utf8` is the part's fields as UTF-8, `scratch` a buffer kept for the next call.
+    /// bytes (`utf8` is the part's fields as UTF-8, `scratch` a buffer kept for the next
+    /// call), and those of a parsed object in place, each looked for first where it was
+    /// in the last one (`guesses`, kept for the next call).
     static func project(
-        _ event: Event, _ part: Part, keys: inout [String], utf8: [[UInt8]]?, scratch: inout [JSON?]
+        _ event: Event, _ part: Part, keys: inout [String], utf8: [[UInt8]]?, scratch: inout [JSON?],
+        guesses: inout [Int]
     ) -> JSON {
         switch part {
         case .nothing: return .null
         case .whole: return event.value
         case .fields(let fields):
+            if guesses.count != fields.count { guesses = Array(repeating: 0, count: fields.count) }
+            if let made = event.withParsedFields({ ks, vs in
+                projectParsed(fields, ks, vs, keys: &keys, guesses: &guesses)
+            }) {
+                return made
+            }
             guard isObject(event) else { return event.value }
             // One scan of a raw event's bytes for every field (the first of duplicate
             // keys, as `field` reads it).
@@ -167,6 +177,37 @@ struct SagaKept: Sendable, Equatable {
             }
             return .object(JSONObject(uniqueKeys: keys, values: values))
         }
+    }
+
+    /// The `.fields` projection of a parsed object of keys `ks` and values `vs`, as the
+    /// general path of ``project(_:_:keys:utf8:scratch:guesses:)`` makes it.
+    @inline(__always)
+    static func projectParsed(
+        _ fields: [String], _ ks: UnsafeBufferPointer<String>, _ vs: UnsafeBufferPointer<JSON>,
+        keys: inout [String], guesses: inout [Int]
+    ) -> JSON {
+        var values: [JSON] = []
+        values.reserveCapacity(fields.count)
+        var same = true
+        var present: [String] = []
+        for i in fields.indices {
+            let f = fields[i]
+            guard let at = SagaStep.find(f, in: ks, guess: &guesses[i]) else { continue }
+            if same {
+                if values.count < keys.count && keys[values.count] == f {
+                    values.append(vs[at])
+                    continue
+                }
+                same = false
+                present = Array(keys[..<values.count])
+            }
+            values.append(vs[at])
+            present.append(f)
+        }
+        if !same || values.count != keys.count {
+            keys = same ? Array(keys[..<values.count]) : present
+        }
+        return .object(JSONObject(uniqueKeys: keys, values: values))
     }
 
     /// Whether `event` is a JSON object, without parsing it.

@@ -82,7 +82,15 @@ struct SagaView {
     /// place: `body` is called with the value (lent where it is) and its result returned.
     @inline(__always)
     func withDataField<R>(_ name: String, _ body: (JSON) -> R?) -> R? {
+        withDataField(name, guess: 0, body)
+    }
+
+    /// ``withDataField(_:_:)`` looking at place `guess` first (an object's keys are
+    /// distinct, so the field found there is the one a scan finds).
+    @inline(__always)
+    func withDataField<R>(_ name: String, guess: Int, _ body: (JSON) -> R?) -> R? {
         UnsafeMutablePointer(mutating: data).pointee.withObjectFieldsExclusive { keys, values in
+            if guess < keys.count && keys[guess] == name { return body(values[guess]) }
             for i in keys.indices where keys[i] == name { return body(values[i]) }
             return nil
         }

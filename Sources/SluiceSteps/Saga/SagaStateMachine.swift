@@ -161,9 +161,15 @@ struct SagaStateMachine {
     /// Empties the step columns of `slot` (a new saga there, or one that finished).
     private mutating func clearColumns(_ slot: Int) {
         let n = plan.steps.count
-        for i in slot * n..<(slot + 1) * n {
-            stepStates[i] = .pending
-            if plan.keepsReplies { replyValues[i] = .null }
+        let range = slot * n..<(slot + 1) * n
+        // Through buffers: one uniqueness check per column, not one per element.
+        stepStates.withUnsafeMutableBufferPointer { b in
+            for i in range { b[i] = .pending }
+        }
+        if plan.keepsReplies {
+            replyValues.withUnsafeMutableBufferPointer { b in
+                for i in range { b[i] = .null }
+            }
         }
     }
 

@@ -50,49 +50,70 @@ final class SagaStep: InPlaceStep {
         var key: JSON
         var event: Event
     }
-    /// The events of the queued entries, by ``Pending/slot``; freed places are reused
+    /// The events of the queued entries, by ``Pending/slot``, in memory managed here: an
+    /// entry is moved in when queued and moved out when popped (an array of them copied
+    /// each in, destroyed a placeholder and wrote another, about 250 instructions an
+    /// event). Only the slots of queued entries are initialized; freed ones are reused
     /// last-freed first (``waitingFree``), so the few in use stay in cache.
-    @exclusivity(unchecked) var waiting: [Waiting] = []
+    @exclusivity(unchecked) var waiting: UnsafeMutablePointer<Waiting>?
+    @exclusivity(unchecked) var waitingCapacity = 0
+    /// Slots ever handed out (those below it not in ``waitingFree`` are initialized).
+    @exclusivity(unchecked) var waitingCount = 0
     @exclusivity(unchecked) var waitingFree: [Int32] = []
 
     /// Queues `event` (its key `key`) for the watermark.
-    func enqueue(_ p: Pending, key: JSON, event: Event) {
+    func enqueue(_ p: Pending, key: consuming JSON, event: consuming Event) {
         var p = p
-        let w = Waiting(key: key, event: event)
+        let slot: Int
         if let f = waitingFree.popLast() {
-            p.slot = f
-            waiting[Int(f)] = w
+            slot = Int(f)
         } else {
-            p.slot = Int32(waiting.count)
-            waiting.append(w)
+            if waitingCount == waitingCapacity { growWaiting() }
+            slot = waitingCount
+            waitingCount += 1
         }
+        p.slot = Int32(slot)
+        (waiting.unsafelyUnwrapped + slot).initialize(to: Waiting(key: key, event: event))
         queue.push(p)
     }
 
-    /// Takes the event and key of a popped entry out of ``waiting``, leaving a value that
-    /// holds no references in its place (moved out: no retain or release).
+    /// Room for twice the slots, the queued entries' events moved over.
+    func growWaiting() {
+        let capacity = max(64, waitingCapacity * 2)
+        let fresh = UnsafeMutablePointer<Waiting>.allocate(capacity: capacity)
+        if let old = waiting {
+            queue.forEach { p in (fresh + Int(p.slot)).moveInitialize(from: old + Int(p.slot), count: 1) }
+            old.deallocate()
+        }
+        waiting = fresh
+        waitingCapacity = capacity
+    }
+
+    /// Takes the event and key of a popped entry out of ``waiting`` (moved out: no retain
+    /// or release), freeing its slot.
     @inline(__always)
     func takeWaiting(_ slot: Int32) -> Waiting {
-        let i = Int(slot)
-        let w = waiting.withUnsafeMutableBufferPointer { b in
-            let e = b.baseAddress.unsafelyUnwrapped + i
-            let w = e.move()
-            e.initialize(to: Waiting(key: .null, event: Event(.null)))
-            return w
-        }
         waitingFree.append(slot)
-        return w
+        return (waiting.unsafelyUnwrapped + Int(slot)).move()
     }
 
     /// The event and key of a queued entry (for snapshots).
-    func waitingEntry(_ p: Pending) -> Waiting { waiting[Int(p.slot)] }
+    func waitingEntry(_ p: Pending) -> Waiting { waiting.unsafelyUnwrapped[Int(p.slot)] }
 
     /// Empties the queue and its events.
     func clearQueue() {
+        if let w = waiting {
+            queue.forEach { p in (w + Int(p.slot)).deinitialize(count: 1) }
+            w.deallocate()
+        }
+        waiting = nil
+        waitingCapacity = 0
+        waitingCount = 0
         queue = EventTimeQueue<Pending>()
-        waiting = []
         waitingFree = []
     }
+
+    deinit { clearQueue() }
 
     @exclusivity(unchecked) var queue = EventTimeQueue<Pending>()
     @exclusivity(unchecked) var nextSeq: Int64 = 0
@@ -121,6 +142,9 @@ final class SagaStep: InPlaceStep {
     let dataUTF8: [[UInt8]]?
     let replyUTF8: [[[UInt8]]?]
     @exclusivity(unchecked) var projectScratch: [JSON?] = []
+    /// Where each kept field was in the last parsed start event (per step: success reply).
+    @exclusivity(unchecked) var dataGuesses: [Int] = []
+    @exclusivity(unchecked) var replyGuesses: [[Int]]
 
     /// How a field of a command object is made: by CEL, or without it.
     enum CommandPart {
@@ -142,12 +166,54 @@ final class SagaStep: InPlaceStep {
         /// Per field of a command object, the text before the field's value: `{"NAME":`
         /// for the first, `,"NAME":` for the others.
         let keys: [[UInt8]]
+        /// The expressions of a command object's fields (empty for `.value`).
+        let exprs: [Expression]
+        /// A command object's text as written: each segment's text, then (unless it is
+        /// the last) the value of one field. Constants are written into the text once,
+        /// here, with the keys around them.
+        let segments: [Segment]
 
-        init(_ command: SagaCommand, _ compiler: ExpressionCompiler) {
+        struct Segment: Sendable {
+            var text: [UInt8]
+            /// The field whose value follows (-1: none, the end of the object).
+            var field: Int
+            /// For a field that is a plain field of the start event (``CommandPart/field(_:)``):
+            /// its name, and where it most likely is in the kept start data (its place
+            /// among the fields kept).
+            var name: String?
+            var guess: Int
+        }
+
+        init(_ command: SagaCommand, _ compiler: ExpressionCompiler, dataFields: [String]) {
             self.command = command
             binds = command.readsBindings
             plain = SagaStep.plainFields(command, compiler)
             keys = SagaStep.keyText(command)
+            var exprs: [Expression] = []
+            if case .fields(_, let es) = command { exprs = es }
+            self.exprs = exprs
+            var segments: [Segment] = []
+            var pending: [UInt8] = []
+            for i in exprs.indices {
+                pending.append(contentsOf: keys[i])
+                switch plain[i] {
+                case .constant(let v):
+                    JSONWriter.write(v, into: &pending)
+                case .field(let f):
+                    segments.append(
+                        Segment(
+                            text: pending, field: i, name: SagaStep.small(f), guess: dataFields.firstIndex(of: f) ?? 0))
+                    pending = []
+                case .cel:
+                    segments.append(Segment(text: pending, field: i, name: nil, guess: 0))
+                    pending = []
+                }
+            }
+            // An object of no fields (not written by the loop) is `{}`.
+            if exprs.isEmpty { pending.append(UInt8(ascii: "{")) }
+            pending.append(UInt8(ascii: "}"))
+            segments.append(Segment(text: pending, field: -1, name: nil, guess: 0))
+            self.segments = segments
         }
     }
     /// Per step, its command's plan, and its compensation's (nil: none).
@@ -160,14 +226,37 @@ final class SagaStep: InPlaceStep {
     /// failure and compensation condition of that shape on the same field. On a string
     /// value of the field they are never evaluated through CEL; any other value (absent,
     /// not a string), and conditions of other shapes, are left to CEL as before.
-    struct Discriminator {
+    final class Discriminator: Sendable {
         /// The field read.
-        var field: String
+        let field: String
         /// Per distinct string: the conditions it makes true (bits, ``conditionBit(_:)``)
         /// and whether it makes the start condition true.
-        var texts: [(text: String, utf8Count: Int, holds: UInt64, starts: Bool)]
+        let texts: [Text]
         /// The step conditions decided this way.
-        var known: UInt64
+        let known: UInt64
+        /// The texts' bytes one after another (``Text/offset``).
+        let bytes: [UInt8]
+
+        struct Text: Sendable {
+            var text: String
+            var utf8Count: Int
+            var holds: UInt64
+            var starts: Bool
+            var offset = 0
+        }
+
+        init(field: String, texts: [Text], known: UInt64) {
+            self.field = field
+            var bytes: [UInt8] = []
+            var texts = texts
+            for i in texts.indices {
+                texts[i].offset = bytes.count
+                bytes.append(contentsOf: texts[i].text.utf8)
+            }
+            self.texts = texts
+            self.known = known
+            self.bytes = bytes
+        }
     }
     /// Nil: every condition is evaluated through CEL (as tests compare).
     var discriminator: Discriminator?
@@ -193,15 +282,17 @@ final class SagaStep: InPlaceStep {
         guard let (field, startText) = compiled.start.program.asciiEquality, compiler.answersWithEventField(field),
             !["replies", "attempt"].contains(field.string)
         else { return nil }
-        var texts: [(text: String, utf8Count: Int, holds: UInt64, starts: Bool)] = [
-            (startText, startText.utf8.count, 0, true)
+        var texts: [Discriminator.Text] = [
+            .init(text: startText, utf8Count: startText.utf8.count, holds: 0, starts: true)
         ]
         var known: UInt64 = 0
         func add(_ c: SagaCondition, _ e: Expression?) {
             guard let e, let bit = conditionBit(c), let (name, text) = e.program.asciiEquality, name.id == field.id
             else { return }
             let i = texts.firstIndex { $0.text == text } ?? texts.count
-            if i == texts.count { texts.append((text, text.utf8.count, 0, false)) }
+            if i == texts.count {
+                texts.append(.init(text: text, utf8Count: text.utf8.count, holds: 0, starts: false))
+            }
             texts[i].holds |= bit
             known |= bit
         }
@@ -211,22 +302,33 @@ final class SagaStep: InPlaceStep {
             add(.compensationSuccess(s), e.compensateSuccess)
             add(.compensationFailure(s), e.compensateFailure)
         }
-        return Discriminator(field: field.string, texts: texts, known: known)
+        return Discriminator(field: small(field.string), texts: texts, known: known)
     }
 
     init(_ compiled: CompiledSaga) {
         self.compiled = compiled
         discriminator = Self.discriminator(compiled)
-        commandPlans = compiled.steps.map { CommandPlan($0.command, compiled.compiler) }
-        compensationPlans = compiled.steps.map { $0.compensate.map { CommandPlan($0, compiled.compiler) } }
+        if case .field(let f) = compiled.key { keyField = Self.small(f) } else { keyField = nil }
+        func small(_ part: SagaKept.Part) -> SagaKept.Part {
+            guard case .fields(let fs) = part else { return part }
+            return .fields(fs.map(Self.small))
+        }
+        kept = SagaKept(data: small(compiled.kept.data), replies: compiled.kept.replies.map(small))
+        var dataFields: [String] = []
+        if case .fields(let fs) = kept.data { dataFields = fs }
+        commandPlans = compiled.steps.map { CommandPlan($0.command, compiled.compiler, dataFields: dataFields) }
+        compensationPlans = compiled.steps.map {
+            $0.compensate.map { CommandPlan($0, compiled.compiler, dataFields: dataFields) }
+        }
         machine = SagaStateMachine(plan: compiled.plan)
         replyKeys = Array(repeating: [], count: compiled.steps.count)
+        replyGuesses = Array(repeating: [], count: compiled.steps.count)
         func utf8(_ part: SagaKept.Part) -> [[UInt8]]? {
             guard case .fields(let fs) = part else { return nil }
             return fs.map { Array($0.utf8) }
         }
-        dataUTF8 = utf8(compiled.kept.data)
-        replyUTF8 = compiled.kept.replies.map(utf8)
+        dataUTF8 = utf8(kept.data)
+        replyUTF8 = kept.replies.map(utf8)
         activation = compiled.compiler.activation()
         logKindText = SagaLogKind.allCases.map { k in
             var t = Array(#","event":"#.utf8)
@@ -275,47 +377,122 @@ final class SagaStep: InPlaceStep {
     // MARK: Step
 
     func process(_ event: Event, into out: inout StepOutput) {
-        let time = event.time
+        withUnsafePointer(to: event) { process(at: $0, into: &out) }
+    }
+
+    /// Where the discriminator's field and the key field were in the last parsed event
+    /// read (events of one kind have their fields in one order): looked at first.
+    @exclusivity(unchecked) var discriminatorAt = 0
+    @exclusivity(unchecked) var keyAt = 0
+    /// The key's field name when the key is one (`key: FIELD`).
+    let keyField: String?
+    /// ``CompiledSaga/kept``, its names made anew by ``small(_:)``.
+    let kept: SagaKept
+
+    /// `s` made anew from its bytes: a name of up to 15 bytes is then a small string,
+    /// held in the value itself. Names read from the configuration need not be (a
+    /// slice of the YAML or CEL source made into a string may be stored out of line),
+    /// and comparing one with an event's key of the same text then goes through the
+    /// general comparison instead of comparing the two values' bits (the kept fields'
+    /// lookups went through it a million times in the 40,000-saga run).
+    static func small(_ s: String) -> String { String(decoding: Array(s.utf8), as: UTF8.self) }
+
+    /// The position of `name` in `keys`: `guess` when it is there, else found by a scan
+    /// (and remembered in `guess`). Keys of an object are distinct, so the field found at
+    /// the guess is the one a scan finds.
+    @inline(__always)
+    static func find(_ name: String, in keys: UnsafeBufferPointer<String>, guess: inout Int) -> Int? {
+        if guess < keys.count && keys[guess] == name { return guess }
+        guard let i = keys.firstIndex(of: name) else { return nil }
+        guess = i
+        return i
+    }
+
+    /// What the discriminator's texts say of a string value `v` of its field: the
+    /// conditions it makes true, and whether it starts a saga. As `t.text == v` for the
+    /// texts of `v`'s length: equal bytes are equal strings, and an ASCII string of
+    /// other bytes is not equal to an ASCII text; anything else (a string of other bytes
+    /// that is not ASCII) is compared as strings.
+    @inline(__always)
+    static func match(_ d: Discriminator, _ v: String) -> (holds: UInt64, starts: Bool) {
+        var v = v
+        let n = v.utf8.count
+        return v.withUTF8 { vb -> (holds: UInt64, starts: Bool) in
+            d.texts.withUnsafeBufferPointer { ts in
+                d.bytes.withUnsafeBufferPointer { bytes in
+                    for k in ts.indices where ts[k].utf8Count == n {
+                        let at = ts[k].offset
+                        var i = 0
+                        while i < n && bytes[at &+ i] == vb[i] { i &+= 1 }
+                        if i == n || (!vb.allSatisfy { $0 < 0x80 } && ts[k].text == String(decoding: vb, as: UTF8.self))
+                        {
+                            return (ts[k].holds, ts[k].starts)
+                        }
+                    }
+                    return (0, false)
+                }
+            }
+        }
+    }
+
+    func process(at event: UnsafePointer<Event>, into out: inout StepOutput) {
+        let time = event.pointee.time
         if time == Event.noTime {
-            out.reject(event, step: compiled.stepName, message: "saga: the event has no time")
+            out.reject(event.pointee, step: compiled.stepName, message: "saga: the event has no time")
             return
         }
         if time < out.watermark {
-            out.side(compiled.latePort, event)
+            out.side(compiled.latePort, event.pointee)
             return
         }
         // The conditions on one field, from one read of it.
         var known: UInt64 = 0
         var holds: UInt64 = 0
         var startDecided: Bool?
-        if let d = discriminator, case .string(let v)? = event.field(d.field) {
-            known = d.known
-            startDecided = false
-            let n = v.utf8.count
-            for t in d.texts where t.utf8Count == n && t.text == v {
-                holds = t.holds
-                startDecided = t.starts
-                break
+        // A parsed object's fields are read in place, at the places they had in the last
+        // one; other events by name.
+        var keyValue: JSON?
+        let parsed: Void? = Event.withParsedFields(at: event) { keys, values in
+            if let d = discriminator, let i = Self.find(d.field, in: keys, guess: &discriminatorAt),
+                case .string(let v) = values[i]
+            {
+                known = d.known
+                let m = Self.match(d, v)
+                holds = m.holds
+                startDecided = m.starts
             }
+            if let f = keyField, let i = Self.find(f, in: keys, guess: &keyAt) { keyValue = values[i] }
+        }
+        if parsed == nil {
+            // One copy of the event to read by name (a field read through the pointer
+            // copied the whole event each time).
+            let e = event.pointee
+            if let d = discriminator, case .string(let v)? = e.field(d.field) {
+                known = d.known
+                let m = Self.match(d, v)
+                holds = m.holds
+                startDecided = m.starts
+            }
+            if let f = keyField { keyValue = e.field(f) }
         }
         // The activation is bound only for what the discriminator did not decide.
         var bound = false
         let key: JSON
         switch compiled.key {
         case .field(let f):
-            guard let v = event.field(f) else {
-                out.reject(event, step: compiled.stepName, message: "saga: key: no such field '\(f)'")
+            guard let v = keyValue else {
+                out.reject(event.pointee, step: compiled.stepName, message: "saga: key: no such field '\(f)'")
                 return
             }
             key = v
         case .expression(let e):
-            activation.event = event
+            activation.event = event.pointee
             bound = true
             do {
                 key = try e.evaluateJSON(activation)
             } catch {
                 activation.event = Event(.null)
-                out.reject(event, step: compiled.stepName, message: "saga: key: \(error.message)")
+                out.reject(event.pointee, step: compiled.stepName, message: "saga: key: \(error.message)")
                 return
             }
         }
@@ -324,14 +501,14 @@ final class SagaStep: InPlaceStep {
             isStart = startDecided
         } else {
             if !bound {
-                activation.event = event
+                activation.event = event.pointee
                 bound = true
             }
             do {
                 isStart = try compiled.start.evaluateBool(activation)
             } catch {
                 activation.event = Event(.null)
-                out.reject(event, step: compiled.stepName, message: "saga: start: \(error.message)")
+                out.reject(event.pointee, step: compiled.stepName, message: "saga: start: \(error.message)")
                 return
             }
         }
@@ -347,12 +524,12 @@ final class SagaStep: InPlaceStep {
                 if let t = timers.min, t.deadline <= time {
                     drain(upTo: time, effects: &effects)
                 }
-                handle(pending, key: key, event: event, effects: &effects)
+                handle(pending, key: key, event: event.pointee, effects: &effects)
                 drain(upTo: watermark, effects: &effects)
             }
             return
         }
-        enqueue(pending, key: key, event: event)
+        enqueue(pending, key: key, event: event.pointee)
         if time <= out.watermark { drain(upTo: out.watermark, into: &out) }
     }
 
@@ -363,22 +540,27 @@ final class SagaStep: InPlaceStep {
     /// Takes queued events and due deadlines up to `limit` in event-time order; a
     /// deadline goes before an event at the same time (a reply at the deadline is late).
     func drain(upTo limit: Int64, into out: inout StepOutput) {
-        withEffects(&out) { drain(upTo: limit, effects: &$0) }
+        withEffects(&out, sizing: true) { drain(upTo: limit, effects: &$0) }
     }
 
-    /// Runs `body` with effects writing to `out`, then turns the text of the log events
-    /// and commands it wrote into events (``Effects/finishText()``).
+    /// Runs `body` with effects writing to `out`. With `sizing` (a drain of the queue,
+    /// as each watermark brings), `out` first gets room for as many side events as the
+    /// last such call made: a fresh output (the chain gives one per watermark) grown by
+    /// appends was reallocated a dozen times a batch.
     @inline(__always)
-    func withEffects(_ out: inout StepOutput, _ body: (inout Effects) -> Void) {
+    func withEffects(_ out: inout StepOutput, sizing: Bool = false, _ body: (inout Effects) -> Void) {
         var effects = Effects(step: self)
         swap(&effects.out, &out)
         swap(&effects.text, &text)
-        swap(&effects.spans, &textSpans)
+        let before = effects.out.sides.count
+        if sizing {
+            let room = before &+ sidesHint
+            if effects.out.sides.capacity < room { effects.out.sides.reserveCapacity(room) }
+        }
         body(&effects)
-        effects.finishText()
+        if sizing { sidesHint = min(effects.out.sides.count &- before, 1 << 16) }
         swap(&effects.out, &out)
         swap(&effects.text, &text)
-        swap(&effects.spans, &textSpans)
     }
 
     func drain(upTo limit: Int64, effects: inout Effects) {
@@ -438,7 +620,8 @@ final class SagaStep: InPlaceStep {
     func handle(_ p: Pending, key: JSON, event: Event, effects: inout Effects) {
         if p.isStart {
             let data = SagaKept.project(
-                event, compiled.kept.data, keys: &dataKeys, utf8: dataUTF8, scratch: &projectScratch)
+                event, kept.data, keys: &dataKeys, utf8: dataUTF8, scratch: &projectScratch,
+                guesses: &dataGuesses)
             switch machine.start(id: key, hash: p.hash, data: data, time: p.time, effects: &effects) {
             case .started(let slot):
                 if slot >= scheduled.count {
@@ -458,8 +641,8 @@ final class SagaStep: InPlaceStep {
             id: key, hash: p.hash,
             reply: { s in
                 SagaKept.project(
-                    event, self.compiled.kept.replies[s], keys: &self.replyKeys[s], utf8: self.replyUTF8[s],
-                    scratch: &self.projectScratch)
+                    event, self.kept.replies[s], keys: &self.replyKeys[s], utf8: self.replyUTF8[s],
+                    scratch: &self.projectScratch, guesses: &self.replyGuesses[s])
             },
             time: p.time,
             classify: { (c: SagaCondition) throws(SagaConditionError) -> Bool in
@@ -553,16 +736,11 @@ final class SagaStep: InPlaceStep {
 
     // MARK: Effects
 
-    /// The text of log events and commands written by the ``Effects`` of one call (kept
-    /// for its capacity), and where each one's place in `out.sides` is.
+    /// The buffer the ``Effects`` write the text of one log event or command into (kept
+    /// for its capacity).
     @exclusivity(unchecked) var text: [UInt8] = []
-    @exclusivity(unchecked) var textSpans: [TextSpan] = []
-    struct TextSpan {
-        /// The index in ``StepOutput/sides`` of the event's placeholder.
-        var side: Int
-        var start: Int
-        var count: Int
-    }
+    /// The side events the last drain made (``withEffects(_:sizing:_:)``).
+    @exclusivity(unchecked) var sidesHint = 0
 
     /// Where the text of log events and commands is kept once made into events.
     @exclusivity(unchecked) var arena = ByteArena()
@@ -585,47 +763,26 @@ final class SagaStep: InPlaceStep {
     /// Builds commands and log events from the machine's decisions.
     ///
     /// Log events and `.fields` commands are written as JSON text, exactly as
-    /// ``JSONWriter`` writes the objects they stand for (keys in order), into ``text``;
-    /// `out` gets a placeholder for each, replaced by ``finishText()`` with an event over
-    /// its bytes, all of one call's events sharing one buffer. So making one costs no
-    /// allocation, and a sink copies its bytes instead of encoding an object.
+    /// ``JSONWriter`` writes the objects they stand for (keys in order), into ``text``,
+    /// then copied to the step's ``ByteArena`` and sent as an event over those bytes.
+    /// So making one costs no allocation, and a sink copies its bytes instead of
+    /// encoding an object.
     struct Effects: SagaEffects {
-        /// Strong: an `Effects` lives only for one ``withEffects(_:_:)`` call (one retain
+        /// Strong: an `Effects` lives only for one ``withEffects(_:sizing:_:)`` call (one retain
         /// then), where `unowned` cost a check and a retain on every use of it.
         let step: SagaStep
         var out = StepOutput()
         var text: [UInt8] = []
-        var spans: [TextSpan] = []
 
-        /// Text written past this is turned into events at once, so that a call that
-        /// makes very many events (the end of input firing every timeout) does not hold
-        /// them all in one buffer.
-        static let flushBytes = 1 << 20
-
-        /// Sends the text from `start` on to side `port` (as a placeholder for now).
+        /// Sends the text written (all of ``text``) to side `port` as an event over a copy
+        /// of it in the step's ``ByteArena``, and empties ``text``.
         @inline(__always)
-        mutating func sideText(_ port: Int, from start: Int, time: Int64) {
-            out.side(port, Event(.null, time: time))
-            spans.append(TextSpan(side: out.sides.count - 1, start: start, count: text.count - start))
-            if text.count >= Self.flushBytes { finishText() }
-        }
-
-        /// Replaces the placeholders with events over the text written, copied to the
-        /// step's ``ByteArena``.
-        mutating func finishText() {
-            guard !spans.isEmpty else { return }
+        mutating func sideText(_ port: Int, time: Int64) {
             let (buffer, at) = text.withUnsafeBytes { step.arena.store($0) }
-            for s in spans {
-                var e = Event(raw: buffer, start: at + s.start, count: s.count)
-                e.time = out.sides[s.side].event.time
-                out.sides[s.side].event = e
-            }
-            spans.removeAll(keepingCapacity: true)
-            if text.capacity > Self.flushBytes * 2 {
-                text = []
-            } else {
-                text.removeAll(keepingCapacity: true)
-            }
+            var e = Event(raw: buffer, start: at, count: text.count)
+            e.time = time
+            out.side(port, consume e)
+            text.removeAll(keepingCapacity: true)
         }
 
         mutating func command(_ saga: SagaView, step s: Int, attempt: Int, time: Int64) -> String? {
@@ -637,80 +794,85 @@ final class SagaStep: InPlaceStep {
             return build(c, saga, attempt: 1, time: time)
         }
 
-        mutating func build(_ plan: CommandPlan, _ saga: SagaView, attempt: Int, time: Int64) -> String? {
-            let binds = plan.binds
+        /// Binds the activation for the CEL expressions of `plan`'s command: the start data
+        /// as `event`, and for the commands that read them, `replies` and `attempt`.
+        func bind(_ plan: CommandPlan, _ saga: SagaView, attempt: Int) {
             let act = step.activation
-            // The activation is bound on the first expression that needs CEL.
-            var bound = false
-            defer {
-                if bound {
-                    if binds { act.bindings = [:] }
-                    act.event = Event(.null)
+            act.event = Event(saga.data.pointee)
+            if plan.binds {
+                var replies = CELMap(minimumCapacity: saga.replies.count)
+                for (i, r) in saga.replies.enumerated() where r != .null {
+                    replies.insertOrReplace(.string(step.compiled.plan.steps[i].name), CELValue(json: r))
                 }
+                act.bindings = ["replies": .map(replies), "attempt": .int(Int64(attempt))]
             }
-            func bind() {
-                bound = true
-                act.event = Event(saga.data.pointee)
-                // `replies` and `attempt` are bound only for the commands that read them.
-                if binds {
-                    var replies = CELMap(minimumCapacity: saga.replies.count)
-                    for (i, r) in saga.replies.enumerated() where r != .null {
-                        replies.insertOrReplace(.string(step.compiled.plan.steps[i].name), CELValue(json: r))
-                    }
-                    act.bindings = ["replies": .map(replies), "attempt": .int(Int64(attempt))]
-                }
-            }
-            switch plan.command {
-            case .fields(_, let exprs):
-                let start = text.count
-                do {
-                    for i in exprs.indices {
-                        text.append(contentsOf: plan.keys[i])
-                        // A field name alone, present with a string, integer or boolean
-                        // value: CEL would give that value back as it is.
-                        switch plan.plain[i] {
-                        case .constant(let v):
-                            JSONWriter.write(v, into: &text)
-                            continue
-                        case .field(let f):
-                            let written = saga.withDataField(f) { (v: JSON) -> Bool? in
-                                switch v {
-                                case .string, .int, .bool:
-                                    JSONWriter.write(v, into: &text)
-                                    return true
-                                default: return nil
-                                }
-                            }
-                            if written != nil { continue }
-                        case .cel: break
-                        }
-                        if !bound { bind() }
-                        JSONWriter.write(try exprs[i].evaluateJSON(act), into: &text)
-                    }
-                } catch {
-                    text.removeSubrange(start...)
-                    return error.message
-                }
-                // An object of no fields (not written by the loop) is `{}`.
-                if exprs.isEmpty { text.append(UInt8(ascii: "{")) }
-                text.append(UInt8(ascii: "}"))
-                sideText(step.compiled.commandsPort, from: start, time: time)
-            case .value(let e):
+        }
+
+        /// Undoes ``bind(_:_:attempt:)``.
+        func unbind(_ plan: CommandPlan) {
+            let act = step.activation
+            if plan.binds { act.bindings = [:] }
+            act.event = Event(.null)
+        }
+
+        mutating func build(_ plan: CommandPlan, _ saga: SagaView, attempt: Int, time: Int64) -> String? {
+            if case .value(let e) = plan.command {
                 let value: JSON
+                bind(plan, saga, attempt: attempt)
+                defer { unbind(plan) }
                 do {
-                    bind()
-                    value = try e.evaluateJSON(act)
+                    value = try e.evaluateJSON(step.activation)
                 } catch {
                     return error.message
                 }
                 out.side(step.compiled.commandsPort, Event(value, time: time))
+                return nil
             }
+            // The activation is bound on the first expression that needs CEL.
+            var bound = false
+            var failure: String?
+            let n = plan.segments.count
+            var j = 0
+            while j < n {
+                text.append(contentsOf: plan.segments[j].text)
+                let i = plan.segments[j].field
+                j &+= 1
+                if i < 0 { continue }
+                // A field name alone, present with a string, integer or boolean value:
+                // CEL would give that value back as it is.
+                if let f = plan.segments[j &- 1].name {
+                    let written = saga.withDataField(f, guess: plan.segments[j &- 1].guess) { (v: JSON) -> Bool? in
+                        switch v {
+                        case .string, .int, .bool:
+                            JSONWriter.write(v, into: &text)
+                            return true
+                        default: return nil
+                        }
+                    }
+                    if written != nil { continue }
+                }
+                if !bound {
+                    bind(plan, saga, attempt: attempt)
+                    bound = true
+                }
+                do {
+                    JSONWriter.write(try plan.exprs[i].evaluateJSON(step.activation), into: &text)
+                } catch {
+                    failure = error.message
+                    break
+                }
+            }
+            if bound { unbind(plan) }
+            if let failure {
+                text.removeAll(keepingCapacity: true)
+                return failure
+            }
+            sideText(step.compiled.commandsPort, time: time)
             return nil
         }
 
         mutating func log(_ saga: JSON, _ kind: SagaLogKind, step s: Int?, reason: String?, time: Int64) {
             // {"saga":ID,"event":KIND[,"step":NAME][,"reason":TEXT]}
-            let start = text.count
             text.append(contentsOf: SagaStep.logSagaKey)
             JSONWriter.write(saga, into: &text)
             text.append(contentsOf: step.logKindText[kind.index])
@@ -720,7 +882,7 @@ final class SagaStep: InPlaceStep {
                 JSONWriter.writeString(reason, into: &text)
             }
             text.append(UInt8(ascii: "}"))
-            sideText(step.compiled.logPort, from: start, time: time)
+            sideText(step.compiled.logPort, time: time)
         }
     }
 }
