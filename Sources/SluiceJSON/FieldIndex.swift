@@ -138,9 +138,15 @@
         return .offset(Int(v - 2))
     }
 
-    /// True when no slot is recorded.
+    /// True when no slot is recorded. As four words: `packed == .zero` compiles to a
+    /// loop over the eight lanes (about 70 instructions, on every raw field read).
     @inlinable
-    package var isEmpty: Bool { packed == .zero }
+    package var isEmpty: Bool {
+        withUnsafeBytes(of: packed) { b in
+            (b.load(as: UInt64.self) | b.load(fromByteOffset: 8, as: UInt64.self)
+                | b.load(fromByteOffset: 16, as: UInt64.self) | b.load(fromByteOffset: 24, as: UInt64.self)) == 0
+        }
+    }
 
     /// Records that the value of `slot`'s field starts at `offset` (below
     /// `UInt32.max - 2`).

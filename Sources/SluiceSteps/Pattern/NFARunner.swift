@@ -56,6 +56,8 @@ final class NFARunner {
         var contiguity: Contiguity
         var innerContiguity: Contiguity
         var restOptional: Bool
+        /// The condition's bit, when it is below 64 (else 0).
+        var conditionBit: UInt64
     }
 
     /// The event being matched: its per-key sequence number, time, slot (-1: not stored),
@@ -81,6 +83,11 @@ final class NFARunner {
     let hasNots: Bool
     /// Bits of the conditions that could start a match.
     let startMask: UInt64
+    /// The first state's condition bit when a new partial match can do nothing but take
+    /// an event there (the state is neither optional nor `min: 0`, and no `not` comes
+    /// before it), so that an event whose arrival bits say the condition does not hold
+    /// leaves it without a trace; else 0.
+    let startSkipBit: UInt64
     /// Whether every condition that could start a match is evaluated on arrival, so an
     /// event of a key without partial matches whose start bits are all clear is ignored.
     let idleSkip: Bool
@@ -130,7 +137,8 @@ final class NFARunner {
         states = nfa.states.map {
             StateInfo(
                 condition: $0.condition, min: $0.min, max: $0.max, optional: $0.optional, contiguity: $0.contiguity,
-                innerContiguity: $0.innerContiguity, restOptional: $0.restOptional)
+                innerContiguity: $0.innerContiguity, restOptional: $0.restOptional,
+                conditionBit: $0.condition < 64 ? 1 << UInt64($0.condition) : 0)
         }
         conditionExpressions = nfa.conditions.map(\.expression)
         conditionIterative = nfa.conditions.map(\.iterative)
@@ -142,6 +150,11 @@ final class NFARunner {
         for i in starts where nfa.isEvaluatedOnArrival(i) { mask |= 1 << UInt64(i) }
         startMask = mask
         idleSkip = starts.allSatisfy { nfa.isEvaluatedOnArrival($0) }
+        if let s0 = nfa.states.first, !s0.optional, s0.min >= 1, s0.condition < 64, gapHasNots.first != true {
+            startSkipBit = 1 << UInt64(s0.condition)
+        } else {
+            startSkipBit = 0
+        }
         let buffer = SharedBuffer()
         self.buffer = buffer
         captures = CaptureBuilder(buffer: buffer, nfa: nfa)
@@ -181,20 +194,31 @@ final class NFARunner {
         if !activation.bindings.isEmpty { activation.bindings = [:] }
         if conditionCache.count > 64 { for i in 64..<conditionCache.count { conditionCache[i] = -1 } }
 
-        loadPartialMatches(k, into: &old)
-        var o = 0
-        while o < old.count {
-            advance(old[o], isStart: false)
-            o += 1
+        // The key's partial matches are read where they are (the key's line, then its
+        // list in the pool), not moved out first: until the new ones replace them they
+        // stay as they were, so a rejected event has nothing to put back.
+        var oldCount = 0
+        if keys[k].hasPartialMatches {
+            advanceOld(keys[k].first)
+            oldCount = 1
+            var i = keys[k].first.link
+            while i >= 0 {
+                advanceOld(pool[Int(i)])
+                oldCount += 1
+                i = pool[Int(i)].link
+            }
         }
-        let start = PartialMatch(
-            step: 0, count: 0, lastStep: -1, node: -1, canProceed: true, startTime: time,
-            startSeq: seq, lastSeq: seq - 1)
-        advance(start, isStart: true)
+        // A new partial match, unless the event certainly cannot start one.
+        if startSkipBit == 0 || current.known & startSkipBit == 0 || current.mask & startSkipBit != 0 {
+            let start = PartialMatch(
+                step: 0, count: 0, lastStep: -1, node: -1, canProceed: true, startTime: time,
+                startSeq: seq, lastSeq: seq - 1)
+            advance(start, isStart: true)
+        }
 
         // Over a limit: keep the state as it was and say so, never drop silently.
         if next.count > limits.partialMatchesPerKey {
-            rollBack(k)
+            rollBack()
             return .overKeyLimit
         }
         // The step-wide budgets, checked exactly (after the skip strategy) only when the
@@ -204,39 +228,77 @@ final class NFARunner {
         var threshold = Int64.min
         var selected = false
         let overMatches =
-            slot >= 0 && next.count > old.count && livePartialMatches + next.count - old.count > limits.partialMatches
+            slot >= 0 && next.count > oldCount && livePartialMatches + next.count - oldCount > limits.partialMatches
         let overEvents = slot >= 0 && buffer.heldEvents >= limits.bufferedEvents
         if overMatches || overEvents {
             if !completed.isEmpty {
                 threshold = skip.select(&completed)
                 selected = true
             }
-            if overMatches, livePartialMatches + kept(above: threshold) - old.count > limits.partialMatches {
-                rollBack(k)
+            if overMatches, livePartialMatches + kept(above: threshold) - oldCount > limits.partialMatches {
+                rollBack()
                 return .overPartialMatchBudget
             }
             if overEvents, holds(slot, above: threshold) {
-                rollBack(k)
+                rollBack()
                 return .overEventBudget
             }
         }
-        // By index: iterating would retain the array around the calls.
-        var i = 0
-        while i < old.count {
-            buffer.release(old[i].node)
-            i += 1
+        if oldCount > 0 {
+            buffer.release(keys[k].first.node)
+            var i = keys[k].first.link
+            while i >= 0 {
+                buffer.release(pool[Int(i)].node)
+                i = pool[Int(i)].link
+            }
         }
-        let before = old.count
-        old.removeAll()
 
         if !completed.isEmpty {
             if !selected { threshold = skip.select(&completed) }
             if threshold > Int64.min { skip.prune(&next, upTo: threshold) }
         }
-        livePartialMatches += next.count - before
-        storePartialMatches(k, &next)
+        livePartialMatches += next.count - oldCount
+        replacePartialMatches(k, with: &next)
         next.removeAll()
         return .advanced
+    }
+
+    /// Makes `list` key `k`'s partial matches in place of the ones it has: the first on
+    /// the key's line, the others in the pool entries the key had (in their order), then
+    /// in free or new ones; entries left over are freed. `list` is only read (`inout`: a
+    /// column cannot be copied).
+    @inline(__always)
+    func replacePartialMatches(_ k: Int, with list: inout RawColumn<PartialMatch>) {
+        // The key's pool entries, reused first.
+        var reusable: Int32 = keys[k].hasPartialMatches ? keys[k].first.link : -1
+        if list.isEmpty {
+            keys[k].first.step = -1
+        } else {
+            keys[k].first = list[0]
+            var previous: Int32 = -1
+            var i = 1
+            while i < list.count {
+                let e: Int32
+                if reusable >= 0 {
+                    e = reusable
+                    reusable = pool[Int(e)].link
+                    pool[Int(e)] = list[i]
+                } else if freePoolEntries.count > 0 {
+                    e = freePoolEntries.removeLast()
+                    pool[Int(e)] = list[i]
+                } else {
+                    e = Int32(pool.append(list[i]))
+                }
+                if previous < 0 { keys[k].first.link = e } else { pool[Int(previous)].link = e }
+                previous = e
+                i += 1
+            }
+            if previous < 0 { keys[k].first.link = -1 } else { pool[Int(previous)].link = -1 }
+        }
+        while reusable >= 0 {
+            freePoolEntries.append(reusable)
+            reusable = pool[Int(reusable)].link
+        }
     }
 
     /// How many of the new partial matches the skip strategy keeps (those that started
@@ -257,14 +319,12 @@ final class NFARunner {
     }
 
     /// Undoes ``process(key:time:slot:mask:known:)`` before it changed the key's state:
-    /// lets go of what the event made and puts the key's partial matches back.
-    func rollBack(_ k: Int) {
+    /// lets go of what the event made (the key's partial matches are where they were).
+    func rollBack() {
         for i in 0..<next.count { buffer.release(next[i].node) }
         for i in 0..<completed.count { buffer.release(completed[i].node) }
         next.removeAll()
         completed.removeAll()
-        storePartialMatches(k, &old)
-        old.removeAll()
     }
 
     /// Lets go of ``completed`` once the caller has emitted them.
@@ -322,6 +382,27 @@ final class NFARunner {
         }
         keys[k].first = list[0]
         keys[k].first.link = link
+    }
+
+    /// ``advance(_:isStart:)`` of a partial match the key had, with the usual case
+    /// inline: a partial match that ignored the last event (so it may not move on)
+    /// ignores this one too when its state's condition is known not to hold (from the
+    /// arrival bits) and the state does not require the very next event, and stays as
+    /// it is (what ``advance(_:isStart:)`` does then, with a call and the whole loop).
+    @inline(__always)
+    func advanceOld(_ c: PartialMatch) {
+        if !c.canProceed, Int(c.step) < stateCount, c.count != 0 || !hasNots {
+            let st = states[Int(c.step)]
+            let bit = st.conditionBit
+            if Int(c.count) < st.max, current.known & bit != 0, current.mask & bit == 0,
+                (c.count == 0 ? st.contiguity : st.innerContiguity) != .strict
+            {
+                buffer.retain(c.node)
+                next.append(c)
+                return
+            }
+        }
+        advance(c, isStart: false)
     }
 
     /// Moves one partial match over the current event, appending its successors to `next`

@@ -3,6 +3,14 @@ import SluiceCEL
 import SluiceCore
 import SluiceJSON
 
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Musl)
+    import Musl
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
 /// The `pattern` step: complex event processing over event time, per key (docs/patterns.md).
 ///
 /// The operator half (Flink's `CepOperator`): it takes events as they arrive, computes
@@ -85,7 +93,7 @@ import SluiceJSON
     /// field), for raw events.
     let keySlot: Int
     /// Whether a raw event's key that is a short plain string is hashed from its bytes
-    /// (``WindowStep/shortStringKey(at:in:)``), not made into a value first (tests compare).
+    /// (``KeyTable/shortStringKey(at:in:)``), not made into a value first (tests compare).
     @exclusivity(unchecked) package var rawShortKeys = true
     /// Key value → key index (the runner's and ``keyValues``' index).
     @exclusivity(unchecked) var keyTable = PatternKeyTable()
@@ -117,27 +125,64 @@ import SluiceJSON
         var name: String
         var step: Int
         var field: String
+        /// `field`'s slot in the reader's field index (-1: not indexed).
+        var slot: Int
         var whole: String
-        var wholeUTF8: [UInt8]
+        /// `whole` in quotes, as a plain key is written (see ``mayHave(_:in:plain:)``).
+        var quotedWhole: [UInt8]
+    }
+    /// Whether the `emit` field names are distinct (then appended without a search).
+    let selectedNamesDistinct: Bool
+
+    /// Whether the raw event text `bytes` is all ASCII without a backslash: then every
+    /// key is written as its own bytes, and no key is canonically equal to an ASCII name
+    /// without being that name (as the Kelvin sign is to `K`). Eight bytes at a time.
+    package static func isPlainASCII(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        guard let base = bytes.baseAddress else { return true }
+        let n = bytes.count
+        var acc: UInt64 = 0
+        var i = 0
+        while i &+ 8 <= n {
+            let w = UInt64(littleEndian: base.loadUnaligned(fromByteOffset: i, as: UInt64.self))
+            let x = w ^ 0x5C5C_5C5C_5C5C_5C5C
+            // The high bit of each byte that is non-ASCII or a backslash (exact per byte,
+            // the other bits are masked off below).
+            acc |= w | ~(((x & 0x7F7F_7F7F_7F7F_7F7F) &+ 0x7F7F_7F7F_7F7F_7F7F) | x)
+            i &+= 8
+        }
+        while i < n {
+            let b = bytes[i]
+            if b >= 0x80 || b == UInt8(ascii: "\\") { return false }
+            i &+= 1
+        }
+        return acc & 0x8080_8080_8080_8080 == 0
     }
 
-    /// False when the raw event text `bytes` has no field named `name` (UTF-8) for sure:
-    /// `name` is ASCII and not empty, the text is all ASCII without escapes (so a key
-    /// equal to `name` is written as its bytes) and `name`'s bytes occur nowhere in it.
-    /// True otherwise, and for a parsed event (nil): then look the field up.
-    static func mayHave(_ name: [UInt8], in bytes: UnsafeRawBufferPointer?) -> Bool {
-        guard let bytes, let first = name.first, name.allSatisfy({ $0 < 0x80 }) else { return true }
-        var found = false
-        for i in 0..<bytes.count {
-            let b = bytes[i]
-            if b >= 0x80 || b == UInt8(ascii: "\\") { return true }
-            if !found, b == first, i + name.count <= bytes.count {
-                var j = 1
-                while j < name.count, bytes[i + j] == name[j] { j += 1 }
-                if j == name.count { found = true }
+    /// False when the raw event text `bytes` has no top-level field named `quoted`
+    /// without its quotes, for sure: the text is plain (``isPlainASCII(_:)``, given as
+    /// `plain`), `quoted` is an ASCII name in quotes, and it occurs nowhere in the text
+    /// (a plain key equal to the name would be written so). True otherwise, and for a
+    /// parsed event (nil): then look the field up. Found from the name's first `.` (a
+    /// dotted name's rarest byte in event text), else its first byte.
+    package static func mayHave(_ quoted: [UInt8], in bytes: UnsafeRawBufferPointer?, plain: Bool) -> Bool {
+        guard plain, let bytes, let base = bytes.baseAddress, quoted.count >= 3, quoted.allSatisfy({ $0 < 0x80 })
+        else { return true }
+        let n = quoted.count
+        guard bytes.count >= n else { return false }
+        let anchor = quoted.firstIndex(of: UInt8(ascii: ".")) ?? 1
+        let a = Int32(quoted[anchor])
+        return quoted.withUnsafeBytes { q -> Bool in
+            guard let k = q.baseAddress else { return true }
+            // Where the anchor can be: from `anchor` to `count - n + anchor`.
+            var from = anchor
+            let last = bytes.count - n + anchor
+            while from <= last, let hit = memchr(base + from, a, last + 1 - from) {
+                let at = base.distance(to: UnsafeRawPointer(hit))
+                if memcmp(base + (at - anchor), k, n) == 0 { return true }
+                from = at + 1
             }
+            return false
         }
-        return found
     }
 
     /// Whether ``selectedFields`` is set (for tests).
@@ -205,7 +250,9 @@ import SluiceJSON
         if case .field(let f) = pattern.key { keyName = Array(f.utf8) }
         rawKeys = keyName.isEmpty ? [] : activation.prefetchedKeys + [keyName]
         keyUTF8 = UnsafeMutableRawBufferPointer.allocate(byteCount: max(1, keyName.count), alignment: 1)
-        selectedFields = Self.selectedFields(pattern)
+        let selected = Self.selectedFields(pattern, index: activation.readerIndex)
+        selectedFields = selected
+        selectedNamesDistinct = Set(selected?.map(\.name) ?? []).count == selected?.count ?? 0
         pathNodes = Array(repeating: -1, count: nfa.states.count)
         keyName.withUnsafeBytes { keyUTF8.copyMemory(from: $0) }
     }
@@ -215,7 +262,7 @@ import SluiceJSON
     /// `NAME.FIELD` nor `NAME` is a table: then the expression reads the capture's
     /// binding (a map of the captured event's fields) unless the match's last event,
     /// which the activation holds, has a field named `NAME.FIELD` (checked per match).
-    static func selectedFields(_ pattern: CompiledPattern) -> [SelectedField]? {
+    static func selectedFields(_ pattern: CompiledPattern, index: FieldIndex) -> [SelectedField]? {
         guard case .fields(let fields) = pattern.emit, !fields.isEmpty else { return nil }
         let states = pattern.nfa.states
         var out: [SelectedField] = []
@@ -229,7 +276,10 @@ import SluiceJSON
                 variable != "event", variable != "params"
             else { return nil }
             out.append(
-                SelectedField(name: name, step: steps[0], field: sel.field, whole: whole, wholeUTF8: Array(whole.utf8)))
+                SelectedField(
+                    name: name, step: steps[0], field: sel.field,
+                    slot: index.keys.firstIndex(of: sel.field) ?? -1, whole: whole,
+                    quotedWhole: [UInt8(ascii: "\"")] + Array(whole.utf8) + [UInt8(ascii: "\"")]))
         }
         return out
     }
@@ -346,7 +396,7 @@ import SluiceJSON
             } else if event.pointee.isValueBacked {
                 found = nil
             } else if rawShortKeys, keySlot >= 0, let view = Event.rawView(at: event, for: activation.readerIndex),
-                case .offset(let o) = view.offsets[keySlot], let key = WindowStep.shortStringKey(at: o, in: view.bytes)
+                case .offset(let o) = view.offsets[keySlot], let key = KeyTable.shortStringKey(at: o, in: view.bytes)
             {
                 // A short plain string key where the reader noted it: hashed from its bytes.
                 rawView = view
@@ -396,7 +446,7 @@ import SluiceJSON
                 case .offset(let o) = view.offsets[discriminatorSlot]
             {
                 // A short plain string compared by its bytes; anything else as a value.
-                if let text = WindowStep.shortStringKey(at: o, in: view.bytes) {
+                if let text = KeyTable.shortStringKey(at: o, in: view.bytes) {
                     (mask, known, held) = d._withUnsafeGuaranteedRef { $0.decide(shortPrint: text.print) }
                 } else if let v = JSONParser.value(at: o, in: view.bytes) {
                     (mask, known, held) = withUnsafePointer(to: v) { p in
@@ -676,23 +726,41 @@ import SluiceJSON
             pathNodes[buffer.step(ofNode: n)] = n
             n = buffer.prev(ofNode: n)
         }
+        let index = activation.readerIndex
         let last = buffer.eventPointer(ofNode: m.node)
-        let lastBytes = Event.rawView(at: last, for: activation.readerIndex)?.bytes
+        let lastBytes = Event.rawView(at: last, for: index)?.bytes
+        // Looked at once per match, not per field.
+        let plain = lastBytes.map { Self.isPlainASCII($0) } ?? false
         var o = JSONObject(minimumCapacity: selected.count)
         for s in selected {
             let node = pathNodes[s.step]
-            guard node >= 0, !Self.mayHave(s.wholeUTF8, in: lastBytes) || last.pointee.field(s.whole) == nil,
-                let v = buffer.eventPointer(ofNode: node).pointee.field(s.field)
+            guard node >= 0,
+                !Self.mayHave(s.quotedWhole, in: lastBytes, plain: plain) || last.pointee.field(s.whole) == nil,
+                let v = Self.field(s, of: buffer.eventPointer(ofNode: node), index: index)
             else { return false }
             switch v {
             case .null, .bool, .int, .string: break
             case .double(let d): guard d.isFinite else { return false }
             case .array, .object: return false
             }
-            o[s.name] = v
+            if selectedNamesDistinct { o.appendUnchecked(key: s.name, value: v) } else { o[s.name] = v }
         }
         out.emit(Event(.object(o), time: m.time))
         return true
+    }
+
+    /// `s.field` of the event at `event`: at the offset the reader recorded for a raw
+    /// event (``Event/field(_:)`` finds the slot by name first), else as ``Event/field(_:)``.
+    @inline(__always)
+    static func field(_ s: SelectedField, of event: UnsafePointer<Event>, index: FieldIndex) -> JSON? {
+        if s.slot >= 0, let view = Event.rawView(at: event, for: index) {
+            switch view.offsets[s.slot] {
+            case .absent: return nil
+            case .offset(let o): return JSONParser.value(at: o, in: view.bytes)
+            case .unknown: break
+            }
+        }
+        return event.pointee.field(s.field)
     }
 
     func emitMatch(_ m: CompletedMatch, into out: inout StepOutput) {

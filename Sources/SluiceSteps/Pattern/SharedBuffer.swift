@@ -198,8 +198,23 @@ final class SharedBuffer {
         if node >= 0 { nodes[Int(node)].refs += 1 }
     }
 
-    /// One holder fewer; frees the node, its slot and its predecessors as they become unheld.
+    /// One holder fewer; frees the node, its slot and its predecessors as they become
+    /// unheld. Inlined up to the usual case, a node still held by another.
+    @inline(__always)
     func release(_ node: Int32) {
+        guard node >= 0 else { return }
+        let i = Int(node)
+        if nodes[i].refs > 1 {
+            nodes[i].refs -= 1
+            return
+        }
+        releaseFreeing(node)
+    }
+
+    /// ``release(_:)`` of a node held once: frees it, and its slot and predecessors as
+    /// they become unheld.
+    @inline(never)
+    private func releaseFreeing(_ node: Int32) {
         var n = node
         while n >= 0 {
             let i = Int(n)

@@ -215,6 +215,82 @@ struct KeyTable {
         return Fingerprint(low: low, high: high | UInt64(n) << 56)
     }
 
+    /// The key of the JSON string at `o` in `bytes` when it is short (up to 15 bytes),
+    /// ASCII and has no escapes, hashed from its bytes; nil otherwise. The same hash and
+    /// fingerprint as ``hashAndPrint(_:)`` of the string's value. On the table, a
+    /// struct: a static method of a class (`WindowStep`) made each caller load the
+    /// class's metadata first.
+    @inline(__always)
+    static func shortStringKey(at o: Int, in bytes: UnsafeRawBufferPointer) -> WindowStateMachine.KeyRef? {
+        guard let base = bytes.baseAddress, o >= 0, o < bytes.count, bytes[o] == UInt8(ascii: "\"") else {
+            return nil
+        }
+        let start = o + 1
+        if start + 16 <= bytes.count {
+            // Sixteen bytes at once: the first quote, and no backslash or non-ASCII byte
+            // before it. The string's bytes are the fingerprint (``shortPrint(_:)``
+            // of them, which this equals): the words masked below the quote.
+            let lo = UInt64(littleEndian: base.loadUnaligned(fromByteOffset: start, as: UInt64.self))
+            let hi = UInt64(littleEndian: base.loadUnaligned(fromByteOffset: start + 8, as: UInt64.self))
+            let badLow = zeroBytes(lo ^ 0x5C5C_5C5C_5C5C_5C5C) | lo
+            let quotesLow = zeroBytes(lo ^ 0x2222_2222_2222_2222)
+            let n: Int
+            var low: UInt64
+            var high: UInt64 = 0
+            if quotesLow != 0 {
+                // The quote's high bit is bit 8n + 7: the bytes below it are `below`.
+                let count = quotesLow.trailingZeroBitCount &>> 3
+                let below = (1 &<< UInt64(count &* 8)) &- 1
+                guard badLow & below & 0x8080_8080_8080_8080 == 0 else { return nil }
+                n = count
+                low = lo & below
+            } else {
+                let quotesHigh = zeroBytes(hi ^ 0x2222_2222_2222_2222)
+                guard quotesHigh != 0, badLow & 0x8080_8080_8080_8080 == 0 else { return nil }
+                let count = quotesHigh.trailingZeroBitCount &>> 3
+                let below = (1 &<< UInt64(count &* 8)) &- 1
+                let badHigh = zeroBytes(hi ^ 0x5C5C_5C5C_5C5C_5C5C) | hi
+                guard badHigh & below & 0x8080_8080_8080_8080 == 0 else { return nil }
+                n = 8 &+ count
+                low = lo
+                high = hi & below
+            }
+            let print = Fingerprint(low: low, high: high | UInt64(n) &<< 56)
+            return .init(hash: shortHash(print), shortString: print)
+        }
+        return shortStringKeyNearEnd(at: o, in: bytes)
+    }
+
+    /// ``shortStringKey(at:in:)`` of a string less than sixteen bytes before the end of
+    /// `bytes`, byte by byte (out of line: the sixteen-byte case is inlined).
+    @inline(never)
+    static func shortStringKeyNearEnd(at o: Int, in bytes: UnsafeRawBufferPointer) -> WindowStateMachine.KeyRef? {
+        guard let base = bytes.baseAddress else { return nil }
+        let start = o + 1
+        var n = -1
+        var i = start
+        while i < min(bytes.count, start + 16) {
+            let b = bytes[i]
+            if b == UInt8(ascii: "\"") {
+                n = i - start
+                break
+            }
+            if b == UInt8(ascii: "\\") || b >= 0x80 { return nil }
+            i += 1
+        }
+        if n < 0 { return nil }
+        let print = shortPrint(
+            UnsafeBufferPointer(start: base.assumingMemoryBound(to: UInt8.self) + start, count: n))
+        return .init(hash: shortHash(print), shortString: print)
+    }
+
+    /// The high bit of each zero byte of `x` (exact: no borrow crosses bytes), and
+    /// nothing else.
+    @inline(__always)
+    static func zeroBytes(_ x: UInt64) -> UInt64 {
+        ~(((x & 0x7F7F_7F7F_7F7F_7F7F) &+ 0x7F7F_7F7F_7F7F_7F7F) | x) & 0x8080_8080_8080_8080
+    }
+
     /// The hash of a short ASCII string, from its fingerprint.
     @inline(__always)
     static func shortHash(_ print: Fingerprint) -> UInt64 {

@@ -255,62 +255,10 @@ import SluiceJSON
         return true
     }
 
-    /// The key of the JSON string at `o` in `bytes` when it is short (up to 15 bytes),
-    /// ASCII and has no escapes, hashed from its bytes; nil otherwise. The same hash and
-    /// fingerprint as ``KeyTable/hashAndPrint(_:)`` of the string's value.
+    /// ``KeyTable/shortStringKey(at:in:)`` (there, so that a caller needs no class metadata).
     @inline(__always)
     static func shortStringKey(at o: Int, in bytes: UnsafeRawBufferPointer) -> WindowStateMachine.KeyRef? {
-        guard let base = bytes.baseAddress, o >= 0, o < bytes.count, bytes[o] == UInt8(ascii: "\"") else {
-            return nil
-        }
-        let start = o + 1
-        var n = -1
-        if start + 16 <= bytes.count {
-            // Sixteen bytes at once: the first quote, and no backslash or non-ASCII byte
-            // before it.
-            let lo = UInt64(littleEndian: base.loadUnaligned(fromByteOffset: start, as: UInt64.self))
-            let hi = UInt64(littleEndian: base.loadUnaligned(fromByteOffset: start + 8, as: UInt64.self))
-            let quotes = UInt64(Self.matches(lo, 0x22)) | UInt64(Self.matches(hi, 0x22)) << 8
-            guard quotes != 0 else { return nil }
-            n = quotes.trailingZeroBitCount
-            let badLow = UInt64(Self.matches(lo, 0x5C) | Self.high(lo))
-            let bad = badLow | UInt64(Self.matches(hi, 0x5C) | Self.high(hi)) << 8
-            if bad & ((1 << UInt64(n)) - 1) != 0 { return nil }
-        } else {
-            var i = start
-            while i < min(bytes.count, start + 16) {
-                let b = bytes[i]
-                if b == UInt8(ascii: "\"") {
-                    n = i - start
-                    break
-                }
-                if b == UInt8(ascii: "\\") || b >= 0x80 { return nil }
-                i += 1
-            }
-            if n < 0 { return nil }
-        }
-        let print = KeyTable.shortPrint(
-            UnsafeBufferPointer(start: base.assumingMemoryBound(to: UInt8.self) + start, count: n))
-        return .init(hash: KeyTable.shortHash(print), shortString: print)
-    }
-
-    /// A bit per byte of `word` (bit `i` for byte `i`) that equals `byte`.
-    @inline(__always)
-    static func matches(_ word: UInt64, _ byte: UInt8) -> UInt8 {
-        let x = word ^ (0x0101_0101_0101_0101 &* UInt64(byte))
-        // A zero byte of x has its high bit set here (exact: no borrow crosses bytes).
-        let zero = ~(((x & 0x7F7F_7F7F_7F7F_7F7F) &+ 0x7F7F_7F7F_7F7F_7F7F) | x) & 0x8080_8080_8080_8080
-        return gather(zero)
-    }
-
-    /// A bit per byte of `word` whose high bit is set.
-    @inline(__always)
-    static func high(_ word: UInt64) -> UInt8 { gather(word & 0x8080_8080_8080_8080) }
-
-    /// The high bits of the eight bytes of `bits` (only high bits set) as one byte.
-    @inline(__always)
-    static func gather(_ bits: UInt64) -> UInt8 {
-        UInt8(truncatingIfNeeded: ((bits >> 7) &* 0x0102_0408_1020_4080) >> 56)
+        KeyTable.shortStringKey(at: o, in: bytes)
     }
 
     /// Points ``inputPointers`` at ``values``.
