@@ -38,15 +38,19 @@ struct EventTimeSpec: Sendable {
         let reader = TimeReader(spec: self)
         // The time the reader reads first (a plain integer at its recorded offset), read
         // by the source itself; `assign` reads the rest, and gives the same answer for these.
-        let indexed = reader.indexed.map { index, slot in
-            switch unit {
-            case .s: IndexedTime(index: index, slot: slot, multiplier: 1000, divisor: 1)
-            case .ms: IndexedTime(index: index, slot: slot, multiplier: 1, divisor: 1)
-            case .us: IndexedTime(index: index, slot: slot, multiplier: 1, divisor: 1000)
-            case .ns: IndexedTime(index: index, slot: slot, multiplier: 1, divisor: 1_000_000)
-            }
+        return .eventTime(assign: { reader.time(of: $0) }, lateness: lateness, indexed: reader.indexed)
+    }
+
+    /// The time field's value read at its recorded offset (see ``IndexedTime``), with
+    /// this unit, when `name` is a plain field that `index` holds.
+    func indexedTime(_ name: String?, in index: FieldIndex) -> IndexedTime? {
+        guard let name, let slot = index.slot(of: name) else { return nil }
+        switch unit {
+        case .s: return IndexedTime(index: index, slot: slot, multiplier: 1000, divisor: 1)
+        case .ms: return IndexedTime(index: index, slot: slot, multiplier: 1, divisor: 1)
+        case .us: return IndexedTime(index: index, slot: slot, multiplier: 1, divisor: 1000)
+        case .ns: return IndexedTime(index: index, slot: slot, multiplier: 1, divisor: 1_000_000)
         }
-        return .eventTime(assign: { reader.time(of: $0) }, lateness: lateness, indexed: indexed)
     }
 
     /// Converts a time value to epoch milliseconds.
@@ -90,25 +94,24 @@ struct EventTimeSpec: Sendable {
 final class TimeReader: @unchecked Sendable {
     let spec: EventTimeSpec
     let activation: EventActivation
-    /// The readers' field index and the time field's slot in it, when the time is a
-    /// plain field the index holds: looked up once, not per event.
-    let indexed: (index: FieldIndex, slot: Int)?
+    /// The time read at its offset in the readers' field index, when the time is a plain
+    /// field the index holds (its slot looked up once, not per event); the source reads
+    /// it itself, and so does ``time(of:)`` first, so the unit is applied in one place.
+    let indexed: IndexedTime?
 
     init(spec: EventTimeSpec) {
         self.spec = spec
         activation = spec.compiler.activation()
-        let index = spec.compiler.fieldIndex
-        indexed = spec.fieldName.flatMap { name in index.slot(of: name).map { (index, $0) } }
+        indexed = spec.indexedTime(spec.fieldName, in: spec.compiler.fieldIndex)
     }
 
     func time(of event: Event) -> Result<Int64, TimeError> {
         if let name = spec.fieldName {
             // A plain integer (epoch milliseconds, usually) is read where the reader
-            // found it, without a search by name or a general parse.
-            if let (index, slot) = indexed,
-                let v = event.withIndexedFieldBytes(slot: slot, of: index, JSONParser.plainInteger), let v
-            {
-                return spec.millis(.int(v))
+            // found it, without a search by name or a general parse; anything it does not
+            // answer (an overflow too) is read below and gives the same time or error.
+            if let indexed, let ms = withUnsafePointer(to: event, { indexed.millis(of: $0) }) {
+                return .success(ms)
             }
             guard let v = event.field(name) else { return .failure(TimeError("no field '\(name)' for the event time")) }
             if case .null = v { return .failure(TimeError("field '\(name)' (the event time) is null")) }

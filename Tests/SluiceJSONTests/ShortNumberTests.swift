@@ -31,9 +31,14 @@ import Testing
             "2.50e1", "1.5e-3", "100", "1.0", "10.50", "00", "01", "-01", "1.", "-", "-.5", ".5", "1.5.2",
             "9007199254740993", "900719925474099.3", "9223372036854775807", "-9223372036854775808", "\"12\"",
             "true", "null",
+            // Both sides of 22 places, epoch milliseconds, beyond Int64, halfway-looking
+            // decimals, other exponent spellings, an array.
+            "-7", "12", "0.000001", "10.05", "1.5", "12345678901234.5", "0.0000000000000000000001",
+            "0.00000000000000000000001", "1e3", "1.5E-2", "2.5e+1", "1699999998701", "-1699999998701",
+            "92233720368547758070", "0.30000000000000004", "4.35", "2.675", "1.0000000000000002", "[1]",
         ]
         for text in texts {
-            for after in [",", "}", " ", "]", ""] {
+            for after in [",", "}", " ", "]", "", " ,"] {
                 let (short, full) = Self.check(text, after: after)
                 guard let short else { continue }
                 guard let full else {
@@ -44,13 +49,42 @@ import Testing
             }
         }
         // The ones it is for.
-        for text in ["0", "-0", "145.93", "-0.0", "0.05", "999999999999999", "12345678901234.5"] {
+        for text in ["0", "-0", "145.93", "-0.0", "0.05", "999999999999999", "12345678901234.5", "1699999998701"] {
             #expect(Self.check(text).short != nil, "\(text)")
         }
-        // Not for: an exponent, 16 digits or more, leading zeros.
-        for text in ["1e2", "9999999999999999", "0.1234567890123456", "01", "\"12\""] {
+        // Not for: an exponent, 16 digits or more, leading zeros, not a number.
+        for text in ["1e2", "1e3", "9999999999999999", "0.1234567890123456", "01", "\"12\"", "null"] {
             #expect(Self.check(text).short == nil, "\(text)")
         }
+    }
+
+    /// Seeded decimals of every length up to 17 digits with up to 24 places, both signs
+    /// (the same every run, where the test below draws new ones).
+    @Test func agreesWithTheParserOnSeededDecimals() {
+        var seed: UInt64 = 0x9E37_79B9_7F4A_7C15
+        func next(_ n: UInt64) -> UInt64 {
+            seed = seed &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return (seed >> 33) % n
+        }
+        var answered = 0
+        for _ in 0..<50_000 {
+            let digits = Int(next(17)) + 1
+            var s = String(next(9) + 1)
+            for _ in 1..<digits { s += String(next(10)) }
+            let places = Int(next(25))
+            if places > 0 {
+                if places >= s.count { s = String(repeating: "0", count: places - s.count + 1) + s }
+                s.insert(".", at: s.index(s.endIndex, offsetBy: -places))
+            }
+            if next(2) == 0 { s = "-" + s }
+            let (short, full) = Self.check(s)
+            guard let short else { continue }
+            answered += 1
+            #expect(
+                full.map { Self.same(short, $0) } == true,
+                "\(s): short \(short), the parser \(String(describing: full))")
+        }
+        #expect(answered > 10_000)
     }
 
     @Test func agreesWithTheParserOnRandomTexts() {

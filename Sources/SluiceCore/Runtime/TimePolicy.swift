@@ -52,7 +52,7 @@ import SluiceJSON
 
     /// The time of the event at `event` in epoch milliseconds, or nil (ask `assign`).
     @inline(__always)
-    func millis(of event: UnsafePointer<Event>) -> Int64? {
+    package func millis(of event: UnsafePointer<Event>) -> Int64? {
         guard let (bytes, offsets) = Event.rawView(at: event, for: index), case .offset(let o) = offsets[slot],
             o < bytes.count, let v = JSONParser.plainInteger(UnsafeRawBufferPointer(rebasing: bytes[o...]))
         else { return nil }

@@ -330,6 +330,7 @@ extension WindowStep: StatefulStep {
             kind: config.kind, functions: config.aggregates.map(\.function), inputs: config.aggregates.map(\.input),
             allowedLateness: config.allowedLateness, maxOpenWindows: config.maxOpenWindows)
         fresh.resultPrefix = machine.resultPrefix
+        fresh.resultPrefixHoldsKeyAndBounds = machine.resultPrefixHoldsKeyAndBounds
         try fresh.restore(parts, owns: owns)
         machine = fresh
     }

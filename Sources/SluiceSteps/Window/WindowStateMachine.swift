@@ -132,6 +132,10 @@ import SluiceJSON
     /// Nulls put before the aggregates in every ``WindowResult/values``: a window step
     /// sets this to the number of fields (the key's, the bounds) it writes there.
     @usableFromInline package var resultPrefix = 0
+    /// When set (with a ``resultPrefix`` of 3), the prefix is written here: the key,
+    /// then `start` and `end` (null for ``Event/noTime``), as a window step with a
+    /// single key puts them first.
+    @usableFromInline package var resultPrefixHoldsKeyAndBounds = false
 
     /// True when some aggregate keeps its values in a box (made when a window opens).
     let needsBoxes: Bool
@@ -692,15 +696,32 @@ import SluiceJSON
         slots[i].state = .free
         slots[i].version &+= 1
         slots[i].timer = Self.noTimer
-        let n = functions.count
+        // The plan's count and ops, not `functions` (whose array a mutating method
+        // retains and releases per read).
+        let n = plan.count
         accumulators.withUnsafeMutableBufferPointer { acc in
             for a in 0..<n { acc[i * n + a] = Accumulator() }
         }
         if usesExtras {
-            for a in 0..<n where functions[a].usesExtra { extras[i * n + a] = AccumulatorExtra() }
+            // Only `count()`, `count`, `sum` and `avg` leave their extra alone; resetting
+            // one that is already fresh changes nothing.
+            let steps = planSteps
+            extras.withUnsafeMutableBufferPointer { ex in
+                for a in 0..<n {
+                    switch steps[a].op {
+                    case .countAll, .count, .sum: continue
+                    default: ex[i * n + a] = AccumulatorExtra()
+                    }
+                }
+            }
         }
         let k = Int(slots[i].key)
-        if let w = keys[k].windows.firstIndex(of: slot) { keys[k].windows.remove(at: w) }
+        // Usually the key's only (or last) window.
+        if keys[k].windows.last == slot {
+            keys[k].windows.removeLast()
+        } else if let w = keys[k].windows.firstIndex(of: slot) {
+            keys[k].windows.remove(at: w)
+        }
         if keys[k].windows.isEmpty && !keepsIdleKeys {
             removeKey(k)
         } else {
@@ -809,21 +830,34 @@ import SluiceJSON
         }
         let n = functions.count
         let prefix = resultPrefix
+        let steps = planSteps
+        let keyAndBounds = resultPrefixHoldsKeyAndBounds && prefix == 3
+        fired.reserveCapacity(fired.count + touched.count)
         for (slot, update) in touched {
             let i = Int(slot)
-            var values: [JSON] = []
-            // Room for the fields a window step puts first and for `update`, so that
-            // the step makes its event of this array, not of a copy.
-            values.reserveCapacity(prefix + n + 1)
-            for _ in 0..<prefix { values.append(.null) }
             var errors: [(index: Int, message: String)] = []
-            accumulators.withUnsafeBufferPointer { acc in
-                for a in 0..<n {
-                    switch Aggregates.result(functions[a], acc[i * n + a], extras[i * n + a]) {
-                    case .success(let v): values.append(v)
-                    case .failure(let e):
-                        values.append(.null)
-                        errors.append((a, e.message))
+            // The fields a window step puts first (nulls, or the key and bounds), then the
+            // aggregates, so that the step makes its event of this array, not of a copy;
+            // written through one pointer, not appended one by one.
+            var values = [JSON](repeating: .null, count: prefix + n)
+            values.withUnsafeMutableBufferPointer { buffer in
+                guard let out = buffer.baseAddress else { return }
+                if keyAndBounds {
+                    let (start, end) = (slots[i].start, slots[i].end)
+                    out[0] = keys[Int(slots[i].key)].key
+                    if start != Event.noTime { out[1] = .int(start) }
+                    if end != Event.noTime { out[2] = .int(end) }
+                }
+                accumulators.withUnsafeBufferPointer { acc in
+                    for a in 0..<n {
+                        if let fast = Self.fastResult(steps[a].op, acc[i * n + a]) {
+                            out[prefix + a] = fast
+                            continue
+                        }
+                        switch Aggregates.result(functions[a], acc[i * n + a], extras[i * n + a]) {
+                        case .success(let r): out[prefix + a] = r
+                        case .failure(let e): errors.append((a, e.message))
+                        }
                     }
                 }
             }
@@ -833,6 +867,28 @@ import SluiceJSON
                     update: update, values: values, errors: errors))
         }
         touched.removeAll(keepingCapacity: true)
+    }
+
+    /// ``Aggregates/result(_:_:_:)`` for the aggregates ``apply(slot:values:time:seq:)``
+    /// does in place, read from the accumulator alone (no copy of its extra); nil for
+    /// the rest (`.general`, a `sum` that overflowed, a `min` or `max` that is not a
+    /// double), which the caller asks `result` for. `WindowResultFastPathTests` compares
+    /// the two.
+    @inline(__always)
+    static func fastResult(_ op: AggregatePlan.Op, _ a: Accumulator) -> JSON? {
+        switch op {
+        case .countAll, .count:
+            return .int(a.n)
+        case .sum:
+            if a.overflow { return nil }
+            if a.n == 0 { return .null }
+            return a.sawDouble ? .double(Double(a.isum) + a.dsum) : .int(a.isum)
+        case .max, .min:
+            if a.n == 0 { return .null }
+            return a.hasDouble ? .double(a.dsum) : nil
+        case .general:
+            return nil
+        }
     }
 }
 

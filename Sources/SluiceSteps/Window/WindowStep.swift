@@ -34,6 +34,13 @@ import SluiceJSON
     let inputSlots: [Int]
     /// `directNames`' UTF-8 lengths.
     let directCounts: [Int]
+    /// `directNames`, their UTF-8 lengths and `inputSlots`, in memory of their own, and
+    /// their counts (read per event without an array's checks).
+    let fieldNames: UnsafeMutablePointer<String>
+    let fieldUTF8Counts: UnsafeMutablePointer<Int>
+    let fieldCount: Int
+    let inputFieldSlots: UnsafeMutablePointer<Int>
+    let inputCount: Int
     /// Where each of `directNames` (by its index) is in the parsed event being read (-1:
     /// absent), tried first on the next event.
     @exclusivity(unchecked) var positions: FieldPositionCache
@@ -64,6 +71,13 @@ import SluiceJSON
     /// one reference, not a copy per event); with `update` appended for re-fired windows.
     let outputKeys: [String]
     let outputKeysUpdate: [String]
+    /// `config.key`'s case, without its names (read per result without copying them).
+    let keyShape: KeyShape
+
+    enum KeyShape {
+        case global, single
+        case named(Int)
+    }
 
     /// A window step with nothing open.
     @usableFromInline package init(config: WindowConfig, compiler: ExpressionCompiler, name: String) {
@@ -75,6 +89,7 @@ import SluiceJSON
             allowedLateness: config.allowedLateness, maxOpenWindows: config.maxOpenWindows)
         // The key's fields and the bounds go before the aggregates (see `emit`).
         machine.resultPrefix = config.key.fieldNames.count + 2
+        if case .single = config.key { machine.resultPrefixHoldsKeyAndBounds = true }
         if case .count = config.kind { isCount = true } else { isCount = false }
         if case .single(_, .field(let f)) = config.key { keyField = f } else { keyField = nil }
         inputFields = config.inputs.map { if case .field(let f) = $0 { f } else { nil } }
@@ -96,10 +111,20 @@ import SluiceJSON
             return names.count - 1
         }
         keySlot = keyField.map(slot) ?? -1
-        inputSlots = inputFields.map { $0.map(slot) ?? -1 }
+        let inputs = inputFields.map { $0.map(slot) ?? -1 }
+        inputSlots = inputs
         directNames = names
         directUTF8 = names.map { Array($0.utf8) }
-        directCounts = names.map(\.utf8.count)
+        let counts = names.map(\.utf8.count)
+        directCounts = counts
+        fieldCount = names.count
+        fieldNames = .allocate(capacity: max(1, names.count))
+        fieldNames.initialize(from: names, count: names.count)
+        fieldUTF8Counts = .allocate(capacity: max(1, names.count))
+        fieldUTF8Counts.initialize(from: counts, count: names.count)
+        inputCount = inputs.count
+        inputFieldSlots = .allocate(capacity: max(1, inputs.count))
+        inputFieldSlots.initialize(from: inputs, count: inputs.count)
         positions = FieldPositionCache(capacity: names.count)
         values = Array(repeating: .null, count: config.inputs.count)
         numericCount = numeric.count
@@ -122,9 +147,18 @@ import SluiceJSON
         let keys = config.key.fieldNames + ["window_start", "window_end"] + config.aggregates.map(\.name)
         outputKeys = keys
         outputKeysUpdate = keys + ["update"]
+        switch config.key {
+        case .global: keyShape = .global
+        case .single: keyShape = .single
+        case .named(let parts): keyShape = .named(parts.count)
+        }
     }
 
     deinit {
+        fieldNames.deinitialize(count: fieldCount)
+        fieldNames.deallocate()
+        fieldUTF8Counts.deallocate()
+        inputFieldSlots.deallocate()
         indexSlots.deallocate()
         rawValues.deinitialize(count: max(1, config.inputs.count))
         rawValues.deallocate()
@@ -163,13 +197,15 @@ import SluiceJSON
             // A parsed object: the key and the inputs are read where they are, in the
             // object's values, lent for the closure.
             let done: Bool? = Event.withParsedFields(at: p) { ks, vs in
-                for j in 0..<directNames.count {
-                    _ = positions.index(of: directNames[j], id: j, utf8Count: directCounts[j], in: ks)
+                // Names and slots from memory of their own: no array header, count and
+                // bounds check per read.
+                for j in 0..<fieldCount {
+                    _ = positions.index(of: fieldNames[j], id: j, utf8Count: fieldUTF8Counts[j], in: ks)
                 }
                 let base = vs.baseAddress.unsafelyUnwrapped
                 let null = UnsafePointer(nullValue)
-                for i in 0..<inputSlots.count {
-                    let at = positions[inputSlots[i]]
+                for i in 0..<inputCount {
+                    let at = positions[inputFieldSlots[i]]
                     inputPointers[i] = at >= 0 && at < vs.count ? base + at : null
                 }
                 if keySlot < 0 {
@@ -365,41 +401,53 @@ import SluiceJSON
     /// Emits the fired windows as events.
     func flush(into out: inout StepOutput) {
         if fired.isEmpty { return }
-        for j in fired.indices {
-            // The result's values (with room for the key and bounds, `resultPrefix`)
-            // become the event's: moved out, not copied.
-            var values: [JSON] = []
-            swap(&values, &fired[j].values)
-            emit(fired[j], values: values, into: &out)
+        // A watermark that closes many windows (a minute's, for every key) makes as
+        // many events: room for them at once, not a reallocation per doubling.
+        let needed = out.events.count + fired.count
+        if needed > out.events.capacity { out.events.reserveCapacity(max(needed, 2 * out.events.capacity)) }
+        fired.withUnsafeMutableBufferPointer { results in
+            guard let base = results.baseAddress else { return }
+            for j in results.indices {
+                // The result's values (with room for the key and bounds, `resultPrefix`)
+                // become the event's: moved out, not copied; the result is read where it
+                // is, not copied either.
+                var values: [JSON] = []
+                swap(&values, &base[j].values)
+                emit(base + j, values: values, into: &out)
+            }
         }
         fired.removeAll(keepingCapacity: true)
     }
 
-    /// Emits `r` as an event; `values` is `r.values`, its first ``WindowStateMachine/resultPrefix``
-    /// places free for the key's fields and the bounds.
-    func emit(_ r: borrowing WindowResult, values: consuming [JSON], into out: inout StepOutput) {
+    /// Emits the result at `r` as an event; `values` is its `values`, the first
+    /// ``WindowStateMachine/resultPrefix`` places free for the key's fields and the bounds.
+    func emit(_ r: UnsafePointer<WindowResult>, values: consuming [JSON], into out: inout StepOutput) {
         var values = values
-        var at = 0
-        switch config.key {
-        case .global: break
-        case .single:
-            values[0] = r.key
-            at = 1
-        case .named(let parts):
-            let ks = r.key.arrayValue ?? []
-            for i in parts.indices { values[i] = i < ks.count ? ks[i] : .null }
-            at = parts.count
+        let (start, end, update) = (r.pointee.start, r.pointee.end, r.pointee.update)
+        if !machine.resultPrefixHoldsKeyAndBounds {
+            var at = 0
+            switch keyShape {
+            case .global: break
+            case .single:
+                values[0] = r.pointee.key
+                at = 1
+            case .named(let count):
+                if case .array(let ks) = r.pointee.key {
+                    for i in 0..<min(count, ks.count) { values[i] = ks[i] }
+                }
+                at = count
+            }
+            values[at] = start == Event.noTime ? .null : .int(start)
+            values[at + 1] = end == Event.noTime ? .null : .int(end)
         }
-        values[at] = r.start == Event.noTime ? .null : .int(r.start)
-        values[at + 1] = r.end == Event.noTime ? .null : .int(r.end)
-        if r.update { values.append(true) }
-        let o = JSONObject(uniqueKeys: r.update ? outputKeysUpdate : outputKeys, values: values)
+        if update { values.append(true) }
+        let o = JSONObject(uniqueKeys: update ? outputKeysUpdate : outputKeys, values: values)
         // Results carry the last instant of their window as event time (as Flink's do), so a
         // later window step can regroup them.
-        let time = isCount ? r.end : (r.end == Int64.min ? r.end : r.end - 1)
+        let time = isCount ? end : (end == Int64.min ? end : end - 1)
         let event = Event(.object(o), time: time)
-        if !r.errors.isEmpty {
-            let what = r.errors.map {
+        if !r.pointee.errors.isEmpty {
+            let what = r.pointee.errors.map {
                 "\(config.aggregates[$0.index].name) (\(config.aggregates[$0.index].label)): \($0.message)"
             }
             out.reject(
