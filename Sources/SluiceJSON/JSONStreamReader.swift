@@ -67,7 +67,7 @@ import Dispatch
     let checker: DuplicateKeyChecker
     /// The second thread's lines' checker, when lines are validated on two threads.
     let helperChecker: DuplicateKeyChecker?
-    /// A large read's lines, framed before they are validated on two threads.
+    /// A read's lines, framed before they are validated (on two threads when large).
     var spans: [LineSpan] = []
     let fd: Int32
     let chunkSize: Int
@@ -169,34 +169,15 @@ import Dispatch
     // MARK: JSON lines
 
     mutating func scanLines(from: Int, into chunk: inout JSONChunk) {
-        if let helperChecker, filled - from >= Self.parallelMinimum {
-            let tailOversized = frameLines(from: from)
+        let tailOversized = frameLines(from: from)
+        if let helperChecker, spans.count >= 2, filled - from >= Self.parallelMinimum {
             validateSpans(into: &chunk, helper: helperChecker)
-            // As below, after the lines.
-            if tailOversized { chunk.malformed.append(oversized(start: pending)) }
-            if skipping { pending = filled }
-            return
-        }
-        let base = buffer.base.assumingMemoryBound(to: UInt8.self)
-        var searchFrom = from
-        while searchFrom < filled {
-            guard let nl = memchr(base + searchFrom, 0x0A, filled - searchFrom) else { break }
-            let end = base.distance(to: nl.assumingMemoryBound(to: UInt8.self))
-            if skipping {
-                skipping = false
-            } else {
-                lineValue(start: pending, end: end, into: &chunk)
-            }
-            line += 1
-            pending = end + 1
-            searchFrom = pending
+        } else {
+            for l in spans { lineValue(start: l.start, end: l.end, line: l.line, checker: checker, into: &chunk) }
         }
         // An unfinished line that already exceeds the limit will never be accepted:
-        // report it now and drop its bytes.
-        if !skipping, filled - pending > limits.maxEventSize {
-            chunk.malformed.append(oversized(start: pending))
-            skipping = true
-        }
+        // report it now, after the lines, and drop its bytes.
+        if tailOversized { chunk.malformed.append(oversized(start: pending)) }
         if skipping { pending = filled }
     }
 
@@ -345,10 +326,11 @@ import Dispatch
     /// than it saves.
     static let parallelMinimum = 16 << 10
 
-    /// ``scanLines(from:into:)``'s framing alone: the complete lines from `from` on go
-    /// to ``spans`` (those to validate) and move ``pending`` and ``line`` past them, as
-    /// there. True when the unfinished line after them is already too long, which the
-    /// caller reports after the lines (and ``skipping`` is then set).
+    /// The framing of ``scanLines(from:into:)``: the complete lines from `from` on go to
+    /// ``spans`` (those to validate; the rest of an oversized line is skipped) and move
+    /// ``pending`` and ``line`` past them. True when the unfinished line after them is
+    /// already too long, which the caller reports after the lines (``skipping`` is then
+    /// set).
     mutating func frameLines(from: Int) -> Bool {
         spans.removeAll(keepingCapacity: true)
         let base = buffer.base.assumingMemoryBound(to: UInt8.self)
