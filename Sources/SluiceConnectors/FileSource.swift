@@ -72,12 +72,6 @@ import SluiceJSON
     /// offset and line number, and CRC-32s of the file's first 4096 bytes and of the
     /// 4096 bytes before the offset (fewer when the offset is smaller), read back with
     /// `pread` when a barrier is due.
-    /// Whether the reader validates a large read's lines on two threads (see
-    /// ``JSONStreamReader``): when the machine has more than one processor online. The
-    /// reader's thread is the busiest of a light pipeline (pass-through, a filter), and
-    /// validating is most of its work.
-    static let validatesOnTwoThreads = sysconf(Int32(_SC_NPROCESSORS_ONLN)) > 1
-
     static func position(file: Int, path: String, offset: Int64, line: Int, fd: Int32) -> [UInt8] {
         var w = StateWriter()
         w.write(1)  // version
@@ -173,8 +167,7 @@ import SluiceJSON
             firstLine = start.line
         }
         var reader = JSONStreamReader(
-            fd: fd, format: format, limits: limits, fieldIndex: fieldIndex, duplicateKeys: duplicateKeys,
-            parallel: Self.validatesOnTwoThreads)
+            fd: fd, format: format, limits: limits, fieldIndex: fieldIndex, duplicateKeys: duplicateKeys)
         reader.startLines(at: firstLine)
         let checkpointing = out.checkpointing
         var atEnd = false

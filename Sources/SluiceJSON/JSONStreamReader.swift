@@ -1,5 +1,3 @@
-import Dispatch
-
 #if canImport(Glibc)
     import Glibc
 #elseif canImport(Musl)
@@ -65,10 +63,6 @@ import Dispatch
     /// What to do with an object that repeats a key.
     @usableFromInline package let duplicateKeys: DuplicateKeyPolicy
     let checker: DuplicateKeyChecker
-    /// The second thread's lines' checker, when lines are validated on two threads.
-    let helperChecker: DuplicateKeyChecker?
-    /// A read's lines, framed before they are validated (on two threads when large).
-    var spans: [LineSpan] = []
     let fd: Int32
     let chunkSize: Int
     var buffer: ByteBuffer
@@ -101,19 +95,16 @@ import Dispatch
 
     /// A reader over `fd` (which it does not close). With a `fieldIndex`, validating a
     /// line also records where the values of those fields start. An object that repeats
-    /// a key is malformed unless `duplicateKeys` accepts it. With `parallel` (JSON lines
-    /// only), the lines of a large read are validated on two threads, this one and one
-    /// of Dispatch's, each taking half; the chunk is the same as without.
+    /// a key is malformed unless `duplicateKeys` accepts it.
     @usableFromInline package init(
         fd: Int32, format: JSONInputFormat = .jsonl, limits: JSONLimits = .default, chunkSize: Int = 64 << 10,
-        fieldIndex: FieldIndex? = nil, duplicateKeys: DuplicateKeyPolicy = .reject, parallel: Bool = false
+        fieldIndex: FieldIndex? = nil, duplicateKeys: DuplicateKeyPolicy = .reject
     ) {
         self.fd = fd
         self.format = format
         self.limits = limits
         self.duplicateKeys = duplicateKeys
         checker = DuplicateKeyChecker(rejects: false)
-        helperChecker = parallel && format == .jsonl ? DuplicateKeyChecker(rejects: false) : nil
         self.chunkSize = chunkSize
         self.fieldIndex = fieldIndex.flatMap { $0.keys.isEmpty ? nil : $0 }
         buffer = ByteBuffer(capacity: chunkSize, fieldIndex: self.fieldIndex)
@@ -169,15 +160,26 @@ import Dispatch
     // MARK: JSON lines
 
     mutating func scanLines(from: Int, into chunk: inout JSONChunk) {
-        let tailOversized = frameLines(from: from)
-        if let helperChecker, spans.count >= 2, filled - from >= Self.parallelMinimum {
-            validateSpans(into: &chunk, helper: helperChecker)
-        } else {
-            for l in spans { lineValue(start: l.start, end: l.end, line: l.line, checker: checker, into: &chunk) }
+        let base = buffer.base.assumingMemoryBound(to: UInt8.self)
+        var searchFrom = from
+        while searchFrom < filled {
+            guard let nl = memchr(base + searchFrom, 0x0A, filled - searchFrom) else { break }
+            let end = base.distance(to: nl.assumingMemoryBound(to: UInt8.self))
+            if skipping {
+                skipping = false
+            } else {
+                lineValue(start: pending, end: end, into: &chunk)
+            }
+            line += 1
+            pending = end + 1
+            searchFrom = pending
         }
         // An unfinished line that already exceeds the limit will never be accepted:
-        // report it now, after the lines, and drop its bytes.
-        if tailOversized { chunk.malformed.append(oversized(start: pending)) }
+        // report it now and drop its bytes.
+        if !skipping, filled - pending > limits.maxEventSize {
+            chunk.malformed.append(oversized(start: pending))
+            skipping = true
+        }
         if skipping { pending = filled }
     }
 
@@ -191,9 +193,7 @@ import Dispatch
         )
     }
 
-    func oversized(start: Int) -> JSONChunk.Malformed { oversized(start: start, line: line) }
-
-    func oversized(start: Int, line: Int) -> JSONChunk.Malformed {
+    func oversized(start: Int) -> JSONChunk.Malformed {
         let shown = min(Self.rawLimit, filled - start)
         let raw = String(decoding: UnsafeRawBufferPointer(start: buffer.base + start, count: shown), as: UTF8.self)
         return JSONChunk.Malformed(
@@ -213,14 +213,6 @@ import Dispatch
     }
 
     mutating func lineValue(start: Int, end: Int, into chunk: inout JSONChunk) {
-        lineValue(start: start, end: end, line: line, checker: checker, into: &chunk)
-    }
-
-    /// Validates the line `start..<end` (numbered `line`) with `checker`, appending it
-    /// to `chunk` as a value or a malformed line. Reads only what does not change while
-    /// a read's lines are validated, so two threads may call it at once, each with a
-    /// checker and a chunk of its own.
-    func lineValue(start: Int, end: Int, line: Int, checker: DuplicateKeyChecker, into chunk: inout JSONChunk) {
         let base = buffer.base.assumingMemoryBound(to: UInt8.self)
         var s = start
         var e = end
@@ -229,7 +221,7 @@ import Dispatch
         if s == e { return }
         let bytes = UnsafeRawBufferPointer(start: base + s, count: e - s)
         if e - s > limits.maxEventSize {
-            chunk.malformed.append(oversized(start: s, line: line))
+            chunk.malformed.append(oversized(start: s))
             return
         }
         var offsets = FieldOffsets()
@@ -250,7 +242,7 @@ import Dispatch
                 JSONParser.validate(bytes, maxDepth: limits.maxDepth, checker: checker)
             }
         }
-        if let err = error ?? repeatedKeyError(checker) {
+        if let err = error ?? repeatedKeyError() {
             chunk.malformed.append(
                 JSONChunk.Malformed(
                     line: line,
@@ -268,10 +260,7 @@ import Dispatch
     /// With ``duplicateKeys`` `.reject`, the error for the value validated last when it
     /// repeats a key.
     @inline(__always)
-    func repeatedKeyError() -> JSONError? { repeatedKeyError(checker) }
-
-    @inline(__always)
-    func repeatedKeyError(_ checker: DuplicateKeyChecker) -> JSONError? {
+    func repeatedKeyError() -> JSONError? {
         guard checker.found, duplicateKeys == .reject, var err = checker.firstRepeated else { return nil }
         err.message +=
             " (Sluice reads I-JSON, RFC 7493; to accept it, set the input's 'duplicate_keys' (or --duplicate-keys) to 'first' or 'last')"
@@ -310,80 +299,6 @@ import Dispatch
             }
         }
         pending = filled
-    }
-
-    // MARK: Lines on two threads
-
-    /// A line of a read: its bytes in the buffer and its number.
-    struct LineSpan {
-        var start: Int
-        var end: Int
-        var line: Int
-    }
-
-    /// The least a read must bring for its lines to be validated on two threads: below
-    /// it (a few events from an interactive input) waking a second thread costs more
-    /// than it saves.
-    static let parallelMinimum = 16 << 10
-
-    /// The framing of ``scanLines(from:into:)``: the complete lines from `from` on go to
-    /// ``spans`` (those to validate; the rest of an oversized line is skipped) and move
-    /// ``pending`` and ``line`` past them. True when the unfinished line after them is
-    /// already too long, which the caller reports after the lines (``skipping`` is then
-    /// set).
-    mutating func frameLines(from: Int) -> Bool {
-        spans.removeAll(keepingCapacity: true)
-        let base = buffer.base.assumingMemoryBound(to: UInt8.self)
-        var searchFrom = from
-        while searchFrom < filled {
-            guard let nl = memchr(base + searchFrom, 0x0A, filled - searchFrom) else { break }
-            let end = base.distance(to: nl.assumingMemoryBound(to: UInt8.self))
-            if skipping {
-                skipping = false
-            } else {
-                spans.append(LineSpan(start: pending, end: end, line: line))
-            }
-            line += 1
-            pending = end + 1
-            searchFrom = pending
-        }
-        if !skipping, filled - pending > limits.maxEventSize {
-            skipping = true
-            return true
-        }
-        return false
-    }
-
-    /// Validates ``spans`` into `chunk`: the first half on this thread with
-    /// ``checker``, the second on another with `helper` into a chunk of its own,
-    /// appended after. Each half's values, bad lines and rewritten values keep their
-    /// order, and every line of the first half comes before every line of the second, so
-    /// the chunk is the one a single thread makes.
-    func validateSpans(into chunk: inout JSONChunk, helper: DuplicateKeyChecker) {
-        let n = spans.count
-        let half = n / 2
-        var second = JSONChunk(buffer: buffer)
-        second.values.reserveCapacity(n - half)
-        let reader = self
-        spans.withUnsafeBufferPointer { lines in
-            withUnsafeMutablePointer(to: &chunk) { first in
-                withUnsafeMutablePointer(to: &second) { other in
-                    let work = TwoHalves(
-                        reader: reader, helper: helper, lines: lines, half: half, first: first, second: other)
-                    DispatchQueue.concurrentPerform(iterations: 2) { k in
-                        if k == 0 {
-                            work.validate(0..<work.half, checker: work.reader.checker, into: work.first)
-                        } else {
-                            work.validate(work.half..<work.lines.count, checker: work.helper, into: work.second)
-                        }
-                    }
-                }
-            }
-        }
-        let shift = chunk.values.count
-        chunk.values.append(contentsOf: second.values)
-        chunk.malformed.append(contentsOf: second.malformed)
-        chunk.rewritten.append(contentsOf: second.rewritten.lazy.map { $0 &+ shift })
     }
 
     // MARK: Concatenated values
@@ -461,24 +376,4 @@ func isSpace(_ b: UInt8) -> Bool { b == 0x20 || b == 0x09 || b == 0x0D || b == 0
 @usableFromInline package struct SourceReadError: Error, Sendable, CustomStringConvertible {
     @usableFromInline package var errno: Int32
     @usableFromInline package var description: String { String(cString: strerror(errno)) }
-}
-
-/// What the two threads of ``JSONStreamReader/validateSpans(into:helper:)`` share: the
-/// reader (read only), the framed lines, a checker and a chunk for each half, which only
-/// its own thread uses. Both threads are done before `concurrentPerform` returns, so the
-/// pointers outlive every use.
-private struct TwoHalves: @unchecked Sendable {
-    let reader: JSONStreamReader
-    let helper: DuplicateKeyChecker
-    let lines: UnsafeBufferPointer<JSONStreamReader.LineSpan>
-    let half: Int
-    let first: UnsafeMutablePointer<JSONChunk>
-    let second: UnsafeMutablePointer<JSONChunk>
-
-    func validate(_ range: Range<Int>, checker: DuplicateKeyChecker, into chunk: UnsafeMutablePointer<JSONChunk>) {
-        for i in range {
-            let l = lines[i]
-            reader.lineValue(start: l.start, end: l.end, line: l.line, checker: checker, into: &chunk.pointee)
-        }
-    }
 }
